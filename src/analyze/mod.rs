@@ -1,0 +1,269 @@
+//! Analyze: aggregates over events — totals, top lists, time histograms.
+//!
+//! [`Stats`] is fed one event at a time (memory grows with distinct IPs, users
+//! and hours, not with the number of lines) and produces the `stats --json`
+//! object of DESIGN §1, the same whether events come from logs or a store.
+
+pub mod table;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::event::{Event, Kind, Ts};
+use crate::pipeline::InputReport;
+
+#[derive(Default)]
+struct IpAgg {
+    attempts: u64,
+    events: u64,
+    country: Option<Arc<str>>,
+    asn: Option<u32>,
+    org: Option<Arc<str>>,
+    first: i64,
+    last: i64,
+}
+
+#[derive(Default)]
+struct CountryAgg {
+    name: Option<Arc<str>>,
+    attempts: u64,
+    events: u64,
+}
+
+/// Running aggregate of events.
+#[derive(Default)]
+pub struct Stats {
+    from: Option<Ts>,
+    to: Option<Ts>,
+    events: u64,
+    attempts: u64,
+    by_kind: BTreeMap<Kind, u64>,
+    ips: HashMap<IpAddr, IpAgg>,
+    users: HashMap<String, u64>,
+    countries: HashMap<Arc<str>, CountryAgg>,
+    asns: HashMap<u32, (Option<Arc<str>>, u64)>,
+    /// Unix hour → (attempts, events).
+    hours: BTreeMap<i64, (u64, u64)>,
+    hour_of_day: [u64; 24],
+    successes: Vec<Success>,
+    /// Offset of the first event, used to show hours in the log's own zone.
+    offset: i32,
+}
+
+/// A successful login (shown because it is what intrusion alerts are about).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Success {
+    pub ts: String,
+    pub user: Option<String>,
+    pub ip: Option<String>,
+    pub method: Option<String>,
+    pub country: Option<String>,
+}
+
+/// Keep at most this many successful logins in the summary.
+const MAX_SUCCESSES: usize = 1000;
+
+impl Stats {
+    pub fn new() -> Stats {
+        Stats::default()
+    }
+
+    pub fn add(&mut self, ev: &Event) {
+        if ev.kind == Kind::Other {
+            return;
+        }
+        if self.events == 0 {
+            self.offset = ev.ts.offset;
+        }
+        self.events += 1;
+        self.from = Some(self.from.map_or(ev.ts, |f| f.min(ev.ts)));
+        self.to = Some(self.to.map_or(ev.ts, |t| t.max(ev.ts)));
+        let attempts = u64::from(ev.attempts);
+        self.attempts += attempts;
+        *self.by_kind.entry(ev.kind).or_default() += 1;
+        let secs = ev.ts.unix_secs();
+        let h = self.hours.entry(secs.div_euclid(3600)).or_default();
+        h.0 += attempts;
+        h.1 += 1;
+        let local = secs + i64::from(self.offset);
+        self.hour_of_day[local.rem_euclid(86_400) as usize / 3600] += attempts;
+        let geo = ev.geo.as_ref();
+        if let Some(ip) = ev.ip {
+            let a = self.ips.entry(ip).or_insert_with(|| IpAgg { first: secs, last: secs, ..IpAgg::default() });
+            a.attempts += attempts;
+            a.events += 1;
+            a.first = a.first.min(secs);
+            a.last = a.last.max(secs);
+            if a.country.is_none() {
+                a.country = geo.and_then(|g| g.country.clone());
+                a.asn = geo.and_then(|g| g.asn);
+                a.org = geo.and_then(|g| g.org.clone());
+            }
+        }
+        if let Some(c) = geo.and_then(|g| g.country.clone()) {
+            let agg = self.countries.entry(c).or_default();
+            agg.attempts += attempts;
+            agg.events += 1;
+            if agg.name.is_none() {
+                agg.name = geo.and_then(|g| g.country_name.clone());
+            }
+        }
+        if let Some(asn) = geo.and_then(|g| g.asn) {
+            let e = self.asns.entry(asn).or_insert_with(|| (geo.and_then(|g| g.org.clone()), 0));
+            e.1 += attempts;
+        }
+        if attempts > 0 {
+            if let Some(u) = &ev.user {
+                if let Some(n) = self.users.get_mut(u.as_str()) {
+                    *n += attempts;
+                } else {
+                    self.users.insert(u.clone(), attempts);
+                }
+            }
+        }
+        if ev.kind == Kind::AuthSuccess && self.successes.len() < MAX_SUCCESSES {
+            self.successes.push(Success {
+                ts: ev.ts.to_rfc3339(),
+                user: ev.user.clone(),
+                ip: ev.ip.map(|i| i.to_string()),
+                method: ev.method.clone(),
+                country: geo.and_then(|g| g.country.as_deref().map(str::to_string)),
+            });
+        }
+    }
+
+    /// The `stats --json` object.
+    pub fn summary(&self, top: usize, inputs: Vec<InputReport>) -> Summary {
+        let mut top_ips: Vec<TopIp> = self
+            .ips
+            .iter()
+            .map(|(ip, a)| TopIp {
+                ip: ip.to_string(),
+                attempts: a.attempts,
+                events: a.events,
+                country: a.country.as_deref().map(str::to_string),
+                asn: a.asn,
+                org: a.org.as_deref().map(str::to_string),
+                first: Ts::from_micros(a.first * 1_000_000, self.offset).to_rfc3339(),
+                last: Ts::from_micros(a.last * 1_000_000, self.offset).to_rfc3339(),
+            })
+            .collect();
+        top_ips.sort_by(|a, b| b.attempts.cmp(&a.attempts).then(b.events.cmp(&a.events)).then(a.ip.cmp(&b.ip)));
+        top_ips.truncate(top);
+        let mut top_users: Vec<TopUser> =
+            self.users.iter().map(|(u, &n)| TopUser { user: u.clone(), attempts: n }).collect();
+        top_users.sort_by(|a, b| b.attempts.cmp(&a.attempts).then(a.user.cmp(&b.user)));
+        top_users.truncate(top);
+        let mut top_countries: Vec<TopCountry> = self
+            .countries
+            .iter()
+            .map(|(c, a)| TopCountry {
+                country: c.to_string(),
+                country_name: a.name.as_deref().map(str::to_string),
+                attempts: a.attempts,
+                events: a.events,
+            })
+            .collect();
+        top_countries.sort_by(|a, b| b.attempts.cmp(&a.attempts).then(b.events.cmp(&a.events)).then(a.country.cmp(&b.country)));
+        top_countries.truncate(top);
+        let mut top_asns: Vec<TopAsn> = self
+            .asns
+            .iter()
+            .map(|(&asn, (org, n))| TopAsn { asn, org: org.as_deref().map(str::to_string), attempts: *n })
+            .collect();
+        top_asns.sort_by(|a, b| b.attempts.cmp(&a.attempts).then(a.asn.cmp(&b.asn)));
+        top_asns.truncate(top);
+        let per_hour = self
+            .hours
+            .iter()
+            .map(|(&h, &(attempts, events))| HourBin {
+                hour: Ts::from_micros(h * 3_600_000_000, self.offset).to_rfc3339(),
+                attempts,
+                events,
+            })
+            .collect();
+        Summary {
+            from: self.from.map(Ts::to_rfc3339),
+            to: self.to.map(Ts::to_rfc3339),
+            events: self.events,
+            attempts: self.attempts,
+            unique_ips: self.ips.len() as u64,
+            countries: self.countries.len() as u64,
+            by_kind: self.by_kind.iter().map(|(k, &n)| (k.as_str().to_string(), n)).collect(),
+            top_ips,
+            top_users,
+            top_countries,
+            top_asns,
+            per_hour,
+            hour_of_day: self.hour_of_day,
+            successful_logins: self.successes.clone(),
+            inputs,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TopIp {
+    pub ip: String,
+    pub attempts: u64,
+    pub events: u64,
+    pub country: Option<String>,
+    pub asn: Option<u32>,
+    pub org: Option<String>,
+    pub first: String,
+    pub last: String,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TopUser {
+    pub user: String,
+    pub attempts: u64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TopCountry {
+    pub country: String,
+    pub country_name: Option<String>,
+    pub attempts: u64,
+    pub events: u64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TopAsn {
+    pub asn: u32,
+    pub org: Option<String>,
+    pub attempts: u64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct HourBin {
+    /// Start of the hour, RFC 3339.
+    pub hour: String,
+    pub attempts: u64,
+    pub events: u64,
+}
+
+/// The `stats --json` object (DESIGN §1).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Summary {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub events: u64,
+    pub attempts: u64,
+    pub unique_ips: u64,
+    pub countries: u64,
+    pub by_kind: BTreeMap<String, u64>,
+    pub top_ips: Vec<TopIp>,
+    pub top_users: Vec<TopUser>,
+    pub top_countries: Vec<TopCountry>,
+    pub top_asns: Vec<TopAsn>,
+    /// Each hour of the range that had events.
+    pub per_hour: Vec<HourBin>,
+    /// Attempts by hour of the day (0–23) in the log's own offset.
+    pub hour_of_day: [u64; 24],
+    pub successful_logins: Vec<Success>,
+    pub inputs: Vec<InputReport>,
+}

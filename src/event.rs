@@ -1,0 +1,407 @@
+//! The one event type that flows through every stage (DESIGN §2), and its
+//! JSON Lines / CSV encodings.
+//!
+//! Events are produced by [`crate::parse`], enriched by [`crate::geo`], stored,
+//! analysed and drawn. The JSON shape is a public contract: field names and
+//! `kind` values never change meaning; new fields may be added.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+
+/// What happened, as DESIGN §2 names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    AuthFailure,
+    InvalidUser,
+    TooManyFailures,
+    PreauthClose,
+    NegotiationFailure,
+    BadProtocol,
+    Refused,
+    PamFailure,
+    Penalty,
+    AuthSuccess,
+    Ban,
+    Unban,
+    /// Any other sshd line; only emitted with `parse --all`.
+    Other,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 13] = [
+        Kind::AuthFailure,
+        Kind::InvalidUser,
+        Kind::TooManyFailures,
+        Kind::PreauthClose,
+        Kind::NegotiationFailure,
+        Kind::BadProtocol,
+        Kind::Refused,
+        Kind::PamFailure,
+        Kind::Penalty,
+        Kind::AuthSuccess,
+        Kind::Ban,
+        Kind::Unban,
+        Kind::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::AuthFailure => "auth_failure",
+            Kind::InvalidUser => "invalid_user",
+            Kind::TooManyFailures => "too_many_failures",
+            Kind::PreauthClose => "preauth_close",
+            Kind::NegotiationFailure => "negotiation_failure",
+            Kind::BadProtocol => "bad_protocol",
+            Kind::Refused => "refused",
+            Kind::PamFailure => "pam_failure",
+            Kind::Penalty => "penalty",
+            Kind::AuthSuccess => "auth_success",
+            Kind::Ban => "ban",
+            Kind::Unban => "unban",
+            Kind::Other => "other",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Whether every event of this kind is an attack attempt (DESIGN §2).
+    /// `pam_failure` is decided per event by the correlator, see [`Event::attempts`].
+    pub fn is_attempt(self) -> bool {
+        matches!(
+            self,
+            Kind::AuthFailure | Kind::NegotiationFailure | Kind::BadProtocol | Kind::Refused
+        )
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An instant with the UTC offset it should be shown in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Ts {
+    /// Microseconds since the Unix epoch (UTC).
+    pub micros: i64,
+    /// Offset from UTC in seconds that the source used (or `--tz` gave).
+    pub offset: i32,
+}
+
+impl Ts {
+    pub fn from_micros(micros: i64, offset: i32) -> Ts {
+        Ts { micros, offset }
+    }
+
+    pub fn unix_secs(self) -> i64 {
+        self.micros.div_euclid(1_000_000)
+    }
+
+    /// RFC 3339 with the offset, seconds precision, microseconds only when present.
+    pub fn to_rfc3339(self) -> String {
+        let mut s = String::with_capacity(32);
+        self.write_rfc3339(&mut s);
+        s
+    }
+
+    pub fn write_rfc3339(self, out: &mut String) {
+        use std::fmt::Write as _;
+        let local = self.micros + i64::from(self.offset) * 1_000_000;
+        let secs = local.div_euclid(1_000_000);
+        let frac = local.rem_euclid(1_000_000);
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        let _ = write!(
+            out,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            y,
+            m,
+            d,
+            sod / 3600,
+            (sod / 60) % 60,
+            sod % 60
+        );
+        if frac != 0 {
+            let _ = write!(out, ".{frac:06}");
+        }
+        let off = self.offset;
+        let sign = if off < 0 { '-' } else { '+' };
+        let a = off.unsigned_abs();
+        let _ = write!(out, "{}{:02}:{:02}", sign, a / 3600, (a / 60) % 60);
+    }
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// (year, month, day) → days since 1970-01-01.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Where an address sits (issue 3 fills `Public` vs the rest).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    Public,
+    Private,
+    Loopback,
+    Reserved,
+}
+
+/// Location of the source address (DESIGN §2 `geo`).
+#[derive(Clone, Debug, PartialEq, Default, Serialize)]
+pub struct Geo {
+    pub country: Option<Arc<str>>,
+    pub country_name: Option<Arc<str>>,
+    pub city: Option<Arc<str>>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub asn: Option<u32>,
+    pub org: Option<Arc<str>>,
+    /// `"city"` or `"country"`: how precise `lat`/`lon` are.
+    pub precision: Option<&'static str>,
+}
+
+/// Where the event was read (DESIGN §2 `src`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Src {
+    pub input: Arc<str>,
+    /// 1-based line number in that input.
+    pub line: u64,
+}
+
+/// One normalized sshd security event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub ts: Ts,
+    pub host: Option<Arc<str>>,
+    pub program: Arc<str>,
+    pub pid: Option<u32>,
+    pub kind: Kind,
+    pub method: Option<String>,
+    /// The name as the client sent it; `Some("")` for an empty name.
+    pub user: Option<String>,
+    pub invalid_user: bool,
+    pub ip: Option<IpAddr>,
+    pub port: Option<u16>,
+    /// 1, or N for `message repeated N times: [ … ]` and `PAM N more …`.
+    pub count: u32,
+    /// Attack attempts this event stands for (DESIGN §2 last column):
+    /// `count` for attempt kinds, 0 for the others, and for `pam_failure`
+    /// only the part no `auth_failure` of the same connection reported.
+    pub attempts: u32,
+    pub geo: Option<Geo>,
+    pub scope: Option<Scope>,
+    pub src: Src,
+}
+
+impl Serialize for Event {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct SrcRef<'a>(&'a Src);
+        impl Serialize for SrcRef<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("input", &*self.0.input)?;
+                m.serialize_entry("line", &self.0.line)?;
+                m.end()
+            }
+        }
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("ts", &self.ts.to_rfc3339())?;
+        m.serialize_entry("host", &self.host.as_deref())?;
+        m.serialize_entry("program", &*self.program)?;
+        m.serialize_entry("pid", &self.pid)?;
+        m.serialize_entry("kind", self.kind.as_str())?;
+        m.serialize_entry("method", &self.method)?;
+        m.serialize_entry("user", &self.user)?;
+        m.serialize_entry("invalid_user", &self.invalid_user)?;
+        m.serialize_entry("ip", &self.ip.map(|ip| ip.to_string()))?;
+        m.serialize_entry("port", &self.port)?;
+        m.serialize_entry("count", &self.count)?;
+        m.serialize_entry("attempts", &self.attempts)?;
+        m.serialize_entry("geo", &self.geo)?;
+        if let Some(scope) = self.scope {
+            m.serialize_entry("scope", &scope)?;
+        }
+        m.serialize_entry("src", &SrcRef(&self.src))?;
+        m.end()
+    }
+}
+
+/// Output encodings of `sshmap parse`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Jsonl,
+    Csv,
+}
+
+/// Column order of the CSV encoding.
+pub const CSV_HEADER: &str = "ts,host,program,pid,kind,method,user,invalid_user,ip,port,count,attempts,country,country_name,city,lat,lon,asn,org,input,line";
+
+/// Writes events in one of the [`Format`]s.
+pub struct EventWriter<W: Write> {
+    out: W,
+    format: Format,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> EventWriter<W> {
+    pub fn new(out: W, format: Format) -> io::Result<Self> {
+        let mut w = EventWriter { out, format, buf: Vec::with_capacity(512) };
+        if format == Format::Csv {
+            w.out.write_all(CSV_HEADER.as_bytes())?;
+            w.out.write_all(b"\n")?;
+        }
+        Ok(w)
+    }
+
+    pub fn write(&mut self, ev: &Event) -> io::Result<()> {
+        self.buf.clear();
+        match self.format {
+            Format::Jsonl => {
+                serde_json::to_writer(&mut self.buf, ev).map_err(io::Error::other)?;
+            }
+            Format::Csv => write_csv_row(&mut self.buf, ev),
+        }
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+fn write_csv_row(buf: &mut Vec<u8>, ev: &Event) {
+    fn field(buf: &mut Vec<u8>, s: &str) {
+        // RFC 4180 quoting, and a leading quote mark against spreadsheet formula
+        // injection: user names are attacker text.
+        let formula = matches!(s.as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'));
+        if formula || s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+            buf.push(b'"');
+            if formula {
+                buf.push(b'\'');
+            }
+            for b in s.bytes() {
+                if b == b'"' {
+                    buf.push(b'"');
+                }
+                buf.push(b);
+            }
+            buf.push(b'"');
+        } else {
+            buf.extend_from_slice(s.as_bytes());
+        }
+        buf.push(b',');
+    }
+    fn opt<T: ToString>(buf: &mut Vec<u8>, v: Option<T>) {
+        if let Some(v) = v {
+            field(buf, &v.to_string());
+        } else {
+            buf.push(b',');
+        }
+    }
+    let geo = ev.geo.as_ref();
+    field(buf, &ev.ts.to_rfc3339());
+    opt(buf, ev.host.as_deref());
+    field(buf, &ev.program);
+    opt(buf, ev.pid);
+    field(buf, ev.kind.as_str());
+    opt(buf, ev.method.as_deref());
+    opt(buf, ev.user.as_deref());
+    field(buf, if ev.invalid_user { "true" } else { "false" });
+    opt(buf, ev.ip);
+    opt(buf, ev.port);
+    opt(buf, Some(ev.count));
+    opt(buf, Some(ev.attempts));
+    opt(buf, geo.and_then(|g| g.country.as_deref()));
+    opt(buf, geo.and_then(|g| g.country_name.as_deref()));
+    opt(buf, geo.and_then(|g| g.city.as_deref()));
+    opt(buf, geo.and_then(|g| g.lat));
+    opt(buf, geo.and_then(|g| g.lon));
+    opt(buf, geo.and_then(|g| g.asn));
+    opt(buf, geo.and_then(|g| g.org.as_deref()));
+    field(buf, &ev.src.input);
+    field(buf, &ev.src.line.to_string());
+    buf.pop(); // trailing comma
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_offsets_and_fractions() {
+        // 2026-11-23T07:41:35Z
+        let secs = days_from_civil(2026, 11, 23) * 86_400 + 7 * 3600 + 41 * 60 + 35;
+        let ts = Ts::from_micros(secs * 1_000_000, 0);
+        assert_eq!(ts.to_rfc3339(), "2026-11-23T07:41:35+00:00");
+        let ts = Ts::from_micros(secs * 1_000_000 + 738_197, 3600);
+        assert_eq!(ts.to_rfc3339(), "2026-11-23T08:41:35.738197+01:00");
+        let ts = Ts::from_micros(secs * 1_000_000, -(4 * 3600 + 1800));
+        assert_eq!(ts.to_rfc3339(), "2026-11-23T03:11:35-04:30");
+    }
+
+    #[test]
+    fn civil_round_trip() {
+        for days in [-800_000i64, -1, 0, 1, 10_957, 20_415, 2_000_000] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(days_from_civil(2024, 2, 29)), (2024, 2, 29));
+    }
+
+    #[test]
+    fn csv_quotes_and_defuses_attacker_text() {
+        let mut buf = Vec::new();
+        let ev = Event {
+            ts: Ts::default(),
+            host: None,
+            program: "sshd".into(),
+            pid: Some(1),
+            kind: Kind::AuthFailure,
+            method: Some("password".into()),
+            user: Some("=cmd|' /C calc'!A0,\"x\"".into()),
+            invalid_user: true,
+            ip: Some("192.0.2.1".parse().unwrap()),
+            port: Some(22),
+            count: 1,
+            attempts: 1,
+            geo: None,
+            scope: None,
+            src: Src { input: "a".into(), line: 3 },
+        };
+        write_csv_row(&mut buf, &ev);
+        let s = String::from_utf8(buf).unwrap();
+        assert!(s.contains(",\"'=cmd|' /C calc'!A0,\"\"x\"\"\","), "{s}");
+        assert!(s.ends_with(",a,3"), "{s}");
+    }
+}

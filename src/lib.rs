@@ -1,0 +1,34 @@
+//! sshmap turns SSH server authentication logs into a picture of who is
+//! attacking a machine, from where and when.
+//!
+//! # Layout
+//!
+//! One event type ([`event::Event`]) flows through the pipeline; each stage is a module:
+//!
+//! - [`source`]   — where lines come from: files (plain, gzip, zstd), rotated series, stdin, the journal.
+//! - [`parse`]    — envelope → sshd message → connection correlation. Pure, no I/O.
+//! - [`geo`]      — country, city and ASN for each address (embedded DB-IP database by default).
+//! - [`store`]    — SQLite or PostgreSQL, incremental and checkpointed.
+//! - [`analyze`]  — aggregates: top lists, per-hour counts, attack attempts.
+//! - [`render`]   — maps, charts and video.
+//! - [`report`]   — the self-contained HTML report.
+//! - [`serve`]    — the live attack map.
+//!
+//! Around them: [`cli`] (the command-line surface), [`settings`] (flag > env >
+//! file > default, resolved once), [`app`] (runs a command), [`escape`]
+//! (attacker text made safe for terminals, HTML and SVG).
+
+pub mod analyze;
+pub mod app;
+pub mod cli;
+pub mod escape;
+pub mod event;
+pub mod geo;
+pub mod parse;
+pub mod pipeline;
+pub mod render;
+pub mod report;
+pub mod serve;
+pub mod settings;
+pub mod source;
+pub mod store;

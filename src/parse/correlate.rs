@@ -1,0 +1,565 @@
+//! Connection correlation, timestamps and the ordered output of events.
+//!
+//! sshd writes some lines without an address (`Disconnecting: Too many
+//! authentication failures for root`, `kex_exchange_identification: …`) and
+//! some before the line that carries it. Lines of one connection share
+//! (host, pid), so such an event is held until its connection reveals the
+//! address or ends; PIDs are reused, so the binding is dropped when the
+//! connection closes. The same hold decides whether a PAM failure is an attack
+//! attempt of its own or one that an `auth_failure` of the same connection
+//! already reports (DESIGN §2: never double-counted). Events leave in input
+//! order; a held event blocks the ones after it, bounded by [`STALE_LINES`].
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use jiff::tz::TimeZone;
+
+use super::envelope::Stamp;
+use super::message::Conn;
+use super::RawLine;
+use crate::event::{days_from_civil, Event, Kind, Src, Ts};
+
+/// A held event is released after this many further lines without news of its connection.
+pub const STALE_LINES: u64 = 5_000;
+/// At most this many events wait in the queue; beyond it the oldest connection is closed.
+const MAX_QUEUE: usize = 100_000;
+
+/// What the correlator needs to know about its input.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Emit `other` events too (`parse --all`).
+    pub all: bool,
+    /// `--year`: the year of the first year-less line.
+    pub year: Option<i32>,
+    /// Zone of timestamps without an offset.
+    pub tz: TimeZone,
+    /// The input's modification time (or now): year-less lines are placed closest before it.
+    pub reference: Ts,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { all: false, year: None, tz: TimeZone::UTC, reference: Ts::from_micros(0, 0) }
+    }
+}
+
+type ConnKey = (u32, u32); // (host id, pid)
+
+#[derive(Default)]
+struct ConnState {
+    ip: Option<IpAddr>,
+    port: Option<u16>,
+    auth_failed: bool,
+    too_many_seen: bool,
+    /// Absolute queue indices of held events of this connection.
+    held: Vec<u64>,
+    last_line: u64,
+}
+
+struct Slot {
+    ev: Event,
+    need_ip: bool,
+    need_pam: bool,
+    key: Option<ConnKey>,
+}
+
+impl Slot {
+    fn held(&self) -> bool {
+        self.need_ip || self.need_pam
+    }
+}
+
+/// Per-input sequential state: correlation, year inference, zone conversion.
+pub struct Correlator {
+    input: Arc<str>,
+    opts: Options,
+    hosts: Vec<Arc<str>>,
+    conns: HashMap<ConnKey, ConnState>,
+    queue: VecDeque<Slot>,
+    base: u64,
+    year: Option<i32>,
+    last_month: u8,
+    last_ts: Option<Ts>,
+    tz_cache: Option<(i64, i32)>,
+    line: u64,
+    last_event: Option<Event>,
+}
+
+impl Correlator {
+    pub fn new(input: Arc<str>, opts: Options) -> Correlator {
+        Correlator {
+            input,
+            opts,
+            hosts: Vec::new(),
+            conns: HashMap::new(),
+            queue: VecDeque::new(),
+            base: 0,
+            year: None,
+            last_month: 0,
+            last_ts: None,
+            tz_cache: None,
+            line: 0,
+            last_event: None,
+        }
+    }
+
+    /// Takes one parsed line (`line` is its 1-based number in the input) and
+    /// passes every event that is ready to `sink`, in input order.
+    pub fn push(&mut self, raw: RawLine, sink: &mut impl FnMut(Event)) {
+        self.line = raw.line;
+        let ts = self.resolve(raw.stamp);
+        let host_id = raw.host.as_deref().map(|h| self.intern(h));
+        let host = host_id.map(|i| self.hosts[i as usize].clone());
+        let m = raw.msg;
+        if m.kind == Kind::Other && m.repeat_last.is_some() {
+            // sysklogd: `last message repeated N times`.
+            if let Some(mut ev) = self.last_event.clone() {
+                ev.count = m.repeat_last.unwrap_or(1);
+                ev.attempts = if ev.kind.is_attempt() || ev.kind == Kind::PamFailure && ev.attempts > 0 {
+                    ev.count
+                } else {
+                    0
+                };
+                ev.ts = ts;
+                ev.src.line = raw.line;
+                self.enqueue(Slot { ev, need_ip: false, need_pam: false, key: None });
+                self.flush(sink);
+            }
+            return;
+        }
+        let mut ev = Event {
+            ts,
+            host,
+            program: Arc::from(raw.program),
+            pid: raw.pid,
+            kind: m.kind,
+            method: m.method,
+            user: m.user,
+            invalid_user: m.invalid_user,
+            ip: m.ip,
+            port: m.port,
+            count: m.count,
+            attempts: if m.kind.is_attempt() { m.count } else { 0 },
+            geo: None,
+            scope: None,
+            src: Src { input: self.input.clone(), line: raw.line },
+        };
+        let Some(pid) = raw.pid else {
+            if ev.kind == Kind::PamFailure {
+                ev.attempts = ev.count;
+            }
+            self.emit_or_drop(Slot { ev, need_ip: false, need_pam: false, key: None }, sink);
+            return;
+        };
+        let key = (host_id.unwrap_or(u32::MAX), pid);
+        if m.conn == Conn::Opens {
+            self.finish(key);
+        }
+        if let (Some(ip), Some(old)) = (ev.ip, self.conns.get(&key).and_then(|c| c.ip)) {
+            if ip != old {
+                // The pid was reused by a new connection.
+                self.finish(key);
+            }
+        }
+        let conn = self.conns.entry(key).or_default();
+        conn.last_line = raw.line;
+        if let Some(ip) = ev.ip {
+            if conn.ip.is_none() {
+                conn.ip = Some(ip);
+                conn.port = ev.port;
+                let held = std::mem::take(&mut conn.held);
+                let mut still = Vec::new();
+                for idx in held {
+                    if let Some(slot) = self.queue.get_mut((idx - self.base) as usize) {
+                        if slot.need_ip {
+                            slot.ev.ip = Some(ip);
+                            slot.ev.port = slot.ev.port.or(ev.port);
+                            slot.need_ip = false;
+                        }
+                        if slot.held() {
+                            still.push(idx);
+                        }
+                    }
+                }
+                self.conns.get_mut(&key).expect("present").held = still;
+            }
+        }
+        let conn = self.conns.get_mut(&key).expect("present");
+        if ev.ip.is_none() && conn.ip.is_some() {
+            ev.ip = conn.ip;
+            // The port belongs to the connection only when no user could have faked it.
+            ev.port = ev.port.or(conn.port);
+        }
+        match ev.kind {
+            Kind::TooManyFailures if conn.too_many_seen => {
+                // `maximum authentication attempts exceeded` and the `Disconnecting …`
+                // that follows are one event.
+                ev.kind = Kind::Other;
+            }
+            Kind::TooManyFailures => conn.too_many_seen = true,
+            Kind::AuthFailure if !conn.auth_failed => {
+                conn.auth_failed = true;
+                let held = std::mem::take(&mut conn.held);
+                let mut still = Vec::new();
+                for idx in held {
+                    if let Some(slot) = self.queue.get_mut((idx - self.base) as usize) {
+                        if slot.need_pam {
+                            slot.ev.attempts = 0;
+                            slot.need_pam = false;
+                        }
+                        if slot.held() {
+                            still.push(idx);
+                        }
+                    }
+                }
+                self.conns.get_mut(&key).expect("present").held = still;
+            }
+            _ => {}
+        }
+        let conn = self.conns.get_mut(&key).expect("present");
+        let need_pam = ev.kind == Kind::PamFailure && !conn.auth_failed;
+        let need_ip = ev.ip.is_none() && ev.kind != Kind::Other;
+        if ev.kind == Kind::PamFailure && conn.auth_failed {
+            ev.attempts = 0;
+        }
+        let slot = Slot { ev, need_ip, need_pam, key: Some(key) };
+        if slot.held() {
+            if !(slot.ev.kind == Kind::Other && !self.opts.all) {
+                let idx = self.base + self.queue.len() as u64;
+                conn.held.push(idx);
+                self.enqueue(slot);
+            }
+        } else {
+            self.emit_or_drop(slot, sink);
+        }
+        // A closing line without an address (`Disconnecting: Too many …`) is
+        // followed by one that has it (`Connection closed by IP`): wait for that.
+        if m.conn == Conn::Closes && m.ip.is_some() {
+            self.finish(key);
+        }
+        self.flush(sink);
+    }
+
+    /// Releases every held event: call at the end of the input.
+    pub fn finish_all(&mut self, sink: &mut impl FnMut(Event)) {
+        let keys: Vec<ConnKey> = self.conns.keys().copied().collect();
+        for k in keys {
+            self.finish(k);
+        }
+        self.flush(sink);
+    }
+
+    fn emit_or_drop(&mut self, slot: Slot, sink: &mut impl FnMut(Event)) {
+        if slot.ev.kind == Kind::Other && !self.opts.all {
+            return;
+        }
+        if self.queue.is_empty() {
+            self.last_event = Some(slot.ev.clone());
+            sink(slot.ev);
+        } else {
+            self.enqueue(slot);
+        }
+    }
+
+    fn enqueue(&mut self, slot: Slot) {
+        if slot.ev.kind != Kind::Other {
+            self.last_event = Some(slot.ev.clone());
+        }
+        self.queue.push_back(slot);
+    }
+
+    /// The connection ended: held events keep what they have; an undecided PAM
+    /// failure is an attempt of its own.
+    fn finish(&mut self, key: ConnKey) {
+        let Some(conn) = self.conns.remove(&key) else { return };
+        for idx in conn.held {
+            if let Some(slot) = self.queue.get_mut((idx.wrapping_sub(self.base)) as usize) {
+                if slot.need_pam {
+                    slot.ev.attempts = slot.ev.count;
+                }
+                slot.need_ip = false;
+                slot.need_pam = false;
+            }
+        }
+    }
+
+    fn flush(&mut self, sink: &mut impl FnMut(Event)) {
+        loop {
+            let Some(front) = self.queue.front() else { break };
+            if front.held() {
+                let stale = front
+                    .key
+                    .and_then(|k| self.conns.get(&k))
+                    .is_none_or(|c| self.line.saturating_sub(c.last_line) > STALE_LINES);
+                if stale || self.queue.len() > MAX_QUEUE {
+                    let key = front.key;
+                    match key {
+                        Some(k) if self.conns.contains_key(&k) => self.finish(k),
+                        _ => {
+                            let f = self.queue.front_mut().expect("front");
+                            f.need_ip = false;
+                            if f.need_pam {
+                                f.ev.attempts = f.ev.count;
+                                f.need_pam = false;
+                            }
+                        }
+                    }
+                    continue;
+                }
+                break;
+            }
+            let slot = self.queue.pop_front().expect("front");
+            self.base += 1;
+            sink(slot.ev);
+        }
+    }
+
+    fn intern(&mut self, host: &str) -> u32 {
+        if let Some(i) = self.hosts.iter().rposition(|h| &**h == host) {
+            return i as u32;
+        }
+        if self.hosts.len() >= 4096 {
+            // Hostile input with endless host names: stop interning, share one slot.
+            self.hosts.truncate(4095);
+        }
+        self.hosts.push(Arc::from(host));
+        (self.hosts.len() - 1) as u32
+    }
+
+    /// Turns a line's stamp into an instant: year inference and `--tz` for
+    /// syslog, the previous line's time for lines that carry none.
+    fn resolve(&mut self, stamp: Stamp) -> Ts {
+        let ts = match stamp {
+            Stamp::Abs { micros, offset } => Ts::from_micros(micros, offset),
+            Stamp::Civil { year, month, day, sod, micros } => {
+                let year = match year {
+                    Some(y) => y,
+                    None => self.infer_year(month, day, sod),
+                };
+                let days = days_from_civil(i64::from(year), u32::from(month), u32::from(day));
+                let local_secs = days * 86_400 + i64::from(sod);
+                let offset = self.offset_for_local(local_secs);
+                Ts::from_micros((local_secs - i64::from(offset)) * 1_000_000 + i64::from(micros), offset)
+            }
+            Stamp::None => self.last_ts.unwrap_or(self.opts.reference),
+        };
+        self.last_ts = Some(ts);
+        ts
+    }
+
+    fn infer_year(&mut self, month: u8, day: u8, sod: u32) -> i32 {
+        match self.year {
+            None => {
+                let r = self.opts.reference;
+                let local = r.micros.div_euclid(1_000_000) + i64::from(r.offset);
+                let (ry, rm, rd) = crate::event::civil_from_days(local.div_euclid(86_400));
+                let y = match self.opts.year {
+                    Some(y) => y,
+                    None => {
+                        let ref_sod = local.rem_euclid(86_400) as u32;
+                        // A line stamped after the reference belongs to the year before.
+                        if (u32::from(month), u32::from(day), sod) > (rm, rd, ref_sod + 3600) {
+                            ry as i32 - 1
+                        } else {
+                            ry as i32
+                        }
+                    }
+                };
+                self.year = Some(y);
+                self.last_month = month;
+                y
+            }
+            Some(y) => {
+                let y = if month + 6 <= self.last_month { y + 1 } else { y };
+                self.year = Some(y);
+                self.last_month = month;
+                y
+            }
+        }
+    }
+
+    /// The zone's offset at a local wall-clock time, cached per local hour.
+    fn offset_for_local(&mut self, local_secs: i64) -> i32 {
+        let hour = local_secs.div_euclid(3600);
+        if let Some((h, off)) = self.tz_cache {
+            if h == hour {
+                return off;
+            }
+        }
+        let off_at = |secs: i64| -> i32 {
+            jiff::Timestamp::from_second(secs).map(|t| self.opts.tz.to_offset(t).seconds()).unwrap_or(0)
+        };
+        let guess = off_at(local_secs);
+        let off = off_at(local_secs - i64::from(guess));
+        self.tz_cache = Some((hour, off));
+        off
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse_line;
+
+    fn run(lines: &[&str], opts: Options) -> Vec<Event> {
+        let mut c = Correlator::new("t".into(), opts.clone());
+        let mut out = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            if let Ok(Some(raw)) = parse_line(l.as_bytes(), (i + 1) as u64, opts.all) {
+                c.push(raw, &mut |e| out.push(e));
+            }
+        }
+        c.finish_all(&mut |e| out.push(e));
+        out
+    }
+
+    fn utc_ref(y: i64, m: u32, d: u32) -> Options {
+        Options { reference: Ts::from_micros(days_from_civil(y, m, d) * 86_400 * 1_000_000, 0), ..Options::default() }
+    }
+
+    #[test]
+    fn no_ip_line_gets_the_address_of_a_later_close() {
+        let evs = run(
+            &[
+                "Feb 12 04:09:21 h sshd[26713]: Disconnecting: Too many authentication failures for root [preauth]",
+                "Feb 12 04:09:21 h sshd[26713]: Connection closed by 61.0.0.1 [preauth]",
+            ],
+            utc_ref(2026, 3, 1),
+        );
+        assert_eq!(evs.len(), 2);
+        assert_eq!(evs[0].kind, Kind::TooManyFailures);
+        assert_eq!(evs[0].ip.unwrap().to_string(), "61.0.0.1");
+        assert_eq!(evs[0].user.as_deref(), Some("root"));
+        assert_eq!(evs[1].kind, Kind::PreauthClose);
+    }
+
+    #[test]
+    fn binding_is_dropped_when_the_connection_closes() {
+        let evs = run(
+            &[
+                "Feb 12 04:09:20 h sshd[7]: Failed password for root from 192.0.2.1 port 5 ssh2",
+                "Feb 12 04:09:21 h sshd[7]: Connection closed by authenticating user root 192.0.2.1 port 5 [preauth]",
+                "Feb 12 04:10:00 h sshd[7]: error: kex_exchange_identification: Connection closed by remote host",
+                "Feb 12 04:10:00 h sshd[7]: Connection closed by 198.51.100.9 port 7",
+            ],
+            utc_ref(2026, 3, 1),
+        );
+        let bad = evs.iter().find(|e| e.kind == Kind::BadProtocol).unwrap();
+        assert_eq!(bad.ip.unwrap().to_string(), "198.51.100.9");
+        assert_eq!(bad.attempts, 1);
+    }
+
+    #[test]
+    fn pam_failure_reported_by_auth_failure_is_not_an_attempt() {
+        let evs = run(
+            &[
+                "Mar  7 18:53:20 bar sshd[1556]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.113  user=rda",
+                "Mar  7 18:53:22 bar sshd[1556]: Failed password for rda from 192.0.2.113 port 4 ssh2",
+                "Mar  7 18:53:25 bar sshd[1556]: Failed password for rda from 192.0.2.113 port 4 ssh2",
+                "Mar  7 18:53:26 bar sshd[1556]: PAM 1 more authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.113  user=rda",
+                "Mar  7 18:53:27 bar sshd[1556]: Connection closed by authenticating user rda 192.0.2.113 port 4 [preauth]",
+                // A connection whose only trace is PAM: that one counts.
+                "Mar  7 18:54:20 bar sshd[1600]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.114  user=x",
+                "Mar  7 18:54:27 bar sshd[1600]: Connection closed by 192.0.2.114 port 9 [preauth]",
+            ],
+            utc_ref(2026, 3, 10),
+        );
+        let kinds: Vec<_> = evs.iter().map(|e| (e.kind, e.attempts)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (Kind::PamFailure, 0),
+                (Kind::AuthFailure, 1),
+                (Kind::AuthFailure, 1),
+                (Kind::PamFailure, 0),
+                (Kind::PreauthClose, 0),
+                (Kind::PamFailure, 1),
+                (Kind::PreauthClose, 0),
+            ]
+        );
+        // Order is input order.
+        let lines: Vec<u64> = evs.iter().map(|e| e.src.line).collect();
+        assert_eq!(lines, vec![1, 2, 3, 4, 5, 6, 7]);
+    }
+
+    #[test]
+    fn too_many_failures_counted_once_per_connection() {
+        let evs = run(
+            &[
+                "Nov 23 21:50:38 myhost sshd[109798]: error: maximum authentication attempts exceeded for invalid user xxx from 192.0.2.7 port 49941 ssh2 [preauth]",
+                "Nov 23 21:50:38 myhost sshd[109798]: Disconnecting invalid user xxx 192.0.2.7 port 49941: Too many authentication failures [preauth]",
+            ],
+            utc_ref(2026, 11, 24),
+        );
+        assert_eq!(evs.iter().filter(|e| e.kind == Kind::TooManyFailures).count(), 1);
+    }
+
+    #[test]
+    fn year_inference_from_reference_and_december_rollover() {
+        let evs = run(
+            &[
+                "Dec 31 23:59:59 h sshd[1]: Invalid user a from 192.0.2.1 port 1",
+                "Jan  1 00:00:01 h sshd[2]: Invalid user b from 192.0.2.2 port 2",
+            ],
+            utc_ref(2026, 1, 2),
+        );
+        assert_eq!(evs[0].ts.to_rfc3339(), "2025-12-31T23:59:59+00:00");
+        assert_eq!(evs[1].ts.to_rfc3339(), "2026-01-01T00:00:01+00:00");
+        let mut o = utc_ref(2026, 1, 2);
+        o.year = Some(2019);
+        let evs = run(&["Mar  1 10:00:00 h sshd[1]: Invalid user a from 192.0.2.1 port 1"], o);
+        assert_eq!(evs[0].ts.to_rfc3339(), "2019-03-01T10:00:00+00:00");
+    }
+
+    #[test]
+    fn tz_applies_to_zoneless_stamps_with_dst() {
+        let mut o = utc_ref(2026, 12, 1);
+        o.tz = TimeZone::get("Europe/Paris").unwrap();
+        let evs = run(
+            &[
+                "Jul  1 12:00:00 h sshd[1]: Invalid user a from 192.0.2.1 port 1",
+                "Nov 23 12:00:00 h sshd[2]: Invalid user b from 192.0.2.2 port 2",
+            ],
+            o,
+        );
+        assert_eq!(evs[0].ts.to_rfc3339(), "2026-07-01T12:00:00+02:00");
+        assert_eq!(evs[0].ts.unix_secs() % 86_400, 10 * 3600);
+        assert_eq!(evs[1].ts.to_rfc3339(), "2026-11-23T12:00:00+01:00");
+    }
+
+    #[test]
+    fn repeated_messages_carry_their_count() {
+        let evs = run(
+            &[
+                "Dec 10 06:55:48 LabSZ sshd[24200]: message repeated 5 times: [ Failed password for root from 5.36.59.76 port 42393 ssh2]",
+                "Feb 22 10:21:42 h sshd[1332]: Failed password for root from 192.0.2.9 port 4 ssh2",
+                "Feb 22 10:21:43  sshd[1332]: last message repeated 2 times",
+            ],
+            utc_ref(2026, 3, 1),
+        );
+        assert_eq!((evs[0].count, evs[0].attempts), (5, 5));
+        assert_eq!(evs.len(), 3);
+        assert_eq!((evs[2].count, evs[2].attempts, evs[2].src.line), (2, 2, 3));
+    }
+
+    #[test]
+    fn a_held_event_is_released_when_stale() {
+        let mut lines = vec!["Feb 12 04:09:21 h sshd[1]: Disconnecting: Too many authentication failures for root [preauth]".to_string()];
+        for i in 0..(STALE_LINES + 10) {
+            lines.push(format!("Feb 12 04:09:22 h sshd[9]: Invalid user u{i} from 192.0.2.1 port 1"));
+        }
+        let refs: Vec<&str> = lines.iter().map(|s| s.as_str()).collect();
+        let mut c = Correlator::new("t".into(), utc_ref(2026, 3, 1));
+        let mut out = Vec::new();
+        for (i, l) in refs.iter().enumerate() {
+            if let Ok(Some(raw)) = parse_line(l.as_bytes(), (i + 1) as u64, false) {
+                c.push(raw, &mut |e| out.push(e));
+            }
+        }
+        assert!(out.len() > STALE_LINES as usize, "held event blocked the output");
+        assert_eq!(out[0].kind, Kind::TooManyFailures);
+        assert_eq!(out[0].ip, None);
+    }
+}

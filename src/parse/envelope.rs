@@ -1,0 +1,701 @@
+//! Envelopes: the part of a log line before the sshd message.
+//!
+//! Detected per line, so one stream may mix formats: RFC 3164 (with or without
+//! host, PRI, FreeBSD `<fac.lvl>`, busybox `auth.info`), RFC 3339 and journalctl
+//! short-iso/-precise/-full/-unix, RFC 5424 with structured data, macOS unified
+//! log, s6-log / fail2ban `YYYY-MM-DD HH:MM:SS`, socklog, journald and Docker JSON,
+//! and bare `sshd -e` output with no prefix at all.
+
+use std::borrow::Cow;
+
+/// When a line says it happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stamp {
+    /// No timestamp on the line (`sshd -e`).
+    None,
+    /// An absolute instant, with the offset the line was written in.
+    Abs { micros: i64, offset: i32 },
+    /// Wall-clock time without a zone; RFC 3164 also lacks the year.
+    Civil { year: Option<i32>, month: u8, day: u8, sod: u32, micros: u32 },
+}
+
+/// Which program wrote the line; only these are parsed further.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Program {
+    Sshd,
+    SshdSession,
+    SshdAuth,
+    SshdPamUnix,
+    Fail2ban,
+}
+
+impl Program {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Program::Sshd => "sshd",
+            Program::SshdSession => "sshd-session",
+            Program::SshdAuth => "sshd-auth",
+            Program::SshdPamUnix => "sshd(pam_unix)",
+            Program::Fail2ban => "fail2ban",
+        }
+    }
+
+    /// Recognizes a program name; `None` for every other program.
+    pub fn from_name(name: &[u8]) -> Option<Program> {
+        match name {
+            b"sshd" => Some(Program::Sshd),
+            b"sshd-session" => Some(Program::SshdSession),
+            b"sshd-auth" => Some(Program::SshdAuth),
+            b"sshd(pam_unix)" => Some(Program::SshdPamUnix),
+            _ if name.starts_with(b"fail2ban") => Some(Program::Fail2ban),
+            _ => None,
+        }
+    }
+}
+
+/// A line split into envelope fields and the message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope<'a> {
+    pub stamp: Stamp,
+    pub host: Option<Cow<'a, str>>,
+    /// `None` when the line names no program (bare `sshd -e`, s6-log, Docker):
+    /// the message is then accepted only if it is a known sshd message.
+    pub program: Option<Program>,
+    pub pid: Option<u32>,
+    pub msg: Cow<'a, [u8]>,
+}
+
+/// Why a line has no envelope of interest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// Written by a program that is not sshd or fail2ban.
+    OtherProgram,
+    /// Not a log line this parser understands.
+    Malformed,
+}
+
+/// Splits `line` (no trailing newline) into its envelope and message.
+pub fn split(line: &[u8]) -> Result<Envelope<'_>, Skip> {
+    let line = trim_end(line);
+    match line.first() {
+        None => Err(Skip::Malformed),
+        Some(b'{') => json(line),
+        Some(b'<') => pri(line),
+        _ => after_pri(line),
+    }
+}
+
+fn trim_end(mut s: &[u8]) -> &[u8] {
+    while let [rest @ .., b'\r' | b'\n' | b' ' | b'\t' | 0] = s {
+        s = rest;
+    }
+    s
+}
+
+fn skip_spaces(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+    &s[n..]
+}
+
+/// `<PRI>` then RFC 5424 (`<38>1 …`) or an RFC 3164 line.
+fn pri(line: &[u8]) -> Result<Envelope<'_>, Skip> {
+    let close = memchr::memchr(b'>', &line[..line.len().min(6)]).ok_or(Skip::Malformed)?;
+    let digits = &line[1..close];
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(Skip::Malformed);
+    }
+    let rest = &line[close + 1..];
+    if let [b'1', b' ', tail @ ..] = rest {
+        return rfc5424(tail);
+    }
+    after_pri(rest)
+}
+
+/// RFC 5424 after `<PRI>1 `: `TS HOST APP PROCID MSGID SD MSG`.
+fn rfc5424(s: &[u8]) -> Result<Envelope<'_>, Skip> {
+    let (ts, s) = token(s).ok_or(Skip::Malformed)?;
+    let stamp = if ts == b"-" {
+        Stamp::None
+    } else {
+        let (stamp, used) = iso_timestamp(ts).ok_or(Skip::Malformed)?;
+        if used != ts.len() {
+            return Err(Skip::Malformed);
+        }
+        stamp
+    };
+    let (host, s) = token(s).ok_or(Skip::Malformed)?;
+    let (app, s) = token(s).ok_or(Skip::Malformed)?;
+    let program = Program::from_name(app).ok_or(Skip::OtherProgram)?;
+    let (procid, s) = token(s).ok_or(Skip::Malformed)?;
+    let (_msgid, s) = token(s).ok_or(Skip::Malformed)?;
+    // Structured data: `-` or one or more `[id k="v" …]`, values may hold `\]`.
+    let msg = if let Some(rest) = s.strip_prefix(b"-") {
+        rest
+    } else if s.first() == Some(&b'[') {
+        let mut i = 0;
+        let mut in_quotes = false;
+        loop {
+            match s.get(i) {
+                None => break,
+                Some(b'\\') if in_quotes => i += 1,
+                Some(b'"') => in_quotes = !in_quotes,
+                Some(b']') if !in_quotes => {
+                    if s.get(i + 1) != Some(&b'[') {
+                        i += 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        &s[i.min(s.len())..]
+    } else {
+        s
+    };
+    let msg = msg.strip_prefix(b" ").unwrap_or(msg);
+    let msg = msg.strip_prefix("\u{feff}".as_bytes()).unwrap_or(msg);
+    Ok(Envelope {
+        stamp,
+        host: (host != b"-").then(|| String::from_utf8_lossy(host)),
+        program: Some(program),
+        pid: parse_u32(procid),
+        msg: Cow::Borrowed(msg),
+    })
+}
+
+/// Splits the next space-separated token (one space after it is consumed).
+fn token(s: &[u8]) -> Option<(&[u8], &[u8])> {
+    if s.is_empty() {
+        return None;
+    }
+    match memchr::memchr(b' ', s) {
+        Some(i) => Some((&s[..i], &s[i + 1..])),
+        None => Some((s, &[])),
+    }
+}
+
+fn parse_u32(s: &[u8]) -> Option<u32> {
+    if s.is_empty() || s.len() > 10 || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(s).ok()?.parse().ok()
+}
+
+/// Everything that is not `<PRI>1` or JSON: timestamp, then host/program.
+fn after_pri(line: &[u8]) -> Result<Envelope<'_>, Skip> {
+    let (stamp, used) = timestamp(line);
+    let rest = skip_spaces(&line[used..]);
+    if used == 0 {
+        // No timestamp: `sshd[1]: msg` (socklog tail), or bare `sshd -e` output.
+        if let Some(env) = host_program(rest, Stamp::None) {
+            return env;
+        }
+        return Ok(bare(Stamp::None, line));
+    }
+    match host_program(rest, stamp) {
+        Some(env) => env,
+        None => Ok(bare(stamp, rest)),
+    }
+}
+
+fn bare(stamp: Stamp, msg: &[u8]) -> Envelope<'_> {
+    Envelope { stamp, host: None, program: None, pid: None, msg: Cow::Borrowed(msg) }
+}
+
+/// `[<fac.lvl>] [host] [fac.lvl] program[pid]: msg`. `None` if no program token is found.
+fn host_program(mut s: &[u8], stamp: Stamp) -> Option<Result<Envelope<'_>, Skip>> {
+    // FreeBSD `syslogd -v`: `<10.5>` or `<auth.info>` before the host.
+    if s.first() == Some(&b'<') {
+        if let Some(end) = memchr::memchr(b'>', &s[..s.len().min(24)]) {
+            s = skip_spaces(&s[end + 1..]);
+        }
+    }
+    let mut host: Option<&[u8]> = None;
+    for _ in 0..3 {
+        let end = s.iter().position(|&b| b == b' ').unwrap_or(s.len());
+        let tok = &s[..end];
+        if tok.is_empty() {
+            return None;
+        }
+        if let Some(p) = program_token(tok) {
+            let after = skip_one_space(&s[end..]);
+            let (prog, pid) = p;
+            return Some(match prog {
+                Some(program) => {
+                    let msg = strip_solaris_id(after);
+                    // socklog: `auth.info: May 27 04:31:28 sshd[30993]: ` carries a
+                    // second RFC 3164 envelope; the outer one is the precise one.
+                    Ok(Envelope {
+                        stamp,
+                        host: host.map(String::from_utf8_lossy),
+                        program: Some(program),
+                        pid,
+                        msg: Cow::Borrowed(msg),
+                    })
+                }
+                None => Err(Skip::OtherProgram),
+            });
+        }
+        if is_facility_level(tok.strip_suffix(b":").unwrap_or(tok)) {
+            s = skip_spaces(&s[end..]);
+            if tok.ends_with(b":") {
+                // socklog: an inner RFC 3164 timestamp may follow.
+                let (_, used) = timestamp(s);
+                s = skip_spaces(&s[used..]);
+            }
+            continue;
+        }
+        if host.is_some() || tok.ends_with(b":") {
+            return None;
+        }
+        host = Some(tok);
+        s = skip_spaces(&s[end..]);
+    }
+    None
+}
+
+fn skip_one_space(s: &[u8]) -> &[u8] {
+    // `sshd[1]: msg`; socklog writes two spaces, which belong to no user name.
+    s.strip_prefix(b" ").unwrap_or(s)
+}
+
+/// A program token: `name[pid]:`, `name:`, `name[pid]` (no colon), `[name]:`, `[name]`.
+/// `Some((None, _))` is a recognizable program that is not ours.
+fn program_token(tok: &[u8]) -> Option<(Option<Program>, Option<u32>)> {
+    let t = tok.strip_suffix(b":").unwrap_or(tok);
+    let colon = t.len() != tok.len();
+    if let Some(inner) = t.strip_prefix(b"[").and_then(|x| x.strip_suffix(b"]")) {
+        // fail2ban's `[sshd]` bracketed daemon.
+        return Some((Program::from_name(inner), None));
+    }
+    if let Some(open) = memchr::memrchr(b'[', t) {
+        if t.last() == Some(&b']') && open > 0 {
+            let pid = parse_u32(&t[open + 1..t.len() - 1]);
+            pid?;
+            return Some((Program::from_name(&t[..open]), pid));
+        }
+        return None;
+    }
+    if colon && !t.is_empty() && t.iter().all(|&b| b.is_ascii_alphanumeric() || b"-_.()/".contains(&b)) {
+        if is_facility_level(t) {
+            return None;
+        }
+        return Some((Program::from_name(t), None));
+    }
+    if t.starts_with(b"fail2ban.") {
+        // fail2ban's own log: `fail2ban.actions        [123]: NOTICE …`
+        return Some((Some(Program::Fail2ban), None));
+    }
+    None
+}
+
+fn is_facility_level(t: &[u8]) -> bool {
+    let Some(dot) = memchr::memchr(b'.', t) else { return false };
+    let (fac, lvl) = (&t[..dot], &t[dot + 1..]);
+    const FAC: &[&[u8]] = &[
+        b"auth", b"authpriv", b"daemon", b"user", b"local0", b"local1", b"local2", b"local3", b"local4",
+        b"local5", b"local6", b"local7", b"security", b"syslog", b"kern",
+    ];
+    const LVL: &[&[u8]] =
+        &[b"emerg", b"alert", b"crit", b"err", b"error", b"warn", b"warning", b"notice", b"info", b"debug"];
+    FAC.contains(&fac) && LVL.contains(&lvl)
+}
+
+/// Solaris: `[ID 800047 auth.info] ` before the message.
+fn strip_solaris_id(msg: &[u8]) -> &[u8] {
+    if msg.starts_with(b"[ID ") {
+        if let Some(end) = memchr::memchr(b']', msg) {
+            return skip_spaces(&msg[end + 1..]);
+        }
+    }
+    msg
+}
+
+const MONTHS: [&[u8; 3]; 12] =
+    [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
+
+fn month(s: &[u8]) -> Option<u8> {
+    let m = s.get(..3)?;
+    MONTHS.iter().position(|x| x.as_slice() == m).map(|i| i as u8 + 1)
+}
+
+/// Parses a leading timestamp in any supported form; returns (stamp, bytes used), 0 if none.
+pub fn timestamp(s: &[u8]) -> (Stamp, usize) {
+    match s.first() {
+        Some(b'0'..=b'9') => {
+            if let Some(r) = iso_timestamp(s) {
+                return r;
+            }
+            if let Some(r) = unix_timestamp(s) {
+                return r;
+            }
+            (Stamp::None, 0)
+        }
+        Some(b'A'..=b'Z') => {
+            if let Some(r) = bsd_timestamp(s) {
+                return r;
+            }
+            // journalctl short-full: `Tue 2024-01-02 03:04:05 UTC `
+            if s.len() > 4 && s[3] == b' ' && s[4].is_ascii_digit() {
+                if let Some((stamp, used)) = iso_timestamp(&s[4..]) {
+                    return (stamp, used + 4);
+                }
+            }
+            (Stamp::None, 0)
+        }
+        _ => (Stamp::None, 0),
+    }
+}
+
+fn digits<const N: usize>(s: &[u8], at: usize) -> Option<u32> {
+    let d = s.get(at..at + N)?;
+    let mut v = 0u32;
+    for &b in d {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + u32::from(b - b'0');
+    }
+    Some(v)
+}
+
+/// `HH:MM:SS` at `at`, returns seconds of day.
+fn hms(s: &[u8], at: usize) -> Option<u32> {
+    let h = digits::<2>(s, at)?;
+    let m = digits::<2>(s, at + 3)?;
+    let sec = digits::<2>(s, at + 6)?;
+    if s[at + 2] != b':' || s[at + 5] != b':' || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    Some(h * 3600 + m * 60 + sec.min(59))
+}
+
+/// Fraction after `.` or `,`: returns (microseconds, bytes used including the separator).
+fn fraction(s: &[u8], at: usize) -> (u32, usize) {
+    match s.get(at) {
+        Some(b'.' | b',') => {
+            let n = s[at + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+            if n == 0 {
+                return (0, 0);
+            }
+            let mut v = 0u32;
+            for i in 0..6 {
+                v *= 10;
+                if i < n {
+                    v += u32::from(s[at + 1 + i] - b'0');
+                }
+            }
+            (v, n + 1)
+        }
+        _ => (0, 0),
+    }
+}
+
+/// `Mmm dd HH:MM:SS[.ffffff]` with the day space-padded, zero-padded or unpadded.
+fn bsd_timestamp(s: &[u8]) -> Option<(Stamp, usize)> {
+    let month = month(s)?;
+    if s.get(3) != Some(&b' ') {
+        return None;
+    }
+    let mut i = 4;
+    if s.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    let d1 = *s.get(i)?;
+    if !d1.is_ascii_digit() {
+        return None;
+    }
+    let mut day = u32::from(d1 - b'0');
+    i += 1;
+    if let Some(&d2) = s.get(i) {
+        if d2.is_ascii_digit() {
+            day = day * 10 + u32::from(d2 - b'0');
+            i += 1;
+        }
+    }
+    if s.get(i) != Some(&b' ') || day == 0 || day > 31 {
+        return None;
+    }
+    i += 1;
+    let sod = hms(s, i)?;
+    i += 8;
+    let (micros, used) = fraction(s, i);
+    i += used;
+    Some((Stamp::Civil { year: None, month, day: day as u8, sod, micros }, i))
+}
+
+/// `YYYY-MM-DD[T ]HH:MM:SS[.frac|,frac][Z|±HH:MM|±HHMM| ±HHMM]`; a zone makes it absolute.
+fn iso_timestamp(s: &[u8]) -> Option<(Stamp, usize)> {
+    let year = digits::<4>(s, 0)?;
+    let mon = digits::<2>(s, 5)?;
+    let day = digits::<2>(s, 8)?;
+    if s[4] != b'-' || s[7] != b'-' || !matches!(s.get(10), Some(b'T' | b' ')) {
+        return None;
+    }
+    if !(1..=12).contains(&mon) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let sod = hms(s, 11)?;
+    let mut i = 19;
+    let (micros, used) = fraction(s, i);
+    i += used;
+    let civil = Stamp::Civil { year: Some(year as i32), month: mon as u8, day: day as u8, sod, micros };
+    let offset = match s.get(i) {
+        Some(b'Z' | b'z') => {
+            i += 1;
+            Some(0)
+        }
+        Some(b'+' | b'-') => {
+            let (off, used) = parse_offset(&s[i..])?;
+            i += used;
+            Some(off)
+        }
+        // macOS unified log: `… 06:47:42.801612-0700  host`; short-full ` UTC`.
+        Some(b' ') => match s.get(i + 1) {
+            Some(b'+' | b'-') => match parse_offset(&s[i + 1..]) {
+                Some((off, used)) => {
+                    i += 1 + used;
+                    Some(off)
+                }
+                None => None,
+            },
+            Some(b'U') if s[i + 1..].starts_with(b"UTC") && matches!(s.get(i + 4), None | Some(b' ')) => {
+                i += 4;
+                Some(0)
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    if matches!(s.get(i), Some(b) if !b.is_ascii_whitespace()) {
+        return None;
+    }
+    Some(match (offset, civil) {
+        (Some(offset), Stamp::Civil { year: Some(y), month, day, sod, micros }) => {
+            let days = crate::event::days_from_civil(i64::from(y), u32::from(month), u32::from(day));
+            let local = (days * 86_400 + i64::from(sod)) * 1_000_000 + i64::from(micros);
+            (Stamp::Abs { micros: local - i64::from(offset) * 1_000_000, offset }, i)
+        }
+        _ => (civil, i),
+    })
+}
+
+/// `±HH:MM` or `±HHMM` → (seconds east of UTC, bytes used).
+fn parse_offset(s: &[u8]) -> Option<(i32, usize)> {
+    let sign = if s[0] == b'-' { -1 } else { 1 };
+    let h = digits::<2>(s, 1)?;
+    let (m, used) = if s.get(3) == Some(&b':') { (digits::<2>(s, 4)?, 6) } else { (digits::<2>(s, 3)?, 5) };
+    if h > 23 || m > 59 {
+        return None;
+    }
+    Some((sign * (h as i32 * 3600 + m as i32 * 60), used))
+}
+
+/// journalctl short-unix: `1704164645.123456 `.
+fn unix_timestamp(s: &[u8]) -> Option<(Stamp, usize)> {
+    let n = s.iter().take_while(|b| b.is_ascii_digit()).count();
+    if !(9..=11).contains(&n) || s.get(n) != Some(&b'.') {
+        return None;
+    }
+    let secs: i64 = std::str::from_utf8(&s[..n]).ok()?.parse().ok()?;
+    let (micros, used) = fraction(s, n);
+    if used == 0 || s.get(n + used) != Some(&b' ') {
+        return None;
+    }
+    Some((Stamp::Abs { micros: secs * 1_000_000 + i64::from(micros), offset: 0 }, n + used))
+}
+
+/// journald (`journalctl -o json`) and Docker json-file records.
+fn json(line: &[u8]) -> Result<Envelope<'_>, Skip> {
+    #[derive(serde::Deserialize)]
+    struct Rec {
+        #[serde(rename = "MESSAGE")]
+        message: Option<serde_json::Value>,
+        #[serde(rename = "SYSLOG_IDENTIFIER")]
+        ident: Option<String>,
+        #[serde(rename = "_COMM")]
+        comm: Option<String>,
+        #[serde(rename = "_PID")]
+        pid: Option<String>,
+        #[serde(rename = "SYSLOG_PID")]
+        syslog_pid: Option<String>,
+        #[serde(rename = "_HOSTNAME")]
+        hostname: Option<String>,
+        #[serde(rename = "__REALTIME_TIMESTAMP")]
+        realtime: Option<String>,
+        #[serde(rename = "_SOURCE_REALTIME_TIMESTAMP")]
+        source_realtime: Option<String>,
+        // Docker json-file
+        log: Option<String>,
+        time: Option<String>,
+    }
+    let rec: Rec = serde_json::from_slice(line).map_err(|_| Skip::Malformed)?;
+    if let Some(log) = rec.log {
+        let stamp = rec
+            .time
+            .as_deref()
+            .and_then(|t| iso_timestamp(t.as_bytes()))
+            .map(|(s, _)| s)
+            .unwrap_or(Stamp::None);
+        let msg = trim_end(log.as_bytes()).to_vec();
+        // Docker logs of `sshd -e`: bare message, or a syslog line inside.
+        return match after_pri(&msg) {
+            Ok(Envelope { stamp: inner, host, program, pid, msg: m }) => Ok(Envelope {
+                stamp: if inner == Stamp::None { stamp } else { inner },
+                host: host.map(|h| Cow::Owned(h.into_owned())),
+                program,
+                pid,
+                msg: Cow::Owned(m.into_owned()),
+            }),
+            Err(e) => Err(e),
+        };
+    }
+    let ident = rec.ident.as_deref().or(rec.comm.as_deref()).ok_or(Skip::Malformed)?;
+    let program = Program::from_name(ident.as_bytes()).ok_or(Skip::OtherProgram)?;
+    // `logger -t sshd` forges SYSLOG_IDENTIFIER but not the trusted _COMM.
+    if let Some(comm) = rec.comm.as_deref() {
+        if Program::from_name(comm.as_bytes()).is_none() && !comm.starts_with("fail2ban") {
+            return Err(Skip::OtherProgram);
+        }
+    }
+    let msg: Vec<u8> = match rec.message {
+        Some(serde_json::Value::String(s)) => s.into_bytes(),
+        // Non-UTF-8 messages are arrays of byte values.
+        Some(serde_json::Value::Array(a)) => {
+            a.iter().filter_map(|v| v.as_u64()).filter(|&b| b < 256).map(|b| b as u8).collect()
+        }
+        _ => return Err(Skip::Malformed),
+    };
+    let micros = rec
+        .source_realtime
+        .as_deref()
+        .or(rec.realtime.as_deref())
+        .and_then(|t| t.parse::<i64>().ok());
+    let stamp = micros.map_or(Stamp::None, |micros| Stamp::Abs { micros, offset: 0 });
+    let pid = rec.syslog_pid.as_deref().or(rec.pid.as_deref()).and_then(|p| p.parse().ok());
+    let msg = trim_end(&msg).to_vec();
+    Ok(Envelope { stamp, host: rec.hostname.map(Cow::Owned), program: Some(program), pid, msg: Cow::Owned(msg) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(line: &str) -> Envelope<'_> {
+        split(line.as_bytes()).unwrap_or_else(|e| panic!("{line}: {e:?}"))
+    }
+
+    fn civil(month: u8, day: u8, h: u32, m: u32, s: u32) -> Stamp {
+        Stamp::Civil { year: None, month, day, sod: h * 3600 + m * 60 + s, micros: 0 }
+    }
+
+    #[test]
+    fn rfc3164_variants() {
+        let e = ok("Jun  6 04:17:04 host sshd[1189074]: Failed password for root");
+        assert_eq!(e.stamp, civil(6, 6, 4, 17, 4));
+        assert_eq!(e.host.as_deref(), Some("host"));
+        assert_eq!(e.program, Some(Program::Sshd));
+        assert_eq!(e.pid, Some(1_189_074));
+        assert_eq!(&*e.msg, b"Failed password for root");
+        assert_eq!(ok("Feb 7 16:01:07 linux-m899 sshd[5106]: x").stamp, civil(2, 7, 16, 1, 7));
+        assert_eq!(ok("Jul 05 18:22:44 mercury sshd[4669]: x").stamp, civil(7, 5, 18, 22, 44));
+        let e = ok("Nov 23 21:50:37 sshd[8148]: Connection closed");
+        assert_eq!((e.host, e.pid), (None, Some(8148)));
+        let e = ok("Feb 22 10:21:43  sshd[1332]: last message repeated 2 times");
+        assert_eq!(&*e.msg, b"last message repeated 2 times");
+        let e = ok("Mar  3 00:17:22 [sshd]: User root from");
+        assert_eq!((e.program, e.pid), (Some(Program::Sshd), None));
+        let e = ok("Jul  3 14:59:17 host sshd-session[1571]: Failed");
+        assert_eq!(e.program, Some(Program::SshdSession));
+        let e = ok("Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure;");
+        assert_eq!(e.program, Some(Program::SshdPamUnix));
+        assert_eq!(split(b"Jun 14 15:16:01 combo sudo[1]: x"), Err(Skip::OtherProgram));
+        assert_eq!(split(b"Jun 14 15:16:01 combo CRON[1]: x"), Err(Skip::OtherProgram));
+    }
+
+    #[test]
+    fn freebsd_busybox_solaris_pri() {
+        let e = ok("Jan  1 00:00:00 <10.5> foxtrot sshd[1234]: Invalid");
+        assert_eq!((e.host.as_deref(), &*e.msg), (Some("foxtrot"), &b"Invalid"[..]));
+        let e = ok("Jun 20 02:18:39 vps auth.info sshd[13482]: Invalid");
+        assert_eq!(e.host.as_deref(), Some("vps"));
+        let e = ok("Mar 29 05:59:23 dusky sshd[20878]: [ID 800047 auth.info] Failed keyboard");
+        assert_eq!(&*e.msg, b"Failed keyboard");
+        let e = ok("<38>Nov  3 07:41:35 vm sshd[42]: Accepted");
+        assert_eq!((e.host.as_deref(), e.pid), (Some("vm"), Some(42)));
+    }
+
+    #[test]
+    fn rfc3339_and_journalctl_forms() {
+        let e = ok("2023-11-14T00:20:42.738197+01:00 myserver sshd[1112652]: User root");
+        let Stamp::Abs { micros, offset } = e.stamp else { panic!() };
+        assert_eq!(offset, 3600);
+        assert_eq!(crate::event::Ts::from_micros(micros, offset).to_rfc3339(), "2023-11-14T00:20:42.738197+01:00");
+        let e = ok("2020-05-29T11:28:56.058908+02:00 bastion sshd[20974] error: PAM: x");
+        assert_eq!(&*e.msg, b"error: PAM: x");
+        let e = ok("2024-01-02T03:04:05+0000 host sshd[1]: m");
+        assert!(matches!(e.stamp, Stamp::Abs { offset: 0, .. }));
+        let e = ok("Jan 02 03:04:05.123456 host sshd[1]: m");
+        assert!(matches!(e.stamp, Stamp::Civil { micros: 123_456, .. }));
+        let e = ok("Tue 2024-01-02 03:04:05 UTC host sshd[1]: m");
+        assert!(matches!(e.stamp, Stamp::Abs { offset: 0, .. }));
+        assert_eq!(e.host.as_deref(), Some("host"));
+        let e = ok("1704164645.123456 host sshd[1]: m");
+        assert_eq!(e.stamp, Stamp::Abs { micros: 1_704_164_645_123_456, offset: 0 });
+    }
+
+    #[test]
+    fn macos_s6_socklog_bare() {
+        let e = ok("2020-03-23 06:47:42.801612-0700  localhost sshd[3186]: m");
+        assert!(matches!(e.stamp, Stamp::Abs { offset: -25200, .. }));
+        assert_eq!(e.host.as_deref(), Some("localhost"));
+        let e = ok("2018-06-26 13:22:02.108781500 Failed password for woold from 10.10.10.76 port 34718 ssh2");
+        assert_eq!(e.program, None);
+        assert!(matches!(e.stamp, Stamp::Civil { year: Some(2018), micros: 108_781, .. }));
+        assert!(e.msg.starts_with(b"Failed password"));
+        let e = ok("2015-05-27T04:31:28.10040 auth.info: May 27 04:31:28 sshd[30993]: Invalid user x");
+        assert_eq!((e.program, &*e.msg), (Some(Program::Sshd), &b"Invalid user x"[..]));
+        let e = ok("2015-05-27T04:31:28.10040 auth.info: sshd[30993]:  Invalid user x");
+        assert_eq!(&*e.msg, b" Invalid user x");
+        let e = ok("Invalid user user from 203.0.113.5 port 53821\r");
+        assert_eq!((e.program, e.stamp), (None, Stamp::None));
+        assert_eq!(&*e.msg, b"Invalid user user from 203.0.113.5 port 53821");
+    }
+
+    #[test]
+    fn rfc5424() {
+        let e = ok("<38>1 2019-07-08T17:40:16.954167-04:00 hostname.example.com sshd 57915 - - Failed unknown");
+        assert_eq!((e.host.as_deref(), e.pid), (Some("hostname.example.com"), Some(57915)));
+        assert_eq!(&*e.msg, b"Failed unknown");
+        let e = ok(r#"<38>1 2019-07-08T17:40:16Z h sshd 1 - [timeQuality tzKnown="1"][x@1 t="[a\]b]"] Bye"#);
+        assert_eq!(&*e.msg, b"Bye");
+        let e = ok(r#"<38>1 2019-07-08T17:40:16Z h sshd 44255 - [meta sequenceId="1"] Bye"#);
+        assert_eq!(&*e.msg, b"Bye");
+        assert_eq!(split(b"<38>1 2019-07-08T17:40:16Z h cron 1 - - x"), Err(Skip::OtherProgram));
+    }
+
+    #[test]
+    fn fail2ban_native_log() {
+        let e = ok("2006-02-13 15:52:30,388 fail2ban.actions        [123]: NOTICE  [sshd] Ban 1.2.3.4");
+        assert_eq!(e.program, Some(Program::Fail2ban));
+        assert!(matches!(e.stamp, Stamp::Civil { year: Some(2006), micros: 388_000, .. }));
+        assert!(e.msg.ends_with(b"Ban 1.2.3.4"));
+    }
+
+    #[test]
+    fn journald_json_and_byte_array_message() {
+        let line = r#"{"__REALTIME_TIMESTAMP":"1700000000123456","_HOSTNAME":"deb","SYSLOG_IDENTIFIER":"sshd-session","_COMM":"sshd-session","_PID":"77","MESSAGE":"Invalid user bob from 192.0.2.1 port 4"}"#;
+        let e = ok(line);
+        assert_eq!(e.stamp, Stamp::Abs { micros: 1_700_000_000_123_456, offset: 0 });
+        assert_eq!((e.program, e.pid, e.host.as_deref()), (Some(Program::SshdSession), Some(77), Some("deb")));
+        let line = r#"{"SYSLOG_IDENTIFIER":"sshd","_COMM":"sshd","MESSAGE":[73,110,118,255]}"#;
+        assert_eq!(&*ok(line).msg, b"Inv\xff");
+        let forged = r#"{"SYSLOG_IDENTIFIER":"sshd","_COMM":"logger","MESSAGE":"Accepted password for x from 1.2.3.4 port 1 ssh2"}"#;
+        assert_eq!(split(forged.as_bytes()), Err(Skip::OtherProgram));
+        let docker = r#"{"log":"Invalid user user from 203.0.113.5 port 53821\r\n","stream":"stderr","time":"2021-01-27T16:39:25.123Z"}"#;
+        let e = ok(docker);
+        assert!(matches!(e.stamp, Stamp::Abs { offset: 0, .. }));
+        assert_eq!(&*e.msg, b"Invalid user user from 203.0.113.5 port 53821");
+    }
+}

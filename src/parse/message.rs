@@ -1,0 +1,800 @@
+//! sshd (and fail2ban) messages → event kind and fields.
+//!
+//! User names, methods and banners are attacker text: addresses are taken from
+//! the position sshd writes them in, anchored from the right end of the
+//! message, never from the first IP-looking token (see
+//! `shared/reference/sshd-variants.md` §11 for the pitfalls this follows).
+
+use std::net::IpAddr;
+
+use super::ip::{parse_ip, parse_port};
+use crate::event::Kind;
+
+/// How a message affects the connection it belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Conn {
+    #[default]
+    None,
+    /// A new connection starts (VERBOSE `Connection from …`).
+    Opens,
+    /// The connection ends: forget the pid → address binding afterwards.
+    Closes,
+}
+
+/// A classified message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Msg {
+    pub kind: Kind,
+    pub method: Option<String>,
+    pub user: Option<String>,
+    pub invalid_user: bool,
+    pub ip: Option<IpAddr>,
+    pub port: Option<u16>,
+    pub count: u32,
+    pub conn: Conn,
+    /// sysklogd's `last message repeated N times`: N copies of the previous event.
+    pub repeat_last: Option<u32>,
+}
+
+impl Msg {
+    fn new(kind: Kind) -> Msg {
+        Msg {
+            kind,
+            method: None,
+            user: None,
+            invalid_user: false,
+            ip: None,
+            port: None,
+            count: 1,
+            conn: Conn::None,
+            repeat_last: None,
+        }
+    }
+    fn at(mut self, ip: IpAddr, port: Option<u16>) -> Msg {
+        self.ip = Some(ip);
+        self.port = port;
+        self
+    }
+    fn user(mut self, user: &[u8], invalid: bool) -> Msg {
+        self.user = Some(decode_user(user));
+        self.invalid_user = invalid;
+        self
+    }
+    fn closes(mut self) -> Msg {
+        self.conn = Conn::Closes;
+        self
+    }
+}
+
+/// Classifies an sshd message. Every sshd line gives a `Msg` (kind
+/// [`Kind::Other`] when it is not a security event), except that bare lines
+/// with no program name are only accepted as known events (see [`classify_bare`]).
+pub fn classify(msg: &[u8]) -> Msg {
+    // rsyslog repeat reduction: `message repeated 5 times: [ Failed password …]`
+    if let Some(rest) = msg.strip_prefix(b"message repeated ") {
+        if let Some((n, inner)) = repeated(rest) {
+            let mut m = classify(inner);
+            m.count = m.count.saturating_mul(n);
+            return m;
+        }
+    }
+    if let Some(rest) = msg.strip_prefix(b"last message repeated ") {
+        let n = rest.split(|&b| b == b' ').next().and_then(|n| std::str::from_utf8(n).ok()?.parse().ok());
+        let mut m = Msg::new(Kind::Other);
+        m.repeat_last = n;
+        return m;
+    }
+    let msg = strip_level(msg);
+    let (body, preauth) = strip_preauth(msg);
+    sshd(body, preauth).unwrap_or_else(|| Msg::new(Kind::Other))
+}
+
+/// A line with no program name (`sshd -e`, s6-log, Docker): accepted only if it
+/// is a known sshd security message, so that stray text is not counted as sshd.
+pub fn classify_bare(msg: &[u8]) -> Option<Msg> {
+    let m = classify(msg);
+    (m.kind != Kind::Other).then_some(m)
+}
+
+/// fail2ban: `NOTICE  [sshd] Ban 1.2.3.4`, `[sshd] Restore Ban …`, `Unban …`.
+pub fn classify_fail2ban(msg: &[u8]) -> Option<Msg> {
+    let open = memchr::memchr(b'[', msg)?;
+    let close = open + memchr::memchr(b']', &msg[open..])?;
+    let jail = &msg[open + 1..close];
+    // Only SSH jails: fail2ban logs every service to the same file.
+    if !contains(jail, b"ssh") {
+        return None;
+    }
+    let rest = msg[close + 1..].trim_ascii_start();
+    let (kind, ip) = if let Some(ip) = rest.strip_prefix(b"Ban ").or_else(|| rest.strip_prefix(b"Restore Ban ")) {
+        (Kind::Ban, ip)
+    } else if let Some(ip) = rest.strip_prefix(b"Unban ") {
+        (Kind::Unban, ip)
+    } else {
+        return None;
+    };
+    let ip = parse_ip(first_token(ip))?;
+    Some(Msg::new(kind).at(ip, None))
+}
+
+/// `error: ` / `fatal: ` exist only on the syslog channel; `kernel: [ 970.69] ` in some journals.
+fn strip_level(msg: &[u8]) -> &[u8] {
+    let msg = msg.trim_ascii_start();
+    for p in [&b"error: "[..], b"fatal: ", b"debug1: "] {
+        if let Some(r) = msg.strip_prefix(p) {
+            return r;
+        }
+    }
+    msg
+}
+
+fn strip_preauth(msg: &[u8]) -> (&[u8], bool) {
+    let msg = msg.trim_ascii_end();
+    if let Some(r) = msg.strip_suffix(b" [preauth]") {
+        (r, true)
+    } else if let Some(r) = msg.strip_suffix(b" [postauth]") {
+        (r, false)
+    } else {
+        (msg, false)
+    }
+}
+
+fn repeated(rest: &[u8]) -> Option<(u32, &[u8])> {
+    let sp = memchr::memchr(b' ', rest)?;
+    let n: u32 = std::str::from_utf8(&rest[..sp]).ok()?.parse().ok()?;
+    let inner = rest[sp..].strip_prefix(b" times: [")?;
+    let inner = inner.trim_ascii_end();
+    let inner = inner.strip_suffix(b"]").unwrap_or(inner);
+    Some((n, inner.trim_ascii_start()))
+}
+
+fn contains(h: &[u8], n: &[u8]) -> bool {
+    memchr::memmem::find(h, n).is_some()
+}
+
+fn first_token(s: &[u8]) -> &[u8] {
+    let s = s.trim_ascii_start();
+    let end = s.iter().position(|b| b.is_ascii_whitespace()).unwrap_or(s.len());
+    &s[..end]
+}
+
+/// The dispatcher: first byte, then prefixes. Returns `None` for non-events.
+fn sshd(m: &[u8], preauth: bool) -> Option<Msg> {
+    match *m.first()? {
+        b'F' => {
+            if let Some(r) = m.strip_prefix(b"Failed ") {
+                return auth_result(r, Kind::AuthFailure);
+            }
+            None
+        }
+        b'A' => {
+            if let Some(r) = m.strip_prefix(b"Accepted ") {
+                return auth_result(r, Kind::AuthSuccess);
+            }
+            if let Some(r) = m.strip_prefix(b"administratively prohibited connection for ") {
+                return for_user_from(r, Kind::Refused);
+            }
+            if let Some(r) = m.strip_prefix(b"Access denied for user ") {
+                // `fatal: Access denied for user X by PAM account configuration`
+                let end = memchr::memmem::rfind(r, b" by PAM account configuration").unwrap_or(r.len());
+                return Some(Msg::new(Kind::Refused).user(&r[..end], false));
+            }
+            None
+        }
+        b'I' => {
+            if let Some(r) = m.strip_prefix(b"Invalid user ").or_else(|| m.strip_prefix(b"Illegal user ")) {
+                return invalid_user(r);
+            }
+            None
+        }
+        b'C' => {
+            if let Some(r) = m.strip_prefix(b"Connection closed by ").or_else(|| m.strip_prefix(b"Connection reset by ")) {
+                return closed_by(r, preauth);
+            }
+            if let Some(r) = m.strip_prefix(b"Connection from ") {
+                // VERBOSE: `Connection from IP port N on LADDR port LPORT`.
+                let (ip, port) = ip_port_prefix(r)?;
+                let mut msg = Msg::new(Kind::Other).at(ip, port);
+                msg.conn = Conn::Opens;
+                return Some(msg);
+            }
+            if m.starts_with(b"Corrupted MAC on input") {
+                return Some(Msg::new(Kind::BadProtocol));
+            }
+            None
+        }
+        b'D' => {
+            if let Some(r) = m.strip_prefix(b"Disconnected from ") {
+                return disconnected_from(r, preauth);
+            }
+            if let Some(r) = m.strip_prefix(b"Disconnecting: ") {
+                return disconnecting_colon(r);
+            }
+            if let Some(r) = m.strip_prefix(b"Disconnecting ") {
+                return disconnecting_user(r);
+            }
+            if let Some(r) = m.strip_prefix(b"Did not receive identification string from ") {
+                let (ip, port) = ip_maybe_port_end(r)?;
+                return Some(Msg::new(Kind::BadProtocol).at(ip, port).closes());
+            }
+            None
+        }
+        b'R' => {
+            if let Some(r) = m.strip_prefix(b"Received disconnect from ") {
+                let (ip, port) = ip_until_colon(r)?;
+                let msg = if preauth { Msg::new(Kind::PreauthClose) } else { Msg::new(Kind::Other) };
+                return Some(msg.at(ip, port).closes());
+            }
+            if let Some(r) = m.strip_prefix(b"ROOT LOGIN REFUSED FROM ") {
+                let (ip, port) = ip_maybe_port_end(r)?;
+                let mut msg = Msg::new(Kind::Refused).at(ip, port);
+                msg.user = Some("root".into());
+                return Some(msg);
+            }
+            None
+        }
+        b'r' => {
+            if let Some(r) = m.strip_prefix(b"refused connect from ") {
+                // libwrap: `refused connect from NAME (IP)`
+                let r = r.strip_suffix(b")")?;
+                let open = memchr::memrchr(b'(', r)?;
+                let ip = parse_ip(&r[open + 1..])?;
+                return Some(Msg::new(Kind::Refused).at(ip, None).closes());
+            }
+            None
+        }
+        b'U' => {
+            if let Some(r) = m.strip_prefix(b"User ") {
+                return user_not_allowed(r);
+            }
+            if let Some(r) = m.strip_prefix(b"Unable to negotiate with ") {
+                let (ip, port) = ip_until_colon(r)?;
+                return Some(Msg::new(Kind::NegotiationFailure).at(ip, port).closes());
+            }
+            None
+        }
+        b'B' => {
+            if let Some(r) = m.strip_prefix(b"Bad protocol version identification ") {
+                // The banner is attacker text: anchor the address on the right.
+                let (before, ip, port) = from_ip_maybe_port_end(r)?;
+                let _ = before;
+                return Some(Msg::new(Kind::BadProtocol).at(ip, port).closes());
+            }
+            if m.starts_with(b"Bad packet length") || m.starts_with(b"Bad remote protocol version identification") {
+                return Some(Msg::new(Kind::BadProtocol));
+            }
+            None
+        }
+        b'b' => {
+            if let Some(r) = m.strip_prefix(b"banner exchange: Connection from ") {
+                let (ip, port) = ip_until_colon(r)?;
+                return Some(Msg::new(Kind::BadProtocol).at(ip, port).closes());
+            }
+            None
+        }
+        b'k' => {
+            if m.starts_with(b"kex_exchange_identification: ") {
+                return Some(Msg::new(Kind::BadProtocol));
+            }
+            None
+        }
+        b'm' => {
+            if let Some(r) = m.strip_prefix(b"maximum authentication attempts exceeded for ") {
+                return for_user_from_ssh2(r, Kind::TooManyFailures);
+            }
+            None
+        }
+        b'd' => {
+            if let Some(r) = m.strip_prefix(b"drop connection #") {
+                return drop_connection(r);
+            }
+            None
+        }
+        b'p' => {
+            if m.starts_with(b"pam_unix(") {
+                let colon = memchr::memmem::find(m, b"): ")?;
+                let rest = &m[colon + 3..];
+                if m[..colon].ends_with(b":auth") {
+                    if let Some(r) = rest.strip_prefix(b"authentication failure;") {
+                        return pam_fields(r, 1);
+                    }
+                }
+                return None;
+            }
+            if let Some(r) = m.strip_prefix(b"probed from ") {
+                return probed(r);
+            }
+            None
+        }
+        b'a' => {
+            // sshd(pam_unix)[pid]: authentication failure; … (2005-era RHEL)
+            if let Some(r) = m.strip_prefix(b"authentication failure;") {
+                return pam_fields(r, 1);
+            }
+            None
+        }
+        b'P' => {
+            if let Some(r) = m.strip_prefix(b"PAM ") {
+                if let Some(r2) = r.strip_prefix(b"Authentication failure for ").or_else(|| {
+                    r.strip_prefix(b": ").and_then(|x| {
+                        x.strip_prefix(b"Authentication failure for ")
+                            .or_else(|| x.strip_prefix(b"authentication error for "))
+                            .or_else(|| x.strip_prefix(b"User not known to the underlying authentication module for "))
+                            .or_else(|| x.strip_prefix(b"unknown user for "))
+                    })
+                }) {
+                    return pam_error(r2);
+                }
+                // `PAM 4 more authentication failures; … rhost=IP  user=root`
+                let sp = memchr::memchr(b' ', r)?;
+                let n: u32 = std::str::from_utf8(&r[..sp]).ok()?.parse().ok()?;
+                let rest = &r[sp + 1..];
+                let rest = rest
+                    .strip_prefix(b"more authentication failures;")
+                    .or_else(|| rest.strip_prefix(b"more authentication failure;"))?;
+                return pam_fields(rest, n);
+            }
+            if let Some(r) = m.strip_prefix(b"Protocol major versions differ for ") {
+                let (ip, port) = ip_until_colon(r)?;
+                return Some(Msg::new(Kind::BadProtocol).at(ip, port).closes());
+            }
+            None
+        }
+        b's' => {
+            if let Some(r) = m.strip_prefix(b"srclimit_penalise: ") {
+                return srclimit(r);
+            }
+            if let Some(r) = m.strip_prefix(b"ssh_dispatch_run_fatal: Connection from ") {
+                let (ip, port) = preamble_ip_port_colon(r)?;
+                return Some(Msg::new(Kind::BadProtocol).at(ip, port).closes());
+            }
+            if let Some(r) = m.strip_prefix(b"ssh_dispatch_run_fatal: Connection to ") {
+                let (ip, port) = ip_until_colon(r)?;
+                return Some(Msg::new(Kind::BadProtocol).at(ip, port).closes());
+            }
+            if let Some(r) = m.strip_prefix(b"scanned from ") {
+                return probed(r);
+            }
+            None
+        }
+        b'T' => {
+            if let Some(r) = m.strip_prefix(b"Timeout before authentication for ") {
+                if let Some(r) = r.strip_prefix(b"connection from ") {
+                    // 9.8+ listener: `… from IP to LADDR, pid = N`
+                    let end = memchr::memmem::find(r, b" to ").unwrap_or(r.len());
+                    let ip = parse_ip(&r[..end])?;
+                    return Some(Msg::new(Kind::PreauthClose).at(ip, None));
+                }
+                let (ip, port) = ip_maybe_port_end(r)?;
+                return Some(Msg::new(Kind::PreauthClose).at(ip, port).closes());
+            }
+            if let Some(r) = m.strip_prefix(b"Too many authentication failures for ") {
+                return Some(too_many_user(r));
+            }
+            None
+        }
+        b'M' => {
+            if let Some(r) = m.strip_prefix(b"Magic value check failed (") {
+                let r = &r[memchr::memmem::find(r, b" from ")? + 6..];
+                let (ip, port) = ip_maybe_port_end(r)?;
+                return Some(Msg::new(Kind::BadProtocol).at(ip, port).closes());
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// `<m> for [invalid user ]<u> from <ip> port <n> ssh2[: …]` (A1–A11).
+fn auth_result(r: &[u8], kind: Kind) -> Option<Msg> {
+    let for_at = memchr::memmem::find(r, b" for ")?;
+    let method = &r[..for_at];
+    let rest = &r[for_at + 5..];
+    let (who, ip, port) = from_ip_port_ssh2(rest, kind == Kind::AuthSuccess || method == b"hostbased")?;
+    let mut msg = Msg::new(kind).at(ip, Some(port));
+    msg.method = Some(decode_user(method));
+    if who == b"<invalid username>" {
+        // SunSSH / Solaris: the name is not logged.
+        msg.invalid_user = true;
+        return Some(msg);
+    }
+    let (user, invalid) = strip_invalid(who);
+    Some(msg.user(user, invalid))
+}
+
+/// `invalid user X` / `illegal user X` → (X, true).
+fn strip_invalid(who: &[u8]) -> (&[u8], bool) {
+    for p in [&b"invalid user "[..], b"illegal user "] {
+        if let Some(u) = who.strip_prefix(p) {
+            return (u, true);
+        }
+    }
+    if who == b"invalid user" || who == b"illegal user" {
+        return (b"", true);
+    }
+    (who, false)
+}
+
+/// Finds `from <ip> port <n> ssh2` followed by the end, `: …` or ` [preauth]`.
+/// The rightmost such occurrence is sshd's own (a user name holding a fake one
+/// comes before it); for `Accepted` and hostbased failures, whose suffix holds
+/// client- or CA-chosen text, the leftmost is taken.
+fn from_ip_port_ssh2(s: &[u8], leftmost: bool) -> Option<(&[u8], IpAddr, u16)> {
+    let finder = memchr::memmem::Finder::new(b" port ");
+    let mut best: Option<(&[u8], IpAddr, u16)> = None;
+    // Each candidate ` from IP port N ssh2`, found through its ` port `.
+    for at in finder.find_iter(s) {
+        let Some(c) = ssh2_candidate(s, at) else { continue };
+        if leftmost {
+            return Some(c);
+        }
+        best = Some(c);
+    }
+    // Old sshd (≤7.2) and `Failed none` variants without `port N ssh2` are not logged; done.
+    best
+}
+
+fn ssh2_candidate(s: &[u8], port_at: usize) -> Option<(&[u8], IpAddr, u16)> {
+    let before = &s[..port_at];
+    let sp = memchr::memrchr(b' ', before)?;
+    let ip = parse_ip(&before[sp + 1..])?;
+    let who = before[..sp].strip_suffix(b" from").or_else(|| (&before[..sp] == b"from").then_some(&b""[..]))?;
+    let after = &s[port_at + 6..];
+    let digits = after.iter().take_while(|b| b.is_ascii_digit()).count();
+    let port = parse_port(&after[..digits])?;
+    let tail = &after[digits..];
+    let tail = tail.strip_prefix(b" ssh2").or_else(|| tail.strip_prefix(b" ssh1")).unwrap_or(tail);
+    if !(tail.is_empty() || tail.starts_with(b": ") || tail.starts_with(b", ")) {
+        return None;
+    }
+    Some((who, ip, port))
+}
+
+/// `[invalid user ]<u> from <ip> port <n> ssh2` (M2, M3).
+fn for_user_from_ssh2(r: &[u8], kind: Kind) -> Option<Msg> {
+    let (who, ip, port) = from_ip_port_ssh2(r, false)?;
+    let (user, invalid) = strip_invalid(who);
+    Some(Msg::new(kind).at(ip, Some(port)).user(user, invalid))
+}
+
+/// `[invalid user ]<u> from <ip> port <n>` (U8).
+fn for_user_from(r: &[u8], kind: Kind) -> Option<Msg> {
+    let (before, ip, port) = from_ip_maybe_port_end(r)?;
+    let (user, invalid) = strip_invalid(before);
+    Some(Msg::new(kind).at(ip, port).user(user, invalid))
+}
+
+/// `Invalid user <u> from <ip>[ port <n>]` (U1–U3).
+fn invalid_user(r: &[u8]) -> Option<Msg> {
+    let (user, ip, port) = from_ip_maybe_port_end(r)?;
+    Some(Msg::new(Kind::InvalidUser).at(ip, port).user(user, true))
+}
+
+/// `<before> from <ip>[ port <n>]` at the end of `s`.
+fn from_ip_maybe_port_end(s: &[u8]) -> Option<(&[u8], IpAddr, Option<u16>)> {
+    let (before, ip, port) = ip_port_end(s)?;
+    let before = before.strip_suffix(b" from").or_else(|| (before == b"from").then_some(&b""[..]))?;
+    Some((before, ip, port))
+}
+
+/// `<ip>[ port <n>]` ending `s`; returns the text before the address (without its space).
+fn ip_port_end(s: &[u8]) -> Option<(&[u8], IpAddr, Option<u16>)> {
+    let s = s.trim_ascii_end();
+    let (head, port) = match memchr::memmem::rfind(s, b" port ") {
+        Some(at) if s[at + 6..].iter().all(u8::is_ascii_digit) && at + 6 < s.len() => {
+            (&s[..at], Some(parse_port(&s[at + 6..])?))
+        }
+        _ => (s, None),
+    };
+    let sp = memchr::memrchr(b' ', head);
+    let tok = match sp {
+        Some(i) => &head[i + 1..],
+        None => head,
+    };
+    let ip = parse_ip(tok)?;
+    let before = match sp {
+        Some(i) => &head[..i],
+        None => &[][..],
+    };
+    Some((before, ip, port))
+}
+
+fn ip_maybe_port_end(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
+    let (before, ip, port) = ip_port_end(s)?;
+    before.is_empty().then_some((ip, port))
+}
+
+/// `<ip> port <n>[ on …]` at the start of `s`.
+fn ip_port_prefix(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
+    let sp = memchr::memchr(b' ', s).unwrap_or(s.len());
+    let ip = parse_ip(&s[..sp])?;
+    let rest = &s[sp..];
+    let port = rest.strip_prefix(b" port ").and_then(|p| {
+        let d = p.iter().take_while(|b| b.is_ascii_digit()).count();
+        parse_port(&p[..d])
+    });
+    Some((ip, port))
+}
+
+/// `<ip> port <n>:…` or `<ip>: …` (old, no port) at the start of `s`.
+fn ip_until_colon(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
+    if let Some(at) = memchr::memmem::find(s, b" port ") {
+        if let Some(ip) = parse_ip(&s[..at]) {
+            let p = &s[at + 6..];
+            let d = p.iter().take_while(|b| b.is_ascii_digit()).count();
+            return Some((ip, parse_port(&p[..d])));
+        }
+    }
+    let end = memchr::memmem::find(s, b": ").unwrap_or(s.len());
+    let tok = &s[..end];
+    let tok = tok.strip_suffix(b":").unwrap_or(tok);
+    Some((parse_ip(tok)?, None))
+}
+
+/// ssh_dispatch_run_fatal: `[authenticating user X |invalid user X ]<ip> port <n>: <err>`
+fn preamble_ip_port_colon(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
+    // The error text after `: ` is server-generated; the preamble may hold a user
+    // name, so anchor on the first `port N: ` whose preceding token is an address.
+    let finder = memchr::memmem::Finder::new(b" port ");
+    let mut found = None;
+    for at in finder.find_iter(s) {
+        let p = &s[at + 6..];
+        let d = p.iter().take_while(|b| b.is_ascii_digit()).count();
+        if d == 0 || !(p[d..].starts_with(b": ") || p[d..].is_empty()) {
+            continue;
+        }
+        let before = &s[..at];
+        let tok = &before[memchr::memrchr(b' ', before).map_or(0, |i| i + 1)..];
+        if let (Some(ip), Some(port)) = (parse_ip(tok), parse_port(&p[..d])) {
+            found = Some((ip, Some(port)));
+        }
+    }
+    found.or_else(|| ip_until_colon(s))
+}
+
+/// `[(authenticating|invalid) user <u> ]<ip>[ port <n>]` with an optional user preamble.
+fn user_preamble(s: &[u8]) -> Option<(Option<(&[u8], bool)>, IpAddr, Option<u16>)> {
+    let (before, ip, port) = ip_port_end(s)?;
+    if before.is_empty() {
+        return Some((None, ip, port));
+    }
+    let who = before;
+    // `authenticating user X`, `invalid user X`, `user X` (post-auth); monitor.c
+    // may drop the space: `authenticatinguser X` (sshd-variants §11.17).
+    for (p, invalid) in [
+        (&b"authenticating user "[..], false),
+        (b"authenticatinguser ", false),
+        (b"invalid user ", true),
+        (b"user ", false),
+    ] {
+        if let Some(u) = who.strip_prefix(p) {
+            return Some((Some((u, invalid)), ip, port));
+        }
+        // Empty name: `invalid user  192.0.2.68` leaves `invalid user` + nothing.
+        if who == &p[..p.len() - 1] {
+            return Some((Some((&b""[..], invalid)), ip, port));
+        }
+    }
+    None
+}
+
+/// `Connection closed by …` / `Connection reset by …` (C1–C4).
+fn closed_by(r: &[u8], preauth: bool) -> Option<Msg> {
+    let (who, ip, port) = user_preamble(r)?;
+    let kind = if preauth { Kind::PreauthClose } else { Kind::Other };
+    let mut msg = Msg::new(kind).at(ip, port).closes();
+    if let Some((u, invalid)) = who {
+        msg = msg.user(u, invalid);
+    }
+    Some(msg)
+}
+
+/// `Disconnected from [(authenticating|invalid) user <u> |user <u> ]<ip> port <n>` (C5, C6).
+fn disconnected_from(r: &[u8], preauth: bool) -> Option<Msg> {
+    closed_by(r, preauth)
+}
+
+/// `Disconnecting: …` (M1, M2, M4, M6, K17).
+fn disconnecting_colon(r: &[u8]) -> Option<Msg> {
+    if let Some(u) = r.strip_prefix(b"Too many authentication failures for ") {
+        return Some(too_many_user(u).closes());
+    }
+    if r.starts_with(b"Too many authentication failures") {
+        return Some(Msg::new(Kind::TooManyFailures).closes());
+    }
+    if r.starts_with(b"Packet corrupt") || r.starts_with(b"Bad packet length") || r.starts_with(b"Corrupted MAC") {
+        return Some(Msg::new(Kind::BadProtocol).closes());
+    }
+    Some(Msg::new(Kind::PreauthClose).closes())
+}
+
+/// `[invalid user ]<u>[ from <ip> port <n> ssh2]` after "Too many authentication failures for ".
+fn too_many_user(u: &[u8]) -> Msg {
+    if let Some(m) = for_user_from_ssh2(u, Kind::TooManyFailures) {
+        return m;
+    }
+    let (user, invalid) = strip_invalid(u);
+    Msg::new(Kind::TooManyFailures).user(user, invalid)
+}
+
+/// `Disconnecting (authenticating|invalid) user <u> <ip> port <n>: <reason>` (M5, M7, M8).
+fn disconnecting_user(r: &[u8]) -> Option<Msg> {
+    const TOO_MANY: &[u8] = b": Too many authentication failures";
+    let (head, kind) = if let Some(h) = r.strip_suffix(TOO_MANY) {
+        (h, Kind::TooManyFailures)
+    } else {
+        // The reason is server text (`Change of username or service not allowed: (u,svc) -> …`
+        // holds user names): take the first `<ip> port <n>: ` after the preamble.
+        let finder = memchr::memmem::Finder::new(b" port ");
+        let mut head = None;
+        for at in finder.find_iter(r) {
+            let p = &r[at + 6..];
+            let d = p.iter().take_while(|b| b.is_ascii_digit()).count();
+            if d > 0 && p[d..].starts_with(b": ") {
+                let before = &r[..at];
+                let tok = &before[memchr::memrchr(b' ', before).map_or(0, |i| i + 1)..];
+                if parse_ip(tok).is_some() {
+                    head = Some(&r[..at + 6 + d]);
+                    break;
+                }
+            }
+        }
+        (head?, Kind::PreauthClose)
+    };
+    let (who, ip, port) = user_preamble(head)?;
+    let mut msg = Msg::new(kind).at(ip, port).closes();
+    if let Some((u, invalid)) = who {
+        msg = msg.user(u, invalid);
+    }
+    Some(msg)
+}
+
+/// `User <u> from <host> not allowed because …` / `User <u> not allowed because …` (U5, U6).
+fn user_not_allowed(r: &[u8]) -> Option<Msg> {
+    let at = memchr::memmem::rfind(r, b" not allowed because ")?;
+    let head = &r[..at];
+    let reason = &r[at + 21..];
+    // Post-auth `/etc/nologin exists` refusals are not attacks.
+    if reason.ends_with(b" exists") {
+        return None;
+    }
+    let mut msg = Msg::new(Kind::Refused);
+    if let Some(f) = memchr::memmem::rfind(head, b" from ") {
+        let host = &head[f + 6..];
+        if !host.is_empty() && !host.contains(&b' ') {
+            // With UseDNS the host may be a name: no address then.
+            msg.ip = parse_ip(host);
+            return Some(msg.user(&head[..f], false));
+        }
+    }
+    Some(msg.user(head, false))
+}
+
+/// `… rhost=<ip|host>[  user=<u>]` after a PAM authentication failure.
+fn pam_fields(r: &[u8], count: u32) -> Option<Msg> {
+    let mut msg = Msg::new(Kind::PamFailure);
+    msg.count = count;
+    if let Some(at) = memchr::memmem::find(r, b" rhost=") {
+        let v = &r[at + 7..];
+        let end = v.iter().position(|&b| b == b' ').unwrap_or(v.len());
+        msg.ip = parse_ip(&v[..end]);
+    }
+    // `user=` is always last; names may hold spaces.
+    if let Some(at) = memchr::memmem::rfind(r, b" user=") {
+        let u = r[at + 6..].trim_ascii_end();
+        if !u.is_empty() {
+            msg.user = Some(decode_user(u));
+        }
+    }
+    Some(msg)
+}
+
+/// `error: PAM: Authentication failure for [illegal user ]<u> from <host>[ via <laddr>]` (Q8, Q9).
+fn pam_error(r: &[u8]) -> Option<Msg> {
+    let r = match memchr::memmem::rfind(r, b" via ") {
+        Some(v) => &r[..v],
+        None => r,
+    };
+    let f = memchr::memmem::rfind(r, b" from ")?;
+    let (user, invalid) = strip_invalid(&r[..f]);
+    let mut msg = Msg::new(Kind::PamFailure).user(user, invalid);
+    msg.ip = parse_ip(&r[f + 6..]);
+    Some(msg)
+}
+
+/// `<n> from [<ip>]:<port> on [<laddr>]:<lport> <reason>` (P1).
+fn drop_connection(r: &[u8]) -> Option<Msg> {
+    let r = &r[memchr::memmem::find(r, b" from [")? + 7..];
+    let close = memchr::memchr(b']', r)?;
+    let ip = parse_ip(&r[..close])?;
+    let port = r[close + 1..].strip_prefix(b":").and_then(|p| {
+        let d = p.iter().take_while(|b| b.is_ascii_digit()).count();
+        parse_port(&p[..d])
+    });
+    Some(Msg::new(Kind::Penalty).at(ip, port))
+}
+
+/// `ipv4: new 198.51.100.7/32 deferred penalty …` / `127.0.0.1/32: activating ipv4 penalty …` (P2, P3).
+fn srclimit(r: &[u8]) -> Option<Msg> {
+    let net = if let Some(x) = r.strip_prefix(b"ipv4: new ").or_else(|| r.strip_prefix(b"ipv6: new ")) {
+        first_token(x)
+    } else {
+        let c = memchr::memmem::find(r, b": activating ")?;
+        &r[..c]
+    };
+    let mut msg = Msg::new(Kind::Penalty);
+    // A penalty is for a network block; only a single-address block names the attacker.
+    if let Some(slash) = memchr::memchr(b'/', net) {
+        let ip = parse_ip(&net[..slash])?;
+        let bits = &net[slash + 1..];
+        let full = match ip {
+            IpAddr::V4(_) => &b"32"[..],
+            IpAddr::V6(_) => b"128",
+        };
+        if bits == full {
+            msg.ip = Some(ip);
+        }
+    } else {
+        msg.ip = parse_ip(net);
+    }
+    if contains(r, b"table full") {
+        return None;
+    }
+    Some(msg)
+}
+
+/// `probed from <ip> port <n> with <banner>.  Don't panic.` (K16)
+fn probed(r: &[u8]) -> Option<Msg> {
+    let (ip, port) = ip_port_prefix(r)?;
+    Some(Msg::new(Kind::BadProtocol).at(ip, port).closes())
+}
+
+/// sshd writes names through `strnvis(VIS_CSTYLE|VIS_NL|VIS_TAB|VIS_OCTAL)`:
+/// decode `\ooo`, `\n`, `\t`, `\\` … back to bytes and keep the result if it is
+/// valid UTF-8; otherwise the name is kept as sshd wrote it.
+pub fn decode_user(raw: &[u8]) -> String {
+    if !raw.contains(&b'\\') {
+        return String::from_utf8_lossy(raw).into_owned();
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        if b != b'\\' || i + 1 >= raw.len() {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        let n = raw[i + 1];
+        let (byte, used) = match n {
+            b'0'..=b'7' => {
+                let d: Vec<u8> = raw[i + 1..].iter().take(3).take_while(|c| (b'0'..=b'7').contains(c)).copied().collect();
+                let v = d.iter().fold(0u32, |a, &c| a * 8 + u32::from(c - b'0'));
+                if v > 255 {
+                    (b'\\', 1)
+                } else {
+                    (v as u8, 1 + d.len())
+                }
+            }
+            b'n' => (b'\n', 2),
+            b't' => (b'\t', 2),
+            b'r' => (b'\r', 2),
+            b'b' => (8, 2),
+            b'a' => (7, 2),
+            b'v' => (11, 2),
+            b'f' => (12, 2),
+            b's' => (b' ', 2),
+            b'\\' => (b'\\', 2),
+            _ => (b'\\', 1),
+        };
+        out.push(byte);
+        i += used;
+    }
+    match String::from_utf8(out) {
+        Ok(s) => s,
+        Err(_) => String::from_utf8_lossy(raw).into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,2 @@
+//! Unit tests of the message classifier, one per catalogue variant.
+use super::*;

@@ -1,0 +1,3 @@
+//! Report: the self-contained interactive HTML report.
+//!
+//! Built by the report issue.

@@ -1,0 +1,3 @@
+//! Serve: the live attack map web app (axum + Server-Sent Events).
+//!
+//! Built by the live-map issue.

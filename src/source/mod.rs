@@ -1,0 +1,312 @@
+//! Sources: where log bytes come from.
+//!
+//! An INPUT argument is a path, a glob, a directory of rotated logs, `-`
+//! (stdin) or `journal`; [`expand`] turns the arguments into an ordered list of
+//! [`Input`]s (rotated series oldest first) and [`open`] gives a reader with
+//! compression detected by magic bytes, not by name: some rotators gzip without
+//! a `.gz` suffix.
+
+pub mod rotate;
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::SystemTime;
+
+use thiserror::Error;
+
+/// One thing to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    File(PathBuf),
+    Stdin,
+    /// `journalctl -o json` for sshd, sshd-session and sshd-auth.
+    Journal,
+}
+
+impl Input {
+    /// The name events carry in `src.input`.
+    pub fn name(&self) -> String {
+        match self {
+            Input::File(p) => p.display().to_string(),
+            Input::Stdin => "-".into(),
+            Input::Journal => "journal".into(),
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum SourceError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("{0}: no such file, directory or glob match")]
+    NotFound(String),
+    #[error("{pattern}: invalid glob pattern: {msg}")]
+    BadGlob { pattern: String, msg: String },
+    #[error("journal: cannot run journalctl ({0}); is this a systemd machine? Pass a log file instead")]
+    Journal(io::Error),
+}
+
+/// Expands INPUT arguments. Problems with one argument are returned beside the
+/// inputs that could be found, so the rest is still processed.
+pub fn expand(args: &[String]) -> (Vec<Input>, Vec<SourceError>) {
+    let mut inputs = Vec::new();
+    let mut errors = Vec::new();
+    for arg in args {
+        match arg.as_str() {
+            "-" => inputs.push(Input::Stdin),
+            "journal" if !Path::new(arg).exists() => inputs.push(Input::Journal),
+            _ => {
+                let path = Path::new(arg);
+                if path.is_dir() {
+                    match std::fs::read_dir(path) {
+                        Ok(rd) => {
+                            let files: Vec<PathBuf> = rd
+                                .filter_map(|e| e.ok())
+                                .map(|e| e.path())
+                                .filter(|p| p.is_file())
+                                .collect();
+                            inputs.extend(rotate::order(files).into_iter().map(Input::File));
+                        }
+                        Err(source) => errors.push(SourceError::Io { path: arg.clone(), source }),
+                    }
+                } else if path.exists() || !has_glob_chars(arg) {
+                    // A missing plain path is reported when it is opened.
+                    inputs.push(Input::File(path.to_path_buf()));
+                } else {
+                    match glob::glob(arg) {
+                        Ok(paths) => {
+                            let files: Vec<PathBuf> = paths.filter_map(|p| p.ok()).filter(|p| p.is_file()).collect();
+                            if files.is_empty() {
+                                errors.push(SourceError::NotFound(arg.clone()));
+                            }
+                            inputs.extend(rotate::order(files).into_iter().map(Input::File));
+                        }
+                        Err(e) => errors.push(SourceError::BadGlob { pattern: arg.clone(), msg: e.to_string() }),
+                    }
+                }
+            }
+        }
+    }
+    (inputs, errors)
+}
+
+fn has_glob_chars(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// With no INPUT: the system's log, and a note saying which.
+pub fn autodetect() -> (Vec<Input>, String) {
+    for base in ["/var/log/auth.log", "/var/log/secure"] {
+        let p = Path::new(base);
+        if p.is_file() {
+            let dir = p.parent().unwrap_or(Path::new("/"));
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let series: Vec<PathBuf> = std::fs::read_dir(dir)
+                .map(|rd| {
+                    rd.filter_map(|e| e.ok())
+                        .map(|e| e.path())
+                        .filter(|q| {
+                            q.file_name().and_then(|n| n.to_str()).is_some_and(|n| rotate::base_name(n) == name)
+                        })
+                        .collect()
+                })
+                .unwrap_or_else(|_| vec![p.to_path_buf()]);
+            let n = series.len();
+            let note = format!("no INPUT given: reading {base} and {} rotated file(s)", n.saturating_sub(1));
+            return (rotate::order(series).into_iter().map(Input::File).collect(), note);
+        }
+    }
+    (vec![Input::Journal], "no INPUT given and no /var/log/auth.log or /var/log/secure: reading the journal".into())
+}
+
+/// An open input: a reader and what is known about it.
+pub struct Opened {
+    pub reader: Box<dyn Read + Send>,
+    /// Modification time (files), used to infer years; `None` for streams.
+    pub mtime: Option<SystemTime>,
+    /// `journalctl` child, waited for when the reader is done.
+    pub child: Option<Child>,
+    pub compression: Compression,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// Opens an input for reading, decompressing by magic bytes.
+pub fn open(input: &Input) -> Result<Opened, SourceError> {
+    match input {
+        Input::File(path) => {
+            let io_err = |source| SourceError::Io { path: path.display().to_string(), source };
+            let file = File::open(path).map_err(io_err)?;
+            let meta = file.metadata().map_err(io_err)?;
+            if meta.is_dir() {
+                return Err(io_err(io::Error::other("is a directory")));
+            }
+            let (reader, compression) = decompress(Box::new(file)).map_err(io_err)?;
+            Ok(Opened { reader, mtime: meta.modified().ok(), child: None, compression })
+        }
+        Input::Stdin => {
+            let (reader, compression) = decompress(Box::new(io::stdin())).map_err(|source| SourceError::Io {
+                path: "-".into(),
+                source,
+            })?;
+            Ok(Opened { reader, mtime: None, child: None, compression })
+        }
+        Input::Journal => {
+            let mut child = Command::new("journalctl")
+                .args(["-o", "json", "--no-pager", "_COMM=sshd", "_COMM=sshd-session", "_COMM=sshd-auth"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .map_err(SourceError::Journal)?;
+            let out = child.stdout.take().expect("piped stdout");
+            Ok(Opened { reader: Box::new(out), mtime: None, child: Some(child), compression: Compression::None })
+        }
+    }
+}
+
+/// Wraps `inner` in the decoder its first bytes call for.
+pub fn decompress(inner: Box<dyn Read + Send>) -> io::Result<(Box<dyn Read + Send>, Compression)> {
+    let mut buf = BufReader::with_capacity(1 << 20, inner);
+    let head = buf.fill_buf()?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        // Multi-member: `cat a.gz b.gz` and some rotators produce several members.
+        return Ok((Box::new(flate2::bufread::MultiGzDecoder::new(buf)), Compression::Gzip));
+    }
+    if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        let dec = zstd::stream::read::Decoder::with_buffer(buf)?;
+        return Ok((Box::new(dec), Compression::Zstd));
+    }
+    Ok((Box::new(buf), Compression::None))
+}
+
+/// Reads whole-line blocks of about `size` bytes. A line longer than a block
+/// is skipped up to its newline and reported through `on_too_long`.
+pub struct BlockReader<R: Read> {
+    inner: R,
+    size: usize,
+    carry: Vec<u8>,
+    eof: bool,
+    skipping: bool,
+}
+
+impl<R: Read> BlockReader<R> {
+    pub fn new(inner: R, size: usize) -> Self {
+        BlockReader { inner, size: size.max(1024), carry: Vec::new(), eof: false, skipping: false }
+    }
+
+    /// The next block (ending at a newline, or at end of input), and whether a
+    /// too-long line was dropped before it. `None` at the end.
+    pub fn next_block(&mut self) -> io::Result<Option<(Vec<u8>, u64)>> {
+        let mut dropped = 0u64;
+        loop {
+            if self.eof && self.carry.is_empty() {
+                return Ok(None);
+            }
+            let mut buf = std::mem::take(&mut self.carry);
+            buf.reserve(self.size);
+            while buf.len() < self.size && !self.eof {
+                let start = buf.len();
+                buf.resize(self.size.max(start + 1), 0);
+                match self.inner.read(&mut buf[start..]) {
+                    Ok(0) => {
+                        buf.truncate(start);
+                        self.eof = true;
+                    }
+                    Ok(n) => buf.truncate(start + n),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(start),
+                    Err(e) => {
+                        buf.truncate(start);
+                        return Err(e);
+                    }
+                }
+            }
+            if self.skipping {
+                match memchr::memchr(b'\n', &buf) {
+                    Some(i) => {
+                        self.skipping = false;
+                        buf.drain(..=i);
+                        dropped += 1;
+                    }
+                    None => {
+                        if self.eof {
+                            dropped += 1;
+                            self.skipping = false;
+                        }
+                        continue;
+                    }
+                }
+            }
+            if self.eof {
+                if buf.is_empty() {
+                    return Ok(if dropped > 0 { Some((Vec::new(), dropped)) } else { None });
+                }
+                return Ok(Some((buf, dropped)));
+            }
+            match memchr::memrchr(b'\n', &buf) {
+                Some(i) => {
+                    self.carry = buf.split_off(i + 1);
+                    return Ok(Some((buf, dropped)));
+                }
+                None => {
+                    // One line fills the whole block: it is not an sshd line.
+                    self.skipping = true;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn block_reader_splits_at_newlines_and_drops_giant_lines() {
+        let mut data = Vec::new();
+        for i in 0..1000 {
+            writeln!(data, "line {i}").unwrap();
+        }
+        data.extend(std::iter::repeat_n(b'x', 5000));
+        data.extend_from_slice(b"\nlast");
+        let mut r = BlockReader::new(&data[..], 1024);
+        let mut text = Vec::new();
+        let mut dropped = 0;
+        while let Some((b, d)) = r.next_block().unwrap() {
+            assert!(b.is_empty() || b.ends_with(b"\n") || b.ends_with(b"last"));
+            text.extend_from_slice(&b);
+            dropped += d;
+        }
+        assert_eq!(dropped, 1);
+        let s = String::from_utf8(text).unwrap();
+        assert!(s.starts_with("line 0\n") && s.ends_with("line 999\nlast"));
+    }
+
+    #[test]
+    fn magic_bytes_pick_the_decoder() {
+        use flate2::write::GzEncoder;
+        let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"a\n").unwrap();
+        let mut two = gz.finish().unwrap();
+        let mut gz2 = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz2.write_all(b"b\n").unwrap();
+        two.extend(gz2.finish().unwrap());
+        let (mut r, c) = decompress(Box::new(io::Cursor::new(two))).unwrap();
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap();
+        assert_eq!((c, s.as_str()), (Compression::Gzip, "a\nb\n"));
+        let z = zstd::encode_all(&b"z\n"[..], 1).unwrap();
+        let (mut r, c) = decompress(Box::new(io::Cursor::new(z))).unwrap();
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap();
+        assert_eq!((c, s.as_str()), (Compression::Zstd, "z\n"));
+    }
+}
