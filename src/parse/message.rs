@@ -324,6 +324,7 @@ fn sshd(m: &[u8], preauth: bool) -> Option<Msg> {
                 // `error: PAM: <pam_strerror> for [illegal user ]<u> from <host>`
                 let r2 = x
                     .strip_prefix(b"Authentication failure for ")
+                    .or_else(|| x.strip_prefix(b"authentication failure for "))
                     .or_else(|| x.strip_prefix(b"authentication error for "))
                     .or_else(|| x.strip_prefix(b"User not known to the underlying authentication module for "))
                     .or_else(|| x.strip_prefix(b"unknown user for "))?;
