@@ -85,7 +85,13 @@ pub fn classify(msg: &[u8]) -> Msg {
         return m;
     }
     let msg = strip_level(msg);
-    let (body, preauth) = strip_preauth(msg);
+    // PAM modules write their own lines, never suffixed by the monitor; a
+    // trailing ` [preauth]` there belongs to the (attacker-chosen) user name.
+    let (body, preauth) = if msg.starts_with(b"pam_") || msg.starts_with(b"PAM ") {
+        (msg.trim_ascii_end(), false)
+    } else {
+        strip_preauth(msg)
+    };
     sshd(body, preauth).unwrap_or_else(|| Msg::new(Kind::Other))
 }
 
@@ -170,9 +176,6 @@ fn sshd(m: &[u8], preauth: bool) -> Option<Msg> {
         b'A' => {
             if let Some(r) = m.strip_prefix(b"Accepted ") {
                 return auth_result(r, Kind::AuthSuccess);
-            }
-            if let Some(r) = m.strip_prefix(b"administratively prohibited connection for ") {
-                return for_user_from(r, Kind::Refused);
             }
             if let Some(r) = m.strip_prefix(b"Access denied for user ") {
                 // `fatal: Access denied for user X by PAM account configuration`
@@ -307,6 +310,9 @@ fn sshd(m: &[u8], preauth: bool) -> Option<Msg> {
             None
         }
         b'a' => {
+            if let Some(r) = m.strip_prefix(b"administratively prohibited connection for ") {
+                return for_user_from(r, Kind::Refused);
+            }
             // sshd(pam_unix)[pid]: authentication failure; … (2005-era RHEL)
             if let Some(r) = m.strip_prefix(b"authentication failure;") {
                 return pam_fields(r, 1);
@@ -314,17 +320,17 @@ fn sshd(m: &[u8], preauth: bool) -> Option<Msg> {
             None
         }
         b'P' => {
+            if let Some(x) = m.strip_prefix(b"PAM: ") {
+                // `error: PAM: <pam_strerror> for [illegal user ]<u> from <host>`
+                let r2 = x
+                    .strip_prefix(b"Authentication failure for ")
+                    .or_else(|| x.strip_prefix(b"authentication failure for "))
+                    .or_else(|| x.strip_prefix(b"authentication error for "))
+                    .or_else(|| x.strip_prefix(b"User not known to the underlying authentication module for "))
+                    .or_else(|| x.strip_prefix(b"unknown user for "))?;
+                return pam_error(r2);
+            }
             if let Some(r) = m.strip_prefix(b"PAM ") {
-                if let Some(r2) = r.strip_prefix(b"Authentication failure for ").or_else(|| {
-                    r.strip_prefix(b": ").and_then(|x| {
-                        x.strip_prefix(b"Authentication failure for ")
-                            .or_else(|| x.strip_prefix(b"authentication error for "))
-                            .or_else(|| x.strip_prefix(b"User not known to the underlying authentication module for "))
-                            .or_else(|| x.strip_prefix(b"unknown user for "))
-                    })
-                }) {
-                    return pam_error(r2);
-                }
                 // `PAM 4 more authentication failures; … rhost=IP  user=root`
                 let sp = memchr::memchr(b' ', r)?;
                 let n: u32 = std::str::from_utf8(&r[..sp]).ok()?.parse().ok()?;

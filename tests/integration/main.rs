@@ -1,1 +1,6 @@
-//! Integration tests: one binary, modules per area.
+//! Integration tests: one binary, a module per area, helpers in `util`.
+
+mod cli;
+mod corpora;
+mod robustness;
+mod util;
