@@ -41,7 +41,7 @@ echo "sshmap: $("$BIN" --version 2>/dev/null || echo "?") ($(git rev-parse --sho
 echo "input: $LOG, $(wc -l < "$LOG") lines, $(stat -c %s "$LOG") bytes"
 cat "$LOG" > /dev/null   # page cache warm for every command alike
 
-declare -A median
+declare -A median cpu
 echo "== wall time (median of $RUNS runs)"
 if command -v hyperfine >/dev/null; then
     json=$(mktemp)
@@ -50,6 +50,7 @@ if command -v hyperfine >/dev/null; then
     hyperfine --style basic --warmup 1 --runs "$RUNS" --export-json "$json" "${args[@]}"
     for i in "${!names[@]}"; do
         median[${names[$i]}]=$(jq -r --arg n "${names[$i]}" '.results[] | select(.command == $n) | .median' "$json")
+        cpu[${names[$i]}]=$(jq -r --arg n "${names[$i]}" '.results[] | select(.command == $n) | .user + .system' "$json")
     done
     rm -f "$json"
 else
@@ -62,9 +63,14 @@ else
         median[${names[$i]}]=$(printf '%s\n' "${ts[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
     done
 fi
-for n in "${names[@]}"; do printf '%-14s %8.3f s\n' "$n" "${median[$n]}"; done
+for n in "${names[@]}"; do
+    printf '%-14s %8.3f s wall' "$n" "${median[$n]}"
+    [ -n "${cpu[$n]:-}" ] && printf '   %8.3f s CPU (user+sys, mean)' "${cpu[$n]}"
+    echo
+done
 div() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 echo "ratio sshmap-stats / grep-c = $(div "${median[sshmap-stats]}" "${median[grep-c]}") (target <= 2)"
+[ -n "${cpu[grep-c]:-}" ] && echo "CPU-time ratio sshmap-stats / grep-c = $(div "${cpu[sshmap-stats]}" "${cpu[grep-c]}")"
 echo "ratio sshmap-stats / grep-pipeline = $(div "${median[sshmap-stats]}" "${median[grep-pipeline]}")"
 
 echo "== what each command found"
