@@ -55,6 +55,7 @@ struct ConnState {
     port: Option<u16>,
     auth_failed: bool,
     too_many_seen: bool,
+    bad_protocol_seen: bool,
     /// Absolute queue indices of held events of this connection.
     held: Vec<u64>,
     last_line: u64,
@@ -79,6 +80,9 @@ pub struct Correlator {
     opts: Options,
     hosts: Vec<Arc<str>>,
     conns: HashMap<ConnKey, ConnState>,
+    /// Connections that closed after an `auth_failure`: PAM writes its
+    /// `PAM N more authentication failures` summary after sshd's close line.
+    failed_closed: HashMap<ConnKey, (Option<IpAddr>, u64)>,
     queue: VecDeque<Slot>,
     base: u64,
     year: Option<i32>,
@@ -96,6 +100,7 @@ impl Correlator {
             opts,
             hosts: Vec::new(),
             conns: HashMap::default(),
+            failed_closed: HashMap::default(),
             queue: VecDeque::new(),
             base: 0,
             year: None,
@@ -153,7 +158,16 @@ impl Correlator {
                 self.finish(key);
             }
         }
-        let conn = self.conns.entry(key).or_default();
+        if !self.conns.contains_key(&key) {
+            let mut fresh = ConnState::default();
+            if let Some((ip, line)) = self.failed_closed.remove(&key) {
+                if ev.kind == Kind::PamFailure && ev.ip == ip && raw.line.saturating_sub(line) < 16 {
+                    fresh.auth_failed = true;
+                }
+            }
+            self.conns.insert(key, fresh);
+        }
+        let conn = self.conns.get_mut(&key).expect("present");
         conn.last_line = raw.line;
         if let Some(ip) = ev.ip {
             if conn.ip.is_none() {
@@ -189,6 +203,10 @@ impl Correlator {
                 ev.kind = Kind::Other;
             }
             Kind::TooManyFailures => conn.too_many_seen = true,
+            // `kex_exchange_identification: …` then `banner exchange: … invalid format`:
+            // one scanner connection, one attempt.
+            Kind::BadProtocol if conn.bad_protocol_seen => ev.kind = Kind::Other,
+            Kind::BadProtocol => conn.bad_protocol_seen = true,
             Kind::AuthFailure if !conn.auth_failed => {
                 conn.auth_failed = true;
                 let held = std::mem::take(&mut conn.held);
@@ -260,6 +278,12 @@ impl Correlator {
     /// failure is an attempt of its own.
     fn finish(&mut self, key: ConnKey) {
         let Some(conn) = self.conns.remove(&key) else { return };
+        if conn.auth_failed {
+            if self.failed_closed.len() > 4096 {
+                self.failed_closed.clear();
+            }
+            self.failed_closed.insert(key, (conn.ip, self.line));
+        }
         for idx in conn.held {
             if let Some(slot) = self.queue.get_mut((idx.wrapping_sub(self.base)) as usize) {
                 if slot.need_pam {

@@ -99,7 +99,15 @@ pub fn classify(msg: &[u8]) -> Msg {
     } else {
         strip_preauth(msg)
     };
-    sshd(body, preauth).unwrap_or_else(|| Msg::new(Kind::Other))
+    let mut m = sshd(body, preauth).unwrap_or_else(|| Msg::new(Kind::Other));
+    if preauth {
+        // Lines relayed from the pre-auth child are vis-encoded twice (once by the
+        // child, once by the monitor): `j\\303\\266` for `jö`.
+        if let Some(u) = m.user.as_mut().filter(|u| u.contains('\\')) {
+            *u = decode_user(u.as_bytes());
+        }
+    }
+    m
 }
 
 /// A line with no program name (`sshd -e`, s6-log, Docker): accepted only if it
