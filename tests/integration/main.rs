@@ -2,5 +2,6 @@
 
 mod cli;
 mod corpora;
+mod openssh_fixtures;
 mod robustness;
 mod util;
