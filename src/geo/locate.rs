@@ -240,8 +240,122 @@ fn to_geo(rec: &Record<'_>, asn: Option<u32>, org: Option<&str>, precise: bool) 
 }
 
 #[cfg(test)]
+#[path = "../../tests/integration/mmdb_writer.rs"]
+mod mmdb_writer;
+
+#[cfg(test)]
 mod tests {
+    use super::mmdb_writer::fixtures;
     use super::*;
+
+    fn locator(dir: &Path, geo: Option<mmdb_writer::Writer>, asn: Option<mmdb_writer::Writer>) -> Result<Locator, GeoError> {
+        let mut cfg = GeoConfig::default();
+        if let Some(w) = geo {
+            let p = dir.join("geo.mmdb");
+            w.write(&p);
+            cfg.geoip = Some(p);
+        }
+        if let Some(w) = asn {
+            let p = dir.join("asn.mmdb");
+            w.write(&p);
+            cfg.asn = Some(p);
+        }
+        Locator::from_config(&cfg)
+    }
+
+    fn geo(loc: &Locator, ip: &str) -> Option<Geo> {
+        loc.locate(ip.parse().unwrap()).geo
+    }
+
+    #[test]
+    fn maxmind_schema_city_country_and_asn() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = locator(dir.path(), Some(fixtures::maxmind_city()), Some(fixtures::maxmind_asn())).unwrap();
+        let g = geo(&loc, "81.2.69.142").unwrap();
+        assert_eq!(g.country.as_deref(), Some("GB"));
+        assert_eq!(g.city.as_deref(), Some("London"));
+        assert_eq!((g.lat, g.lon, g.precision), (Some(51.5142), Some(-0.0931), Some("city")));
+        assert_eq!((g.asn, g.org.as_deref()), (Some(20712), Some("Andrews & Arnold Ltd")));
+        let g = geo(&loc, "2001:218:1::1").unwrap();
+        assert_eq!((g.country.as_deref(), g.city.as_deref(), g.asn), (Some("JP"), Some("Tokyo"), Some(2914)));
+        assert_eq!((g.lat, g.lon), (Some(35.685), Some(139.7514)));
+        // Country-only records: the country's point, country precision.
+        let g = geo(&loc, "89.160.20.112").unwrap();
+        assert_eq!((g.country.as_deref(), g.city.as_deref(), g.precision), (Some("SE"), None, Some("country")));
+        assert_eq!(g.country_name.as_deref(), Some("Sweden"));
+        assert_eq!((g.asn, g.org.as_deref()), (Some(29518), Some("Bredband2 AB")));
+        let g = geo(&loc, "2a02:d300::1").unwrap();
+        assert_eq!((g.country.as_deref(), g.precision, g.asn), (Some("FR"), Some("country"), None));
+        // ASN fields inside the location database are used when no ASN database knows the address.
+        let g = geo(&loc, "1.130.0.1").unwrap();
+        assert_eq!((g.city.as_deref(), g.asn, g.org.as_deref()), (Some("Melbourne"), Some(1221), Some("Telstra Pty Ltd")));
+        // Unknown to every database.
+        assert_eq!(geo(&loc, "8.8.8.8"), None);
+        // The test writer's files pass the reader's full verification.
+        for (_, db) in loc.databases() {
+            db.verify().unwrap();
+        }
+        assert_eq!(geo(&loc, "2600::1"), None);
+    }
+
+    #[test]
+    fn flat_schema_city_and_asn() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = locator(dir.path(), Some(fixtures::flat_city()), Some(fixtures::flat_asn())).unwrap();
+        let g = geo(&loc, "81.2.69.1").unwrap();
+        assert_eq!((g.country.as_deref(), g.city.as_deref()), (Some("GB"), Some("London")));
+        // f32 in the file, rounded to 4 decimals: no 51.514198303222656.
+        assert_eq!((g.lat, g.lon, g.precision), (Some(51.5142), Some(-0.0931), Some("city")));
+        assert_eq!((g.asn, g.org.as_deref()), (Some(20712), Some("Andrews & Arnold Ltd")));
+        let g = geo(&loc, "2a02:d300:1234::5").unwrap();
+        assert_eq!((g.country.as_deref(), g.country_name.as_deref(), g.city.as_deref()), (Some("FR"), Some("France"), Some("Paris")));
+        assert_eq!((g.lat, g.lon, g.asn, g.org.as_deref()), (Some(48.8534), Some(2.3488), Some(3215), Some("Orange")));
+        let g = geo(&loc, "89.160.20.1").unwrap();
+        assert_eq!((g.country.as_deref(), g.precision), (Some("SE"), Some("country")));
+    }
+
+    #[test]
+    fn asn_database_alone_with_the_embedded_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = locator(dir.path(), None, Some(fixtures::maxmind_asn())).unwrap();
+        let g = geo(&loc, "81.2.69.1").unwrap();
+        assert_eq!((g.country.as_deref(), g.asn), (Some("GB"), Some(20712)));
+    }
+
+    #[test]
+    fn bad_files_name_the_flag_to_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.mmdb");
+        let err = Locator::from_config(&GeoConfig { geoip: Some(missing), ..GeoConfig::default() }).unwrap_err().to_string();
+        assert!(err.starts_with("--geoip ") && err.contains("nope.mmdb") && err.contains("cannot open"), "{err}");
+        let junk = dir.path().join("junk.mmdb");
+        std::fs::write(&junk, b"this is not a database").unwrap();
+        let err = Locator::from_config(&GeoConfig { asn: Some(junk.clone()), ..GeoConfig::default() }).unwrap_err().to_string();
+        assert!(err.starts_with("--asn ") && err.contains("not a MaxMind DB"), "{err}");
+        // Truncated: the metadata at the end is gone.
+        let bytes = fixtures::maxmind_city().build();
+        std::fs::write(&junk, &bytes[..bytes.len() / 2]).unwrap();
+        let err = Locator::from_config(&GeoConfig { geoip: Some(junk), ..GeoConfig::default() }).unwrap_err().to_string();
+        assert!(err.contains("not a MaxMind DB"), "{err}");
+        let err = locator(dir.path(), Some(fixtures::maxmind_asn()), None).unwrap_err().to_string();
+        assert!(err.contains("--geoip") && err.contains("GeoLite2-ASN") && err.contains("pass it with --asn"), "{err}");
+        let err = locator(dir.path(), None, Some(fixtures::maxmind_city())).unwrap_err().to_string();
+        assert!(err.contains("--asn") && err.contains("pass it with --geoip"), "{err}");
+    }
+
+    #[test]
+    fn downloaded_database_is_preferred_over_the_embedded_one() {
+        let dir = tempfile::tempdir().unwrap();
+        fixtures::flat_country("NL").write(&dir.path().join("dbip-country-lite.mmdb"));
+        let cfg = GeoConfig { data_dir: Some(dir.path().to_path_buf()), ..GeoConfig::default() };
+        let loc = Locator::from_config(&cfg).unwrap();
+        assert_eq!(geo(&loc, "8.8.8.8").unwrap().country.as_deref(), Some("NL"));
+        // A damaged one is ignored with a warning, not an error.
+        std::fs::write(dir.path().join("dbip-country-lite.mmdb"), b"garbage").unwrap();
+        let loc = Locator::from_config(&cfg).unwrap();
+        assert_eq!(geo(&loc, "8.8.8.8").unwrap().country.as_deref(), Some("US"));
+        assert_eq!(loc.warnings.len(), 1);
+    }
 
     #[test]
     fn embedded_answers_known_addresses() {
