@@ -136,19 +136,19 @@ impl Database {
 
     /// Opens a file by memory map. `flag` names the option to fix in errors.
     pub fn open(path: &Path, origin: Origin, flag: &'static str) -> Result<Database, GeoError> {
-        let file = std::fs::File::open(path).map_err(|source| GeoError::Open { flag, path: path.to_path_buf(), source })?;
+        let file = std::fs::File::open(path).map_err(|err| GeoError::Open { flag, path: path.to_path_buf(), err })?;
         if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
             return Err(GeoError::Open {
                 flag,
                 path: path.to_path_buf(),
-                source: std::io::Error::other("is a directory"),
+                err: std::io::Error::other("is a directory"),
             });
         }
         // SAFETY: the map is read-only; sshmap never writes a database in place
         // (`geoip update` writes a new file and renames it over the old one, which
         // leaves this mapping's inode untouched).
         let map = unsafe { maxminddb::Mmap::map(&file) }
-            .map_err(|source| GeoError::Open { flag, path: path.to_path_buf(), source })?;
+            .map_err(|err| GeoError::Open { flag, path: path.to_path_buf(), err })?;
         let reader = Reader::from_source(Bytes::Mapped(map))
             .map_err(|e| GeoError::NotMmdb { flag, path: path.to_path_buf(), reason: e.to_string() })?;
         let kind = DbKind::from_type(&reader.metadata().database_type);

@@ -31,11 +31,11 @@ pub use scope::scope;
 /// option or command that fixes it.
 #[derive(Debug, Error)]
 pub enum GeoError {
-    #[error("{flag} {}: cannot open it ({source}). Check the path, or leave {flag} out to use the embedded DB-IP country database", path.display())]
+    #[error("{flag} {}: cannot open it ({err}). Check the path, or leave {flag} out to use the embedded DB-IP country database", path.display())]
     Open {
         flag: &'static str,
         path: PathBuf,
-        source: std::io::Error,
+        err: std::io::Error,
     },
     #[error("{flag} {}: not a MaxMind DB ({reason}). Pass a .mmdb file such as GeoLite2-City.mmdb or dbip-city-lite.mmdb", path.display())]
     NotMmdb {
