@@ -1,4 +1,4 @@
-//! Runs source → parse for a list of inputs and hands each event to a sink.
+//! Runs source → parse → enrich for a list of inputs and hands each event to a sink.
 //!
 //! Blocks of whole lines are parsed in parallel (rayon), then correlated in
 //! order on the calling thread, so output order is input order and memory stays
@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::event::{Event, Ts};
+use crate::geo::{Enricher, Locator};
 use crate::parse::{self, BlockStats, Correlator};
 use crate::source::{self, BlockReader, Input};
 
@@ -27,6 +28,8 @@ pub struct Options {
     pub tz: jiff::tz::TimeZone,
     /// Show a progress bar (only ever on a terminal).
     pub progress: bool,
+    /// GeoIP databases; `None` (`--geoip none`): events get a `scope` but no `geo`.
+    pub geo: Option<Arc<Locator>>,
 }
 
 /// What one input gave (`stats --json` `inputs`).
@@ -52,6 +55,13 @@ pub fn run(
     sink: &mut dyn FnMut(Event) -> io::Result<()>,
 ) -> io::Result<Vec<InputReport>> {
     let mut reports = Vec::with_capacity(inputs.len());
+    // Enriched here, after correlation, on the calling thread: one cache for the
+    // whole run, so each distinct address is looked up once.
+    let mut enricher = Enricher::new(opts.geo.as_deref());
+    let sink = &mut |mut ev: Event| {
+        enricher.enrich(&mut ev);
+        sink(ev)
+    };
     for input in inputs {
         let mut report = InputReport { input: input.name(), ..InputReport::default() };
         match source::open(input) {

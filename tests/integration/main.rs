@@ -2,6 +2,8 @@
 
 mod cli;
 mod corpora;
+mod geoip;
+mod mmdb_writer;
 mod openssh_fixtures;
 mod robustness;
 mod util;
