@@ -1,9 +1,5 @@
 //! Enrich: where an address is (country, city, ASN) from MaxMind-format databases.
 //!
-<<<<<<< HEAD
-//! Built by the GeoIP issue; until then every event has `geo: null`.
-pub mod countries;
-=======
 //! Works offline with no set-up: DB-IP's "IP to Country Lite" database (CC BY 4.0)
 //! is compiled into the binary. `--geoip` (city or country) and `--asn` add
 //! precision; `sshmap geoip update` downloads the current DB-IP Lite database.
@@ -14,6 +10,7 @@ pub mod countries;
 //! - [`update`]  — `sshmap geoip update`: download, check, rename into the data directory.
 //! - [`Enricher`] — fills `geo` and `scope` on events, one lookup per distinct address.
 
+pub mod countries;
 pub mod db;
 pub mod locate;
 pub mod scope;
@@ -97,29 +94,6 @@ impl<'a> Enricher<'a> {
     }
 }
 
-// TEMPORARY stub until `src/geo/countries.rs` lands from the `map` branch
-// (Natural Earth names and label points). Same API; remove after `git merge main`.
-mod countries {
-    const TABLE: &[(&str, &str, f64, f64)] = &[
-        ("AU", "Australia", -25.0, 134.0),
-        ("CN", "China", 33.0, 103.0),
-        ("DE", "Germany", 51.0, 10.0),
-        ("FR", "France", 46.7, 2.5),
-        ("GB", "United Kingdom", 53.0, -1.5),
-        ("JP", "Japan", 36.5, 138.5),
-        ("SE", "Sweden", 62.5, 16.0),
-        ("US", "United States", 39.5, -98.5),
-    ];
-
-    pub fn name(iso2: &str) -> Option<&'static str> {
-        TABLE.iter().find(|r| r.0 == iso2).map(|r| r.1)
-    }
-
-    pub fn label_point(iso2: &str) -> Option<(f64, f64)> {
-        TABLE.iter().find(|r| r.0 == iso2).map(|r| (r.2, r.3))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,4 +144,3 @@ mod tests {
         assert_eq!((a.scope, a.geo), (Some(Scope::Public), None));
     }
 }
->>>>>>> geo
