@@ -13,7 +13,7 @@ use crate::cli::{Cli, Command, FormatArg, GeoipCommand, InputArgs};
 use crate::event::{EventWriter, Format};
 use crate::geo::{self, GeoConfig, Locator};
 use crate::pipeline::{self, InputReport};
-use crate::settings::{Layers, Settings};
+use crate::settings::{self, Layers, Settings};
 use crate::source::{self, Input};
 
 /// Runs the command line; returns the process exit code.
@@ -54,9 +54,6 @@ fn inputs(settings: &Settings, args: &InputArgs) -> Result<(Vec<Input>, bool)> {
     if args.db.is_some() {
         bail!("--db is not implemented yet (planned in the issue \"Store\"); pass log files instead");
     }
-    if args.from.is_some() || args.to.is_some() {
-        bail!("--from/--to are not implemented yet for log inputs");
-    }
     if args.inputs.is_empty() {
         let (inputs, note) = source::autodetect();
         if !settings.quiet {
@@ -78,7 +75,22 @@ fn pipeline_options(settings: &Settings, all: bool) -> Result<pipeline::Options>
         tz: settings.tz.clone(),
         progress: !settings.quiet,
         geo: locator(settings)?.map(Arc::new),
+        range: pipeline::TimeRange::default(),
     })
+}
+
+/// `--from` / `--to` of an analysis command, read in `--tz`.
+fn time_range(settings: &Settings, args: &InputArgs) -> Result<pipeline::TimeRange> {
+    let parse = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {
+        v.as_deref().map(|s| settings::parse_time(s, &settings.tz).with_context(|| format!("--{flag}"))).transpose()
+    };
+    let range = pipeline::TimeRange { from: parse("from", &args.from)?, to: parse("to", &args.to)? };
+    if let (Some(f), Some(t)) = (range.from, range.to) {
+        if f >= t {
+            bail!("--from must be before --to");
+        }
+    }
+    Ok(range)
 }
 
 /// The GeoIP databases the settings name; `None` for `--geoip none`.
@@ -110,7 +122,8 @@ fn parse(settings: &Settings, args: &InputArgs, format: Format, all: bool) -> Re
     let (inputs, mut failed) = inputs(settings, args)?;
     let stdout = io::stdout().lock();
     let mut w = EventWriter::new(BufWriter::with_capacity(1 << 16, stdout), format)?;
-    let opts = pipeline_options(settings, all)?;
+    let mut opts = pipeline_options(settings, all)?;
+    opts.range = time_range(settings, args)?;
     let reports = pipeline::run(&inputs, &opts, &mut |ev| w.write(&ev))?;
     w.flush().context("writing events")?;
     failed |= report_errors(&reports);
@@ -119,7 +132,8 @@ fn parse(settings: &Settings, args: &InputArgs, format: Format, all: bool) -> Re
 
 fn stats(settings: &Settings, args: &InputArgs, top: usize, json: bool) -> Result<i32> {
     let (inputs, mut failed) = inputs(settings, args)?;
-    let opts = pipeline_options(settings, false)?;
+    let mut opts = pipeline_options(settings, false)?;
+    opts.range = time_range(settings, args)?;
     let mut stats = Stats::new();
     let reports = pipeline::run(&inputs, &opts, &mut |ev| {
         stats.add(&ev);

@@ -156,3 +156,22 @@ fn env_and_config_file_resolve_below_flags() {
         .unwrap();
     assert_eq!(first_ts(flag), "2022");
 }
+
+#[test]
+fn from_and_to_select_a_time_range() {
+    let f = fixture("sample/auth.log");
+    let all = run(&["stats", "--json", "--year", "2026", "--tz", "UTC", f.to_str().unwrap()]);
+    let part = run(&[
+        "stats", "--json", "--year", "2026", "--tz", "UTC", "--from", "2026-11-22T06:00", "--to", "2026-11-22T12:00:00Z",
+        f.to_str().unwrap(),
+    ]);
+    assert!(part.status.success(), "{}", String::from_utf8_lossy(&part.stderr));
+    let a: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
+    let p: serde_json::Value = serde_json::from_slice(&part.stdout).unwrap();
+    assert!(p["events"].as_u64().unwrap() < a["events"].as_u64().unwrap());
+    assert!(p["from"].as_str().unwrap() >= "2026-11-22T06:00:00");
+    assert!(p["to"].as_str().unwrap() < "2026-11-22T12:00:00");
+    let bad = run(&["stats", "--from", "soon", f.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--from"));
+}
