@@ -94,9 +94,13 @@ pub fn run(
     enrich: &mut dyn FnMut(&mut Event),
 ) -> Result<Vec<IngestReport>, StoreError> {
     let mut out = Vec::with_capacity(inputs.len());
+    // Files as they were known before this run: a new first line in a known
+    // file (same device and inode) means it was truncated in place.
+    let known: Vec<(u64, u64)> =
+        store.checkpoints()?.into_iter().filter(|c| c.dev != 0 || c.ino != 0).map(|c| (c.dev, c.ino)).collect();
     for input in inputs {
         let mut report = IngestReport { input: input.name(), ..IngestReport::default() };
-        match ingest_one(store, input, opts, enrich, &mut report) {
+        match ingest_one(store, input, opts, enrich, &known, &mut report) {
             Ok(()) => {}
             Err(Failure::Input(msg)) => report.error = Some(msg),
             Err(Failure::Store(StoreError::Concurrent { input })) => {
@@ -141,12 +145,14 @@ fn ingest_one(
     input: &Input,
     opts: &pipeline::Options,
     enrich: &mut dyn FnMut(&mut Event),
+    known: &[(u64, u64)],
     report: &mut IngestReport,
 ) -> Result<(), Failure> {
     let name = input.name();
     let opened = source::open(input).map_err(|e| Failure::Input(e.to_string()))?;
     let mut child = opened.child;
-    let res = ingest_opened(store, input, &name, opened.reader, opened.mtime, opened.compression, opts, enrich, report);
+    let res =
+        ingest_opened(store, input, &name, opened.reader, opened.mtime, opened.compression, opts, enrich, known, report);
     if let Some(c) = child.as_mut() {
         let _ = c.kill();
         let _ = c.wait();
@@ -164,6 +170,7 @@ fn ingest_opened(
     compression: Compression,
     opts: &pipeline::Options,
     enrich: &mut dyn FnMut(&mut Event),
+    known: &[(u64, u64)],
     report: &mut IngestReport,
 ) -> Result<(), Failure> {
     let io_fail = |e: io::Error| Failure::Input(format!("{name}: {e}"));
@@ -199,14 +206,8 @@ fn ingest_opened(
     let mut cp = match store.checkpoint(fp)? {
         Some(cp) => cp,
         None => {
-            if let (Some(size), true) = (size, dev != 0 || ino != 0) {
-                let truncated = store
-                    .checkpoints()?
-                    .into_iter()
-                    .any(|c| c.dev == dev && c.ino == ino && c.end_offset > size);
-                if truncated {
-                    report.note = Some("copytruncate detected: reading the new content from its start".into());
-                }
+            if (dev != 0 || ino != 0) && known.contains(&(dev, ino)) {
+                report.note = Some("copytruncate detected: reading the new content from its start".into());
             }
             store.claim(fp, name, dev, ino)?
         }

@@ -2,4 +2,5 @@
 
 mod cli;
 mod corpora;
+mod store;
 mod util;
