@@ -165,7 +165,7 @@ fn stats(settings: &Settings, args: &InputArgs, top: usize, json: bool) -> Resul
 fn print_summary(summary: &analyze::Summary, json: bool) -> Result<()> {
     let mut out = io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, summary)?;
+        serde_json::to_writer_pretty(&mut out, summary).map_err(io::Error::from)?;
         out.write_all(b"\n")?;
     } else {
         out.write_all(analyze::table::render(summary).as_bytes())?;
