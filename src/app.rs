@@ -4,12 +4,14 @@
 //! not be read; 2 usage or startup error. A closed stdout pipe is success.
 
 use std::io::{self, BufWriter, Write};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 
 use crate::analyze::{self, Stats};
-use crate::cli::{Cli, Command, FormatArg, IngestArgs, InputArgs};
+use crate::cli::{Cli, Command, FormatArg, GeoipCommand, IngestArgs, InputArgs};
 use crate::event::{EventWriter, Format};
+use crate::geo::{self, GeoConfig, Locator};
 use crate::pipeline::{self, InputReport};
 use crate::settings::{Layers, Settings};
 use crate::source::{self, Input};
@@ -40,7 +42,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             ingest(&settings, &a, db.as_deref())
         }
         Command::Serve(_) => not_yet("serve", "Live attack map"),
-        Command::Geoip { .. } => not_yet("geoip", "GeoIP enrichment"),
+        Command::Geoip { command } => geoip(&settings, command),
     }
 }
 
@@ -76,8 +78,27 @@ fn inputs(settings: &Settings, args: &InputArgs) -> Result<(Vec<Input>, bool)> {
     Ok((inputs, !errors.is_empty()))
 }
 
-fn pipeline_options(settings: &Settings, all: bool) -> pipeline::Options {
-    pipeline::Options { all, year: settings.year, tz: settings.tz.clone(), progress: !settings.quiet }
+fn pipeline_options(settings: &Settings, all: bool) -> Result<pipeline::Options> {
+    Ok(pipeline::Options {
+        all,
+        year: settings.year,
+        tz: settings.tz.clone(),
+        progress: !settings.quiet,
+        geo: locator(settings)?.map(Arc::new),
+    })
+}
+
+/// The GeoIP databases the settings name; `None` for `--geoip none`.
+fn locator(settings: &Settings) -> Result<Option<Locator>> {
+    if settings.geoip.as_deref().is_some_and(geo::locate::is_off) && settings.asn.is_none() {
+        return Ok(None);
+    }
+    let cfg = GeoConfig { geoip: settings.geoip.clone(), asn: settings.asn.clone(), data_dir: settings.data_dir.clone() };
+    let loc = Locator::from_config(&cfg)?;
+    for w in &loc.warnings {
+        eprintln!("sshmap: warning: {}", crate::escape::terminal(w));
+    }
+    Ok(Some(loc))
 }
 
 /// Reports unreadable inputs; returns true if there was one.
@@ -96,33 +117,59 @@ fn parse(settings: &Settings, args: &InputArgs, format: Format, all: bool) -> Re
     let (inputs, mut failed) = inputs(settings, args)?;
     let stdout = io::stdout().lock();
     let mut w = EventWriter::new(BufWriter::with_capacity(1 << 16, stdout), format)?;
-    let opts = pipeline_options(settings, all);
+    let opts = pipeline_options(settings, all)?;
     let reports = pipeline::run(&inputs, &opts, &mut |ev| w.write(&ev))?;
     w.flush().context("writing events")?;
     failed |= report_errors(&reports);
     Ok(i32::from(failed))
 }
 
+fn stats(settings: &Settings, args: &InputArgs, top: usize, json: bool) -> Result<i32> {
+    let (inputs, mut failed) = inputs(settings, args)?;
+    let opts = pipeline_options(settings, false)?;
+    let mut stats = Stats::new();
+    let reports = pipeline::run(&inputs, &opts, &mut |ev| {
+        stats.add(&ev);
+        Ok(())
+    })?;
+    failed |= report_errors(&reports);
+    print_summary(&stats.summary(top, reports), json)?;
+    Ok(i32::from(failed))
+}
+
+fn print_summary(summary: &analyze::Summary, json: bool) -> Result<()> {
+    let mut out = io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, summary).map_err(io::Error::from)?;
+        out.write_all(b"\n")?;
+    } else {
+        out.write_all(analyze::table::render(summary).as_bytes())?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// `sshmap ingest`: logs into the store, each input from its checkpoint.
 fn ingest(settings: &Settings, a: &IngestArgs, db: Option<&str>) -> Result<i32> {
     let keep = match a.keep.as_deref() {
-        Some(k) => Some(store::parse_duration(k).with_context(|| format!("--keep {k:?}: use a duration such as 90d, 12h or 2w"))?),
+        Some(k) => Some(
+            store::parse_duration(k).with_context(|| format!("--keep {k:?}: use a duration such as 90d, 12h or 2w"))?,
+        ),
         None => None,
     };
     let loc = store::Location::parse(db)?;
     let (inputs, mut failed) = inputs(settings, &InputArgs { inputs: a.inputs.clone(), ..InputArgs::default() })?;
     let mut st = store::open(&loc)?;
-    let opts = pipeline_options(settings, false);
-    // GeoIP enrichment plugs in here once `geo` exists.
-    let reports = store::ingest::run(&mut *st, &inputs, &opts, &mut |_ev| {})?;
+    let opts = pipeline_options(settings, false)?;
+    let mut enricher = geo::Enricher::new(opts.geo.as_deref());
+    let reports = store::ingest::run(&mut *st, &inputs, &opts, &mut |ev| enricher.enrich(ev))?;
     for r in &reports {
-        let name = crate::escape::terminal(&r.input);
         if let Some(e) = &r.error {
             eprintln!("sshmap: {}", crate::escape::terminal(e));
             failed = true;
         } else if !settings.quiet {
             let note = r.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
-            eprintln!("sshmap: {name}: {:+} events{note}", r.added);
+            eprintln!("sshmap: {}: {:+} events{note}", crate::escape::terminal(&r.input), r.added);
         }
     }
     if let Some(secs) = keep {
@@ -149,27 +196,65 @@ fn stats_db(db: &str, args: &InputArgs, top: usize, json: bool) -> Result<i32> {
     Ok(0)
 }
 
-fn stats(settings: &Settings, args: &InputArgs, top: usize, json: bool) -> Result<i32> {
-    let (inputs, mut failed) = inputs(settings, args)?;
-    let opts = pipeline_options(settings, false);
-    let mut stats = Stats::new();
-    let reports = pipeline::run(&inputs, &opts, &mut |ev| {
-        stats.add(&ev);
-        Ok(())
-    })?;
-    failed |= report_errors(&reports);
-    print_summary(&stats.summary(top, reports), json)?;
-    Ok(i32::from(failed))
-}
-
-fn print_summary(summary: &analyze::Summary, json: bool) -> Result<()> {
+fn geoip(settings: &Settings, command: GeoipCommand) -> Result<i32> {
     let mut out = io::stdout().lock();
-    if json {
-        serde_json::to_writer_pretty(&mut out, summary).map_err(io::Error::from)?;
-        out.write_all(b"\n")?;
-    } else {
-        out.write_all(analyze::table::render(summary).as_bytes())?;
+    match command {
+        GeoipCommand::Lookup { ips, json } => {
+            let loc = locator(settings)?.context("GeoIP is off (--geoip none): leave it out to use the embedded database")?;
+            for s in &ips {
+                let ip = crate::parse::ip::parse_ip(s.trim().as_bytes())
+                    .with_context(|| format!("{s:?} is not an IP address (give IPv4 or IPv6 addresses)"))?;
+                let l = loc.locate(ip);
+                if json {
+                    #[derive(serde::Serialize)]
+                    struct Out<'a> {
+                        ip: String,
+                        scope: crate::event::Scope,
+                        geo: &'a Option<crate::event::Geo>,
+                    }
+                    serde_json::to_writer(&mut out, &Out { ip: l.ip.to_string(), scope: l.scope, geo: &l.geo })?;
+                    out.write_all(b"\n")?;
+                } else {
+                    writeln!(out, "{}", geo::locate::describe(&l))?;
+                }
+            }
+        }
+        GeoipCommand::Info => {
+            let loc = locator(settings)?;
+            let dir = settings.data_dir.as_deref().map(|d| d.display().to_string());
+            writeln!(out, "data directory: {}", dir.as_deref().unwrap_or("(none: set SSHMAP_DATA_DIR)"))?;
+            match &loc {
+                None => writeln!(out, "GeoIP enrichment is off (--geoip none)")?,
+                Some(loc) => {
+                    for (role, db) in loc.databases() {
+                        write!(out, "{}", geo::locate::info(role, db))?;
+                    }
+                }
+            }
+        }
+        GeoipCommand::Update { edition, url } => {
+            let edition = geo::update::Edition::parse(edition.as_deref().unwrap_or("country"))?;
+            let dir = settings
+                .data_dir
+                .as_deref()
+                .context("no data directory: set SSHMAP_DATA_DIR (or XDG_DATA_HOME / HOME)")?;
+            if !settings.quiet {
+                eprintln!("sshmap: downloading the DB-IP {} Lite database…", edition.as_str());
+            }
+            let u = geo::update::update(dir, edition, url.as_deref())?;
+            writeln!(
+                out,
+                "{}: {} ({}, built {}, {} bytes) from {}",
+                u.path.display(),
+                u.database_type,
+                edition.as_str(),
+                geo::locate::date(u.build_epoch),
+                u.bytes,
+                u.url
+            )?;
+            writeln!(out, "Attribution: {}", geo::DBIP_ATTRIBUTION)?;
+        }
     }
     out.flush()?;
-    Ok(())
+    Ok(0)
 }

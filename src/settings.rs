@@ -92,6 +92,9 @@ impl Layers {
 pub struct Settings {
     pub geoip: Option<PathBuf>,
     pub asn: Option<PathBuf>,
+    /// Where sshmap keeps data (`geoip update` databases): `$SSHMAP_DATA_DIR` /
+    /// `data_dir` in the config, else `$XDG_DATA_HOME/sshmap`, else `~/.local/share/sshmap`.
+    pub data_dir: Option<PathBuf>,
     /// Year for timestamps without one; `None`: infer from mtime.
     pub year: Option<i32>,
     /// Zone for timestamps without an offset.
@@ -102,7 +105,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { geoip: None, asn: None, year: None, tz: TimeZone::UTC, quiet: false, verbose: 0 }
+        Settings { geoip: None, asn: None, data_dir: None, year: None, tz: TimeZone::UTC, quiet: false, verbose: 0 }
     }
 }
 
@@ -123,6 +126,7 @@ impl Settings {
         Ok(Settings {
             geoip: layers.get(args.geoip.clone(), None, "geoip")?,
             asn: layers.get(args.asn.clone(), None, "asn")?,
+            data_dir: crate::geo::update::data_dir(layers.get(None, None, "data-dir")?),
             year,
             tz,
             quiet: args.quiet || layers.get::<bool>(None, None, "quiet")?.unwrap_or(false),

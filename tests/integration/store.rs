@@ -287,6 +287,7 @@ fn locked_database_is_a_clear_error_and_nothing_is_half_written() {
             year: None,
             tz: jiff::tz::TimeZone::UTC,
             progress: false,
+            geo: None,
         };
         let inputs = [sshmap::source::Input::File(log.clone())];
         let res = store::ingest::run(s, &inputs, &opts, &mut |_| {});
