@@ -179,7 +179,8 @@ fn parse_u32(s: &[u8]) -> Option<u32> {
     if s.is_empty() || s.len() > 10 || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    std::str::from_utf8(s).ok()?.parse().ok()
+    let v = s.iter().fold(0u64, |a, &b| a * 10 + u64::from(b - b'0'));
+    u32::try_from(v).ok()
 }
 
 /// Everything that is not `<PRI>1` or JSON: timestamp, then host/program.

@@ -2,6 +2,9 @@
 
 mod cli;
 mod corpora;
+mod store;
+mod geoip;
+mod mmdb_writer;
 mod openssh_fixtures;
 mod robustness;
 mod util;
