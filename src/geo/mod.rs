@@ -16,12 +16,14 @@ pub mod scope;
 pub mod update;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use thiserror::Error;
 
-use crate::event::{Event, Geo};
+use crate::event::{Event, Geo, Scope};
 
 pub use db::{Database, DbKind, Origin, DBIP_ATTRIBUTION};
 pub use locate::{GeoConfig, Located, Locator};
@@ -60,36 +62,77 @@ const CACHE_MAX: usize = 1 << 20;
 
 /// Fills `scope` (every event with an address) and `geo` (public addresses
 /// a database knows) on events, looking each distinct address up once.
+///
+/// This runs on the pipeline's one sequential thread for every event, so it is
+/// kept small: a memo of the previous address (sshd writes several lines per
+/// connection), then a map keyed by the address as a `u128` with a
+/// multiply-shift hash, whose values are shared `Arc<Geo>`s.
 pub struct Enricher<'a> {
     locator: Option<&'a Locator>,
-    cache: HashMap<IpAddr, Option<Geo>>,
+    cache: HashMap<u128, Option<Arc<Geo>>, BuildHasherDefault<AddrHasher>>,
+    last: Option<(IpAddr, Option<Arc<Geo>>)>,
 }
 
 impl<'a> Enricher<'a> {
     /// `None`: enrichment off (`--geoip none`); events still get a `scope`.
     pub fn new(locator: Option<&'a Locator>) -> Enricher<'a> {
-        Enricher { locator, cache: HashMap::new() }
+        Enricher { locator, cache: HashMap::default(), last: None }
     }
 
     pub fn enrich(&mut self, ev: &mut Event) {
         let Some(ip) = ev.ip else { return };
+        if let Some((last, geo)) = &self.last {
+            if *last == ip {
+                ev.geo = geo.clone();
+                ev.scope = Some(if geo.is_some() { Scope::Public } else { scope(ip) });
+                return;
+            }
+        }
         let s = scope(ip);
         ev.scope = Some(s);
         let Some(locator) = self.locator else { return };
-        if s != crate::event::Scope::Public {
-            ev.geo = None;
-            return;
+        let geo = if s != Scope::Public {
+            None
+        } else {
+            let key = match ip.to_canonical() {
+                IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+                IpAddr::V6(v6) => u128::from(v6),
+            };
+            if let Some(g) = self.cache.get(&key) {
+                g.clone()
+            } else {
+                if self.cache.len() >= CACHE_MAX {
+                    self.cache.clear();
+                }
+                let g = locator.locate(ip).geo;
+                self.cache.insert(key, g.clone());
+                g
+            }
+        };
+        ev.geo = geo.clone();
+        self.last = Some((ip, geo));
+    }
+}
+
+/// Hash for `u128` address keys: fold the halves, multiply by a large odd
+/// constant (SipHash's DoS resistance is not needed for a cache that is
+/// cleared when it grows large).
+#[derive(Default)]
+pub struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         }
-        if let Some(g) = self.cache.get(&ip) {
-            ev.geo = g.clone();
-            return;
-        }
-        if self.cache.len() >= CACHE_MAX {
-            self.cache.clear();
-        }
-        let g = locator.locate(ip).geo;
-        ev.geo = g.clone();
-        self.cache.insert(ip, g);
+    }
+    fn write_u128(&mut self, n: u128) {
+        let folded = (n as u64) ^ ((n >> 64) as u64).rotate_left(32);
+        self.0 = (self.0 ^ folded).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 ^= self.0 >> 29;
     }
 }
 
@@ -119,7 +162,7 @@ mod countries {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Kind, Scope, Src, Ts};
+    use crate::event::{Kind, Src, Ts};
 
     fn event(ip: &str) -> Event {
         Event {
