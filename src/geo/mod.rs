@@ -64,19 +64,24 @@ const CACHE_MAX: usize = 1 << 20;
 /// a database knows) on events, looking each distinct address up once.
 ///
 /// This runs on the pipeline's one sequential thread for every event, so it is
-/// kept small: a memo of the previous address (sshd writes several lines per
-/// connection), then a map keyed by the address as a `u128` with a
-/// multiply-shift hash, whose values are shared `Arc<Geo>`s.
+/// kept small and cache-friendly: a memo of the previous address (sshd writes
+/// several lines per connection), then compact maps from the address (IPv4 as
+/// `u32`: 8 bytes an entry) to an index into the few distinct answers.
 pub struct Enricher<'a> {
     locator: Option<&'a Locator>,
-    cache: HashMap<u128, Option<Arc<Geo>>, BuildHasherDefault<AddrHasher>>,
+    v4: HashMap<u32, u32, BuildHasherDefault<AddrHasher>>,
+    v6: HashMap<u128, u32, BuildHasherDefault<AddrHasher>>,
+    /// Distinct answers; index 0 is "unknown" (`None`).
+    answers: Vec<Option<Arc<Geo>>>,
+    /// Answer → its index, by the address of the interned `Geo`.
+    index: HashMap<usize, u32>,
     last: Option<(IpAddr, Option<Arc<Geo>>)>,
 }
 
 impl<'a> Enricher<'a> {
     /// `None`: enrichment off (`--geoip none`); events still get a `scope`.
     pub fn new(locator: Option<&'a Locator>) -> Enricher<'a> {
-        Enricher { locator, cache: HashMap::default(), last: None }
+        Enricher { locator, v4: HashMap::default(), v6: HashMap::default(), answers: vec![None], index: HashMap::new(), last: None }
     }
 
     pub fn enrich(&mut self, ev: &mut Event) {
@@ -94,19 +99,14 @@ impl<'a> Enricher<'a> {
         let geo = if s != Scope::Public {
             None
         } else {
-            let key = match ip.to_canonical() {
-                IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
-                IpAddr::V6(v6) => u128::from(v6),
+            let ip = ip.to_canonical();
+            let hit = match ip {
+                IpAddr::V4(v4) => self.v4.get(&u32::from(v4)),
+                IpAddr::V6(v6) => self.v6.get(&u128::from(v6)),
             };
-            if let Some(g) = self.cache.get(&key) {
-                g.clone()
-            } else {
-                if self.cache.len() >= CACHE_MAX {
-                    self.cache.clear();
-                }
-                let g = locator.locate(ip).geo;
-                self.cache.insert(key, g.clone());
-                g
+            match hit {
+                Some(&i) => self.answers[i as usize].clone(),
+                None => self.miss(locator, ip),
             }
         };
         ev.geo = geo.clone();
@@ -114,7 +114,33 @@ impl<'a> Enricher<'a> {
     }
 }
 
-/// Hash for `u128` address keys: fold the halves, multiply by a large odd
+impl Enricher<'_> {
+    #[cold]
+    fn miss(&mut self, locator: &Locator, ip: IpAddr) -> Option<Arc<Geo>> {
+        if self.v4.len() + self.v6.len() >= CACHE_MAX {
+            self.v4.clear();
+            self.v6.clear();
+            self.answers.truncate(1);
+            self.index.clear();
+        }
+        let geo = locator.locate(ip).geo;
+        // Answers are interned by the locator: equal answers are the same Arc.
+        let i = match &geo {
+            None => 0,
+            Some(g) => *self.index.entry(Arc::as_ptr(g) as usize).or_insert_with(|| {
+                self.answers.push(Some(g.clone()));
+                (self.answers.len() - 1) as u32
+            }),
+        };
+        match ip {
+            IpAddr::V4(v4) => self.v4.insert(u32::from(v4), i),
+            IpAddr::V6(v6) => self.v6.insert(u128::from(v6), i),
+        };
+        geo
+    }
+}
+
+/// Hash for address keys: fold the halves, multiply by a large odd
 /// constant (SipHash's DoS resistance is not needed for a cache that is
 /// cleared when it grows large).
 #[derive(Default)]
@@ -128,6 +154,10 @@ impl Hasher for AddrHasher {
         for &b in bytes {
             self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 ^= self.0 >> 29;
     }
     fn write_u128(&mut self, n: u128) {
         let folded = (n as u64) ^ ((n >> 64) as u64).rotate_left(32);
@@ -195,7 +225,7 @@ mod tests {
         let mut b = event("8.8.8.8");
         en.enrich(&mut b);
         assert_eq!(a.geo, b.geo);
-        assert_eq!(en.cache.len(), 1);
+        assert_eq!((en.v4.len(), en.answers.len()), (1, 2));
         let mut p = event("192.168.0.1");
         en.enrich(&mut p);
         assert_eq!((p.scope, p.geo), (Some(Scope::Private), None));
