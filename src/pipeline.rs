@@ -118,7 +118,6 @@ fn run_one(
     let mut blocks = BlockReader::new(reader, BLOCK);
     let bar = progress_bar(opts.progress, size, &input.name());
     let mut stats = BlockStats::default();
-    let mut next_line = 1u64;
     let sink_err: std::cell::RefCell<Option<io::Error>> = std::cell::RefCell::new(None);
     let events = std::cell::Cell::new(0u64);
     let mut emit = |ev: Event| {
@@ -129,46 +128,65 @@ fn run_one(
             }
         }
     };
-    let mut read_err = None;
-    loop {
-        let mut batch = Vec::with_capacity(BATCH);
-        while batch.len() < BATCH {
-            match blocks.next_block() {
-                Ok(Some((b, dropped))) => {
-                    stats.too_long += dropped;
-                    stats.lines += dropped;
-                    next_line += dropped;
-                    // Line numbers: count newlines now so blocks can parse independently.
-                    let n = memchr::memchr_iter(b'\n', &b).count() as u64
-                        + u64::from(!b.is_empty() && !b.ends_with(b"\n"));
-                    batch.push((b, next_line));
-                    next_line += n;
+    // Reading and parallel parsing run on a producer thread while this thread
+    // correlates and feeds the sink: the two halves overlap.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<parse::Block>, BlockStats, usize)>(2);
+    let all = opts.all;
+    let read_err = std::thread::scope(|scope| {
+        let producer = scope.spawn(move || -> Option<io::Error> {
+            let mut next_line = 1u64;
+            loop {
+                let mut batch = Vec::with_capacity(BATCH);
+                let mut dropped_stats = BlockStats::default();
+                let mut err = None;
+                while batch.len() < BATCH {
+                    match blocks.next_block() {
+                        Ok(Some((b, dropped))) => {
+                            dropped_stats.too_long += dropped;
+                            dropped_stats.lines += dropped;
+                            next_line += dropped;
+                            // Line numbers: count newlines now so blocks parse independently.
+                            let n = memchr::memchr_iter(b'\n', &b).count() as u64
+                                + u64::from(!b.is_empty() && !b.ends_with(b"\n"));
+                            batch.push((b, next_line));
+                            next_line += n;
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            err = Some(e);
+                            break;
+                        }
+                    }
                 }
-                Ok(None) => break,
-                Err(e) => {
-                    read_err = Some(e);
-                    break;
+                if batch.is_empty() {
+                    return err;
+                }
+                let bytes: usize = batch.iter().map(|(b, _)| b.len()).sum();
+                let parsed: Vec<parse::Block> =
+                    batch.par_iter().map(|(b, first)| parse::parse_block(b, *first, all)).collect();
+                if tx.send((parsed, dropped_stats, bytes)).is_err() || err.is_some() {
+                    return err;
                 }
             }
-        }
-        if batch.is_empty() {
-            break;
-        }
-        let bytes: usize = batch.iter().map(|(b, _)| b.len()).sum();
-        let parsed: Vec<parse::Block> = batch.par_iter().map(|(b, first)| parse::parse_block(b, *first, opts.all)).collect();
-        for block in parsed {
-            stats.add(&block.stats);
-            for raw in block.lines {
-                corr.push(raw, &mut emit);
+        });
+        for (parsed, dropped, bytes) in rx.iter() {
+            stats.add(&dropped);
+            for block in parsed {
+                stats.add(&block.stats);
+                for raw in block.lines {
+                    corr.push(raw, &mut emit);
+                }
+            }
+            if let Some(bar) = &bar {
+                bar.inc(bytes as u64);
+            }
+            if sink_err.borrow().is_some() {
+                break;
             }
         }
-        if let Some(bar) = &bar {
-            bar.inc(bytes as u64);
-        }
-        if sink_err.borrow().is_some() || read_err.is_some() {
-            break;
-        }
-    }
+        drop(rx);
+        producer.join().unwrap_or(None)
+    });
     corr.finish_all(&mut emit);
     drop(emit);
     if let Some(bar) = bar {

@@ -10,6 +10,7 @@
 //! - [`update`]  — `sshmap geoip update`: download, check, rename into the data directory.
 //! - [`Enricher`] — fills `geo` and `scope` on events, one lookup per distinct address.
 
+pub mod countries;
 pub mod db;
 pub mod locate;
 pub mod scope;
@@ -163,29 +164,6 @@ impl Hasher for AddrHasher {
         let folded = (n as u64) ^ ((n >> 64) as u64).rotate_left(32);
         self.0 = (self.0 ^ folded).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         self.0 ^= self.0 >> 29;
-    }
-}
-
-// TEMPORARY stub until `src/geo/countries.rs` lands from the `map` branch
-// (Natural Earth names and label points). Same API; remove after `git merge main`.
-mod countries {
-    const TABLE: &[(&str, &str, f64, f64)] = &[
-        ("AU", "Australia", -25.0, 134.0),
-        ("CN", "China", 33.0, 103.0),
-        ("DE", "Germany", 51.0, 10.0),
-        ("FR", "France", 46.7, 2.5),
-        ("GB", "United Kingdom", 53.0, -1.5),
-        ("JP", "Japan", 36.5, 138.5),
-        ("SE", "Sweden", 62.5, 16.0),
-        ("US", "United States", 39.5, -98.5),
-    ];
-
-    pub fn name(iso2: &str) -> Option<&'static str> {
-        TABLE.iter().find(|r| r.0 == iso2).map(|r| r.1)
-    }
-
-    pub fn label_point(iso2: &str) -> Option<(f64, f64)> {
-        TABLE.iter().find(|r| r.0 == iso2).map(|r| (r.2, r.3))
     }
 }
 

@@ -1,4 +1,9 @@
-//! Integration tests: one binary, modules per area.
+//! Integration tests: one binary, a module per area, helpers in `util`.
 
+mod cli;
+mod corpora;
 mod geoip;
 mod mmdb_writer;
+mod openssh_fixtures;
+mod robustness;
+mod util;

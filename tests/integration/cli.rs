@@ -1,0 +1,158 @@
+//! The command line: exit codes, output formats, stdin, compression, errors.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::util::{fixture, run, sshmap};
+
+#[test]
+fn parse_reads_stdin_and_prints_jsonl() {
+    let mut child = sshmap()
+        .args(["parse", "--year", "2026", "--tz", "UTC", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Nov 23 07:41:35 vm sshd[4202]: Failed password for alice from 203.0.113.9 port 34932 ssh2\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ts"], "2026-11-23T07:41:35+00:00");
+    assert_eq!(v["kind"], "auth_failure");
+    assert_eq!(v["user"], "alice");
+    assert_eq!(v["ip"], "203.0.113.9");
+    assert_eq!(v["port"], 34932);
+    assert_eq!(v["pid"], 4202);
+    assert_eq!(v["host"], "vm");
+    assert_eq!(v["method"], "password");
+    assert_eq!(v["invalid_user"], false);
+    assert_eq!(v["count"], 1);
+    assert_eq!(v["src"]["input"], "-");
+    assert_eq!(v["src"]["line"], 1);
+    assert!(v["geo"].is_null() || v["geo"].is_object());
+}
+
+#[test]
+fn unreadable_input_is_reported_and_the_rest_processed() {
+    let sample = fixture("sample/auth.log");
+    let out = run(&["stats", "--json", "/nonexistent/auth.log", sample.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/auth.log"));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["events"].as_u64().unwrap() > 0);
+    assert_eq!(v["inputs"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn gzip_and_zstd_detected_by_magic_not_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read(fixture("sample/auth.log")).unwrap();
+    let gz = dir.path().join("rotated-without-suffix");
+    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+    enc.write_all(&text).unwrap();
+    enc.finish().unwrap();
+    let zst = dir.path().join("other.log");
+    std::fs::write(&zst, zstd::encode_all(&text[..], 3).unwrap()).unwrap();
+    let plain = run(&["stats", "--json", fixture("sample/auth.log").to_str().unwrap()]);
+    let a: serde_json::Value = serde_json::from_slice(&plain.stdout).unwrap();
+    for p in [&gz, &zst] {
+        let out = run(&["stats", "--json", p.to_str().unwrap()]);
+        assert!(out.status.success());
+        let b: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(a["events"], b["events"]);
+        assert_eq!(a["attempts"], b["attempts"]);
+    }
+}
+
+#[test]
+fn rotated_directory_is_read_oldest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = |d: u32, u: &str| format!("Nov {d:2} 10:00:00 h sshd[{d}]: Invalid user {u} from 192.0.2.{d} port 1\n");
+    std::fs::write(dir.path().join("auth.log"), line(5, "newest")).unwrap();
+    std::fs::write(dir.path().join("auth.log.1"), line(4, "middle")).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(line(3, "oldest").as_bytes()).unwrap();
+    std::fs::write(dir.path().join("auth.log.2.gz"), enc.finish().unwrap()).unwrap();
+    let out = run(&["parse", "--year", "2026", dir.path().to_str().unwrap()]);
+    assert!(out.status.success());
+    let users: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["user"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(users, ["oldest", "middle", "newest"]);
+}
+
+#[test]
+fn csv_output_has_header_and_quotes() {
+    let out = run(&["parse", "--format", "csv", "--year", "2026", fixture("sample/auth.log").to_str().unwrap()]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("ts,host,program,pid,kind,"));
+    assert!(text.lines().count() > 2);
+}
+
+#[test]
+fn closed_pipe_is_success() {
+    let mut child = sshmap()
+        .args(["parse", "--year", "2026", fixture("sample/auth.log").to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn unbuilt_commands_exit_2_with_a_clear_message() {
+    let out = run(&["timelapse", "-o", "/tmp/x.mp4", fixture("sample/auth.log").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
+}
+
+#[test]
+fn global_options_before_or_after_the_subcommand() {
+    let f = fixture("sample/auth.log");
+    let a = run(&["--year", "2021", "--tz", "UTC", "parse", f.to_str().unwrap()]);
+    let b = run(&["parse", f.to_str().unwrap(), "--year", "2021", "--tz", "UTC"]);
+    assert!(a.status.success() && b.status.success());
+    assert_eq!(a.stdout, b.stdout);
+    assert!(String::from_utf8_lossy(&a.stdout).contains("\"ts\":\"2021-"));
+}
+
+#[test]
+fn env_and_config_file_resolve_below_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("sshmap.toml");
+    std::fs::write(&cfg, "year = 2019\ntz = \"UTC\"\n").unwrap();
+    let f = fixture("sample/auth.log");
+    let first_ts = |out: std::process::Output| -> String {
+        let s = String::from_utf8(out.stdout).unwrap();
+        let v: serde_json::Value = serde_json::from_str(s.lines().next().unwrap()).unwrap();
+        v["ts"].as_str().unwrap()[..4].to_string()
+    };
+    let file_only = sshmap().args(["parse", f.to_str().unwrap(), "--config", cfg.to_str().unwrap()]).output().unwrap();
+    assert_eq!(first_ts(file_only), "2019");
+    let env = sshmap()
+        .args(["parse", f.to_str().unwrap()])
+        .env("SSHMAP_CONFIG", &cfg)
+        .env("SSHMAP_YEAR", "2020")
+        .output()
+        .unwrap();
+    assert_eq!(first_ts(env), "2020");
+    let flag = sshmap()
+        .args(["parse", f.to_str().unwrap(), "--year", "2022"])
+        .env("SSHMAP_CONFIG", &cfg)
+        .env("SSHMAP_YEAR", "2020")
+        .output()
+        .unwrap();
+    assert_eq!(first_ts(flag), "2022");
+}
