@@ -142,6 +142,19 @@ impl Locator {
         m.geos.entry(key).or_insert_with(|| Arc::new(g)).clone()
     }
 
+    /// The attribution lines every view that shows results must carry
+    /// (report footer, live map), one per distinct database licence.
+    pub fn attributions(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (_, db) in self.databases() {
+            let a = db.licence().1;
+            if !a.is_empty() && !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        out
+    }
+
     /// The databases in use: (role, database).
     pub fn databases(&self) -> impl Iterator<Item = (&'static str, &Database)> {
         self.geo.iter().map(|d| ("location", d)).chain(self.asn.iter().map(|d| ("asn", d)))
@@ -412,6 +425,7 @@ mod tests {
         assert_eq!(g.precision, Some("country"));
         assert!(g.lat.is_some() && g.lon.is_some());
         assert_eq!(g.city, None);
+        assert_eq!(loc.attributions(), ["IP Geolocation by DB-IP (https://db-ip.com)"]);
         let g = loc.locate("1.1.1.1".parse().unwrap()).geo.unwrap();
         assert_eq!(g.country.as_deref(), Some("AU"));
     }
