@@ -66,10 +66,14 @@ const CACHE_MAX: usize = 1 << 20;
 ///
 /// This runs on the pipeline's one sequential thread for every event, so it is
 /// kept small and cache-friendly: a memo of the previous address (sshd writes
-/// several lines per connection), then compact maps from the address (IPv4 as
-/// `u32`: 8 bytes an entry) to an index into the few distinct answers.
+/// several lines per connection), a small direct-mapped table of recent IPv4
+/// addresses that stays in the CPU cache (attack sources are heavy-tailed: a few
+/// thousand addresses send most lines), then compact maps from the address
+/// (IPv4 as `u32`) to an index into the few distinct answers.
 pub struct Enricher<'a> {
     locator: Option<&'a Locator>,
+    /// (IPv4 address, answer index + 1); 0 marks an empty slot (0.0.0.0 is never looked up).
+    recent: Box<[(u32, u32)]>,
     v4: HashMap<u32, u32, BuildHasherDefault<AddrHasher>>,
     v6: HashMap<u128, u32, BuildHasherDefault<AddrHasher>>,
     /// Distinct answers; index 0 is "unknown" (`None`).
@@ -82,7 +86,7 @@ pub struct Enricher<'a> {
 impl<'a> Enricher<'a> {
     /// `None`: enrichment off (`--geoip none`); events still get a `scope`.
     pub fn new(locator: Option<&'a Locator>) -> Enricher<'a> {
-        Enricher { locator, v4: HashMap::default(), v6: HashMap::default(), answers: vec![None], index: HashMap::new(), last: None }
+        Enricher { locator, recent: vec![(0, 0); RECENT].into_boxed_slice(), v4: HashMap::default(), v6: HashMap::default(), answers: vec![None], index: HashMap::new(), last: None }
     }
 
     pub fn enrich(&mut self, ev: &mut Event) {
@@ -102,11 +106,24 @@ impl<'a> Enricher<'a> {
         } else {
             let ip = ip.to_canonical();
             let hit = match ip {
-                IpAddr::V4(v4) => self.v4.get(&u32::from(v4)),
-                IpAddr::V6(v6) => self.v6.get(&u128::from(v6)),
+                IpAddr::V4(v4) => {
+                    let n = u32::from(v4);
+                    let slot = recent_slot(n);
+                    let (k, i) = self.recent[slot];
+                    if k == n && i != 0 {
+                        Some(i - 1)
+                    } else {
+                        let i = self.v4.get(&n).copied();
+                        if let Some(i) = i {
+                            self.recent[slot] = (n, i + 1);
+                        }
+                        i
+                    }
+                }
+                IpAddr::V6(v6) => self.v6.get(&u128::from(v6)).copied(),
             };
             match hit {
-                Some(&i) => self.answers[i as usize].clone(),
+                Some(i) => self.answers[i as usize].clone(),
                 None => self.miss(locator, ip),
             }
         };
@@ -123,6 +140,7 @@ impl Enricher<'_> {
             self.v6.clear();
             self.answers.truncate(1);
             self.index.clear();
+            self.recent.fill((0, 0));
         }
         let geo = locator.locate(ip).geo;
         // Answers are interned by the locator: equal answers are the same Arc.
@@ -139,6 +157,13 @@ impl Enricher<'_> {
         };
         geo
     }
+}
+
+/// Slots in [`Enricher::recent`]: 32 KiB, about an L1 data cache.
+const RECENT: usize = 4096;
+
+fn recent_slot(ip: u32) -> usize {
+    (ip.wrapping_mul(0x9E37_79B1) >> (32 - RECENT.trailing_zeros())) as usize
 }
 
 /// Hash for address keys: fold the halves, multiply by a large odd
@@ -207,6 +232,29 @@ mod tests {
         let mut p = event("192.168.0.1");
         en.enrich(&mut p);
         assert_eq!((p.scope, p.geo), (Some(Scope::Private), None));
+    }
+
+    #[test]
+    fn cached_answers_equal_direct_lookups() {
+        let loc = Locator::embedded();
+        let mut en = Enricher::new(Some(&loc));
+        // A deterministic mix of repeats, slot collisions, IPv6 and private addresses.
+        let mut x: u32 = 12345;
+        let mut ips: Vec<IpAddr> = Vec::new();
+        for i in 0..20_000u32 {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            ips.push(match i % 7 {
+                0 => IpAddr::V6(std::net::Ipv6Addr::new(0x2a00 + (x >> 28) as u16, x as u16, 0, 0, 0, 0, 0, 1)),
+                1 => IpAddr::V4(std::net::Ipv4Addr::from(x % 64)), // 0.0.0.x: reserved
+                _ => IpAddr::V4(std::net::Ipv4Addr::from(x % 5000 * 40_009)),
+            });
+        }
+        for ip in ips {
+            let mut ev = event(&ip.to_string());
+            en.enrich(&mut ev);
+            let direct = loc.locate(ip);
+            assert_eq!((ev.scope, ev.geo.as_deref()), (Some(direct.scope), direct.geo.as_deref()), "{ip}");
+        }
     }
 
     #[test]
