@@ -1,0 +1,1 @@
+//! Bar and pie charts (country, user, IP, hour, ASN).

@@ -1,0 +1,1 @@
+//! `sshmap map` and `sshmap chart`: read events, aggregate, draw, write the file.
