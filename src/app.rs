@@ -27,8 +27,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             parse(&settings, &a.input, format, a.all)
         }
         Command::Stats(a) => stats(&settings, &a.input, a.top, a.json),
-        Command::Map(_) => not_yet("map", "World maps and charts"),
-        Command::Chart(_) => not_yet("chart", "World maps and charts"),
+        Command::Map(a) => crate::render::command::map(&settings, a),
+        Command::Chart(a) => crate::render::command::chart(&settings, a),
         Command::Timelapse(_) => not_yet("timelapse", "Timelapse video"),
         Command::Report(_) => not_yet("report", "Interactive HTML report"),
         Command::Ingest(_) => not_yet("ingest", "Store"),
@@ -48,7 +48,7 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 /// Expands INPUT arguments (or auto-detects), reporting problems on stderr.
-fn inputs(settings: &Settings, args: &InputArgs) -> Result<(Vec<Input>, bool)> {
+pub(crate) fn inputs(settings: &Settings, args: &InputArgs) -> Result<(Vec<Input>, bool)> {
     if args.db.is_some() {
         bail!("--db is not implemented yet (planned in the issue \"Store\"); pass log files instead");
     }
@@ -69,12 +69,12 @@ fn inputs(settings: &Settings, args: &InputArgs) -> Result<(Vec<Input>, bool)> {
     Ok((inputs, !errors.is_empty()))
 }
 
-fn pipeline_options(settings: &Settings, all: bool) -> pipeline::Options {
+pub(crate) fn pipeline_options(settings: &Settings, all: bool) -> pipeline::Options {
     pipeline::Options { all, year: settings.year, tz: settings.tz.clone(), progress: !settings.quiet }
 }
 
 /// Reports unreadable inputs; returns true if there was one.
-fn report_errors(reports: &[InputReport]) -> bool {
+pub(crate) fn report_errors(reports: &[InputReport]) -> bool {
     let mut any = false;
     for r in reports {
         if let Some(e) = &r.error {
