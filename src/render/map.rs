@@ -165,12 +165,9 @@ pub fn scene(data: &MapData, opts: &MapOptions) -> Scene {
         data.countries.len()
     ));
     s.text(m.margin, y, m.body, pal.muted, Anchor::Start, sub.join("   ·   "));
-    let header = y + m.body * 0.8;
-    let footer = m.small * 4.6 + m.margin;
-    let (mx, my, mw, mh) = (m.margin, header, w as f32 - 2.0 * m.margin, (h as f32 - header - footer).max(10.0));
-
+    let (mx, my, mw, mh) = map_rect(opts);
     let proj = opts.projection;
-    let fit = Fit::new(&proj, f64::from(mx), f64::from(my), f64::from(mw), f64::from(mh));
+    let fit = pixel_fit(opts);
     s.items.push(map_layer(data, &proj, &fit, pal, &m, Detail::for_size(w, h)));
 
     if opts.points && !data.points.is_empty() {
@@ -190,6 +187,20 @@ pub fn scene(data: &MapData, opts: &MapOptions) -> Scene {
     }
     legend(&mut s, data, pal, &m);
     s
+}
+
+/// The rectangle the world is drawn in: between the header and the legend.
+fn map_rect(opts: &MapOptions) -> (f32, f32, f32, f32) {
+    let m = Metrics::new(opts.width, opts.height);
+    let header = m.margin + m.title + m.body * 1.5 + m.body * 0.8;
+    let footer = m.small * 4.6 + m.margin;
+    (m.margin, header, opts.width as f32 - 2.0 * m.margin, (opts.height as f32 - header - footer).max(10.0))
+}
+
+/// Where (lon, lat) lands in the picture: `fit.apply(opts.projection.project(lon, lat))`.
+pub fn pixel_fit(opts: &MapOptions) -> Fit {
+    let (x, y, w, h) = map_rect(opts);
+    Fit::new(&opts.projection, f64::from(x), f64::from(y), f64::from(w), f64::from(h))
 }
 
 fn map_layer(data: &MapData, proj: &Projection, fit: &Fit, pal: &Palette, m: &Metrics, detail: Detail) -> Item {

@@ -1,1 +1,4 @@
 //! Integration tests: one binary, modules per area.
+
+mod render;
+mod util;
