@@ -41,6 +41,14 @@ pub struct World {
     pub countries: Vec<CountryShape>,
 }
 
+/// The encoded bytes at a scale (benchmarks decode them afresh).
+pub fn embedded(detail: Detail) -> &'static [u8] {
+    match detail {
+        Detail::Low => W110,
+        Detail::High => W50,
+    }
+}
+
 /// The geometry at a scale, decoded on first use.
 pub fn get(detail: Detail) -> &'static World {
     static LOW: OnceLock<World> = OnceLock::new();
