@@ -94,7 +94,7 @@ fn bench(c: &mut Criterion) {
     file.write_all(&data).expect("write temp file");
     file.flush().expect("flush");
     let inputs = [Input::File(file.path().to_path_buf())];
-    let opts = Options { all: false, year: Some(2026), tz: jiff::tz::TimeZone::UTC, progress: false };
+    let opts = Options { all: false, year: Some(2026), tz: jiff::tz::TimeZone::UTC, progress: false, geo: None, range: Default::default() };
     g.bench_function("pipeline::run (file, all threads)", |b| {
         b.iter(|| {
             let mut events = 0u64;
