@@ -1,4 +1,4 @@
-//! Runs source → parse for a list of inputs and hands each event to a sink.
+//! Runs source → parse → enrich for a list of inputs and hands each event to a sink.
 //!
 //! Blocks of whole lines are parsed in parallel (rayon), then correlated in
 //! order on the calling thread, so output order is input order and memory stays
@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::event::{Event, Ts};
+use crate::geo::{Enricher, Locator};
 use crate::parse::{self, BlockStats, Correlator};
 use crate::source::{self, BlockReader, Input};
 
@@ -27,6 +28,23 @@ pub struct Options {
     pub tz: jiff::tz::TimeZone,
     /// Show a progress bar (only ever on a terminal).
     pub progress: bool,
+    /// GeoIP databases; `None` (`--geoip none`): events get a `scope` but no `geo`.
+    pub geo: Option<Arc<Locator>>,
+    /// `--from` / `--to`: events outside are dropped (and not counted as events).
+    pub range: TimeRange,
+}
+
+/// A half-open time interval `[from, to)` in Unix microseconds; open ends are unbounded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+impl TimeRange {
+    pub fn contains(&self, ts: Ts) -> bool {
+        self.from.is_none_or(|f| ts.micros >= f) && self.to.is_none_or(|t| ts.micros < t)
+    }
 }
 
 /// What one input gave (`stats --json` `inputs`).
@@ -52,6 +70,13 @@ pub fn run(
     sink: &mut dyn FnMut(Event) -> io::Result<()>,
 ) -> io::Result<Vec<InputReport>> {
     let mut reports = Vec::with_capacity(inputs.len());
+    // Enriched here, after correlation, on the calling thread: one cache for the
+    // whole run, so each distinct address is looked up once.
+    let mut enricher = Enricher::new(opts.geo.as_deref());
+    let sink = &mut |mut ev: Event| {
+        enricher.enrich(&mut ev);
+        sink(ev)
+    };
     for input in inputs {
         let mut report = InputReport { input: input.name(), ..InputReport::default() };
         match source::open(input) {
@@ -108,10 +133,13 @@ fn run_one(
     let mut blocks = BlockReader::new(reader, BLOCK);
     let bar = progress_bar(opts.progress, size, &input.name());
     let mut stats = BlockStats::default();
-    let mut next_line = 1u64;
     let sink_err: std::cell::RefCell<Option<io::Error>> = std::cell::RefCell::new(None);
     let events = std::cell::Cell::new(0u64);
+    let range = opts.range;
     let mut emit = |ev: Event| {
+        if !range.contains(ev.ts) {
+            return;
+        }
         if sink_err.borrow().is_none() {
             events.set(events.get() + 1);
             if let Err(e) = sink(ev) {
@@ -119,46 +147,65 @@ fn run_one(
             }
         }
     };
-    let mut read_err = None;
-    loop {
-        let mut batch = Vec::with_capacity(BATCH);
-        while batch.len() < BATCH {
-            match blocks.next_block() {
-                Ok(Some((b, dropped))) => {
-                    stats.too_long += dropped;
-                    stats.lines += dropped;
-                    next_line += dropped;
-                    // Line numbers: count newlines now so blocks can parse independently.
-                    let n = memchr::memchr_iter(b'\n', &b).count() as u64
-                        + u64::from(!b.is_empty() && !b.ends_with(b"\n"));
-                    batch.push((b, next_line));
-                    next_line += n;
+    // Reading and parallel parsing run on a producer thread while this thread
+    // correlates and feeds the sink: the two halves overlap.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<parse::Block>, BlockStats, usize)>(2);
+    let all = opts.all;
+    let read_err = std::thread::scope(|scope| {
+        let producer = scope.spawn(move || -> Option<io::Error> {
+            let mut next_line = 1u64;
+            loop {
+                let mut batch = Vec::with_capacity(BATCH);
+                let mut dropped_stats = BlockStats::default();
+                let mut err = None;
+                while batch.len() < BATCH {
+                    match blocks.next_block() {
+                        Ok(Some((b, dropped))) => {
+                            dropped_stats.too_long += dropped;
+                            dropped_stats.lines += dropped;
+                            next_line += dropped;
+                            // Line numbers: count newlines now so blocks parse independently.
+                            let n = memchr::memchr_iter(b'\n', &b).count() as u64
+                                + u64::from(!b.is_empty() && !b.ends_with(b"\n"));
+                            batch.push((b, next_line));
+                            next_line += n;
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            err = Some(e);
+                            break;
+                        }
+                    }
                 }
-                Ok(None) => break,
-                Err(e) => {
-                    read_err = Some(e);
-                    break;
+                if batch.is_empty() {
+                    return err;
+                }
+                let bytes: usize = batch.iter().map(|(b, _)| b.len()).sum();
+                let parsed: Vec<parse::Block> =
+                    batch.par_iter().map(|(b, first)| parse::parse_block(b, *first, all)).collect();
+                if tx.send((parsed, dropped_stats, bytes)).is_err() || err.is_some() {
+                    return err;
                 }
             }
-        }
-        if batch.is_empty() {
-            break;
-        }
-        let bytes: usize = batch.iter().map(|(b, _)| b.len()).sum();
-        let parsed: Vec<parse::Block> = batch.par_iter().map(|(b, first)| parse::parse_block(b, *first, opts.all)).collect();
-        for block in parsed {
-            stats.add(&block.stats);
-            for raw in block.lines {
-                corr.push(raw, &mut emit);
+        });
+        for (parsed, dropped, bytes) in rx.iter() {
+            stats.add(&dropped);
+            for block in parsed {
+                stats.add(&block.stats);
+                for raw in block.lines {
+                    corr.push(raw, &mut emit);
+                }
+            }
+            if let Some(bar) = &bar {
+                bar.inc(bytes as u64);
+            }
+            if sink_err.borrow().is_some() {
+                break;
             }
         }
-        if let Some(bar) = &bar {
-            bar.inc(bytes as u64);
-        }
-        if sink_err.borrow().is_some() || read_err.is_some() {
-            break;
-        }
-    }
+        drop(rx);
+        producer.join().unwrap_or(None)
+    });
     corr.finish_all(&mut emit);
     drop(emit);
     if let Some(bar) = bar {

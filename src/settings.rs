@@ -92,6 +92,9 @@ impl Layers {
 pub struct Settings {
     pub geoip: Option<PathBuf>,
     pub asn: Option<PathBuf>,
+    /// Where sshmap keeps data (`geoip update` databases): `$SSHMAP_DATA_DIR` /
+    /// `data_dir` in the config, else `$XDG_DATA_HOME/sshmap`, else `~/.local/share/sshmap`.
+    pub data_dir: Option<PathBuf>,
     /// Year for timestamps without one; `None`: infer from mtime.
     pub year: Option<i32>,
     /// Zone for timestamps without an offset.
@@ -102,7 +105,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { geoip: None, asn: None, year: None, tz: TimeZone::UTC, quiet: false, verbose: 0 }
+        Settings { geoip: None, asn: None, data_dir: None, year: None, tz: TimeZone::UTC, quiet: false, verbose: 0 }
     }
 }
 
@@ -123,12 +126,49 @@ impl Settings {
         Ok(Settings {
             geoip: layers.get(args.geoip.clone(), None, "geoip")?,
             asn: layers.get(args.asn.clone(), None, "asn")?,
+            data_dir: crate::geo::update::data_dir(layers.get(None, None, "data-dir")?),
             year,
             tz,
             quiet: args.quiet || layers.get::<bool>(None, None, "quiet")?.unwrap_or(false),
             verbose: args.verbose,
         })
     }
+}
+
+/// A point in time from the command line: RFC 3339 (`2026-11-23T07:00:00+01:00`),
+/// or a date / date-time without offset (`2026-11-23`, `2026-11-23T07:00`,
+/// `2026-11-23 07:00:00`) read in `tz`. Returns Unix microseconds.
+pub fn parse_time(s: &str, tz: &TimeZone) -> Result<i64> {
+    let s = s.trim();
+    if let Ok(ts) = s.parse::<jiff::Timestamp>() {
+        return Ok(ts.as_microsecond());
+    }
+    let civil = if let (10, Ok(d)) = (s.len(), s.parse::<jiff::civil::Date>()) {
+        d.to_datetime(jiff::civil::Time::midnight())
+    } else {
+        s.replace(' ', "T").parse::<jiff::civil::DateTime>().with_context(|| {
+            format!("{s:?} is not a time: use RFC 3339 (2026-11-23T07:00:00Z), a date (2026-11-23) or a local date-time (2026-11-23T07:00)")
+        })?
+    };
+    let zoned = civil.to_zoned(tz.clone()).with_context(|| format!("{s:?} does not exist in the time zone"))?;
+    Ok(zoned.timestamp().as_microsecond())
+}
+
+/// A duration such as `90d`, `12h`, `30m`, `45s` or `2w`, in seconds
+/// (`--keep`, `--window`, `--bin`, `--fade`).
+pub fn parse_duration(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: i64 = num.parse().ok()?;
+    let mult = match unit {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mult)
 }
 
 /// A zone name (`Europe/Paris`) or a fixed offset (`+02:00`, `-0500`).
@@ -181,6 +221,16 @@ mod tests {
         let l = layers(&[("SSHMAP_YEAR", "soon")], "");
         let err = l.get::<i32>(None, None, "year").unwrap_err().to_string();
         assert!(err.contains("SSHMAP_YEAR"), "{err}");
+    }
+
+    #[test]
+    fn times_from_the_command_line() {
+        let paris = TimeZone::get("Europe/Paris").unwrap();
+        assert_eq!(parse_time("2026-11-23T07:00:00Z", &paris).unwrap(), 1_795_417_200_000_000);
+        assert_eq!(parse_time("2026-11-23T08:00", &paris).unwrap(), 1_795_417_200_000_000);
+        assert_eq!(parse_time("2026-11-23 08:00:00", &paris).unwrap(), 1_795_417_200_000_000);
+        assert_eq!(parse_time("2026-11-23", &TimeZone::UTC).unwrap(), 1_795_392_000_000_000);
+        assert!(parse_time("yesterday", &paris).unwrap_err().to_string().contains("RFC 3339"));
     }
 
     #[test]

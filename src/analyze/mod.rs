@@ -6,7 +6,9 @@
 
 pub mod table;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -40,7 +42,7 @@ pub struct Stats {
     to: Option<Ts>,
     events: u64,
     attempts: u64,
-    by_kind: BTreeMap<Kind, u64>,
+    by_kind: [u64; Kind::ALL.len()],
     ips: HashMap<IpAddr, IpAgg>,
     users: HashMap<String, u64>,
     countries: HashMap<Arc<str>, CountryAgg>,
@@ -48,6 +50,8 @@ pub struct Stats {
     /// Unix hour → (attempts, events).
     hours: BTreeMap<i64, (u64, u64)>,
     hour_of_day: [u64; 24],
+    /// The hour being counted: (unix hour, attempts, events), folded into `hours` on change.
+    hour_run: Option<(i64, u64, u64)>,
     successes: Vec<Success>,
     /// Offset of the first event, used to show hours in the log's own zone.
     offset: i32,
@@ -83,11 +87,24 @@ impl Stats {
         self.to = Some(self.to.map_or(ev.ts, |t| t.max(ev.ts)));
         let attempts = u64::from(ev.attempts);
         self.attempts += attempts;
-        *self.by_kind.entry(ev.kind).or_default() += 1;
+        self.by_kind[ev.kind as usize] += 1;
         let secs = ev.ts.unix_secs();
-        let h = self.hours.entry(secs.div_euclid(3600)).or_default();
-        h.0 += attempts;
-        h.1 += 1;
+        // Events arrive mostly in time order: add to the current hour without a tree lookup.
+        let hour = secs.div_euclid(3600);
+        match &mut self.hour_run {
+            Some((h, a, n)) if *h == hour => {
+                *a += attempts;
+                *n += 1;
+            }
+            run => {
+                if let Some((h, a, n)) = run.take() {
+                    let e = self.hours.entry(h).or_default();
+                    e.0 += a;
+                    e.1 += n;
+                }
+                *run = Some((hour, attempts, 1));
+            }
+        }
         let local = secs + i64::from(self.offset);
         self.hour_of_day[local.rem_euclid(86_400) as usize / 3600] += attempts;
         let geo = ev.geo.as_ref();
@@ -176,8 +193,13 @@ impl Stats {
             .collect();
         top_asns.sort_by(|a, b| b.attempts.cmp(&a.attempts).then(a.asn.cmp(&b.asn)));
         top_asns.truncate(top);
-        let per_hour = self
-            .hours
+        let mut hours = self.hours.clone();
+        if let Some((h, a, n)) = self.hour_run {
+            let e = hours.entry(h).or_default();
+            e.0 += a;
+            e.1 += n;
+        }
+        let per_hour = hours
             .iter()
             .map(|(&h, &(attempts, events))| HourBin {
                 hour: Ts::from_micros(h * 3_600_000_000, self.offset).to_rfc3339(),
@@ -192,7 +214,12 @@ impl Stats {
             attempts: self.attempts,
             unique_ips: self.ips.len() as u64,
             countries: self.countries.len() as u64,
-            by_kind: self.by_kind.iter().map(|(k, &n)| (k.as_str().to_string(), n)).collect(),
+            by_kind: Kind::ALL
+                .iter()
+                .zip(self.by_kind)
+                .filter(|(_, n)| *n > 0)
+                .map(|(k, n)| (k.as_str().to_string(), n))
+                .collect(),
             top_ips,
             top_users,
             top_countries,

@@ -10,7 +10,9 @@
 //! already reports (DESIGN §2: never double-counted). Events leave in input
 //! order; a held event blocks the ones after it, bounded by [`STALE_LINES`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -53,6 +55,7 @@ struct ConnState {
     port: Option<u16>,
     auth_failed: bool,
     too_many_seen: bool,
+    bad_protocol_seen: bool,
     /// Absolute queue indices of held events of this connection.
     held: Vec<u64>,
     last_line: u64,
@@ -77,6 +80,9 @@ pub struct Correlator {
     opts: Options,
     hosts: Vec<Arc<str>>,
     conns: HashMap<ConnKey, ConnState>,
+    /// Connections that closed after an `auth_failure`: PAM writes its
+    /// `PAM N more authentication failures` summary after sshd's close line.
+    failed_closed: HashMap<ConnKey, (Option<IpAddr>, u64)>,
     queue: VecDeque<Slot>,
     base: u64,
     year: Option<i32>,
@@ -84,7 +90,7 @@ pub struct Correlator {
     last_ts: Option<Ts>,
     tz_cache: Option<(i64, i32)>,
     line: u64,
-    last_event: Option<Event>,
+    programs: Vec<Arc<str>>,
 }
 
 impl Correlator {
@@ -93,7 +99,8 @@ impl Correlator {
             input,
             opts,
             hosts: Vec::new(),
-            conns: HashMap::new(),
+            conns: HashMap::default(),
+            failed_closed: HashMap::default(),
             queue: VecDeque::new(),
             base: 0,
             year: None,
@@ -101,7 +108,7 @@ impl Correlator {
             last_ts: None,
             tz_cache: None,
             line: 0,
-            last_event: None,
+            programs: Vec::new(),
         }
     }
 
@@ -110,29 +117,17 @@ impl Correlator {
     pub fn push(&mut self, raw: RawLine, sink: &mut impl FnMut(Event)) {
         self.line = raw.line;
         let ts = self.resolve(raw.stamp);
-        let host_id = raw.host.as_deref().map(|h| self.intern(h));
+        let host_id = raw.host.as_ref().map(|h| self.intern(h));
         let host = host_id.map(|i| self.hosts[i as usize].clone());
         let m = raw.msg;
-        if m.kind == Kind::Other && m.repeat_last.is_some() {
-            // sysklogd: `last message repeated N times`.
-            if let Some(mut ev) = self.last_event.clone() {
-                ev.count = m.repeat_last.unwrap_or(1);
-                ev.attempts = if ev.kind.is_attempt() || ev.kind == Kind::PamFailure && ev.attempts > 0 {
-                    ev.count
-                } else {
-                    0
-                };
-                ev.ts = ts;
-                ev.src.line = raw.line;
-                self.enqueue(Slot { ev, need_ip: false, need_pam: false, key: None });
-                self.flush(sink);
-            }
+        if m.repeat_last.is_some() {
+            // `last message repeated` with no event before it in its block: nothing to repeat.
             return;
         }
         let mut ev = Event {
             ts,
             host,
-            program: Arc::from(raw.program),
+            program: self.program(raw.program),
             pid: raw.pid,
             kind: m.kind,
             method: m.method,
@@ -163,7 +158,16 @@ impl Correlator {
                 self.finish(key);
             }
         }
-        let conn = self.conns.entry(key).or_default();
+        if !self.conns.contains_key(&key) {
+            let mut fresh = ConnState::default();
+            if let Some((ip, line)) = self.failed_closed.remove(&key) {
+                if ev.kind == Kind::PamFailure && ev.ip == ip && raw.line.saturating_sub(line) < 16 {
+                    fresh.auth_failed = true;
+                }
+            }
+            self.conns.insert(key, fresh);
+        }
+        let conn = self.conns.get_mut(&key).expect("present");
         conn.last_line = raw.line;
         if let Some(ip) = ev.ip {
             if conn.ip.is_none() {
@@ -199,6 +203,10 @@ impl Correlator {
                 ev.kind = Kind::Other;
             }
             Kind::TooManyFailures => conn.too_many_seen = true,
+            // `kex_exchange_identification: …` then `banner exchange: … invalid format`:
+            // one scanner connection, one attempt.
+            Kind::BadProtocol if conn.bad_protocol_seen => ev.kind = Kind::Other,
+            Kind::BadProtocol => conn.bad_protocol_seen = true,
             Kind::AuthFailure if !conn.auth_failed => {
                 conn.auth_failed = true;
                 let held = std::mem::take(&mut conn.held);
@@ -242,6 +250,27 @@ impl Correlator {
         self.flush(sink);
     }
 
+    /// Line of the oldest event still held back, if any. When `None`, every
+    /// event of the lines pushed so far has been passed to the sink: the store
+    /// checkpoints only at such points.
+    pub fn held_since(&self) -> Option<u64> {
+        self.queue.front().map(|s| s.ev.src.line)
+    }
+
+    /// Year inference state (year and month of the last year-less line), so a
+    /// read resumed in the middle of an input dates its lines as a full read would.
+    pub fn year_state(&self) -> Option<(i32, u8)> {
+        self.year.map(|y| (y, self.last_month))
+    }
+
+    /// Restores a state saved with [`Correlator::year_state`].
+    pub fn set_year_state(&mut self, state: Option<(i32, u8)>) {
+        if let Some((y, m)) = state {
+            self.year = Some(y);
+            self.last_month = m;
+        }
+    }
+
     /// Releases every held event: call at the end of the input.
     pub fn finish_all(&mut self, sink: &mut impl FnMut(Event)) {
         let keys: Vec<ConnKey> = self.conns.keys().copied().collect();
@@ -256,7 +285,6 @@ impl Correlator {
             return;
         }
         if self.queue.is_empty() {
-            self.last_event = Some(slot.ev.clone());
             sink(slot.ev);
         } else {
             self.enqueue(slot);
@@ -264,9 +292,6 @@ impl Correlator {
     }
 
     fn enqueue(&mut self, slot: Slot) {
-        if slot.ev.kind != Kind::Other {
-            self.last_event = Some(slot.ev.clone());
-        }
         self.queue.push_back(slot);
     }
 
@@ -274,6 +299,12 @@ impl Correlator {
     /// failure is an attempt of its own.
     fn finish(&mut self, key: ConnKey) {
         let Some(conn) = self.conns.remove(&key) else { return };
+        if conn.auth_failed {
+            if self.failed_closed.len() > 4096 {
+                self.failed_closed.clear();
+            }
+            self.failed_closed.insert(key, (conn.ip, self.line));
+        }
         for idx in conn.held {
             if let Some(slot) = self.queue.get_mut((idx.wrapping_sub(self.base)) as usize) {
                 if slot.need_pam {
@@ -316,15 +347,25 @@ impl Correlator {
         }
     }
 
-    fn intern(&mut self, host: &str) -> u32 {
-        if let Some(i) = self.hosts.iter().rposition(|h| &**h == host) {
+    /// One shared `Arc<str>` per program name instead of an allocation per event.
+    fn program(&mut self, name: &'static str) -> Arc<str> {
+        if let Some(p) = self.programs.iter().find(|p| &***p == name) {
+            return p.clone();
+        }
+        let p: Arc<str> = Arc::from(name);
+        self.programs.push(p.clone());
+        p
+    }
+
+    fn intern(&mut self, host: &Arc<str>) -> u32 {
+        if let Some(i) = self.hosts.iter().rposition(|h| Arc::ptr_eq(h, host) || **h == **host) {
             return i as u32;
         }
         if self.hosts.len() >= 4096 {
             // Hostile input with endless host names: stop interning, share one slot.
             self.hosts.truncate(4095);
         }
-        self.hosts.push(Arc::from(host));
+        self.hosts.push(host.clone());
         (self.hosts.len() - 1) as u32
     }
 
@@ -406,10 +447,9 @@ mod tests {
     fn run(lines: &[&str], opts: Options) -> Vec<Event> {
         let mut c = Correlator::new("t".into(), opts.clone());
         let mut out = Vec::new();
-        for (i, l) in lines.iter().enumerate() {
-            if let Ok(Some(raw)) = parse_line(l.as_bytes(), (i + 1) as u64, opts.all) {
-                c.push(raw, &mut |e| out.push(e));
-            }
+        let text = lines.join("\n");
+        for raw in crate::parse::parse_block(text.as_bytes(), 1, opts.all).lines {
+            c.push(raw, &mut |e| out.push(e));
         }
         c.finish_all(&mut |e| out.push(e));
         out

@@ -179,7 +179,8 @@ fn parse_u32(s: &[u8]) -> Option<u32> {
     if s.is_empty() || s.len() > 10 || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    std::str::from_utf8(s).ok()?.parse().ok()
+    let v = s.iter().fold(0u64, |a, &b| a * 10 + u64::from(b - b'0'));
+    u32::try_from(v).ok()
 }
 
 /// Everything that is not `<PRI>1` or JSON: timestamp, then host/program.
@@ -187,15 +188,26 @@ fn after_pri(line: &[u8]) -> Result<Envelope<'_>, Skip> {
     let (stamp, used) = timestamp(line);
     let rest = skip_spaces(&line[used..]);
     if used == 0 {
-        // No timestamp: `sshd[1]: msg` (socklog tail), or bare `sshd -e` output.
-        if let Some(env) = host_program(rest, Stamp::None) {
-            return env;
+        // No timestamp: `sshd[1]: msg` (socklog tail), or bare `sshd -e` output,
+        // whose `fatal: …`/`error: …` must not be taken for a program name.
+        let first = rest.split(|&b| b == b' ').next().unwrap_or_default();
+        if first.contains(&b'[') {
+            if let Some(env) = host_program(rest, Stamp::None) {
+                return env;
+            }
         }
         return Ok(bare(Stamp::None, line));
     }
     match host_program(rest, stamp) {
         Some(env) => env,
-        None => Ok(bare(stamp, rest)),
+        None => {
+            // socklog without a program: `… auth.info: Invalid user …`
+            let rest = match rest.iter().position(|&b| b == b' ') {
+                Some(i) if rest[..i].ends_with(b":") && is_facility_level(&rest[..i - 1]) => skip_spaces(&rest[i..]),
+                _ => rest,
+            };
+            Ok(bare(stamp, rest))
+        }
     }
 }
 

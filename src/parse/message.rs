@@ -6,9 +6,16 @@
 //! `shared/reference/sshd-variants.md` §11 for the pitfalls this follows).
 
 use std::net::IpAddr;
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 
 use super::ip::{parse_ip, parse_port};
 use crate::event::Kind;
+
+/// Built once: constructing a searcher per call showed in profiles.
+static PORT: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b" port "));
+static RPORT: LazyLock<memchr::memmem::FinderRev<'static>> = LazyLock::new(|| memchr::memmem::FinderRev::new(b" port "));
 
 /// How a message affects the connection it belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -85,8 +92,22 @@ pub fn classify(msg: &[u8]) -> Msg {
         return m;
     }
     let msg = strip_level(msg);
-    let (body, preauth) = strip_preauth(msg);
-    sshd(body, preauth).unwrap_or_else(|| Msg::new(Kind::Other))
+    // PAM modules write their own lines, never suffixed by the monitor; a
+    // trailing ` [preauth]` there belongs to the (attacker-chosen) user name.
+    let (body, preauth) = if msg.starts_with(b"pam_") || msg.starts_with(b"PAM ") {
+        (msg.trim_ascii_end(), false)
+    } else {
+        strip_preauth(msg)
+    };
+    let mut m = sshd(body, preauth).unwrap_or_else(|| Msg::new(Kind::Other));
+    if preauth {
+        // Lines relayed from the pre-auth child are vis-encoded twice (once by the
+        // child, once by the monitor): `j\\303\\266` for `jö`.
+        if let Some(u) = m.user.as_mut().filter(|u| u.contains('\\')) {
+            *u = decode_user(u.as_bytes());
+        }
+    }
+    m
 }
 
 /// A line with no program name (`sshd -e`, s6-log, Docker): accepted only if it
@@ -170,9 +191,6 @@ fn sshd(m: &[u8], preauth: bool) -> Option<Msg> {
         b'A' => {
             if let Some(r) = m.strip_prefix(b"Accepted ") {
                 return auth_result(r, Kind::AuthSuccess);
-            }
-            if let Some(r) = m.strip_prefix(b"administratively prohibited connection for ") {
-                return for_user_from(r, Kind::Refused);
             }
             if let Some(r) = m.strip_prefix(b"Access denied for user ") {
                 // `fatal: Access denied for user X by PAM account configuration`
@@ -307,6 +325,9 @@ fn sshd(m: &[u8], preauth: bool) -> Option<Msg> {
             None
         }
         b'a' => {
+            if let Some(r) = m.strip_prefix(b"administratively prohibited connection for ") {
+                return for_user_from(r, Kind::Refused);
+            }
             // sshd(pam_unix)[pid]: authentication failure; … (2005-era RHEL)
             if let Some(r) = m.strip_prefix(b"authentication failure;") {
                 return pam_fields(r, 1);
@@ -314,17 +335,17 @@ fn sshd(m: &[u8], preauth: bool) -> Option<Msg> {
             None
         }
         b'P' => {
+            if let Some(x) = m.strip_prefix(b"PAM: ") {
+                // `error: PAM: <pam_strerror> for [illegal user ]<u> from <host>`
+                let r2 = x
+                    .strip_prefix(b"Authentication failure for ")
+                    .or_else(|| x.strip_prefix(b"authentication failure for "))
+                    .or_else(|| x.strip_prefix(b"authentication error for "))
+                    .or_else(|| x.strip_prefix(b"User not known to the underlying authentication module for "))
+                    .or_else(|| x.strip_prefix(b"unknown user for "))?;
+                return pam_error(r2);
+            }
             if let Some(r) = m.strip_prefix(b"PAM ") {
-                if let Some(r2) = r.strip_prefix(b"Authentication failure for ").or_else(|| {
-                    r.strip_prefix(b": ").and_then(|x| {
-                        x.strip_prefix(b"Authentication failure for ")
-                            .or_else(|| x.strip_prefix(b"authentication error for "))
-                            .or_else(|| x.strip_prefix(b"User not known to the underlying authentication module for "))
-                            .or_else(|| x.strip_prefix(b"unknown user for "))
-                    })
-                }) {
-                    return pam_error(r2);
-                }
                 // `PAM 4 more authentication failures; … rhost=IP  user=root`
                 let sp = memchr::memchr(b' ', r)?;
                 let n: u32 = std::str::from_utf8(&r[..sp]).ok()?.parse().ok()?;
@@ -420,7 +441,7 @@ fn strip_invalid(who: &[u8]) -> (&[u8], bool) {
 /// comes before it); for `Accepted` and hostbased failures, whose suffix holds
 /// client- or CA-chosen text, the leftmost is taken.
 fn from_ip_port_ssh2(s: &[u8], leftmost: bool) -> Option<(&[u8], IpAddr, u16)> {
-    let finder = memchr::memmem::Finder::new(b" port ");
+    let finder = &*PORT;
     let mut best: Option<(&[u8], IpAddr, u16)> = None;
     // Each candidate ` from IP port N ssh2`, found through its ` port `.
     for at in finder.find_iter(s) {
@@ -480,7 +501,7 @@ fn from_ip_maybe_port_end(s: &[u8]) -> Option<(&[u8], IpAddr, Option<u16>)> {
 /// `<ip>[ port <n>]` ending `s`; returns the text before the address (without its space).
 fn ip_port_end(s: &[u8]) -> Option<(&[u8], IpAddr, Option<u16>)> {
     let s = s.trim_ascii_end();
-    let (head, port) = match memchr::memmem::rfind(s, b" port ") {
+    let (head, port) = match RPORT.rfind(s) {
         Some(at) if s[at + 6..].iter().all(u8::is_ascii_digit) && at + 6 < s.len() => {
             (&s[..at], Some(parse_port(&s[at + 6..])?))
         }
@@ -535,7 +556,7 @@ fn ip_until_colon(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
 fn preamble_ip_port_colon(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
     // The error text after `: ` is server-generated; the preamble may hold a user
     // name, so anchor on the first `port N: ` whose preceding token is an address.
-    let finder = memchr::memmem::Finder::new(b" port ");
+    let finder = &*PORT;
     let mut found = None;
     for at in finder.find_iter(s) {
         let p = &s[at + 6..];
@@ -625,7 +646,7 @@ fn disconnecting_user(r: &[u8]) -> Option<Msg> {
     } else {
         // The reason is server text (`Change of username or service not allowed: (u,svc) -> …`
         // holds user names): take the first `<ip> port <n>: ` after the preamble.
-        let finder = memchr::memmem::Finder::new(b" port ");
+        let finder = &*PORT;
         let mut head = None;
         for at in finder.find_iter(r) {
             let p = &r[at + 6..];
@@ -754,7 +775,10 @@ fn probed(r: &[u8]) -> Option<Msg> {
 /// valid UTF-8; otherwise the name is kept as sshd wrote it.
 pub fn decode_user(raw: &[u8]) -> String {
     if !raw.contains(&b'\\') {
-        return String::from_utf8_lossy(raw).into_owned();
+        return match std::str::from_utf8(raw) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(raw).into_owned(),
+        };
     }
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;

@@ -16,6 +16,8 @@ pub use correlate::{Correlator, Options};
 use envelope::{Program, Skip, Stamp};
 use message::Msg;
 
+use std::sync::Arc;
+
 use crate::event::Kind;
 
 /// Lines longer than this are skipped and counted: no sshd line comes close.
@@ -27,7 +29,7 @@ pub struct RawLine {
     /// 1-based line number in the input.
     pub line: u64,
     pub stamp: Stamp,
-    pub host: Option<String>,
+    pub host: Option<Arc<str>>,
     pub program: &'static str,
     pub pid: Option<u32>,
     pub msg: Msg,
@@ -57,6 +59,16 @@ impl BlockStats {
 /// Parses one line. `Ok(None)`: an sshd line that is no event and needs no
 /// correlation (only with `all == false`); `Err`: not an sshd line.
 pub fn parse_line(line: &[u8], number: u64, all: bool) -> Result<Option<RawLine>, Skip> {
+    parse_line_cached(line, number, all, &mut None)
+}
+
+/// [`parse_line`] reusing the previous line's host name allocation when it repeats.
+fn parse_line_cached(
+    line: &[u8],
+    number: u64,
+    all: bool,
+    last_host: &mut Option<Arc<str>>,
+) -> Result<Option<RawLine>, Skip> {
     let env = envelope::split(line)?;
     let (program, msg) = match env.program {
         Some(Program::Fail2ban) => match message::classify_fail2ban(&env.msg) {
@@ -80,7 +92,14 @@ pub fn parse_line(line: &[u8], number: u64, all: bool) -> Result<Option<RawLine>
     Ok(Some(RawLine {
         line: number,
         stamp: env.stamp,
-        host: env.host.map(|h| h.into_owned()),
+        host: env.host.map(|h| match last_host {
+            Some(prev) if **prev == *h => prev.clone(),
+            _ => {
+                let a: Arc<str> = Arc::from(&*h);
+                *last_host = Some(a.clone());
+                a
+            }
+        }),
         program: program.as_str(),
         pid: env.pid,
         msg,
@@ -98,6 +117,7 @@ pub struct Block {
 pub fn parse_block(block: &[u8], first_line: u64, all: bool) -> Block {
     let mut out = Block::default();
     let mut n = first_line;
+    let mut last_host = None;
     let mut start = 0;
     let len = block.len();
     while start < len {
@@ -108,7 +128,20 @@ pub fn parse_block(block: &[u8], first_line: u64, all: bool) -> Block {
         if line.len() > MAX_LINE {
             out.stats.too_long += 1;
         } else {
-            match parse_line(line, n, all) {
+            match parse_line_cached(line, n, all, &mut last_host) {
+                Ok(Some(raw)) if raw.msg.repeat_last.is_some() => {
+                    // sysklogd: `last message repeated N times` repeats the line just before.
+                    match out.lines.last() {
+                        Some(prev) if prev.line + 1 == n && prev.msg.kind != Kind::Other => {
+                            let mut again = prev.clone();
+                            again.msg.count = raw.msg.repeat_last.unwrap_or(1);
+                            again.line = n;
+                            again.stamp = raw.stamp;
+                            out.lines.push(again);
+                        }
+                        _ => {}
+                    }
+                }
                 Ok(Some(raw)) => out.lines.push(raw),
                 Ok(None) => {}
                 Err(Skip::OtherProgram) => out.stats.other_programs += 1,

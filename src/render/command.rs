@@ -23,15 +23,14 @@ use crate::settings::Settings;
 /// Which events count, and for how much.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
-    pub from: Option<i64>,
-    pub to: Option<i64>,
+    pub range: pipeline::TimeRange,
     /// `None`: attack attempts (DESIGN §2); else events of these kinds, each worth its `count`.
     pub kinds: Option<Vec<Kind>>,
 }
 
 impl Filter {
     pub fn weight(&self, ev: &Event) -> u64 {
-        if self.from.is_some_and(|f| ev.ts.micros < f) || self.to.is_some_and(|t| ev.ts.micros >= t) {
+        if !self.range.contains(ev.ts) {
             return 0;
         }
         match &self.kinds {
@@ -57,11 +56,7 @@ impl Filter {
                     .collect::<Result<Vec<_>>>()?,
             ),
         };
-        Ok(Filter {
-            from: input.from.as_deref().map(|s| parse_time(s, &settings.tz).context("--from")).transpose()?,
-            to: input.to.as_deref().map(|s| parse_time(s, &settings.tz).context("--to")).transpose()?,
-            kinds,
-        })
+        Ok(Filter { range: app::time_range(settings, input)?, kinds })
     }
 
     /// Words for the title: what was counted.
@@ -71,20 +66,6 @@ impl Filter {
             Some(k) => k.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ") + " events",
         }
     }
-}
-
-/// RFC 3339 instant, or a calendar date (midnight in `tz`); microseconds since the epoch.
-pub fn parse_time(s: &str, tz: &jiff::tz::TimeZone) -> Result<i64> {
-    if let Ok(t) = s.parse::<jiff::Timestamp>() {
-        return Ok(t.as_microsecond());
-    }
-    if let Ok(dt) = s.parse::<jiff::civil::DateTime>() {
-        return Ok(dt.to_zoned(tz.clone())?.timestamp().as_microsecond());
-    }
-    if let Ok(d) = s.parse::<jiff::civil::Date>() {
-        return Ok(d.to_zoned(tz.clone())?.timestamp().as_microsecond());
-    }
-    bail!("{s:?} is not a time (use RFC 3339 such as 2026-11-23T07:00:00Z, or a date such as 2026-11-23)")
 }
 
 /// `1920x1080` → (1920, 1080).
@@ -121,9 +102,23 @@ fn theme(s: Option<&str>) -> Result<Theme> {
 /// Runs the pipeline over the inputs, handing each counted event to `sink`.
 fn read_events(settings: &Settings, input: &InputArgs, filter: &Filter, sink: &mut dyn FnMut(&Event, u64)) -> Result<bool> {
     // --from/--to are applied here, so the shared input expansion must not see them.
+    if let Some(db) = &input.db {
+        if !input.inputs.is_empty() {
+            bail!("pass either INPUT files or --db, not both");
+        }
+        let mut st = crate::store::open(&crate::store::Location::parse(Some(db))?)?;
+        let f = crate::store::Filter { from: filter.range.from, to: filter.range.to, host: input.host.clone() };
+        st.scan(&f, &mut |ev| {
+            let w = filter.weight(&ev);
+            if w > 0 {
+                sink(&ev, w);
+            }
+        })?;
+        return Ok(false);
+    }
     let plain = InputArgs { from: None, to: None, ..input.clone() };
     let (inputs, mut failed) = app::inputs(settings, &plain)?;
-    let opts = app::pipeline_options(settings, false);
+    let opts = app::pipeline_options(settings, false)?;
     let reports = pipeline::run(&inputs, &opts, &mut |ev| {
         let w = filter.weight(&ev);
         if w > 0 {
@@ -308,10 +303,6 @@ mod tests {
         assert!(parse_size("800").is_err() && parse_size("10x10").is_err());
         assert_eq!(parse_lat_lon("48.85, 2.35", "--home").unwrap(), (48.85, 2.35));
         assert!(parse_lat_lon("91,0", "--home").is_err());
-        let tz = jiff::tz::TimeZone::UTC;
-        assert_eq!(parse_time("1970-01-02", &tz).unwrap(), 86_400_000_000);
-        assert_eq!(parse_time("1970-01-01T00:00:01Z", &tz).unwrap(), 1_000_000);
-        assert!(parse_time("yesterday", &tz).is_err());
         assert_eq!(By::from_name("IP"), Some(By::Ip));
     }
 }

@@ -1,4 +1,11 @@
-//! Integration tests: one binary, modules per area.
+//! Integration tests: one binary, a module per area, helpers in `util`.
 
+mod cli;
+mod corpora;
+mod store;
+mod geoip;
+mod mmdb_writer;
+mod openssh_fixtures;
 mod render;
+mod robustness;
 mod util;

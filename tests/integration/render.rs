@@ -12,7 +12,7 @@ use sshmap::render::theme::Theme;
 use sshmap::render::{encode, Format};
 use sshmap::source::Input;
 
-use crate::util::{sshmap, write_log};
+use crate::util::{run, write_log};
 
 fn failed_lines(n: usize, user: &str) -> Vec<String> {
     (0..n)
@@ -50,10 +50,17 @@ fn pixel(img: &(u32, u32, Vec<u8>), x: f32, y: f32) -> Color {
 fn brazil_map_data() -> MapData {
     let dir = tempfile::tempdir().unwrap();
     let log = write_log(dir.path(), "auth.log", &failed_lines(300, "root"));
-    let opts = pipeline::Options { all: false, year: Some(2026), tz: jiff::tz::TimeZone::UTC, progress: false };
+    let opts = pipeline::Options {
+        all: false,
+        year: Some(2026),
+        tz: jiff::tz::TimeZone::UTC,
+        progress: false,
+        geo: None,
+        range: Default::default(),
+    };
     let mut data = MapData::default();
     pipeline::run(&[Input::File(log)], &opts, &mut |mut ev| {
-        ev.geo = Some(Geo { country: Some(Arc::from("BR")), precision: Some("country"), ..Geo::default() });
+        ev.geo = Some(Arc::new(Geo { country: Some(Arc::from("BR")), precision: Some("country"), ..Geo::default() }));
         data.add(&ev, u64::from(ev.attempts));
         Ok(())
     })
@@ -124,7 +131,7 @@ fn chart_escapes_attacker_controlled_user_names() {
     let log = write_log(dir.path(), "auth.log", &lines);
     for style in ["bar", "pie"] {
         let out = dir.path().join(format!("users-{style}.svg"));
-        let o = sshmap(&["--year", "2026", "-q", "chart", log.to_str().unwrap(), "-o", out.to_str().unwrap(), "--by", "user", "--style", style]);
+        let o = run(&["--year", "2026", "-q", "chart", log.to_str().unwrap(), "-o", out.to_str().unwrap(), "--by", "user", "--style", style]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let svg = std::fs::read_to_string(&out).unwrap();
         assert!(!svg.contains("<script"), "raw markup in the {style} chart");
@@ -132,7 +139,7 @@ fn chart_escapes_attacker_controlled_user_names() {
         let doc = roxmltree::Document::parse(&svg).expect("well-formed");
         assert!(doc.descendants().any(|n| n.text() == Some("<script>alert(1)</script>")));
         let png = dir.path().join(format!("users-{style}.png"));
-        let o = sshmap(&["--year", "2026", "-q", "chart", log.to_str().unwrap(), "-o", png.to_str().unwrap(), "--by", "user", "--style", style]);
+        let o = run(&["--year", "2026", "-q", "chart", log.to_str().unwrap(), "-o", png.to_str().unwrap(), "--by", "user", "--style", style]);
         assert!(o.status.success());
         assert_eq!(&std::fs::read(&png).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
     }
@@ -144,13 +151,13 @@ fn empty_input_draws_a_map_that_says_no_attempts() {
     let log = dir.path().join("empty.log");
     std::fs::write(&log, "").unwrap();
     let svg = dir.path().join("m.svg");
-    let o = sshmap(&["-q", "map", log.to_str().unwrap(), "-o", svg.to_str().unwrap()]);
+    let o = run(&["-q", "map", log.to_str().unwrap(), "-o", svg.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = std::fs::read_to_string(&svg).unwrap();
     let doc = roxmltree::Document::parse(&text).unwrap();
     assert!(doc.descendants().any(|n| n.has_tag_name("text") && n.text() == Some("no attempts")));
     let png = dir.path().join("m.png");
-    let o = sshmap(&["-q", "map", log.to_str().unwrap(), "-o", png.to_str().unwrap(), "--size", "640x360", "--projection", "globe"]);
+    let o = run(&["-q", "map", log.to_str().unwrap(), "-o", png.to_str().unwrap(), "--size", "640x360", "--projection", "globe"]);
     assert!(o.status.success());
     let img = decode_png(&std::fs::read(&png).unwrap());
     assert_eq!((img.0, img.1), (640, 360));
@@ -162,7 +169,7 @@ fn map_command_reads_logs_and_rejects_bad_options() {
     let log = write_log(dir.path(), "auth.log", &failed_lines(50, "admin"));
     let out = dir.path().join("m.png");
     let l = log.to_str().unwrap();
-    let o = sshmap(&["--year", "2026", "map", l, "-o", out.to_str().unwrap(), "--points", "--home", "-33.9,18.4", "--theme", "light", "--from", "2026-11-23", "--kind", "auth_failure"]);
+    let o = run(&["--year", "2026", "map", l, "-o", out.to_str().unwrap(), "--points", "--home", "-33.9,18.4", "--theme", "light", "--from", "2026-11-23", "--kind", "auth_failure"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("50 attempts"));
     for bad in [
@@ -175,7 +182,7 @@ fn map_command_reads_logs_and_rejects_bad_options() {
     ] {
         let mut args = vec!["map", l];
         args.extend(bad.iter());
-        let o = sshmap(&args);
+        let o = run(&args);
         assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", String::from_utf8_lossy(&o.stderr));
     }
 }
