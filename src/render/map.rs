@@ -366,6 +366,8 @@ fn legend(s: &mut Scene, data: &MapData, pal: &Palette, m: &Metrics) {
             t = t.saturating_mul(10);
         }
         if max > 1 {
+            // The max's own label wins over a round tick too close to it ("100 187").
+            ticks.retain(|&t| t == 1 || log_pos(t, max) < 0.85);
             ticks.push(max);
         }
         let mut last_end = f32::MIN;
