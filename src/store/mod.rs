@@ -494,7 +494,7 @@ impl Row {
     }
 }
 
-fn scope_name(s: Scope) -> &'static str {
+pub(crate) fn scope_name(s: Scope) -> &'static str {
     match s {
         Scope::Public => "public",
         Scope::Private => "private",
