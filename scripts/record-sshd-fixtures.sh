@@ -48,13 +48,14 @@ ip -6 addr show lo | grep -q '::1' || die "no ::1 on lo"
 
 WORK=$(mktemp -d /tmp/sshmap-fixtures.XXXXXX)
 chmod 755 "$WORK"
-RSYSLOG_PID= SSHD_PID= USER_CREATED= RUN_SSHD_CREATED=
+RSYSLOG_PID= SSHD_PID= USER_CREATED= RUN_SSHD_CREATED= DEVLOG_INO=
 
 cleanup() {
     set +e
     if [ -n "$SSHD_PID" ]; then kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; fi
     if [ -n "$RSYSLOG_PID" ]; then kill "$RSYSLOG_PID" 2>/dev/null; wait "$RSYSLOG_PID" 2>/dev/null; fi
-    rm -f /dev/log
+    # Remove /dev/log only if it is still the socket our rsyslogd made.
+    [ -n "$DEVLOG_INO" ] && [ "$(stat -c %i /dev/log 2>/dev/null)" = "$DEVLOG_INO" ] && rm -f /dev/log
     [ -n "$USER_CREATED" ] && userdel -r "$TUSER" 2>/dev/null
     [ -n "$RUN_SSHD_CREATED" ] && rmdir /run/sshd 2>/dev/null
     rm -rf "$WORK"
@@ -76,6 +77,7 @@ rsyslogd -n -f "$WORK/rsyslog.conf" -i "$WORK/rsyslogd.pid" &
 RSYSLOG_PID=$!
 for _ in $(seq 50); do [ -S /dev/log ] && break; sleep 0.1; done
 [ -S /dev/log ] || die "rsyslogd did not create /dev/log"
+DEVLOG_INO=$(stat -c %i /dev/log)
 
 # --- the throwaway user -----------------------------------------------------
 id "$TUSER" >/dev/null 2>&1 && die "user $TUSER already exists; remove it or pick another name"
@@ -83,6 +85,7 @@ useradd -m -s /bin/sh "$TUSER"
 USER_CREATED=1
 echo "$TUSER:$TPASS" | chpasswd
 ssh-keygen -q -t ed25519 -N '' -C "$TUSER-fixture" -f "$WORK/client_ed25519"
+ssh-keygen -q -t ed25519 -N '' -C "not-authorized" -f "$WORK/other_ed25519"
 install -d -m 700 -o "$TUSER" -g "$TUSER" "/home/$TUSER/.ssh"
 install -m 600 -o "$TUSER" -g "$TUSER" "$WORK/client_ed25519.pub" "/home/$TUSER/.ssh/authorized_keys"
 
@@ -117,11 +120,16 @@ fi
 /usr/sbin/sshd -t -f "$WORK/sshd_config"
 /usr/sbin/sshd -D -f "$WORK/sshd_config" &
 SSHD_PID=$!
-# Wait for both listeners without connecting (a probe would be logged).
+# Wait for both of *our* listeners without connecting (a probe would be logged).
+listening() { ss -Hltnp "sport = :$PORT" | grep -c "pid=$SSHD_PID,"; }
 for _ in $(seq 100); do
-    [ "$(ss -Hltn "sport = :$PORT" | wc -l)" -ge 2 ] && break
+    [ "$(listening)" -ge 2 ] && break
+    kill -0 "$SSHD_PID" 2>/dev/null || die "sshd exited (see its messages above)"
     sleep 0.1
 done
+[ "$(listening)" -ge 2 ] || die "our sshd is not listening on 127.0.0.1 and ::1 port $PORT (port taken? pick another PORT)"
+# Something else on the port (a wildcard listener) would take some connections.
+[ "$(ss -Hltn "sport = :$PORT" | wc -l)" -eq 2 ] || die "another process listens on port $PORT too; pick another PORT"
 sleep 0.5
 
 # --- the client side -----------------------------------------------------------
@@ -137,12 +145,16 @@ GT="$WORK/ground-truth.jsonl"
 : > "$GT"
 STEP=0
 
-# record ADDR USER ACTION EXPECT: one ground-truth line per client action.
+# record ADDR USER ACTION EXPECT ATTEMPTS [ATTEMPTS_AT_VERBOSE]: one ground-truth
+# line per client action. ATTEMPTS: the attack attempts DESIGN §2 counts for
+# what sshd logs of it at LogLevel INFO (some failures are logged only at VERBOSE).
 record() {
     STEP=$((STEP + 1))
+    local attempts=$5
+    [ "$LOGLEVEL" = INFO ] || attempts=${6:-$5}
     jq -cn --argjson step "$STEP" --arg at "$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)" \
-        --arg addr "$1" --arg user "$2" --arg action "$3" --arg expect "$4" \
-        '{step:$step, at:$at, addr:$addr, user:$user, action:$action, expect:$expect}' >> "$GT"
+        --arg addr "$1" --arg user "$2" --arg action "$3" --arg expect "$4" --argjson attempts "$attempts" \
+        '{step:$step, at:$at, addr:$addr, user:$user, action:$action, expect:$expect, attempts:$attempts}' >> "$GT"
 }
 
 # ssh_as ADDR USER PROMPTS [ssh options...]: one client connection.
@@ -188,44 +200,46 @@ hostile=(
 )
 
 for addr in 127.0.0.1 ::1; do
-    record "$addr" "$TUSER" "1 wrong password, existing user" "Failed password, Connection closed by authenticating user"
+    record "$addr" "$TUSER" "1 wrong password, existing user" "Failed password, Connection closed by authenticating user" 1
     password "$addr" "$TUSER" wrong-1 1
-    record "$addr" "$TUSER" "2 wrong passwords, existing user" "2x Failed password, Connection closed by authenticating user"
+    record "$addr" "$TUSER" "2 wrong passwords, existing user" "2x Failed password, Connection closed by authenticating user" 2
     password "$addr" "$TUSER" wrong-2 2
-    record "$addr" root "1 wrong password, root (PermitRootLogin no)" "Failed password for root"
+    record "$addr" root "1 wrong password, root (PermitRootLogin no)" "Failed password for root" 1
     password "$addr" root toor 1
-    record "$addr" daemon "1 password, user in DenyUsers" "User daemon from ADDR not allowed because listed in DenyUsers; Failed password for invalid user daemon"
+    record "$addr" daemon "1 password, user in DenyUsers" "User daemon from ADDR not allowed because listed in DenyUsers; Failed password for invalid user daemon" 2
     password "$addr" daemon daemon 1
-    record "$addr" oracle "1 wrong password, invalid user" "Invalid user, Failed password for invalid user"
+    record "$addr" oracle "1 wrong password, invalid user" "Invalid user, Failed password for invalid user" 1
     password "$addr" oracle oracle 1
     for u in "${hostile[@]}"; do
-        record "$addr" "$u" "1 wrong password, hostile invalid user name" "Invalid user, Failed password for invalid user"
+        record "$addr" "$u" "1 wrong password, hostile invalid user name" "Invalid user, Failed password for invalid user" 1
         password "$addr" "$u" secret 1
     done
-    record "$addr" "$TUSER" "3 wrong passwords, existing user: MaxAuthTries 3 exhausted" "3x Failed password, maximum authentication attempts exceeded, Disconnecting: Too many authentication failures"
+    record "$addr" "$TUSER" "3 wrong passwords, existing user: MaxAuthTries 3 exhausted" "3x Failed password, maximum authentication attempts exceeded, Disconnecting: Too many authentication failures" 3
     password "$addr" "$TUSER" wrong-3 3
-    record "$addr" guest "3 wrong passwords, invalid user: MaxAuthTries 3 exhausted" "3x Failed password for invalid user, maximum authentication attempts exceeded"
+    record "$addr" guest "3 wrong passwords, invalid user: MaxAuthTries 3 exhausted" "3x Failed password for invalid user, maximum authentication attempts exceeded" 3
     password "$addr" guest guest 3
-    record "$addr" "$TUSER" "client offers only diffie-hellman-group1-sha1" "Unable to negotiate: no matching key exchange method"
+    record "$addr" "$TUSER" "client offers only diffie-hellman-group1-sha1" "Unable to negotiate: no matching key exchange method" 1
     ssh_as "$addr" "$TUSER" 1 -o KexAlgorithms=diffie-hellman-group1-sha1
-    record "$addr" "$TUSER" "client offers only 3des-cbc" "Unable to negotiate: no matching cipher"
+    record "$addr" "$TUSER" "client offers only 3des-cbc" "Unable to negotiate: no matching cipher" 1
     ssh_as "$addr" "$TUSER" 1 -o Ciphers=3des-cbc
-    record "$addr" "" "HTTP request instead of an SSH banner" "kex_exchange_identification: invalid protocol identifier; banner exchange: invalid format"
+    record "$addr" "" "HTTP request instead of an SSH banner" "kex_exchange_identification: invalid protocol identifier; banner exchange: invalid format" 1
     printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' | timeout 10 nc -q 2 "$addr" "$PORT" >/dev/null 2>&1 || true
     sleep 0.7
-    record "$addr" "" "TCP connect and close without a banner" "kex_exchange_identification: Connection closed by remote host"
+    record "$addr" "" "TCP connect and close without a banner" "kex_exchange_identification: Connection closed by remote host" 1
     timeout 10 nc -z "$addr" "$PORT" >/dev/null 2>&1 || true
     sleep 0.7
-    record "$addr" "" "SSH banner then close" "Connection closed before key exchange"
+    record "$addr" "" "SSH banner then close" "Connection closed by ADDR port N [preauth]" 0
     printf 'SSH-2.0-OpenSSH_9.9\r\n' | timeout 10 nc -q 1 "$addr" "$PORT" >/dev/null 2>&1 || true
     sleep 0.7
-    record "$addr" "$TUSER" "no usable auth method (BatchMode, no keys): closed before auth" "Connection closed by authenticating user"
+    record "$addr" "$TUSER" "no usable auth method (BatchMode, no keys): closed before auth" "Connection closed by authenticating user" 0
     ssh_as "$addr" "$TUSER" 1 -o BatchMode=yes -o PubkeyAuthentication=no
-    record "$addr" nosuchuser "no usable auth method, invalid user: closed before auth" "Invalid user, Connection closed by invalid user"
+    record "$addr" nosuchuser "no usable auth method, invalid user: closed before auth" "Invalid user, Connection closed by invalid user" 0
     ssh_as "$addr" nosuchuser 1 -o BatchMode=yes -o PubkeyAuthentication=no
-    record "$addr" "$TUSER" "successful password login" "Accepted password"
+    record "$addr" "$TUSER" "publickey with a key that is not authorized" "Failed publickey (VERBOSE only), Connection closed by authenticating user" 0 1
+    ssh_as "$addr" "$TUSER" 1 -o BatchMode=yes -o PreferredAuthentications=publickey -o IdentityFile="$WORK/other_ed25519"
+    record "$addr" "$TUSER" "successful password login" "Accepted password" 0
     password "$addr" "$TUSER" "$TPASS" 1
-    record "$addr" "$TUSER" "successful publickey login" "Accepted publickey"
+    record "$addr" "$TUSER" "successful publickey login" "Accepted publickey" 0
     ssh_as "$addr" "$TUSER" 1 -o BatchMode=yes -o PreferredAuthentications=publickey -o IdentityFile="$WORK/client_ed25519"
 done
 
@@ -234,7 +248,8 @@ sleep 1
 kill "$SSHD_PID"; wait "$SSHD_PID" 2>/dev/null || true; SSHD_PID=
 sleep 0.5
 kill "$RSYSLOG_PID"; wait "$RSYSLOG_PID" 2>/dev/null || true; RSYSLOG_PID=
-rm -f /dev/log
+[ "$(stat -c %i /dev/log 2>/dev/null)" = "$DEVLOG_INO" ] && rm -f /dev/log
+DEVLOG_INO=
 
 mkdir -p "$OUT"
 cp "$WORK/rfc3164.log" "$WORK/rfc3339.log" "$WORK/rfc5424.log" "$GT" "$OUT/"

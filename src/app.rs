@@ -13,7 +13,7 @@ use crate::cli::{Cli, Command, FormatArg, GeoipCommand, IngestArgs, InputArgs};
 use crate::event::{EventWriter, Format};
 use crate::geo::{self, GeoConfig, Locator};
 use crate::pipeline::{self, InputReport};
-use crate::settings::{Layers, Settings};
+use crate::settings::{self, Layers, Settings};
 use crate::source::{self, Input};
 use crate::store;
 
@@ -30,11 +30,11 @@ pub fn run(cli: Cli) -> Result<i32> {
             parse(&settings, &a.input, format, a.all)
         }
         Command::Stats(a) => match layers.get(a.input.db.clone(), None, "db")? {
-            Some(db) => stats_db(&db, &a.input, a.top, a.json),
+            Some(db) => stats_db(&settings, &db, &a.input, a.top, a.json),
             None => stats(&settings, &a.input, a.top, a.json),
         },
-        Command::Map(_) => not_yet("map", "World maps and charts"),
-        Command::Chart(_) => not_yet("chart", "World maps and charts"),
+        Command::Map(a) => crate::render::command::map(&settings, a),
+        Command::Chart(a) => crate::render::command::chart(&settings, a),
         Command::Timelapse(_) => not_yet("timelapse", "Timelapse video"),
         Command::Report(_) => not_yet("report", "Interactive HTML report"),
         Command::Ingest(a) => {
@@ -57,12 +57,9 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 /// Expands INPUT arguments (or auto-detects), reporting problems on stderr.
-fn inputs(settings: &Settings, args: &InputArgs) -> Result<(Vec<Input>, bool)> {
+pub(crate) fn inputs(settings: &Settings, args: &InputArgs) -> Result<(Vec<Input>, bool)> {
     if args.db.is_some() {
         bail!("--db is not supported by this command yet; `stats` reads it, the others follow");
-    }
-    if args.from.is_some() || args.to.is_some() {
-        bail!("--from/--to are not implemented yet for log inputs");
     }
     if args.inputs.is_empty() {
         let (inputs, note) = source::autodetect();
@@ -78,14 +75,29 @@ fn inputs(settings: &Settings, args: &InputArgs) -> Result<(Vec<Input>, bool)> {
     Ok((inputs, !errors.is_empty()))
 }
 
-fn pipeline_options(settings: &Settings, all: bool) -> Result<pipeline::Options> {
+pub(crate) fn pipeline_options(settings: &Settings, all: bool) -> Result<pipeline::Options> {
     Ok(pipeline::Options {
         all,
         year: settings.year,
         tz: settings.tz.clone(),
         progress: !settings.quiet,
         geo: locator(settings)?.map(Arc::new),
+        range: pipeline::TimeRange::default(),
     })
+}
+
+/// `--from` / `--to` of an analysis command, read in `--tz`.
+pub(crate) fn time_range(settings: &Settings, args: &InputArgs) -> Result<pipeline::TimeRange> {
+    let parse = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {
+        v.as_deref().map(|s| settings::parse_time(s, &settings.tz).with_context(|| format!("--{flag}"))).transpose()
+    };
+    let range = pipeline::TimeRange { from: parse("from", &args.from)?, to: parse("to", &args.to)? };
+    if let (Some(f), Some(t)) = (range.from, range.to) {
+        if f >= t {
+            bail!("--from must be before --to");
+        }
+    }
+    Ok(range)
 }
 
 /// The GeoIP databases the settings name; `None` for `--geoip none`.
@@ -102,7 +114,7 @@ fn locator(settings: &Settings) -> Result<Option<Locator>> {
 }
 
 /// Reports unreadable inputs; returns true if there was one.
-fn report_errors(reports: &[InputReport]) -> bool {
+pub(crate) fn report_errors(reports: &[InputReport]) -> bool {
     let mut any = false;
     for r in reports {
         if let Some(e) = &r.error {
@@ -117,7 +129,8 @@ fn parse(settings: &Settings, args: &InputArgs, format: Format, all: bool) -> Re
     let (inputs, mut failed) = inputs(settings, args)?;
     let stdout = io::stdout().lock();
     let mut w = EventWriter::new(BufWriter::with_capacity(1 << 16, stdout), format)?;
-    let opts = pipeline_options(settings, all)?;
+    let mut opts = pipeline_options(settings, all)?;
+    opts.range = time_range(settings, args)?;
     let reports = pipeline::run(&inputs, &opts, &mut |ev| w.write(&ev))?;
     w.flush().context("writing events")?;
     failed |= report_errors(&reports);
@@ -126,7 +139,8 @@ fn parse(settings: &Settings, args: &InputArgs, format: Format, all: bool) -> Re
 
 fn stats(settings: &Settings, args: &InputArgs, top: usize, json: bool) -> Result<i32> {
     let (inputs, mut failed) = inputs(settings, args)?;
-    let opts = pipeline_options(settings, false)?;
+    let mut opts = pipeline_options(settings, false)?;
+    opts.range = time_range(settings, args)?;
     let mut stats = Stats::new();
     let reports = pipeline::run(&inputs, &opts, &mut |ev| {
         stats.add(&ev);
@@ -183,12 +197,13 @@ fn ingest(settings: &Settings, a: &IngestArgs, db: Option<&str>) -> Result<i32> 
 }
 
 /// `stats --db`: the same summary, fed from the store.
-fn stats_db(db: &str, args: &InputArgs, top: usize, json: bool) -> Result<i32> {
+fn stats_db(settings: &Settings, db: &str, args: &InputArgs, top: usize, json: bool) -> Result<i32> {
     if !args.inputs.is_empty() {
         bail!("pass either INPUT files or --db, not both");
     }
     let mut st = store::open(&store::Location::parse(Some(db))?)?;
-    let filter = store::filter(args.from.as_deref(), args.to.as_deref(), args.host.as_deref())?;
+    let range = time_range(settings, args)?;
+    let filter = store::Filter { from: range.from, to: range.to, host: args.host.clone() };
     let mut stats = Stats::new();
     st.scan(&filter, &mut |ev| stats.add(&ev))?;
     let reports = st.checkpoints()?.iter().map(store::Checkpoint::report).collect();
@@ -210,7 +225,7 @@ fn geoip(settings: &Settings, command: GeoipCommand) -> Result<i32> {
                     struct Out<'a> {
                         ip: String,
                         scope: crate::event::Scope,
-                        geo: &'a Option<crate::event::Geo>,
+                        geo: &'a Option<Arc<crate::event::Geo>>,
                     }
                     serde_json::to_writer(&mut out, &Out { ip: l.ip.to_string(), scope: l.scope, geo: &l.geo })?;
                     out.write_all(b"\n")?;
