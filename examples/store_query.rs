@@ -9,7 +9,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let db = args.next().expect("DB");
     let day = args.next().expect("DAY (YYYY-MM-DD)");
-    let from = store::parse_time(&day).expect("DAY") / 1_000_000;
+    let from = sshmap::settings::parse_time(&day, &jiff::tz::TimeZone::UTC).expect("DAY") / 1_000_000;
     let to = from + 86_400;
     let mut s = store::open(&Location::parse(Some(&db)).unwrap()).unwrap();
     let t = Instant::now();
