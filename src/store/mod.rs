@@ -239,7 +239,8 @@ pub struct Session {
 }
 
 /// The store: both back ends answer the same queries with the same rows.
-pub trait Store {
+/// `Send`: `serve` moves a store into its writer task.
+pub trait Store: Send {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// The checkpoint of the input with this fingerprint.
