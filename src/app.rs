@@ -32,7 +32,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Map(_) => not_yet("map", "World maps and charts"),
         Command::Chart(_) => not_yet("chart", "World maps and charts"),
         Command::Timelapse(_) => not_yet("timelapse", "Timelapse video"),
-        Command::Report(_) => not_yet("report", "Interactive HTML report"),
+        Command::Report(a) => report(&settings, &a),
         Command::Ingest(_) => not_yet("ingest", "Store"),
         Command::Serve(_) => not_yet("serve", "Live attack map"),
         Command::Geoip { command } => geoip(&settings, command),
@@ -135,6 +135,23 @@ fn stats(settings: &Settings, args: &InputArgs, top: usize, json: bool) -> Resul
         out.write_all(analyze::table::render(&summary).as_bytes())?;
     }
     out.flush()?;
+    Ok(i32::from(failed))
+}
+
+fn report(settings: &Settings, args: &crate::cli::ReportArgs) -> Result<i32> {
+    let (inputs, mut failed) = inputs(settings, &args.input)?;
+    let opts = pipeline_options(settings, false)?;
+    let mut collector = crate::report::Collector::new();
+    let reports = pipeline::run(&inputs, &opts, &mut |ev| {
+        collector.add(&ev);
+        Ok(())
+    })?;
+    failed |= report_errors(&reports);
+    let summary = collector.summary(10, reports);
+    let title = args.title.clone().unwrap_or_else(|| "SSH attacks".to_string());
+    let snap = collector.snapshot(&crate::report::Options { title, anonymize_ip: args.anonymize_ip }, &summary);
+    let html = crate::report::render(&snap);
+    std::fs::write(&args.output, html).with_context(|| format!("writing {}", args.output.display()))?;
     Ok(i32::from(failed))
 }
 
