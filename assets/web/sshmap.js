@@ -538,6 +538,7 @@
     renderMap(v);
     renderTables(v);
     renderSuccesses();
+    if (!S.firstRenderMs) S.firstRenderMs = performance.now();
     document.body.setAttribute('data-rendered', '1');
   }
   $('detail-close').addEventListener('click', function () { $('detail').hidden = true; });
@@ -546,5 +547,5 @@
   render();
   var resizeTimer = null;
   window.addEventListener('resize', function () { clearTimeout(resizeTimer); resizeTimer = setTimeout(renderTimeline, 150); });
-  window.sshmap = { data: D, render: render, append: function (evs) { evs.forEach(append); render(); }, setRange: setRange };
+  window.sshmap = { data: D, firstRenderMs: S.firstRenderMs, render: render, append: function (evs) { evs.forEach(append); render(); }, setRange: setRange };
 })();

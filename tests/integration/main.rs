@@ -5,5 +5,6 @@ mod corpora;
 mod geoip;
 mod mmdb_writer;
 mod openssh_fixtures;
+mod report;
 mod robustness;
 mod util;
