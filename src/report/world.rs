@@ -204,7 +204,7 @@ mod tests {
         let fr = c.iter().find(|c| c.iso2 == "FR").expect("France");
         assert!(fr.d.starts_with('M') && fr.d.ends_with('z'));
         let (x, y) = project(2.35, 48.85);
-        assert!(x > 450.0 && x < 560.0 && y > 80.0 && y < 200.0, "{x} {y}");
+        assert!(x > 480.0 && x < 530.0 && y > 60.0 && y < 90.0, "{x} {y}");
         let total: usize = c.iter().map(|c| c.d.len()).sum();
         assert!(total < 900_000, "world paths are {total} bytes");
     }
