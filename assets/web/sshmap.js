@@ -239,11 +239,18 @@
       pts.appendChild(sv('circle', { cx: g.x, cy: g.y, r: r, 'class': cls, 'data-g': i }));
     }
     if (!S.labels || !S.points) return;
-    var n = Math.min(list.length, Math.round(10 * Math.sqrt(zoomK())) + 4);
-    for (var j = 0; j < n; j++) {
-      var gg = list[j], t = sv('text', { x: gg.x + (2 + 16 * Math.sqrt(gg.a / max)) / k, y: gg.y + 3 / k, 'font-size': 9 / k });
-      t.textContent = groupLabel(gg);
+    // The busiest groups get a label, skipping any that would overlap one already placed.
+    var placed = [], fs = 9 / k, shown = 0;
+    for (var j = 0; j < list.length && shown < 20; j++) {
+      var gg = list[j], text = groupLabel(gg);
+      var x = gg.x + (2 + 16 * Math.sqrt(gg.a / max)) / k, y = gg.y + 3 / k;
+      var box = [x, y - fs, x + text.length * fs * 0.55, y + 2 / k];
+      if (placed.some(function (b) { return box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3]; })) continue;
+      placed.push(box);
+      var t = sv('text', { x: x, y: y, 'font-size': fs });
+      t.textContent = text;
       labels.appendChild(t);
+      shown++;
     }
   }
   function groupLabel(g) {
@@ -420,9 +427,9 @@
     var max = 1;
     rows.forEach(function (r) { if (r.a > max) max = r.a; });
     rows.slice(0, ROWS).forEach(function (r) {
-      var tr = el('tr', onClick ? 'click' : null);
+      var tr = el('tr', (onClick ? 'click' : '') + (r.r && r.r.ok ? ' okrow' : ''));
       cols.forEach(function (c) {
-        var td = el('td', c.num ? 'num' : null);
+        var td = el('td', c.num ? 'num' : c.cls || null);
         if (c.bar) { var b = el('span', 'pct'); b.style.width = Math.round(40 * r.a / max) + 'px'; td.appendChild(b); }
         td.appendChild(document.createTextNode(c.f ? c.f(r) : String(c.v(r))));
         tr.appendChild(td);
@@ -438,12 +445,12 @@
   }
   function ipTable(items, id) {
     return table(typeof id === 'string' && id !== 'det' ? id : el('table'), [
-      { label: 'IP', v: function (x) { return x.r.ip; } },
+      { label: 'IP', cls: 'mono nowrap', v: function (x) { return x.r.ip; } },
       { label: 'country', v: function (x) { var c = country(x.r.c); return c ? c.cc : ''; } },
       { label: 'city', v: function (x) { return x.r.city || ''; } },
       { label: 'ASN', v: function (x) { return x.r.asn ? 'AS' + x.r.asn + (x.r.org ? ' ' + x.r.org : '') : ''; } },
       { label: 'attempts', num: true, sort: true, bar: true, v: function (x) { return x.a; }, f: function (x) { return num(x.a); } },
-      { label: 'last seen', v: function (x) { return x.r.l; }, f: function (x) { return time(x.r.l).slice(0, 16); } }
+      { label: 'last seen', cls: 'nowrap', v: function (x) { return x.r.l; }, f: function (x) { return time(x.r.l).slice(5, 16); } }
     ], items, function (x) { showIp(x.i); });
   }
   function renderTables(v) {
@@ -463,6 +470,10 @@
       { label: 'network', v: function (r) { return r.org || ''; } },
       { label: 'attempts', num: true, sort: true, bar: true, v: function (r) { return r.a; }, f: function (r) { return num(r.a); } }
     ], v.asns);
+    if (!D.asns.length) {
+      var tr = el('tr', 'more'), td = el('td', null, 'No ASN data: give an ASN database with --asn.');
+      td.colSpan = 3; tr.appendChild(td); $('tbl-asns').appendChild(tr);
+    }
   }
 
   // ---------- successful logins ----------
