@@ -30,7 +30,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             parse(&settings, &a.input, format, a.all)
         }
         Command::Stats(a) => match layers.get(a.input.db.clone(), None, "db")? {
-            Some(db) => stats_db(&db, &a.input, a.top, a.json),
+            Some(db) => stats_db(&settings, &db, &a.input, a.top, a.json),
             None => stats(&settings, &a.input, a.top, a.json),
         },
         Command::Map(_) => not_yet("map", "World maps and charts"),
@@ -230,12 +230,13 @@ fn report(settings: &Settings, args: &crate::cli::ReportArgs, db: Option<&str>) 
 }
 
 /// `stats --db`: the same summary, fed from the store.
-fn stats_db(db: &str, args: &InputArgs, top: usize, json: bool) -> Result<i32> {
+fn stats_db(settings: &Settings, db: &str, args: &InputArgs, top: usize, json: bool) -> Result<i32> {
     if !args.inputs.is_empty() {
         bail!("pass either INPUT files or --db, not both");
     }
     let mut st = store::open(&store::Location::parse(Some(db))?)?;
-    let filter = store::filter(args.from.as_deref(), args.to.as_deref(), args.host.as_deref())?;
+    let range = time_range(settings, args)?;
+    let filter = store::Filter { from: range.from, to: range.to, host: args.host.clone() };
     let mut stats = Stats::new();
     st.scan(&filter, &mut |ev| stats.add(&ev))?;
     let reports = st.checkpoints()?.iter().map(store::Checkpoint::report).collect();
