@@ -207,7 +207,8 @@ fn report(settings: &Settings, args: &crate::cli::ReportArgs, db: Option<&str>) 
             bail!("pass either INPUT files or --db, not both");
         }
         let mut st = store::open(&store::Location::parse(Some(db))?)?;
-        let filter = store::filter(args.input.from.as_deref(), args.input.to.as_deref(), args.input.host.as_deref())?;
+        let range = time_range(settings, &args.input)?;
+        let filter = store::Filter { from: range.from, to: range.to, host: args.input.host.clone() };
         st.scan(&filter, &mut |ev| collector.add(&ev))?;
         st.checkpoints()?.iter().map(store::Checkpoint::report).collect()
     } else {

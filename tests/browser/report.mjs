@@ -62,6 +62,12 @@ try {
   out.points = await page.$$eval('#points circle', (c) => c.length);
   check(out.points > 0, 'no point on the map');
 
+  // City-precision points and the ASN table (the test passes city and ASN databases).
+  out.cityPoints = await page.$$eval('#points circle.city', (c) => c.length);
+  check(out.cityPoints > 0, 'no point at city precision');
+  const asnText = await page.textContent('#tbl-asns');
+  check(asnText.includes('AS20712') && asnText.includes('Andrews & Arnold Ltd'), 'ASN table lacks AS20712 Andrews & Arnold Ltd');
+
   // Hostile user names: shown as text in the users table, never as markup.
   const usersText = await page.textContent('#tbl-users');
   for (const h of hostile) check(usersText.includes(h), `user name ${JSON.stringify(h)} not shown as text`);

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::mmdb_writer::fixtures;
 use crate::util::{fixture, run};
 
 /// User names an attacker could send to break the page.
@@ -24,6 +25,13 @@ fn hostile_log(dir: &Path) -> PathBuf {
              Nov 22 23:56:0{i} web1 sshd[{pid}]: Failed password for invalid user {name} from 45.227.254.8 port 4242{i} ssh2\n"
         ));
     }
+    // Addresses the test city and ASN databases know (London, Melbourne, Tokyo).
+    for (i, ip) in ["81.2.69.160", "81.2.69.161", "1.130.7.9", "2001:218::7"].iter().enumerate() {
+        log.push_str(&format!(
+            "Nov 22 23:57:0{i} web1 sshd[{}]: Failed password for root from {ip} port 5100{i} ssh2\n",
+            41000 + i
+        ));
+    }
     let p = dir.join("auth.log");
     std::fs::write(&p, log).unwrap();
     p
@@ -36,8 +44,10 @@ fn report(args: &[&str]) -> String {
     std::fs::read_to_string(out).unwrap()
 }
 
-fn stats(log: &str) -> serde_json::Value {
-    let o = run(&["stats", "--year", "2026", "--json", log]);
+fn stats(log: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["stats", "--year", "2026", "--json", log];
+    args.extend_from_slice(extra);
+    let o = run(&args);
     assert!(o.status.success());
     serde_json::from_slice(&o.stdout).unwrap()
 }
@@ -58,7 +68,7 @@ fn report_is_one_offline_file_whose_totals_equal_stats_json() {
     let log = log.to_str().unwrap();
     let out = dir.path().join("r.html");
     let html = report(&["report", "--year", "2026", log, "-o", out.to_str().unwrap(), "--title", "Attacks <on> web1"]);
-    let s = stats(log);
+    let s = stats(log, &[]);
     let snap = snapshot(&html);
     for k in ["attempts", "unique_ips", "countries", "events"] {
         assert_eq!(snap["totals"][k], s[k], "{k}");
@@ -95,7 +105,7 @@ fn anonymize_ip_hides_every_address() {
     let log = fixture("sample/auth.log");
     let out = dir.path().join("r.html");
     let html = report(&["report", "--year", "2026", log.to_str().unwrap(), "-o", out.to_str().unwrap(), "--anonymize-ip"]);
-    let s = stats(log.to_str().unwrap());
+    let s = stats(log.to_str().unwrap(), &[]);
     let snap = snapshot(&html);
     assert_eq!(snap["anonymized"], true);
     assert_eq!(snap["totals"]["unique_ips"], s["unique_ips"]);
@@ -124,10 +134,17 @@ fn report_in_headless_chromium() {
     let keep = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report");
     std::fs::create_dir_all(&keep).unwrap();
     let log = hostile_log(&keep);
+    // City and ASN databases: points at city precision and a filled ASN table.
+    let (city, asn) = (keep.join("city.mmdb"), keep.join("asn.mmdb"));
+    fixtures::maxmind_city().write(&city);
+    fixtures::maxmind_asn().write(&asn);
+    let geo = ["--geoip", city.to_str().unwrap(), "--asn", asn.to_str().unwrap()];
     let html = keep.join("report.html");
-    report(&["report", "--year", "2026", log.to_str().unwrap(), "-o", html.to_str().unwrap()]);
+    let mut args = vec!["report", "--year", "2026", log.to_str().unwrap(), "-o", html.to_str().unwrap()];
+    args.extend_from_slice(&geo);
+    report(&args);
     let stats_path = keep.join("stats.json");
-    std::fs::write(&stats_path, serde_json::to_vec(&stats(log.to_str().unwrap())).unwrap()).unwrap();
+    std::fs::write(&stats_path, serde_json::to_vec(&stats(log.to_str().unwrap(), &geo)).unwrap()).unwrap();
     let shot = keep.join("screenshot.png");
     let o = Command::new("node")
         .arg(&script)
