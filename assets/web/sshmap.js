@@ -450,6 +450,8 @@
       { label: 'city', v: function (x) { return x.r.city || ''; } },
       { label: 'ASN', v: function (x) { return x.r.asn ? 'AS' + x.r.asn + (x.r.org ? ' ' + x.r.org : '') : ''; } },
       { label: 'attempts', num: true, sort: true, bar: true, v: function (x) { return x.a; }, f: function (x) { return num(x.a); } },
+      { label: 'users tried', v: function (x) { return x.r.u.length; }, f: function (x) { return x.r.u.slice(0, 4).map(function (u) { return u[0]; }).join(', ') + (x.r.u.length > 4 || x.r.um ? ', …' : ''); } },
+      { label: 'first seen', cls: 'nowrap', v: function (x) { return x.r.f; }, f: function (x) { return time(x.r.f).slice(5, 16); } },
       { label: 'last seen', cls: 'nowrap', v: function (x) { return x.r.l; }, f: function (x) { return time(x.r.l).slice(5, 16); } }
     ], items, function (x) { showIp(x.i); });
   }

@@ -715,6 +715,64 @@ pub struct WorldOut {
 mod tests {
     use super::*;
 
+    fn event(secs: i64, ip: IpAddr, user: &str, cc: &'static str, asn: u32, kind: Kind) -> Event {
+        let geo = crate::event::Geo {
+            country: Some(cc.into()),
+            country_name: None,
+            city: None,
+            lat: Some(10.0),
+            lon: Some(20.0),
+            asn: Some(asn),
+            org: Some("Some Net".into()),
+            precision: Some("country"),
+        };
+        Event {
+            ts: Ts::from_micros(secs * 1_000_000, 0),
+            host: Some("h".into()),
+            program: "sshd".into(),
+            pid: Some((secs % 30_000) as u32),
+            kind,
+            method: Some("password".into()),
+            user: Some(user.to_string()),
+            invalid_user: false,
+            ip: Some(ip),
+            port: Some(22),
+            count: 1,
+            attempts: u32::from(kind == Kind::AuthFailure),
+            geo: Some(geo),
+            scope: None,
+            src: crate::event::Src { input: "t".into(), line: 1 },
+        }
+    }
+
+    #[test]
+    fn a_month_of_many_addresses_stays_small_and_exact() {
+        // 400k events, 100k addresses, 3000 user names, 700 networks over 30 days: every cap is hit.
+        let mut c = Collector::new();
+        let ccs = ["CN", "US", "RU", "DE", "BR", "IN", "VN", "NL", "FR", "KR"];
+        let mut x = 12345u64;
+        let t0 = 1_790_000_000i64;
+        for i in 0..400_000i64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(0x0b00_0000 + (x % 100_000) as u32));
+            let user = format!("u{}", (x >> 20) % 3000);
+            let kind = if i % 5000 == 0 { Kind::AuthSuccess } else { Kind::AuthFailure };
+            c.add(&event(t0 + i * 6, ip, &user, ccs[(x % 10) as usize], ((x >> 8) % 700) as u32, kind));
+        }
+        let summary = c.summary(10, vec![]);
+        let snap = c.snapshot(&Options::default(), &summary);
+        let json = serde_json::to_string(&snap).unwrap();
+        assert!(json.len() < 4_000_000, "snapshot is {} bytes", json.len());
+        assert!(snap.series.len() <= MAX_BINS as usize);
+        assert_eq!(snap.series.iter().map(|s| s[0]).sum::<u64>(), summary.attempts);
+        assert_eq!(snap.ips.len() as u64 + snap.others.ips, summary.unique_ips);
+        let others: u64 = snap.others.iv.chunks(3).map(|c| c[2]).sum();
+        assert_eq!(others, snap.others.ips);
+        assert_eq!(snap.totals.successes, 80);
+    }
+
     #[test]
     fn anonymizes_v4_and_v6() {
         assert_eq!(show_ip("203.0.113.77".parse().unwrap(), true), "203.0.113.0");
