@@ -115,6 +115,15 @@ try {
   out.cleared = await totals();
   check(JSON.stringify(out.cleared) === JSON.stringify(out.totals), 'clearing the brush does not restore the totals');
 
+  // The live map's path: events appended to the snapshot show at once.
+  await page.evaluate(() => {
+    const d = window.sshmap.data, t = d.t0 + (d.series.length - 1) * d.bin;
+    window.sshmap.append([{ t, attempts: 3, ip: '203.0.113.99', country: 'FR', country_name: 'France', user: '<b>x</b>' }]);
+  });
+  out.appended = await totals();
+  check(out.appended.attempts === out.totals.attempts + 3, `append: attempts ${out.appended.attempts}`);
+  check(out.appended.unique_ips === out.totals.unique_ips + 1, `append: unique IPs ${out.appended.unique_ips}`);
+
   check(out.external.length === 0, 'external requests: ' + out.external.join(', '));
   check(out.failed.length === 0, 'failed requests: ' + out.failed.join(', '));
   check(out.dialogs.length === 0, 'dialogs fired: ' + out.dialogs.join(', '));
