@@ -226,7 +226,10 @@ fn report(settings: &Settings, args: &crate::cli::ReportArgs, db: Option<&str>) 
     let title = args.title.clone().unwrap_or_else(|| "SSH attacks".to_string());
     let snap = collector.snapshot(&crate::report::Options { title, anonymize_ip: args.anonymize_ip }, &summary);
     let html = crate::report::render(&snap);
-    std::fs::write(&args.output, html).with_context(|| format!("writing {}", args.output.display()))?;
+    std::fs::write(&args.output, &html).with_context(|| format!("writing {}", args.output.display()))?;
+    if !settings.quiet {
+        eprintln!("sshmap: wrote {} ({} KB)", crate::escape::terminal(&args.output.display().to_string()), html.len() / 1024);
+    }
     Ok(i32::from(failed))
 }
 

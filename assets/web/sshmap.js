@@ -74,7 +74,7 @@
     for (var k = 0; k < iv.length; k += 3) if (iv[k] <= h && iv[k + 1] >= l) others += iv[k + 2];
     v.uniqueIps = v.ips.length + others;
     v.others = others;
-    D.users.forEach(function (u) { var a = S.range ? sum(u.s, 2) : sum(u.s, 2); if (a > 0) v.users.push({ u: u.u, a: a }); });
+    D.users.forEach(function (u) { var a = sum(u.s, 2); if (a > 0) v.users.push({ u: u.u, a: a }); });
     D.asns.forEach(function (r) { var ae = sum(r.s, 3); if (ae[1] > 0) v.asns.push({ asn: r.asn, org: r.org, a: ae[0], e: ae[1] }); });
     if (!S.range) {
       // The whole range: the exact totals computed in Rust (the same as `sshmap stats --json`).
