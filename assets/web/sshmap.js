@@ -115,7 +115,7 @@
     svg.appendChild(sv('line', { x1: TL.left, x2: TL.w, y1: TL.h - TL.bottom, y2: TL.h - TL.bottom, 'class': 'axis' }));
     D.series.forEach(function (c, b) {
       if (c[0] > 0) {
-        var hgt = Math.max(1, ph * c[0] / max);
+        var hgt = Math.max(1, ph * (S.log ? Math.log(1 + c[0]) / Math.log(1 + max) : c[0] / max));
         svg.appendChild(sv('rect', { x: tlX(b), y: TL.h - TL.bottom - hgt, width: bw, height: hgt, 'class': 'b' }));
       }
       if (c[2] > 0) svg.appendChild(sv('rect', { x: tlX(b), y: TL.h - TL.bottom + 2, width: Math.max(bw, 2), height: 4, 'class': 's' }));
@@ -157,6 +157,7 @@
       setRange(a === 0 && b === nbins() - 1 ? null : [a, b]);
     });
     $('brush-clear').addEventListener('click', function () { setRange(null); });
+    $('t-log').addEventListener('change', function (e) { S.log = e.target.checked; renderTimeline(); });
   }
   function setRange(r) {
     S.range = r;
