@@ -262,7 +262,7 @@ fn geoip(settings: &Settings, command: GeoipCommand) -> Result<i32> {
                     struct Out<'a> {
                         ip: String,
                         scope: crate::event::Scope,
-                        geo: &'a Option<crate::event::Geo>,
+                        geo: &'a Option<Arc<crate::event::Geo>>,
                     }
                     serde_json::to_writer(&mut out, &Out { ip: l.ip.to_string(), scope: l.scope, geo: &l.geo })?;
                     out.write_all(b"\n")?;

@@ -217,7 +217,9 @@ pub struct Event {
     /// `count` for attempt kinds, 0 for the others, and for `pam_failure`
     /// only the part no `auth_failure` of the same connection reported.
     pub attempts: u32,
-    pub geo: Option<Geo>,
+    /// Shared by every event from the same address: cloning an event costs
+    /// one reference count, not one per string (the enricher's hot path).
+    pub geo: Option<Arc<Geo>>,
     pub scope: Option<Scope>,
     pub src: Src,
 }

@@ -60,7 +60,7 @@ fn brazil_map_data() -> MapData {
     };
     let mut data = MapData::default();
     pipeline::run(&[Input::File(log)], &opts, &mut |mut ev| {
-        ev.geo = Some(Geo { country: Some(Arc::from("BR")), precision: Some("country"), ..Geo::default() });
+        ev.geo = Some(Arc::new(Geo { country: Some(Arc::from("BR")), precision: Some("country"), ..Geo::default() }));
         data.add(&ev, u64::from(ev.attempts));
         Ok(())
     })
