@@ -739,7 +739,7 @@ mod tests {
             port: Some(22),
             count: 1,
             attempts: u32::from(kind == Kind::AuthFailure),
-            geo: Some(geo),
+            geo: Some(Arc::new(geo)),
             scope: None,
             src: crate::event::Src { input: "t".into(), line: 1 },
         }
