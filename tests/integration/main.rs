@@ -6,6 +6,7 @@ mod store;
 mod geoip;
 mod mmdb_writer;
 mod openssh_fixtures;
+mod report;
 mod render;
 mod robustness;
 mod util;
