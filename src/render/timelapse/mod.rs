@@ -1,0 +1,11 @@
+//! The timelapse video (`sshmap timelapse`): one world-map frame per time bin, countries lighting up as they attack and fading on their own.
+//!
+//! - [`timeline`] — `--bin`, `--from`, `--to`; events aggregated into bins as they stream in.
+//! - [`fade`]     — per-country intensity: exponential decay, re-brightened by every hit.
+//! - [`state`]    — what each frame shows, stepped in frame order.
+//! - [`stream`]   — frames rendered in parallel, encoded in order, memory flat.
+
+pub mod fade;
+pub mod state;
+pub mod stream;
+pub mod timeline;
