@@ -2,6 +2,7 @@
 
 mod cli;
 mod corpora;
+mod store;
 mod geoip;
 mod mmdb_writer;
 mod openssh_fixtures;
