@@ -154,6 +154,23 @@ pub fn parse_time(s: &str, tz: &TimeZone) -> Result<i64> {
     Ok(zoned.timestamp().as_microsecond())
 }
 
+/// A duration such as `90d`, `12h`, `30m`, `45s` or `2w`, in seconds
+/// (`--keep`, `--window`, `--bin`, `--fade`).
+pub fn parse_duration(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: i64 = num.parse().ok()?;
+    let mult = match unit {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
 /// A zone name (`Europe/Paris`) or a fixed offset (`+02:00`, `-0500`).
 pub fn parse_tz(name: &str) -> Result<TimeZone> {
     if let Some(off) = parse_fixed_offset(name) {

@@ -521,42 +521,7 @@ impl Interner {
     }
 }
 
-/// The [`Filter`] of `--from`, `--to` and `--host`.
-pub fn filter(from: Option<&str>, to: Option<&str>, host: Option<&str>) -> Result<Filter, anyhow::Error> {
-    let t = |flag: &str, v: Option<&str>| -> Result<Option<i64>, anyhow::Error> {
-        v.map(|s| {
-            parse_time(s).ok_or_else(|| anyhow::anyhow!("{flag} {s:?}: use RFC 3339 (2026-11-23T07:00:00Z) or YYYY-MM-DD"))
-        })
-        .transpose()
-    };
-    Ok(Filter { from: t("--from", from)?, to: t("--to", to)?, host: host.map(str::to_string) })
-}
-
-/// Parses `90d`, `12h`, `30m`, `2w` into seconds.
-pub fn parse_duration(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
-    let n: i64 = num.parse().ok()?;
-    let mult = match unit {
-        "s" => 1,
-        "m" | "min" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return None,
-    };
-    n.checked_mul(mult)
-}
-
-/// `--from`/`--to` values: RFC 3339 or `YYYY-MM-DD` (midnight UTC) → microseconds.
-pub fn parse_time(s: &str) -> Option<i64> {
-    if let Ok(ts) = s.parse::<jiff::Timestamp>() {
-        return Some(ts.as_microsecond());
-    }
-    let d: jiff::civil::Date = s.parse().ok()?;
-    let days = crate::event::days_from_civil(i64::from(d.year()), d.month() as u32, d.day() as u32);
-    Some(days * 86_400 * 1_000_000)
-}
+pub use crate::settings::parse_duration;
 
 #[cfg(test)]
 mod tests {
@@ -571,12 +536,10 @@ mod tests {
     }
 
     #[test]
-    fn durations_and_times() {
+    fn durations() {
         assert_eq!(parse_duration("90d"), Some(90 * 86_400));
         assert_eq!(parse_duration("12h"), Some(12 * 3600));
         assert_eq!(parse_duration("x"), None);
-        assert_eq!(parse_time("1970-01-02"), Some(86_400_000_000));
-        assert_eq!(parse_time("1970-01-01T00:00:01Z"), Some(1_000_000));
     }
 
     #[test]

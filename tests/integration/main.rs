@@ -6,5 +6,6 @@ mod store;
 mod geoip;
 mod mmdb_writer;
 mod openssh_fixtures;
+mod render;
 mod robustness;
 mod util;

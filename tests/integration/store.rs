@@ -288,6 +288,7 @@ fn locked_database_is_a_clear_error_and_nothing_is_half_written() {
             tz: jiff::tz::TimeZone::UTC,
             progress: false,
             geo: None,
+            range: Default::default(),
         };
         let inputs = [sshmap::source::Input::File(log.clone())];
         let res = store::ingest::run(s, &inputs, &opts, &mut |_| {});
