@@ -7,5 +7,6 @@ mod geoip;
 mod mmdb_writer;
 mod openssh_fixtures;
 mod render;
+mod timelapse;
 mod robustness;
 mod util;

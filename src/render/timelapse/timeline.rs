@@ -1,4 +1,4 @@
-//! The frame timeline: `--bin`/`--from`/`--to` parsing and events aggregated into time bins.
+//! The frame timeline: `--bin` and `--fade` values, and events aggregated into time bins between `--from` and `--to`.
 //!
 //! Bins are numbered from the Unix epoch in the local time of the data (the
 //! offset of the first event), so events can be aggregated as they stream in,
@@ -10,38 +10,15 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context, Result};
 
 use crate::event::{Event, Ts};
+use crate::settings;
 
-/// Parses a duration such as `1m`, `90s`, `1h30m`, `2d`; a bare number is seconds.
-pub fn parse_duration(s: &str) -> Result<u64> {
-    let t = s.trim();
-    if t.is_empty() {
-        bail!("empty duration (use e.g. 1m, 30s, 1h)");
+/// Parses `--bin`: a duration such as `1m`, `30s`, `1h` ([`settings::parse_duration`]), at least one second.
+pub fn parse_bin(s: &str) -> Result<u64> {
+    match settings::parse_duration(s) {
+        Some(n) if n >= 1 => Ok(n as u64),
+        Some(_) => bail!("--bin {s:?}: the shortest bin is 1s"),
+        None => bail!("--bin {s:?} is not a duration: use e.g. 1m, 30s, 1h or 1d"),
     }
-    if let Ok(n) = t.parse::<u64>() {
-        return Ok(n);
-    }
-    let mut total = 0u64;
-    let mut num = String::new();
-    for c in t.chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            _ => bail!("{s:?} is not a duration: unknown unit {c:?} (use s, m, h or d, e.g. 1m or 1h30m)"),
-        };
-        let n: u64 = num.parse().with_context(|| format!("{s:?} is not a duration (use e.g. 1m, 30s, 1h30m)"))?;
-        total += n * unit;
-        num.clear();
-    }
-    if !num.is_empty() {
-        bail!("{s:?} is not a duration: a number without a unit at the end (use e.g. 1m30s)");
-    }
-    Ok(total)
 }
 
 /// The `--fade` half-life in bins: a bare number is bins (`5`, `2.5`), else a duration (`5m`).
@@ -52,31 +29,12 @@ pub fn parse_half_life(s: &str, bin_secs: u64) -> Result<f64> {
         }
         bail!("--fade {s}: the half-life must be positive (bins, e.g. 5, or a duration, e.g. 5m)");
     }
-    let secs = parse_duration(s).context("--fade takes a number of bins (5) or a duration (5m)")?;
-    if secs == 0 {
+    let secs = settings::parse_duration(s)
+        .with_context(|| format!("--fade {s:?}: give a number of bins (5) or a duration (5m)"))?;
+    if secs <= 0 {
         bail!("--fade {s}: the half-life must be positive");
     }
     Ok(secs as f64 / bin_secs as f64)
-}
-
-/// Parses `--from`/`--to`: RFC 3339 (with offset), `YYYY-MM-DD[T| ]HH:MM[:SS]`
-/// or `YYYY-MM-DD`; times without an offset are read in `tz`.
-pub fn parse_time(s: &str, tz: &jiff::tz::TimeZone) -> Result<Ts> {
-    let t = s.trim();
-    let ts = if let Ok(ts) = t.parse::<jiff::Timestamp>() {
-        ts
-    } else if let Ok(dt) = t.parse::<jiff::civil::DateTime>() {
-        tz.to_ambiguous_zoned(dt).compatible().with_context(|| format!("{s:?} does not exist in the time zone"))?.timestamp()
-    } else if let Ok(d) = t.parse::<jiff::civil::Date>() {
-        tz.to_ambiguous_zoned(d.to_datetime(jiff::civil::Time::midnight()))
-            .compatible()
-            .with_context(|| format!("{s:?} does not exist in the time zone"))?
-            .timestamp()
-    } else {
-        bail!("{s:?} is not a time: use RFC 3339 (2026-11-22T08:00:00Z), 2026-11-22 08:00 or 2026-11-22");
-    };
-    let offset = tz.to_offset(ts).seconds();
-    Ok(Ts::from_micros(ts.as_microsecond(), offset))
 }
 
 /// What one bin saw.
@@ -318,30 +276,18 @@ mod tests {
     }
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("1m").unwrap(), 60);
-        assert_eq!(parse_duration("1s").unwrap(), 1);
-        assert_eq!(parse_duration("1h30m").unwrap(), 5400);
-        assert_eq!(parse_duration("2d").unwrap(), 172_800);
-        assert_eq!(parse_duration("45").unwrap(), 45);
-        assert!(parse_duration("1x").is_err());
-        assert!(parse_duration("1m3").is_err());
-        assert!(parse_duration("").is_err());
+    fn bins_and_half_lives() {
+        assert_eq!(parse_bin("1m").unwrap(), 60);
+        assert_eq!(parse_bin("1s").unwrap(), 1);
+        assert_eq!(parse_bin("2d").unwrap(), 172_800);
+        assert!(parse_bin("0s").unwrap_err().to_string().contains("shortest"));
+        assert!(parse_bin("1x").is_err());
         assert_eq!(parse_half_life("5", 60).unwrap(), 5.0);
+        assert_eq!(parse_half_life("2.5", 60).unwrap(), 2.5);
         assert_eq!(parse_half_life("10m", 60).unwrap(), 10.0);
+        assert_eq!(parse_half_life("30s", 60).unwrap(), 0.5);
         assert!(parse_half_life("0", 60).is_err());
-    }
-
-    #[test]
-    fn times() {
-        let utc = jiff::tz::TimeZone::UTC;
-        let t = parse_time("2026-11-22T08:00:00+01:00", &utc).unwrap();
-        assert_eq!(t.to_rfc3339(), "2026-11-22T07:00:00+00:00");
-        assert_eq!(parse_time("2026-11-22", &utc).unwrap().to_rfc3339(), "2026-11-22T00:00:00+00:00");
-        assert_eq!(parse_time("2026-11-22 08:30", &utc).unwrap().to_rfc3339(), "2026-11-22T08:30:00+00:00");
-        let paris = jiff::tz::TimeZone::fixed(jiff::tz::offset(1));
-        assert_eq!(parse_time("2026-11-22 08:30", &paris).unwrap().to_rfc3339(), "2026-11-22T08:30:00+01:00");
-        assert!(parse_time("yesterday", &utc).is_err());
+        assert!(parse_half_life("soon", 60).is_err());
     }
 
     #[test]

@@ -3,7 +3,9 @@
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use openh264::encoder::{BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod};
+use openh264::encoder::{
+    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, QpRange, RateControlMode,
+};
 use openh264::formats::{RgbaSliceU8, YUVBuffer};
 use openh264::OpenH264API;
 
@@ -13,6 +15,9 @@ use super::Written;
 pub fn to_yuv(width: u32, height: u32, rgba: &[u8]) -> YUVBuffer {
     YUVBuffer::from_rgba8_source(RgbaSliceU8::new(rgba, (width as usize, height as usize)))
 }
+
+/// Quantiser bounds: 20 keeps 1-pixel borders crisp; flat map areas cost almost nothing at any QP.
+const QP_RANGE: (u8, u8) = (20, 28);
 
 /// Bit rate for a size and frame rate: about 0.1 bit per pixel per frame, which
 /// keeps the 1-pixel borders and the small text crisp; flat map areas cost almost nothing.
@@ -36,8 +41,13 @@ impl<W: Write> Mp4Encoder<W> {
         let config = EncoderConfig::new()
             .bitrate(BitRate::from_bps(bitrate(width, height, fps)))
             .max_frame_rate(FrameRate::from_hz(fps as f32))
-            // Rate control would otherwise drop frames, and a timelapse must keep every bin.
+            // Every bin must become a frame: rate control would drop some. With
+            // rate control off the quantiser stays in QP_RANGE, which keeps the
+            // borders and text sharp (and OpenH264 stops warning that it cannot
+            // hold a bit rate without skipping frames).
             .skip_frames(false)
+            .rate_control_mode(RateControlMode::Off)
+            .qp(QpRange::new(QP_RANGE.0, QP_RANGE.1))
             // A key frame every 10 s of video, so players can seek.
             .intra_frame_period(IntraFramePeriod::from_num_frames(fps.max(1) * 10));
         let enc = Encoder::with_api_config(OpenH264API::from_source(), config).context("starting the H.264 encoder")?;
