@@ -1,4 +1,4 @@
-//! Video encoders for the timelapse: H.264 in MP4 ([`mp4`]) and animated GIF ([`gif`]), in-process.
+//! Video encoders for the timelapse: H.264 in MP4 ([`mp4`], container by [`mp4mux`]) and animated GIF ([`gif`]), in-process.
 //!
 //! Frames arrive as opaque RGBA. Each encoder splits its work in two: a
 //! [`prepare`] step that is pure and runs on the rendering threads (colour
@@ -7,6 +7,7 @@
 
 pub mod gif;
 pub mod mp4;
+pub mod mp4mux;
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -75,7 +76,7 @@ pub fn prepare(format: VideoFormat, width: u32, height: u32, rgba: Vec<u8>) -> P
 
 /// An open video file being written.
 pub enum Encoder {
-    Mp4(mp4::Mp4Encoder<BufWriter<File>>),
+    Mp4(mp4::Mp4Encoder),
     Gif(gif::GifEncoder<BufWriter<File>>),
 }
 
@@ -89,12 +90,12 @@ pub struct Written {
 impl Encoder {
     pub fn create(path: &Path, format: VideoFormat, width: u32, height: u32, fps: u32) -> Result<Encoder> {
         check_size(format, width, height)?;
-        let out = BufWriter::with_capacity(1 << 20, File::create(path).map_err(|e| {
-            anyhow::anyhow!("cannot create {}: {e}", path.display())
-        })?);
         Ok(match format {
-            VideoFormat::Mp4 => Encoder::Mp4(mp4::Mp4Encoder::new(out, width, height, fps)?),
-            VideoFormat::Gif => Encoder::Gif(gif::GifEncoder::new(out, width, height, fps)?),
+            VideoFormat::Mp4 => Encoder::Mp4(mp4::Mp4Encoder::create(path, width, height, fps)?),
+            VideoFormat::Gif => {
+                let out = File::create(path).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+                Encoder::Gif(gif::GifEncoder::new(BufWriter::with_capacity(1 << 20, out), width, height, fps)?)
+            }
         })
     }
 

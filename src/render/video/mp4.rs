@@ -1,6 +1,6 @@
-//! H.264 in MP4: OpenH264 (built from its bundled source) encodes, muxide writes the container with fast start.
+//! H.264 in MP4: OpenH264 (built from its bundled source) encodes, [`super::mp4mux`] writes a fast-start MP4.
 
-use std::io::Write;
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use openh264::encoder::{
@@ -9,6 +9,7 @@ use openh264::encoder::{
 use openh264::formats::{RgbaSliceU8, YUVBuffer};
 use openh264::OpenH264API;
 
+use super::mp4mux::Mp4Writer;
 use super::Written;
 
 /// RGBA → I420. Called on the rendering threads: it costs about as much as encoding.
@@ -26,18 +27,14 @@ pub fn bitrate(width: u32, height: u32, fps: u32) -> u32 {
     bits.clamp(500_000, 20_000_000) as u32
 }
 
-pub struct Mp4Encoder<W: Write> {
+pub struct Mp4Encoder {
     enc: Encoder,
-    mux: muxide::api::Muxer<W>,
-    fps: f64,
-    index: u64,
-    written: u64,
-    bytes: u64,
+    mux: Mp4Writer,
     buf: Vec<u8>,
 }
 
-impl<W: Write> Mp4Encoder<W> {
-    pub fn new(out: W, width: u32, height: u32, fps: u32) -> Result<Self> {
+impl Mp4Encoder {
+    pub fn create(path: &Path, width: u32, height: u32, fps: u32) -> Result<Self> {
         let config = EncoderConfig::new()
             .bitrate(BitRate::from_bps(bitrate(width, height, fps)))
             .max_frame_rate(FrameRate::from_hz(fps as f32))
@@ -51,12 +48,8 @@ impl<W: Write> Mp4Encoder<W> {
             // A key frame every 10 s of video, so players can seek.
             .intra_frame_period(IntraFramePeriod::from_num_frames(fps.max(1) * 10));
         let enc = Encoder::with_api_config(OpenH264API::from_source(), config).context("starting the H.264 encoder")?;
-        let mux = muxide::api::MuxerBuilder::new(out)
-            .video(muxide::api::VideoCodec::H264, width, height, f64::from(fps))
-            .with_fast_start(true)
-            .build()
-            .map_err(|e| anyhow::anyhow!("starting the MP4 muxer: {e}"))?;
-        Ok(Mp4Encoder { enc, mux, fps: f64::from(fps.max(1)), index: 0, written: 0, bytes: 0, buf: Vec::with_capacity(1 << 16) })
+        let mux = Mp4Writer::create(path, width, height, fps).with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(Mp4Encoder { enc, mux, buf: Vec::with_capacity(1 << 16) })
     }
 
     pub fn push(&mut self, yuv: &YUVBuffer) -> Result<()> {
@@ -64,26 +57,15 @@ impl<W: Write> Mp4Encoder<W> {
         let key = matches!(bs.frame_type(), FrameType::IDR | FrameType::I);
         self.buf.clear();
         bs.write_vec(&mut self.buf);
-        let pts = self.index as f64 / self.fps;
-        self.index += 1;
         // Even with frame skipping off the encoder may return nothing for a
-        // frame; the muxer rejects empty samples, and the previous sample's
-        // duration then stretches to cover it (timestamps stay exact).
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        self.bytes += self.buf.len() as u64;
-        self.mux.write_video(pts, &self.buf, key).map_err(|e| anyhow::anyhow!("writing MP4: {e}"))?;
-        self.written += 1;
-        Ok(())
+        // frame; the writer skips it and the previous frame shows a little longer.
+        self.mux.write(&self.buf, key).context("writing MP4")
     }
 
     pub fn finish(self) -> Result<Written> {
-        let mut mux = self.mux;
-        mux.finish_in_place().map_err(|e| anyhow::anyhow!("finishing MP4: {e}"))?;
-        let mut w = mux.into_writer();
-        w.flush().context("writing MP4")?;
-        Ok(Written { frames: self.written, bytes: self.bytes })
+        let frames = self.mux.frames();
+        let bytes = self.mux.finish().context("finishing MP4")?;
+        Ok(Written { frames, bytes })
     }
 }
 
@@ -111,8 +93,9 @@ mod tests {
     #[test]
     fn writes_an_mp4_with_every_frame() {
         let (w, h) = (64u32, 48u32);
-        let mut out = Vec::new();
-        let mut enc = Mp4Encoder::new(&mut out, w, h, 15).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.mp4");
+        let mut enc = Mp4Encoder::create(&path, w, h, 15).unwrap();
         // Identical frames too: a static stretch must not be dropped by rate control.
         let mut fr = frames(w, h, 20);
         fr.extend(std::iter::repeat_n(fr[19].clone(), 10));
@@ -121,6 +104,8 @@ mod tests {
         }
         let written = enc.finish().unwrap();
         assert_eq!(written.frames, 30);
+        let out = std::fs::read(&path).unwrap();
+        assert_eq!(written.bytes, out.len() as u64);
         assert_eq!(&out[4..8], b"ftyp");
         // Fast start: the index (moov) comes before the media data (mdat).
         let moov = out.windows(4).position(|b| b == b"moov").unwrap();
