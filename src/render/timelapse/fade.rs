@@ -7,8 +7,8 @@
 //! a global fade.
 //!
 //! Colour: the position on the hot ramp is the country's intensity on a log
-//! scale against the highest intensity any country reaches in the video
-//! ([`Fade::heat`]); below one attempt's worth the colour also blends back
+//! scale against the peak intensity of the video — the 99th percentile of each
+//! frame's brightest country, see `state::peak` — ([`Fade::heat`]); below one attempt's worth the colour also blends back
 //! into plain land ([`Fade::presence`]). The scale is the run's peak and not the
 //! current frame's leader on purpose: against the current leader, a country
 //! attacking alone would stay at full brightness however far it had faded.

@@ -72,7 +72,7 @@ impl<'a> States<'a> {
         }
     }
 
-    /// The highest intensity any country reaches: the top of the colour scale.
+    /// The top of the colour scale (see [`peak`]).
     pub fn peak(&self) -> f64 {
         self.peak
     }
@@ -135,19 +135,27 @@ impl<'a> States<'a> {
     }
 }
 
-/// Runs the fade over the whole timeline once to find its highest intensity.
+/// Runs the fade over the whole timeline once to find the top of the colour
+/// scale: the 99th percentile of each frame's highest intensity. Not the
+/// maximum, so that one burst minute does not leave the rest of the day in the
+/// darkest colours (the burst itself is clamped to the top colour).
 /// Cheap (lit countries × frames) next to drawing a single frame.
 fn peak(tl: &Timeline, fade: &Fade) -> f64 {
     let mut it = Intensities::new();
-    let mut peak = 0.0f64;
+    let mut maxima = Vec::new();
     for i in 0..tl.frames {
         let hits = &tl.bin(i).countries;
         it.step(fade, hits);
-        for &(id, _) in hits {
-            peak = peak.max(it.get(id));
+        if !hits.is_empty() {
+            maxima.push(hits.iter().map(|&(id, _)| it.get(id)).fold(0.0, f64::max));
         }
     }
-    peak
+    if maxima.is_empty() {
+        return 0.0;
+    }
+    maxima.sort_by(f64::total_cmp);
+    let k = ((maxima.len() as f64 * 0.99).ceil() as usize).clamp(1, maxima.len()) - 1;
+    maxima[k]
 }
 
 #[cfg(test)]
