@@ -8,5 +8,6 @@ mod mmdb_writer;
 mod openssh_fixtures;
 mod report;
 mod render;
+mod timelapse;
 mod robustness;
 mod util;
