@@ -34,7 +34,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Timelapse(_) => not_yet("timelapse", "Timelapse video"),
         Command::Report(_) => not_yet("report", "Interactive HTML report"),
         Command::Ingest(_) => not_yet("ingest", "Store"),
-        Command::Serve(_) => not_yet("serve", "Live attack map"),
+        Command::Serve(a) => serve(&settings, &layers, &a),
         Command::Geoip { command } => geoip(&settings, command),
     }
 }
@@ -136,6 +136,33 @@ fn stats(settings: &Settings, args: &InputArgs, top: usize, json: bool) -> Resul
     }
     out.flush()?;
     Ok(i32::from(failed))
+}
+
+fn serve(settings: &Settings, layers: &Layers, args: &crate::cli::ServeArgs) -> Result<i32> {
+    let cfg = crate::serve::ServeConfig::resolve(args, layers, settings.data_dir.as_deref())?;
+    if cfg.db.is_some() {
+        bail!("serve --db is not implemented yet (planned with the store); leave it out to keep the window in memory");
+    }
+    let opts = crate::serve::FeedOptions {
+        geo: locator(settings)?.map(Arc::new),
+        tz: settings.tz.clone(),
+        year: settings.year,
+        webhook: None,
+        stderr: true,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .with_context(|| format!("--listen {}: cannot listen (port in use? pick another with --listen)", cfg.listen))?;
+        if !settings.quiet {
+            let addr = listener.local_addr()?;
+            eprintln!("sshmap: serving the live map on http://{addr}/ (window {}s)", cfg.window.as_secs());
+        }
+        crate::serve::run(listener, cfg, opts, crate::serve::signal()).await?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(0)
 }
 
 fn geoip(settings: &Settings, command: GeoipCommand) -> Result<i32> {
