@@ -84,7 +84,10 @@ impl Follower {
 
     /// The position after the last line handed out, for a checkpoint.
     pub fn position(&self) -> Option<Position> {
-        let o = self.open.as_ref()?;
+        let Some(o) = self.open.as_ref() else {
+            // Not opened yet: the checkpoint we were given still holds.
+            return self.resume.clone();
+        };
         Some(Position { dev: o.dev, ino: o.ino, head: o.head, head_len: o.head_len, offset: o.pos - self.partial.len() as u64 })
     }
 
@@ -171,6 +174,11 @@ impl Follower {
                 chunk = &chunk[i + 1..];
                 if self.discarding {
                     self.discarding = false;
+                    continue;
+                }
+                if self.partial.len() + piece.len() > self.max_line {
+                    self.partial.clear();
+                    self.too_long += 1;
                     continue;
                 }
                 if self.partial.is_empty() {

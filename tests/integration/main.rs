@@ -6,4 +6,5 @@ mod geoip;
 mod mmdb_writer;
 mod openssh_fixtures;
 mod robustness;
+mod serve;
 mod util;

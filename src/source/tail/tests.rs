@@ -144,10 +144,12 @@ fn run(ops: &[Op]) {
                 let loaded = Checkpoints::load(&cp_path).unwrap();
                 assert_eq!(loaded.files, cps.files);
                 f = Follower::new(&path, loaded.files.get("auth.log").cloned(), 1 << 16);
-                // The new process has no handle on a deleted file.
+                // The new process has no handle on a deleted file; it polls as it starts.
                 if m.current != m.open {
                     m.open = None;
                 }
+                poll(&mut f, &mut got);
+                m.poll();
             }
         }
     }
