@@ -145,6 +145,8 @@
       for (const e of s.events) onEvent(e, false);
       for (const a of s.alerts) onAlert(a, false);
       $("status").textContent = "live"; $("status").className = "status live";
+      // `#once`: render the snapshot and hang up (screenshots, headless checks).
+      if (location.hash === "#once") { es.close(); $("status").textContent = "snapshot"; }
     });
     es.addEventListener("event", (m) => onEvent(JSON.parse(m.data), !st.replaying));
     es.addEventListener("alert", (m) => onAlert(JSON.parse(m.data), true));
