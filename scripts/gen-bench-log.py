@@ -2,7 +2,8 @@
 """Writes a deterministic, realistic-looking auth.log for benchmarks.
 
 One day of RFC 3164 lines from two hosts, sorted by time. Most sshd lines belong
-to attack connections whose lines stay together under one pid; sources follow a
+to attack connections whose lines keep one pid and their order (interleaved with
+overlapping connections, as in a real log); sources follow a
 Zipf law over ~20k public-looking addresses (some IPv6), user names too. About
 10% of the lines come from other programs (CRON, systemd-logind, sudo, kernel).
 
@@ -214,37 +215,37 @@ def main():
     g = Gen(a.seed)
     rng = g.rng
 
-    # Build connections until the line budget is met, then lay them on a
-    # clock that only moves forward, so lines are sorted and stay together.
+    # Build connections until the line budget is met, give each a start time,
+    # then sort every line by (time, connection, position): the lines of one
+    # connection keep their pid and order, and interleave with the connections
+    # that overlap it, as in a real log.
     conns, n = [], 0
     while n < a.lines:
-        if rng.random() < 0.27:
-            host = rng.choices(HOSTS, weights=[w for _, _, w in HOSTS])[0]
-            conns.append((host, None, [(0, g.other(host[0]), "other_program")]))
-            n += 1
-            continue
         host = rng.choices(HOSTS, weights=[w for _, _, w in HOSTS])[0]
-        lines = g.connection()
-        conns.append((host, g.next_pid(host[0]), lines))
+        if rng.random() < 0.27:
+            lines = [(0, g.other(host[0]), "other_program")]
+            pid = None
+        else:
+            lines = g.connection()
+            pid = g.next_pid(host[0])
+        lines = lines[: a.lines - n]
+        conns.append((host, pid, lines))
         n += len(lines)
     starts = sorted(rng.randrange(0, 86_400 - 120) for _ in conns)
+    out = []
+    for i, (start, ((hname, prog, _), pid, lines)) in enumerate(zip(starts, conns)):
+        for j, (dt, msg, label) in enumerate(lines):
+            t = min(start + dt, 86_399)
+            text = f"{stamp(t)} {hname} {msg}\n" if pid is None else f"{stamp(t)} {hname} {prog}[{pid}]: {msg}\n"
+            out.append((t, i, j, text, label))
+    out.sort(key=lambda r: (r[0], r[1], r[2]))
 
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    written, clock = 0, 0
     with open(a.out, "w", encoding="utf-8", newline="\n") as f:
-        for start, ((hname, prog, _), pid, lines) in zip(starts, conns):
-            clock = max(clock, start)
-            base = clock
-            for dt, msg, label in lines:
-                if written >= a.lines:
-                    break
-                clock = max(clock, min(base + dt, 86_399))
-                if pid is None:
-                    f.write(f"{stamp(clock)} {hname} {msg}\n")
-                else:
-                    f.write(f"{stamp(clock)} {hname} {prog}[{pid}]: {msg}\n")
-                g.mix[label] += 1
-                written += 1
+        for _, _, _, text, label in out:
+            f.write(text)
+            g.mix[label] += 1
+    written = len(out)
     for label, c in g.mix.most_common():
         print(f"{label:16} {c:8} {100 * c / written:5.1f}%", file=sys.stderr)
     print(f"{written} lines -> {a.out} ({os.path.getsize(a.out)} bytes)", file=sys.stderr)

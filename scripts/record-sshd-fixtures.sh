@@ -83,6 +83,7 @@ useradd -m -s /bin/sh "$TUSER"
 USER_CREATED=1
 echo "$TUSER:$TPASS" | chpasswd
 ssh-keygen -q -t ed25519 -N '' -C "$TUSER-fixture" -f "$WORK/client_ed25519"
+ssh-keygen -q -t ed25519 -N '' -C "not-authorized" -f "$WORK/other_ed25519"
 install -d -m 700 -o "$TUSER" -g "$TUSER" "/home/$TUSER/.ssh"
 install -m 600 -o "$TUSER" -g "$TUSER" "$WORK/client_ed25519.pub" "/home/$TUSER/.ssh/authorized_keys"
 
@@ -137,12 +138,16 @@ GT="$WORK/ground-truth.jsonl"
 : > "$GT"
 STEP=0
 
-# record ADDR USER ACTION EXPECT: one ground-truth line per client action.
+# record ADDR USER ACTION EXPECT ATTEMPTS [ATTEMPTS_AT_VERBOSE]: one ground-truth
+# line per client action. ATTEMPTS: the attack attempts DESIGN §2 counts for
+# what sshd logs of it at LogLevel INFO (some failures are logged only at VERBOSE).
 record() {
     STEP=$((STEP + 1))
+    local attempts=$5
+    [ "$LOGLEVEL" = INFO ] || attempts=${6:-$5}
     jq -cn --argjson step "$STEP" --arg at "$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)" \
-        --arg addr "$1" --arg user "$2" --arg action "$3" --arg expect "$4" \
-        '{step:$step, at:$at, addr:$addr, user:$user, action:$action, expect:$expect}' >> "$GT"
+        --arg addr "$1" --arg user "$2" --arg action "$3" --arg expect "$4" --argjson attempts "$attempts" \
+        '{step:$step, at:$at, addr:$addr, user:$user, action:$action, expect:$expect, attempts:$attempts}' >> "$GT"
 }
 
 # ssh_as ADDR USER PROMPTS [ssh options...]: one client connection.
@@ -188,44 +193,46 @@ hostile=(
 )
 
 for addr in 127.0.0.1 ::1; do
-    record "$addr" "$TUSER" "1 wrong password, existing user" "Failed password, Connection closed by authenticating user"
+    record "$addr" "$TUSER" "1 wrong password, existing user" "Failed password, Connection closed by authenticating user" 1
     password "$addr" "$TUSER" wrong-1 1
-    record "$addr" "$TUSER" "2 wrong passwords, existing user" "2x Failed password, Connection closed by authenticating user"
+    record "$addr" "$TUSER" "2 wrong passwords, existing user" "2x Failed password, Connection closed by authenticating user" 2
     password "$addr" "$TUSER" wrong-2 2
-    record "$addr" root "1 wrong password, root (PermitRootLogin no)" "Failed password for root"
+    record "$addr" root "1 wrong password, root (PermitRootLogin no)" "Failed password for root" 1
     password "$addr" root toor 1
-    record "$addr" daemon "1 password, user in DenyUsers" "User daemon from ADDR not allowed because listed in DenyUsers; Failed password for invalid user daemon"
+    record "$addr" daemon "1 password, user in DenyUsers" "User daemon from ADDR not allowed because listed in DenyUsers; Failed password for invalid user daemon" 2
     password "$addr" daemon daemon 1
-    record "$addr" oracle "1 wrong password, invalid user" "Invalid user, Failed password for invalid user"
+    record "$addr" oracle "1 wrong password, invalid user" "Invalid user, Failed password for invalid user" 1
     password "$addr" oracle oracle 1
     for u in "${hostile[@]}"; do
-        record "$addr" "$u" "1 wrong password, hostile invalid user name" "Invalid user, Failed password for invalid user"
+        record "$addr" "$u" "1 wrong password, hostile invalid user name" "Invalid user, Failed password for invalid user" 1
         password "$addr" "$u" secret 1
     done
-    record "$addr" "$TUSER" "3 wrong passwords, existing user: MaxAuthTries 3 exhausted" "3x Failed password, maximum authentication attempts exceeded, Disconnecting: Too many authentication failures"
+    record "$addr" "$TUSER" "3 wrong passwords, existing user: MaxAuthTries 3 exhausted" "3x Failed password, maximum authentication attempts exceeded, Disconnecting: Too many authentication failures" 3
     password "$addr" "$TUSER" wrong-3 3
-    record "$addr" guest "3 wrong passwords, invalid user: MaxAuthTries 3 exhausted" "3x Failed password for invalid user, maximum authentication attempts exceeded"
+    record "$addr" guest "3 wrong passwords, invalid user: MaxAuthTries 3 exhausted" "3x Failed password for invalid user, maximum authentication attempts exceeded" 3
     password "$addr" guest guest 3
-    record "$addr" "$TUSER" "client offers only diffie-hellman-group1-sha1" "Unable to negotiate: no matching key exchange method"
+    record "$addr" "$TUSER" "client offers only diffie-hellman-group1-sha1" "Unable to negotiate: no matching key exchange method" 1
     ssh_as "$addr" "$TUSER" 1 -o KexAlgorithms=diffie-hellman-group1-sha1
-    record "$addr" "$TUSER" "client offers only 3des-cbc" "Unable to negotiate: no matching cipher"
+    record "$addr" "$TUSER" "client offers only 3des-cbc" "Unable to negotiate: no matching cipher" 1
     ssh_as "$addr" "$TUSER" 1 -o Ciphers=3des-cbc
-    record "$addr" "" "HTTP request instead of an SSH banner" "kex_exchange_identification: invalid protocol identifier; banner exchange: invalid format"
+    record "$addr" "" "HTTP request instead of an SSH banner" "kex_exchange_identification: invalid protocol identifier; banner exchange: invalid format" 1
     printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' | timeout 10 nc -q 2 "$addr" "$PORT" >/dev/null 2>&1 || true
     sleep 0.7
-    record "$addr" "" "TCP connect and close without a banner" "kex_exchange_identification: Connection closed by remote host"
+    record "$addr" "" "TCP connect and close without a banner" "kex_exchange_identification: Connection closed by remote host" 1
     timeout 10 nc -z "$addr" "$PORT" >/dev/null 2>&1 || true
     sleep 0.7
-    record "$addr" "" "SSH banner then close" "Connection closed before key exchange"
+    record "$addr" "" "SSH banner then close" "Connection closed by ADDR port N [preauth]" 0
     printf 'SSH-2.0-OpenSSH_9.9\r\n' | timeout 10 nc -q 1 "$addr" "$PORT" >/dev/null 2>&1 || true
     sleep 0.7
-    record "$addr" "$TUSER" "no usable auth method (BatchMode, no keys): closed before auth" "Connection closed by authenticating user"
+    record "$addr" "$TUSER" "no usable auth method (BatchMode, no keys): closed before auth" "Connection closed by authenticating user" 0
     ssh_as "$addr" "$TUSER" 1 -o BatchMode=yes -o PubkeyAuthentication=no
-    record "$addr" nosuchuser "no usable auth method, invalid user: closed before auth" "Invalid user, Connection closed by invalid user"
+    record "$addr" nosuchuser "no usable auth method, invalid user: closed before auth" "Invalid user, Connection closed by invalid user" 0
     ssh_as "$addr" nosuchuser 1 -o BatchMode=yes -o PubkeyAuthentication=no
-    record "$addr" "$TUSER" "successful password login" "Accepted password"
+    record "$addr" "$TUSER" "publickey with a key that is not authorized" "Failed publickey (VERBOSE only), Connection closed by authenticating user" 0 1
+    ssh_as "$addr" "$TUSER" 1 -o BatchMode=yes -o PreferredAuthentications=publickey -o IdentityFile="$WORK/other_ed25519"
+    record "$addr" "$TUSER" "successful password login" "Accepted password" 0
     password "$addr" "$TUSER" "$TPASS" 1
-    record "$addr" "$TUSER" "successful publickey login" "Accepted publickey"
+    record "$addr" "$TUSER" "successful publickey login" "Accepted publickey" 0
     ssh_as "$addr" "$TUSER" 1 -o BatchMode=yes -o PreferredAuthentications=publickey -o IdentityFile="$WORK/client_ed25519"
 done
 

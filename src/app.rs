@@ -9,12 +9,13 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 
 use crate::analyze::{self, Stats};
-use crate::cli::{Cli, Command, FormatArg, GeoipCommand, InputArgs};
+use crate::cli::{Cli, Command, FormatArg, GeoipCommand, IngestArgs, InputArgs};
 use crate::event::{EventWriter, Format};
 use crate::geo::{self, GeoConfig, Locator};
 use crate::pipeline::{self, InputReport};
-use crate::settings::{Layers, Settings};
+use crate::settings::{self, Layers, Settings};
 use crate::source::{self, Input};
+use crate::store;
 
 /// Runs the command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
@@ -28,12 +29,18 @@ pub fn run(cli: Cli) -> Result<i32> {
             };
             parse(&settings, &a.input, format, a.all)
         }
-        Command::Stats(a) => stats(&settings, &a.input, a.top, a.json),
+        Command::Stats(a) => match layers.get(a.input.db.clone(), None, "db")? {
+            Some(db) => stats_db(&settings, &db, &a.input, a.top, a.json),
+            None => stats(&settings, &a.input, a.top, a.json),
+        },
         Command::Map(_) => not_yet("map", "World maps and charts"),
         Command::Chart(_) => not_yet("chart", "World maps and charts"),
         Command::Timelapse(_) => not_yet("timelapse", "Timelapse video"),
         Command::Report(_) => not_yet("report", "Interactive HTML report"),
-        Command::Ingest(_) => not_yet("ingest", "Store"),
+        Command::Ingest(a) => {
+            let db = layers.get(a.db.clone(), None, "db")?;
+            ingest(&settings, &a, db.as_deref())
+        }
         Command::Serve(a) => serve(&settings, &layers, &a),
         Command::Geoip { command } => geoip(&settings, command),
     }
@@ -52,10 +59,7 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// Expands INPUT arguments (or auto-detects), reporting problems on stderr.
 fn inputs(settings: &Settings, args: &InputArgs) -> Result<(Vec<Input>, bool)> {
     if args.db.is_some() {
-        bail!("--db is not implemented yet (planned in the issue \"Store\"); pass log files instead");
-    }
-    if args.from.is_some() || args.to.is_some() {
-        bail!("--from/--to are not implemented yet for log inputs");
+        bail!("--db is not supported by this command yet; `stats` reads it, the others follow");
     }
     if args.inputs.is_empty() {
         let (inputs, note) = source::autodetect();
@@ -78,7 +82,22 @@ fn pipeline_options(settings: &Settings, all: bool) -> Result<pipeline::Options>
         tz: settings.tz.clone(),
         progress: !settings.quiet,
         geo: locator(settings)?.map(Arc::new),
+        range: pipeline::TimeRange::default(),
     })
+}
+
+/// `--from` / `--to` of an analysis command, read in `--tz`.
+fn time_range(settings: &Settings, args: &InputArgs) -> Result<pipeline::TimeRange> {
+    let parse = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {
+        v.as_deref().map(|s| settings::parse_time(s, &settings.tz).with_context(|| format!("--{flag}"))).transpose()
+    };
+    let range = pipeline::TimeRange { from: parse("from", &args.from)?, to: parse("to", &args.to)? };
+    if let (Some(f), Some(t)) = (range.from, range.to) {
+        if f >= t {
+            bail!("--from must be before --to");
+        }
+    }
+    Ok(range)
 }
 
 /// The GeoIP databases the settings name; `None` for `--geoip none`.
@@ -110,7 +129,8 @@ fn parse(settings: &Settings, args: &InputArgs, format: Format, all: bool) -> Re
     let (inputs, mut failed) = inputs(settings, args)?;
     let stdout = io::stdout().lock();
     let mut w = EventWriter::new(BufWriter::with_capacity(1 << 16, stdout), format)?;
-    let opts = pipeline_options(settings, all)?;
+    let mut opts = pipeline_options(settings, all)?;
+    opts.range = time_range(settings, args)?;
     let reports = pipeline::run(&inputs, &opts, &mut |ev| w.write(&ev))?;
     w.flush().context("writing events")?;
     failed |= report_errors(&reports);
@@ -119,22 +139,60 @@ fn parse(settings: &Settings, args: &InputArgs, format: Format, all: bool) -> Re
 
 fn stats(settings: &Settings, args: &InputArgs, top: usize, json: bool) -> Result<i32> {
     let (inputs, mut failed) = inputs(settings, args)?;
-    let opts = pipeline_options(settings, false)?;
+    let mut opts = pipeline_options(settings, false)?;
+    opts.range = time_range(settings, args)?;
     let mut stats = Stats::new();
     let reports = pipeline::run(&inputs, &opts, &mut |ev| {
         stats.add(&ev);
         Ok(())
     })?;
     failed |= report_errors(&reports);
-    let summary = stats.summary(top, reports);
+    print_summary(&stats.summary(top, reports), json)?;
+    Ok(i32::from(failed))
+}
+
+fn print_summary(summary: &analyze::Summary, json: bool) -> Result<()> {
     let mut out = io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &summary)?;
+        serde_json::to_writer_pretty(&mut out, summary).map_err(io::Error::from)?;
         out.write_all(b"\n")?;
     } else {
-        out.write_all(analyze::table::render(&summary).as_bytes())?;
+        out.write_all(analyze::table::render(summary).as_bytes())?;
     }
     out.flush()?;
+    Ok(())
+}
+
+/// `sshmap ingest`: logs into the store, each input from its checkpoint.
+fn ingest(settings: &Settings, a: &IngestArgs, db: Option<&str>) -> Result<i32> {
+    let keep = match a.keep.as_deref() {
+        Some(k) => Some(
+            store::parse_duration(k).with_context(|| format!("--keep {k:?}: use a duration such as 90d, 12h or 2w"))?,
+        ),
+        None => None,
+    };
+    let loc = store::Location::parse(db)?;
+    let (inputs, mut failed) = inputs(settings, &InputArgs { inputs: a.inputs.clone(), ..InputArgs::default() })?;
+    let mut st = store::open(&loc)?;
+    let opts = pipeline_options(settings, false)?;
+    let mut enricher = geo::Enricher::new(opts.geo.as_deref());
+    let reports = store::ingest::run(&mut *st, &inputs, &opts, &mut |ev| enricher.enrich(ev))?;
+    for r in &reports {
+        if let Some(e) = &r.error {
+            eprintln!("sshmap: {}", crate::escape::terminal(e));
+            failed = true;
+        } else if !settings.quiet {
+            let note = r.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+            eprintln!("sshmap: {}: {:+} events{note}", crate::escape::terminal(&r.input), r.added);
+        }
+    }
+    if let Some(secs) = keep {
+        let now = jiff::Timestamp::now().as_microsecond();
+        let n = st.prune(now - secs * 1_000_000)?;
+        if !settings.quiet {
+            eprintln!("sshmap: --keep: pruned {n} raw events (rollups kept)");
+        }
+    }
     Ok(i32::from(failed))
 }
 
@@ -162,6 +220,21 @@ fn serve(settings: &Settings, layers: &Layers, args: &crate::cli::ServeArgs) -> 
         crate::serve::run(listener, cfg, opts, crate::serve::signal()).await?;
         Ok::<_, anyhow::Error>(())
     })?;
+    Ok(0)
+}
+
+/// `stats --db`: the same summary, fed from the store.
+fn stats_db(settings: &Settings, db: &str, args: &InputArgs, top: usize, json: bool) -> Result<i32> {
+    if !args.inputs.is_empty() {
+        bail!("pass either INPUT files or --db, not both");
+    }
+    let mut st = store::open(&store::Location::parse(Some(db))?)?;
+    let range = time_range(settings, args)?;
+    let filter = store::Filter { from: range.from, to: range.to, host: args.host.clone() };
+    let mut stats = Stats::new();
+    st.scan(&filter, &mut |ev| stats.add(&ev))?;
+    let reports = st.checkpoints()?.iter().map(store::Checkpoint::report).collect();
+    print_summary(&stats.summary(top, reports), json)?;
     Ok(0)
 }
 

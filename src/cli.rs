@@ -88,6 +88,9 @@ pub struct InputArgs {
     /// Only events before this time
     #[arg(long, value_name = "T")]
     pub to: Option<String>,
+    /// Only events of this host (with --db)
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -174,8 +177,12 @@ pub struct IngestArgs {
     /// Files, globs, directories of rotated logs, `-` for stdin, or `journal`
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
+    /// The store: a SQLite file path, sqlite://PATH or postgres://… [default: $XDG_DATA_HOME/sshmap/sshmap.db] [env: SSHMAP_DB]
     #[arg(long, value_name = "URL")]
     pub db: Option<String>,
+    /// After ingesting, delete raw events older than this (e.g. 90d, 12h); rollups are kept
+    #[arg(long, value_name = "DURATION")]
+    pub keep: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -30,6 +30,21 @@ pub struct Options {
     pub progress: bool,
     /// GeoIP databases; `None` (`--geoip none`): events get a `scope` but no `geo`.
     pub geo: Option<Arc<Locator>>,
+    /// `--from` / `--to`: events outside are dropped (and not counted as events).
+    pub range: TimeRange,
+}
+
+/// A half-open time interval `[from, to)` in Unix microseconds; open ends are unbounded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+impl TimeRange {
+    pub fn contains(&self, ts: Ts) -> bool {
+        self.from.is_none_or(|f| ts.micros >= f) && self.to.is_none_or(|t| ts.micros < t)
+    }
 }
 
 /// What one input gave (`stats --json` `inputs`).
@@ -120,7 +135,11 @@ fn run_one(
     let mut stats = BlockStats::default();
     let sink_err: std::cell::RefCell<Option<io::Error>> = std::cell::RefCell::new(None);
     let events = std::cell::Cell::new(0u64);
+    let range = opts.range;
     let mut emit = |ev: Event| {
+        if !range.contains(ev.ts) {
+            return;
+        }
         if sink_err.borrow().is_none() {
             events.set(events.get() + 1);
             if let Err(e) = sink(ev) {

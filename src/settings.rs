@@ -135,6 +135,42 @@ impl Settings {
     }
 }
 
+/// A point in time from the command line: RFC 3339 (`2026-11-23T07:00:00+01:00`),
+/// or a date / date-time without offset (`2026-11-23`, `2026-11-23T07:00`,
+/// `2026-11-23 07:00:00`) read in `tz`. Returns Unix microseconds.
+pub fn parse_time(s: &str, tz: &TimeZone) -> Result<i64> {
+    let s = s.trim();
+    if let Ok(ts) = s.parse::<jiff::Timestamp>() {
+        return Ok(ts.as_microsecond());
+    }
+    let civil = if let (10, Ok(d)) = (s.len(), s.parse::<jiff::civil::Date>()) {
+        d.to_datetime(jiff::civil::Time::midnight())
+    } else {
+        s.replace(' ', "T").parse::<jiff::civil::DateTime>().with_context(|| {
+            format!("{s:?} is not a time: use RFC 3339 (2026-11-23T07:00:00Z), a date (2026-11-23) or a local date-time (2026-11-23T07:00)")
+        })?
+    };
+    let zoned = civil.to_zoned(tz.clone()).with_context(|| format!("{s:?} does not exist in the time zone"))?;
+    Ok(zoned.timestamp().as_microsecond())
+}
+
+/// A duration such as `90d`, `12h`, `30m`, `45s` or `2w`, in seconds
+/// (`--keep`, `--window`, `--bin`, `--fade`).
+pub fn parse_duration(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: i64 = num.parse().ok()?;
+    let mult = match unit {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
 /// A zone name (`Europe/Paris`) or a fixed offset (`+02:00`, `-0500`).
 pub fn parse_tz(name: &str) -> Result<TimeZone> {
     if let Some(off) = parse_fixed_offset(name) {
@@ -185,6 +221,16 @@ mod tests {
         let l = layers(&[("SSHMAP_YEAR", "soon")], "");
         let err = l.get::<i32>(None, None, "year").unwrap_err().to_string();
         assert!(err.contains("SSHMAP_YEAR"), "{err}");
+    }
+
+    #[test]
+    fn times_from_the_command_line() {
+        let paris = TimeZone::get("Europe/Paris").unwrap();
+        assert_eq!(parse_time("2026-11-23T07:00:00Z", &paris).unwrap(), 1_795_417_200_000_000);
+        assert_eq!(parse_time("2026-11-23T08:00", &paris).unwrap(), 1_795_417_200_000_000);
+        assert_eq!(parse_time("2026-11-23 08:00:00", &paris).unwrap(), 1_795_417_200_000_000);
+        assert_eq!(parse_time("2026-11-23", &TimeZone::UTC).unwrap(), 1_795_392_000_000_000);
+        assert!(parse_time("yesterday", &paris).unwrap_err().to_string().contains("RFC 3339"));
     }
 
     #[test]

@@ -250,6 +250,27 @@ impl Correlator {
         self.flush(sink);
     }
 
+    /// Line of the oldest event still held back, if any. When `None`, every
+    /// event of the lines pushed so far has been passed to the sink: the store
+    /// checkpoints only at such points.
+    pub fn held_since(&self) -> Option<u64> {
+        self.queue.front().map(|s| s.ev.src.line)
+    }
+
+    /// Year inference state (year and month of the last year-less line), so a
+    /// read resumed in the middle of an input dates its lines as a full read would.
+    pub fn year_state(&self) -> Option<(i32, u8)> {
+        self.year.map(|y| (y, self.last_month))
+    }
+
+    /// Restores a state saved with [`Correlator::year_state`].
+    pub fn set_year_state(&mut self, state: Option<(i32, u8)>) {
+        if let Some((y, m)) = state {
+            self.year = Some(y);
+            self.last_month = m;
+        }
+    }
+
     /// Releases every held event: call at the end of the input.
     pub fn finish_all(&mut self, sink: &mut impl FnMut(Event)) {
         let keys: Vec<ConnKey> = self.conns.keys().copied().collect();

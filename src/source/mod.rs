@@ -99,8 +99,15 @@ fn has_glob_chars(s: &str) -> bool {
 
 /// With no INPUT: the system's log, and a note saying which.
 pub fn autodetect() -> (Vec<Input>, String) {
-    for base in ["/var/log/auth.log", "/var/log/secure"] {
-        let p = Path::new(base);
+    autodetect_in(Path::new("/"))
+}
+
+/// [`autodetect`] under another root directory (for tests).
+pub fn autodetect_in(root: &Path) -> (Vec<Input>, String) {
+    for base in ["var/log/auth.log", "var/log/secure"] {
+        let full = root.join(base);
+        let base = full.display().to_string();
+        let p = full.as_path();
         if p.is_file() {
             let dir = p.parent().unwrap_or(Path::new("/"));
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();

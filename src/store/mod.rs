@@ -1,3 +1,550 @@
-//! Store: events, sessions, rollups and input checkpoints in SQLite or PostgreSQL.
+//! Store: events, rollups, sessions and input checkpoints in SQLite (embedded
+//! default) or PostgreSQL (`--db postgres://…`, for fleets).
 //!
-//! Built by the store issue; `ingest` and `--db` report "not implemented yet" until then.
+//! # Layout
+//!
+//! - [`Store`] — the one trait both back ends implement; [`open`] picks one from a `--db` value.
+//! - [`sqlite`] — rusqlite, WAL, versioned migrations.
+//! - [`postgres`] — binary COPY, BRIN-indexed events, `LISTEN/NOTIFY` on [`NOTIFY_CHANNEL`].
+//! - [`ingest`] — exactly-once incremental ingest of log inputs, keyed by content fingerprint.
+//!
+//! # Exactly once
+//!
+//! An event's key is `(input, line)` ([`event_id`]): an input is identified by
+//! the fingerprint of its first line (so a renamed or compressed rotated copy is
+//! the same input), a line by its 1-based number in the decompressed stream.
+//! Each commit writes events, rollup deltas and the advanced checkpoint in one
+//! transaction, guarded by the checkpoint's version (two writers on one input:
+//! the second stops). Events before the checkpoint's `keep_line` are final;
+//! the ones after it were derived from an unfinished view of the input
+//! (connections still open at the end of the read) and are derived again, and
+//! replaced, when the input is read next. See [`ingest`].
+
+pub mod ingest;
+pub mod postgres;
+pub mod sqlite;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use thiserror::Error;
+
+use crate::event::{Event, Geo, Kind, Scope, Src, Ts};
+use crate::parse::BlockStats;
+use crate::pipeline::InputReport;
+
+/// The PostgreSQL channel on which each commit announces new events
+/// (payload: JSON `{"input":…, "events":N, "to":"RFC 3339"}`).
+pub const NOTIFY_CHANNEL: &str = "sshmap_events";
+
+/// Bits of [`event_id`] that hold the line number.
+const LINE_BITS: u32 = 40;
+
+/// The idempotency key of an event: its input and line.
+pub fn event_id(input_id: i64, line: u64) -> i64 {
+    (input_id << LINE_BITS) | (line as i64 & ((1i64 << LINE_BITS) - 1))
+}
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("cannot open the SQLite database {path}: {source}; check the path and its permissions, or pass another --db")]
+    Open { path: String, source: rusqlite::Error },
+    #[error("{path} is not an sshmap database or is corrupt ({detail}); move it away (sshmap will create a new one) or pass another --db")]
+    Corrupt { path: String, detail: String },
+    #[error("the database {path} is locked by another process (waited {secs} s); retry when the other sshmap or sqlite3 has finished")]
+    Locked { path: String, secs: u64 },
+    #[error("the database was written by a newer sshmap (schema version {found}, this one knows up to {known}); upgrade sshmap")]
+    TooNew { found: i64, known: i64 },
+    #[error("cannot connect to PostgreSQL at {url}: {detail}; check that the server runs and the URL (user, password, database) is right")]
+    Connect { url: String, detail: String },
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    #[error("input {input} is being ingested by another process at the same time; it was left to that one")]
+    Concurrent { input: String },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("--db {0:?}: unsupported URL; use a file path, sqlite://PATH or postgres://USER@HOST/DB")]
+    BadUrl(String),
+    #[error("the stored value {0:?} is not valid in this sshmap version; the database may be corrupt")]
+    BadValue(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Where the store lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Location {
+    /// `postgres://…`/`postgresql://…`, `sqlite://PATH`, or a plain path; `None`: the default file.
+    pub fn parse(db: Option<&str>) -> Result<Location> {
+        match db {
+            None => Ok(Location::Sqlite(default_path())),
+            Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+                Ok(Location::Postgres(s.to_string()))
+            }
+            Some(s) => {
+                if let Some(p) = s.strip_prefix("sqlite://") {
+                    return Ok(Location::Sqlite(PathBuf::from(p)));
+                }
+                if s.is_empty() || s.contains("://") {
+                    return Err(StoreError::BadUrl(s.to_string()));
+                }
+                Ok(Location::Sqlite(PathBuf::from(s)))
+            }
+        }
+    }
+}
+
+/// `$XDG_DATA_HOME/sshmap/sshmap.db`, else `~/.local/share/sshmap/sshmap.db`.
+pub fn default_path() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("sshmap").join("sshmap.db")
+}
+
+/// Opens (creating and migrating when needed) the store at `loc`.
+pub fn open(loc: &Location) -> Result<Box<dyn Store>> {
+    Ok(match loc {
+        Location::Sqlite(p) => Box::new(sqlite::SqliteStore::open(p)?),
+        Location::Postgres(url) => Box::new(postgres::PgStore::connect(url)?),
+    })
+}
+
+/// One input's progress. Lines are 1-based; offsets are in the decompressed stream.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Checkpoint {
+    pub id: i64,
+    /// Hash of the first line (see [`ingest::fingerprint`]).
+    pub fingerprint: i64,
+    /// The path it was last read from.
+    pub name: String,
+    pub dev: u64,
+    pub ino: u64,
+    /// Bumped by every commit: a writer whose expected version is stale stops.
+    pub version: i64,
+    /// Everything before this offset has been read; `end_line` lines.
+    pub end_offset: u64,
+    pub end_line: u64,
+    /// Events of lines before `keep_line` are final; later ones are re-derived on the next read.
+    pub keep_offset: u64,
+    pub keep_line: u64,
+    /// Line statistics of the lines before `keep_line`.
+    pub keep_stats: BlockStats,
+    /// Where the next read starts (at or before `keep`), to rebuild connection state.
+    pub warm_offset: u64,
+    pub warm_line: u64,
+    pub warm_year: Option<(i32, u8)>,
+    /// Hash and length of the bytes just before `warm_offset`: the input must still hold them.
+    pub warm_hash: i64,
+    pub warm_hash_len: u64,
+    /// Statistics of all lines read, and events stored.
+    pub stats: BlockStats,
+    pub events: u64,
+}
+
+impl Checkpoint {
+    pub fn fresh(id: i64, fingerprint: i64, name: &str, dev: u64, ino: u64) -> Checkpoint {
+        Checkpoint {
+            id,
+            fingerprint,
+            name: name.to_string(),
+            dev,
+            ino,
+            keep_line: 1,
+            warm_line: 1,
+            ..Checkpoint::default()
+        }
+    }
+
+    pub fn report(&self) -> InputReport {
+        InputReport {
+            input: self.name.clone(),
+            lines: self.stats.lines,
+            events: self.events,
+            skipped: self.stats.lines.saturating_sub(self.events),
+            other_programs: self.stats.other_programs,
+            malformed: self.stats.malformed,
+            too_long: self.stats.too_long,
+            error: None,
+        }
+    }
+}
+
+/// One atomic write: replace the provisional events (first commit of a read),
+/// add new ones, advance the checkpoint.
+pub struct Batch<'a> {
+    /// The checkpoint to write; its `version` must be `expected_version + 1`.
+    pub checkpoint: &'a Checkpoint,
+    pub expected_version: i64,
+    /// Delete the stored events of this input from this line on first.
+    pub replace_from: Option<u64>,
+    pub events: &'a [Event],
+}
+
+/// Which events a query reads.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// Microseconds since the epoch, inclusive.
+    pub from: Option<i64>,
+    /// Microseconds since the epoch, exclusive.
+    pub to: Option<i64>,
+    pub host: Option<String>,
+}
+
+/// Per minute × country × kind (the rollup maps and videos read).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MinuteRow {
+    /// Unix seconds of the minute's start.
+    pub minute: i64,
+    /// ISO code, `""` when unknown.
+    pub country: String,
+    pub kind: String,
+    pub events: i64,
+    pub attempts: i64,
+}
+
+/// Per hour × source address.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HourIpRow {
+    pub hour: i64,
+    pub ip: String,
+    pub country: String,
+    pub events: i64,
+    pub attempts: i64,
+}
+
+/// A connection: its events grouped by host, pid and address.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Session {
+    pub host: Option<String>,
+    pub pid: Option<i64>,
+    pub ip: Option<String>,
+    /// Distinct user names tried, sorted, joined by `\n`.
+    pub users: String,
+    pub attempts: i64,
+    /// `success`, `failure` or `other`.
+    pub outcome: String,
+    pub start: i64,
+    pub end: i64,
+}
+
+/// The store: both back ends answer the same queries with the same rows.
+pub trait Store {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// The checkpoint of the input with this fingerprint.
+    fn checkpoint(&mut self, fingerprint: i64) -> Result<Option<Checkpoint>>;
+    /// Registers an input (or returns the one another process just registered).
+    fn claim(&mut self, fingerprint: i64, name: &str, dev: u64, ino: u64) -> Result<Checkpoint>;
+    /// Every input, in the order they were first ingested.
+    fn checkpoints(&mut self) -> Result<Vec<Checkpoint>>;
+    /// Writes one batch atomically and returns the net number of events added;
+    /// [`StoreError::Concurrent`] when the checkpoint's version moved.
+    fn commit(&mut self, batch: Batch<'_>) -> Result<i64>;
+    /// Events matching `filter`, in input then line order (the order a read of the logs gives).
+    fn scan(&mut self, filter: &Filter, sink: &mut dyn FnMut(Event)) -> Result<()>;
+    /// Rollup: per minute × country × kind in `[from, to)` (unix seconds).
+    fn minute_country(&mut self, from: i64, to: i64) -> Result<Vec<MinuteRow>>;
+    /// Rollup: per hour × address in `[from, to)` (unix seconds).
+    fn hour_ip(&mut self, from: i64, to: i64) -> Result<Vec<HourIpRow>>;
+    /// Connections among the events `filter` selects (see [`Sessions`]).
+    fn sessions(&mut self, filter: &Filter) -> Result<Vec<Session>> {
+        let mut b = Sessions::default();
+        self.scan(filter, &mut |ev| b.add(&ev))?;
+        Ok(b.finish())
+    }
+    /// Deletes raw events before `before` (microseconds); rollups stay. Returns how many.
+    fn prune(&mut self, before: i64) -> Result<u64>;
+    /// Number of stored raw events.
+    fn count(&mut self) -> Result<u64>;
+}
+
+/// Groups events into connections: the same input, host and pid, a compatible
+/// address, and no more than [`Sessions::GAP`] seconds between events (sshd's
+/// login grace time is 2 minutes; pids are reused).
+#[derive(Default)]
+pub struct Sessions {
+    open: std::collections::HashMap<(Arc<str>, Option<Arc<str>>, Option<u32>), (Session, std::collections::BTreeSet<String>)>,
+    done: Vec<Session>,
+}
+
+impl Sessions {
+    pub const GAP: i64 = 600;
+
+    pub fn add(&mut self, ev: &Event) {
+        let key = (ev.src.input.clone(), ev.host.clone(), ev.pid);
+        let secs = ev.ts.unix_secs();
+        let ip = ev.ip.map(|i| i.to_string());
+        if let Some((s, _)) = self.open.get(&key) {
+            let same_ip = s.ip.is_none() || ip.is_none() || s.ip == ip;
+            if !same_ip || secs - s.end > Self::GAP || ev.pid.is_none() {
+                let (s, users) = self.open.remove(&key).expect("present");
+                self.close(s, users);
+            }
+        }
+        let (s, users) = self.open.entry(key).or_insert_with(|| {
+            (
+                Session {
+                    host: ev.host.as_deref().map(str::to_string),
+                    pid: ev.pid.map(i64::from),
+                    ip: None,
+                    users: String::new(),
+                    attempts: 0,
+                    outcome: "other".into(),
+                    start: secs,
+                    end: secs,
+                },
+                Default::default(),
+            )
+        });
+        if s.ip.is_none() {
+            s.ip = ip;
+        }
+        s.end = s.end.max(secs);
+        s.start = s.start.min(secs);
+        s.attempts += i64::from(ev.attempts);
+        if let Some(u) = &ev.user {
+            users.insert(u.clone());
+        }
+        if ev.kind == Kind::AuthSuccess {
+            s.outcome = "success".into();
+        } else if s.outcome != "success" && ev.attempts > 0 {
+            s.outcome = "failure".into();
+        }
+    }
+
+    fn close(&mut self, mut s: Session, users: std::collections::BTreeSet<String>) {
+        s.users = users.into_iter().collect::<Vec<_>>().join("\n");
+        self.done.push(s);
+    }
+
+    pub fn finish(mut self) -> Vec<Session> {
+        let open: Vec<_> = self.open.drain().collect();
+        for (_, (s, users)) in open {
+            self.close(s, users);
+        }
+        self.done.sort();
+        self.done
+    }
+}
+
+/// Rollup deltas of one commit, applied in key order (no deadlocks between
+/// concurrent PostgreSQL writers).
+#[derive(Default, Debug)]
+pub struct Rollups {
+    pub minute: BTreeMap<(i64, String, &'static str), (i64, i64)>,
+    pub hour_ip: BTreeMap<(i64, String), (String, i64, i64)>,
+}
+
+impl Rollups {
+    /// Counts (or, with `sign` -1, uncounts) one event.
+    pub fn add(&mut self, micros: i64, country: Option<&str>, kind: Kind, ip: Option<&str>, attempts: i64, sign: i64) {
+        let secs = micros.div_euclid(1_000_000);
+        let country = country.unwrap_or("").to_string();
+        let m = self.minute.entry((secs.div_euclid(60) * 60, country.clone(), kind.as_str())).or_default();
+        m.0 += sign;
+        m.1 += sign * attempts;
+        if let Some(ip) = ip {
+            let h = self.hour_ip.entry((secs.div_euclid(3600) * 3600, ip.to_string())).or_insert((country, 0, 0));
+            h.1 += sign;
+            h.2 += sign * attempts;
+        }
+    }
+
+    pub fn add_event(&mut self, ev: &Event, sign: i64) {
+        let ip = ev.ip.map(|i| i.to_string());
+        self.add(
+            ev.ts.micros,
+            ev.geo.as_ref().and_then(|g| g.country.as_deref()),
+            ev.kind,
+            ip.as_deref(),
+            i64::from(ev.attempts),
+            sign,
+        );
+    }
+
+    pub fn retain_nonzero(&mut self) {
+        self.minute.retain(|_, v| *v != (0, 0));
+        self.hour_ip.retain(|_, v| (v.1, v.2) != (0, 0));
+    }
+}
+
+/// An event as stored: the columns both back ends share, in this order.
+#[derive(Clone, Debug, Default)]
+pub struct Row {
+    pub id: i64,
+    pub ts: i64,
+    pub ts_offset: i32,
+    pub host: Option<String>,
+    pub program: String,
+    pub pid: Option<i64>,
+    pub kind: String,
+    pub method: Option<String>,
+    pub user: Option<String>,
+    pub invalid_user: bool,
+    pub ip: Option<String>,
+    pub port: Option<i32>,
+    pub count: i64,
+    pub attempts: i64,
+    pub has_geo: bool,
+    pub country: Option<String>,
+    pub country_name: Option<String>,
+    pub city: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub asn: Option<i64>,
+    pub org: Option<String>,
+    pub precision: Option<String>,
+    pub scope: Option<String>,
+    pub src: String,
+}
+
+/// The stored column list, in [`Row`] order.
+pub const COLUMNS: &str = "id, ts, ts_offset, host, program, pid, kind, method, username, invalid_user, ip, port, \
+     count, attempts, has_geo, country, country_name, city, lat, lon, asn, org, geo_precision, scope, src";
+
+impl Row {
+    pub fn from_event(input_id: i64, ev: &Event) -> Row {
+        let g = ev.geo.as_ref();
+        Row {
+            id: event_id(input_id, ev.src.line),
+            ts: ev.ts.micros,
+            ts_offset: ev.ts.offset,
+            host: ev.host.as_deref().map(str::to_string),
+            program: ev.program.to_string(),
+            pid: ev.pid.map(i64::from),
+            kind: ev.kind.as_str().to_string(),
+            method: ev.method.clone(),
+            user: ev.user.clone(),
+            invalid_user: ev.invalid_user,
+            ip: ev.ip.map(|i| i.to_string()),
+            port: ev.port.map(i32::from),
+            count: i64::from(ev.count),
+            attempts: i64::from(ev.attempts),
+            has_geo: g.is_some(),
+            country: g.and_then(|g| g.country.as_deref().map(str::to_string)),
+            country_name: g.and_then(|g| g.country_name.as_deref().map(str::to_string)),
+            city: g.and_then(|g| g.city.as_deref().map(str::to_string)),
+            lat: g.and_then(|g| g.lat),
+            lon: g.and_then(|g| g.lon),
+            asn: g.and_then(|g| g.asn.map(i64::from)),
+            org: g.and_then(|g| g.org.as_deref().map(str::to_string)),
+            precision: g.and_then(|g| g.precision.map(str::to_string)),
+            scope: ev.scope.map(|s| scope_name(s).to_string()),
+            src: ev.src.input.to_string(),
+        }
+    }
+
+    /// Back to an [`Event`]; `interner` shares repeated strings between events.
+    pub fn into_event(self, interner: &mut Interner) -> Result<Event> {
+        let kind = Kind::from_name(&self.kind).ok_or_else(|| StoreError::BadValue(self.kind.clone()))?;
+        let ip = match self.ip {
+            Some(s) => Some(s.parse().map_err(|_| StoreError::BadValue(s))?),
+            None => None,
+        };
+        let geo = self.has_geo.then(|| Geo {
+            country: self.country.map(|c| interner.get(&c)),
+            country_name: self.country_name.map(|c| interner.get(&c)),
+            city: self.city.map(|c| interner.get(&c)),
+            lat: self.lat,
+            lon: self.lon,
+            asn: self.asn.map(|a| a as u32),
+            org: self.org.map(|o| interner.get(&o)),
+            precision: self.precision.as_deref().and_then(|p| match p {
+                "city" => Some("city"),
+                "country" => Some("country"),
+                _ => None,
+            }),
+        });
+        let scope = match self.scope.as_deref() {
+            None => None,
+            Some("public") => Some(Scope::Public),
+            Some("private") => Some(Scope::Private),
+            Some("loopback") => Some(Scope::Loopback),
+            Some("reserved") => Some(Scope::Reserved),
+            Some(other) => return Err(StoreError::BadValue(other.to_string())),
+        };
+        Ok(Event {
+            ts: Ts::from_micros(self.ts, self.ts_offset),
+            host: self.host.map(|h| interner.get(&h)),
+            program: interner.get(&self.program),
+            pid: self.pid.map(|p| p as u32),
+            kind,
+            method: self.method,
+            user: self.user,
+            invalid_user: self.invalid_user,
+            ip,
+            port: self.port.map(|p| p as u16),
+            count: self.count as u32,
+            attempts: self.attempts as u32,
+            geo,
+            scope,
+            src: Src { input: interner.get(&self.src), line: (self.id & ((1i64 << LINE_BITS) - 1)) as u64 },
+        })
+    }
+}
+
+fn scope_name(s: Scope) -> &'static str {
+    match s {
+        Scope::Public => "public",
+        Scope::Private => "private",
+        Scope::Loopback => "loopback",
+        Scope::Reserved => "reserved",
+    }
+}
+
+/// Shares the `Arc<str>` of repeated strings (hosts, countries, input names).
+#[derive(Default)]
+pub struct Interner(std::collections::HashMap<String, Arc<str>>);
+
+impl Interner {
+    pub fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.0.get(s) {
+            return a.clone();
+        }
+        if self.0.len() > 100_000 {
+            self.0.clear();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.0.insert(s.to_string(), a.clone());
+        a
+    }
+}
+
+pub use crate::settings::parse_duration;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations() {
+        assert_eq!(Location::parse(Some("postgres://u@h/d")).unwrap(), Location::Postgres("postgres://u@h/d".into()));
+        assert_eq!(Location::parse(Some("sqlite:///tmp/x.db")).unwrap(), Location::Sqlite("/tmp/x.db".into()));
+        assert_eq!(Location::parse(Some("x.db")).unwrap(), Location::Sqlite("x.db".into()));
+        assert!(Location::parse(Some("mysql://h/d")).is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90d"), Some(90 * 86_400));
+        assert_eq!(parse_duration("12h"), Some(12 * 3600));
+        assert_eq!(parse_duration("x"), None);
+    }
+
+    #[test]
+    fn ids_keep_input_then_line_order() {
+        assert!(event_id(1, 1 << 39) < event_id(2, 1));
+        assert_eq!(event_id(3, 17) & ((1 << LINE_BITS) - 1), 17);
+    }
+}

@@ -156,3 +156,89 @@ fn env_and_config_file_resolve_below_flags() {
         .unwrap();
     assert_eq!(first_ts(flag), "2022");
 }
+
+#[test]
+fn from_and_to_select_a_time_range() {
+    let f = fixture("sample/auth.log");
+    let all = run(&["stats", "--json", "--year", "2026", "--tz", "UTC", f.to_str().unwrap()]);
+    let part = run(&[
+        "stats", "--json", "--year", "2026", "--tz", "UTC", "--from", "2026-11-22T06:00", "--to", "2026-11-22T12:00:00Z",
+        f.to_str().unwrap(),
+    ]);
+    assert!(part.status.success(), "{}", String::from_utf8_lossy(&part.stderr));
+    let a: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
+    let p: serde_json::Value = serde_json::from_slice(&part.stdout).unwrap();
+    assert!(p["events"].as_u64().unwrap() < a["events"].as_u64().unwrap());
+    assert!(p["from"].as_str().unwrap() >= "2026-11-22T06:00:00");
+    assert!(p["to"].as_str().unwrap() < "2026-11-22T12:00:00");
+    let bad = run(&["stats", "--from", "soon", f.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--from"));
+}
+
+/// `journal` runs `journalctl -o json`: here a stand-in on PATH replays a
+/// recorded journal (this machine has no running journald), so the spawn, the
+/// JSON envelope, byte-array messages and the forged-identifier check are real.
+#[test]
+fn journal_input_reads_journalctl_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("journalctl");
+    let rec = fixture("journal/sshd.json");
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\necho \"$@\" > {}/args\ncat {}\n", dir.path().display(), rec.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", dir.path().display(), std::env::var("PATH").unwrap_or_default());
+    let out = sshmap().args(["parse", "journal"]).env("PATH", path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let evs: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let kinds: Vec<&str> = evs.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    // The `logger -t sshd` forgery (_COMM=logger) and the CRON line are not sshd.
+    assert_eq!(kinds, ["invalid_user", "auth_failure", "auth_failure"]);
+    assert_eq!(evs[0]["host"], "deb12");
+    assert_eq!(evs[0]["ts"], "2026-11-23T07:00:01+00:00");
+    assert_eq!(evs[2]["program"], "sshd-session");
+    assert_eq!(evs[2]["ip"], "198.51.100.7");
+    assert_eq!(evs[2]["src"]["input"], "journal");
+    let args = std::fs::read_to_string(dir.path().join("args")).unwrap();
+    assert!(args.contains("-o json") && args.contains("_COMM=sshd-session"), "{args}");
+}
+
+#[test]
+fn missing_year_is_inferred_from_the_file_mtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("auth.log");
+    std::fs::write(
+        &p,
+        "Dec 31 23:59:00 h sshd[1]: Invalid user a from 192.0.2.1 port 1\nJan  1 00:01:00 h sshd[2]: Invalid user b from 192.0.2.2 port 2\n",
+    )
+    .unwrap();
+    let st = std::process::Command::new("touch").args(["-d", "2024-01-01T12:00:00Z"]).arg(&p).status().unwrap();
+    assert!(st.success());
+    let out = run(&["parse", "--tz", "UTC", p.to_str().unwrap()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let ts: Vec<String> =
+        text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["ts"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ts, ["2023-12-31T23:59:00+00:00", "2024-01-01T00:01:00+00:00"]);
+}
+
+#[test]
+fn no_input_autodetects_the_system_log() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("var/log")).unwrap();
+    std::fs::write(root.path().join("var/log/secure"), "x\n").unwrap();
+    std::fs::write(root.path().join("var/log/secure-20261101"), "y\n").unwrap();
+    let (inputs, note) = sshmap::source::autodetect_in(root.path());
+    assert_eq!(inputs.len(), 2);
+    assert!(note.contains("secure"), "{note}");
+    std::fs::write(root.path().join("var/log/auth.log"), "x\n").unwrap();
+    let (inputs, note) = sshmap::source::autodetect_in(root.path());
+    assert_eq!(inputs, vec![sshmap::source::Input::File(root.path().join("var/log/auth.log"))]);
+    assert!(note.contains("auth.log"));
+    let empty = tempfile::tempdir().unwrap();
+    assert_eq!(sshmap::source::autodetect_in(empty.path()).0, vec![sshmap::source::Input::Journal]);
+}

@@ -2,6 +2,7 @@
 
 mod cli;
 mod corpora;
+mod store;
 mod geoip;
 mod live;
 mod mmdb_writer;

@@ -1,10 +1,11 @@
 //! Real OpenSSH 9.2 logs (recorded by `scripts/record-sshd-fixtures.sh`, see
 //! `tests/fixtures/openssh/README.md`) parsed end to end through the binary.
 //!
-//! The three files hold the same sshd messages in three rsyslog envelopes, so
-//! they must give the same events; `expected.jsonl` was written from the
-//! recording's ground truth (`ground-truth.jsonl`, what the client did), not
-//! from sshmap's output.
+//! Two recordings of the same client actions, at `LogLevel INFO`
+//! (`openssh/`) and `VERBOSE` (`openssh/verbose/`). In each, the three files
+//! hold the same sshd messages in three rsyslog envelopes, so they must give
+//! the same events; `expected.jsonl` was written from the recording's ground
+//! truth (`ground-truth.jsonl`, what the client did), not from sshmap's output.
 
 use std::collections::BTreeMap;
 
@@ -13,29 +14,35 @@ use serde_json::{json, Value};
 use crate::util::{fixture, run};
 
 const ENVELOPES: [&str; 3] = ["rfc3164.log", "rfc3339.log", "rfc5424.log"];
+/// The recordings: `LogLevel INFO` and `LogLevel VERBOSE`.
+const SETS: [&str; 2] = ["openssh", "openssh/verbose"];
 
-/// Attack attempts in the recording, by DESIGN §2, per client address
-/// (127.0.0.1 and ::1 ran the same script):
-/// 22 wrong passwords (1 + 2 for the real user, 1 root, 1 DenyUsers, 1 oracle,
-/// 10 hostile names, 3 + 3 in the two MaxAuthTries exhaustions), 1 `refused`
-/// (DenyUsers), 2 `negotiation_failure` (kex, cipher) and 2 `bad_protocol`
-/// (an HTTP request, a TCP connect without a banner). PAM lines never add to
-/// these: every connection with a PAM failure also logged `Failed password`.
-const ATTEMPTS: u64 = 2 * (22 + 1 + 2 + 2);
-/// Lines in each recorded file.
-const LINES: u64 = 238;
+fn read(set: &str, file: &str) -> String {
+    std::fs::read_to_string(fixture(&format!("{set}/{file}"))).unwrap_or_else(|e| panic!("{set}/{file}: {e}"))
+}
 
 /// The year the files were recorded in (RFC 3164 lines carry none).
-fn year() -> String {
-    let v = std::fs::read_to_string(fixture("openssh/versions.txt")).expect("versions.txt");
+fn year(set: &str) -> String {
+    let v = read(set, "versions.txt");
     let at = v.lines().find_map(|l| l.strip_prefix("recorded_at=")).expect("recorded_at in versions.txt");
     at[..4].to_string()
 }
 
-fn parse(file: &str) -> Vec<Value> {
-    let path = fixture(&format!("openssh/{file}"));
-    let out = run(&["parse", "--format", "jsonl", "--year", &year(), "--tz", "UTC", path.to_str().unwrap()]);
-    assert!(out.status.success(), "sshmap parse {file}: {}", String::from_utf8_lossy(&out.stderr));
+/// Attack attempts by DESIGN §2 that the client's actions gave, as the
+/// recording script wrote them down (`attempts` of each action: one per wrong
+/// password, per negotiation or protocol failure, per `refused`; PAM lines add
+/// none, since every connection with a PAM failure also logged `Failed password`).
+fn ground_truth_attempts(set: &str) -> u64 {
+    read(set, "ground-truth.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("ground-truth line")["attempts"].as_u64().expect("attempts"))
+        .sum()
+}
+
+fn parse(set: &str, file: &str) -> Vec<Value> {
+    let path = fixture(&format!("{set}/{file}"));
+    let out = run(&["parse", "--format", "jsonl", "--year", &year(set), "--tz", "UTC", path.to_str().unwrap()]);
+    assert!(out.status.success(), "sshmap parse {set}/{file}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout)
         .expect("utf-8 output")
         .lines()
@@ -100,9 +107,8 @@ fn diff(expected: &[Value], got: &[Value]) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
-fn expected() -> Vec<Value> {
-    std::fs::read_to_string(fixture("openssh/expected.jsonl"))
-        .expect("expected.jsonl")
+fn expected(set: &str) -> Vec<Value> {
+    read(set, "expected.jsonl")
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| projection(&serde_json::from_str(l).expect("expected.jsonl line")))
@@ -111,24 +117,28 @@ fn expected() -> Vec<Value> {
 
 #[test]
 fn three_envelopes_give_the_same_events() {
-    let base: Vec<Value> = parse(ENVELOPES[0]).iter().map(envelope_free).collect();
-    assert!(!base.is_empty());
-    for file in &ENVELOPES[1..] {
-        let other: Vec<Value> = parse(file).iter().map(envelope_free).collect();
-        if let Some(d) = diff(&base, &other) {
-            panic!("{file} differs from {}:\n{d}", ENVELOPES[0]);
+    for set in SETS {
+        let base: Vec<Value> = parse(set, ENVELOPES[0]).iter().map(envelope_free).collect();
+        assert!(!base.is_empty());
+        for file in &ENVELOPES[1..] {
+            let other: Vec<Value> = parse(set, file).iter().map(envelope_free).collect();
+            if let Some(d) = diff(&base, &other) {
+                panic!("{set}/{file} differs from {}:\n{d}", ENVELOPES[0]);
+            }
         }
     }
 }
 
 #[test]
 fn events_match_the_ground_truth() {
-    let want = expected();
     let mut failures = String::new();
-    for file in ENVELOPES {
-        let got: Vec<Value> = parse(file).iter().map(projection).collect();
-        if let Some(d) = diff(&want, &got) {
-            failures += &format!("{file}: events differ from expected.jsonl:\n{d}");
+    for set in SETS {
+        let want = expected(set);
+        for file in ENVELOPES {
+            let got: Vec<Value> = parse(set, file).iter().map(projection).collect();
+            if let Some(d) = diff(&want, &got) {
+                failures += &format!("{set}/{file}: events differ from expected.jsonl:\n{d}");
+            }
         }
     }
     assert!(failures.is_empty(), "{failures}");
@@ -154,8 +164,8 @@ fn hostile_user_names_keep_the_true_source() {
         "用户",
     ];
     let mut failures = Vec::new();
-    for file in ENVELOPES {
-        let events = parse(file);
+    for (set, file) in SETS.iter().flat_map(|s| ENVELOPES.iter().map(move |f| (*s, *f))) {
+        let events = parse(set, file);
         for name in hostile {
             for ip in ["127.0.0.1", "::1"] {
                 for kind in ["invalid_user", "auth_failure", "preauth_close"] {
@@ -163,7 +173,7 @@ fn hostile_user_names_keep_the_true_source() {
                         e["kind"] == kind && e["user"] == name && e["ip"] == ip && e["invalid_user"] == true
                     });
                     if !found {
-                        failures.push(format!("{file}: no {kind} event for invalid user {name:?} from {ip}"));
+                        failures.push(format!("{set}/{file}: no {kind} event for invalid user {name:?} from {ip}"));
                     }
                 }
             }
@@ -171,7 +181,7 @@ fn hostile_user_names_keep_the_true_source() {
         for e in &events {
             let ip = e["ip"].as_str().unwrap_or("");
             if ip != "127.0.0.1" && ip != "::1" {
-                failures.push(format!("{file}: event with a source that is not the client: {e}"));
+                failures.push(format!("{set}/{file}: event with a source that is not the client: {e}"));
             }
         }
     }
@@ -180,28 +190,32 @@ fn hostile_user_names_keep_the_true_source() {
 
 #[test]
 fn stats_match_the_ground_truth() {
-    let want = expected();
-    assert_eq!(want.iter().map(|e| e["attempts"].as_u64().unwrap()).sum::<u64>(), ATTEMPTS, "expected.jsonl vs ATTEMPTS");
-    let mut by_kind: BTreeMap<String, u64> = BTreeMap::new();
-    for e in &want {
-        *by_kind.entry(e["kind"].as_str().unwrap().to_string()).or_default() += 1;
-    }
     let mut failures = Vec::new();
-    for file in ENVELOPES {
-        let path = fixture(&format!("openssh/{file}"));
-        let out = run(&["stats", "--json", "--year", &year(), "--tz", "UTC", path.to_str().unwrap()]);
-        assert!(out.status.success(), "sshmap stats {file}: {}", String::from_utf8_lossy(&out.stderr));
-        let s: Value = serde_json::from_slice(&out.stdout).expect("stats JSON");
-        let mut check = |what: &str, got: &Value, want: Value| {
-            if *got != want {
-                failures.push(format!("{file}: {what} = {got}, ground truth says {want}"));
-            }
-        };
-        check("attempts", &s["attempts"], json!(ATTEMPTS));
-        check("unique_ips", &s["unique_ips"], json!(2));
-        check("events", &s["events"], json!(want.len()));
-        check("by_kind", &s["by_kind"], json!(by_kind));
-        check("inputs[0].lines", &s["inputs"][0]["lines"], json!(LINES));
+    for set in SETS {
+        let attempts = ground_truth_attempts(set);
+        let want = expected(set);
+        assert_eq!(want.iter().map(|e| e["attempts"].as_u64().unwrap()).sum::<u64>(), attempts, "{set}: expected.jsonl vs ground truth");
+        let mut by_kind: BTreeMap<String, u64> = BTreeMap::new();
+        for e in &want {
+            *by_kind.entry(e["kind"].as_str().unwrap().to_string()).or_default() += 1;
+        }
+        for file in ENVELOPES {
+            let lines = read(set, file).lines().count();
+            let path = fixture(&format!("{set}/{file}"));
+            let out = run(&["stats", "--json", "--year", &year(set), "--tz", "UTC", path.to_str().unwrap()]);
+            assert!(out.status.success(), "sshmap stats {set}/{file}: {}", String::from_utf8_lossy(&out.stderr));
+            let s: Value = serde_json::from_slice(&out.stdout).expect("stats JSON");
+            let mut check = |what: &str, got: &Value, want: Value| {
+                if *got != want {
+                    failures.push(format!("{set}/{file}: {what} = {got}, ground truth says {want}"));
+                }
+            };
+            check("attempts", &s["attempts"], json!(attempts));
+            check("unique_ips", &s["unique_ips"], json!(2));
+            check("events", &s["events"], json!(want.len()));
+            check("by_kind", &s["by_kind"], json!(by_kind));
+            check("inputs[0].lines", &s["inputs"][0]["lines"], json!(lines));
+        }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
