@@ -197,10 +197,13 @@ fn ingest(settings: &Settings, a: &IngestArgs, db: Option<&str>) -> Result<i32> 
 }
 
 fn serve(settings: &Settings, layers: &Layers, args: &crate::cli::ServeArgs) -> Result<i32> {
-    let cfg = crate::serve::ServeConfig::resolve(args, layers, settings.data_dir.as_deref())?;
-    if cfg.db.is_some() {
-        bail!("serve --db is not implemented yet (planned with the store); leave it out to keep the window in memory");
-    }
+    let mut cfg = crate::serve::ServeConfig::resolve(args, layers, settings.data_dir.as_deref())?;
+    // The store is SQLite at the default path unless --db names another, or `none` (memory only).
+    cfg.db = match cfg.db.take() {
+        Some(d) if d == "none" => None,
+        Some(d) => Some(d),
+        None => Some(crate::store::default_path().display().to_string()),
+    };
     let opts = crate::serve::FeedOptions {
         geo: locator(settings)?.map(Arc::new),
         tz: settings.tz.clone(),

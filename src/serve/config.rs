@@ -52,6 +52,19 @@ pub struct ServeConfig {
     pub checkpoint: Option<PathBuf>,
     /// How often followed files are checked.
     pub poll: Duration,
+    /// This instance's name in a shared store (default: the host name): its
+    /// streams' checkpoints and, on PostgreSQL, its events' `src.input` suffix.
+    pub instance: String,
+}
+
+/// The machine's host name, for [`ServeConfig::instance`].
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 impl Default for ServeConfig {
@@ -74,6 +87,7 @@ impl Default for ServeConfig {
             alert_user_failures: 5,
             checkpoint: None,
             poll: Duration::from_millis(100),
+            instance: hostname(),
         }
     }
 }
@@ -198,6 +212,10 @@ impl ServeConfig {
             alert_user_failures: num("alert-user-failures", d.alert_user_failures as usize)?.max(1) as u32,
             checkpoint,
             poll: Duration::from_millis(poll_ms.clamp(10, 5000) as u64),
+            instance: layers
+                .get::<String>(None, Some("serve"), "instance")
+                .map_err(|e| ConfigError::Other(format!("{e:#}")))?
+                .unwrap_or_else(hostname),
         })
     }
 }

@@ -46,6 +46,8 @@ pub enum ServeError {
     Checkpoint(std::io::Error),
     #[error("web server: {0}")]
     Http(std::io::Error),
+    #[error("{0}")]
+    Store(String),
 }
 
 /// A started pipeline without the web server (tests drive [`app`] over it).
@@ -53,9 +55,12 @@ pub struct Running {
     pub shared: AppState,
     feed: Option<std::thread::JoinHandle<()>>,
     rx_guard: Option<mpsc::Sender<state::Batch>>,
+    /// What the store held at start (resume positions of followed files).
+    pub startup: feed::Startup,
 }
 
-/// Starts the pipeline thread (and the webhook task, which needs a runtime).
+/// Starts the pipeline thread (and the webhook task, which needs a runtime);
+/// returns once the store (if any) is open and the window filled from it.
 pub fn start(cfg: ServeConfig, mut opts: FeedOptions) -> Running {
     let (tx, rx) = mpsc::channel(feed::QUEUE);
     let shared = Arc::new(Shared::new(cfg, tx.clone()));
@@ -65,8 +70,55 @@ pub fn start(cfg: ServeConfig, mut opts: FeedOptions) -> Running {
         tokio::spawn(alerts::webhook(url, wrx, shared.clone()));
     }
     let s2 = shared.clone();
-    let feed = std::thread::Builder::new().name("pipeline".into()).spawn(move || feed::run(s2, rx, opts)).expect("spawn pipeline");
-    Running { shared, feed: Some(feed), rx_guard: Some(tx) }
+    let (stx, srx) = std::sync::mpsc::channel();
+    let feed = std::thread::Builder::new().name("pipeline".into()).spawn(move || feed::run(s2, rx, opts, stx)).expect("spawn pipeline");
+    let startup = srx.recv().unwrap_or_default();
+    if let Some(url) = shared.cfg.db.clone().filter(|d| d.starts_with("postgres")) {
+        spawn_listener(url, shared.clone());
+    }
+    Running { shared, feed: Some(feed), rx_guard: Some(tx), startup }
+}
+
+fn remote_batch() -> state::Batch {
+    state::Batch { input: Arc::from(feed::REMOTE), lines: Vec::new(), received: std::time::Instant::now(), ack: None, position: None }
+}
+
+/// PostgreSQL LISTEN: each announcement makes the pipeline fetch the events
+/// other instances stored. Reconnects with backoff; ends when the pipeline does.
+fn spawn_listener(url: String, shared: AppState) {
+    let _ = std::thread::Builder::new().name("pg-listen".into()).spawn(move || {
+        let mut delay = Duration::from_millis(500);
+        loop {
+            match crate::store::postgres::Listener::connect(&url) {
+                Ok(mut l) => {
+                    delay = Duration::from_millis(500);
+                    // Events stored between the start (or a lost connection) and this LISTEN.
+                    let _ = shared.ingest.try_send(remote_batch());
+                    loop {
+                        if *shared.closing.borrow() {
+                            return;
+                        }
+                        match l.next(Duration::from_millis(500)) {
+                            Ok(Some(_)) => {
+                                let _ = shared.ingest.try_send(remote_batch());
+                            }
+                            Ok(None) => {}
+                            Err(e) => {
+                                eprintln!("sshmap: PostgreSQL LISTEN: {e}; reconnecting");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => eprintln!("sshmap: PostgreSQL LISTEN: {e}; retrying"),
+            }
+            if *shared.closing.borrow() {
+                return;
+            }
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(Duration::from_secs(30));
+        }
+    });
 }
 
 impl Running {
@@ -93,10 +145,24 @@ pub async fn run(listener: TcpListener, cfg: ServeConfig, opts: FeedOptions, shu
         }
         None => None,
     };
+    // Blocks this worker briefly while the store opens: only at start.
     let running = start(cfg, opts);
+    if let Some(e) = &running.startup.error {
+        let e = ServeError::Store(e.clone());
+        tokio::task::spawn_blocking(move || running.stop()).await.ok();
+        return Err(e);
+    }
     let shared = running.shared.clone();
     let stop = Arc::new(AtomicBool::new(false));
-    let tails: Vec<_> = shared.cfg.tail.iter().map(|p| sources::spawn_tail(p.clone(), shared.clone(), cps.clone(), stop.clone())).collect();
+    let tails: Vec<_> = shared
+        .cfg
+        .tail
+        .iter()
+        .map(|p| {
+            let resume = running.startup.resume.get(&p.display().to_string()).cloned();
+            sources::spawn_tail(p.clone(), shared.clone(), cps.clone(), resume, stop.clone())
+        })
+        .collect();
     let mut tasks = Vec::new();
     if let Some((udp, tcp)) = syslog {
         tasks.push(tokio::spawn(sources::syslog(udp, tcp, shared.clone())));

@@ -332,6 +332,7 @@ async fn ingest_handler(State(s): State<AppState>, req: Request) -> Response {
         lines: lines.into_iter().map(|l| l.text).collect(),
         received,
         ack: Some(ack),
+        position: None,
     };
     if s.ingest.send(batch).await.is_err() {
         return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");

@@ -53,9 +53,9 @@ impl CheckpointSet {
 }
 
 /// Sends a batch and waits until the pipeline has published it.
-fn send_and_wait(shared: &Shared, input: &Arc<str>, lines: Vec<Vec<u8>>) -> bool {
+fn send_and_wait(shared: &Shared, input: &Arc<str>, lines: Vec<Vec<u8>>, position: Option<Position>) -> bool {
     let (ack, done) = oneshot::channel();
-    let batch = Batch { input: input.clone(), lines, received: Instant::now(), ack: Some(ack) };
+    let batch = Batch { input: input.clone(), lines, received: Instant::now(), ack: Some(ack), position };
     if shared.ingest.blocking_send(batch).is_err() {
         return false;
     }
@@ -63,13 +63,21 @@ fn send_and_wait(shared: &Shared, input: &Arc<str>, lines: Vec<Vec<u8>>) -> bool
 }
 
 /// Follows one path on its own thread until `stop` is set.
-pub fn spawn_tail(path: PathBuf, shared: Arc<Shared>, cps: CheckpointSet, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+/// `resume` (from the store) wins over the checkpoint file: it was written in
+/// the same transaction as the events.
+pub fn spawn_tail(
+    path: PathBuf,
+    shared: Arc<Shared>,
+    cps: CheckpointSet,
+    resume: Option<Position>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name(format!("tail {}", path.display()))
         .spawn(move || {
             let key = path.display().to_string();
             let input: Arc<str> = Arc::from(key.as_str());
-            let mut f = Follower::new(&path, cps.get(&key), MAX_LINE);
+            let mut f = Follower::new(&path, resume.or_else(|| cps.get(&key)), MAX_LINE);
             let mut warned = false;
             while !stop.load(Relaxed) {
                 let mut lines = Vec::new();
@@ -86,7 +94,7 @@ pub fn spawn_tail(path: PathBuf, shared: Arc<Shared>, cps: CheckpointSet, stop: 
                         false
                     }
                 };
-                if !lines.is_empty() && !send_and_wait(&shared, &input, lines) {
+                if !lines.is_empty() && !send_and_wait(&shared, &input, lines, f.position()) {
                     break;
                 }
                 if let Some(p) = f.position() {
@@ -121,7 +129,7 @@ pub async fn journal(shared: Arc<Shared>, cps: CheckpointSet) -> std::io::Result
             .ok()
             .and_then(|v| v.get("__CURSOR").and_then(|c| c.as_str()).map(str::to_string));
         let (ack, done) = oneshot::channel();
-        let batch = Batch { input: input.clone(), lines: vec![line.into_bytes()], received: Instant::now(), ack: Some(ack) };
+        let batch = Batch { input: input.clone(), lines: vec![line.into_bytes()], received: Instant::now(), ack: Some(ack), position: None };
         if shared.ingest.send(batch).await.is_err() || done.await.is_err() {
             break;
         }
@@ -192,7 +200,7 @@ pub async fn syslog(udp: UdpSocket, tcp: TcpListener, shared: Arc<Shared>) {
             let Ok((n, _peer)) = udp.recv_from(&mut buf).await else { continue };
             let msg = &buf[..n];
             let msg = msg.strip_suffix(b"\n").unwrap_or(msg).to_vec();
-            let batch = Batch { input: input.clone(), lines: vec![msg], received: Instant::now(), ack: None };
+            let batch = Batch { input: input.clone(), lines: vec![msg], received: Instant::now(), ack: None, position: None };
             // UDP senders cannot be slowed down: drop and count rather than queue without bound.
             if s2.ingest.try_send(batch).is_err() {
                 s2.metrics.syslog_dropped.fetch_add(1, Relaxed);
@@ -225,7 +233,7 @@ pub async fn syslog(udp: UdpSocket, tcp: TcpListener, shared: Arc<Shared>) {
                     continue;
                 }
                 // Waiting for the pipeline here pushes back on the sender through TCP.
-                let batch = Batch { input: input.clone(), lines: msgs, received: Instant::now(), ack: None };
+                let batch = Batch { input: input.clone(), lines: msgs, received: Instant::now(), ack: None, position: None };
                 if shared.ingest.send(batch).await.is_err() {
                     break;
                 }

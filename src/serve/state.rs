@@ -56,6 +56,9 @@ pub struct Batch {
     pub received: Instant,
     /// Answered once the lines are parsed, stored and published.
     pub ack: Option<oneshot::Sender<BatchResult>>,
+    /// For a followed file: where reading stopped after these lines, stored
+    /// with their events in one transaction.
+    pub position: Option<crate::source::tail::Position>,
 }
 
 /// What became of a batch.
@@ -83,6 +86,7 @@ pub struct Metrics {
     pub lines_skipped: AtomicU64,
     pub events: [AtomicU64; Kind::ALL.len()],
     ingest_errors: Mutex<BTreeMap<&'static str, u64>>,
+    pub store_errors: AtomicU64,
     pub ingest_requests: AtomicU64,
     pub sse_clients: AtomicI64,
     pub sse_dropped: AtomicU64,
@@ -163,6 +167,15 @@ impl Shared {
     /// Publishes events and alerts: window, SSE clients, counters, in one
     /// critical section so that every client sees one order without gaps.
     pub fn publish(&self, events: Vec<Event>, alerts: Vec<Alert>) {
+        self.publish_as(events, alerts, true);
+    }
+
+    /// Fills the window with stored events at start: not counted, not broadcast.
+    pub fn preload(&self, events: Vec<Event>) {
+        self.publish_as(events, Vec::new(), false);
+    }
+
+    fn publish_as(&self, events: Vec<Event>, alerts: Vec<Alert>, live: bool) {
         if events.is_empty() && alerts.is_empty() {
             return;
         }
@@ -171,7 +184,9 @@ impl Shared {
         let mut encoded: Vec<(i64, ItemKind, String, &'static str)> = Vec::with_capacity(events.len() + alerts.len());
         let mut max_ts = i64::MIN;
         for ev in events {
-            self.metrics.events[ev.kind as usize].fetch_add(1, Relaxed);
+            if live {
+                self.metrics.events[ev.kind as usize].fetch_add(1, Relaxed);
+            }
             max_ts = max_ts.max(ev.ts.micros);
             let json = public::event_json(&ev, anon);
             encoded.push((ev.ts.micros, ItemKind::Event(ev), json, "event"));
@@ -209,7 +224,9 @@ impl Shared {
                 w.events.push_back(item.clone());
             }
             // No receivers is fine: nobody is watching.
-            let _ = self.tx.send(item);
+            if live {
+                let _ = self.tx.send(item);
+            }
         }
         while w.events.len() > self.cfg.max_events {
             w.events.pop_front();
@@ -297,6 +314,7 @@ impl Shared {
              # HELP sshmap_lag_seconds Time from receiving the last batch of lines to publishing its events.\n# TYPE sshmap_lag_seconds gauge\nsshmap_lag_seconds {lag:.6}\n\
              # HELP sshmap_event_lag_seconds Age of the newest event.\n# TYPE sshmap_event_lag_seconds gauge\nsshmap_event_lag_seconds {event_lag:.3}\n\
              # HELP sshmap_queue_batches Batches waiting for the pipeline.\n# TYPE sshmap_queue_batches gauge\nsshmap_queue_batches {queue}\n\
+             # HELP sshmap_store_errors_total Failed writes to the store.\n# TYPE sshmap_store_errors_total counter\nsshmap_store_errors_total {}\n\
              # HELP sshmap_window_events Events in the window.\n# TYPE sshmap_window_events gauge\nsshmap_window_events {}\n",
             m.ingest_requests.load(Relaxed),
             m.sse_clients.load(Relaxed),
@@ -306,6 +324,7 @@ impl Shared {
             m.webhook_failed.load(Relaxed),
             m.webhook_dropped.load(Relaxed),
             m.syslog_dropped.load(Relaxed),
+            m.store_errors.load(Relaxed),
             self.window_len(),
         );
         s

@@ -425,3 +425,62 @@ fn restart_resumes_from_the_checkpoint_without_duplicates() {
     assert!(!all.contains("203.0.113.40"), "the line read before the restart came again: {all}");
     srv.stop();
 }
+
+#[test]
+fn store_keeps_the_window_and_the_tail_position_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    std::fs::write(&log, format!("{}\n", line(50, "Failed password for root from 203.0.113.50 port 1 ssh2"))).unwrap();
+    let mut c = cfg();
+    c.tail = vec![log.clone()];
+    c.db = Some(dir.path().join("sshmap.db").display().to_string());
+    let srv = Server::start(c.clone());
+    let (mut sse, snap) = srv.stream();
+    if !snap.contains("203.0.113.50") {
+        assert!(read_sse(&mut sse, |t| t.contains("203.0.113.50"), Duration::from_secs(5)).contains("203.0.113.50"));
+    }
+    let body = line(51, "Failed password for root from 203.0.113.51 port 1 ssh2");
+    let resp = http(srv.addr, "POST", "/api/ingest", &[("Authorization", &format!("Bearer {TOKEN}"))], body.as_bytes());
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    srv.stop();
+    // No checkpoint file: the position must come from the store.
+    let srv = Server::start(c);
+    std::thread::sleep(Duration::from_millis(500));
+    let resp = http(srv.addr, "GET", "/api/events", &[], b"");
+    assert!(resp.contains("203.0.113.50") && resp.contains("203.0.113.51"), "window not refilled from the store: {resp}");
+    assert_eq!(resp.matches("\"kind\":\"auth_failure\"").count(), 2, "the followed file was read again: {resp}");
+    srv.stop();
+}
+
+/// `SSHMAP_TEST_PG` (scripts/test-pg.sh), in a schema of its own so the store tests' resets do not interfere.
+fn pg_url() -> Option<String> {
+    let url = std::env::var("SSHMAP_TEST_PG").ok().filter(|s| !s.is_empty())?;
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|e| panic!("SSHMAP_TEST_PG={url} is set but unreachable: {e}"));
+    c.batch_execute("DROP SCHEMA IF EXISTS serve_fanout CASCADE; CREATE SCHEMA serve_fanout").unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{sep}options=-c%20search_path%3Dserve_fanout"))
+}
+
+#[test]
+fn two_instances_on_one_postgres_each_show_all_events() {
+    let Some(url) = pg_url() else {
+        eprintln!("SSHMAP_TEST_PG not set: PostgreSQL fan-out test skipped (scripts/test-pg.sh sets it)");
+        return;
+    };
+    let a = Server::start(ServeConfig { db: Some(url.clone()), instance: "a".into(), ..cfg() });
+    let b = Server::start(ServeConfig { db: Some(url), instance: "b".into(), ..cfg() });
+    let (mut sa, _) = a.stream();
+    let (mut sb, _) = b.stream();
+    for (srv, ip) in [(&a, "203.0.113.60"), (&b, "203.0.113.61")] {
+        let body = line(60, &format!("Failed password for root from {ip} port 1 ssh2"));
+        let resp = http(srv.addr, "POST", "/api/ingest", &[("Authorization", &format!("Bearer {TOKEN}"))], body.as_bytes());
+        assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    }
+    let got_a = read_sse(&mut sa, |t| t.contains("203.0.113.60") && t.contains("203.0.113.61"), Duration::from_secs(5));
+    let got_b = read_sse(&mut sb, |t| t.contains("203.0.113.60") && t.contains("203.0.113.61"), Duration::from_secs(5));
+    assert!(got_a.contains("203.0.113.61"), "A did not get B's event: {got_a}");
+    assert!(got_b.contains("203.0.113.60"), "B did not get A's event: {got_b}");
+    assert_eq!(got_a.matches("203.0.113.60").count(), 1, "shown twice: {got_a}");
+    a.stop();
+    b.stop();
+}
