@@ -484,3 +484,90 @@ fn two_instances_on_one_postgres_each_show_all_events() {
     a.stop();
     b.stop();
 }
+
+#[test]
+fn webhook_gets_the_alert_after_a_failed_delivery() {
+    // A webhook receiver that fails the first delivery and accepts the second.
+    let hook = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook_addr = hook.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for (n, conn) in hook.incoming().enumerate() {
+            let mut c = conn.unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut req = Vec::new();
+            let mut buf = [0u8; 8192];
+            // Headers, then as many body bytes as Content-Length says.
+            loop {
+                let k = c.read(&mut buf).unwrap_or(0);
+                if k == 0 {
+                    break;
+                }
+                req.extend_from_slice(&buf[..k]);
+                let t = String::from_utf8_lossy(&req).to_string();
+                if let Some(end) = t.find("\r\n\r\n") {
+                    let len: usize = t[..end].lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap())).unwrap_or(0);
+                    if req.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+            }
+            let status = if n == 0 { "500 Internal Server Error" } else { "200 OK" };
+            let _ = c.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes());
+            let _ = tx.send(String::from_utf8_lossy(&req).into_owned());
+        }
+    });
+    let srv = Server::start(ServeConfig { webhook: Some(format!("http://{hook_addr}/hook")), ..cfg() });
+    let body = [
+        line(70, "Failed password for bob from 198.51.100.70 port 1 ssh2"),
+        line(71, "Accepted password for bob from 198.51.100.70 port 2 ssh2"),
+    ]
+    .join("\n");
+    let resp = http(srv.addr, "POST", "/api/ingest", &[("Authorization", &format!("Bearer {TOKEN}"))], body.as_bytes());
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let first = rx.recv_timeout(Duration::from_secs(5)).expect("first delivery");
+    let second = rx.recv_timeout(Duration::from_secs(5)).expect("retried delivery");
+    assert!(first.starts_with("POST /hook"), "{first}");
+    assert!(second.contains("\"type\":\"alert\"") && second.contains("success_after_ip_failures"), "{second}");
+    std::thread::sleep(Duration::from_millis(200));
+    let m = http(srv.addr, "GET", "/metrics", &[], b"");
+    assert!(m.contains("sshmap_webhook_total{outcome=\"sent\"} 1"), "{m}");
+    srv.stop();
+}
+
+#[test]
+fn cli_serve_prints_alerts_on_stderr_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("sshmap.toml");
+    std::fs::write(&conf, format!("[serve]\nlisten = \"127.0.0.1:0\"\nwindow = \"2h\"\ndb = \"{}\"\ningest-token = [\"{TOKEN}\"]\n", dir.path().join("s.db").display())).unwrap();
+    let mut child = super::util::sshmap()
+        .args(["serve", "--config"])
+        .arg(&conf)
+        .env("SSHMAP_DATA_DIR", dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut err, &mut first).unwrap();
+    let addr: std::net::SocketAddr = first.split("http://").nth(1).and_then(|s| s.split('/').next()).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{first}"));
+    assert!(first.contains("window 7200s"), "{first}");
+    let body = [
+        line(80, "Failed password for carol from 198.51.100.80 port 1 ssh2"),
+        line(81, "Accepted publickey for carol from 198.51.100.80 port 2 ssh2"),
+    ]
+    .join("\n");
+    let resp = http(addr, "POST", "/api/ingest", &[("Authorization", &format!("Bearer {TOKEN}"))], body.as_bytes());
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let mut alert = String::new();
+    std::io::BufRead::read_line(&mut err, &mut alert).unwrap();
+    assert!(alert.starts_with("sshmap: ALERT") && alert.contains("carol") && alert.contains("198.51.100.80"), "{alert}");
+    unsafe_kill(child.id(), 15);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+fn unsafe_kill(pid: u32, sig: i32) {
+    let ok = std::process::Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().unwrap().success();
+    assert!(ok);
+}
