@@ -81,7 +81,7 @@ impl Default for ServeConfig {
             anonymize_ip: false,
             webhook: None,
             max_body: 4 << 20,
-            max_events: 200_000,
+            max_events: 100_000,
             snapshot_events: 20_000,
             sse_buffer: 4096,
             alert_user_failures: 5,

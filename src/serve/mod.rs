@@ -195,6 +195,10 @@ pub async fn run(listener: TcpListener, cfg: ServeConfig, opts: FeedOptions, shu
         // SSE streams never end by themselves: tell them to, or the graceful shutdown waits forever.
         let _ = closing.send(true);
     };
+    // No Nagle delay: SSE frames are small and latency is the point.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
     let res = axum::serve(listener, app(shared.clone())).with_graceful_shutdown(shut).await;
     stop.store(true, Relaxed);
     for t in &tasks {
