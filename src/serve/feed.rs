@@ -170,7 +170,9 @@ pub fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Batch>, opts: FeedOptions
                     eprintln!("sshmap: ALERT {}", crate::escape::terminal(&a.message(false)));
                 }
                 if let Some(tx) = &opts.webhook {
-                    if tx.try_send(a.to_json(shared.cfg.anonymize_ip)).is_err() {
+                    // The webhook goes to the operator, like stderr: full addresses
+                    // (`--anonymize-ip` is about what the public page and API show).
+                    if tx.try_send(a.to_json(false)).is_err() {
                         shared.metrics.webhook_dropped.fetch_add(1, Relaxed);
                     }
                 }
