@@ -11,7 +11,7 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sshmap::parse::parse_block;
-use sshmap::pipeline::{self, Options};
+use sshmap::pipeline::{self, Options, TimeRange};
 use sshmap::source::Input;
 
 const SIZE: usize = 20 << 20;
@@ -94,7 +94,14 @@ fn bench(c: &mut Criterion) {
     file.write_all(&data).expect("write temp file");
     file.flush().expect("flush");
     let inputs = [Input::File(file.path().to_path_buf())];
-    let opts = Options { all: false, year: Some(2026), tz: jiff::tz::TimeZone::UTC, progress: false };
+    let opts = Options {
+        all: false,
+        year: Some(2026),
+        tz: jiff::tz::TimeZone::UTC,
+        progress: false,
+        geo: None,
+        range: TimeRange::default(),
+    };
     g.bench_function("pipeline::run (file, all threads)", |b| {
         b.iter(|| {
             let mut events = 0u64;

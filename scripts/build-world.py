@@ -77,6 +77,8 @@ NAMES = {
     "BO": "Bolivia", "VE": "Venezuela", "TZ": "Tanzania", "MD": "Moldova", "LA": "Laos",
     "CD": "DR Congo", "CG": "Congo", "BN": "Brunei", "FM": "Micronesia", "PS": "Palestine",
     "MK": "North Macedonia", "CZ": "Czechia", "VA": "Vatican City", "XK": "Kosovo",
+    "CN": "China", "GM": "Gambia", "FK": "Falkland Islands", "VG": "British Virgin Islands",
+    "BQ": "Caribbean Netherlands",
 }
 
 

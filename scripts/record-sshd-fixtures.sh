@@ -48,13 +48,14 @@ ip -6 addr show lo | grep -q '::1' || die "no ::1 on lo"
 
 WORK=$(mktemp -d /tmp/sshmap-fixtures.XXXXXX)
 chmod 755 "$WORK"
-RSYSLOG_PID= SSHD_PID= USER_CREATED= RUN_SSHD_CREATED=
+RSYSLOG_PID= SSHD_PID= USER_CREATED= RUN_SSHD_CREATED= DEVLOG_INO=
 
 cleanup() {
     set +e
     if [ -n "$SSHD_PID" ]; then kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; fi
     if [ -n "$RSYSLOG_PID" ]; then kill "$RSYSLOG_PID" 2>/dev/null; wait "$RSYSLOG_PID" 2>/dev/null; fi
-    rm -f /dev/log
+    # Remove /dev/log only if it is still the socket our rsyslogd made.
+    [ -n "$DEVLOG_INO" ] && [ "$(stat -c %i /dev/log 2>/dev/null)" = "$DEVLOG_INO" ] && rm -f /dev/log
     [ -n "$USER_CREATED" ] && userdel -r "$TUSER" 2>/dev/null
     [ -n "$RUN_SSHD_CREATED" ] && rmdir /run/sshd 2>/dev/null
     rm -rf "$WORK"
@@ -76,6 +77,7 @@ rsyslogd -n -f "$WORK/rsyslog.conf" -i "$WORK/rsyslogd.pid" &
 RSYSLOG_PID=$!
 for _ in $(seq 50); do [ -S /dev/log ] && break; sleep 0.1; done
 [ -S /dev/log ] || die "rsyslogd did not create /dev/log"
+DEVLOG_INO=$(stat -c %i /dev/log)
 
 # --- the throwaway user -----------------------------------------------------
 id "$TUSER" >/dev/null 2>&1 && die "user $TUSER already exists; remove it or pick another name"
@@ -118,11 +120,16 @@ fi
 /usr/sbin/sshd -t -f "$WORK/sshd_config"
 /usr/sbin/sshd -D -f "$WORK/sshd_config" &
 SSHD_PID=$!
-# Wait for both listeners without connecting (a probe would be logged).
+# Wait for both of *our* listeners without connecting (a probe would be logged).
+listening() { ss -Hltnp "sport = :$PORT" | grep -c "pid=$SSHD_PID,"; }
 for _ in $(seq 100); do
-    [ "$(ss -Hltn "sport = :$PORT" | wc -l)" -ge 2 ] && break
+    [ "$(listening)" -ge 2 ] && break
+    kill -0 "$SSHD_PID" 2>/dev/null || die "sshd exited (see its messages above)"
     sleep 0.1
 done
+[ "$(listening)" -ge 2 ] || die "our sshd is not listening on 127.0.0.1 and ::1 port $PORT (port taken? pick another PORT)"
+# Something else on the port (a wildcard listener) would take some connections.
+[ "$(ss -Hltn "sport = :$PORT" | wc -l)" -eq 2 ] || die "another process listens on port $PORT too; pick another PORT"
 sleep 0.5
 
 # --- the client side -----------------------------------------------------------
@@ -241,7 +248,8 @@ sleep 1
 kill "$SSHD_PID"; wait "$SSHD_PID" 2>/dev/null || true; SSHD_PID=
 sleep 0.5
 kill "$RSYSLOG_PID"; wait "$RSYSLOG_PID" 2>/dev/null || true; RSYSLOG_PID=
-rm -f /dev/log
+[ "$(stat -c %i /dev/log 2>/dev/null)" = "$DEVLOG_INO" ] && rm -f /dev/log
+DEVLOG_INO=
 
 mkdir -p "$OUT"
 cp "$WORK/rfc3164.log" "$WORK/rfc3339.log" "$WORK/rfc5424.log" "$GT" "$OUT/"

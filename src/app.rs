@@ -33,8 +33,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             Some(db) => stats_db(&settings, &db, &a.input, a.top, a.json),
             None => stats(&settings, &a.input, a.top, a.json),
         },
-        Command::Map(_) => not_yet("map", "World maps and charts"),
-        Command::Chart(_) => not_yet("chart", "World maps and charts"),
+        Command::Map(a) => crate::render::command::map(&settings, a),
+        Command::Chart(a) => crate::render::command::chart(&settings, a),
         Command::Timelapse(_) => not_yet("timelapse", "Timelapse video"),
         Command::Report(_) => not_yet("report", "Interactive HTML report"),
         Command::Ingest(a) => {
@@ -57,7 +57,7 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 /// Expands INPUT arguments (or auto-detects), reporting problems on stderr.
-fn inputs(settings: &Settings, args: &InputArgs) -> Result<(Vec<Input>, bool)> {
+pub(crate) fn inputs(settings: &Settings, args: &InputArgs) -> Result<(Vec<Input>, bool)> {
     if args.db.is_some() {
         bail!("--db is not supported by this command yet; `stats` reads it, the others follow");
     }
@@ -75,7 +75,7 @@ fn inputs(settings: &Settings, args: &InputArgs) -> Result<(Vec<Input>, bool)> {
     Ok((inputs, !errors.is_empty()))
 }
 
-fn pipeline_options(settings: &Settings, all: bool) -> Result<pipeline::Options> {
+pub(crate) fn pipeline_options(settings: &Settings, all: bool) -> Result<pipeline::Options> {
     Ok(pipeline::Options {
         all,
         year: settings.year,
@@ -87,7 +87,7 @@ fn pipeline_options(settings: &Settings, all: bool) -> Result<pipeline::Options>
 }
 
 /// `--from` / `--to` of an analysis command, read in `--tz`.
-fn time_range(settings: &Settings, args: &InputArgs) -> Result<pipeline::TimeRange> {
+pub(crate) fn time_range(settings: &Settings, args: &InputArgs) -> Result<pipeline::TimeRange> {
     let parse = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {
         v.as_deref().map(|s| settings::parse_time(s, &settings.tz).with_context(|| format!("--{flag}"))).transpose()
     };
@@ -114,7 +114,7 @@ fn locator(settings: &Settings) -> Result<Option<Locator>> {
 }
 
 /// Reports unreadable inputs; returns true if there was one.
-fn report_errors(reports: &[InputReport]) -> bool {
+pub(crate) fn report_errors(reports: &[InputReport]) -> bool {
     let mut any = false;
     for r in reports {
         if let Some(e) = &r.error {
@@ -255,7 +255,7 @@ fn geoip(settings: &Settings, command: GeoipCommand) -> Result<i32> {
                     struct Out<'a> {
                         ip: String,
                         scope: crate::event::Scope,
-                        geo: &'a Option<crate::event::Geo>,
+                        geo: &'a Option<Arc<crate::event::Geo>>,
                     }
                     serde_json::to_writer(&mut out, &Out { ip: l.ip.to_string(), scope: l.scope, geo: &l.geo })?;
                     out.write_all(b"\n")?;

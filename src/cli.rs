@@ -126,26 +126,57 @@ pub struct StatsArgs {
 pub struct MapArgs {
     #[command(flatten)]
     pub input: InputArgs,
+    /// Output file: .png or .svg
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+    /// Picture size in pixels [default: 1920x1080]
     #[arg(long, value_name = "WxH")]
     pub size: Option<String>,
+    /// equal-earth (default), mercator, natural-earth or orthographic (a globe)
     #[arg(long, value_name = "NAME")]
     pub projection: Option<String>,
+    /// Centre of the orthographic globe [default: --home, else 30,10]
+    #[arg(long, value_name = "LAT,LON", allow_hyphen_values = true)]
+    pub center: Option<String>,
     #[arg(long, value_name = "dark|light")]
     pub theme: Option<String>,
+    /// Draw the attackers as points sized by attempts
+    #[arg(long)]
+    pub points: bool,
+    /// Mark the server's own position
+    #[arg(long, value_name = "LAT,LON", allow_hyphen_values = true)]
+    pub home: Option<String>,
+    /// Count these event kinds (comma-separated) instead of attack attempts
+    #[arg(long, value_name = "KIND,...")]
+    pub kind: Option<String>,
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct ChartArgs {
     #[command(flatten)]
     pub input: InputArgs,
+    /// Output file: .png or .svg
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
     #[arg(long, value_name = "country|user|ip|hour|asn")]
     pub by: String,
     #[arg(long, value_name = "bar|pie")]
     pub style: Option<String>,
+    /// Rows shown; the rest is summed into "other"
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Picture size in pixels [default: 1200x750]
+    #[arg(long, value_name = "WxH")]
+    pub size: Option<String>,
+    #[arg(long, value_name = "dark|light")]
+    pub theme: Option<String>,
+    /// Count these event kinds (comma-separated) instead of attack attempts
+    #[arg(long, value_name = "KIND,...")]
+    pub kind: Option<String>,
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -217,7 +217,9 @@ pub struct Event {
     /// `count` for attempt kinds, 0 for the others, and for `pam_failure`
     /// only the part no `auth_failure` of the same connection reported.
     pub attempts: u32,
-    pub geo: Option<Geo>,
+    /// Shared by every event from the same address: cloning an event costs
+    /// one reference count, not one per string (the enricher's hot path).
+    pub geo: Option<Arc<Geo>>,
     pub scope: Option<Scope>,
     pub src: Src,
 }
@@ -302,7 +304,9 @@ impl<W: Write> EventWriter<W> {
 fn write_csv_row(buf: &mut Vec<u8>, ev: &Event) {
     fn field(buf: &mut Vec<u8>, s: &str) {
         // RFC 4180 quoting, and a leading quote mark against spreadsheet formula
-        // injection: user names are attacker text.
+        // injection: user names are attacker text. Control characters (a decoded
+        // `\033` in a user name) are shown, not sent to whoever reads the CSV.
+        let s = &*crate::escape::terminal(s);
         let formula = matches!(s.as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'));
         if formula || s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
             buf.push(b'"');
@@ -402,6 +406,9 @@ mod tests {
         write_csv_row(&mut buf, &ev);
         let s = String::from_utf8(buf).unwrap();
         assert!(s.contains(",\"'=cmd|' /C calc'!A0,\"\"x\"\"\","), "{s}");
+        let mut buf = Vec::new();
+        write_csv_row(&mut buf, &Event { user: Some("a\x1b[2Jb".into()), ..ev });
+        assert!(String::from_utf8(buf).unwrap().contains(",a\\x1b[2Jb,"));
         assert!(s.ends_with(",a,3"), "{s}");
     }
 }

@@ -6,9 +6,10 @@
 //! else the embedded DB-IP country database. "Which network": `--asn`, else a
 //! downloaded ASN database, else the ASN fields of the first database if it has any.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::event::{Geo, Scope};
 
@@ -38,7 +39,20 @@ pub struct Locator {
     asn: Option<Database>,
     /// Problems that did not stop the run (a damaged downloaded database).
     pub warnings: Vec<String>,
+    /// One allocation per distinct answer and name, shared by every address:
+    /// with a country database a million events point at a few hundred `Geo`s,
+    /// whose reference counts and fields stay in cache on the per-event path.
+    interned: Mutex<Interned>,
 }
+
+#[derive(Debug, Default)]
+struct Interned {
+    strings: HashMap<Box<str>, Arc<str>>,
+    geos: HashMap<GeoKey, Arc<Geo>>,
+}
+
+/// Everything a [`Geo`] holds, hashable (coordinates by their bits).
+type GeoKey = (Option<Arc<str>>, Option<Arc<str>>, Option<Arc<str>>, Option<u64>, Option<u64>, Option<u32>, Option<Arc<str>>, Option<&'static str>);
 
 /// The answer for one address.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,13 +60,13 @@ pub struct Located {
     /// The address looked up (IPv4-mapped IPv6 made IPv4).
     pub ip: IpAddr,
     pub scope: Scope,
-    pub geo: Option<Geo>,
+    pub geo: Option<Arc<Geo>>,
 }
 
 impl Locator {
     /// Only the embedded country database.
     pub fn embedded() -> Locator {
-        Locator { geo: Some(Database::embedded()), asn: None, warnings: Vec::new() }
+        Locator { geo: Some(Database::embedded()), asn: None, warnings: Vec::new(), interned: Mutex::default() }
     }
 
     /// Opens the databases the settings name. A missing, corrupt or
@@ -100,7 +114,45 @@ impl Locator {
                 open_downloaded(&dir.join(super::update::Edition::Asn.file_name()), &mut warnings)
             }),
         };
-        Ok(Locator { geo, asn, warnings })
+        Ok(Locator { geo, asn, warnings, interned: Mutex::default() })
+    }
+
+    fn intern(&self, s: &str) -> Arc<str> {
+        let mut m = self.interned.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(a) = m.strings.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        m.strings.insert(s.into(), a.clone());
+        a
+    }
+
+    fn intern_geo(&self, g: Geo) -> Arc<Geo> {
+        let key: GeoKey = (
+            g.country.clone(),
+            g.country_name.clone(),
+            g.city.clone(),
+            g.lat.map(f64::to_bits),
+            g.lon.map(f64::to_bits),
+            g.asn,
+            g.org.clone(),
+            g.precision,
+        );
+        let mut m = self.interned.lock().unwrap_or_else(|e| e.into_inner());
+        m.geos.entry(key).or_insert_with(|| Arc::new(g)).clone()
+    }
+
+    /// The attribution lines every view that shows results must carry
+    /// (report footer, live map), one per distinct database licence.
+    pub fn attributions(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (_, db) in self.databases() {
+            let a = db.licence().1;
+            if !a.is_empty() && !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        out
     }
 
     /// The databases in use: (role, database).
@@ -123,7 +175,8 @@ impl Locator {
             _ => (rec.asn, rec.org),
         };
         let precise = self.geo.as_ref().is_some_and(|d| d.kind != DbKind::Country);
-        Located { ip, scope, geo: to_geo(&rec, asn, org, precise) }
+        let geo = to_geo(&rec, asn, org, precise, &mut |s| self.intern(s));
+        Located { ip, scope, geo: geo.map(|g| self.intern_geo(g)) }
     }
 }
 
@@ -202,7 +255,13 @@ fn round4(x: f64) -> f64 {
     (x * 1e4).round() / 1e4
 }
 
-fn to_geo(rec: &Record<'_>, asn: Option<u32>, org: Option<&str>, precise: bool) -> Option<Geo> {
+fn to_geo(
+    rec: &Record<'_>,
+    asn: Option<u32>,
+    org: Option<&str>,
+    precise: bool,
+    intern: &mut dyn FnMut(&str) -> Arc<str>,
+) -> Option<Geo> {
     let country = rec.country.map(|c| c.to_ascii_uppercase());
     if country.is_none() && asn.is_none() {
         return None;
@@ -211,10 +270,10 @@ fn to_geo(rec: &Record<'_>, asn: Option<u32>, org: Option<&str>, precise: bool) 
         country_name: country
             .as_deref()
             .and_then(countries::name)
-            .map(Arc::from)
-            .or_else(|| rec.country_name.map(Arc::from)),
+            .or(rec.country_name)
+            .map(&mut *intern),
         asn,
-        org: org.map(Arc::from),
+        org: org.map(&mut *intern),
         ..Geo::default()
     };
     let valid = |lat: f64, lon: f64| (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) && (lat, lon) != (0.0, 0.0);
@@ -222,7 +281,7 @@ fn to_geo(rec: &Record<'_>, asn: Option<u32>, org: Option<&str>, precise: bool) 
         // A city database's own coordinates, when it names the city (records
         // without a city carry a country centroid with a huge accuracy radius).
         (Some(lat), Some(lon)) if precise && rec.city.is_some() && valid(lat, lon) => {
-            geo.city = rec.city.map(Arc::from);
+            geo.city = rec.city.map(&mut *intern);
             geo.lat = Some(round4(lat));
             geo.lon = Some(round4(lon));
             geo.precision = Some("city");
@@ -235,7 +294,7 @@ fn to_geo(rec: &Record<'_>, asn: Option<u32>, org: Option<&str>, precise: bool) 
             }
         }
     }
-    geo.country = country.map(Arc::from);
+    geo.country = country.as_deref().map(intern);
     Some(geo)
 }
 
@@ -264,7 +323,7 @@ mod tests {
     }
 
     fn geo(loc: &Locator, ip: &str) -> Option<Geo> {
-        loc.locate(ip.parse().unwrap()).geo
+        loc.locate(ip.parse().unwrap()).geo.map(|g| (*g).clone())
     }
 
     #[test]
@@ -366,6 +425,7 @@ mod tests {
         assert_eq!(g.precision, Some("country"));
         assert!(g.lat.is_some() && g.lon.is_some());
         assert_eq!(g.city, None);
+        assert_eq!(loc.attributions(), ["IP Geolocation by DB-IP (https://db-ip.com)"]);
         let g = loc.locate("1.1.1.1".parse().unwrap()).geo.unwrap();
         assert_eq!(g.country.as_deref(), Some("AU"));
     }
@@ -398,19 +458,19 @@ mod tests {
     #[test]
     fn record_to_geo_precision() {
         let city = Record { country: Some("fr"), city: Some("Paris"), lat: Some(48.856_613_4), lon: Some(2.352_222), ..Record::default() };
-        let g = to_geo(&city, Some(3215), Some("Orange"), true).unwrap();
+        let g = to_geo(&city, Some(3215), Some("Orange"), true, &mut |s: &str| Arc::from(s)).unwrap();
         assert_eq!(g.country.as_deref(), Some("FR"));
         assert_eq!(g.country_name.as_deref(), Some("France"));
         assert_eq!((g.city.as_deref(), g.lat, g.lon, g.precision), (Some("Paris"), Some(48.8566), Some(2.3522), Some("city")));
         assert_eq!((g.asn, g.org.as_deref()), (Some(3215), Some("Orange")));
         // A city database's record without a city is placed at the country's point.
         let country_only = Record { country: Some("FR"), lat: Some(46.0), lon: Some(2.0), ..Record::default() };
-        let g = to_geo(&country_only, None, None, true).unwrap();
+        let g = to_geo(&country_only, None, None, true, &mut |s: &str| Arc::from(s)).unwrap();
         assert_eq!((g.city, g.precision), (None, Some("country")));
         assert_eq!((g.lat, g.lon), countries::label_point("FR").map(|(a, b)| (Some(round4(a)), Some(round4(b)))).unwrap());
-        assert_eq!(to_geo(&Record::default(), None, None, true), None);
+        assert_eq!(to_geo(&Record::default(), None, None, true, &mut |s: &str| Arc::from(s)), None);
         // ASN alone still says something.
-        let g = to_geo(&Record::default(), Some(64500), None, false).unwrap();
+        let g = to_geo(&Record::default(), Some(64500), None, false, &mut |s: &str| Arc::from(s)).unwrap();
         assert_eq!((g.country, g.precision, g.asn), (None, None, Some(64500)));
     }
 }

@@ -17,12 +17,14 @@ pub mod scope;
 pub mod update;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use thiserror::Error;
 
-use crate::event::{Event, Geo};
+use crate::event::{Event, Geo, Scope};
 
 pub use db::{Database, DbKind, Origin, DBIP_ATTRIBUTION};
 pub use locate::{GeoConfig, Located, Locator};
@@ -61,43 +63,139 @@ const CACHE_MAX: usize = 1 << 20;
 
 /// Fills `scope` (every event with an address) and `geo` (public addresses
 /// a database knows) on events, looking each distinct address up once.
+///
+/// This runs on the pipeline's one sequential thread for every event, so it is
+/// kept small and cache-friendly: a memo of the previous address (sshd writes
+/// several lines per connection), a small direct-mapped table of recent IPv4
+/// addresses that stays in the CPU cache (attack sources are heavy-tailed: a few
+/// thousand addresses send most lines), then compact maps from the address
+/// (IPv4 as `u32`) to an index into the few distinct answers.
 pub struct Enricher<'a> {
     locator: Option<&'a Locator>,
-    cache: HashMap<IpAddr, Option<Geo>>,
+    /// (IPv4 address, answer index + 1); 0 marks an empty slot (0.0.0.0 is never looked up).
+    recent: Box<[(u32, u32)]>,
+    v4: HashMap<u32, u32, BuildHasherDefault<AddrHasher>>,
+    v6: HashMap<u128, u32, BuildHasherDefault<AddrHasher>>,
+    /// Distinct answers; index 0 is "unknown" (`None`).
+    answers: Vec<Option<Arc<Geo>>>,
+    /// Answer → its index, by the address of the interned `Geo`.
+    index: HashMap<usize, u32>,
+    last: Option<(IpAddr, Option<Arc<Geo>>)>,
 }
 
 impl<'a> Enricher<'a> {
     /// `None`: enrichment off (`--geoip none`); events still get a `scope`.
     pub fn new(locator: Option<&'a Locator>) -> Enricher<'a> {
-        Enricher { locator, cache: HashMap::new() }
+        Enricher { locator, recent: vec![(0, 0); RECENT].into_boxed_slice(), v4: HashMap::default(), v6: HashMap::default(), answers: vec![None], index: HashMap::new(), last: None }
     }
 
     pub fn enrich(&mut self, ev: &mut Event) {
         let Some(ip) = ev.ip else { return };
+        if let Some((last, geo)) = &self.last {
+            if *last == ip {
+                ev.geo = geo.clone();
+                ev.scope = Some(if geo.is_some() { Scope::Public } else { scope(ip) });
+                return;
+            }
+        }
         let s = scope(ip);
         ev.scope = Some(s);
         let Some(locator) = self.locator else { return };
-        if s != crate::event::Scope::Public {
-            ev.geo = None;
-            return;
+        let geo = if s != Scope::Public {
+            None
+        } else {
+            let ip = ip.to_canonical();
+            let hit = match ip {
+                IpAddr::V4(v4) => {
+                    let n = u32::from(v4);
+                    let slot = recent_slot(n);
+                    let (k, i) = self.recent[slot];
+                    if k == n && i != 0 {
+                        Some(i - 1)
+                    } else {
+                        let i = self.v4.get(&n).copied();
+                        if let Some(i) = i {
+                            self.recent[slot] = (n, i + 1);
+                        }
+                        i
+                    }
+                }
+                IpAddr::V6(v6) => self.v6.get(&u128::from(v6)).copied(),
+            };
+            match hit {
+                Some(i) => self.answers[i as usize].clone(),
+                None => self.miss(locator, ip),
+            }
+        };
+        ev.geo = geo.clone();
+        self.last = Some((ip, geo));
+    }
+}
+
+impl Enricher<'_> {
+    #[cold]
+    fn miss(&mut self, locator: &Locator, ip: IpAddr) -> Option<Arc<Geo>> {
+        if self.v4.len() + self.v6.len() >= CACHE_MAX {
+            self.v4.clear();
+            self.v6.clear();
+            self.answers.truncate(1);
+            self.index.clear();
+            self.recent.fill((0, 0));
         }
-        if let Some(g) = self.cache.get(&ip) {
-            ev.geo = g.clone();
-            return;
+        let geo = locator.locate(ip).geo;
+        // Answers are interned by the locator: equal answers are the same Arc.
+        let i = match &geo {
+            None => 0,
+            Some(g) => *self.index.entry(Arc::as_ptr(g) as usize).or_insert_with(|| {
+                self.answers.push(Some(g.clone()));
+                (self.answers.len() - 1) as u32
+            }),
+        };
+        match ip {
+            IpAddr::V4(v4) => self.v4.insert(u32::from(v4), i),
+            IpAddr::V6(v6) => self.v6.insert(u128::from(v6), i),
+        };
+        geo
+    }
+}
+
+/// Slots in [`Enricher::recent`]: 32 KiB, about an L1 data cache.
+const RECENT: usize = 4096;
+
+fn recent_slot(ip: u32) -> usize {
+    (ip.wrapping_mul(0x9E37_79B1) >> (32 - RECENT.trailing_zeros())) as usize
+}
+
+/// Hash for address keys: fold the halves, multiply by a large odd
+/// constant (SipHash's DoS resistance is not needed for a cache that is
+/// cleared when it grows large).
+#[derive(Default)]
+pub struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         }
-        if self.cache.len() >= CACHE_MAX {
-            self.cache.clear();
-        }
-        let g = locator.locate(ip).geo;
-        ev.geo = g.clone();
-        self.cache.insert(ip, g);
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 ^= self.0 >> 29;
+    }
+    fn write_u128(&mut self, n: u128) {
+        let folded = (n as u64) ^ ((n >> 64) as u64).rotate_left(32);
+        self.0 = (self.0 ^ folded).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 ^= self.0 >> 29;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Kind, Scope, Src, Ts};
+    use crate::event::{Kind, Src, Ts};
 
     fn event(ip: &str) -> Event {
         Event {
@@ -130,10 +228,33 @@ mod tests {
         let mut b = event("8.8.8.8");
         en.enrich(&mut b);
         assert_eq!(a.geo, b.geo);
-        assert_eq!(en.cache.len(), 1);
+        assert_eq!((en.v4.len(), en.answers.len()), (1, 2));
         let mut p = event("192.168.0.1");
         en.enrich(&mut p);
         assert_eq!((p.scope, p.geo), (Some(Scope::Private), None));
+    }
+
+    #[test]
+    fn cached_answers_equal_direct_lookups() {
+        let loc = Locator::embedded();
+        let mut en = Enricher::new(Some(&loc));
+        // A deterministic mix of repeats, slot collisions, IPv6 and private addresses.
+        let mut x: u32 = 12345;
+        let mut ips: Vec<IpAddr> = Vec::new();
+        for i in 0..20_000u32 {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            ips.push(match i % 7 {
+                0 => IpAddr::V6(std::net::Ipv6Addr::new(0x2a00 + (x >> 28) as u16, x as u16, 0, 0, 0, 0, 0, 1)),
+                1 => IpAddr::V4(std::net::Ipv4Addr::from(x % 64)), // 0.0.0.x: reserved
+                _ => IpAddr::V4(std::net::Ipv4Addr::from(x % 5000 * 40_009)),
+            });
+        }
+        for ip in ips {
+            let mut ev = event(&ip.to_string());
+            en.enrich(&mut ev);
+            let direct = loc.locate(ip);
+            assert_eq!((ev.scope, ev.geo.as_deref()), (Some(direct.scope), direct.geo.as_deref()), "{ip}");
+        }
     }
 
     #[test]

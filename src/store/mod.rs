@@ -487,7 +487,7 @@ impl Row {
             port: self.port.map(|p| p as u16),
             count: self.count as u32,
             attempts: self.attempts as u32,
-            geo,
+            geo: geo.map(Arc::new),
             scope,
             src: Src { input: interner.get(&self.src), line: (self.id & ((1i64 << LINE_BITS) - 1)) as u64 },
         })

@@ -16,11 +16,6 @@ pub fn run(args: &[&str]) -> Output {
     sshmap().args(args).output().expect("run sshmap")
 }
 
-/// The third-party corpora shipped beside the repository (`../shared/corpora`).
-pub fn corpora() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora")
-}
-
 /// A file under `tests/fixtures`.
 pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
@@ -37,4 +32,14 @@ pub fn parse_lines(lines: &[&str]) -> Vec<Event> {
     }
     c.finish_all(&mut |e| out.push(e));
     out
+
+}
+
+/// Writes `lines` (joined with newlines) to `dir/name`.
+pub fn write_log(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+    let p = dir.join(name);
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(&p, text).expect("write log");
+    p
 }

@@ -1,0 +1,308 @@
+//! `sshmap map` and `sshmap chart`: read events, aggregate, draw, write the file.
+//!
+//! Option values are checked before any log is read, so a typo in `--size`
+//! fails in milliseconds, not after parsing a gigabyte.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+use super::chart::{self, ChartData, ChartOptions, Style};
+use super::map::{self, thousands, MapData, MapOptions};
+use super::projection::Projection;
+use super::theme::Theme;
+use super::{encode, Format};
+use crate::app;
+use crate::cli::{ChartArgs, InputArgs, MapArgs};
+use crate::event::{Event, Kind};
+use crate::geo::countries;
+use crate::pipeline;
+use crate::settings::Settings;
+
+/// Which events count, and for how much.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub range: pipeline::TimeRange,
+    /// `None`: attack attempts (DESIGN §2); else events of these kinds, each worth its `count`.
+    pub kinds: Option<Vec<Kind>>,
+}
+
+impl Filter {
+    pub fn weight(&self, ev: &Event) -> u64 {
+        if !self.range.contains(ev.ts) {
+            return 0;
+        }
+        match &self.kinds {
+            None => u64::from(ev.attempts),
+            Some(k) if k.contains(&ev.kind) => u64::from(ev.count.max(1)),
+            Some(_) => 0,
+        }
+    }
+
+    fn new(settings: &Settings, input: &InputArgs, kind: Option<&str>) -> Result<Filter> {
+        let kinds = match kind {
+            None => None,
+            Some(list) => Some(
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| {
+                        Kind::from_name(s).with_context(|| {
+                            let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+                            format!("--kind {s:?}: unknown kind (use one of {})", names.join(", "))
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+        };
+        Ok(Filter { range: app::time_range(settings, input)?, kinds })
+    }
+
+    /// Words for the title: what was counted.
+    fn noun(&self) -> String {
+        match &self.kinds {
+            None => "attack attempts".to_string(),
+            Some(k) => k.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ") + " events",
+        }
+    }
+}
+
+/// `1920x1080` → (1920, 1080).
+pub fn parse_size(s: &str) -> Result<(u32, u32)> {
+    let (w, h) = s.split_once(['x', 'X']).with_context(|| format!("--size {s:?}: use WIDTHxHEIGHT, e.g. 1920x1080"))?;
+    let w: u32 = w.trim().parse().with_context(|| format!("--size {s:?}: bad width"))?;
+    let h: u32 = h.trim().parse().with_context(|| format!("--size {s:?}: bad height"))?;
+    if !(64..=16384).contains(&w) || !(64..=16384).contains(&h) {
+        bail!("--size {s:?}: each side must be between 64 and 16384 pixels");
+    }
+    Ok((w, h))
+}
+
+/// `48.85,2.35` → (48.85, 2.35), checked.
+pub fn parse_lat_lon(s: &str, flag: &str) -> Result<(f64, f64)> {
+    let bad = || format!("{flag} {s:?}: use LAT,LON in degrees, e.g. 48.85,2.35");
+    let (a, b) = s.split_once(',').with_context(bad)?;
+    let lat: f64 = a.trim().parse().with_context(bad)?;
+    let lon: f64 = b.trim().parse().with_context(bad)?;
+    if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+        bail!("{flag} {s:?}: latitude must be within ±90 and longitude within ±180");
+    }
+    Ok((lat, lon))
+}
+
+fn output_format(p: &Path) -> Result<Format> {
+    Format::from_path(p).with_context(|| format!("-o {}: the file name must end in .png or .svg", p.display()))
+}
+
+fn theme(s: Option<&str>) -> Result<Theme> {
+    s.map_or(Ok(Theme::Dark), |t| Theme::from_name(t).with_context(|| format!("--theme {t:?}: use dark or light")))
+}
+
+/// Runs the pipeline over the inputs, handing each counted event to `sink`.
+fn read_events(settings: &Settings, input: &InputArgs, filter: &Filter, sink: &mut dyn FnMut(&Event, u64)) -> Result<bool> {
+    // --from/--to are applied here, so the shared input expansion must not see them.
+    if let Some(db) = &input.db {
+        if !input.inputs.is_empty() {
+            bail!("pass either INPUT files or --db, not both");
+        }
+        let mut st = crate::store::open(&crate::store::Location::parse(Some(db))?)?;
+        let f = crate::store::Filter { from: filter.range.from, to: filter.range.to, host: input.host.clone() };
+        st.scan(&f, &mut |ev| {
+            let w = filter.weight(&ev);
+            if w > 0 {
+                sink(&ev, w);
+            }
+        })?;
+        return Ok(false);
+    }
+    let plain = InputArgs { from: None, to: None, ..input.clone() };
+    let (inputs, mut failed) = app::inputs(settings, &plain)?;
+    let opts = app::pipeline_options(settings, false)?;
+    let reports = pipeline::run(&inputs, &opts, &mut |ev| {
+        let w = filter.weight(&ev);
+        if w > 0 {
+            sink(&ev, w);
+        }
+        Ok(())
+    })?;
+    failed |= app::report_errors(&reports);
+    Ok(failed)
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+pub fn map(settings: &Settings, args: MapArgs) -> Result<i32> {
+    let format = output_format(&args.output)?;
+    let (width, height) = args.size.as_deref().map_or(Ok((1920, 1080)), parse_size)?;
+    let home = args.home.as_deref().map(|s| parse_lat_lon(s, "--home")).transpose()?;
+    let center = match args.center.as_deref() {
+        Some(c) => parse_lat_lon(c, "--center")?,
+        None => home.unwrap_or((30.0, 10.0)),
+    };
+    let projection = match args.projection.as_deref() {
+        None => Projection::EqualEarth,
+        Some(p) => Projection::from_name(p, center)
+            .with_context(|| format!("--projection {p:?}: unknown (use one of {})", Projection::NAMES))?,
+    };
+    let theme = theme(args.theme.as_deref())?;
+    let filter = Filter::new(settings, &args.input, args.kind.as_deref())?;
+    let mut data = MapData::default();
+    let failed = read_events(settings, &args.input, &filter, &mut |ev, w| data.add(ev, w))?;
+    let title = args.title.clone().unwrap_or_else(|| {
+        let noun = filter.noun();
+        let mut t = noun[..1].to_uppercase() + &noun[1..];
+        t.push_str(" by country");
+        t
+    });
+    let opts = MapOptions { width, height, projection, theme, points: args.points, home, title: Some(title) };
+    let scene = map::scene(&data, &opts);
+    write(&args.output, &encode(&scene, format))?;
+    if !settings.quiet {
+        eprintln!(
+            "sshmap: wrote {} ({} attempts from {} countries)",
+            crate::escape::terminal(&args.output.display().to_string()),
+            thousands(data.attempts),
+            data.countries.len()
+        );
+    }
+    Ok(i32::from(failed))
+}
+
+/// What `--by` groups on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum By {
+    Country,
+    User,
+    Ip,
+    Hour,
+    Asn,
+}
+
+impl By {
+    pub fn from_name(s: &str) -> Option<By> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "country" | "countries" => By::Country,
+            "user" | "users" => By::User,
+            "ip" | "ips" => By::Ip,
+            "hour" | "hours" => By::Hour,
+            "asn" | "asns" => By::Asn,
+            _ => return None,
+        })
+    }
+}
+
+/// Counts per `--by` key, fed one event at a time.
+#[derive(Default)]
+pub struct ChartAgg {
+    counts: HashMap<String, u64>,
+    hours: [u64; 24],
+    offset: Option<i32>,
+    from: Option<crate::event::Ts>,
+    to: Option<crate::event::Ts>,
+    total: u64,
+}
+
+impl ChartAgg {
+    pub fn add(&mut self, by: By, ev: &Event, w: u64) {
+        self.total += w;
+        self.from = Some(self.from.map_or(ev.ts, |f| f.min(ev.ts)));
+        self.to = Some(self.to.map_or(ev.ts, |t| t.max(ev.ts)));
+        let geo = ev.geo.as_ref();
+        let key = match by {
+            By::Country => Some(match geo.and_then(|g| g.country.as_deref()) {
+                Some(c) => match countries::name(c) {
+                    Some(n) => format!("{n} ({c})"),
+                    None => c.to_string(),
+                },
+                None => "(no location)".to_string(),
+            }),
+            By::User => ev.user.as_ref().map(|u| if u.is_empty() { "(empty name)".to_string() } else { u.clone() }),
+            By::Ip => ev.ip.map(|i| i.to_string()),
+            By::Asn => Some(match geo.and_then(|g| g.asn) {
+                Some(a) => match geo.and_then(|g| g.org.as_deref()) {
+                    Some(o) => format!("AS{a} {o}"),
+                    None => format!("AS{a}"),
+                },
+                None => "(unknown AS)".to_string(),
+            }),
+            By::Hour => {
+                // Hours of the day in the log's own offset (the first event's), as `stats` does.
+                let off = *self.offset.get_or_insert(ev.ts.offset);
+                let local = ev.ts.unix_secs() + i64::from(off);
+                self.hours[local.rem_euclid(86_400) as usize / 3600] += w;
+                None
+            }
+        };
+        if let Some(k) = key {
+            *self.counts.entry(k).or_default() += w;
+        }
+    }
+
+    pub fn data(self, by: By, top: usize, noun: &str) -> ChartData {
+        let what = match by {
+            By::Country => "country",
+            By::User => "user name",
+            By::Ip => "source IP",
+            By::Hour => "hour of day",
+            By::Asn => "network (AS)",
+        };
+        let mut t = noun[..1].to_uppercase() + &noun[1..];
+        t.push_str(" by ");
+        t.push_str(what);
+        let mut d = if by == By::Hour {
+            ChartData {
+                title: t,
+                rows: (0..24).map(|h| (format!("{h:02}"), self.hours[h])).collect(),
+                sequence: true,
+                ..ChartData::default()
+            }
+        } else {
+            ChartData::top(t, self.counts, top.max(1))
+        };
+        let mut sub = Vec::new();
+        if let Some(r) = map::time_range(self.from, self.to) {
+            sub.push(r);
+        }
+        sub.push(format!("{} {noun}", thousands(self.total)));
+        d.subtitle = sub.join("   ·   ");
+        d
+    }
+}
+
+pub fn chart(settings: &Settings, args: ChartArgs) -> Result<i32> {
+    let format = output_format(&args.output)?;
+    let by = By::from_name(&args.by).with_context(|| format!("--by {:?}: use country, user, ip, hour or asn", args.by))?;
+    let style = match args.style.as_deref() {
+        None => Style::Bar,
+        Some(s) => Style::from_name(s).with_context(|| format!("--style {s:?}: use bar or pie"))?,
+    };
+    let (width, height) = args.size.as_deref().map_or(Ok((1200, 750)), parse_size)?;
+    let theme = theme(args.theme.as_deref())?;
+    let filter = Filter::new(settings, &args.input, args.kind.as_deref())?;
+    let mut agg = ChartAgg::default();
+    let failed = read_events(settings, &args.input, &filter, &mut |ev, w| agg.add(by, ev, w))?;
+    let mut data = agg.data(by, args.top, &filter.noun());
+    if let Some(t) = args.title {
+        data.title = t;
+    }
+    let scene = chart::scene(&data, &ChartOptions { width, height, theme, style });
+    write(&args.output, &encode(&scene, format))?;
+    Ok(i32::from(failed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn option_values() {
+        assert_eq!(parse_size("800x600").unwrap(), (800, 600));
+        assert!(parse_size("800").is_err() && parse_size("10x10").is_err());
+        assert_eq!(parse_lat_lon("48.85, 2.35", "--home").unwrap(), (48.85, 2.35));
+        assert!(parse_lat_lon("91,0", "--home").is_err());
+        assert_eq!(By::from_name("IP"), Some(By::Ip));
+    }
+}
