@@ -86,9 +86,9 @@ impl Rig {
         let dir = tempfile::tempdir().unwrap();
         let _ = std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755));
         let w = dir.path();
-        let deadline = Instant::now() + Duration::from_secs(120);
+        let deadline = Instant::now() + Duration::from_secs(30);
         while Path::new("/dev/log").exists() {
-            assert!(Instant::now() < deadline, "/dev/log is owned by another syslog daemon: stop it first");
+            assert!(Instant::now() < deadline, "/dev/log is owned by another syslog daemon (a system rsyslogd started by apt?): stop it first");
             std::thread::sleep(Duration::from_millis(200));
         }
         std::fs::create_dir_all(w.join("spool")).unwrap();
