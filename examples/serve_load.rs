@@ -113,10 +113,11 @@ fn sse(addr: SocketAddr, token: String, clients: usize, rate: usize, secs: u64, 
     let lat: Arc<Mutex<Vec<u64>>> = Arc::default();
     let connected = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
+    let mut handles = Vec::new();
     rt.block_on(async {
         for _ in 0..clients {
             let (lat, connected, stop) = (lat.clone(), connected.clone(), stop.clone());
-            tokio::spawn(async move {
+            handles.push(tokio::spawn(async move {
                 let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
                 use tokio::io::AsyncWriteExt;
                 s.write_all(b"GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
@@ -152,7 +153,7 @@ fn sse(addr: SocketAddr, token: String, clients: usize, rate: usize, secs: u64, 
                     }
                 }
                 lat.lock().unwrap().extend(mine);
-            });
+            }));
         }
         while connected.load(Relaxed) < clients as u64 {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -197,6 +198,11 @@ fn sse(addr: SocketAddr, token: String, clients: usize, rate: usize, secs: u64, 
     }
     std::thread::sleep(Duration::from_secs(1));
     stop.store(true, Relaxed);
+    rt.block_on(async {
+        for h in handles {
+            let _ = h.await;
+        }
+    });
     drop(rt);
     if let Some(s) = sampler {
         let _ = s.join();

@@ -275,7 +275,7 @@ mod tests {
             port: Some(1),
             count: 1,
             attempts: u32::from(kind == Kind::AuthFailure),
-            geo: country.map(|c| Geo { country: Some(c.into()), ..Geo::default() }),
+            geo: country.map(|c| Arc::new(Geo { country: Some(c.into()), ..Geo::default() })),
             scope: None,
             src: Src { input: "t".into(), line: 1 },
         }

@@ -97,7 +97,16 @@ pub fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Batch>, opts: FeedOptions
         }
     }
     let _ = started.send(startup);
-    while let Some(batch) = rx.blocking_recv() {
+    // A batch taken from the queue that belongs to the next group.
+    let mut carry: Option<Batch> = None;
+    loop {
+        let batch = match carry.take() {
+            Some(b) => b,
+            None => match rx.blocking_recv() {
+                Some(b) => b,
+                None => break,
+            },
+        };
         if batch.input.is_empty() {
             break;
         }
@@ -114,6 +123,24 @@ pub fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Batch>, opts: FeedOptions
             }
             continue;
         }
+        // Group commit: batches of the same stream already waiting go into one
+        // store transaction (one fsync), which is what keeps many small POSTs fast.
+        let mut group = vec![batch];
+        let mut group_lines = group[0].lines.len();
+        while group_lines < 100_000 {
+            match rx.try_recv() {
+                Ok(b) if b.input == group[0].input => {
+                    group_lines += b.lines.len();
+                    group.push(b);
+                }
+                Ok(b) => {
+                    carry = Some(b);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let batch = &group[0];
         tick += 1;
         let stream = match streams.get_mut(&batch.input) {
             Some(s) => s,
@@ -147,20 +174,31 @@ pub fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Batch>, opts: FeedOptions
             }
         };
         stream.used = tick;
-        let mut result = BatchResult { lines: batch.lines.len() as u64, ..BatchResult::default() };
         events.clear();
-        for line in &batch.lines {
-            stream.line += 1;
-            if line.len() > parse::MAX_LINE {
-                continue;
+        let mut results = Vec::with_capacity(group.len());
+        let mut position = None;
+        for b in &group {
+            let before = events.len();
+            for line in &b.lines {
+                stream.line += 1;
+                if line.len() > parse::MAX_LINE {
+                    continue;
+                }
+                if let Ok(Some(raw)) = parse::parse_line(line, stream.line, false) {
+                    stream.corr.push(raw, &mut |ev| events.push(ev));
+                }
             }
-            if let Ok(Some(raw)) = parse::parse_line(line, stream.line, false) {
-                stream.corr.push(raw, &mut |ev| events.push(ev));
-            }
+            let lines = b.lines.len() as u64;
+            let evs = (events.len() - before) as u64;
+            results.push(BatchResult { lines, events: evs, skipped: lines.saturating_sub(evs) });
+            position = b.position.clone().or(position);
         }
+        let result = BatchResult {
+            lines: results.iter().map(|r| r.lines).sum(),
+            events: events.len() as u64,
+            skipped: results.iter().map(|r| r.skipped).sum(),
+        };
         shared.metrics.add_lines(&batch.input, result.lines);
-        result.events = events.len() as u64;
-        result.skipped = result.lines.saturating_sub(result.events);
         shared.metrics.lines_skipped.fetch_add(result.skipped, Relaxed);
         let mut alerts = Vec::new();
         for ev in events.iter_mut() {
@@ -180,7 +218,7 @@ pub fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Batch>, opts: FeedOptions
             }
         }
         if let (Some(st), Some(cp)) = (store.as_mut(), stream.cp.as_mut()) {
-            if !events.is_empty() || batch.position.is_some() {
+            if !events.is_empty() || position.is_some() {
                 let mut next = cp.clone();
                 next.version += 1;
                 next.end_line = stream.line;
@@ -188,7 +226,7 @@ pub fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Batch>, opts: FeedOptions
                 next.warm_line = stream.line + 1;
                 next.events += events.len() as u64;
                 next.stats.lines += result.lines;
-                if let Some(p) = &batch.position {
+                if let Some(p) = &position {
                     next.dev = p.dev;
                     next.ino = p.ino;
                     next.end_offset = p.offset;
@@ -213,8 +251,10 @@ pub fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Batch>, opts: FeedOptions
         }
         shared.publish(std::mem::take(&mut events), alerts);
         shared.metrics.lag_micros.store(batch.received.elapsed().as_micros() as u64, Relaxed);
-        if let Some(ack) = batch.ack {
-            let _ = ack.send(result);
+        for (b, r) in group.into_iter().zip(results) {
+            if let Some(ack) = b.ack {
+                let _ = ack.send(r);
+            }
         }
     }
 }
