@@ -171,31 +171,44 @@ fn sse(addr: SocketAddr, token: String, clients: usize, rate: usize, secs: u64, 
             }
         })
     });
-    let mut conn = Conn::new(addr);
+    // Four posters, each on its own keep-alive connection, so that one slow
+    // answer (a store commit) does not hold back the offered rate.
+    const POSTERS: usize = 4;
+    let sent = AtomicU64::new(0);
     let t0 = Instant::now();
-    let per_tick = (rate / 100).max(1);
-    let mut tick = 0u64;
-    let mut k = 0u64;
-    while t0.elapsed() < Duration::from_secs(secs) {
-        let ts = stamp();
-        let mut body = String::new();
-        for _ in 0..per_tick {
-            k += 1;
-            body.push_str(&format!(
-                "{ts} web1 sshd[{}]: Failed password for t{} from 8.8.{}.{} port 22 ssh2\n",
-                10_000 + k,
-                now_micros(),
-                k % 250,
-                1 + k % 250
-            ));
+    std::thread::scope(|sc| {
+        for p in 0..POSTERS {
+            let (token, sent) = (&token, &sent);
+            sc.spawn(move || {
+                let mut conn = Conn::new(addr);
+                let per_tick = (rate / 100 / POSTERS).max(1);
+                let mut tick = 0u64;
+                let mut k = p as u64 * 1_000_000_000;
+                while t0.elapsed() < Duration::from_secs(secs) {
+                    let ts = stamp();
+                    let mut body = String::new();
+                    for _ in 0..per_tick {
+                        k += 1;
+                        body.push_str(&format!(
+                            "{ts} web{p} sshd[{}]: Failed password for t{} from 8.8.{}.{} port 22 ssh2\n",
+                            10_000 + k % 1_000_000,
+                            now_micros(),
+                            k % 250,
+                            1 + k % 250
+                        ));
+                    }
+                    assert_eq!(conn.post(token, body.as_bytes()), 200);
+                    sent.fetch_add(per_tick as u64, Relaxed);
+                    tick += 1;
+                    let next = t0 + Duration::from_millis(10 * tick);
+                    if let Some(d) = next.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(d);
+                    }
+                }
+            });
         }
-        assert_eq!(conn.post(&token, body.as_bytes()), 200);
-        tick += 1;
-        let next = t0 + Duration::from_millis(10 * tick);
-        if let Some(d) = next.checked_duration_since(Instant::now()) {
-            std::thread::sleep(d);
-        }
-    }
+    });
+    let k = sent.load(Relaxed);
     std::thread::sleep(Duration::from_secs(1));
     stop.store(true, Relaxed);
     rt.block_on(async {
