@@ -94,7 +94,7 @@ impl Alert {
 }
 
 /// Failures kept for the rules; beyond this the oldest are forgotten.
-const MAX_FAILURES: usize = 1_000_000;
+const MAX_FAILURES: usize = 200_000;
 /// Users whose login countries are remembered.
 const MAX_USERS: usize = 100_000;
 
