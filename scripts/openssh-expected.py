@@ -64,5 +64,13 @@ for line in open(sys.argv[1], encoding='utf-8'):
               'invalid_user': bool(d.get('inv')) or d.get('who') == 'invalid user' or k == 'invalid_user',
               'ip': d['ip'], 'port': int(d['port']) if d.get('port') else None,
               'count': int(d.get('n') or 1), 'attempts': 1 if k in ATTEMPT else 0}
+        ev['_pid'] = m[6]
         out.append(ev); break
-for ev in out: print(json.dumps(ev, ensure_ascii=False))
+# A refusal that a `Failed password` of the same connection (pid) reports is not
+# an attempt of its own (sshd logs both for one DenyUsers password try).
+for i, ev in enumerate(out):
+    if ev['kind'] == 'refused' and any(o['kind'] == 'auth_failure' and o['_pid'] == ev['_pid'] for o in out[i:]):
+        ev['attempts'] = 0
+for ev in out:
+    del ev['_pid']
+    print(json.dumps(ev, ensure_ascii=False))

@@ -36,7 +36,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Map(a) => crate::render::command::map(&settings, a),
         Command::Chart(a) => crate::render::command::chart(&settings, a),
         Command::Timelapse(_) => not_yet("timelapse", "Timelapse video"),
-        Command::Report(_) => not_yet("report", "Interactive HTML report"),
+        Command::Report(a) => {
+            let db = layers.get(a.input.db.clone(), None, "db")?;
+            report(&settings, &a, db.as_deref())
+        }
         Command::Ingest(a) => {
             let db = layers.get(a.db.clone(), None, "db")?;
             ingest(&settings, &a, db.as_deref())
@@ -224,6 +227,40 @@ fn serve(settings: &Settings, layers: &Layers, args: &crate::cli::ServeArgs) -> 
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(0)
+}
+
+fn report(settings: &Settings, args: &crate::cli::ReportArgs, db: Option<&str>) -> Result<i32> {
+    let mut collector = crate::report::Collector::new();
+    let mut failed = false;
+    let reports = if let Some(db) = db {
+        if !args.input.inputs.is_empty() {
+            bail!("pass either INPUT files or --db, not both");
+        }
+        let mut st = store::open(&store::Location::parse(Some(db))?)?;
+        let range = time_range(settings, &args.input)?;
+        let filter = store::Filter { from: range.from, to: range.to, host: args.input.host.clone() };
+        st.scan(&filter, &mut |ev| collector.add(&ev))?;
+        st.checkpoints()?.iter().map(store::Checkpoint::report).collect()
+    } else {
+        let (inputs, f) = inputs(settings, &args.input)?;
+        let mut opts = pipeline_options(settings, false)?;
+        opts.range = time_range(settings, &args.input)?;
+        let reports = pipeline::run(&inputs, &opts, &mut |ev| {
+            collector.add(&ev);
+            Ok(())
+        })?;
+        failed = f | report_errors(&reports);
+        reports
+    };
+    let summary = collector.summary(10, reports);
+    let title = args.title.clone().unwrap_or_else(|| "SSH attacks".to_string());
+    let snap = collector.snapshot(&crate::report::Options { title, anonymize_ip: args.anonymize_ip }, &summary);
+    let html = crate::report::render(&snap);
+    std::fs::write(&args.output, &html).with_context(|| format!("writing {}", args.output.display()))?;
+    if !settings.quiet {
+        eprintln!("sshmap: wrote {} ({} KB)", crate::escape::terminal(&args.output.display().to_string()), html.len() / 1024);
+    }
+    Ok(i32::from(failed))
 }
 
 /// `stats --db`: the same summary, fed from the store.

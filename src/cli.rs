@@ -199,8 +199,15 @@ pub struct TimelapseArgs {
 pub struct ReportArgs {
     #[command(flatten)]
     pub input: InputArgs,
+    /// The HTML file to write (one file, opens offline)
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+    /// Title shown on the page (default: "SSH attacks")
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+    /// Hide addresses for a public report: last IPv4 octet zeroed, IPv6 cut to /48
+    #[arg(long = "anonymize-ip")]
+    pub anonymize_ip: bool,
 }
 
 #[derive(Debug, Args)]

@@ -50,12 +50,14 @@ impl DbKind {
     /// `ip-location-db: dbip-city`…).
     fn from_type(t: &str) -> DbKind {
         let t = t.to_ascii_lowercase();
-        if t.contains("asn") || t.contains("-isp") || t.contains(" isp") {
-            DbKind::Asn
-        } else if t.contains("city") {
+        // Location first: ip-location-db's `geo-whois-asn-country` and
+        // `iptoasn-country` are country databases built from ASN data.
+        if t.contains("city") {
             DbKind::City
         } else if t.contains("country") {
             DbKind::Country
+        } else if t.contains("asn") || t.contains("-isp") || t.contains(" isp") {
+            DbKind::Asn
         } else {
             DbKind::Other
         }
@@ -357,6 +359,8 @@ mod tests {
         assert_eq!(DbKind::from_type("GeoLite2-ASN"), DbKind::Asn);
         assert_eq!(DbKind::from_type("DBIP-ASN-Lite (compat=GeoLite2-ASN)"), DbKind::Asn);
         assert_eq!(DbKind::from_type("GeoIP2-ISP"), DbKind::Asn);
+        assert_eq!(DbKind::from_type("geo-whois-asn-country ipv4"), DbKind::Country);
+        assert_eq!(DbKind::from_type("iptoasn-country"), DbKind::Country);
         assert_eq!(DbKind::from_type("my-thing"), DbKind::Other);
     }
 

@@ -64,14 +64,22 @@ struct ConnState {
 struct Slot {
     ev: Event,
     need_ip: bool,
-    need_pam: bool,
+    undecided: bool,
     key: Option<ConnKey>,
 }
 
 impl Slot {
     fn held(&self) -> bool {
-        self.need_ip || self.need_pam
+        self.need_ip || self.undecided
     }
+}
+
+/// Kinds whose attempt an `auth_failure` of the same connection may already
+/// report: a PAM failure before `Failed password`, a `User x not allowed` refusal
+/// before `Failed password for invalid user x`. They count only when no
+/// `auth_failure` of their connection does (DESIGN §2: never double-counted).
+fn absorbable(kind: Kind) -> bool {
+    matches!(kind, Kind::PamFailure | Kind::Refused)
 }
 
 /// Per-input sequential state: correlation, year inference, zone conversion.
@@ -142,10 +150,10 @@ impl Correlator {
             src: Src { input: self.input.clone(), line: raw.line },
         };
         let Some(pid) = raw.pid else {
-            if ev.kind == Kind::PamFailure {
+            if absorbable(ev.kind) {
                 ev.attempts = ev.count;
             }
-            self.emit_or_drop(Slot { ev, need_ip: false, need_pam: false, key: None }, sink);
+            self.emit_or_drop(Slot { ev, need_ip: false, undecided: false, key: None }, sink);
             return;
         };
         let key = (host_id.unwrap_or(u32::MAX), pid);
@@ -161,7 +169,7 @@ impl Correlator {
         if !self.conns.contains_key(&key) {
             let mut fresh = ConnState::default();
             if let Some((ip, line)) = self.failed_closed.remove(&key) {
-                if ev.kind == Kind::PamFailure && ev.ip == ip && raw.line.saturating_sub(line) < 16 {
+                if absorbable(ev.kind) && ev.ip == ip && raw.line.saturating_sub(line) < 16 {
                     fresh.auth_failed = true;
                 }
             }
@@ -213,9 +221,9 @@ impl Correlator {
                 let mut still = Vec::new();
                 for idx in held {
                     if let Some(slot) = self.queue.get_mut((idx - self.base) as usize) {
-                        if slot.need_pam {
+                        if slot.undecided {
                             slot.ev.attempts = 0;
-                            slot.need_pam = false;
+                            slot.undecided = false;
                         }
                         if slot.held() {
                             still.push(idx);
@@ -227,12 +235,12 @@ impl Correlator {
             _ => {}
         }
         let conn = self.conns.get_mut(&key).expect("present");
-        let need_pam = ev.kind == Kind::PamFailure && !conn.auth_failed;
+        let undecided = absorbable(ev.kind) && !conn.auth_failed;
         let need_ip = ev.ip.is_none() && ev.kind != Kind::Other;
-        if ev.kind == Kind::PamFailure && conn.auth_failed {
+        if absorbable(ev.kind) && conn.auth_failed {
             ev.attempts = 0;
         }
-        let slot = Slot { ev, need_ip, need_pam, key: Some(key) };
+        let slot = Slot { ev, need_ip, undecided, key: Some(key) };
         if slot.held() {
             if !(slot.ev.kind == Kind::Other && !self.opts.all) {
                 let idx = self.base + self.queue.len() as u64;
@@ -307,11 +315,11 @@ impl Correlator {
         }
         for idx in conn.held {
             if let Some(slot) = self.queue.get_mut((idx.wrapping_sub(self.base)) as usize) {
-                if slot.need_pam {
+                if slot.undecided {
                     slot.ev.attempts = slot.ev.count;
                 }
                 slot.need_ip = false;
-                slot.need_pam = false;
+                slot.undecided = false;
             }
         }
     }
@@ -331,9 +339,9 @@ impl Correlator {
                         _ => {
                             let f = self.queue.front_mut().expect("front");
                             f.need_ip = false;
-                            if f.need_pam {
+                            if f.undecided {
                                 f.ev.attempts = f.ev.count;
-                                f.need_pam = false;
+                                f.undecided = false;
                             }
                         }
                     }
@@ -522,6 +530,32 @@ mod tests {
         // Order is input order.
         let lines: Vec<u64> = evs.iter().map(|e| e.src.line).collect();
         assert_eq!(lines, vec![1, 2, 3, 4, 5, 6, 7]);
+    }
+
+    #[test]
+    fn refusal_reported_by_auth_failure_is_not_an_attempt() {
+        let evs = run(
+            &[
+                "Nov 23 13:50:16 vm sshd[26632]: User daemon from 192.0.2.5 not allowed because listed in DenyUsers",
+                "Nov 23 13:50:18 vm sshd[26632]: Failed password for invalid user daemon from 192.0.2.5 port 45858 ssh2",
+                "Nov 23 13:50:18 vm sshd[26632]: Connection closed by invalid user daemon 192.0.2.5 port 45858 [preauth]",
+                // Refused and gone without a password: that refusal is the attempt.
+                "Nov 23 13:51:16 vm sshd[26700]: User daemon from 192.0.2.6 not allowed because listed in DenyUsers",
+                "Nov 23 13:51:18 vm sshd[26700]: Connection closed by invalid user daemon 192.0.2.6 port 45860 [preauth]",
+            ],
+            utc_ref(2026, 11, 24),
+        );
+        let got: Vec<_> = evs.iter().map(|e| (e.kind, e.attempts)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (Kind::Refused, 0),
+                (Kind::AuthFailure, 1),
+                (Kind::PreauthClose, 0),
+                (Kind::Refused, 1),
+                (Kind::PreauthClose, 0)
+            ]
+        );
     }
 
     #[test]

@@ -216,7 +216,9 @@ fn map_layer(data: &MapData, proj: &Projection, fit: &Fit, pal: &Palette, m: &Me
         stroke: None,
         lines: None,
     }));
-    let border = Stroke { color: pal.border, width: (0.6 * m.u).max(0.4) };
+    // At most one pixel: tiny-skia draws those as anti-aliased hairlines, far cheaper than
+    // stroking 100k vertices of 50m borders into polygons, and they look the same.
+    let border = Stroke { color: pal.border, width: (0.6 * m.u).clamp(0.4, 1.0) };
     let globe = matches!(proj, Projection::Orthographic { .. });
     for c in &world::get(detail).countries {
         let mut rings = Vec::with_capacity(c.rings.len());
@@ -364,6 +366,8 @@ fn legend(s: &mut Scene, data: &MapData, pal: &Palette, m: &Metrics) {
             t = t.saturating_mul(10);
         }
         if max > 1 {
+            // The max's own label wins over a round tick too close to it ("100 187").
+            ticks.retain(|&t| t == 1 || log_pos(t, max) < 0.85);
             ticks.push(max);
         }
         let mut last_end = f32::MIN;

@@ -72,7 +72,8 @@ fn rings_path(rings: &[Vec<(f32, f32)>], closed: bool) -> Option<tiny_skia::Path
 }
 
 fn stroke_with(s: &Stroke) -> tiny_skia::Stroke {
-    tiny_skia::Stroke { width: s.width, line_join: tiny_skia::LineJoin::Round, ..Default::default() }
+    // Bevel joins: round ones add an arc at each of the 50m borders' 100k vertices.
+    tiny_skia::Stroke { width: s.width, line_join: tiny_skia::LineJoin::Bevel, ..Default::default() }
 }
 
 fn draw_item(pm: &mut Pixmap, item: &Item, mask: Option<&Mask>) {

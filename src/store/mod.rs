@@ -239,7 +239,8 @@ pub struct Session {
 }
 
 /// The store: both back ends answer the same queries with the same rows.
-pub trait Store {
+/// `Send`: `serve` moves a store into its writer task.
+pub trait Store: Send {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// The checkpoint of the input with this fingerprint.
@@ -494,7 +495,7 @@ impl Row {
     }
 }
 
-fn scope_name(s: Scope) -> &'static str {
+pub(crate) fn scope_name(s: Scope) -> &'static str {
     match s {
         Scope::Public => "public",
         Scope::Private => "private",

@@ -76,17 +76,18 @@ const MIGRATIONS: &[&str] = &[
         src TEXT NOT NULL
     );
     CREATE INDEX events_ts_brin ON events USING brin (ts);
+    -- Byte order (COLLATE \"C\"): rows come back in the same order as from SQLite, straight off the index.
     CREATE TABLE rollup_minute (
         minute BIGINT NOT NULL,
-        country TEXT NOT NULL,
-        kind TEXT NOT NULL,
+        country TEXT COLLATE \"C\" NOT NULL,
+        kind TEXT COLLATE \"C\" NOT NULL,
         events BIGINT NOT NULL,
         attempts BIGINT NOT NULL,
         PRIMARY KEY (minute, country, kind)
     );
     CREATE TABLE rollup_hour_ip (
         hour BIGINT NOT NULL,
-        ip TEXT NOT NULL,
+        ip TEXT COLLATE \"C\" NOT NULL,
         country TEXT NOT NULL,
         events BIGINT NOT NULL,
         attempts BIGINT NOT NULL,
@@ -429,25 +430,30 @@ impl Store for PgStore {
     fn minute_country(&mut self, from: i64, to: i64) -> Result<Vec<MinuteRow>> {
         let rows = self.client.query(
             "SELECT minute, country, kind, events, attempts FROM rollup_minute
-             WHERE minute >= $1 AND minute < $2 ORDER BY minute, country COLLATE \"C\", kind COLLATE \"C\"",
+             WHERE minute >= $1 AND minute < $2",
             &[&from, &to],
         )?;
-        Ok(rows
+        // Sorted here: cheaper than the server's sort, which the planner prefers to an index scan.
+        let mut v: Vec<MinuteRow> = rows
             .iter()
             .map(|r| MinuteRow { minute: r.get(0), country: r.get(1), kind: r.get(2), events: r.get(3), attempts: r.get(4) })
-            .collect())
+            .collect();
+        v.sort_unstable();
+        Ok(v)
     }
 
     fn hour_ip(&mut self, from: i64, to: i64) -> Result<Vec<HourIpRow>> {
         let rows = self.client.query(
             "SELECT hour, ip, country, events, attempts FROM rollup_hour_ip
-             WHERE hour >= $1 AND hour < $2 ORDER BY hour, ip COLLATE \"C\"",
+             WHERE hour >= $1 AND hour < $2",
             &[&from, &to],
         )?;
-        Ok(rows
+        let mut v: Vec<HourIpRow> = rows
             .iter()
             .map(|r| HourIpRow { hour: r.get(0), ip: r.get(1), country: r.get(2), events: r.get(3), attempts: r.get(4) })
-            .collect())
+            .collect();
+        v.sort_unstable();
+        Ok(v)
     }
 
     fn prune(&mut self, before: i64) -> Result<u64> {

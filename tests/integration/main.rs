@@ -7,6 +7,7 @@ mod geoip;
 mod live;
 mod mmdb_writer;
 mod openssh_fixtures;
+mod report;
 mod render;
 mod robustness;
 mod serve;

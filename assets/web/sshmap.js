@@ -1,0 +1,565 @@
+/* sshmap front end: renders a data snapshot (src/report/snapshot.rs) into the
+ * totals, time histogram with brush, world map (choropleth, points, heat),
+ * sortable top tables, successful logins and per-address details.
+ * Shared by the static HTML report and the live map: everything is drawn from
+ * the snapshot object, and append() folds new events into it.
+ * Attacker text is only ever set with textContent, never parsed as HTML. */
+(function () {
+  'use strict';
+  var SVGNS = 'http://www.w3.org/2000/svg';
+  var D = JSON.parse(document.getElementById('sshmap-data').textContent);
+  var S = { range: null, sort: {}, view: null, labels: true, points: true, heat: false };
+
+  // ---------- small helpers ----------
+  function $(id) { return document.getElementById(id); }
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+  function sv(tag, attrs) {
+    var e = document.createElementNS(SVGNS, tag);
+    for (var k in attrs) e.setAttribute(k, attrs[k]);
+    return e;
+  }
+  function clear(e) { while (e.firstChild) e.removeChild(e.firstChild); }
+  function num(n) { return Number(n).toLocaleString('en-US'); }
+  function pad(n) { return (n < 10 ? '0' : '') + n; }
+  function time(secs) {
+    var d = new Date((secs + D.offset) * 1000);
+    var o = Math.abs(D.offset), sign = D.offset < 0 ? '-' : '+';
+    return d.getUTCFullYear() + '-' + pad(d.getUTCMonth() + 1) + '-' + pad(d.getUTCDate()) + ' ' +
+      pad(d.getUTCHours()) + ':' + pad(d.getUTCMinutes()) + ':' + pad(d.getUTCSeconds()) +
+      ' ' + sign + pad(Math.floor(o / 3600)) + pad(Math.floor(o / 60) % 60);
+  }
+  function nbins() { return D.series.length; }
+  function lo() { return S.range ? S.range[0] : 0; }
+  function hi() { return S.range ? S.range[1] : nbins() - 1; }
+  // Sums a flat [bin, a, e, …] (stride 3) or [bin, a, …] (stride 2) series over the range.
+  function sum(s, stride) {
+    var a = 0, e = 0, l = lo(), h = hi();
+    for (var i = 0; i < s.length; i += stride) {
+      var b = s[i];
+      if (b < l || b > h) continue;
+      a += s[i + 1];
+      if (stride === 3) e += s[i + 2];
+    }
+    return stride === 3 ? [a, e] : a;
+  }
+  function country(i) { return i === null || i === undefined ? null : D.countries[i]; }
+
+  // ---------- the filtered view of the snapshot ----------
+  function compute() {
+    var v = { attempts: 0, events: 0, successes: 0, ips: [], countries: [], users: [], asns: [] };
+    var l = lo(), h = hi();
+    for (var b = l; b <= h; b++) {
+      var c = D.series[b];
+      v.attempts += c[0]; v.events += c[1]; v.successes += c[2];
+    }
+    D.countries.forEach(function (c, i) {
+      var ae = sum(c.s, 3);
+      if (ae[1] > 0) v.countries.push({ i: i, cc: c.cc, name: c.name, a: ae[0], e: ae[1], ips: 0, rest: ae[0] });
+    });
+    var byC = {};
+    v.countries.forEach(function (c) { byC[c.i] = c; });
+    D.ips.forEach(function (r, i) {
+      var ae = S.range ? sum(r.s, 3) : [r.a, r.e];
+      if (ae[1] === 0) return;
+      v.ips.push({ i: i, r: r, a: ae[0], e: ae[1] });
+      var c = byC[r.c];
+      if (c) { c.ips++; c.rest -= ae[0]; }
+    });
+    var others = 0, iv = D.others.iv;
+    for (var k = 0; k < iv.length; k += 3) if (iv[k] <= h && iv[k + 1] >= l) others += iv[k + 2];
+    v.uniqueIps = v.ips.length + others;
+    v.others = others;
+    D.users.forEach(function (u) { var a = sum(u.s, 2); if (a > 0) v.users.push({ u: u.u, a: a }); });
+    D.asns.forEach(function (r) { var ae = sum(r.s, 3); if (ae[1] > 0) v.asns.push({ asn: r.asn, org: r.org, a: ae[0], e: ae[1] }); });
+    if (!S.range) {
+      // The whole range: the exact totals computed in Rust (the same as `sshmap stats --json`).
+      v.attempts = D.totals.attempts; v.events = D.totals.events; v.successes = D.totals.successes;
+      v.uniqueIps = D.totals.unique_ips;
+    }
+    return v;
+  }
+
+  // ---------- totals ----------
+  function renderTotals(v) {
+    $('t-attempts').textContent = num(v.attempts);
+    $('t-ips').textContent = num(v.uniqueIps);
+    $('t-countries').textContent = num(v.countries.length);
+    $('t-successes').textContent = num(v.successes);
+    $('t-events').textContent = num(v.events);
+    var r = $('range');
+    if (!D.from) r.textContent = 'No events.';
+    else if (S.range) r.textContent = 'Showing ' + time(D.t0 + lo() * D.bin) + ' – ' + time(D.t0 + (hi() + 1) * D.bin) + ' (of ' + D.from + ' – ' + D.to + ')';
+    else r.textContent = D.from + ' – ' + D.to + (D.anonymized ? ' · addresses anonymized' : '');
+  }
+
+  // ---------- time histogram with brush ----------
+  var TL = { w: 0, h: 120, left: 44, bottom: 18, drag: null };
+  function tlX(bin) { return TL.left + bin * (TL.w - TL.left - 4) / Math.max(1, nbins()); }
+  function tlBin(x) {
+    var b = Math.floor((x - TL.left) * nbins() / Math.max(1, TL.w - TL.left - 4));
+    return Math.max(0, Math.min(nbins() - 1, b));
+  }
+  function renderTimeline() {
+    var svg = $('timeline');
+    TL.w = svg.clientWidth || 900;
+    svg.setAttribute('viewBox', '0 0 ' + TL.w + ' ' + TL.h);
+    clear(svg);
+    var max = 1;
+    D.series.forEach(function (c) { if (c[0] > max) max = c[0]; });
+    var ph = TL.h - TL.bottom - 6, bw = Math.max(1, tlX(1) - tlX(0) - (nbins() > 150 ? 0 : 1));
+    svg.appendChild(sv('line', { x1: TL.left, x2: TL.w, y1: TL.h - TL.bottom, y2: TL.h - TL.bottom, 'class': 'axis' }));
+    D.series.forEach(function (c, b) {
+      if (c[0] > 0) {
+        var hgt = Math.max(1, ph * (S.log ? Math.log(1 + c[0]) / Math.log(1 + max) : c[0] / max));
+        svg.appendChild(sv('rect', { x: tlX(b), y: TL.h - TL.bottom - hgt, width: bw, height: hgt, 'class': 'b' }));
+      }
+      if (c[2] > 0) svg.appendChild(sv('rect', { x: tlX(b), y: TL.h - TL.bottom + 2, width: Math.max(bw, 2), height: 4, 'class': 's' }));
+    });
+    var t = sv('text', { x: TL.left - 4, y: 12, 'text-anchor': 'end' }); t.textContent = num(max); svg.appendChild(t);
+    t = sv('text', { x: TL.left - 4, y: TL.h - TL.bottom, 'text-anchor': 'end' }); t.textContent = '0'; svg.appendChild(t);
+    var ticks = Math.min(6, nbins());
+    for (var i = 0; i < ticks; i++) {
+      var b = Math.round(i * (nbins() - 1) / Math.max(1, ticks - 1));
+      var lab = sv('text', { x: tlX(b), y: TL.h - 4, 'text-anchor': i === 0 ? 'start' : i === ticks - 1 ? 'end' : 'middle' });
+      lab.textContent = time(D.t0 + b * D.bin).slice(5, 16);
+      svg.appendChild(lab);
+    }
+    var sel = sv('rect', { id: 'brush', 'class': 'sel', y: 2, height: TL.h - TL.bottom - 2, x: 0, width: 0 });
+    if (S.range) { sel.setAttribute('x', tlX(S.range[0])); sel.setAttribute('width', tlX(S.range[1] + 1) - tlX(S.range[0])); }
+    svg.appendChild(sel);
+  }
+  function tlPoint(ev) {
+    var svg = $('timeline'), r = svg.getBoundingClientRect();
+    return (ev.clientX - r.left) * TL.w / r.width;
+  }
+  function setupBrush() {
+    var svg = $('timeline');
+    svg.addEventListener('mousedown', function (ev) {
+      TL.drag = { from: tlBin(tlPoint(ev)), to: tlBin(tlPoint(ev)) };
+      ev.preventDefault();
+    });
+    window.addEventListener('mousemove', function (ev) {
+      if (!TL.drag) return;
+      TL.drag.to = tlBin(tlPoint(ev));
+      var a = Math.min(TL.drag.from, TL.drag.to), b = Math.max(TL.drag.from, TL.drag.to);
+      var sel = $('brush');
+      sel.setAttribute('x', tlX(a)); sel.setAttribute('width', tlX(b + 1) - tlX(a));
+    });
+    window.addEventListener('mouseup', function () {
+      if (!TL.drag) return;
+      var a = Math.min(TL.drag.from, TL.drag.to), b = Math.max(TL.drag.from, TL.drag.to);
+      TL.drag = null;
+      setRange(a === 0 && b === nbins() - 1 ? null : [a, b]);
+    });
+    $('brush-clear').addEventListener('click', function () { setRange(null); });
+    $('t-log').addEventListener('change', function (e) { S.log = e.target.checked; renderTimeline(); });
+  }
+  function setRange(r) {
+    S.range = r;
+    $('brush-clear').hidden = !r;
+    render();
+  }
+
+  // ---------- map ----------
+  var M = { groups: [], drag: null, moved: false };
+  function colorFor(a, max) {
+    if (a <= 0) return null;
+    var t = Math.log(1 + a) / Math.log(1 + max);
+    // dark red → orange → yellow
+    var r = Math.round(90 + 165 * Math.min(1, t * 1.4));
+    var g = Math.round(30 + 190 * Math.max(0, t - 0.35) / 0.65);
+    var b = Math.round(40 + 20 * t);
+    return 'rgb(' + r + ',' + g + ',' + b + ')';
+  }
+  function zoomK() { return S.view ? D.world.w / S.view[2] : 1; }
+  function setView(v) {
+    var W = D.world.w, H = D.world.h;
+    var w = Math.max(W / 40, Math.min(W, v[2])), h = w * H / W;
+    var x = Math.max(0, Math.min(W - w, v[0])), y = Math.max(0, Math.min(H - h, v[1]));
+    S.view = [x, y, w, h];
+    $('map').setAttribute('viewBox', x + ' ' + y + ' ' + w + ' ' + h);
+  }
+  function renderMap(v) {
+    var maxC = 1;
+    v.countries.forEach(function (c) { if (c.a > maxC) maxC = c.a; });
+    var byCC = {};
+    v.countries.forEach(function (c) { byCC[c.cc] = c; });
+    var paths = $('countries').children;
+    for (var i = 0; i < paths.length; i++) {
+      var p = paths[i], c = byCC[p.getAttribute('data-cc')];
+      var col = c ? colorFor(c.a, maxC) : null;
+      if (col) { p.setAttribute('fill', col); p.classList.add('hit'); } else { p.removeAttribute('fill'); p.classList.remove('hit'); }
+      p.style.fill = col || '';
+    }
+    // Points: addresses grouped by where they are drawn, plus each country's other addresses.
+    var groups = {}, list = [];
+    function group(x, y, key) {
+      var g = groups[key];
+      if (!g) { g = groups[key] = { x: x, y: y, ips: [], a: 0, rest: 0, c: null, city: false, ok: 0 }; list.push(g); }
+      return g;
+    }
+    v.ips.forEach(function (it) {
+      var r = it.r;
+      if (r.x === null || r.x === undefined) return;
+      var g = group(r.x, r.y, r.x + ',' + r.y);
+      g.ips.push(it); g.a += it.a; if (r.p === 'city') g.city = true; if (r.ok) g.ok += r.ok;
+      if (g.c === null) g.c = r.c;
+    });
+    v.countries.forEach(function (c) {
+      var cc = D.countries[c.i];
+      if (c.rest <= 0 || cc.x === null || cc.x === undefined) return;
+      var g = group(cc.x, cc.y, cc.x + ',' + cc.y);
+      g.rest += c.rest; g.a += c.rest; g.c = c.i;
+    });
+    list.sort(function (a, b) { return b.a - a.a; });
+    M.groups = list;
+    drawPoints();
+    var leg = $('legend');
+    clear(leg);
+    leg.appendChild(el('span', null, 'attempts per country:'));
+    [1, Math.round(Math.sqrt(maxC)), maxC].forEach(function (a) {
+      var sw = el('span', 'ramp'); sw.style.background = colorFor(Math.max(1, a), maxC);
+      leg.appendChild(sw); leg.appendChild(el('span', null, num(a)));
+    });
+    leg.appendChild(el('span', null, ' · point area ∝ attempts; yellow = city precision, red = country precision'));
+  }
+  function drawPoints() {
+    var pts = $('points'), heat = $('heat'), labels = $('labels');
+    clear(pts); clear(heat); clear(labels);
+    var list = M.groups, max = list.length ? list[0].a : 1, k = Math.pow(zoomK(), 0.75);
+    for (var i = list.length - 1; i >= 0; i--) {
+      var g = list[i], r = (1.6 + 16 * Math.sqrt(g.a / max)) / k;
+      if (S.heat) heat.appendChild(sv('circle', { cx: g.x, cy: g.y, r: r * 2.2, 'fill-opacity': 0.25 + 0.75 * Math.sqrt(g.a / max) }));
+      if (!S.points) continue;
+      var cls = (g.city ? 'city' : '') + (g.ok ? ' ok' : '');
+      pts.appendChild(sv('circle', { cx: g.x, cy: g.y, r: r, 'class': cls, 'data-g': i }));
+    }
+    if (!S.labels || !S.points) return;
+    // The busiest groups get a label, skipping any that would overlap one already placed.
+    var placed = [], fs = 9 / k, shown = 0;
+    for (var j = 0; j < list.length && shown < 20; j++) {
+      var gg = list[j], text = groupLabel(gg);
+      var x = gg.x + (2 + 16 * Math.sqrt(gg.a / max)) / k, y = gg.y + 3 / k;
+      var box = [x, y - fs, x + text.length * fs * 0.55, y + 2 / k];
+      if (placed.some(function (b) { return box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3]; })) continue;
+      placed.push(box);
+      var t = sv('text', { x: x, y: y, 'font-size': fs });
+      t.textContent = text;
+      labels.appendChild(t);
+      shown++;
+    }
+  }
+  function groupLabel(g) {
+    var n = g.ips.length + (g.rest > 0 ? 1 : 0);
+    if (g.ips.length === 1 && g.rest <= 0) return g.ips[0].r.ip + ' ×' + num(g.a);
+    var c = country(g.c), where = g.ips.length && g.ips[0].r.city ? g.ips[0].r.city : c ? c.cc : '';
+    return where + ' ' + num(g.a) + (n > 1 ? ' (' + num(g.ips.length) + (g.rest > 0 ? '+' : '') + ' IPs)' : '');
+  }
+  function ipLines(it) {
+    var r = it.r, c = country(r.c), L = [];
+    L.push(r.ip + (r.ok ? '  ✔ logged in' : ''));
+    L.push([r.city, c ? c.name : null].filter(Boolean).join(', ') + (r.p ? ' (' + r.p + ' precision)' : ''));
+    if (r.asn !== null && r.asn !== undefined) L.push('AS' + r.asn + (r.org ? ' ' + r.org : ''));
+    L.push('attempts: ' + num(it.a) + (S.range ? ' in range (' + num(r.a) + ' total)' : ''));
+    if (r.u.length) L.push('users: ' + r.u.slice(0, 8).map(function (u) { return u[0]; }).join(', ') + (r.u.length > 8 || r.um ? ', …' : ''));
+    L.push('first: ' + time(r.f));
+    L.push('last:  ' + time(r.l));
+    return L;
+  }
+  function groupLines(g) {
+    if (g.ips.length === 1 && g.rest <= 0) return ipLines(g.ips[0]);
+    var c = country(g.c), L = [];
+    var head = (g.ips.length && g.ips[0].r.city ? g.ips[0].r.city + ', ' : '') + (c ? c.name : '');
+    L.push(head + ': ' + num(g.a) + ' attempts');
+    g.ips.slice().sort(function (a, b) { return b.a - a.a; }).slice(0, 8).forEach(function (it) {
+      L.push(it.r.ip + '  ' + num(it.a) + (it.r.asn ? '  AS' + it.r.asn : ''));
+    });
+    if (g.ips.length > 8) L.push('… ' + num(g.ips.length - 8) + ' more addresses');
+    if (g.rest > 0) L.push('other addresses: ' + num(g.rest) + ' attempts');
+    L.push('click for details');
+    return L;
+  }
+  function countryLines(cc) {
+    var v = S.v, c = null;
+    v.countries.forEach(function (x) { if (x.cc === cc) c = x; });
+    var name = (D.countries.filter(function (x) { return x.cc === cc; })[0] || {}).name || cc;
+    if (!c) return [name + ': no attempts' + (S.range ? ' in range' : '')];
+    return [name + ' (' + cc + ')', 'attempts: ' + num(c.a), 'events: ' + num(c.e), 'addresses shown: ' + num(c.ips)];
+  }
+  function showTip(ev, lines) {
+    var tip = $('tip'), wrap = $('map-wrap').getBoundingClientRect();
+    tip.textContent = lines.join('\n');
+    tip.hidden = false;
+    var x = ev.clientX - wrap.left + 14, y = ev.clientY - wrap.top + 14;
+    if (x + 340 > wrap.width) x = Math.max(0, x - 360);
+    tip.style.left = x + 'px'; tip.style.top = y + 'px';
+  }
+  function setupMap() {
+    var svg = $('map');
+    setView([0, 0, D.world.w, D.world.h]);
+    svg.addEventListener('mousemove', function (ev) {
+      if (M.drag) return;
+      var t = ev.target;
+      if (t.hasAttribute && t.hasAttribute('data-g')) showTip(ev, groupLines(M.groups[+t.getAttribute('data-g')]));
+      else if (t.hasAttribute && t.hasAttribute('data-cc') && t.classList.contains('hit')) showTip(ev, countryLines(t.getAttribute('data-cc')));
+      else $('tip').hidden = true;
+    });
+    svg.addEventListener('mouseleave', function () { $('tip').hidden = true; });
+    svg.addEventListener('click', function (ev) {
+      if (M.moved) return;
+      var t = ev.target;
+      if (t.hasAttribute('data-g')) showGroup(M.groups[+t.getAttribute('data-g')]);
+      else if (t.hasAttribute('data-cc') && t.classList.contains('hit')) showCountry(t.getAttribute('data-cc'));
+    });
+    svg.addEventListener('wheel', function (ev) {
+      ev.preventDefault();
+      zoomAt(ev.deltaY < 0 ? 1.25 : 0.8, ev);
+    }, { passive: false });
+    svg.addEventListener('mousedown', function (ev) {
+      M.drag = { x: ev.clientX, y: ev.clientY, v: S.view.slice() }; M.moved = false;
+    });
+    window.addEventListener('mousemove', function (ev) {
+      if (!M.drag) return;
+      var r = svg.getBoundingClientRect(), s = S.view[2] / r.width;
+      var dx = ev.clientX - M.drag.x, dy = ev.clientY - M.drag.y;
+      if (Math.abs(dx) + Math.abs(dy) > 3) { M.moved = true; svg.classList.add('dragging'); $('tip').hidden = true; }
+      if (M.moved) setView([M.drag.v[0] - dx * s, M.drag.v[1] - dy * s, M.drag.v[2]]);
+    });
+    window.addEventListener('mouseup', function () { M.drag = null; svg.classList.remove('dragging'); });
+    $('zoom-in').addEventListener('click', function () { zoomAt(1.5); });
+    $('zoom-out').addEventListener('click', function () { zoomAt(1 / 1.5); });
+    $('zoom-reset').addEventListener('click', function () { setView([0, 0, D.world.w, D.world.h]); drawPoints(); });
+    $('t-points').addEventListener('change', function (e) { S.points = e.target.checked; drawPoints(); });
+    $('t-heat').addEventListener('change', function (e) { S.heat = e.target.checked; drawPoints(); });
+    $('t-labels').addEventListener('change', function (e) { S.labels = e.target.checked; drawPoints(); });
+  }
+  function zoomAt(f, ev) {
+    var v = S.view, cx = v[0] + v[2] / 2, cy = v[1] + v[3] / 2;
+    if (ev) {
+      var r = $('map').getBoundingClientRect();
+      cx = v[0] + (ev.clientX - r.left) / r.width * v[2];
+      cy = v[1] + (ev.clientY - r.top) / r.height * v[3];
+    }
+    var w = v[2] / f, h = v[3] / f;
+    setView([cx - (cx - v[0]) / f, cy - (cy - v[1]) / f, w, h]);
+    drawPoints();
+  }
+
+  // ---------- details (a point, a country, an address) ----------
+  function openDetail(title) {
+    var d = $('detail');
+    d.hidden = false;
+    $('detail-title').textContent = title;
+    var body = $('detail-body');
+    clear(body);
+    return body;
+  }
+  function showGroup(g) {
+    if (g.ips.length === 1 && g.rest <= 0) return showIp(g.ips[0].i);
+    var c = country(g.c);
+    var body = openDetail((c ? c.name : 'Addresses') + ' — ' + num(g.a) + ' attempts');
+    body.appendChild(ipTable(g.ips, 'det'));
+    if (g.rest > 0) body.appendChild(el('p', 'muted', num(g.rest) + ' attempts from addresses too small to list individually.'));
+    $('detail').scrollIntoView({ block: 'nearest' });
+  }
+  function showCountry(cc) {
+    var items = S.v.ips.filter(function (it) { var c = country(it.r.c); return c && c.cc === cc; });
+    var lines = countryLines(cc);
+    var body = openDetail(lines[0]);
+    body.appendChild(el('p', 'muted', lines.slice(1).join(' · ')));
+    body.appendChild(ipTable(items, 'det'));
+    $('detail').scrollIntoView({ block: 'nearest' });
+  }
+  function showIp(i) {
+    var r = D.ips[i], it = null;
+    S.v.ips.forEach(function (x) { if (x.i === i) it = x; });
+    var body = openDetail(r.ip);
+    ipLines(it || { r: r, a: 0 }).slice(1).forEach(function (l) { body.appendChild(el('div', null, l)); });
+    if (r.u.length) {
+      body.appendChild(el('h2', null, 'Users tried'));
+      body.appendChild(el('div', 'mono', r.u.map(function (u) { return u[0] + ' (' + u[1] + ')'; }).join(', ') + (r.um ? ', …' : '')));
+    }
+    body.appendChild(el('h2', null, 'Sessions'));
+    if (!r.ss) { body.appendChild(el('p', 'muted', 'Sessions are kept for the busiest addresses and those that logged in.')); return; }
+    var t = el('table');
+    var hr = el('tr');
+    ['start', 'end', 'host', 'pid', 'port', 'attempts', 'users', 'what happened'].forEach(function (h) { hr.appendChild(el('th', null, h)); });
+    t.appendChild(hr);
+    r.ss.forEach(function (s) {
+      var tr = el('tr');
+      [time(s.start), time(s.end).slice(11), s.host, s.pid, s.port, num(s.attempts), s.users.join(', ')].forEach(function (x) { tr.appendChild(el('td', null, x === null ? '' : x)); });
+      var td = el('td');
+      s.kinds.forEach(function (k) { td.appendChild(el('span', 'kind', k)); });
+      tr.appendChild(td);
+      t.appendChild(tr);
+    });
+    body.appendChild(t);
+    body.appendChild(el('p', 'muted', 'The last ' + r.ss.length + ' sessions of this address.'));
+    $('detail').scrollIntoView({ block: 'nearest' });
+  }
+
+  // ---------- sortable tables ----------
+  var ROWS = 25;
+  function table(id, cols, rows, onClick) {
+    var t = typeof id === 'string' ? $(id) : id;
+    clear(t);
+    var key = typeof id === 'string' ? id : 'det';
+    var st = S.sort[key] || { col: cols.findIndex(function (c) { return c.sort; }), asc: false };
+    var col = cols[st.col];
+    rows = rows.slice().sort(function (a, b) {
+      var x = col.v(a), y = col.v(b), r = typeof x === 'number' ? x - y : String(x).localeCompare(String(y));
+      return st.asc ? r : -r;
+    });
+    var hr = el('tr');
+    cols.forEach(function (c, i) {
+      var th = el('th', (c.num ? 'num' : '') + (i === st.col ? ' sorted' + (st.asc ? ' asc' : '') : ''), c.label);
+      th.addEventListener('click', function () {
+        S.sort[key] = { col: i, asc: i === st.col ? !st.asc : !c.num };
+        render();
+      });
+      hr.appendChild(th);
+    });
+    t.appendChild(hr);
+    var max = 1;
+    rows.forEach(function (r) { if (r.a > max) max = r.a; });
+    rows.slice(0, ROWS).forEach(function (r) {
+      var tr = el('tr', (onClick ? 'click' : '') + (r.r && r.r.ok ? ' okrow' : ''));
+      cols.forEach(function (c) {
+        var td = el('td', c.num ? 'num' : c.cls || null);
+        if (c.bar) { var b = el('span', 'pct'); b.style.width = Math.round(40 * r.a / max) + 'px'; td.appendChild(b); }
+        td.appendChild(document.createTextNode(c.f ? c.f(r) : String(c.v(r))));
+        tr.appendChild(td);
+      });
+      if (onClick) tr.addEventListener('click', function () { onClick(r); });
+      t.appendChild(tr);
+    });
+    if (rows.length > ROWS) {
+      var tr = el('tr', 'more'), td = el('td', null, '… ' + num(rows.length - ROWS) + ' more');
+      td.colSpan = cols.length; tr.appendChild(td); t.appendChild(tr);
+    }
+    return t;
+  }
+  function ipTable(items, id) {
+    return table(typeof id === 'string' && id !== 'det' ? id : el('table'), [
+      { label: 'IP', cls: 'mono nowrap', v: function (x) { return x.r.ip; } },
+      { label: 'country', v: function (x) { var c = country(x.r.c); return c ? c.cc : ''; } },
+      { label: 'city', v: function (x) { return x.r.city || ''; } },
+      { label: 'ASN', v: function (x) { return x.r.asn ? 'AS' + x.r.asn + (x.r.org ? ' ' + x.r.org : '') : ''; } },
+      { label: 'attempts', num: true, sort: true, bar: true, v: function (x) { return x.a; }, f: function (x) { return num(x.a); } },
+      { label: 'users tried', v: function (x) { return x.r.u.length; }, f: function (x) { return x.r.u.slice(0, 4).map(function (u) { return u[0]; }).join(', ') + (x.r.u.length > 4 || x.r.um ? ', …' : ''); } },
+      { label: 'first seen', cls: 'nowrap', v: function (x) { return x.r.f; }, f: function (x) { return time(x.r.f).slice(5, 16); } },
+      { label: 'last seen', cls: 'nowrap', v: function (x) { return x.r.l; }, f: function (x) { return time(x.r.l).slice(5, 16); } }
+    ], items, function (x) { showIp(x.i); });
+  }
+  function renderTables(v) {
+    table('tbl-countries', [
+      { label: 'country', v: function (c) { return c.name; }, f: function (c) { return c.name + ' (' + c.cc + ')'; } },
+      { label: 'attempts', num: true, sort: true, bar: true, v: function (c) { return c.a; }, f: function (c) { return num(c.a); } },
+      { label: 'events', num: true, v: function (c) { return c.e; }, f: function (c) { return num(c.e); } },
+      { label: 'IPs listed', num: true, v: function (c) { return c.ips; }, f: function (c) { return num(c.ips); } }
+    ], v.countries, function (c) { showCountry(c.cc); });
+    ipTable(v.ips, 'tbl-ips');
+    table('tbl-users', [
+      { label: 'user', v: function (u) { return u.u; }, f: function (u) { return u.u === '' ? '(empty)' : u.u; } },
+      { label: 'attempts', num: true, sort: true, bar: true, v: function (u) { return u.a; }, f: function (u) { return num(u.a); } }
+    ], v.users);
+    table('tbl-asns', [
+      { label: 'ASN', v: function (r) { return r.asn; }, f: function (r) { return 'AS' + r.asn; } },
+      { label: 'network', v: function (r) { return r.org || ''; } },
+      { label: 'attempts', num: true, sort: true, bar: true, v: function (r) { return r.a; }, f: function (r) { return num(r.a); } }
+    ], v.asns);
+    if (!D.asns.length) {
+      var tr = el('tr', 'more'), td = el('td', null, 'No ASN data: give an ASN database with --asn.');
+      td.colSpan = 3; tr.appendChild(td); $('tbl-asns').appendChild(tr);
+    }
+  }
+
+  // ---------- successful logins ----------
+  function renderSuccesses() {
+    var box = $('successes');
+    clear(box);
+    var t1 = D.t0 + lo() * D.bin, t2 = D.t0 + (hi() + 1) * D.bin, n = 0;
+    D.successes.forEach(function (s) {
+      if (s.t < t1 || s.t >= t2) return;
+      n++;
+      var d = el('div', 'success' + (s.fb > 0 ? ' brute' : ''));
+      var c = s.c ? ' (' + s.c + ')' : '';
+      d.appendChild(el('div', 'head', time(s.t) + '  ' + (s.u === null ? '?' : s.u) + ' from ' + (s.ip || 'unknown address') + c + (s.m ? ' by ' + s.m : '')));
+      if (s.fb > 0) {
+        d.appendChild(el('div', null, 'after ' + num(s.fb) + ' failed attempt' + (s.fb > 1 ? 's' : '') + ' from this address; the last:'));
+        var ul = el('ul');
+        s.rf.forEach(function (f) { ul.appendChild(el('li', null, time(f.t) + '  ' + f.k + '  ' + (f.u === null ? '' : f.u))); });
+        d.appendChild(ul);
+      } else d.appendChild(el('div', 'muted', 'no failed attempt from this address before'));
+      if (s.i !== null && s.i !== undefined) {
+        var b = el('button', null, 'sessions of ' + s.ip);
+        b.addEventListener('click', function () { showIp(s.i); });
+        d.appendChild(b);
+      }
+      box.appendChild(d);
+    });
+    if (!n) box.appendChild(el('p', 'muted', 'No successful login' + (S.range ? ' in this range.' : '.')));
+    else if (D.successes.length < D.totals.successes && !S.range) box.appendChild(el('p', 'muted', 'The first ' + D.successes.length + ' of ' + num(D.totals.successes) + ' are listed.'));
+  }
+
+  // ---------- live updates ----------
+  // Folds one event into the snapshot (the live map's stream):
+  // {t, attempts, success, ip, country, country_name, city, x, y, p, asn, org, user}.
+  function append(ev) {
+    var b = Math.floor((ev.t - D.t0) / D.bin);
+    if (b < 0) return;
+    while (D.series.length <= b) D.series.push([0, 0, 0]);
+    var a = ev.attempts || 0, c = D.series[b];
+    c[0] += a; c[1] += 1; if (ev.success) c[2] += 1;
+    D.totals.attempts += a; D.totals.events += 1; if (ev.success) D.totals.successes += 1;
+    function bump(s, stride, a2) {
+      var n = s.length;
+      if (n && s[n - stride] === b) { s[n - stride + 1] += a2; if (stride === 3) s[n - 1] += 1; }
+      else if (stride === 3) s.push(b, a2, 1); else s.push(b, a2);
+    }
+    var ci = null;
+    if (ev.country) {
+      ci = D.countries.findIndex(function (x) { return x.cc === ev.country; });
+      if (ci < 0) { D.countries.push({ cc: ev.country, name: ev.country_name || ev.country, x: null, y: null, s: [] }); ci = D.countries.length - 1; D.totals.countries++; }
+      bump(D.countries[ci].s, 3, a);
+    }
+    if (ev.ip) {
+      var r = D.ips.filter(function (x) { return x.ip === ev.ip; })[0];
+      if (!r) {
+        r = { ip: ev.ip, c: ci, city: ev.city || null, p: ev.p || null, x: ev.x, y: ev.y, asn: ev.asn || null, org: ev.org || null, a: 0, e: 0, f: ev.t, l: ev.t, u: [], um: false, ok: 0, s: [] };
+        D.ips.push(r); D.totals.unique_ips++;
+      }
+      r.a += a; r.e += 1; r.l = Math.max(r.l, ev.t); if (ev.success) r.ok++;
+      if (a && ev.user !== undefined && ev.user !== null) {
+        var u = r.u.filter(function (x) { return x[0] === ev.user; })[0];
+        if (u) u[1] += a; else r.u.push([ev.user, a]);
+      }
+      bump(r.s, 3, a);
+    }
+  }
+
+  // ---------- top level ----------
+  function render() {
+    var v = compute();
+    S.v = v;
+    renderTotals(v);
+    renderTimeline();
+    renderMap(v);
+    renderTables(v);
+    renderSuccesses();
+    if (!S.firstRenderMs) S.firstRenderMs = performance.now();
+    document.body.setAttribute('data-rendered', '1');
+  }
+  $('detail-close').addEventListener('click', function () { $('detail').hidden = true; });
+  setupBrush();
+  setupMap();
+  render();
+  var resizeTimer = null;
+  window.addEventListener('resize', function () { clearTimeout(resizeTimer); resizeTimer = setTimeout(renderTimeline, 150); });
+  window.sshmap = { data: D, firstRenderMs: S.firstRenderMs, render: render, append: function (evs) { evs.forEach(append); render(); }, setRange: setRange };
+})();
