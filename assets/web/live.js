@@ -1,171 +1,136 @@
-// sshmap live map: subscribes to /api/stream (a snapshot of the window, then
-// each event and alert) and draws pulses, arcs, counters, top lists and a feed.
-// All attacker text goes through textContent, never innerHTML.
+// sshmap live layer over the report's front end (sshmap.js): subscribes to
+// /api/stream and folds each new event into the page with window.sshmap.append,
+// draws a pulse at the attacker and an arc to the server, keeps a live feed,
+// shows intrusion alerts prominently and replays the window at ×N speed.
+// Attacker text is only ever set with textContent.
 "use strict";
 (function () {
   const SVG = "http://www.w3.org/2000/svg";
-  const W = 1000, H = 500, MAX_FEED = 200, MAX_MARKERS = 5000;
+  const LIVE = JSON.parse(document.getElementById("sshmap-live").textContent);
+  const MAX_FEED = 200;
   const $ = (id) => document.getElementById(id);
-  const st = { events: [], home: null, windowSecs: 0, alerts: 0, markers: new Map(), replaying: false };
-
-  function proj(lat, lon) { return [(lon + 180) / 360 * W, (90 - lat) / 180 * H]; }
-  function el(name, attrs, parent) {
-    const e = document.createElementNS(SVG, name);
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text != null) e.textContent = String(text);
+    return e;
+  }
+  function sv(tag, attrs) {
+    const e = document.createElementNS(SVG, tag);
     for (const k in attrs) e.setAttribute(k, attrs[k]);
-    if (parent) parent.appendChild(e);
     return e;
   }
 
-  (function graticule() {
-    const g = $("graticule");
-    for (let lon = -180; lon <= 180; lon += 30) { const [x] = proj(0, lon); el("path", { d: `M${x},0V${H}` }, g); }
-    for (let lat = -60; lat <= 60; lat += 30) { const [, y] = proj(lat, 0); el("path", { d: `M0,${y}H${W}` }, g); }
-  })();
-
-  function where(ev) {
-    const g = ev.geo;
-    return g && typeof g.lat === "number" && typeof g.lon === "number" ? [g.lat, g.lon] : null;
-  }
-
-  function marker(ev) {
-    const p = where(ev);
-    if (!p) return null;
-    const key = p[0].toFixed(2) + "," + p[1].toFixed(2);
-    let m = st.markers.get(key);
-    if (!m) {
-      if (st.markers.size >= MAX_MARKERS) return null;
-      const [x, y] = proj(p[0], p[1]);
-      const c = el("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: 2, class: "marker" }, $("markers"));
-      m = { c, n: 0 };
-      st.markers.set(key, m);
-    }
-    m.n += 1;
-    m.c.setAttribute("r", (2 + Math.log2(m.n)).toFixed(1));
-    m.c.setAttribute("data-country", (ev.geo && ev.geo.country) || "");
-    if (ev.kind === "auth_success") m.c.classList.add("success");
-    const t = document.createElementNS(SVG, "title");
-    t.textContent = `${(ev.geo && ev.geo.country) || "?"} · ${m.n} events`;
-    m.c.replaceChildren(t);
-    return m;
-  }
+  // The live parts of the page, built here so the report's template stays the report's.
+  const bar = el("section", "panel live-bar");
+  const status = el("span", "live-status", "connecting…");
+  const speed = el("select");
+  [60, 600, 3600].forEach((n) => { const o = el("option", null, n); if (n === 600) o.selected = true; speed.appendChild(o); });
+  const replay = el("button", null, "replay window");
+  const lab = el("label", null, " replay ×"); lab.appendChild(speed);
+  bar.append(el("strong", null, "live "), status, el("span", "muted", ` · window ${(LIVE.window_seconds / 3600).toFixed(1)} h${LIVE.anonymized ? " · addresses anonymized" : ""} `), lab, replay);
+  const alerts = el("section", "live-alerts"); alerts.id = "alerts"; alerts.setAttribute("aria-live", "assertive");
+  const feedWrap = el("section", "panel"); feedWrap.appendChild(el("h2", null, "Live feed"));
+  const feed = el("ol", "live-feed"); feed.id = "feed"; feedWrap.appendChild(feed);
+  const totals = $("totals");
+  totals.parentNode.insertBefore(bar, totals);
+  totals.parentNode.insertBefore(alerts, totals);
+  $("map-panel").after(feedWrap);
+  const viewport = $("viewport") || $("map");
+  const layer = sv("g", { id: "live" });
+  viewport.appendChild(layer);
+  if (LIVE.home) layer.appendChild(sv("circle", { cx: LIVE.home[0], cy: LIVE.home[1], r: 4, class: "live-home" }));
 
   function pulse(ev) {
-    const p = where(ev);
-    if (!p) return;
-    const [x, y] = proj(p[0], p[1]);
-    const c = el("circle", { cx: x, cy: y, r: 2, class: "pulse" }, $("pulses"));
+    if (!ev.map) return;
+    const [x, y] = ev.map;
+    const c = sv("circle", { cx: x, cy: y, r: 3, class: ev.kind === "auth_success" ? "live-pulse ok" : "live-pulse" });
+    layer.appendChild(c);
     setTimeout(() => c.remove(), 1600);
-    if (st.home) {
-      const [hx, hy] = proj(st.home[0], st.home[1]);
+    if (LIVE.home) {
+      const [hx, hy] = LIVE.home;
       const mx = (x + hx) / 2, my = Math.min(y, hy) - Math.abs(x - hx) / 4 - 10;
-      const a = el("path", { d: `M${x},${y}Q${mx},${my} ${hx},${hy}`, class: "arc" }, $("arcs"));
+      const a = sv("path", { d: `M${x},${y}Q${mx},${my} ${hx},${hy}`, class: "live-arc" });
+      layer.appendChild(a);
       setTimeout(() => a.remove(), 3100);
     }
   }
 
   function feedLine(text, cls) {
-    const li = document.createElement("li");
-    li.textContent = text;
-    if (cls) li.className = cls;
-    const f = $("feed");
-    f.insertBefore(li, f.firstChild);
-    while (f.children.length > MAX_FEED) f.lastChild.remove();
+    const li = el("li", cls, text);
+    feed.insertBefore(li, feed.firstChild);
+    while (feed.children.length > MAX_FEED) feed.lastChild.remove();
   }
 
-  function describe(ev) {
+  // The report's event shape (see append() in sshmap.js).
+  function toReport(ev) {
+    const g = ev.geo || {};
+    return {
+      t: Math.floor(Date.parse(ev.ts) / 1000), attempts: ev.attempts || 0, success: ev.kind === "auth_success",
+      ip: ev.ip, country: g.country || null, country_name: g.country_name || null, city: g.city || null,
+      x: ev.map ? ev.map[0] : null, y: ev.map ? ev.map[1] : null, p: g.precision || null,
+      asn: g.asn || null, org: g.org || null, user: ev.user,
+    };
+  }
+
+  // Folding into the report redraws every panel: batch it, at most four times a second.
+  let pending = [];
+  function flush() {
+    if (pending.length && window.sshmap) window.sshmap.append(pending);
+    pending = [];
+  }
+  setInterval(flush, 250);
+
+  function onEvent(ev) {
+    pending.push(toReport(ev));
+    pulse(ev);
     const c = (ev.geo && ev.geo.country) || "??";
-    const u = ev.user == null ? "" : ` user=${JSON.stringify(ev.user)}`;
-    return `${ev.ts.slice(11, 19)} ${ev.kind} ${ev.ip || "-"} (${c})${u}`;
+    feedLine(`${ev.ts.slice(11, 19)} ${ev.kind} ${ev.ip || "-"} (${c})${ev.user == null ? "" : " user=" + JSON.stringify(ev.user)}`, ev.kind);
   }
 
-  let dirty = false;
-  function schedule() { if (!dirty) { dirty = true; requestAnimationFrame(render); } }
-  function render() {
-    dirty = false;
-    const ips = new Map(), countries = new Map(), users = new Map();
-    let attempts = 0;
-    const since = Date.now() - st.windowSecs * 1000;
-    st.events = st.events.filter((e) => !st.windowSecs || Date.parse(e.ts) >= since);
-    for (const e of st.events) {
-      const a = e.attempts || 0;
-      attempts += a;
-      if (e.ip) ips.set(e.ip, (ips.get(e.ip) || 0) + a);
-      const c = e.geo && e.geo.country;
-      if (c) countries.set(c, (countries.get(c) || 0) + a);
-      if (a && e.user != null) users.set(e.user, (users.get(e.user) || 0) + a);
-    }
-    $("c-events").textContent = st.events.length;
-    $("c-attempts").textContent = attempts;
-    $("c-ips").textContent = ips.size;
-    $("c-countries").textContent = countries.size;
-    $("c-alerts").textContent = st.alerts;
-    top("top-countries", countries); top("top-users", users); top("top-ips", ips);
-  }
-  function top(id, map) {
-    const ol = $(id);
-    const rows = [...map.entries()].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([k, n]) => {
-      const li = document.createElement("li");
-      const name = document.createElement("span"); name.textContent = k;
-      const num = document.createElement("span"); num.textContent = n;
-      li.append(name, num);
-      return li;
-    });
-    ol.replaceChildren(...rows);
-  }
-
-  function onEvent(ev, live) {
-    st.events.push(ev);
-    marker(ev);
-    if (live) { pulse(ev); feedLine(describe(ev), ev.kind); }
-    schedule();
-  }
-
-  function onAlert(a, live) {
-    st.alerts += 1;
-    const box = document.createElement("div");
-    box.className = "alert";
+  function onAlert(a, fresh) {
+    const box = el("div", "live-alert", "INTRUSION ALERT: " + a.message);
     box.setAttribute("role", "alert");
-    box.textContent = "INTRUSION ALERT: " + a.message;
-    const list = $("alerts");
-    list.insertBefore(box, list.firstChild);
-    while (list.children.length > 5) list.lastChild.remove();
-    if (live) feedLine(`${a.ts.slice(11, 19)} ALERT ${a.message}`, "alert");
-    schedule();
+    alerts.insertBefore(box, alerts.firstChild);
+    while (alerts.children.length > 5) alerts.lastChild.remove();
+    if (fresh) feedLine(`${a.ts.slice(11, 19)} ALERT ${a.message}`, "alert");
   }
 
+  let first = true;
   function connect() {
     const es = new EventSource("api/stream");
     es.addEventListener("snapshot", (m) => {
       const s = JSON.parse(m.data);
-      st.events = []; st.alerts = 0; st.markers.clear();
-      $("markers").replaceChildren(); $("alerts").replaceChildren(); $("home").replaceChildren();
-      st.home = s.home; st.windowSecs = s.window_seconds;
-      $("window").textContent = (s.window_seconds / 3600).toFixed(1) + " h" + (s.anonymized ? " · addresses anonymized" : "");
-      if (st.home) { const [x, y] = proj(st.home[0], st.home[1]); el("circle", { cx: x, cy: y, r: 4, class: "home" }, $("home")); }
-      for (const e of s.events) onEvent(e, false);
+      // The page was drawn from the window a moment ago; a reconnect shows alerts again.
+      alerts.replaceChildren();
       for (const a of s.alerts) onAlert(a, false);
-      $("status").textContent = "live"; $("status").className = "status live";
-      // `#once`: render the snapshot and hang up (screenshots, headless checks).
-      if (location.hash === "#once") { es.close(); $("status").textContent = "snapshot"; }
+      if (!first) feedLine("reconnected", "muted");
+      first = false;
+      status.textContent = "connected";
+      status.className = "live-status on";
+      document.body.setAttribute("data-live", "1");
+      // `#once`: hang up after the snapshot (screenshots, headless checks).
+      if (location.hash === "#once") es.close();
     });
-    es.addEventListener("event", (m) => onEvent(JSON.parse(m.data), !st.replaying));
+    es.addEventListener("event", (m) => onEvent(JSON.parse(m.data)));
     es.addEventListener("alert", (m) => onAlert(JSON.parse(m.data), true));
-    es.onerror = () => { $("status").textContent = "reconnecting…"; $("status").className = "status"; };
+    es.onerror = () => { status.textContent = "reconnecting…"; status.className = "live-status"; };
   }
 
-  $("replay").addEventListener("click", () => {
-    if (st.replaying || !st.events.length) return;
-    st.replaying = true;
-    const speed = Number($("speed").value) || 600;
-    const evs = st.events.slice().sort((a, b) => Date.parse(a.ts) - Date.parse(b.ts));
-    const t0 = Date.parse(evs[0].ts), started = performance.now();
-    $("markers").replaceChildren(); st.markers.clear();
-    let i = 0;
-    const timer = setInterval(() => {
-      const virt = t0 + (performance.now() - started) * speed;
-      for (; i < evs.length && Date.parse(evs[i].ts) <= virt; i++) { marker(evs[i]); pulse(evs[i]); }
-      if (i >= evs.length) { clearInterval(timer); st.replaying = false; }
-    }, 50);
+  replay.addEventListener("click", () => {
+    if (replay.disabled) return;
+    replay.disabled = true;
+    fetch("api/events?limit=20000").then((r) => r.json()).then((evs) => {
+      if (!evs.length) { replay.disabled = false; return; }
+      const n = Number(speed.value) || 600;
+      const t0 = Date.parse(evs[0].ts), started = performance.now();
+      let i = 0;
+      const timer = setInterval(() => {
+        const virt = t0 + (performance.now() - started) * n;
+        for (; i < evs.length && Date.parse(evs[i].ts) <= virt; i++) pulse(evs[i]);
+        if (i >= evs.length) { clearInterval(timer); replay.disabled = false; }
+      }, 50);
+    }).catch(() => { replay.disabled = false; });
   });
 
   connect();

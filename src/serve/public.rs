@@ -64,13 +64,24 @@ pub fn scrub_text(s: &str) -> Cow<'_, str> {
 }
 
 /// An event as the API sends it: the DESIGN §2 JSON, anonymized on demand.
+/// An extra `map: [x, y]` field places the event on the page's world map (the
+/// report's projection), so the browser needs no projection code.
 pub fn event_json(ev: &Event, anonymize: bool) -> String {
-    if !anonymize {
-        return serde_json::to_string(ev).unwrap_or_else(|_| "{}".into());
+    let mut json = if anonymize {
+        let mut v = serde_json::to_value(ev).unwrap_or_default();
+        scrub_event_value(&mut v);
+        v.to_string()
+    } else {
+        serde_json::to_string(ev).unwrap_or_else(|_| "{}".into())
+    };
+    if let Some((lat, lon)) = ev.geo.as_ref().and_then(|g| g.lat.zip(g.lon)) {
+        let (x, y) = crate::report::world::project(lon, lat);
+        if json.ends_with('}') && x.is_finite() && y.is_finite() {
+            json.pop();
+            json.push_str(&format!(",\"map\":[{x:.1},{y:.1}]}}"));
+        }
     }
-    let mut v = serde_json::to_value(ev).unwrap_or_default();
-    scrub_event_value(&mut v);
-    v.to_string()
+    json
 }
 
 /// Anonymizes an event already turned into a JSON value.

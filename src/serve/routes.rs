@@ -25,11 +25,8 @@ use super::state::{AppState, Batch, Item};
 use crate::analyze::Stats;
 use crate::event::Kind;
 
-const PAGE: &str = include_str!("../../assets/web/live.html");
 const SCRIPT: &str = include_str!("../../assets/web/live.js");
 const STYLE: &str = include_str!("../../assets/web/live.css");
-/// No external requests, no inline script: the page needs nothing else.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 /// Comment frames keep idle connections (and proxies) alive and detect gone clients.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
@@ -52,15 +49,57 @@ fn asset(ct: &'static str, body: &'static str) -> Response {
     ([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "no-cache")], body).into_response()
 }
 
-async fn page() -> Response {
+/// The report's policy (its inline script and style by hash, nothing from the
+/// network) plus what the live layer needs: its own script and style, and the stream.
+fn live_csp() -> String {
+    crate::report::csp().replacen("script-src ", "script-src 'self' ", 1).replacen("style-src ", "style-src 'self' ", 1)
+        + "; connect-src 'self'; frame-ancestors 'none'"
+}
+
+/// `GET /`: the report's page (world map, totals, timeline, tables) rendered
+/// from the window, with the live layer (`live.js`) that folds in each new
+/// event from the stream, pulses, arcs, the feed, alerts and the replay.
+async fn page(State(s): State<AppState>) -> Response {
+    let items = s.events(None, None, &[], s.cfg.snapshot_events);
+    let (anon, home) = (s.cfg.anonymize_ip, s.cfg.home);
+    let window = s.cfg.window.as_secs();
+    let html = tokio::task::spawn_blocking(move || {
+        let mut c = crate::report::Collector::new();
+        for i in &items {
+            if let Some(e) = i.event() {
+                c.add(e);
+            }
+        }
+        let summary = c.summary(10, Vec::new());
+        let snap = c.snapshot(&crate::report::Options { title: "sshmap live".into(), anonymize_ip: anon }, &summary);
+        let mut html = crate::report::render(&snap);
+        let csp = crate::escape::html(&crate::report::csp()).into_owned();
+        html = html.replacen(&csp, &crate::escape::html(&live_csp()), 1);
+        let live = serde_json::json!({
+            "home": home.map(|(lat, lon)| { let (x, y) = crate::report::world::project(lon, lat); [x, y] }),
+            "window_seconds": window,
+            "anonymized": anon,
+        });
+        html = html.replacen("</head>", "<link rel=\"stylesheet\" href=\"live.css\">\n</head>", 1);
+        html.replacen(
+            "</body>",
+            &format!(
+                "<script type=\"application/json\" id=\"sshmap-live\">{}</script>\n<script src=\"live.js\"></script>\n</body>",
+                crate::report::script_json(&live)
+            ),
+            1,
+        )
+    })
+    .await
+    .unwrap_or_default();
     (
         [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, CSP),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::REFERRER_POLICY, "no-referrer"),
+            (header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
+            (header::CONTENT_SECURITY_POLICY, live_csp()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            (header::REFERRER_POLICY, "no-referrer".to_string()),
         ],
-        PAGE,
+        html,
     )
         .into_response()
 }

@@ -229,7 +229,9 @@ fn headless_chromium_shows_the_marker_of_an_event() {
         .output()
         .unwrap();
     let dom = String::from_utf8_lossy(&out.stdout);
-    assert!(dom.contains("class=\"marker\"") && dom.contains("data-country=\"US\""), "no marker for the event:\n{dom}");
-    assert!(dom.contains("id=\"c-events\">1<"), "counter not updated:\n{dom}");
+    assert!(dom.contains("data-live=\"1\""), "the live layer did not connect:\n{dom}");
+    let points = dom.split("id=\"points\"").nth(1).unwrap_or("");
+    assert!(points.starts_with("><circle"), "no marker for the event:\n{dom}");
+    assert!(dom.contains("id=\"t-events\">1<"), "counter not updated:\n{dom}");
     srv.stop();
 }

@@ -74,8 +74,10 @@ async fn healthz_metrics_and_page() {
     let csp = resp.headers().get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap().to_string();
     assert!(csp.contains("default-src 'none'"), "{csp}");
     let (_, page) = text(resp).await;
-    assert!(page.contains("api/stream") || page.contains("live.js"));
-    assert!(!page.contains("http://") && !page.contains("//cdn"), "no external requests");
+    assert!(page.contains("live.js") && page.contains("id=\"map\""), "the report's page with the live layer");
+    let without_ns = page.replace("http://www.w3.org/2000/svg", "");
+    assert!(!without_ns.contains("http://") && !without_ns.contains("https://"), "no external requests");
+    assert!(csp.contains("connect-src 'self'") && page.matches("Content-Security-Policy").count() == 1, "{csp}");
     r.stop();
 }
 
