@@ -44,14 +44,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             let db = layers.get(a.db.clone(), None, "db")?;
             ingest(&settings, &a, db.as_deref())
         }
-        Command::Serve(_) => not_yet("serve", "Live attack map"),
+        Command::Serve(a) => serve(&settings, &layers, &a),
         Command::Geoip { command } => geoip(&settings, command),
     }
-}
-
-fn not_yet(cmd: &str, issue: &str) -> Result<i32> {
-    eprintln!("sshmap: `{cmd}` is not implemented yet (planned in the issue \"{issue}\")");
-    Ok(2)
 }
 
 /// True when the error chain is a closed pipe (`sshmap parse | head`).
@@ -197,6 +192,36 @@ fn ingest(settings: &Settings, a: &IngestArgs, db: Option<&str>) -> Result<i32> 
         }
     }
     Ok(i32::from(failed))
+}
+
+fn serve(settings: &Settings, layers: &Layers, args: &crate::cli::ServeArgs) -> Result<i32> {
+    let mut cfg = crate::serve::ServeConfig::resolve(args, layers, settings.data_dir.as_deref())?;
+    // The store is SQLite at the default path unless --db names another, or `none` (memory only).
+    cfg.db = match cfg.db.take() {
+        Some(d) if d == "none" => None,
+        Some(d) => Some(d),
+        None => Some(crate::store::default_path().display().to_string()),
+    };
+    let opts = crate::serve::FeedOptions {
+        geo: locator(settings)?.map(Arc::new),
+        tz: settings.tz.clone(),
+        year: settings.year,
+        webhook: None,
+        stderr: true,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .with_context(|| format!("--listen {}: cannot listen (port in use? pick another with --listen)", cfg.listen))?;
+        if !settings.quiet {
+            let addr = listener.local_addr()?;
+            eprintln!("sshmap: serving the live map on http://{addr}/ (window {}s)", cfg.window.as_secs());
+        }
+        crate::serve::run(listener, cfg, opts, crate::serve::signal()).await?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(0)
 }
 
 fn report(settings: &Settings, args: &crate::cli::ReportArgs, db: Option<&str>) -> Result<i32> {

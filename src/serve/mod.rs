@@ -1,3 +1,241 @@
-//! Serve: the live attack map web app (axum + Server-Sent Events).
+//! Serve: the live attack map — every live source feeds one pipeline, the web
+//! app shows its window and streams each new event and alert.
 //!
-//! Built by the live-map issue.
+//! # Layout
+//!
+//! - [`config`]  — `serve` options resolved from flags, environment and `[serve]` in the file.
+//! - [`state`]   — the window, the SSE broadcast, metrics; the [`state::AppState`] handlers share.
+//! - [`feed`]    — the pipeline thread: lines → parse → correlate → GeoIP → alerts → publish.
+//! - [`alerts`]  — intrusion rules and the webhook.
+//! - [`ingest`]  — `POST /api/ingest` bodies (rsyslog omhttp JSON, plain lines).
+//! - [`sources`] — `--tail`, `--journal`, `--syslog`.
+//! - [`public`]  — the JSON the API sends, with `--anonymize-ip` applied.
+//! - [`routes`]  — `fn app(state) -> Router`.
+//!
+//! [`run`] takes a bound listener and a shutdown future (as mini-redis'
+//! `server::run`), so tests bind port 0 and stop it cleanly.
+
+pub mod alerts;
+pub mod config;
+pub mod feed;
+pub mod ingest;
+pub mod public;
+pub mod routes;
+pub mod sources;
+pub mod state;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+pub use config::ServeConfig;
+pub use feed::FeedOptions;
+pub use routes::app;
+pub use state::{AppState, Shared};
+
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error("--syslog {addr}: cannot listen ({source}); pick a free port, ports below 1024 need root")]
+    Syslog { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error("checkpoints: {0}")]
+    Checkpoint(std::io::Error),
+    #[error("web server: {0}")]
+    Http(std::io::Error),
+    #[error("{0}")]
+    Store(String),
+}
+
+/// A started pipeline without the web server (tests drive [`app`] over it).
+pub struct Running {
+    pub shared: AppState,
+    feed: Option<std::thread::JoinHandle<()>>,
+    rx_guard: Option<mpsc::Sender<state::Batch>>,
+    /// What the store held at start (resume positions of followed files).
+    pub startup: feed::Startup,
+}
+
+/// Starts the pipeline thread (and the webhook task, which needs a runtime);
+/// returns once the store (if any) is open and the window filled from it.
+pub fn start(cfg: ServeConfig, mut opts: FeedOptions) -> Running {
+    let (tx, rx) = mpsc::channel(feed::QUEUE);
+    let shared = Arc::new(Shared::new(cfg, tx.clone()));
+    if let Some(url) = shared.cfg.webhook.clone() {
+        let (wtx, wrx) = mpsc::channel(alerts::WEBHOOK_QUEUE);
+        opts.webhook = Some(wtx);
+        tokio::spawn(alerts::webhook(url, wrx, shared.clone()));
+    }
+    let s2 = shared.clone();
+    let (stx, srx) = std::sync::mpsc::channel();
+    let feed = std::thread::Builder::new().name("pipeline".into()).spawn(move || feed::run(s2, rx, opts, stx)).expect("spawn pipeline");
+    let startup = srx.recv().unwrap_or_default();
+    if let Some(url) = shared.cfg.db.clone().filter(|d| d.starts_with("postgres")) {
+        spawn_listener(url, shared.clone());
+    }
+    Running { shared, feed: Some(feed), rx_guard: Some(tx), startup }
+}
+
+fn remote_batch() -> state::Batch {
+    state::Batch { input: Arc::from(feed::REMOTE), lines: Vec::new(), received: std::time::Instant::now(), ack: None, position: None }
+}
+
+/// PostgreSQL LISTEN: each announcement makes the pipeline fetch the events
+/// other instances stored. Reconnects with backoff; ends when the pipeline does.
+fn spawn_listener(url: String, shared: AppState) {
+    let _ = std::thread::Builder::new().name("pg-listen".into()).spawn(move || {
+        let mut delay = Duration::from_millis(500);
+        loop {
+            match crate::store::postgres::Listener::connect(&url) {
+                Ok(mut l) => {
+                    delay = Duration::from_millis(500);
+                    // Events stored between the start (or a lost connection) and this LISTEN.
+                    let _ = shared.ingest.try_send(remote_batch());
+                    loop {
+                        if *shared.closing.borrow() {
+                            return;
+                        }
+                        match l.next(Duration::from_millis(500)) {
+                            Ok(Some(_)) => {
+                                let _ = shared.ingest.try_send(remote_batch());
+                            }
+                            Ok(None) => {}
+                            Err(e) => {
+                                eprintln!("sshmap: PostgreSQL LISTEN: {e}; reconnecting");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => eprintln!("sshmap: PostgreSQL LISTEN: {e}; retrying"),
+            }
+            if *shared.closing.borrow() {
+                return;
+            }
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(Duration::from_secs(30));
+        }
+    });
+}
+
+impl Running {
+    /// Stops the pipeline once every line already sent is published.
+    pub fn stop(mut self) {
+        self.rx_guard.take();
+        // The state keeps a sender too: a stop batch ends the loop once the queue drained.
+        let _ = self.shared.ingest.try_send(feed::stop_batch());
+        if let Some(f) = self.feed.take() {
+            let _ = f.join();
+        }
+    }
+}
+
+/// Runs `serve` on `listener` until `shutdown` completes; then stops the
+/// sources, lets the pipeline drain and writes the checkpoints.
+pub async fn run(listener: TcpListener, cfg: ServeConfig, opts: FeedOptions, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+    let cps = sources::CheckpointSet::load(cfg.checkpoint.clone()).map_err(ServeError::Checkpoint)?;
+    let syslog = match cfg.syslog {
+        Some(addr) => {
+            let udp = tokio::net::UdpSocket::bind(addr).await.map_err(|source| ServeError::Syslog { addr, source })?;
+            let tcp = TcpListener::bind(addr).await.map_err(|source| ServeError::Syslog { addr, source })?;
+            Some((udp, tcp))
+        }
+        None => None,
+    };
+    // Blocks this worker briefly while the store opens: only at start.
+    let running = start(cfg, opts);
+    if let Some(e) = &running.startup.error {
+        let e = ServeError::Store(e.clone());
+        tokio::task::spawn_blocking(move || running.stop()).await.ok();
+        return Err(e);
+    }
+    let shared = running.shared.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let tails: Vec<_> = shared
+        .cfg
+        .tail
+        .iter()
+        .map(|p| {
+            let resume = running.startup.resume.get(&p.display().to_string()).cloned();
+            sources::spawn_tail(p.clone(), shared.clone(), cps.clone(), resume, stop.clone())
+        })
+        .collect();
+    let mut tasks = Vec::new();
+    if let Some((udp, tcp)) = syslog {
+        tasks.push(tokio::spawn(sources::syslog(udp, tcp, shared.clone())));
+    }
+    if shared.cfg.journal {
+        let (s, c) = (shared.clone(), cps.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = sources::journal(s, c).await {
+                eprintln!("sshmap: --journal: {e}; is journalctl installed?");
+            }
+        }));
+    }
+    {
+        // Expire the window and save checkpoints every second: a crash loses at most a second of progress.
+        let (s, c) = (shared.clone(), cps.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut t = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                t.tick().await;
+                s.expire();
+                if let Err(e) = c.flush() {
+                    eprintln!("sshmap: saving checkpoints: {e}");
+                }
+            }
+        }));
+    }
+    let closing = shared.closing.clone();
+    let shut = async move {
+        shutdown.await;
+        // SSE streams never end by themselves: tell them to, or the graceful shutdown waits forever.
+        let _ = closing.send(true);
+    };
+    // No Nagle delay: SSE frames are small and latency is the point.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let res = axum::serve(listener, app(shared.clone())).with_graceful_shutdown(shut).await;
+    stop.store(true, Relaxed);
+    for t in &tasks {
+        t.abort();
+    }
+    // Tail threads finish their batch in flight (acknowledged, then checkpointed).
+    let joins = tokio::task::spawn_blocking(move || {
+        for t in tails {
+            let _ = t.join();
+        }
+    });
+    let _ = joins.await;
+    let flushed = cps.flush();
+    tokio::task::spawn_blocking(move || running.stop()).await.ok();
+    res.map_err(ServeError::Http)?;
+    flushed.map_err(ServeError::Checkpoint)
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -7,6 +7,7 @@
 //! a `.gz` suffix.
 
 pub mod rotate;
+pub mod tail;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};

@@ -1,0 +1,137 @@
+// sshmap live layer over the report's front end (sshmap.js): subscribes to
+// /api/stream and folds each new event into the page with window.sshmap.append,
+// draws a pulse at the attacker and an arc to the server, keeps a live feed,
+// shows intrusion alerts prominently and replays the window at ×N speed.
+// Attacker text is only ever set with textContent.
+"use strict";
+(function () {
+  const SVG = "http://www.w3.org/2000/svg";
+  const LIVE = JSON.parse(document.getElementById("sshmap-live").textContent);
+  const MAX_FEED = 200;
+  const $ = (id) => document.getElementById(id);
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text != null) e.textContent = String(text);
+    return e;
+  }
+  function sv(tag, attrs) {
+    const e = document.createElementNS(SVG, tag);
+    for (const k in attrs) e.setAttribute(k, attrs[k]);
+    return e;
+  }
+
+  // The live parts of the page, built here so the report's template stays the report's.
+  const bar = el("section", "panel live-bar");
+  const status = el("span", "live-status", "connecting…");
+  const speed = el("select");
+  [60, 600, 3600].forEach((n) => { const o = el("option", null, n); if (n === 600) o.selected = true; speed.appendChild(o); });
+  const replay = el("button", null, "replay window");
+  const lab = el("label", null, " replay ×"); lab.appendChild(speed);
+  bar.append(el("strong", null, "live "), status, el("span", "muted", ` · window ${(LIVE.window_seconds / 3600).toFixed(1)} h${LIVE.anonymized ? " · addresses anonymized" : ""} `), lab, replay);
+  const alerts = el("section", "live-alerts"); alerts.id = "alerts"; alerts.setAttribute("aria-live", "assertive");
+  const feedWrap = el("section", "panel"); feedWrap.appendChild(el("h2", null, "Live feed"));
+  const feed = el("ol", "live-feed"); feed.id = "feed"; feedWrap.appendChild(feed);
+  const totals = $("totals");
+  totals.parentNode.insertBefore(bar, totals);
+  totals.parentNode.insertBefore(alerts, totals);
+  $("map-panel").after(feedWrap);
+  const viewport = $("viewport") || $("map");
+  const layer = sv("g", { id: "live" });
+  viewport.appendChild(layer);
+  if (LIVE.home) layer.appendChild(sv("circle", { cx: LIVE.home[0], cy: LIVE.home[1], r: 4, class: "live-home" }));
+
+  function pulse(ev) {
+    if (!ev.map) return;
+    const [x, y] = ev.map;
+    const c = sv("circle", { cx: x, cy: y, r: 3, class: ev.kind === "auth_success" ? "live-pulse ok" : "live-pulse" });
+    layer.appendChild(c);
+    setTimeout(() => c.remove(), 1600);
+    if (LIVE.home) {
+      const [hx, hy] = LIVE.home;
+      const mx = (x + hx) / 2, my = Math.min(y, hy) - Math.abs(x - hx) / 4 - 10;
+      const a = sv("path", { d: `M${x},${y}Q${mx},${my} ${hx},${hy}`, class: "live-arc" });
+      layer.appendChild(a);
+      setTimeout(() => a.remove(), 3100);
+    }
+  }
+
+  function feedLine(text, cls) {
+    const li = el("li", cls, text);
+    feed.insertBefore(li, feed.firstChild);
+    while (feed.children.length > MAX_FEED) feed.lastChild.remove();
+  }
+
+  // The report's event shape (see append() in sshmap.js).
+  function toReport(ev) {
+    const g = ev.geo || {};
+    return {
+      t: Math.floor(Date.parse(ev.ts) / 1000), attempts: ev.attempts || 0, success: ev.kind === "auth_success",
+      ip: ev.ip, country: g.country || null, country_name: g.country_name || null, city: g.city || null,
+      x: ev.map ? ev.map[0] : null, y: ev.map ? ev.map[1] : null, p: g.precision || null,
+      asn: g.asn || null, org: g.org || null, user: ev.user,
+    };
+  }
+
+  // Folding into the report redraws every panel: batch it, at most four times a second.
+  let pending = [];
+  function flush() {
+    if (pending.length && window.sshmap) window.sshmap.append(pending);
+    pending = [];
+  }
+  setInterval(flush, 250);
+
+  function onEvent(ev) {
+    pending.push(toReport(ev));
+    pulse(ev);
+    const c = (ev.geo && ev.geo.country) || "??";
+    feedLine(`${ev.ts.slice(11, 19)} ${ev.kind} ${ev.ip || "-"} (${c})${ev.user == null ? "" : " user=" + JSON.stringify(ev.user)}`, ev.kind);
+  }
+
+  function onAlert(a, fresh) {
+    const box = el("div", "live-alert", "INTRUSION ALERT: " + a.message);
+    box.setAttribute("role", "alert");
+    alerts.insertBefore(box, alerts.firstChild);
+    while (alerts.children.length > 5) alerts.lastChild.remove();
+    if (fresh) feedLine(`${a.ts.slice(11, 19)} ALERT ${a.message}`, "alert");
+  }
+
+  let first = true;
+  function connect() {
+    const es = new EventSource("api/stream");
+    es.addEventListener("snapshot", (m) => {
+      const s = JSON.parse(m.data);
+      // The page was drawn from the window a moment ago; a reconnect shows alerts again.
+      alerts.replaceChildren();
+      for (const a of s.alerts) onAlert(a, false);
+      if (!first) feedLine("reconnected", "muted");
+      first = false;
+      status.textContent = "connected";
+      status.className = "live-status on";
+      document.body.setAttribute("data-live", "1");
+      // `#once`: hang up after the snapshot (screenshots, headless checks).
+      if (location.hash === "#once") es.close();
+    });
+    es.addEventListener("event", (m) => onEvent(JSON.parse(m.data)));
+    es.addEventListener("alert", (m) => onAlert(JSON.parse(m.data), true));
+    es.onerror = () => { status.textContent = "reconnecting…"; status.className = "live-status"; };
+  }
+
+  replay.addEventListener("click", () => {
+    if (replay.disabled) return;
+    replay.disabled = true;
+    fetch("api/events?limit=20000").then((r) => r.json()).then((evs) => {
+      if (!evs.length) { replay.disabled = false; return; }
+      const n = Number(speed.value) || 600;
+      const t0 = Date.parse(evs[0].ts), started = performance.now();
+      let i = 0;
+      const timer = setInterval(() => {
+        const virt = t0 + (performance.now() - started) * n;
+        for (; i < evs.length && Date.parse(evs[i].ts) <= virt; i++) pulse(evs[i]);
+        if (i >= evs.length) { clearInterval(timer); replay.disabled = false; }
+      }, 50);
+    }).catch(() => { replay.disabled = false; });
+  });
+
+  connect();
+})();

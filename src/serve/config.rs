@@ -1,0 +1,284 @@
+//! `serve` options, resolved once from flags, `SSHMAP_*` variables and the
+//! `[serve]` table of the config file (flag > env > file > default).
+//!
+//! Lists (`tail`, `ingest-token`) and the `[[serve.tokens]]` table come from the
+//! file only in addition to the flags: a token given on the command line does
+//! not hide the ones with host restrictions in the file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::cli::ServeArgs;
+use crate::settings::Layers;
+
+/// An ingest token and the host names it may send lines for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token {
+    pub secret: String,
+    /// Shown in metrics and logs instead of the secret.
+    pub name: String,
+    /// `None`: any host. Otherwise the lines' host names must be in the list.
+    pub hosts: Option<Vec<String>>,
+}
+
+/// Everything `serve` needs, as plain values.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub tail: Vec<PathBuf>,
+    pub journal: bool,
+    pub syslog: Option<SocketAddr>,
+    pub db: Option<String>,
+    pub window: Duration,
+    pub tokens: Vec<Token>,
+    /// (lat, lon) of the server: arcs end there.
+    pub home: Option<(f64, f64)>,
+    pub anonymize_ip: bool,
+    pub webhook: Option<String>,
+    /// `POST /api/ingest` bodies above this are refused with 413.
+    pub max_body: usize,
+    /// Events kept in memory for the window, whatever its length.
+    pub max_events: usize,
+    /// Events a new SSE client gets in its snapshot (the newest ones).
+    pub snapshot_events: usize,
+    /// Messages an SSE client may fall behind before it is dropped.
+    pub sse_buffer: usize,
+    /// `auth_success` after this many failures for the same user raises an alert.
+    pub alert_user_failures: u32,
+    /// Where tail checkpoints are kept; `None`: no checkpoints.
+    pub checkpoint: Option<PathBuf>,
+    /// How often followed files are checked.
+    pub poll: Duration,
+    /// This instance's name in a shared store (default: the host name): its
+    /// streams' checkpoints and, on PostgreSQL, its events' `src.input` suffix.
+    pub instance: String,
+}
+
+/// The machine's host name, for [`ServeConfig::instance`].
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8022)),
+            tail: Vec::new(),
+            journal: false,
+            syslog: None,
+            db: None,
+            window: Duration::from_secs(5 * 3600),
+            tokens: Vec::new(),
+            home: None,
+            anonymize_ip: false,
+            webhook: None,
+            max_body: 4 << 20,
+            max_events: 100_000,
+            snapshot_events: 20_000,
+            sse_buffer: 4096,
+            alert_user_failures: 5,
+            checkpoint: None,
+            poll: Duration::from_millis(100),
+            instance: hostname(),
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("--window {0:?}: not a duration (use e.g. 90m, 5h, 2d)")]
+    Window(String),
+    #[error("--home {0:?}: expected LAT,LON in degrees, e.g. 48.85,2.35")]
+    Home(String),
+    #[error("{flag} {value:?}: not a socket address (use e.g. 127.0.0.1:8022 or [::]:514)")]
+    Addr { flag: &'static str, value: String },
+    #[error("[[serve.tokens]] entry {0}: needs token = \"...\" and optionally hosts = [\"web1\", ...]")]
+    Token(usize),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// `90s`, `30m`, `5h`, `2d`, or plain seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
+    let n: f64 = num.parse().ok()?;
+    let mult = match unit.trim() {
+        "" | "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        "w" => 7.0 * 86_400.0,
+        _ => return None,
+    };
+    let secs = n * mult;
+    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+fn parse_home(s: &str) -> Option<(f64, f64)> {
+    let (a, b) = s.split_once(',')?;
+    let lat: f64 = a.trim().parse().ok()?;
+    let lon: f64 = b.trim().parse().ok()?;
+    ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon)).then_some((lat, lon))
+}
+
+fn addr(flag: &'static str, s: &str) -> Result<SocketAddr, ConfigError> {
+    s.parse().map_err(|_| ConfigError::Addr { flag, value: s.to_string() })
+}
+
+impl ServeConfig {
+    /// Resolves the `serve` options: flag > `SSHMAP_*` > `[serve]` in the file > default.
+    pub fn resolve(args: &ServeArgs, layers: &Layers, data_dir: Option<&std::path::Path>) -> Result<ServeConfig, ConfigError> {
+        let d = ServeConfig::default();
+        let get = |flag: Option<String>, key: &str| -> Result<Option<String>, ConfigError> {
+            layers.get(flag, Some("serve"), key).map_err(|e| ConfigError::Other(format!("{e:#}")))
+        };
+        let listen = match get(args.listen.clone(), "listen")? {
+            Some(s) => addr("--listen", &s)?,
+            None => d.listen,
+        };
+        let syslog = get(args.syslog.clone(), "syslog")?.map(|s| addr("--syslog", &s)).transpose()?;
+        let window = match get(args.window.clone(), "window")? {
+            Some(s) => parse_duration(&s).ok_or(ConfigError::Window(s))?,
+            None => d.window,
+        };
+        let home = get(args.home.clone(), "home")?.map(|s| parse_home(&s).ok_or(ConfigError::Home(s))).transpose()?;
+        let bool_opt = |flag: bool, key: &str| -> Result<bool, ConfigError> {
+            Ok(flag || layers.get::<bool>(None, Some("serve"), key).map_err(|e| ConfigError::Other(format!("{e:#}")))?.unwrap_or(false))
+        };
+        let num = |key: &str, default: usize| -> Result<usize, ConfigError> {
+            Ok(layers.get::<usize>(None, Some("serve"), key).map_err(|e| ConfigError::Other(format!("{e:#}")))?.unwrap_or(default))
+        };
+
+        let mut tail = args.tail.clone();
+        tail.extend(strings(layers.file_value(Some("serve"), "tail")).into_iter().map(PathBuf::from));
+        let mut tokens: Vec<Token> = args
+            .ingest_token
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, secret)| Token { secret, name: format!("flag{}", i + 1), hosts: None })
+            .collect();
+        if let Ok(env) = std::env::var("SSHMAP_INGEST_TOKEN") {
+            // Several tokens in one variable, comma-separated.
+            for (i, s) in env.split(',').filter(|s| !s.is_empty()).enumerate() {
+                tokens.push(Token { secret: s.to_string(), name: format!("env{}", i + 1), hosts: None });
+            }
+        }
+        for (i, s) in strings(layers.file_value(Some("serve"), "ingest-token")).into_iter().enumerate() {
+            tokens.push(Token { secret: s, name: format!("file{}", i + 1), hosts: None });
+        }
+        if let Some(list) = layers.file_value(Some("serve"), "tokens") {
+            let arr = list.as_array().ok_or(ConfigError::Token(0))?;
+            for (i, t) in arr.iter().enumerate() {
+                let tbl = t.as_table().ok_or(ConfigError::Token(i + 1))?;
+                let secret = tbl.get("token").and_then(|v| v.as_str()).ok_or(ConfigError::Token(i + 1))?.to_string();
+                let name = tbl.get("name").and_then(|v| v.as_str()).map(str::to_string).unwrap_or_else(|| format!("token{}", i + 1));
+                let hosts = tbl.get("hosts").map(|v| strings(Some(v)));
+                tokens.push(Token { secret, name, hosts });
+            }
+        }
+        if tokens.iter().any(|t| t.secret.len() < 8) {
+            return Err(ConfigError::Other("ingest tokens must be at least 8 characters long".into()));
+        }
+        let checkpoint = layers
+            .get::<PathBuf>(None, Some("serve"), "checkpoint")
+            .map_err(|e| ConfigError::Other(format!("{e:#}")))?
+            .or_else(|| data_dir.map(|d| d.join("serve-checkpoints.json")));
+        let poll_ms = num("poll-ms", 100)?;
+        Ok(ServeConfig {
+            listen,
+            tail,
+            journal: bool_opt(args.journal, "journal")?,
+            syslog,
+            db: get(args.db.clone(), "db")?,
+            window,
+            tokens,
+            home,
+            anonymize_ip: bool_opt(args.anonymize_ip, "anonymize-ip")?,
+            webhook: get(args.webhook.clone(), "webhook")?,
+            max_body: num("max-body", d.max_body)?,
+            max_events: num("max-events", d.max_events)?.max(1),
+            snapshot_events: num("snapshot-events", d.snapshot_events)?,
+            sse_buffer: num("sse-buffer", d.sse_buffer)?.max(16),
+            alert_user_failures: num("alert-user-failures", d.alert_user_failures as usize)?.max(1) as u32,
+            checkpoint,
+            poll: Duration::from_millis(poll_ms.clamp(10, 5000) as u64),
+            instance: layers
+                .get::<String>(None, Some("serve"), "instance")
+                .map_err(|e| ConfigError::Other(format!("{e:#}")))?
+                .unwrap_or_else(hostname),
+        })
+    }
+}
+
+/// A TOML string or array of strings.
+fn strings(v: Option<&toml::Value>) -> Vec<String> {
+    match v {
+        Some(toml::Value::String(s)) => vec![s.clone()],
+        Some(toml::Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5h"), Some(Duration::from_secs(18_000)));
+        assert_eq!(parse_duration("90m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1.5h"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("0h"), None);
+    }
+
+    #[test]
+    fn home_is_checked() {
+        assert_eq!(parse_home("48.85, 2.35"), Some((48.85, 2.35)));
+        assert_eq!(parse_home("100,2"), None);
+        assert_eq!(parse_home("48.85"), None);
+    }
+
+    #[test]
+    fn file_tokens_with_hosts_and_flags_combine() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "[serve]\nwindow = \"2h\"\nanonymize-ip = true\ntail = [\"/var/log/auth.log\"]\n\
+             [[serve.tokens]]\ntoken = \"web-secret-1\"\nhosts = [\"web1\", \"web2\"]\n",
+        )
+        .unwrap();
+        let layers = Layers::from_parts(Default::default(), Some(&p)).unwrap();
+        let args = ServeArgs {
+            tail: vec![],
+            journal: false,
+            syslog: None,
+            listen: None,
+            db: None,
+            window: None,
+            ingest_token: vec!["flag-secret-1".into()],
+            home: Some("48.85,2.35".into()),
+            anonymize_ip: false,
+            webhook: None,
+        };
+        let c = ServeConfig::resolve(&args, &layers, None).unwrap();
+        assert_eq!(c.window, Duration::from_secs(7200));
+        assert!(c.anonymize_ip);
+        assert_eq!(c.tail, vec![PathBuf::from("/var/log/auth.log")]);
+        assert_eq!(c.home, Some((48.85, 2.35)));
+        assert_eq!(c.tokens.len(), 2);
+        assert_eq!(c.tokens[1].hosts.as_deref(), Some(&["web1".to_string(), "web2".to_string()][..]));
+    }
+}

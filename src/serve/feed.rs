@@ -1,0 +1,345 @@
+//! The live pipeline: batches of lines from every source → parse → correlate
+//! (one [`Correlator`] per input stream) → GeoIP → alerts → publish.
+//!
+//! It runs on one dedicated thread: parsing is CPU work that must not stall the
+//! async workers serving clients, and one thread keeps every stream's events
+//! and the alert rules in one order. Its input queue is bounded, so a flood of
+//! lines slows the senders down (HTTP clients wait for their answer, followed
+//! files are read later) instead of filling memory.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::mpsc;
+
+use super::alerts::Alerter;
+use super::state::{now_micros, Batch, BatchResult, Shared};
+use crate::event::{Event, Kind, Ts};
+use crate::source::tail::Position;
+use crate::store::{self, Checkpoint, Location, Store};
+use crate::geo::{Enricher, Locator};
+use crate::parse::{self, Correlator};
+
+/// Batches waiting for the pipeline.
+pub const QUEUE: usize = 1024;
+
+/// Streams that get their own correlator; beyond this the least recent is dropped.
+const MAX_STREAMS: usize = 1024;
+
+/// What the pipeline needs besides the shared state.
+pub struct FeedOptions {
+    pub geo: Option<Arc<Locator>>,
+    pub tz: jiff::tz::TimeZone,
+    pub year: Option<i32>,
+    /// Alerts for the webhook task; `None`: no webhook.
+    pub webhook: Option<mpsc::Sender<String>>,
+    /// Print alerts on stderr.
+    pub stderr: bool,
+}
+
+struct Stream {
+    corr: Correlator,
+    line: u64,
+    used: u64,
+    /// The stream's input in the store.
+    cp: Option<Checkpoint>,
+}
+
+/// The stream name that announces new events from other instances (PostgreSQL).
+pub const REMOTE: &str = "\u{1}remote";
+
+/// How far back stored logins count as a user's history for `new_country`.
+const HISTORY: Duration = Duration::from_secs(30 * 86_400);
+
+/// What the pipeline found in the store at start.
+#[derive(Default)]
+pub struct Startup {
+    /// Resume positions of followed files, by path.
+    pub resume: HashMap<String, Position>,
+    /// A message for stderr when the store could not be used.
+    pub error: Option<String>,
+}
+
+/// The store's key of a stream: instance and stream name.
+fn stream_fingerprint(instance: &str, name: &str) -> i64 {
+    crate::store::ingest::fnv1a(format!("serve:{instance}:{name}").as_bytes())
+}
+
+/// Runs the pipeline until every sender of `rx` is gone or a [`stop_batch`]
+/// arrives. `started` gets what the store holds once it is open.
+pub fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Batch>, opts: FeedOptions, started: std::sync::mpsc::Sender<Startup>) {
+    let locator = opts.geo.clone();
+    let mut enricher = Enricher::new(locator.as_deref());
+    let mut alerter = Alerter::new(shared.cfg.window, shared.cfg.alert_user_failures);
+    let mut streams: HashMap<Arc<str>, Stream> = HashMap::new();
+    let mut tick = 0u64;
+    let mut events: Vec<Event> = Vec::new();
+    let instance = shared.cfg.instance.clone();
+    let mut startup = Startup::default();
+    let mut store: Option<Box<dyn Store>> = match shared.cfg.db.as_deref().map(|d| Location::parse(Some(d)).and_then(|l| store::open(&l))) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            startup.error = Some(format!("--db: {e}"));
+            let _ = started.send(startup);
+            return;
+        }
+    };
+    // Per remote input: the highest line already shown (PostgreSQL fan-out).
+    let mut remote_seen: HashMap<Arc<str>, u64> = HashMap::new();
+    let mut remote_from = now_micros() - shared.cfg.window.as_micros() as i64;
+    if let Some(st) = store.as_mut() {
+        match preload(st.as_mut(), &shared, &mut alerter, &instance, &mut remote_seen) {
+            Ok(resume) => startup.resume = resume,
+            Err(e) => startup.error = Some(format!("--db: reading the store: {e}")),
+        }
+    }
+    let _ = started.send(startup);
+    // A batch taken from the queue that belongs to the next group.
+    let mut carry: Option<Batch> = None;
+    loop {
+        let batch = match carry.take() {
+            Some(b) => b,
+            None => match rx.blocking_recv() {
+                Some(b) => b,
+                None => break,
+            },
+        };
+        if batch.input.is_empty() {
+            break;
+        }
+        if &*batch.input == REMOTE {
+            if let Some(st) = store.as_mut() {
+                let evs = remote_events(st.as_mut(), &instance, &mut remote_seen, &mut remote_from);
+                let mut alerts = Vec::new();
+                for ev in &evs {
+                    // Another instance alerted on its own events; here they only feed the rules.
+                    let _ = alerter.check(ev);
+                }
+                alerts.clear();
+                shared.publish(evs, alerts);
+            }
+            continue;
+        }
+        // Group commit: batches of the same stream already waiting go into one
+        // store transaction (one fsync), which is what keeps many small POSTs fast.
+        let mut group = vec![batch];
+        let mut group_lines = group[0].lines.len();
+        while group_lines < 100_000 {
+            match rx.try_recv() {
+                Ok(b) if b.input == group[0].input => {
+                    group_lines += b.lines.len();
+                    group.push(b);
+                }
+                Ok(b) => {
+                    carry = Some(b);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let batch = &group[0];
+        tick += 1;
+        let stream = match streams.get_mut(&batch.input) {
+            Some(s) => s,
+            None => {
+                if streams.len() >= MAX_STREAMS {
+                    if let Some(k) = streams.iter().min_by_key(|(_, s)| s.used).map(|(k, _)| k.clone()) {
+                        streams.remove(&k);
+                    }
+                }
+                // With a shared PostgreSQL, events carry their instance so others can tell them apart.
+                let name: Arc<str> = if shared.cfg.db.as_deref().is_some_and(|d| d.starts_with("postgres")) {
+                    Arc::from(format!("{}@{instance}", batch.input))
+                } else {
+                    batch.input.clone()
+                };
+                let corr = Correlator::new(name.clone(), correlator_options(&opts));
+                let cp = store.as_mut().and_then(|st| {
+                    let fp = stream_fingerprint(&instance, &batch.input);
+                    match st.checkpoint(fp).transpose().unwrap_or_else(|| st.claim(fp, &name, 0, 0)) {
+                        Ok(cp) => Some(cp),
+                        Err(e) => {
+                            eprintln!("sshmap: store: {e}");
+                            shared.metrics.store_errors.fetch_add(1, Relaxed);
+                            None
+                        }
+                    }
+                });
+                // Line numbers continue across restarts: they are the events' keys in the store.
+                let line = cp.as_ref().map_or(0, |c| c.end_line);
+                streams.entry(batch.input.clone()).or_insert(Stream { corr, line, used: 0, cp })
+            }
+        };
+        stream.used = tick;
+        events.clear();
+        let mut results = Vec::with_capacity(group.len());
+        let mut position = None;
+        for b in &group {
+            let before = events.len();
+            for line in &b.lines {
+                stream.line += 1;
+                if line.len() > parse::MAX_LINE {
+                    continue;
+                }
+                if let Ok(Some(raw)) = parse::parse_line(line, stream.line, false) {
+                    stream.corr.push(raw, &mut |ev| events.push(ev));
+                }
+            }
+            let lines = b.lines.len() as u64;
+            let evs = (events.len() - before) as u64;
+            results.push(BatchResult { lines, events: evs, skipped: lines.saturating_sub(evs) });
+            position = b.position.clone().or(position);
+        }
+        let result = BatchResult {
+            lines: results.iter().map(|r| r.lines).sum(),
+            events: events.len() as u64,
+            skipped: results.iter().map(|r| r.skipped).sum(),
+        };
+        shared.metrics.add_lines(&batch.input, result.lines);
+        shared.metrics.lines_skipped.fetch_add(result.skipped, Relaxed);
+        let mut alerts = Vec::new();
+        for ev in events.iter_mut() {
+            enricher.enrich(ev);
+            if let Some(a) = alerter.check(ev) {
+                if opts.stderr {
+                    eprintln!("sshmap: ALERT {}", crate::escape::terminal(&a.message(false)));
+                }
+                if let Some(tx) = &opts.webhook {
+                    // The webhook goes to the operator, like stderr: full addresses
+                    // (`--anonymize-ip` is about what the public page and API show).
+                    if tx.try_send(a.to_json(false)).is_err() {
+                        shared.metrics.webhook_dropped.fetch_add(1, Relaxed);
+                    }
+                }
+                alerts.push(a);
+            }
+        }
+        if let (Some(st), Some(cp)) = (store.as_mut(), stream.cp.as_mut()) {
+            if !events.is_empty() || position.is_some() {
+                let mut next = cp.clone();
+                next.version += 1;
+                next.end_line = stream.line;
+                next.keep_line = stream.line + 1;
+                next.warm_line = stream.line + 1;
+                next.events += events.len() as u64;
+                next.stats.lines += result.lines;
+                if let Some(p) = &position {
+                    next.dev = p.dev;
+                    next.ino = p.ino;
+                    next.end_offset = p.offset;
+                    next.keep_offset = p.offset;
+                    next.warm_offset = p.offset;
+                    next.warm_hash = p.head as i64;
+                    next.warm_hash_len = p.head_len;
+                }
+                let b = store::Batch { checkpoint: &next, expected_version: cp.version, replace_from: None, events: &events };
+                match st.commit(b) {
+                    Ok(_) => *cp = next,
+                    Err(e) => {
+                        // Shown anyway: a store outage must not blank the live map.
+                        eprintln!("sshmap: store: {e}");
+                        shared.metrics.store_errors.fetch_add(1, Relaxed);
+                        if let Ok(Some(fresh)) = st.checkpoint(cp.fingerprint) {
+                            *cp = fresh;
+                        }
+                    }
+                }
+            }
+        }
+        shared.publish(std::mem::take(&mut events), alerts);
+        shared.metrics.lag_micros.store(batch.received.elapsed().as_micros() as u64, Relaxed);
+        for (b, r) in group.into_iter().zip(results) {
+            if let Some(ack) = b.ack {
+                let _ = ack.send(r);
+            }
+        }
+    }
+}
+
+/// The batch that ends [`run`] (an empty stream name, which no source uses).
+pub fn stop_batch() -> Batch {
+    Batch { input: Arc::from(""), lines: Vec::new(), received: std::time::Instant::now(), ack: None, position: None }
+}
+
+fn correlator_options(opts: &FeedOptions) -> parse::Options {
+    // Year-less lines are placed closest before "now plus a day": live lines are
+    // at most a little ahead of this clock (a sender's clock skew).
+    let now = SystemTime::now() + Duration::from_secs(86_400);
+    let micros = now.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
+    let offset = jiff::Timestamp::from_microsecond(micros).map(|t| opts.tz.to_offset(t).seconds()).unwrap_or(0);
+    parse::Options { all: false, year: opts.year, tz: opts.tz.clone(), reference: Ts::from_micros(micros, offset) }
+}
+
+/// Fills the window and the alert history from the store; returns the resume
+/// positions of followed files.
+fn preload(
+    st: &mut dyn Store,
+    shared: &Shared,
+    alerter: &mut Alerter,
+    instance: &str,
+    remote_seen: &mut HashMap<Arc<str>, u64>,
+) -> store::Result<HashMap<String, Position>> {
+    let now = now_micros();
+    let window_start = now - shared.cfg.window.as_micros() as i64;
+    let history_start = now - HISTORY.as_micros() as i64;
+    let mut window = Vec::new();
+    st.scan(&store::Filter { from: Some(history_start.min(window_start)), to: None, host: None }, &mut |ev| {
+        if ev.kind == Kind::AuthSuccess && ev.ts.micros < window_start {
+            if let (Some(u), Some(c)) = (&ev.user, ev.geo.as_ref().and_then(|g| g.country.as_deref())) {
+                alerter.remember_login(u, c);
+            }
+        }
+        if ev.ts.micros >= window_start {
+            window.push(ev);
+        }
+    })?;
+    window.sort_by_key(|e| e.ts.micros);
+    for ev in &window {
+        let _ = alerter.check(ev);
+        let seen = remote_seen.entry(ev.src.input.clone()).or_default();
+        *seen = (*seen).max(ev.src.line);
+    }
+    shared.preload(window);
+    let mut resume = HashMap::new();
+    for path in &shared.cfg.tail {
+        let key = path.display().to_string();
+        if let Some(cp) = st.checkpoint(stream_fingerprint(instance, &key))? {
+            if cp.dev != 0 || cp.ino != 0 {
+                resume.insert(
+                    key,
+                    Position { dev: cp.dev, ino: cp.ino, head: cp.warm_hash as u64, head_len: cp.warm_hash_len, offset: cp.end_offset },
+                );
+            }
+        }
+    }
+    Ok(resume)
+}
+
+/// Events other instances stored since the last look (PostgreSQL LISTEN/NOTIFY).
+fn remote_events(st: &mut dyn Store, instance: &str, seen: &mut HashMap<Arc<str>, u64>, from: &mut i64) -> Vec<Event> {
+    let own = format!("@{instance}");
+    let mut out = Vec::new();
+    let mut newest = *from;
+    // A little slack: writers' clocks and commit order differ.
+    let filter = store::Filter { from: Some(*from - 300_000_000), to: None, host: None };
+    let res = st.scan(&filter, &mut |ev| {
+        if ev.src.input.ends_with(&own) {
+            return;
+        }
+        let s = seen.entry(ev.src.input.clone()).or_default();
+        if ev.src.line > *s {
+            *s = ev.src.line;
+            newest = newest.max(ev.ts.micros);
+            out.push(ev);
+        }
+    });
+    if let Err(e) = res {
+        eprintln!("sshmap: store: {e}");
+    }
+    *from = newest;
+    out.sort_by_key(|e| e.ts.micros);
+    out
+}

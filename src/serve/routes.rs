@@ -1,0 +1,384 @@
+//! The web app: `fn app(state) -> Router` and its handlers (DESIGN §1 routes).
+//!
+//! - `GET /` — the live map page (assets compiled in);
+//! - `GET /api/stream` — SSE: a `snapshot` of the window, then `event` and `alert` messages;
+//! - `GET /api/events?since=&until=&kind=&limit=`, `GET /api/stats?window=&top=`;
+//! - `POST /api/ingest` — bearer token, size-limited, omhttp JSON or plain lines;
+//! - `GET /healthz`, `GET /metrics` (Prometheus text).
+
+use std::convert::Infallible;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use tokio::sync::{broadcast, oneshot};
+
+use super::ingest;
+use super::state::{AppState, Batch, Item};
+use crate::analyze::Stats;
+use crate::event::Kind;
+
+const SCRIPT: &str = include_str!("../../assets/web/live.js");
+const STYLE: &str = include_str!("../../assets/web/live.css");
+/// Comment frames keep idle connections (and proxies) alive and detect gone clients.
+const KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// The router over a running state.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(page))
+        .route("/live.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
+        .route("/live.css", get(|| async { asset("text/css; charset=utf-8", STYLE) }))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .route("/api/events", get(events))
+        .route("/api/stats", get(stats))
+        .route("/api/stream", get(stream))
+        .route("/api/ingest", post(ingest_handler))
+        .with_state(state)
+}
+
+fn asset(ct: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+}
+
+/// The report's policy (its inline script and style by hash, nothing from the
+/// network) plus what the live layer needs: its own script and style, and the stream.
+fn live_csp() -> String {
+    crate::report::csp().replacen("script-src ", "script-src 'self' ", 1).replacen("style-src ", "style-src 'self' ", 1)
+        + "; connect-src 'self'; frame-ancestors 'none'"
+}
+
+/// `GET /`: the report's page (world map, totals, timeline, tables) rendered
+/// from the window, with the live layer (`live.js`) that folds in each new
+/// event from the stream, pulses, arcs, the feed, alerts and the replay.
+async fn page(State(s): State<AppState>) -> Response {
+    let items = s.events(None, None, &[], s.cfg.snapshot_events);
+    let (anon, home) = (s.cfg.anonymize_ip, s.cfg.home);
+    let window = s.cfg.window.as_secs();
+    let html = tokio::task::spawn_blocking(move || {
+        let mut c = crate::report::Collector::new();
+        for i in &items {
+            if let Some(e) = i.event() {
+                c.add(e);
+            }
+        }
+        let summary = c.summary(10, Vec::new());
+        let snap = c.snapshot(&crate::report::Options { title: "sshmap live".into(), anonymize_ip: anon }, &summary);
+        let mut html = crate::report::render(&snap);
+        let csp = crate::escape::html(&crate::report::csp()).into_owned();
+        html = html.replacen(&csp, &crate::escape::html(&live_csp()), 1);
+        let live = serde_json::json!({
+            "home": home.map(|(lat, lon)| { let (x, y) = crate::report::world::project(lon, lat); [x, y] }),
+            "window_seconds": window,
+            "anonymized": anon,
+        });
+        html = html.replacen("</head>", "<link rel=\"stylesheet\" href=\"live.css\">\n</head>", 1);
+        html.replacen(
+            "</body>",
+            &format!(
+                "<script type=\"application/json\" id=\"sshmap-live\">{}</script>\n<script src=\"live.js\"></script>\n</body>",
+                crate::report::script_json(&live)
+            ),
+            1,
+        )
+    })
+    .await
+    .unwrap_or_default();
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
+            (header::CONTENT_SECURITY_POLICY, live_csp()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            (header::REFERRER_POLICY, "no-referrer".to_string()),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], s.metrics_text()).into_response()
+}
+
+fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body.into()).into_response()
+}
+
+fn error(status: StatusCode, msg: &str) -> Response {
+    json_response(status, serde_json::json!({ "error": msg }).to_string())
+}
+
+/// RFC 3339, a date, or Unix seconds → microseconds.
+fn parse_time(s: &str) -> Option<i64> {
+    if let Ok(secs) = s.parse::<f64>() {
+        return Some((secs * 1e6) as i64);
+    }
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Some(t.as_microsecond());
+    }
+    s.parse::<jiff::civil::Date>().ok().and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok()).map(|z| z.timestamp().as_microsecond())
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    since: Option<String>,
+    until: Option<String>,
+    kind: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn events(State(s): State<AppState>, Query(q): Query<EventsQuery>) -> Response {
+    let since = match q.since.as_deref().map(|t| parse_time(t).ok_or(t)) {
+        Some(Err(t)) => return error(StatusCode::BAD_REQUEST, &format!("since={t:?}: use RFC 3339, YYYY-MM-DD or Unix seconds")),
+        Some(Ok(v)) => Some(v),
+        None => None,
+    };
+    let until = match q.until.as_deref().map(|t| parse_time(t).ok_or(t)) {
+        Some(Err(t)) => return error(StatusCode::BAD_REQUEST, &format!("until={t:?}: use RFC 3339, YYYY-MM-DD or Unix seconds")),
+        Some(Ok(v)) => Some(v),
+        None => None,
+    };
+    let mut kinds = Vec::new();
+    for k in q.kind.as_deref().unwrap_or("").split(',').filter(|k| !k.is_empty()) {
+        match Kind::from_name(k) {
+            Some(k) => kinds.push(k),
+            None => return error(StatusCode::BAD_REQUEST, &format!("kind={k:?}: not an event kind (auth_failure, auth_success, …)")),
+        }
+    }
+    let items = s.events(since, until, &kinds, q.limit.unwrap_or(10_000).min(100_000));
+    json_response(StatusCode::OK, join_json(&items))
+}
+
+/// A JSON array of pre-encoded items.
+fn join_json(items: &[Arc<Item>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(items.iter().map(|i| i.json.len() + 1).sum::<usize>() + 2);
+    out.push(b'[');
+    for (n, i) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&i.json);
+    }
+    out.push(b']');
+    out
+}
+
+#[derive(Deserialize)]
+struct StatsQuery {
+    window: Option<String>,
+    top: Option<usize>,
+}
+
+async fn stats(State(s): State<AppState>, Query(q): Query<StatsQuery>) -> Response {
+    let window = match q.window.as_deref() {
+        None => s.window(),
+        Some(w) => match super::config::parse_duration(w) {
+            Some(d) => d.min(s.window()),
+            None => return error(StatusCode::BAD_REQUEST, &format!("window={w:?}: not a duration (e.g. 30m, 5h)")),
+        },
+    };
+    let since = super::state::now_micros() - window.as_micros() as i64;
+    let items = s.events(Some(since), None, &[], usize::MAX);
+    let top = q.top.unwrap_or(10).min(1000);
+    // Aggregating a window of events takes milliseconds: off the async workers.
+    let anon = s.cfg.anonymize_ip;
+    let summary = tokio::task::spawn_blocking(move || {
+        let mut st = Stats::new();
+        for i in &items {
+            if let Some(e) = i.event() {
+                st.add(e);
+            }
+        }
+        let mut sum = st.summary(top, Vec::new());
+        if anon {
+            super::public::scrub_summary(&mut sum);
+        }
+        sum
+    })
+    .await;
+    match summary {
+        Ok(sum) => {
+            let mut v = serde_json::to_value(&sum).unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
+                o.insert("window_seconds".into(), window.as_secs().into());
+                o.remove("inputs");
+            }
+            json_response(StatusCode::OK, v.to_string())
+        }
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "stats failed"),
+    }
+}
+
+/// Decrements the client gauge however the stream ends.
+struct ClientGuard(AppState);
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        self.0.metrics.sse_clients.fetch_sub(1, Relaxed);
+    }
+}
+
+async fn stream(State(s): State<AppState>) -> Response {
+    let snap = s.subscribe();
+    s.metrics.sse_clients.fetch_add(1, Relaxed);
+    let guard = ClientGuard(s.clone());
+    let mut first = Vec::with_capacity(snap.events.iter().map(|i| i.json.len() + 1).sum::<usize>() + 256);
+    first.extend_from_slice(b"retry: 2000\nevent: snapshot\ndata: {\"window_seconds\":");
+    first.extend_from_slice(s.cfg.window.as_secs().to_string().as_bytes());
+    first.extend_from_slice(b",\"home\":");
+    first.extend_from_slice(match s.cfg.home {
+        Some((lat, lon)) => format!("[{lat},{lon}]"),
+        None => "null".into(),
+    }.as_bytes());
+    first.extend_from_slice(format!(",\"anonymized\":{},\"truncated\":{},\"now\":\"{}\",\"events\":", s.cfg.anonymize_ip, snap.truncated, jiff::Timestamp::now()).as_bytes());
+    first.extend_from_slice(&join_json(&snap.events));
+    first.extend_from_slice(b",\"alerts\":");
+    first.extend_from_slice(&join_json(&snap.alerts));
+    first.extend_from_slice(b"}\n\n");
+    drop(snap.events);
+    drop(snap.alerts);
+
+    struct St {
+        first: Option<Bytes>,
+        rx: broadcast::Receiver<Arc<Item>>,
+        _guard: ClientGuard,
+        shared: AppState,
+        closing: tokio::sync::watch::Receiver<bool>,
+    }
+    let closing = s.closing.subscribe();
+    let st = St { first: Some(Bytes::from(first)), rx: snap.rx, _guard: guard, shared: s, closing };
+    let body = futures_util::stream::unfold(st, |mut st| async move {
+        if let Some(f) = st.first.take() {
+            return Some((Ok::<Bytes, Infallible>(f), st));
+        }
+        if *st.closing.borrow() {
+            return None;
+        }
+        let next = tokio::select! {
+            n = tokio::time::timeout(KEEPALIVE, st.rx.recv()) => n,
+            _ = st.closing.changed() => return None,
+        };
+        match next {
+            Err(_) => Some((Ok(Bytes::from_static(b": keep-alive\n\n")), st)),
+            Ok(Ok(item)) => {
+                // Hand over everything already waiting in one chunk: fewer writes
+                // when events come in bursts.
+                let mut chunk: Option<Vec<u8>> = None;
+                while let Ok(more) = st.rx.try_recv() {
+                    let c = chunk.get_or_insert_with(|| item.frame.to_vec());
+                    c.extend_from_slice(&more.frame);
+                    if c.len() > 256 << 10 {
+                        break;
+                    }
+                }
+                let bytes = chunk.map(Bytes::from).unwrap_or_else(|| item.frame.clone());
+                Some((Ok(bytes), st))
+            }
+            Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
+                // Too slow: dropped, not buffered. The browser reconnects and gets a fresh snapshot.
+                st.shared.metrics.sse_dropped.fetch_add(1, Relaxed);
+                None
+            }
+            Ok(Err(broadcast::error::RecvError::Closed)) => None,
+        }
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .header("x-accel-buffering", "no")
+        .body(Body::from_stream(body))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// The token that `Authorization: Bearer …` names, if any.
+fn bearer<'a>(s: &'a AppState, headers: &HeaderMap) -> Option<&'a super::config::Token> {
+    let h = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, given) = h.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let given = given.trim().as_bytes();
+    s.cfg.tokens.iter().find(|t| constant_time_eq(t.secret.as_bytes(), given))
+}
+
+/// Compares without stopping at the first difference (no timing oracle on the secret).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn ingest_handler(State(s): State<AppState>, req: Request) -> Response {
+    let received = Instant::now();
+    // Authentication comes before the body is read: no token, no work.
+    let Some(token) = bearer(&s, req.headers()) else {
+        s.metrics.ingest_error("unauthorized");
+        let mut r = error(
+            StatusCode::UNAUTHORIZED,
+            if s.cfg.tokens.is_empty() {
+                "ingest is disabled: start serve with --ingest-token TOKEN (or tokens in the config file)"
+            } else {
+                "missing or wrong bearer token (Authorization: Bearer TOKEN)"
+            },
+        );
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return r;
+    };
+    let limit = s.cfg.max_body;
+    let too_large = || {
+        s.metrics.ingest_error("too_large");
+        error(StatusCode::PAYLOAD_TOO_LARGE, &format!("body over {limit} bytes: send smaller batches"))
+    };
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large();
+    }
+    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let body = match axum::body::to_bytes(req.into_body(), limit).await {
+        Ok(b) => b,
+        Err(_) => return too_large(),
+    };
+    let lines = match ingest::decode(ct.as_deref(), &body) {
+        Ok(l) => l,
+        Err(e) => {
+            s.metrics.ingest_error(e.reason());
+            return error(StatusCode::BAD_REQUEST, &e.to_string());
+        }
+    };
+    if let Some(allowed) = &token.hosts {
+        if let Some(bad) = lines.iter().find(|l| !l.host.as_ref().is_some_and(|h| allowed.iter().any(|a| a.eq_ignore_ascii_case(h)))) {
+            s.metrics.ingest_error("forbidden_host");
+            let host = bad.host.as_deref().map(crate::escape::terminal).unwrap_or("(none)".into());
+            return error(StatusCode::FORBIDDEN, &format!("token {:?} may not send lines for host {host:?}; nothing was stored", token.name));
+        }
+    }
+    s.metrics.ingest_requests.fetch_add(1, Relaxed);
+    if lines.is_empty() {
+        return json_response(StatusCode::OK, r#"{"lines":0,"events":0,"skipped":0}"#);
+    }
+    let (ack, done) = oneshot::channel();
+    let batch = Batch {
+        input: Arc::from(format!("http:{}", token.name)),
+        lines: lines.into_iter().map(|l| l.text).collect(),
+        received,
+        ack: Some(ack),
+        position: None,
+    };
+    if s.ingest.send(batch).await.is_err() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    // Answer only once the lines went through: a 200 means they are in.
+    match done.await {
+        Ok(r) => json_response(StatusCode::OK, serde_json::to_string(&r).unwrap_or_default()),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+    }
+}

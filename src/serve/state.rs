@@ -1,0 +1,340 @@
+//! Shared state of a running `serve`: the window of recent events, the
+//! broadcast to SSE clients, the metrics and the way into the pipeline.
+//!
+//! Every event is turned into its public JSON and its SSE frame once, when it
+//! is published; clients share those bytes (reference-counted), so a thousand
+//! clients cost a thousand pointer copies per event, not a thousand encodings.
+//! The broadcast ring is the only per-client buffer: a client that falls
+//! [`ServeConfig::sse_buffer`] messages behind is dropped, never buffered.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::body::Bytes;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use super::alerts::Alert;
+use super::config::ServeConfig;
+use super::public;
+use crate::event::{Event, Kind};
+
+/// One published message: an event or an alert.
+#[derive(Debug)]
+pub struct Item {
+    pub seq: u64,
+    /// Event time, microseconds since the epoch.
+    pub ts: i64,
+    pub kind: ItemKind,
+    /// The whole SSE frame (`id:`, `event:`, `data:`).
+    pub frame: Bytes,
+    /// The public JSON (a slice of `frame`).
+    pub json: Bytes,
+}
+
+#[derive(Debug)]
+pub enum ItemKind {
+    Event(Event),
+    Alert(Alert),
+}
+
+impl Item {
+    pub fn event(&self) -> Option<&Event> {
+        match &self.kind {
+            ItemKind::Event(e) => Some(e),
+            ItemKind::Alert(_) => None,
+        }
+    }
+}
+
+/// Lines for the pipeline, from one input stream (a followed file, syslog, HTTP).
+pub struct Batch {
+    /// The stream: lines of one stream are correlated together, in order.
+    pub input: Arc<str>,
+    pub lines: Vec<Vec<u8>>,
+    pub received: Instant,
+    /// Answered once the lines are parsed, stored and published.
+    pub ack: Option<oneshot::Sender<BatchResult>>,
+    /// For a followed file: where reading stopped after these lines, stored
+    /// with their events in one transaction.
+    pub position: Option<crate::source::tail::Position>,
+}
+
+/// What became of a batch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BatchResult {
+    pub lines: u64,
+    pub events: u64,
+    pub skipped: u64,
+}
+
+#[derive(Default)]
+struct Window {
+    events: VecDeque<Arc<Item>>,
+    alerts: VecDeque<Arc<Item>>,
+    next_seq: u64,
+}
+
+/// Alerts kept for the snapshot.
+const MAX_ALERTS: usize = 200;
+
+/// Counters for `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    lines: Mutex<BTreeMap<String, u64>>,
+    pub lines_skipped: AtomicU64,
+    pub events: [AtomicU64; Kind::ALL.len()],
+    ingest_errors: Mutex<BTreeMap<&'static str, u64>>,
+    pub store_errors: AtomicU64,
+    pub ingest_requests: AtomicU64,
+    pub sse_clients: AtomicI64,
+    pub sse_dropped: AtomicU64,
+    pub alerts: AtomicU64,
+    pub webhook_sent: AtomicU64,
+    pub webhook_failed: AtomicU64,
+    pub webhook_dropped: AtomicU64,
+    pub syslog_dropped: AtomicU64,
+    /// Last batch: time from receipt to publication, microseconds.
+    pub lag_micros: AtomicU64,
+    /// Highest event time seen, microseconds since the epoch.
+    pub last_event_ts: AtomicI64,
+}
+
+impl Metrics {
+    pub fn add_lines(&self, source: &str, n: u64) {
+        let mut m = self.lines.lock().expect("metrics lock");
+        match m.get_mut(source) {
+            Some(v) => *v += n,
+            None => {
+                // Bounded: a hostile peer could otherwise make up endless stream names.
+                if m.len() < 256 {
+                    m.insert(source.to_string(), n);
+                } else {
+                    *m.entry("other".into()).or_default() += n;
+                }
+            }
+        }
+    }
+
+    pub fn ingest_error(&self, reason: &'static str) {
+        *self.ingest_errors.lock().expect("metrics lock").entry(reason).or_default() += 1;
+    }
+
+    pub fn ingest_errors(&self, reason: &str) -> u64 {
+        self.ingest_errors.lock().expect("metrics lock").get(reason).copied().unwrap_or(0)
+    }
+}
+
+/// The state every handler and source shares.
+pub struct Shared {
+    pub cfg: ServeConfig,
+    window: Mutex<Window>,
+    tx: broadcast::Sender<Arc<Item>>,
+    pub metrics: Metrics,
+    /// The way into the pipeline ([`super::feed`]).
+    pub ingest: mpsc::Sender<Batch>,
+    pub started: Instant,
+    /// Set to `true` at shutdown: SSE streams end.
+    pub closing: watch::Sender<bool>,
+}
+
+pub type AppState = Arc<Shared>;
+
+/// A snapshot of the window for a new client, and its live continuation.
+pub struct Snapshot {
+    pub events: Vec<Arc<Item>>,
+    pub alerts: Vec<Arc<Item>>,
+    pub truncated: bool,
+    pub rx: broadcast::Receiver<Arc<Item>>,
+}
+
+pub fn now_micros() -> i64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+}
+
+impl Shared {
+    pub fn new(cfg: ServeConfig, ingest: mpsc::Sender<Batch>) -> Shared {
+        let (tx, _) = broadcast::channel(cfg.sse_buffer);
+        let (closing, _) = watch::channel(false);
+        Shared { cfg, window: Mutex::default(), tx, metrics: Metrics::default(), ingest, started: Instant::now(), closing }
+    }
+
+    fn window_start(&self) -> i64 {
+        now_micros() - self.cfg.window.as_micros() as i64
+    }
+
+    /// Publishes events and alerts: window, SSE clients, counters, in one
+    /// critical section so that every client sees one order without gaps.
+    pub fn publish(&self, events: Vec<Event>, alerts: Vec<Alert>) {
+        self.publish_as(events, alerts, true);
+    }
+
+    /// Fills the window with stored events at start: not counted, not broadcast.
+    pub fn preload(&self, events: Vec<Event>) {
+        self.publish_as(events, Vec::new(), false);
+    }
+
+    fn publish_as(&self, events: Vec<Event>, alerts: Vec<Alert>, live: bool) {
+        if events.is_empty() && alerts.is_empty() {
+            return;
+        }
+        let anon = self.cfg.anonymize_ip;
+        // Encoding outside the lock: it is the expensive part.
+        let mut encoded: Vec<(i64, ItemKind, String, &'static str)> = Vec::with_capacity(events.len() + alerts.len());
+        let mut max_ts = i64::MIN;
+        for ev in events {
+            if live {
+                self.metrics.events[ev.kind as usize].fetch_add(1, Relaxed);
+            }
+            max_ts = max_ts.max(ev.ts.micros);
+            let json = public::event_json(&ev, anon);
+            encoded.push((ev.ts.micros, ItemKind::Event(ev), json, "event"));
+        }
+        for a in alerts {
+            self.metrics.alerts.fetch_add(1, Relaxed);
+            let json = a.to_json(anon);
+            encoded.push((a.event.ts.micros, ItemKind::Alert(a), json, "alert"));
+        }
+        if max_ts > i64::MIN {
+            self.metrics.last_event_ts.fetch_max(max_ts, Relaxed);
+        }
+        let start = self.window_start();
+        let mut w = self.window.lock().expect("window lock");
+        for (ts, kind, json, name) in encoded {
+            let seq = w.next_seq;
+            w.next_seq += 1;
+            let mut frame = Vec::with_capacity(json.len() + 40);
+            frame.extend_from_slice(format!("id: {seq}\nevent: {name}\ndata: ").as_bytes());
+            let at = frame.len();
+            frame.extend_from_slice(json.as_bytes());
+            frame.extend_from_slice(b"\n\n");
+            let frame = Bytes::from(frame);
+            let json = frame.slice(at..at + json.len());
+            let is_alert = matches!(kind, ItemKind::Alert(_));
+            let item = Arc::new(Item { seq, ts, kind, frame, json });
+            // Events older than the window are still broadcast (a late line is
+            // still news) but not kept.
+            if is_alert {
+                w.alerts.push_back(item.clone());
+                if w.alerts.len() > MAX_ALERTS {
+                    w.alerts.pop_front();
+                }
+            } else if ts >= start {
+                w.events.push_back(item.clone());
+            }
+            // No receivers is fine: nobody is watching.
+            if live {
+                let _ = self.tx.send(item);
+            }
+        }
+        while w.events.len() > self.cfg.max_events {
+            w.events.pop_front();
+        }
+        while w.events.front().is_some_and(|i| i.ts < start) {
+            w.events.pop_front();
+        }
+    }
+
+    /// Drops events that left the window (called periodically).
+    pub fn expire(&self) {
+        let start = self.window_start();
+        let mut w = self.window.lock().expect("window lock");
+        while w.events.front().is_some_and(|i| i.ts < start) {
+            w.events.pop_front();
+        }
+    }
+
+    /// Subscribes and copies the window under one lock: nothing is missed or doubled.
+    pub fn subscribe(&self) -> Snapshot {
+        let w = self.window.lock().expect("window lock");
+        let rx = self.tx.subscribe();
+        let n = w.events.len();
+        let keep = self.cfg.snapshot_events.min(n);
+        Snapshot {
+            events: w.events.iter().skip(n - keep).cloned().collect(),
+            alerts: w.alerts.iter().cloned().collect(),
+            truncated: keep < n,
+            rx,
+        }
+    }
+
+    /// Events of the window (newest last) matching a filter, at most `limit` of the newest.
+    pub fn events(&self, since: Option<i64>, until: Option<i64>, kinds: &[Kind], limit: usize) -> Vec<Arc<Item>> {
+        let w = self.window.lock().expect("window lock");
+        let mut out: Vec<Arc<Item>> = w
+            .events
+            .iter()
+            .rev()
+            .filter(|i| since.is_none_or(|s| i.ts >= s) && until.is_none_or(|u| i.ts < u))
+            .filter(|i| kinds.is_empty() || i.event().is_some_and(|e| kinds.contains(&e.kind)))
+            .take(limit)
+            .cloned()
+            .collect();
+        out.reverse();
+        out
+    }
+
+    pub fn window_len(&self) -> usize {
+        self.window.lock().expect("window lock").events.len()
+    }
+
+    /// Prometheus text exposition.
+    pub fn metrics_text(&self) -> String {
+        use std::fmt::Write;
+        let m = &self.metrics;
+        let mut s = String::with_capacity(2048);
+        s.push_str("# HELP sshmap_lines_read_total Log lines read, by source.\n# TYPE sshmap_lines_read_total counter\n");
+        for (src, n) in m.lines.lock().expect("metrics lock").iter() {
+            let _ = writeln!(s, "sshmap_lines_read_total{{source=\"{}\"}} {n}", prom_escape(src));
+        }
+        let _ = writeln!(s, "# HELP sshmap_lines_skipped_total Lines that gave no event.\n# TYPE sshmap_lines_skipped_total counter\nsshmap_lines_skipped_total {}", m.lines_skipped.load(Relaxed));
+        s.push_str("# HELP sshmap_events_total Events, by kind.\n# TYPE sshmap_events_total counter\n");
+        for k in Kind::ALL {
+            let _ = writeln!(s, "sshmap_events_total{{kind=\"{}\"}} {}", k.as_str(), m.events[k as usize].load(Relaxed));
+        }
+        s.push_str("# HELP sshmap_ingest_errors_total Refused ingest requests and dropped input, by reason.\n# TYPE sshmap_ingest_errors_total counter\n");
+        let errs = m.ingest_errors.lock().expect("metrics lock").clone();
+        for reason in ["unauthorized", "forbidden_host", "too_large", "malformed_json", "binary", "bad_request", "queue_full"] {
+            let _ = writeln!(s, "sshmap_ingest_errors_total{{reason=\"{reason}\"}} {}", errs.get(reason).copied().unwrap_or(0));
+        }
+        let lag = m.lag_micros.load(Relaxed) as f64 / 1e6;
+        let last = m.last_event_ts.load(Relaxed);
+        let event_lag = if last > 0 { ((now_micros() - last) as f64 / 1e6).max(0.0) } else { 0.0 };
+        let queue = self.ingest.max_capacity() - self.ingest.capacity();
+        let _ = write!(
+            s,
+            "# HELP sshmap_ingest_requests_total POST /api/ingest requests accepted.\n# TYPE sshmap_ingest_requests_total counter\nsshmap_ingest_requests_total {}\n\
+             # HELP sshmap_sse_clients Connected SSE clients.\n# TYPE sshmap_sse_clients gauge\nsshmap_sse_clients {}\n\
+             # HELP sshmap_sse_dropped_total SSE clients dropped for falling behind.\n# TYPE sshmap_sse_dropped_total counter\nsshmap_sse_dropped_total {}\n\
+             # HELP sshmap_alerts_total Intrusion alerts raised.\n# TYPE sshmap_alerts_total counter\nsshmap_alerts_total {}\n\
+             # HELP sshmap_webhook_total Webhook deliveries, by outcome.\n# TYPE sshmap_webhook_total counter\n\
+             sshmap_webhook_total{{outcome=\"sent\"}} {}\nsshmap_webhook_total{{outcome=\"failed\"}} {}\nsshmap_webhook_total{{outcome=\"dropped\"}} {}\n\
+             # HELP sshmap_syslog_dropped_total Syslog datagrams dropped because the pipeline was full.\n# TYPE sshmap_syslog_dropped_total counter\nsshmap_syslog_dropped_total {}\n\
+             # HELP sshmap_lag_seconds Time from receiving the last batch of lines to publishing its events.\n# TYPE sshmap_lag_seconds gauge\nsshmap_lag_seconds {lag:.6}\n\
+             # HELP sshmap_event_lag_seconds Age of the newest event.\n# TYPE sshmap_event_lag_seconds gauge\nsshmap_event_lag_seconds {event_lag:.3}\n\
+             # HELP sshmap_queue_batches Batches waiting for the pipeline.\n# TYPE sshmap_queue_batches gauge\nsshmap_queue_batches {queue}\n\
+             # HELP sshmap_store_errors_total Failed writes to the store.\n# TYPE sshmap_store_errors_total counter\nsshmap_store_errors_total {}\n\
+             # HELP sshmap_window_events Events in the window.\n# TYPE sshmap_window_events gauge\nsshmap_window_events {}\n",
+            m.ingest_requests.load(Relaxed),
+            m.sse_clients.load(Relaxed),
+            m.sse_dropped.load(Relaxed),
+            m.alerts.load(Relaxed),
+            m.webhook_sent.load(Relaxed),
+            m.webhook_failed.load(Relaxed),
+            m.webhook_dropped.load(Relaxed),
+            m.syslog_dropped.load(Relaxed),
+            m.store_errors.load(Relaxed),
+            self.window_len(),
+        );
+        s
+    }
+
+    pub fn window(&self) -> Duration {
+        self.cfg.window
+    }
+}
+
+fn prom_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}

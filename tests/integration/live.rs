@@ -1,0 +1,237 @@
+//! End to end with real components: Debian's OpenSSH server logging through a
+//! private rsyslogd, `serve --tail` on rsyslog's file and `serve --syslog` fed
+//! by rsyslog's `omfwd` (TCP, octet-counted, RFC 5424); real logins by the
+//! real OpenSSH client (through `sshpass`); headless Chromium on the page.
+//!
+//! Needs root and the Debian packages `openssh-server openssh-client rsyslog
+//! sshpass chromium`. Debian's rsyslog has no omhttp module, so the omhttp
+//! JSON formats are posted by the tests in `serve.rs` instead.
+//!
+//! The private rsyslogd owns `/dev/log` while the test runs (sshd always logs
+//! there); the test waits for a foreign one to go away and removes its own.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::serve::{http, line, read_sse, Server};
+use sshmap::serve::ServeConfig;
+
+const USER: &str = "sshmaplive";
+const PASS: &str = "Live-test-Pa55word";
+const PACKAGES: &str = "openssh-server openssh-client rsyslog sshpass chromium";
+
+/// Serializes the heavy real-component tests: `/dev/log` has one owner, and a
+/// Chromium start-up beside it would skew the one-second latency check.
+static DEVLOG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn need(bin: &str) -> PathBuf {
+    for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
+        let p = Path::new(dir).join(bin);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("{bin} not found: install the Debian packages {PACKAGES} (see .ci/run)");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until something listens on 127.0.0.1:port, without connecting (a probe would be logged).
+fn wait_listening(port: u16) {
+    let needle = format!("0100007F:{port:04X} 00000000:0000 0A");
+    for _ in 0..100 {
+        if std::fs::read_to_string("/proc/net/tcp").unwrap_or_default().contains(&needle) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listens on port {port}");
+}
+
+/// Everything started for the test, stopped and removed on drop.
+struct Rig {
+    dir: tempfile::TempDir,
+    rsyslog: Option<Child>,
+    sshd: Option<Child>,
+    user_created: bool,
+    ssh_port: u16,
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        for c in [self.sshd.take(), self.rsyslog.take()].into_iter().flatten() {
+            let mut c = c;
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_file("/dev/log");
+        if self.user_created {
+            let _ = Command::new("userdel").args(["-r", USER]).stderr(Stdio::null()).status();
+        }
+    }
+}
+
+impl Rig {
+    /// rsyslogd writing auth to `auth.log` (RFC 3339) and forwarding to `fwd`; sshd on a spare port.
+    fn start(fwd: SocketAddr) -> Rig {
+        assert!(unsafe_is_root(), "the live sshd test needs root (it starts sshd and adds a throwaway user)");
+        let rsyslogd = need("rsyslogd");
+        let sshd = need("sshd");
+        need("sshpass");
+        let dir = tempfile::tempdir().unwrap();
+        let _ = std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755));
+        let w = dir.path();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Path::new("/dev/log").exists() {
+            assert!(Instant::now() < deadline, "/dev/log is owned by another syslog daemon (a system rsyslogd started by apt?): stop it first");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        std::fs::create_dir_all(w.join("spool")).unwrap();
+        let conf = format!(
+            "global(workDirectory=\"{w}/spool\")\n\
+             module(load=\"imuxsock\" SysSock.Name=\"/dev/log\" SysSock.RateLimit.Interval=\"0\")\n\
+             auth,authpriv.* action(type=\"omfile\" file=\"{w}/auth.log\" template=\"RSYSLOG_FileFormat\")\n\
+             auth,authpriv.* action(type=\"omfwd\" target=\"{ip}\" port=\"{port}\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" template=\"RSYSLOG_SyslogProtocol23Format\" action.resumeRetryCount=\"-1\" action.resumeInterval=\"1\")\n",
+            w = w.display(),
+            ip = fwd.ip(),
+            port = fwd.port()
+        );
+        std::fs::write(w.join("rsyslog.conf"), conf).unwrap();
+        std::fs::write(w.join("auth.log"), "").unwrap();
+        let mut rig = Rig { dir, rsyslog: None, sshd: None, user_created: false, ssh_port: free_port() };
+        let w = rig.dir.path().to_path_buf();
+        rig.rsyslog = Some(
+            Command::new(rsyslogd)
+                .arg("-n")
+                .arg("-f")
+                .arg(w.join("rsyslog.conf"))
+                .arg("-i")
+                .arg(w.join("rsyslogd.pid"))
+                .spawn()
+                .unwrap(),
+        );
+        for _ in 0..100 {
+            if Path::new("/dev/log").exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(Path::new("/dev/log").exists(), "rsyslogd did not create /dev/log");
+
+        if Command::new("id").arg(USER).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap().success() {
+            let _ = Command::new("userdel").args(["-r", USER]).stderr(Stdio::null()).status();
+        }
+        assert!(Command::new("useradd").args(["-m", "-s", "/bin/sh", USER]).status().unwrap().success());
+        rig.user_created = true;
+        let mut chpasswd = Command::new("chpasswd").stdin(Stdio::piped()).spawn().unwrap();
+        chpasswd.stdin.take().unwrap().write_all(format!("{USER}:{PASS}\n").as_bytes()).unwrap();
+        assert!(chpasswd.wait().unwrap().success());
+
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let key = w.join("host_ed25519");
+        assert!(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status().unwrap().success());
+        let cfg = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {key}\nPidFile {w}/sshd.pid\nSyslogFacility AUTH\nLogLevel INFO\n\
+             UsePAM yes\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\nPermitRootLogin no\nMaxStartups 100\nUseDNS no\n",
+            port = rig.ssh_port,
+            key = key.display(),
+            w = w.display()
+        );
+        std::fs::write(w.join("sshd_config"), cfg).unwrap();
+        rig.sshd = Some(Command::new(sshd).arg("-D").arg("-f").arg(w.join("sshd_config")).spawn().unwrap());
+        wait_listening(rig.ssh_port);
+        rig
+    }
+
+    fn auth_log(&self) -> PathBuf {
+        self.dir.path().join("auth.log")
+    }
+
+    /// One real login attempt with the real client; true if it got in.
+    fn login(&self, password: &str) -> bool {
+        Command::new("sshpass")
+            .args(["-p", password, "ssh", "-p", &self.ssh_port.to_string()])
+            .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
+            .args(["-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password", "-o", "NumberOfPasswordPrompts=1"])
+            .arg(format!("{USER}@127.0.0.1"))
+            .arg("true")
+            .stdin(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    }
+}
+
+fn unsafe_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .is_some_and(|l| l.split_whitespace().nth(1) == Some("0"))
+}
+
+fn base_cfg() -> ServeConfig {
+    ServeConfig { tokens: vec![sshmap::serve::config::Token { secret: "test-token-123".into(), name: "t".into(), hosts: None }], ..ServeConfig::default() }
+}
+
+#[test]
+fn real_sshd_logins_reach_the_stream_within_a_second_and_raise_an_alert() {
+    let _g = DEVLOG.lock().unwrap_or_else(|e| e.into_inner());
+    // B receives rsyslog's omfwd stream (the fleet path); A follows rsyslog's file.
+    let syslog_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let b = Server::start(ServeConfig { syslog: Some(syslog_addr), ..base_cfg() });
+    let rig = Rig::start(syslog_addr);
+    let a = Server::start(ServeConfig { tail: vec![rig.auth_log()], ..base_cfg() });
+    let (mut sa, _) = a.stream();
+    let (mut sb, _) = b.stream();
+
+    assert!(!rig.login("wrong-password"), "a wrong password must fail");
+    let done = Instant::now();
+    let got = read_sse(&mut sa, |t| t.contains("\"kind\":\"auth_failure\"") && t.contains(USER), Duration::from_secs(5));
+    let took = done.elapsed();
+    assert!(got.contains("\"kind\":\"auth_failure\"") && got.contains(USER), "no auth_failure on the stream:\n{got}\nauth.log:\n{}", std::fs::read_to_string(rig.auth_log()).unwrap_or_default());
+    assert!(took <= Duration::from_secs(1), "auth_failure took {took:?} after the client gave up");
+    assert!(got.contains("\"ip\":\"127.0.0.1\""), "{got}");
+
+    assert!(rig.login(PASS), "the right password must work");
+    let got = read_sse(&mut sa, |t| t.contains("event: alert"), Duration::from_secs(5));
+    assert!(got.contains("\"kind\":\"auth_success\""), "{got}");
+    assert!(got.contains("event: alert") && got.contains("success_after_ip_failures"), "no alert:\n{got}");
+
+    // The same through rsyslog omfwd → --syslog.
+    let got = read_sse(&mut sb, |t| t.contains("event: alert"), Duration::from_secs(10));
+    assert!(got.contains("\"kind\":\"auth_failure\"") && got.contains("success_after_ip_failures"), "syslog path:\n{got}");
+    drop(rig);
+    a.stop();
+    b.stop();
+}
+
+#[test]
+fn headless_chromium_shows_the_marker_of_an_event() {
+    let _g = DEVLOG.lock().unwrap_or_else(|e| e.into_inner());
+    let chromium = need("chromium");
+    let srv = Server::start(ServeConfig { home: Some((48.85, 2.35)), ..base_cfg() });
+    let body = line(7, "Failed password for root from 8.8.8.8 port 4242 ssh2");
+    let resp = http(srv.addr, "POST", "/api/ingest", &[("Authorization", "Bearer test-token-123"), ("Content-Type", "text/plain")], body.as_bytes());
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync", "--disable-component-update", "--disable-dev-shm-usage"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(["--virtual-time-budget=3000", "--timeout=15000", "--dump-dom"])
+        .arg(format!("http://{}/#once", srv.addr))
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(dom.contains("data-live=\"1\""), "the live layer did not connect:\n{dom}");
+    let points = dom.split("id=\"points\"").nth(1).unwrap_or("");
+    assert!(points.starts_with("><circle"), "no marker for the event:\n{dom}");
+    assert!(dom.contains("id=\"t-events\">1<"), "counter not updated:\n{dom}");
+    srv.stop();
+}
