@@ -76,8 +76,9 @@ pub fn prepare(format: VideoFormat, width: u32, height: u32, rgba: Vec<u8>) -> P
 
 /// An open video file being written.
 pub enum Encoder {
-    Mp4(mp4::Mp4Encoder),
-    Gif(gif::GifEncoder<BufWriter<File>>),
+    // Boxed: OpenH264's bitstream info is several kilobytes inline.
+    Mp4(Box<mp4::Mp4Encoder>),
+    Gif(Box<gif::GifEncoder<BufWriter<File>>>),
 }
 
 /// What was written.
@@ -91,10 +92,10 @@ impl Encoder {
     pub fn create(path: &Path, format: VideoFormat, width: u32, height: u32, fps: u32) -> Result<Encoder> {
         check_size(format, width, height)?;
         Ok(match format {
-            VideoFormat::Mp4 => Encoder::Mp4(mp4::Mp4Encoder::create(path, width, height, fps)?),
+            VideoFormat::Mp4 => Encoder::Mp4(Box::new(mp4::Mp4Encoder::create(path, width, height, fps)?)),
             VideoFormat::Gif => {
                 let out = File::create(path).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
-                Encoder::Gif(gif::GifEncoder::new(BufWriter::with_capacity(1 << 20, out), width, height, fps)?)
+                Encoder::Gif(Box::new(gif::GifEncoder::new(BufWriter::with_capacity(1 << 20, out), width, height, fps)?))
             }
         })
     }

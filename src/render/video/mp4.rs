@@ -81,7 +81,8 @@ mod tests {
                 for y in 0..h {
                     for x in 0..w {
                         let p = ((y * w + x) * 4) as usize;
-                        let inside = x >= (i as u32 * 4) % w && x < (i as u32 * 4) % w + 16 && y >= 8 && y < 24;
+                        let left = (i as u32 * 4) % w;
+                        let inside = (left..left + 16).contains(&x) && (8..24).contains(&y);
                         px[p..p + 4].copy_from_slice(if inside { &[255, 200, 0, 255] } else { &[10, 12, 20, 255] });
                     }
                 }
