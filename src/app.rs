@@ -35,7 +35,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         },
         Command::Map(a) => crate::render::command::map(&settings, a),
         Command::Chart(a) => crate::render::command::chart(&settings, a),
-        Command::Timelapse(_) => not_yet("timelapse", "Timelapse video"),
+        Command::Timelapse(a) => crate::render::timelapse::command::run(&settings, &layers, &a),
         Command::Report(a) => {
             let db = layers.get(a.input.db.clone(), None, "db")?;
             report(&settings, &a, db.as_deref())
@@ -47,11 +47,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Serve(a) => serve(&settings, &layers, &a),
         Command::Geoip { command } => geoip(&settings, command),
     }
-}
-
-fn not_yet(cmd: &str, issue: &str) -> Result<i32> {
-    eprintln!("sshmap: `{cmd}` is not implemented yet (planned in the issue \"{issue}\")");
-    Ok(2)
 }
 
 /// True when the error chain is a closed pipe (`sshmap parse | head`).

@@ -183,16 +183,37 @@ pub struct ChartArgs {
 pub struct TimelapseArgs {
     #[command(flatten)]
     pub input: InputArgs,
+    /// Output file: .mp4 (H.264) or .gif
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+    /// mp4 or gif [default: from the file extension]
+    #[arg(long, value_name = "mp4|gif")]
+    pub format: Option<String>,
+    /// Time per frame, down to 1s [default: 1m]
     #[arg(long, value_name = "DURATION")]
     pub bin: Option<String>,
+    /// Frames per second of the video [default: 15]
     #[arg(long)]
     pub fps: Option<u32>,
+    /// Half-life of a country's glow: bins (5) or a duration (5m) [default: 5]
     #[arg(long, value_name = "HALF_LIFE")]
     pub fade: Option<String>,
+    /// Frame size in pixels [default: 1280x720; 640x360 for GIF]
     #[arg(long, value_name = "WxH")]
     pub size: Option<String>,
+    /// equal-earth (default), mercator, natural-earth or orthographic (a globe)
+    #[arg(long, value_name = "NAME")]
+    pub projection: Option<String>,
+    /// Centre of the orthographic globe [default: 30,10]
+    #[arg(long, value_name = "LAT,LON", allow_hyphen_values = true)]
+    pub center: Option<String>,
+    #[arg(long, value_name = "dark|light")]
+    pub theme: Option<String>,
+    /// Pulse a point where each attacker is, fading like the countries
+    #[arg(long)]
+    pub points: bool,
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,10 +1,12 @@
-//! Render: world maps and charts (PNG, SVG) from one scene description.
+//! Render: world maps and charts (PNG, SVG) and timelapse video (MP4, GIF) from one scene description.
 //!
 //! - [`projection`] — Equal Earth, Mercator, Natural Earth, orthographic: pure functions.
 //! - [`world`]      — the embedded Natural Earth country polygons.
 //! - [`scene`]      — what a picture contains, in pixels; [`raster`] (PNG) and [`svg`] draw it.
 //! - [`map`], [`chart`] — build scenes from aggregates; [`command`] runs `sshmap map` / `sshmap chart`.
 //! - [`text`], [`theme`] — the embedded font and the colours.
+//! - [`timelapse`] — `sshmap timelapse`: time bins, the per-country fade, frames rendered in parallel.
+//! - [`video`]     — the in-process encoders: H.264 in MP4, animated GIF.
 
 pub mod chart;
 pub mod command;
@@ -15,6 +17,8 @@ pub mod scene;
 pub mod svg;
 pub mod text;
 pub mod theme;
+pub mod timelapse;
+pub mod video;
 pub mod world;
 
 use std::path::Path;

@@ -112,13 +112,6 @@ fn closed_pipe_is_success() {
 }
 
 #[test]
-fn unbuilt_commands_exit_2_with_a_clear_message() {
-    let out = run(&["timelapse", "-o", "/tmp/x.mp4", fixture("sample/auth.log").to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
-}
-
-#[test]
 fn global_options_before_or_after_the_subcommand() {
     let f = fixture("sample/auth.log");
     let a = run(&["--year", "2021", "--tz", "UTC", "parse", f.to_str().unwrap()]);

@@ -9,6 +9,7 @@ mod mmdb_writer;
 mod openssh_fixtures;
 mod report;
 mod render;
+mod timelapse;
 mod robustness;
 mod serve;
 mod util;

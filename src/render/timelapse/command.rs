@@ -1,0 +1,287 @@
+//! `sshmap timelapse`: options checked, events binned, frames rendered in parallel and encoded, file written.
+//!
+//! Every option is checked before any log is read, so a typo fails at once,
+//! not after parsing a day of logs. The video is written to `FILE.partial` and
+//! renamed at the end: an interrupted run never leaves a truncated video under
+//! the requested name.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use super::fade::Fade;
+use super::frame::{FrameOptions, Frames};
+use super::state::States;
+use super::stream;
+use super::timeline::{self, Binner, Timeline};
+use crate::app;
+use crate::cli::{InputArgs, TimelapseArgs};
+use crate::event::Ts;
+use crate::pipeline;
+use crate::render::command::{parse_lat_lon, parse_size};
+use crate::render::map::thousands;
+use crate::render::projection::Projection;
+use crate::render::theme::Theme;
+use crate::render::video::{self, Encoder, VideoFormat};
+use crate::settings::{self, Layers, Settings};
+use crate::store;
+
+/// More frames than this is almost surely a mistake (`--bin 1s` over a year).
+pub const MAX_FRAMES: usize = 1_000_000;
+
+/// Everything `timelapse` needs, resolved and checked.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub output: PathBuf,
+    pub format: VideoFormat,
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    pub bin_secs: u64,
+    /// Half-life in bins.
+    pub half_life: f64,
+    pub from: Option<Ts>,
+    pub to: Option<Ts>,
+    pub projection: Projection,
+    pub theme: Theme,
+    pub points: bool,
+    pub title: String,
+    pub progress: bool,
+}
+
+impl Options {
+    pub fn resolve(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<Options> {
+        let section = Some("timelapse");
+        let format_flag: Option<String> = layers.get(a.format.clone(), section, "format")?;
+        let format = VideoFormat::resolve(format_flag.as_deref(), &a.output)?;
+        let size: Option<String> = layers.get(a.size.clone(), section, "size")?;
+        let (width, height) = match size {
+            Some(s) => parse_size(&s)?,
+            // GIF is for small sizes: a 720p GIF is tens of megabytes.
+            None if format == VideoFormat::Gif => (640, 360),
+            None => (1280, 720),
+        };
+        video::check_size(format, width, height)?;
+        let fps: u32 = layers.get(a.fps, section, "fps")?.unwrap_or(15);
+        if !(1..=120).contains(&fps) {
+            bail!("--fps {fps}: use 1 to 120 frames per second");
+        }
+        let bin: String = layers.get(a.bin.clone(), section, "bin")?.unwrap_or_else(|| "1m".into());
+        let bin_secs = timeline::parse_bin(&bin)?;
+        let fade: String = layers.get(a.fade.clone(), section, "fade")?.unwrap_or_else(|| "5".into());
+        let half_life = timeline::parse_half_life(&fade, bin_secs)?;
+        let center = match &a.center {
+            Some(c) => parse_lat_lon(c, "--center")?,
+            None => (30.0, 10.0),
+        };
+        let proj_name: Option<String> = layers.get(a.projection.clone(), section, "projection")?;
+        let projection = match proj_name.as_deref() {
+            None => Projection::EqualEarth,
+            Some(n) => Projection::from_name(n, center)
+                .with_context(|| format!("--projection {n:?}: use one of {}", Projection::NAMES))?,
+        };
+        let theme_name: Option<String> = layers.get(a.theme.clone(), section, "theme")?;
+        let theme = match theme_name.as_deref() {
+            None => Theme::Dark,
+            Some(t) => Theme::from_name(t).with_context(|| format!("--theme {t:?}: use dark or light"))?,
+        };
+        let time = |flag: &str, v: &Option<String>| -> Result<Option<Ts>> {
+            v.as_deref()
+                .map(|s| {
+                    let micros = settings::parse_time(s, &settings.tz).with_context(|| format!("--{flag}"))?;
+                    let offset = jiff::Timestamp::from_microsecond(micros).map(|t| settings.tz.to_offset(t).seconds()).unwrap_or(0);
+                    Ok(Ts::from_micros(micros, offset))
+                })
+                .transpose()
+        };
+        let (from, to) = (time("from", &a.input.from)?, time("to", &a.input.to)?);
+        if let (Some(f), Some(t)) = (from, to) {
+            if f.micros >= t.micros {
+                bail!("--from must be before --to");
+            }
+            let frames = (t.micros - f.micros) / 1_000_000 / bin_secs as i64;
+            if frames > MAX_FRAMES as i64 {
+                bail!("--from … --to at --bin {bin} is {frames} frames; at most {MAX_FRAMES} (use a longer --bin)");
+            }
+        }
+        Ok(Options {
+            output: a.output.clone(),
+            format,
+            width,
+            height,
+            fps,
+            bin_secs,
+            half_life,
+            from,
+            to,
+            projection,
+            theme,
+            points: a.points,
+            title: a.title.clone().unwrap_or_else(|| "SSH attack attempts".into()),
+            progress: !settings.quiet && std::io::stderr().is_terminal(),
+        })
+    }
+}
+
+/// Runs `sshmap timelapse`; returns the exit code.
+pub fn run(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<i32> {
+    let opts = Options::resolve(settings, layers, a)?;
+    let started = Instant::now();
+    let mut binner = Binner::new(opts.bin_secs, opts.from, opts.to, opts.points);
+    let failed = match layers.get(a.input.db.clone(), None, "db")? {
+        Some(db) => {
+            if !a.input.inputs.is_empty() {
+                bail!("pass either INPUT files or --db, not both");
+            }
+            let mut st = store::open(&store::Location::parse(Some(&db))?)?;
+            let filter = store::Filter {
+                from: opts.from.map(|t| t.micros),
+                to: opts.to.map(|t| t.micros),
+                host: a.input.host.clone(),
+            };
+            st.scan(&filter, &mut |ev| binner.add(&ev))?;
+            false
+        }
+        None => {
+            // The range is applied here (and by Binner), so input expansion must not see it.
+            let plain = InputArgs { from: None, to: None, ..a.input.clone() };
+            let (inputs, mut failed) = app::inputs(settings, &plain)?;
+            let mut popts = app::pipeline_options(settings, false)?;
+            popts.range = pipeline::TimeRange { from: opts.from.map(|t| t.micros), to: opts.to.map(|t| t.micros) };
+            let reports = pipeline::run(&inputs, &popts, &mut |ev| {
+                binner.add(&ev);
+                Ok(())
+            })?;
+            failed |= app::report_errors(&reports);
+            failed
+        }
+    };
+    let tl = binner.finish();
+    if tl.frames == 0 {
+        bail!("no attack attempts to show{}: nothing to render", if opts.from.is_some() || opts.to.is_some() { " in --from … --to" } else { "" });
+    }
+    if tl.frames > MAX_FRAMES {
+        bail!("the data spans {} frames at this --bin; at most {MAX_FRAMES} (use a longer --bin, or --from/--to)", tl.frames);
+    }
+    let read = started.elapsed();
+    let written = render(&tl, &opts)?;
+    if !settings.quiet {
+        let secs = tl.frames as f64 / f64::from(opts.fps);
+        eprintln!(
+            "sshmap: wrote {}: {} frames ({} per frame), {}x{}, {} fps, {:.1} s of video, {} bytes, in {:.1} s (reading {:.1} s)",
+            opts.output.display(),
+            thousands(written.frames),
+            human(opts.bin_secs),
+            opts.width,
+            opts.height,
+            opts.fps,
+            secs,
+            thousands(written.bytes),
+            started.elapsed().as_secs_f64(),
+            read.as_secs_f64(),
+        );
+    }
+    Ok(i32::from(failed))
+}
+
+/// Renders and encodes every frame of `tl` into `opts.output`.
+pub fn render(tl: &Timeline, opts: &Options) -> Result<video::Written> {
+    let fade = Fade::new(opts.half_life);
+    // The top 5 counts attempts over three half-lives: the countries still visibly lit.
+    let window = (opts.half_life * 3.0).round().max(1.0) as usize;
+    let frames = Frames::new(FrameOptions {
+        width: opts.width,
+        height: opts.height,
+        projection: opts.projection,
+        theme: opts.theme,
+        title: opts.title.clone(),
+        window_label: format!("last {}", human(window as u64 * opts.bin_secs)),
+        zone: tl.offset_label(),
+        half_life: opts.half_life,
+    });
+    let mut states = States::new(tl, fade, opts.points, window);
+    let partial = partial_path(&opts.output);
+    let mut enc = Encoder::create(&partial, opts.format, opts.width, opts.height, opts.fps)?;
+    let bar = opts.progress.then(|| progress_bar(tl.frames as u64)).flatten();
+    let (format, w, h) = (opts.format, opts.width, opts.height);
+    let res = stream::run(
+        tl.frames,
+        stream::chunk_len(),
+        |_| states.next_state(),
+        |st| video::prepare(format, w, h, frames.draw(&st)),
+        |p| {
+            enc.push(p)?;
+            if let Some(b) = &bar {
+                b.inc(1);
+            }
+            Ok(())
+        },
+    )
+    .and_then(|()| enc.finish());
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    match res {
+        Ok(w) => {
+            std::fs::rename(&partial, &opts.output)
+                .with_context(|| format!("cannot rename {} to {}", partial.display(), opts.output.display()))?;
+            Ok(w)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
+}
+
+fn partial_path(out: &Path) -> PathBuf {
+    let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".partial");
+    out.with_file_name(name)
+}
+
+fn progress_bar(frames: u64) -> Option<indicatif::ProgressBar> {
+    let bar = indicatif::ProgressBar::new(frames).with_style(
+        indicatif::ProgressStyle::with_template("frames [{bar:30}] {pos}/{len} {per_sec} ETA {eta}")
+            .ok()?
+            .progress_chars("=> "),
+    );
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    Some(bar)
+}
+
+/// `900` → "15 min", `5400` → "1 h 30 min", `45` → "45 s".
+pub fn human(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    let mut parts = Vec::new();
+    for (n, unit) in [(d, "d"), (h, "h"), (m, "min"), (s, "s")] {
+        if n > 0 {
+            parts.push(format!("{n} {unit}"));
+        }
+    }
+    if parts.is_empty() {
+        "0 s".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human(900), "15 min");
+        assert_eq!(human(5400), "1 h 30 min");
+        assert_eq!(human(45), "45 s");
+        assert_eq!(human(86_400 + 60), "1 d 1 min");
+    }
+
+    #[test]
+    fn partial_name() {
+        assert_eq!(partial_path(Path::new("/tmp/day.mp4")), PathBuf::from("/tmp/day.mp4.partial"));
+    }
+}

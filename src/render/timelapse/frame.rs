@@ -1,0 +1,267 @@
+//! Draws one timelapse frame with the map renderer: the world scene with lit countries, pulses, clock, counter and top 5.
+//!
+//! Countries are projected once ([`Frames::new`], from [`map::scene`]); each frame clones that
+//! scene, recolours the lit countries, adds its overlays and goes through the
+//! same raster back end as `sshmap map`, so a frame and a map never disagree.
+
+use std::collections::HashMap;
+
+use crate::geo::countries;
+use crate::render::map::{self, thousands, MapData, MapOptions};
+use crate::render::projection::{Fit, Projection};
+use crate::render::raster;
+use crate::render::scene::{Anchor, Color, Item, Scene, Shape, Stroke};
+use crate::render::text;
+use crate::render::theme::{Palette, Theme};
+
+use super::state::FrameState;
+
+/// How frames look.
+#[derive(Clone, Debug)]
+pub struct FrameOptions {
+    pub width: u32,
+    pub height: u32,
+    pub projection: Projection,
+    pub theme: Theme,
+    pub title: String,
+    /// Label of the top-5 window, e.g. "last 15 min".
+    pub window_label: String,
+    /// Offset label shown beside the clock ("UTC", "UTC+01:00").
+    pub zone: String,
+    /// Fade half-life in bins: pulses grow and fade with it.
+    pub half_life: f64,
+}
+
+/// Sizes that grow with the picture (1 unit = 1 px at 1280×720).
+struct Metrics {
+    u: f32,
+    margin: f32,
+}
+
+impl Metrics {
+    fn new(w: u32, h: u32) -> Metrics {
+        let u = (w as f32 / 1280.0).min(h as f32 / 720.0).max(0.25);
+        Metrics { u, margin: 16.0 * u }
+    }
+}
+
+/// The projected world, ready to draw any frame.
+pub struct Frames {
+    opts: FrameOptions,
+    pal: &'static Palette,
+    m: Metrics,
+    proj: Projection,
+    fit: Fit,
+    /// Background, ocean and every country in the land colour.
+    base: Scene,
+    /// Where each country's shape sits: (index of the countries group, index inside it).
+    shape_at: HashMap<String, (usize, usize)>,
+}
+
+impl Frames {
+    pub fn new(opts: FrameOptions) -> Frames {
+        let (w, h) = (opts.width, opts.height);
+        let pal = opts.theme.palette();
+        let m = Metrics::new(w, h);
+        let proj = opts.projection;
+        // The world layer comes from the map scene itself (projection, ±180° seams,
+        // globe clipping, borders): a frame is `sshmap map` with no attempts yet,
+        // recoloured. Its header and legend are left out; the frame has its own.
+        let mopts = MapOptions { width: w, height: h, projection: proj, theme: opts.theme, ..MapOptions::default() };
+        let fit = map::pixel_fit(&mopts);
+        let map_scene = map::scene(&MapData::default(), &mopts);
+        let mut base = Scene::new(w, h, pal.background, opts.title.clone());
+        base.items.extend(
+            map_scene.items.into_iter().filter(|it| matches!(it, Item::Group { id: Some(id), .. } if id == "countries")),
+        );
+        let mut shape_at = HashMap::new();
+        for (g, item) in base.items.iter().enumerate() {
+            if let Item::Group { items, .. } = item {
+                for (i, it) in items.iter().enumerate() {
+                    if let Item::Shape(Shape { id: Some(id), .. }) = it {
+                        shape_at.insert(id.clone(), (g, i));
+                    }
+                }
+            }
+        }
+        Frames { opts, pal, m, proj, fit, base, shape_at }
+    }
+
+    pub fn width(&self) -> u32 {
+        self.opts.width
+    }
+
+    pub fn height(&self) -> u32 {
+        self.opts.height
+    }
+
+    /// Where (lat, lon) lands in the frame, if it is on the drawn side of the world.
+    pub fn locate(&self, lat: f64, lon: f64) -> Option<(f32, f32)> {
+        self.proj.visible(lon, lat).then(|| self.fit.apply(self.proj.project(lon, lat)))
+    }
+
+    /// Colour of a lit country: the ramp at its heat, blended over land by its presence.
+    pub fn country_color(&self, heat: f32, presence: f32) -> Color {
+        self.pal.land.lerp(self.pal.ramp_at(f64::from(heat)), f64::from(presence))
+    }
+
+    /// The scene of one frame.
+    pub fn scene(&self, st: &FrameState) -> Scene {
+        let mut s = self.base.clone();
+        let fills: Vec<((usize, usize), Color)> = st
+            .lit
+            .iter()
+            .filter_map(|(code, heat, presence)| Some((*self.shape_at.get(code)?, self.country_color(*heat, *presence))))
+            .collect();
+        for ((g, i), color) in fills {
+            if let Some(Item::Group { items, .. }) = s.items.get_mut(g) {
+                if let Some(Item::Shape(sh)) = items.get_mut(i) {
+                    sh.fill = Some(color);
+                }
+            }
+        }
+        self.pulses(&mut s, st);
+        self.overlays(&mut s, st);
+        s
+    }
+
+    /// Draws a frame: opaque RGBA, row by row.
+    pub fn draw(&self, st: &FrameState) -> Vec<u8> {
+        raster::draw(&self.scene(st)).take()
+    }
+
+    fn pulses(&self, s: &mut Scene, st: &FrameState) {
+        if st.pulses.is_empty() {
+            return;
+        }
+        let (u, h) = (self.m.u, self.opts.half_life.max(0.5) as f32);
+        let mut items = Vec::with_capacity(st.pulses.len() * 2);
+        for p in &st.pulses {
+            let (lon, lat) = (f64::from(p.lon), f64::from(p.lat));
+            if !self.proj.visible(lon, lat) {
+                continue;
+            }
+            let (x, y) = self.fit.apply(self.proj.project(lon, lat));
+            let fade = 0.5f32.powf(p.age as f32 / h);
+            let r = (1.5 + (1.0 + p.attempts as f32).log10() * 1.5) * u;
+            let dot = self.pal.point.with_alpha((f32::from(self.pal.point.a) * fade).round() as u8);
+            items.push(Item::Circle { cx: x, cy: y, r, fill: dot, stroke: None });
+            // The ring expands as the hit ages: the "pulse".
+            let ring = r + (p.age as f32 + 0.5) / h * 10.0 * u;
+            items.push(Item::Circle {
+                cx: x,
+                cy: y,
+                r: ring,
+                fill: Color { a: 0, ..dot },
+                stroke: Some(Stroke { color: dot.with_alpha((f32::from(dot.a) * 0.7) as u8), width: 1.2 * u }),
+            });
+        }
+        s.items.push(Item::Group { id: Some("points".into()), clip: None, items });
+    }
+
+    fn overlays(&self, s: &mut Scene, st: &FrameState) {
+        let (w, h) = (self.opts.width as f32, self.opts.height as f32);
+        let (u, mg, pal) = (self.m.u, self.m.margin, self.pal);
+
+        // Top left: title, then the clock, large.
+        s.text(mg, mg + 13.0 * u, 13.0 * u, pal.muted, Anchor::Start, self.opts.title.clone());
+        let clock_size = if st.clock.len() > 8 { 30.0 } else { 40.0 } * u;
+        let clock_y = mg + 13.0 * u + 8.0 * u + clock_size;
+        s.text(mg, clock_y, clock_size, pal.text, Anchor::Start, st.clock.clone());
+        s.text(mg, clock_y + 16.0 * u, 12.0 * u, pal.muted, Anchor::Start, self.opts.zone.clone());
+
+        // Top right: the running count and this bin's.
+        let rx = w - mg;
+        s.text(rx, mg + 13.0 * u, 13.0 * u, pal.muted, Anchor::End, "attack attempts");
+        s.text(rx, mg + 13.0 * u + 8.0 * u + 30.0 * u, 30.0 * u, pal.text, Anchor::End, thousands(st.total));
+        let now = if st.now > 0 { format!("+{}", thousands(st.now)) } else { String::new() };
+        s.text(rx, mg + 13.0 * u + 8.0 * u + 30.0 * u + 18.0 * u, 14.0 * u, pal.ramp_at(0.8), Anchor::End, now);
+
+        // Bottom left: top 5 of the window, each with its current colour.
+        let line = 17.0 * u;
+        let size = 13.0 * u;
+        let mut y = h - mg - line * 5.0;
+        s.text(mg, y - line, size, pal.muted, Anchor::Start, format!("top countries, {}", self.opts.window_label));
+        for (code, n) in &st.top {
+            let name = countries::name(code).unwrap_or(code);
+            let color = st
+                .lit
+                .iter()
+                .find(|l| &l.0 == code)
+                .map_or(pal.land, |l| self.country_color(l.1, l.2));
+            s.items.push(Item::Rect { x: mg, y: y - size * 0.8, w: size, h: size * 0.8, fill: color });
+            let label = text::truncate(name, size, 170.0 * u);
+            s.text(mg + size * 1.5, y, size, pal.text, Anchor::Start, label);
+            s.text(mg + size * 1.5 + 240.0 * u, y, size, pal.text, Anchor::End, thousands(*n));
+            y += line;
+        }
+
+        // Bottom right: the colour scale and the attribution.
+        let bar_w = 150.0 * u;
+        let bar_h = 8.0 * u;
+        let bar_y = h - mg - 14.0 * u - bar_h;
+        s.items.push(Item::Gradient { x: rx - bar_w, y: bar_y, w: bar_w, h: bar_h, stops: pal.ramp.to_vec() });
+        s.text(rx - bar_w - 6.0 * u, bar_y + bar_h, 11.0 * u, pal.muted, Anchor::End, "glow (log scale)");
+        s.text(rx, h - mg, 10.0 * u, pal.muted, Anchor::End, crate::render::map::ATTRIBUTION);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::timelapse::state::Pulse;
+
+    fn opts() -> FrameOptions {
+        FrameOptions {
+            width: 640,
+            height: 360,
+            projection: Projection::EqualEarth,
+            theme: Theme::Dark,
+            title: "test".into(),
+            window_label: "last 15 min".into(),
+            zone: "UTC".into(),
+            half_life: 5.0,
+        }
+    }
+
+    fn state(lit: Vec<(&str, f32, f32)>) -> FrameState {
+        FrameState {
+            index: 0,
+            clock: "12:34".into(),
+            total: 1234,
+            now: 12,
+            lit: lit.into_iter().map(|(c, h, p)| (c.to_string(), h, p)).collect(),
+            pulses: vec![Pulse { lat: 48.85, lon: 2.35, attempts: 10, age: 1 }],
+            top: vec![("CN".into(), 10)],
+        }
+    }
+
+    /// The pixel at a country's label point.
+    fn pixel(f: &Frames, rgba: &[u8], iso2: &str) -> [u8; 3] {
+        let (lat, lon) = countries::label_point(iso2).unwrap();
+        let (x, y) = f.fit.apply(f.proj.project(lon, lat));
+        let i = (y.round() as usize * f.width() as usize + x.round() as usize) * 4;
+        [rgba[i], rgba[i + 1], rgba[i + 2]]
+    }
+
+    #[test]
+    fn lit_countries_take_their_colour_and_the_rest_stays_land() {
+        let f = Frames::new(opts());
+        let rgba = f.draw(&state(vec![("CN", 1.0, 1.0), ("BR", 0.3, 0.5)]));
+        assert_eq!(rgba.len(), 640 * 360 * 4);
+        let pal = Theme::Dark.palette();
+        let hot = *pal.ramp.last().unwrap();
+        assert_eq!(pixel(&f, &rgba, "CN"), [hot.r, hot.g, hot.b]);
+        let br = f.country_color(0.3, 0.5);
+        assert_eq!(pixel(&f, &rgba, "BR"), [br.r, br.g, br.b]);
+        assert_eq!(pixel(&f, &rgba, "AU"), [pal.land.r, pal.land.g, pal.land.b]);
+    }
+
+    #[test]
+    fn no_presence_is_plain_land() {
+        let f = Frames::new(opts());
+        let pal = Theme::Dark.palette();
+        assert_eq!(f.country_color(0.9, 0.0), pal.land);
+        assert_eq!(f.country_color(1.0, 1.0), *pal.ramp.last().unwrap());
+    }
+}

@@ -1,0 +1,231 @@
+//! What each frame shows, computed in frame order: lit countries, pulsing points, clock, counter, top 5.
+//!
+//! Everything that depends on earlier frames (the fade, the running count, the
+//! trailing window) lives here, so frames themselves can be drawn in any order
+//! on any thread from a [`FrameState`] alone.
+
+use std::collections::VecDeque;
+
+use super::fade::{Fade, Intensities};
+use super::timeline::Timeline;
+
+/// How long a point stays on screen, in half-lives: after four it is at 1/16 and gone.
+const POINT_HALF_LIVES: f64 = 4.0;
+
+/// A place attempts came from, `age` bins ago.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pulse {
+    pub lat: f32,
+    pub lon: f32,
+    pub attempts: u32,
+    pub age: u32,
+}
+
+/// Everything needed to draw one frame.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FrameState {
+    pub index: usize,
+    pub clock: String,
+    /// Attempts from the first frame through this one.
+    pub total: u64,
+    /// Attempts in this bin.
+    pub now: u64,
+    /// (ISO code, heat in [0, 1], presence in [0, 1]) of every lit country.
+    pub lit: Vec<(String, f32, f32)>,
+    pub pulses: Vec<Pulse>,
+    /// The five countries with most attempts in the trailing window, with their counts.
+    pub top: Vec<(String, u64)>,
+}
+
+/// Steps through the timeline one frame at a time.
+pub struct States<'a> {
+    tl: &'a Timeline,
+    fade: Fade,
+    peak: f64,
+    points: bool,
+    window: usize,
+    next: usize,
+    total: u64,
+    intensities: Intensities,
+    /// Attempts per country over the trailing window, and the bins inside it.
+    window_sums: Vec<u64>,
+    /// Bins whose pulses are still visible, newest last.
+    recent: VecDeque<usize>,
+    point_life: u32,
+}
+
+impl<'a> States<'a> {
+    /// `window`: bins in the top-5 window (at least 1).
+    pub fn new(tl: &'a Timeline, fade: Fade, points: bool, window: usize) -> States<'a> {
+        States {
+            tl,
+            fade,
+            peak: peak(tl, &fade),
+            points,
+            window: window.max(1),
+            next: 0,
+            total: 0,
+            intensities: Intensities::new(),
+            window_sums: vec![0; tl.countries.len()],
+            recent: VecDeque::new(),
+            point_life: (fade.half_life() * POINT_HALF_LIVES).ceil().max(1.0) as u32,
+        }
+    }
+
+    /// The top of the colour scale (see [`peak`]).
+    pub fn peak(&self) -> f64 {
+        self.peak
+    }
+
+    /// The state of the next frame. Call it once per frame, in order.
+    pub fn next_state(&mut self) -> FrameState {
+        let i = self.next;
+        self.next += 1;
+        let tl = self.tl;
+        let bin = tl.bin(i);
+        self.intensities.step(&self.fade, &bin.countries);
+        let now = bin.attempts();
+        self.total += now;
+
+        for &(id, n) in &bin.countries {
+            self.window_sums[usize::from(id)] += u64::from(n);
+        }
+        if i >= self.window {
+            for &(id, n) in &tl.bin(i - self.window).countries {
+                self.window_sums[usize::from(id)] -= u64::from(n);
+            }
+        }
+        let mut top: Vec<(u16, u64)> =
+            self.window_sums.iter().enumerate().filter(|(_, &n)| n > 0).map(|(id, &n)| (id as u16, n)).collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| tl.countries.code(a.0).cmp(tl.countries.code(b.0))));
+        top.truncate(5);
+
+        let mut lit: Vec<(String, f32, f32)> = self
+            .intensities
+            .lit()
+            .map(|(id, v)| (tl.countries.code(id).to_string(), Fade::heat(v, self.peak) as f32, Fade::presence(v) as f32))
+            .collect();
+        // Dim first, so a bright country's border is drawn over its neighbours'.
+        lit.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+
+        let mut pulses = Vec::new();
+        if self.points {
+            if !bin.points.is_empty() {
+                self.recent.push_back(i);
+            }
+            while self.recent.front().is_some_and(|&b| i - b >= self.point_life as usize) {
+                self.recent.pop_front();
+            }
+            // Oldest first: fresh pulses are drawn on top.
+            for &b in &self.recent {
+                let age = (i - b) as u32;
+                pulses.extend(tl.bin(b).points.iter().map(|&(lat, lon, attempts)| Pulse { lat, lon, attempts, age }));
+            }
+        }
+
+        FrameState {
+            index: i,
+            clock: tl.clock(i),
+            total: self.total,
+            now,
+            lit,
+            pulses,
+            top: top.into_iter().map(|(id, n)| (tl.countries.code(id).to_string(), n)).collect(),
+        }
+    }
+}
+
+/// Runs the fade over the whole timeline once to find the top of the colour
+/// scale: the 99th percentile of each frame's highest intensity. Not the
+/// maximum, so that one burst minute does not leave the rest of the day in the
+/// darkest colours (the burst itself is clamped to the top colour).
+/// Cheap (lit countries × frames) next to drawing a single frame.
+fn peak(tl: &Timeline, fade: &Fade) -> f64 {
+    let mut it = Intensities::new();
+    let mut maxima = Vec::new();
+    for i in 0..tl.frames {
+        let hits = &tl.bin(i).countries;
+        it.step(fade, hits);
+        if !hits.is_empty() {
+            maxima.push(hits.iter().map(|&(id, _)| it.get(id)).fold(0.0, f64::max));
+        }
+    }
+    if maxima.is_empty() {
+        return 0.0;
+    }
+    maxima.sort_by(f64::total_cmp);
+    let k = ((maxima.len() as f64 * 0.99).ceil() as usize).clamp(1, maxima.len()) - 1;
+    maxima[k]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Event, Geo, Kind, Src, Ts};
+    use crate::render::timelapse::timeline::Binner;
+    use std::sync::Arc;
+
+    fn ev(min: i64, country: &str, attempts: u32) -> Event {
+        Event {
+            ts: Ts::from_micros((1_700_000_040 + min * 60) * 1_000_000, 0),
+            host: None,
+            program: Arc::from("sshd"),
+            pid: None,
+            kind: Kind::AuthFailure,
+            method: None,
+            user: None,
+            invalid_user: false,
+            ip: None,
+            port: None,
+            count: attempts,
+            attempts,
+            geo: Some(Arc::new(Geo { country: Some(Arc::from(country)), lat: Some(10.0), lon: Some(20.0), ..Geo::default() })),
+            scope: None,
+            src: Src { input: Arc::from("t"), line: 1 },
+        }
+    }
+
+    #[test]
+    fn lit_counter_top_and_pulses() {
+        let mut b = Binner::new(60, None, None, true);
+        for e in [ev(0, "FR", 3), ev(1, "CN", 10), ev(1, "FR", 1), ev(30, "US", 2)] {
+            b.add(&e);
+        }
+        let tl = b.finish();
+        assert_eq!(tl.frames, 31);
+        let mut st = States::new(&tl, Fade::new(2.0), true, 3);
+        assert!((st.peak() - 10.0).abs() < 1e-9);
+        let f0 = st.next_state();
+        assert_eq!(f0.total, 3);
+        assert_eq!(f0.lit.len(), 1);
+        assert_eq!(f0.lit[0].0, "FR");
+        assert_eq!(f0.top, vec![("FR".to_string(), 3)]);
+        assert_eq!(f0.pulses.len(), 1);
+        let f1 = st.next_state();
+        assert_eq!(f1.total, 14);
+        assert_eq!(f1.now, 11);
+        // Brightest last.
+        assert_eq!(f1.lit.last().unwrap().0, "CN");
+        assert_eq!(f1.lit.last().unwrap().1, 1.0);
+        assert_eq!(f1.top, vec![("CN".to_string(), 10), ("FR".to_string(), 4)]);
+        assert_eq!(f1.pulses.iter().map(|p| p.age).collect::<Vec<_>>(), vec![1, 0]);
+        let f2 = st.next_state();
+        let f3 = st.next_state();
+        assert_eq!(f2.top.len(), 2);
+        // The window is 3 bins: frame 0's attempts left it.
+        assert_eq!(f3.top, vec![("CN".to_string(), 10), ("FR".to_string(), 1)]);
+        let heat = |f: &FrameState, c: &str| f.lit.iter().find(|l| l.0 == c).map(|l| l.1).unwrap_or(0.0);
+        assert!(heat(&f3, "CN") < heat(&f2, "CN"));
+        let mut last = st.next_state();
+        for _ in 5..30 {
+            last = st.next_state();
+        }
+        assert_eq!(last.index, 29);
+        assert!(last.lit.is_empty(), "faded out: {:?}", last.lit);
+        assert!(last.pulses.is_empty());
+        assert!(last.top.is_empty());
+        let f30 = st.next_state();
+        assert_eq!(f30.lit[0].0, "US");
+        assert_eq!(f30.total, 16);
+    }
+}

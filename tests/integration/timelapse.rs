@@ -1,0 +1,228 @@
+//! `sshmap timelapse`: MP4 and GIF files checked from the outside (ffprobe, ffmpeg, the gif decoder), frame by frame.
+//!
+//! Needs `ffprobe` and `ffmpeg` on PATH (Debian package `ffmpeg`; `.ci/run` installs it).
+
+use std::path::Path;
+use std::process::Command;
+
+use sshmap::geo::countries;
+use sshmap::render::projection::Projection;
+use sshmap::render::theme::Theme;
+use sshmap::render::timelapse::frame::{FrameOptions, Frames};
+
+use crate::util::run;
+
+/// Addresses the embedded DB-IP country database places in big countries
+/// (so a country's label point is well inside many pixels at 640×360).
+const SOURCES: [(&str, &str); 7] = [
+    ("CN", "1.0.1.1"),
+    ("BR", "200.160.0.1"),
+    ("US", "8.8.8.8"),
+    ("RU", "77.88.8.8"),
+    ("AU", "139.130.4.5"),
+    ("ZA", "41.0.0.1"),
+    ("CA", "103.21.244.1"),
+];
+
+/// Two hours of failed logins on 2026-11-22: in minute N, `1 + N % 5` attempts from
+/// country `N % 7` of [`SOURCES`], and from no one else.
+fn two_hour_log(dir: &Path) -> std::path::PathBuf {
+    let mut lines = Vec::new();
+    let mut pid = 1000;
+    for minute in 0..120 {
+        let (_, ip) = SOURCES[minute % SOURCES.len()];
+        for k in 0..1 + minute % 5 {
+            pid += 1;
+            lines.push(format!(
+                "Nov 22 {:02}:{:02}:{:02} web1 sshd[{pid}]: Failed password for root from {ip} port {} ssh2",
+                minute / 60,
+                minute % 60,
+                (k * 7) % 60,
+                40000 + k
+            ));
+        }
+    }
+    let p = dir.join("auth.log");
+    std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+    p
+}
+
+fn tool(name: &str) -> Command {
+    let ok = Command::new(name).arg("-version").output().is_ok_and(|o| o.status.success());
+    assert!(ok, "`{name}` is not on PATH: install Debian's `ffmpeg` package (apt-get install -y ffmpeg) to run the timelapse tests");
+    Command::new(name)
+}
+
+/// ffprobe's view of the first video stream.
+fn probe(path: &Path) -> serde_json::Value {
+    let out = tool("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries"])
+        .arg("stream=codec_name,width,height,r_frame_rate,avg_frame_rate,nb_frames,nb_read_frames:format=format_name,duration")
+        .args(["-of", "json"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ffprobe: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut s = v["streams"][0].clone();
+    s["format"] = v["format"].clone();
+    s
+}
+
+/// Every frame decoded by ffmpeg as RGB.
+fn decode(path: &Path, w: usize, h: usize) -> Vec<Vec<u8>> {
+    let out = tool("ffmpeg").args(["-v", "error", "-i"]).arg(path).args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]).output().unwrap();
+    assert!(out.status.success(), "ffmpeg: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout.chunks_exact(w * h * 3).map(<[u8]>::to_vec).collect()
+}
+
+fn frames_640() -> Frames {
+    Frames::new(FrameOptions {
+        width: 640,
+        height: 360,
+        projection: Projection::EqualEarth,
+        theme: Theme::Dark,
+        title: String::new(),
+        window_label: String::new(),
+        zone: String::new(),
+        half_life: 1.0,
+    })
+}
+
+/// Mean colour of the 3×3 pixels around a country's label point.
+fn country_rgb(frames: &Frames, rgb: &[u8], iso2: &str) -> [f32; 3] {
+    let (lat, lon) = countries::label_point(iso2).unwrap();
+    let (x, y) = frames.locate(lat, lon).unwrap();
+    let (x, y) = (x.round() as usize, y.round() as usize);
+    let mut sum = [0f32; 3];
+    for dy in 0..3 {
+        for dx in 0..3 {
+            let i = ((y + dy - 1) * 640 + x + dx - 1) * 3;
+            for c in 0..3 {
+                sum[c] += f32::from(rgb[i + c]) / 9.0;
+            }
+        }
+    }
+    sum
+}
+
+fn distance(a: [f32; 3], b: [f32; 3]) -> f32 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+}
+
+#[test]
+fn mp4_has_a_frame_per_minute_and_minute_n_lights_its_country() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = two_hour_log(dir.path());
+    let out = dir.path().join("day.mp4");
+    let o = run(&[
+        "--year", "2026", "--tz", "UTC", "-q", "timelapse", log.to_str().unwrap(), "-o", out.to_str().unwrap(),
+        "--size", "640x360", "--fade", "1",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.stderr.is_empty(), "quiet run wrote to stderr: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(!dir.path().join("day.mp4.partial").exists());
+
+    let p = probe(&out);
+    assert_eq!(p["codec_name"], "h264");
+    assert_eq!((p["width"].as_u64(), p["height"].as_u64()), (Some(640), Some(360)));
+    assert_eq!(p["r_frame_rate"], "15/1");
+    assert_eq!(p["avg_frame_rate"], "15/1");
+    assert_eq!(p["nb_frames"], "120", "{p}");
+    assert_eq!(p["nb_read_frames"], "120", "{p}");
+    assert!(p["format"]["format_name"].as_str().unwrap().contains("mp4"));
+    let secs: f64 = p["format"]["duration"].as_str().unwrap().parse().unwrap();
+    assert!((secs - 8.0).abs() < 0.1, "120 frames at 15 fps: {secs} s");
+
+    let decoded = decode(&out, 640, 360);
+    assert_eq!(decoded.len(), 120);
+    let frames = frames_640();
+    let land = Theme::Dark.palette().land;
+    let land = [f32::from(land.r), f32::from(land.g), f32::from(land.b)];
+    for (n, rgb) in decoded.iter().enumerate() {
+        let (now, _) = SOURCES[n % SOURCES.len()];
+        // Frame N: the country of minute N glows, far from the colour of quiet land.
+        let lit = country_rgb(&frames, rgb, now);
+        assert!(distance(lit, land) > 60.0, "frame {n}: {now} should be lit, is {lit:?} (land {land:?})");
+        // The country that attacked six minutes ago has faded back (half-life one bin).
+        if n >= 6 {
+            let (old, _) = SOURCES[(n - 6) % SOURCES.len()];
+            let faded = country_rgb(&frames, rgb, old);
+            assert!(distance(faded, land) < 25.0, "frame {n}: {old} should have faded, is {faded:?}");
+        }
+    }
+    // Fading is gradual: the country of minute 0 dims frame after frame until minute 7 hits again.
+    let cn: Vec<f32> = (0..7).map(|n| distance(country_rgb(&frames, &decoded[n], "CN"), land)).collect();
+    assert!(cn.windows(2).all(|w| w[1] <= w[0] + 3.0), "China should fade monotonically: {cn:?}");
+    assert!(cn[1] < cn[0] - 10.0 && cn[3] < cn[1]);
+    assert!(distance(country_rgb(&frames, &decoded[7], "CN"), land) > 60.0, "China re-brightens when it attacks again");
+}
+
+#[test]
+fn gif_decodes_to_one_frame_per_bin() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = two_hour_log(dir.path());
+    let out = dir.path().join("day.gif");
+    let o = run(&[
+        "--year", "2026", "--tz", "UTC", "-q", "timelapse", log.to_str().unwrap(), "-o", out.to_str().unwrap(),
+        "--bin", "5m", "--size", "320x180", "--fps", "10", "--points",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut opts = gif::DecodeOptions::new();
+    opts.set_color_output(gif::ColorOutput::RGBA);
+    let mut d = opts.read_info(std::fs::File::open(&out).unwrap()).unwrap();
+    assert_eq!((d.width(), d.height()), (320, 180));
+    let (mut n, mut delay) = (0, 0u32);
+    while let Some(f) = d.read_next_frame().unwrap() {
+        n += 1;
+        delay += u32::from(f.delay);
+    }
+    assert_eq!(n, 24, "two hours in 5-minute bins");
+    assert_eq!(delay, 240, "24 frames at 10 fps: 2.4 s in centiseconds");
+}
+
+#[test]
+fn from_and_to_pick_the_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = two_hour_log(dir.path());
+    let out = dir.path().join("half.mp4");
+    let o = run(&[
+        "--year", "2026", "--tz", "UTC", "-q", "timelapse", log.to_str().unwrap(), "-o", out.to_str().unwrap(),
+        "--size", "320x180", "--from", "2026-11-22T00:30:00Z", "--to", "2026-11-22T03:00:00Z", "--bin", "10m",
+        "--fps", "24",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p = probe(&out);
+    // 00:30 to 03:00 in 10-minute bins, an hour of them after the data ends.
+    assert_eq!(p["nb_read_frames"], "15", "{p}");
+    assert_eq!(p["r_frame_rate"], "24/1");
+}
+
+#[test]
+fn bad_options_fail_before_reading_and_leave_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = two_hour_log(dir.path());
+    let l = log.to_str().unwrap();
+    let mp4 = dir.path().join("x.mp4");
+    let m = mp4.to_str().unwrap();
+    for (args, needle) in [
+        (vec!["timelapse", l, "-o", dir.path().join("x.avi").to_str().unwrap()], ".mp4 or .gif"),
+        (vec!["timelapse", l, "-o", m, "--fps", "0"], "--fps"),
+        (vec!["timelapse", l, "-o", m, "--bin", "0s"], "shortest bin"),
+        (vec!["timelapse", l, "-o", m, "--bin", "1x"], "not a duration"),
+        (vec!["timelapse", l, "-o", m, "--size", "641x360"], "even"),
+        (vec!["timelapse", l, "-o", m, "--fade", "0"], "--fade"),
+        (vec!["timelapse", l, "-o", m, "--projection", "flat"], "--projection"),
+        (vec!["timelapse", l, "-o", m, "--format", "webm"], "--format"),
+        (vec!["timelapse", l, "-o", m, "--from", "2026-11-22T03:00:00Z", "--to", "2026-11-22T01:00:00Z"], "before --to"),
+        (vec!["timelapse", l, "-o", m, "--from", "2026-11-22T05:00:00Z"], "no attack attempts"),
+    ] {
+        let mut full = vec!["--year", "2026", "--tz", "UTC"];
+        full.extend(args);
+        let o = run(&full);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{full:?}: {err}");
+        assert!(err.contains(needle), "{full:?}: {err}");
+        assert!(!mp4.exists() && !dir.path().join("x.mp4.partial").exists(), "{full:?} left a file");
+    }
+}
