@@ -186,3 +186,28 @@ fn map_command_reads_logs_and_rejects_bad_options() {
         assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", String::from_utf8_lossy(&o.stderr));
     }
 }
+
+/// `map` and `chart` answer the same from the store as from the logs (issue: "Both work
+/// on raw logs and on `--db`").
+#[test]
+fn map_and_chart_read_the_store_like_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = crate::util::fixture("sample/auth.log");
+    let db = dir.path().join("s.db");
+    let o = run(&["-q", "--year", "2026", "ingest", log.to_str().unwrap(), "--db", db.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for (cmd, extra) in [("map", &["--points"][..]), ("chart", &["--by", "country"][..])] {
+        let from_log = dir.path().join(format!("{cmd}-log.svg"));
+        let from_db = dir.path().join(format!("{cmd}-db.svg"));
+        let mut a = vec!["-q", "--year", "2026", cmd, log.to_str().unwrap(), "-o", from_log.to_str().unwrap()];
+        a.extend_from_slice(extra);
+        let mut b = vec!["-q", cmd, "--db", db.to_str().unwrap(), "-o", from_db.to_str().unwrap()];
+        b.extend_from_slice(extra);
+        let (oa, ob) = (run(&a), run(&b));
+        assert!(oa.status.success(), "{}", String::from_utf8_lossy(&oa.stderr));
+        assert!(ob.status.success(), "{}", String::from_utf8_lossy(&ob.stderr));
+        let (sa, sb) = (std::fs::read_to_string(&from_log).unwrap(), std::fs::read_to_string(&from_db).unwrap());
+        assert!(sa.contains("401"), "{cmd}: the sample's 401 attempts are in the picture");
+        assert_eq!(sa, sb, "{cmd}: the same SVG from the store as from the log");
+    }
+}
