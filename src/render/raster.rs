@@ -58,6 +58,12 @@ fn paint(c: Color) -> Paint<'static> {
 
 fn rings_path(rings: &[Vec<(f32, f32)>], closed: bool) -> Option<tiny_skia::Path> {
     let mut pb = PathBuilder::new();
+    push_rings(&mut pb, rings, closed);
+    pb.finish()
+}
+
+/// Appends rings (or open polylines) to a path under construction.
+fn push_rings(pb: &mut PathBuilder, rings: &[Vec<(f32, f32)>], closed: bool) {
     for r in rings {
         let Some(&(x, y)) = r.first() else { continue };
         pb.move_to(x, y);
@@ -68,7 +74,6 @@ fn rings_path(rings: &[Vec<(f32, f32)>], closed: bool) -> Option<tiny_skia::Path
             pb.close();
         }
     }
-    pb.finish()
 }
 
 fn stroke_with(s: &Stroke) -> tiny_skia::Stroke {
@@ -147,16 +152,7 @@ fn draw_item(pm: &mut Pixmap, item: &Item, mask: Option<&Mask>) {
                             Some(l) => (l, false),
                             None => (&s.rings, s.closed),
                         };
-                        for r in lines {
-                            let Some(&(x, y)) = r.first() else { continue };
-                            pb.move_to(x, y);
-                            for &(x, y) in &r[1..] {
-                                pb.line_to(x, y);
-                            }
-                            if closed {
-                                pb.close();
-                            }
-                        }
+                        push_rings(&mut pb, lines, closed);
                     }
                 }
                 if let Some(path) = pb.finish() {
