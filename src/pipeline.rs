@@ -207,7 +207,6 @@ fn run_one(
         producer.join().unwrap_or(None)
     });
     corr.finish_all(&mut emit);
-    drop(emit);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -34,7 +34,7 @@ fn table(out: &mut String, title: &str, header: &[&str], rows: &[Vec<String>]) {
         }
     }
     let line = |out: &mut String, cells: &[String]| {
-        out.push_str(" ");
+        out.push(' ');
         for (i, c) in cells.iter().enumerate() {
             let pad = widths[i] - c.chars().count();
             // Numbers right-aligned, text left-aligned.

@@ -242,7 +242,7 @@ impl Correlator {
         }
         let slot = Slot { ev, need_ip, undecided, key: Some(key) };
         if slot.held() {
-            if !(slot.ev.kind == Kind::Other && !self.opts.all) {
+            if slot.ev.kind != Kind::Other || self.opts.all {
                 let idx = self.base + self.queue.len() as u64;
                 conn.held.push(idx);
                 self.enqueue(slot);

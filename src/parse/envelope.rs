@@ -139,12 +139,11 @@ fn rfc5424(s: &[u8]) -> Result<Envelope<'_>, Skip> {
                 None => break,
                 Some(b'\\') if in_quotes => i += 1,
                 Some(b'"') => in_quotes = !in_quotes,
-                Some(b']') if !in_quotes => {
-                    if s.get(i + 1) != Some(&b'[') {
+                Some(b']') if !in_quotes
+                    && s.get(i + 1) != Some(&b'[') => {
                         i += 1;
                         break;
                     }
-                }
                 _ => {}
             }
             i += 1;

@@ -87,7 +87,7 @@ fn write_shape(out: &mut String, s: &Shape) {
     out.push('"');
     match &s.title {
         Some(t) => {
-            let _ = write!(out, "><title>{}</title></path>\n", html(t));
+            let _ = writeln!(out, "><title>{}</title></path>", html(t));
         }
         None => out.push_str("/>\n"),
     }
@@ -140,7 +140,7 @@ fn write_item(out: &mut String, item: &Item, ids: &mut usize) {
             let _ = write!(out, "<text x=\"{}\" y=\"{}\" font-size=\"{}\" text-anchor=\"{anchor}\"", num(t.x), num(t.y), num(t.size));
             fill_attrs(out, "fill", t.color);
             // Same visible form as the PNG (control characters shown as \xNN), then XML-escaped.
-            let _ = write!(out, ">{}</text>\n", html(&super::text::visible(&t.text)));
+            let _ = writeln!(out, ">{}</text>", html(&super::text::visible(&t.text)));
         }
         Item::Group { id, clip, items } => {
             out.push_str("<g");
@@ -152,9 +152,9 @@ fn write_item(out: &mut String, item: &Item, ids: &mut usize) {
                 let cid = format!("clip{ids}");
                 let mut d = String::new();
                 path_data(&mut d, rings, true);
-                let _ = write!(
+                let _ = writeln!(
                     out,
-                    " clip-path=\"url(#{cid})\"><defs><clipPath id=\"{cid}\"><path clip-rule=\"evenodd\" d=\"{d}\"/></clipPath></defs>\n"
+                    " clip-path=\"url(#{cid})\"><defs><clipPath id=\"{cid}\"><path clip-rule=\"evenodd\" d=\"{d}\"/></clipPath></defs>"
                 );
             } else {
                 out.push_str(">\n");
