@@ -20,7 +20,10 @@ fn input() -> (Vec<u8>, &'static str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench-data/auth-1m.log");
     if let Ok(mut data) = std::fs::read(&path) {
         if data.len() > SIZE {
-            let end = data[..SIZE].iter().rposition(|&b| b == b'\n').map_or(SIZE, |i| i + 1);
+            let end = data[..SIZE]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(SIZE, |i| i + 1);
             data.truncate(end);
         }
         return (data, "bench-data/auth-1m.log");
@@ -42,20 +45,38 @@ fn generate(size: usize) -> Vec<u8> {
         .map(|i| {
             let r = next();
             if i % 17 == 0 {
-                format!("2a01:4f8:{:x}:{:x}::{:x}", r & 0xffff, (r >> 16) & 0xffff, (r >> 32) & 0xfff)
+                format!(
+                    "2a01:4f8:{:x}:{:x}::{:x}",
+                    r & 0xffff,
+                    (r >> 16) & 0xffff,
+                    (r >> 32) & 0xfff
+                )
             } else {
-                format!("{}.{}.{}.{}", 11 + (r % 200), (r >> 8) & 255, (r >> 16) & 255, 1 + ((r >> 24) % 254))
+                format!(
+                    "{}.{}.{}.{}",
+                    11 + (r % 200),
+                    (r >> 8) & 255,
+                    (r >> 16) & 255,
+                    1 + ((r >> 24) % 254)
+                )
             }
         })
         .collect();
-    let users = ["root", "admin", "test", "ubuntu", "oracle", "postgres", "git", "guest", "pi", "user"];
+    let users = [
+        "root", "admin", "test", "ubuntu", "oracle", "postgres", "git", "guest", "pi", "user",
+    ];
     let mut out = Vec::with_capacity(size + 512);
     let (mut sec, mut pid) = (0u64, 1000u64);
     while out.len() < size {
         let r = next();
         sec = (sec + (r % 3)).min(86_399);
         pid += 1 + (r >> 8) % 30;
-        let t = format!("Nov 22 {:02}:{:02}:{:02} web1", sec / 3600, sec / 60 % 60, sec % 60);
+        let t = format!(
+            "Nov 22 {:02}:{:02}:{:02} web1",
+            sec / 3600,
+            sec / 60 % 60,
+            sec % 60
+        );
         let u = (((r >> 16) % 1000) as f64 / 1000.0).powi(3);
         let ip = &ips[(u * ips.len() as f64) as usize];
         let user = users[((r >> 40) % users.len() as u64) as usize];
@@ -87,7 +108,11 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(data.len() as u64));
     g.sample_size(10);
     g.bench_function("parse_block (1 thread)", |b| {
-        b.iter(|| black_box(parse_block(black_box(&data), 1, false)).lines.len())
+        b.iter(|| {
+            black_box(parse_block(black_box(&data), 1, false))
+                .lines
+                .len()
+        })
     });
 
     let mut file = tempfile::NamedTempFile::new().expect("temp file");

@@ -30,5 +30,9 @@ fn main() {
     }
     c.finish_all(&mut |e| st.add(&e));
     let mb = data.len() as f64 / 1e6;
-    eprintln!("{mb:.0} MB, {n} raw lines: parse {tp:?} ({:.0} MB/s), correlate+stats {tc:?} ({:.0} MB/s)", mb / tp.as_secs_f64(), mb / tc.as_secs_f64());
+    eprintln!(
+        "{mb:.0} MB, {n} raw lines: parse {tp:?} ({:.0} MB/s), correlate+stats {tc:?} ({:.0} MB/s)",
+        mb / tp.as_secs_f64(),
+        mb / tc.as_secs_f64()
+    );
 }

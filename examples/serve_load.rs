@@ -18,11 +18,16 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::io::AsyncReadExt;
 
 fn now_micros() -> u64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_micros() as u64
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
 }
 
 fn stamp() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.6f+00:00")
+        .to_string()
 }
 
 /// One keep-alive HTTP/1.1 connection that posts bodies and reads the answers.
@@ -35,7 +40,10 @@ impl Conn {
     fn new(addr: SocketAddr) -> Conn {
         let s = TcpStream::connect(addr).unwrap();
         s.set_nodelay(true).unwrap();
-        Conn { s, buf: Vec::with_capacity(4096) }
+        Conn {
+            s,
+            buf: Vec::with_capacity(4096),
+        }
     }
 
     fn post(&mut self, token: &str, body: &[u8]) -> u16 {
@@ -55,7 +63,11 @@ impl Conn {
             if let Some(end) = text.find("\r\n\r\n") {
                 let len: usize = text[..end]
                     .lines()
-                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
                     .unwrap_or(0);
                 if self.buf.len() >= end + 4 + len {
                     return text[9..12].parse().unwrap();
@@ -98,18 +110,33 @@ fn ingest(addr: SocketAddr, token: &str, lines: usize, batch: usize, conns: usiz
         }
     });
     let secs = t0.elapsed().as_secs_f64();
-    println!("ingest: {} lines in {:.2} s = {:.0} lines/s ({} per request, {} connections)", per * conns, secs, (per * conns) as f64 / secs, batch, conns);
+    println!(
+        "ingest: {} lines in {:.2} s = {:.0} lines/s ({} per request, {} connections)",
+        per * conns,
+        secs,
+        (per * conns) as f64 / secs,
+        batch,
+        conns
+    );
 }
 
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
 fn sse(addr: SocketAddr, token: String, clients: usize, rate: usize, secs: u64, pid: Option<u32>) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let lat: Arc<Mutex<Vec<u64>>> = Arc::default();
     let connected = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -120,13 +147,17 @@ fn sse(addr: SocketAddr, token: String, clients: usize, rate: usize, secs: u64, 
             handles.push(tokio::spawn(async move {
                 let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
                 use tokio::io::AsyncWriteExt;
-                s.write_all(b"GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+                s.write_all(b"GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .await
+                    .unwrap();
                 let mut buf = vec![0u8; 1 << 16];
                 let mut pending = Vec::new();
                 let mut first = true;
                 let mut mine = Vec::new();
                 while !stop.load(Relaxed) {
-                    let n = match tokio::time::timeout(Duration::from_millis(200), s.read(&mut buf)).await {
+                    let n = match tokio::time::timeout(Duration::from_millis(200), s.read(&mut buf))
+                        .await
+                    {
                         Ok(Ok(0)) | Ok(Err(_)) => break,
                         Ok(Ok(n)) => n,
                         Err(_) => continue,
@@ -141,8 +172,13 @@ fn sse(addr: SocketAddr, token: String, clients: usize, rate: usize, secs: u64, 
                     let mut at = 0;
                     while let Some(i) = memchr::memmem::find(&pending[at..], b"\"user\":\"t") {
                         let start = at + i + 9;
-                        let Some(end) = pending[start..].iter().position(|&b| b == b'"') else { break };
-                        if let Ok(sent) = std::str::from_utf8(&pending[start..start + end]).unwrap_or("x").parse::<u64>() {
+                        let Some(end) = pending[start..].iter().position(|&b| b == b'"') else {
+                            break;
+                        };
+                        if let Ok(sent) = std::str::from_utf8(&pending[start..start + end])
+                            .unwrap_or("x")
+                            .parse::<u64>()
+                        {
                             mine.push(now.saturating_sub(sent));
                         }
                         at = start + end;
@@ -222,7 +258,12 @@ fn sse(addr: SocketAddr, token: String, clients: usize, rate: usize, secs: u64, 
     }
     let mut l = std::mem::take(&mut *lat.lock().unwrap());
     l.sort_unstable();
-    let q = |p: f64| l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1))).copied().unwrap_or(0) as f64 / 1000.0;
+    let q = |p: f64| {
+        l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0) as f64
+            / 1000.0
+    };
     println!(
         "sse: {} events sent ({:.0}/s), {} deliveries measured (expected {}), latency ms p50 {:.1} p99 {:.1} max {:.1}{}",
         k,
@@ -245,7 +286,14 @@ fn main() {
     let n = |i: usize, d: usize| a.get(i).map(|v| v.parse().expect("a number")).unwrap_or(d);
     match mode.as_str() {
         "ingest" => ingest(addr, &token, n(4, 1_000_000), n(5, 1000), n(6, 2)),
-        "sse" => sse(addr, token, n(4, 1000), n(5, 1000), n(6, 10) as u64, a.get(7).map(|p| p.parse().unwrap())),
+        "sse" => sse(
+            addr,
+            token,
+            n(4, 1000),
+            n(5, 1000),
+            n(6, 10) as u64,
+            a.get(7).map(|p| p.parse().unwrap()),
+        ),
         _ => panic!("{usage}"),
     }
 }

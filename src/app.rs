@@ -51,7 +51,10 @@ pub fn run(cli: Cli) -> Result<i32> {
 
 /// True when the error chain is a closed pipe (`sshmap parse | head`).
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| e.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
+    err.chain().any(|e| {
+        e.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Expands INPUT arguments (or auto-detects), reporting problems on stderr.
@@ -87,9 +90,14 @@ pub(crate) fn pipeline_options(settings: &Settings, all: bool) -> Result<pipelin
 /// `--from` / `--to` of an analysis command, read in `--tz`.
 pub(crate) fn time_range(settings: &Settings, args: &InputArgs) -> Result<pipeline::TimeRange> {
     let parse = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {
-        v.as_deref().map(|s| settings::parse_time(s, &settings.tz).with_context(|| format!("--{flag}"))).transpose()
+        v.as_deref()
+            .map(|s| settings::parse_time(s, &settings.tz).with_context(|| format!("--{flag}")))
+            .transpose()
     };
-    let range = pipeline::TimeRange { from: parse("from", &args.from)?, to: parse("to", &args.to)? };
+    let range = pipeline::TimeRange {
+        from: parse("from", &args.from)?,
+        to: parse("to", &args.to)?,
+    };
     if let (Some(f), Some(t)) = (range.from, range.to) {
         if f >= t {
             bail!("--from must be before --to");
@@ -103,7 +111,11 @@ fn locator(settings: &Settings) -> Result<Option<Locator>> {
     if settings.geoip.as_deref().is_some_and(geo::locate::is_off) && settings.asn.is_none() {
         return Ok(None);
     }
-    let cfg = GeoConfig { geoip: settings.geoip.clone(), asn: settings.asn.clone(), data_dir: settings.data_dir.clone() };
+    let cfg = GeoConfig {
+        geoip: settings.geoip.clone(),
+        asn: settings.asn.clone(),
+        data_dir: settings.data_dir.clone(),
+    };
     let loc = Locator::from_config(&cfg)?;
     for w in &loc.warnings {
         eprintln!("sshmap: warning: {}", crate::escape::terminal(w));
@@ -165,12 +177,19 @@ fn print_summary(summary: &analyze::Summary, json: bool) -> Result<()> {
 fn ingest(settings: &Settings, a: &IngestArgs, db: Option<&str>) -> Result<i32> {
     let keep = match a.keep.as_deref() {
         Some(k) => Some(
-            store::parse_duration(k).with_context(|| format!("--keep {k:?}: use a duration such as 90d, 12h or 2w"))?,
+            store::parse_duration(k)
+                .with_context(|| format!("--keep {k:?}: use a duration such as 90d, 12h or 2w"))?,
         ),
         None => None,
     };
     let loc = store::Location::parse(db)?;
-    let (inputs, mut failed) = inputs(settings, &InputArgs { inputs: a.inputs.clone(), ..InputArgs::default() })?;
+    let (inputs, mut failed) = inputs(
+        settings,
+        &InputArgs {
+            inputs: a.inputs.clone(),
+            ..InputArgs::default()
+        },
+    )?;
     let mut st = store::open(&loc)?;
     let opts = pipeline_options(settings, false)?;
     let mut enricher = geo::Enricher::new(opts.geo.as_deref());
@@ -180,8 +199,16 @@ fn ingest(settings: &Settings, a: &IngestArgs, db: Option<&str>) -> Result<i32> 
             eprintln!("sshmap: {}", crate::escape::terminal(e));
             failed = true;
         } else if !settings.quiet {
-            let note = r.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
-            eprintln!("sshmap: {}: {:+} events{note}", crate::escape::terminal(&r.input), r.added);
+            let note = r
+                .note
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
+            eprintln!(
+                "sshmap: {}: {:+} events{note}",
+                crate::escape::terminal(&r.input),
+                r.added
+            );
         }
     }
     if let Some(secs) = keep {
@@ -209,14 +236,25 @@ fn serve(settings: &Settings, layers: &Layers, args: &crate::cli::ServeArgs) -> 
         webhook: None,
         stderr: true,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
-            .with_context(|| format!("--listen {}: cannot listen (port in use? pick another with --listen)", cfg.listen))?;
+            .with_context(|| {
+                format!(
+                    "--listen {}: cannot listen (port in use? pick another with --listen)",
+                    cfg.listen
+                )
+            })?;
         if !settings.quiet {
             let addr = listener.local_addr()?;
-            eprintln!("sshmap: serving the live map on http://{addr}/ (window {}s)", cfg.window.as_secs());
+            eprintln!(
+                "sshmap: serving the live map on http://{addr}/ (window {}s)",
+                cfg.window.as_secs()
+            );
         }
         crate::serve::run(listener, cfg, opts, crate::serve::signal()).await?;
         Ok::<_, anyhow::Error>(())
@@ -233,9 +271,16 @@ fn report(settings: &Settings, args: &crate::cli::ReportArgs, db: Option<&str>) 
         }
         let mut st = store::open(&store::Location::parse(Some(db))?)?;
         let range = time_range(settings, &args.input)?;
-        let filter = store::Filter { from: range.from, to: range.to, host: args.input.host.clone() };
+        let filter = store::Filter {
+            from: range.from,
+            to: range.to,
+            host: args.input.host.clone(),
+        };
         st.scan(&filter, &mut |ev| collector.add(&ev))?;
-        st.checkpoints()?.iter().map(store::Checkpoint::report).collect()
+        st.checkpoints()?
+            .iter()
+            .map(store::Checkpoint::report)
+            .collect()
     } else {
         let (inputs, f) = inputs(settings, &args.input)?;
         let mut opts = pipeline_options(settings, false)?;
@@ -248,27 +293,56 @@ fn report(settings: &Settings, args: &crate::cli::ReportArgs, db: Option<&str>) 
         reports
     };
     let summary = collector.summary(10, reports);
-    let title = args.title.clone().unwrap_or_else(|| "SSH attacks".to_string());
-    let snap = collector.snapshot(&crate::report::Options { title, anonymize_ip: args.anonymize_ip }, &summary);
+    let title = args
+        .title
+        .clone()
+        .unwrap_or_else(|| "SSH attacks".to_string());
+    let snap = collector.snapshot(
+        &crate::report::Options {
+            title,
+            anonymize_ip: args.anonymize_ip,
+            span: None,
+        },
+        &summary,
+    );
     let html = crate::report::render(&snap);
-    std::fs::write(&args.output, &html).with_context(|| format!("writing {}", args.output.display()))?;
+    std::fs::write(&args.output, &html)
+        .with_context(|| format!("writing {}", args.output.display()))?;
     if !settings.quiet {
-        eprintln!("sshmap: wrote {} ({} KB)", crate::escape::terminal(&args.output.display().to_string()), html.len() / 1024);
+        eprintln!(
+            "sshmap: wrote {} ({} KB)",
+            crate::escape::terminal(&args.output.display().to_string()),
+            html.len() / 1024
+        );
     }
     Ok(i32::from(failed))
 }
 
 /// `stats --db`: the same summary, fed from the store.
-fn stats_db(settings: &Settings, db: &str, args: &InputArgs, top: usize, json: bool) -> Result<i32> {
+fn stats_db(
+    settings: &Settings,
+    db: &str,
+    args: &InputArgs,
+    top: usize,
+    json: bool,
+) -> Result<i32> {
     if !args.inputs.is_empty() {
         bail!("pass either INPUT files or --db, not both");
     }
     let mut st = store::open(&store::Location::parse(Some(db))?)?;
     let range = time_range(settings, args)?;
-    let filter = store::Filter { from: range.from, to: range.to, host: args.host.clone() };
+    let filter = store::Filter {
+        from: range.from,
+        to: range.to,
+        host: args.host.clone(),
+    };
     let mut stats = Stats::new();
     st.scan(&filter, &mut |ev| stats.add(&ev))?;
-    let reports = st.checkpoints()?.iter().map(store::Checkpoint::report).collect();
+    let reports = st
+        .checkpoints()?
+        .iter()
+        .map(store::Checkpoint::report)
+        .collect();
     print_summary(&stats.summary(top, reports), json)?;
     Ok(0)
 }
@@ -277,10 +351,13 @@ fn geoip(settings: &Settings, command: GeoipCommand) -> Result<i32> {
     let mut out = io::stdout().lock();
     match command {
         GeoipCommand::Lookup { ips, json } => {
-            let loc = locator(settings)?.context("GeoIP is off (--geoip none): leave it out to use the embedded database")?;
+            let loc = locator(settings)?.context(
+                "GeoIP is off (--geoip none): leave it out to use the embedded database",
+            )?;
             for s in &ips {
-                let ip = crate::parse::ip::parse_ip(s.trim().as_bytes())
-                    .with_context(|| format!("{s:?} is not an IP address (give IPv4 or IPv6 addresses)"))?;
+                let ip = crate::parse::ip::parse_ip(s.trim().as_bytes()).with_context(|| {
+                    format!("{s:?} is not an IP address (give IPv4 or IPv6 addresses)")
+                })?;
                 let l = loc.locate(ip);
                 if json {
                     #[derive(serde::Serialize)]
@@ -289,7 +366,14 @@ fn geoip(settings: &Settings, command: GeoipCommand) -> Result<i32> {
                         scope: crate::event::Scope,
                         geo: &'a Option<Arc<crate::event::Geo>>,
                     }
-                    serde_json::to_writer(&mut out, &Out { ip: l.ip.to_string(), scope: l.scope, geo: &l.geo })?;
+                    serde_json::to_writer(
+                        &mut out,
+                        &Out {
+                            ip: l.ip.to_string(),
+                            scope: l.scope,
+                            geo: &l.geo,
+                        },
+                    )?;
                     out.write_all(b"\n")?;
                 } else {
                     writeln!(out, "{}", geo::locate::describe(&l))?;
@@ -298,8 +382,15 @@ fn geoip(settings: &Settings, command: GeoipCommand) -> Result<i32> {
         }
         GeoipCommand::Info => {
             let loc = locator(settings)?;
-            let dir = settings.data_dir.as_deref().map(|d| d.display().to_string());
-            writeln!(out, "data directory: {}", dir.as_deref().unwrap_or("(none: set SSHMAP_DATA_DIR)"))?;
+            let dir = settings
+                .data_dir
+                .as_deref()
+                .map(|d| d.display().to_string());
+            writeln!(
+                out,
+                "data directory: {}",
+                dir.as_deref().unwrap_or("(none: set SSHMAP_DATA_DIR)")
+            )?;
             match &loc {
                 None => writeln!(out, "GeoIP enrichment is off (--geoip none)")?,
                 Some(loc) => {
@@ -316,7 +407,10 @@ fn geoip(settings: &Settings, command: GeoipCommand) -> Result<i32> {
                 .as_deref()
                 .context("no data directory: set SSHMAP_DATA_DIR (or XDG_DATA_HOME / HOME)")?;
             if !settings.quiet {
-                eprintln!("sshmap: downloading the DB-IP {} Lite database…", edition.as_str());
+                eprintln!(
+                    "sshmap: downloading the DB-IP {} Lite database…",
+                    edition.as_str()
+                );
             }
             let u = geo::update::update(dir, edition, url.as_deref())?;
             writeln!(

@@ -27,12 +27,15 @@ pub fn terminal(s: &str) -> Cow<'_, str> {
 }
 
 fn needs_terminal_escape(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+    c.is_control()
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
 }
 
 /// Text for HTML and SVG content and attribute values.
 pub fn html(s: &str) -> Cow<'_, str> {
-    if !s.bytes().any(|b| matches!(b, b'<' | b'>' | b'&' | b'"' | b'\'') || b < 0x20 && b != b'\t' && b != b'\n') {
+    if !s.bytes().any(|b| {
+        matches!(b, b'<' | b'>' | b'&' | b'"' | b'\'') || b < 0x20 && b != b'\t' && b != b'\n'
+    }) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 16);
@@ -44,7 +47,9 @@ pub fn html(s: &str) -> Cow<'_, str> {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             // XML 1.0 forbids most C0 controls even as references: show them.
-            c if (c as u32) < 0x20 && c != '\t' && c != '\n' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 && c != '\t' && c != '\n' => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -66,7 +71,10 @@ mod tests {
 
     #[test]
     fn html_escapes_markup() {
-        assert_eq!(html("<script>alert(1)</script>"), "&lt;script&gt;alert(1)&lt;/script&gt;");
+        assert_eq!(
+            html("<script>alert(1)</script>"),
+            "&lt;script&gt;alert(1)&lt;/script&gt;"
+        );
         assert_eq!(html("a\"b'&"), "a&quot;b&#39;&amp;");
         assert_eq!(html("a\x01"), "a\\x01");
     }

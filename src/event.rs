@@ -276,7 +276,11 @@ pub struct EventWriter<W: Write> {
 
 impl<W: Write> EventWriter<W> {
     pub fn new(out: W, format: Format) -> io::Result<Self> {
-        let mut w = EventWriter { out, format, buf: Vec::with_capacity(512) };
+        let mut w = EventWriter {
+            out,
+            format,
+            buf: Vec::with_capacity(512),
+        };
         if format == Format::Csv {
             w.out.write_all(CSV_HEADER.as_bytes())?;
             w.out.write_all(b"\n")?;
@@ -307,7 +311,10 @@ fn write_csv_row(buf: &mut Vec<u8>, ev: &Event) {
         // injection: user names are attacker text. Control characters (a decoded
         // `\033` in a user name) are shown, not sent to whoever reads the CSV.
         let s = &*crate::escape::terminal(s);
-        let formula = matches!(s.as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'));
+        let formula = matches!(
+            s.as_bytes().first(),
+            Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+        );
         if formula || s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
             buf.push(b'"');
             if formula {
@@ -401,13 +408,22 @@ mod tests {
             attempts: 1,
             geo: None,
             scope: None,
-            src: Src { input: "a".into(), line: 3 },
+            src: Src {
+                input: "a".into(),
+                line: 3,
+            },
         };
         write_csv_row(&mut buf, &ev);
         let s = String::from_utf8(buf).unwrap();
         assert!(s.contains(",\"'=cmd|' /C calc'!A0,\"\"x\"\"\","), "{s}");
         let mut buf = Vec::new();
-        write_csv_row(&mut buf, &Event { user: Some("a\x1b[2Jb".into()), ..ev });
+        write_csv_row(
+            &mut buf,
+            &Event {
+                user: Some("a\x1b[2Jb".into()),
+                ..ev
+            },
+        );
         assert!(String::from_utf8(buf).unwrap().contains(",a\\x1b[2Jb,"));
         assert!(s.ends_with(",a,3"), "{s}");
     }

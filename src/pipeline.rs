@@ -78,7 +78,10 @@ pub fn run(
         sink(ev)
     };
     for input in inputs {
-        let mut report = InputReport { input: input.name(), ..InputReport::default() };
+        let mut report = InputReport {
+            input: input.name(),
+            ..InputReport::default()
+        };
         match source::open(input) {
             Ok(opened) => {
                 let mut child = opened.child;
@@ -88,7 +91,15 @@ pub fn run(
                     }
                     _ => None,
                 };
-                let res = run_one(input, opened.reader, opened.mtime, size, opts, &mut report, sink);
+                let res = run_one(
+                    input,
+                    opened.reader,
+                    opened.mtime,
+                    size,
+                    opts,
+                    &mut report,
+                    sink,
+                );
                 if let Some(c) = child.as_mut() {
                     let _ = c.kill();
                     let _ = c.wait();
@@ -128,7 +139,12 @@ fn run_one(
     let offset = jiff::Timestamp::from_microsecond(micros)
         .map(|t| opts.tz.to_offset(t).seconds())
         .unwrap_or(0);
-    let copts = parse::Options { all: opts.all, year: opts.year, tz: opts.tz.clone(), reference: Ts::from_micros(micros, offset) };
+    let copts = parse::Options {
+        all: opts.all,
+        year: opts.year,
+        tz: opts.tz.clone(),
+        reference: Ts::from_micros(micros, offset),
+    };
     let mut corr = Correlator::new(Arc::from(input.name()), copts);
     let mut blocks = BlockReader::new(reader, BLOCK);
     let bar = progress_bar(opts.progress, size, &input.name());
@@ -181,8 +197,10 @@ fn run_one(
                     return err;
                 }
                 let bytes: usize = batch.iter().map(|(b, _)| b.len()).sum();
-                let parsed: Vec<parse::Block> =
-                    batch.par_iter().map(|(b, first)| parse::parse_block(b, *first, all)).collect();
+                let parsed: Vec<parse::Block> = batch
+                    .par_iter()
+                    .map(|(b, first)| parse::parse_block(b, *first, all))
+                    .collect();
                 if tx.send((parsed, dropped_stats, bytes)).is_err() || err.is_some() {
                     return err;
                 }
@@ -232,9 +250,11 @@ fn progress_bar(enabled: bool, size: Option<u64>, name: &str) -> Option<indicati
     }
     let bar = match size {
         Some(n) if n > 32 << 20 => indicatif::ProgressBar::new(n).with_style(
-            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
-                .ok()?
-                .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+            )
+            .ok()?
+            .progress_chars("=> "),
         ),
         _ => return None,
     };

@@ -24,23 +24,34 @@ impl Layers {
     /// Reads the process environment and the config file named by
     /// `--config`, else `$SSHMAP_CONFIG`.
     pub fn load(config_flag: Option<&Path>) -> Result<Layers> {
-        let env: HashMap<String, String> =
-            std::env::vars().filter(|(k, _)| k.starts_with("SSHMAP_")).collect();
+        let env: HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("SSHMAP_"))
+            .collect();
         Layers::from_parts(env, config_flag)
     }
 
     pub fn from_parts(env: HashMap<String, String>, config_flag: Option<&Path>) -> Result<Layers> {
-        let path = config_flag.map(Path::to_path_buf).or_else(|| env.get("SSHMAP_CONFIG").map(PathBuf::from));
+        let path = config_flag
+            .map(Path::to_path_buf)
+            .or_else(|| env.get("SSHMAP_CONFIG").map(PathBuf::from));
         let file = match &path {
             Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .with_context(|| format!("cannot read config file {} (--config / SSHMAP_CONFIG)", p.display()))?;
+                let text = std::fs::read_to_string(p).with_context(|| {
+                    format!(
+                        "cannot read config file {} (--config / SSHMAP_CONFIG)",
+                        p.display()
+                    )
+                })?;
                 toml::from_str::<toml::Table>(&text)
                     .with_context(|| format!("config file {} is not valid TOML", p.display()))?
             }
             None => toml::Table::new(),
         };
-        Ok(Layers { env, file, file_path: path })
+        Ok(Layers {
+            env,
+            file,
+            file_path: path,
+        })
     }
 
     /// Resolves one option. `key` is the flag name (`geoip`, `ingest-token`);
@@ -67,7 +78,10 @@ impl Layers {
                 other => other.to_string(),
             };
             return text.parse().map(Some).map_err(|e| {
-                anyhow::anyhow!("{key} = {text:?} in config file {} is not valid: {e}", self.file_display())
+                anyhow::anyhow!(
+                    "{key} = {text:?} in config file {} is not valid: {e}",
+                    self.file_display()
+                )
             });
         }
         Ok(None)
@@ -83,7 +97,10 @@ impl Layers {
     }
 
     fn file_display(&self) -> String {
-        self.file_path.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
+        self.file_path
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
     }
 }
 
@@ -105,7 +122,15 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { geoip: None, asn: None, data_dir: None, year: None, tz: TimeZone::UTC, quiet: false, verbose: 0 }
+        Settings {
+            geoip: None,
+            asn: None,
+            data_dir: None,
+            year: None,
+            tz: TimeZone::UTC,
+            quiet: false,
+            verbose: 0,
+        }
     }
 }
 
@@ -150,7 +175,9 @@ pub fn parse_time(s: &str, tz: &TimeZone) -> Result<i64> {
             format!("{s:?} is not a time: use RFC 3339 (2026-11-23T07:00:00Z), a date (2026-11-23) or a local date-time (2026-11-23T07:00)")
         })?
     };
-    let zoned = civil.to_zoned(tz.clone()).with_context(|| format!("{s:?} does not exist in the time zone"))?;
+    let zoned = civil
+        .to_zoned(tz.clone())
+        .with_context(|| format!("{s:?} does not exist in the time zone"))?;
     Ok(zoned.timestamp().as_microsecond())
 }
 
@@ -174,9 +201,13 @@ pub fn parse_duration(s: &str) -> Option<i64> {
 /// A zone name (`Europe/Paris`) or a fixed offset (`+02:00`, `-0500`).
 pub fn parse_tz(name: &str) -> Result<TimeZone> {
     if let Some(off) = parse_fixed_offset(name) {
-        return Ok(TimeZone::fixed(jiff::tz::Offset::from_seconds(off).context("offset out of range")?));
+        return Ok(TimeZone::fixed(
+            jiff::tz::Offset::from_seconds(off).context("offset out of range")?,
+        ));
     }
-    TimeZone::get(name).with_context(|| format!("--tz {name:?}: unknown time zone (use a name such as Europe/Paris, UTC or +02:00)"))
+    TimeZone::get(name).with_context(|| {
+        format!("--tz {name:?}: unknown time zone (use a name such as Europe/Paris, UTC or +02:00)")
+    })
 }
 
 fn parse_fixed_offset(s: &str) -> Option<i32> {
@@ -200,20 +231,38 @@ mod tests {
     use super::*;
 
     fn layers(env: &[(&str, &str)], file: &str) -> Layers {
-        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Layers { env, file: toml::from_str(file).unwrap(), file_path: None }
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Layers {
+            env,
+            file: toml::from_str(file).unwrap(),
+            file_path: None,
+        }
     }
 
     #[test]
     fn flag_beats_env_beats_file_beats_default() {
-        let l = layers(&[("SSHMAP_YEAR", "2021")], "year = 2019\ngeoip = \"/f.mmdb\"\n[serve]\nwindow = \"2h\"");
+        let l = layers(
+            &[("SSHMAP_YEAR", "2021")],
+            "year = 2019\ngeoip = \"/f.mmdb\"\n[serve]\nwindow = \"2h\"",
+        );
         assert_eq!(l.get(Some(2024), None, "year").unwrap(), Some(2024));
         assert_eq!(l.get::<i32>(None, None, "year").unwrap(), Some(2021));
         let l2 = layers(&[], "year = 2019");
         assert_eq!(l2.get::<i32>(None, None, "year").unwrap(), Some(2019));
         assert_eq!(l2.get::<i32>(None, None, "tz").unwrap(), None);
-        assert_eq!(l.get::<PathBuf>(None, None, "geoip").unwrap(), Some(PathBuf::from("/f.mmdb")));
-        assert_eq!(l.get::<String>(None, Some("serve"), "window").unwrap().as_deref(), Some("2h"));
+        assert_eq!(
+            l.get::<PathBuf>(None, None, "geoip").unwrap(),
+            Some(PathBuf::from("/f.mmdb"))
+        );
+        assert_eq!(
+            l.get::<String>(None, Some("serve"), "window")
+                .unwrap()
+                .as_deref(),
+            Some("2h")
+        );
     }
 
     #[test]
@@ -226,11 +275,26 @@ mod tests {
     #[test]
     fn times_from_the_command_line() {
         let paris = TimeZone::get("Europe/Paris").unwrap();
-        assert_eq!(parse_time("2026-11-23T07:00:00Z", &paris).unwrap(), 1_795_417_200_000_000);
-        assert_eq!(parse_time("2026-11-23T08:00", &paris).unwrap(), 1_795_417_200_000_000);
-        assert_eq!(parse_time("2026-11-23 08:00:00", &paris).unwrap(), 1_795_417_200_000_000);
-        assert_eq!(parse_time("2026-11-23", &TimeZone::UTC).unwrap(), 1_795_392_000_000_000);
-        assert!(parse_time("yesterday", &paris).unwrap_err().to_string().contains("RFC 3339"));
+        assert_eq!(
+            parse_time("2026-11-23T07:00:00Z", &paris).unwrap(),
+            1_795_417_200_000_000
+        );
+        assert_eq!(
+            parse_time("2026-11-23T08:00", &paris).unwrap(),
+            1_795_417_200_000_000
+        );
+        assert_eq!(
+            parse_time("2026-11-23 08:00:00", &paris).unwrap(),
+            1_795_417_200_000_000
+        );
+        assert_eq!(
+            parse_time("2026-11-23", &TimeZone::UTC).unwrap(),
+            1_795_392_000_000_000
+        );
+        assert!(parse_time("yesterday", &paris)
+            .unwrap_err()
+            .to_string()
+            .contains("RFC 3339"));
     }
 
     #[test]

@@ -69,7 +69,7 @@
       t: Math.floor(Date.parse(ev.ts) / 1000), attempts: ev.attempts || 0, success: ev.kind === "auth_success",
       ip: ev.ip, country: g.country || null, country_name: g.country_name || null, city: g.city || null,
       x: ev.map ? ev.map[0] : null, y: ev.map ? ev.map[1] : null, p: g.precision || null,
-      asn: g.asn || null, org: g.org || null, user: ev.user,
+      asn: g.asn || null, org: g.org || null, user: ev.user, m: ev.method || null, k: ev.kind,
     };
   }
 

@@ -222,7 +222,7 @@
     var leg = $('legend');
     clear(leg);
     leg.appendChild(el('span', null, 'attempts per country:'));
-    [1, Math.round(Math.sqrt(maxC)), maxC].forEach(function (a) {
+    [1, Math.round(Math.sqrt(maxC)), maxC].filter(function (a, i, all) { return a >= 1 && all.indexOf(a) === i; }).forEach(function (a) {
       var sw = el('span', 'ramp'); sw.style.background = colorFor(Math.max(1, a), maxC);
       leg.appendChild(sw); leg.appendChild(el('span', null, num(a)));
     });
@@ -516,6 +516,8 @@
     while (D.series.length <= b) D.series.push([0, 0, 0]);
     var a = ev.attempts || 0, c = D.series[b];
     c[0] += a; c[1] += 1; if (ev.success) c[2] += 1;
+    if (!D.from) D.from = time(ev.t);
+    if (D.lastT === undefined || ev.t >= D.lastT) { D.lastT = ev.t; D.to = time(ev.t); }
     D.totals.attempts += a; D.totals.events += 1; if (ev.success) D.totals.successes += 1;
     function bump(s, stride, a2) {
       var n = s.length;
@@ -534,12 +536,33 @@
         r = { ip: ev.ip, c: ci, city: ev.city || null, p: ev.p || null, x: ev.x, y: ev.y, asn: ev.asn || null, org: ev.org || null, a: 0, e: 0, f: ev.t, l: ev.t, u: [], um: false, ok: 0, s: [] };
         D.ips.push(r); D.totals.unique_ips++;
       }
+      if (ev.success) {
+        D.successes.push({ t: ev.t, i: D.ips.indexOf(r), ip: ev.ip, u: ev.user === undefined ? null : ev.user, m: ev.m || null,
+          c: ev.country || null, fb: r.a, rf: (r.rf || []).slice() });
+      }
       r.a += a; r.e += 1; r.l = Math.max(r.l, ev.t); if (ev.success) r.ok++;
+      if (a) {
+        // The last failures from this address, for a later successful login's "the last:" list.
+        r.rf = (r.rf || []).concat([{ t: ev.t, u: ev.user === undefined ? null : ev.user, k: ev.k || 'auth_failure' }]).slice(-5);
+      }
       if (a && ev.user !== undefined && ev.user !== null) {
         var u = r.u.filter(function (x) { return x[0] === ev.user; })[0];
         if (u) u[1] += a; else r.u.push([ev.user, a]);
       }
       bump(r.s, 3, a);
+      if (D.successes.length > 1000) D.successes.shift();
+    } else if (ev.success) {
+      D.successes.push({ t: ev.t, i: null, ip: null, u: ev.user === undefined ? null : ev.user, m: ev.m || null, c: null, fb: 0, rf: [] });
+    }
+    if (a && ev.user !== undefined && ev.user !== null) {
+      var un = D.users.filter(function (x) { return x.u === ev.user; })[0];
+      if (!un) { un = { u: ev.user, s: [] }; D.users.push(un); }
+      bump(un.s, 2, a);
+    }
+    if (ev.asn) {
+      var as = D.asns.filter(function (x) { return x.asn === ev.asn; })[0];
+      if (!as) { as = { asn: ev.asn, org: ev.org || null, s: [] }; D.asns.push(as); }
+      bump(as.s, 3, a);
     }
   }
 

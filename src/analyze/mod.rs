@@ -109,7 +109,11 @@ impl Stats {
         self.hour_of_day[local.rem_euclid(86_400) as usize / 3600] += attempts;
         let geo = ev.geo.as_ref();
         if let Some(ip) = ev.ip {
-            let a = self.ips.entry(ip).or_insert_with(|| IpAgg { first: secs, last: secs, ..IpAgg::default() });
+            let a = self.ips.entry(ip).or_insert_with(|| IpAgg {
+                first: secs,
+                last: secs,
+                ..IpAgg::default()
+            });
             a.attempts += attempts;
             a.events += 1;
             a.first = a.first.min(secs);
@@ -129,7 +133,10 @@ impl Stats {
             }
         }
         if let Some(asn) = geo.and_then(|g| g.asn) {
-            let e = self.asns.entry(asn).or_insert_with(|| (geo.and_then(|g| g.org.clone()), 0));
+            let e = self
+                .asns
+                .entry(asn)
+                .or_insert_with(|| (geo.and_then(|g| g.org.clone()), 0));
             e.1 += attempts;
         }
         if attempts > 0 {
@@ -168,10 +175,21 @@ impl Stats {
                 last: Ts::from_micros(a.last * 1_000_000, self.offset).to_rfc3339(),
             })
             .collect();
-        top_ips.sort_by(|a, b| b.attempts.cmp(&a.attempts).then(b.events.cmp(&a.events)).then(a.ip.cmp(&b.ip)));
+        top_ips.sort_by(|a, b| {
+            b.attempts
+                .cmp(&a.attempts)
+                .then(b.events.cmp(&a.events))
+                .then(a.ip.cmp(&b.ip))
+        });
         top_ips.truncate(top);
-        let mut top_users: Vec<TopUser> =
-            self.users.iter().map(|(u, &n)| TopUser { user: u.clone(), attempts: n }).collect();
+        let mut top_users: Vec<TopUser> = self
+            .users
+            .iter()
+            .map(|(u, &n)| TopUser {
+                user: u.clone(),
+                attempts: n,
+            })
+            .collect();
         top_users.sort_by(|a, b| b.attempts.cmp(&a.attempts).then(a.user.cmp(&b.user)));
         top_users.truncate(top);
         let mut top_countries: Vec<TopCountry> = self
@@ -184,12 +202,21 @@ impl Stats {
                 events: a.events,
             })
             .collect();
-        top_countries.sort_by(|a, b| b.attempts.cmp(&a.attempts).then(b.events.cmp(&a.events)).then(a.country.cmp(&b.country)));
+        top_countries.sort_by(|a, b| {
+            b.attempts
+                .cmp(&a.attempts)
+                .then(b.events.cmp(&a.events))
+                .then(a.country.cmp(&b.country))
+        });
         top_countries.truncate(top);
         let mut top_asns: Vec<TopAsn> = self
             .asns
             .iter()
-            .map(|(&asn, (org, n))| TopAsn { asn, org: org.as_deref().map(str::to_string), attempts: *n })
+            .map(|(&asn, (org, n))| TopAsn {
+                asn,
+                org: org.as_deref().map(str::to_string),
+                attempts: *n,
+            })
             .collect();
         top_asns.sort_by(|a, b| b.attempts.cmp(&a.attempts).then(a.asn.cmp(&b.asn)));
         top_asns.truncate(top);

@@ -48,7 +48,10 @@ fn table(out: &mut String, title: &str, header: &[&str], rows: &[Vec<String>]) {
         out.truncate(trimmed);
         out.push('\n');
     };
-    line(out, &header.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    line(
+        out,
+        &header.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+    );
     for r in rows {
         line(out, r);
     }
@@ -83,30 +86,71 @@ pub fn render(s: &Summary) -> String {
         num(s.countries),
         num(s.by_kind.get("auth_success").copied().unwrap_or(0))
     );
-    let kinds: Vec<Vec<String>> = s.by_kind.iter().map(|(k, n)| vec![k.clone(), num(*n)]).collect();
+    let kinds: Vec<Vec<String>> = s
+        .by_kind
+        .iter()
+        .map(|(k, n)| vec![k.clone(), num(*n)])
+        .collect();
     table(&mut out, "Events by kind", &["kind", "events"], &kinds);
     let ips: Vec<Vec<String>> = s
         .top_ips
         .iter()
-        .map(|t| vec![t.ip.clone(), num(t.attempts), num(t.events), t.country.clone().unwrap_or_default()])
+        .map(|t| {
+            vec![
+                t.ip.clone(),
+                num(t.attempts),
+                num(t.events),
+                t.country.clone().unwrap_or_default(),
+            ]
+        })
         .collect();
-    table(&mut out, "Top IPs", &["ip", "attempts", "events", "country"], &ips);
-    let users: Vec<Vec<String>> =
-        s.top_users.iter().map(|t| vec![cut(&t.user, NAME_WIDTH), num(t.attempts)]).collect();
+    table(
+        &mut out,
+        "Top IPs",
+        &["ip", "attempts", "events", "country"],
+        &ips,
+    );
+    let users: Vec<Vec<String>> = s
+        .top_users
+        .iter()
+        .map(|t| vec![cut(&t.user, NAME_WIDTH), num(t.attempts)])
+        .collect();
     table(&mut out, "Top user names", &["user", "attempts"], &users);
     let countries: Vec<Vec<String>> = s
         .top_countries
         .iter()
-        .map(|t| vec![t.country.clone(), t.country_name.clone().unwrap_or_default(), num(t.attempts)])
+        .map(|t| {
+            vec![
+                t.country.clone(),
+                t.country_name.clone().unwrap_or_default(),
+                num(t.attempts),
+            ]
+        })
         .collect();
-    table(&mut out, "Top countries", &["code", "country", "attempts"], &countries);
+    table(
+        &mut out,
+        "Top countries",
+        &["code", "country", "attempts"],
+        &countries,
+    );
     if !s.top_asns.is_empty() {
         let asns: Vec<Vec<String>> = s
             .top_asns
             .iter()
-            .map(|t| vec![format!("AS{}", t.asn), cut(t.org.as_deref().unwrap_or(""), NAME_WIDTH), num(t.attempts)])
+            .map(|t| {
+                vec![
+                    format!("AS{}", t.asn),
+                    cut(t.org.as_deref().unwrap_or(""), NAME_WIDTH),
+                    num(t.attempts),
+                ]
+            })
             .collect();
-        table(&mut out, "Top networks", &["asn", "organization", "attempts"], &asns);
+        table(
+            &mut out,
+            "Top networks",
+            &["asn", "organization", "attempts"],
+            &asns,
+        );
     }
     if !s.successful_logins.is_empty() {
         let rows: Vec<Vec<String>> = s
@@ -122,7 +166,12 @@ pub fn render(s: &Summary) -> String {
                 ]
             })
             .collect();
-        table(&mut out, "Successful logins", &["time", "user", "ip", "method"], &rows);
+        table(
+            &mut out,
+            "Successful logins",
+            &["time", "user", "ip", "method"],
+            &rows,
+        );
     }
     histogram(&mut out, s);
     let _ = writeln!(out, "\nInputs");
@@ -136,7 +185,12 @@ pub fn render(s: &Summary) -> String {
             num(i.skipped)
         );
         if i.malformed + i.too_long > 0 {
-            let _ = write!(out, " ({} malformed, {} too long)", num(i.malformed), num(i.too_long));
+            let _ = write!(
+                out,
+                " ({} malformed, {} too long)",
+                num(i.malformed),
+                num(i.too_long)
+            );
         }
         if let Some(e) = &i.error {
             let _ = write!(out, " — error: {}", escape::terminal(e));
@@ -150,11 +204,27 @@ pub fn render(s: &Summary) -> String {
 /// else by hour of the day.
 fn histogram(out: &mut String, s: &Summary) {
     let rows: Vec<(String, u64)> = if s.per_hour.len() <= 48 {
-        s.per_hour.iter().map(|h| (h.hour.get(..16).unwrap_or(&h.hour).replace('T', " "), h.attempts)).collect()
+        s.per_hour
+            .iter()
+            .map(|h| {
+                (
+                    h.hour.get(..16).unwrap_or(&h.hour).replace('T', " "),
+                    h.attempts,
+                )
+            })
+            .collect()
     } else {
-        s.hour_of_day.iter().enumerate().map(|(h, &n)| (format!("{h:02}:00"), n)).collect()
+        s.hour_of_day
+            .iter()
+            .enumerate()
+            .map(|(h, &n)| (format!("{h:02}:00"), n))
+            .collect()
     };
-    let title = if s.per_hour.len() <= 48 { "Attempts per hour" } else { "Attempts by hour of day" };
+    let title = if s.per_hour.len() <= 48 {
+        "Attempts per hour"
+    } else {
+        "Attempts by hour of day"
+    };
     let _ = writeln!(out, "\n{title}");
     let max = rows.iter().map(|r| r.1).max().unwrap_or(0);
     if max == 0 {

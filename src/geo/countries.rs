@@ -30,7 +30,14 @@ fn table() -> &'static HashMap<&'static str, Country> {
                 let name = f.next()?;
                 let lat = f.next().and_then(|s| s.parse::<f64>().ok());
                 let lon = f.next().and_then(|s| s.parse::<f64>().ok());
-                Some((iso2, Country { iso2, name, label: lat.zip(lon) }))
+                Some((
+                    iso2,
+                    Country {
+                        iso2,
+                        name,
+                        label: lat.zip(lon),
+                    },
+                ))
             })
             .collect()
     })
@@ -39,7 +46,8 @@ fn table() -> &'static HashMap<&'static str, Country> {
 /// Looks a code up case-insensitively (`"fr"` and `"FR"` alike).
 pub fn get(iso2: &str) -> Option<&'static Country> {
     let t = table();
-    t.get(iso2).or_else(|| t.get(iso2.to_ascii_uppercase().as_str()))
+    t.get(iso2)
+        .or_else(|| t.get(iso2.to_ascii_uppercase().as_str()))
 }
 
 /// English name of a country (`"FR"` → `"France"`).
@@ -68,12 +76,21 @@ mod tests {
         assert_eq!(name("XK"), Some("Kosovo"));
         assert_eq!(name("ZZ"), None);
         let (lat, lon) = label_point("FR").unwrap();
-        assert!((42.0..51.0).contains(&lat) && (-5.0..8.0).contains(&lon), "{lat} {lon}");
+        assert!(
+            (42.0..51.0).contains(&lat) && (-5.0..8.0).contains(&lon),
+            "{lat} {lon}"
+        );
         // Russia's label must be in Siberia, not at the antimeridian or in Kaliningrad.
         let (lat, lon) = label_point("RU").unwrap();
-        assert!((50.0..70.0).contains(&lat) && (60.0..140.0).contains(&lon), "{lat} {lon}");
+        assert!(
+            (50.0..70.0).contains(&lat) && (60.0..140.0).contains(&lon),
+            "{lat} {lon}"
+        );
         let (lat, lon) = label_point("US").unwrap();
-        assert!((30.0..48.0).contains(&lat) && (-110.0..-80.0).contains(&lon), "{lat} {lon}");
+        assert!(
+            (30.0..48.0).contains(&lat) && (-110.0..-80.0).contains(&lon),
+            "{lat} {lon}"
+        );
         assert!(all().count() >= 245);
     }
 }

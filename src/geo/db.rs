@@ -132,13 +132,22 @@ pub struct Record<'a> {
 impl Database {
     /// The database compiled into the binary.
     pub fn embedded() -> Database {
-        let reader = Reader::from_source(Bytes::Static(EMBEDDED)).expect("the embedded GeoIP database is valid");
-        Database { kind: DbKind::from_type(&reader.metadata().database_type), reader, origin: Origin::Embedded }
+        let reader = Reader::from_source(Bytes::Static(EMBEDDED))
+            .expect("the embedded GeoIP database is valid");
+        Database {
+            kind: DbKind::from_type(&reader.metadata().database_type),
+            reader,
+            origin: Origin::Embedded,
+        }
     }
 
     /// Opens a file by memory map. `flag` names the option to fix in errors.
     pub fn open(path: &Path, origin: Origin, flag: &'static str) -> Result<Database, GeoError> {
-        let file = std::fs::File::open(path).map_err(|err| GeoError::Open { flag, path: path.to_path_buf(), err })?;
+        let file = std::fs::File::open(path).map_err(|err| GeoError::Open {
+            flag,
+            path: path.to_path_buf(),
+            err,
+        })?;
         if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
             return Err(GeoError::Open {
                 flag,
@@ -149,12 +158,22 @@ impl Database {
         // SAFETY: the map is read-only; sshmap never writes a database in place
         // (`geoip update` writes a new file and renames it over the old one, which
         // leaves this mapping's inode untouched).
-        let map = unsafe { maxminddb::Mmap::map(&file) }
-            .map_err(|err| GeoError::Open { flag, path: path.to_path_buf(), err })?;
-        let reader = Reader::from_source(Bytes::Mapped(map))
-            .map_err(|e| GeoError::NotMmdb { flag, path: path.to_path_buf(), reason: e.to_string() })?;
+        let map = unsafe { maxminddb::Mmap::map(&file) }.map_err(|err| GeoError::Open {
+            flag,
+            path: path.to_path_buf(),
+            err,
+        })?;
+        let reader = Reader::from_source(Bytes::Mapped(map)).map_err(|e| GeoError::NotMmdb {
+            flag,
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
         let kind = DbKind::from_type(&reader.metadata().database_type);
-        Ok(Database { reader, kind, origin })
+        Ok(Database {
+            reader,
+            kind,
+            origin,
+        })
     }
 
     pub fn metadata(&self) -> &maxminddb::Metadata {
@@ -193,19 +212,36 @@ impl Database {
     /// Licence and attribution, from what the database says it is.
     pub fn licence(&self) -> (&'static str, String) {
         let m = self.reader.metadata();
-        let text = format!("{} {}", m.database_type, m.description.values().cloned().collect::<Vec<_>>().join(" "))
-            .to_ascii_lowercase();
+        let text = format!(
+            "{} {}",
+            m.database_type,
+            m.description
+                .values()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+        .to_ascii_lowercase();
         if self.origin == Origin::Embedded || text.contains("dbip") || text.contains("db-ip") {
-            ("CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/)", DBIP_ATTRIBUTION.to_string())
+            (
+                "CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/)",
+                DBIP_ATTRIBUTION.to_string(),
+            )
         } else if text.contains("geolite") {
             (
                 "GeoLite2 End User License Agreement",
                 "This product includes GeoLite2 data created by MaxMind, available from https://www.maxmind.com".into(),
             )
         } else if text.contains("geoip2") {
-            ("MaxMind commercial licence", "GeoIP2 data by MaxMind (https://www.maxmind.com)".into())
+            (
+                "MaxMind commercial licence",
+                "GeoIP2 data by MaxMind (https://www.maxmind.com)".into(),
+            )
         } else {
-            ("unknown (see the database's own terms)", m.description.get("en").cloned().unwrap_or_default())
+            (
+                "unknown (see the database's own terms)",
+                m.description.get("en").cloned().unwrap_or_default(),
+            )
         }
     }
 }
@@ -297,7 +333,11 @@ impl<'de> Deserialize<'de> for Num {
             }
             // Some writers store numbers as text ("15169").
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Num, E> {
-                v.trim().trim_start_matches("AS").parse().map(Num).map_err(|_| E::custom("not a number"))
+                v.trim()
+                    .trim_start_matches("AS")
+                    .parse()
+                    .map(Num)
+                    .map_err(|_| E::custom("not a number"))
             }
         }
         d.deserialize_any(V)
@@ -321,7 +361,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for Named<'a> {
                 f.write_str("a name or a map with iso_code and names")
             }
             fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Named<'a>, E> {
-                Ok(Named { code: None, name: Some(v) })
+                Ok(Named {
+                    code: None,
+                    name: Some(v),
+                })
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Named<'a>, A::Error> {
                 let mut out = Named::default();
@@ -357,9 +400,15 @@ mod tests {
         assert_eq!(DbKind::from_type("DBIP-City-Lite"), DbKind::City);
         assert_eq!(DbKind::from_type("GeoLite2-Country"), DbKind::Country);
         assert_eq!(DbKind::from_type("GeoLite2-ASN"), DbKind::Asn);
-        assert_eq!(DbKind::from_type("DBIP-ASN-Lite (compat=GeoLite2-ASN)"), DbKind::Asn);
+        assert_eq!(
+            DbKind::from_type("DBIP-ASN-Lite (compat=GeoLite2-ASN)"),
+            DbKind::Asn
+        );
         assert_eq!(DbKind::from_type("GeoIP2-ISP"), DbKind::Asn);
-        assert_eq!(DbKind::from_type("geo-whois-asn-country ipv4"), DbKind::Country);
+        assert_eq!(
+            DbKind::from_type("geo-whois-asn-country ipv4"),
+            DbKind::Country
+        );
         assert_eq!(DbKind::from_type("iptoasn-country"), DbKind::Country);
         assert_eq!(DbKind::from_type("my-thing"), DbKind::Other);
     }

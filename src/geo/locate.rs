@@ -52,7 +52,16 @@ struct Interned {
 }
 
 /// Everything a [`Geo`] holds, hashable (coordinates by their bits).
-type GeoKey = (Option<Arc<str>>, Option<Arc<str>>, Option<Arc<str>>, Option<u64>, Option<u64>, Option<u32>, Option<Arc<str>>, Option<&'static str>);
+type GeoKey = (
+    Option<Arc<str>>,
+    Option<Arc<str>>,
+    Option<Arc<str>>,
+    Option<u64>,
+    Option<u64>,
+    Option<u32>,
+    Option<Arc<str>>,
+    Option<&'static str>,
+);
 
 /// The answer for one address.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,7 +75,12 @@ pub struct Located {
 impl Locator {
     /// Only the embedded country database.
     pub fn embedded() -> Locator {
-        Locator { geo: Some(Database::embedded()), asn: None, warnings: Vec::new(), interned: Mutex::default() }
+        Locator {
+            geo: Some(Database::embedded()),
+            asn: None,
+            warnings: Vec::new(),
+            interned: Mutex::default(),
+        }
     }
 
     /// Opens the databases the settings name. A missing, corrupt or
@@ -76,7 +90,14 @@ impl Locator {
         let geo = match cfg.geoip.as_deref() {
             Some(p) if is_off(p) => None,
             Some(p) => {
-                let db = Database::open(p, Origin::User { flag: "--geoip", path: p.to_path_buf() }, "--geoip")?;
+                let db = Database::open(
+                    p,
+                    Origin::User {
+                        flag: "--geoip",
+                        path: p.to_path_buf(),
+                    },
+                    "--geoip",
+                )?;
                 if db.kind == DbKind::Asn {
                     return Err(GeoError::WrongType {
                         flag: "--geoip",
@@ -89,9 +110,12 @@ impl Locator {
             }
             None => {
                 let downloaded = cfg.data_dir.as_deref().and_then(|dir| {
-                    [super::update::Edition::City, super::update::Edition::Country]
-                        .into_iter()
-                        .find_map(|e| open_downloaded(&dir.join(e.file_name()), &mut warnings))
+                    [
+                        super::update::Edition::City,
+                        super::update::Edition::Country,
+                    ]
+                    .into_iter()
+                    .find_map(|e| open_downloaded(&dir.join(e.file_name()), &mut warnings))
                 });
                 Some(downloaded.unwrap_or_else(Database::embedded))
             }
@@ -99,7 +123,14 @@ impl Locator {
         let asn = match cfg.asn.as_deref() {
             Some(p) if is_off(p) => None,
             Some(p) => {
-                let db = Database::open(p, Origin::User { flag: "--asn", path: p.to_path_buf() }, "--asn")?;
+                let db = Database::open(
+                    p,
+                    Origin::User {
+                        flag: "--asn",
+                        path: p.to_path_buf(),
+                    },
+                    "--asn",
+                )?;
                 if matches!(db.kind, DbKind::City | DbKind::Country) {
                     return Err(GeoError::WrongType {
                         flag: "--asn",
@@ -111,10 +142,18 @@ impl Locator {
                 Some(db)
             }
             None => cfg.data_dir.as_deref().and_then(|dir| {
-                open_downloaded(&dir.join(super::update::Edition::Asn.file_name()), &mut warnings)
+                open_downloaded(
+                    &dir.join(super::update::Edition::Asn.file_name()),
+                    &mut warnings,
+                )
             }),
         };
-        Ok(Locator { geo, asn, warnings, interned: Mutex::default() })
+        Ok(Locator {
+            geo,
+            asn,
+            warnings,
+            interned: Mutex::default(),
+        })
     }
 
     fn intern(&self, s: &str) -> Arc<str> {
@@ -157,7 +196,10 @@ impl Locator {
 
     /// The databases in use: (role, database).
     pub fn databases(&self) -> impl Iterator<Item = (&'static str, &Database)> {
-        self.geo.iter().map(|d| ("location", d)).chain(self.asn.iter().map(|d| ("asn", d)))
+        self.geo
+            .iter()
+            .map(|d| ("location", d))
+            .chain(self.asn.iter().map(|d| ("asn", d)))
     }
 
     /// Where `ip` is. Non-public addresses get `geo: None` without a lookup;
@@ -166,17 +208,32 @@ impl Locator {
         let ip = ip.to_canonical();
         let scope = scope::scope(ip);
         if scope != Scope::Public {
-            return Located { ip, scope, geo: None };
+            return Located {
+                ip,
+                scope,
+                geo: None,
+            };
         }
-        let rec = self.geo.as_ref().and_then(|db| db.lookup(ip).ok().flatten()).unwrap_or_default();
-        let asn_rec = self.asn.as_ref().and_then(|db| db.lookup(ip).ok().flatten());
+        let rec = self
+            .geo
+            .as_ref()
+            .and_then(|db| db.lookup(ip).ok().flatten())
+            .unwrap_or_default();
+        let asn_rec = self
+            .asn
+            .as_ref()
+            .and_then(|db| db.lookup(ip).ok().flatten());
         let (asn, org) = match &asn_rec {
             Some(a) if a.asn.is_some() => (a.asn, a.org),
             _ => (rec.asn, rec.org),
         };
         let precise = self.geo.as_ref().is_some_and(|d| d.kind != DbKind::Country);
         let geo = to_geo(&rec, asn, org, precise, &mut |s| self.intern(s));
-        Located { ip, scope, geo: geo.map(|g| self.intern_geo(g)) }
+        Located {
+            ip,
+            scope,
+            geo: geo.map(|g| self.intern_geo(g)),
+        }
     }
 }
 
@@ -188,7 +245,14 @@ pub fn describe(l: &Located) -> String {
     let Some(g) = &l.geo else {
         let _ = match l.scope {
             Scope::Public => write!(out, "not in the databases"),
-            s => write!(out, "{} address, no location", serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()),
+            s => write!(
+                out,
+                "{} address, no location",
+                serde_json::to_value(s)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            ),
         };
         return out;
     };
@@ -201,7 +265,11 @@ pub fn describe(l: &Located) -> String {
         (None, Some(c)) => place.push(t(c)),
         _ => {}
     }
-    out.push_str(if place.is_empty() { "unknown country" } else { "" });
+    out.push_str(if place.is_empty() {
+        "unknown country"
+    } else {
+        ""
+    });
     out.push_str(&place.join(", "));
     if let (Some(lat), Some(lon), Some(p)) = (g.lat, g.lon, g.precision) {
         let _ = write!(out, ", {p} precision at {lat}, {lon}");
@@ -224,7 +292,10 @@ pub fn date(epoch: u64) -> String {
 /// The `sshmap geoip info` block for one database.
 pub fn info(role: &str, db: &Database) -> String {
     let m = db.metadata();
-    let records = db.count_networks().map(|n| n.to_string()).unwrap_or_else(|e| format!("unknown ({e})"));
+    let records = db
+        .count_networks()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|e| format!("unknown ({e})"));
     let (licence, attribution) = db.licence();
     format!(
         "\n{role} database: {}\n  type:        {} ({}, IPv{})\n  built:       {}\n  records:     {records} networks\n  licence:     {licence}\n  attribution: {attribution}\n",
@@ -240,10 +311,16 @@ fn open_downloaded(path: &Path, warnings: &mut Vec<String>) -> Option<Database> 
     if !path.is_file() {
         return None;
     }
-    match Database::open(path, Origin::Downloaded(path.to_path_buf()), "sshmap geoip update") {
+    match Database::open(
+        path,
+        Origin::Downloaded(path.to_path_buf()),
+        "sshmap geoip update",
+    ) {
         Ok(db) => Some(db),
         Err(e) => {
-            warnings.push(format!("{e}; ignoring it (run `sshmap geoip update` again)"));
+            warnings.push(format!(
+                "{e}; ignoring it (run `sshmap geoip update` again)"
+            ));
             None
         }
     }
@@ -276,7 +353,9 @@ fn to_geo(
         org: org.map(&mut *intern),
         ..Geo::default()
     };
-    let valid = |lat: f64, lon: f64| (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) && (lat, lon) != (0.0, 0.0);
+    let valid = |lat: f64, lon: f64| {
+        (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) && (lat, lon) != (0.0, 0.0)
+    };
     match (rec.lat, rec.lon) {
         // A city database's own coordinates, when it names the city (records
         // without a city carry a country centroid with a huge accuracy radius).
@@ -307,7 +386,11 @@ mod tests {
     use super::mmdb_writer::fixtures;
     use super::*;
 
-    fn locator(dir: &Path, geo: Option<mmdb_writer::Writer>, asn: Option<mmdb_writer::Writer>) -> Result<Locator, GeoError> {
+    fn locator(
+        dir: &Path,
+        geo: Option<mmdb_writer::Writer>,
+        asn: Option<mmdb_writer::Writer>,
+    ) -> Result<Locator, GeoError> {
         let mut cfg = GeoConfig::default();
         if let Some(w) = geo {
             let p = dir.join("geo.mmdb");
@@ -329,25 +412,51 @@ mod tests {
     #[test]
     fn maxmind_schema_city_country_and_asn() {
         let dir = tempfile::tempdir().unwrap();
-        let loc = locator(dir.path(), Some(fixtures::maxmind_city()), Some(fixtures::maxmind_asn())).unwrap();
+        let loc = locator(
+            dir.path(),
+            Some(fixtures::maxmind_city()),
+            Some(fixtures::maxmind_asn()),
+        )
+        .unwrap();
         let g = geo(&loc, "81.2.69.142").unwrap();
         assert_eq!(g.country.as_deref(), Some("GB"));
         assert_eq!(g.city.as_deref(), Some("London"));
-        assert_eq!((g.lat, g.lon, g.precision), (Some(51.5142), Some(-0.0931), Some("city")));
-        assert_eq!((g.asn, g.org.as_deref()), (Some(20712), Some("Andrews & Arnold Ltd")));
+        assert_eq!(
+            (g.lat, g.lon, g.precision),
+            (Some(51.5142), Some(-0.0931), Some("city"))
+        );
+        assert_eq!(
+            (g.asn, g.org.as_deref()),
+            (Some(20712), Some("Andrews & Arnold Ltd"))
+        );
         let g = geo(&loc, "2001:218:1::1").unwrap();
-        assert_eq!((g.country.as_deref(), g.city.as_deref(), g.asn), (Some("JP"), Some("Tokyo"), Some(2914)));
+        assert_eq!(
+            (g.country.as_deref(), g.city.as_deref(), g.asn),
+            (Some("JP"), Some("Tokyo"), Some(2914))
+        );
         assert_eq!((g.lat, g.lon), (Some(35.685), Some(139.7514)));
         // Country-only records: the country's point, country precision.
         let g = geo(&loc, "89.160.20.112").unwrap();
-        assert_eq!((g.country.as_deref(), g.city.as_deref(), g.precision), (Some("SE"), None, Some("country")));
+        assert_eq!(
+            (g.country.as_deref(), g.city.as_deref(), g.precision),
+            (Some("SE"), None, Some("country"))
+        );
         assert_eq!(g.country_name.as_deref(), Some("Sweden"));
-        assert_eq!((g.asn, g.org.as_deref()), (Some(29518), Some("Bredband2 AB")));
+        assert_eq!(
+            (g.asn, g.org.as_deref()),
+            (Some(29518), Some("Bredband2 AB"))
+        );
         let g = geo(&loc, "2a02:d300::1").unwrap();
-        assert_eq!((g.country.as_deref(), g.precision, g.asn), (Some("FR"), Some("country"), None));
+        assert_eq!(
+            (g.country.as_deref(), g.precision, g.asn),
+            (Some("FR"), Some("country"), None)
+        );
         // ASN fields inside the location database are used when no ASN database knows the address.
         let g = geo(&loc, "1.130.0.1").unwrap();
-        assert_eq!((g.city.as_deref(), g.asn, g.org.as_deref()), (Some("Melbourne"), Some(1221), Some("Telstra Pty Ltd")));
+        assert_eq!(
+            (g.city.as_deref(), g.asn, g.org.as_deref()),
+            (Some("Melbourne"), Some(1221), Some("Telstra Pty Ltd"))
+        );
         // Unknown to every database.
         assert_eq!(geo(&loc, "8.8.8.8"), None);
         // The test writer's files pass the reader's full verification.
@@ -360,17 +469,44 @@ mod tests {
     #[test]
     fn flat_schema_city_and_asn() {
         let dir = tempfile::tempdir().unwrap();
-        let loc = locator(dir.path(), Some(fixtures::flat_city()), Some(fixtures::flat_asn())).unwrap();
+        let loc = locator(
+            dir.path(),
+            Some(fixtures::flat_city()),
+            Some(fixtures::flat_asn()),
+        )
+        .unwrap();
         let g = geo(&loc, "81.2.69.1").unwrap();
-        assert_eq!((g.country.as_deref(), g.city.as_deref()), (Some("GB"), Some("London")));
+        assert_eq!(
+            (g.country.as_deref(), g.city.as_deref()),
+            (Some("GB"), Some("London"))
+        );
         // f32 in the file, rounded to 4 decimals: no 51.514198303222656.
-        assert_eq!((g.lat, g.lon, g.precision), (Some(51.5142), Some(-0.0931), Some("city")));
-        assert_eq!((g.asn, g.org.as_deref()), (Some(20712), Some("Andrews & Arnold Ltd")));
+        assert_eq!(
+            (g.lat, g.lon, g.precision),
+            (Some(51.5142), Some(-0.0931), Some("city"))
+        );
+        assert_eq!(
+            (g.asn, g.org.as_deref()),
+            (Some(20712), Some("Andrews & Arnold Ltd"))
+        );
         let g = geo(&loc, "2a02:d300:1234::5").unwrap();
-        assert_eq!((g.country.as_deref(), g.country_name.as_deref(), g.city.as_deref()), (Some("FR"), Some("France"), Some("Paris")));
-        assert_eq!((g.lat, g.lon, g.asn, g.org.as_deref()), (Some(48.8534), Some(2.3488), Some(3215), Some("Orange")));
+        assert_eq!(
+            (
+                g.country.as_deref(),
+                g.country_name.as_deref(),
+                g.city.as_deref()
+            ),
+            (Some("FR"), Some("France"), Some("Paris"))
+        );
+        assert_eq!(
+            (g.lat, g.lon, g.asn, g.org.as_deref()),
+            (Some(48.8534), Some(2.3488), Some(3215), Some("Orange"))
+        );
         let g = geo(&loc, "89.160.20.1").unwrap();
-        assert_eq!((g.country.as_deref(), g.precision), (Some("SE"), Some("country")));
+        assert_eq!(
+            (g.country.as_deref(), g.precision),
+            (Some("SE"), Some("country"))
+        );
     }
 
     #[test]
@@ -385,28 +521,64 @@ mod tests {
     fn bad_files_name_the_flag_to_fix() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope.mmdb");
-        let err = Locator::from_config(&GeoConfig { geoip: Some(missing), ..GeoConfig::default() }).unwrap_err().to_string();
-        assert!(err.starts_with("--geoip ") && err.contains("nope.mmdb") && err.contains("cannot open"), "{err}");
+        let err = Locator::from_config(&GeoConfig {
+            geoip: Some(missing),
+            ..GeoConfig::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("--geoip ") && err.contains("nope.mmdb") && err.contains("cannot open"),
+            "{err}"
+        );
         let junk = dir.path().join("junk.mmdb");
         std::fs::write(&junk, b"this is not a database").unwrap();
-        let err = Locator::from_config(&GeoConfig { asn: Some(junk.clone()), ..GeoConfig::default() }).unwrap_err().to_string();
-        assert!(err.starts_with("--asn ") && err.contains("not a MaxMind DB"), "{err}");
+        let err = Locator::from_config(&GeoConfig {
+            asn: Some(junk.clone()),
+            ..GeoConfig::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("--asn ") && err.contains("not a MaxMind DB"),
+            "{err}"
+        );
         // Truncated: the metadata at the end is gone.
         let bytes = fixtures::maxmind_city().build();
         std::fs::write(&junk, &bytes[..bytes.len() / 2]).unwrap();
-        let err = Locator::from_config(&GeoConfig { geoip: Some(junk), ..GeoConfig::default() }).unwrap_err().to_string();
+        let err = Locator::from_config(&GeoConfig {
+            geoip: Some(junk),
+            ..GeoConfig::default()
+        })
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("not a MaxMind DB"), "{err}");
-        let err = locator(dir.path(), Some(fixtures::maxmind_asn()), None).unwrap_err().to_string();
-        assert!(err.contains("--geoip") && err.contains("GeoLite2-ASN") && err.contains("pass it with --asn"), "{err}");
-        let err = locator(dir.path(), None, Some(fixtures::maxmind_city())).unwrap_err().to_string();
-        assert!(err.contains("--asn") && err.contains("pass it with --geoip"), "{err}");
+        let err = locator(dir.path(), Some(fixtures::maxmind_asn()), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--geoip")
+                && err.contains("GeoLite2-ASN")
+                && err.contains("pass it with --asn"),
+            "{err}"
+        );
+        let err = locator(dir.path(), None, Some(fixtures::maxmind_city()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--asn") && err.contains("pass it with --geoip"),
+            "{err}"
+        );
     }
 
     #[test]
     fn downloaded_database_is_preferred_over_the_embedded_one() {
         let dir = tempfile::tempdir().unwrap();
         fixtures::flat_country("NL").write(&dir.path().join("dbip-country-lite.mmdb"));
-        let cfg = GeoConfig { data_dir: Some(dir.path().to_path_buf()), ..GeoConfig::default() };
+        let cfg = GeoConfig {
+            data_dir: Some(dir.path().to_path_buf()),
+            ..GeoConfig::default()
+        };
         let loc = Locator::from_config(&cfg).unwrap();
         assert_eq!(geo(&loc, "8.8.8.8").unwrap().country.as_deref(), Some("NL"));
         // A damaged one is ignored with a warning, not an error.
@@ -425,7 +597,10 @@ mod tests {
         assert_eq!(g.precision, Some("country"));
         assert!(g.lat.is_some() && g.lon.is_some());
         assert_eq!(g.city, None);
-        assert_eq!(loc.attributions(), ["IP Geolocation by DB-IP (https://db-ip.com)"]);
+        assert_eq!(
+            loc.attributions(),
+            ["IP Geolocation by DB-IP (https://db-ip.com)"]
+        );
         let g = loc.locate("1.1.1.1".parse().unwrap()).geo.unwrap();
         assert_eq!(g.country.as_deref(), Some("AU"));
     }
@@ -457,20 +632,54 @@ mod tests {
 
     #[test]
     fn record_to_geo_precision() {
-        let city = Record { country: Some("fr"), city: Some("Paris"), lat: Some(48.856_613_4), lon: Some(2.352_222), ..Record::default() };
-        let g = to_geo(&city, Some(3215), Some("Orange"), true, &mut |s: &str| Arc::from(s)).unwrap();
+        let city = Record {
+            country: Some("fr"),
+            city: Some("Paris"),
+            lat: Some(48.856_613_4),
+            lon: Some(2.352_222),
+            ..Record::default()
+        };
+        let g = to_geo(&city, Some(3215), Some("Orange"), true, &mut |s: &str| {
+            Arc::from(s)
+        })
+        .unwrap();
         assert_eq!(g.country.as_deref(), Some("FR"));
         assert_eq!(g.country_name.as_deref(), Some("France"));
-        assert_eq!((g.city.as_deref(), g.lat, g.lon, g.precision), (Some("Paris"), Some(48.8566), Some(2.3522), Some("city")));
+        assert_eq!(
+            (g.city.as_deref(), g.lat, g.lon, g.precision),
+            (Some("Paris"), Some(48.8566), Some(2.3522), Some("city"))
+        );
         assert_eq!((g.asn, g.org.as_deref()), (Some(3215), Some("Orange")));
         // A city database's record without a city is placed at the country's point.
-        let country_only = Record { country: Some("FR"), lat: Some(46.0), lon: Some(2.0), ..Record::default() };
+        let country_only = Record {
+            country: Some("FR"),
+            lat: Some(46.0),
+            lon: Some(2.0),
+            ..Record::default()
+        };
         let g = to_geo(&country_only, None, None, true, &mut |s: &str| Arc::from(s)).unwrap();
         assert_eq!((g.city, g.precision), (None, Some("country")));
-        assert_eq!((g.lat, g.lon), countries::label_point("FR").map(|(a, b)| (Some(round4(a)), Some(round4(b)))).unwrap());
-        assert_eq!(to_geo(&Record::default(), None, None, true, &mut |s: &str| Arc::from(s)), None);
+        assert_eq!(
+            (g.lat, g.lon),
+            countries::label_point("FR")
+                .map(|(a, b)| (Some(round4(a)), Some(round4(b))))
+                .unwrap()
+        );
+        assert_eq!(
+            to_geo(&Record::default(), None, None, true, &mut |s: &str| {
+                Arc::from(s)
+            }),
+            None
+        );
         // ASN alone still says something.
-        let g = to_geo(&Record::default(), Some(64500), None, false, &mut |s: &str| Arc::from(s)).unwrap();
+        let g = to_geo(
+            &Record::default(),
+            Some(64500),
+            None,
+            false,
+            &mut |s: &str| Arc::from(s),
+        )
+        .unwrap();
         assert_eq!((g.country, g.precision, g.asn), (None, None, Some(64500)));
     }
 }

@@ -86,7 +86,15 @@ pub struct Enricher<'a> {
 impl<'a> Enricher<'a> {
     /// `None`: enrichment off (`--geoip none`); events still get a `scope`.
     pub fn new(locator: Option<&'a Locator>) -> Enricher<'a> {
-        Enricher { locator, recent: vec![(0, 0); RECENT].into_boxed_slice(), v4: HashMap::default(), v6: HashMap::default(), answers: vec![None], index: HashMap::new(), last: None }
+        Enricher {
+            locator,
+            recent: vec![(0, 0); RECENT].into_boxed_slice(),
+            v4: HashMap::default(),
+            v6: HashMap::default(),
+            answers: vec![None],
+            index: HashMap::new(),
+            last: None,
+        }
     }
 
     pub fn enrich(&mut self, ev: &mut Event) {
@@ -94,7 +102,11 @@ impl<'a> Enricher<'a> {
         if let Some((last, geo)) = &self.last {
             if *last == ip {
                 ev.geo = geo.clone();
-                ev.scope = Some(if geo.is_some() { Scope::Public } else { scope(ip) });
+                ev.scope = Some(if geo.is_some() {
+                    Scope::Public
+                } else {
+                    scope(ip)
+                });
                 return;
             }
         }
@@ -146,10 +158,13 @@ impl Enricher<'_> {
         // Answers are interned by the locator: equal answers are the same Arc.
         let i = match &geo {
             None => 0,
-            Some(g) => *self.index.entry(Arc::as_ptr(g) as usize).or_insert_with(|| {
-                self.answers.push(Some(g.clone()));
-                (self.answers.len() - 1) as u32
-            }),
+            Some(g) => *self
+                .index
+                .entry(Arc::as_ptr(g) as usize)
+                .or_insert_with(|| {
+                    self.answers.push(Some(g.clone()));
+                    (self.answers.len() - 1) as u32
+                }),
         };
         match ip {
             IpAddr::V4(v4) => self.v4.insert(u32::from(v4), i),
@@ -213,7 +228,10 @@ mod tests {
             attempts: 1,
             geo: None,
             scope: None,
-            src: Src { input: "t".into(), line: 1 },
+            src: Src {
+                input: "t".into(),
+                line: 1,
+            },
         }
     }
 
@@ -224,7 +242,10 @@ mod tests {
         let mut a = event("8.8.8.8");
         en.enrich(&mut a);
         assert_eq!(a.scope, Some(Scope::Public));
-        assert_eq!(a.geo.as_ref().and_then(|g| g.country.as_deref()), Some("US"));
+        assert_eq!(
+            a.geo.as_ref().and_then(|g| g.country.as_deref()),
+            Some("US")
+        );
         let mut b = event("8.8.8.8");
         en.enrich(&mut b);
         assert_eq!(a.geo, b.geo);
@@ -244,7 +265,16 @@ mod tests {
         for i in 0..20_000u32 {
             x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
             ips.push(match i % 7 {
-                0 => IpAddr::V6(std::net::Ipv6Addr::new(0x2a00 + (x >> 28) as u16, x as u16, 0, 0, 0, 0, 0, 1)),
+                0 => IpAddr::V6(std::net::Ipv6Addr::new(
+                    0x2a00 + (x >> 28) as u16,
+                    x as u16,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    1,
+                )),
                 1 => IpAddr::V4(std::net::Ipv4Addr::from(x % 64)), // 0.0.0.x: reserved
                 _ => IpAddr::V4(std::net::Ipv4Addr::from(x % 5000 * 40_009)),
             });
@@ -253,7 +283,11 @@ mod tests {
             let mut ev = event(&ip.to_string());
             en.enrich(&mut ev);
             let direct = loc.locate(ip);
-            assert_eq!((ev.scope, ev.geo.as_deref()), (Some(direct.scope), direct.geo.as_deref()), "{ip}");
+            assert_eq!(
+                (ev.scope, ev.geo.as_deref()),
+                (Some(direct.scope), direct.geo.as_deref()),
+                "{ip}"
+            );
         }
     }
 

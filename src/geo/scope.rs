@@ -36,15 +36,15 @@ fn scope_v4(ip: Ipv4Addr) -> Scope {
         ([169, 254, 0, 0], 16),
     ];
     const RESERVED: &[([u8; 4], u32)] = &[
-        ([0, 0, 0, 0], 8),        // "this network"
-        ([192, 0, 0, 0], 24),     // IETF protocol assignments
-        ([192, 0, 2, 0], 24),     // TEST-NET-1 (documentation)
-        ([198, 51, 100, 0], 24),  // TEST-NET-2
-        ([203, 0, 113, 0], 24),   // TEST-NET-3
-        ([198, 18, 0, 0], 15),    // benchmarking
-        ([192, 88, 99, 0], 24),   // deprecated 6to4 relay anycast
-        ([224, 0, 0, 0], 4),      // multicast
-        ([240, 0, 0, 0], 4),      // reserved, and 255.255.255.255
+        ([0, 0, 0, 0], 8),       // "this network"
+        ([192, 0, 0, 0], 24),    // IETF protocol assignments
+        ([192, 0, 2, 0], 24),    // TEST-NET-1 (documentation)
+        ([198, 51, 100, 0], 24), // TEST-NET-2
+        ([203, 0, 113, 0], 24),  // TEST-NET-3
+        ([198, 18, 0, 0], 15),   // benchmarking
+        ([192, 88, 99, 0], 24),  // deprecated 6to4 relay anycast
+        ([224, 0, 0, 0], 4),     // multicast
+        ([240, 0, 0, 0], 4),     // reserved, and 255.255.255.255
     ];
     if LOOPBACK.iter().any(|&(net, len)| in_v4(n, net, len)) {
         Scope::Loopback
@@ -58,7 +58,11 @@ fn scope_v4(ip: Ipv4Addr) -> Scope {
 }
 
 fn in_v6(ip: u128, net: u128, len: u32) -> bool {
-    let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+    let mask = if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - len)
+    };
     ip & mask == net & mask
 }
 
@@ -79,12 +83,12 @@ fn scope_v6(ip: Ipv6Addr) -> Scope {
         return Scope::Private;
     }
     const RESERVED: &[(u128, u32)] = &[
-        (0x2001_0db8 << 96, 32),  // documentation
-        (0x3fff << 112, 20),      // documentation (RFC 9637)
-        (0x0100 << 112, 64),      // discard-only
-        (0x2001_0002 << 96, 48),  // benchmarking
-        (0x2001_0010 << 96, 28),  // ORCHID
-        (0x2001_0020 << 96, 28),  // ORCHIDv2
+        (0x2001_0db8 << 96, 32), // documentation
+        (0x3fff << 112, 20),     // documentation (RFC 9637)
+        (0x0100 << 112, 64),     // discard-only
+        (0x2001_0002 << 96, 48), // benchmarking
+        (0x2001_0010 << 96, 28), // ORCHID
+        (0x2001_0020 << 96, 28), // ORCHIDv2
     ];
     if RESERVED.iter().any(|&(net, len)| in_v6(n, net, len)) {
         return Scope::Reserved;
@@ -112,14 +116,40 @@ mod tests {
         assert_eq!(s("1.1.1.1"), Scope::Public);
         assert_eq!(s("127.0.0.1"), Scope::Loopback);
         assert_eq!(s("127.255.255.254"), Scope::Loopback);
-        for p in ["10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "100.64.0.1", "100.127.255.255", "169.254.1.1"] {
+        for p in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "100.64.0.1",
+            "100.127.255.255",
+            "169.254.1.1",
+        ] {
             assert_eq!(s(p), Scope::Private, "{p}");
         }
-        for r in ["0.0.0.0", "192.0.2.1", "198.51.100.7", "203.0.113.9", "198.19.0.1", "224.0.0.1", "240.0.0.1", "255.255.255.255", "192.0.0.8"] {
+        for r in [
+            "0.0.0.0",
+            "192.0.2.1",
+            "198.51.100.7",
+            "203.0.113.9",
+            "198.19.0.1",
+            "224.0.0.1",
+            "240.0.0.1",
+            "255.255.255.255",
+            "192.0.0.8",
+        ] {
             assert_eq!(s(r), Scope::Reserved, "{r}");
         }
         // Neighbours of the special ranges are public.
-        for p in ["172.15.255.255", "172.32.0.0", "100.63.255.255", "100.128.0.0", "11.0.0.0", "198.20.0.0", "223.255.255.255"] {
+        for p in [
+            "172.15.255.255",
+            "172.32.0.0",
+            "100.63.255.255",
+            "100.128.0.0",
+            "11.0.0.0",
+            "198.20.0.0",
+            "223.255.255.255",
+        ] {
             assert_eq!(s(p), Scope::Public, "{p}");
         }
     }

@@ -28,7 +28,9 @@ impl Edition {
             "country" => Ok(Edition::Country),
             "city" => Ok(Edition::City),
             "asn" => Ok(Edition::Asn),
-            _ => Err(GeoError::Update(format!("--edition {s:?}: unknown edition (use country, city or asn)"))),
+            _ => Err(GeoError::Update(format!(
+                "--edition {s:?}: unknown edition (use country, city or asn)"
+            ))),
         }
     }
 
@@ -51,7 +53,10 @@ impl Edition {
 
     /// DB-IP's monthly file (published early in the month).
     pub fn dbip_url(self, year: i16, month: i8) -> String {
-        format!("https://download.db-ip.com/free/dbip-{}-lite-{year:04}-{month:02}.mmdb.gz", self.as_str())
+        format!(
+            "https://download.db-ip.com/free/dbip-{}-lite-{year:04}-{month:02}.mmdb.gz",
+            self.as_str()
+        )
     }
 }
 
@@ -61,7 +66,11 @@ pub fn data_dir(explicit: Option<PathBuf>) -> Option<PathBuf> {
     if explicit.is_some() {
         return explicit;
     }
-    let nonempty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let nonempty = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     nonempty("XDG_DATA_HOME")
         .filter(|p| p.is_absolute())
         .map(|p| p.join("sshmap"))
@@ -91,14 +100,28 @@ pub fn update(dir: &Path, edition: Edition, url: Option<&str>) -> Result<Updated
         None => {
             let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
             let this = now.date();
-            let last = this.first_of_month().yesterday().map_err(|e| GeoError::Update(e.to_string()))?;
-            vec![edition.dbip_url(this.year(), this.month()), edition.dbip_url(last.year(), last.month())]
+            let last = this
+                .first_of_month()
+                .yesterday()
+                .map_err(|e| GeoError::Update(e.to_string()))?;
+            vec![
+                edition.dbip_url(this.year(), this.month()),
+                edition.dbip_url(last.year(), last.month()),
+            ]
         }
     };
-    fs::create_dir_all(dir)
-        .map_err(|e| GeoError::Update(format!("cannot create the data directory {}: {e} (set SSHMAP_DATA_DIR)", dir.display())))?;
+    fs::create_dir_all(dir).map_err(|e| {
+        GeoError::Update(format!(
+            "cannot create the data directory {}: {e} (set SSHMAP_DATA_DIR)",
+            dir.display()
+        ))
+    })?;
     let target = dir.join(edition.file_name());
-    let tmp = dir.join(format!(".{}.{}.tmp", edition.file_name(), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        edition.file_name(),
+        std::process::id()
+    ));
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(30)))
         .timeout_per_read(Some(Duration::from_secs(60)))
@@ -107,17 +130,27 @@ pub fn update(dir: &Path, edition: Edition, url: Option<&str>) -> Result<Updated
         .new_agent();
     let mut last_err = String::new();
     for (i, u) in urls.iter().enumerate() {
-        let res = download(&agent, u, &tmp).and_then(|bytes| check(&tmp, edition).map(|db| (bytes, db)));
+        let res =
+            download(&agent, u, &tmp).and_then(|bytes| check(&tmp, edition).map(|db| (bytes, db)));
         match res {
             Ok((bytes, (database_type, build_epoch))) => {
                 fs::rename(&tmp, &target).map_err(|e| {
                     let _ = fs::remove_file(&tmp);
-                    GeoError::Update(format!("cannot move the new database to {}: {e}", target.display()))
+                    GeoError::Update(format!(
+                        "cannot move the new database to {}: {e}",
+                        target.display()
+                    ))
                 })?;
                 if let Ok(d) = fs::File::open(dir) {
                     let _ = d.sync_all();
                 }
-                return Ok(Updated { path: target, url: u.clone(), database_type, build_epoch, bytes });
+                return Ok(Updated {
+                    path: target,
+                    url: u.clone(),
+                    database_type,
+                    build_epoch,
+                    bytes,
+                });
             }
             Err(e) => {
                 let _ = fs::remove_file(&tmp);
@@ -160,16 +193,28 @@ fn download(agent: &ureq::Agent, url: &str, tmp: &Path) -> Result<u64, Fetch> {
     })?;
     let body = resp.into_body().into_reader();
     let mut body = BufReader::with_capacity(1 << 16, body);
-    let gz = body.fill_buf().map_err(|e| Fetch::Other(format!("download failed: {e}")))?.starts_with(&[0x1f, 0x8b]);
-    let reader: Box<dyn Read> =
-        if gz { Box::new(flate2::read::MultiGzDecoder::new(body)) } else { Box::new(body) };
-    let mut out = fs::File::create(tmp).map_err(|e| Fetch::Other(format!("cannot write {}: {e}", tmp.display())))?;
+    let gz = body
+        .fill_buf()
+        .map_err(|e| Fetch::Other(format!("download failed: {e}")))?
+        .starts_with(&[0x1f, 0x8b]);
+    let reader: Box<dyn Read> = if gz {
+        Box::new(flate2::read::MultiGzDecoder::new(body))
+    } else {
+        Box::new(body)
+    };
+    let mut out = fs::File::create(tmp)
+        .map_err(|e| Fetch::Other(format!("cannot write {}: {e}", tmp.display())))?;
     let n = io::copy(&mut reader.take(MAX_BYTES + 1), &mut out)
         .map_err(|e| Fetch::Other(format!("download failed or truncated: {e}")))?;
     if n > MAX_BYTES {
-        return Err(Fetch::Other(format!("larger than {} GiB: not a GeoIP database", MAX_BYTES >> 30)));
+        return Err(Fetch::Other(format!(
+            "larger than {} GiB: not a GeoIP database",
+            MAX_BYTES >> 30
+        )));
     }
-    out.flush().and_then(|()| out.sync_all()).map_err(|e| Fetch::Other(format!("cannot write {}: {e}", tmp.display())))?;
+    out.flush()
+        .and_then(|()| out.sync_all())
+        .map_err(|e| Fetch::Other(format!("cannot write {}: {e}", tmp.display())))?;
     Ok(n)
 }
 
@@ -177,7 +222,8 @@ fn download(agent: &ureq::Agent, url: &str, tmp: &Path) -> Result<u64, Fetch> {
 fn check(tmp: &Path, edition: Edition) -> Result<(String, u64), Fetch> {
     let db = Database::open(tmp, Origin::Downloaded(tmp.to_path_buf()), "geoip update")
         .map_err(|e| Fetch::Other(format!("the download is not a usable database: {e}")))?;
-    db.verify().map_err(|e| Fetch::Other(format!("the download is damaged (truncated?): {e}")))?;
+    db.verify()
+        .map_err(|e| Fetch::Other(format!("the download is damaged (truncated?): {e}")))?;
     let ok = match edition {
         Edition::Asn => matches!(db.kind, DbKind::Asn | DbKind::Other),
         Edition::City | Edition::Country => db.kind != DbKind::Asn,
@@ -200,7 +246,10 @@ mod tests {
     #[test]
     fn editions_and_urls() {
         assert_eq!(Edition::parse("City").unwrap(), Edition::City);
-        assert!(Edition::parse("planet").unwrap_err().to_string().contains("country, city or asn"));
+        assert!(Edition::parse("planet")
+            .unwrap_err()
+            .to_string()
+            .contains("country, city or asn"));
         assert_eq!(
             Edition::Country.dbip_url(2026, 3),
             "https://download.db-ip.com/free/dbip-country-lite-2026-03.mmdb.gz"

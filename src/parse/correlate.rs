@@ -43,7 +43,12 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { all: false, year: None, tz: TimeZone::UTC, reference: Ts::from_micros(0, 0) }
+        Options {
+            all: false,
+            year: None,
+            tz: TimeZone::UTC,
+            reference: Ts::from_micros(0, 0),
+        }
     }
 }
 
@@ -147,13 +152,24 @@ impl Correlator {
             attempts: if m.kind.is_attempt() { m.count } else { 0 },
             geo: None,
             scope: None,
-            src: Src { input: self.input.clone(), line: raw.line },
+            src: Src {
+                input: self.input.clone(),
+                line: raw.line,
+            },
         };
         let Some(pid) = raw.pid else {
             if absorbable(ev.kind) {
                 ev.attempts = ev.count;
             }
-            self.emit_or_drop(Slot { ev, need_ip: false, undecided: false, key: None }, sink);
+            self.emit_or_drop(
+                Slot {
+                    ev,
+                    need_ip: false,
+                    undecided: false,
+                    key: None,
+                },
+                sink,
+            );
             return;
         };
         let key = (host_id.unwrap_or(u32::MAX), pid);
@@ -240,7 +256,12 @@ impl Correlator {
         if absorbable(ev.kind) && conn.auth_failed {
             ev.attempts = 0;
         }
-        let slot = Slot { ev, need_ip, undecided, key: Some(key) };
+        let slot = Slot {
+            ev,
+            need_ip,
+            undecided,
+            key: Some(key),
+        };
         if slot.held() {
             if slot.ev.kind != Kind::Other || self.opts.all {
                 let idx = self.base + self.queue.len() as u64;
@@ -306,7 +327,9 @@ impl Correlator {
     /// The connection ended: held events keep what they have; an undecided PAM
     /// failure is an attempt of its own.
     fn finish(&mut self, key: ConnKey) {
-        let Some(conn) = self.conns.remove(&key) else { return };
+        let Some(conn) = self.conns.remove(&key) else {
+            return;
+        };
         if conn.auth_failed {
             if self.failed_closed.len() > 4096 {
                 self.failed_closed.clear();
@@ -326,7 +349,9 @@ impl Correlator {
 
     fn flush(&mut self, sink: &mut impl FnMut(Event)) {
         loop {
-            let Some(front) = self.queue.front() else { break };
+            let Some(front) = self.queue.front() else {
+                break;
+            };
             if front.held() {
                 let stale = front
                     .key
@@ -366,7 +391,11 @@ impl Correlator {
     }
 
     fn intern(&mut self, host: &Arc<str>) -> u32 {
-        if let Some(i) = self.hosts.iter().rposition(|h| Arc::ptr_eq(h, host) || **h == **host) {
+        if let Some(i) = self
+            .hosts
+            .iter()
+            .rposition(|h| Arc::ptr_eq(h, host) || **h == **host)
+        {
             return i as u32;
         }
         if self.hosts.len() >= 4096 {
@@ -382,7 +411,13 @@ impl Correlator {
     fn resolve(&mut self, stamp: Stamp) -> Ts {
         let ts = match stamp {
             Stamp::Abs { micros, offset } => Ts::from_micros(micros, offset),
-            Stamp::Civil { year, month, day, sod, micros } => {
+            Stamp::Civil {
+                year,
+                month,
+                day,
+                sod,
+                micros,
+            } => {
                 let year = match year {
                     Some(y) => y,
                     None => self.infer_year(month, day, sod),
@@ -390,7 +425,10 @@ impl Correlator {
                 let days = days_from_civil(i64::from(year), u32::from(month), u32::from(day));
                 let local_secs = days * 86_400 + i64::from(sod);
                 let offset = self.offset_for_local(local_secs);
-                Ts::from_micros((local_secs - i64::from(offset)) * 1_000_000 + i64::from(micros), offset)
+                Ts::from_micros(
+                    (local_secs - i64::from(offset)) * 1_000_000 + i64::from(micros),
+                    offset,
+                )
             }
             Stamp::None => self.last_ts.unwrap_or(self.opts.reference),
         };
@@ -421,7 +459,11 @@ impl Correlator {
                 y
             }
             Some(y) => {
-                let y = if month + 6 <= self.last_month { y + 1 } else { y };
+                let y = if month + 6 <= self.last_month {
+                    y + 1
+                } else {
+                    y
+                };
                 self.year = Some(y);
                 self.last_month = month;
                 y
@@ -438,7 +480,9 @@ impl Correlator {
             }
         }
         let off_at = |secs: i64| -> i32 {
-            jiff::Timestamp::from_second(secs).map(|t| self.opts.tz.to_offset(t).seconds()).unwrap_or(0)
+            jiff::Timestamp::from_second(secs)
+                .map(|t| self.opts.tz.to_offset(t).seconds())
+                .unwrap_or(0)
         };
         let guess = off_at(local_secs);
         let off = off_at(local_secs - i64::from(guess));
@@ -464,7 +508,10 @@ mod tests {
     }
 
     fn utc_ref(y: i64, m: u32, d: u32) -> Options {
-        Options { reference: Ts::from_micros(days_from_civil(y, m, d) * 86_400 * 1_000_000, 0), ..Options::default() }
+        Options {
+            reference: Ts::from_micros(days_from_civil(y, m, d) * 86_400 * 1_000_000, 0),
+            ..Options::default()
+        }
     }
 
     #[test]
@@ -567,7 +614,12 @@ mod tests {
             ],
             utc_ref(2026, 11, 24),
         );
-        assert_eq!(evs.iter().filter(|e| e.kind == Kind::TooManyFailures).count(), 1);
+        assert_eq!(
+            evs.iter()
+                .filter(|e| e.kind == Kind::TooManyFailures)
+                .count(),
+            1
+        );
     }
 
     #[test]
@@ -583,7 +635,10 @@ mod tests {
         assert_eq!(evs[1].ts.to_rfc3339(), "2026-01-01T00:00:01+00:00");
         let mut o = utc_ref(2026, 1, 2);
         o.year = Some(2019);
-        let evs = run(&["Mar  1 10:00:00 h sshd[1]: Invalid user a from 192.0.2.1 port 1"], o);
+        let evs = run(
+            &["Mar  1 10:00:00 h sshd[1]: Invalid user a from 192.0.2.1 port 1"],
+            o,
+        );
         assert_eq!(evs[0].ts.to_rfc3339(), "2019-03-01T10:00:00+00:00");
     }
 
@@ -622,7 +677,9 @@ mod tests {
     fn a_held_event_is_released_when_stale() {
         let mut lines = vec!["Feb 12 04:09:21 h sshd[1]: Disconnecting: Too many authentication failures for root [preauth]".to_string()];
         for i in 0..(STALE_LINES + 10) {
-            lines.push(format!("Feb 12 04:09:22 h sshd[9]: Invalid user u{i} from 192.0.2.1 port 1"));
+            lines.push(format!(
+                "Feb 12 04:09:22 h sshd[9]: Invalid user u{i} from 192.0.2.1 port 1"
+            ));
         }
         let refs: Vec<&str> = lines.iter().map(|s| s.as_str()).collect();
         let mut c = Correlator::new("t".into(), utc_ref(2026, 3, 1));
@@ -632,7 +689,10 @@ mod tests {
                 c.push(raw, &mut |e| out.push(e));
             }
         }
-        assert!(out.len() > STALE_LINES as usize, "held event blocked the output");
+        assert!(
+            out.len() > STALE_LINES as usize,
+            "held event blocked the output"
+        );
         assert_eq!(out[0].kind, Kind::TooManyFailures);
         assert_eq!(out[0].ip, None);
     }

@@ -16,7 +16,13 @@ pub enum Stamp {
     /// An absolute instant, with the offset the line was written in.
     Abs { micros: i64, offset: i32 },
     /// Wall-clock time without a zone; RFC 3164 also lacks the year.
-    Civil { year: Option<i32>, month: u8, day: u8, sod: u32, micros: u32 },
+    Civil {
+        year: Option<i32>,
+        month: u8,
+        day: u8,
+        sod: u32,
+        micros: u32,
+    },
 }
 
 /// Which program wrote the line; only these are parsed further.
@@ -139,11 +145,10 @@ fn rfc5424(s: &[u8]) -> Result<Envelope<'_>, Skip> {
                 None => break,
                 Some(b'\\') if in_quotes => i += 1,
                 Some(b'"') => in_quotes = !in_quotes,
-                Some(b']') if !in_quotes
-                    && s.get(i + 1) != Some(&b'[') => {
-                        i += 1;
-                        break;
-                    }
+                Some(b']') if !in_quotes && s.get(i + 1) != Some(&b'[') => {
+                    i += 1;
+                    break;
+                }
                 _ => {}
             }
             i += 1;
@@ -202,7 +207,9 @@ fn after_pri(line: &[u8]) -> Result<Envelope<'_>, Skip> {
         None => {
             // socklog without a program: `… auth.info: Invalid user …`
             let rest = match rest.iter().position(|&b| b == b' ') {
-                Some(i) if rest[..i].ends_with(b":") && is_facility_level(&rest[..i - 1]) => skip_spaces(&rest[i..]),
+                Some(i) if rest[..i].ends_with(b":") && is_facility_level(&rest[..i - 1]) => {
+                    skip_spaces(&rest[i..])
+                }
                 _ => rest,
             };
             Ok(bare(stamp, rest))
@@ -211,7 +218,13 @@ fn after_pri(line: &[u8]) -> Result<Envelope<'_>, Skip> {
 }
 
 fn bare(stamp: Stamp, msg: &[u8]) -> Envelope<'_> {
-    Envelope { stamp, host: None, program: None, pid: None, msg: Cow::Borrowed(msg) }
+    Envelope {
+        stamp,
+        host: None,
+        program: None,
+        pid: None,
+        msg: Cow::Borrowed(msg),
+    }
 }
 
 /// `[<fac.lvl>] [host] [fac.lvl] program[pid]: msg`. `None` if no program token is found.
@@ -288,7 +301,11 @@ fn program_token(tok: &[u8]) -> Option<(Option<Program>, Option<u32>)> {
         }
         return None;
     }
-    if colon && !t.is_empty() && t.iter().all(|&b| b.is_ascii_alphanumeric() || b"-_.()/".contains(&b)) {
+    if colon
+        && !t.is_empty()
+        && t.iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"-_.()/".contains(&b))
+    {
         if is_facility_level(t) {
             return None;
         }
@@ -302,14 +319,31 @@ fn program_token(tok: &[u8]) -> Option<(Option<Program>, Option<u32>)> {
 }
 
 fn is_facility_level(t: &[u8]) -> bool {
-    let Some(dot) = memchr::memchr(b'.', t) else { return false };
+    let Some(dot) = memchr::memchr(b'.', t) else {
+        return false;
+    };
     let (fac, lvl) = (&t[..dot], &t[dot + 1..]);
     const FAC: &[&[u8]] = &[
-        b"auth", b"authpriv", b"daemon", b"user", b"local0", b"local1", b"local2", b"local3", b"local4",
-        b"local5", b"local6", b"local7", b"security", b"syslog", b"kern",
+        b"auth",
+        b"authpriv",
+        b"daemon",
+        b"user",
+        b"local0",
+        b"local1",
+        b"local2",
+        b"local3",
+        b"local4",
+        b"local5",
+        b"local6",
+        b"local7",
+        b"security",
+        b"syslog",
+        b"kern",
     ];
-    const LVL: &[&[u8]] =
-        &[b"emerg", b"alert", b"crit", b"err", b"error", b"warn", b"warning", b"notice", b"info", b"debug"];
+    const LVL: &[&[u8]] = &[
+        b"emerg", b"alert", b"crit", b"err", b"error", b"warn", b"warning", b"notice", b"info",
+        b"debug",
+    ];
     FAC.contains(&fac) && LVL.contains(&lvl)
 }
 
@@ -323,12 +357,16 @@ fn strip_solaris_id(msg: &[u8]) -> &[u8] {
     msg
 }
 
-const MONTHS: [&[u8; 3]; 12] =
-    [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
+const MONTHS: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
 
 fn month(s: &[u8]) -> Option<u8> {
     let m = s.get(..3)?;
-    MONTHS.iter().position(|x| x.as_slice() == m).map(|i| i as u8 + 1)
+    MONTHS
+        .iter()
+        .position(|x| x.as_slice() == m)
+        .map(|i| i as u8 + 1)
 }
 
 /// Parses a leading timestamp in any supported form; returns (stamp, bytes used), 0 if none.
@@ -386,7 +424,10 @@ fn hms(s: &[u8], at: usize) -> Option<u32> {
 fn fraction(s: &[u8], at: usize) -> (u32, usize) {
     match s.get(at) {
         Some(b'.' | b',') => {
-            let n = s[at + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+            let n = s[at + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
             if n == 0 {
                 return (0, 0);
             }
@@ -433,7 +474,16 @@ fn bsd_timestamp(s: &[u8]) -> Option<(Stamp, usize)> {
     i += 8;
     let (micros, used) = fraction(s, i);
     i += used;
-    Some((Stamp::Civil { year: None, month, day: day as u8, sod, micros }, i))
+    Some((
+        Stamp::Civil {
+            year: None,
+            month,
+            day: day as u8,
+            sod,
+            micros,
+        },
+        i,
+    ))
 }
 
 /// `YYYY-MM-DD[T ]HH:MM:SS[.frac|,frac][Z|±HH:MM|±HHMM| ±HHMM]`; a zone makes it absolute.
@@ -451,7 +501,13 @@ fn iso_timestamp(s: &[u8]) -> Option<(Stamp, usize)> {
     let mut i = 19;
     let (micros, used) = fraction(s, i);
     i += used;
-    let civil = Stamp::Civil { year: Some(year as i32), month: mon as u8, day: day as u8, sod, micros };
+    let civil = Stamp::Civil {
+        year: Some(year as i32),
+        month: mon as u8,
+        day: day as u8,
+        sod,
+        micros,
+    };
     let offset = match s.get(i) {
         Some(b'Z' | b'z') => {
             i += 1;
@@ -471,7 +527,9 @@ fn iso_timestamp(s: &[u8]) -> Option<(Stamp, usize)> {
                 }
                 None => None,
             },
-            Some(b'U') if s[i + 1..].starts_with(b"UTC") && matches!(s.get(i + 4), None | Some(b' ')) => {
+            Some(b'U')
+                if s[i + 1..].starts_with(b"UTC") && matches!(s.get(i + 4), None | Some(b' ')) =>
+            {
                 i += 4;
                 Some(0)
             }
@@ -483,10 +541,26 @@ fn iso_timestamp(s: &[u8]) -> Option<(Stamp, usize)> {
         return None;
     }
     Some(match (offset, civil) {
-        (Some(offset), Stamp::Civil { year: Some(y), month, day, sod, micros }) => {
-            let days = crate::event::days_from_civil(i64::from(y), u32::from(month), u32::from(day));
+        (
+            Some(offset),
+            Stamp::Civil {
+                year: Some(y),
+                month,
+                day,
+                sod,
+                micros,
+            },
+        ) => {
+            let days =
+                crate::event::days_from_civil(i64::from(y), u32::from(month), u32::from(day));
             let local = (days * 86_400 + i64::from(sod)) * 1_000_000 + i64::from(micros);
-            (Stamp::Abs { micros: local - i64::from(offset) * 1_000_000, offset }, i)
+            (
+                Stamp::Abs {
+                    micros: local - i64::from(offset) * 1_000_000,
+                    offset,
+                },
+                i,
+            )
         }
         _ => (civil, i),
     })
@@ -496,7 +570,11 @@ fn iso_timestamp(s: &[u8]) -> Option<(Stamp, usize)> {
 fn parse_offset(s: &[u8]) -> Option<(i32, usize)> {
     let sign = if s[0] == b'-' { -1 } else { 1 };
     let h = digits::<2>(s, 1)?;
-    let (m, used) = if s.get(3) == Some(&b':') { (digits::<2>(s, 4)?, 6) } else { (digits::<2>(s, 3)?, 5) };
+    let (m, used) = if s.get(3) == Some(&b':') {
+        (digits::<2>(s, 4)?, 6)
+    } else {
+        (digits::<2>(s, 3)?, 5)
+    };
     if h > 23 || m > 59 {
         return None;
     }
@@ -514,7 +592,13 @@ fn unix_timestamp(s: &[u8]) -> Option<(Stamp, usize)> {
     if used == 0 || s.get(n + used) != Some(&b' ') {
         return None;
     }
-    Some((Stamp::Abs { micros: secs * 1_000_000 + i64::from(micros), offset: 0 }, n + used))
+    Some((
+        Stamp::Abs {
+            micros: secs * 1_000_000 + i64::from(micros),
+            offset: 0,
+        },
+        n + used,
+    ))
 }
 
 /// journald (`journalctl -o json`) and Docker json-file records.
@@ -552,7 +636,13 @@ fn json(line: &[u8]) -> Result<Envelope<'_>, Skip> {
         let msg = trim_end(log.as_bytes()).to_vec();
         // Docker logs of `sshd -e`: bare message, or a syslog line inside.
         return match after_pri(&msg) {
-            Ok(Envelope { stamp: inner, host, program, pid, msg: m }) => Ok(Envelope {
+            Ok(Envelope {
+                stamp: inner,
+                host,
+                program,
+                pid,
+                msg: m,
+            }) => Ok(Envelope {
                 stamp: if inner == Stamp::None { stamp } else { inner },
                 host: host.map(|h| Cow::Owned(h.into_owned())),
                 program,
@@ -562,7 +652,11 @@ fn json(line: &[u8]) -> Result<Envelope<'_>, Skip> {
             Err(e) => Err(e),
         };
     }
-    let ident = rec.ident.as_deref().or(rec.comm.as_deref()).ok_or(Skip::Malformed)?;
+    let ident = rec
+        .ident
+        .as_deref()
+        .or(rec.comm.as_deref())
+        .ok_or(Skip::Malformed)?;
     let program = Program::from_name(ident.as_bytes()).ok_or(Skip::OtherProgram)?;
     // `logger -t sshd` forges SYSLOG_IDENTIFIER but not the trusted _COMM.
     if let Some(comm) = rec.comm.as_deref() {
@@ -573,9 +667,12 @@ fn json(line: &[u8]) -> Result<Envelope<'_>, Skip> {
     let msg: Vec<u8> = match rec.message {
         Some(serde_json::Value::String(s)) => s.into_bytes(),
         // Non-UTF-8 messages are arrays of byte values.
-        Some(serde_json::Value::Array(a)) => {
-            a.iter().filter_map(|v| v.as_u64()).filter(|&b| b < 256).map(|b| b as u8).collect()
-        }
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_u64())
+            .filter(|&b| b < 256)
+            .map(|b| b as u8)
+            .collect(),
         _ => return Err(Skip::Malformed),
     };
     let micros = rec
@@ -584,9 +681,19 @@ fn json(line: &[u8]) -> Result<Envelope<'_>, Skip> {
         .or(rec.realtime.as_deref())
         .and_then(|t| t.parse::<i64>().ok());
     let stamp = micros.map_or(Stamp::None, |micros| Stamp::Abs { micros, offset: 0 });
-    let pid = rec.syslog_pid.as_deref().or(rec.pid.as_deref()).and_then(|p| p.parse().ok());
+    let pid = rec
+        .syslog_pid
+        .as_deref()
+        .or(rec.pid.as_deref())
+        .and_then(|p| p.parse().ok());
     let msg = trim_end(&msg).to_vec();
-    Ok(Envelope { stamp, host: rec.hostname.map(Cow::Owned), program: Some(program), pid, msg: Cow::Owned(msg) })
+    Ok(Envelope {
+        stamp,
+        host: rec.hostname.map(Cow::Owned),
+        program: Some(program),
+        pid,
+        msg: Cow::Owned(msg),
+    })
 }
 
 #[cfg(test)]
@@ -598,7 +705,13 @@ mod tests {
     }
 
     fn civil(month: u8, day: u8, h: u32, m: u32, s: u32) -> Stamp {
-        Stamp::Civil { year: None, month, day, sod: h * 3600 + m * 60 + s, micros: 0 }
+        Stamp::Civil {
+            year: None,
+            month,
+            day,
+            sod: h * 3600 + m * 60 + s,
+            micros: 0,
+        }
     }
 
     #[test]
@@ -609,8 +722,14 @@ mod tests {
         assert_eq!(e.program, Some(Program::Sshd));
         assert_eq!(e.pid, Some(1_189_074));
         assert_eq!(&*e.msg, b"Failed password for root");
-        assert_eq!(ok("Feb 7 16:01:07 linux-m899 sshd[5106]: x").stamp, civil(2, 7, 16, 1, 7));
-        assert_eq!(ok("Jul 05 18:22:44 mercury sshd[4669]: x").stamp, civil(7, 5, 18, 22, 44));
+        assert_eq!(
+            ok("Feb 7 16:01:07 linux-m899 sshd[5106]: x").stamp,
+            civil(2, 7, 16, 1, 7)
+        );
+        assert_eq!(
+            ok("Jul 05 18:22:44 mercury sshd[4669]: x").stamp,
+            civil(7, 5, 18, 22, 44)
+        );
         let e = ok("Nov 23 21:50:37 sshd[8148]: Connection closed");
         assert_eq!((e.host, e.pid), (None, Some(8148)));
         let e = ok("Feb 22 10:21:43  sshd[1332]: last message repeated 2 times");
@@ -621,14 +740,23 @@ mod tests {
         assert_eq!(e.program, Some(Program::SshdSession));
         let e = ok("Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure;");
         assert_eq!(e.program, Some(Program::SshdPamUnix));
-        assert_eq!(split(b"Jun 14 15:16:01 combo sudo[1]: x"), Err(Skip::OtherProgram));
-        assert_eq!(split(b"Jun 14 15:16:01 combo CRON[1]: x"), Err(Skip::OtherProgram));
+        assert_eq!(
+            split(b"Jun 14 15:16:01 combo sudo[1]: x"),
+            Err(Skip::OtherProgram)
+        );
+        assert_eq!(
+            split(b"Jun 14 15:16:01 combo CRON[1]: x"),
+            Err(Skip::OtherProgram)
+        );
     }
 
     #[test]
     fn freebsd_busybox_solaris_pri() {
         let e = ok("Jan  1 00:00:00 <10.5> foxtrot sshd[1234]: Invalid");
-        assert_eq!((e.host.as_deref(), &*e.msg), (Some("foxtrot"), &b"Invalid"[..]));
+        assert_eq!(
+            (e.host.as_deref(), &*e.msg),
+            (Some("foxtrot"), &b"Invalid"[..])
+        );
         let e = ok("Jun 20 02:18:39 vps auth.info sshd[13482]: Invalid");
         assert_eq!(e.host.as_deref(), Some("vps"));
         let e = ok("Mar 29 05:59:23 dusky sshd[20878]: [ID 800047 auth.info] Failed keyboard");
@@ -640,20 +768,37 @@ mod tests {
     #[test]
     fn rfc3339_and_journalctl_forms() {
         let e = ok("2023-11-14T00:20:42.738197+01:00 myserver sshd[1112652]: User root");
-        let Stamp::Abs { micros, offset } = e.stamp else { panic!() };
+        let Stamp::Abs { micros, offset } = e.stamp else {
+            panic!()
+        };
         assert_eq!(offset, 3600);
-        assert_eq!(crate::event::Ts::from_micros(micros, offset).to_rfc3339(), "2023-11-14T00:20:42.738197+01:00");
+        assert_eq!(
+            crate::event::Ts::from_micros(micros, offset).to_rfc3339(),
+            "2023-11-14T00:20:42.738197+01:00"
+        );
         let e = ok("2020-05-29T11:28:56.058908+02:00 bastion sshd[20974] error: PAM: x");
         assert_eq!(&*e.msg, b"error: PAM: x");
         let e = ok("2024-01-02T03:04:05+0000 host sshd[1]: m");
         assert!(matches!(e.stamp, Stamp::Abs { offset: 0, .. }));
         let e = ok("Jan 02 03:04:05.123456 host sshd[1]: m");
-        assert!(matches!(e.stamp, Stamp::Civil { micros: 123_456, .. }));
+        assert!(matches!(
+            e.stamp,
+            Stamp::Civil {
+                micros: 123_456,
+                ..
+            }
+        ));
         let e = ok("Tue 2024-01-02 03:04:05 UTC host sshd[1]: m");
         assert!(matches!(e.stamp, Stamp::Abs { offset: 0, .. }));
         assert_eq!(e.host.as_deref(), Some("host"));
         let e = ok("1704164645.123456 host sshd[1]: m");
-        assert_eq!(e.stamp, Stamp::Abs { micros: 1_704_164_645_123_456, offset: 0 });
+        assert_eq!(
+            e.stamp,
+            Stamp::Abs {
+                micros: 1_704_164_645_123_456,
+                offset: 0
+            }
+        );
     }
 
     #[test]
@@ -663,10 +808,21 @@ mod tests {
         assert_eq!(e.host.as_deref(), Some("localhost"));
         let e = ok("2018-06-26 13:22:02.108781500 Failed password for woold from 10.10.10.76 port 34718 ssh2");
         assert_eq!(e.program, None);
-        assert!(matches!(e.stamp, Stamp::Civil { year: Some(2018), micros: 108_781, .. }));
+        assert!(matches!(
+            e.stamp,
+            Stamp::Civil {
+                year: Some(2018),
+                micros: 108_781,
+                ..
+            }
+        ));
         assert!(e.msg.starts_with(b"Failed password"));
-        let e = ok("2015-05-27T04:31:28.10040 auth.info: May 27 04:31:28 sshd[30993]: Invalid user x");
-        assert_eq!((e.program, &*e.msg), (Some(Program::Sshd), &b"Invalid user x"[..]));
+        let e =
+            ok("2015-05-27T04:31:28.10040 auth.info: May 27 04:31:28 sshd[30993]: Invalid user x");
+        assert_eq!(
+            (e.program, &*e.msg),
+            (Some(Program::Sshd), &b"Invalid user x"[..])
+        );
         let e = ok("2015-05-27T04:31:28.10040 auth.info: sshd[30993]:  Invalid user x");
         assert_eq!(&*e.msg, b" Invalid user x");
         let e = ok("Invalid user user from 203.0.113.5 port 53821\r");
@@ -677,20 +833,36 @@ mod tests {
     #[test]
     fn rfc5424() {
         let e = ok("<38>1 2019-07-08T17:40:16.954167-04:00 hostname.example.com sshd 57915 - - Failed unknown");
-        assert_eq!((e.host.as_deref(), e.pid), (Some("hostname.example.com"), Some(57915)));
+        assert_eq!(
+            (e.host.as_deref(), e.pid),
+            (Some("hostname.example.com"), Some(57915))
+        );
         assert_eq!(&*e.msg, b"Failed unknown");
-        let e = ok(r#"<38>1 2019-07-08T17:40:16Z h sshd 1 - [timeQuality tzKnown="1"][x@1 t="[a\]b]"] Bye"#);
+        let e = ok(
+            r#"<38>1 2019-07-08T17:40:16Z h sshd 1 - [timeQuality tzKnown="1"][x@1 t="[a\]b]"] Bye"#,
+        );
         assert_eq!(&*e.msg, b"Bye");
         let e = ok(r#"<38>1 2019-07-08T17:40:16Z h sshd 44255 - [meta sequenceId="1"] Bye"#);
         assert_eq!(&*e.msg, b"Bye");
-        assert_eq!(split(b"<38>1 2019-07-08T17:40:16Z h cron 1 - - x"), Err(Skip::OtherProgram));
+        assert_eq!(
+            split(b"<38>1 2019-07-08T17:40:16Z h cron 1 - - x"),
+            Err(Skip::OtherProgram)
+        );
     }
 
     #[test]
     fn fail2ban_native_log() {
-        let e = ok("2006-02-13 15:52:30,388 fail2ban.actions        [123]: NOTICE  [sshd] Ban 1.2.3.4");
+        let e =
+            ok("2006-02-13 15:52:30,388 fail2ban.actions        [123]: NOTICE  [sshd] Ban 1.2.3.4");
         assert_eq!(e.program, Some(Program::Fail2ban));
-        assert!(matches!(e.stamp, Stamp::Civil { year: Some(2006), micros: 388_000, .. }));
+        assert!(matches!(
+            e.stamp,
+            Stamp::Civil {
+                year: Some(2006),
+                micros: 388_000,
+                ..
+            }
+        ));
         assert!(e.msg.ends_with(b"Ban 1.2.3.4"));
     }
 
@@ -698,8 +870,17 @@ mod tests {
     fn journald_json_and_byte_array_message() {
         let line = r#"{"__REALTIME_TIMESTAMP":"1700000000123456","_HOSTNAME":"deb","SYSLOG_IDENTIFIER":"sshd-session","_COMM":"sshd-session","_PID":"77","MESSAGE":"Invalid user bob from 192.0.2.1 port 4"}"#;
         let e = ok(line);
-        assert_eq!(e.stamp, Stamp::Abs { micros: 1_700_000_000_123_456, offset: 0 });
-        assert_eq!((e.program, e.pid, e.host.as_deref()), (Some(Program::SshdSession), Some(77), Some("deb")));
+        assert_eq!(
+            e.stamp,
+            Stamp::Abs {
+                micros: 1_700_000_000_123_456,
+                offset: 0
+            }
+        );
+        assert_eq!(
+            (e.program, e.pid, e.host.as_deref()),
+            (Some(Program::SshdSession), Some(77), Some("deb"))
+        );
         let line = r#"{"SYSLOG_IDENTIFIER":"sshd","_COMM":"sshd","MESSAGE":[73,110,118,255]}"#;
         assert_eq!(&*ok(line).msg, b"Inv\xff");
         let forged = r#"{"SYSLOG_IDENTIFIER":"sshd","_COMM":"logger","MESSAGE":"Accepted password for x from 1.2.3.4 port 1 ssh2"}"#;

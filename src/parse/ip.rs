@@ -8,7 +8,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Parses an IPv4 or IPv6 address token; `None` for host names and garbage.
 pub fn parse_ip(s: &[u8]) -> Option<IpAddr> {
-    let s = s.strip_prefix(b"[").and_then(|x| x.strip_suffix(b"]")).unwrap_or(s);
+    let s = s
+        .strip_prefix(b"[")
+        .and_then(|x| x.strip_suffix(b"]"))
+        .unwrap_or(s);
     if s.is_empty() || s.len() > 64 {
         return None;
     }
@@ -79,7 +82,10 @@ mod tests {
     #[test]
     fn canonical_forms() {
         assert_eq!(ip("203.0.113.9").as_deref(), Some("203.0.113.9"));
-        assert_eq!(ip("::ffff:218.249.210.161").as_deref(), Some("218.249.210.161"));
+        assert_eq!(
+            ip("::ffff:218.249.210.161").as_deref(),
+            Some("218.249.210.161")
+        );
         assert_eq!(ip("fe80::1%eth0").as_deref(), Some("fe80::1"));
         assert_eq!(ip("[2001:db8::1]").as_deref(), Some("2001:db8::1"));
         assert_eq!(ip("2001:DB8:0:0::1").as_deref(), Some("2001:db8::1"));

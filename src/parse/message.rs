@@ -15,7 +15,8 @@ use crate::event::Kind;
 
 /// Built once: constructing a searcher per call showed in profiles.
 static PORT: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b" port "));
-static RPORT: LazyLock<memchr::memmem::FinderRev<'static>> = LazyLock::new(|| memchr::memmem::FinderRev::new(b" port "));
+static RPORT: LazyLock<memchr::memmem::FinderRev<'static>> =
+    LazyLock::new(|| memchr::memmem::FinderRev::new(b" port "));
 
 /// How a message affects the connection it belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -86,7 +87,10 @@ pub fn classify(msg: &[u8]) -> Msg {
         }
     }
     if let Some(rest) = msg.strip_prefix(b"last message repeated ") {
-        let n = rest.split(|&b| b == b' ').next().and_then(|n| std::str::from_utf8(n).ok()?.parse().ok());
+        let n = rest
+            .split(|&b| b == b' ')
+            .next()
+            .and_then(|n| std::str::from_utf8(n).ok()?.parse().ok());
         let mut m = Msg::new(Kind::Other);
         m.repeat_last = n;
         return m;
@@ -127,7 +131,10 @@ pub fn classify_fail2ban(msg: &[u8]) -> Option<Msg> {
         return None;
     }
     let rest = msg[close + 1..].trim_ascii_start();
-    let (kind, ip) = if let Some(ip) = rest.strip_prefix(b"Ban ").or_else(|| rest.strip_prefix(b"Restore Ban ")) {
+    let (kind, ip) = if let Some(ip) = rest
+        .strip_prefix(b"Ban ")
+        .or_else(|| rest.strip_prefix(b"Restore Ban "))
+    {
         (Kind::Ban, ip)
     } else if let Some(ip) = rest.strip_prefix(b"Unban ") {
         (Kind::Unban, ip)
@@ -175,7 +182,10 @@ fn contains(h: &[u8], n: &[u8]) -> bool {
 
 fn first_token(s: &[u8]) -> &[u8] {
     let s = s.trim_ascii_start();
-    let end = s.iter().position(|b| b.is_ascii_whitespace()).unwrap_or(s.len());
+    let end = s
+        .iter()
+        .position(|b| b.is_ascii_whitespace())
+        .unwrap_or(s.len());
     &s[..end]
 }
 
@@ -194,19 +204,26 @@ fn sshd(m: &[u8], preauth: bool) -> Option<Msg> {
             }
             if let Some(r) = m.strip_prefix(b"Access denied for user ") {
                 // `fatal: Access denied for user X by PAM account configuration`
-                let end = memchr::memmem::rfind(r, b" by PAM account configuration").unwrap_or(r.len());
+                let end =
+                    memchr::memmem::rfind(r, b" by PAM account configuration").unwrap_or(r.len());
                 return Some(Msg::new(Kind::Refused).user(&r[..end], false));
             }
             None
         }
         b'I' => {
-            if let Some(r) = m.strip_prefix(b"Invalid user ").or_else(|| m.strip_prefix(b"Illegal user ")) {
+            if let Some(r) = m
+                .strip_prefix(b"Invalid user ")
+                .or_else(|| m.strip_prefix(b"Illegal user "))
+            {
                 return invalid_user(r);
             }
             None
         }
         b'C' => {
-            if let Some(r) = m.strip_prefix(b"Connection closed by ").or_else(|| m.strip_prefix(b"Connection reset by ")) {
+            if let Some(r) = m
+                .strip_prefix(b"Connection closed by ")
+                .or_else(|| m.strip_prefix(b"Connection reset by "))
+            {
                 return closed_by(r, preauth);
             }
             if let Some(r) = m.strip_prefix(b"Connection from ") {
@@ -240,7 +257,11 @@ fn sshd(m: &[u8], preauth: bool) -> Option<Msg> {
         b'R' => {
             if let Some(r) = m.strip_prefix(b"Received disconnect from ") {
                 let (ip, port) = ip_until_colon(r)?;
-                let msg = if preauth { Msg::new(Kind::PreauthClose) } else { Msg::new(Kind::Other) };
+                let msg = if preauth {
+                    Msg::new(Kind::PreauthClose)
+                } else {
+                    Msg::new(Kind::Other)
+                };
                 return Some(msg.at(ip, port).closes());
             }
             if let Some(r) = m.strip_prefix(b"ROOT LOGIN REFUSED FROM ") {
@@ -278,7 +299,9 @@ fn sshd(m: &[u8], preauth: bool) -> Option<Msg> {
                 let _ = before;
                 return Some(Msg::new(Kind::BadProtocol).at(ip, port).closes());
             }
-            if m.starts_with(b"Bad packet length") || m.starts_with(b"Bad remote protocol version identification") {
+            if m.starts_with(b"Bad packet length")
+                || m.starts_with(b"Bad remote protocol version identification")
+            {
                 return Some(Msg::new(Kind::BadProtocol));
             }
             None
@@ -341,7 +364,11 @@ fn sshd(m: &[u8], preauth: bool) -> Option<Msg> {
                     .strip_prefix(b"Authentication failure for ")
                     .or_else(|| x.strip_prefix(b"authentication failure for "))
                     .or_else(|| x.strip_prefix(b"authentication error for "))
-                    .or_else(|| x.strip_prefix(b"User not known to the underlying authentication module for "))
+                    .or_else(|| {
+                        x.strip_prefix(
+                            b"User not known to the underlying authentication module for ",
+                        )
+                    })
                     .or_else(|| x.strip_prefix(b"unknown user for "))?;
                 return pam_error(r2);
             }
@@ -411,7 +438,8 @@ fn auth_result(r: &[u8], kind: Kind) -> Option<Msg> {
     let for_at = memchr::memmem::find(r, b" for ")?;
     let method = &r[..for_at];
     let rest = &r[for_at + 5..];
-    let (who, ip, port) = from_ip_port_ssh2(rest, kind == Kind::AuthSuccess || method == b"hostbased")?;
+    let (who, ip, port) =
+        from_ip_port_ssh2(rest, kind == Kind::AuthSuccess || method == b"hostbased")?;
     let mut msg = Msg::new(kind).at(ip, Some(port));
     msg.method = Some(decode_user(method));
     if who == b"<invalid username>" {
@@ -445,7 +473,9 @@ fn from_ip_port_ssh2(s: &[u8], leftmost: bool) -> Option<(&[u8], IpAddr, u16)> {
     let mut best: Option<(&[u8], IpAddr, u16)> = None;
     // Each candidate ` from IP port N ssh2`, found through its ` port `.
     for at in finder.find_iter(s) {
-        let Some(c) = ssh2_candidate(s, at) else { continue };
+        let Some(c) = ssh2_candidate(s, at) else {
+            continue;
+        };
         if leftmost {
             return Some(c);
         }
@@ -459,12 +489,17 @@ fn ssh2_candidate(s: &[u8], port_at: usize) -> Option<(&[u8], IpAddr, u16)> {
     let before = &s[..port_at];
     let sp = memchr::memrchr(b' ', before)?;
     let ip = parse_ip(&before[sp + 1..])?;
-    let who = before[..sp].strip_suffix(b" from").or_else(|| (&before[..sp] == b"from").then_some(&b""[..]))?;
+    let who = before[..sp]
+        .strip_suffix(b" from")
+        .or_else(|| (&before[..sp] == b"from").then_some(&b""[..]))?;
     let after = &s[port_at + 6..];
     let digits = after.iter().take_while(|b| b.is_ascii_digit()).count();
     let port = parse_port(&after[..digits])?;
     let tail = &after[digits..];
-    let tail = tail.strip_prefix(b" ssh2").or_else(|| tail.strip_prefix(b" ssh1")).unwrap_or(tail);
+    let tail = tail
+        .strip_prefix(b" ssh2")
+        .or_else(|| tail.strip_prefix(b" ssh1"))
+        .unwrap_or(tail);
     if !(tail.is_empty() || tail.starts_with(b": ") || tail.starts_with(b", ")) {
         return None;
     }
@@ -494,7 +529,9 @@ fn invalid_user(r: &[u8]) -> Option<Msg> {
 /// `<before> from <ip>[ port <n>]` at the end of `s`.
 fn from_ip_maybe_port_end(s: &[u8]) -> Option<(&[u8], IpAddr, Option<u16>)> {
     let (before, ip, port) = ip_port_end(s)?;
-    let before = before.strip_suffix(b" from").or_else(|| (before == b"from").then_some(&b""[..]))?;
+    let before = before
+        .strip_suffix(b" from")
+        .or_else(|| (before == b"from").then_some(&b""[..]))?;
     Some((before, ip, port))
 }
 
@@ -602,7 +639,11 @@ fn user_preamble(s: &[u8]) -> Option<(Option<(&[u8], bool)>, IpAddr, Option<u16>
 /// `Connection closed by …` / `Connection reset by …` (C1–C4).
 fn closed_by(r: &[u8], preauth: bool) -> Option<Msg> {
     let (who, ip, port) = user_preamble(r)?;
-    let kind = if preauth { Kind::PreauthClose } else { Kind::Other };
+    let kind = if preauth {
+        Kind::PreauthClose
+    } else {
+        Kind::Other
+    };
     let mut msg = Msg::new(kind).at(ip, port).closes();
     if let Some((u, invalid)) = who {
         msg = msg.user(u, invalid);
@@ -623,7 +664,10 @@ fn disconnecting_colon(r: &[u8]) -> Option<Msg> {
     if r.starts_with(b"Too many authentication failures") {
         return Some(Msg::new(Kind::TooManyFailures).closes());
     }
-    if r.starts_with(b"Packet corrupt") || r.starts_with(b"Bad packet length") || r.starts_with(b"Corrupted MAC") {
+    if r.starts_with(b"Packet corrupt")
+        || r.starts_with(b"Bad packet length")
+        || r.starts_with(b"Corrupted MAC")
+    {
         return Some(Msg::new(Kind::BadProtocol).closes());
     }
     Some(Msg::new(Kind::PreauthClose).closes())
@@ -737,7 +781,10 @@ fn drop_connection(r: &[u8]) -> Option<Msg> {
 
 /// `ipv4: new 198.51.100.7/32 deferred penalty …` / `127.0.0.1/32: activating ipv4 penalty …` (P2, P3).
 fn srclimit(r: &[u8]) -> Option<Msg> {
-    let net = if let Some(x) = r.strip_prefix(b"ipv4: new ").or_else(|| r.strip_prefix(b"ipv6: new ")) {
+    let net = if let Some(x) = r
+        .strip_prefix(b"ipv4: new ")
+        .or_else(|| r.strip_prefix(b"ipv6: new "))
+    {
         first_token(x)
     } else {
         let c = memchr::memmem::find(r, b": activating ")?;
@@ -792,7 +839,12 @@ pub fn decode_user(raw: &[u8]) -> String {
         let n = raw[i + 1];
         let (byte, used) = match n {
             b'0'..=b'7' => {
-                let d: Vec<u8> = raw[i + 1..].iter().take(3).take_while(|c| (b'0'..=b'7').contains(c)).copied().collect();
+                let d: Vec<u8> = raw[i + 1..]
+                    .iter()
+                    .take(3)
+                    .take_while(|c| (b'0'..=b'7').contains(c))
+                    .copied()
+                    .collect();
                 let v = d.iter().fold(0u32, |a, &c| a * 8 + u32::from(c - b'0'));
                 if v > 255 {
                     (b'\\', 1)

@@ -179,7 +179,9 @@ mod tests {
     #[test]
     fn huge_lines_are_skipped() {
         let mut text = vec![b'a'; MAX_LINE + 10];
-        text.extend_from_slice(b"\nJun  6 04:17:04 h sshd[2]: Invalid user a from 192.0.2.1 port 1\n");
+        text.extend_from_slice(
+            b"\nJun  6 04:17:04 h sshd[2]: Invalid user a from 192.0.2.1 port 1\n",
+        );
         let b = parse_block(&text, 1, false);
         assert_eq!((b.stats.lines, b.stats.too_long, b.lines.len()), (2, 1, 1));
     }

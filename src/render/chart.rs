@@ -38,12 +38,21 @@ pub struct ChartData {
 
 impl ChartData {
     /// The `top` largest of `counts` (ties by label), the rest summed into `other`.
-    pub fn top(title: impl Into<String>, counts: impl IntoIterator<Item = (String, u64)>, top: usize) -> ChartData {
+    pub fn top(
+        title: impl Into<String>,
+        counts: impl IntoIterator<Item = (String, u64)>,
+        top: usize,
+    ) -> ChartData {
         let mut rows: Vec<(String, u64)> = counts.into_iter().filter(|r| r.1 > 0).collect();
         rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let other = rows.iter().skip(top).map(|r| r.1).sum();
         rows.truncate(top);
-        ChartData { title: title.into(), rows, other, ..ChartData::default() }
+        ChartData {
+            title: title.into(),
+            rows,
+            other,
+            ..ChartData::default()
+        }
     }
 
     pub fn total(&self) -> u64 {
@@ -68,17 +77,38 @@ pub fn scene(data: &ChartData, opts: &ChartOptions) -> Scene {
     let (title_sz, body, small) = (34.0 * u, 20.0 * u, 16.0 * u);
     let margin = 24.0 * u;
     let mut s = Scene::new(opts.width, opts.height, pal.background, data.title.clone());
-    s.text(margin, margin + title_sz, title_sz, pal.text, Anchor::Start, data.title.clone());
+    s.text(
+        margin,
+        margin + title_sz,
+        title_sz,
+        pal.text,
+        Anchor::Start,
+        data.title.clone(),
+    );
     let mut top = margin + title_sz;
     if !data.subtitle.is_empty() {
         top += body * 1.5;
-        s.text(margin, top, body, pal.muted, Anchor::Start, data.subtitle.clone());
+        s.text(
+            margin,
+            top,
+            body,
+            pal.muted,
+            Anchor::Start,
+            data.subtitle.clone(),
+        );
     }
     top += body * 1.2;
     let area = (margin, top, w - 2.0 * margin, h - top - margin);
     let total = data.total();
     if total == 0 {
-        s.text(w / 2.0, area.1 + area.3 / 2.0, title_sz * 1.4, pal.text, Anchor::Middle, "no attempts");
+        s.text(
+            w / 2.0,
+            area.1 + area.3 / 2.0,
+            title_sz * 1.4,
+            pal.text,
+            Anchor::Middle,
+            "no attempts",
+        );
         return s;
     }
     let mut rows: Vec<(String, u64)> = data.rows.clone();
@@ -88,19 +118,39 @@ pub fn scene(data: &ChartData, opts: &ChartOptions) -> Scene {
     match (opts.style, data.sequence) {
         (Style::Bar, true) => columns(&mut s, &rows, area, body, small, u, opts.theme),
         (Style::Bar, false) => bars(&mut s, &rows, data.other > 0, area, body, u, opts.theme),
-        (Style::Pie, _) => pie(&mut s, &rows, data.other > 0, total, area, body, u, opts.theme),
+        (Style::Pie, _) => pie(
+            &mut s,
+            &rows,
+            data.other > 0,
+            total,
+            area,
+            body,
+            u,
+            opts.theme,
+        ),
     }
     s
 }
 
-fn bars(s: &mut Scene, rows: &[(String, u64)], has_other: bool, area: (f32, f32, f32, f32), body: f32, u: f32, theme: Theme) {
+fn bars(
+    s: &mut Scene,
+    rows: &[(String, u64)],
+    has_other: bool,
+    area: (f32, f32, f32, f32),
+    body: f32,
+    u: f32,
+    theme: Theme,
+) {
     let pal = theme.palette();
     let (x, y, w, h) = area;
     let n = rows.len().max(1) as f32;
     let row_h = (h / n).min(body * 2.4);
     let size = (row_h * 0.55).min(body);
     let max_label = w * 0.32;
-    let label_w = rows.iter().map(|r| text::width(&text::truncate(&r.0, size, max_label), size)).fold(0.0f32, f32::max);
+    let label_w = rows
+        .iter()
+        .map(|r| text::width(&text::truncate(&r.0, size, max_label), size))
+        .fold(0.0f32, f32::max);
     let max = rows.iter().map(|r| r.1).max().unwrap_or(1).max(1);
     let value_w = text::width(&thousands(max), size) + 12.0 * u;
     let bx = x + label_w + 12.0 * u;
@@ -108,17 +158,49 @@ fn bars(s: &mut Scene, rows: &[(String, u64)], has_other: bool, area: (f32, f32,
     for (i, (label, v)) in rows.iter().enumerate() {
         let ry = y + i as f32 * row_h;
         let is_other = has_other && i + 1 == rows.len();
-        let color = if is_other { pal.other } else { pal.ramp_at(0.6) };
+        let color = if is_other {
+            pal.other
+        } else {
+            pal.ramp_at(0.6)
+        };
         let len = bw * (*v as f32 / max as f32);
         let bar_h = row_h * 0.7;
-        s.items.push(Item::Rect { x: bx, y: ry + (row_h - bar_h) / 2.0, w: len.max(1.0), h: bar_h, fill: color });
+        s.items.push(Item::Rect {
+            x: bx,
+            y: ry + (row_h - bar_h) / 2.0,
+            w: len.max(1.0),
+            h: bar_h,
+            fill: color,
+        });
         let base = ry + row_h / 2.0 + size * 0.36;
-        s.text(bx - 8.0 * u, base, size, pal.text, Anchor::End, text::truncate(label, size, max_label));
-        s.text(bx + len + 6.0 * u, base, size, pal.muted, Anchor::Start, thousands(*v));
+        s.text(
+            bx - 8.0 * u,
+            base,
+            size,
+            pal.text,
+            Anchor::End,
+            text::truncate(label, size, max_label),
+        );
+        s.text(
+            bx + len + 6.0 * u,
+            base,
+            size,
+            pal.muted,
+            Anchor::Start,
+            thousands(*v),
+        );
     }
 }
 
-fn columns(s: &mut Scene, rows: &[(String, u64)], area: (f32, f32, f32, f32), body: f32, small: f32, u: f32, theme: Theme) {
+fn columns(
+    s: &mut Scene,
+    rows: &[(String, u64)],
+    area: (f32, f32, f32, f32),
+    body: f32,
+    small: f32,
+    u: f32,
+    theme: Theme,
+) {
     let pal = theme.palette();
     let (x, y, w, h) = area;
     let max = rows.iter().map(|r| r.1).max().unwrap_or(1).max(1);
@@ -130,23 +212,61 @@ fn columns(s: &mut Scene, rows: &[(String, u64)], area: (f32, f32, f32, f32), bo
         let cx = x + i as f32 * col_w;
         let len = plot_h * (*v as f32 / max as f32);
         let color = pal.ramp_at(0.6);
-        s.items.push(Item::Rect { x: cx + col_w * 0.12, y: base - len, w: col_w * 0.76, h: len.max(if *v > 0 { 1.0 } else { 0.0 }), fill: color });
-        s.text(cx + col_w / 2.0, base + small * 1.4, small, pal.muted, Anchor::Middle, text::truncate(label, small, col_w));
+        s.items.push(Item::Rect {
+            x: cx + col_w * 0.12,
+            y: base - len,
+            w: col_w * 0.76,
+            h: len.max(if *v > 0 { 1.0 } else { 0.0 }),
+            fill: color,
+        });
+        s.text(
+            cx + col_w / 2.0,
+            base + small * 1.4,
+            small,
+            pal.muted,
+            Anchor::Middle,
+            text::truncate(label, small, col_w),
+        );
         if *v > 0 && text::width(&thousands(*v), small * 0.85) < col_w {
-            s.text(cx + col_w / 2.0, base - len - 4.0 * u, small * 0.85, pal.muted, Anchor::Middle, thousands(*v));
+            s.text(
+                cx + col_w / 2.0,
+                base - len - 4.0 * u,
+                small * 0.85,
+                pal.muted,
+                Anchor::Middle,
+                thousands(*v),
+            );
         }
     }
-    s.items.push(Item::Rect { x, y: base, w, h: u.max(1.0), fill: pal.muted });
+    s.items.push(Item::Rect {
+        x,
+        y: base,
+        w,
+        h: u.max(1.0),
+        fill: pal.muted,
+    });
 }
 
 #[allow(clippy::too_many_arguments)]
-fn pie(s: &mut Scene, rows: &[(String, u64)], has_other: bool, total: u64, area: (f32, f32, f32, f32), body: f32, u: f32, theme: Theme) {
+fn pie(
+    s: &mut Scene,
+    rows: &[(String, u64)],
+    has_other: bool,
+    total: u64,
+    area: (f32, f32, f32, f32),
+    body: f32,
+    u: f32,
+    theme: Theme,
+) {
     let pal = theme.palette();
     let (x, y, w, h) = area;
     let r = (h / 2.0).min(w * 0.28) * 0.95;
     let (cx, cy) = (x + r + 8.0 * u, y + h / 2.0);
     let mut a0 = -std::f64::consts::FRAC_PI_2;
-    let edge = Stroke { color: pal.background, width: (1.5 * u).max(1.0) };
+    let edge = Stroke {
+        color: pal.background,
+        width: (1.5 * u).max(1.0),
+    };
     let size = body.min(h / (rows.len() as f32 * 1.7));
     let lx = cx + r + 32.0 * u;
     let max_label = (x + w - lx) * 0.6;
@@ -154,7 +274,11 @@ fn pie(s: &mut Scene, rows: &[(String, u64)], has_other: bool, total: u64, area:
         let frac = *v as f64 / total as f64;
         let a1 = a0 + frac * std::f64::consts::TAU;
         let is_other = has_other && i + 1 == rows.len();
-        let color = if is_other { pal.other } else { pal.series[i % pal.series.len()] };
+        let color = if is_other {
+            pal.other
+        } else {
+            pal.series[i % pal.series.len()]
+        };
         let steps = ((a1 - a0) / 1f64.to_radians()).ceil().max(1.0) as usize;
         let mut ring = Vec::with_capacity(steps + 2);
         if frac < 0.9999 {
@@ -176,9 +300,29 @@ fn pie(s: &mut Scene, rows: &[(String, u64)], has_other: bool, total: u64, area:
         a0 = a1;
         // Legend row.
         let ly = y + h / 2.0 - rows.len() as f32 * size * 0.85 + i as f32 * size * 1.7;
-        s.items.push(Item::Rect { x: lx, y: ly, w: size, h: size, fill: color });
-        s.text(lx + size * 1.5, ly + size * 0.85, size, pal.text, Anchor::Start, text::truncate(label, size, max_label));
-        s.text(x + w, ly + size * 0.85, size, pal.muted, Anchor::End, format!("{}  {:.1}%", thousands(*v), 100.0 * frac));
+        s.items.push(Item::Rect {
+            x: lx,
+            y: ly,
+            w: size,
+            h: size,
+            fill: color,
+        });
+        s.text(
+            lx + size * 1.5,
+            ly + size * 0.85,
+            size,
+            pal.text,
+            Anchor::Start,
+            text::truncate(label, size, max_label),
+        );
+        s.text(
+            x + w,
+            ly + size * 0.85,
+            size,
+            pal.muted,
+            Anchor::End,
+            format!("{}  {:.1}%", thousands(*v), 100.0 * frac),
+        );
     }
 }
 
@@ -188,7 +332,16 @@ mod tests {
 
     #[test]
     fn top_folds_the_rest_into_other() {
-        let d = ChartData::top("t", vec![("a".into(), 5), ("b".into(), 9), ("c".into(), 1), ("d".into(), 0)], 2);
+        let d = ChartData::top(
+            "t",
+            vec![
+                ("a".into(), 5),
+                ("b".into(), 9),
+                ("c".into(), 1),
+                ("d".into(), 0),
+            ],
+            2,
+        );
         assert_eq!(d.rows, vec![("b".to_string(), 9), ("a".to_string(), 5)]);
         assert_eq!(d.other, 1);
         assert_eq!(d.total(), 15);
@@ -196,12 +349,38 @@ mod tests {
 
     #[test]
     fn every_style_draws_and_empty_says_so() {
-        let d = ChartData::top("Users", vec![("root".into(), 50), ("<script>".into(), 3)], 10);
+        let d = ChartData::top(
+            "Users",
+            vec![("root".into(), 50), ("<script>".into(), 3)],
+            10,
+        );
         for style in [Style::Bar, Style::Pie] {
-            let s = scene(&d, &ChartOptions { width: 800, height: 500, theme: Theme::Dark, style });
-            assert!(s.items.iter().any(|i| matches!(i, Item::Text(t) if t.text == "<script>")));
+            let s = scene(
+                &d,
+                &ChartOptions {
+                    width: 800,
+                    height: 500,
+                    theme: Theme::Dark,
+                    style,
+                },
+            );
+            assert!(s
+                .items
+                .iter()
+                .any(|i| matches!(i, Item::Text(t) if t.text == "<script>")));
         }
-        let e = scene(&ChartData::default(), &ChartOptions { width: 800, height: 500, theme: Theme::Light, style: Style::Pie });
-        assert!(e.items.iter().any(|i| matches!(i, Item::Text(t) if t.text == "no attempts")));
+        let e = scene(
+            &ChartData::default(),
+            &ChartOptions {
+                width: 800,
+                height: 500,
+                theme: Theme::Light,
+                style: Style::Pie,
+            },
+        );
+        assert!(e
+            .items
+            .iter()
+            .any(|i| matches!(i, Item::Text(t) if t.text == "no attempts")));
     }
 }

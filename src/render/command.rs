@@ -50,13 +50,19 @@ impl Filter {
                     .map(|s| {
                         Kind::from_name(s).with_context(|| {
                             let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-                            format!("--kind {s:?}: unknown kind (use one of {})", names.join(", "))
+                            format!(
+                                "--kind {s:?}: unknown kind (use one of {})",
+                                names.join(", ")
+                            )
                         })
                     })
                     .collect::<Result<Vec<_>>>()?,
             ),
         };
-        Ok(Filter { range: app::time_range(settings, input)?, kinds })
+        Ok(Filter {
+            range: app::time_range(settings, input)?,
+            kinds,
+        })
     }
 
     /// Words for the title: what was counted.
@@ -70,9 +76,17 @@ impl Filter {
 
 /// `1920x1080` → (1920, 1080).
 pub fn parse_size(s: &str) -> Result<(u32, u32)> {
-    let (w, h) = s.split_once(['x', 'X']).with_context(|| format!("--size {s:?}: use WIDTHxHEIGHT, e.g. 1920x1080"))?;
-    let w: u32 = w.trim().parse().with_context(|| format!("--size {s:?}: bad width"))?;
-    let h: u32 = h.trim().parse().with_context(|| format!("--size {s:?}: bad height"))?;
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .with_context(|| format!("--size {s:?}: use WIDTHxHEIGHT, e.g. 1920x1080"))?;
+    let w: u32 = w
+        .trim()
+        .parse()
+        .with_context(|| format!("--size {s:?}: bad width"))?;
+    let h: u32 = h
+        .trim()
+        .parse()
+        .with_context(|| format!("--size {s:?}: bad height"))?;
     if !(64..=16384).contains(&w) || !(64..=16384).contains(&h) {
         bail!("--size {s:?}: each side must be between 64 and 16384 pixels");
     }
@@ -92,22 +106,34 @@ pub fn parse_lat_lon(s: &str, flag: &str) -> Result<(f64, f64)> {
 }
 
 fn output_format(p: &Path) -> Result<Format> {
-    Format::from_path(p).with_context(|| format!("-o {}: the file name must end in .png or .svg", p.display()))
+    Format::from_path(p)
+        .with_context(|| format!("-o {}: the file name must end in .png or .svg", p.display()))
 }
 
 fn theme(s: Option<&str>) -> Result<Theme> {
-    s.map_or(Ok(Theme::Dark), |t| Theme::from_name(t).with_context(|| format!("--theme {t:?}: use dark or light")))
+    s.map_or(Ok(Theme::Dark), |t| {
+        Theme::from_name(t).with_context(|| format!("--theme {t:?}: use dark or light"))
+    })
 }
 
 /// Runs the pipeline over the inputs, handing each counted event to `sink`.
-fn read_events(settings: &Settings, input: &InputArgs, filter: &Filter, sink: &mut dyn FnMut(&Event, u64)) -> Result<bool> {
+fn read_events(
+    settings: &Settings,
+    input: &InputArgs,
+    filter: &Filter,
+    sink: &mut dyn FnMut(&Event, u64),
+) -> Result<bool> {
     // --from/--to are applied here, so the shared input expansion must not see them.
     if let Some(db) = &input.db {
         if !input.inputs.is_empty() {
             bail!("pass either INPUT files or --db, not both");
         }
         let mut st = crate::store::open(&crate::store::Location::parse(Some(db))?)?;
-        let f = crate::store::Filter { from: filter.range.from, to: filter.range.to, host: input.host.clone() };
+        let f = crate::store::Filter {
+            from: filter.range.from,
+            to: filter.range.to,
+            host: input.host.clone(),
+        };
         st.scan(&f, &mut |ev| {
             let w = filter.weight(&ev);
             if w > 0 {
@@ -116,7 +142,11 @@ fn read_events(settings: &Settings, input: &InputArgs, filter: &Filter, sink: &m
         })?;
         return Ok(false);
     }
-    let plain = InputArgs { from: None, to: None, ..input.clone() };
+    let plain = InputArgs {
+        from: None,
+        to: None,
+        ..input.clone()
+    };
     let (inputs, mut failed) = app::inputs(settings, &plain)?;
     let opts = app::pipeline_options(settings, false)?;
     let reports = pipeline::run(&inputs, &opts, &mut |ev| {
@@ -137,15 +167,23 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 pub fn map(settings: &Settings, args: MapArgs) -> Result<i32> {
     let format = output_format(&args.output)?;
     let (width, height) = args.size.as_deref().map_or(Ok((1920, 1080)), parse_size)?;
-    let home = args.home.as_deref().map(|s| parse_lat_lon(s, "--home")).transpose()?;
+    let home = args
+        .home
+        .as_deref()
+        .map(|s| parse_lat_lon(s, "--home"))
+        .transpose()?;
     let center = match args.center.as_deref() {
         Some(c) => parse_lat_lon(c, "--center")?,
         None => home.unwrap_or((30.0, 10.0)),
     };
     let projection = match args.projection.as_deref() {
         None => Projection::EqualEarth,
-        Some(p) => Projection::from_name(p, center)
-            .with_context(|| format!("--projection {p:?}: unknown (use one of {})", Projection::NAMES))?,
+        Some(p) => Projection::from_name(p, center).with_context(|| {
+            format!(
+                "--projection {p:?}: unknown (use one of {})",
+                Projection::NAMES
+            )
+        })?,
     };
     let theme = theme(args.theme.as_deref())?;
     let filter = Filter::new(settings, &args.input, args.kind.as_deref())?;
@@ -157,7 +195,15 @@ pub fn map(settings: &Settings, args: MapArgs) -> Result<i32> {
         t.push_str(" by country");
         t
     });
-    let opts = MapOptions { width, height, projection, theme, points: args.points, home, title: Some(title) };
+    let opts = MapOptions {
+        width,
+        height,
+        projection,
+        theme,
+        points: args.points,
+        home,
+        title: Some(title),
+    };
     let scene = map::scene(&data, &opts);
     write(&args.output, &encode(&scene, format))?;
     if !settings.quiet {
@@ -219,7 +265,13 @@ impl ChartAgg {
                 },
                 None => "(no location)".to_string(),
             }),
-            By::User => ev.user.as_ref().map(|u| if u.is_empty() { "(empty name)".to_string() } else { u.clone() }),
+            By::User => ev.user.as_ref().map(|u| {
+                if u.is_empty() {
+                    "(empty name)".to_string()
+                } else {
+                    u.clone()
+                }
+            }),
             By::Ip => ev.ip.map(|i| i.to_string()),
             By::Asn => Some(match geo.and_then(|g| g.asn) {
                 Some(a) => match geo.and_then(|g| g.org.as_deref()) {
@@ -255,7 +307,9 @@ impl ChartAgg {
         let mut d = if by == By::Hour {
             ChartData {
                 title: t,
-                rows: (0..24).map(|h| (format!("{h:02}"), self.hours[h])).collect(),
+                rows: (0..24)
+                    .map(|h| (format!("{h:02}"), self.hours[h]))
+                    .collect(),
                 sequence: true,
                 ..ChartData::default()
             }
@@ -274,7 +328,8 @@ impl ChartAgg {
 
 pub fn chart(settings: &Settings, args: ChartArgs) -> Result<i32> {
     let format = output_format(&args.output)?;
-    let by = By::from_name(&args.by).with_context(|| format!("--by {:?}: use country, user, ip, hour or asn", args.by))?;
+    let by = By::from_name(&args.by)
+        .with_context(|| format!("--by {:?}: use country, user, ip, hour or asn", args.by))?;
     let style = match args.style.as_deref() {
         None => Style::Bar,
         Some(s) => Style::from_name(s).with_context(|| format!("--style {s:?}: use bar or pie"))?,
@@ -283,12 +338,22 @@ pub fn chart(settings: &Settings, args: ChartArgs) -> Result<i32> {
     let theme = theme(args.theme.as_deref())?;
     let filter = Filter::new(settings, &args.input, args.kind.as_deref())?;
     let mut agg = ChartAgg::default();
-    let failed = read_events(settings, &args.input, &filter, &mut |ev, w| agg.add(by, ev, w))?;
+    let failed = read_events(settings, &args.input, &filter, &mut |ev, w| {
+        agg.add(by, ev, w)
+    })?;
     let mut data = agg.data(by, args.top, &filter.noun());
     if let Some(t) = args.title {
         data.title = t;
     }
-    let scene = chart::scene(&data, &ChartOptions { width, height, theme, style });
+    let scene = chart::scene(
+        &data,
+        &ChartOptions {
+            width,
+            height,
+            theme,
+            style,
+        },
+    );
     write(&args.output, &encode(&scene, format))?;
     Ok(i32::from(failed))
 }
@@ -301,7 +366,10 @@ mod tests {
     fn option_values() {
         assert_eq!(parse_size("800x600").unwrap(), (800, 600));
         assert!(parse_size("800").is_err() && parse_size("10x10").is_err());
-        assert_eq!(parse_lat_lon("48.85, 2.35", "--home").unwrap(), (48.85, 2.35));
+        assert_eq!(
+            parse_lat_lon("48.85, 2.35", "--home").unwrap(),
+            (48.85, 2.35)
+        );
         assert!(parse_lat_lon("91,0", "--home").is_err());
         assert_eq!(By::from_name("IP"), Some(By::Ip));
     }

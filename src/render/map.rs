@@ -51,7 +51,10 @@ impl MapData {
         }
         .or_else(|| country.and_then(countries::label_point));
         if let Some((lat, lon)) = point {
-            *self.points.entry(((lat * 100.0).round() as i32, (lon * 100.0).round() as i32)).or_default() += weight;
+            *self
+                .points
+                .entry(((lat * 100.0).round() as i32, (lon * 100.0).round() as i32))
+                .or_default() += weight;
         }
     }
 
@@ -62,7 +65,9 @@ impl MapData {
             *d.countries.entry(c.to_ascii_uppercase()).or_default() += n;
             d.attempts += n;
             if let Some((lat, lon)) = countries::label_point(c) {
-                *d.points.entry(((lat * 100.0).round() as i32, (lon * 100.0).round() as i32)).or_default() += n;
+                *d.points
+                    .entry(((lat * 100.0).round() as i32, (lon * 100.0).round() as i32))
+                    .or_default() += n;
             }
         }
         d
@@ -109,7 +114,13 @@ pub(crate) struct Metrics {
 impl Metrics {
     pub fn new(w: u32, h: u32) -> Metrics {
         let u = (w as f32 / 1920.0).min(h as f32 / 1080.0).max(0.2);
-        Metrics { u, margin: 24.0 * u, title: 34.0 * u, body: 22.0 * u, small: 16.0 * u }
+        Metrics {
+            u,
+            margin: 24.0 * u,
+            title: 34.0 * u,
+            body: 22.0 * u,
+            small: 16.0 * u,
+        }
     }
 }
 
@@ -138,7 +149,11 @@ pub fn time_range(from: Option<Ts>, to: Option<Ts>) -> Option<String> {
     let (f, t) = (from?.to_rfc3339(), to?.to_rfc3339());
     let day_min = |s: &str| s.get(..16).unwrap_or(s).replace('T', " ");
     let off = t.get(t.len().saturating_sub(6)..).unwrap_or("");
-    let zone = if off == "+00:00" { "UTC".to_string() } else { format!("UTC{off}") };
+    let zone = if off == "+00:00" {
+        "UTC".to_string()
+    } else {
+        format!("UTC{off}")
+    };
     Some(format!("{} – {} {zone}", day_min(&f), day_min(&t)))
 }
 
@@ -147,7 +162,10 @@ pub fn scene(data: &MapData, opts: &MapOptions) -> Scene {
     let (w, h) = (opts.width, opts.height);
     let pal = opts.theme.palette();
     let m = Metrics::new(w, h);
-    let title = opts.title.clone().unwrap_or_else(|| "SSH attack attempts by country".to_string());
+    let title = opts
+        .title
+        .clone()
+        .unwrap_or_else(|| "SSH attack attempts by country".to_string());
     let mut s = Scene::new(w, h, pal.background, title.clone());
 
     // Header: title, then the time range and totals.
@@ -164,11 +182,25 @@ pub fn scene(data: &MapData, opts: &MapOptions) -> Scene {
         thousands(data.ips.len() as u64),
         data.countries.len()
     ));
-    s.text(m.margin, y, m.body, pal.muted, Anchor::Start, sub.join("   ·   "));
+    s.text(
+        m.margin,
+        y,
+        m.body,
+        pal.muted,
+        Anchor::Start,
+        sub.join("   ·   "),
+    );
     let (mx, my, mw, mh) = map_rect(opts);
     let proj = opts.projection;
     let fit = pixel_fit(opts);
-    s.items.push(map_layer(data, &proj, &fit, pal, &m, Detail::for_size(w, h)));
+    s.items.push(map_layer(
+        data,
+        &proj,
+        &fit,
+        pal,
+        &m,
+        Detail::for_size(w, h),
+    ));
 
     if opts.points && !data.points.is_empty() {
         s.items.push(points_layer(data, &proj, &fit, pal, &m));
@@ -177,13 +209,42 @@ pub fn scene(data: &MapData, opts: &MapOptions) -> Scene {
         if proj.visible(lon, lat) {
             let (x, y) = fit.apply(proj.project(lon, lat));
             let r = 7.0 * m.u;
-            s.items.push(Item::Circle { cx: x, cy: y, r, fill: pal.home.with_alpha(60), stroke: Some(Stroke { color: pal.home, width: 2.5 * m.u }) });
-            s.items.push(Item::Circle { cx: x, cy: y, r: 2.5 * m.u, fill: pal.home, stroke: None });
-            s.text(x + r + 4.0 * m.u, y + m.small * 0.35, m.small, pal.home, Anchor::Start, "home");
+            s.items.push(Item::Circle {
+                cx: x,
+                cy: y,
+                r,
+                fill: pal.home.with_alpha(60),
+                stroke: Some(Stroke {
+                    color: pal.home,
+                    width: 2.5 * m.u,
+                }),
+            });
+            s.items.push(Item::Circle {
+                cx: x,
+                cy: y,
+                r: 2.5 * m.u,
+                fill: pal.home,
+                stroke: None,
+            });
+            s.text(
+                x + r + 4.0 * m.u,
+                y + m.small * 0.35,
+                m.small,
+                pal.home,
+                Anchor::Start,
+                "home",
+            );
         }
     }
     if data.attempts == 0 {
-        s.text(mx + mw / 2.0, my + mh / 2.0, m.title * 1.6, pal.text, Anchor::Middle, "no attempts");
+        s.text(
+            mx + mw / 2.0,
+            my + mh / 2.0,
+            m.title * 1.6,
+            pal.text,
+            Anchor::Middle,
+            "no attempts",
+        );
     }
     legend(&mut s, data, pal, &m);
     s
@@ -194,16 +255,34 @@ fn map_rect(opts: &MapOptions) -> (f32, f32, f32, f32) {
     let m = Metrics::new(opts.width, opts.height);
     let header = m.margin + m.title + m.body * 1.5 + m.body * 0.8;
     let footer = m.small * 4.6 + m.margin;
-    (m.margin, header, opts.width as f32 - 2.0 * m.margin, (opts.height as f32 - header - footer).max(10.0))
+    (
+        m.margin,
+        header,
+        opts.width as f32 - 2.0 * m.margin,
+        (opts.height as f32 - header - footer).max(10.0),
+    )
 }
 
 /// Where (lon, lat) lands in the picture: `fit.apply(opts.projection.project(lon, lat))`.
 pub fn pixel_fit(opts: &MapOptions) -> Fit {
     let (x, y, w, h) = map_rect(opts);
-    Fit::new(&opts.projection, f64::from(x), f64::from(y), f64::from(w), f64::from(h))
+    Fit::new(
+        &opts.projection,
+        f64::from(x),
+        f64::from(y),
+        f64::from(w),
+        f64::from(h),
+    )
 }
 
-fn map_layer(data: &MapData, proj: &Projection, fit: &Fit, pal: &Palette, m: &Metrics, detail: Detail) -> Item {
+fn map_layer(
+    data: &MapData,
+    proj: &Projection,
+    fit: &Fit,
+    pal: &Palette,
+    m: &Metrics,
+    detail: Detail,
+) -> Item {
     let outline: Vec<(f32, f32)> = proj.outline().into_iter().map(|p| fit.apply(p)).collect();
     let max = data.countries.values().copied().max().unwrap_or(0);
     let mut items = Vec::with_capacity(260);
@@ -218,7 +297,10 @@ fn map_layer(data: &MapData, proj: &Projection, fit: &Fit, pal: &Palette, m: &Me
     }));
     // At most one pixel: tiny-skia draws those as anti-aliased hairlines, far cheaper than
     // stroking 100k vertices of 50m borders into polygons, and they look the same.
-    let border = Stroke { color: pal.border, width: (0.6 * m.u).clamp(0.4, 1.0) };
+    let border = Stroke {
+        color: pal.border,
+        width: (0.6 * m.u).clamp(0.4, 1.0),
+    };
     let globe = matches!(proj, Projection::Orthographic { .. });
     for c in &world::get(detail).countries {
         let mut rings = Vec::with_capacity(c.rings.len());
@@ -226,14 +308,19 @@ fn map_layer(data: &MapData, proj: &Projection, fit: &Fit, pal: &Palette, m: &Me
         let mut cut = false;
         for r in &c.rings {
             let vis: Vec<bool> = if globe {
-                r.iter().map(|&(lon, lat)| proj.visible(f64::from(lon), f64::from(lat))).collect()
+                r.iter()
+                    .map(|&(lon, lat)| proj.visible(f64::from(lon), f64::from(lat)))
+                    .collect()
             } else {
                 Vec::new()
             };
             if globe && !vis.iter().any(|&v| v) {
                 continue;
             }
-            let plane: Vec<(f64, f64)> = r.iter().map(|&(lon, lat)| proj.project(f64::from(lon), f64::from(lat))).collect();
+            let plane: Vec<(f64, f64)> = r
+                .iter()
+                .map(|&(lon, lat)| proj.project(f64::from(lon), f64::from(lat)))
+                .collect();
             let pts: Vec<(f32, f32)> = plane.iter().map(|&p| fit.apply(p)).collect();
             // Border lines: every edge except the ±180° cut, the pole closure and the far side.
             let n = r.len();
@@ -242,8 +329,9 @@ fn map_layer(data: &MapData, proj: &Projection, fit: &Fit, pal: &Palette, m: &Me
             for i in 0..n {
                 let j = (i + 1) % n;
                 let (a, b) = (r[i], r[j]);
-                let seam = (a.0.abs() >= 179.99 && b.0.abs() >= 179.99 && a.0.signum() == b.0.signum())
-                    || (a.1.abs() >= 89.99 && b.1.abs() >= 89.99);
+                let seam =
+                    (a.0.abs() >= 179.99 && b.0.abs() >= 179.99 && a.0.signum() == b.0.signum())
+                        || (a.1.abs() >= 89.99 && b.1.abs() >= 89.99);
                 let hidden = globe && !vis[i] && !vis[j];
                 if seam || hidden {
                     cut = true;
@@ -262,7 +350,14 @@ fn map_layer(data: &MapData, proj: &Projection, fit: &Fit, pal: &Palette, m: &Me
                 ring_lines.push(cur);
             }
             lines.extend(ring_lines);
-            rings.push(if globe { globe_ring(&plane, &vis).into_iter().map(|p| fit.apply(p)).collect() } else { pts });
+            rings.push(if globe {
+                globe_ring(&plane, &vis)
+                    .into_iter()
+                    .map(|p| fit.apply(p))
+                    .collect()
+            } else {
+                pts
+            });
         }
         if rings.is_empty() {
             continue;
@@ -281,7 +376,11 @@ fn map_layer(data: &MapData, proj: &Projection, fit: &Fit, pal: &Palette, m: &Me
     }
     // Mercator's band is cut by the clip; the other outlines already contain everything.
     let clip = matches!(proj, Projection::Mercator).then(|| vec![outline]);
-    Item::Group { id: Some("countries".into()), clip, items }
+    Item::Group {
+        id: Some("countries".into()),
+        clip,
+        items,
+    }
 }
 
 /// A ring on the globe with each run of far-side points (already pushed onto the
@@ -290,7 +389,9 @@ fn map_layer(data: &MapData, proj: &Projection, fit: &Fit, pal: &Palette, m: &Me
 /// passes leave visible slivers.
 fn globe_ring(plane: &[(f64, f64)], vis: &[bool]) -> Vec<(f64, f64)> {
     let n = plane.len();
-    let Some(start) = vis.iter().position(|&v| v) else { return Vec::new() };
+    let Some(start) = vis.iter().position(|&v| v) else {
+        return Vec::new();
+    };
     if vis.iter().all(|&v| v) {
         return plane.to_vec();
     }
@@ -333,7 +434,10 @@ fn points_layer(data: &MapData, proj: &Projection, fit: &Fit, pal: &Palette, m: 
     let mut pts: Vec<(&(i32, i32), &u64)> = data.points.iter().collect();
     // Big circles first so small ones stay visible on top of them.
     pts.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    let edge = Stroke { color: pal.point_edge, width: (0.8 * m.u).max(0.5) };
+    let edge = Stroke {
+        color: pal.point_edge,
+        width: (0.8 * m.u).max(0.5),
+    };
     let items = pts
         .into_iter()
         .filter_map(|(&(la, lo), &n)| {
@@ -342,11 +446,23 @@ fn points_layer(data: &MapData, proj: &Projection, fit: &Fit, pal: &Palette, m: 
                 return None;
             }
             let (x, y) = fit.apply(proj.project(lon, lat));
-            let r = (16.0 * m.u * ((n as f32) / (max as f32)).sqrt()).max(2.0 * m.u).max(1.5);
-            Some(Item::Circle { cx: x, cy: y, r, fill: pal.point, stroke: Some(edge) })
+            let r = (16.0 * m.u * ((n as f32) / (max as f32)).sqrt())
+                .max(2.0 * m.u)
+                .max(1.5);
+            Some(Item::Circle {
+                cx: x,
+                cy: y,
+                r,
+                fill: pal.point,
+                stroke: Some(edge),
+            })
         })
         .collect();
-    Item::Group { id: Some("points".into()), clip: None, items }
+    Item::Group {
+        id: Some("points".into()),
+        clip: None,
+        items,
+    }
 }
 
 fn legend(s: &mut Scene, data: &MapData, pal: &Palette, m: &Metrics) {
@@ -356,9 +472,22 @@ fn legend(s: &mut Scene, data: &MapData, pal: &Palette, m: &Metrics) {
     let bar_h = m.small * 0.9;
     let x = m.margin;
     let bar_y = h - m.margin - m.small * 1.6 - bar_h;
-    s.text(x, bar_y - m.small * 0.5, m.small, pal.muted, Anchor::Start, "attempts per country (log scale)");
+    s.text(
+        x,
+        bar_y - m.small * 0.5,
+        m.small,
+        pal.muted,
+        Anchor::Start,
+        "attempts per country (log scale)",
+    );
     if max > 0 {
-        s.items.push(Item::Gradient { x, y: bar_y, w: bar_w, h: bar_h, stops: pal.ramp.to_vec() });
+        s.items.push(Item::Gradient {
+            x,
+            y: bar_y,
+            w: bar_w,
+            h: bar_h,
+            stops: pal.ramp.to_vec(),
+        });
         let mut ticks = vec![1u64];
         let mut t = 10u64;
         while t < max {
@@ -376,7 +505,13 @@ fn legend(s: &mut Scene, data: &MapData, pal: &Palette, m: &Metrics) {
             let tx = x + bar_w * log_pos(v, max) as f32;
             let label = short(v);
             let lw = super::text::width(&label, m.small);
-            let anchor = if i == 0 { Anchor::Start } else if i + 1 == n { Anchor::End } else { Anchor::Middle };
+            let anchor = if i == 0 {
+                Anchor::Start
+            } else if i + 1 == n {
+                Anchor::End
+            } else {
+                Anchor::Middle
+            };
             let start = match anchor {
                 Anchor::Start => tx,
                 Anchor::Middle => tx - lw / 2.0,
@@ -387,14 +522,40 @@ fn legend(s: &mut Scene, data: &MapData, pal: &Palette, m: &Metrics) {
                 continue;
             }
             last_end = start + lw;
-            s.items.push(Item::Rect { x: tx - 0.5 * m.u.max(1.0), y: bar_y + bar_h, w: m.u.max(1.0), h: 4.0 * m.u, fill: pal.muted });
-            s.text(tx, bar_y + bar_h + m.small * 1.3, m.small, pal.muted, anchor, label);
+            s.items.push(Item::Rect {
+                x: tx - 0.5 * m.u.max(1.0),
+                y: bar_y + bar_h,
+                w: m.u.max(1.0),
+                h: 4.0 * m.u,
+                fill: pal.muted,
+            });
+            s.text(
+                tx,
+                bar_y + bar_h + m.small * 1.3,
+                m.small,
+                pal.muted,
+                anchor,
+                label,
+            );
         }
     }
     // "No attempts" swatch.
     let sx = x + bar_w + 18.0 * m.u;
-    s.items.push(Item::Rect { x: sx, y: bar_y, w: bar_h * 1.4, h: bar_h, fill: pal.land });
-    s.text(sx + bar_h * 1.4 + 6.0 * m.u, bar_y + bar_h * 0.85, m.small, pal.muted, Anchor::Start, "none");
+    s.items.push(Item::Rect {
+        x: sx,
+        y: bar_y,
+        w: bar_h * 1.4,
+        h: bar_h,
+        fill: pal.land,
+    });
+    s.text(
+        sx + bar_h * 1.4 + 6.0 * m.u,
+        bar_y + bar_h * 0.85,
+        m.small,
+        pal.muted,
+        Anchor::Start,
+        "none",
+    );
 
     // Right side: top countries, unplaced attempts, attribution.
     let rx = w - m.margin;
@@ -410,7 +571,14 @@ fn legend(s: &mut Scene, data: &MapData, pal: &Palette, m: &Metrics) {
             })
             .collect::<Vec<_>>()
             .join(" · ");
-        s.text(rx, bar_y - m.small * 0.5, m.small, pal.text, Anchor::End, format!("Top: {line}"));
+        s.text(
+            rx,
+            bar_y - m.small * 0.5,
+            m.small,
+            pal.text,
+            Anchor::End,
+            format!("Top: {line}"),
+        );
     }
     if data.unlocated > 0 {
         s.text(
@@ -419,10 +587,20 @@ fn legend(s: &mut Scene, data: &MapData, pal: &Palette, m: &Metrics) {
             m.small,
             pal.muted,
             Anchor::End,
-            format!("{} attempts from addresses with no known location", thousands(data.unlocated)),
+            format!(
+                "{} attempts from addresses with no known location",
+                thousands(data.unlocated)
+            ),
         );
     }
-    s.text(rx, h - m.margin, m.small * 0.85, pal.muted, Anchor::End, ATTRIBUTION);
+    s.text(
+        rx,
+        h - m.margin,
+        m.small * 0.85,
+        pal.muted,
+        Anchor::End,
+        ATTRIBUTION,
+    );
 }
 
 /// Colour of a country in a scene (tests and callers that want to know).
@@ -457,7 +635,11 @@ mod tests {
         assert_eq!(thousands(1234567), "1,234,567");
         assert_eq!(thousands(12), "12");
         assert_eq!(short(25_000), "25k");
-        let r = time_range(Some(Ts::from_micros(0, 0)), Some(Ts::from_micros(3_600_000_000, 0))).unwrap();
+        let r = time_range(
+            Some(Ts::from_micros(0, 0)),
+            Some(Ts::from_micros(3_600_000_000, 0)),
+        )
+        .unwrap();
         assert_eq!(r, "1970-01-01 00:00 – 1970-01-01 01:00 UTC");
     }
 }

@@ -15,7 +15,10 @@ pub enum Projection {
     Mercator,
     NaturalEarth,
     /// A globe seen from above (lat, lon).
-    Orthographic { lat0: f64, lon0: f64 },
+    Orthographic {
+        lat0: f64,
+        lon0: f64,
+    },
 }
 
 impl Projection {
@@ -26,7 +29,10 @@ impl Projection {
             "equalearth" => Projection::EqualEarth,
             "mercator" => Projection::Mercator,
             "naturalearth" | "naturalearth1" => Projection::NaturalEarth,
-            "orthographic" | "globe" | "ortho" => Projection::Orthographic { lat0: center.0, lon0: center.1 },
+            "orthographic" | "globe" | "ortho" => Projection::Orthographic {
+                lat0: center.0,
+                lon0: center.1,
+            },
             _ => return None,
         })
     }
@@ -77,7 +83,9 @@ impl Projection {
     /// Whether the point is drawn (the near side of the globe; Mercator's latitude band).
     pub fn visible(&self, lon: f64, lat: f64) -> bool {
         match self {
-            Projection::Orthographic { .. } => self.cos_c(lon.to_radians(), lat.to_radians()) >= 0.0,
+            Projection::Orthographic { .. } => {
+                self.cos_c(lon.to_radians(), lat.to_radians()) >= 0.0
+            }
             Projection::Mercator => (MERCATOR_LAT.0..=MERCATOR_LAT.1).contains(&lat),
             _ => true,
         }
@@ -99,8 +107,11 @@ impl Projection {
                     (l0, p0)
                 } else {
                     let c = rho.min(1.0).asin();
-                    let phi = (c.cos() * p0.sin() + y * c.sin() * p0.cos() / rho).clamp(-1.0, 1.0).asin();
-                    let lam = l0 + (x * c.sin()).atan2(rho * c.cos() * p0.cos() - y * c.sin() * p0.sin());
+                    let phi = (c.cos() * p0.sin() + y * c.sin() * p0.cos() / rho)
+                        .clamp(-1.0, 1.0)
+                        .asin();
+                    let lam =
+                        l0 + (x * c.sin()).atan2(rho * c.cos() * p0.cos() - y * c.sin() * p0.sin());
                     (lam, phi)
                 }
             }
@@ -123,7 +134,10 @@ impl Projection {
                 .collect(),
             Projection::Mercator => {
                 let (s, n) = MERCATOR_LAT;
-                [(-180.0, s), (180.0, s), (180.0, n), (-180.0, n)].iter().map(|&(lo, la)| self.project(lo, la)).collect()
+                [(-180.0, s), (180.0, s), (180.0, n), (-180.0, n)]
+                    .iter()
+                    .map(|&(lo, la)| self.project(lo, la))
+                    .collect()
             }
             _ => {
                 let mut ring = Vec::with_capacity(4 * 181);
@@ -190,7 +204,8 @@ fn equal_earth_inv(x: f64, y: f64) -> Option<(f64, f64)> {
 fn natural_earth(lam: f64, phi: f64) -> (f64, f64) {
     let p2 = phi * phi;
     let p4 = p2 * p2;
-    let x = lam * (0.870700 - 0.131979 * p2 + p4 * (-0.013791 + p4 * (0.003971 * p2 - 0.001529 * p4)));
+    let x =
+        lam * (0.870700 - 0.131979 * p2 + p4 * (-0.013791 + p4 * (0.003971 * p2 - 0.001529 * p4)));
     let y = phi * (1.007226 + p2 * (0.015085 + p4 * (-0.044475 + 0.028874 * p2 - 0.005916 * p4)));
     (x, y)
 }
@@ -200,8 +215,12 @@ fn natural_earth_inv(x: f64, y: f64) -> Option<(f64, f64)> {
     for _ in 0..25 {
         let p2 = phi * phi;
         let p4 = p2 * p2;
-        let f = phi * (1.007226 + p2 * (0.015085 + p4 * (-0.044475 + 0.028874 * p2 - 0.005916 * p4))) - y;
-        let fp = 1.007226 + p2 * (3.0 * 0.015085 + p4 * (-7.0 * 0.044475 + 9.0 * 0.028874 * p2 - 11.0 * 0.005916 * p4));
+        let f = phi
+            * (1.007226 + p2 * (0.015085 + p4 * (-0.044475 + 0.028874 * p2 - 0.005916 * p4)))
+            - y;
+        let fp = 1.007226
+            + p2 * (3.0 * 0.015085
+                + p4 * (-7.0 * 0.044475 + 9.0 * 0.028874 * p2 - 11.0 * 0.005916 * p4));
         let d = f / fp;
         phi -= d;
         if d.abs() < 1e-12 {
@@ -232,15 +251,27 @@ impl Fit {
     pub fn new(proj: &Projection, x: f64, y: f64, w: f64, h: f64) -> Fit {
         let (x0, y0, x1, y1) = proj.bounds();
         let scale = (w / (x1 - x0)).min(h / (y1 - y0));
-        Fit { scale, cx: x + w / 2.0, cy: y + h / 2.0, mx: (x0 + x1) / 2.0, my: (y0 + y1) / 2.0 }
+        Fit {
+            scale,
+            cx: x + w / 2.0,
+            cy: y + h / 2.0,
+            mx: (x0 + x1) / 2.0,
+            my: (y0 + y1) / 2.0,
+        }
     }
 
     pub fn apply(&self, p: (f64, f64)) -> (f32, f32) {
-        ((self.cx + (p.0 - self.mx) * self.scale) as f32, (self.cy - (p.1 - self.my) * self.scale) as f32)
+        (
+            (self.cx + (p.0 - self.mx) * self.scale) as f32,
+            (self.cy - (p.1 - self.my) * self.scale) as f32,
+        )
     }
 
     pub fn unapply(&self, px: f64, py: f64) -> (f64, f64) {
-        ((px - self.cx) / self.scale + self.mx, -(py - self.cy) / self.scale + self.my)
+        (
+            (px - self.cx) / self.scale + self.mx,
+            -(py - self.cy) / self.scale + self.my,
+        )
     }
 }
 
@@ -253,7 +284,10 @@ mod tests {
             Projection::EqualEarth,
             Projection::Mercator,
             Projection::NaturalEarth,
-            Projection::Orthographic { lat0: 40.0, lon0: 10.0 },
+            Projection::Orthographic {
+                lat0: 40.0,
+                lon0: 10.0,
+            },
         ]
     }
 
@@ -267,8 +301,13 @@ mod tests {
                         continue;
                     }
                     let (x, y) = p.project(lon, lat);
-                    let (lo, la) = p.invert(x, y).unwrap_or_else(|| panic!("{p:?} {lon} {lat}"));
-                    assert!((lo - lon).abs() < 1e-6 && (la - lat).abs() < 1e-6, "{p:?}: {lon},{lat} -> {lo},{la}");
+                    let (lo, la) = p
+                        .invert(x, y)
+                        .unwrap_or_else(|| panic!("{p:?} {lon} {lat}"));
+                    assert!(
+                        (lo - lon).abs() < 1e-6 && (la - lat).abs() < 1e-6,
+                        "{p:?}: {lon},{lat} -> {lo},{la}"
+                    );
                 }
             }
         }
@@ -278,7 +317,10 @@ mod tests {
     fn known_points() {
         // Equal Earth: the equator spans ±π/(M·A1); the pole sits at θ = 60°.
         let (x, y) = Projection::EqualEarth.project(180.0, 0.0);
-        assert!((x - PI / (M * A1)).abs() < 1e-9 && y.abs() < 1e-12, "{x} {y}");
+        assert!(
+            (x - PI / (M * A1)).abs() < 1e-9 && y.abs() < 1e-12,
+            "{x} {y}"
+        );
         let (x, y) = Projection::EqualEarth.project(0.0, 90.0);
         assert!(x.abs() < 1e-12 && (y - 1.317_362).abs() < 1e-4, "{y}");
         // Natural Earth: the equator spans ±0.8707π, the pole lies at 1.0 * latitude polynomial.
@@ -288,13 +330,19 @@ mod tests {
         let (_, y) = Projection::Mercator.project(0.0, 45.0);
         assert!((y - 0.881_373_587).abs() < 1e-8);
         // The globe's centre is the origin; its antipode lands on the rim.
-        let g = Projection::Orthographic { lat0: 48.0, lon0: 2.0 };
+        let g = Projection::Orthographic {
+            lat0: 48.0,
+            lon0: 2.0,
+        };
         let (x, y) = g.project(2.0, 48.0);
         assert!(x.abs() < 1e-12 && y.abs() < 1e-12);
         assert!(g.visible(2.0, 48.0) && !g.visible(-178.0, -48.0));
         let (x, y) = g.project(-150.0, -30.0);
         assert!((x.hypot(y) - 1.0).abs() < 1e-9);
-        assert_eq!(Projection::from_name("Equal-Earth", (0.0, 0.0)), Some(Projection::EqualEarth));
+        assert_eq!(
+            Projection::from_name("Equal-Earth", (0.0, 0.0)),
+            Some(Projection::EqualEarth)
+        );
         assert_eq!(Projection::from_name("robinson", (0.0, 0.0)), None);
     }
 

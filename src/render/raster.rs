@@ -78,27 +78,65 @@ fn push_rings(pb: &mut PathBuilder, rings: &[Vec<(f32, f32)>], closed: bool) {
 
 fn stroke_with(s: &Stroke) -> tiny_skia::Stroke {
     // Bevel joins: round ones add an arc at each of the 50m borders' 100k vertices.
-    tiny_skia::Stroke { width: s.width, line_join: tiny_skia::LineJoin::Bevel, ..Default::default() }
+    tiny_skia::Stroke {
+        width: s.width,
+        line_join: tiny_skia::LineJoin::Bevel,
+        ..Default::default()
+    }
 }
 
 fn draw_item(pm: &mut Pixmap, item: &Item, mask: Option<&Mask>) {
     match item {
         Item::Shape(s) => {
-            let Some(path) = rings_path(&s.rings, s.closed) else { return };
+            let Some(path) = rings_path(&s.rings, s.closed) else {
+                return;
+            };
             if let Some(fill) = s.fill {
-                pm.fill_path(&path, &paint(fill), FillRule::EvenOdd, Transform::identity(), mask);
+                pm.fill_path(
+                    &path,
+                    &paint(fill),
+                    FillRule::EvenOdd,
+                    Transform::identity(),
+                    mask,
+                );
             }
             if let Some(st) = &s.stroke {
                 let lines = s.lines.as_ref().and_then(|l| rings_path(l, false));
                 let p = lines.as_ref().unwrap_or(&path);
-                pm.stroke_path(p, &paint(st.color), &stroke_with(st), Transform::identity(), mask);
+                pm.stroke_path(
+                    p,
+                    &paint(st.color),
+                    &stroke_with(st),
+                    Transform::identity(),
+                    mask,
+                );
             }
         }
-        Item::Circle { cx, cy, r, fill, stroke } => {
-            let Some(path) = PathBuilder::from_circle(*cx, *cy, r.max(0.1)) else { return };
-            pm.fill_path(&path, &paint(*fill), FillRule::Winding, Transform::identity(), mask);
+        Item::Circle {
+            cx,
+            cy,
+            r,
+            fill,
+            stroke,
+        } => {
+            let Some(path) = PathBuilder::from_circle(*cx, *cy, r.max(0.1)) else {
+                return;
+            };
+            pm.fill_path(
+                &path,
+                &paint(*fill),
+                FillRule::Winding,
+                Transform::identity(),
+                mask,
+            );
             if let Some(st) = stroke {
-                pm.stroke_path(&path, &paint(st.color), &stroke_with(st), Transform::identity(), mask);
+                pm.stroke_path(
+                    &path,
+                    &paint(st.color),
+                    &stroke_with(st),
+                    Transform::identity(),
+                    mask,
+                );
             }
         }
         Item::Rect { x, y, w, h, fill } => {
@@ -107,7 +145,9 @@ fn draw_item(pm: &mut Pixmap, item: &Item, mask: Option<&Mask>) {
             }
         }
         Item::Gradient { x, y, w, h, stops } => {
-            let Some(r) = Rect::from_xywh(*x, *y, *w, *h) else { return };
+            let Some(r) = Rect::from_xywh(*x, *y, *w, *h) else {
+                return;
+            };
             let n = stops.len().max(2) - 1;
             let gs: Vec<tiny_skia::GradientStop> = stops
                 .iter()
@@ -123,7 +163,11 @@ fn draw_item(pm: &mut Pixmap, item: &Item, mask: Option<&Mask>) {
             ) else {
                 return;
             };
-            let p = Paint { shader, anti_alias: true, ..Paint::default() };
+            let p = Paint {
+                shader,
+                anti_alias: true,
+                ..Paint::default()
+            };
             pm.fill_rect(r, &p, Transform::identity(), mask);
         }
         Item::Text(t) => draw_text(pm, t),
@@ -144,7 +188,13 @@ fn draw_item(pm: &mut Pixmap, item: &Item, mask: Option<&Mask>) {
                     let Item::Shape(s) = it else { continue };
                     if let Some(fill) = s.fill {
                         if let Some(path) = rings_path(&s.rings, s.closed) {
-                            pm.fill_path(&path, &paint(fill), FillRule::EvenOdd, Transform::identity(), m);
+                            pm.fill_path(
+                                &path,
+                                &paint(fill),
+                                FillRule::EvenOdd,
+                                Transform::identity(),
+                                m,
+                            );
                         }
                     }
                     if s.stroke.is_some() {
@@ -156,7 +206,13 @@ fn draw_item(pm: &mut Pixmap, item: &Item, mask: Option<&Mask>) {
                     }
                 }
                 if let Some(path) = pb.finish() {
-                    pm.stroke_path(&path, &paint(stroke.color), &stroke_with(&stroke), Transform::identity(), m);
+                    pm.stroke_path(
+                        &path,
+                        &paint(stroke.color),
+                        &stroke_with(&stroke),
+                        Transform::identity(),
+                        m,
+                    );
                 }
             } else {
                 for it in items {
@@ -191,7 +247,11 @@ fn draw_text(pm: &mut Pixmap, t: &super::scene::Text) {
     let (pw, ph) = (pm.width() as i32, pm.height() as i32);
     let data = pm.data_mut();
     let a = f32::from(t.color.a) / 255.0;
-    let src = [f32::from(t.color.r), f32::from(t.color.g), f32::from(t.color.b)];
+    let src = [
+        f32::from(t.color.r),
+        f32::from(t.color.g),
+        f32::from(t.color.b),
+    ];
     text::rasterize(&t.text, t.size, x, t.y, |px, py, cov| {
         if px < 0 || py < 0 || px >= pw || py >= ph {
             return;

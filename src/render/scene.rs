@@ -14,7 +14,12 @@ pub struct Color {
 
 impl Color {
     pub const fn rgb(hex: u32) -> Color {
-        Color { r: (hex >> 16) as u8, g: (hex >> 8) as u8, b: hex as u8, a: 255 }
+        Color {
+            r: (hex >> 16) as u8,
+            g: (hex >> 8) as u8,
+            b: hex as u8,
+            a: 255,
+        }
     }
 
     pub const fn with_alpha(self, a: u8) -> Color {
@@ -27,7 +32,12 @@ impl Color {
 
     pub fn lerp(self, o: Color, t: f64) -> Color {
         let m = |a: u8, b: u8| (f64::from(a) + (f64::from(b) - f64::from(a)) * t).round() as u8;
-        Color { r: m(self.r, o.r), g: m(self.g, o.g), b: m(self.b, o.b), a: m(self.a, o.a) }
+        Color {
+            r: m(self.r, o.r),
+            g: m(self.g, o.g),
+            b: m(self.b, o.b),
+            a: m(self.a, o.a),
+        }
     }
 }
 
@@ -76,13 +86,35 @@ pub struct Text {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Item {
     Shape(Shape),
-    Circle { cx: f32, cy: f32, r: f32, fill: Color, stroke: Option<Stroke> },
-    Rect { x: f32, y: f32, w: f32, h: f32, fill: Color },
+    Circle {
+        cx: f32,
+        cy: f32,
+        r: f32,
+        fill: Color,
+        stroke: Option<Stroke>,
+    },
+    Rect {
+        x: f32,
+        y: f32,
+        w: f32,
+        h: f32,
+        fill: Color,
+    },
     /// A horizontal gradient through evenly spaced colours (the legend bar).
-    Gradient { x: f32, y: f32, w: f32, h: f32, stops: Vec<Color> },
+    Gradient {
+        x: f32,
+        y: f32,
+        w: f32,
+        h: f32,
+        stops: Vec<Color>,
+    },
     Text(Text),
     /// Children drawn inside `clip` (even-odd rings), if any.
-    Group { id: Option<String>, clip: Option<Vec<Vec<(f32, f32)>>>, items: Vec<Item> },
+    Group {
+        id: Option<String>,
+        clip: Option<Vec<Vec<(f32, f32)>>>,
+        items: Vec<Item>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -97,10 +129,31 @@ pub struct Scene {
 
 impl Scene {
     pub fn new(width: u32, height: u32, background: Color, title: impl Into<String>) -> Scene {
-        Scene { width, height, background, title: title.into(), items: Vec::new() }
+        Scene {
+            width,
+            height,
+            background,
+            title: title.into(),
+            items: Vec::new(),
+        }
     }
 
-    pub fn text(&mut self, x: f32, y: f32, size: f32, color: Color, anchor: Anchor, text: impl Into<String>) {
-        self.items.push(Item::Text(Text { x, y, size, color, anchor, text: text.into() }));
+    pub fn text(
+        &mut self,
+        x: f32,
+        y: f32,
+        size: f32,
+        color: Color,
+        anchor: Anchor,
+        text: impl Into<String>,
+    ) {
+        self.items.push(Item::Text(Text {
+            x,
+            y,
+            size,
+            color,
+            anchor,
+            text: text.into(),
+        }));
     }
 }

@@ -39,7 +39,11 @@ fn fill_attrs(out: &mut String, attr: &str, c: Color) {
 fn stroke_attrs(out: &mut String, s: Option<&Stroke>) {
     if let Some(s) = s {
         fill_attrs(out, "stroke", s.color);
-        let _ = write!(out, " stroke-width=\"{}\" stroke-linejoin=\"round\"", num(s.width));
+        let _ = write!(
+            out,
+            " stroke-width=\"{}\" stroke-linejoin=\"round\"",
+            num(s.width)
+        );
     }
 }
 
@@ -103,24 +107,51 @@ fn write_shape(out: &mut String, s: &Shape) {
 fn write_item(out: &mut String, item: &Item, ids: &mut usize) {
     match item {
         Item::Shape(s) => write_shape(out, s),
-        Item::Circle { cx, cy, r, fill, stroke } => {
-            let _ = write!(out, "<circle cx=\"{}\" cy=\"{}\" r=\"{}\"", num(*cx), num(*cy), num(*r));
+        Item::Circle {
+            cx,
+            cy,
+            r,
+            fill,
+            stroke,
+        } => {
+            let _ = write!(
+                out,
+                "<circle cx=\"{}\" cy=\"{}\" r=\"{}\"",
+                num(*cx),
+                num(*cy),
+                num(*r)
+            );
             fill_attrs(out, "fill", *fill);
             stroke_attrs(out, stroke.as_ref());
             out.push_str("/>\n");
         }
         Item::Rect { x, y, w, h, fill } => {
-            let _ = write!(out, "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"", num(*x), num(*y), num(*w), num(*h));
+            let _ = write!(
+                out,
+                "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"",
+                num(*x),
+                num(*y),
+                num(*w),
+                num(*h)
+            );
             fill_attrs(out, "fill", *fill);
             out.push_str("/>\n");
         }
         Item::Gradient { x, y, w, h, stops } => {
             *ids += 1;
             let id = format!("grad{ids}");
-            let _ = write!(out, "<defs><linearGradient id=\"{id}\" x1=\"0\" x2=\"1\" y1=\"0\" y2=\"0\">");
+            let _ = write!(
+                out,
+                "<defs><linearGradient id=\"{id}\" x1=\"0\" x2=\"1\" y1=\"0\" y2=\"0\">"
+            );
             let n = stops.len().max(2) - 1;
             for (i, c) in stops.iter().enumerate() {
-                let _ = write!(out, "<stop offset=\"{:.4}\" stop-color=\"{}\"/>", i as f32 / n as f32, c.hex());
+                let _ = write!(
+                    out,
+                    "<stop offset=\"{:.4}\" stop-color=\"{}\"/>",
+                    i as f32 / n as f32,
+                    c.hex()
+                );
             }
             let _ = write!(
                 out,
@@ -137,7 +168,13 @@ fn write_item(out: &mut String, item: &Item, ids: &mut usize) {
                 Anchor::Middle => "middle",
                 Anchor::End => "end",
             };
-            let _ = write!(out, "<text x=\"{}\" y=\"{}\" font-size=\"{}\" text-anchor=\"{anchor}\"", num(t.x), num(t.y), num(t.size));
+            let _ = write!(
+                out,
+                "<text x=\"{}\" y=\"{}\" font-size=\"{}\" text-anchor=\"{anchor}\"",
+                num(t.x),
+                num(t.y),
+                num(t.size)
+            );
             fill_attrs(out, "fill", t.color);
             // Same visible form as the PNG (control characters shown as \xNN), then XML-escaped.
             let _ = writeln!(out, ">{}</text>", html(&super::text::visible(&t.text)));

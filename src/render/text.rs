@@ -70,7 +70,9 @@ pub fn rasterize(s: &str, size: f32, x: f32, y: f32, mut plot: impl FnMut(i32, i
         prev = Some(id);
         if let Some(outlined) = font.outline_glyph(glyph) {
             let b = outlined.px_bounds();
-            outlined.draw(|gx, gy, cov| plot(b.min.x as i32 + gx as i32, b.min.y as i32 + gy as i32, cov));
+            outlined.draw(|gx, gy, cov| {
+                plot(b.min.x as i32 + gx as i32, b.min.y as i32 + gy as i32, cov)
+            });
         }
     }
 }

@@ -78,7 +78,10 @@ pub fn decode(data: &[u8]) -> Option<World> {
             for _ in 0..npts {
                 x += unzigzag(r.varint()?);
                 y += unzigzag(r.varint()?);
-                ring.push(((x as f32) * (360.0 / 65535.0) - 180.0, (y as f32) * (180.0 / 65535.0) - 90.0));
+                ring.push((
+                    (x as f32) * (360.0 / 65535.0) - 180.0,
+                    (y as f32) * (180.0 / 65535.0) - 90.0,
+                ));
             }
             rings.push(ring);
         }
@@ -141,7 +144,10 @@ mod tests {
                 }
             }
             for iso in ["FR", "RU", "US", "ZA", "LS", "AQ", "FJ", "XK"] {
-                assert!(w.countries.iter().any(|c| c.iso2 == iso), "{iso} missing at {d:?}");
+                assert!(
+                    w.countries.iter().any(|c| c.iso2 == iso),
+                    "{iso} missing at {d:?}"
+                );
             }
         }
     }

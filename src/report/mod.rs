@@ -49,7 +49,10 @@ pub fn script_json<T: serde::Serialize>(value: &T) -> String {
 /// `'sha256-…'` source expression for an inline script or style.
 fn csp_hash(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
-    format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(digest))
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
 }
 
 /// The Content-Security-Policy of the page: nothing from the network, only our inline code.
@@ -71,7 +74,12 @@ fn world_svg() -> String {
         world::outline()
     );
     for c in world::countries() {
-        let _ = write!(s, r#"<path data-cc="{}" d="{}"/>"#, crate::escape::html(&c.iso2), c.d);
+        let _ = write!(
+            s,
+            r#"<path data-cc="{}" d="{}"/>"#,
+            crate::escape::html(&c.iso2),
+            c.d
+        );
     }
     s.push_str(r#"</g><g id="heat" filter="url(#blur)"></g><g id="points"></g><g id="labels"></g></g></svg>"#);
     s
@@ -79,10 +87,15 @@ fn world_svg() -> String {
 
 /// The whole page for a snapshot.
 pub fn render(snap: &Snapshot) -> String {
-    let title = if snap.title.is_empty() { "sshmap report" } else { snap.title.as_str() };
+    let title = if snap.title.is_empty() {
+        "sshmap report"
+    } else {
+        snap.title.as_str()
+    };
     let data = script_json(snap);
     let svg = world_svg();
-    let mut out = String::with_capacity(TEMPLATE.len() + CSS.len() + JS.len() + data.len() + svg.len());
+    let mut out =
+        String::with_capacity(TEMPLATE.len() + CSS.len() + JS.len() + data.len() + svg.len());
     // One pass over the template: substituted text is never scanned for markers again.
     let mut rest = TEMPLATE;
     while let Some(i) = rest.find("{{") {
@@ -118,21 +131,38 @@ mod tests {
 
     #[test]
     fn script_json_cannot_close_the_script_element() {
-        let s = script_json(&serde_json::json!({"u": "</script><script>alert(1)</script>&\u{2028}"}));
-        assert!(!s.contains('<') && !s.contains('>') && !s.contains('&') && !s.contains('\u{2028}'), "{s}");
+        let s =
+            script_json(&serde_json::json!({"u": "</script><script>alert(1)</script>&\u{2028}"}));
+        assert!(
+            !s.contains('<') && !s.contains('>') && !s.contains('&') && !s.contains('\u{2028}'),
+            "{s}"
+        );
         let back: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(back["u"], "</script><script>alert(1)</script>&\u{2028}");
     }
 
     #[test]
     fn page_has_one_csp_and_inlines_everything() {
-        let snap = Collector::new().snapshot(&Options { title: "<b>t</b>".into(), anonymize_ip: false }, &Collector::new().summary(10, vec![]));
+        let snap = Collector::new().snapshot(
+            &Options {
+                title: "<b>t</b>".into(),
+                anonymize_ip: false,
+                span: None,
+            },
+            &Collector::new().summary(10, vec![]),
+        );
         let html = render(&snap);
         assert_eq!(html.matches("Content-Security-Policy").count(), 1);
         assert!(html.contains("&lt;b&gt;t&lt;/b&gt;"));
         assert!(!html.contains("{{"), "an unfilled marker");
         let without_ns = html.replace("http://www.w3.org/2000/svg", "");
-        assert!(!without_ns.contains("http://") && !without_ns.contains("https://"), "a URL in the page");
-        assert!(html.contains(csp_hash(JS).trim_matches('\'')), "the script's hash is in the CSP");
+        assert!(
+            !without_ns.contains("http://") && !without_ns.contains("https://"),
+            "a URL in the page"
+        );
+        assert!(
+            html.contains(csp_hash(JS).trim_matches('\'')),
+            "the script's hash is in the CSP"
+        );
     }
 }

@@ -43,6 +43,9 @@ pub struct Options {
     pub title: String,
     /// Zero the last IPv4 octet, cut IPv6 to /48 (for reports shared publicly).
     pub anonymize_ip: bool,
+    /// A time span (Unix seconds) the time axis covers even where it has no
+    /// events: the live page's window, so events that arrive later fall inside it.
+    pub span: Option<(i64, i64)>,
 }
 
 /// An address as the report may show it.
@@ -291,15 +294,16 @@ impl Collector {
             if r.recent.len() == FAILURES_KEPT {
                 r.recent.pop_front();
             }
-            r.recent.push_back(Failure { secs, user: uid, kind: ev.kind });
+            r.recent.push_back(Failure {
+                secs,
+                user: uid,
+                kind: ev.kind,
+            });
         }
         // A session is one sshd connection: the same pid on the same host.
-        let s = r
-            .sessions
-            .iter_mut()
-            .rev()
-            .take(4)
-            .find(|s| s.pid.is_some() && s.pid == ev.pid && s.host == ev.host && secs - s.end < 3600);
+        let s = r.sessions.iter_mut().rev().take(4).find(|s| {
+            s.pid.is_some() && s.pid == ev.pid && s.host == ev.host && secs - s.end < 3600
+        });
         let s = match s {
             Some(s) => s,
             None => {
@@ -357,8 +361,16 @@ impl Collector {
     /// Builds the snapshot the page renders.
     pub fn snapshot(&self, opts: &Options, summary: &Summary) -> Snapshot {
         let offset = self.offset.unwrap_or(0);
-        let lo = self.global.iter().map(|c| c.0).min().unwrap_or(0);
-        let hi = self.global.iter().map(|c| c.0).max().unwrap_or(0);
+        let span = opts
+            .span
+            .map(|(a, b)| (a.div_euclid(BASE), b.div_euclid(BASE)));
+        let mut lo = self.global.iter().map(|c| c.0).min();
+        let mut hi = self.global.iter().map(|c| c.0).max();
+        if let Some((a, b)) = span {
+            lo = Some(lo.map_or(a, |l| l.min(a)));
+            hi = Some(hi.map_or(b, |h| h.max(b)));
+        }
+        let (lo, hi) = (lo.unwrap_or(0), hi.unwrap_or(0));
         // Widen bins (5 min, 15 min, 1 h, …) until the range fits MAX_BINS.
         let factor = [1i64, 3, 6, 12, 24, 72, 144, 288, 2016]
             .into_iter()
@@ -367,8 +379,10 @@ impl Collector {
         let b0 = lo.div_euclid(factor);
         let nbins = (hi.div_euclid(factor) - b0 + 1).max(1) as usize;
         let rebin = |s: &[(i64, u64, u64)]| -> Vec<(usize, u64, u64)> {
-            let mut v: Vec<(usize, u64, u64)> =
-                s.iter().map(|&(b, a, e)| ((b.div_euclid(factor) - b0) as usize, a, e)).collect();
+            let mut v: Vec<(usize, u64, u64)> = s
+                .iter()
+                .map(|&(b, a, e)| ((b.div_euclid(factor) - b0) as usize, a, e))
+                .collect();
             v.sort_unstable_by_key(|c| c.0);
             let mut out: Vec<(usize, u64, u64)> = Vec::with_capacity(v.len());
             for c in v {
@@ -383,10 +397,16 @@ impl Collector {
             out
         };
         let flat3 = |s: &[(i64, u64, u64)]| -> Vec<u64> {
-            rebin(s).into_iter().flat_map(|(b, a, e)| [b as u64, a, e]).collect()
+            rebin(s)
+                .into_iter()
+                .flat_map(|(b, a, e)| [b as u64, a, e])
+                .collect()
         };
         let flat2 = |s: &[(i64, u64, u64)]| -> Vec<u64> {
-            rebin(s).into_iter().flat_map(|(b, a, _)| [b as u64, a]).collect()
+            rebin(s)
+                .into_iter()
+                .flat_map(|(b, a, _)| [b as u64, a])
+                .collect()
         };
         let mut series = vec![[0u64; 3]; nbins];
         for (b, a, e) in rebin(&self.global) {
@@ -400,7 +420,11 @@ impl Collector {
         // Countries, busiest first; index into this list is the `c` of addresses.
         let mut cs: Vec<(&Arc<str>, &SeriesAgg)> = self.countries.iter().collect();
         cs.sort_by(|a, b| b.1.attempts.cmp(&a.1.attempts).then(a.0.cmp(b.0)));
-        let country_idx: HashMap<&str, usize> = cs.iter().enumerate().map(|(i, (c, _))| (&***c, i)).collect();
+        let country_idx: HashMap<&str, usize> = cs
+            .iter()
+            .enumerate()
+            .map(|(i, (c, _))| (&***c, i))
+            .collect();
         let countries: Vec<CountryOut> = cs
             .iter()
             .map(|(cc, agg)| {
@@ -424,7 +448,10 @@ impl Collector {
         let mut order: Vec<usize> = (0..self.ips.len()).collect();
         order.sort_by(|&a, &b| {
             let (x, y) = (&self.ips[a], &self.ips[b]);
-            y.attempts.cmp(&x.attempts).then(y.events.cmp(&x.events)).then(x.ip.cmp(&y.ip))
+            y.attempts
+                .cmp(&x.attempts)
+                .then(y.events.cmp(&x.events))
+                .then(x.ip.cmp(&y.ip))
         });
         let mut detailed = vec![false; self.ips.len()];
         let mut kept = Vec::new();
@@ -453,8 +480,11 @@ impl Collector {
                 out_index[i] = k;
                 let r = &self.ips[i];
                 let xy = r.lat.zip(r.lon).map(|(lat, lon)| world::project(lon, lat));
-                let mut users: Vec<(String, u64)> =
-                    r.users.iter().filter_map(|&(u, n)| Some((uname(u)?, n))).collect();
+                let mut users: Vec<(String, u64)> = r
+                    .users
+                    .iter()
+                    .filter_map(|&(u, n)| Some((uname(u)?, n)))
+                    .collect();
                 users.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
                 let sessions = session_ips.contains(&i).then(|| {
                     r.sessions
@@ -477,7 +507,9 @@ impl Collector {
                 });
                 IpOut {
                     ip: show_ip(r.ip, opts.anonymize_ip),
-                    c: r.country.as_deref().and_then(|c| country_idx.get(c).copied()),
+                    c: r.country
+                        .as_deref()
+                        .and_then(|c| country_idx.get(c).copied()),
                     city: r.city.as_deref().map(str::to_string),
                     p: r.precision,
                     x: xy.map(|p| p.0),
@@ -522,15 +554,22 @@ impl Collector {
         user_list.sort_by(|a, b| b.1.attempts.cmp(&a.1.attempts).then(a.0.cmp(b.0)));
         user_list.truncate(MAX_USERS);
         let users = user_list
-        .into_iter()
-        .map(|(u, a)| UserOut { u: u.to_string(), s: flat2(&a.series) })
-        .collect();
+            .into_iter()
+            .map(|(u, a)| UserOut {
+                u: u.to_string(),
+                s: flat2(&a.series),
+            })
+            .collect();
         let mut asn_list: Vec<(&u32, &SeriesAgg)> = self.asns.iter().collect();
         asn_list.sort_by(|a, b| b.1.attempts.cmp(&a.1.attempts).then(a.0.cmp(b.0)));
         asn_list.truncate(MAX_ASNS);
         let asns = asn_list
             .into_iter()
-            .map(|(&asn, a)| AsnOut { asn, org: a.name.as_deref().map(str::to_string), s: flat3(&a.series) })
+            .map(|(&asn, a)| AsnOut {
+                asn,
+                org: a.name.as_deref().map(str::to_string),
+                s: flat3(&a.series),
+            })
             .collect();
 
         let successes = self
@@ -547,7 +586,11 @@ impl Collector {
                 rf: s
                     .recent
                     .iter()
-                    .map(|f| FailureOut { t: f.secs, u: uname(f.user), k: f.kind.as_str() })
+                    .map(|f| FailureOut {
+                        t: f.secs,
+                        u: uname(f.user),
+                        k: f.kind.as_str(),
+                    })
                     .collect(),
             })
             .collect();
@@ -571,11 +614,20 @@ impl Collector {
             series,
             countries,
             ips,
-            others: Others { ips: others, iv: iv.into_iter().flat_map(|((f, l), n)| [f as u64, l as u64, n]).collect() },
+            others: Others {
+                ips: others,
+                iv: iv
+                    .into_iter()
+                    .flat_map(|((f, l), n)| [f as u64, l as u64, n])
+                    .collect(),
+            },
             users,
             asns,
             successes,
-            world: WorldOut { w: world::WIDTH, h: world::height() },
+            world: WorldOut {
+                w: world::WIDTH,
+                h: world::height(),
+            },
         }
     }
 }
@@ -741,7 +793,10 @@ mod tests {
             attempts: u32::from(kind == Kind::AuthFailure),
             geo: Some(Arc::new(geo)),
             scope: None,
-            src: crate::event::Src { input: "t".into(), line: 1 },
+            src: crate::event::Src {
+                input: "t".into(),
+                line: 1,
+            },
         }
     }
 
@@ -758,15 +813,29 @@ mod tests {
             x ^= x << 17;
             let ip = IpAddr::V4(std::net::Ipv4Addr::from(0x0b00_0000 + (x % 100_000) as u32));
             let user = format!("u{}", (x >> 20) % 3000);
-            let kind = if i % 5000 == 0 { Kind::AuthSuccess } else { Kind::AuthFailure };
-            c.add(&event(t0 + i * 6, ip, &user, ccs[(x % 10) as usize], ((x >> 8) % 700) as u32, kind));
+            let kind = if i % 5000 == 0 {
+                Kind::AuthSuccess
+            } else {
+                Kind::AuthFailure
+            };
+            c.add(&event(
+                t0 + i * 6,
+                ip,
+                &user,
+                ccs[(x % 10) as usize],
+                ((x >> 8) % 700) as u32,
+                kind,
+            ));
         }
         let summary = c.summary(10, vec![]);
         let snap = c.snapshot(&Options::default(), &summary);
         let json = serde_json::to_string(&snap).unwrap();
         assert!(json.len() < 4_000_000, "snapshot is {} bytes", json.len());
         assert!(snap.series.len() <= MAX_BINS as usize);
-        assert_eq!(snap.series.iter().map(|s| s[0]).sum::<u64>(), summary.attempts);
+        assert_eq!(
+            snap.series.iter().map(|s| s[0]).sum::<u64>(),
+            summary.attempts
+        );
         assert_eq!(snap.ips.len() as u64 + snap.others.ips, summary.unique_ips);
         let others: u64 = snap.others.iv.chunks(3).map(|c| c[2]).sum();
         assert_eq!(others, snap.others.ips);
@@ -775,8 +844,17 @@ mod tests {
 
     #[test]
     fn anonymizes_v4_and_v6() {
-        assert_eq!(show_ip("203.0.113.77".parse().unwrap(), true), "203.0.113.0");
-        assert_eq!(show_ip("2001:db8:abcd:12::1".parse().unwrap(), true), "2001:db8:abcd::/48");
-        assert_eq!(show_ip("203.0.113.77".parse().unwrap(), false), "203.0.113.77");
+        assert_eq!(
+            show_ip("203.0.113.77".parse().unwrap(), true),
+            "203.0.113.0"
+        );
+        assert_eq!(
+            show_ip("2001:db8:abcd:12::1".parse().unwrap(), true),
+            "2001:db8:abcd::/48"
+        );
+        assert_eq!(
+            show_ip("203.0.113.77".parse().unwrap(), false),
+            "203.0.113.77"
+        );
     }
 }

@@ -57,7 +57,9 @@ pub fn outline() -> String {
 }
 
 fn outline_lonlat() -> Vec<(f64, f64)> {
-    let mut v: Vec<(f64, f64)> = (0..=36).map(|i| (180.0, 90.0 - f64::from(i) * 5.0)).collect();
+    let mut v: Vec<(f64, f64)> = (0..=36)
+        .map(|i| (180.0, 90.0 - f64::from(i) * 5.0))
+        .collect();
     v.extend((0..=36).map(|i| (-180.0, -90.0 + f64::from(i) * 5.0)));
     v
 }
@@ -79,7 +81,10 @@ pub fn countries() -> Vec<CountryPath> {
                 }
                 write_ring(&mut d, &pts);
             }
-            (!d.is_empty()).then(|| CountryPath { iso2: c.iso2.clone(), d })
+            (!d.is_empty()).then(|| CountryPath {
+                iso2: c.iso2.clone(),
+                d,
+            })
         })
         .collect()
 }
@@ -110,7 +115,19 @@ fn write_ring(d: &mut String, ring: &[(f64, f64)]) {
         }
         let (dx, dy) = (x - px, y - py);
         let sep = if dy < 0 { "" } else { " " };
-        let _ = write!(d, "{}{}{sep}{}", if first { "l" } else if dx < 0 { "" } else { " " }, fmt(dx), fmt(dy));
+        let _ = write!(
+            d,
+            "{}{}{sep}{}",
+            if first {
+                "l"
+            } else if dx < 0 {
+                ""
+            } else {
+                " "
+            },
+            fmt(dx),
+            fmt(dy)
+        );
         first = false;
         (px, py) = (x, y);
     }

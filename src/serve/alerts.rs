@@ -57,17 +57,32 @@ impl Alert {
             None => "?".into(),
         };
         let user = ev.user.as_deref().unwrap_or("?");
-        let user = if anonymize { super::public::scrub_text(user).into_owned() } else { user.to_string() };
-        let country = ev.geo.as_ref().and_then(|g| g.country.as_deref()).unwrap_or("??");
+        let user = if anonymize {
+            super::public::scrub_text(user).into_owned()
+        } else {
+            user.to_string()
+        };
+        let country = ev
+            .geo
+            .as_ref()
+            .and_then(|g| g.country.as_deref())
+            .unwrap_or("??");
         let mut why = Vec::new();
         for r in &self.rules {
             why.push(match r {
-                Rule::SuccessAfterIpFailures => format!("{} failures from this address", self.ip_failures),
-                Rule::SuccessAfterUserFailures => format!("{} failures for this user", self.user_failures),
-                Rule::NewCountry => format!("first login from {country} (before: {})", self.known_countries.join(", ")),
+                Rule::SuccessAfterIpFailures => {
+                    format!("after {} from this address", failures(self.ip_failures))
+                }
+                Rule::SuccessAfterUserFailures => {
+                    format!("after {} for this user", failures(self.user_failures))
+                }
+                Rule::NewCountry => format!(
+                    "the user's first login from {country} (before: {})",
+                    self.known_countries.join(", ")
+                ),
             });
         }
-        format!("login of {user:?} from {ip} ({country}) after {}", why.join("; "))
+        format!("login of {user:?} from {ip} ({country}) {}", why.join("; "))
     }
 
     /// The JSON sent on the stream and to the webhook.
@@ -109,7 +124,14 @@ pub struct Alerter {
 }
 
 fn is_failure(k: Kind) -> bool {
-    matches!(k, Kind::AuthFailure | Kind::InvalidUser | Kind::PamFailure | Kind::Refused | Kind::TooManyFailures)
+    matches!(
+        k,
+        Kind::AuthFailure
+            | Kind::InvalidUser
+            | Kind::PamFailure
+            | Kind::Refused
+            | Kind::TooManyFailures
+    )
 }
 
 impl Alerter {
@@ -127,7 +149,10 @@ impl Alerter {
     /// Seeds the login history (from the store): `user` logged in from `country`.
     pub fn remember_login(&mut self, user: &str, country: &str) {
         if self.countries.len() < MAX_USERS || self.countries.contains_key(user) {
-            self.countries.entry(user.to_string()).or_default().insert(country.to_string());
+            self.countries
+                .entry(user.to_string())
+                .or_default()
+                .insert(country.to_string());
         }
     }
 
@@ -148,7 +173,8 @@ impl Alerter {
                 *self.by_user.entry(u.clone()).or_default() += n;
             }
             for _ in 0..n.min(16) {
-                self.failures.push_back((ev.ts.micros, ev.ip, ev.user.clone()));
+                self.failures
+                    .push_back((ev.ts.micros, ev.ip, ev.user.clone()));
             }
             while self.failures.len() > MAX_FAILURES {
                 self.pop_failure();
@@ -158,8 +184,17 @@ impl Alerter {
         if ev.kind != Kind::AuthSuccess {
             return None;
         }
-        let ip_failures = ev.ip.and_then(|ip| self.by_ip.get(&ip)).copied().unwrap_or(0);
-        let user_failures = ev.user.as_ref().and_then(|u| self.by_user.get(u)).copied().unwrap_or(0);
+        let ip_failures = ev
+            .ip
+            .and_then(|ip| self.by_ip.get(&ip))
+            .copied()
+            .unwrap_or(0);
+        let user_failures = ev
+            .user
+            .as_ref()
+            .and_then(|u| self.by_user.get(u))
+            .copied()
+            .unwrap_or(0);
         let mut rules = Vec::new();
         if ip_failures > 0 {
             rules.push(Rule::SuccessAfterIpFailures);
@@ -181,7 +216,13 @@ impl Alerter {
                 None => self.remember_login(user, country),
             }
         }
-        (!rules.is_empty()).then(|| Alert { rules, ip_failures, user_failures, known_countries, event: ev.clone() })
+        (!rules.is_empty()).then(|| Alert {
+            rules,
+            ip_failures,
+            user_failures,
+            known_countries,
+            event: ev.clone(),
+        })
     }
 
     fn expire(&mut self, now: i64) {
@@ -192,7 +233,9 @@ impl Alerter {
     }
 
     fn pop_failure(&mut self) {
-        let Some((_, ip, user)) = self.failures.pop_front() else { return };
+        let Some((_, ip, user)) = self.failures.pop_front() else {
+            return;
+        };
         if let Some(ip) = ip {
             if let Some(n) = self.by_ip.get_mut(&ip) {
                 *n = n.saturating_sub(1);
@@ -230,7 +273,11 @@ pub async fn webhook(url: String, mut rx: mpsc::Receiver<String>, shared: Arc<Sh
             let (agent, target, body) = (agent.clone(), url.clone(), body.clone());
             // ureq is blocking: keep it off the async workers.
             let res = tokio::task::spawn_blocking(move || {
-                agent.post(&target).header("content-type", "application/json").send(body.as_bytes()).map(|_| ())
+                agent
+                    .post(&target)
+                    .header("content-type", "application/json")
+                    .send(body.as_bytes())
+                    .map(|_| ())
             })
             .await;
             match res {
@@ -240,7 +287,10 @@ pub async fn webhook(url: String, mut rx: mpsc::Receiver<String>, shared: Arc<Sh
                 }
                 Ok(Err(e)) => {
                     if attempt == 5 {
-                        eprintln!("sshmap: webhook {}: {e} (giving up on this alert)", crate::escape::terminal(&url));
+                        eprintln!(
+                            "sshmap: webhook {}: {e} (giving up on this alert)",
+                            crate::escape::terminal(&url)
+                        );
                     }
                 }
                 Err(_) => break,
@@ -253,6 +303,14 @@ pub async fn webhook(url: String, mut rx: mpsc::Receiver<String>, shared: Arc<Sh
         } else {
             shared.metrics.webhook_failed.fetch_add(1, Relaxed);
         }
+    }
+}
+
+fn failures(n: u64) -> String {
+    if n == 1 {
+        "1 failure".into()
+    } else {
+        format!("{n} failures")
     }
 }
 
@@ -275,28 +333,44 @@ mod tests {
             port: Some(1),
             count: 1,
             attempts: u32::from(kind == Kind::AuthFailure),
-            geo: country.map(|c| Arc::new(Geo { country: Some(c.into()), ..Geo::default() })),
+            geo: country.map(|c| {
+                Arc::new(Geo {
+                    country: Some(c.into()),
+                    ..Geo::default()
+                })
+            }),
             scope: None,
-            src: Src { input: "t".into(), line: 1 },
+            src: Src {
+                input: "t".into(),
+                line: 1,
+            },
         }
     }
 
     #[test]
     fn success_after_failures_from_the_same_address() {
         let mut a = Alerter::new(Duration::from_secs(3600), 5);
-        assert!(a.check(&ev(0, Kind::AuthFailure, "203.0.113.9", "alice", None)).is_none());
-        let alert = a.check(&ev(10, Kind::AuthSuccess, "203.0.113.9", "alice", None)).expect("alert");
+        assert!(a
+            .check(&ev(0, Kind::AuthFailure, "203.0.113.9", "alice", None))
+            .is_none());
+        let alert = a
+            .check(&ev(10, Kind::AuthSuccess, "203.0.113.9", "alice", None))
+            .expect("alert");
         assert_eq!(alert.rules, vec![Rule::SuccessAfterIpFailures]);
         assert_eq!(alert.ip_failures, 1);
         // Another address, few failures for the user: nothing.
-        assert!(a.check(&ev(20, Kind::AuthSuccess, "198.51.100.1", "alice", None)).is_none());
+        assert!(a
+            .check(&ev(20, Kind::AuthSuccess, "198.51.100.1", "alice", None))
+            .is_none());
     }
 
     #[test]
     fn failures_leave_the_window() {
         let mut a = Alerter::new(Duration::from_secs(60), 5);
         a.check(&ev(0, Kind::AuthFailure, "203.0.113.9", "alice", None));
-        assert!(a.check(&ev(61, Kind::AuthSuccess, "203.0.113.9", "alice", None)).is_none());
+        assert!(a
+            .check(&ev(61, Kind::AuthSuccess, "203.0.113.9", "alice", None))
+            .is_none());
         assert!(a.by_ip.is_empty() && a.by_user.is_empty());
     }
 
@@ -306,7 +380,9 @@ mod tests {
         for (i, ip) in ["192.0.2.1", "192.0.2.2", "192.0.2.3"].iter().enumerate() {
             a.check(&ev(i as i64, Kind::AuthFailure, ip, "root", None));
         }
-        let alert = a.check(&ev(10, Kind::AuthSuccess, "198.51.100.1", "root", None)).expect("alert");
+        let alert = a
+            .check(&ev(10, Kind::AuthSuccess, "198.51.100.1", "root", None))
+            .expect("alert");
         assert_eq!(alert.rules, vec![Rule::SuccessAfterUserFailures]);
         assert_eq!(alert.user_failures, 3);
     }
@@ -314,19 +390,33 @@ mod tests {
     #[test]
     fn new_country_for_a_user_with_history() {
         let mut a = Alerter::new(Duration::from_secs(3600), 5);
-        assert!(a.check(&ev(0, Kind::AuthSuccess, "192.0.2.1", "bob", Some("FR"))).is_none(), "first login: no history");
-        assert!(a.check(&ev(1, Kind::AuthSuccess, "192.0.2.2", "bob", Some("FR"))).is_none());
-        let alert = a.check(&ev(2, Kind::AuthSuccess, "192.0.2.3", "bob", Some("KP"))).expect("alert");
+        assert!(
+            a.check(&ev(0, Kind::AuthSuccess, "192.0.2.1", "bob", Some("FR")))
+                .is_none(),
+            "first login: no history"
+        );
+        assert!(a
+            .check(&ev(1, Kind::AuthSuccess, "192.0.2.2", "bob", Some("FR")))
+            .is_none());
+        let alert = a
+            .check(&ev(2, Kind::AuthSuccess, "192.0.2.3", "bob", Some("KP")))
+            .expect("alert");
         assert_eq!(alert.rules, vec![Rule::NewCountry]);
         assert_eq!(alert.known_countries, vec!["FR".to_string()]);
-        assert!(a.check(&ev(3, Kind::AuthSuccess, "192.0.2.3", "bob", Some("KP"))).is_none(), "now known");
+        assert!(
+            a.check(&ev(3, Kind::AuthSuccess, "192.0.2.3", "bob", Some("KP")))
+                .is_none(),
+            "now known"
+        );
     }
 
     #[test]
     fn alert_json_is_anonymized_on_demand() {
         let mut a = Alerter::new(Duration::from_secs(3600), 5);
         a.check(&ev(0, Kind::AuthFailure, "203.0.113.9", "alice", None));
-        let alert = a.check(&ev(1, Kind::AuthSuccess, "203.0.113.9", "alice", None)).unwrap();
+        let alert = a
+            .check(&ev(1, Kind::AuthSuccess, "203.0.113.9", "alice", None))
+            .unwrap();
         let j = alert.to_json(true);
         assert!(!j.contains("203.0.113.9"), "{j}");
         assert!(j.contains("203.0.113.0/24"), "{j}");

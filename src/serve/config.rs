@@ -100,7 +100,9 @@ pub enum ConfigError {
     Home(String),
     #[error("{flag} {value:?}: not a socket address (use e.g. 127.0.0.1:8022 or [::]:514)")]
     Addr { flag: &'static str, value: String },
-    #[error("[[serve.tokens]] entry {0}: needs token = \"...\" and optionally hosts = [\"web1\", ...]")]
+    #[error(
+        "[[serve.tokens]] entry {0}: needs token = \"...\" and optionally hosts = [\"web1\", ...]"
+    )]
     Token(usize),
     #[error("{0}")]
     Other(String),
@@ -109,7 +111,10 @@ pub enum ConfigError {
 /// `90s`, `30m`, `5h`, `2d`, or plain seconds.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
+    let (num, unit) = s.split_at(
+        s.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len()),
+    );
     let n: f64 = num.parse().ok()?;
     let mult = match unit.trim() {
         "" | "s" => 1.0,
@@ -131,63 +136,116 @@ fn parse_home(s: &str) -> Option<(f64, f64)> {
 }
 
 fn addr(flag: &'static str, s: &str) -> Result<SocketAddr, ConfigError> {
-    s.parse().map_err(|_| ConfigError::Addr { flag, value: s.to_string() })
+    s.parse().map_err(|_| ConfigError::Addr {
+        flag,
+        value: s.to_string(),
+    })
 }
 
 impl ServeConfig {
     /// Resolves the `serve` options: flag > `SSHMAP_*` > `[serve]` in the file > default.
-    pub fn resolve(args: &ServeArgs, layers: &Layers, data_dir: Option<&std::path::Path>) -> Result<ServeConfig, ConfigError> {
+    pub fn resolve(
+        args: &ServeArgs,
+        layers: &Layers,
+        data_dir: Option<&std::path::Path>,
+    ) -> Result<ServeConfig, ConfigError> {
         let d = ServeConfig::default();
         let get = |flag: Option<String>, key: &str| -> Result<Option<String>, ConfigError> {
-            layers.get(flag, Some("serve"), key).map_err(|e| ConfigError::Other(format!("{e:#}")))
+            layers
+                .get(flag, Some("serve"), key)
+                .map_err(|e| ConfigError::Other(format!("{e:#}")))
         };
         let listen = match get(args.listen.clone(), "listen")? {
             Some(s) => addr("--listen", &s)?,
             None => d.listen,
         };
-        let syslog = get(args.syslog.clone(), "syslog")?.map(|s| addr("--syslog", &s)).transpose()?;
+        let syslog = get(args.syslog.clone(), "syslog")?
+            .map(|s| addr("--syslog", &s))
+            .transpose()?;
         let window = match get(args.window.clone(), "window")? {
             Some(s) => parse_duration(&s).ok_or(ConfigError::Window(s))?,
             None => d.window,
         };
-        let home = get(args.home.clone(), "home")?.map(|s| parse_home(&s).ok_or(ConfigError::Home(s))).transpose()?;
+        let home = get(args.home.clone(), "home")?
+            .map(|s| parse_home(&s).ok_or(ConfigError::Home(s)))
+            .transpose()?;
         let bool_opt = |flag: bool, key: &str| -> Result<bool, ConfigError> {
-            Ok(flag || layers.get::<bool>(None, Some("serve"), key).map_err(|e| ConfigError::Other(format!("{e:#}")))?.unwrap_or(false))
+            Ok(flag
+                || layers
+                    .get::<bool>(None, Some("serve"), key)
+                    .map_err(|e| ConfigError::Other(format!("{e:#}")))?
+                    .unwrap_or(false))
         };
         let num = |key: &str, default: usize| -> Result<usize, ConfigError> {
-            Ok(layers.get::<usize>(None, Some("serve"), key).map_err(|e| ConfigError::Other(format!("{e:#}")))?.unwrap_or(default))
+            Ok(layers
+                .get::<usize>(None, Some("serve"), key)
+                .map_err(|e| ConfigError::Other(format!("{e:#}")))?
+                .unwrap_or(default))
         };
 
         let mut tail = args.tail.clone();
-        tail.extend(strings(layers.file_value(Some("serve"), "tail")).into_iter().map(PathBuf::from));
+        tail.extend(
+            strings(layers.file_value(Some("serve"), "tail"))
+                .into_iter()
+                .map(PathBuf::from),
+        );
         let mut tokens: Vec<Token> = args
             .ingest_token
             .iter()
             .cloned()
             .enumerate()
-            .map(|(i, secret)| Token { secret, name: format!("flag{}", i + 1), hosts: None })
+            .map(|(i, secret)| Token {
+                secret,
+                name: format!("flag{}", i + 1),
+                hosts: None,
+            })
             .collect();
         if let Ok(env) = std::env::var("SSHMAP_INGEST_TOKEN") {
             // Several tokens in one variable, comma-separated.
             for (i, s) in env.split(',').filter(|s| !s.is_empty()).enumerate() {
-                tokens.push(Token { secret: s.to_string(), name: format!("env{}", i + 1), hosts: None });
+                tokens.push(Token {
+                    secret: s.to_string(),
+                    name: format!("env{}", i + 1),
+                    hosts: None,
+                });
             }
         }
-        for (i, s) in strings(layers.file_value(Some("serve"), "ingest-token")).into_iter().enumerate() {
-            tokens.push(Token { secret: s, name: format!("file{}", i + 1), hosts: None });
+        for (i, s) in strings(layers.file_value(Some("serve"), "ingest-token"))
+            .into_iter()
+            .enumerate()
+        {
+            tokens.push(Token {
+                secret: s,
+                name: format!("file{}", i + 1),
+                hosts: None,
+            });
         }
         if let Some(list) = layers.file_value(Some("serve"), "tokens") {
             let arr = list.as_array().ok_or(ConfigError::Token(0))?;
             for (i, t) in arr.iter().enumerate() {
                 let tbl = t.as_table().ok_or(ConfigError::Token(i + 1))?;
-                let secret = tbl.get("token").and_then(|v| v.as_str()).ok_or(ConfigError::Token(i + 1))?.to_string();
-                let name = tbl.get("name").and_then(|v| v.as_str()).map(str::to_string).unwrap_or_else(|| format!("token{}", i + 1));
+                let secret = tbl
+                    .get("token")
+                    .and_then(|v| v.as_str())
+                    .ok_or(ConfigError::Token(i + 1))?
+                    .to_string();
+                let name = tbl
+                    .get("name")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("token{}", i + 1));
                 let hosts = tbl.get("hosts").map(|v| strings(Some(v)));
-                tokens.push(Token { secret, name, hosts });
+                tokens.push(Token {
+                    secret,
+                    name,
+                    hosts,
+                });
             }
         }
         if tokens.iter().any(|t| t.secret.len() < 8) {
-            return Err(ConfigError::Other("ingest tokens must be at least 8 characters long".into()));
+            return Err(ConfigError::Other(
+                "ingest tokens must be at least 8 characters long".into(),
+            ));
         }
         let checkpoint = layers
             .get::<PathBuf>(None, Some("serve"), "checkpoint")
@@ -209,7 +267,8 @@ impl ServeConfig {
             max_events: num("max-events", d.max_events)?.max(1),
             snapshot_events: num("snapshot-events", d.snapshot_events)?,
             sse_buffer: num("sse-buffer", d.sse_buffer)?.max(16),
-            alert_user_failures: num("alert-user-failures", d.alert_user_failures as usize)?.max(1) as u32,
+            alert_user_failures: num("alert-user-failures", d.alert_user_failures as usize)?.max(1)
+                as u32,
             checkpoint,
             poll: Duration::from_millis(poll_ms.clamp(10, 5000) as u64),
             instance: layers
@@ -224,7 +283,10 @@ impl ServeConfig {
 fn strings(v: Option<&toml::Value>) -> Vec<String> {
     match v {
         Some(toml::Value::String(s)) => vec![s.clone()],
-        Some(toml::Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        Some(toml::Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -279,6 +341,9 @@ mod tests {
         assert_eq!(c.tail, vec![PathBuf::from("/var/log/auth.log")]);
         assert_eq!(c.home, Some((48.85, 2.35)));
         assert_eq!(c.tokens.len(), 2);
-        assert_eq!(c.tokens[1].hosts.as_deref(), Some(&["web1".to_string(), "web2".to_string()][..]));
+        assert_eq!(
+            c.tokens[1].hosts.as_deref(),
+            Some(&["web1".to_string(), "web2".to_string()][..])
+        );
     }
 }

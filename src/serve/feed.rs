@@ -17,10 +17,10 @@ use tokio::sync::mpsc;
 use super::alerts::Alerter;
 use super::state::{now_micros, Batch, BatchResult, Shared};
 use crate::event::{Event, Kind, Ts};
-use crate::source::tail::Position;
-use crate::store::{self, Checkpoint, Location, Store};
 use crate::geo::{Enricher, Locator};
 use crate::parse::{self, Correlator};
+use crate::source::tail::Position;
+use crate::store::{self, Checkpoint, Location, Store};
 
 /// Batches waiting for the pipeline.
 pub const QUEUE: usize = 1024;
@@ -69,7 +69,12 @@ fn stream_fingerprint(instance: &str, name: &str) -> i64 {
 
 /// Runs the pipeline until every sender of `rx` is gone or a [`stop_batch`]
 /// arrives. `started` gets what the store holds once it is open.
-pub fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Batch>, opts: FeedOptions, started: std::sync::mpsc::Sender<Startup>) {
+pub fn run(
+    shared: Arc<Shared>,
+    mut rx: mpsc::Receiver<Batch>,
+    opts: FeedOptions,
+    started: std::sync::mpsc::Sender<Startup>,
+) {
     let locator = opts.geo.clone();
     let mut enricher = Enricher::new(locator.as_deref());
     let mut alerter = Alerter::new(shared.cfg.window, shared.cfg.alert_user_failures);
@@ -78,7 +83,12 @@ pub fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Batch>, opts: FeedOptions
     let mut events: Vec<Event> = Vec::new();
     let instance = shared.cfg.instance.clone();
     let mut startup = Startup::default();
-    let mut store: Option<Box<dyn Store>> = match shared.cfg.db.as_deref().map(|d| Location::parse(Some(d)).and_then(|l| store::open(&l))) {
+    let mut store: Option<Box<dyn Store>> = match shared
+        .cfg
+        .db
+        .as_deref()
+        .map(|d| Location::parse(Some(d)).and_then(|l| store::open(&l)))
+    {
         None => None,
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => {
@@ -91,7 +101,13 @@ pub fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Batch>, opts: FeedOptions
     let mut remote_seen: HashMap<Arc<str>, u64> = HashMap::new();
     let mut remote_from = now_micros() - shared.cfg.window.as_micros() as i64;
     if let Some(st) = store.as_mut() {
-        match preload(st.as_mut(), &shared, &mut alerter, &instance, &mut remote_seen) {
+        match preload(
+            st.as_mut(),
+            &shared,
+            &mut alerter,
+            &instance,
+            &mut remote_seen,
+        ) {
             Ok(resume) => startup.resume = resume,
             Err(e) => startup.error = Some(format!("--db: reading the store: {e}")),
         }
@@ -146,12 +162,21 @@ pub fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Batch>, opts: FeedOptions
             Some(s) => s,
             None => {
                 if streams.len() >= MAX_STREAMS {
-                    if let Some(k) = streams.iter().min_by_key(|(_, s)| s.used).map(|(k, _)| k.clone()) {
+                    if let Some(k) = streams
+                        .iter()
+                        .min_by_key(|(_, s)| s.used)
+                        .map(|(k, _)| k.clone())
+                    {
                         streams.remove(&k);
                     }
                 }
                 // With a shared PostgreSQL, events carry their instance so others can tell them apart.
-                let name: Arc<str> = if shared.cfg.db.as_deref().is_some_and(|d| d.starts_with("postgres")) {
+                let name: Arc<str> = if shared
+                    .cfg
+                    .db
+                    .as_deref()
+                    .is_some_and(|d| d.starts_with("postgres"))
+                {
                     Arc::from(format!("{}@{instance}", batch.input))
                 } else {
                     batch.input.clone()
@@ -159,7 +184,11 @@ pub fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Batch>, opts: FeedOptions
                 let corr = Correlator::new(name.clone(), correlator_options(&opts));
                 let cp = store.as_mut().and_then(|st| {
                     let fp = stream_fingerprint(&instance, &batch.input);
-                    match st.checkpoint(fp).transpose().unwrap_or_else(|| st.claim(fp, &name, 0, 0)) {
+                    match st
+                        .checkpoint(fp)
+                        .transpose()
+                        .unwrap_or_else(|| st.claim(fp, &name, 0, 0))
+                    {
                         Ok(cp) => Some(cp),
                         Err(e) => {
                             eprintln!("sshmap: store: {e}");
@@ -170,7 +199,12 @@ pub fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Batch>, opts: FeedOptions
                 });
                 // Line numbers continue across restarts: they are the events' keys in the store.
                 let line = cp.as_ref().map_or(0, |c| c.end_line);
-                streams.entry(batch.input.clone()).or_insert(Stream { corr, line, used: 0, cp })
+                streams.entry(batch.input.clone()).or_insert(Stream {
+                    corr,
+                    line,
+                    used: 0,
+                    cp,
+                })
             }
         };
         stream.used = tick;
@@ -190,7 +224,11 @@ pub fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Batch>, opts: FeedOptions
             }
             let lines = b.lines.len() as u64;
             let evs = (events.len() - before) as u64;
-            results.push(BatchResult { lines, events: evs, skipped: lines.saturating_sub(evs) });
+            results.push(BatchResult {
+                lines,
+                events: evs,
+                skipped: lines.saturating_sub(evs),
+            });
             position = b.position.clone().or(position);
         }
         let result = BatchResult {
@@ -199,13 +237,19 @@ pub fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Batch>, opts: FeedOptions
             skipped: results.iter().map(|r| r.skipped).sum(),
         };
         shared.metrics.add_lines(&batch.input, result.lines);
-        shared.metrics.lines_skipped.fetch_add(result.skipped, Relaxed);
+        shared
+            .metrics
+            .lines_skipped
+            .fetch_add(result.skipped, Relaxed);
         let mut alerts = Vec::new();
         for ev in events.iter_mut() {
             enricher.enrich(ev);
             if let Some(a) = alerter.check(ev) {
                 if opts.stderr {
-                    eprintln!("sshmap: ALERT {}", crate::escape::terminal(&a.message(false)));
+                    eprintln!(
+                        "sshmap: ALERT {}",
+                        crate::escape::terminal(&a.message(false))
+                    );
                 }
                 if let Some(tx) = &opts.webhook {
                     // The webhook goes to the operator, like stderr: full addresses
@@ -235,7 +279,12 @@ pub fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Batch>, opts: FeedOptions
                     next.warm_hash = p.head as i64;
                     next.warm_hash_len = p.head_len;
                 }
-                let b = store::Batch { checkpoint: &next, expected_version: cp.version, replace_from: None, events: &events };
+                let b = store::Batch {
+                    checkpoint: &next,
+                    expected_version: cp.version,
+                    replace_from: None,
+                    events: &events,
+                };
                 match st.commit(b) {
                     Ok(_) => *cp = next,
                     Err(e) => {
@@ -250,7 +299,10 @@ pub fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Batch>, opts: FeedOptions
             }
         }
         shared.publish(std::mem::take(&mut events), alerts);
-        shared.metrics.lag_micros.store(batch.received.elapsed().as_micros() as u64, Relaxed);
+        shared
+            .metrics
+            .lag_micros
+            .store(batch.received.elapsed().as_micros() as u64, Relaxed);
         for (b, r) in group.into_iter().zip(results) {
             if let Some(ack) = b.ack {
                 let _ = ack.send(r);
@@ -261,16 +313,32 @@ pub fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Batch>, opts: FeedOptions
 
 /// The batch that ends [`run`] (an empty stream name, which no source uses).
 pub fn stop_batch() -> Batch {
-    Batch { input: Arc::from(""), lines: Vec::new(), received: std::time::Instant::now(), ack: None, position: None }
+    Batch {
+        input: Arc::from(""),
+        lines: Vec::new(),
+        received: std::time::Instant::now(),
+        ack: None,
+        position: None,
+    }
 }
 
 fn correlator_options(opts: &FeedOptions) -> parse::Options {
     // Year-less lines are placed closest before "now plus a day": live lines are
     // at most a little ahead of this clock (a sender's clock skew).
     let now = SystemTime::now() + Duration::from_secs(86_400);
-    let micros = now.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
-    let offset = jiff::Timestamp::from_microsecond(micros).map(|t| opts.tz.to_offset(t).seconds()).unwrap_or(0);
-    parse::Options { all: false, year: opts.year, tz: opts.tz.clone(), reference: Ts::from_micros(micros, offset) }
+    let micros = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0);
+    let offset = jiff::Timestamp::from_microsecond(micros)
+        .map(|t| opts.tz.to_offset(t).seconds())
+        .unwrap_or(0);
+    parse::Options {
+        all: false,
+        year: opts.year,
+        tz: opts.tz.clone(),
+        reference: Ts::from_micros(micros, offset),
+    }
 }
 
 /// Fills the window and the alert history from the store; returns the resume
@@ -286,16 +354,25 @@ fn preload(
     let window_start = now - shared.cfg.window.as_micros() as i64;
     let history_start = now - HISTORY.as_micros() as i64;
     let mut window = Vec::new();
-    st.scan(&store::Filter { from: Some(history_start.min(window_start)), to: None, host: None }, &mut |ev| {
-        if ev.kind == Kind::AuthSuccess && ev.ts.micros < window_start {
-            if let (Some(u), Some(c)) = (&ev.user, ev.geo.as_ref().and_then(|g| g.country.as_deref())) {
-                alerter.remember_login(u, c);
+    st.scan(
+        &store::Filter {
+            from: Some(history_start.min(window_start)),
+            to: None,
+            host: None,
+        },
+        &mut |ev| {
+            if ev.kind == Kind::AuthSuccess && ev.ts.micros < window_start {
+                if let (Some(u), Some(c)) =
+                    (&ev.user, ev.geo.as_ref().and_then(|g| g.country.as_deref()))
+                {
+                    alerter.remember_login(u, c);
+                }
             }
-        }
-        if ev.ts.micros >= window_start {
-            window.push(ev);
-        }
-    })?;
+            if ev.ts.micros >= window_start {
+                window.push(ev);
+            }
+        },
+    )?;
     window.sort_by_key(|e| e.ts.micros);
     for ev in &window {
         let _ = alerter.check(ev);
@@ -310,7 +387,13 @@ fn preload(
             if cp.dev != 0 || cp.ino != 0 {
                 resume.insert(
                     key,
-                    Position { dev: cp.dev, ino: cp.ino, head: cp.warm_hash as u64, head_len: cp.warm_hash_len, offset: cp.end_offset },
+                    Position {
+                        dev: cp.dev,
+                        ino: cp.ino,
+                        head: cp.warm_hash as u64,
+                        head_len: cp.warm_hash_len,
+                        offset: cp.end_offset,
+                    },
                 );
             }
         }
@@ -319,12 +402,21 @@ fn preload(
 }
 
 /// Events other instances stored since the last look (PostgreSQL LISTEN/NOTIFY).
-fn remote_events(st: &mut dyn Store, instance: &str, seen: &mut HashMap<Arc<str>, u64>, from: &mut i64) -> Vec<Event> {
+fn remote_events(
+    st: &mut dyn Store,
+    instance: &str,
+    seen: &mut HashMap<Arc<str>, u64>,
+    from: &mut i64,
+) -> Vec<Event> {
     let own = format!("@{instance}");
     let mut out = Vec::new();
     let mut newest = *from;
     // A little slack: writers' clocks and commit order differ.
-    let filter = store::Filter { from: Some(*from - 300_000_000), to: None, host: None };
+    let filter = store::Filter {
+        from: Some(*from - 300_000_000),
+        to: None,
+        host: None,
+    };
     let res = st.scan(&filter, &mut |ev| {
         if ev.src.input.ends_with(&own) {
             return;

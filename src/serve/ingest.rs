@@ -45,7 +45,8 @@ pub struct Line {
 pub fn decode(content_type: Option<&str>, body: &[u8]) -> Result<Vec<Line>, DecodeError> {
     let ct = content_type.unwrap_or("").to_ascii_lowercase();
     let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
-    let json = ct.contains("json") || (!ct.starts_with("text/") && matches!(first, Some(b'{' | b'[')));
+    let json =
+        ct.contains("json") || (!ct.starts_with("text/") && matches!(first, Some(b'{' | b'[')));
     if json {
         decode_json(body)
     } else {
@@ -61,13 +62,18 @@ fn decode_text(body: &[u8]) -> Result<Vec<Line>, DecodeError> {
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
         .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
-        .map(|l| Line { host: host_of(l), text: l.to_vec() })
+        .map(|l| Line {
+            host: host_of(l),
+            text: l.to_vec(),
+        })
         .collect())
 }
 
 /// The host name a line's envelope names.
 pub fn host_of(line: &[u8]) -> Option<String> {
-    crate::parse::envelope::split(line).ok().and_then(|e| e.host.map(|h| h.into_owned()))
+    crate::parse::envelope::split(line)
+        .ok()
+        .and_then(|e| e.host.map(|h| h.into_owned()))
 }
 
 fn decode_json(body: &[u8]) -> Result<Vec<Line>, DecodeError> {
@@ -81,7 +87,8 @@ fn decode_json(body: &[u8]) -> Result<Vec<Line>, DecodeError> {
                 if l.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                let v: Value = serde_json::from_slice(l).map_err(|_| DecodeError::Json(whole.to_string()))?;
+                let v: Value =
+                    serde_json::from_slice(l).map_err(|_| DecodeError::Json(whole.to_string()))?;
                 item(v, &mut out)?;
                 any = true;
             }
@@ -101,7 +108,9 @@ fn top(v: Value, out: &mut Vec<Line>) -> Result<(), DecodeError> {
                 // kafkarest
                 for r in records {
                     match r {
-                        Value::Object(mut r) => item(r.remove("value").unwrap_or(Value::Null), out)?,
+                        Value::Object(mut r) => {
+                            item(r.remove("value").unwrap_or(Value::Null), out)?
+                        }
                         other => item(other, out)?,
                     }
                 }
@@ -109,11 +118,19 @@ fn top(v: Value, out: &mut Vec<Line>) -> Result<(), DecodeError> {
             } else if let Some(Value::Array(streams)) = o.remove("streams") {
                 // lokirest: values are [timestamp, line] pairs.
                 for s in streams {
-                    let values = s.get("values").and_then(Value::as_array).cloned().unwrap_or_default();
+                    let values = s
+                        .get("values")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
                     for pair in values {
                         match pair.get(1) {
                             Some(l) => item(l.clone(), out)?,
-                            None => return Err(DecodeError::Json("lokirest value without a line".into())),
+                            None => {
+                                return Err(DecodeError::Json(
+                                    "lokirest value without a line".into(),
+                                ))
+                            }
                         }
                     }
                 }
@@ -136,7 +153,10 @@ fn item(v: Value, out: &mut Vec<Line>) -> Result<(), DecodeError> {
                 }
             }
             let host = host_of(s.as_bytes());
-            out.push(Line { text: s.into_bytes(), host });
+            out.push(Line {
+                text: s.into_bytes(),
+                host,
+            });
             Ok(())
         }
         Value::Object(o) => {
@@ -149,23 +169,43 @@ fn item(v: Value, out: &mut Vec<Line>) -> Result<(), DecodeError> {
             };
             if let Some(raw) = text_of(&["rawmsg", "raw", "line"]) {
                 let host = host_of(raw.as_bytes());
-                out.push(Line { text: raw.into_bytes(), host });
+                out.push(Line {
+                    text: raw.into_bytes(),
+                    host,
+                });
                 return Ok(());
             }
             if o.contains_key("MESSAGE") {
                 let host = text_of(&["_HOSTNAME"]);
-                out.push(Line { text: Value::Object(o).to_string().into_bytes(), host });
+                out.push(Line {
+                    text: Value::Object(o).to_string().into_bytes(),
+                    host,
+                });
                 return Ok(());
             }
             let msg = text_of(&["msg", "message"]).ok_or(DecodeError::NoMessage)?;
             let host = text_of(&["hostname", "host", "fromhost", "source"]);
-            let ts = text_of(&["timereported", "timestamp", "@timestamp", "time", "timegenerated"])
-                .filter(|t| t.len() >= 19 && t.as_bytes()[4] == b'-' && !t.contains(' '))
-                .unwrap_or_else(|| jiff::Timestamp::now().to_string());
-            let mut program = text_of(&["programname", "app-name", "appname", "program", "syslogtag", "tag"])
-                .unwrap_or_else(|| "sshd".into());
+            let ts = text_of(&[
+                "timereported",
+                "timestamp",
+                "@timestamp",
+                "time",
+                "timegenerated",
+            ])
+            .filter(|t| t.len() >= 19 && t.as_bytes()[4] == b'-' && !t.contains(' '))
+            .unwrap_or_else(|| jiff::Timestamp::now().to_string());
+            let mut program = text_of(&[
+                "programname",
+                "app-name",
+                "appname",
+                "program",
+                "syslogtag",
+                "tag",
+            ])
+            .unwrap_or_else(|| "sshd".into());
             // syslogtag is `sshd[42]:`.
-            let mut pid = text_of(&["procid", "pid"]).filter(|p| p.bytes().all(|b| b.is_ascii_digit()) && !p.is_empty());
+            let mut pid = text_of(&["procid", "pid"])
+                .filter(|p| p.bytes().all(|b| b.is_ascii_digit()) && !p.is_empty());
             let tag = program.trim_end_matches(':').to_string();
             if let Some((name, rest)) = tag.split_once('[') {
                 pid = pid.or_else(|| Some(rest.trim_end_matches(']').to_string()));
@@ -174,18 +214,35 @@ fn item(v: Value, out: &mut Vec<Line>) -> Result<(), DecodeError> {
                 program = tag;
             }
             // Attacker text lives in msg only; host and program must stay one token each.
-            let clean = |s: &str| s.chars().filter(|c| !c.is_whitespace() && !c.is_control()).collect::<String>();
-            let h = host.as_deref().map(clean).filter(|h| !h.is_empty()).unwrap_or_else(|| "-".into());
+            let clean = |s: &str| {
+                s.chars()
+                    .filter(|c| !c.is_whitespace() && !c.is_control())
+                    .collect::<String>()
+            };
+            let h = host
+                .as_deref()
+                .map(clean)
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "-".into());
             let mut line = format!("{ts} {h} {}", clean(&program));
             if let Some(p) = pid {
                 line.push_str(&format!("[{p}]"));
             }
             line.push_str(": ");
-            line.push_str(msg.strip_prefix(' ').unwrap_or(&msg).trim_end_matches(['\n', '\r']));
-            out.push(Line { text: line.into_bytes(), host });
+            line.push_str(
+                msg.strip_prefix(' ')
+                    .unwrap_or(&msg)
+                    .trim_end_matches(['\n', '\r']),
+            );
+            out.push(Line {
+                text: line.into_bytes(),
+                host,
+            });
             Ok(())
         }
-        _ => Err(DecodeError::Json("expected an object, a string or an array of them".into())),
+        _ => Err(DecodeError::Json(
+            "expected an object, a string or an array of them".into(),
+        )),
     }
 }
 
@@ -196,7 +253,9 @@ mod tests {
     const LINE: &str = "2026-11-23T07:41:35.123456+00:00 web1 sshd[42]: Failed password for root from 203.0.113.9 port 4242 ssh2";
 
     fn texts(v: &[Line]) -> Vec<String> {
-        v.iter().map(|l| String::from_utf8(l.text.clone()).unwrap()).collect()
+        v.iter()
+            .map(|l| String::from_utf8(l.text.clone()).unwrap())
+            .collect()
     }
 
     #[test]
@@ -205,7 +264,9 @@ mod tests {
         let v = decode(Some("application/json"), body).unwrap();
         assert_eq!(texts(&v), vec![LINE.to_string()]);
         assert_eq!(v[0].host.as_deref(), Some("web1"));
-        let raw = crate::parse::parse_line(&v[0].text, 1, false).unwrap().unwrap();
+        let raw = crate::parse::parse_line(&v[0].text, 1, false)
+            .unwrap()
+            .unwrap();
         assert_eq!(raw.msg.kind, crate::event::Kind::AuthFailure);
     }
 
@@ -215,14 +276,23 @@ mod tests {
         let array = format!("[{obj},{obj}]");
         let newline = format!("{obj}\n{obj}\n");
         let kafka = format!(r#"{{"records":[{{"value":{obj}}},{{"value":"{LINE}"}}]}}"#);
-        let loki = format!(r#"{{"streams":[{{"stream":{{"job":"x"}},"values":[["1","{LINE}"],["2","{LINE}"]]}}]}}"#);
+        let loki = format!(
+            r#"{{"streams":[{{"stream":{{"job":"x"}},"values":[["1","{LINE}"],["2","{LINE}"]]}}]}}"#
+        );
         for body in [array, newline, kafka, loki] {
             let v = decode(Some("application/json"), body.as_bytes()).unwrap();
-            assert_eq!(texts(&v), vec![LINE.to_string(), LINE.to_string()], "{body}");
+            assert_eq!(
+                texts(&v),
+                vec![LINE.to_string(), LINE.to_string()],
+                "{body}"
+            );
         }
         // syslogtag carries the pid.
         let v = decode(None, br#"{"hostname":"h","syslogtag":"sshd[7]:","msg":"x","timestamp":"2026-11-23T07:41:35Z"}"#).unwrap();
-        assert_eq!(texts(&v), vec!["2026-11-23T07:41:35Z h sshd[7]: x".to_string()]);
+        assert_eq!(
+            texts(&v),
+            vec!["2026-11-23T07:41:35Z h sshd[7]: x".to_string()]
+        );
     }
 
     #[test]
@@ -235,9 +305,18 @@ mod tests {
 
     #[test]
     fn garbage_is_refused() {
-        assert!(matches!(decode(Some("application/json"), b"{\"msg\": "), Err(DecodeError::Json(_))));
-        assert_eq!(decode(Some("text/plain"), b"\x00\x01\xff\xfe"), Err(DecodeError::Binary));
-        assert_eq!(decode(None, b"\x89PNG\r\n\x1a\n\x00\x00"), Err(DecodeError::Binary));
+        assert!(matches!(
+            decode(Some("application/json"), b"{\"msg\": "),
+            Err(DecodeError::Json(_))
+        ));
+        assert_eq!(
+            decode(Some("text/plain"), b"\x00\x01\xff\xfe"),
+            Err(DecodeError::Binary)
+        );
+        assert_eq!(
+            decode(None, b"\x89PNG\r\n\x1a\n\x00\x00"),
+            Err(DecodeError::Binary)
+        );
         assert_eq!(decode(None, b"{\"a\":1}"), Err(DecodeError::NoMessage));
         assert!(decode(None, b"[1,2]").is_err());
     }
@@ -245,6 +324,9 @@ mod tests {
     #[test]
     fn hostile_host_and_program_stay_one_token() {
         let v = decode(None, br#"{"hostname":"a b\nsshd[1]: Accepted","programname":"ss hd","msg":"x","timestamp":"2026-11-23T07:41:35Z"}"#).unwrap();
-        assert_eq!(texts(&v), vec!["2026-11-23T07:41:35Z absshd[1]:Accepted sshd: x".to_string()]);
+        assert_eq!(
+            texts(&v),
+            vec!["2026-11-23T07:41:35Z absshd[1]:Accepted sshd: x".to_string()]
+        );
     }
 }

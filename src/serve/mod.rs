@@ -40,8 +40,13 @@ pub use state::{AppState, Shared};
 
 #[derive(Debug, Error)]
 pub enum ServeError {
-    #[error("--syslog {addr}: cannot listen ({source}); pick a free port, ports below 1024 need root")]
-    Syslog { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error(
+        "--syslog {addr}: cannot listen ({source}); pick a free port, ports below 1024 need root"
+    )]
+    Syslog {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("checkpoints: {0}")]
     Checkpoint(std::io::Error),
     #[error("web server: {0}")]
@@ -71,54 +76,70 @@ pub fn start(cfg: ServeConfig, mut opts: FeedOptions) -> Running {
     }
     let s2 = shared.clone();
     let (stx, srx) = std::sync::mpsc::channel();
-    let feed = std::thread::Builder::new().name("pipeline".into()).spawn(move || feed::run(s2, rx, opts, stx)).expect("spawn pipeline");
+    let feed = std::thread::Builder::new()
+        .name("pipeline".into())
+        .spawn(move || feed::run(s2, rx, opts, stx))
+        .expect("spawn pipeline");
     let startup = srx.recv().unwrap_or_default();
     if let Some(url) = shared.cfg.db.clone().filter(|d| d.starts_with("postgres")) {
         spawn_listener(url, shared.clone());
     }
-    Running { shared, feed: Some(feed), rx_guard: Some(tx), startup }
+    Running {
+        shared,
+        feed: Some(feed),
+        rx_guard: Some(tx),
+        startup,
+    }
 }
 
 fn remote_batch() -> state::Batch {
-    state::Batch { input: Arc::from(feed::REMOTE), lines: Vec::new(), received: std::time::Instant::now(), ack: None, position: None }
+    state::Batch {
+        input: Arc::from(feed::REMOTE),
+        lines: Vec::new(),
+        received: std::time::Instant::now(),
+        ack: None,
+        position: None,
+    }
 }
 
 /// PostgreSQL LISTEN: each announcement makes the pipeline fetch the events
 /// other instances stored. Reconnects with backoff; ends when the pipeline does.
 fn spawn_listener(url: String, shared: AppState) {
-    let _ = std::thread::Builder::new().name("pg-listen".into()).spawn(move || {
-        let mut delay = Duration::from_millis(500);
-        loop {
-            match crate::store::postgres::Listener::connect(&url) {
-                Ok(mut l) => {
-                    delay = Duration::from_millis(500);
-                    // Events stored between the start (or a lost connection) and this LISTEN.
-                    let _ = shared.ingest.try_send(remote_batch());
-                    loop {
-                        if *shared.closing.borrow() {
-                            return;
-                        }
-                        match l.next(Duration::from_millis(500)) {
-                            Ok(Some(_)) => {
-                                let _ = shared.ingest.try_send(remote_batch());
+    let _ = std::thread::Builder::new()
+        .name("pg-listen".into())
+        .spawn(move || {
+            let mut delay = Duration::from_millis(500);
+            loop {
+                match crate::store::postgres::Listener::connect(&url) {
+                    Ok(mut l) => {
+                        delay = Duration::from_millis(500);
+                        // Events stored between the start (or a lost connection) and this LISTEN.
+                        let _ = shared.ingest.try_send(remote_batch());
+                        loop {
+                            if *shared.closing.borrow() {
+                                return;
                             }
-                            Ok(None) => {}
-                            Err(e) => {
-                                eprintln!("sshmap: PostgreSQL LISTEN: {e}; reconnecting");
-                                break;
+                            match l.next(Duration::from_millis(500)) {
+                                Ok(Some(_)) => {
+                                    let _ = shared.ingest.try_send(remote_batch());
+                                }
+                                Ok(None) => {}
+                                Err(e) => {
+                                    eprintln!("sshmap: PostgreSQL LISTEN: {e}; reconnecting");
+                                    break;
+                                }
                             }
                         }
                     }
+                    Err(e) => eprintln!("sshmap: PostgreSQL LISTEN: {e}; retrying"),
                 }
-                Err(e) => eprintln!("sshmap: PostgreSQL LISTEN: {e}; retrying"),
+                if *shared.closing.borrow() {
+                    return;
+                }
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_secs(30));
             }
-            if *shared.closing.borrow() {
-                return;
-            }
-            std::thread::sleep(delay);
-            delay = (delay * 2).min(Duration::from_secs(30));
-        }
-    });
+        });
 }
 
 impl Running {
@@ -135,12 +156,22 @@ impl Running {
 
 /// Runs `serve` on `listener` until `shutdown` completes; then stops the
 /// sources, lets the pipeline drain and writes the checkpoints.
-pub async fn run(listener: TcpListener, cfg: ServeConfig, opts: FeedOptions, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
-    let cps = sources::CheckpointSet::load(cfg.checkpoint.clone()).map_err(ServeError::Checkpoint)?;
+pub async fn run(
+    listener: TcpListener,
+    cfg: ServeConfig,
+    opts: FeedOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let cps =
+        sources::CheckpointSet::load(cfg.checkpoint.clone()).map_err(ServeError::Checkpoint)?;
     let syslog = match cfg.syslog {
         Some(addr) => {
-            let udp = tokio::net::UdpSocket::bind(addr).await.map_err(|source| ServeError::Syslog { addr, source })?;
-            let tcp = TcpListener::bind(addr).await.map_err(|source| ServeError::Syslog { addr, source })?;
+            let udp = tokio::net::UdpSocket::bind(addr)
+                .await
+                .map_err(|source| ServeError::Syslog { addr, source })?;
+            let tcp = TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServeError::Syslog { addr, source })?;
             Some((udp, tcp))
         }
         None => None,
@@ -149,7 +180,9 @@ pub async fn run(listener: TcpListener, cfg: ServeConfig, opts: FeedOptions, shu
     let running = start(cfg, opts);
     if let Some(e) = &running.startup.error {
         let e = ServeError::Store(e.clone());
-        tokio::task::spawn_blocking(move || running.stop()).await.ok();
+        tokio::task::spawn_blocking(move || running.stop())
+            .await
+            .ok();
         return Err(e);
     }
     let shared = running.shared.clone();
@@ -159,7 +192,11 @@ pub async fn run(listener: TcpListener, cfg: ServeConfig, opts: FeedOptions, shu
         .tail
         .iter()
         .map(|p| {
-            let resume = running.startup.resume.get(&p.display().to_string()).cloned();
+            let resume = running
+                .startup
+                .resume
+                .get(&p.display().to_string())
+                .cloned();
             sources::spawn_tail(p.clone(), shared.clone(), cps.clone(), resume, stop.clone())
         })
         .collect();
@@ -199,7 +236,9 @@ pub async fn run(listener: TcpListener, cfg: ServeConfig, opts: FeedOptions, shu
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
         let _ = tcp.set_nodelay(true);
     });
-    let res = axum::serve(listener, app(shared.clone())).with_graceful_shutdown(shut).await;
+    let res = axum::serve(listener, app(shared.clone()))
+        .with_graceful_shutdown(shut)
+        .await;
     stop.store(true, Relaxed);
     for t in &tasks {
         t.abort();
@@ -212,7 +251,9 @@ pub async fn run(listener: TcpListener, cfg: ServeConfig, opts: FeedOptions, shu
     });
     let _ = joins.await;
     let flushed = cps.flush();
-    tokio::task::spawn_blocking(move || running.stop()).await.ok();
+    tokio::task::spawn_blocking(move || running.stop())
+        .await
+        .ok();
     res.map_err(ServeError::Http)?;
     flushed.map_err(ServeError::Checkpoint)
 }
@@ -222,13 +263,14 @@ pub async fn signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(t) => t,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

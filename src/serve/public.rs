@@ -44,7 +44,11 @@ pub fn scrub_text(s: &str) -> Cow<'_, str> {
             // `::ffff:1.2.3.4` and `1.2.3.4:22` are addresses too.
             let cand = word.trim_matches(':');
             let parsed = crate::parse::ip::parse_ip(cand.as_bytes()).or_else(|| {
-                cand.rsplit_once(':').and_then(|(a, p)| p.parse::<u16>().ok().and(crate::parse::ip::parse_ip(a.as_bytes())))
+                cand.rsplit_once(':').and_then(|(a, p)| {
+                    p.parse::<u16>()
+                        .ok()
+                        .and(crate::parse::ip::parse_ip(a.as_bytes()))
+                })
             });
             if let Some(ip) = parsed.filter(|_| cand.contains(['.', ':']) && cand.len() >= 3) {
                 out.push_str(&s[last..start]);
@@ -89,7 +93,10 @@ pub fn scrub_event_value(v: &mut serde_json::Value) {
     use serde_json::Value;
     if let Some(obj) = v.as_object_mut() {
         if let Some(Value::String(ip)) = obj.get("ip") {
-            let masked = ip.parse::<IpAddr>().map(anonymize_ip).unwrap_or_else(|_| "(masked)".into());
+            let masked = ip
+                .parse::<IpAddr>()
+                .map(anonymize_ip)
+                .unwrap_or_else(|_| "(masked)".into());
             obj.insert("ip".into(), Value::String(masked));
         }
         for key in ["host", "user", "method"] {
@@ -113,7 +120,10 @@ pub fn scrub_event_value(v: &mut serde_json::Value) {
 pub fn scrub_summary(s: &mut Summary) {
     let mut merged: Vec<crate::analyze::TopIp> = Vec::new();
     for mut t in std::mem::take(&mut s.top_ips) {
-        t.ip = t.ip.parse::<IpAddr>().map(anonymize_ip).unwrap_or_else(|_| "(masked)".into());
+        t.ip =
+            t.ip.parse::<IpAddr>()
+                .map(anonymize_ip)
+                .unwrap_or_else(|_| "(masked)".into());
         match merged.iter_mut().find(|m| m.ip == t.ip) {
             Some(m) => {
                 m.attempts += t.attempts;
@@ -130,7 +140,10 @@ pub fn scrub_summary(s: &mut Summary) {
         u.user = scrub_text(&u.user).into_owned();
     }
     for l in &mut s.successful_logins {
-        l.ip = l.ip.as_deref().and_then(|i| i.parse::<IpAddr>().ok()).map(anonymize_ip);
+        l.ip =
+            l.ip.as_deref()
+                .and_then(|i| i.parse::<IpAddr>().ok())
+                .map(anonymize_ip);
         l.user = l.user.as_deref().map(|u| scrub_text(u).into_owned());
     }
 }
@@ -141,13 +154,22 @@ mod tests {
 
     #[test]
     fn networks_not_addresses() {
-        assert_eq!(anonymize_ip("203.0.113.9".parse().unwrap()), "203.0.113.0/24");
-        assert_eq!(anonymize_ip("2001:db8:1:2::9".parse().unwrap()), "2001:db8:1::/48");
+        assert_eq!(
+            anonymize_ip("203.0.113.9".parse().unwrap()),
+            "203.0.113.0/24"
+        );
+        assert_eq!(
+            anonymize_ip("2001:db8:1:2::9".parse().unwrap()),
+            "2001:db8:1::/48"
+        );
     }
 
     #[test]
     fn scrubs_addresses_inside_attacker_text() {
-        assert_eq!(scrub_text("root from 198.51.100.7 port 22"), "root from 198.51.100.0/24 port 22");
+        assert_eq!(
+            scrub_text("root from 198.51.100.7 port 22"),
+            "root from 198.51.100.0/24 port 22"
+        );
         assert_eq!(scrub_text("x198.51.100.7:2222y"), "x198.51.100.0/24y");
         assert_eq!(scrub_text("admin"), "admin");
         assert_eq!(scrub_text("dead:beef"), "dead:beef");

@@ -34,8 +34,14 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(page))
-        .route("/live.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
-        .route("/live.css", get(|| async { asset("text/css; charset=utf-8", STYLE) }))
+        .route(
+            "/live.js",
+            get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
+        )
+        .route(
+            "/live.css",
+            get(|| async { asset("text/css; charset=utf-8", STYLE) }),
+        )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .route("/api/events", get(events))
@@ -46,14 +52,25 @@ pub fn app(state: AppState) -> Router {
 }
 
 fn asset(ct: &'static str, body: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, ct),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// The report's policy (its inline script and style by hash, nothing from the
 /// network) plus what the live layer needs: its own script and style, and the stream.
+/// `frame-ancestors` only works in the HTTP header (browsers ignore it, with a
+/// console error, in the page's `<meta>`), so the header adds it.
 fn live_csp() -> String {
-    crate::report::csp().replacen("script-src ", "script-src 'self' ", 1).replacen("style-src ", "style-src 'self' ", 1)
-        + "; connect-src 'self'; frame-ancestors 'none'"
+    crate::report::csp()
+        .replacen("script-src ", "script-src 'self' ", 1)
+        .replacen("style-src ", "style-src 'self' ", 1)
+        + "; connect-src 'self'"
 }
 
 /// `GET /`: the report's page (world map, totals, timeline, tables) rendered
@@ -71,7 +88,10 @@ async fn page(State(s): State<AppState>) -> Response {
             }
         }
         let summary = c.summary(10, Vec::new());
-        let snap = c.snapshot(&crate::report::Options { title: "sshmap live".into(), anonymize_ip: anon }, &summary);
+        // The time axis covers the whole window, so that live events fall on it.
+        let now = crate::serve::state::now_micros() / 1_000_000;
+        let span = Some((now - window as i64, now));
+        let snap = c.snapshot(&crate::report::Options { title: "sshmap live".into(), anonymize_ip: anon, span }, &summary);
         let mut html = crate::report::render(&snap);
         let csp = crate::escape::html(&crate::report::csp()).into_owned();
         html = html.replacen(&csp, &crate::escape::html(&live_csp()), 1);
@@ -95,7 +115,10 @@ async fn page(State(s): State<AppState>) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
-            (header::CONTENT_SECURITY_POLICY, live_csp()),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                live_csp() + "; frame-ancestors 'none'",
+            ),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
             (header::REFERRER_POLICY, "no-referrer".to_string()),
         ],
@@ -105,11 +128,23 @@ async fn page(State(s): State<AppState>) -> Response {
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], s.metrics_text()).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        s.metrics_text(),
+    )
+        .into_response()
 }
 
 fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], body.into()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.into(),
+    )
+        .into_response()
 }
 
 fn error(status: StatusCode, msg: &str) -> Response {
@@ -124,7 +159,10 @@ fn parse_time(s: &str) -> Option<i64> {
     if let Ok(t) = s.parse::<jiff::Timestamp>() {
         return Some(t.as_microsecond());
     }
-    s.parse::<jiff::civil::Date>().ok().and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok()).map(|z| z.timestamp().as_microsecond())
+    s.parse::<jiff::civil::Date>()
+        .ok()
+        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map(|z| z.timestamp().as_microsecond())
 }
 
 #[derive(Deserialize)]
@@ -137,20 +175,41 @@ struct EventsQuery {
 
 async fn events(State(s): State<AppState>, Query(q): Query<EventsQuery>) -> Response {
     let since = match q.since.as_deref().map(|t| parse_time(t).ok_or(t)) {
-        Some(Err(t)) => return error(StatusCode::BAD_REQUEST, &format!("since={t:?}: use RFC 3339, YYYY-MM-DD or Unix seconds")),
+        Some(Err(t)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("since={t:?}: use RFC 3339, YYYY-MM-DD or Unix seconds"),
+            )
+        }
         Some(Ok(v)) => Some(v),
         None => None,
     };
     let until = match q.until.as_deref().map(|t| parse_time(t).ok_or(t)) {
-        Some(Err(t)) => return error(StatusCode::BAD_REQUEST, &format!("until={t:?}: use RFC 3339, YYYY-MM-DD or Unix seconds")),
+        Some(Err(t)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("until={t:?}: use RFC 3339, YYYY-MM-DD or Unix seconds"),
+            )
+        }
         Some(Ok(v)) => Some(v),
         None => None,
     };
     let mut kinds = Vec::new();
-    for k in q.kind.as_deref().unwrap_or("").split(',').filter(|k| !k.is_empty()) {
+    for k in q
+        .kind
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .filter(|k| !k.is_empty())
+    {
         match Kind::from_name(k) {
             Some(k) => kinds.push(k),
-            None => return error(StatusCode::BAD_REQUEST, &format!("kind={k:?}: not an event kind (auth_failure, auth_success, …)")),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("kind={k:?}: not an event kind (auth_failure, auth_success, …)"),
+                )
+            }
         }
     }
     let items = s.events(since, until, &kinds, q.limit.unwrap_or(10_000).min(100_000));
@@ -182,7 +241,12 @@ async fn stats(State(s): State<AppState>, Query(q): Query<StatsQuery>) -> Respon
         None => s.window(),
         Some(w) => match super::config::parse_duration(w) {
             Some(d) => d.min(s.window()),
-            None => return error(StatusCode::BAD_REQUEST, &format!("window={w:?}: not a duration (e.g. 30m, 5h)")),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("window={w:?}: not a duration (e.g. 30m, 5h)"),
+                )
+            }
         },
     };
     let since = super::state::now_micros() - window.as_micros() as i64;
@@ -230,15 +294,27 @@ async fn stream(State(s): State<AppState>) -> Response {
     let snap = s.subscribe();
     s.metrics.sse_clients.fetch_add(1, Relaxed);
     let guard = ClientGuard(s.clone());
-    let mut first = Vec::with_capacity(snap.events.iter().map(|i| i.json.len() + 1).sum::<usize>() + 256);
+    let mut first =
+        Vec::with_capacity(snap.events.iter().map(|i| i.json.len() + 1).sum::<usize>() + 256);
     first.extend_from_slice(b"retry: 2000\nevent: snapshot\ndata: {\"window_seconds\":");
     first.extend_from_slice(s.cfg.window.as_secs().to_string().as_bytes());
     first.extend_from_slice(b",\"home\":");
-    first.extend_from_slice(match s.cfg.home {
-        Some((lat, lon)) => format!("[{lat},{lon}]"),
-        None => "null".into(),
-    }.as_bytes());
-    first.extend_from_slice(format!(",\"anonymized\":{},\"truncated\":{},\"now\":\"{}\",\"events\":", s.cfg.anonymize_ip, snap.truncated, jiff::Timestamp::now()).as_bytes());
+    first.extend_from_slice(
+        match s.cfg.home {
+            Some((lat, lon)) => format!("[{lat},{lon}]"),
+            None => "null".into(),
+        }
+        .as_bytes(),
+    );
+    first.extend_from_slice(
+        format!(
+            ",\"anonymized\":{},\"truncated\":{},\"now\":\"{}\",\"events\":",
+            s.cfg.anonymize_ip,
+            snap.truncated,
+            jiff::Timestamp::now()
+        )
+        .as_bytes(),
+    );
     first.extend_from_slice(&join_json(&snap.events));
     first.extend_from_slice(b",\"alerts\":");
     first.extend_from_slice(&join_json(&snap.alerts));
@@ -254,7 +330,13 @@ async fn stream(State(s): State<AppState>) -> Response {
         closing: tokio::sync::watch::Receiver<bool>,
     }
     let closing = s.closing.subscribe();
-    let st = St { first: Some(Bytes::from(first)), rx: snap.rx, _guard: guard, shared: s, closing };
+    let st = St {
+        first: Some(Bytes::from(first)),
+        rx: snap.rx,
+        _guard: guard,
+        shared: s,
+        closing,
+    };
     let body = futures_util::stream::unfold(st, |mut st| async move {
         if let Some(f) = st.first.take() {
             return Some((Ok::<Bytes, Infallible>(f), st));
@@ -306,7 +388,10 @@ fn bearer<'a>(s: &'a AppState, headers: &HeaderMap) -> Option<&'a super::config:
         return None;
     }
     let given = given.trim().as_bytes();
-    s.cfg.tokens.iter().find(|t| constant_time_eq(t.secret.as_bytes(), given))
+    s.cfg
+        .tokens
+        .iter()
+        .find(|t| constant_time_eq(t.secret.as_bytes(), given))
 }
 
 /// Compares without stopping at the first difference (no timing oracle on the secret).
@@ -330,19 +415,31 @@ async fn ingest_handler(State(s): State<AppState>, req: Request) -> Response {
                 "missing or wrong bearer token (Authorization: Bearer TOKEN)"
             },
         );
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return r;
     };
     let limit = s.cfg.max_body;
     let too_large = || {
         s.metrics.ingest_error("too_large");
-        error(StatusCode::PAYLOAD_TOO_LARGE, &format!("body over {limit} bytes: send smaller batches"))
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("body over {limit} bytes: send smaller batches"),
+        )
     };
-    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return too_large();
     }
-    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let body = match axum::body::to_bytes(req.into_body(), limit).await {
         Ok(b) => b,
         Err(_) => return too_large(),
@@ -355,10 +452,24 @@ async fn ingest_handler(State(s): State<AppState>, req: Request) -> Response {
         }
     };
     if let Some(allowed) = &token.hosts {
-        if let Some(bad) = lines.iter().find(|l| !l.host.as_ref().is_some_and(|h| allowed.iter().any(|a| a.eq_ignore_ascii_case(h)))) {
+        if let Some(bad) = lines.iter().find(|l| {
+            !l.host
+                .as_ref()
+                .is_some_and(|h| allowed.iter().any(|a| a.eq_ignore_ascii_case(h)))
+        }) {
             s.metrics.ingest_error("forbidden_host");
-            let host = bad.host.as_deref().map(crate::escape::terminal).unwrap_or("(none)".into());
-            return error(StatusCode::FORBIDDEN, &format!("token {:?} may not send lines for host {host:?}; nothing was stored", token.name));
+            let host = bad
+                .host
+                .as_deref()
+                .map(crate::escape::terminal)
+                .unwrap_or("(none)".into());
+            return error(
+                StatusCode::FORBIDDEN,
+                &format!(
+                    "token {:?} may not send lines for host {host:?}; nothing was stored",
+                    token.name
+                ),
+            );
         }
     }
     s.metrics.ingest_requests.fetch_add(1, Relaxed);
@@ -378,7 +489,10 @@ async fn ingest_handler(State(s): State<AppState>, req: Request) -> Response {
     }
     // Answer only once the lines went through: a 200 means they are in.
     match done.await {
-        Ok(r) => json_response(StatusCode::OK, serde_json::to_string(&r).unwrap_or_default()),
+        Ok(r) => json_response(
+            StatusCode::OK,
+            serde_json::to_string(&r).unwrap_or_default(),
+        ),
         Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
     }
 }

@@ -33,29 +33,52 @@ impl CheckpointSet {
             Some(p) => Checkpoints::load(p)?.files,
             None => BTreeMap::new(),
         };
-        Ok(CheckpointSet { inner: Arc::new(Mutex::new(files)), path })
+        Ok(CheckpointSet {
+            inner: Arc::new(Mutex::new(files)),
+            path,
+        })
     }
 
     pub fn get(&self, key: &str) -> Option<Position> {
-        self.inner.lock().expect("checkpoint lock").get(key).cloned()
+        self.inner
+            .lock()
+            .expect("checkpoint lock")
+            .get(key)
+            .cloned()
     }
 
     fn set(&self, key: &str, p: Position) {
-        self.inner.lock().expect("checkpoint lock").insert(key.to_string(), p);
+        self.inner
+            .lock()
+            .expect("checkpoint lock")
+            .insert(key.to_string(), p);
     }
 
     /// Writes the file (temp + fsync + rename).
     pub fn flush(&self) -> std::io::Result<()> {
-        let Some(path) = &self.path else { return Ok(()) };
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
         let files = self.inner.lock().expect("checkpoint lock").clone();
         Checkpoints { version: 1, files }.save(path)
     }
 }
 
 /// Sends a batch and waits until the pipeline has published it.
-fn send_and_wait(shared: &Shared, input: &Arc<str>, lines: Vec<Vec<u8>>, position: Option<Position>) -> bool {
+fn send_and_wait(
+    shared: &Shared,
+    input: &Arc<str>,
+    lines: Vec<Vec<u8>>,
+    position: Option<Position>,
+) -> bool {
     let (ack, done) = oneshot::channel();
-    let batch = Batch { input: input.clone(), lines, received: Instant::now(), ack: Some(ack), position };
+    let batch = Batch {
+        input: input.clone(),
+        lines,
+        received: Instant::now(),
+        ack: Some(ack),
+        position,
+    };
     if shared.ingest.blocking_send(batch).is_err() {
         return false;
     }
@@ -88,7 +111,10 @@ pub fn spawn_tail(
                     }
                     Err(e) => {
                         if !warned {
-                            eprintln!("sshmap: --tail {}: {e} (retrying)", crate::escape::terminal(&key));
+                            eprintln!(
+                                "sshmap: --tail {}: {e} (retrying)",
+                                crate::escape::terminal(&key)
+                            );
                             warned = true;
                         }
                         false
@@ -112,14 +138,29 @@ pub fn spawn_tail(
 pub async fn journal(shared: Arc<Shared>, cps: CheckpointSet) -> std::io::Result<()> {
     const KEY: &str = "journal";
     let mut cmd = tokio::process::Command::new("journalctl");
-    cmd.args(["-f", "-o", "json", "--no-pager", "_COMM=sshd", "_COMM=sshd-session", "_COMM=sshd-auth"]);
+    cmd.args([
+        "-f",
+        "-o",
+        "json",
+        "--no-pager",
+        "_COMM=sshd",
+        "_COMM=sshd-session",
+        "_COMM=sshd-auth",
+    ]);
     // The cursor is kept in the checkpoint file as the `head` of a pseudo-position's key.
-    let cursor = cps.inner.lock().expect("checkpoint lock").keys().find_map(|k| k.strip_prefix("journal-cursor:").map(str::to_string));
+    let cursor = cps
+        .inner
+        .lock()
+        .expect("checkpoint lock")
+        .keys()
+        .find_map(|k| k.strip_prefix("journal-cursor:").map(str::to_string));
     match &cursor {
         Some(c) => cmd.arg(format!("--after-cursor={c}")),
         None => cmd.args(["-n", "0"]),
     };
-    cmd.stdout(std::process::Stdio::piped()).stdin(std::process::Stdio::null()).kill_on_drop(true);
+    cmd.stdout(std::process::Stdio::piped())
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
     let mut child = cmd.spawn()?;
     let out = child.stdout.take().expect("piped");
     let mut lines = BufReader::new(out).lines();
@@ -127,16 +168,35 @@ pub async fn journal(shared: Arc<Shared>, cps: CheckpointSet) -> std::io::Result
     while let Some(line) = lines.next_line().await? {
         let c = serde_json::from_str::<serde_json::Value>(&line)
             .ok()
-            .and_then(|v| v.get("__CURSOR").and_then(|c| c.as_str()).map(str::to_string));
+            .and_then(|v| {
+                v.get("__CURSOR")
+                    .and_then(|c| c.as_str())
+                    .map(str::to_string)
+            });
         let (ack, done) = oneshot::channel();
-        let batch = Batch { input: input.clone(), lines: vec![line.into_bytes()], received: Instant::now(), ack: Some(ack), position: None };
+        let batch = Batch {
+            input: input.clone(),
+            lines: vec![line.into_bytes()],
+            received: Instant::now(),
+            ack: Some(ack),
+            position: None,
+        };
         if shared.ingest.send(batch).await.is_err() || done.await.is_err() {
             break;
         }
         if let Some(c) = c {
             let mut m = cps.inner.lock().expect("checkpoint lock");
             m.retain(|k, _| !k.starts_with("journal-cursor:"));
-            m.insert(format!("journal-cursor:{c}"), Position { dev: 0, ino: 0, head: 0, head_len: 0, offset: 0 });
+            m.insert(
+                format!("journal-cursor:{c}"),
+                Position {
+                    dev: 0,
+                    ino: 0,
+                    head: 0,
+                    head_len: 0,
+                    offset: 0,
+                },
+            );
         }
     }
     Ok(())
@@ -159,7 +219,10 @@ pub fn split_frames(buf: &mut Vec<u8>, out: &mut Vec<Vec<u8>>) -> Result<(), &'s
                 }
                 break;
             };
-            let len: usize = std::str::from_utf8(&rest[..sp]).ok().and_then(|s| s.parse().ok()).ok_or("bad octet count")?;
+            let len: usize = std::str::from_utf8(&rest[..sp])
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or("bad octet count")?;
             if len > MAX_LINE {
                 return Err("frame too large");
             }
@@ -197,10 +260,18 @@ pub async fn syslog(udp: UdpSocket, tcp: TcpListener, shared: Arc<Shared>) {
         let input: Arc<str> = Arc::from("syslog:udp");
         let mut buf = vec![0u8; 65_536];
         loop {
-            let Ok((n, _peer)) = udp.recv_from(&mut buf).await else { continue };
+            let Ok((n, _peer)) = udp.recv_from(&mut buf).await else {
+                continue;
+            };
             let msg = &buf[..n];
             let msg = msg.strip_suffix(b"\n").unwrap_or(msg).to_vec();
-            let batch = Batch { input: input.clone(), lines: vec![msg], received: Instant::now(), ack: None, position: None };
+            let batch = Batch {
+                input: input.clone(),
+                lines: vec![msg],
+                received: Instant::now(),
+                ack: None,
+                position: None,
+            };
             // UDP senders cannot be slowed down: drop and count rather than queue without bound.
             if s2.ingest.try_send(batch).is_err() {
                 s2.metrics.syslog_dropped.fetch_add(1, Relaxed);
@@ -233,7 +304,13 @@ pub async fn syslog(udp: UdpSocket, tcp: TcpListener, shared: Arc<Shared>) {
                     continue;
                 }
                 // Waiting for the pipeline here pushes back on the sender through TCP.
-                let batch = Batch { input: input.clone(), lines: msgs, received: Instant::now(), ack: None, position: None };
+                let batch = Batch {
+                    input: input.clone(),
+                    lines: msgs,
+                    received: Instant::now(),
+                    ack: None,
+                    position: None,
+                };
                 if shared.ingest.send(batch).await.is_err() {
                     break;
                 }

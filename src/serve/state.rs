@@ -118,11 +118,21 @@ impl Metrics {
     }
 
     pub fn ingest_error(&self, reason: &'static str) {
-        *self.ingest_errors.lock().expect("metrics lock").entry(reason).or_default() += 1;
+        *self
+            .ingest_errors
+            .lock()
+            .expect("metrics lock")
+            .entry(reason)
+            .or_default() += 1;
     }
 
     pub fn ingest_errors(&self, reason: &str) -> u64 {
-        self.ingest_errors.lock().expect("metrics lock").get(reason).copied().unwrap_or(0)
+        self.ingest_errors
+            .lock()
+            .expect("metrics lock")
+            .get(reason)
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -150,14 +160,25 @@ pub struct Snapshot {
 }
 
 pub fn now_micros() -> i64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
 }
 
 impl Shared {
     pub fn new(cfg: ServeConfig, ingest: mpsc::Sender<Batch>) -> Shared {
         let (tx, _) = broadcast::channel(cfg.sse_buffer);
         let (closing, _) = watch::channel(false);
-        Shared { cfg, window: Mutex::default(), tx, metrics: Metrics::default(), ingest, started: Instant::now(), closing }
+        Shared {
+            cfg,
+            window: Mutex::default(),
+            tx,
+            metrics: Metrics::default(),
+            ingest,
+            started: Instant::now(),
+            closing,
+        }
     }
 
     fn window_start(&self) -> i64 {
@@ -181,7 +202,8 @@ impl Shared {
         }
         let anon = self.cfg.anonymize_ip;
         // Encoding outside the lock: it is the expensive part.
-        let mut encoded: Vec<(i64, ItemKind, String, &'static str)> = Vec::with_capacity(events.len() + alerts.len());
+        let mut encoded: Vec<(i64, ItemKind, String, &'static str)> =
+            Vec::with_capacity(events.len() + alerts.len());
         let mut max_ts = i64::MIN;
         for ev in events {
             if live {
@@ -212,7 +234,13 @@ impl Shared {
             let frame = Bytes::from(frame);
             let json = frame.slice(at..at + json.len());
             let is_alert = matches!(kind, ItemKind::Alert(_));
-            let item = Arc::new(Item { seq, ts, kind, frame, json });
+            let item = Arc::new(Item {
+                seq,
+                ts,
+                kind,
+                frame,
+                json,
+            });
             // Events older than the window are still broadcast (a late line is
             // still news) but not kept.
             if is_alert {
@@ -260,7 +288,13 @@ impl Shared {
     }
 
     /// Events of the window (newest last) matching a filter, at most `limit` of the newest.
-    pub fn events(&self, since: Option<i64>, until: Option<i64>, kinds: &[Kind], limit: usize) -> Vec<Arc<Item>> {
+    pub fn events(
+        &self,
+        since: Option<i64>,
+        until: Option<i64>,
+        kinds: &[Kind],
+        limit: usize,
+    ) -> Vec<Arc<Item>> {
         let w = self.window.lock().expect("window lock");
         let mut out: Vec<Arc<Item>> = w
             .events
@@ -286,21 +320,48 @@ impl Shared {
         let mut s = String::with_capacity(2048);
         s.push_str("# HELP sshmap_lines_read_total Log lines read, by source.\n# TYPE sshmap_lines_read_total counter\n");
         for (src, n) in m.lines.lock().expect("metrics lock").iter() {
-            let _ = writeln!(s, "sshmap_lines_read_total{{source=\"{}\"}} {n}", prom_escape(src));
+            let _ = writeln!(
+                s,
+                "sshmap_lines_read_total{{source=\"{}\"}} {n}",
+                prom_escape(src)
+            );
         }
         let _ = writeln!(s, "# HELP sshmap_lines_skipped_total Lines that gave no event.\n# TYPE sshmap_lines_skipped_total counter\nsshmap_lines_skipped_total {}", m.lines_skipped.load(Relaxed));
-        s.push_str("# HELP sshmap_events_total Events, by kind.\n# TYPE sshmap_events_total counter\n");
+        s.push_str(
+            "# HELP sshmap_events_total Events, by kind.\n# TYPE sshmap_events_total counter\n",
+        );
         for k in Kind::ALL {
-            let _ = writeln!(s, "sshmap_events_total{{kind=\"{}\"}} {}", k.as_str(), m.events[k as usize].load(Relaxed));
+            let _ = writeln!(
+                s,
+                "sshmap_events_total{{kind=\"{}\"}} {}",
+                k.as_str(),
+                m.events[k as usize].load(Relaxed)
+            );
         }
         s.push_str("# HELP sshmap_ingest_errors_total Refused ingest requests and dropped input, by reason.\n# TYPE sshmap_ingest_errors_total counter\n");
         let errs = m.ingest_errors.lock().expect("metrics lock").clone();
-        for reason in ["unauthorized", "forbidden_host", "too_large", "malformed_json", "binary", "bad_request", "queue_full"] {
-            let _ = writeln!(s, "sshmap_ingest_errors_total{{reason=\"{reason}\"}} {}", errs.get(reason).copied().unwrap_or(0));
+        for reason in [
+            "unauthorized",
+            "forbidden_host",
+            "too_large",
+            "malformed_json",
+            "binary",
+            "bad_request",
+            "queue_full",
+        ] {
+            let _ = writeln!(
+                s,
+                "sshmap_ingest_errors_total{{reason=\"{reason}\"}} {}",
+                errs.get(reason).copied().unwrap_or(0)
+            );
         }
         let lag = m.lag_micros.load(Relaxed) as f64 / 1e6;
         let last = m.last_event_ts.load(Relaxed);
-        let event_lag = if last > 0 { ((now_micros() - last) as f64 / 1e6).max(0.0) } else { 0.0 };
+        let event_lag = if last > 0 {
+            ((now_micros() - last) as f64 / 1e6).max(0.0)
+        } else {
+            0.0
+        };
         let queue = self.ingest.max_capacity() - self.ingest.capacity();
         let _ = write!(
             s,
@@ -336,5 +397,7 @@ impl Shared {
 }
 
 fn prom_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

@@ -45,7 +45,9 @@ pub enum SourceError {
     NotFound(String),
     #[error("{pattern}: invalid glob pattern: {msg}")]
     BadGlob { pattern: String, msg: String },
-    #[error("journal: cannot run journalctl ({0}); is this a systemd machine? Pass a log file instead")]
+    #[error(
+        "journal: cannot run journalctl ({0}); is this a systemd machine? Pass a log file instead"
+    )]
     Journal(io::Error),
 }
 
@@ -70,7 +72,10 @@ pub fn expand(args: &[String]) -> (Vec<Input>, Vec<SourceError>) {
                                 .collect();
                             inputs.extend(rotate::order(files).into_iter().map(Input::File));
                         }
-                        Err(source) => errors.push(SourceError::Io { path: arg.clone(), source }),
+                        Err(source) => errors.push(SourceError::Io {
+                            path: arg.clone(),
+                            source,
+                        }),
                     }
                 } else if path.exists() || !has_glob_chars(arg) {
                     // A missing plain path is reported when it is opened.
@@ -78,13 +83,19 @@ pub fn expand(args: &[String]) -> (Vec<Input>, Vec<SourceError>) {
                 } else {
                     match glob::glob(arg) {
                         Ok(paths) => {
-                            let files: Vec<PathBuf> = paths.filter_map(|p| p.ok()).filter(|p| p.is_file()).collect();
+                            let files: Vec<PathBuf> = paths
+                                .filter_map(|p| p.ok())
+                                .filter(|p| p.is_file())
+                                .collect();
                             if files.is_empty() {
                                 errors.push(SourceError::NotFound(arg.clone()));
                             }
                             inputs.extend(rotate::order(files).into_iter().map(Input::File));
                         }
-                        Err(e) => errors.push(SourceError::BadGlob { pattern: arg.clone(), msg: e.to_string() }),
+                        Err(e) => errors.push(SourceError::BadGlob {
+                            pattern: arg.clone(),
+                            msg: e.to_string(),
+                        }),
                     }
                 }
             }
@@ -116,17 +127,28 @@ pub fn autodetect_in(root: &Path) -> (Vec<Input>, String) {
                     rd.filter_map(|e| e.ok())
                         .map(|e| e.path())
                         .filter(|q| {
-                            q.file_name().and_then(|n| n.to_str()).is_some_and(|n| rotate::base_name(n) == name)
+                            q.file_name()
+                                .and_then(|n| n.to_str())
+                                .is_some_and(|n| rotate::base_name(n) == name)
                         })
                         .collect()
                 })
                 .unwrap_or_else(|_| vec![p.to_path_buf()]);
             let n = series.len();
-            let note = format!("no INPUT given: reading {base} and {} rotated file(s)", n.saturating_sub(1));
-            return (rotate::order(series).into_iter().map(Input::File).collect(), note);
+            let note = format!(
+                "no INPUT given: reading {base} and {} rotated file(s)",
+                n.saturating_sub(1)
+            );
+            return (
+                rotate::order(series).into_iter().map(Input::File).collect(),
+                note,
+            );
         }
     }
-    (vec![Input::Journal], "no INPUT given and no /var/log/auth.log or /var/log/secure: reading the journal".into())
+    (
+        vec![Input::Journal],
+        "no INPUT given and no /var/log/auth.log or /var/log/secure: reading the journal".into(),
+    )
 }
 
 /// An open input: a reader and what is known about it.
@@ -150,32 +172,58 @@ pub enum Compression {
 pub fn open(input: &Input) -> Result<Opened, SourceError> {
     match input {
         Input::File(path) => {
-            let io_err = |source| SourceError::Io { path: path.display().to_string(), source };
+            let io_err = |source| SourceError::Io {
+                path: path.display().to_string(),
+                source,
+            };
             let file = File::open(path).map_err(io_err)?;
             let meta = file.metadata().map_err(io_err)?;
             if meta.is_dir() {
                 return Err(io_err(io::Error::other("is a directory")));
             }
             let (reader, compression) = decompress(Box::new(file)).map_err(io_err)?;
-            Ok(Opened { reader, mtime: meta.modified().ok(), child: None, compression })
+            Ok(Opened {
+                reader,
+                mtime: meta.modified().ok(),
+                child: None,
+                compression,
+            })
         }
         Input::Stdin => {
-            let (reader, compression) = decompress(Box::new(io::stdin())).map_err(|source| SourceError::Io {
-                path: "-".into(),
-                source,
-            })?;
-            Ok(Opened { reader, mtime: None, child: None, compression })
+            let (reader, compression) =
+                decompress(Box::new(io::stdin())).map_err(|source| SourceError::Io {
+                    path: "-".into(),
+                    source,
+                })?;
+            Ok(Opened {
+                reader,
+                mtime: None,
+                child: None,
+                compression,
+            })
         }
         Input::Journal => {
             let mut child = Command::new("journalctl")
-                .args(["-o", "json", "--no-pager", "_COMM=sshd", "_COMM=sshd-session", "_COMM=sshd-auth"])
+                .args([
+                    "-o",
+                    "json",
+                    "--no-pager",
+                    "_COMM=sshd",
+                    "_COMM=sshd-session",
+                    "_COMM=sshd-auth",
+                ])
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
                 .spawn()
                 .map_err(SourceError::Journal)?;
             let out = child.stdout.take().expect("piped stdout");
-            Ok(Opened { reader: Box::new(out), mtime: None, child: Some(child), compression: Compression::None })
+            Ok(Opened {
+                reader: Box::new(out),
+                mtime: None,
+                child: Some(child),
+                compression: Compression::None,
+            })
         }
     }
 }
@@ -186,7 +234,10 @@ pub fn decompress(inner: Box<dyn Read + Send>) -> io::Result<(Box<dyn Read + Sen
     let head = buf.fill_buf()?;
     if head.starts_with(&[0x1f, 0x8b]) {
         // Multi-member: `cat a.gz b.gz` and some rotators produce several members.
-        return Ok((Box::new(flate2::bufread::MultiGzDecoder::new(buf)), Compression::Gzip));
+        return Ok((
+            Box::new(flate2::bufread::MultiGzDecoder::new(buf)),
+            Compression::Gzip,
+        ));
     }
     if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         let dec = zstd::stream::read::Decoder::with_buffer(buf)?;
@@ -207,7 +258,13 @@ pub struct BlockReader<R: Read> {
 
 impl<R: Read> BlockReader<R> {
     pub fn new(inner: R, size: usize) -> Self {
-        BlockReader { inner, size: size.max(1024), carry: Vec::new(), eof: false, skipping: false }
+        BlockReader {
+            inner,
+            size: size.max(1024),
+            carry: Vec::new(),
+            eof: false,
+            skipping: false,
+        }
     }
 
     /// The next block (ending at a newline, or at end of input), and whether a
@@ -254,7 +311,11 @@ impl<R: Read> BlockReader<R> {
             }
             if self.eof {
                 if buf.is_empty() {
-                    return Ok(if dropped > 0 { Some((Vec::new(), dropped)) } else { None });
+                    return Ok(if dropped > 0 {
+                        Some((Vec::new(), dropped))
+                    } else {
+                        None
+                    });
                 }
                 return Ok(Some((buf, dropped)));
             }

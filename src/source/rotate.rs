@@ -34,7 +34,11 @@ pub fn base_name(name: &str) -> &str {
 fn age(name: &str) -> (u8, i64) {
     let base = base_name(name);
     let rest = &name[base.len()..];
-    let rest = rest.trim_end_matches(".gz").trim_end_matches(".zst").trim_end_matches(".xz").trim_end_matches(".bz2");
+    let rest = rest
+        .trim_end_matches(".gz")
+        .trim_end_matches(".zst")
+        .trim_end_matches(".xz")
+        .trim_end_matches(".bz2");
     if let Some(n) = rest.strip_prefix('.').and_then(|d| d.parse::<i64>().ok()) {
         return (1, n);
     }
@@ -70,18 +74,48 @@ mod tests {
 
     #[test]
     fn numbered_series_oldest_first() {
-        let names = ["auth.log", "auth.log.1", "auth.log.10.gz", "auth.log.2.gz", "auth.log.4.gz", "auth.log.3.gz"];
+        let names = [
+            "auth.log",
+            "auth.log.1",
+            "auth.log.10.gz",
+            "auth.log.2.gz",
+            "auth.log.4.gz",
+            "auth.log.3.gz",
+        ];
         let got = order(names.iter().map(PathBuf::from).collect());
         let got: Vec<_> = got.iter().map(|p| p.to_str().unwrap()).collect();
-        assert_eq!(got, ["auth.log.10.gz", "auth.log.4.gz", "auth.log.3.gz", "auth.log.2.gz", "auth.log.1", "auth.log"]);
+        assert_eq!(
+            got,
+            [
+                "auth.log.10.gz",
+                "auth.log.4.gz",
+                "auth.log.3.gz",
+                "auth.log.2.gz",
+                "auth.log.1",
+                "auth.log"
+            ]
+        );
     }
 
     #[test]
     fn dated_series_and_bases() {
-        let names = ["secure", "secure-20261115", "secure-20261101.gz", "auth.log"];
+        let names = [
+            "secure",
+            "secure-20261115",
+            "secure-20261101.gz",
+            "auth.log",
+        ];
         let got = order(names.iter().map(PathBuf::from).collect());
         let got: Vec<_> = got.iter().map(|p| p.to_str().unwrap()).collect();
-        assert_eq!(got, ["auth.log", "secure-20261101.gz", "secure-20261115", "secure"]);
+        assert_eq!(
+            got,
+            [
+                "auth.log",
+                "secure-20261101.gz",
+                "secure-20261115",
+                "secure"
+            ]
+        );
         assert_eq!(base_name("auth.log.2.gz"), "auth.log");
         assert_eq!(base_name("auth.log"), "auth.log");
     }

@@ -75,7 +75,15 @@ impl Follower {
     /// Follows `path`; `resume` is the checkpoint of a previous run, applied
     /// only if the file at `path` is still the same file.
     pub fn new(path: impl Into<PathBuf>, resume: Option<Position>, max_line: usize) -> Follower {
-        Follower { path: path.into(), open: None, partial: Vec::new(), discarding: false, max_line, resume, too_long: 0 }
+        Follower {
+            path: path.into(),
+            open: None,
+            partial: Vec::new(),
+            discarding: false,
+            max_line,
+            resume,
+            too_long: 0,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -88,7 +96,13 @@ impl Follower {
             // Not opened yet: the checkpoint we were given still holds.
             return self.resume.clone();
         };
-        Some(Position { dev: o.dev, ino: o.ino, head: o.head, head_len: o.head_len, offset: o.pos - self.partial.len() as u64 })
+        Some(Position {
+            dev: o.dev,
+            ino: o.ino,
+            head: o.head,
+            head_len: o.head_len,
+            offset: o.pos - self.partial.len() as u64,
+        })
     }
 
     /// Checks the path once and appends every new whole line to `out` (without
@@ -145,20 +159,33 @@ impl Follower {
         let (head, head_len) = head_hash(&file, fm.len())?;
         let mut pos = 0;
         if let Some(r) = self.resume.take() {
-            if r.dev == fm.dev() && r.ino == fm.ino() && r.head_len <= fm.len() && r.offset <= fm.len() {
+            if r.dev == fm.dev()
+                && r.ino == fm.ino()
+                && r.head_len <= fm.len()
+                && r.offset <= fm.len()
+            {
                 let (h, _) = head_hash(&file, r.head_len)?;
                 if h == r.head {
                     pos = r.offset;
                 }
             }
         }
-        self.open = Some(Open { file, dev: fm.dev(), ino: fm.ino(), pos, head, head_len });
+        self.open = Some(Open {
+            file,
+            dev: fm.dev(),
+            ino: fm.ino(),
+            pos,
+            head,
+            head_len,
+        });
         self.read(out)
     }
 
     /// Reads the open file from its position to the end (at most [`MAX_POLL`]).
     fn read(&mut self, out: &mut Vec<Vec<u8>>) -> io::Result<bool> {
-        let Some(o) = self.open.as_mut() else { return Ok(false) };
+        let Some(o) = self.open.as_mut() else {
+            return Ok(false);
+        };
         let mut buf = vec![0u8; 64 << 10];
         let mut total = 0;
         loop {
@@ -222,16 +249,28 @@ impl Checkpoints {
     pub fn load(path: &Path) -> io::Result<Checkpoints> {
         match std::fs::read(path) {
             Ok(b) => serde_json::from_slice(&b).map_err(|e| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("{}: damaged checkpoint file ({e}); delete it to start over", path.display()))
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{}: damaged checkpoint file ({e}); delete it to start over",
+                        path.display()
+                    ),
+                )
             }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Checkpoints { version: 1, files: BTreeMap::new() }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Checkpoints {
+                version: 1,
+                files: BTreeMap::new(),
+            }),
             Err(e) => Err(e),
         }
     }
 
     /// Writes atomically: temp file, fsync, rename, fsync of the directory.
     pub fn save(&self, path: &Path) -> io::Result<()> {
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
         let tmp = path.with_extension("tmp");
         {

@@ -96,10 +96,17 @@ pub fn run(
     let mut out = Vec::with_capacity(inputs.len());
     // Files as they were known before this run: a new first line in a known
     // file (same device and inode) means it was truncated in place.
-    let known: Vec<(u64, u64)> =
-        store.checkpoints()?.into_iter().filter(|c| c.dev != 0 || c.ino != 0).map(|c| (c.dev, c.ino)).collect();
+    let known: Vec<(u64, u64)> = store
+        .checkpoints()?
+        .into_iter()
+        .filter(|c| c.dev != 0 || c.ino != 0)
+        .map(|c| (c.dev, c.ino))
+        .collect();
     for input in inputs {
-        let mut report = IngestReport { input: input.name(), ..IngestReport::default() };
+        let mut report = IngestReport {
+            input: input.name(),
+            ..IngestReport::default()
+        };
         match ingest_one(store, input, opts, enrich, &known, &mut report) {
             Ok(()) => {}
             Err(Failure::Input(msg)) => report.error = Some(msg),
@@ -151,8 +158,18 @@ fn ingest_one(
     let name = input.name();
     let opened = source::open(input).map_err(|e| Failure::Input(e.to_string()))?;
     let mut child = opened.child;
-    let res =
-        ingest_opened(store, input, &name, opened.reader, opened.mtime, opened.compression, opts, enrich, known, report);
+    let res = ingest_opened(
+        store,
+        input,
+        &name,
+        opened.reader,
+        opened.mtime,
+        opened.compression,
+        opts,
+        enrich,
+        known,
+        report,
+    );
     if let Some(c) = child.as_mut() {
         let _ = c.kill();
         let _ = c.wait();
@@ -207,7 +224,8 @@ fn ingest_opened(
         Some(cp) => cp,
         None => {
             if (dev != 0 || ino != 0) && known.contains(&(dev, ino)) {
-                report.note = Some("copytruncate detected: reading the new content from its start".into());
+                report.note =
+                    Some("copytruncate detected: reading the new content from its start".into());
             }
             store.claim(fp, name, dev, ino)?
         }
@@ -234,13 +252,16 @@ fn ingest_opened(
     // Position the stream at the guard bytes before `warm`.
     let guard_start = old.warm_offset - old.warm_hash_len;
     let mut stream: Box<dyn Read + Send> = if plain_file && guard_start > head.len() as u64 {
-        let Input::File(p) = input else { unreachable!() };
+        let Input::File(p) = input else {
+            unreachable!()
+        };
         let mut f = File::open(p).map_err(io_fail)?;
         f.seek(SeekFrom::Start(guard_start)).map_err(io_fail)?;
         Box::new(io::BufReader::with_capacity(1 << 16, f))
     } else {
         let mut r: Box<dyn Read + Send> = Box::new(io::Cursor::new(head).chain(reader));
-        let skipped = io::copy(&mut (&mut r).take(guard_start), &mut io::sink()).map_err(io_fail)?;
+        let skipped =
+            io::copy(&mut (&mut r).take(guard_start), &mut io::sink()).map_err(io_fail)?;
         if skipped < guard_start {
             return Err(Failure::Input(format!(
                 "{name}: shorter than when it was last ingested although it starts with the same line; nothing was \
@@ -266,10 +287,17 @@ fn ingest_opened(
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_micros() as i64)
             .unwrap_or(0);
-        let offset = jiff::Timestamp::from_microsecond(micros).map(|t| opts.tz.to_offset(t).seconds()).unwrap_or(0);
+        let offset = jiff::Timestamp::from_microsecond(micros)
+            .map(|t| opts.tz.to_offset(t).seconds())
+            .unwrap_or(0);
         Ts::from_micros(micros, offset)
     };
-    let copts = parse::Options { all: false, year: opts.year, tz: opts.tz.clone(), reference };
+    let copts = parse::Options {
+        all: false,
+        year: opts.year,
+        tz: opts.tz.clone(),
+        reference,
+    };
     let mut corr = Correlator::new(Arc::from(name), copts);
     corr.set_year_state(old.warm_year);
 
@@ -314,8 +342,11 @@ fn ingest_opened(
             firsts.push(first);
             next_line = first + n;
         }
-        let parsed: Vec<parse::Block> =
-            batch.par_iter().zip(&firsts).map(|(c, &first)| parse::parse_block(&c.bytes, first, false)).collect();
+        let parsed: Vec<parse::Block> = batch
+            .par_iter()
+            .zip(&firsts)
+            .map(|(c, &first)| parse::parse_block(&c.bytes, first, false))
+            .collect();
         for (i, (c, block)) in batch.iter().zip(parsed).enumerate() {
             if c.start >= old.keep_offset {
                 stats.add(&block.stats);
@@ -364,7 +395,12 @@ fn ingest_opened(
         advance(&mut cp, &mut boundaries);
         let expected = cp.version;
         cp.version += 1;
-        report.added += store.commit(Batch { checkpoint: &cp, expected_version: expected, replace_from, events: &pending })?;
+        report.added += store.commit(Batch {
+            checkpoint: &cp,
+            expected_version: expected,
+            replace_from,
+            events: &pending,
+        })?;
         pending.clear();
         first_commit = false;
     }
@@ -379,11 +415,9 @@ fn advance(cp: &mut Checkpoint, boundaries: &mut Vec<Boundary>) {
     if let Some(s) = end.stats {
         cp.stats = s;
     }
-    if let Some(k) = boundaries
-        .iter()
-        .rev()
-        .find(|b| b.idle && b.stats.is_some() && b.line + WINDOW_LINES <= end.line && b.line >= cp.keep_line)
-    {
+    if let Some(k) = boundaries.iter().rev().find(|b| {
+        b.idle && b.stats.is_some() && b.line + WINDOW_LINES <= end.line && b.line >= cp.keep_line
+    }) {
         cp.keep_offset = k.offset;
         cp.keep_line = k.line;
         cp.keep_stats = k.stats.expect("checked");
@@ -427,7 +461,14 @@ struct Blocks<R: Read> {
 
 impl<R: Read> Blocks<R> {
     fn new(inner: R, pos: u64, split: Option<u64>) -> Self {
-        Blocks { inner, pos, split, carry: Vec::new(), eof: false, skipping: false }
+        Blocks {
+            inner,
+            pos,
+            split,
+            carry: Vec::new(),
+            eof: false,
+            skipping: false,
+        }
     }
 
     fn next(&mut self) -> io::Result<Option<Chunk>> {
@@ -469,9 +510,18 @@ impl<R: Read> Blocks<R> {
                 }
             }
             if buf.is_empty() && self.eof {
-                return Ok((dropped > 0).then(|| Chunk { start, end: self.pos, dropped, bytes: Vec::new() }));
+                return Ok((dropped > 0).then(|| Chunk {
+                    start,
+                    end: self.pos,
+                    dropped,
+                    bytes: Vec::new(),
+                }));
             }
-            let mut cut = if self.eof { Some(buf.len()) } else { memchr::memrchr(b'\n', &buf).map(|i| i + 1) };
+            let mut cut = if self.eof {
+                Some(buf.len())
+            } else {
+                memchr::memrchr(b'\n', &buf).map(|i| i + 1)
+            };
             if let Some(s) = self.split {
                 if s > self.pos && s < self.pos + cut.unwrap_or(buf.len()) as u64 {
                     cut = Some((s - self.pos) as usize);
@@ -481,7 +531,12 @@ impl<R: Read> Blocks<R> {
                 Some(c) => {
                     self.carry = buf.split_off(c);
                     self.pos += c as u64;
-                    return Ok(Some(Chunk { start, end: self.pos, dropped, bytes: buf }));
+                    return Ok(Some(Chunk {
+                        start,
+                        end: self.pos,
+                        dropped,
+                        bytes: buf,
+                    }));
                 }
                 None => {
                     // One line fills the whole block: no sshd line is that long.
@@ -519,7 +574,10 @@ mod tests {
 
     #[test]
     fn fingerprint_is_the_first_line() {
-        assert_eq!(fingerprint(b"abc\ndef", false), fingerprint(b"abc\nxyz\n", false));
+        assert_eq!(
+            fingerprint(b"abc\ndef", false),
+            fingerprint(b"abc\nxyz\n", false)
+        );
         assert_eq!(fingerprint(b"ab", false), None);
         assert!(fingerprint(b"ab", true).is_some());
     }

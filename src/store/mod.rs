@@ -49,7 +49,10 @@ pub fn event_id(input_id: i64, line: u64) -> i64 {
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error("cannot open the SQLite database {path}: {source}; check the path and its permissions, or pass another --db")]
-    Open { path: String, source: rusqlite::Error },
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
     #[error("{path} is not an sshmap database or is corrupt ({detail}); move it away (sshmap will create a new one) or pass another --db")]
     Corrupt { path: String, detail: String },
     #[error("the database {path} is locked by another process (waited {secs} s); retry when the other sshmap or sqlite3 has finished")]
@@ -66,9 +69,13 @@ pub enum StoreError {
     Concurrent { input: String },
     #[error("{0}")]
     Io(#[from] std::io::Error),
-    #[error("--db {0:?}: unsupported URL; use a file path, sqlite://PATH or postgres://USER@HOST/DB")]
+    #[error(
+        "--db {0:?}: unsupported URL; use a file path, sqlite://PATH or postgres://USER@HOST/DB"
+    )]
     BadUrl(String),
-    #[error("the stored value {0:?} is not valid in this sshmap version; the database may be corrupt")]
+    #[error(
+        "the stored value {0:?} is not valid in this sshmap version; the database may be corrupt"
+    )]
     BadValue(String),
 }
 
@@ -275,7 +282,10 @@ pub trait Store: Send {
 /// login grace time is 2 minutes; pids are reused).
 #[derive(Default)]
 pub struct Sessions {
-    open: std::collections::HashMap<(Arc<str>, Option<Arc<str>>, Option<u32>), (Session, std::collections::BTreeSet<String>)>,
+    open: std::collections::HashMap<
+        (Arc<str>, Option<Arc<str>>, Option<u32>),
+        (Session, std::collections::BTreeSet<String>),
+    >,
     done: Vec<Session>,
 }
 
@@ -349,14 +359,28 @@ pub struct Rollups {
 
 impl Rollups {
     /// Counts (or, with `sign` -1, uncounts) one event.
-    pub fn add(&mut self, micros: i64, country: Option<&str>, kind: Kind, ip: Option<&str>, attempts: i64, sign: i64) {
+    pub fn add(
+        &mut self,
+        micros: i64,
+        country: Option<&str>,
+        kind: Kind,
+        ip: Option<&str>,
+        attempts: i64,
+        sign: i64,
+    ) {
         let secs = micros.div_euclid(1_000_000);
         let country = country.unwrap_or("").to_string();
-        let m = self.minute.entry((secs.div_euclid(60) * 60, country.clone(), kind.as_str())).or_default();
+        let m = self
+            .minute
+            .entry((secs.div_euclid(60) * 60, country.clone(), kind.as_str()))
+            .or_default();
         m.0 += sign;
         m.1 += sign * attempts;
         if let Some(ip) = ip {
-            let h = self.hour_ip.entry((secs.div_euclid(3600) * 3600, ip.to_string())).or_insert((country, 0, 0));
+            let h = self
+                .hour_ip
+                .entry((secs.div_euclid(3600) * 3600, ip.to_string()))
+                .or_insert((country, 0, 0));
             h.1 += sign;
             h.2 += sign * attempts;
         }
@@ -448,7 +472,8 @@ impl Row {
 
     /// Back to an [`Event`]; `interner` shares repeated strings between events.
     pub fn into_event(self, interner: &mut Interner) -> Result<Event> {
-        let kind = Kind::from_name(&self.kind).ok_or_else(|| StoreError::BadValue(self.kind.clone()))?;
+        let kind =
+            Kind::from_name(&self.kind).ok_or_else(|| StoreError::BadValue(self.kind.clone()))?;
         let ip = match self.ip {
             Some(s) => Some(s.parse().map_err(|_| StoreError::BadValue(s))?),
             None => None,
@@ -490,7 +515,10 @@ impl Row {
             attempts: self.attempts as u32,
             geo: geo.map(Arc::new),
             scope,
-            src: Src { input: interner.get(&self.src), line: (self.id & ((1i64 << LINE_BITS) - 1)) as u64 },
+            src: Src {
+                input: interner.get(&self.src),
+                line: (self.id & ((1i64 << LINE_BITS) - 1)) as u64,
+            },
         })
     }
 }
@@ -530,9 +558,18 @@ mod tests {
 
     #[test]
     fn locations() {
-        assert_eq!(Location::parse(Some("postgres://u@h/d")).unwrap(), Location::Postgres("postgres://u@h/d".into()));
-        assert_eq!(Location::parse(Some("sqlite:///tmp/x.db")).unwrap(), Location::Sqlite("/tmp/x.db".into()));
-        assert_eq!(Location::parse(Some("x.db")).unwrap(), Location::Sqlite("x.db".into()));
+        assert_eq!(
+            Location::parse(Some("postgres://u@h/d")).unwrap(),
+            Location::Postgres("postgres://u@h/d".into())
+        );
+        assert_eq!(
+            Location::parse(Some("sqlite:///tmp/x.db")).unwrap(),
+            Location::Sqlite("/tmp/x.db".into())
+        );
+        assert_eq!(
+            Location::parse(Some("x.db")).unwrap(),
+            Location::Sqlite("x.db".into())
+        );
         assert!(Location::parse(Some("mysql://h/d")).is_err());
     }
 

@@ -11,8 +11,8 @@ use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls};
 
 use super::{
-    Batch, Checkpoint, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row, Store, StoreError, COLUMNS,
-    NOTIFY_CHANNEL,
+    Batch, Checkpoint, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row, Store,
+    StoreError, COLUMNS, NOTIFY_CHANNEL,
 };
 use crate::event::{Event, Ts};
 use crate::parse::BlockStats;
@@ -132,10 +132,17 @@ pub struct PgStore {
 
 /// The URL with its password hidden, for messages.
 pub fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else { return url.to_string() };
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
     let rest = &url[scheme_end + 3..];
     match (rest.find('@'), rest.find(':')) {
-        (Some(at), Some(colon)) if colon < at => format!("{}{}:***{}", &url[..scheme_end + 3], &rest[..colon], &rest[at..]),
+        (Some(at), Some(colon)) if colon < at => format!(
+            "{}{}:***{}",
+            &url[..scheme_end + 3],
+            &rest[..colon],
+            &rest[at..]
+        ),
         _ => url.to_string(),
     }
 }
@@ -144,7 +151,8 @@ pub fn redact(url: &str) -> String {
 pub fn connect(url: &str) -> Result<Client> {
     Client::connect(url, NoTls).map_err(|e| StoreError::Connect {
         url: redact(url),
-        detail: std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| format!("{e}: {s}")),
+        detail: std::error::Error::source(&e)
+            .map_or_else(|| e.to_string(), |s| format!("{e}: {s}")),
     })
 }
 
@@ -155,11 +163,16 @@ impl PgStore {
         let mut tx = client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS sshmap_schema (version INTEGER NOT NULL)")?;
-        let version: i32 =
-            tx.query_opt("SELECT version FROM sshmap_schema", &[])?.map(|r| r.get(0)).unwrap_or_else(|| 0);
+        let version: i32 = tx
+            .query_opt("SELECT version FROM sshmap_schema", &[])?
+            .map(|r| r.get(0))
+            .unwrap_or_else(|| 0);
         let known = MIGRATIONS.len() as i32;
         if version > known {
-            return Err(StoreError::TooNew { found: i64::from(version), known: i64::from(known) });
+            return Err(StoreError::TooNew {
+                found: i64::from(version),
+                known: i64::from(known),
+            });
         }
         for sql in MIGRATIONS.iter().skip(version as usize) {
             tx.batch_execute(sql)?;
@@ -190,13 +203,23 @@ fn checkpoint_from(r: &postgres::Row) -> Checkpoint {
         end_line: u(7),
         keep_offset: u(8),
         keep_line: u(9),
-        keep_stats: BlockStats { lines: u(10), other_programs: u(11), malformed: u(12), too_long: u(13) },
+        keep_stats: BlockStats {
+            lines: u(10),
+            other_programs: u(11),
+            malformed: u(12),
+            too_long: u(13),
+        },
         warm_offset: u(14),
         warm_line: u(15),
         warm_year: year.zip(month.map(|m| m as u8)),
         warm_hash: r.get(18),
         warm_hash_len: u(19),
-        stats: BlockStats { lines: u(20), other_programs: u(21), malformed: u(22), too_long: u(23) },
+        stats: BlockStats {
+            lines: u(20),
+            other_programs: u(21),
+            malformed: u(22),
+            too_long: u(23),
+        },
         events: u(24),
     }
 }
@@ -238,7 +261,11 @@ impl Store for PgStore {
 
     fn checkpoint(&mut self, fingerprint: i64) -> Result<Option<Checkpoint>> {
         let sql = format!("SELECT {CP_COLUMNS} FROM inputs WHERE fingerprint = $1");
-        Ok(self.client.query_opt(&sql, &[&fingerprint])?.as_ref().map(checkpoint_from))
+        Ok(self
+            .client
+            .query_opt(&sql, &[&fingerprint])?
+            .as_ref()
+            .map(checkpoint_from))
     }
 
     fn claim(&mut self, fingerprint: i64, name: &str, dev: u64, ino: u64) -> Result<Checkpoint> {
@@ -246,22 +273,34 @@ impl Store for PgStore {
             "INSERT INTO inputs (fingerprint, name, dev, ino) VALUES ($1, $2, $3, $4) ON CONFLICT (fingerprint) DO NOTHING",
             &[&fingerprint, &name, &(dev as i64), &(ino as i64)],
         )?;
-        self.checkpoint(fingerprint)?.ok_or_else(|| StoreError::BadValue("input vanished".into()))
+        self.checkpoint(fingerprint)?
+            .ok_or_else(|| StoreError::BadValue("input vanished".into()))
     }
 
     fn checkpoints(&mut self) -> Result<Vec<Checkpoint>> {
         let sql = format!("SELECT {CP_COLUMNS} FROM inputs ORDER BY id");
-        Ok(self.client.query(&sql, &[])?.iter().map(checkpoint_from).collect())
+        Ok(self
+            .client
+            .query(&sql, &[])?
+            .iter()
+            .map(checkpoint_from)
+            .collect())
     }
 
     fn commit(&mut self, b: Batch<'_>) -> Result<i64> {
         let cp = b.checkpoint;
         let mut tx = self.client.transaction()?;
         // The row lock serializes writers of one input; the version says whether we are still the one.
-        let version: Option<i64> =
-            tx.query_opt("SELECT version FROM inputs WHERE id = $1 FOR UPDATE", &[&cp.id])?.map(|r| r.get(0));
+        let version: Option<i64> = tx
+            .query_opt(
+                "SELECT version FROM inputs WHERE id = $1 FOR UPDATE",
+                &[&cp.id],
+            )?
+            .map(|r| r.get(0));
         if version != Some(b.expected_version) {
-            return Err(StoreError::Concurrent { input: cp.name.clone() });
+            return Err(StoreError::Concurrent {
+                input: cp.name.clone(),
+            });
         }
         let mut roll = Rollups::default();
         let mut deleted = 0i64;
@@ -274,10 +313,18 @@ impl Store for PgStore {
             )?;
             for r in &rows {
                 let kind: String = r.get(2);
-                let kind = crate::event::Kind::from_name(&kind).ok_or(StoreError::BadValue(kind))?;
+                let kind =
+                    crate::event::Kind::from_name(&kind).ok_or(StoreError::BadValue(kind))?;
                 let country: Option<String> = r.get(1);
                 let ip: Option<String> = r.get(3);
-                roll.add(r.get(0), country.as_deref(), kind, ip.as_deref(), r.get(4), -1);
+                roll.add(
+                    r.get(0),
+                    country.as_deref(),
+                    kind,
+                    ip.as_deref(),
+                    r.get(4),
+                    -1,
+                );
             }
             deleted = rows.len() as i64;
         }
@@ -334,7 +381,10 @@ impl Store for PgStore {
                  SET events = rollup_minute.events + excluded.events, attempts = rollup_minute.attempts + excluded.attempts",
                 &[&cols.0, &cols.1, &cols.2, &cols.3, &cols.4],
             )?;
-            tx.execute("DELETE FROM rollup_minute WHERE events = 0 AND minute = ANY($1)", &[&cols.0])?;
+            tx.execute(
+                "DELETE FROM rollup_minute WHERE events = 0 AND minute = ANY($1)",
+                &[&cols.0],
+            )?;
         }
         if !roll.hour_ip.is_empty() {
             let mut cols: (Vec<i64>, Vec<&str>, Vec<&str>, Vec<i64>, Vec<i64>) = Default::default();
@@ -352,7 +402,10 @@ impl Store for PgStore {
                  SET events = rollup_hour_ip.events + excluded.events, attempts = rollup_hour_ip.attempts + excluded.attempts",
                 &[&cols.0, &cols.1, &cols.2, &cols.3, &cols.4],
             )?;
-            tx.execute("DELETE FROM rollup_hour_ip WHERE events = 0 AND hour = ANY($1)", &[&cols.0])?;
+            tx.execute(
+                "DELETE FROM rollup_hour_ip WHERE events = 0 AND hour = ANY($1)",
+                &[&cols.0],
+            )?;
         }
         let added = b.events.len() as i64 - deleted;
         let i = |v: u64| v as i64;
@@ -394,7 +447,8 @@ impl Store for PgStore {
         )?;
         if added != 0 || !b.events.is_empty() {
             let to = b.events.iter().map(|e| e.ts).max().map(Ts::to_rfc3339);
-            let payload = serde_json::json!({ "input": cp.name, "events": added, "to": to }).to_string();
+            let payload =
+                serde_json::json!({ "input": cp.name, "events": added, "to": to }).to_string();
             // Delivered to listeners at commit, never for a rolled-back batch.
             tx.execute("SELECT pg_notify($1, $2)", &[&NOTIFY_CHANNEL, &payload])?;
         }
@@ -418,7 +472,8 @@ impl Store for PgStore {
             sql += &format!(" AND host = ${}", args.len());
         }
         sql += " ORDER BY id";
-        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|b| &**b as &(dyn ToSql + Sync)).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            args.iter().map(|b| &**b as &(dyn ToSql + Sync)).collect();
         let mut rows = self.client.query_raw(&sql, refs)?;
         let mut interner = Interner::default();
         while let Some(r) = rows.next()? {
@@ -436,7 +491,13 @@ impl Store for PgStore {
         // Sorted here: cheaper than the server's sort, which the planner prefers to an index scan.
         let mut v: Vec<MinuteRow> = rows
             .iter()
-            .map(|r| MinuteRow { minute: r.get(0), country: r.get(1), kind: r.get(2), events: r.get(3), attempts: r.get(4) })
+            .map(|r| MinuteRow {
+                minute: r.get(0),
+                country: r.get(1),
+                kind: r.get(2),
+                events: r.get(3),
+                attempts: r.get(4),
+            })
             .collect();
         v.sort_unstable();
         Ok(v)
@@ -450,18 +511,29 @@ impl Store for PgStore {
         )?;
         let mut v: Vec<HourIpRow> = rows
             .iter()
-            .map(|r| HourIpRow { hour: r.get(0), ip: r.get(1), country: r.get(2), events: r.get(3), attempts: r.get(4) })
+            .map(|r| HourIpRow {
+                hour: r.get(0),
+                ip: r.get(1),
+                country: r.get(2),
+                events: r.get(3),
+                attempts: r.get(4),
+            })
             .collect();
         v.sort_unstable();
         Ok(v)
     }
 
     fn prune(&mut self, before: i64) -> Result<u64> {
-        Ok(self.client.execute("DELETE FROM events WHERE ts < $1", &[&before])?)
+        Ok(self
+            .client
+            .execute("DELETE FROM events WHERE ts < $1", &[&before])?)
     }
 
     fn count(&mut self) -> Result<u64> {
-        Ok(self.client.query_one("SELECT count(*) FROM events", &[])?.get::<_, i64>(0) as u64)
+        Ok(self
+            .client
+            .query_one("SELECT count(*) FROM events", &[])?
+            .get::<_, i64>(0) as u64)
     }
 }
 
@@ -503,7 +575,10 @@ impl Listener {
 mod tests {
     #[test]
     fn passwords_are_hidden() {
-        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            super::redact("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
     }
 }

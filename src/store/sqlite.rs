@@ -7,8 +7,8 @@ use std::time::Duration;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
 use super::{
-    Batch, Checkpoint, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row, Store, StoreError, COLUMNS,
-    LINE_BITS,
+    Batch, Checkpoint, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row, Store,
+    StoreError, COLUMNS, LINE_BITS,
 };
 use crate::event::Event;
 use crate::parse::BlockStats;
@@ -108,11 +108,21 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
                 path: display.clone(),
-                source: rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(14), Some(e.to_string())),
+                source: rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(14),
+                    Some(e.to_string()),
+                ),
             })?;
         }
-        let conn = Connection::open(path).map_err(|source| StoreError::Open { path: display.clone(), source })?;
-        let mut s = SqliteStore { conn, path: display, busy };
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: display.clone(),
+            source,
+        })?;
+        let mut s = SqliteStore {
+            conn,
+            path: display,
+            busy,
+        };
         s.setup().map_err(|e| s.classify(e))?;
         Ok(s)
     }
@@ -120,16 +130,25 @@ impl SqliteStore {
     fn setup(&mut self) -> Result<()> {
         self.conn.busy_timeout(self.busy)?;
         // Fails on a file that is not a database: reported as corrupt.
-        let mode: String = self.conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         let _ = mode;
         // NORMAL in WAL mode: a commit survives a killed process (the test kills
         // ingests), only a power cut may lose the last commits, never consistency.
-        self.conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;")?;
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.conn.execute_batch(
+            "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
+        )?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         let known = MIGRATIONS.len() as i64;
         if version > known {
-            return Err(StoreError::TooNew { found: version, known });
+            return Err(StoreError::TooNew {
+                found: version,
+                known,
+            });
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.execute_batch(sql)?;
@@ -137,9 +156,14 @@ impl SqliteStore {
         }
         tx.commit()?;
         // A quick structural check: a damaged file fails here rather than mid-ingest.
-        let ok: String = self.conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
+        let ok: String = self
+            .conn
+            .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
         if ok != "ok" {
-            return Err(StoreError::Corrupt { path: self.path.clone(), detail: ok });
+            return Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                detail: ok,
+            });
         }
         Ok(())
     }
@@ -148,12 +172,14 @@ impl SqliteStore {
     fn classify(&self, e: StoreError) -> StoreError {
         match e {
             StoreError::Sqlite(ref err) => match err.sqlite_error_code() {
-                Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
-                    StoreError::Corrupt { path: self.path.clone(), detail: err.to_string() }
-                }
-                Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-                    StoreError::Locked { path: self.path.clone(), secs: self.busy.as_secs() }
-                }
+                Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
+                    path: self.path.clone(),
+                    detail: err.to_string(),
+                },
+                Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Locked {
+                    path: self.path.clone(),
+                    secs: self.busy.as_secs(),
+                },
                 _ => e,
             },
             e => e,
@@ -162,11 +188,18 @@ impl SqliteStore {
 
     fn commit_inner(&mut self, b: &Batch<'_>) -> Result<i64> {
         let cp = b.checkpoint;
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version: Option<i64> =
-            tx.query_row("SELECT version FROM inputs WHERE id = ?1", [cp.id], |r| r.get(0)).optional()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: Option<i64> = tx
+            .query_row("SELECT version FROM inputs WHERE id = ?1", [cp.id], |r| {
+                r.get(0)
+            })
+            .optional()?;
         if version != Some(b.expected_version) {
-            return Err(StoreError::Concurrent { input: cp.name.clone() });
+            return Err(StoreError::Concurrent {
+                input: cp.name.clone(),
+            });
         }
         let mut roll = Rollups::default();
         let mut deleted = 0i64;
@@ -174,18 +207,30 @@ impl SqliteStore {
         if let Some(from) = b.replace_from {
             let lo = super::event_id(cp.id, from);
             {
-                let mut st =
-                    tx.prepare_cached("SELECT ts, country, kind, ip, attempts FROM events WHERE id >= ?1 AND id < ?2")?;
+                let mut st = tx.prepare_cached(
+                    "SELECT ts, country, kind, ip, attempts FROM events WHERE id >= ?1 AND id < ?2",
+                )?;
                 let mut rows = st.query(params![lo, hi])?;
                 while let Some(r) = rows.next()? {
                     let kind: String = r.get(2)?;
-                    let kind = crate::event::Kind::from_name(&kind).ok_or(StoreError::BadValue(kind))?;
+                    let kind =
+                        crate::event::Kind::from_name(&kind).ok_or(StoreError::BadValue(kind))?;
                     let country: Option<String> = r.get(1)?;
                     let ip: Option<String> = r.get(3)?;
-                    roll.add(r.get(0)?, country.as_deref(), kind, ip.as_deref(), r.get(4)?, -1);
+                    roll.add(
+                        r.get(0)?,
+                        country.as_deref(),
+                        kind,
+                        ip.as_deref(),
+                        r.get(4)?,
+                        -1,
+                    );
                 }
             }
-            deleted = tx.execute("DELETE FROM events WHERE id >= ?1 AND id < ?2", params![lo, hi])? as i64;
+            deleted = tx.execute(
+                "DELETE FROM events WHERE id >= ?1 AND id < ?2",
+                params![lo, hi],
+            )? as i64;
         }
         {
             let mut st = tx.prepare_cached(&format!(
@@ -251,7 +296,9 @@ impl SqliteStore {
                  ON CONFLICT (hour, ip) DO UPDATE
                  SET events = events + excluded.events, attempts = attempts + excluded.attempts",
             )?;
-            let mut zero = tx.prepare_cached("DELETE FROM rollup_hour_ip WHERE hour = ?1 AND ip = ?2 AND events = 0")?;
+            let mut zero = tx.prepare_cached(
+                "DELETE FROM rollup_hour_ip WHERE hour = ?1 AND ip = ?2 AND events = 0",
+            )?;
             for ((hour, ip), (country, n, a)) in &roll.hour_ip {
                 up.execute(params![hour, ip, country, n, a])?;
                 if *n < 0 {
@@ -266,7 +313,12 @@ impl SqliteStore {
     }
 }
 
-fn write_checkpoint(tx: &rusqlite::Transaction<'_>, cp: &Checkpoint, version: i64, added: i64) -> Result<()> {
+fn write_checkpoint(
+    tx: &rusqlite::Transaction<'_>,
+    cp: &Checkpoint,
+    version: i64,
+    added: i64,
+) -> Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -328,13 +380,23 @@ fn checkpoint_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Checkpoint> {
         end_line: u(7)?,
         keep_offset: u(8)?,
         keep_line: u(9)?,
-        keep_stats: BlockStats { lines: u(10)?, other_programs: u(11)?, malformed: u(12)?, too_long: u(13)? },
+        keep_stats: BlockStats {
+            lines: u(10)?,
+            other_programs: u(11)?,
+            malformed: u(12)?,
+            too_long: u(13)?,
+        },
         warm_offset: u(14)?,
         warm_line: u(15)?,
         warm_year: year.zip(month),
         warm_hash: r.get(18)?,
         warm_hash_len: u(19)?,
-        stats: BlockStats { lines: u(20)?, other_programs: u(21)?, malformed: u(22)?, too_long: u(23)? },
+        stats: BlockStats {
+            lines: u(20)?,
+            other_programs: u(21)?,
+            malformed: u(22)?,
+            too_long: u(23)?,
+        },
         events: u(24)?,
     })
 }
@@ -376,7 +438,10 @@ impl Store for SqliteStore {
 
     fn checkpoint(&mut self, fingerprint: i64) -> Result<Option<Checkpoint>> {
         let sql = format!("SELECT {CP_COLUMNS} FROM inputs WHERE fingerprint = ?1");
-        Ok(self.conn.query_row(&sql, [fingerprint], checkpoint_from).optional()?)
+        Ok(self
+            .conn
+            .query_row(&sql, [fingerprint], checkpoint_from)
+            .optional()?)
     }
 
     fn claim(&mut self, fingerprint: i64, name: &str, dev: u64, ino: u64) -> Result<Checkpoint> {
@@ -385,11 +450,14 @@ impl Store for SqliteStore {
             params![fingerprint, name, dev as i64, ino as i64],
         );
         r.map_err(|e| self.classify(e.into()))?;
-        self.checkpoint(fingerprint)?.ok_or_else(|| StoreError::BadValue("input vanished".into()))
+        self.checkpoint(fingerprint)?
+            .ok_or_else(|| StoreError::BadValue("input vanished".into()))
     }
 
     fn checkpoints(&mut self) -> Result<Vec<Checkpoint>> {
-        let mut st = self.conn.prepare(&format!("SELECT {CP_COLUMNS} FROM inputs ORDER BY id"))?;
+        let mut st = self
+            .conn
+            .prepare(&format!("SELECT {CP_COLUMNS} FROM inputs ORDER BY id"))?;
         let rows = st.query_map([], checkpoint_from)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -429,7 +497,13 @@ impl Store for SqliteStore {
              WHERE minute >= ?1 AND minute < ?2 ORDER BY minute, country, kind",
         )?;
         let rows = st.query_map([from, to], |r| {
-            Ok(MinuteRow { minute: r.get(0)?, country: r.get(1)?, kind: r.get(2)?, events: r.get(3)?, attempts: r.get(4)? })
+            Ok(MinuteRow {
+                minute: r.get(0)?,
+                country: r.get(1)?,
+                kind: r.get(2)?,
+                events: r.get(3)?,
+                attempts: r.get(4)?,
+            })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -440,18 +514,30 @@ impl Store for SqliteStore {
              WHERE hour >= ?1 AND hour < ?2 ORDER BY hour, ip",
         )?;
         let rows = st.query_map([from, to], |r| {
-            Ok(HourIpRow { hour: r.get(0)?, ip: r.get(1)?, country: r.get(2)?, events: r.get(3)?, attempts: r.get(4)? })
+            Ok(HourIpRow {
+                hour: r.get(0)?,
+                ip: r.get(1)?,
+                country: r.get(2)?,
+                events: r.get(3)?,
+                attempts: r.get(4)?,
+            })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn prune(&mut self, before: i64) -> Result<u64> {
-        let n = self.conn.execute("DELETE FROM events WHERE ts < ?1", [before]).map_err(|e| self.classify(e.into()))?;
+        let n = self
+            .conn
+            .execute("DELETE FROM events WHERE ts < ?1", [before])
+            .map_err(|e| self.classify(e.into()))?;
         Ok(n as u64)
     }
 
     fn count(&mut self) -> Result<u64> {
-        Ok(self.conn.query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))? as u64)
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))?
+            as u64)
     }
 }
 

@@ -40,8 +40,18 @@ fn parse_reads_stdin_and_prints_jsonl() {
 #[test]
 fn unreadable_input_is_reported_and_the_rest_processed() {
     let sample = fixture("sample/auth.log");
-    let out = run(&["stats", "--json", "/nonexistent/auth.log", sample.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "stats",
+        "--json",
+        "/nonexistent/auth.log",
+        sample.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/auth.log"));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["events"].as_u64().unwrap() > 0);
@@ -53,12 +63,19 @@ fn gzip_and_zstd_detected_by_magic_not_name() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read(fixture("sample/auth.log")).unwrap();
     let gz = dir.path().join("rotated-without-suffix");
-    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
     enc.write_all(&text).unwrap();
     enc.finish().unwrap();
     let zst = dir.path().join("other.log");
     std::fs::write(&zst, zstd::encode_all(&text[..], 3).unwrap()).unwrap();
-    let plain = run(&["stats", "--json", fixture("sample/auth.log").to_str().unwrap()]);
+    let plain = run(&[
+        "stats",
+        "--json",
+        fixture("sample/auth.log").to_str().unwrap(),
+    ]);
     let a: serde_json::Value = serde_json::from_slice(&plain.stdout).unwrap();
     for p in [&gz, &zst] {
         let out = run(&["stats", "--json", p.to_str().unwrap()]);
@@ -72,7 +89,9 @@ fn gzip_and_zstd_detected_by_magic_not_name() {
 #[test]
 fn rotated_directory_is_read_oldest_first() {
     let dir = tempfile::tempdir().unwrap();
-    let line = |d: u32, u: &str| format!("Nov {d:2} 10:00:00 h sshd[{d}]: Invalid user {u} from 192.0.2.{d} port 1\n");
+    let line = |d: u32, u: &str| {
+        format!("Nov {d:2} 10:00:00 h sshd[{d}]: Invalid user {u} from 192.0.2.{d} port 1\n")
+    };
     std::fs::write(dir.path().join("auth.log"), line(5, "newest")).unwrap();
     std::fs::write(dir.path().join("auth.log.1"), line(4, "middle")).unwrap();
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -83,14 +102,26 @@ fn rotated_directory_is_read_oldest_first() {
     let users: Vec<String> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["user"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["user"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(users, ["oldest", "middle", "newest"]);
 }
 
 #[test]
 fn csv_output_has_header_and_quotes() {
-    let out = run(&["parse", "--format", "csv", "--year", "2026", fixture("sample/auth.log").to_str().unwrap()]);
+    let out = run(&[
+        "parse",
+        "--format",
+        "csv",
+        "--year",
+        "2026",
+        fixture("sample/auth.log").to_str().unwrap(),
+    ]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("ts,host,program,pid,kind,"));
@@ -100,22 +131,50 @@ fn csv_output_has_header_and_quotes() {
 #[test]
 fn closed_pipe_is_success() {
     let mut child = sshmap()
-        .args(["parse", "--year", "2026", fixture("sample/auth.log").to_str().unwrap()])
+        .args([
+            "parse",
+            "--year",
+            "2026",
+            fixture("sample/auth.log").to_str().unwrap(),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn global_options_before_or_after_the_subcommand() {
     let f = fixture("sample/auth.log");
-    let a = run(&["--year", "2021", "--tz", "UTC", "parse", f.to_str().unwrap()]);
-    let b = run(&["parse", f.to_str().unwrap(), "--year", "2021", "--tz", "UTC"]);
+    let a = run(&[
+        "--year",
+        "2021",
+        "--tz",
+        "UTC",
+        "parse",
+        f.to_str().unwrap(),
+    ]);
+    let b = run(&[
+        "parse",
+        f.to_str().unwrap(),
+        "--year",
+        "2021",
+        "--tz",
+        "UTC",
+    ]);
     assert!(a.status.success() && b.status.success());
     assert_eq!(a.stdout, b.stdout);
     assert!(String::from_utf8_lossy(&a.stdout).contains("\"ts\":\"2021-"));
@@ -132,7 +191,15 @@ fn env_and_config_file_resolve_below_flags() {
         let v: serde_json::Value = serde_json::from_str(s.lines().next().unwrap()).unwrap();
         v["ts"].as_str().unwrap()[..4].to_string()
     };
-    let file_only = sshmap().args(["parse", f.to_str().unwrap(), "--config", cfg.to_str().unwrap()]).output().unwrap();
+    let file_only = sshmap()
+        .args([
+            "parse",
+            f.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
     assert_eq!(first_ts(file_only), "2019");
     let env = sshmap()
         .args(["parse", f.to_str().unwrap()])
@@ -153,12 +220,33 @@ fn env_and_config_file_resolve_below_flags() {
 #[test]
 fn from_and_to_select_a_time_range() {
     let f = fixture("sample/auth.log");
-    let all = run(&["stats", "--json", "--year", "2026", "--tz", "UTC", f.to_str().unwrap()]);
-    let part = run(&[
-        "stats", "--json", "--year", "2026", "--tz", "UTC", "--from", "2026-11-22T06:00", "--to", "2026-11-22T12:00:00Z",
+    let all = run(&[
+        "stats",
+        "--json",
+        "--year",
+        "2026",
+        "--tz",
+        "UTC",
         f.to_str().unwrap(),
     ]);
-    assert!(part.status.success(), "{}", String::from_utf8_lossy(&part.stderr));
+    let part = run(&[
+        "stats",
+        "--json",
+        "--year",
+        "2026",
+        "--tz",
+        "UTC",
+        "--from",
+        "2026-11-22T06:00",
+        "--to",
+        "2026-11-22T12:00:00Z",
+        f.to_str().unwrap(),
+    ]);
+    assert!(
+        part.status.success(),
+        "{}",
+        String::from_utf8_lossy(&part.stderr)
+    );
     let a: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
     let p: serde_json::Value = serde_json::from_slice(&part.stdout).unwrap();
     assert!(p["events"].as_u64().unwrap() < a["events"].as_u64().unwrap());
@@ -179,16 +267,35 @@ fn journal_input_reads_journalctl_json() {
     let rec = fixture("journal/sshd.json");
     std::fs::write(
         &fake,
-        format!("#!/bin/sh\necho \"$@\" > {}/args\ncat {}\n", dir.path().display(), rec.display()),
+        format!(
+            "#!/bin/sh\necho \"$@\" > {}/args\ncat {}\n",
+            dir.path().display(),
+            rec.display()
+        ),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!("{}:{}", dir.path().display(), std::env::var("PATH").unwrap_or_default());
-    let out = sshmap().args(["parse", "journal"]).env("PATH", path).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let evs: Vec<serde_json::Value> =
-        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let path = format!(
+        "{}:{}",
+        dir.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = sshmap()
+        .args(["parse", "journal"])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let evs: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let kinds: Vec<&str> = evs.iter().map(|e| e["kind"].as_str().unwrap()).collect();
     // The `logger -t sshd` forgery (_COMM=logger) and the CRON line are not sshd.
     assert_eq!(kinds, ["invalid_user", "auth_failure", "auth_failure"]);
@@ -198,7 +305,10 @@ fn journal_input_reads_journalctl_json() {
     assert_eq!(evs[2]["ip"], "198.51.100.7");
     assert_eq!(evs[2]["src"]["input"], "journal");
     let args = std::fs::read_to_string(dir.path().join("args")).unwrap();
-    assert!(args.contains("-o json") && args.contains("_COMM=sshd-session"), "{args}");
+    assert!(
+        args.contains("-o json") && args.contains("_COMM=sshd-session"),
+        "{args}"
+    );
 }
 
 #[test]
@@ -210,13 +320,27 @@ fn missing_year_is_inferred_from_the_file_mtime() {
         "Dec 31 23:59:00 h sshd[1]: Invalid user a from 192.0.2.1 port 1\nJan  1 00:01:00 h sshd[2]: Invalid user b from 192.0.2.2 port 2\n",
     )
     .unwrap();
-    let st = std::process::Command::new("touch").args(["-d", "2024-01-01T12:00:00Z"]).arg(&p).status().unwrap();
+    let st = std::process::Command::new("touch")
+        .args(["-d", "2024-01-01T12:00:00Z"])
+        .arg(&p)
+        .status()
+        .unwrap();
     assert!(st.success());
     let out = run(&["parse", "--tz", "UTC", p.to_str().unwrap()]);
     let text = String::from_utf8(out.stdout).unwrap();
-    let ts: Vec<String> =
-        text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["ts"].as_str().unwrap().to_string()).collect();
-    assert_eq!(ts, ["2023-12-31T23:59:00+00:00", "2024-01-01T00:01:00+00:00"]);
+    let ts: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["ts"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        ts,
+        ["2023-12-31T23:59:00+00:00", "2024-01-01T00:01:00+00:00"]
+    );
 }
 
 #[test]
@@ -230,8 +354,16 @@ fn no_input_autodetects_the_system_log() {
     assert!(note.contains("secure"), "{note}");
     std::fs::write(root.path().join("var/log/auth.log"), "x\n").unwrap();
     let (inputs, note) = sshmap::source::autodetect_in(root.path());
-    assert_eq!(inputs, vec![sshmap::source::Input::File(root.path().join("var/log/auth.log"))]);
+    assert_eq!(
+        inputs,
+        vec![sshmap::source::Input::File(
+            root.path().join("var/log/auth.log")
+        )]
+    );
     assert!(note.contains("auth.log"));
     let empty = tempfile::tempdir().unwrap();
-    assert_eq!(sshmap::source::autodetect_in(empty.path()).0, vec![sshmap::source::Input::Journal]);
+    assert_eq!(
+        sshmap::source::autodetect_in(empty.path()).0,
+        vec![sshmap::source::Input::Journal]
+    );
 }

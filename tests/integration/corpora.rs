@@ -20,10 +20,17 @@ fn crowdsec_expectations(dir: &str) -> (Vec<String>, HashMap<usize, HashMap<Stri
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "log"))
         .unwrap();
-    let lines: Vec<String> = fs::read_to_string(log).unwrap().lines().map(str::to_string).collect();
+    let lines: Vec<String> = fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
     let asserts = fs::read_to_string(base.join("parser.assert")).unwrap();
     let mut exp: HashMap<usize, HashMap<String, String>> = HashMap::new();
-    for a in asserts.lines().filter(|l| l.starts_with(r#"results["s01-parse"]["crowdsecurity/sshd-logs"]["#)) {
+    for a in asserts
+        .lines()
+        .filter(|l| l.starts_with(r#"results["s01-parse"]["crowdsecurity/sshd-logs"]["#))
+    {
         let rest = a.split(r#"["crowdsecurity/sshd-logs"]["#).nth(1).unwrap();
         let idx: usize = rest[..rest.find(']').unwrap()].parse().unwrap();
         let field = if rest.contains(".Success == ") {
@@ -34,7 +41,13 @@ fn crowdsec_expectations(dir: &str) -> (Vec<String>, HashMap<usize, HashMap<Stri
         } else {
             continue;
         };
-        let value = a.rsplit("== ").next().unwrap().trim().trim_matches('"').to_string();
+        let value = a
+            .rsplit("== ")
+            .next()
+            .unwrap()
+            .trim()
+            .trim_matches('"')
+            .to_string();
         exp.entry(idx).or_default().insert(field, value);
     }
     (lines, exp)
@@ -44,13 +57,22 @@ fn check_crowdsec(dir: &str) -> usize {
     let (lines, exp) = crowdsec_expectations(dir);
     let mut checked = 0;
     for (i, line) in lines.iter().enumerate() {
-        let evs: Vec<_> = parse_lines(&[line]).into_iter().filter(|e| e.kind != Kind::Other).collect();
+        let evs: Vec<_> = parse_lines(&[line])
+            .into_iter()
+            .filter(|e| e.kind != Kind::Other)
+            .collect();
         let Some(e) = exp.get(&i) else { continue };
         match e.get("Success").map(String::as_str) {
             Some("true") => {
-                let ev = evs.first().unwrap_or_else(|| panic!("{dir}[{i}] no event for {line}"));
+                let ev = evs
+                    .first()
+                    .unwrap_or_else(|| panic!("{dir}[{i}] no event for {line}"));
                 if let Some(ip) = e.get("sshd_client_ip") {
-                    assert_eq!(ev.ip.map(|x| x.to_string()).as_deref(), Some(ip.as_str()), "{dir}[{i}] {line}");
+                    assert_eq!(
+                        ev.ip.map(|x| x.to_string()).as_deref(),
+                        Some(ip.as_str()),
+                        "{dir}[{i}] {line}"
+                    );
                 }
                 if let Some(u) = e.get("sshd_invalid_user").or_else(|| e.get("sshd_user")) {
                     assert_eq!(ev.user.as_deref(), Some(u.as_str()), "{dir}[{i}] {line}");
@@ -58,7 +80,10 @@ fn check_crowdsec(dir: &str) -> usize {
                 checked += 1;
             }
             Some("false") => {
-                assert!(evs.is_empty(), "{dir}[{i}] must not match: {line} → {evs:?}");
+                assert!(
+                    evs.is_empty(),
+                    "{dir}[{i}] must not match: {line} → {evs:?}"
+                );
                 checked += 1;
             }
             _ => {}
@@ -76,7 +101,10 @@ fn crowdsec_sshd_logs() {
 fn crowdsec_false_positives_do_not_match() {
     let (lines, _) = crowdsec_expectations("sshd-logs-fp");
     for line in &lines {
-        let evs: Vec<_> = parse_lines(&[line]).into_iter().filter(|e| e.kind != Kind::Other).collect();
+        let evs: Vec<_> = parse_lines(&[line])
+            .into_iter()
+            .filter(|e| e.kind != Kind::Other)
+            .collect();
         assert!(evs.is_empty(), "{line} → {evs:?}");
     }
     assert!(!lines.is_empty());
@@ -105,14 +133,22 @@ fn sshguard_ssh_cases() {
     let ssh = &text[..text.find("# Dropbear").unwrap()];
     let mut cases = 0;
     for block in ssh.split("\nM\n") {
-        let lines: Vec<&str> = block.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).collect();
+        let lines: Vec<&str> = block
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .collect();
         let [input, expect] = lines[..] else { continue };
-        let evs: Vec<_> = parse_lines(&[input]).into_iter().filter(|e| e.kind != Kind::Other).collect();
+        let evs: Vec<_> = parse_lines(&[input])
+            .into_iter()
+            .filter(|e| e.kind != Kind::Other)
+            .collect();
         if expect == "*" {
             assert!(evs.iter().all(|e| e.attempts == 0), "{input} → {evs:?}");
         } else {
             let ip = expect.split(' ').nth(1).unwrap();
-            let ev = evs.first().unwrap_or_else(|| panic!("no event for {input}"));
+            let ev = evs
+                .first()
+                .unwrap_or_else(|| panic!("no event for {input}"));
             assert_eq!(ev.ip.map(|x| x.to_string()).as_deref(), Some(ip), "{input}");
         }
         cases += 1;
@@ -134,7 +170,10 @@ fn datadog_samples() {
         let line = format!("Jan 14 14:12:20 ssh-server sshd[1]: {m}");
         let evs = parse_lines(&[&line]);
         if m.starts_with("Failed") || m.starts_with("Accepted") || m.starts_with("Invalid user") {
-            let ev = evs.iter().find(|e| e.kind != Kind::Other).unwrap_or_else(|| panic!("{m}"));
+            let ev = evs
+                .iter()
+                .find(|e| e.kind != Kind::Other)
+                .unwrap_or_else(|| panic!("{m}"));
             assert!(ev.ip.is_some() && ev.user.is_some(), "{m}");
         }
     }

@@ -15,7 +15,12 @@ use crate::mmdb_writer::fixtures;
 /// so a database the developer downloaded does not change the answers.
 fn sshmap(data_dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sshmap"));
-    for k in ["SSHMAP_GEOIP", "SSHMAP_ASN", "SSHMAP_CONFIG", "SSHMAP_DATA_DIR"] {
+    for k in [
+        "SSHMAP_GEOIP",
+        "SSHMAP_ASN",
+        "SSHMAP_CONFIG",
+        "SSHMAP_DATA_DIR",
+    ] {
         c.env_remove(k);
     }
     c.env("SSHMAP_DATA_DIR", data_dir).env("SSHMAP_TZ", "UTC");
@@ -23,8 +28,16 @@ fn sshmap(data_dir: &Path) -> Command {
 }
 
 fn run(c: &mut Command) -> (i32, String, String) {
-    let Output { status, stdout, stderr } = c.output().expect("run sshmap");
-    (status.code().unwrap_or(-1), String::from_utf8_lossy(&stdout).into_owned(), String::from_utf8_lossy(&stderr).into_owned())
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = c.output().expect("run sshmap");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
 }
 
 /// A temp dir with the test databases and a log.
@@ -71,7 +84,9 @@ impl Setup {
         }
         let (code, out, err) = run(&mut c);
         assert_eq!(code, 0, "{err}");
-        out.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        out.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 }
 
@@ -80,7 +95,10 @@ fn fs_mkdir(p: &Path) {
 }
 
 fn by_ip<'a>(events: &'a [Value], ip: &str) -> &'a Value {
-    events.iter().find(|e| e["ip"] == ip).unwrap_or_else(|| panic!("no event from {ip}"))
+    events
+        .iter()
+        .find(|e| e["ip"] == ip)
+        .unwrap_or_else(|| panic!("no event from {ip}"))
 }
 
 #[test]
@@ -88,7 +106,15 @@ fn parse_with_city_and_asn_databases() {
     let s = Setup::new();
     let city = s.path("city.mmdb");
     let asn = s.path("asn.mmdb");
-    let evs = s.parse(&["--geoip", city.to_str().unwrap(), "--asn", asn.to_str().unwrap()], &[]);
+    let evs = s.parse(
+        &[
+            "--geoip",
+            city.to_str().unwrap(),
+            "--asn",
+            asn.to_str().unwrap(),
+        ],
+        &[],
+    );
     let gb = by_ip(&evs, "81.2.69.142");
     assert_eq!(gb["scope"], "public");
     assert_eq!(
@@ -97,13 +123,34 @@ fn parse_with_city_and_asn_databases() {
                            "asn":20712,"org":"Andrews & Arnold Ltd","precision":"city"})
     );
     let fr = by_ip(&evs, "2a02:d300::1");
-    assert_eq!((&fr["geo"]["country"], &fr["geo"]["city"], &fr["geo"]["precision"]), (&"FR".into(), &Value::Null, &"country".into()));
+    assert_eq!(
+        (
+            &fr["geo"]["country"],
+            &fr["geo"]["city"],
+            &fr["geo"]["precision"]
+        ),
+        (&"FR".into(), &Value::Null, &"country".into())
+    );
     assert!(fr["geo"]["lat"].is_f64());
     // Not in the test databases: no geo, but public.
-    assert_eq!((&by_ip(&evs, "8.8.8.8")["geo"], &by_ip(&evs, "8.8.8.8")["scope"]), (&Value::Null, &"public".into()));
-    for (ip, scope) in [("10.0.0.5", "private"), ("127.0.0.1", "loopback"), ("203.0.113.9", "reserved")] {
+    assert_eq!(
+        (
+            &by_ip(&evs, "8.8.8.8")["geo"],
+            &by_ip(&evs, "8.8.8.8")["scope"]
+        ),
+        (&Value::Null, &"public".into())
+    );
+    for (ip, scope) in [
+        ("10.0.0.5", "private"),
+        ("127.0.0.1", "loopback"),
+        ("203.0.113.9", "reserved"),
+    ] {
         let e = by_ip(&evs, ip);
-        assert_eq!((&e["geo"], &e["scope"]), (&Value::Null, &scope.into()), "{ip}");
+        assert_eq!(
+            (&e["geo"], &e["scope"]),
+            (&Value::Null, &scope.into()),
+            "{ip}"
+        );
     }
 }
 
@@ -112,12 +159,22 @@ fn embedded_database_by_default() {
     let s = Setup::new();
     let evs = s.parse(&[], &[]);
     let us = &by_ip(&evs, "8.8.8.8")["geo"];
-    assert_eq!((&us["country"], &us["country_name"], &us["precision"]), (&"US".into(), &"United States".into(), &"country".into()));
+    assert_eq!(
+        (&us["country"], &us["country_name"], &us["precision"]),
+        (&"US".into(), &"United States".into(), &"country".into())
+    );
     assert!(us["lat"].is_number() && us["lon"].is_number());
     // IPv4-mapped IPv6 is shown and looked up as IPv4.
     assert_eq!(by_ip(&evs, "1.1.1.1")["geo"]["country"], "AU");
     assert_eq!(by_ip(&evs, "10.0.0.5")["geo"], Value::Null);
-    let (code, out, err) = run(s.cmd().args(["geoip", "lookup", "8.8.8.8", "1.1.1.1", "::ffff:1.1.1.1", "192.168.1.1"]));
+    let (code, out, err) = run(s.cmd().args([
+        "geoip",
+        "lookup",
+        "8.8.8.8",
+        "1.1.1.1",
+        "::ffff:1.1.1.1",
+        "192.168.1.1",
+    ]));
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines[0].starts_with("8.8.8.8: United States (US)"), "{out}");
@@ -129,19 +186,38 @@ fn embedded_database_by_default() {
 #[test]
 fn lookup_json_and_flat_schema() {
     let s = Setup::new();
-    let (code, out, err) = run(s.cmd().args(["geoip", "lookup", "--json", "81.2.69.1", "2a02:d300::9", "fd00::1"]).args([
-        "--geoip",
-        s.path("flat-city.mmdb").to_str().unwrap(),
-        "--asn",
-        s.path("flat-asn.mmdb").to_str().unwrap(),
-    ]));
+    let (code, out, err) = run(s
+        .cmd()
+        .args([
+            "geoip",
+            "lookup",
+            "--json",
+            "81.2.69.1",
+            "2a02:d300::9",
+            "fd00::1",
+        ])
+        .args([
+            "--geoip",
+            s.path("flat-city.mmdb").to_str().unwrap(),
+            "--asn",
+            s.path("flat-asn.mmdb").to_str().unwrap(),
+        ]));
     assert_eq!(code, 0, "{err}");
-    let v: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let v: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(v[0]["geo"]["city"], "London");
     assert_eq!(v[0]["geo"]["lat"], 51.5142);
     assert_eq!(v[1]["geo"]["city"], "Paris");
-    assert_eq!((&v[1]["geo"]["asn"], &v[1]["geo"]["org"]), (&3215.into(), &"Orange".into()));
-    assert_eq!((&v[2]["scope"], &v[2]["geo"]), (&"private".into(), &Value::Null));
+    assert_eq!(
+        (&v[1]["geo"]["asn"], &v[1]["geo"]["org"]),
+        (&3215.into(), &"Orange".into())
+    );
+    assert_eq!(
+        (&v[2]["scope"], &v[2]["geo"]),
+        (&"private".into(), &Value::Null)
+    );
     let (code, _, err) = run(s.cmd().args(["geoip", "lookup", "not-an-ip"]));
     assert_eq!(code, 2);
     assert!(err.contains("not an IP address"), "{err}");
@@ -150,15 +226,32 @@ fn lookup_json_and_flat_schema() {
 #[test]
 fn databases_from_environment_and_config_file() {
     let s = Setup::new();
-    let evs = s.parse(&[], &[("SSHMAP_GEOIP", s.path("city.mmdb")), ("SSHMAP_ASN", s.path("asn.mmdb"))]);
+    let evs = s.parse(
+        &[],
+        &[
+            ("SSHMAP_GEOIP", s.path("city.mmdb")),
+            ("SSHMAP_ASN", s.path("asn.mmdb")),
+        ],
+    );
     assert_eq!(by_ip(&evs, "81.2.69.142")["geo"]["city"], "London");
     assert_eq!(by_ip(&evs, "81.2.69.142")["geo"]["asn"], 20712);
     let cfg = s.path("sshmap.toml");
-    std::fs::write(&cfg, format!("geoip = {:?}\nasn = {:?}\n", s.path("flat-city.mmdb"), s.path("flat-asn.mmdb"))).unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "geoip = {:?}\nasn = {:?}\n",
+            s.path("flat-city.mmdb"),
+            s.path("flat-asn.mmdb")
+        ),
+    )
+    .unwrap();
     let evs = s.parse(&["--config", cfg.to_str().unwrap()], &[]);
     assert_eq!(by_ip(&evs, "2a02:d300::1")["geo"]["city"], "Paris");
     // The flag beats the environment.
-    let evs = s.parse(&["--geoip", s.path("city.mmdb").to_str().unwrap()], &[("SSHMAP_GEOIP", s.path("flat-city.mmdb"))]);
+    let evs = s.parse(
+        &["--geoip", s.path("city.mmdb").to_str().unwrap()],
+        &[("SSHMAP_GEOIP", s.path("flat-city.mmdb"))],
+    );
     assert_eq!(by_ip(&evs, "2a02:d300::1")["geo"]["city"], Value::Null);
 }
 
@@ -192,23 +285,57 @@ fn stats_top_countries_and_asns() {
     assert_eq!(v["top_asns"][0]["asn"], 20712);
     assert_eq!(v["top_asns"][0]["org"], "Andrews & Arnold Ltd");
     // Terminal view.
-    let (_, out, _) = run(s.cmd().args(["stats", s.path("auth.log").to_str().unwrap()]));
-    assert!(out.contains("Top countries") && out.contains("United States") && out.contains("Australia"), "{out}");
+    let (_, out, _) = run(s
+        .cmd()
+        .args(["stats", s.path("auth.log").to_str().unwrap()]));
+    assert!(
+        out.contains("Top countries") && out.contains("United States") && out.contains("Australia"),
+        "{out}"
+    );
 }
 
 #[test]
 fn bad_database_files_name_the_flag() {
     let s = Setup::new();
-    std::fs::write(s.path("corrupt.mmdb"), b"\x00\x01 definitely not a database").unwrap();
+    std::fs::write(
+        s.path("corrupt.mmdb"),
+        b"\x00\x01 definitely not a database",
+    )
+    .unwrap();
     let cases: [(&[&str], &[&str]); 4] = [
-        (&["--geoip", "missing.mmdb"], &["--geoip", "missing.mmdb", "cannot open"]),
-        (&["--geoip", "corrupt.mmdb"], &["--geoip", "corrupt.mmdb", "not a MaxMind DB", "GeoLite2-City.mmdb"]),
-        (&["--asn", "city.mmdb"], &["--asn", "wrong kind of database", "GeoLite2-City", "--geoip"]),
-        (&["--geoip", "asn.mmdb"], &["--geoip", "wrong kind of database", "GeoLite2-ASN", "--asn"]),
+        (
+            &["--geoip", "missing.mmdb"],
+            &["--geoip", "missing.mmdb", "cannot open"],
+        ),
+        (
+            &["--geoip", "corrupt.mmdb"],
+            &[
+                "--geoip",
+                "corrupt.mmdb",
+                "not a MaxMind DB",
+                "GeoLite2-City.mmdb",
+            ],
+        ),
+        (
+            &["--asn", "city.mmdb"],
+            &[
+                "--asn",
+                "wrong kind of database",
+                "GeoLite2-City",
+                "--geoip",
+            ],
+        ),
+        (
+            &["--geoip", "asn.mmdb"],
+            &["--geoip", "wrong kind of database", "GeoLite2-ASN", "--asn"],
+        ),
     ];
     for (args, want) in cases {
         let mut c = s.cmd();
-        c.current_dir(s.dir.path()).args(args).arg("parse").arg("auth.log");
+        c.current_dir(s.dir.path())
+            .args(args)
+            .arg("parse")
+            .arg("auth.log");
         let (code, out, err) = run(&mut c);
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(out.is_empty());
@@ -224,7 +351,10 @@ fn info_lists_databases_with_licence_and_attribution() {
     let (code, out, err) = run(s.cmd().args(["geoip", "info"]));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("embedded in the sshmap binary"), "{out}");
-    assert!(out.contains("IP Geolocation by DB-IP (https://db-ip.com)"), "{out}");
+    assert!(
+        out.contains("IP Geolocation by DB-IP (https://db-ip.com)"),
+        "{out}"
+    );
     assert!(out.contains("CC BY 4.0"), "{out}");
     assert!(out.contains("(country, IPv6)"), "{out}");
     let (code, out, err) = run(s.cmd().args([
@@ -236,10 +366,19 @@ fn info_lists_databases_with_licence_and_attribution() {
         s.path("asn.mmdb").to_str().unwrap(),
     ]));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("location database: ") && out.contains("city.mmdb (--geoip)"), "{out}");
-    assert!(out.contains("GeoLite2-City (city, IPv6)") && out.contains("GeoLite2-ASN (asn, IPv6)"), "{out}");
+    assert!(
+        out.contains("location database: ") && out.contains("city.mmdb (--geoip)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("GeoLite2-City (city, IPv6)") && out.contains("GeoLite2-ASN (asn, IPv6)"),
+        "{out}"
+    );
     assert!(out.contains("built:       2026-01-01"), "{out}");
-    assert!(out.contains("records:     5 networks") && out.contains("records:     3 networks"), "{out}");
+    assert!(
+        out.contains("records:     5 networks") && out.contains("records:     3 networks"),
+        "{out}"
+    );
     assert!(out.contains("GeoLite2 End User License Agreement"), "{out}");
 }
 
@@ -259,13 +398,20 @@ fn serve(routes: Vec<(&'static str, Vec<u8>)>) -> String {
                     Ok(n) => req.extend_from_slice(&buf[..n]),
                 }
             }
-            let line = String::from_utf8_lossy(&req).lines().next().unwrap_or("").to_string();
+            let line = String::from_utf8_lossy(&req)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string();
             let path = line.split(' ').nth(1).unwrap_or("");
             let resp = routes
                 .iter()
                 .find(|(p, _)| *p == path)
                 .map(|(_, r)| r.clone())
-                .unwrap_or_else(|| b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec());
+                .unwrap_or_else(|| {
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_vec()
+                });
             let _ = conn.write_all(&resp);
         }
     });
@@ -297,11 +443,20 @@ fn update_downloads_atomically_and_survives_bad_downloads() {
     let base = serve(vec![
         ("/good.mmdb.gz", response(&good, good.len())),
         // The connection closes half way through the declared length.
-        ("/cut-connection.mmdb.gz", response(&newer[..newer.len() / 2], newer.len())),
+        (
+            "/cut-connection.mmdb.gz",
+            response(&newer[..newer.len() / 2], newer.len()),
+        ),
         // A complete response whose gzip stream stops half way.
-        ("/cut-gzip.mmdb.gz", response(&newer[..newer.len() / 2], newer.len() / 2)),
+        (
+            "/cut-gzip.mmdb.gz",
+            response(&newer[..newer.len() / 2], newer.len() / 2),
+        ),
         // Plain .mmdb cut before its metadata.
-        ("/cut-plain.mmdb", response(&plain[..plain.len() - 40], plain.len() - 40)),
+        (
+            "/cut-plain.mmdb",
+            response(&plain[..plain.len() - 40], plain.len() - 40),
+        ),
         ("/asn.mmdb.gz", response(&asn, asn.len())),
         ("/plain.mmdb", response(&plain, plain.len())),
     ]);
@@ -312,35 +467,82 @@ fn update_downloads_atomically_and_survives_bad_downloads() {
         serde_json::from_str::<Value>(&out).unwrap()["geo"]["country"].clone()
     };
     assert_eq!(lookup(), "US"); // embedded
-    let (code, out, err) = run(s.cmd().args(["geoip", "update", "--url", &format!("{base}/good.mmdb.gz")]));
+    let (code, out, err) =
+        run(s
+            .cmd()
+            .args(["geoip", "update", "--url", &format!("{base}/good.mmdb.gz")]));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("dbip-country-lite.mmdb") && out.contains("DB-IP"), "{out}");
+    assert!(
+        out.contains("dbip-country-lite.mmdb") && out.contains("DB-IP"),
+        "{out}"
+    );
     assert!(data.join("dbip-country-lite.mmdb").is_file());
-    assert_eq!(lookup(), "NL", "the downloaded database is preferred over the embedded one");
+    assert_eq!(
+        lookup(),
+        "NL",
+        "the downloaded database is preferred over the embedded one"
+    );
     let (_, out, _) = run(s.cmd().args(["geoip", "info"]));
-    assert!(out.contains("dbip-country-lite.mmdb (sshmap geoip update)"), "{out}");
+    assert!(
+        out.contains("dbip-country-lite.mmdb (sshmap geoip update)"),
+        "{out}"
+    );
 
-    for bad in ["/cut-connection.mmdb.gz", "/cut-gzip.mmdb.gz", "/cut-plain.mmdb", "/missing.mmdb.gz"] {
-        let (code, _, err) = run(s.cmd().args(["geoip", "update", "--url", &format!("{base}{bad}")]));
+    for bad in [
+        "/cut-connection.mmdb.gz",
+        "/cut-gzip.mmdb.gz",
+        "/cut-plain.mmdb",
+        "/missing.mmdb.gz",
+    ] {
+        let (code, _, err) =
+            run(s
+                .cmd()
+                .args(["geoip", "update", "--url", &format!("{base}{bad}")]));
         assert_eq!(code, 2, "{bad}");
-        assert!(err.contains("geoip update") && err.contains("is unchanged"), "{bad}: {err}");
+        assert!(
+            err.contains("geoip update") && err.contains("is unchanged"),
+            "{bad}: {err}"
+        );
         assert_eq!(lookup(), "NL", "{bad}: the old database stays in use");
     }
-    let (code, _, err) = run(s.cmd().args(["geoip", "update", "--url", &format!("{base}/missing.mmdb.gz")]));
+    let (code, _, err) = run(s.cmd().args([
+        "geoip",
+        "update",
+        "--url",
+        &format!("{base}/missing.mmdb.gz"),
+    ]));
     assert!(code == 2 && err.contains("404"), "{err}");
     // The wrong edition is refused.
-    let (code, _, err) = run(s.cmd().args(["geoip", "update", "--url", &format!("{base}/asn.mmdb.gz")]));
-    assert!(code == 2 && err.contains("not the country edition"), "{err}");
-    let (code, _, err) = run(s.cmd().args(["geoip", "update", "--edition", "asn", "--url", &format!("{base}/asn.mmdb.gz")]));
+    let (code, _, err) =
+        run(s
+            .cmd()
+            .args(["geoip", "update", "--url", &format!("{base}/asn.mmdb.gz")]));
+    assert!(
+        code == 2 && err.contains("not the country edition"),
+        "{err}"
+    );
+    let (code, _, err) = run(s.cmd().args([
+        "geoip",
+        "update",
+        "--edition",
+        "asn",
+        "--url",
+        &format!("{base}/asn.mmdb.gz"),
+    ]));
     assert_eq!(code, 0, "{err}");
     assert!(data.join("dbip-asn-lite.mmdb").is_file());
     // Uncompressed downloads work too.
-    let (code, _, err) = run(s.cmd().args(["geoip", "update", "--url", &format!("{base}/plain.mmdb")]));
+    let (code, _, err) =
+        run(s
+            .cmd()
+            .args(["geoip", "update", "--url", &format!("{base}/plain.mmdb")]));
     assert_eq!(code, 0, "{err}");
     assert_eq!(lookup(), "SE");
     // No temporary files left behind.
-    let mut names: Vec<String> =
-        std::fs::read_dir(&data).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     assert_eq!(names, ["dbip-asn-lite.mmdb", "dbip-country-lite.mmdb"]);
 }

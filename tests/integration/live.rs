@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::serve::{http, line, read_sse, Server};
+use super::serve::{read_sse, Server};
 use sshmap::serve::ServeConfig;
 
 const USER: &str = "sshmaplive";
@@ -38,14 +38,21 @@ fn need(bin: &str) -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Waits until something listens on 127.0.0.1:port, without connecting (a probe would be logged).
 fn wait_listening(port: u16) {
     let needle = format!("0100007F:{port:04X} 00000000:0000 0A");
     for _ in 0..100 {
-        if std::fs::read_to_string("/proc/net/tcp").unwrap_or_default().contains(&needle) {
+        if std::fs::read_to_string("/proc/net/tcp")
+            .unwrap_or_default()
+            .contains(&needle)
+        {
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -64,14 +71,20 @@ struct Rig {
 
 impl Drop for Rig {
     fn drop(&mut self) {
-        for c in [self.sshd.take(), self.rsyslog.take()].into_iter().flatten() {
+        for c in [self.sshd.take(), self.rsyslog.take()]
+            .into_iter()
+            .flatten()
+        {
             let mut c = c;
             let _ = c.kill();
             let _ = c.wait();
         }
         let _ = std::fs::remove_file("/dev/log");
         if self.user_created {
-            let _ = Command::new("userdel").args(["-r", USER]).stderr(Stdio::null()).status();
+            let _ = Command::new("userdel")
+                .args(["-r", USER])
+                .stderr(Stdio::null())
+                .status();
         }
     }
 }
@@ -79,12 +92,18 @@ impl Drop for Rig {
 impl Rig {
     /// rsyslogd writing auth to `auth.log` (RFC 3339) and forwarding to `fwd`; sshd on a spare port.
     fn start(fwd: SocketAddr) -> Rig {
-        assert!(unsafe_is_root(), "the live sshd test needs root (it starts sshd and adds a throwaway user)");
+        assert!(
+            unsafe_is_root(),
+            "the live sshd test needs root (it starts sshd and adds a throwaway user)"
+        );
         let rsyslogd = need("rsyslogd");
         let sshd = need("sshd");
         need("sshpass");
         let dir = tempfile::tempdir().unwrap();
-        let _ = std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755));
+        let _ = std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        );
         let w = dir.path();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Path::new("/dev/log").exists() {
@@ -103,7 +122,13 @@ impl Rig {
         );
         std::fs::write(w.join("rsyslog.conf"), conf).unwrap();
         std::fs::write(w.join("auth.log"), "").unwrap();
-        let mut rig = Rig { dir, rsyslog: None, sshd: None, user_created: false, ssh_port: free_port() };
+        let mut rig = Rig {
+            dir,
+            rsyslog: None,
+            sshd: None,
+            user_created: false,
+            ssh_port: free_port(),
+        };
         let w = rig.dir.path().to_path_buf();
         rig.rsyslog = Some(
             Command::new(rsyslogd)
@@ -121,20 +146,50 @@ impl Rig {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        assert!(Path::new("/dev/log").exists(), "rsyslogd did not create /dev/log");
+        assert!(
+            Path::new("/dev/log").exists(),
+            "rsyslogd did not create /dev/log"
+        );
 
-        if Command::new("id").arg(USER).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap().success() {
-            let _ = Command::new("userdel").args(["-r", USER]).stderr(Stdio::null()).status();
+        if Command::new("id")
+            .arg(USER)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+        {
+            let _ = Command::new("userdel")
+                .args(["-r", USER])
+                .stderr(Stdio::null())
+                .status();
         }
-        assert!(Command::new("useradd").args(["-m", "-s", "/bin/sh", USER]).status().unwrap().success());
+        assert!(Command::new("useradd")
+            .args(["-m", "-s", "/bin/sh", USER])
+            .status()
+            .unwrap()
+            .success());
         rig.user_created = true;
-        let mut chpasswd = Command::new("chpasswd").stdin(Stdio::piped()).spawn().unwrap();
-        chpasswd.stdin.take().unwrap().write_all(format!("{USER}:{PASS}\n").as_bytes()).unwrap();
+        let mut chpasswd = Command::new("chpasswd")
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        chpasswd
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{USER}:{PASS}\n").as_bytes())
+            .unwrap();
         assert!(chpasswd.wait().unwrap().success());
 
         std::fs::create_dir_all("/run/sshd").unwrap();
         let key = w.join("host_ed25519");
-        assert!(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status().unwrap().success());
+        assert!(Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&key)
+            .status()
+            .unwrap()
+            .success());
         let cfg = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {key}\nPidFile {w}/sshd.pid\nSyslogFacility AUTH\nLogLevel INFO\n\
              UsePAM yes\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\nPermitRootLogin no\nMaxStartups 100\nUseDNS no\n",
@@ -143,7 +198,14 @@ impl Rig {
             w = w.display()
         );
         std::fs::write(w.join("sshd_config"), cfg).unwrap();
-        rig.sshd = Some(Command::new(sshd).arg("-D").arg("-f").arg(w.join("sshd_config")).spawn().unwrap());
+        rig.sshd = Some(
+            Command::new(sshd)
+                .arg("-D")
+                .arg("-f")
+                .arg(w.join("sshd_config"))
+                .spawn()
+                .unwrap(),
+        );
         wait_listening(rig.ssh_port);
         rig
     }
@@ -156,8 +218,22 @@ impl Rig {
     fn login(&self, password: &str) -> bool {
         Command::new("sshpass")
             .args(["-p", password, "ssh", "-p", &self.ssh_port.to_string()])
-            .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
-            .args(["-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password", "-o", "NumberOfPasswordPrompts=1"])
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+            ])
+            .args([
+                "-o",
+                "PubkeyAuthentication=no",
+                "-o",
+                "PreferredAuthentications=password",
+                "-o",
+                "NumberOfPasswordPrompts=1",
+            ])
             .arg(format!("{USER}@127.0.0.1"))
             .arg("true")
             .stdin(Stdio::null())
@@ -176,7 +252,14 @@ fn unsafe_is_root() -> bool {
 }
 
 fn base_cfg() -> ServeConfig {
-    ServeConfig { tokens: vec![sshmap::serve::config::Token { secret: "test-token-123".into(), name: "t".into(), hosts: None }], ..ServeConfig::default() }
+    ServeConfig {
+        tokens: vec![sshmap::serve::config::Token {
+            secret: "test-token-123".into(),
+            name: "t".into(),
+            hosts: None,
+        }],
+        ..ServeConfig::default()
+    }
 }
 
 #[test]
@@ -184,54 +267,112 @@ fn real_sshd_logins_reach_the_stream_within_a_second_and_raise_an_alert() {
     let _g = DEVLOG.lock().unwrap_or_else(|e| e.into_inner());
     // B receives rsyslog's omfwd stream (the fleet path); A follows rsyslog's file.
     let syslog_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let b = Server::start(ServeConfig { syslog: Some(syslog_addr), ..base_cfg() });
+    let b = Server::start(ServeConfig {
+        syslog: Some(syslog_addr),
+        ..base_cfg()
+    });
     let rig = Rig::start(syslog_addr);
-    let a = Server::start(ServeConfig { tail: vec![rig.auth_log()], ..base_cfg() });
+    let a = Server::start(ServeConfig {
+        tail: vec![rig.auth_log()],
+        ..base_cfg()
+    });
     let (mut sa, _) = a.stream();
     let (mut sb, _) = b.stream();
 
     assert!(!rig.login("wrong-password"), "a wrong password must fail");
     let done = Instant::now();
-    let got = read_sse(&mut sa, |t| t.contains("\"kind\":\"auth_failure\"") && t.contains(USER), Duration::from_secs(5));
+    let got = read_sse(
+        &mut sa,
+        |t| t.contains("\"kind\":\"auth_failure\"") && t.contains(USER),
+        Duration::from_secs(5),
+    );
     let took = done.elapsed();
-    assert!(got.contains("\"kind\":\"auth_failure\"") && got.contains(USER), "no auth_failure on the stream:\n{got}\nauth.log:\n{}", std::fs::read_to_string(rig.auth_log()).unwrap_or_default());
-    assert!(took <= Duration::from_secs(1), "auth_failure took {took:?} after the client gave up");
+    assert!(
+        got.contains("\"kind\":\"auth_failure\"") && got.contains(USER),
+        "no auth_failure on the stream:\n{got}\nauth.log:\n{}",
+        std::fs::read_to_string(rig.auth_log()).unwrap_or_default()
+    );
+    assert!(
+        took <= Duration::from_secs(1),
+        "auth_failure took {took:?} after the client gave up"
+    );
     assert!(got.contains("\"ip\":\"127.0.0.1\""), "{got}");
 
     assert!(rig.login(PASS), "the right password must work");
-    let got = read_sse(&mut sa, |t| t.contains("event: alert"), Duration::from_secs(5));
+    let got = read_sse(
+        &mut sa,
+        |t| t.contains("event: alert"),
+        Duration::from_secs(5),
+    );
     assert!(got.contains("\"kind\":\"auth_success\""), "{got}");
-    assert!(got.contains("event: alert") && got.contains("success_after_ip_failures"), "no alert:\n{got}");
+    assert!(
+        got.contains("event: alert") && got.contains("success_after_ip_failures"),
+        "no alert:\n{got}"
+    );
 
     // The same through rsyslog omfwd → --syslog.
-    let got = read_sse(&mut sb, |t| t.contains("event: alert"), Duration::from_secs(10));
-    assert!(got.contains("\"kind\":\"auth_failure\"") && got.contains("success_after_ip_failures"), "syslog path:\n{got}");
+    let got = read_sse(
+        &mut sb,
+        |t| t.contains("event: alert"),
+        Duration::from_secs(10),
+    );
+    assert!(
+        got.contains("\"kind\":\"auth_failure\"") && got.contains("success_after_ip_failures"),
+        "syslog path:\n{got}"
+    );
     drop(rig);
     a.stop();
     b.stop();
 }
 
-#[test]
-fn headless_chromium_shows_the_marker_of_an_event() {
+/// Runs `tests/browser/live.mjs` against a fresh `serve`: events posted while
+/// the page is open must reach it over SSE (marker, pulse, feed, counter, alert).
+fn live_page_in_chromium(anonymize_ip: bool) {
     let _g = DEVLOG.lock().unwrap_or_else(|e| e.into_inner());
-    let chromium = need("chromium");
-    let srv = Server::start(ServeConfig { home: Some((48.85, 2.35)), ..base_cfg() });
-    let body = line(7, "Failed password for root from 8.8.8.8 port 4242 ssh2");
-    let resp = http(srv.addr, "POST", "/api/ingest", &[("Authorization", "Bearer test-token-123"), ("Content-Type", "text/plain")], body.as_bytes());
-    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync", "--disable-component-update", "--disable-dev-shm-usage"])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(["--virtual-time-budget=3000", "--timeout=15000", "--dump-dom"])
-        .arg(format!("http://{}/#once", srv.addr))
-        .stderr(Stdio::null())
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&out.stdout);
-    assert!(dom.contains("data-live=\"1\""), "the live layer did not connect:\n{dom}");
-    let points = dom.split("id=\"points\"").nth(1).unwrap_or("");
-    assert!(points.starts_with("><circle"), "no marker for the event:\n{dom}");
-    assert!(dom.contains("id=\"t-events\">1<"), "counter not updated:\n{dom}");
+    need("chromium");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        root.join("tests/browser/node_modules/playwright-core")
+            .is_dir(),
+        "playwright-core is not installed: run `npm ci --prefix tests/browser` (see .ci/run)"
+    );
+    let srv = Server::start(ServeConfig {
+        home: Some((48.85, 2.35)),
+        anonymize_ip,
+        ..base_cfg()
+    });
+    let keep = Path::new(env!("CARGO_TARGET_TMPDIR")).join("live");
+    std::fs::create_dir_all(&keep).unwrap();
+    let shot = keep.join(if anonymize_ip {
+        "live-anonymized.png"
+    } else {
+        "live.png"
+    });
+    let mut cmd = Command::new("node");
+    cmd.arg(root.join("tests/browser/live.mjs"))
+        .arg(format!("http://{}/", srv.addr))
+        .arg("test-token-123")
+        .arg(&shot);
+    if anonymize_ip {
+        cmd.arg("anonymized");
+    }
+    let o = cmd.output().expect("run node (install nodejs)");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "live page checks failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    eprintln!("screenshot for a person to look at: {}", shot.display());
     srv.stop();
+}
+
+#[test]
+fn headless_chromium_shows_events_and_alerts_arriving_over_sse() {
+    live_page_in_chromium(false);
+}
+
+#[test]
+fn headless_chromium_live_page_with_anonymized_addresses() {
+    live_page_in_chromium(true);
 }

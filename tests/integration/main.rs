@@ -2,14 +2,14 @@
 
 mod cli;
 mod corpora;
-mod store;
 mod geoip;
 mod live;
 mod mmdb_writer;
 mod openssh_fixtures;
-mod report;
 mod render;
-mod timelapse;
+mod report;
 mod robustness;
 mod serve;
+mod store;
+mod timelapse;
 mod util;

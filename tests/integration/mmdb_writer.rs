@@ -47,7 +47,11 @@ pub struct Writer {
 
 impl Writer {
     pub fn new(database_type: &str) -> Writer {
-        Writer { database_type: database_type.to_string(), nodes: vec![[Rec::Empty, Rec::Empty]], data: Vec::new() }
+        Writer {
+            database_type: database_type.to_string(),
+            nodes: vec![[Rec::Empty, Rec::Empty]],
+            data: Vec::new(),
+        }
     }
 
     /// Inserts `value` for the network `cidr` ("81.2.69.0/24", "2001:218::/32").
@@ -104,7 +108,10 @@ impl Writer {
             ("binary_format_minor_version".into(), Value::U16(0)),
             ("build_epoch".into(), Value::U64(1_767_225_600)), // 2026-01-01
             ("database_type".into(), s(&self.database_type)),
-            ("description".into(), map([("en", s("sshmap test database"))])),
+            (
+                "description".into(),
+                map([("en", s("sshmap test database"))]),
+            ),
             ("ip_version".into(), Value::U16(6)),
             ("languages".into(), Value::Array(vec![s("en")])),
             ("node_count".into(), Value::U32(count as u32)),
@@ -200,21 +207,51 @@ pub mod fixtures {
         let mut w = Writer::new("GeoLite2-City");
         let city = |cc: &str, country: &str, city: &str, lat: f64, lon: f64| {
             map([
-                ("city", map([("geoname_id", Value::U32(1)), ("names", map([("en", s(city)), ("de", s("x"))]))])),
+                (
+                    "city",
+                    map([
+                        ("geoname_id", Value::U32(1)),
+                        ("names", map([("en", s(city)), ("de", s("x"))])),
+                    ]),
+                ),
                 ("continent", map([("code", s("EU"))])),
-                ("country", map([("iso_code", s(cc)), ("names", map([("en", s(country))]))])),
-                ("location", map([("accuracy_radius", Value::U16(100)), ("latitude", Value::Double(lat)), ("longitude", Value::Double(lon))])),
+                (
+                    "country",
+                    map([("iso_code", s(cc)), ("names", map([("en", s(country))]))]),
+                ),
+                (
+                    "location",
+                    map([
+                        ("accuracy_radius", Value::U16(100)),
+                        ("latitude", Value::Double(lat)),
+                        ("longitude", Value::Double(lon)),
+                    ]),
+                ),
             ])
         };
-        w.insert("81.2.69.0/24", &city("GB", "United Kingdom", "London", 51.5142, -0.0931));
-        w.insert("2001:218::/32", &city("JP", "Japan", "Tokyo", 35.685, 139.7514));
-        let country_only = |cc: &str, name: &str| map([("country", map([("iso_code", s(cc)), ("names", map([("en", s(name))]))]))]);
+        w.insert(
+            "81.2.69.0/24",
+            &city("GB", "United Kingdom", "London", 51.5142, -0.0931),
+        );
+        w.insert(
+            "2001:218::/32",
+            &city("JP", "Japan", "Tokyo", 35.685, 139.7514),
+        );
+        let country_only = |cc: &str, name: &str| {
+            map([(
+                "country",
+                map([("iso_code", s(cc)), ("names", map([("en", s(name))]))]),
+            )])
+        };
         w.insert("89.160.20.0/24", &country_only("SE", "Sweden"));
         w.insert("2a02:d300::/32", &country_only("FR", "France"));
         let mut mel = city("AU", "Australia", "Melbourne", -37.814, 144.9633);
         if let Value::Map(pairs) = &mut mel {
             pairs.push(("autonomous_system_number".into(), Value::U32(1221)));
-            pairs.push(("autonomous_system_organization".into(), s("Telstra Pty Ltd")));
+            pairs.push((
+                "autonomous_system_organization".into(),
+                s("Telstra Pty Ltd"),
+            ));
         }
         w.insert("1.128.0.0/11", &mel);
         w
@@ -230,7 +267,10 @@ pub mod fixtures {
     pub fn maxmind_asn() -> Writer {
         let mut w = Writer::new("GeoLite2-ASN");
         let asn = |n: u32, org: &str| {
-            map([("autonomous_system_number", Value::U32(n)), ("autonomous_system_organization", s(org))])
+            map([
+                ("autonomous_system_number", Value::U32(n)),
+                ("autonomous_system_organization", s(org)),
+            ])
         };
         w.insert("81.2.69.0/24", &asn(20712, "Andrews & Arnold Ltd"));
         w.insert("2001:218::/32", &asn(2914, "NTT America, Inc."));
@@ -265,8 +305,17 @@ pub mod fixtures {
     /// Flat-schema ASN database (`asn`, `as_organization`).
     pub fn flat_asn() -> Writer {
         let mut w = Writer::new("ip-location-db: asn");
-        w.insert("81.2.69.0/24", &map([("asn", Value::U32(20712)), ("as_organization", s("Andrews & Arnold Ltd"))]));
-        w.insert("2a02:d300::/32", &map([("asn", Value::U32(3215)), ("as_organization", s("Orange"))]));
+        w.insert(
+            "81.2.69.0/24",
+            &map([
+                ("asn", Value::U32(20712)),
+                ("as_organization", s("Andrews & Arnold Ltd")),
+            ]),
+        );
+        w.insert(
+            "2a02:d300::/32",
+            &map([("asn", Value::U32(3215)), ("as_organization", s("Orange"))]),
+        );
         w
     }
 

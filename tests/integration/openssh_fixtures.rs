@@ -18,13 +18,17 @@ const ENVELOPES: [&str; 3] = ["rfc3164.log", "rfc3339.log", "rfc5424.log"];
 const SETS: [&str; 2] = ["openssh", "openssh/verbose"];
 
 fn read(set: &str, file: &str) -> String {
-    std::fs::read_to_string(fixture(&format!("{set}/{file}"))).unwrap_or_else(|e| panic!("{set}/{file}: {e}"))
+    std::fs::read_to_string(fixture(&format!("{set}/{file}")))
+        .unwrap_or_else(|e| panic!("{set}/{file}: {e}"))
 }
 
 /// The year the files were recorded in (RFC 3164 lines carry none).
 fn year(set: &str) -> String {
     let v = read(set, "versions.txt");
-    let at = v.lines().find_map(|l| l.strip_prefix("recorded_at=")).expect("recorded_at in versions.txt");
+    let at = v
+        .lines()
+        .find_map(|l| l.strip_prefix("recorded_at="))
+        .expect("recorded_at in versions.txt");
     at[..4].to_string()
 }
 
@@ -35,18 +39,37 @@ fn year(set: &str) -> String {
 fn ground_truth_attempts(set: &str) -> u64 {
     read(set, "ground-truth.jsonl")
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("ground-truth line")["attempts"].as_u64().expect("attempts"))
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("ground-truth line")["attempts"]
+                .as_u64()
+                .expect("attempts")
+        })
         .sum()
 }
 
 fn parse(set: &str, file: &str) -> Vec<Value> {
     let path = fixture(&format!("{set}/{file}"));
-    let out = run(&["parse", "--format", "jsonl", "--year", &year(set), "--tz", "UTC", path.to_str().unwrap()]);
-    assert!(out.status.success(), "sshmap parse {set}/{file}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "parse",
+        "--format",
+        "jsonl",
+        "--year",
+        &year(set),
+        "--tz",
+        "UTC",
+        path.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "sshmap parse {set}/{file}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .expect("utf-8 output")
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{file}: bad JSON line {l:?}: {e}")))
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("{file}: bad JSON line {l:?}: {e}"))
+        })
         .collect()
 }
 
@@ -65,7 +88,9 @@ fn envelope_free(ev: &Value) -> Value {
 fn whole_seconds(ts: &str) -> String {
     match ts.find('.') {
         Some(dot) => {
-            let tail = ts[dot..].find(|c| c == '+' || c == '-' || c == 'Z').map_or("", |i| &ts[dot + i..]);
+            let tail = ts[dot..]
+                .find(|c| c == '+' || c == '-' || c == 'Z')
+                .map_or("", |i| &ts[dot + i..]);
             format!("{}{}", &ts[..dot], tail)
         }
         None => ts.to_string(),
@@ -75,9 +100,26 @@ fn whole_seconds(ts: &str) -> String {
 /// The fields `expected.jsonl` pins.
 fn projection(ev: &Value) -> Value {
     let mut p = serde_json::Map::new();
-    for k in ["ts", "kind", "method", "user", "invalid_user", "ip", "port", "count", "attempts"] {
+    for k in [
+        "ts",
+        "kind",
+        "method",
+        "user",
+        "invalid_user",
+        "ip",
+        "port",
+        "count",
+        "attempts",
+    ] {
         let v = ev.get(k).cloned().unwrap_or(Value::Null);
-        p.insert(k.into(), if k == "ts" { json!(whole_seconds(v.as_str().unwrap_or(""))) } else { v });
+        p.insert(
+            k.into(),
+            if k == "ts" {
+                json!(whole_seconds(v.as_str().unwrap_or("")))
+            } else {
+                v
+            },
+        );
     }
     Value::Object(p)
 }
@@ -88,7 +130,11 @@ fn diff(expected: &[Value], got: &[Value]) -> Option<String> {
     let mut lcs = vec![vec![0u32; m + 1]; n + 1];
     for i in (0..n).rev() {
         for j in (0..m).rev() {
-            lcs[i][j] = if expected[i] == got[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+            lcs[i][j] = if expected[i] == got[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
         }
     }
     let (mut i, mut j, mut out) = (0, 0, String::new());
@@ -164,16 +210,24 @@ fn hostile_user_names_keep_the_true_source() {
         "用户",
     ];
     let mut failures = Vec::new();
-    for (set, file) in SETS.iter().flat_map(|s| ENVELOPES.iter().map(move |f| (*s, *f))) {
+    for (set, file) in SETS
+        .iter()
+        .flat_map(|s| ENVELOPES.iter().map(move |f| (*s, *f)))
+    {
         let events = parse(set, file);
         for name in hostile {
             for ip in ["127.0.0.1", "::1"] {
                 for kind in ["invalid_user", "auth_failure", "preauth_close"] {
                     let found = events.iter().any(|e| {
-                        e["kind"] == kind && e["user"] == name && e["ip"] == ip && e["invalid_user"] == true
+                        e["kind"] == kind
+                            && e["user"] == name
+                            && e["ip"] == ip
+                            && e["invalid_user"] == true
                     });
                     if !found {
-                        failures.push(format!("{set}/{file}: no {kind} event for invalid user {name:?} from {ip}"));
+                        failures.push(format!(
+                            "{set}/{file}: no {kind} event for invalid user {name:?} from {ip}"
+                        ));
                     }
                 }
             }
@@ -181,7 +235,9 @@ fn hostile_user_names_keep_the_true_source() {
         for e in &events {
             let ip = e["ip"].as_str().unwrap_or("");
             if ip != "127.0.0.1" && ip != "::1" {
-                failures.push(format!("{set}/{file}: event with a source that is not the client: {e}"));
+                failures.push(format!(
+                    "{set}/{file}: event with a source that is not the client: {e}"
+                ));
             }
         }
     }
@@ -194,20 +250,42 @@ fn stats_match_the_ground_truth() {
     for set in SETS {
         let attempts = ground_truth_attempts(set);
         let want = expected(set);
-        assert_eq!(want.iter().map(|e| e["attempts"].as_u64().unwrap()).sum::<u64>(), attempts, "{set}: expected.jsonl vs ground truth");
+        assert_eq!(
+            want.iter()
+                .map(|e| e["attempts"].as_u64().unwrap())
+                .sum::<u64>(),
+            attempts,
+            "{set}: expected.jsonl vs ground truth"
+        );
         let mut by_kind: BTreeMap<String, u64> = BTreeMap::new();
         for e in &want {
-            *by_kind.entry(e["kind"].as_str().unwrap().to_string()).or_default() += 1;
+            *by_kind
+                .entry(e["kind"].as_str().unwrap().to_string())
+                .or_default() += 1;
         }
         for file in ENVELOPES {
             let lines = read(set, file).lines().count();
             let path = fixture(&format!("{set}/{file}"));
-            let out = run(&["stats", "--json", "--year", &year(set), "--tz", "UTC", path.to_str().unwrap()]);
-            assert!(out.status.success(), "sshmap stats {set}/{file}: {}", String::from_utf8_lossy(&out.stderr));
+            let out = run(&[
+                "stats",
+                "--json",
+                "--year",
+                &year(set),
+                "--tz",
+                "UTC",
+                path.to_str().unwrap(),
+            ]);
+            assert!(
+                out.status.success(),
+                "sshmap stats {set}/{file}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let s: Value = serde_json::from_slice(&out.stdout).expect("stats JSON");
             let mut check = |what: &str, got: &Value, want: Value| {
                 if *got != want {
-                    failures.push(format!("{set}/{file}: {what} = {got}, ground truth says {want}"));
+                    failures.push(format!(
+                        "{set}/{file}: {what} = {got}, ground truth says {want}"
+                    ));
                 }
             };
             check("attempts", &s["attempts"], json!(attempts));

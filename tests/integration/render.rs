@@ -43,7 +43,12 @@ fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
 fn pixel(img: &(u32, u32, Vec<u8>), x: f32, y: f32) -> Color {
     let (w, _, data) = img;
     let i = (y.round() as usize * *w as usize + x.round() as usize) * 3;
-    Color { r: data[i], g: data[i + 1], b: data[i + 2], a: 255 }
+    Color {
+        r: data[i],
+        g: data[i + 1],
+        b: data[i + 2],
+        a: 255,
+    }
 }
 
 /// A log whose attempts all come from Brazil (geo set as the GeoIP stage will set it).
@@ -60,7 +65,11 @@ fn brazil_map_data() -> MapData {
     };
     let mut data = MapData::default();
     pipeline::run(&[Input::File(log)], &opts, &mut |mut ev| {
-        ev.geo = Some(Arc::new(Geo { country: Some(Arc::from("BR")), precision: Some("country"), ..Geo::default() }));
+        ev.geo = Some(Arc::new(Geo {
+            country: Some(Arc::from("BR")),
+            precision: Some("country"),
+            ..Geo::default()
+        }));
         data.add(&ev, u64::from(ev.attempts));
         Ok(())
     })
@@ -76,9 +85,23 @@ fn one_country_glows_top_colour_and_the_ocean_stays_ocean() {
         (Projection::EqualEarth, Theme::Dark),
         (Projection::Mercator, Theme::Light),
         (Projection::NaturalEarth, Theme::Dark),
-        (Projection::Orthographic { lat0: -10.0, lon0: -50.0 }, Theme::Dark),
+        (
+            Projection::Orthographic {
+                lat0: -10.0,
+                lon0: -50.0,
+            },
+            Theme::Dark,
+        ),
     ] {
-        let opts = MapOptions { width: 1280, height: 720, projection, theme, points: false, home: None, title: None };
+        let opts = MapOptions {
+            width: 1280,
+            height: 720,
+            projection,
+            theme,
+            points: false,
+            home: None,
+            title: None,
+        };
         let png = encode(&map::scene(&data, &opts), Format::Png);
         let img = decode_png(&png);
         assert_eq!((img.0, img.1), (1280, 720));
@@ -86,7 +109,11 @@ fn one_country_glows_top_colour_and_the_ocean_stays_ocean() {
         let pal = theme.palette();
         let (lat, lon) = countries::label_point("BR").unwrap();
         let (x, y) = fit.apply(projection.project(lon, lat));
-        assert_eq!(pixel(&img, x, y), *pal.ramp.last().unwrap(), "{projection:?}: Brazil's label point");
+        assert_eq!(
+            pixel(&img, x, y),
+            *pal.ramp.last().unwrap(),
+            "{projection:?}: Brazil's label point"
+        );
         // Mid South Atlantic, visible in every projection above.
         let (x, y) = fit.apply(projection.project(-25.0, -20.0));
         assert_eq!(pixel(&img, x, y), pal.ocean, "{projection:?}: mid-ocean");
@@ -100,7 +127,13 @@ fn one_country_glows_top_colour_and_the_ocean_stays_ocean() {
 #[test]
 fn svg_has_one_element_per_country_with_its_iso_id_and_fill() {
     let data = brazil_map_data();
-    let opts = MapOptions { width: 1600, height: 900, points: true, home: Some((48.85, 2.35)), ..MapOptions::default() };
+    let opts = MapOptions {
+        width: 1600,
+        height: 900,
+        points: true,
+        home: Some((48.85, 2.35)),
+        ..MapOptions::default()
+    };
     let svg = String::from_utf8(encode(&map::scene(&data, &opts), Format::Svg)).unwrap();
     let doc = roxmltree::Document::parse(&svg).expect("SVG is well-formed XML");
     let mut ids = std::collections::HashSet::new();
@@ -109,7 +142,10 @@ fn svg_has_one_element_per_country_with_its_iso_id_and_fill() {
         if let Some(id) = node.attribute("id") {
             if id.len() == 2 && id.bytes().all(|b| b.is_ascii_uppercase()) {
                 assert!(ids.insert(id.to_string()), "{id} appears twice");
-                assert!(node.attribute("fill").is_some_and(|f| f.starts_with('#')), "{id} has no fill");
+                assert!(
+                    node.attribute("fill").is_some_and(|f| f.starts_with('#')),
+                    "{id} has no fill"
+                );
                 if id == "BR" {
                     brazil_fill = node.attribute("fill").map(str::to_string);
                 }
@@ -120,7 +156,10 @@ fn svg_has_one_element_per_country_with_its_iso_id_and_fill() {
     for iso in ["FR", "US", "RU", "ZA", "LS", "XK", "AQ", "FJ"] {
         assert!(ids.contains(iso), "{iso} missing");
     }
-    assert_eq!(brazil_fill.as_deref(), Some(Theme::Dark.palette().ramp.last().unwrap().hex().as_str()));
+    assert_eq!(
+        brazil_fill.as_deref(),
+        Some(Theme::Dark.palette().ramp.last().unwrap().hex().as_str())
+    );
 }
 
 #[test]
@@ -131,15 +170,41 @@ fn chart_escapes_attacker_controlled_user_names() {
     let log = write_log(dir.path(), "auth.log", &lines);
     for style in ["bar", "pie"] {
         let out = dir.path().join(format!("users-{style}.svg"));
-        let o = run(&["--year", "2026", "-q", "chart", log.to_str().unwrap(), "-o", out.to_str().unwrap(), "--by", "user", "--style", style]);
+        let o = run(&[
+            "--year",
+            "2026",
+            "-q",
+            "chart",
+            log.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--by",
+            "user",
+            "--style",
+            style,
+        ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let svg = std::fs::read_to_string(&out).unwrap();
         assert!(!svg.contains("<script"), "raw markup in the {style} chart");
         assert!(svg.contains("&lt;script&gt;"));
         let doc = roxmltree::Document::parse(&svg).expect("well-formed");
-        assert!(doc.descendants().any(|n| n.text() == Some("<script>alert(1)</script>")));
+        assert!(doc
+            .descendants()
+            .any(|n| n.text() == Some("<script>alert(1)</script>")));
         let png = dir.path().join(format!("users-{style}.png"));
-        let o = run(&["--year", "2026", "-q", "chart", log.to_str().unwrap(), "-o", png.to_str().unwrap(), "--by", "user", "--style", style]);
+        let o = run(&[
+            "--year",
+            "2026",
+            "-q",
+            "chart",
+            log.to_str().unwrap(),
+            "-o",
+            png.to_str().unwrap(),
+            "--by",
+            "user",
+            "--style",
+            style,
+        ]);
         assert!(o.status.success());
         assert_eq!(&std::fs::read(&png).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
     }
@@ -151,13 +216,31 @@ fn empty_input_draws_a_map_that_says_no_attempts() {
     let log = dir.path().join("empty.log");
     std::fs::write(&log, "").unwrap();
     let svg = dir.path().join("m.svg");
-    let o = run(&["-q", "map", log.to_str().unwrap(), "-o", svg.to_str().unwrap()]);
+    let o = run(&[
+        "-q",
+        "map",
+        log.to_str().unwrap(),
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = std::fs::read_to_string(&svg).unwrap();
     let doc = roxmltree::Document::parse(&text).unwrap();
-    assert!(doc.descendants().any(|n| n.has_tag_name("text") && n.text() == Some("no attempts")));
+    assert!(doc
+        .descendants()
+        .any(|n| n.has_tag_name("text") && n.text() == Some("no attempts")));
     let png = dir.path().join("m.png");
-    let o = run(&["-q", "map", log.to_str().unwrap(), "-o", png.to_str().unwrap(), "--size", "640x360", "--projection", "globe"]);
+    let o = run(&[
+        "-q",
+        "map",
+        log.to_str().unwrap(),
+        "-o",
+        png.to_str().unwrap(),
+        "--size",
+        "640x360",
+        "--projection",
+        "globe",
+    ]);
     assert!(o.status.success());
     let img = decode_png(&std::fs::read(&png).unwrap());
     assert_eq!((img.0, img.1), (640, 360));
@@ -169,7 +252,23 @@ fn map_command_reads_logs_and_rejects_bad_options() {
     let log = write_log(dir.path(), "auth.log", &failed_lines(50, "admin"));
     let out = dir.path().join("m.png");
     let l = log.to_str().unwrap();
-    let o = run(&["--year", "2026", "map", l, "-o", out.to_str().unwrap(), "--points", "--home", "-33.9,18.4", "--theme", "light", "--from", "2026-11-23", "--kind", "auth_failure"]);
+    let o = run(&[
+        "--year",
+        "2026",
+        "map",
+        l,
+        "-o",
+        out.to_str().unwrap(),
+        "--points",
+        "--home",
+        "-33.9,18.4",
+        "--theme",
+        "light",
+        "--from",
+        "2026-11-23",
+        "--kind",
+        "auth_failure",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("50 attempts"));
     for bad in [
@@ -183,7 +282,12 @@ fn map_command_reads_logs_and_rejects_bad_options() {
         let mut args = vec!["map", l];
         args.extend(bad.iter());
         let o = run(&args);
-        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{bad:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
 }
 
@@ -194,20 +298,60 @@ fn map_and_chart_read_the_store_like_the_logs() {
     let dir = tempfile::tempdir().unwrap();
     let log = crate::util::fixture("sample/auth.log");
     let db = dir.path().join("s.db");
-    let o = run(&["-q", "--year", "2026", "ingest", log.to_str().unwrap(), "--db", db.to_str().unwrap()]);
+    let o = run(&[
+        "-q",
+        "--year",
+        "2026",
+        "ingest",
+        log.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    for (cmd, extra) in [("map", &["--points"][..]), ("chart", &["--by", "country"][..])] {
+    for (cmd, extra) in [
+        ("map", &["--points"][..]),
+        ("chart", &["--by", "country"][..]),
+    ] {
         let from_log = dir.path().join(format!("{cmd}-log.svg"));
         let from_db = dir.path().join(format!("{cmd}-db.svg"));
-        let mut a = vec!["-q", "--year", "2026", cmd, log.to_str().unwrap(), "-o", from_log.to_str().unwrap()];
+        let mut a = vec![
+            "-q",
+            "--year",
+            "2026",
+            cmd,
+            log.to_str().unwrap(),
+            "-o",
+            from_log.to_str().unwrap(),
+        ];
         a.extend_from_slice(extra);
-        let mut b = vec!["-q", cmd, "--db", db.to_str().unwrap(), "-o", from_db.to_str().unwrap()];
+        let mut b = vec![
+            "-q",
+            cmd,
+            "--db",
+            db.to_str().unwrap(),
+            "-o",
+            from_db.to_str().unwrap(),
+        ];
         b.extend_from_slice(extra);
         let (oa, ob) = (run(&a), run(&b));
-        assert!(oa.status.success(), "{}", String::from_utf8_lossy(&oa.stderr));
-        assert!(ob.status.success(), "{}", String::from_utf8_lossy(&ob.stderr));
-        let (sa, sb) = (std::fs::read_to_string(&from_log).unwrap(), std::fs::read_to_string(&from_db).unwrap());
-        assert!(sa.contains("401"), "{cmd}: the sample's 401 attempts are in the picture");
+        assert!(
+            oa.status.success(),
+            "{}",
+            String::from_utf8_lossy(&oa.stderr)
+        );
+        assert!(
+            ob.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ob.stderr)
+        );
+        let (sa, sb) = (
+            std::fs::read_to_string(&from_log).unwrap(),
+            std::fs::read_to_string(&from_db).unwrap(),
+        );
+        assert!(
+            sa.contains("401"),
+            "{cmd}: the sample's 401 attempts are in the picture"
+        );
         assert_eq!(sa, sb, "{cmd}: the same SVG from the store as from the log");
     }
 }

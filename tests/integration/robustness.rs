@@ -73,7 +73,11 @@ fn megabyte_lines_nuls_and_binary_through_the_binary() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("hostile.log");
     let mut f = std::fs::File::create(&p).unwrap();
-    writeln!(f, "Nov 23 07:41:35 vm sshd[1]: Invalid user a from 192.0.2.1 port 1").unwrap();
+    writeln!(
+        f,
+        "Nov 23 07:41:35 vm sshd[1]: Invalid user a from 192.0.2.1 port 1"
+    )
+    .unwrap();
     let mut huge = b"Nov 23 07:41:35 vm sshd[2]: Invalid user ".to_vec();
     huge.extend(std::iter::repeat_n(b'A', 1 << 20));
     huge.extend_from_slice(b" from 192.0.2.2 port 2\n");
@@ -83,10 +87,18 @@ fn megabyte_lines_nuls_and_binary_through_the_binary() {
     let mut giant = vec![b'x'; 3 << 20];
     giant.push(b'\n');
     f.write_all(&giant).unwrap();
-    writeln!(f, "Nov 23 07:41:36 vm sshd[3]: Invalid user b from 192.0.2.3 port 3").unwrap();
+    writeln!(
+        f,
+        "Nov 23 07:41:36 vm sshd[3]: Invalid user b from 192.0.2.3 port 3"
+    )
+    .unwrap();
     drop(f);
     let out = run(&["stats", "--json", "--year", "2026", p.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["events"], 2);
     let input = &v["inputs"][0];

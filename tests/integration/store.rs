@@ -18,12 +18,22 @@ fn sample() -> String {
 }
 
 fn ok(out: Output) -> Output {
-    assert!(out.status.success(), "sshmap failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "sshmap failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
 fn ingest(db: &Path, inputs: &[&Path]) -> Output {
-    let mut args = vec!["ingest".to_string(), "--tz".into(), "UTC".into(), "--db".into(), db.display().to_string()];
+    let mut args = vec![
+        "ingest".to_string(),
+        "--tz".into(),
+        "UTC".into(),
+        "--db".into(),
+        db.display().to_string(),
+    ];
     args.extend(inputs.iter().map(|p| p.display().to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     ok(run(&args))
@@ -31,7 +41,12 @@ fn ingest(db: &Path, inputs: &[&Path]) -> Output {
 
 /// `stats --json` on log files, `inputs` names dropped (the store names an input by its latest path).
 fn stats_logs(inputs: &[&Path]) -> serde_json::Value {
-    let mut args = vec!["stats".to_string(), "--json".into(), "--tz".into(), "UTC".into()];
+    let mut args = vec![
+        "stats".to_string(),
+        "--json".into(),
+        "--tz".into(),
+        "UTC".into(),
+    ];
     args.extend(inputs.iter().map(|p| p.display().to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     serde_json::from_slice(&ok(run(&args)).stdout).expect("json")
@@ -53,7 +68,8 @@ fn without_input_names(mut v: serde_json::Value) -> serde_json::Value {
 fn events(db: &Path) -> Vec<Event> {
     let mut s = store::open(&Location::Sqlite(db.to_path_buf())).expect("open");
     let mut out = Vec::new();
-    s.scan(&Filter::default(), &mut |e| out.push(e)).expect("scan");
+    s.scan(&Filter::default(), &mut |e| out.push(e))
+        .expect("scan");
     out
 }
 
@@ -62,7 +78,12 @@ fn write(path: &Path, text: &str) {
 }
 
 fn append(path: &Path, text: &str) {
-    fs::OpenOptions::new().append(true).open(path).unwrap().write_all(text.as_bytes()).unwrap();
+    fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
 }
 
 /// The sample, split after `n` lines.
@@ -86,10 +107,16 @@ fn ingest_twice_adds_nothing_and_stats_db_equals_stats_on_the_log() {
     write(&log, &sample());
     let db = dir.path().join("s.db");
     let first = ingest(&db, &[&log]);
-    assert!(String::from_utf8_lossy(&first.stderr).contains("+873 events"), "{first:?}");
+    assert!(
+        String::from_utf8_lossy(&first.stderr).contains("+873 events"),
+        "{first:?}"
+    );
     let once = events(&db);
     let second = ingest(&db, &[&log]);
-    assert!(String::from_utf8_lossy(&second.stderr).contains("+0 events (up to date)"), "{second:?}");
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("+0 events (up to date)"),
+        "{second:?}"
+    );
     assert_eq!(events(&db), once);
     assert_eq!(stats_db(db.to_str().unwrap(), &[]), stats_logs(&[&log]));
     // The same through sqlite:// and with a time filter that keeps everything.
@@ -138,18 +165,31 @@ fn rotation_by_rename_then_gzip_loses_and_doubles_nothing() {
     write(&live, &c);
     ingest(&db, &[&logs]);
     let want = stats_logs(&[&rotated, &live]);
-    assert_eq!(without_input_names(stats_db(db.to_str().unwrap(), &[])), without_input_names(want.clone()));
+    assert_eq!(
+        without_input_names(stats_db(db.to_str().unwrap(), &[])),
+        without_input_names(want.clone())
+    );
     let n = events(&db).len();
     // Then the rotated file is compressed (delaycompress): nothing new.
     let gz = logs.join("auth.log.2.gz");
-    let mut enc = flate2::write::GzEncoder::new(fs::File::create(&gz).unwrap(), flate2::Compression::default());
-    enc.write_all(fs::read(&rotated).unwrap().as_slice()).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(
+        fs::File::create(&gz).unwrap(),
+        flate2::Compression::default(),
+    );
+    enc.write_all(fs::read(&rotated).unwrap().as_slice())
+        .unwrap();
     enc.finish().unwrap();
     fs::remove_file(&rotated).unwrap();
     let out = ingest(&db, &[&logs]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("auth.log.2.gz: +0 events (up to date)"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("auth.log.2.gz: +0 events (up to date)"),
+        "{out:?}"
+    );
     assert_eq!(events(&db).len(), n);
-    assert_eq!(without_input_names(stats_db(db.to_str().unwrap(), &[])), without_input_names(want));
+    assert_eq!(
+        without_input_names(stats_db(db.to_str().unwrap(), &[])),
+        without_input_names(want)
+    );
 }
 
 #[test]
@@ -162,14 +202,20 @@ fn gzipped_copy_with_an_unread_tail_adds_only_the_tail() {
     ingest(&db, &[&live]);
     // Lines written after our read, then rotated and compressed in one go.
     let gz = dir.path().join("auth.log.1.gz");
-    let mut enc = flate2::write::GzEncoder::new(fs::File::create(&gz).unwrap(), flate2::Compression::default());
+    let mut enc = flate2::write::GzEncoder::new(
+        fs::File::create(&gz).unwrap(),
+        flate2::Compression::default(),
+    );
     enc.write_all(format!("{a}{b}").as_bytes()).unwrap();
     enc.finish().unwrap();
     fs::remove_file(&live).unwrap();
     ingest(&db, &[&gz]);
     let full = dir.path().join("full.log");
     write(&full, &sample());
-    assert_eq!(without_input_names(stats_db(db.to_str().unwrap(), &[])), without_input_names(stats_logs(&[&full])));
+    assert_eq!(
+        without_input_names(stats_db(db.to_str().unwrap(), &[])),
+        without_input_names(stats_logs(&[&full]))
+    );
 }
 
 #[test]
@@ -185,14 +231,28 @@ fn copytruncate_is_detected_and_nothing_is_lost_or_doubled() {
     // logrotate copytruncate: copy, then truncate the live file in place (same inode).
     let copy = dir.path().join("auth.log.1");
     fs::copy(&live, &copy).unwrap();
-    fs::OpenOptions::new().write(true).open(&live).unwrap().set_len(0).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&live)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
     append(&live, &c);
     let out = ingest(&db, &[&copy, &live]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("copytruncate detected"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("copytruncate detected"),
+        "{out:?}"
+    );
     let want = stats_logs(&[&copy, &live]);
-    assert_eq!(without_input_names(stats_db(db.to_str().unwrap(), &[])), without_input_names(want));
+    assert_eq!(
+        without_input_names(stats_db(db.to_str().unwrap(), &[])),
+        without_input_names(want)
+    );
     let again = ingest(&db, &[&copy, &live]);
-    assert!(!String::from_utf8_lossy(&again.stderr).contains("+1"), "{again:?}");
+    assert!(
+        !String::from_utf8_lossy(&again.stderr).contains("+1"),
+        "{again:?}"
+    );
 }
 
 /// A log of `copies` × the sample with distinct pids per copy (about 110 kB each).
@@ -204,7 +264,14 @@ fn big_log(path: &Path, copies: usize) {
             match (line.find("sshd["), line.find("]:")) {
                 (Some(i), Some(j)) if i + 5 < j => {
                     let pid: u32 = line[i + 5..j].parse().unwrap_or(0);
-                    write!(out, "{}{}{}", &line[..i + 5], pid + 1000 * k as u32, &line[j..]).unwrap();
+                    write!(
+                        out,
+                        "{}{}{}",
+                        &line[..i + 5],
+                        pid + 1000 * k as u32,
+                        &line[j..]
+                    )
+                    .unwrap();
                 }
                 _ => out.write_all(line.as_bytes()).unwrap(),
             }
@@ -214,10 +281,15 @@ fn big_log(path: &Path, copies: usize) {
 }
 
 fn version(db: &Path) -> i64 {
-    let Ok(c) = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else {
+    let Ok(c) =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
         return 0;
     };
-    c.query_row("SELECT coalesce(max(version), 0) FROM inputs", [], |r| r.get(0)).unwrap_or(0)
+    c.query_row("SELECT coalesce(max(version), 0) FROM inputs", [], |r| {
+        r.get(0)
+    })
+    .unwrap_or(0)
 }
 
 #[test]
@@ -231,26 +303,46 @@ fn sigkill_in_the_middle_of_a_large_file_then_ingest_again_equals_a_clean_run() 
     for (round, delay_ms) in [0u64, 150].into_iter().enumerate() {
         let db = dir.path().join(format!("killed{round}.db"));
         let mut child = crate::util::sshmap()
-            .args(["ingest", "-q", "--tz", "UTC", "--db", db.to_str().unwrap(), log.to_str().unwrap()])
+            .args([
+                "ingest",
+                "-q",
+                "--tz",
+                "UTC",
+                "--db",
+                db.to_str().unwrap(),
+                log.to_str().unwrap(),
+            ])
             .spawn()
             .unwrap();
         let start = Instant::now();
         while version(&db) < 1 {
             assert!(start.elapsed() < Duration::from_secs(120), "no commit seen");
-            assert!(child.try_wait().unwrap().is_none(), "ingest finished before it could be killed");
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "ingest finished before it could be killed"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
         std::thread::sleep(Duration::from_millis(delay_ms));
-        assert!(child.try_wait().unwrap().is_none(), "ingest finished before it could be killed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ingest finished before it could be killed"
+        );
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let partial = events(&db).len();
-        assert!(partial < want.len(), "the kill came too late to test anything");
+        assert!(
+            partial < want.len(),
+            "the kill came too late to test anything"
+        );
         ingest(&db, &[&log]);
         let got = events(&db);
         assert_eq!(got.len(), want.len());
         assert!(got == want, "resumed store differs from a clean run");
-        assert_eq!(stats_db(db.to_str().unwrap(), &[]), stats_db(clean.to_str().unwrap(), &[]));
+        assert_eq!(
+            stats_db(db.to_str().unwrap(), &[]),
+            stats_db(clean.to_str().unwrap(), &[])
+        );
     }
 }
 
@@ -262,10 +354,18 @@ fn corrupt_database_is_a_clear_error_and_is_left_alone() {
     let db = dir.path().join("s.db");
     let junk = b"this is not a database, just some bytes that someone wrote here\n".repeat(100);
     fs::write(&db, &junk).unwrap();
-    let out = run(&["ingest", "--db", db.to_str().unwrap(), log.to_str().unwrap()]);
+    let out = run(&[
+        "ingest",
+        "--db",
+        db.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("is not an sshmap database or is corrupt") && err.contains("move it away"), "{err}");
+    assert!(
+        err.contains("is not an sshmap database or is corrupt") && err.contains("move it away"),
+        "{err}"
+    );
     assert_eq!(fs::read(&db).unwrap(), junk, "the file was modified");
     let out = run(&["stats", "--db", db.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
@@ -279,7 +379,9 @@ fn locked_database_is_a_clear_error_and_nothing_is_half_written() {
     let db = dir.path().join("s.db");
     drop(store::open(&Location::Sqlite(db.clone())).unwrap());
     let holder = rusqlite::Connection::open(&db).unwrap();
-    holder.execute_batch("BEGIN EXCLUSIVE; CREATE TABLE t(x);").unwrap();
+    holder
+        .execute_batch("BEGIN EXCLUSIVE; CREATE TABLE t(x);")
+        .unwrap();
     let mut st = store::sqlite::SqliteStore::open_with(&db, Duration::from_millis(200));
     if let Ok(s) = st.as_mut() {
         let opts = sshmap::pipeline::Options {
@@ -292,7 +394,9 @@ fn locked_database_is_a_clear_error_and_nothing_is_half_written() {
         };
         let inputs = [sshmap::source::Input::File(log.clone())];
         let res = store::ingest::run(s, &inputs, &opts, &mut |_| {});
-        let err = res.expect_err("ingest into a locked database must fail").to_string();
+        let err = res
+            .expect_err("ingest into a locked database must fail")
+            .to_string();
         assert!(err.contains("locked by another process"), "{err}");
     } else {
         let err = st.err().unwrap().to_string();
@@ -302,7 +406,11 @@ fn locked_database_is_a_clear_error_and_nothing_is_half_written() {
     drop(holder);
     let mut s = store::open(&Location::Sqlite(db.clone())).unwrap();
     assert_eq!(s.count().unwrap(), 0);
-    assert!(s.checkpoints().unwrap().iter().all(|c| c.version == 0 && c.events == 0));
+    assert!(s
+        .checkpoints()
+        .unwrap()
+        .iter()
+        .all(|c| c.version == 0 && c.events == 0));
 }
 
 #[test]
@@ -314,14 +422,31 @@ fn keep_prunes_raw_events_and_keeps_rollups() {
     let mut s = store::open(&Location::Sqlite(db.clone())).unwrap();
     drop(s);
     // The sample is dated Nov 22 of the file's year: a 1-hour retention drops it all.
-    let out = ok(run(&["ingest", "--db", db.to_str().unwrap(), "--keep", "1h", log.to_str().unwrap()]));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("pruned 873 raw events"), "{out:?}");
+    let out = ok(run(&[
+        "ingest",
+        "--db",
+        db.to_str().unwrap(),
+        "--keep",
+        "1h",
+        log.to_str().unwrap(),
+    ]));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("pruned 873 raw events"),
+        "{out:?}"
+    );
     s = store::open(&Location::Sqlite(db.clone())).unwrap();
     assert_eq!(s.count().unwrap(), 0);
     let rows = s.minute_country(0, i64::MAX).unwrap();
     assert_eq!(rows.iter().map(|r| r.events).sum::<i64>(), 873);
     assert!(!s.hour_ip(0, i64::MAX).unwrap().is_empty());
-    let bad = run(&["ingest", "--db", db.to_str().unwrap(), "--keep", "soon", log.to_str().unwrap()]);
+    let bad = run(&[
+        "ingest",
+        "--db",
+        db.to_str().unwrap(),
+        "--keep",
+        "soon",
+        log.to_str().unwrap(),
+    ]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("90d"));
 }
@@ -339,8 +464,17 @@ fn rollups_match_the_raw_events() {
     let mut s = store::open(&Location::Sqlite(db.clone())).unwrap();
     let mut want = std::collections::BTreeMap::<(i64, String, String), (i64, i64)>::new();
     for e in events(&db) {
-        let c = e.geo.as_ref().and_then(|g| g.country.as_deref()).unwrap_or("").to_string();
-        let k = (e.ts.unix_secs().div_euclid(60) * 60, c, e.kind.as_str().to_string());
+        let c = e
+            .geo
+            .as_ref()
+            .and_then(|g| g.country.as_deref())
+            .unwrap_or("")
+            .to_string();
+        let k = (
+            e.ts.unix_secs().div_euclid(60) * 60,
+            c,
+            e.kind.as_str().to_string(),
+        );
         let v = want.entry(k).or_default();
         v.0 += 1;
         v.1 += i64::from(e.attempts);
@@ -354,19 +488,24 @@ fn rollups_match_the_raw_events() {
     assert_eq!(got, want);
     let sessions = s.sessions(&Filter::default()).unwrap();
     assert!(sessions.iter().any(|x| x.outcome == "success"));
-    assert!(sessions.iter().any(|x| x.outcome == "failure" && x.attempts > 0));
+    assert!(sessions
+        .iter()
+        .any(|x| x.outcome == "failure" && x.attempts > 0));
 }
 
 /// `SSHMAP_TEST_PG`: a PostgreSQL URL (see `scripts/test-pg.sh`). Set but
 /// unreachable is a failure, not a skip.
 fn pg_url() -> Option<String> {
-    std::env::var("SSHMAP_TEST_PG").ok().filter(|s| !s.is_empty())
+    std::env::var("SSHMAP_TEST_PG")
+        .ok()
+        .filter(|s| !s.is_empty())
 }
 
 /// A fresh schema-less database state: each test drops what the store created.
 fn pg_fresh(url: &str) -> Box<dyn Store> {
-    let mut c = postgres::Client::connect(url, postgres::NoTls)
-        .unwrap_or_else(|e| panic!("SSHMAP_TEST_PG={url} is set but the server is unreachable: {e}"));
+    let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap_or_else(|e| {
+        panic!("SSHMAP_TEST_PG={url} is set but the server is unreachable: {e}")
+    });
     c.batch_execute(
         "DROP TABLE IF EXISTS events, rollup_minute, rollup_hour_ip, inputs, sshmap_schema CASCADE",
     )
@@ -380,7 +519,9 @@ fn same_queries_on_sqlite_and_postgres_return_the_same_rows() {
         eprintln!("SSHMAP_TEST_PG not set: PostgreSQL part skipped (scripts/test-pg.sh sets it)");
         return;
     };
-    let _guard = crate::store::PG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = crate::store::PG_LOCK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("auth.log");
     let (a, b) = split(&sample(), 600);
@@ -388,12 +529,33 @@ fn same_queries_on_sqlite_and_postgres_return_the_same_rows() {
     let lite = dir.path().join("s.db");
     drop(pg_fresh(&url));
     for db in [lite.to_str().unwrap(), url.as_str()] {
-        ok(run(&["ingest", "--tz", "UTC", "--db", db, log.to_str().unwrap()]));
+        ok(run(&[
+            "ingest",
+            "--tz",
+            "UTC",
+            "--db",
+            db,
+            log.to_str().unwrap(),
+        ]));
     }
     append(&log, &b);
     for db in [lite.to_str().unwrap(), url.as_str()] {
-        ok(run(&["ingest", "--tz", "UTC", "--db", db, log.to_str().unwrap()]));
-        let again = ok(run(&["ingest", "--tz", "UTC", "--db", db, log.to_str().unwrap()]));
+        ok(run(&[
+            "ingest",
+            "--tz",
+            "UTC",
+            "--db",
+            db,
+            log.to_str().unwrap(),
+        ]));
+        let again = ok(run(&[
+            "ingest",
+            "--tz",
+            "UTC",
+            "--db",
+            db,
+            log.to_str().unwrap(),
+        ]));
         assert!(String::from_utf8_lossy(&again.stderr).contains("+0 events"));
     }
     let mut s1 = store::open(&Location::Sqlite(lite.clone())).unwrap();
@@ -407,13 +569,26 @@ fn same_queries_on_sqlite_and_postgres_return_the_same_rows() {
     assert_eq!(scan(&mut s1, &all), scan(&mut s2, &all));
     let evs = scan(&mut s1, &all);
     let mid = evs[evs.len() / 2].ts.micros;
-    let f = Filter { from: Some(mid), to: Some(mid + 3_600_000_000), host: Some("web1".into()) };
+    let f = Filter {
+        from: Some(mid),
+        to: Some(mid + 3_600_000_000),
+        host: Some("web1".into()),
+    };
     assert_eq!(scan(&mut s1, &f), scan(&mut s2, &f));
-    assert_eq!(s1.minute_country(0, i64::MAX).unwrap(), s2.minute_country(0, i64::MAX).unwrap());
-    assert_eq!(s1.hour_ip(0, i64::MAX).unwrap(), s2.hour_ip(0, i64::MAX).unwrap());
+    assert_eq!(
+        s1.minute_country(0, i64::MAX).unwrap(),
+        s2.minute_country(0, i64::MAX).unwrap()
+    );
+    assert_eq!(
+        s1.hour_ip(0, i64::MAX).unwrap(),
+        s2.hour_ip(0, i64::MAX).unwrap()
+    );
     assert_eq!(s1.sessions(&all).unwrap(), s2.sessions(&all).unwrap());
     let strip = |v: Vec<store::Checkpoint>| v.into_iter().map(|c| c.report()).collect::<Vec<_>>();
-    assert_eq!(strip(s1.checkpoints().unwrap()), strip(s2.checkpoints().unwrap()));
+    assert_eq!(
+        strip(s1.checkpoints().unwrap()),
+        strip(s2.checkpoints().unwrap())
+    );
     assert_eq!(stats_db(lite.to_str().unwrap(), &[]), stats_db(&url, &[]));
     assert_eq!(stats_db(&url, &[]), stats_logs(&[&log]));
     assert_eq!(s1.prune(mid).unwrap(), s2.prune(mid).unwrap());
@@ -423,14 +598,19 @@ fn same_queries_on_sqlite_and_postgres_return_the_same_rows() {
 #[test]
 fn postgres_notifies_listeners_of_new_events() {
     let Some(url) = pg_url() else { return };
-    let _guard = crate::store::PG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = crate::store::PG_LOCK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     drop(pg_fresh(&url));
     let mut listener = store::postgres::Listener::connect(&url).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("auth.log");
     write(&log, &sample());
     ok(run(&["ingest", "--db", &url, log.to_str().unwrap()]));
-    let payload = listener.next(Duration::from_secs(5)).unwrap().expect("a notification within 5 s");
+    let payload = listener
+        .next(Duration::from_secs(5))
+        .unwrap()
+        .expect("a notification within 5 s");
     assert_eq!(payload.events, 873);
     assert!(payload.input.ends_with("auth.log"));
 }
@@ -438,7 +618,9 @@ fn postgres_notifies_listeners_of_new_events() {
 #[test]
 fn postgres_concurrent_ingests_of_one_input_store_it_once() {
     let Some(url) = pg_url() else { return };
-    let _guard = crate::store::PG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = crate::store::PG_LOCK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     drop(pg_fresh(&url));
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("auth.log");
@@ -446,7 +628,15 @@ fn postgres_concurrent_ingests_of_one_input_store_it_once() {
     let kids: Vec<_> = (0..3)
         .map(|_| {
             crate::util::sshmap()
-                .args(["ingest", "-q", "--tz", "UTC", "--db", &url, log.to_str().unwrap()])
+                .args([
+                    "ingest",
+                    "-q",
+                    "--tz",
+                    "UTC",
+                    "--db",
+                    &url,
+                    log.to_str().unwrap(),
+                ])
                 .stderr(std::process::Stdio::null())
                 .spawn()
                 .unwrap()
@@ -455,7 +645,15 @@ fn postgres_concurrent_ingests_of_one_input_store_it_once() {
     for mut k in kids {
         k.wait().unwrap();
     }
-    ok(run(&["ingest", "-q", "--tz", "UTC", "--db", &url, log.to_str().unwrap()]));
+    ok(run(&[
+        "ingest",
+        "-q",
+        "--tz",
+        "UTC",
+        "--db",
+        &url,
+        log.to_str().unwrap(),
+    ]));
     let lite = dir.path().join("s.db");
     ingest(&lite, &[&log]);
     assert_eq!(stats_db(&url, &[]), stats_db(lite.to_str().unwrap(), &[]));

@@ -48,7 +48,10 @@ fn two_hour_log(dir: &Path) -> std::path::PathBuf {
 }
 
 fn tool(name: &str) -> Command {
-    let ok = Command::new(name).arg("-version").output().is_ok_and(|o| o.status.success());
+    let ok = Command::new(name)
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     assert!(ok, "`{name}` is not on PATH: install Debian's `ffmpeg` package (apt-get install -y ffmpeg) to run the timelapse tests");
     Command::new(name)
 }
@@ -62,7 +65,11 @@ fn probe(path: &Path) -> serde_json::Value {
         .arg(path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "ffprobe: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffprobe: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut s = v["streams"][0].clone();
     s["format"] = v["format"].clone();
@@ -71,9 +78,21 @@ fn probe(path: &Path) -> serde_json::Value {
 
 /// Every frame decoded by ffmpeg as RGB.
 fn decode(path: &Path, w: usize, h: usize) -> Vec<Vec<u8>> {
-    let out = tool("ffmpeg").args(["-v", "error", "-i"]).arg(path).args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]).output().unwrap();
-    assert!(out.status.success(), "ffmpeg: {}", String::from_utf8_lossy(&out.stderr));
-    out.stdout.chunks_exact(w * h * 3).map(<[u8]>::to_vec).collect()
+    let out = tool("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .chunks_exact(w * h * 3)
+        .map(<[u8]>::to_vec)
+        .collect()
 }
 
 fn frames_640() -> Frames {
@@ -116,16 +135,34 @@ fn mp4_has_a_frame_per_minute_and_minute_n_lights_its_country() {
     let log = two_hour_log(dir.path());
     let out = dir.path().join("day.mp4");
     let o = run(&[
-        "--year", "2026", "--tz", "UTC", "-q", "timelapse", log.to_str().unwrap(), "-o", out.to_str().unwrap(),
-        "--size", "640x360", "--fade", "1",
+        "--year",
+        "2026",
+        "--tz",
+        "UTC",
+        "-q",
+        "timelapse",
+        log.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--size",
+        "640x360",
+        "--fade",
+        "1",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(o.stderr.is_empty(), "quiet run wrote to stderr: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.stderr.is_empty(),
+        "quiet run wrote to stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(!dir.path().join("day.mp4.partial").exists());
 
     let p = probe(&out);
     assert_eq!(p["codec_name"], "h264");
-    assert_eq!((p["width"].as_u64(), p["height"].as_u64()), (Some(640), Some(360)));
+    assert_eq!(
+        (p["width"].as_u64(), p["height"].as_u64()),
+        (Some(640), Some(360))
+    );
     assert_eq!(p["r_frame_rate"], "15/1");
     assert_eq!(p["avg_frame_rate"], "15/1");
     assert_eq!(p["nb_frames"], "120", "{p}");
@@ -143,19 +180,33 @@ fn mp4_has_a_frame_per_minute_and_minute_n_lights_its_country() {
         let (now, _) = SOURCES[n % SOURCES.len()];
         // Frame N: the country of minute N glows, far from the colour of quiet land.
         let lit = country_rgb(&frames, rgb, now);
-        assert!(distance(lit, land) > 60.0, "frame {n}: {now} should be lit, is {lit:?} (land {land:?})");
+        assert!(
+            distance(lit, land) > 60.0,
+            "frame {n}: {now} should be lit, is {lit:?} (land {land:?})"
+        );
         // The country that attacked six minutes ago has faded back (half-life one bin).
         if n >= 6 {
             let (old, _) = SOURCES[(n - 6) % SOURCES.len()];
             let faded = country_rgb(&frames, rgb, old);
-            assert!(distance(faded, land) < 25.0, "frame {n}: {old} should have faded, is {faded:?}");
+            assert!(
+                distance(faded, land) < 25.0,
+                "frame {n}: {old} should have faded, is {faded:?}"
+            );
         }
     }
     // Fading is gradual: the country of minute 0 dims frame after frame until minute 7 hits again.
-    let cn: Vec<f32> = (0..7).map(|n| distance(country_rgb(&frames, &decoded[n], "CN"), land)).collect();
-    assert!(cn.windows(2).all(|w| w[1] <= w[0] + 3.0), "China should fade monotonically: {cn:?}");
+    let cn: Vec<f32> = (0..7)
+        .map(|n| distance(country_rgb(&frames, &decoded[n], "CN"), land))
+        .collect();
+    assert!(
+        cn.windows(2).all(|w| w[1] <= w[0] + 3.0),
+        "China should fade monotonically: {cn:?}"
+    );
     assert!(cn[1] < cn[0] - 10.0 && cn[3] < cn[1]);
-    assert!(distance(country_rgb(&frames, &decoded[7], "CN"), land) > 60.0, "China re-brightens when it attacks again");
+    assert!(
+        distance(country_rgb(&frames, &decoded[7], "CN"), land) > 60.0,
+        "China re-brightens when it attacks again"
+    );
 }
 
 #[test]
@@ -164,8 +215,22 @@ fn gif_decodes_to_one_frame_per_bin() {
     let log = two_hour_log(dir.path());
     let out = dir.path().join("day.gif");
     let o = run(&[
-        "--year", "2026", "--tz", "UTC", "-q", "timelapse", log.to_str().unwrap(), "-o", out.to_str().unwrap(),
-        "--bin", "5m", "--size", "320x180", "--fps", "10", "--points",
+        "--year",
+        "2026",
+        "--tz",
+        "UTC",
+        "-q",
+        "timelapse",
+        log.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--bin",
+        "5m",
+        "--size",
+        "320x180",
+        "--fps",
+        "10",
+        "--points",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mut opts = gif::DecodeOptions::new();
@@ -187,9 +252,25 @@ fn from_and_to_pick_the_frames() {
     let log = two_hour_log(dir.path());
     let out = dir.path().join("half.mp4");
     let o = run(&[
-        "--year", "2026", "--tz", "UTC", "-q", "timelapse", log.to_str().unwrap(), "-o", out.to_str().unwrap(),
-        "--size", "320x180", "--from", "2026-11-22T00:30:00Z", "--to", "2026-11-22T03:00:00Z", "--bin", "10m",
-        "--fps", "24",
+        "--year",
+        "2026",
+        "--tz",
+        "UTC",
+        "-q",
+        "timelapse",
+        log.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--size",
+        "320x180",
+        "--from",
+        "2026-11-22T00:30:00Z",
+        "--to",
+        "2026-11-22T03:00:00Z",
+        "--bin",
+        "10m",
+        "--fps",
+        "24",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let p = probe(&out);
@@ -206,16 +287,48 @@ fn bad_options_fail_before_reading_and_leave_no_file() {
     let mp4 = dir.path().join("x.mp4");
     let m = mp4.to_str().unwrap();
     for (args, needle) in [
-        (vec!["timelapse", l, "-o", dir.path().join("x.avi").to_str().unwrap()], ".mp4 or .gif"),
+        (
+            vec![
+                "timelapse",
+                l,
+                "-o",
+                dir.path().join("x.avi").to_str().unwrap(),
+            ],
+            ".mp4 or .gif",
+        ),
         (vec!["timelapse", l, "-o", m, "--fps", "0"], "--fps"),
         (vec!["timelapse", l, "-o", m, "--bin", "0s"], "shortest bin"),
-        (vec!["timelapse", l, "-o", m, "--bin", "1x"], "not a duration"),
+        (
+            vec!["timelapse", l, "-o", m, "--bin", "1x"],
+            "not a duration",
+        ),
         (vec!["timelapse", l, "-o", m, "--size", "641x360"], "even"),
         (vec!["timelapse", l, "-o", m, "--fade", "0"], "--fade"),
-        (vec!["timelapse", l, "-o", m, "--projection", "flat"], "--projection"),
-        (vec!["timelapse", l, "-o", m, "--format", "webm"], "--format"),
-        (vec!["timelapse", l, "-o", m, "--from", "2026-11-22T03:00:00Z", "--to", "2026-11-22T01:00:00Z"], "before --to"),
-        (vec!["timelapse", l, "-o", m, "--from", "2026-11-22T05:00:00Z"], "no attack attempts"),
+        (
+            vec!["timelapse", l, "-o", m, "--projection", "flat"],
+            "--projection",
+        ),
+        (
+            vec!["timelapse", l, "-o", m, "--format", "webm"],
+            "--format",
+        ),
+        (
+            vec![
+                "timelapse",
+                l,
+                "-o",
+                m,
+                "--from",
+                "2026-11-22T03:00:00Z",
+                "--to",
+                "2026-11-22T01:00:00Z",
+            ],
+            "before --to",
+        ),
+        (
+            vec!["timelapse", l, "-o", m, "--from", "2026-11-22T05:00:00Z"],
+            "no attack attempts",
+        ),
     ] {
         let mut full = vec!["--year", "2026", "--tz", "UTC"];
         full.extend(args);
@@ -223,6 +336,9 @@ fn bad_options_fail_before_reading_and_leave_no_file() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{full:?}: {err}");
         assert!(err.contains(needle), "{full:?}: {err}");
-        assert!(!mp4.exists() && !dir.path().join("x.mp4.partial").exists(), "{full:?} left a file");
+        assert!(
+            !mp4.exists() && !dir.path().join("x.mp4.partial").exists(),
+            "{full:?} left a file"
+        );
     }
 }

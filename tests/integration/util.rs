@@ -18,12 +18,20 @@ pub fn run(args: &[&str]) -> Output {
 
 /// A file under `tests/fixtures`.
 pub fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
 }
 
 /// Parses lines as one input through the library, all events included.
 pub fn parse_lines(lines: &[&str]) -> Vec<Event> {
-    let mut c = Correlator::new("t".into(), Options { year: Some(2026), ..Options::default() });
+    let mut c = Correlator::new(
+        "t".into(),
+        Options {
+            year: Some(2026),
+            ..Options::default()
+        },
+    );
     let mut out = Vec::new();
     for (i, l) in lines.iter().enumerate() {
         if let Ok(Some(raw)) = parse_line(l.as_bytes(), i as u64 + 1, false) {
@@ -32,7 +40,6 @@ pub fn parse_lines(lines: &[&str]) -> Vec<Event> {
     }
     c.finish_all(&mut |e| out.push(e));
     out
-
 }
 
 /// Writes `lines` (joined with newlines) to `dir/name`.

@@ -24,58 +24,229 @@ fn check(msg: &str, kind: Kind, user: Option<&str>, invalid: bool, addr: &str, p
 
 #[test]
 fn a1_a7_failed_auth() {
-    check("Failed password for root from 89.160.20.156 port 29160 ssh2", Kind::AuthFailure, Some("root"), false, "89.160.20.156", Some(29160));
-    check("Failed password for invalid user ROOT from 194.117.26.69 port 50273 ssh2", Kind::AuthFailure, Some("ROOT"), true, "194.117.26.69", Some(50273));
+    check(
+        "Failed password for root from 89.160.20.156 port 29160 ssh2",
+        Kind::AuthFailure,
+        Some("root"),
+        false,
+        "89.160.20.156",
+        Some(29160),
+    );
+    check(
+        "Failed password for invalid user ROOT from 194.117.26.69 port 50273 ssh2",
+        Kind::AuthFailure,
+        Some("ROOT"),
+        true,
+        "194.117.26.69",
+        Some(50273),
+    );
     let m = c("Failed keyboard-interactive/pam for invalid user jamedds from 205.186.180.77 port 33723 ssh2");
-    assert_eq!((m.method.as_deref(), m.user.as_deref(), m.invalid_user), (Some("keyboard-interactive/pam"), Some("jamedds"), true));
+    assert_eq!(
+        (m.method.as_deref(), m.user.as_deref(), m.invalid_user),
+        (Some("keyboard-interactive/pam"), Some("jamedds"), true)
+    );
     let m = c("Failed publickey for git from 192.0.2.1 port 57904 ssh2: ECDSA 0e:ff:aa:bb");
-    assert_eq!((m.kind, m.method.as_deref(), ip(&m).as_str()), (Kind::AuthFailure, Some("publickey"), "192.0.2.1"));
-    check("Failed none for invalid user 0 from 5.188.10.180 port 49811 ssh2", Kind::AuthFailure, Some("0"), true, "5.188.10.180", Some(49811));
-    let m = c(r#"Failed hostbased for dan from 127.0.0.1 port 45785 ssh2: RSA 8c:e3:aa, client user "dan from 10.0.0.9 port 1 ssh2", client host "localhost.localdomain""#);
-    assert_eq!((ip(&m).as_str(), m.user.as_deref()), ("127.0.0.1", Some("dan")));
+    assert_eq!(
+        (m.kind, m.method.as_deref(), ip(&m).as_str()),
+        (Kind::AuthFailure, Some("publickey"), "192.0.2.1")
+    );
+    check(
+        "Failed none for invalid user 0 from 5.188.10.180 port 49811 ssh2",
+        Kind::AuthFailure,
+        Some("0"),
+        true,
+        "5.188.10.180",
+        Some(49811),
+    );
+    let m = c(
+        r#"Failed hostbased for dan from 127.0.0.1 port 45785 ssh2: RSA 8c:e3:aa, client user "dan from 10.0.0.9 port 1 ssh2", client host "localhost.localdomain""#,
+    );
+    assert_eq!(
+        (ip(&m).as_str(), m.user.as_deref()),
+        ("127.0.0.1", Some("dan"))
+    );
     let m = c("Failed unknown for invalid user redmond from 192.0.2.1 port 59197 ssh2");
-    assert_eq!((m.method.as_deref(), m.user.as_deref()), (Some("unknown"), Some("redmond")));
-    let m = c("Failed keyboard-interactive for <invalid username> from 205.186.180.55 port 42742 ssh2");
-    assert_eq!((m.kind, m.user.as_deref(), m.invalid_user, ip(&m).as_str()), (Kind::AuthFailure, None, true, "205.186.180.55"));
-    check("Failed password for invalid user  from 192.0.2.68 port 34916 ssh2", Kind::AuthFailure, Some(""), true, "192.0.2.68", Some(34916));
-    check("Failed password for root from ::ffff:1.2.3.4 port 22 ssh2", Kind::AuthFailure, Some("root"), false, "1.2.3.4", Some(22));
-    check("Failed password for root from 2001:db8::5 port 22 ssh2", Kind::AuthFailure, Some("root"), false, "2001:db8::5", Some(22));
+    assert_eq!(
+        (m.method.as_deref(), m.user.as_deref()),
+        (Some("unknown"), Some("redmond"))
+    );
+    let m = c(
+        "Failed keyboard-interactive for <invalid username> from 205.186.180.55 port 42742 ssh2",
+    );
+    assert_eq!(
+        (m.kind, m.user.as_deref(), m.invalid_user, ip(&m).as_str()),
+        (Kind::AuthFailure, None, true, "205.186.180.55")
+    );
+    check(
+        "Failed password for invalid user  from 192.0.2.68 port 34916 ssh2",
+        Kind::AuthFailure,
+        Some(""),
+        true,
+        "192.0.2.68",
+        Some(34916),
+    );
+    check(
+        "Failed password for root from ::ffff:1.2.3.4 port 22 ssh2",
+        Kind::AuthFailure,
+        Some("root"),
+        false,
+        "1.2.3.4",
+        Some(22),
+    );
+    check(
+        "Failed password for root from 2001:db8::5 port 22 ssh2",
+        Kind::AuthFailure,
+        Some("root"),
+        false,
+        "2001:db8::5",
+        Some(22),
+    );
 }
 
 #[test]
 fn a9_a14_accepted_and_root_refused() {
     let m = c("Accepted password for vagrant from 192.168.33.1 port 58803 ssh2");
-    assert_eq!((m.kind, m.method.as_deref(), m.user.as_deref()), (Kind::AuthSuccess, Some("password"), Some("vagrant")));
+    assert_eq!(
+        (m.kind, m.method.as_deref(), m.user.as_deref()),
+        (Kind::AuthSuccess, Some("password"), Some("vagrant"))
+    );
     check("Accepted publickey for vagrant from 10.0.2.2 port 48274 ssh2: ED25519 SHA256:k1kjhwoH/H3w31MbGOIGd7qxrkSQJnoAN0eYJVHDmmI", Kind::AuthSuccess, Some("vagrant"), false, "10.0.2.2", Some(48274));
     check("Accepted publickey for alice from 192.0.2.9 port 50022 ssh2: ED25519-CERT SHA256:abc ID alice from 6.6.6.6 port 1 ssh2 (serial 7) CA ED25519 SHA256:def", Kind::AuthSuccess, Some("alice"), false, "192.0.2.9", Some(50022));
-    assert_eq!(c("Partial publickey for bob from 192.0.2.9 port 50022 ssh2: ED25519 SHA256:x").kind, Kind::Other);
+    assert_eq!(
+        c("Partial publickey for bob from 192.0.2.9 port 50022 ssh2: ED25519 SHA256:x").kind,
+        Kind::Other
+    );
     assert_eq!(c("Postponed keyboard-interactive for invalid user warez from 192.241.237.101 port 54197 ssh2").kind, Kind::Other);
-    check("ROOT LOGIN REFUSED FROM 1.2.3.4 port 12345", Kind::Refused, Some("root"), false, "1.2.3.4", Some(12345));
-    check("ROOT LOGIN REFUSED FROM ::ffff:1.2.3.4", Kind::Refused, Some("root"), false, "1.2.3.4", None);
+    check(
+        "ROOT LOGIN REFUSED FROM 1.2.3.4 port 12345",
+        Kind::Refused,
+        Some("root"),
+        false,
+        "1.2.3.4",
+        Some(12345),
+    );
+    check(
+        "ROOT LOGIN REFUSED FROM ::ffff:1.2.3.4",
+        Kind::Refused,
+        Some("root"),
+        false,
+        "1.2.3.4",
+        None,
+    );
 }
 
 #[test]
 fn u1_u9_invalid_and_refused_users() {
-    check("Invalid user test from 10.0.2.2", Kind::InvalidUser, Some("test"), true, "10.0.2.2", None);
-    check("Invalid user ftp from 192.0.2.2 port 37220", Kind::InvalidUser, Some("ftp"), true, "192.0.2.2", Some(37220));
-    check("Invalid user  from 192.0.2.68 port 34916", Kind::InvalidUser, Some(""), true, "192.0.2.68", Some(34916));
-    check("Illegal user test from 10.0.0.1", Kind::InvalidUser, Some("test"), true, "10.0.0.1", None);
-    assert_eq!(c("input_userauth_request: invalid user root [preauth]").kind, Kind::Other);
-    check("User root from 192.168.1.1 not allowed because not listed in AllowUsers", Kind::Refused, Some("root"), false, "192.168.1.1", None);
-    check("User root from host.example.com not allowed because listed in DenyUsers", Kind::Refused, Some("root"), false, "", None);
-    check("User root not allowed because account is locked", Kind::Refused, Some("root"), false, "", None);
-    assert_eq!(c("User bob not allowed because /etc/nologin exists").kind, Kind::Other);
-    check("administratively prohibited connection for root from 192.0.2.3 port 40022", Kind::Refused, Some("root"), false, "192.0.2.3", Some(40022));
-    check("fatal: Access denied for user bob by PAM account configuration [preauth]", Kind::Refused, Some("bob"), false, "", None);
+    check(
+        "Invalid user test from 10.0.2.2",
+        Kind::InvalidUser,
+        Some("test"),
+        true,
+        "10.0.2.2",
+        None,
+    );
+    check(
+        "Invalid user ftp from 192.0.2.2 port 37220",
+        Kind::InvalidUser,
+        Some("ftp"),
+        true,
+        "192.0.2.2",
+        Some(37220),
+    );
+    check(
+        "Invalid user  from 192.0.2.68 port 34916",
+        Kind::InvalidUser,
+        Some(""),
+        true,
+        "192.0.2.68",
+        Some(34916),
+    );
+    check(
+        "Illegal user test from 10.0.0.1",
+        Kind::InvalidUser,
+        Some("test"),
+        true,
+        "10.0.0.1",
+        None,
+    );
+    assert_eq!(
+        c("input_userauth_request: invalid user root [preauth]").kind,
+        Kind::Other
+    );
+    check(
+        "User root from 192.168.1.1 not allowed because not listed in AllowUsers",
+        Kind::Refused,
+        Some("root"),
+        false,
+        "192.168.1.1",
+        None,
+    );
+    check(
+        "User root from host.example.com not allowed because listed in DenyUsers",
+        Kind::Refused,
+        Some("root"),
+        false,
+        "",
+        None,
+    );
+    check(
+        "User root not allowed because account is locked",
+        Kind::Refused,
+        Some("root"),
+        false,
+        "",
+        None,
+    );
+    assert_eq!(
+        c("User bob not allowed because /etc/nologin exists").kind,
+        Kind::Other
+    );
+    check(
+        "administratively prohibited connection for root from 192.0.2.3 port 40022",
+        Kind::Refused,
+        Some("root"),
+        false,
+        "192.0.2.3",
+        Some(40022),
+    );
+    check(
+        "fatal: Access denied for user bob by PAM account configuration [preauth]",
+        Kind::Refused,
+        Some("bob"),
+        false,
+        "",
+        None,
+    );
 }
 
 #[test]
 fn m1_m8_too_many_and_disconnecting() {
-    check("Disconnecting: Too many authentication failures for root [preauth]", Kind::TooManyFailures, Some("root"), false, "", None);
+    check(
+        "Disconnecting: Too many authentication failures for root [preauth]",
+        Kind::TooManyFailures,
+        Some("root"),
+        false,
+        "",
+        None,
+    );
     check("Disconnecting: Too many authentication failures for invalid user x from 192.0.2.7 port 4 ssh2 [preauth]", Kind::TooManyFailures, Some("x"), true, "192.0.2.7", Some(4));
     check("error: maximum authentication attempts exceeded for invalid user xxx from 192.0.2.7 port 49941 ssh2 [preauth]", Kind::TooManyFailures, Some("xxx"), true, "192.0.2.7", Some(49941));
-    check("maximum authentication attempts exceeded for root from 192.0.2.7 port 49941 ssh2", Kind::TooManyFailures, Some("root"), false, "192.0.2.7", Some(49941));
-    check("Disconnecting: Too many authentication failures [preauth]", Kind::TooManyFailures, None, false, "", None);
+    check(
+        "maximum authentication attempts exceeded for root from 192.0.2.7 port 49941 ssh2",
+        Kind::TooManyFailures,
+        Some("root"),
+        false,
+        "192.0.2.7",
+        Some(49941),
+    );
+    check(
+        "Disconnecting: Too many authentication failures [preauth]",
+        Kind::TooManyFailures,
+        None,
+        false,
+        "",
+        None,
+    );
     check("Disconnecting invalid user xxx 192.0.2.7 port 49941: Too many authentication failures [preauth]", Kind::TooManyFailures, Some("xxx"), true, "192.0.2.7", Some(49941));
     check("Disconnecting authenticating user root 192.0.2.7 port 49941: Too many authentication failures [preauth]", Kind::TooManyFailures, Some("root"), false, "192.0.2.7", Some(49941));
     check("Disconnecting invalid user admin 192.0.2.117 port 44004: Change of username or service not allowed: (admin,ssh-connection) -> (user,ssh-connection) [preauth]", Kind::PreauthClose, Some("admin"), true, "192.0.2.117", Some(44004));
@@ -84,57 +255,284 @@ fn m1_m8_too_many_and_disconnecting() {
 
 #[test]
 fn c1_c16_connection_ends() {
-    check("Connection closed by 61.0.0.1 [preauth]", Kind::PreauthClose, None, false, "61.0.0.1", None);
-    check("Connection closed by 118.27.24.104 port 33594 [preauth]", Kind::PreauthClose, None, false, "118.27.24.104", Some(33594));
-    check("Connection closed by authenticating user root 192.0.2.10 port 46038 [preauth]", Kind::PreauthClose, Some("root"), false, "192.0.2.10", Some(46038));
+    check(
+        "Connection closed by 61.0.0.1 [preauth]",
+        Kind::PreauthClose,
+        None,
+        false,
+        "61.0.0.1",
+        None,
+    );
+    check(
+        "Connection closed by 118.27.24.104 port 33594 [preauth]",
+        Kind::PreauthClose,
+        None,
+        false,
+        "118.27.24.104",
+        Some(33594),
+    );
+    check(
+        "Connection closed by authenticating user root 192.0.2.10 port 46038 [preauth]",
+        Kind::PreauthClose,
+        Some("root"),
+        false,
+        "192.0.2.10",
+        Some(46038),
+    );
     check("Connection closed by authenticating user test 127.0.0.1 port 12345 192.0.2.11 port 46039 [preauth]", Kind::PreauthClose, Some("test 127.0.0.1 port 12345"), false, "192.0.2.11", Some(46039));
-    check("Connection closed by invalid user  192.0.2.68 port 34916 [preauth]", Kind::PreauthClose, Some(""), true, "192.0.2.68", Some(34916));
-    check("Connection reset by authenticating user root 80.94.92.63 port 49115 [preauth]", Kind::PreauthClose, Some("root"), false, "80.94.92.63", Some(49115));
-    check("Connection reset by 80.94.92.63 port 49115 [preauth]", Kind::PreauthClose, None, false, "80.94.92.63", Some(49115));
-    check("Disconnected from invalid user ftp 92.255.85.135 port 26138 [preauth]", Kind::PreauthClose, Some("ftp"), true, "92.255.85.135", Some(26138));
-    check("Disconnected from 92.255.85.135 port 26138 [preauth]", Kind::PreauthClose, None, false, "92.255.85.135", Some(26138));
+    check(
+        "Connection closed by invalid user  192.0.2.68 port 34916 [preauth]",
+        Kind::PreauthClose,
+        Some(""),
+        true,
+        "192.0.2.68",
+        Some(34916),
+    );
+    check(
+        "Connection reset by authenticating user root 80.94.92.63 port 49115 [preauth]",
+        Kind::PreauthClose,
+        Some("root"),
+        false,
+        "80.94.92.63",
+        Some(49115),
+    );
+    check(
+        "Connection reset by 80.94.92.63 port 49115 [preauth]",
+        Kind::PreauthClose,
+        None,
+        false,
+        "80.94.92.63",
+        Some(49115),
+    );
+    check(
+        "Disconnected from invalid user ftp 92.255.85.135 port 26138 [preauth]",
+        Kind::PreauthClose,
+        Some("ftp"),
+        true,
+        "92.255.85.135",
+        Some(26138),
+    );
+    check(
+        "Disconnected from 92.255.85.135 port 26138 [preauth]",
+        Kind::PreauthClose,
+        None,
+        false,
+        "92.255.85.135",
+        Some(26138),
+    );
     let m = c("Disconnected from user user 172.18.1.100 port 43042");
     assert_eq!((m.kind, m.conn), (Kind::Other, Conn::Closes));
-    check("Received disconnect from 52.80.34.196: 11: Bye Bye [preauth]", Kind::PreauthClose, None, false, "52.80.34.196", None);
-    check("Received disconnect from 198.51.100.76 port 58846:11: Bye Bye [preauth]", Kind::PreauthClose, None, false, "198.51.100.76", Some(58846));
-    check("Received disconnect from 198.51.100.76 port 58846:11:  [preauth]", Kind::PreauthClose, None, false, "198.51.100.76", Some(58846));
+    check(
+        "Received disconnect from 52.80.34.196: 11: Bye Bye [preauth]",
+        Kind::PreauthClose,
+        None,
+        false,
+        "52.80.34.196",
+        None,
+    );
+    check(
+        "Received disconnect from 198.51.100.76 port 58846:11: Bye Bye [preauth]",
+        Kind::PreauthClose,
+        None,
+        false,
+        "198.51.100.76",
+        Some(58846),
+    );
+    check(
+        "Received disconnect from 198.51.100.76 port 58846:11:  [preauth]",
+        Kind::PreauthClose,
+        None,
+        false,
+        "198.51.100.76",
+        Some(58846),
+    );
     check("error: Received disconnect from 10.0.0.1 port 7736:3: com.jcraft.jsch.JSchException: Auth fail [preauth]", Kind::PreauthClose, None, false, "10.0.0.1", Some(7736));
-    check("Received disconnect from 2001:db8::1 port 5:11: Bye from 1.2.3.4 port 9 [preauth]", Kind::PreauthClose, None, false, "2001:db8::1", Some(5));
-    assert_eq!(c("Received disconnect from 1.2.3.4 port 60058:11: disconnected by user").kind, Kind::Other);
-    check("fatal: Read from socket failed: Connection reset by peer [preauth]", Kind::Other, None, false, "", None);
-    check("Timeout before authentication for 192.168.9.212", Kind::PreauthClose, None, false, "192.168.9.212", None);
-    check("fatal: Timeout before authentication for 192.168.9.212 port 47056", Kind::PreauthClose, None, false, "192.168.9.212", Some(47056));
-    check("Timeout before authentication for connection from 1.2.3.4 to 192.168.0.2, pid = 35557", Kind::PreauthClose, None, false, "1.2.3.4", None);
+    check(
+        "Received disconnect from 2001:db8::1 port 5:11: Bye from 1.2.3.4 port 9 [preauth]",
+        Kind::PreauthClose,
+        None,
+        false,
+        "2001:db8::1",
+        Some(5),
+    );
+    assert_eq!(
+        c("Received disconnect from 1.2.3.4 port 60058:11: disconnected by user").kind,
+        Kind::Other
+    );
+    check(
+        "fatal: Read from socket failed: Connection reset by peer [preauth]",
+        Kind::Other,
+        None,
+        false,
+        "",
+        None,
+    );
+    check(
+        "Timeout before authentication for 192.168.9.212",
+        Kind::PreauthClose,
+        None,
+        false,
+        "192.168.9.212",
+        None,
+    );
+    check(
+        "fatal: Timeout before authentication for 192.168.9.212 port 47056",
+        Kind::PreauthClose,
+        None,
+        false,
+        "192.168.9.212",
+        Some(47056),
+    );
+    check(
+        "Timeout before authentication for connection from 1.2.3.4 to 192.168.0.2, pid = 35557",
+        Kind::PreauthClose,
+        None,
+        false,
+        "1.2.3.4",
+        None,
+    );
 }
 
 #[test]
 fn k1_k18_scanners() {
-    check("Did not receive identification string from 89.160.20.156", Kind::BadProtocol, None, false, "89.160.20.156", None);
-    check("Did not receive identification string from 5.20.95.202 port 56452", Kind::BadProtocol, None, false, "5.20.95.202", Some(56452));
-    check("Bad protocol version identification 'dummy string' from 69.61.56.115 port 31778", Kind::BadProtocol, None, false, "69.61.56.115", Some(31778));
-    check("Bad protocol version identification 'x' from 1.2.3.4 port 1' from 69.61.56.115 port 31778", Kind::BadProtocol, None, false, "69.61.56.115", Some(31778));
-    check("Protocol major versions differ for 1.2.3.4 port 5: SSH-2.0 vs. SSH-1.5", Kind::BadProtocol, None, false, "1.2.3.4", Some(5));
-    check("error: kex_exchange_identification: Connection closed by remote host", Kind::BadProtocol, None, false, "", None);
-    check("kex_exchange_identification: client sent invalid protocol identifier \"\"", Kind::BadProtocol, None, false, "", None);
-    check("error: kex_exchange_identification: banner line too long", Kind::BadProtocol, None, false, "", None);
-    check("error: kex_exchange_identification: read: Connection reset by peer", Kind::BadProtocol, None, false, "", None);
-    check("error: Bad remote protocol version identification: 'GET /'", Kind::BadProtocol, None, false, "", None);
-    check("banner exchange: Connection from 6.6.6.0 port 65403: invalid format", Kind::BadProtocol, None, false, "6.6.6.0", Some(65403));
+    check(
+        "Did not receive identification string from 89.160.20.156",
+        Kind::BadProtocol,
+        None,
+        false,
+        "89.160.20.156",
+        None,
+    );
+    check(
+        "Did not receive identification string from 5.20.95.202 port 56452",
+        Kind::BadProtocol,
+        None,
+        false,
+        "5.20.95.202",
+        Some(56452),
+    );
+    check(
+        "Bad protocol version identification 'dummy string' from 69.61.56.115 port 31778",
+        Kind::BadProtocol,
+        None,
+        false,
+        "69.61.56.115",
+        Some(31778),
+    );
+    check(
+        "Bad protocol version identification 'x' from 1.2.3.4 port 1' from 69.61.56.115 port 31778",
+        Kind::BadProtocol,
+        None,
+        false,
+        "69.61.56.115",
+        Some(31778),
+    );
+    check(
+        "Protocol major versions differ for 1.2.3.4 port 5: SSH-2.0 vs. SSH-1.5",
+        Kind::BadProtocol,
+        None,
+        false,
+        "1.2.3.4",
+        Some(5),
+    );
+    check(
+        "error: kex_exchange_identification: Connection closed by remote host",
+        Kind::BadProtocol,
+        None,
+        false,
+        "",
+        None,
+    );
+    check(
+        "kex_exchange_identification: client sent invalid protocol identifier \"\"",
+        Kind::BadProtocol,
+        None,
+        false,
+        "",
+        None,
+    );
+    check(
+        "error: kex_exchange_identification: banner line too long",
+        Kind::BadProtocol,
+        None,
+        false,
+        "",
+        None,
+    );
+    check(
+        "error: kex_exchange_identification: read: Connection reset by peer",
+        Kind::BadProtocol,
+        None,
+        false,
+        "",
+        None,
+    );
+    check(
+        "error: Bad remote protocol version identification: 'GET /'",
+        Kind::BadProtocol,
+        None,
+        false,
+        "",
+        None,
+    );
+    check(
+        "banner exchange: Connection from 6.6.6.0 port 65403: invalid format",
+        Kind::BadProtocol,
+        None,
+        false,
+        "6.6.6.0",
+        Some(65403),
+    );
     check("ssh_dispatch_run_fatal: Connection from 192.168.9.213 port 48680: message authentication code incorrect [preauth]", Kind::BadProtocol, None, false, "192.168.9.213", Some(48680));
     check("ssh_dispatch_run_fatal: Connection from authenticating user root 192.0.2.5 port 48680: Broken pipe [preauth]", Kind::BadProtocol, None, false, "192.0.2.5", Some(48680));
     check("fatal: Unable to negotiate with 108.229.36.174: no matching key exchange method found. Their offer: diffie-hellman-group1-sha1 [preauth]", Kind::NegotiationFailure, None, false, "108.229.36.174", None);
     check("Unable to negotiate with 123.57.135.134 port 45626: no matching key exchange method found. Their offer: a,b [preauth]", Kind::NegotiationFailure, None, false, "123.57.135.134", Some(45626));
     check("Unable to negotiate with 2001:db8::7 port 45626: no matching cipher found. Their offer: x [preauth]", Kind::NegotiationFailure, None, false, "2001:db8::7", Some(45626));
-    check("probed from 192.0.2.1 port 5555 with Probe-1.0.  Don't panic.", Kind::BadProtocol, None, false, "192.0.2.1", Some(5555));
-    check("scanned from 192.0.2.1 port 5555 with SSH_Version_Mapper.  Don't panic.", Kind::BadProtocol, None, false, "192.0.2.1", Some(5555));
-    check("Bad packet length 4081586742. [preauth]", Kind::BadProtocol, None, false, "", None);
+    check(
+        "probed from 192.0.2.1 port 5555 with Probe-1.0.  Don't panic.",
+        Kind::BadProtocol,
+        None,
+        false,
+        "192.0.2.1",
+        Some(5555),
+    );
+    check(
+        "scanned from 192.0.2.1 port 5555 with SSH_Version_Mapper.  Don't panic.",
+        Kind::BadProtocol,
+        None,
+        false,
+        "192.0.2.1",
+        Some(5555),
+    );
+    check(
+        "Bad packet length 4081586742. [preauth]",
+        Kind::BadProtocol,
+        None,
+        false,
+        "",
+        None,
+    );
     check("Magic value check failed (4289475479) on obfuscated handshake from 94.232.46.213 port 62730", Kind::BadProtocol, None, false, "94.232.46.213", Some(62730));
 }
 
 #[test]
 fn p1_p3_penalties() {
-    check("drop connection #0 from [1.2.3.4]:48602 on [1.1.1.1]:22 penalty: exceeded LoginGraceTime", Kind::Penalty, None, false, "1.2.3.4", Some(48602));
-    check("drop connection #3 from [2001:db8::9]:48602 on [::1]:22 penalty: failed authentication", Kind::Penalty, None, false, "2001:db8::9", Some(48602));
+    check(
+        "drop connection #0 from [1.2.3.4]:48602 on [1.1.1.1]:22 penalty: exceeded LoginGraceTime",
+        Kind::Penalty,
+        None,
+        false,
+        "1.2.3.4",
+        Some(48602),
+    );
+    check(
+        "drop connection #3 from [2001:db8::9]:48602 on [::1]:22 penalty: failed authentication",
+        Kind::Penalty,
+        None,
+        false,
+        "2001:db8::9",
+        Some(48602),
+    );
     check("srclimit_penalise: ipv4: new 198.51.100.7/32 deferred penalty of 5 seconds for penalty: failed authentication", Kind::Penalty, None, false, "198.51.100.7", None);
     check("srclimit_penalise: 127.0.0.1/32: activating ipv4 penalty of 16 seconds for penalty: connections without attempting authentication", Kind::Penalty, None, false, "127.0.0.1", None);
     check("srclimit_penalise: ipv4: new 198.51.100.0/24 deferred penalty of 5.000 seconds for penalty: failed authentication", Kind::Penalty, None, false, "", None);
@@ -143,43 +541,75 @@ fn p1_p3_penalties() {
 #[test]
 fn q1_q9_pam() {
     let m = c("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.113  user=rda");
-    assert_eq!((m.kind, ip(&m).as_str(), m.user.as_deref(), m.count), (Kind::PamFailure, "192.0.2.113", Some("rda"), 1));
+    assert_eq!(
+        (m.kind, ip(&m).as_str(), m.user.as_deref(), m.count),
+        (Kind::PamFailure, "192.0.2.113", Some("rda"), 1)
+    );
     let m = c("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=5.33.63.161 ");
     assert_eq!((ip(&m).as_str(), m.user.as_deref()), ("5.33.63.161", None));
     let m = c("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=host.example.org user=x");
     assert_eq!((m.kind, m.ip), (Kind::PamFailure, None));
-    assert_eq!(c("pam_unix(sshd:auth): check pass; user unknown").kind, Kind::Other);
-    assert_eq!(c("pam_unix(sshd:session): session opened for user root(uid=0) by (uid=0)").kind, Kind::Other);
+    assert_eq!(
+        c("pam_unix(sshd:auth): check pass; user unknown").kind,
+        Kind::Other
+    );
+    assert_eq!(
+        c("pam_unix(sshd:session): session opened for user root(uid=0) by (uid=0)").kind,
+        Kind::Other
+    );
     let m = c("PAM 4 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=202.109.143.106  user=root");
-    assert_eq!((m.kind, m.count, ip(&m).as_str(), m.user.as_deref()), (Kind::PamFailure, 4, "202.109.143.106", Some("root")));
+    assert_eq!(
+        (m.kind, m.count, ip(&m).as_str(), m.user.as_deref()),
+        (Kind::PamFailure, 4, "202.109.143.106", Some("root"))
+    );
     let m = c("PAM 1 more authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=202.109.143.106");
     assert_eq!((m.kind, m.count), (Kind::PamFailure, 1));
-    assert_eq!(c("PAM service(sshd) ignoring max retries; 6 > 3").kind, Kind::Other);
-    let m = c("authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=218.188.2.4");
+    assert_eq!(
+        c("PAM service(sshd) ignoring max retries; 6 > 3").kind,
+        Kind::Other
+    );
+    let m =
+        c("authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=218.188.2.4");
     assert_eq!((m.kind, ip(&m).as_str()), (Kind::PamFailure, "218.188.2.4"));
     let m = c("error: PAM: Authentication failure for myhlj1374 from 192.030.0.6");
-    assert_eq!((m.kind, m.user.as_deref(), ip(&m).as_str()), (Kind::PamFailure, Some("myhlj1374"), "192.30.0.6"));
+    assert_eq!(
+        (m.kind, m.user.as_deref(), ip(&m).as_str()),
+        (Kind::PamFailure, Some("myhlj1374"), "192.30.0.6")
+    );
     let m = c("error: PAM: Authentication failure for illegal user bob from 192.0.2.1");
     assert_eq!((m.user.as_deref(), m.invalid_user), (Some("bob"), true));
     let m = c("error: PAM: authentication error for james from example.com via 192.168.1.201");
-    assert_eq!((m.kind, m.user.as_deref(), m.ip), (Kind::PamFailure, Some("james"), None));
+    assert_eq!(
+        (m.kind, m.user.as_deref(), m.ip),
+        (Kind::PamFailure, Some("james"), None)
+    );
 }
 
 #[test]
 fn i_info_lines() {
     let m = c("Connection from 192.0.2.16 port 51280 on 192.0.2.16 port 22 rdomain \"\"");
-    assert_eq!((m.kind, m.conn, ip(&m).as_str(), m.port), (Kind::Other, Conn::Opens, "192.0.2.16", Some(51280)));
+    assert_eq!(
+        (m.kind, m.conn, ip(&m).as_str(), m.port),
+        (Kind::Other, Conn::Opens, "192.0.2.16", Some(51280))
+    );
     assert_eq!(c("reverse mapping checking getaddrinfo for ns.example.com [173.234.31.186] failed - POSSIBLE BREAK-IN ATTEMPT!").kind, Kind::Other);
     assert_eq!(c("Address 1.2.3.4 maps to x.com, but this does not map back to the address - POSSIBLE BREAK-IN ATTEMPT!").kind, Kind::Other);
     check("refused connect from _U2FsdGVkX19P3BCJmFBHhjLza8BcMH06WCUVwttMHpE=_@::ffff:192.168.1.1 (::ffff:192.168.1.1)", Kind::Refused, None, false, "192.168.1.1", None);
-    assert_eq!(c("Close session: user ansible from 192.168.1.1 port 34928 id 0").kind, Kind::Other);
+    assert_eq!(
+        c("Close session: user ansible from 192.168.1.1 port 34928 id 0").kind,
+        Kind::Other
+    );
     assert_eq!(c("Server listening on 0.0.0.0 port 22.").kind, Kind::Other);
 }
 
 #[test]
 fn repeated_wrapper_multiplies_count() {
-    let m = c("message repeated 5 times: [ Failed password for root from 5.36.59.76 port 42393 ssh2]");
-    assert_eq!((m.kind, m.count, ip(&m).as_str()), (Kind::AuthFailure, 5, "5.36.59.76"));
+    let m =
+        c("message repeated 5 times: [ Failed password for root from 5.36.59.76 port 42393 ssh2]");
+    assert_eq!(
+        (m.kind, m.count, ip(&m).as_str()),
+        (Kind::AuthFailure, 5, "5.36.59.76")
+    );
     let m = c("last message repeated 3 times");
     assert_eq!((m.kind, m.repeat_last), (Kind::Other, Some(3)));
 }
@@ -188,9 +618,22 @@ fn repeated_wrapper_multiplies_count() {
 fn fail2ban_ban_unban() {
     let m = classify_fail2ban(b"NOTICE  [sshd] Ban 1.2.3.4").unwrap();
     assert_eq!((m.kind, ip(&m).as_str()), (Kind::Ban, "1.2.3.4"));
-    assert_eq!(classify_fail2ban(b"NOTICE  [sshd] Restore Ban 1.2.3.4").unwrap().kind, Kind::Ban);
-    assert_eq!(classify_fail2ban(b"NOTICE [sshd] Unban 1.2.3.4").unwrap().kind, Kind::Unban);
-    assert_eq!(classify_fail2ban(b"[sshd] Ban 192.0.2.3").unwrap().kind, Kind::Ban);
+    assert_eq!(
+        classify_fail2ban(b"NOTICE  [sshd] Restore Ban 1.2.3.4")
+            .unwrap()
+            .kind,
+        Kind::Ban
+    );
+    assert_eq!(
+        classify_fail2ban(b"NOTICE [sshd] Unban 1.2.3.4")
+            .unwrap()
+            .kind,
+        Kind::Unban
+    );
+    assert_eq!(
+        classify_fail2ban(b"[sshd] Ban 192.0.2.3").unwrap().kind,
+        Kind::Ban
+    );
     assert!(classify_fail2ban(b"NOTICE  [postfix-sasl] Ban 1.2.3.4").is_none());
     assert!(classify_fail2ban(b"INFO    [sshd] Found 1.2.3.4 - 2024-01-01 00:00:00").is_none());
     assert!(classify_fail2ban(b"NOTICE  [sshd] 1.2.3.4 already banned").is_none());

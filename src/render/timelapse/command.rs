@@ -68,9 +68,13 @@ impl Options {
         if !(1..=120).contains(&fps) {
             bail!("--fps {fps}: use 1 to 120 frames per second");
         }
-        let bin: String = layers.get(a.bin.clone(), section, "bin")?.unwrap_or_else(|| "1m".into());
+        let bin: String = layers
+            .get(a.bin.clone(), section, "bin")?
+            .unwrap_or_else(|| "1m".into());
         let bin_secs = timeline::parse_bin(&bin)?;
-        let fade: String = layers.get(a.fade.clone(), section, "fade")?.unwrap_or_else(|| "5".into());
+        let fade: String = layers
+            .get(a.fade.clone(), section, "fade")?
+            .unwrap_or_else(|| "5".into());
         let half_life = timeline::parse_half_life(&fade, bin_secs)?;
         let center = match &a.center {
             Some(c) => parse_lat_lon(c, "--center")?,
@@ -85,13 +89,18 @@ impl Options {
         let theme_name: Option<String> = layers.get(a.theme.clone(), section, "theme")?;
         let theme = match theme_name.as_deref() {
             None => Theme::Dark,
-            Some(t) => Theme::from_name(t).with_context(|| format!("--theme {t:?}: use dark or light"))?,
+            Some(t) => {
+                Theme::from_name(t).with_context(|| format!("--theme {t:?}: use dark or light"))?
+            }
         };
         let time = |flag: &str, v: &Option<String>| -> Result<Option<Ts>> {
             v.as_deref()
                 .map(|s| {
-                    let micros = settings::parse_time(s, &settings.tz).with_context(|| format!("--{flag}"))?;
-                    let offset = jiff::Timestamp::from_microsecond(micros).map(|t| settings.tz.to_offset(t).seconds()).unwrap_or(0);
+                    let micros = settings::parse_time(s, &settings.tz)
+                        .with_context(|| format!("--{flag}"))?;
+                    let offset = jiff::Timestamp::from_microsecond(micros)
+                        .map(|t| settings.tz.to_offset(t).seconds())
+                        .unwrap_or(0);
                     Ok(Ts::from_micros(micros, offset))
                 })
                 .transpose()
@@ -119,7 +128,10 @@ impl Options {
             projection,
             theme,
             points: a.points,
-            title: a.title.clone().unwrap_or_else(|| "SSH attack attempts".into()),
+            title: a
+                .title
+                .clone()
+                .unwrap_or_else(|| "SSH attack attempts".into()),
             progress: !settings.quiet && std::io::stderr().is_terminal(),
         })
     }
@@ -146,10 +158,17 @@ pub fn run(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<i3
         }
         None => {
             // The range is applied here (and by Binner), so input expansion must not see it.
-            let plain = InputArgs { from: None, to: None, ..a.input.clone() };
+            let plain = InputArgs {
+                from: None,
+                to: None,
+                ..a.input.clone()
+            };
             let (inputs, mut failed) = app::inputs(settings, &plain)?;
             let mut popts = app::pipeline_options(settings, false)?;
-            popts.range = pipeline::TimeRange { from: opts.from.map(|t| t.micros), to: opts.to.map(|t| t.micros) };
+            popts.range = pipeline::TimeRange {
+                from: opts.from.map(|t| t.micros),
+                to: opts.to.map(|t| t.micros),
+            };
             let reports = pipeline::run(&inputs, &popts, &mut |ev| {
                 binner.add(&ev);
                 Ok(())
@@ -160,7 +179,14 @@ pub fn run(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<i3
     };
     let tl = binner.finish();
     if tl.frames == 0 {
-        bail!("no attack attempts to show{}: nothing to render", if opts.from.is_some() || opts.to.is_some() { " in --from … --to" } else { "" });
+        bail!(
+            "no attack attempts to show{}: nothing to render",
+            if opts.from.is_some() || opts.to.is_some() {
+                " in --from … --to"
+            } else {
+                ""
+            }
+        );
     }
     if tl.frames > MAX_FRAMES {
         bail!("the data spans {} frames at this --bin; at most {MAX_FRAMES} (use a longer --bin, or --from/--to)", tl.frames);
@@ -204,7 +230,10 @@ pub fn render(tl: &Timeline, opts: &Options) -> Result<video::Written> {
     let mut states = States::new(tl, fade, opts.points, window);
     let partial = partial_path(&opts.output);
     let mut enc = Encoder::create(&partial, opts.format, opts.width, opts.height, opts.fps)?;
-    let bar = opts.progress.then(|| progress_bar(tl.frames as u64)).flatten();
+    let bar = opts
+        .progress
+        .then(|| progress_bar(tl.frames as u64))
+        .flatten();
     let (format, w, h) = (opts.format, opts.width, opts.height);
     let res = stream::run(
         tl.frames,
@@ -225,8 +254,13 @@ pub fn render(tl: &Timeline, opts: &Options) -> Result<video::Written> {
     }
     match res {
         Ok(w) => {
-            std::fs::rename(&partial, &opts.output)
-                .with_context(|| format!("cannot rename {} to {}", partial.display(), opts.output.display()))?;
+            std::fs::rename(&partial, &opts.output).with_context(|| {
+                format!(
+                    "cannot rename {} to {}",
+                    partial.display(),
+                    opts.output.display()
+                )
+            })?;
             Ok(w)
         }
         Err(e) => {
@@ -237,16 +271,21 @@ pub fn render(tl: &Timeline, opts: &Options) -> Result<video::Written> {
 }
 
 fn partial_path(out: &Path) -> PathBuf {
-    let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = out
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".partial");
     out.with_file_name(name)
 }
 
 fn progress_bar(frames: u64) -> Option<indicatif::ProgressBar> {
     let bar = indicatif::ProgressBar::new(frames).with_style(
-        indicatif::ProgressStyle::with_template("frames [{bar:30}] {pos}/{len} {per_sec} ETA {eta}")
-            .ok()?
-            .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(
+            "frames [{bar:30}] {pos}/{len} {per_sec} ETA {eta}",
+        )
+        .ok()?
+        .progress_chars("=> "),
     );
     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
     Some(bar)
@@ -282,6 +321,9 @@ mod tests {
 
     #[test]
     fn partial_name() {
-        assert_eq!(partial_path(Path::new("/tmp/day.mp4")), PathBuf::from("/tmp/day.mp4.partial"));
+        assert_eq!(
+            partial_path(Path::new("/tmp/day.mp4")),
+            PathBuf::from("/tmp/day.mp4.partial")
+        );
     }
 }

@@ -26,8 +26,15 @@ pub const EPSILON: f64 = 1.0 / 256.0;
 impl Fade {
     /// `half_life` in bins (> 0).
     pub fn new(half_life: f64) -> Fade {
-        let h = if half_life.is_finite() && half_life > 0.0 { half_life } else { 1.0 };
-        Fade { decay: 0.5f64.powf(1.0 / h), half_life: h }
+        let h = if half_life.is_finite() && half_life > 0.0 {
+            half_life
+        } else {
+            1.0
+        };
+        Fade {
+            decay: 0.5f64.powf(1.0 / h),
+            half_life: h,
+        }
     }
 
     pub fn half_life(&self) -> f64 {
@@ -107,7 +114,9 @@ impl Intensities {
 
     /// Lit countries and their intensities, in no particular order.
     pub fn lit(&self) -> impl Iterator<Item = (u16, f64)> + '_ {
-        self.lit.iter().map(|&id| (id, self.values[usize::from(id)]))
+        self.lit
+            .iter()
+            .map(|&id| (id, self.values[usize::from(id)]))
     }
 
     pub fn max(&self) -> f64 {
@@ -130,7 +139,11 @@ mod tests {
                 it.step(&f, &[]);
             }
             let expect = 1000.0 * 0.5f64.powf(steps as f64 / h);
-            assert!((it.get(0) - expect).abs() < 1e-6 * 1000.0, "h={h}: {} vs {expect}", it.get(0));
+            assert!(
+                (it.get(0) - expect).abs() < 1e-6 * 1000.0,
+                "h={h}: {} vs {expect}",
+                it.get(0)
+            );
             assert!((f.weight(h) - 0.5).abs() < 1e-12);
         }
         // Exactly half after 5 bins with the default half-life of 5.
@@ -179,7 +192,8 @@ mod tests {
         let mut it = Intensities::new();
         it.step(&f, &[(0, 500), (2, 1)]);
         let peak = 500.0;
-        let (mut last_v, mut last_heat, mut last_presence) = (it.get(0), Fade::heat(it.get(0), peak), 1.0);
+        let (mut last_v, mut last_heat, mut last_presence) =
+            (it.get(0), Fade::heat(it.get(0), peak), 1.0);
         for _ in 0..200 {
             it.step(&f, &[]);
             let v = it.get(0);

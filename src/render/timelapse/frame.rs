@@ -41,7 +41,10 @@ struct Metrics {
 impl Metrics {
     fn new(w: u32, h: u32) -> Metrics {
         let u = (w as f32 / 1280.0).min(h as f32 / 720.0).max(0.25);
-        Metrics { u, margin: 16.0 * u }
+        Metrics {
+            u,
+            margin: 16.0 * u,
+        }
     }
 }
 
@@ -67,12 +70,21 @@ impl Frames {
         // The world layer comes from the map scene itself (projection, ±180° seams,
         // globe clipping, borders): a frame is `sshmap map` with no attempts yet,
         // recoloured. Its header and legend are left out; the frame has its own.
-        let mopts = MapOptions { width: w, height: h, projection: proj, theme: opts.theme, ..MapOptions::default() };
+        let mopts = MapOptions {
+            width: w,
+            height: h,
+            projection: proj,
+            theme: opts.theme,
+            ..MapOptions::default()
+        };
         let fit = map::pixel_fit(&mopts);
         let map_scene = map::scene(&MapData::default(), &mopts);
         let mut base = Scene::new(w, h, pal.background, opts.title.clone());
         base.items.extend(
-            map_scene.items.into_iter().filter(|it| matches!(it, Item::Group { id: Some(id), .. } if id == "countries")),
+            map_scene
+                .items
+                .into_iter()
+                .filter(|it| matches!(it, Item::Group { id: Some(id), .. } if id == "countries")),
         );
         let mut shape_at = HashMap::new();
         for (g, item) in base.items.iter().enumerate() {
@@ -84,7 +96,15 @@ impl Frames {
                 }
             }
         }
-        Frames { opts, pal, m, proj, fit, base, shape_at }
+        Frames {
+            opts,
+            pal,
+            m,
+            proj,
+            fit,
+            base,
+            shape_at,
+        }
     }
 
     pub fn width(&self) -> u32 {
@@ -97,12 +117,16 @@ impl Frames {
 
     /// Where (lat, lon) lands in the frame, if it is on the drawn side of the world.
     pub fn locate(&self, lat: f64, lon: f64) -> Option<(f32, f32)> {
-        self.proj.visible(lon, lat).then(|| self.fit.apply(self.proj.project(lon, lat)))
+        self.proj
+            .visible(lon, lat)
+            .then(|| self.fit.apply(self.proj.project(lon, lat)))
     }
 
     /// Colour of a lit country: the ramp at its heat, blended over land by its presence.
     pub fn country_color(&self, heat: f32, presence: f32) -> Color {
-        self.pal.land.lerp(self.pal.ramp_at(f64::from(heat)), f64::from(presence))
+        self.pal
+            .land
+            .lerp(self.pal.ramp_at(f64::from(heat)), f64::from(presence))
     }
 
     /// The scene of one frame.
@@ -111,7 +135,12 @@ impl Frames {
         let fills: Vec<((usize, usize), Color)> = st
             .lit
             .iter()
-            .filter_map(|(code, heat, presence)| Some((*self.shape_at.get(code)?, self.country_color(*heat, *presence))))
+            .filter_map(|(code, heat, presence)| {
+                Some((
+                    *self.shape_at.get(code)?,
+                    self.country_color(*heat, *presence),
+                ))
+            })
             .collect();
         for ((g, i), color) in fills {
             if let Some(Item::Group { items, .. }) = s.items.get_mut(g) {
@@ -144,8 +173,17 @@ impl Frames {
             let (x, y) = self.fit.apply(self.proj.project(lon, lat));
             let fade = 0.5f32.powf(p.age as f32 / h);
             let r = (1.5 + (1.0 + p.attempts as f32).log10() * 1.5) * u;
-            let dot = self.pal.point.with_alpha((f32::from(self.pal.point.a) * fade).round() as u8);
-            items.push(Item::Circle { cx: x, cy: y, r, fill: dot, stroke: None });
+            let dot = self
+                .pal
+                .point
+                .with_alpha((f32::from(self.pal.point.a) * fade).round() as u8);
+            items.push(Item::Circle {
+                cx: x,
+                cy: y,
+                r,
+                fill: dot,
+                stroke: None,
+            });
             // The ring expands as the hit ages: the "pulse".
             let ring = r + (p.age as f32 + 0.5) / h * 10.0 * u;
             items.push(Item::Circle {
@@ -153,10 +191,17 @@ impl Frames {
                 cy: y,
                 r: ring,
                 fill: Color { a: 0, ..dot },
-                stroke: Some(Stroke { color: dot.with_alpha((f32::from(dot.a) * 0.7) as u8), width: 1.2 * u }),
+                stroke: Some(Stroke {
+                    color: dot.with_alpha((f32::from(dot.a) * 0.7) as u8),
+                    width: 1.2 * u,
+                }),
             });
         }
-        s.items.push(Item::Group { id: Some("points".into()), clip: None, items });
+        s.items.push(Item::Group {
+            id: Some("points".into()),
+            clip: None,
+            items,
+        });
     }
 
     fn overlays(&self, s: &mut Scene, st: &FrameState) {
@@ -164,24 +209,77 @@ impl Frames {
         let (u, mg, pal) = (self.m.u, self.m.margin, self.pal);
 
         // Top left: title, then the clock, large.
-        s.text(mg, mg + 13.0 * u, 13.0 * u, pal.muted, Anchor::Start, self.opts.title.clone());
+        s.text(
+            mg,
+            mg + 13.0 * u,
+            13.0 * u,
+            pal.muted,
+            Anchor::Start,
+            self.opts.title.clone(),
+        );
         let clock_size = if st.clock.len() > 8 { 30.0 } else { 40.0 } * u;
         let clock_y = mg + 13.0 * u + 8.0 * u + clock_size;
-        s.text(mg, clock_y, clock_size, pal.text, Anchor::Start, st.clock.clone());
-        s.text(mg, clock_y + 16.0 * u, 12.0 * u, pal.muted, Anchor::Start, self.opts.zone.clone());
+        s.text(
+            mg,
+            clock_y,
+            clock_size,
+            pal.text,
+            Anchor::Start,
+            st.clock.clone(),
+        );
+        s.text(
+            mg,
+            clock_y + 16.0 * u,
+            12.0 * u,
+            pal.muted,
+            Anchor::Start,
+            self.opts.zone.clone(),
+        );
 
         // Top right: the running count and this bin's.
         let rx = w - mg;
-        s.text(rx, mg + 13.0 * u, 13.0 * u, pal.muted, Anchor::End, "attack attempts");
-        s.text(rx, mg + 13.0 * u + 8.0 * u + 30.0 * u, 30.0 * u, pal.text, Anchor::End, thousands(st.total));
-        let now = if st.now > 0 { format!("+{}", thousands(st.now)) } else { String::new() };
-        s.text(rx, mg + 13.0 * u + 8.0 * u + 30.0 * u + 18.0 * u, 14.0 * u, pal.ramp_at(0.8), Anchor::End, now);
+        s.text(
+            rx,
+            mg + 13.0 * u,
+            13.0 * u,
+            pal.muted,
+            Anchor::End,
+            "attack attempts",
+        );
+        s.text(
+            rx,
+            mg + 13.0 * u + 8.0 * u + 30.0 * u,
+            30.0 * u,
+            pal.text,
+            Anchor::End,
+            thousands(st.total),
+        );
+        let now = if st.now > 0 {
+            format!("+{}", thousands(st.now))
+        } else {
+            String::new()
+        };
+        s.text(
+            rx,
+            mg + 13.0 * u + 8.0 * u + 30.0 * u + 18.0 * u,
+            14.0 * u,
+            pal.ramp_at(0.8),
+            Anchor::End,
+            now,
+        );
 
         // Bottom left: top 5 of the window, each with its current colour.
         let line = 17.0 * u;
         let size = 13.0 * u;
         let mut y = h - mg - line * 5.0;
-        s.text(mg, y - line, size, pal.muted, Anchor::Start, format!("top countries, {}", self.opts.window_label));
+        s.text(
+            mg,
+            y - line,
+            size,
+            pal.muted,
+            Anchor::Start,
+            format!("top countries, {}", self.opts.window_label),
+        );
         for (code, n) in &st.top {
             let name = countries::name(code).unwrap_or(code);
             let color = st
@@ -189,10 +287,23 @@ impl Frames {
                 .iter()
                 .find(|l| &l.0 == code)
                 .map_or(pal.land, |l| self.country_color(l.1, l.2));
-            s.items.push(Item::Rect { x: mg, y: y - size * 0.8, w: size, h: size * 0.8, fill: color });
+            s.items.push(Item::Rect {
+                x: mg,
+                y: y - size * 0.8,
+                w: size,
+                h: size * 0.8,
+                fill: color,
+            });
             let label = text::truncate(name, size, 170.0 * u);
             s.text(mg + size * 1.5, y, size, pal.text, Anchor::Start, label);
-            s.text(mg + size * 1.5 + 240.0 * u, y, size, pal.text, Anchor::End, thousands(*n));
+            s.text(
+                mg + size * 1.5 + 240.0 * u,
+                y,
+                size,
+                pal.text,
+                Anchor::End,
+                thousands(*n),
+            );
             y += line;
         }
 
@@ -200,9 +311,29 @@ impl Frames {
         let bar_w = 150.0 * u;
         let bar_h = 8.0 * u;
         let bar_y = h - mg - 14.0 * u - bar_h;
-        s.items.push(Item::Gradient { x: rx - bar_w, y: bar_y, w: bar_w, h: bar_h, stops: pal.ramp.to_vec() });
-        s.text(rx - bar_w - 6.0 * u, bar_y + bar_h, 11.0 * u, pal.muted, Anchor::End, "glow (log scale)");
-        s.text(rx, h - mg, 10.0 * u, pal.muted, Anchor::End, crate::render::map::ATTRIBUTION);
+        s.items.push(Item::Gradient {
+            x: rx - bar_w,
+            y: bar_y,
+            w: bar_w,
+            h: bar_h,
+            stops: pal.ramp.to_vec(),
+        });
+        s.text(
+            rx - bar_w - 6.0 * u,
+            bar_y + bar_h,
+            11.0 * u,
+            pal.muted,
+            Anchor::End,
+            "glow (log scale)",
+        );
+        s.text(
+            rx,
+            h - mg,
+            10.0 * u,
+            pal.muted,
+            Anchor::End,
+            crate::render::map::ATTRIBUTION,
+        );
     }
 }
 
@@ -230,8 +361,16 @@ mod tests {
             clock: "12:34".into(),
             total: 1234,
             now: 12,
-            lit: lit.into_iter().map(|(c, h, p)| (c.to_string(), h, p)).collect(),
-            pulses: vec![Pulse { lat: 48.85, lon: 2.35, attempts: 10, age: 1 }],
+            lit: lit
+                .into_iter()
+                .map(|(c, h, p)| (c.to_string(), h, p))
+                .collect(),
+            pulses: vec![Pulse {
+                lat: 48.85,
+                lon: 2.35,
+                attempts: 10,
+                age: 1,
+            }],
             top: vec![("CN".into(), 10)],
         }
     }

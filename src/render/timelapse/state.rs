@@ -95,15 +95,29 @@ impl<'a> States<'a> {
                 self.window_sums[usize::from(id)] -= u64::from(n);
             }
         }
-        let mut top: Vec<(u16, u64)> =
-            self.window_sums.iter().enumerate().filter(|(_, &n)| n > 0).map(|(id, &n)| (id as u16, n)).collect();
-        top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| tl.countries.code(a.0).cmp(tl.countries.code(b.0))));
+        let mut top: Vec<(u16, u64)> = self
+            .window_sums
+            .iter()
+            .enumerate()
+            .filter(|(_, &n)| n > 0)
+            .map(|(id, &n)| (id as u16, n))
+            .collect();
+        top.sort_by(|a, b| {
+            b.1.cmp(&a.1)
+                .then_with(|| tl.countries.code(a.0).cmp(tl.countries.code(b.0)))
+        });
         top.truncate(5);
 
         let mut lit: Vec<(String, f32, f32)> = self
             .intensities
             .lit()
-            .map(|(id, v)| (tl.countries.code(id).to_string(), Fade::heat(v, self.peak) as f32, Fade::presence(v) as f32))
+            .map(|(id, v)| {
+                (
+                    tl.countries.code(id).to_string(),
+                    Fade::heat(v, self.peak) as f32,
+                    Fade::presence(v) as f32,
+                )
+            })
             .collect();
         // Dim first, so a bright country's border is drawn over its neighbours'.
         lit.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
@@ -113,13 +127,22 @@ impl<'a> States<'a> {
             if !bin.points.is_empty() {
                 self.recent.push_back(i);
             }
-            while self.recent.front().is_some_and(|&b| i - b >= self.point_life as usize) {
+            while self
+                .recent
+                .front()
+                .is_some_and(|&b| i - b >= self.point_life as usize)
+            {
                 self.recent.pop_front();
             }
             // Oldest first: fresh pulses are drawn on top.
             for &b in &self.recent {
                 let age = (i - b) as u32;
-                pulses.extend(tl.bin(b).points.iter().map(|&(lat, lon, attempts)| Pulse { lat, lon, attempts, age }));
+                pulses.extend(tl.bin(b).points.iter().map(|&(lat, lon, attempts)| Pulse {
+                    lat,
+                    lon,
+                    attempts,
+                    age,
+                }));
             }
         }
 
@@ -130,7 +153,10 @@ impl<'a> States<'a> {
             now,
             lit,
             pulses,
-            top: top.into_iter().map(|(id, n)| (tl.countries.code(id).to_string(), n)).collect(),
+            top: top
+                .into_iter()
+                .map(|(id, n)| (tl.countries.code(id).to_string(), n))
+                .collect(),
         }
     }
 }
@@ -179,16 +205,29 @@ mod tests {
             port: None,
             count: attempts,
             attempts,
-            geo: Some(Arc::new(Geo { country: Some(Arc::from(country)), lat: Some(10.0), lon: Some(20.0), ..Geo::default() })),
+            geo: Some(Arc::new(Geo {
+                country: Some(Arc::from(country)),
+                lat: Some(10.0),
+                lon: Some(20.0),
+                ..Geo::default()
+            })),
             scope: None,
-            src: Src { input: Arc::from("t"), line: 1 },
+            src: Src {
+                input: Arc::from("t"),
+                line: 1,
+            },
         }
     }
 
     #[test]
     fn lit_counter_top_and_pulses() {
         let mut b = Binner::new(60, None, None, true);
-        for e in [ev(0, "FR", 3), ev(1, "CN", 10), ev(1, "FR", 1), ev(30, "US", 2)] {
+        for e in [
+            ev(0, "FR", 3),
+            ev(1, "CN", 10),
+            ev(1, "FR", 1),
+            ev(30, "US", 2),
+        ] {
             b.add(&e);
         }
         let tl = b.finish();
@@ -208,13 +247,17 @@ mod tests {
         assert_eq!(f1.lit.last().unwrap().0, "CN");
         assert_eq!(f1.lit.last().unwrap().1, 1.0);
         assert_eq!(f1.top, vec![("CN".to_string(), 10), ("FR".to_string(), 4)]);
-        assert_eq!(f1.pulses.iter().map(|p| p.age).collect::<Vec<_>>(), vec![1, 0]);
+        assert_eq!(
+            f1.pulses.iter().map(|p| p.age).collect::<Vec<_>>(),
+            vec![1, 0]
+        );
         let f2 = st.next_state();
         let f3 = st.next_state();
         assert_eq!(f2.top.len(), 2);
         // The window is 3 bins: frame 0's attempts left it.
         assert_eq!(f3.top, vec![("CN".to_string(), 10), ("FR".to_string(), 1)]);
-        let heat = |f: &FrameState, c: &str| f.lit.iter().find(|l| l.0 == c).map(|l| l.1).unwrap_or(0.0);
+        let heat =
+            |f: &FrameState, c: &str| f.lit.iter().find(|l| l.0 == c).map(|l| l.1).unwrap_or(0.0);
         assert!(heat(&f3, "CN") < heat(&f2, "CN"));
         let mut last = st.next_state();
         for _ in 5..30 {

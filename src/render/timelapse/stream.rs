@@ -55,7 +55,9 @@ where
             start = end;
         }
         drop(tx);
-        encoder.join().map_err(|_| anyhow!("the encoder thread panicked"))?
+        encoder
+            .join()
+            .map_err(|_| anyhow!("the encoder thread panicked"))?
     })
 }
 
@@ -77,7 +79,9 @@ mod tests {
             },
             |i| {
                 // Uneven work so that parallel completion order differs from frame order.
-                std::thread::sleep(std::time::Duration::from_micros(((i * 37) % 11) as u64 * 50));
+                std::thread::sleep(std::time::Duration::from_micros(
+                    ((i * 37) % 11) as u64 * 50,
+                ));
                 i * 2
             },
             |p| {
@@ -101,7 +105,13 @@ mod tests {
                 i
             },
             |i| i,
-            |p| if p == 5 { Err(anyhow!("disk full")) } else { Ok(()) },
+            |p| {
+                if p == 5 {
+                    Err(anyhow!("disk full"))
+                } else {
+                    Ok(())
+                }
+            },
         )
         .unwrap_err();
         assert_eq!(err.to_string(), "disk full");

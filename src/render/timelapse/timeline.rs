@@ -50,7 +50,12 @@ pub struct Bin {
 
 impl Bin {
     pub fn attempts(&self) -> u64 {
-        self.unplaced + self.countries.iter().map(|&(_, n)| u64::from(n)).sum::<u64>()
+        self.unplaced
+            + self
+                .countries
+                .iter()
+                .map(|&(_, n)| u64::from(n))
+                .sum::<u64>()
     }
 }
 
@@ -124,7 +129,9 @@ impl Binner {
         if ev.attempts == 0 {
             return;
         }
-        if self.from.is_some_and(|f| ev.ts.micros < f.micros) || self.to.is_some_and(|t| ev.ts.micros >= t.micros) {
+        if self.from.is_some_and(|f| ev.ts.micros < f.micros)
+            || self.to.is_some_and(|t| ev.ts.micros >= t.micros)
+        {
             return;
         }
         let offset = *self.offset.get_or_insert(ev.ts.offset);
@@ -132,7 +139,11 @@ impl Binner {
         let b = local.div_euclid(self.bin_secs);
         self.first = Some(self.first.map_or(b, |f| f.min(b)));
         self.last = Some(self.last.map_or(b, |l| l.max(b)));
-        let country = ev.geo.as_ref().and_then(|g| g.country.as_deref()).map(|c| self.countries.id(c));
+        let country = ev
+            .geo
+            .as_ref()
+            .and_then(|g| g.country.as_deref())
+            .map(|c| self.countries.id(c));
         let bin = self.bins.entry(b).or_default();
         match country {
             Some(id) => match bin.countries.binary_search_by_key(&id, |&(i, _)| i) {
@@ -148,7 +159,9 @@ impl Binner {
                 // attempts repeat the place of the one before.
                 match bin.points.iter().rposition(|p| p.0 == lat && p.1 == lon) {
                     Some(i) => bin.points[i].2 += ev.attempts,
-                    None if bin.points.len() < MAX_POINTS_PER_BIN => bin.points.push((lat, lon, ev.attempts)),
+                    None if bin.points.len() < MAX_POINTS_PER_BIN => {
+                        bin.points.push((lat, lon, ev.attempts))
+                    }
                     None => {}
                 }
             }
@@ -200,12 +213,18 @@ pub struct Timeline {
     pub countries: Countries,
 }
 
-static EMPTY: Bin = Bin { countries: Vec::new(), unplaced: 0, points: Vec::new() };
+static EMPTY: Bin = Bin {
+    countries: Vec::new(),
+    unplaced: 0,
+    points: Vec::new(),
+};
 
 impl Timeline {
     /// What frame `i` saw (empty if nothing).
     pub fn bin(&self, frame: usize) -> &Bin {
-        self.bins.get(&(self.start + frame as i64)).unwrap_or(&EMPTY)
+        self.bins
+            .get(&(self.start + frame as i64))
+            .unwrap_or(&EMPTY)
     }
 
     /// Start of frame `i`, in local seconds since the epoch.
@@ -245,7 +264,12 @@ impl Timeline {
         if self.offset == 0 {
             return "UTC".into();
         }
-        format!("UTC{}{:02}:{:02}", if self.offset < 0 { '-' } else { '+' }, a / 3600, (a / 60) % 60)
+        format!(
+            "UTC{}{:02}:{:02}",
+            if self.offset < 0 { '-' } else { '+' },
+            a / 3600,
+            (a / 60) % 60
+        )
     }
 }
 
@@ -269,9 +293,19 @@ mod tests {
             port: None,
             count: attempts,
             attempts,
-            geo: country.map(|c| Arc::new(Geo { country: Some(Arc::from(c)), lat: Some(1.0), lon: Some(2.0), ..Geo::default() })),
+            geo: country.map(|c| {
+                Arc::new(Geo {
+                    country: Some(Arc::from(c)),
+                    lat: Some(1.0),
+                    lon: Some(2.0),
+                    ..Geo::default()
+                })
+            }),
             scope: None,
-            src: Src { input: Arc::from("t"), line: 1 },
+            src: Src {
+                input: Arc::from("t"),
+                line: 1,
+            },
         }
     }
 
@@ -280,7 +314,10 @@ mod tests {
         assert_eq!(parse_bin("1m").unwrap(), 60);
         assert_eq!(parse_bin("1s").unwrap(), 1);
         assert_eq!(parse_bin("2d").unwrap(), 172_800);
-        assert!(parse_bin("0s").unwrap_err().to_string().contains("shortest"));
+        assert!(parse_bin("0s")
+            .unwrap_err()
+            .to_string()
+            .contains("shortest"));
         assert!(parse_bin("1x").is_err());
         assert_eq!(parse_half_life("5", 60).unwrap(), 5.0);
         assert_eq!(parse_half_life("2.5", 60).unwrap(), 2.5);

@@ -40,10 +40,23 @@ impl<W: Write> Write for CountingWriter<W> {
 
 impl<W: Write> GifEncoder<W> {
     pub fn new(out: W, width: u32, height: u32, fps: u32) -> Result<Self> {
-        let mut enc = gif::Encoder::new(CountingWriter { inner: out, bytes: 0 }, width as u16, height as u16, &[])
-            .context("starting the GIF encoder")?;
-        enc.set_repeat(gif::Repeat::Infinite).context("writing GIF")?;
-        Ok(GifEncoder { enc, fps: fps.max(1), index: 0 })
+        let mut enc = gif::Encoder::new(
+            CountingWriter {
+                inner: out,
+                bytes: 0,
+            },
+            width as u16,
+            height as u16,
+            &[],
+        )
+        .context("starting the GIF encoder")?;
+        enc.set_repeat(gif::Repeat::Infinite)
+            .context("writing GIF")?;
+        Ok(GifEncoder {
+            enc,
+            fps: fps.max(1),
+            index: 0,
+        })
     }
 
     /// Delay of frame `i` in centiseconds (GIF's unit): rounded so that the
@@ -64,7 +77,10 @@ impl<W: Write> GifEncoder<W> {
         let frames = self.index;
         let mut w = self.enc.into_inner().context("finishing GIF")?;
         w.flush().context("writing GIF")?;
-        Ok(Written { frames, bytes: w.bytes })
+        Ok(Written {
+            frames,
+            bytes: w.bytes,
+        })
     }
 }
 

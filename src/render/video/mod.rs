@@ -89,13 +89,27 @@ pub struct Written {
 }
 
 impl Encoder {
-    pub fn create(path: &Path, format: VideoFormat, width: u32, height: u32, fps: u32) -> Result<Encoder> {
+    pub fn create(
+        path: &Path,
+        format: VideoFormat,
+        width: u32,
+        height: u32,
+        fps: u32,
+    ) -> Result<Encoder> {
         check_size(format, width, height)?;
         Ok(match format {
-            VideoFormat::Mp4 => Encoder::Mp4(Box::new(mp4::Mp4Encoder::create(path, width, height, fps)?)),
+            VideoFormat::Mp4 => {
+                Encoder::Mp4(Box::new(mp4::Mp4Encoder::create(path, width, height, fps)?))
+            }
             VideoFormat::Gif => {
-                let out = File::create(path).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
-                Encoder::Gif(Box::new(gif::GifEncoder::new(BufWriter::with_capacity(1 << 20, out), width, height, fps)?))
+                let out = File::create(path)
+                    .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+                Encoder::Gif(Box::new(gif::GifEncoder::new(
+                    BufWriter::with_capacity(1 << 20, out),
+                    width,
+                    height,
+                    fps,
+                )?))
             }
         })
     }

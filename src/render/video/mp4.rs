@@ -4,7 +4,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use openh264::encoder::{
-    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, QpRange, RateControlMode,
+    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, QpRange,
+    RateControlMode,
 };
 use openh264::formats::{RgbaSliceU8, YUVBuffer};
 use openh264::OpenH264API;
@@ -47,9 +48,15 @@ impl Mp4Encoder {
             .qp(QpRange::new(QP_RANGE.0, QP_RANGE.1))
             // A key frame every 10 s of video, so players can seek.
             .intra_frame_period(IntraFramePeriod::from_num_frames(fps.max(1) * 10));
-        let enc = Encoder::with_api_config(OpenH264API::from_source(), config).context("starting the H.264 encoder")?;
-        let mux = Mp4Writer::create(path, width, height, fps).with_context(|| format!("cannot create {}", path.display()))?;
-        Ok(Mp4Encoder { enc, mux, buf: Vec::with_capacity(1 << 16) })
+        let enc = Encoder::with_api_config(OpenH264API::from_source(), config)
+            .context("starting the H.264 encoder")?;
+        let mux = Mp4Writer::create(path, width, height, fps)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(Mp4Encoder {
+            enc,
+            mux,
+            buf: Vec::with_capacity(1 << 16),
+        })
     }
 
     pub fn push(&mut self, yuv: &YUVBuffer) -> Result<()> {
@@ -83,7 +90,11 @@ mod tests {
                         let p = ((y * w + x) * 4) as usize;
                         let left = (i as u32 * 4) % w;
                         let inside = (left..left + 16).contains(&x) && (8..24).contains(&y);
-                        px[p..p + 4].copy_from_slice(if inside { &[255, 200, 0, 255] } else { &[10, 12, 20, 255] });
+                        px[p..p + 4].copy_from_slice(if inside {
+                            &[255, 200, 0, 255]
+                        } else {
+                            &[10, 12, 20, 255]
+                        });
                     }
                 }
                 px

@@ -45,7 +45,11 @@ pub fn nal_units(data: &[u8]) -> impl Iterator<Item = &[u8]> {
     let n = starts.len();
     (0..n).map(move |k| {
         let s = starts[k];
-        let mut e = if k + 1 < n { starts[k + 1] - 3 } else { data.len() };
+        let mut e = if k + 1 < n {
+            starts[k + 1] - 3
+        } else {
+            data.len()
+        };
         // A 4-byte start code leaves one zero byte at the end of the previous unit.
         while e > s && data[e - 1] == 0 && k + 1 < n {
             e -= 1;
@@ -61,7 +65,12 @@ impl Mp4Writer {
         staging_path.push(".mdat");
         let staging_path = PathBuf::from(staging_path);
         // Read back by finish(): opened for both.
-        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&staging_path)?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&staging_path)?;
         let staging = BufWriter::with_capacity(1 << 20, file);
         Ok(Mp4Writer {
             path: path.to_path_buf(),
@@ -95,7 +104,8 @@ impl Mp4Writer {
                 // Access unit delimiters carry nothing an MP4 needs.
                 Some(9) => {}
                 Some(_) => {
-                    self.buf.extend_from_slice(&(nal.len() as u32).to_be_bytes());
+                    self.buf
+                        .extend_from_slice(&(nal.len() as u32).to_be_bytes());
                     self.buf.extend_from_slice(nal);
                 }
             }
@@ -104,9 +114,15 @@ impl Mp4Writer {
             return Ok(());
         }
         if self.sizes.is_empty() && !key {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "the first H.264 frame is not a key frame"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the first H.264 frame is not a key frame",
+            ));
         }
-        self.staging.as_mut().ok_or_else(|| io::Error::other("MP4 already finished"))?.write_all(&self.buf)?;
+        self.staging
+            .as_mut()
+            .ok_or_else(|| io::Error::other("MP4 already finished"))?
+            .write_all(&self.buf)?;
         self.sizes.push(self.buf.len() as u32);
         if key {
             self.keys.push(self.sizes.len() as u32);
@@ -122,10 +138,16 @@ impl Mp4Writer {
     /// Writes `ftyp`, `moov`, then the staged frames as `mdat`; returns the file size.
     pub fn finish(mut self) -> io::Result<u64> {
         // The staging file is removed by Drop, on success and on error alike.
-        let mut staging = self.staging.take().ok_or_else(|| io::Error::other("MP4 already finished"))?;
+        let mut staging = self
+            .staging
+            .take()
+            .ok_or_else(|| io::Error::other("MP4 already finished"))?;
         staging.flush()?;
         let (Some(sps), Some(pps)) = (self.sps.clone(), self.pps.clone()) else {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "no H.264 frames (no SPS/PPS) to write"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "no H.264 frames (no SPS/PPS) to write",
+            ));
         };
         let ftyp = ftyp();
         // The sample offsets depend on the size of moov, which does not depend on them (co64).
@@ -144,9 +166,15 @@ impl Mp4Writer {
         out.write_all(&(mdat_header + self.bytes).to_be_bytes())?;
         let mut staged = staging.into_inner().map_err(|e| e.into_error())?;
         staged.rewind()?;
-        let copied = io::copy(&mut BufReader::with_capacity(1 << 20, staged).take(self.bytes), &mut out)?;
+        let copied = io::copy(
+            &mut BufReader::with_capacity(1 << 20, staged).take(self.bytes),
+            &mut out,
+        )?;
         if copied != self.bytes {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "staged frames were cut short"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "staged frames were cut short",
+            ));
         }
         out.flush()?;
         Ok(first + self.bytes)
@@ -202,7 +230,14 @@ impl Mp4Writer {
         });
         let dinf = plain_box(b"dinf", &dref);
         let avcc = plain_box(b"avcC", &{
-            let mut b = vec![1, sps.get(1).copied().unwrap_or(66), sps.get(2).copied().unwrap_or(0), sps.get(3).copied().unwrap_or(31), 0xff, 0xe1];
+            let mut b = vec![
+                1,
+                sps.get(1).copied().unwrap_or(66),
+                sps.get(2).copied().unwrap_or(0),
+                sps.get(3).copied().unwrap_or(31),
+                0xff,
+                0xe1,
+            ];
             b.extend_from_slice(&(sps.len() as u16).to_be_bytes());
             b.extend_from_slice(sps);
             b.push(1);
@@ -288,7 +323,18 @@ const MATRIX: [u8; 36] = [
 ];
 
 fn ftyp() -> Vec<u8> {
-    plain_box(b"ftyp", &[b"isom".as_slice(), &512u32.to_be_bytes(), b"isom", b"iso2", b"avc1", b"mp41"].concat())
+    plain_box(
+        b"ftyp",
+        &[
+            b"isom".as_slice(),
+            &512u32.to_be_bytes(),
+            b"isom",
+            b"iso2",
+            b"avc1",
+            b"mp41",
+        ]
+        .concat(),
+    )
 }
 
 fn plain_box(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
@@ -300,7 +346,12 @@ fn plain_box(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
 }
 
 fn full_box(kind: &[u8; 4], version: u8, flags: u32, fill: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
-    let mut body = vec![version, (flags >> 16) as u8, (flags >> 8) as u8, flags as u8];
+    let mut body = vec![
+        version,
+        (flags >> 16) as u8,
+        (flags >> 8) as u8,
+        flags as u8,
+    ];
     fill(&mut body);
     plain_box(kind, &body)
 }
@@ -311,9 +362,14 @@ mod tests {
 
     #[test]
     fn splits_annex_b() {
-        let s = [0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 4, 5];
+        let s = [
+            0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 4, 5,
+        ];
         let units: Vec<&[u8]> = nal_units(&s).collect();
-        assert_eq!(units, vec![&[0x67, 1, 2][..], &[0x68, 3][..], &[0x65, 4, 5][..]]);
+        assert_eq!(
+            units,
+            vec![&[0x67, 1, 2][..], &[0x68, 3][..], &[0x65, 4, 5][..]]
+        );
     }
 
     #[test]
@@ -321,7 +377,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.mp4");
         let mut w = Mp4Writer::create(&p, 64, 48, 15).unwrap();
-        w.write(&[0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1f, 0, 0, 0, 1, 0x68, 0xce, 0, 0, 0, 1, 0x65, 0xaa, 0xbb], true).unwrap();
+        w.write(
+            &[
+                0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1f, 0, 0, 0, 1, 0x68, 0xce, 0, 0, 0, 1, 0x65, 0xaa,
+                0xbb,
+            ],
+            true,
+        )
+        .unwrap();
         w.write(&[0, 0, 0, 1, 0x41, 0xcc], false).unwrap();
         w.write(&[], false).unwrap();
         assert_eq!(w.frames(), 2);

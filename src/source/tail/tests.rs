@@ -54,13 +54,15 @@ impl Model {
     fn poll(&mut self) {
         if let Some(o) = self.open {
             let inc = &mut self.incs[o];
-            self.expected.extend(inc.lines[inc.delivered..].iter().cloned());
+            self.expected
+                .extend(inc.lines[inc.delivered..].iter().cloned());
             inc.delivered = inc.lines.len();
         }
         if let Some(c) = self.current {
             if self.open != Some(c) {
                 let inc = &mut self.incs[c];
-                self.expected.extend(inc.lines[inc.delivered..].iter().cloned());
+                self.expected
+                    .extend(inc.lines[inc.delivered..].iter().cloned());
                 inc.delivered = inc.lines.len();
                 self.open = Some(c);
             }
@@ -89,14 +91,22 @@ fn run(ops: &[Op]) {
                 let mut text = String::new();
                 for _ in 0..*n {
                     // Unique lines of varied length, some longer than the fingerprint.
-                    let l = format!("line {} {}", m.next, "x".repeat((m.next * 37 % 300) as usize));
+                    let l = format!(
+                        "line {} {}",
+                        m.next,
+                        "x".repeat((m.next * 37 % 300) as usize)
+                    );
                     m.next += 1;
                     text.push_str(&l);
                     text.push('\n');
                     m.incs[c].lines.push(l);
                 }
                 use std::io::Write;
-                let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
+                let mut file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .unwrap();
                 file.write_all(text.as_bytes()).unwrap();
             }
             Op::Poll => {
@@ -116,7 +126,12 @@ fn run(ops: &[Op]) {
             Op::CopyTruncate => {
                 if let Some(c) = m.current {
                     std::fs::copy(&path, dir.path().join("auth.log.1")).unwrap();
-                    std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(0).unwrap();
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(&path)
+                        .unwrap()
+                        .set_len(0)
+                        .unwrap();
                     // Lines written since the last read are gone with the truncation.
                     let inc = &mut m.incs[c];
                     inc.lines.clear();
@@ -155,7 +170,10 @@ fn run(ops: &[Op]) {
     }
     poll(&mut f, &mut got);
     m.poll();
-    let got: Vec<String> = got.into_iter().map(|l| String::from_utf8(l).unwrap()).collect();
+    let got: Vec<String> = got
+        .into_iter()
+        .map(|l| String::from_utf8(l).unwrap())
+        .collect();
     assert_eq!(got, m.expected);
 }
 
@@ -170,19 +188,48 @@ proptest! {
 #[test]
 fn rename_create_without_poll_in_between_loses_nothing() {
     use Op::*;
-    run(&[Write(3), Poll, Write(2), RenameCreate, Write(4), Poll, Restart, Write(1)]);
+    run(&[
+        Write(3),
+        Poll,
+        Write(2),
+        RenameCreate,
+        Write(4),
+        Poll,
+        Restart,
+        Write(1),
+    ]);
 }
 
 #[test]
 fn delete_then_recreate_reads_both() {
     use Op::*;
-    run(&[Write(3), Delete, Write(2), Poll, Restart, Write(2), Delete, Restart, Write(5)]);
+    run(&[
+        Write(3),
+        Delete,
+        Write(2),
+        Poll,
+        Restart,
+        Write(2),
+        Delete,
+        Restart,
+        Write(5),
+    ]);
 }
 
 #[test]
 fn restart_resumes_exactly() {
     use Op::*;
-    run(&[Write(1), Poll, Write(2), Restart, Write(3), Poll, Restart, Restart, Write(1)]);
+    run(&[
+        Write(1),
+        Poll,
+        Write(2),
+        Restart,
+        Write(3),
+        Poll,
+        Restart,
+        Restart,
+        Write(1),
+    ]);
 }
 
 #[test]
@@ -207,5 +254,8 @@ fn damaged_checkpoint_file_is_reported() {
     std::fs::write(&p, "{not json").unwrap();
     let e = Checkpoints::load(&p).unwrap_err();
     assert!(e.to_string().contains("delete it"), "{e}");
-    assert!(Checkpoints::load(&dir.path().join("none.json")).unwrap().files.is_empty());
+    assert!(Checkpoints::load(&dir.path().join("none.json"))
+        .unwrap()
+        .files
+        .is_empty());
 }

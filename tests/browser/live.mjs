@@ -1,0 +1,109 @@
+// Browser checks of `sshmap serve`'s live page, run by tests/integration/live.rs:
+// drives Debian's chromium headless (playwright-core) against a running serve
+// and, from this second client, posts log lines to /api/ingest while the page
+// is open. Prints one JSON object of findings; exits 1 when a check fails.
+//
+//   node tests/browser/live.mjs BASE_URL TOKEN SCREENSHOT.png [anonymized]
+//
+// Checks: the page connects to /api/stream; an event posted after it connected
+// reaches the page over SSE and adds a marker on the map, a pulse, a feed line
+// (hostile user name shown as text, no element injected, no dialog) and one to
+// the event counter; a successful login after failures from the same address
+// shows an intrusion alert; only same-origin requests; no page error. With
+// `anonymized`, no full address appears anywhere in the page.
+import { chromium } from 'playwright-core';
+
+const [base, token, shotPath, mode] = process.argv.slice(2);
+const anonymized = mode === 'anonymized';
+const failures = [];
+const out = { external: [], dialogs: [], errors: [] };
+function check(ok, what) { if (!ok) failures.push(what); }
+
+// A fresh documentation-free public address per run, so the marker is new.
+const ATTACKER = '8.8.4.4';
+const HOSTILE_USER = '<img src=x onerror=alert(1)>';
+const stamp = () => new Date().toISOString().replace('Z', '+00:00');
+async function ingest(lines) {
+  const r = await fetch(new URL('api/ingest', base), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' },
+    body: lines.map((l) => `${stamp()} web1 ${l}`).join('\n'),
+  });
+  check(r.status === 200, `POST /api/ingest answered ${r.status}`);
+  return r.json();
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const origin = new URL(base).origin;
+  page.on('request', (r) => { if (!r.url().startsWith(origin) && !r.url().startsWith('data:')) out.external.push(r.url()); });
+  page.on('dialog', async (d) => { out.dialogs.push(d.message()); await d.dismiss(); });
+  page.on('pageerror', (e) => out.errors.push('pageerror: ' + e.message));
+  page.on('console', (m) => { if (m.type() === 'error') out.errors.push('console: ' + m.text()); });
+
+  await page.goto(base, { waitUntil: 'load' });
+  await page.waitForSelector('body[data-live="1"]', { timeout: 20000 });
+  const count = () => page.evaluate(() => ({
+    markers: document.querySelectorAll('#points circle').length,
+    events: Number(document.getElementById('t-events').textContent.replace(/[^0-9]/g, '')),
+    feed: document.querySelectorAll('#feed li').length,
+  }));
+  out.before = await count();
+
+  // The page is connected: everything from here on arrives over SSE.
+  const posted = await ingest([`sshd[4101]: Failed password for invalid user ${HOSTILE_USER} from ${ATTACKER} port 40000 ssh2`]);
+  check(posted.events === 1, `the failure line gave ${JSON.stringify(posted)}`);
+  // A pulse appears at once; the report's panels fold new events in every 250 ms.
+  const pulse = page.waitForSelector('#live circle.live-pulse', { timeout: 10000 }).then(() => true, () => false);
+  await page.waitForFunction((n) => document.querySelectorAll('#points circle').length > n.markers
+    && Number(document.getElementById('t-events').textContent.replace(/[^0-9]/g, '')) === n.events + 1,
+  out.before, { timeout: 10000 }).catch(() => {});
+  out.pulse = await pulse;
+  out.after = await count();
+  check(out.pulse, 'no pulse drawn for the live event');
+  check(out.after.markers === out.before.markers + 1, `markers ${out.before.markers} → ${out.after.markers}, want one more`);
+  check(out.after.events === out.before.events + 1, `event counter ${out.before.events} → ${out.after.events}, want +1`);
+  out.feedTop = await page.textContent('#feed li');
+  check(out.feedTop.includes('auth_failure') && out.feedTop.includes(JSON.stringify(HOSTILE_USER)),
+    `feed line does not show the event and its user name as text: ${out.feedTop}`);
+  check(await page.$('#feed img, #alerts img') === null, 'a user name became an element');
+
+  // A login from the address that just failed: an intrusion alert on the page.
+  await ingest([`sshd[4102]: Accepted password for deploy from ${ATTACKER} port 40001 ssh2`]);
+  const alert = await page.waitForSelector('#alerts .live-alert', { timeout: 10000 }).catch(() => null);
+  out.alert = alert ? await alert.textContent() : null;
+  check(out.alert !== null && out.alert.startsWith('INTRUSION ALERT') && out.alert.includes('deploy'), `no intrusion alert shown: ${out.alert}`);
+  await page.waitForTimeout(400);
+  out.final = await count();
+  // The report's panels fold live events in: the user table and the successful logins.
+  out.users = await page.textContent('#tbl-users');
+  check(out.users.includes(HOSTILE_USER), `user table lacks the live user name: ${out.users}`);
+  out.successes = await page.textContent('#successes');
+  check(out.successes.includes('deploy') && out.successes.includes('after 1 failed attempt'), `successful logins panel: ${out.successes}`);
+  check(out.final.events === out.before.events + 2, `event counter after the login ${out.final.events}`);
+
+  const html = await page.content();
+  if (anonymized) {
+    check(!html.includes(ATTACKER), `the full address ${ATTACKER} appears in an anonymized page`);
+    check(html.includes('8.8.4.0/24'), 'the anonymized /24 is not shown');
+  } else {
+    check(html.includes(ATTACKER), `the address ${ATTACKER} is not shown`);
+  }
+  await page.screenshot({ path: shotPath, fullPage: true });
+} catch (e) {
+  failures.push('exception: ' + (e && e.stack || e));
+} finally {
+  await browser.close();
+}
+check(out.external.length === 0, `external requests: ${out.external.join(', ')}`);
+check(out.dialogs.length === 0, `dialogs fired: ${out.dialogs.join(', ')}`);
+check(out.errors.length === 0, `page errors: ${out.errors.join('; ')}`);
+out.failures = failures;
+console.log(JSON.stringify(out, null, 1));
+process.exit(failures.length ? 1 : 0);
