@@ -76,7 +76,7 @@ pub enum Command {
 /// Where events come from: log inputs, or a store.
 #[derive(Debug, Args, Default, Clone)]
 pub struct InputArgs {
-    /// Files, globs, directories of rotated logs, `-` for stdin, or `journal`
+    /// Files, globs, directories of rotated logs, `-` for stdin, `journal`, or `journal:DIR` (journal files in DIR)
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
     /// Read from this store instead of logs (sqlite path or postgres:// URL)
@@ -233,7 +233,7 @@ pub struct ReportArgs {
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// Files, globs, directories of rotated logs, `-` for stdin, or `journal`
+    /// Files, globs, directories of rotated logs, `-` for stdin, `journal`, or `journal:DIR` (journal files in DIR)
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
     /// The store: a SQLite file path, sqlite://PATH or postgres://… [default: $XDG_DATA_HOME/sshmap/sshmap.db] [env: SSHMAP_DB]
@@ -250,6 +250,9 @@ pub struct ServeArgs {
     pub tail: Vec<PathBuf>,
     #[arg(long)]
     pub journal: bool,
+    /// Follow the journal files in DIR (`journalctl --directory`) instead of the system's journal
+    #[arg(long, value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
     #[arg(long, value_name = "ADDR")]
     pub syslog: Option<String>,
     #[arg(long, value_name = "ADDR")]

@@ -30,6 +30,8 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     pub tail: Vec<PathBuf>,
     pub journal: bool,
+    /// Follow the journal files in this directory instead of the system's journal.
+    pub journal_dir: Option<PathBuf>,
     pub syslog: Option<SocketAddr>,
     pub db: Option<String>,
     pub window: Duration,
@@ -73,6 +75,7 @@ impl Default for ServeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8022)),
             tail: Vec::new(),
             journal: false,
+            journal_dir: None,
             syslog: None,
             db: None,
             window: Duration::from_secs(5 * 3600),
@@ -252,10 +255,14 @@ impl ServeConfig {
             .map_err(|e| ConfigError::Other(format!("{e:#}")))?
             .or_else(|| data_dir.map(|d| d.join("serve-checkpoints.json")));
         let poll_ms = num("poll-ms", 100)?;
+        let journal_dir = layers
+            .get::<PathBuf>(args.journal_dir.clone(), Some("serve"), "journal-dir")
+            .map_err(|e| ConfigError::Other(format!("{e:#}")))?;
         Ok(ServeConfig {
             listen,
             tail,
-            journal: bool_opt(args.journal, "journal")?,
+            journal: bool_opt(args.journal, "journal")? || journal_dir.is_some(),
+            journal_dir,
             syslog,
             db: get(args.db.clone(), "db")?,
             window,
@@ -326,6 +333,7 @@ mod tests {
         let args = ServeArgs {
             tail: vec![],
             journal: false,
+            journal_dir: None,
             syslog: None,
             listen: None,
             db: None,

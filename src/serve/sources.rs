@@ -138,15 +138,9 @@ pub fn spawn_tail(
 pub async fn journal(shared: Arc<Shared>, cps: CheckpointSet) -> std::io::Result<()> {
     const KEY: &str = "journal";
     let mut cmd = tokio::process::Command::new("journalctl");
-    cmd.args([
-        "-f",
-        "-o",
-        "json",
-        "--no-pager",
-        "_COMM=sshd",
-        "_COMM=sshd-session",
-        "_COMM=sshd-auth",
-    ]);
+    cmd.arg("-f").args(crate::source::journalctl_args(
+        shared.cfg.journal_dir.as_deref(),
+    ));
     // The cursor is kept in the checkpoint file as the `head` of a pseudo-position's key.
     let cursor = cps
         .inner

@@ -22,8 +22,32 @@ use thiserror::Error;
 pub enum Input {
     File(PathBuf),
     Stdin,
-    /// `journalctl -o json` for sshd, sshd-session and sshd-auth.
-    Journal,
+    /// `journalctl -o json` for sshd, sshd-session and sshd-auth: the system's
+    /// journal, or (`journal:DIR`) the journal files in DIR (copied from another
+    /// machine, a container's `/var/log/journal`).
+    Journal(Option<PathBuf>),
+}
+
+/// journalctl's arguments for sshd's messages as JSON, from the system's
+/// journal or the journal files in `dir`.
+pub fn journalctl_args(dir: Option<&Path>) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = Vec::new();
+    if let Some(d) = dir {
+        let mut a = std::ffi::OsString::from("--directory=");
+        a.push(d.as_os_str());
+        args.push(a);
+    }
+    for a in [
+        "-o",
+        "json",
+        "--no-pager",
+        "_COMM=sshd",
+        "_COMM=sshd-session",
+        "_COMM=sshd-auth",
+    ] {
+        args.push(a.into());
+    }
+    args
 }
 
 impl Input {
@@ -32,7 +56,8 @@ impl Input {
         match self {
             Input::File(p) => p.display().to_string(),
             Input::Stdin => "-".into(),
-            Input::Journal => "journal".into(),
+            Input::Journal(None) => "journal".into(),
+            Input::Journal(Some(d)) => format!("journal:{}", d.display()),
         }
     }
 }
@@ -59,7 +84,15 @@ pub fn expand(args: &[String]) -> (Vec<Input>, Vec<SourceError>) {
     for arg in args {
         match arg.as_str() {
             "-" => inputs.push(Input::Stdin),
-            "journal" if !Path::new(arg).exists() => inputs.push(Input::Journal),
+            "journal" if !Path::new(arg).exists() => inputs.push(Input::Journal(None)),
+            _ if arg.starts_with("journal:") && !Path::new(arg).exists() => {
+                let dir = PathBuf::from(&arg["journal:".len()..]);
+                if dir.is_dir() {
+                    inputs.push(Input::Journal(Some(dir)));
+                } else {
+                    errors.push(SourceError::NotFound(arg.clone()));
+                }
+            }
             _ => {
                 let path = Path::new(arg);
                 if path.is_dir() {
@@ -146,7 +179,7 @@ pub fn autodetect_in(root: &Path) -> (Vec<Input>, String) {
         }
     }
     (
-        vec![Input::Journal],
+        vec![Input::Journal(None)],
         "no INPUT given and no /var/log/auth.log or /var/log/secure: reading the journal".into(),
     )
 }
@@ -202,16 +235,9 @@ pub fn open(input: &Input) -> Result<Opened, SourceError> {
                 compression,
             })
         }
-        Input::Journal => {
+        Input::Journal(dir) => {
             let mut child = Command::new("journalctl")
-                .args([
-                    "-o",
-                    "json",
-                    "--no-pager",
-                    "_COMM=sshd",
-                    "_COMM=sshd-session",
-                    "_COMM=sshd-auth",
-                ])
+                .args(journalctl_args(dir.as_deref()))
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())

@@ -364,6 +364,6 @@ fn no_input_autodetects_the_system_log() {
     let empty = tempfile::tempdir().unwrap();
     assert_eq!(
         sshmap::source::autodetect_in(empty.path()).0,
-        vec![sshmap::source::Input::Journal]
+        vec![sshmap::source::Input::Journal(None)]
     );
 }

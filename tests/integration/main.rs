@@ -3,6 +3,7 @@
 mod cli;
 mod corpora;
 mod geoip;
+mod journal;
 mod live;
 mod mmdb_writer;
 mod openssh_fixtures;
