@@ -27,7 +27,13 @@ pub fn run(cli: Cli) -> Result<i32> {
                 FormatArg::Jsonl => Format::Jsonl,
                 FormatArg::Csv => Format::Csv,
             };
-            parse(&settings, &a.input, format, a.all)
+            match layers.get(a.input.db.clone(), None, "db")? {
+                Some(_) if a.all => {
+                    bail!("--all shows log lines that are not events; the store keeps only events: leave out --all or read the logs")
+                }
+                Some(db) => parse_db(&settings, &db, &a.input, format),
+                None => parse(&settings, &a.input, format, a.all),
+            }
         }
         Command::Stats(a) => match layers.get(a.input.db.clone(), None, "db")? {
             Some(db) => stats_db(&settings, &db, &a.input, a.top, a.json),
@@ -60,7 +66,7 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// Expands INPUT arguments (or auto-detects), reporting problems on stderr.
 pub(crate) fn inputs(settings: &Settings, args: &InputArgs) -> Result<(Vec<Input>, bool)> {
     if args.db.is_some() {
-        bail!("--db is not supported by this command yet; `stats` reads it, the others follow");
+        bail!("--db: this command reads log inputs only");
     }
     if args.inputs.is_empty() {
         let (inputs, note) = source::autodetect();
@@ -145,6 +151,43 @@ fn parse(settings: &Settings, args: &InputArgs, format: Format, all: bool) -> Re
     w.flush().context("writing events")?;
     failed |= report_errors(&reports);
     Ok(i32::from(failed))
+}
+
+/// `parse --db`: the stored events, in the order a read of the logs gives them.
+fn parse_db(settings: &Settings, db: &str, args: &InputArgs, format: Format) -> Result<i32> {
+    let (mut st, filter) = open_db_filter(settings, db, args)?;
+    let stdout = io::stdout().lock();
+    let mut w = EventWriter::new(BufWriter::with_capacity(1 << 16, stdout), format)?;
+    let mut res = Ok(());
+    st.scan(&filter, &mut |ev| {
+        if res.is_ok() {
+            res = w.write(&ev);
+        }
+    })?;
+    res?;
+    w.flush().context("writing events")?;
+    Ok(0)
+}
+
+/// The store `--db` names and the `--from`/`--to`/`--host` filter of an analysis command.
+fn open_db_filter(
+    settings: &Settings,
+    db: &str,
+    args: &InputArgs,
+) -> Result<(Box<dyn store::Store>, store::Filter)> {
+    if !args.inputs.is_empty() {
+        bail!("pass either INPUT files or --db, not both");
+    }
+    let st = store::open(&store::Location::parse(Some(db))?)?;
+    let range = time_range(settings, args)?;
+    Ok((
+        st,
+        store::Filter {
+            from: range.from,
+            to: range.to,
+            host: args.host.clone(),
+        },
+    ))
 }
 
 fn stats(settings: &Settings, args: &InputArgs, top: usize, json: bool) -> Result<i32> {
@@ -326,16 +369,7 @@ fn stats_db(
     top: usize,
     json: bool,
 ) -> Result<i32> {
-    if !args.inputs.is_empty() {
-        bail!("pass either INPUT files or --db, not both");
-    }
-    let mut st = store::open(&store::Location::parse(Some(db))?)?;
-    let range = time_range(settings, args)?;
-    let filter = store::Filter {
-        from: range.from,
-        to: range.to,
-        host: args.host.clone(),
-    };
+    let (mut st, filter) = open_db_filter(settings, db, args)?;
     let mut stats = Stats::new();
     st.scan(&filter, &mut |ev| stats.add(&ev))?;
     let reports = st

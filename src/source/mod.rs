@@ -235,22 +235,86 @@ pub fn open(input: &Input) -> Result<Opened, SourceError> {
                 compression,
             })
         }
-        Input::Journal(dir) => {
-            let mut child = Command::new("journalctl")
-                .args(journalctl_args(dir.as_deref()))
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .map_err(SourceError::Journal)?;
-            let out = child.stdout.take().expect("piped stdout");
-            Ok(Opened {
-                reader: Box::new(out),
-                mtime: None,
-                child: Some(child),
-                compression: Compression::None,
-            })
+        Input::Journal(dir) => open_journal(dir.as_deref(), None),
+    }
+}
+
+/// `journalctl -o json` for sshd's messages, from the start of the journal or
+/// after `cursor`.
+pub fn open_journal(dir: Option<&Path>, cursor: Option<&str>) -> Result<Opened, SourceError> {
+    let mut cmd = Command::new("journalctl");
+    cmd.args(journalctl_args(dir));
+    if let Some(c) = cursor {
+        cmd.arg(format!("--after-cursor={c}"));
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(SourceError::Journal)?;
+    let out = child.stdout.take().expect("piped stdout");
+    Ok(Opened {
+        reader: Box::new(out),
+        mtime: None,
+        child: Some(child),
+        compression: Compression::None,
+    })
+}
+
+/// Rewrites journalctl's JSON lines with their fields in name order.
+/// journalctl prints an entry's fields in hash order, which differs between
+/// runs; `ingest` needs the same bytes for the same entries (its checkpoints
+/// are byte offsets). Lines that are not JSON objects pass unchanged.
+pub struct SortedJson<R: BufRead> {
+    inner: R,
+    line: Vec<u8>,
+    out: Vec<u8>,
+    pos: usize,
+}
+
+impl<R: BufRead> SortedJson<R> {
+    pub fn new(inner: R) -> Self {
+        SortedJson {
+            inner,
+            line: Vec::new(),
+            out: Vec::new(),
+            pos: 0,
         }
+    }
+}
+
+impl<R: BufRead> SortedJson<R> {
+    /// Appends the next line, sorted, to `out`; false at the end.
+    fn refill(&mut self) -> io::Result<bool> {
+        self.line.clear();
+        if self.inner.read_until(b'\n', &mut self.line)? == 0 {
+            return Ok(false);
+        }
+        let body = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
+        // serde_json's map is ordered by key (no `preserve_order` feature).
+        match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body) {
+            Ok(m) => {
+                serde_json::to_writer(&mut self.out, &m).map_err(io::Error::other)?;
+                self.out.push(b'\n');
+            }
+            Err(_) => self.out.extend_from_slice(&self.line),
+        }
+        Ok(true)
+    }
+}
+
+impl<R: BufRead> Read for SortedJson<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // Keep only what the caller has not taken yet (at most one line's worth).
+        self.out.drain(..self.pos);
+        self.pos = 0;
+        // Whole lines until the caller's buffer can be filled.
+        while self.out.len() - self.pos < buf.len() && self.refill()? {}
+        let n = buf.len().min(self.out.len() - self.pos);
+        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }
 

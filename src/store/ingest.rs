@@ -145,6 +145,8 @@ struct Boundary {
     stats: Option<BlockStats>,
     guard_hash: i64,
     guard_len: u64,
+    /// Journal inputs: the cursor of the last entry before this point.
+    cursor: Option<String>,
 }
 
 fn ingest_one(
@@ -156,11 +158,30 @@ fn ingest_one(
     report: &mut IngestReport,
 ) -> Result<(), Failure> {
     let name = input.name();
-    let opened = source::open(input).map_err(|e| Failure::Input(e.to_string()))?;
+    // The journal is one input per directory, read after the cursor of its checkpoint.
+    let journal_fp = match input {
+        Input::Journal(_) => Some(fnv1a(format!("journal\0{name}").as_bytes())),
+        _ => None,
+    };
+    let opened = match (input, journal_fp) {
+        (Input::Journal(dir), Some(fp)) => {
+            let cursor = store.checkpoint(fp)?.and_then(|c| c.cursor);
+            source::open_journal(dir.as_deref(), cursor.as_deref()).map(|mut o| {
+                o.reader = Box::new(source::SortedJson::new(io::BufReader::with_capacity(
+                    1 << 16,
+                    o.reader,
+                )));
+                o
+            })
+        }
+        _ => source::open(input),
+    }
+    .map_err(|e| Failure::Input(e.to_string()))?;
     let mut child = opened.child;
     let res = ingest_opened(
         store,
         input,
+        journal_fp,
         &name,
         opened.reader,
         opened.mtime,
@@ -181,6 +202,7 @@ fn ingest_one(
 fn ingest_opened(
     store: &mut dyn Store,
     input: &Input,
+    journal_fp: Option<i64>,
     name: &str,
     mut reader: Box<dyn Read + Send>,
     mtime: Option<SystemTime>,
@@ -207,7 +229,8 @@ fn ingest_opened(
             Err(e) => return Err(io_fail(e)),
         }
     }
-    let Some(fp) = fingerprint(&head, at_eof) else {
+    let journal = journal_fp.is_some();
+    let Some(fp) = journal_fp.or_else(|| fingerprint(&head, at_eof)) else {
         report.note = Some("empty: nothing to ingest yet".into());
         return Ok(());
     };
@@ -249,8 +272,13 @@ fn ingest_opened(
             }
         }
     }
-    // Position the stream at the guard bytes before `warm`.
-    let guard_start = old.warm_offset - old.warm_hash_len;
+    // Position the stream at the guard bytes before `warm` (journalctl
+    // already starts there: after the cursor saved with `warm`).
+    let guard_start = if journal {
+        0
+    } else {
+        old.warm_offset - old.warm_hash_len
+    };
     let mut stream: Box<dyn Read + Send> = if plain_file && guard_start > head.len() as u64 {
         let Input::File(p) = input else {
             unreachable!()
@@ -270,7 +298,7 @@ fn ingest_opened(
         }
         r
     };
-    if old.warm_hash_len > 0 {
+    if !journal && old.warm_hash_len > 0 {
         let mut guard = vec![0u8; old.warm_hash_len as usize];
         stream.read_exact(&mut guard).map_err(io_fail)?;
         if fnv1a(&guard) != old.warm_hash {
@@ -310,6 +338,7 @@ fn ingest_opened(
         stats: (old.warm_offset == old.keep_offset).then_some(old.keep_stats),
         guard_hash: old.warm_hash,
         guard_len: old.warm_hash_len,
+        cursor: old.cursor.clone(),
     }];
     let mut next_line = old.warm_line;
     let mut stats = old.keep_stats;
@@ -357,15 +386,20 @@ fn ingest_opened(
                 corr.push(raw, &mut |ev| emit(ev, &mut pending));
             }
             let line_after = firsts.get(i + 1).copied().unwrap_or(next_line);
-            let tail = &c.bytes[c.bytes.len().saturating_sub(GUARD)..];
+            let tail = if journal {
+                &[][..]
+            } else {
+                &c.bytes[c.bytes.len().saturating_sub(GUARD)..]
+            };
             boundaries.push(Boundary {
                 offset: c.end,
                 line: line_after,
                 year: corr.year_state(),
                 idle: corr.held_since().is_none(),
                 stats: (c.end >= old.keep_offset).then_some(stats),
-                guard_hash: fnv1a(tail),
+                guard_hash: if journal { 0 } else { fnv1a(tail) },
                 guard_len: tail.len() as u64,
+                cursor: if journal { last_cursor(&c.bytes) } else { None },
             });
         }
         let pos = boundaries.last().expect("at least the start").offset;
@@ -435,8 +469,21 @@ fn advance(cp: &mut Checkpoint, boundaries: &mut Vec<Boundary>) {
         cp.warm_year = warm.year;
         cp.warm_hash = warm.guard_hash;
         cp.warm_hash_len = warm.guard_len;
+        cp.cursor = warm.cursor;
     }
     boundaries.retain(|b| b.offset >= cp.warm_offset);
+}
+
+/// The `__CURSOR` of the last JSON line in `block`.
+fn last_cursor(block: &[u8]) -> Option<String> {
+    let body = block.strip_suffix(b"\n").unwrap_or(block);
+    let line = &body[memchr::memrchr(b'\n', body).map_or(0, |i| i + 1)..];
+    const KEY: &[u8] = b"\"__CURSOR\":\"";
+    let at = memchr::memmem::find(line, KEY)? + KEY.len();
+    let len = memchr::memchr(b'"', &line[at..])?;
+    std::str::from_utf8(&line[at..at + len])
+        .ok()
+        .map(str::to_string)
 }
 
 /// A block of whole lines and where it ends in the decompressed stream.
@@ -476,18 +523,20 @@ impl<R: Read> Blocks<R> {
         let start = self.pos;
         loop {
             let mut buf = std::mem::take(&mut self.carry);
-            while buf.len() < BLOCK && !self.eof {
-                let at = buf.len();
+            // Zeroed once per block: readers that return a little at a time
+            // (pipes, decoders, journalctl) must not cost a block each.
+            let mut filled = buf.len();
+            if filled < BLOCK && !self.eof {
                 buf.resize(BLOCK, 0);
-                match self.inner.read(&mut buf[at..]) {
-                    Ok(0) => {
-                        buf.truncate(at);
-                        self.eof = true;
+                while filled < BLOCK && !self.eof {
+                    match self.inner.read(&mut buf[filled..]) {
+                        Ok(0) => self.eof = true,
+                        Ok(n) => filled += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
                     }
-                    Ok(n) => buf.truncate(at + n),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(at),
-                    Err(e) => return Err(e),
                 }
+                buf.truncate(filled);
             }
             if self.skipping {
                 match memchr::memchr(b'\n', &buf) {

@@ -154,6 +154,9 @@ pub struct Checkpoint {
     /// Hash and length of the bytes just before `warm_offset`: the input must still hold them.
     pub warm_hash: i64,
     pub warm_hash_len: u64,
+    /// Journal inputs: the cursor of the entry just before `warm_offset`
+    /// (`journalctl --after-cursor` starts the next read there).
+    pub cursor: Option<String>,
     /// Statistics of all lines read, and events stored.
     pub stats: BlockStats,
     pub events: u64,

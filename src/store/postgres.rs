@@ -93,6 +93,8 @@ const MIGRATIONS: &[&str] = &[
         attempts BIGINT NOT NULL,
         PRIMARY KEY (hour, ip)
     );",
+    // 2: journal inputs resume after a journalctl cursor.
+    "ALTER TABLE inputs ADD COLUMN cursor TEXT;",
 ];
 
 /// Advisory lock key under which migrations run (`sshmap` in ASCII).
@@ -186,7 +188,7 @@ impl PgStore {
 
 const CP_COLUMNS: &str = "id, fingerprint, name, dev, ino, version, end_offset, end_line, keep_offset, keep_line, \
     keep_lines, keep_other, keep_malformed, keep_too_long, warm_offset, warm_line, warm_year, warm_month, warm_hash, \
-    warm_hash_len, lines, other_programs, malformed, too_long, events";
+    warm_hash_len, lines, other_programs, malformed, too_long, events, cursor";
 
 fn checkpoint_from(r: &postgres::Row) -> Checkpoint {
     let u = |i: usize| r.get::<_, i64>(i) as u64;
@@ -221,6 +223,7 @@ fn checkpoint_from(r: &postgres::Row) -> Checkpoint {
             too_long: u(23),
         },
         events: u(24),
+        cursor: r.get(25),
     }
 }
 
@@ -416,7 +419,7 @@ impl Store for PgStore {
                 keep_offset = $8, keep_line = $9, keep_lines = $10, keep_other = $11, keep_malformed = $12,
                 keep_too_long = $13, warm_offset = $14, warm_line = $15, warm_year = $16, warm_month = $17,
                 warm_hash = $18, warm_hash_len = $19, lines = $20, other_programs = $21, malformed = $22,
-                too_long = $23, events = events + $24, updated_at = now()
+                too_long = $23, events = events + $24, updated_at = now(), cursor = $25
              WHERE id = $1",
             &[
                 &cp.id,
@@ -443,6 +446,7 @@ impl Store for PgStore {
                 &i(cp.stats.malformed),
                 &i(cp.stats.too_long),
                 &added,
+                &cp.cursor,
             ],
         )?;
         if added != 0 || !b.events.is_empty() {

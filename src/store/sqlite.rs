@@ -89,6 +89,8 @@ const MIGRATIONS: &[&str] = &[
         attempts INTEGER NOT NULL,
         PRIMARY KEY (hour, ip)
     ) WITHOUT ROWID;",
+    // 2: journal inputs resume after a journalctl cursor.
+    "ALTER TABLE inputs ADD COLUMN cursor TEXT;",
 ];
 
 pub struct SqliteStore {
@@ -328,7 +330,7 @@ fn write_checkpoint(
             keep_offset = ?8, keep_line = ?9, keep_lines = ?10, keep_other = ?11, keep_malformed = ?12,
             keep_too_long = ?13, warm_offset = ?14, warm_line = ?15, warm_year = ?16, warm_month = ?17,
             warm_hash = ?18, warm_hash_len = ?19, lines = ?20, other_programs = ?21, malformed = ?22,
-            too_long = ?23, events = events + ?24, updated_at = ?25
+            too_long = ?23, events = events + ?24, updated_at = ?25, cursor = ?26
          WHERE id = ?1",
         params![
             cp.id,
@@ -355,7 +357,8 @@ fn write_checkpoint(
             cp.stats.malformed as i64,
             cp.stats.too_long as i64,
             added,
-            now
+            now,
+            cp.cursor
         ],
     )?;
     Ok(())
@@ -363,7 +366,7 @@ fn write_checkpoint(
 
 const CP_COLUMNS: &str = "id, fingerprint, name, dev, ino, version, end_offset, end_line, keep_offset, keep_line, \
     keep_lines, keep_other, keep_malformed, keep_too_long, warm_offset, warm_line, warm_year, warm_month, warm_hash, \
-    warm_hash_len, lines, other_programs, malformed, too_long, events";
+    warm_hash_len, lines, other_programs, malformed, too_long, events, cursor";
 
 fn checkpoint_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Checkpoint> {
     let u = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)? as u64) };
@@ -398,6 +401,7 @@ fn checkpoint_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Checkpoint> {
             too_long: u(23)?,
         },
         events: u(24)?,
+        cursor: r.get(25)?,
     })
 }
 

@@ -256,3 +256,150 @@ fn serve_follows_a_journal_directory_and_resumes_after_its_cursor() {
     );
     srv.stop();
 }
+
+fn stored_events(db: &Path) -> Vec<serde_json::Value> {
+    events(&run(&[
+        "parse",
+        "--format",
+        "jsonl",
+        "--db",
+        db.to_str().unwrap(),
+    ]))
+}
+
+#[test]
+fn ingest_of_a_journal_is_exactly_once_across_runs_and_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal");
+    std::fs::create_dir(&journal).unwrap();
+    append_journal(&journal, &fixture_export());
+    let spec = format!("journal:{}", journal.display());
+    let db = dir.path().join("j.db");
+    let ingest = |db: &Path| {
+        let o = run(&["ingest", &spec, "--db", db.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    ingest(&db);
+    let first = stored_events(&db);
+    assert!(first.len() >= 3, "{first:?}");
+    // journalctl prints fields in a different order on each run: still nothing new.
+    ingest(&db);
+    assert_eq!(stored_events(&db), first);
+
+    // New entries, one of them continuing a connection of the old ones (same pid).
+    let mut more = Vec::new();
+    live_entry(
+        &mut more,
+        10,
+        901,
+        "sshd",
+        "Connection closed by invalid user admin 203.0.113.50 port 40022 [preauth]",
+    );
+    for i in 0..50u32 {
+        live_entry(
+            &mut more,
+            11 + u64::from(i),
+            2000 + i,
+            "sshd-session",
+            &format!(
+                "Failed password for root from 198.51.100.{} port {} ssh2",
+                i % 7,
+                1000 + i
+            ),
+        );
+    }
+    append_journal(&journal, &more);
+    let stderr = ingest(&db);
+    let after = stored_events(&db);
+    // Exactly what one read of the whole journal gives (the close line is an event too).
+    assert_eq!(
+        after,
+        events(&run(&["parse", "--format", "jsonl", &spec])),
+        "{stderr}"
+    );
+    assert!(after.len() >= first.len() + 50, "{stderr}");
+    ingest(&db);
+    assert_eq!(stored_events(&db), after);
+
+    // The same as one clean ingest of the whole journal.
+    let clean = dir.path().join("clean.db");
+    ingest(&clean);
+    assert_eq!(stored_events(&clean), after);
+    let stats = |args: &[&str]| -> serde_json::Value {
+        let o = run(args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    assert_eq!(
+        stats(&["stats", "--json", "--db", db.to_str().unwrap()]),
+        stats(&["stats", "--json", &spec])
+    );
+}
+
+#[test]
+fn ingest_of_a_large_journal_resumes_after_the_saved_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal");
+    std::fs::create_dir(&journal).unwrap();
+    // Enough entries that the checkpoint's warm point (and its cursor) moves past the start.
+    let mut big = Vec::new();
+    for i in 0..25_000u32 {
+        live_entry(
+            &mut big,
+            u64::from(i),
+            10_000 + i % 30_000,
+            "sshd",
+            &format!(
+                "Failed password for invalid user u{} from 203.0.113.{} port {} ssh2",
+                i % 97,
+                i % 200,
+                1024 + i % 60_000
+            ),
+        );
+    }
+    append_journal(&journal, &big);
+    let spec = format!("journal:{}", journal.display());
+    let db = dir.path().join("j.db");
+    let ingest = || {
+        let o = run(&["ingest", &spec, "--db", db.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    ingest();
+    let cursor = {
+        let mut st = sshmap::store::open(&sshmap::store::Location::Sqlite(db.clone())).unwrap();
+        let cps = st.checkpoints().unwrap();
+        assert_eq!(cps.len(), 1);
+        assert!(
+            cps[0].warm_line > 1,
+            "warm point did not move: {:?}",
+            cps[0]
+        );
+        cps[0]
+            .cursor
+            .clone()
+            .expect("a journal checkpoint keeps a cursor")
+    };
+    let mut more = Vec::new();
+    for i in 0..100u32 {
+        live_entry(
+            &mut more,
+            100_000 + u64::from(i),
+            50_000 + i,
+            "sshd-session",
+            &format!(
+                "Failed password for root from 198.51.100.{} port {} ssh2",
+                i % 50,
+                2000 + i
+            ),
+        );
+    }
+    append_journal(&journal, &more);
+    ingest();
+    ingest();
+    let stored = stored_events(&db);
+    assert_eq!(stored, events(&run(&["parse", "--format", "jsonl", &spec])));
+    assert_eq!(stored.len(), 25_100);
+    let mut st = sshmap::store::open(&sshmap::store::Location::Sqlite(db.clone())).unwrap();
+    assert!(st.checkpoints().unwrap()[0].cursor.is_some(), "{cursor}");
+}
