@@ -126,6 +126,7 @@ fn bench(c: &mut Criterion) {
         progress: false,
         geo: None,
         range: TimeRange::default(),
+        host: None,
     };
     g.bench_function("pipeline::run (file, all threads)", |b| {
         b.iter(|| {

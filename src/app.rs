@@ -90,6 +90,7 @@ pub(crate) fn pipeline_options(settings: &Settings, all: bool) -> Result<pipelin
         progress: !settings.quiet,
         geo: locator(settings)?.map(Arc::new),
         range: pipeline::TimeRange::default(),
+        host: None,
     })
 }
 
@@ -147,6 +148,7 @@ fn parse(settings: &Settings, args: &InputArgs, format: Format, all: bool) -> Re
     let mut w = EventWriter::new(BufWriter::with_capacity(1 << 16, stdout), format)?;
     let mut opts = pipeline_options(settings, all)?;
     opts.range = time_range(settings, args)?;
+    opts.host = args.host.clone();
     let reports = pipeline::run(&inputs, &opts, &mut |ev| w.write(&ev))?;
     w.flush().context("writing events")?;
     failed |= report_errors(&reports);
@@ -194,6 +196,7 @@ fn stats(settings: &Settings, args: &InputArgs, top: usize, json: bool) -> Resul
     let (inputs, mut failed) = inputs(settings, args)?;
     let mut opts = pipeline_options(settings, false)?;
     opts.range = time_range(settings, args)?;
+    opts.host = args.host.clone();
     let mut stats = Stats::new();
     let reports = pipeline::run(&inputs, &opts, &mut |ev| {
         stats.add(&ev);
@@ -328,6 +331,7 @@ fn report(settings: &Settings, args: &crate::cli::ReportArgs, db: Option<&str>) 
         let (inputs, f) = inputs(settings, &args.input)?;
         let mut opts = pipeline_options(settings, false)?;
         opts.range = time_range(settings, &args.input)?;
+        opts.host = args.input.host.clone();
         let reports = pipeline::run(&inputs, &opts, &mut |ev| {
             collector.add(&ev);
             Ok(())

@@ -88,7 +88,7 @@ pub struct InputArgs {
     /// Only events before this time
     #[arg(long, value_name = "T")]
     pub to: Option<String>,
-    /// Only events of this host (with --db)
+    /// Only events of this host (the host name in the log lines)
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
 }

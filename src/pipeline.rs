@@ -32,6 +32,8 @@ pub struct Options {
     pub geo: Option<Arc<Locator>>,
     /// `--from` / `--to`: events outside are dropped (and not counted as events).
     pub range: TimeRange,
+    /// `--host`: only events of this host.
+    pub host: Option<String>,
 }
 
 /// A half-open time interval `[from, to)` in Unix microseconds; open ends are unbounded.
@@ -152,8 +154,9 @@ fn run_one(
     let sink_err: std::cell::RefCell<Option<io::Error>> = std::cell::RefCell::new(None);
     let events = std::cell::Cell::new(0u64);
     let range = opts.range;
+    let host = opts.host.as_deref();
     let mut emit = |ev: Event| {
-        if !range.contains(ev.ts) {
+        if !range.contains(ev.ts) || host.is_some_and(|h| ev.host.as_deref() != Some(h)) {
             return;
         }
         if sink_err.borrow().is_none() {

@@ -148,7 +148,8 @@ fn read_events(
         ..input.clone()
     };
     let (inputs, mut failed) = app::inputs(settings, &plain)?;
-    let opts = app::pipeline_options(settings, false)?;
+    let mut opts = app::pipeline_options(settings, false)?;
+    opts.host = input.host.clone();
     let reports = pipeline::run(&inputs, &opts, &mut |ev| {
         let w = filter.weight(&ev);
         if w > 0 {

@@ -257,6 +257,67 @@ fn from_and_to_select_a_time_range() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--from"));
 }
 
+#[test]
+fn host_filter_gives_the_same_answer_on_logs_and_on_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = std::fs::read_to_string(fixture("sample/auth.log")).unwrap();
+    // Every third line from a second host.
+    let two: String = sample
+        .lines()
+        .enumerate()
+        .map(|(i, l)| if i % 3 == 0 { l.replacen(" web1 ", " db2 ", 1) } else { l.to_string() } + "\n")
+        .collect();
+    let log = dir.path().join("auth.log");
+    std::fs::write(&log, two).unwrap();
+    let db = dir.path().join("s.db");
+    let (log, db) = (log.to_str().unwrap(), db.to_str().unwrap());
+    let g = ["--year", "2026", "--tz", "UTC"];
+    let with = |args: &[&str]| -> Vec<u8> {
+        let o = run(&[&g[..], args].concat());
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o.stdout
+    };
+    with(&["ingest", "-q", log, "--db", db]);
+    for host in ["web1", "db2"] {
+        let on_logs: serde_json::Value =
+            serde_json::from_slice(&with(&["stats", "--json", "--host", host, log])).unwrap();
+        let on_db: serde_json::Value =
+            serde_json::from_slice(&with(&["stats", "--json", "--host", host, "--db", db]))
+                .unwrap();
+        assert!(on_logs["events"].as_u64().unwrap() > 0);
+        for k in [
+            "events",
+            "attempts",
+            "unique_ips",
+            "by_kind",
+            "top_ips",
+            "top_users",
+            "top_countries",
+            "countries",
+            "per_hour",
+            "successful_logins",
+            "from",
+            "to",
+        ] {
+            assert_eq!(on_logs[k], on_db[k], "{host} {k}");
+        }
+        let events = with(&["parse", "--host", host, log]);
+        assert_eq!(
+            events,
+            with(&["parse", "--host", host, "--db", db]),
+            "{host}"
+        );
+        assert!(String::from_utf8(events)
+            .unwrap()
+            .lines()
+            .all(|l| l.contains(&format!("\"host\":\"{host}\""))));
+    }
+}
+
 /// `journal` runs `journalctl -o json`: here a stand-in on PATH replays a
 /// recorded journal (this machine has no running journald), so the spawn, the
 /// JSON envelope, byte-array messages and the forged-identifier check are real.

@@ -62,6 +62,7 @@ fn brazil_map_data() -> MapData {
         progress: false,
         geo: None,
         range: Default::default(),
+        host: None,
     };
     let mut data = MapData::default();
     pipeline::run(&[Input::File(log)], &opts, &mut |mut ev| {

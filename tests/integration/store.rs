@@ -391,6 +391,7 @@ fn locked_database_is_a_clear_error_and_nothing_is_half_written() {
             progress: false,
             geo: None,
             range: Default::default(),
+            host: None,
         };
         let inputs = [sshmap::source::Input::File(log.clone())];
         let res = store::ingest::run(s, &inputs, &opts, &mut |_| {});

@@ -169,6 +169,7 @@ pub fn run(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<i3
                 from: opts.from.map(|t| t.micros),
                 to: opts.to.map(|t| t.micros),
             };
+            popts.host = a.input.host.clone();
             let reports = pipeline::run(&inputs, &popts, &mut |ev| {
                 binner.add(&ev);
                 Ok(())
