@@ -22,6 +22,7 @@
 
 pub mod ingest;
 pub mod postgres;
+pub mod sessions;
 pub mod sqlite;
 
 use std::collections::BTreeMap;
@@ -233,7 +234,7 @@ pub struct HourIpRow {
     pub attempts: i64,
 }
 
-/// A connection: its events grouped by host, pid and address.
+/// A connection: its events grouped by input, host, pid and address (see [`sessions`]).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Session {
     pub host: Option<String>,
@@ -244,6 +245,7 @@ pub struct Session {
     pub attempts: i64,
     /// `success`, `failure` or `other`.
     pub outcome: String,
+    /// Unix seconds of the first and the last event.
     pub start: i64,
     pub end: i64,
 }
@@ -268,88 +270,14 @@ pub trait Store: Send {
     fn minute_country(&mut self, from: i64, to: i64) -> Result<Vec<MinuteRow>>;
     /// Rollup: per hour × address in `[from, to)` (unix seconds).
     fn hour_ip(&mut self, from: i64, to: i64) -> Result<Vec<HourIpRow>>;
-    /// Connections among the events `filter` selects (see [`Sessions`]).
-    fn sessions(&mut self, filter: &Filter) -> Result<Vec<Session>> {
-        let mut b = Sessions::default();
-        self.scan(filter, &mut |ev| b.add(&ev))?;
-        Ok(b.finish())
-    }
+    /// Connections (see [`sessions`]) that started in `[filter.from, filter.to)`
+    /// on `filter.host`, sorted; from the `sessions` table, maintained at insert
+    /// time and kept when raw events are pruned.
+    fn sessions(&mut self, filter: &Filter) -> Result<Vec<Session>>;
     /// Deletes raw events before `before` (microseconds); rollups stay. Returns how many.
     fn prune(&mut self, before: i64) -> Result<u64>;
     /// Number of stored raw events.
     fn count(&mut self) -> Result<u64>;
-}
-
-/// Groups events into connections: the same input, host and pid, a compatible
-/// address, and no more than [`Sessions::GAP`] seconds between events (sshd's
-/// login grace time is 2 minutes; pids are reused).
-#[derive(Default)]
-pub struct Sessions {
-    open: std::collections::HashMap<
-        (Arc<str>, Option<Arc<str>>, Option<u32>),
-        (Session, std::collections::BTreeSet<String>),
-    >,
-    done: Vec<Session>,
-}
-
-impl Sessions {
-    pub const GAP: i64 = 600;
-
-    pub fn add(&mut self, ev: &Event) {
-        let key = (ev.src.input.clone(), ev.host.clone(), ev.pid);
-        let secs = ev.ts.unix_secs();
-        let ip = ev.ip.map(|i| i.to_string());
-        if let Some((s, _)) = self.open.get(&key) {
-            let same_ip = s.ip.is_none() || ip.is_none() || s.ip == ip;
-            if !same_ip || secs - s.end > Self::GAP || ev.pid.is_none() {
-                let (s, users) = self.open.remove(&key).expect("present");
-                self.close(s, users);
-            }
-        }
-        let (s, users) = self.open.entry(key).or_insert_with(|| {
-            (
-                Session {
-                    host: ev.host.as_deref().map(str::to_string),
-                    pid: ev.pid.map(i64::from),
-                    ip: None,
-                    users: String::new(),
-                    attempts: 0,
-                    outcome: "other".into(),
-                    start: secs,
-                    end: secs,
-                },
-                Default::default(),
-            )
-        });
-        if s.ip.is_none() {
-            s.ip = ip;
-        }
-        s.end = s.end.max(secs);
-        s.start = s.start.min(secs);
-        s.attempts += i64::from(ev.attempts);
-        if let Some(u) = &ev.user {
-            users.insert(u.clone());
-        }
-        if ev.kind == Kind::AuthSuccess {
-            s.outcome = "success".into();
-        } else if s.outcome != "success" && ev.attempts > 0 {
-            s.outcome = "failure".into();
-        }
-    }
-
-    fn close(&mut self, mut s: Session, users: std::collections::BTreeSet<String>) {
-        s.users = users.into_iter().collect::<Vec<_>>().join("\n");
-        self.done.push(s);
-    }
-
-    pub fn finish(mut self) -> Vec<Session> {
-        let open: Vec<_> = self.open.drain().collect();
-        for (_, (s, users)) in open {
-            self.close(s, users);
-        }
-        self.done.sort();
-        self.done
-    }
 }
 
 /// Rollup deltas of one commit, applied in key order (no deadlocks between

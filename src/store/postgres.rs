@@ -8,13 +8,18 @@
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
-use postgres::{Client, NoTls};
+use postgres::{Client, NoTls, Transaction};
 
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::sessions::{self, Acc, Ev, Tracker, Trackers};
 use super::{
-    Batch, Checkpoint, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row, Store,
-    StoreError, COLUMNS, NOTIFY_CHANNEL,
+    Batch, Checkpoint, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row, Session, Store, StoreError,
+    COLUMNS, NOTIFY_CHANNEL,
 };
-use crate::event::{Event, Ts};
+use crate::event::{Event, Kind, Ts};
 use crate::parse::BlockStats;
 
 /// Schema versions, applied in order under an advisory lock; never edit a released one.
@@ -93,14 +98,33 @@ const MIGRATIONS: &[&str] = &[
         attempts BIGINT NOT NULL,
         PRIMARY KEY (hour, ip)
     );",
-    // 2: journal inputs resume after a journalctl cursor.
-    "ALTER TABLE inputs ADD COLUMN cursor TEXT;",
+    // 2: per-connection sessions (see store::sessions), filled from the stored
+    // events by `backfill_sessions` right after this runs.
+    "ALTER TABLE events ADD COLUMN session BIGINT;
+    -- id = the event id of its first event; times in microseconds.
+    CREATE TABLE sessions (
+        id BIGINT PRIMARY KEY,
+        input BIGINT NOT NULL,
+        host TEXT,
+        pid BIGINT,
+        ip TEXT,
+        users TEXT,
+        attempts BIGINT NOT NULL,
+        outcome TEXT NOT NULL,
+        first_seen BIGINT NOT NULL,
+        last_seen BIGINT NOT NULL
+    );
+    CREATE INDEX sessions_first_seen ON sessions (first_seen);",
 ];
+
+/// The version whose migration adds the sessions table (then filled from the events).
+const SESSIONS_VERSION: usize = 2;
 
 /// Advisory lock key under which migrations run (`sshmap` in ASCII).
 const MIGRATION_LOCK: i64 = 0x7373_686d_6170;
 
-const TYPES: [Type; 25] = [
+/// The COPY column types: [`COLUMNS`], then `session`.
+const TYPES: [Type; 26] = [
     Type::INT8,
     Type::INT8,
     Type::INT4,
@@ -126,10 +150,12 @@ const TYPES: [Type; 25] = [
     Type::TEXT,
     Type::TEXT,
     Type::TEXT,
+    Type::INT8,
 ];
 
 pub struct PgStore {
     client: Client,
+    trackers: Trackers,
 }
 
 /// The URL with its password hidden, for messages.
@@ -176,14 +202,179 @@ impl PgStore {
                 known: i64::from(known),
             });
         }
-        for sql in MIGRATIONS.iter().skip(version as usize) {
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.batch_execute(sql)?;
+            if i + 1 == SESSIONS_VERSION {
+                backfill_sessions(&mut tx)?;
+            }
         }
         tx.execute("DELETE FROM sshmap_schema", &[])?;
         tx.execute("INSERT INTO sshmap_schema (version) VALUES ($1)", &[&known])?;
         tx.commit()?;
-        Ok(PgStore { client })
+        Ok(PgStore { client, trackers: Trackers::default() })
     }
+}
+
+/// Loads the possibly-open sessions of `input` for a batch starting at `min_secs`.
+fn load_tracker(tx: &mut Transaction<'_>, input: i64, version: i64, min_secs: i64) -> Result<Tracker> {
+    let mut t = Tracker::new(input, version, Tracker::floor_for(min_secs));
+    let rows = tx.query(
+        "SELECT id, host, pid, ip, users, attempts, outcome, first_seen, last_seen FROM sessions
+         WHERE id >= $1 AND id < $2 ORDER BY id",
+        &[&super::event_id(input, 0), &super::event_id(input + 1, 0)],
+    )?;
+    let mut interner = Interner::default();
+    for r in &rows {
+        t.seed(Acc::from_stored(
+            r.get(0),
+            r.get(1),
+            r.get(2),
+            r.get(3),
+            r.get(4),
+            r.get(5),
+            r.get(6),
+            r.get(7),
+            r.get(8),
+            &mut interner,
+        )?);
+    }
+    Ok(t)
+}
+
+/// Writes sessions whole (insert or replace the row with that id), in one statement.
+fn write_sessions(tx: &mut Transaction<'_>, input: i64, list: &[&Acc]) -> Result<()> {
+    if list.is_empty() {
+        return Ok(());
+    }
+    let n = list.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut hosts: Vec<Option<&str>> = Vec::with_capacity(n);
+    let mut pids: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut ips: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut users: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut attempts = Vec::with_capacity(n);
+    let mut outcomes = Vec::with_capacity(n);
+    let mut starts = Vec::with_capacity(n);
+    let mut ends = Vec::with_capacity(n);
+    for s in list {
+        ids.push(s.id);
+        hosts.push(s.host.as_deref());
+        pids.push(s.pid.map(i64::from));
+        ips.push(s.ip_text());
+        users.push(s.users_text());
+        attempts.push(s.attempts);
+        outcomes.push(s.outcome.as_str());
+        starts.push(s.start);
+        ends.push(s.end);
+    }
+    tx.execute(
+        "INSERT INTO sessions (id, input, host, pid, ip, users, attempts, outcome, first_seen, last_seen)
+         SELECT id, $1, host, pid, ip, users, attempts, outcome, first_seen, last_seen
+         FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::text[],
+                     $9::bigint[], $10::bigint[])
+              AS u (id, host, pid, ip, users, attempts, outcome, first_seen, last_seen)
+         ON CONFLICT (id) DO UPDATE SET ip = excluded.ip, users = excluded.users, attempts = excluded.attempts,
+            outcome = excluded.outcome, first_seen = excluded.first_seen, last_seen = excluded.last_seen",
+        &[&input, &ids, &hosts, &pids, &ips, &users, &attempts, &outcomes, &starts, &ends],
+    )?;
+    Ok(())
+}
+
+/// A stored event as the grouping reads it: (id, session, ts, host, pid, ip, user, kind, attempts).
+type Grouped = (i64, Option<i64>, i64, Option<Arc<str>>, Option<i64>, Option<IpAddr>, Option<String>, Kind, i64);
+
+fn grouped(r: &postgres::Row, interner: &mut Interner) -> Result<Grouped> {
+    let host: Option<&str> = r.get(3);
+    let ip: Option<&str> = r.get(5);
+    let kind: &str = r.get(7);
+    Ok((
+        r.get(0),
+        r.get(1),
+        r.get(2),
+        host.map(|h| interner.get(h)),
+        r.get(4),
+        sessions::parse_ip(ip)?,
+        r.get(6),
+        Kind::from_name(kind).ok_or_else(|| StoreError::BadValue(kind.to_string()))?,
+        r.get(8),
+    ))
+}
+
+fn ev_of(g: &Grouped) -> Ev<'_> {
+    Ev {
+        id: g.0,
+        micros: g.2,
+        host: g.3.as_ref(),
+        pid: g.4.map(|p| p as u32),
+        ip: g.5,
+        user: g.6.as_deref(),
+        kind: g.7,
+        attempts: g.8,
+    }
+}
+
+/// After the events from `lo` on were deleted: recomputes the sessions they
+/// belonged to (`touched`) from their remaining events, and deletes the empty ones.
+fn rebuild_sessions(tx: &mut Transaction<'_>, touched: &BTreeSet<i64>, lo: i64) -> Result<()> {
+    let Some(&first) = touched.first() else { return Ok(()) };
+    let ids: Vec<i64> = touched.iter().copied().collect();
+    let rows = tx.query(
+        "SELECT id, session, ts, host, pid, ip, username, kind, attempts FROM events
+         WHERE id >= $1 AND id < $2 AND session = ANY($3) ORDER BY id",
+        &[&first, &lo, &ids],
+    )?;
+    let mut interner = Interner::default();
+    let kept = rows.iter().map(|r| grouped(r, &mut interner)).collect::<Result<Vec<_>>>()?;
+    let rebuilt = sessions::rebuild(kept.iter().filter_map(|g| Some((g.1?, ev_of(g)))));
+    let gone: Vec<i64> = ids.iter().copied().filter(|s| !rebuilt.contains_key(s)).collect();
+    tx.execute("DELETE FROM sessions WHERE id = ANY($1)", &[&gone])?;
+    let mut list: Vec<&Acc> = rebuilt.values().collect();
+    list.sort_unstable_by_key(|s| s.id);
+    write_sessions(tx, first >> super::LINE_BITS, &list)
+}
+
+/// Migration 2: groups the events already stored into sessions.
+fn backfill_sessions(tx: &mut Transaction<'_>) -> Result<()> {
+    let mut interner = Interner::default();
+    let mut tracker: Option<Tracker> = None;
+    let mut after = i64::MIN;
+    loop {
+        let rows = tx.query(
+            "SELECT id, session, ts, host, pid, ip, username, kind, attempts FROM events
+             WHERE id > $1 ORDER BY id LIMIT 100000",
+            &[&after],
+        )?;
+        let rows = rows.iter().map(|r| grouped(r, &mut interner)).collect::<Result<Vec<_>>>()?;
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut set = Vec::with_capacity(rows.len());
+        for g in &rows {
+            let input = g.0 >> super::LINE_BITS;
+            if tracker.as_ref().map(|t| t.input) != Some(input) {
+                if let Some(t) = tracker.take() {
+                    write_sessions(tx, t.input, &t.dirty())?;
+                }
+                tracker = Some(Tracker::new(input, 0, i64::MIN / 4));
+            }
+            let t = tracker.as_mut().expect("just set");
+            ids.push(g.0);
+            set.push(t.add(&ev_of(g)));
+        }
+        tx.execute(
+            "UPDATE events SET session = u.session FROM unnest($1::bigint[], $2::bigint[]) AS u (id, session)
+             WHERE events.id = u.id",
+            &[&ids, &set],
+        )?;
+        if let Some(t) = tracker.as_mut() {
+            write_sessions(tx, t.input, &t.dirty())?;
+            t.settle(i64::MIN / 4);
+        }
+    }
+    if let Some(t) = tracker {
+        write_sessions(tx, t.input, &t.dirty())?;
+    }
+    Ok(())
 }
 
 const CP_COLUMNS: &str = "id, fingerprint, name, dev, ino, version, end_offset, end_line, keep_offset, keep_line, \
@@ -292,6 +483,15 @@ impl Store for PgStore {
 
     fn commit(&mut self, b: Batch<'_>) -> Result<i64> {
         let cp = b.checkpoint;
+        // Taken out: it goes back only if this commit succeeds.
+        let min_secs = b.events.iter().map(|e| e.ts.unix_secs()).min().unwrap_or(i64::MAX);
+        let tracker = match b.replace_from {
+            Some(_) => {
+                self.trackers.forget(cp.id);
+                None
+            }
+            None => self.trackers.take(cp.id, b.expected_version, min_secs),
+        };
         let mut tx = self.client.transaction()?;
         // The row lock serializes writers of one input; the version says whether we are still the one.
         let version: Option<i64> = tx
@@ -311,32 +511,36 @@ impl Store for PgStore {
         if let Some(from) = b.replace_from {
             let lo = super::event_id(cp.id, from);
             let rows = tx.query(
-                "DELETE FROM events WHERE id >= $1 AND id < $2 RETURNING ts, country, kind, ip, attempts",
+                "DELETE FROM events WHERE id >= $1 AND id < $2 RETURNING ts, country, kind, ip, attempts, session",
                 &[&lo, &hi],
             )?;
+            let mut touched = BTreeSet::new();
             for r in &rows {
                 let kind: String = r.get(2);
-                let kind =
-                    crate::event::Kind::from_name(&kind).ok_or(StoreError::BadValue(kind))?;
+                let kind = Kind::from_name(&kind).ok_or(StoreError::BadValue(kind))?;
                 let country: Option<String> = r.get(1);
                 let ip: Option<String> = r.get(3);
-                roll.add(
-                    r.get(0),
-                    country.as_deref(),
-                    kind,
-                    ip.as_deref(),
-                    r.get(4),
-                    -1,
-                );
+                roll.add(r.get(0), country.as_deref(), kind, ip.as_deref(), r.get(4), -1);
+                if let Some(s) = r.get::<_, Option<i64>>(5) {
+                    touched.insert(s);
+                }
             }
             deleted = rows.len() as i64;
+            rebuild_sessions(&mut tx, &touched, lo)?;
         }
+        let mut tracker = match tracker {
+            Some(t) => Some(t),
+            None if !b.events.is_empty() => Some(load_tracker(&mut tx, cp.id, b.expected_version, min_secs)?),
+            None => None,
+        };
         if !b.events.is_empty() {
-            let w = tx.copy_in(&format!("COPY events ({COLUMNS}) FROM STDIN BINARY"))?;
+            let w = tx.copy_in(&format!("COPY events ({COLUMNS}, session) FROM STDIN BINARY"))?;
             let mut w = BinaryCopyInWriter::new(w, &TYPES);
+            let t = tracker.as_mut().expect("loaded for events");
             for ev in b.events {
                 roll.add_event(ev, 1);
                 let r = Row::from_event(cp.id, ev);
+                let session = t.add(&Ev::of(r.id, ev));
                 w.write(&[
                     &r.id,
                     &r.ts,
@@ -363,9 +567,14 @@ impl Store for PgStore {
                     &r.precision,
                     &r.scope,
                     &r.src,
+                    &session,
                 ])?;
             }
             w.finish()?;
+        }
+        if let Some(t) = tracker.as_mut() {
+            write_sessions(&mut tx, cp.id, &t.dirty())?;
+            t.settle(min_secs);
         }
         roll.retain_nonzero();
         if !roll.minute.is_empty() {
@@ -457,6 +666,10 @@ impl Store for PgStore {
             tx.execute("SELECT pg_notify($1, $2)", &[&NOTIFY_CHANNEL, &payload])?;
         }
         tx.commit()?;
+        if let Some(mut t) = tracker {
+            t.version = b.expected_version + 1;
+            self.trackers.put(t);
+        }
         Ok(added)
     }
 
@@ -521,6 +734,42 @@ impl Store for PgStore {
                 country: r.get(2),
                 events: r.get(3),
                 attempts: r.get(4),
+            })
+            .collect();
+        v.sort_unstable();
+        Ok(v)
+    }
+
+    fn sessions(&mut self, f: &Filter) -> Result<Vec<Session>> {
+        let mut sql = "SELECT host, pid, ip, users, attempts, outcome, first_seen, last_seen FROM sessions WHERE true"
+            .to_string();
+        let mut args: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+        if let Some(from) = f.from {
+            args.push(Box::new(from));
+            sql += &format!(" AND first_seen >= ${}", args.len());
+        }
+        if let Some(to) = f.to {
+            args.push(Box::new(to));
+            sql += &format!(" AND first_seen < ${}", args.len());
+        }
+        if let Some(h) = &f.host {
+            args.push(Box::new(h.clone()));
+            sql += &format!(" AND host = ${}", args.len());
+        }
+        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|b| &**b as &(dyn ToSql + Sync)).collect();
+        let mut v: Vec<Session> = self
+            .client
+            .query(&sql, &refs)?
+            .iter()
+            .map(|r| Session {
+                host: r.get(0),
+                pid: r.get(1),
+                ip: r.get(2),
+                users: r.get::<_, Option<String>>(3).unwrap_or_default(),
+                attempts: r.get(4),
+                outcome: r.get(5),
+                start: sessions::secs(r.get(6)),
+                end: sessions::secs(r.get(7)),
             })
             .collect();
         v.sort_unstable();

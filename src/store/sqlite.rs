@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
+use super::sessions::{self, Acc, Ev, Tracker, Trackers};
 use super::{
-    Batch, Checkpoint, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row, Store,
-    StoreError, COLUMNS, LINE_BITS,
+    Batch, Checkpoint, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row, Session, Store, StoreError,
+    COLUMNS, LINE_BITS,
 };
+use crate::event::Kind;
 use crate::event::Event;
 use crate::parse::BlockStats;
 
@@ -89,14 +91,33 @@ const MIGRATIONS: &[&str] = &[
         attempts INTEGER NOT NULL,
         PRIMARY KEY (hour, ip)
     ) WITHOUT ROWID;",
-    // 2: journal inputs resume after a journalctl cursor.
-    "ALTER TABLE inputs ADD COLUMN cursor TEXT;",
+    // 2: per-connection sessions (see store::sessions), filled from the stored
+    // events by `backfill_sessions` right after this runs.
+    "ALTER TABLE events ADD COLUMN session INTEGER;
+    -- id = the event id of its first event; times in microseconds.
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        input INTEGER NOT NULL,
+        host TEXT,
+        pid INTEGER,
+        ip TEXT,
+        users TEXT,
+        attempts INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_first_seen ON sessions(first_seen);",
 ];
+
+/// The version whose migration adds the sessions table (then filled from the events).
+const SESSIONS_VERSION: usize = 2;
 
 pub struct SqliteStore {
     conn: Connection,
     path: String,
     busy: Duration,
+    trackers: Trackers,
 }
 
 impl SqliteStore {
@@ -116,15 +137,8 @@ impl SqliteStore {
                 ),
             })?;
         }
-        let conn = Connection::open(path).map_err(|source| StoreError::Open {
-            path: display.clone(),
-            source,
-        })?;
-        let mut s = SqliteStore {
-            conn,
-            path: display,
-            busy,
-        };
+        let conn = Connection::open(path).map_err(|source| StoreError::Open { path: display.clone(), source })?;
+        let mut s = SqliteStore { conn, path: display, busy, trackers: Trackers::default() };
         s.setup().map_err(|e| s.classify(e))?;
         Ok(s)
     }
@@ -154,6 +168,9 @@ impl SqliteStore {
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.execute_batch(sql)?;
+            if i + 1 == SESSIONS_VERSION {
+                backfill_sessions(&tx)?;
+            }
             tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
         }
         tx.commit()?;
@@ -190,14 +207,18 @@ impl SqliteStore {
 
     fn commit_inner(&mut self, b: &Batch<'_>) -> Result<i64> {
         let cp = b.checkpoint;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version: Option<i64> = tx
-            .query_row("SELECT version FROM inputs WHERE id = ?1", [cp.id], |r| {
-                r.get(0)
-            })
-            .optional()?;
+        // Taken out: it goes back only if this commit succeeds.
+        let min_secs = b.events.iter().map(|e| e.ts.unix_secs()).min().unwrap_or(i64::MAX);
+        let tracker = match b.replace_from {
+            Some(_) => {
+                self.trackers.forget(cp.id);
+                None
+            }
+            None => self.trackers.take(cp.id, b.expected_version, min_secs),
+        };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: Option<i64> =
+            tx.query_row("SELECT version FROM inputs WHERE id = ?1", [cp.id], |r| r.get(0)).optional()?;
         if version != Some(b.expected_version) {
             return Err(StoreError::Concurrent {
                 input: cp.name.clone(),
@@ -208,40 +229,41 @@ impl SqliteStore {
         let hi = super::event_id(cp.id + 1, 0);
         if let Some(from) = b.replace_from {
             let lo = super::event_id(cp.id, from);
+            let mut touched = std::collections::BTreeSet::new();
             {
                 let mut st = tx.prepare_cached(
-                    "SELECT ts, country, kind, ip, attempts FROM events WHERE id >= ?1 AND id < ?2",
+                    "SELECT ts, country, kind, ip, attempts, session FROM events WHERE id >= ?1 AND id < ?2",
                 )?;
                 let mut rows = st.query(params![lo, hi])?;
                 while let Some(r) = rows.next()? {
                     let kind: String = r.get(2)?;
-                    let kind =
-                        crate::event::Kind::from_name(&kind).ok_or(StoreError::BadValue(kind))?;
+                    let kind = Kind::from_name(&kind).ok_or(StoreError::BadValue(kind))?;
                     let country: Option<String> = r.get(1)?;
                     let ip: Option<String> = r.get(3)?;
-                    roll.add(
-                        r.get(0)?,
-                        country.as_deref(),
-                        kind,
-                        ip.as_deref(),
-                        r.get(4)?,
-                        -1,
-                    );
+                    roll.add(r.get(0)?, country.as_deref(), kind, ip.as_deref(), r.get(4)?, -1);
+                    if let Some(s) = r.get::<_, Option<i64>>(5)? {
+                        touched.insert(s);
+                    }
                 }
             }
-            deleted = tx.execute(
-                "DELETE FROM events WHERE id >= ?1 AND id < ?2",
-                params![lo, hi],
-            )? as i64;
+            deleted = tx.execute("DELETE FROM events WHERE id >= ?1 AND id < ?2", params![lo, hi])? as i64;
+            rebuild_sessions(&tx, &touched, lo)?;
         }
+        let mut tracker = match tracker {
+            Some(t) => Some(t),
+            None if !b.events.is_empty() => Some(load_tracker(&tx, cp.id, b.expected_version, min_secs)?),
+            None => None,
+        };
         {
             let mut st = tx.prepare_cached(&format!(
-                "INSERT INTO events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
-                 ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"
+                "INSERT INTO events ({COLUMNS}, session) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
+                 ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
             ))?;
             let mut ip = String::with_capacity(40);
             for ev in b.events {
                 roll.add_event(ev, 1);
+                let id = super::event_id(cp.id, ev.src.line);
+                let session = tracker.as_mut().expect("loaded for events").add(&Ev::of(id, ev));
                 // Bound from the event's own fields: no per-row allocation but the address text.
                 ip.clear();
                 if let Some(a) = ev.ip {
@@ -250,7 +272,7 @@ impl SqliteStore {
                 }
                 let g = ev.geo.as_ref();
                 st.execute(params![
-                    super::event_id(cp.id, ev.src.line),
+                    id,
                     ev.ts.micros,
                     ev.ts.offset,
                     ev.host.as_deref(),
@@ -274,9 +296,14 @@ impl SqliteStore {
                     g.and_then(|g| g.org.as_deref()),
                     g.and_then(|g| g.precision),
                     ev.scope.map(super::scope_name),
-                    &*ev.src.input
+                    &*ev.src.input,
+                    session
                 ])?;
             }
+        }
+        if let Some(t) = tracker.as_mut() {
+            write_sessions(&tx, cp.id, t.dirty().into_iter())?;
+            t.settle(min_secs);
         }
         roll.retain_nonzero();
         {
@@ -311,16 +338,196 @@ impl SqliteStore {
         let added = b.events.len() as i64 - deleted;
         write_checkpoint(&tx, cp, b.expected_version + 1, added)?;
         tx.commit()?;
+        if let Some(mut t) = tracker {
+            t.version = b.expected_version + 1;
+            self.trackers.put(t);
+        }
         Ok(added)
     }
 }
 
-fn write_checkpoint(
-    tx: &rusqlite::Transaction<'_>,
-    cp: &Checkpoint,
-    version: i64,
-    added: i64,
-) -> Result<()> {
+/// Loads the possibly-open sessions of `input` for a batch starting at `min_secs`.
+fn load_tracker(tx: &Connection, input: i64, version: i64, min_secs: i64) -> Result<Tracker> {
+    let mut t = Tracker::new(input, version, Tracker::floor_for(min_secs));
+    let mut st = tx.prepare_cached(
+        "SELECT id, host, pid, ip, users, attempts, outcome, first_seen, last_seen FROM sessions
+         WHERE id >= ?1 AND id < ?2 ORDER BY id",
+    )?;
+    let mut rows = st.query([super::event_id(input, 0), super::event_id(input + 1, 0)])?;
+    let mut interner = Interner::default();
+    while let Some(r) = rows.next()? {
+        let host: Option<String> = r.get(1)?;
+        let ip: Option<String> = r.get(3)?;
+        let users: Option<String> = r.get(4)?;
+        let outcome: String = r.get(6)?;
+        t.seed(Acc::from_stored(
+            r.get(0)?,
+            host.as_deref(),
+            r.get(2)?,
+            ip.as_deref(),
+            users.as_deref(),
+            r.get(5)?,
+            &outcome,
+            r.get(7)?,
+            r.get(8)?,
+            &mut interner,
+        )?);
+    }
+    Ok(t)
+}
+
+/// Writes sessions whole (insert or replace the row with that id).
+fn write_sessions<'a>(tx: &Connection, input: i64, list: impl Iterator<Item = &'a Acc>) -> Result<()> {
+    let mut st = tx.prepare_cached(
+        "INSERT INTO sessions (id, input, host, pid, ip, users, attempts, outcome, first_seen, last_seen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (id) DO UPDATE SET ip = excluded.ip, users = excluded.users, attempts = excluded.attempts,
+            outcome = excluded.outcome, first_seen = excluded.first_seen, last_seen = excluded.last_seen",
+    )?;
+    for s in list {
+        st.execute(params![
+            s.id,
+            input,
+            s.host.as_deref(),
+            s.pid,
+            s.ip_text(),
+            s.users_text(),
+            s.attempts,
+            s.outcome.as_str(),
+            s.start,
+            s.end
+        ])?;
+    }
+    Ok(())
+}
+
+/// After the events from `lo` on were deleted: recomputes the sessions they
+/// belonged to (`touched`) from their remaining events, and deletes the empty ones.
+fn rebuild_sessions(tx: &Connection, touched: &std::collections::BTreeSet<i64>, lo: i64) -> Result<()> {
+    let Some(&first) = touched.first() else { return Ok(()) };
+    let mut rebuilt = {
+        let mut st = tx.prepare_cached(
+            "SELECT id, session, ts, host, pid, ip, username, kind, attempts FROM events
+             WHERE id >= ?1 AND id < ?2 ORDER BY id",
+        )?;
+        let mut rows = st.query([first, lo])?;
+        let mut kept = Vec::new();
+        let mut interner = Interner::default();
+        while let Some(r) = rows.next()? {
+            let Some(session) = r.get::<_, Option<i64>>(1)? else { continue };
+            if !touched.contains(&session) {
+                continue;
+            }
+            let host: Option<String> = r.get(3)?;
+            let ip: Option<String> = r.get(5)?;
+            let kind: String = r.get(7)?;
+            kept.push((
+                session,
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(2)?,
+                host.map(|h| interner.get(&h)),
+                r.get::<_, Option<i64>>(4)?,
+                sessions::parse_ip(ip.as_deref())?,
+                r.get::<_, Option<String>>(6)?,
+                Kind::from_name(&kind).ok_or(StoreError::BadValue(kind))?,
+                r.get::<_, i64>(8)?,
+            ));
+        }
+        sessions::rebuild(kept.iter().map(|k| {
+            (
+                k.0,
+                Ev {
+                    id: k.1,
+                    micros: k.2,
+                    host: k.3.as_ref(),
+                    pid: k.4.map(|p| p as u32),
+                    ip: k.5,
+                    user: k.6.as_deref(),
+                    kind: k.7,
+                    attempts: k.8,
+                },
+            )
+        }))
+    };
+    let mut del = tx.prepare_cached("DELETE FROM sessions WHERE id = ?1")?;
+    for s in touched {
+        if !rebuilt.contains_key(s) {
+            del.execute([s])?;
+        }
+    }
+    let input = first >> LINE_BITS;
+    let mut list: Vec<&Acc> = rebuilt.values().collect();
+    list.sort_unstable_by_key(|s| s.id);
+    write_sessions(tx, input, list.into_iter())?;
+    rebuilt.clear();
+    Ok(())
+}
+
+/// Migration 2: groups the events already stored into sessions.
+fn backfill_sessions(tx: &Connection) -> Result<()> {
+    let mut interner = Interner::default();
+    let mut tracker: Option<Tracker> = None;
+    let mut after = i64::MIN;
+    loop {
+        let mut rows = Vec::new();
+        {
+            let mut st = tx.prepare(
+                "SELECT id, ts, host, pid, ip, username, kind, attempts FROM events WHERE id > ?1 ORDER BY id LIMIT 100000",
+            )?;
+            let mut q = st.query([after])?;
+            while let Some(r) = q.next()? {
+                let host: Option<String> = r.get(2)?;
+                let ip: Option<String> = r.get(4)?;
+                let kind: String = r.get(6)?;
+                rows.push((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    host.map(|h| interner.get(&h)),
+                    r.get::<_, Option<i64>>(3)?,
+                    sessions::parse_ip(ip.as_deref())?,
+                    r.get::<_, Option<String>>(5)?,
+                    Kind::from_name(&kind).ok_or(StoreError::BadValue(kind))?,
+                    r.get::<_, i64>(7)?,
+                ));
+            }
+        }
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        let mut set = tx.prepare_cached("UPDATE events SET session = ?2 WHERE id = ?1")?;
+        for r in &rows {
+            let input = r.0 >> LINE_BITS;
+            if tracker.as_ref().map(|t| t.input) != Some(input) {
+                if let Some(t) = tracker.take() {
+                    write_sessions(tx, t.input, t.dirty().into_iter())?;
+                }
+                tracker = Some(Tracker::new(input, 0, i64::MIN / 4));
+            }
+            let t = tracker.as_mut().expect("just set");
+            let e = Ev {
+                id: r.0,
+                micros: r.1,
+                host: r.2.as_ref(),
+                pid: r.3.map(|p| p as u32),
+                ip: r.4,
+                user: r.5.as_deref(),
+                kind: r.6,
+                attempts: r.7,
+            };
+            let session = t.add(&e);
+            set.execute([r.0, session])?;
+        }
+        if let Some(t) = tracker.as_mut() {
+            write_sessions(tx, t.input, t.dirty().into_iter())?;
+            t.settle(i64::MIN / 4);
+        }
+    }
+    if let Some(t) = tracker {
+        write_sessions(tx, t.input, t.dirty().into_iter())?;
+    }
+    Ok(())
+}
+
+fn write_checkpoint(tx: &rusqlite::Transaction<'_>, cp: &Checkpoint, version: i64, added: i64) -> Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -527,6 +734,40 @@ impl Store for SqliteStore {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn sessions(&mut self, f: &Filter) -> Result<Vec<Session>> {
+        let mut sql = "SELECT host, pid, ip, users, attempts, outcome, first_seen, last_seen FROM sessions WHERE 1=1"
+            .to_string();
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(from) = f.from {
+            args.push(from.into());
+            sql += &format!(" AND first_seen >= ?{}", args.len());
+        }
+        if let Some(to) = f.to {
+            args.push(to.into());
+            sql += &format!(" AND first_seen < ?{}", args.len());
+        }
+        if let Some(h) = &f.host {
+            args.push(h.clone().into());
+            sql += &format!(" AND host = ?{}", args.len());
+        }
+        let mut st = self.conn.prepare(&sql)?;
+        let rows = st.query_map(rusqlite::params_from_iter(args), |r| {
+            Ok(Session {
+                host: r.get(0)?,
+                pid: r.get(1)?,
+                ip: r.get(2)?,
+                users: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                attempts: r.get(4)?,
+                outcome: r.get(5)?,
+                start: sessions::secs(r.get(6)?),
+                end: sessions::secs(r.get(7)?),
+            })
+        })?;
+        let mut v: Vec<Session> = rows.collect::<rusqlite::Result<_>>()?;
+        v.sort_unstable();
+        Ok(v)
     }
 
     fn prune(&mut self, before: i64) -> Result<u64> {

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use sshmap::event::Event;
-use sshmap::store::{self, Filter, Location, Store};
+use sshmap::event::{Event, Kind};
+use sshmap::store::{self, Filter, Location, Session, Store};
 
 use crate::util::{fixture, run};
 
@@ -508,7 +508,7 @@ fn pg_fresh(url: &str) -> Box<dyn Store> {
         panic!("SSHMAP_TEST_PG={url} is set but the server is unreachable: {e}")
     });
     c.batch_execute(
-        "DROP TABLE IF EXISTS events, rollup_minute, rollup_hour_ip, inputs, sshmap_schema CASCADE",
+        "DROP TABLE IF EXISTS events, rollup_minute, rollup_hour_ip, sessions, inputs, sshmap_schema CASCADE",
     )
     .unwrap();
     store::open(&Location::Postgres(url.to_string())).expect("open postgres store")
@@ -662,3 +662,195 @@ fn postgres_concurrent_ingests_of_one_input_store_it_once() {
 
 /// PostgreSQL tests share one database: one at a time.
 pub static PG_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The reference for the `sessions` table: the query-time grouping sshmap used
+/// before the table existed, over `(event id, event)` in id order. The same
+/// input (id >> 40), host and pid, an address that is the same or unknown on
+/// either side, at most 600 s after the session's latest event; no pid: a
+/// session of its own.
+fn reference_sessions(events: &[(i64, Event)]) -> Vec<Session> {
+    type Open = (Session, std::collections::BTreeSet<String>);
+    let mut open: std::collections::HashMap<(i64, Option<String>, Option<u32>), Open> = Default::default();
+    let mut done = Vec::new();
+    let close = |(mut s, users): Open, done: &mut Vec<Session>| {
+        s.users = users.into_iter().collect::<Vec<_>>().join("\n");
+        done.push(s);
+    };
+    for (id, ev) in events {
+        let key = (id >> 40, ev.host.as_deref().map(str::to_string), ev.pid);
+        let secs = ev.ts.unix_secs();
+        let ip = ev.ip.map(|i| i.to_string());
+        if let Some((s, _)) = open.get(&key) {
+            let same_ip = s.ip.is_none() || ip.is_none() || s.ip == ip;
+            if !same_ip || secs - s.end > 600 || ev.pid.is_none() {
+                close(open.remove(&key).unwrap(), &mut done);
+            }
+        }
+        let (s, users) = open.entry(key).or_insert_with(|| {
+            let s = Session {
+                host: ev.host.as_deref().map(str::to_string),
+                pid: ev.pid.map(i64::from),
+                ip: None,
+                users: String::new(),
+                attempts: 0,
+                outcome: "other".into(),
+                start: secs,
+                end: secs,
+            };
+            (s, Default::default())
+        });
+        if s.ip.is_none() {
+            s.ip = ip;
+        }
+        s.end = s.end.max(secs);
+        s.start = s.start.min(secs);
+        s.attempts += i64::from(ev.attempts);
+        if let Some(u) = &ev.user {
+            users.insert(u.clone());
+        }
+        if ev.kind == Kind::AuthSuccess {
+            s.outcome = "success".into();
+        } else if s.outcome != "success" && ev.attempts > 0 {
+            s.outcome = "failure".into();
+        }
+    }
+    for (_, o) in open.drain() {
+        close(o, &mut done);
+    }
+    done.sort();
+    done
+}
+
+/// Every stored event with its id, in id order.
+fn events_with_ids(s: &mut Box<dyn Store>, ids: Vec<i64>) -> Vec<(i64, Event)> {
+    let mut evs = Vec::new();
+    s.scan(&Filter::default(), &mut |e| evs.push(e)).unwrap();
+    assert_eq!(ids.len(), evs.len());
+    ids.into_iter().zip(evs).collect()
+}
+
+/// Ingests a 60k-line log in pieces into `db` (a path or URL): a first part,
+/// an append (the provisional tail is replaced, sessions across the kept
+/// point are recomputed), a rename rotation with a new file, then an append
+/// to the new file. Returns the log directory.
+fn ingest_in_pieces(db: &str, dir: &Path) -> std::path::PathBuf {
+    let whole = dir.join("whole.log");
+    big_log(&whole, 60);
+    // Plus one connection that lasts the whole log (a line every 400), so
+    // sessions cross every point a resumed read keeps from.
+    let mut text = String::new();
+    for (i, line) in fs::read_to_string(&whole).unwrap().split_inclusive('\n').enumerate() {
+        text.push_str(line);
+        if i % 400 == 399 {
+            text += &format!("{} web1 sshd[4000000]: Connection closed by 192.0.2.77 port 4242 [preauth]\n", &line[..15]);
+        }
+    }
+    fs::remove_file(&whole).unwrap();
+    let (a, rest) = split(&text, 30_000);
+    let (b, rest) = split(&rest, 12_000);
+    let (c, d) = split(&rest, 9_000);
+    let logs = dir.join("log");
+    fs::create_dir(&logs).unwrap();
+    let live = logs.join("auth.log");
+    let go = || ok(run(&["ingest", "-q", "--tz", "UTC", "--db", db, logs.to_str().unwrap()]));
+    write(&live, &a);
+    go();
+    append(&live, &b);
+    go();
+    fs::rename(&live, logs.join("auth.log.1")).unwrap();
+    write(&live, &c);
+    go();
+    append(&live, &d);
+    go();
+    logs
+}
+
+fn sqlite_ids(db: &Path) -> Vec<i64> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut st = c.prepare("SELECT id FROM events ORDER BY id").unwrap();
+    st.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+#[test]
+fn sessions_table_equals_the_grouping_of_all_events_through_appends_and_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    ingest_in_pieces(db.to_str().unwrap(), dir.path());
+    let mut s = store::open(&Location::Sqlite(db.clone())).unwrap();
+    let evs = events_with_ids(&mut s, sqlite_ids(&db));
+    let want = reference_sessions(&evs);
+    let got = s.sessions(&Filter::default()).unwrap();
+    assert!(want.len() > 1000 && want.iter().any(|x| !x.users.is_empty() && x.attempts > 1), "{}", want.len());
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "the sessions table differs from the grouping of the stored events");
+    // Filters: start in [from, to), host.
+    let mid = got[got.len() / 2].start;
+    let f = Filter { from: Some(mid * 1_000_000), to: Some((mid + 3600) * 1_000_000), host: Some("web1".into()) };
+    let sub: Vec<_> = want.iter().filter(|x| x.start >= mid && x.start < mid + 3600 && x.host.as_deref() == Some("web1")).cloned().collect();
+    assert!(!sub.is_empty());
+    assert_eq!(s.sessions(&f).unwrap(), sub);
+    drop(s);
+
+    // A database from before the sessions table (schema 1) is migrated: its
+    // events are grouped when it is opened.
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch("DROP TABLE sessions; ALTER TABLE events DROP COLUMN session; PRAGMA user_version = 1;").unwrap();
+    drop(c);
+    let mut s = store::open(&Location::Sqlite(db.clone())).unwrap();
+    assert!(s.sessions(&Filter::default()).unwrap() == want, "migrated sessions differ");
+    // ... and ingest goes on from there.
+    let live = dir.path().join("log/auth.log");
+    append(&live, &split(&sample(), 200).0);
+    drop(s);
+    ok(run(&["ingest", "-q", "--tz", "UTC", "--db", db.to_str().unwrap(), dir.path().join("log").to_str().unwrap()]));
+    let mut s = store::open(&Location::Sqlite(db.clone())).unwrap();
+    let evs = events_with_ids(&mut s, sqlite_ids(&db));
+    assert!(s.sessions(&Filter::default()).unwrap() == reference_sessions(&evs));
+}
+
+#[test]
+fn keep_prunes_raw_events_but_not_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    write(&log, &sample());
+    let db = dir.path().join("s.db");
+    ingest(&db, &[&log]);
+    let mut s = store::open(&Location::Sqlite(db.clone())).unwrap();
+    let before = s.sessions(&Filter::default()).unwrap();
+    drop(s);
+    ok(run(&["ingest", "--db", db.to_str().unwrap(), "--keep", "1h", log.to_str().unwrap()]));
+    let mut s = store::open(&Location::Sqlite(db.clone())).unwrap();
+    assert_eq!(s.count().unwrap(), 0);
+    assert_eq!(s.sessions(&Filter::default()).unwrap(), before);
+}
+
+#[test]
+fn postgres_sessions_table_equals_the_grouping_of_all_events() {
+    let Some(url) = pg_url() else { return };
+    let _guard = crate::store::PG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    drop(pg_fresh(&url));
+    let dir = tempfile::tempdir().unwrap();
+    ingest_in_pieces(&url, dir.path());
+    let pg_ids = |url: &str| -> Vec<i64> {
+        let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+        c.query("SELECT id FROM events ORDER BY id", &[]).unwrap().iter().map(|r| r.get(0)).collect()
+    };
+    let mut s = store::open(&Location::Postgres(url.clone())).unwrap();
+    let evs = events_with_ids(&mut s, pg_ids(&url));
+    let want = reference_sessions(&evs);
+    assert!(want.len() > 1000);
+    assert!(s.sessions(&Filter::default()).unwrap() == want, "the sessions table differs from the grouping");
+    // The same database on SQLite has the same sessions.
+    let lite = dir.path().join("s.db");
+    let dir2 = tempfile::tempdir().unwrap();
+    ingest_in_pieces(lite.to_str().unwrap(), dir2.path());
+    let mut l = store::open(&Location::Sqlite(lite.clone())).unwrap();
+    assert!(l.sessions(&Filter::default()).unwrap() == want);
+    drop(s);
+    // Migration from schema 1.
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.batch_execute("DROP TABLE sessions; ALTER TABLE events DROP COLUMN session; UPDATE sshmap_schema SET version = 1;")
+        .unwrap();
+    let mut s = store::open(&Location::Postgres(url.clone())).unwrap();
+    assert!(s.sessions(&Filter::default()).unwrap() == want, "migrated sessions differ");
+}

@@ -1,0 +1,401 @@
+//! Per-connection sessions, maintained at insert time.
+//!
+//! A session groups the events of one input with the same host and pid, a
+//! compatible address (the same, or either unknown), and no more than
+//! [`GAP`] seconds after the session's latest event (sshd's login grace time
+//! is 2 minutes; pids are reused). An event without a pid is a session of its
+//! own. The rule is applied to an input's events in line order, so which
+//! session an event joins depends only on the events before it: the sessions
+//! of a prefix of the input are final except for the ones still open.
+//!
+//! A session's id is the event id of its first event. Each back end keeps, per
+//! input, a [`Tracker`]: the possibly-open session of every (host, pid) seen
+//! recently, loaded once from the `sessions` table and kept in step with it by
+//! the checkpoint's version. A commit assigns its new events with it and then
+//! writes the sessions it touched, whole.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use super::{Interner, Result, Session, StoreError};
+use crate::event::{Event, Kind};
+
+/// Seconds between a session's latest event and the next one of the same
+/// connection, beyond which the next one starts a new session.
+pub const GAP: i64 = 600;
+/// Slack below a batch's earliest second when a tracker is loaded or evicts
+/// closed sessions, so slightly out-of-order later batches need no reload.
+const MARGIN: i64 = 3600;
+/// A tracker evicts sessions that can no longer continue once it holds this many.
+const EVICT_AT: usize = 50_000;
+
+pub fn secs(micros: i64) -> i64 {
+    micros.div_euclid(1_000_000)
+}
+
+/// `success` > `failure` > `other`: a session's outcome is the highest of its events'.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    Other,
+    Failure,
+    Success,
+}
+
+impl Outcome {
+    pub fn of(kind: Kind, attempts: i64) -> Outcome {
+        if kind == Kind::AuthSuccess {
+            Outcome::Success
+        } else if attempts > 0 {
+            Outcome::Failure
+        } else {
+            Outcome::Other
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Other => "other",
+            Outcome::Failure => "failure",
+            Outcome::Success => "success",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Outcome> {
+        match s {
+            "other" => Ok(Outcome::Other),
+            "failure" => Ok(Outcome::Failure),
+            "success" => Ok(Outcome::Success),
+            _ => Err(StoreError::BadValue(s.to_string())),
+        }
+    }
+}
+
+/// What of an event the grouping needs (from an [`Event`] or a stored row).
+pub struct Ev<'a> {
+    pub id: i64,
+    pub micros: i64,
+    pub host: Option<&'a Arc<str>>,
+    pub pid: Option<u32>,
+    pub ip: Option<IpAddr>,
+    pub user: Option<&'a str>,
+    pub kind: Kind,
+    pub attempts: i64,
+}
+
+impl<'a> Ev<'a> {
+    pub fn of(id: i64, ev: &'a Event) -> Ev<'a> {
+        Ev {
+            id,
+            micros: ev.ts.micros,
+            host: ev.host.as_ref(),
+            pid: ev.pid,
+            ip: ev.ip,
+            user: ev.user.as_deref(),
+            kind: ev.kind,
+            attempts: i64::from(ev.attempts),
+        }
+    }
+}
+
+/// One session as stored (times in microseconds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Acc {
+    pub id: i64,
+    pub host: Option<Arc<str>>,
+    pub pid: Option<u32>,
+    pub ip: Option<IpAddr>,
+    pub users: BTreeSet<String>,
+    pub attempts: i64,
+    pub outcome: Outcome,
+    pub start: i64,
+    pub end: i64,
+    /// Changed since it was last written.
+    pub dirty: bool,
+}
+
+impl Acc {
+    pub fn new(e: &Ev<'_>) -> Acc {
+        Acc {
+            id: e.id,
+            host: e.host.cloned(),
+            pid: e.pid,
+            ip: None,
+            users: BTreeSet::new(),
+            attempts: 0,
+            outcome: Outcome::Other,
+            start: e.micros,
+            end: e.micros,
+            dirty: true,
+        }
+    }
+
+    /// Whether `e`, of the same host and pid, continues this session.
+    pub fn continues(&self, e: &Ev<'_>) -> bool {
+        e.pid.is_some()
+            && (self.ip.is_none() || e.ip.is_none() || self.ip == e.ip)
+            && secs(e.micros) - secs(self.end) <= GAP
+    }
+
+    pub fn add(&mut self, e: &Ev<'_>) {
+        if self.ip.is_none() {
+            self.ip = e.ip;
+        }
+        self.start = self.start.min(e.micros);
+        self.end = self.end.max(e.micros);
+        self.attempts += e.attempts;
+        if let Some(u) = e.user {
+            if !self.users.contains(u) {
+                self.users.insert(u.to_string());
+            }
+        }
+        self.outcome = self.outcome.max(Outcome::of(e.kind, e.attempts));
+        self.dirty = true;
+    }
+
+    /// The user names as stored: sorted, distinct, joined by `\n`; `None` when
+    /// none was tried (`Some("")`: only the empty name).
+    pub fn users_text(&self) -> Option<String> {
+        if self.users.is_empty() {
+            return None;
+        }
+        let mut s = String::new();
+        for (i, u) in self.users.iter().enumerate() {
+            if i > 0 {
+                s.push('\n');
+            }
+            s.push_str(u);
+        }
+        Some(s)
+    }
+
+    pub fn ip_text(&self) -> Option<String> {
+        self.ip.map(|i| i.to_string())
+    }
+
+    /// From stored columns; `users` as [`Acc::users_text`] writes it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_stored(
+        id: i64,
+        host: Option<&str>,
+        pid: Option<i64>,
+        ip: Option<&str>,
+        users: Option<&str>,
+        attempts: i64,
+        outcome: &str,
+        start: i64,
+        end: i64,
+        interner: &mut Interner,
+    ) -> Result<Acc> {
+        Ok(Acc {
+            id,
+            host: host.map(|h| interner.get(h)),
+            pid: pid.map(|p| p as u32),
+            ip: parse_ip(ip)?,
+            users: users.map(|u| u.split('\n').map(str::to_string).collect()).unwrap_or_default(),
+            attempts,
+            outcome: Outcome::parse(outcome)?,
+            start,
+            end,
+            dirty: false,
+        })
+    }
+
+    pub fn to_session(&self) -> Session {
+        Session {
+            host: self.host.as_deref().map(str::to_string),
+            pid: self.pid.map(i64::from),
+            ip: self.ip_text(),
+            users: self.users_text().unwrap_or_default(),
+            attempts: self.attempts,
+            outcome: self.outcome.as_str().to_string(),
+            start: secs(self.start),
+            end: secs(self.end),
+        }
+    }
+}
+
+pub fn parse_ip(ip: Option<&str>) -> Result<Option<IpAddr>> {
+    match ip {
+        Some(s) => s.parse().map(Some).map_err(|_| StoreError::BadValue(s.to_string())),
+        None => Ok(None),
+    }
+}
+
+type Key = (Option<Arc<str>>, Option<u32>);
+
+/// The possibly-open sessions of one input.
+pub struct Tracker {
+    pub input: i64,
+    /// The checkpoint version this tracker agrees with the table at.
+    pub version: i64,
+    /// Every (host, pid) absent from `open` has no session, or one whose last
+    /// event is before this second.
+    floor: i64,
+    open: FxHashMap<Key, Acc>,
+    /// Sessions closed by this batch, still to be written.
+    closed: Vec<Acc>,
+}
+
+impl Tracker {
+    /// An empty tracker; fill it with [`Tracker::seed`] in session id order.
+    /// `floor`: sessions that ended before this second are not needed.
+    pub fn new(input: i64, version: i64, floor: i64) -> Tracker {
+        Tracker { input, version, floor, open: FxHashMap::default(), closed: Vec::new() }
+    }
+
+    /// The floor to load a tracker with for a batch whose earliest event is at `min_secs`.
+    pub fn floor_for(min_secs: i64) -> i64 {
+        min_secs - GAP - MARGIN
+    }
+
+    /// A stored session, in id order: the latest of each (host, pid) wins.
+    pub fn seed(&mut self, s: Acc) {
+        let key = (s.host.clone(), s.pid);
+        if secs(s.end) >= self.floor {
+            self.open.insert(key, s);
+        } else {
+            self.open.remove(&key);
+        }
+    }
+
+    /// Whether this tracker can group a batch whose earliest event is at `min_secs`
+    /// (an event that early could continue a session it did not load).
+    pub fn covers(&self, min_secs: i64) -> bool {
+        min_secs >= self.floor.saturating_add(GAP)
+    }
+
+    /// Assigns the next event (in id order) and returns its session's id.
+    pub fn add(&mut self, e: &Ev<'_>) -> i64 {
+        let key = (e.host.cloned(), e.pid);
+        match self.open.get_mut(&key) {
+            Some(s) if s.continues(e) => {
+                s.add(e);
+                s.id
+            }
+            Some(s) => {
+                let mut fresh = Acc::new(e);
+                fresh.add(e);
+                let old = std::mem::replace(s, fresh);
+                if old.dirty {
+                    self.closed.push(old);
+                }
+                e.id
+            }
+            None => {
+                let mut fresh = Acc::new(e);
+                fresh.add(e);
+                self.open.insert(key, fresh);
+                e.id
+            }
+        }
+    }
+
+    /// The sessions changed since the last [`Tracker::settle`], in id order.
+    pub fn dirty(&self) -> Vec<&Acc> {
+        let mut v: Vec<&Acc> = self.closed.iter().chain(self.open.values().filter(|s| s.dirty)).collect();
+        v.sort_unstable_by_key(|s| s.id);
+        v
+    }
+
+    /// After the dirty sessions were written: forgets them as dirty, and when
+    /// the tracker grew large, the sessions that cannot continue at `min_secs` or later.
+    pub fn settle(&mut self, min_secs: i64) {
+        self.closed.clear();
+        for s in self.open.values_mut() {
+            s.dirty = false;
+        }
+        if self.open.len() >= EVICT_AT {
+            let floor = Tracker::floor_for(min_secs).max(self.floor);
+            self.open.retain(|_, s| secs(s.end) >= floor);
+            self.floor = floor;
+        }
+    }
+}
+
+/// Rebuilds sessions from their remaining events (after a replace deleted some):
+/// `events` in id order, each with the session it belongs to.
+pub fn rebuild<'a>(events: impl Iterator<Item = (i64, Ev<'a>)>) -> FxHashMap<i64, Acc> {
+    let mut out: FxHashMap<i64, Acc> = FxHashMap::default();
+    for (session, e) in events {
+        out.entry(session).or_insert_with(|| Acc::new(&e)).add(&e);
+    }
+    out
+}
+
+/// A [`Tracker`] for every input a store writes.
+#[derive(Default)]
+pub struct Trackers(FxHashMap<i64, Tracker>);
+
+impl Trackers {
+    /// Takes the tracker of `input` if it agrees with the table at `version`
+    /// and covers `min_secs`; else `None` (the caller loads a fresh one).
+    pub fn take(&mut self, input: i64, version: i64, min_secs: i64) -> Option<Tracker> {
+        let t = self.0.remove(&input)?;
+        (t.version == version && t.covers(min_secs)).then_some(t)
+    }
+
+    pub fn put(&mut self, t: Tracker) {
+        self.0.insert(t.input, t);
+    }
+
+    pub fn forget(&mut self, input: i64) {
+        self.0.remove(&input);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(id: i64, secs: i64, pid: Option<u32>, ip: Option<&str>, user: Option<&'static str>, attempts: i64) -> Ev<'static> {
+        Ev {
+            id,
+            micros: secs * 1_000_000,
+            host: None,
+            pid,
+            ip: ip.map(|s| s.parse().unwrap()),
+            user,
+            kind: if attempts > 0 { Kind::AuthFailure } else { Kind::PreauthClose },
+            attempts,
+        }
+    }
+
+    #[test]
+    fn grouping_follows_pid_address_and_gap() {
+        let mut t = Tracker::new(1, 0, i64::MIN / 2);
+        assert_eq!(t.add(&ev(1, 100, Some(7), None, None, 0)), 1);
+        assert_eq!(t.add(&ev(2, 101, Some(7), Some("192.0.2.1"), Some("root"), 1)), 1);
+        assert_eq!(t.add(&ev(3, 102, Some(7), Some("192.0.2.2"), None, 1)), 3, "another address");
+        assert_eq!(t.add(&ev(4, 102 + GAP, Some(7), None, Some("admin"), 1)), 3, "within the gap");
+        assert_eq!(t.add(&ev(5, 103 + 2 * GAP, Some(7), None, None, 0)), 5, "past the gap");
+        assert_eq!(t.add(&ev(6, 103 + 2 * GAP, None, None, None, 0)), 6);
+        assert_eq!(t.add(&ev(7, 103 + 2 * GAP, None, None, None, 0)), 7, "no pid: a session each");
+        let d = t.dirty();
+        assert_eq!(d.iter().map(|s| s.id).collect::<Vec<_>>(), [1, 3, 5, 6, 7]);
+        assert_eq!(d[0].attempts, 1);
+        assert_eq!(d[0].users_text().as_deref(), Some("root"));
+        assert_eq!(d[1].users_text().as_deref(), Some("admin"));
+        assert_eq!(d[1].outcome, Outcome::Failure);
+        assert_eq!(d[2].outcome, Outcome::Other);
+        t.settle(0);
+        assert!(t.dirty().is_empty());
+    }
+
+    #[test]
+    fn a_tracker_knows_which_batches_it_covers() {
+        let mut t = Tracker::new(1, 0, Tracker::floor_for(10_000));
+        assert!(t.covers(10_000));
+        assert!(t.covers(10_000 - MARGIN));
+        assert!(!t.covers(10_000 - MARGIN - 1));
+        // A later, earlier-ending session of the same connection hides the older one.
+        let mut a = Acc::new(&ev(1, 10_000, Some(3), None, None, 0));
+        t.seed(a.clone());
+        a.id = 2;
+        a.end = 0;
+        t.seed(a);
+        assert_eq!(t.add(&ev(3, 10_001, Some(3), None, None, 0)), 3);
+    }
+}
