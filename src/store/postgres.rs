@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use super::sessions::{self, Acc, Ev, Tracker, Trackers};
 use super::{
-    Batch, Checkpoint, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row, Session, Store, StoreError,
-    COLUMNS, NOTIFY_CHANNEL,
+    Batch, Checkpoint, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row, Session,
+    Store, StoreError, COLUMNS, NOTIFY_CHANNEL,
 };
 use crate::event::{Event, Kind, Ts};
 use crate::parse::BlockStats;
@@ -115,6 +115,8 @@ const MIGRATIONS: &[&str] = &[
         last_seen BIGINT NOT NULL
     );
     CREATE INDEX sessions_first_seen ON sessions (first_seen);",
+    // 3: journal inputs resume after a journalctl cursor.
+    "ALTER TABLE inputs ADD COLUMN cursor TEXT;",
 ];
 
 /// The version whose migration adds the sessions table (then filled from the events).
@@ -211,12 +213,20 @@ impl PgStore {
         tx.execute("DELETE FROM sshmap_schema", &[])?;
         tx.execute("INSERT INTO sshmap_schema (version) VALUES ($1)", &[&known])?;
         tx.commit()?;
-        Ok(PgStore { client, trackers: Trackers::default() })
+        Ok(PgStore {
+            client,
+            trackers: Trackers::default(),
+        })
     }
 }
 
 /// Loads the possibly-open sessions of `input` for a batch starting at `min_secs`.
-fn load_tracker(tx: &mut Transaction<'_>, input: i64, version: i64, min_secs: i64) -> Result<Tracker> {
+fn load_tracker(
+    tx: &mut Transaction<'_>,
+    input: i64,
+    version: i64,
+    min_secs: i64,
+) -> Result<Tracker> {
     let mut t = Tracker::new(input, version, Tracker::floor_for(min_secs));
     let rows = tx.query(
         "SELECT id, host, pid, ip, users, attempts, outcome, first_seen, last_seen FROM sessions
@@ -281,7 +291,17 @@ fn write_sessions(tx: &mut Transaction<'_>, input: i64, list: &[&Acc]) -> Result
 }
 
 /// A stored event as the grouping reads it: (id, session, ts, host, pid, ip, user, kind, attempts).
-type Grouped = (i64, Option<i64>, i64, Option<Arc<str>>, Option<i64>, Option<IpAddr>, Option<String>, Kind, i64);
+type Grouped = (
+    i64,
+    Option<i64>,
+    i64,
+    Option<Arc<str>>,
+    Option<i64>,
+    Option<IpAddr>,
+    Option<String>,
+    Kind,
+    i64,
+);
 
 fn grouped(r: &postgres::Row, interner: &mut Interner) -> Result<Grouped> {
     let host: Option<&str> = r.get(3);
@@ -316,7 +336,9 @@ fn ev_of(g: &Grouped) -> Ev<'_> {
 /// After the events from `lo` on were deleted: recomputes the sessions they
 /// belonged to (`touched`) from their remaining events, and deletes the empty ones.
 fn rebuild_sessions(tx: &mut Transaction<'_>, touched: &BTreeSet<i64>, lo: i64) -> Result<()> {
-    let Some(&first) = touched.first() else { return Ok(()) };
+    let Some(&first) = touched.first() else {
+        return Ok(());
+    };
     let ids: Vec<i64> = touched.iter().copied().collect();
     let rows = tx.query(
         "SELECT id, session, ts, host, pid, ip, username, kind, attempts FROM events
@@ -324,9 +346,16 @@ fn rebuild_sessions(tx: &mut Transaction<'_>, touched: &BTreeSet<i64>, lo: i64) 
         &[&first, &lo, &ids],
     )?;
     let mut interner = Interner::default();
-    let kept = rows.iter().map(|r| grouped(r, &mut interner)).collect::<Result<Vec<_>>>()?;
+    let kept = rows
+        .iter()
+        .map(|r| grouped(r, &mut interner))
+        .collect::<Result<Vec<_>>>()?;
     let rebuilt = sessions::rebuild(kept.iter().filter_map(|g| Some((g.1?, ev_of(g)))));
-    let gone: Vec<i64> = ids.iter().copied().filter(|s| !rebuilt.contains_key(s)).collect();
+    let gone: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|s| !rebuilt.contains_key(s))
+        .collect();
     tx.execute("DELETE FROM sessions WHERE id = ANY($1)", &[&gone])?;
     let mut list: Vec<&Acc> = rebuilt.values().collect();
     list.sort_unstable_by_key(|s| s.id);
@@ -344,7 +373,10 @@ fn backfill_sessions(tx: &mut Transaction<'_>) -> Result<()> {
              WHERE id > $1 ORDER BY id LIMIT 100000",
             &[&after],
         )?;
-        let rows = rows.iter().map(|r| grouped(r, &mut interner)).collect::<Result<Vec<_>>>()?;
+        let rows = rows
+            .iter()
+            .map(|r| grouped(r, &mut interner))
+            .collect::<Result<Vec<_>>>()?;
         let Some(last) = rows.last() else { break };
         after = last.0;
         let mut ids = Vec::with_capacity(rows.len());
@@ -484,7 +516,12 @@ impl Store for PgStore {
     fn commit(&mut self, b: Batch<'_>) -> Result<i64> {
         let cp = b.checkpoint;
         // Taken out: it goes back only if this commit succeeds.
-        let min_secs = b.events.iter().map(|e| e.ts.unix_secs()).min().unwrap_or(i64::MAX);
+        let min_secs = b
+            .events
+            .iter()
+            .map(|e| e.ts.unix_secs())
+            .min()
+            .unwrap_or(i64::MAX);
         let tracker = match b.replace_from {
             Some(_) => {
                 self.trackers.forget(cp.id);
@@ -520,7 +557,14 @@ impl Store for PgStore {
                 let kind = Kind::from_name(&kind).ok_or(StoreError::BadValue(kind))?;
                 let country: Option<String> = r.get(1);
                 let ip: Option<String> = r.get(3);
-                roll.add(r.get(0), country.as_deref(), kind, ip.as_deref(), r.get(4), -1);
+                roll.add(
+                    r.get(0),
+                    country.as_deref(),
+                    kind,
+                    ip.as_deref(),
+                    r.get(4),
+                    -1,
+                );
                 if let Some(s) = r.get::<_, Option<i64>>(5) {
                     touched.insert(s);
                 }
@@ -530,11 +574,15 @@ impl Store for PgStore {
         }
         let mut tracker = match tracker {
             Some(t) => Some(t),
-            None if !b.events.is_empty() => Some(load_tracker(&mut tx, cp.id, b.expected_version, min_secs)?),
+            None if !b.events.is_empty() => {
+                Some(load_tracker(&mut tx, cp.id, b.expected_version, min_secs)?)
+            }
             None => None,
         };
         if !b.events.is_empty() {
-            let w = tx.copy_in(&format!("COPY events ({COLUMNS}, session) FROM STDIN BINARY"))?;
+            let w = tx.copy_in(&format!(
+                "COPY events ({COLUMNS}, session) FROM STDIN BINARY"
+            ))?;
             let mut w = BinaryCopyInWriter::new(w, &TYPES);
             let t = tracker.as_mut().expect("loaded for events");
             for ev in b.events {
@@ -756,7 +804,8 @@ impl Store for PgStore {
             args.push(Box::new(h.clone()));
             sql += &format!(" AND host = ${}", args.len());
         }
-        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|b| &**b as &(dyn ToSql + Sync)).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            args.iter().map(|b| &**b as &(dyn ToSql + Sync)).collect();
         let mut v: Vec<Session> = self
             .client
             .query(&sql, &refs)?

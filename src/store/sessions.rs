@@ -194,7 +194,9 @@ impl Acc {
             host: host.map(|h| interner.get(h)),
             pid: pid.map(|p| p as u32),
             ip: parse_ip(ip)?,
-            users: users.map(|u| u.split('\n').map(str::to_string).collect()).unwrap_or_default(),
+            users: users
+                .map(|u| u.split('\n').map(str::to_string).collect())
+                .unwrap_or_default(),
             attempts,
             outcome: Outcome::parse(outcome)?,
             start,
@@ -219,7 +221,10 @@ impl Acc {
 
 pub fn parse_ip(ip: Option<&str>) -> Result<Option<IpAddr>> {
     match ip {
-        Some(s) => s.parse().map(Some).map_err(|_| StoreError::BadValue(s.to_string())),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| StoreError::BadValue(s.to_string())),
         None => Ok(None),
     }
 }
@@ -243,7 +248,13 @@ impl Tracker {
     /// An empty tracker; fill it with [`Tracker::seed`] in session id order.
     /// `floor`: sessions that ended before this second are not needed.
     pub fn new(input: i64, version: i64, floor: i64) -> Tracker {
-        Tracker { input, version, floor, open: FxHashMap::default(), closed: Vec::new() }
+        Tracker {
+            input,
+            version,
+            floor,
+            open: FxHashMap::default(),
+            closed: Vec::new(),
+        }
     }
 
     /// The floor to load a tracker with for a batch whose earliest event is at `min_secs`.
@@ -295,7 +306,11 @@ impl Tracker {
 
     /// The sessions changed since the last [`Tracker::settle`], in id order.
     pub fn dirty(&self) -> Vec<&Acc> {
-        let mut v: Vec<&Acc> = self.closed.iter().chain(self.open.values().filter(|s| s.dirty)).collect();
+        let mut v: Vec<&Acc> = self
+            .closed
+            .iter()
+            .chain(self.open.values().filter(|s| s.dirty))
+            .collect();
         v.sort_unstable_by_key(|s| s.id);
         v
     }
@@ -350,7 +365,14 @@ impl Trackers {
 mod tests {
     use super::*;
 
-    fn ev(id: i64, secs: i64, pid: Option<u32>, ip: Option<&str>, user: Option<&'static str>, attempts: i64) -> Ev<'static> {
+    fn ev(
+        id: i64,
+        secs: i64,
+        pid: Option<u32>,
+        ip: Option<&str>,
+        user: Option<&'static str>,
+        attempts: i64,
+    ) -> Ev<'static> {
         Ev {
             id,
             micros: secs * 1_000_000,
@@ -358,7 +380,11 @@ mod tests {
             pid,
             ip: ip.map(|s| s.parse().unwrap()),
             user,
-            kind: if attempts > 0 { Kind::AuthFailure } else { Kind::PreauthClose },
+            kind: if attempts > 0 {
+                Kind::AuthFailure
+            } else {
+                Kind::PreauthClose
+            },
             attempts,
         }
     }
@@ -367,12 +393,31 @@ mod tests {
     fn grouping_follows_pid_address_and_gap() {
         let mut t = Tracker::new(1, 0, i64::MIN / 2);
         assert_eq!(t.add(&ev(1, 100, Some(7), None, None, 0)), 1);
-        assert_eq!(t.add(&ev(2, 101, Some(7), Some("192.0.2.1"), Some("root"), 1)), 1);
-        assert_eq!(t.add(&ev(3, 102, Some(7), Some("192.0.2.2"), None, 1)), 3, "another address");
-        assert_eq!(t.add(&ev(4, 102 + GAP, Some(7), None, Some("admin"), 1)), 3, "within the gap");
-        assert_eq!(t.add(&ev(5, 103 + 2 * GAP, Some(7), None, None, 0)), 5, "past the gap");
+        assert_eq!(
+            t.add(&ev(2, 101, Some(7), Some("192.0.2.1"), Some("root"), 1)),
+            1
+        );
+        assert_eq!(
+            t.add(&ev(3, 102, Some(7), Some("192.0.2.2"), None, 1)),
+            3,
+            "another address"
+        );
+        assert_eq!(
+            t.add(&ev(4, 102 + GAP, Some(7), None, Some("admin"), 1)),
+            3,
+            "within the gap"
+        );
+        assert_eq!(
+            t.add(&ev(5, 103 + 2 * GAP, Some(7), None, None, 0)),
+            5,
+            "past the gap"
+        );
         assert_eq!(t.add(&ev(6, 103 + 2 * GAP, None, None, None, 0)), 6);
-        assert_eq!(t.add(&ev(7, 103 + 2 * GAP, None, None, None, 0)), 7, "no pid: a session each");
+        assert_eq!(
+            t.add(&ev(7, 103 + 2 * GAP, None, None, None, 0)),
+            7,
+            "no pid: a session each"
+        );
         let d = t.dirty();
         assert_eq!(d.iter().map(|s| s.id).collect::<Vec<_>>(), [1, 3, 5, 6, 7]);
         assert_eq!(d[0].attempts, 1);

@@ -8,11 +8,11 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBeha
 
 use super::sessions::{self, Acc, Ev, Tracker, Trackers};
 use super::{
-    Batch, Checkpoint, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row, Session, Store, StoreError,
-    COLUMNS, LINE_BITS,
+    Batch, Checkpoint, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row, Session,
+    Store, StoreError, COLUMNS, LINE_BITS,
 };
-use crate::event::Kind;
 use crate::event::Event;
+use crate::event::Kind;
 use crate::parse::BlockStats;
 
 /// Schema versions, applied in order; never edit a released one, add the next.
@@ -108,6 +108,8 @@ const MIGRATIONS: &[&str] = &[
         last_seen INTEGER NOT NULL
     );
     CREATE INDEX sessions_first_seen ON sessions(first_seen);",
+    // 3: journal inputs resume after a journalctl cursor.
+    "ALTER TABLE inputs ADD COLUMN cursor TEXT;",
 ];
 
 /// The version whose migration adds the sessions table (then filled from the events).
@@ -137,8 +139,16 @@ impl SqliteStore {
                 ),
             })?;
         }
-        let conn = Connection::open(path).map_err(|source| StoreError::Open { path: display.clone(), source })?;
-        let mut s = SqliteStore { conn, path: display, busy, trackers: Trackers::default() };
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: display.clone(),
+            source,
+        })?;
+        let mut s = SqliteStore {
+            conn,
+            path: display,
+            busy,
+            trackers: Trackers::default(),
+        };
         s.setup().map_err(|e| s.classify(e))?;
         Ok(s)
     }
@@ -208,7 +218,12 @@ impl SqliteStore {
     fn commit_inner(&mut self, b: &Batch<'_>) -> Result<i64> {
         let cp = b.checkpoint;
         // Taken out: it goes back only if this commit succeeds.
-        let min_secs = b.events.iter().map(|e| e.ts.unix_secs()).min().unwrap_or(i64::MAX);
+        let min_secs = b
+            .events
+            .iter()
+            .map(|e| e.ts.unix_secs())
+            .min()
+            .unwrap_or(i64::MAX);
         let tracker = match b.replace_from {
             Some(_) => {
                 self.trackers.forget(cp.id);
@@ -216,9 +231,14 @@ impl SqliteStore {
             }
             None => self.trackers.take(cp.id, b.expected_version, min_secs),
         };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version: Option<i64> =
-            tx.query_row("SELECT version FROM inputs WHERE id = ?1", [cp.id], |r| r.get(0)).optional()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: Option<i64> = tx
+            .query_row("SELECT version FROM inputs WHERE id = ?1", [cp.id], |r| {
+                r.get(0)
+            })
+            .optional()?;
         if version != Some(b.expected_version) {
             return Err(StoreError::Concurrent {
                 input: cp.name.clone(),
@@ -240,18 +260,30 @@ impl SqliteStore {
                     let kind = Kind::from_name(&kind).ok_or(StoreError::BadValue(kind))?;
                     let country: Option<String> = r.get(1)?;
                     let ip: Option<String> = r.get(3)?;
-                    roll.add(r.get(0)?, country.as_deref(), kind, ip.as_deref(), r.get(4)?, -1);
+                    roll.add(
+                        r.get(0)?,
+                        country.as_deref(),
+                        kind,
+                        ip.as_deref(),
+                        r.get(4)?,
+                        -1,
+                    );
                     if let Some(s) = r.get::<_, Option<i64>>(5)? {
                         touched.insert(s);
                     }
                 }
             }
-            deleted = tx.execute("DELETE FROM events WHERE id >= ?1 AND id < ?2", params![lo, hi])? as i64;
+            deleted = tx.execute(
+                "DELETE FROM events WHERE id >= ?1 AND id < ?2",
+                params![lo, hi],
+            )? as i64;
             rebuild_sessions(&tx, &touched, lo)?;
         }
         let mut tracker = match tracker {
             Some(t) => Some(t),
-            None if !b.events.is_empty() => Some(load_tracker(&tx, cp.id, b.expected_version, min_secs)?),
+            None if !b.events.is_empty() => {
+                Some(load_tracker(&tx, cp.id, b.expected_version, min_secs)?)
+            }
             None => None,
         };
         {
@@ -263,7 +295,10 @@ impl SqliteStore {
             for ev in b.events {
                 roll.add_event(ev, 1);
                 let id = super::event_id(cp.id, ev.src.line);
-                let session = tracker.as_mut().expect("loaded for events").add(&Ev::of(id, ev));
+                let session = tracker
+                    .as_mut()
+                    .expect("loaded for events")
+                    .add(&Ev::of(id, ev));
                 // Bound from the event's own fields: no per-row allocation but the address text.
                 ip.clear();
                 if let Some(a) = ev.ip {
@@ -377,7 +412,11 @@ fn load_tracker(tx: &Connection, input: i64, version: i64, min_secs: i64) -> Res
 }
 
 /// Writes sessions whole (insert or replace the row with that id).
-fn write_sessions<'a>(tx: &Connection, input: i64, list: impl Iterator<Item = &'a Acc>) -> Result<()> {
+fn write_sessions<'a>(
+    tx: &Connection,
+    input: i64,
+    list: impl Iterator<Item = &'a Acc>,
+) -> Result<()> {
     let mut st = tx.prepare_cached(
         "INSERT INTO sessions (id, input, host, pid, ip, users, attempts, outcome, first_seen, last_seen)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -403,8 +442,14 @@ fn write_sessions<'a>(tx: &Connection, input: i64, list: impl Iterator<Item = &'
 
 /// After the events from `lo` on were deleted: recomputes the sessions they
 /// belonged to (`touched`) from their remaining events, and deletes the empty ones.
-fn rebuild_sessions(tx: &Connection, touched: &std::collections::BTreeSet<i64>, lo: i64) -> Result<()> {
-    let Some(&first) = touched.first() else { return Ok(()) };
+fn rebuild_sessions(
+    tx: &Connection,
+    touched: &std::collections::BTreeSet<i64>,
+    lo: i64,
+) -> Result<()> {
+    let Some(&first) = touched.first() else {
+        return Ok(());
+    };
     let mut rebuilt = {
         let mut st = tx.prepare_cached(
             "SELECT id, session, ts, host, pid, ip, username, kind, attempts FROM events
@@ -414,7 +459,9 @@ fn rebuild_sessions(tx: &Connection, touched: &std::collections::BTreeSet<i64>, 
         let mut kept = Vec::new();
         let mut interner = Interner::default();
         while let Some(r) = rows.next()? {
-            let Some(session) = r.get::<_, Option<i64>>(1)? else { continue };
+            let Some(session) = r.get::<_, Option<i64>>(1)? else {
+                continue;
+            };
             if !touched.contains(&session) {
                 continue;
             }
@@ -527,7 +574,12 @@ fn backfill_sessions(tx: &Connection) -> Result<()> {
     Ok(())
 }
 
-fn write_checkpoint(tx: &rusqlite::Transaction<'_>, cp: &Checkpoint, version: i64, added: i64) -> Result<()> {
+fn write_checkpoint(
+    tx: &rusqlite::Transaction<'_>,
+    cp: &Checkpoint,
+    version: i64,
+    added: i64,
+) -> Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

@@ -670,7 +670,8 @@ pub static PG_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// session of its own.
 fn reference_sessions(events: &[(i64, Event)]) -> Vec<Session> {
     type Open = (Session, std::collections::BTreeSet<String>);
-    let mut open: std::collections::HashMap<(i64, Option<String>, Option<u32>), Open> = Default::default();
+    let mut open: std::collections::HashMap<(i64, Option<String>, Option<u32>), Open> =
+        Default::default();
     let mut done = Vec::new();
     let close = |(mut s, users): Open, done: &mut Vec<Session>| {
         s.users = users.into_iter().collect::<Vec<_>>().join("\n");
@@ -739,10 +740,17 @@ fn ingest_in_pieces(db: &str, dir: &Path) -> std::path::PathBuf {
     // Plus one connection that lasts the whole log (a line every 400), so
     // sessions cross every point a resumed read keeps from.
     let mut text = String::new();
-    for (i, line) in fs::read_to_string(&whole).unwrap().split_inclusive('\n').enumerate() {
+    for (i, line) in fs::read_to_string(&whole)
+        .unwrap()
+        .split_inclusive('\n')
+        .enumerate()
+    {
         text.push_str(line);
         if i % 400 == 399 {
-            text += &format!("{} web1 sshd[4000000]: Connection closed by 192.0.2.77 port 4242 [preauth]\n", &line[..15]);
+            text += &format!(
+                "{} web1 sshd[4000000]: Connection closed by 192.0.2.77 port 4242 [preauth]\n",
+                &line[..15]
+            );
         }
     }
     fs::remove_file(&whole).unwrap();
@@ -752,7 +760,17 @@ fn ingest_in_pieces(db: &str, dir: &Path) -> std::path::PathBuf {
     let logs = dir.join("log");
     fs::create_dir(&logs).unwrap();
     let live = logs.join("auth.log");
-    let go = || ok(run(&["ingest", "-q", "--tz", "UTC", "--db", db, logs.to_str().unwrap()]));
+    let go = || {
+        ok(run(&[
+            "ingest",
+            "-q",
+            "--tz",
+            "UTC",
+            "--db",
+            db,
+            logs.to_str().unwrap(),
+        ]))
+    };
     write(&live, &a);
     go();
     append(&live, &b);
@@ -768,7 +786,10 @@ fn ingest_in_pieces(db: &str, dir: &Path) -> std::path::PathBuf {
 fn sqlite_ids(db: &Path) -> Vec<i64> {
     let c = rusqlite::Connection::open(db).unwrap();
     let mut st = c.prepare("SELECT id FROM events ORDER BY id").unwrap();
-    st.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    st.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
 }
 
 #[test]
@@ -780,13 +801,28 @@ fn sessions_table_equals_the_grouping_of_all_events_through_appends_and_rotation
     let evs = events_with_ids(&mut s, sqlite_ids(&db));
     let want = reference_sessions(&evs);
     let got = s.sessions(&Filter::default()).unwrap();
-    assert!(want.len() > 1000 && want.iter().any(|x| !x.users.is_empty() && x.attempts > 1), "{}", want.len());
+    assert!(
+        want.len() > 1000 && want.iter().any(|x| !x.users.is_empty() && x.attempts > 1),
+        "{}",
+        want.len()
+    );
     assert_eq!(got.len(), want.len());
-    assert!(got == want, "the sessions table differs from the grouping of the stored events");
+    assert!(
+        got == want,
+        "the sessions table differs from the grouping of the stored events"
+    );
     // Filters: start in [from, to), host.
     let mid = got[got.len() / 2].start;
-    let f = Filter { from: Some(mid * 1_000_000), to: Some((mid + 3600) * 1_000_000), host: Some("web1".into()) };
-    let sub: Vec<_> = want.iter().filter(|x| x.start >= mid && x.start < mid + 3600 && x.host.as_deref() == Some("web1")).cloned().collect();
+    let f = Filter {
+        from: Some(mid * 1_000_000),
+        to: Some((mid + 3600) * 1_000_000),
+        host: Some("web1".into()),
+    };
+    let sub: Vec<_> = want
+        .iter()
+        .filter(|x| x.start >= mid && x.start < mid + 3600 && x.host.as_deref() == Some("web1"))
+        .cloned()
+        .collect();
     assert!(!sub.is_empty());
     assert_eq!(s.sessions(&f).unwrap(), sub);
     drop(s);
@@ -794,15 +830,26 @@ fn sessions_table_equals_the_grouping_of_all_events_through_appends_and_rotation
     // A database from before the sessions table (schema 1) is migrated: its
     // events are grouped when it is opened.
     let c = rusqlite::Connection::open(&db).unwrap();
-    c.execute_batch("DROP TABLE sessions; ALTER TABLE events DROP COLUMN session; PRAGMA user_version = 1;").unwrap();
+    c.execute_batch("DROP TABLE sessions; ALTER TABLE events DROP COLUMN session; ALTER TABLE inputs DROP COLUMN cursor; PRAGMA user_version = 1;").unwrap();
     drop(c);
     let mut s = store::open(&Location::Sqlite(db.clone())).unwrap();
-    assert!(s.sessions(&Filter::default()).unwrap() == want, "migrated sessions differ");
+    assert!(
+        s.sessions(&Filter::default()).unwrap() == want,
+        "migrated sessions differ"
+    );
     // ... and ingest goes on from there.
     let live = dir.path().join("log/auth.log");
     append(&live, &split(&sample(), 200).0);
     drop(s);
-    ok(run(&["ingest", "-q", "--tz", "UTC", "--db", db.to_str().unwrap(), dir.path().join("log").to_str().unwrap()]));
+    ok(run(&[
+        "ingest",
+        "-q",
+        "--tz",
+        "UTC",
+        "--db",
+        db.to_str().unwrap(),
+        dir.path().join("log").to_str().unwrap(),
+    ]));
     let mut s = store::open(&Location::Sqlite(db.clone())).unwrap();
     let evs = events_with_ids(&mut s, sqlite_ids(&db));
     assert!(s.sessions(&Filter::default()).unwrap() == reference_sessions(&evs));
@@ -818,7 +865,14 @@ fn keep_prunes_raw_events_but_not_sessions() {
     let mut s = store::open(&Location::Sqlite(db.clone())).unwrap();
     let before = s.sessions(&Filter::default()).unwrap();
     drop(s);
-    ok(run(&["ingest", "--db", db.to_str().unwrap(), "--keep", "1h", log.to_str().unwrap()]));
+    ok(run(&[
+        "ingest",
+        "--db",
+        db.to_str().unwrap(),
+        "--keep",
+        "1h",
+        log.to_str().unwrap(),
+    ]));
     let mut s = store::open(&Location::Sqlite(db.clone())).unwrap();
     assert_eq!(s.count().unwrap(), 0);
     assert_eq!(s.sessions(&Filter::default()).unwrap(), before);
@@ -827,19 +881,28 @@ fn keep_prunes_raw_events_but_not_sessions() {
 #[test]
 fn postgres_sessions_table_equals_the_grouping_of_all_events() {
     let Some(url) = pg_url() else { return };
-    let _guard = crate::store::PG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = crate::store::PG_LOCK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     drop(pg_fresh(&url));
     let dir = tempfile::tempdir().unwrap();
     ingest_in_pieces(&url, dir.path());
     let pg_ids = |url: &str| -> Vec<i64> {
         let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
-        c.query("SELECT id FROM events ORDER BY id", &[]).unwrap().iter().map(|r| r.get(0)).collect()
+        c.query("SELECT id FROM events ORDER BY id", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
     };
     let mut s = store::open(&Location::Postgres(url.clone())).unwrap();
     let evs = events_with_ids(&mut s, pg_ids(&url));
     let want = reference_sessions(&evs);
     assert!(want.len() > 1000);
-    assert!(s.sessions(&Filter::default()).unwrap() == want, "the sessions table differs from the grouping");
+    assert!(
+        s.sessions(&Filter::default()).unwrap() == want,
+        "the sessions table differs from the grouping"
+    );
     // The same database on SQLite has the same sessions.
     let lite = dir.path().join("s.db");
     let dir2 = tempfile::tempdir().unwrap();
@@ -849,8 +912,11 @@ fn postgres_sessions_table_equals_the_grouping_of_all_events() {
     drop(s);
     // Migration from schema 1.
     let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    c.batch_execute("DROP TABLE sessions; ALTER TABLE events DROP COLUMN session; UPDATE sshmap_schema SET version = 1;")
+    c.batch_execute("DROP TABLE sessions; ALTER TABLE events DROP COLUMN session; ALTER TABLE inputs DROP COLUMN cursor; UPDATE sshmap_schema SET version = 1;")
         .unwrap();
     let mut s = store::open(&Location::Postgres(url.clone())).unwrap();
-    assert!(s.sessions(&Filter::default()).unwrap() == want, "migrated sessions differ");
+    assert!(
+        s.sessions(&Filter::default()).unwrap() == want,
+        "migrated sessions differ"
+    );
 }
