@@ -551,6 +551,30 @@ fn store_keeps_the_window_and_the_tail_position_across_restarts() {
     srv.stop();
 }
 
+#[tokio::test]
+async fn keep_prunes_old_raw_events_from_the_store_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sshmap.db").display().to_string();
+    let c = ServeConfig { db: Some(db.clone()), ..cfg() };
+    let r = serve::start(c.clone(), opts());
+    let a = app(r.shared.clone());
+    let old = "2020-01-02T03:04:05+00:00 web1 sshd[7]: Failed password for root from 203.0.113.60 port 1 ssh2";
+    let body = format!("{old}\n{}", line(8, "Failed password for root from 203.0.113.61 port 1 ssh2"));
+    let (status, _) = call(&a, post(body, "text/plain", Some(TOKEN))).await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::task::spawn_blocking(move || r.stop()).await.unwrap();
+    let loc = sshmap::store::Location::parse(Some(&db)).unwrap();
+    assert_eq!(sshmap::store::open(&loc).unwrap().count().unwrap(), 2, "both stored");
+    // Restarted with --keep 30d: the 2020 event goes, today's stays.
+    let r = serve::start(ServeConfig { keep: Some(Duration::from_secs(30 * 86_400)), ..c }, opts());
+    tokio::task::spawn_blocking(move || r.stop()).await.unwrap();
+    let mut st = sshmap::store::open(&loc).unwrap();
+    assert_eq!(st.count().unwrap(), 1);
+    let mut ips = Vec::new();
+    st.scan(&Default::default(), &mut |e| ips.push(e.ip.unwrap().to_string())).unwrap();
+    assert_eq!(ips, ["203.0.113.61"]);
+}
+
 /// `SSHMAP_TEST_PG` (scripts/test-pg.sh), in a schema of its own so the store tests' resets do not interfere.
 fn pg_url() -> Option<String> {
     let url = std::env::var("SSHMAP_TEST_PG").ok().filter(|s| !s.is_empty())?;
