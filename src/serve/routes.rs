@@ -371,9 +371,10 @@ async fn ingest_handler(State(s): State<AppState>, req: Request) -> Response {
         }
     };
     if let Some(allowed) = &token.hosts {
-        if let Some(bad) = lines.iter().find(|l| !l.host.as_ref().is_some_and(|h| allowed.iter().any(|a| a.eq_ignore_ascii_case(h)))) {
+        let hosts = lines.iter().map(|l| l.host());
+        if let Some(bad) = hosts.into_iter().find(|h| !h.as_ref().is_some_and(|h| allowed.iter().any(|a| a.eq_ignore_ascii_case(h)))) {
             s.metrics.ingest_error("forbidden_host");
-            let host = bad.host.as_deref().map(crate::escape::terminal).unwrap_or("(none)".into());
+            let host = bad.as_deref().map(|h| crate::escape::terminal(h).into_owned()).unwrap_or_else(|| "(none)".into());
             return error(StatusCode::FORBIDDEN, &format!("token {:?} may not send lines for host {host:?}; nothing was stored", token.name));
         }
     }
