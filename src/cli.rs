@@ -244,7 +244,7 @@ pub struct IngestArgs {
     pub keep: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct ServeArgs {
     #[arg(long, value_name = "PATH")]
     pub tail: Vec<PathBuf>,
@@ -269,6 +269,9 @@ pub struct ServeArgs {
     pub anonymize_ip: bool,
     #[arg(long, value_name = "URL")]
     pub webhook: Option<String>,
+    /// Delete raw events older than this from the store, at start and hourly (e.g. 90d); rollups are kept
+    #[arg(long, value_name = "DURATION")]
+    pub keep: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -48,6 +48,12 @@ pub struct ServeConfig {
     pub snapshot_events: usize,
     /// Messages an SSE client may fall behind before it is dropped.
     pub sse_buffer: usize,
+    /// SSE frames are sent in ticks of this length: each client wakes and
+    /// writes once per tick, however many events it brings. Zero: at once.
+    pub sse_tick: Duration,
+    /// Raw events older than this are deleted from the store (at start and
+    /// hourly; rollups are kept). `None`: kept for ever.
+    pub keep: Option<Duration>,
     /// `auth_success` after this many failures for the same user raises an alert.
     pub alert_user_failures: u32,
     /// Where tail checkpoints are kept; `None`: no checkpoints.
@@ -87,6 +93,8 @@ impl Default for ServeConfig {
             max_events: 100_000,
             snapshot_events: 20_000,
             sse_buffer: 4096,
+            sse_tick: Duration::from_millis(DEFAULT_TICK_MS),
+            keep: None,
             alert_user_failures: 5,
             checkpoint: None,
             poll: Duration::from_millis(100),
@@ -95,10 +103,16 @@ impl Default for ServeConfig {
     }
 }
 
+/// Default [`ServeConfig::sse_tick`]: short enough to look instant on the map,
+/// long enough that a thousand clients cost little at a thousand events a second.
+pub const DEFAULT_TICK_MS: u64 = 50;
+
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("--window {0:?}: not a duration (use e.g. 90m, 5h, 2d)")]
     Window(String),
+    #[error("--keep {0:?}: not a duration (use e.g. 90d, 12h, 2w)")]
+    Keep(String),
     #[error("--home {0:?}: expected LAT,LON in degrees, e.g. 48.85,2.35")]
     Home(String),
     #[error("{flag} {value:?}: not a socket address (use e.g. 127.0.0.1:8022 or [::]:514)")]
@@ -169,9 +183,8 @@ impl ServeConfig {
             Some(s) => parse_duration(&s).ok_or(ConfigError::Window(s))?,
             None => d.window,
         };
-        let home = get(args.home.clone(), "home")?
-            .map(|s| parse_home(&s).ok_or(ConfigError::Home(s)))
-            .transpose()?;
+        let keep = get(args.keep.clone(), "keep")?.map(|s| parse_duration(&s).ok_or(ConfigError::Keep(s))).transpose()?;
+        let home = get(args.home.clone(), "home")?.map(|s| parse_home(&s).ok_or(ConfigError::Home(s))).transpose()?;
         let bool_opt = |flag: bool, key: &str| -> Result<bool, ConfigError> {
             Ok(flag
                 || layers
@@ -274,8 +287,9 @@ impl ServeConfig {
             max_events: num("max-events", d.max_events)?.max(1),
             snapshot_events: num("snapshot-events", d.snapshot_events)?,
             sse_buffer: num("sse-buffer", d.sse_buffer)?.max(16),
-            alert_user_failures: num("alert-user-failures", d.alert_user_failures as usize)?.max(1)
-                as u32,
+            sse_tick: Duration::from_millis(num("sse-tick-ms", DEFAULT_TICK_MS as usize)?.min(1000) as u64),
+            keep,
+            alert_user_failures: num("alert-user-failures", d.alert_user_failures as usize)?.max(1) as u32,
             checkpoint,
             poll: Duration::from_millis(poll_ms.clamp(10, 5000) as u64),
             instance: layers
@@ -342,6 +356,7 @@ mod tests {
             home: Some("48.85,2.35".into()),
             anonymize_ip: false,
             webhook: None,
+            keep: Some("30d".into()),
         };
         let c = ServeConfig::resolve(&args, &layers, None).unwrap();
         assert_eq!(c.window, Duration::from_secs(7200));
@@ -349,9 +364,23 @@ mod tests {
         assert_eq!(c.tail, vec![PathBuf::from("/var/log/auth.log")]);
         assert_eq!(c.home, Some((48.85, 2.35)));
         assert_eq!(c.tokens.len(), 2);
-        assert_eq!(
-            c.tokens[1].hosts.as_deref(),
-            Some(&["web1".to_string(), "web2".to_string()][..])
-        );
+        assert_eq!(c.tokens[1].hosts.as_deref(), Some(&["web1".to_string(), "web2".to_string()][..]));
+        assert_eq!(c.keep, Some(Duration::from_secs(30 * 86_400)));
+        assert_eq!(c.sse_tick, Duration::from_millis(DEFAULT_TICK_MS));
+    }
+
+    #[test]
+    fn keep_and_tick_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[serve]\nkeep = \"12h\"\nsse-tick-ms = 0\n").unwrap();
+        let layers = Layers::from_parts(Default::default(), Some(&p)).unwrap();
+        let args = ServeArgs::default();
+        let c = ServeConfig::resolve(&args, &layers, None).unwrap();
+        assert_eq!(c.keep, Some(Duration::from_secs(12 * 3600)));
+        assert_eq!(c.sse_tick, Duration::ZERO);
+        std::fs::write(&p, "[serve]\nkeep = \"soon\"\n").unwrap();
+        let layers = Layers::from_parts(Default::default(), Some(&p)).unwrap();
+        assert!(matches!(ServeConfig::resolve(&args, &layers, None), Err(ConfigError::Keep(_))));
     }
 }

@@ -17,6 +17,9 @@ use tokio::sync::mpsc;
 use super::alerts::Alerter;
 use super::state::{now_micros, Batch, BatchResult, Shared};
 use crate::event::{Event, Kind, Ts};
+use crate::source::tail::Position;
+use super::writer::{Commit, Writer};
+use crate::store::{self, Location, Store};
 use crate::geo::{Enricher, Locator};
 use crate::parse::{self, Correlator};
 use crate::source::tail::Position;
@@ -24,6 +27,10 @@ use crate::store::{self, Checkpoint, Location, Store};
 
 /// Batches waiting for the pipeline.
 pub const QUEUE: usize = 1024;
+
+/// Lines parsed and published as one group at most (the writer merges
+/// groups that wait for it into one transaction).
+const MAX_GROUP_LINES: usize = 20_000;
 
 /// Streams that get their own correlator; beyond this the least recent is dropped.
 const MAX_STREAMS: usize = 1024;
@@ -43,8 +50,8 @@ struct Stream {
     corr: Correlator,
     line: u64,
     used: u64,
-    /// The stream's input in the store.
-    cp: Option<Checkpoint>,
+    /// The stream's checkpoint key in the store.
+    fingerprint: i64,
 }
 
 /// The stream name that announces new events from other instances (PostgreSQL).
@@ -99,7 +106,7 @@ pub fn run(
     };
     // Per remote input: the highest line already shown (PostgreSQL fan-out).
     let mut remote_seen: HashMap<Arc<str>, u64> = HashMap::new();
-    let mut remote_from = now_micros() - shared.cfg.window.as_micros() as i64;
+    let remote_from = now_micros() - shared.cfg.window.as_micros() as i64;
     if let Some(st) = store.as_mut() {
         match preload(
             st.as_mut(),
@@ -112,7 +119,15 @@ pub fn run(
             Err(e) => startup.error = Some(format!("--db: reading the store: {e}")),
         }
     }
+    let failed = startup.error.is_some();
     let _ = started.send(startup);
+    if failed {
+        return;
+    }
+    // From here on the store belongs to the writer thread; dropping the
+    // writer (when this function returns) waits for its last commits.
+    let writer = store.map(|st| Writer::spawn(st, shared.clone()));
+    let mut remote = Some((remote_seen, remote_from));
     // A batch taken from the queue that belongs to the next group.
     let mut carry: Option<Batch> = None;
     loop {
@@ -127,15 +142,20 @@ pub fn run(
             break;
         }
         if &*batch.input == REMOTE {
-            if let Some(st) = store.as_mut() {
-                let evs = remote_events(st.as_mut(), &instance, &mut remote_seen, &mut remote_from);
-                let mut alerts = Vec::new();
-                for ev in &evs {
-                    // Another instance alerted on its own events; here they only feed the rules.
-                    let _ = alerter.check(ev);
+            if let (Some(w), Some((mut seen, mut from))) = (&writer, remote.take()) {
+                let inst = instance.clone();
+                let got = w.call(move |st| {
+                    let evs = remote_events(st.store.as_mut(), &inst, &mut seen, &mut from);
+                    (evs, seen, from)
+                });
+                if let Some((evs, seen, from)) = got {
+                    remote = Some((seen, from));
+                    for ev in &evs {
+                        // Another instance alerted on its own events; here they only feed the rules.
+                        let _ = alerter.check(ev);
+                    }
+                    shared.publish(evs, Vec::new());
                 }
-                alerts.clear();
-                shared.publish(evs, alerts);
             }
             continue;
         }
@@ -143,7 +163,7 @@ pub fn run(
         // store transaction (one fsync), which is what keeps many small POSTs fast.
         let mut group = vec![batch];
         let mut group_lines = group[0].lines.len();
-        while group_lines < 100_000 {
+        while group_lines < MAX_GROUP_LINES {
             match rx.try_recv() {
                 Ok(b) if b.input == group[0].input => {
                     group_lines += b.lines.len();
@@ -162,12 +182,10 @@ pub fn run(
             Some(s) => s,
             None => {
                 if streams.len() >= MAX_STREAMS {
-                    if let Some(k) = streams
-                        .iter()
-                        .min_by_key(|(_, s)| s.used)
-                        .map(|(k, _)| k.clone())
-                    {
-                        streams.remove(&k);
+                    if let Some(k) = streams.iter().min_by_key(|(_, s)| s.used).map(|(k, _)| k.clone()) {
+                        if let (Some(old), Some(w)) = (streams.remove(&k), &writer) {
+                            w.call_later(move |st| st.forget(old.fingerprint));
+                        }
                     }
                 }
                 // With a shared PostgreSQL, events carry their instance so others can tell them apart.
@@ -182,29 +200,22 @@ pub fn run(
                     batch.input.clone()
                 };
                 let corr = Correlator::new(name.clone(), correlator_options(&opts));
-                let cp = store.as_mut().and_then(|st| {
-                    let fp = stream_fingerprint(&instance, &batch.input);
-                    match st
-                        .checkpoint(fp)
-                        .transpose()
-                        .unwrap_or_else(|| st.claim(fp, &name, 0, 0))
-                    {
-                        Ok(cp) => Some(cp),
-                        Err(e) => {
-                            eprintln!("sshmap: store: {e}");
-                            shared.metrics.store_errors.fetch_add(1, Relaxed);
-                            None
-                        }
-                    }
+                let fingerprint = stream_fingerprint(&instance, &batch.input);
+                let opened = writer.as_ref().and_then(|w| {
+                    let name = name.to_string();
+                    w.call(move |st| st.open(fingerprint, &name).map_err(|e| e.to_string()))
                 });
                 // Line numbers continue across restarts: they are the events' keys in the store.
-                let line = cp.as_ref().map_or(0, |c| c.end_line);
-                streams.entry(batch.input.clone()).or_insert(Stream {
-                    corr,
-                    line,
-                    used: 0,
-                    cp,
-                })
+                let line = match opened {
+                    Some(Ok(line)) => line,
+                    Some(Err(e)) => {
+                        eprintln!("sshmap: store: {e}");
+                        shared.metrics.store_errors.fetch_add(1, Relaxed);
+                        0
+                    }
+                    None => 0,
+                };
+                streams.entry(batch.input.clone()).or_insert(Stream { corr, line, used: 0, fingerprint })
             }
         };
         stream.used = tick;
@@ -261,51 +272,18 @@ pub fn run(
                 alerts.push(a);
             }
         }
-        if let (Some(st), Some(cp)) = (store.as_mut(), stream.cp.as_mut()) {
-            if !events.is_empty() || position.is_some() {
-                let mut next = cp.clone();
-                next.version += 1;
-                next.end_line = stream.line;
-                next.keep_line = stream.line + 1;
-                next.warm_line = stream.line + 1;
-                next.events += events.len() as u64;
-                next.stats.lines += result.lines;
-                if let Some(p) = &position {
-                    next.dev = p.dev;
-                    next.ino = p.ino;
-                    next.end_offset = p.offset;
-                    next.keep_offset = p.offset;
-                    next.warm_offset = p.offset;
-                    next.warm_hash = p.head as i64;
-                    next.warm_hash_len = p.head_len;
-                }
-                let b = store::Batch {
-                    checkpoint: &next,
-                    expected_version: cp.version,
-                    replace_from: None,
-                    events: &events,
-                };
-                match st.commit(b) {
-                    Ok(_) => *cp = next,
-                    Err(e) => {
-                        // Shown anyway: a store outage must not blank the live map.
-                        eprintln!("sshmap: store: {e}");
-                        shared.metrics.store_errors.fetch_add(1, Relaxed);
-                        if let Ok(Some(fresh)) = st.checkpoint(cp.fingerprint) {
-                            *cp = fresh;
-                        }
-                    }
-                }
-            }
-        }
+        let stored = writer.as_ref().map(|_| events.clone());
         shared.publish(std::mem::take(&mut events), alerts);
-        shared
-            .metrics
-            .lag_micros
-            .store(batch.received.elapsed().as_micros() as u64, Relaxed);
-        for (b, r) in group.into_iter().zip(results) {
-            if let Some(ack) = b.ack {
-                let _ = ack.send(r);
+        shared.metrics.lag_micros.store(batch.received.elapsed().as_micros() as u64, Relaxed);
+        let acks: Vec<_> = group.into_iter().zip(results).filter_map(|(b, r)| b.ack.map(|a| (a, r))).collect();
+        match (&writer, stored) {
+            (Some(w), Some(events)) => {
+                w.commit(Commit { fingerprint: stream.fingerprint, events, end_line: stream.line, lines: result.lines, position, acks });
+            }
+            _ => {
+                for (ack, r) in acks {
+                    let _ = ack.send(r);
+                }
             }
         }
     }

@@ -38,7 +38,28 @@ impl DecodeError {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Line {
     pub text: Vec<u8>,
-    pub host: Option<String>,
+    /// The host name from the request's fields; `None`: the one in the line's
+    /// envelope, read only when asked ([`Line::host`]: only tokens limited to
+    /// some hosts need it, and it is a parse per line).
+    given: Option<Option<String>>,
+}
+
+impl Line {
+    fn raw(text: Vec<u8>) -> Line {
+        Line { text, given: None }
+    }
+
+    fn with_host(text: Vec<u8>, host: Option<String>) -> Line {
+        Line { text, given: Some(host) }
+    }
+
+    /// The host name the line is for.
+    pub fn host(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match &self.given {
+            Some(h) => h.as_deref().map(std::borrow::Cow::Borrowed),
+            None => host_of(&self.text).map(std::borrow::Cow::Owned),
+        }
+    }
 }
 
 /// Decodes a body by its content type (sniffed when absent).
@@ -62,10 +83,7 @@ fn decode_text(body: &[u8]) -> Result<Vec<Line>, DecodeError> {
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
         .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
-        .map(|l| Line {
-            host: host_of(l),
-            text: l.to_vec(),
-        })
+        .map(|l| Line::raw(l.to_vec()))
         .collect())
 }
 
@@ -152,11 +170,7 @@ fn item(v: Value, out: &mut Vec<Line>) -> Result<(), DecodeError> {
                     return item(inner, out);
                 }
             }
-            let host = host_of(s.as_bytes());
-            out.push(Line {
-                text: s.into_bytes(),
-                host,
-            });
+            out.push(Line::raw(s.into_bytes()));
             Ok(())
         }
         Value::Object(o) => {
@@ -168,19 +182,12 @@ fn item(v: Value, out: &mut Vec<Line>) -> Result<(), DecodeError> {
                 })
             };
             if let Some(raw) = text_of(&["rawmsg", "raw", "line"]) {
-                let host = host_of(raw.as_bytes());
-                out.push(Line {
-                    text: raw.into_bytes(),
-                    host,
-                });
+                out.push(Line::raw(raw.into_bytes()));
                 return Ok(());
             }
             if o.contains_key("MESSAGE") {
                 let host = text_of(&["_HOSTNAME"]);
-                out.push(Line {
-                    text: Value::Object(o).to_string().into_bytes(),
-                    host,
-                });
+                out.push(Line::with_host(Value::Object(o).to_string().into_bytes(), host));
                 return Ok(());
             }
             let msg = text_of(&["msg", "message"]).ok_or(DecodeError::NoMessage)?;
@@ -229,15 +236,8 @@ fn item(v: Value, out: &mut Vec<Line>) -> Result<(), DecodeError> {
                 line.push_str(&format!("[{p}]"));
             }
             line.push_str(": ");
-            line.push_str(
-                msg.strip_prefix(' ')
-                    .unwrap_or(&msg)
-                    .trim_end_matches(['\n', '\r']),
-            );
-            out.push(Line {
-                text: line.into_bytes(),
-                host,
-            });
+            line.push_str(msg.strip_prefix(' ').unwrap_or(&msg).trim_end_matches(['\n', '\r']));
+            out.push(Line::with_host(line.into_bytes(), host));
             Ok(())
         }
         _ => Err(DecodeError::Json(
@@ -263,10 +263,8 @@ mod tests {
         let body = br#"{"timereported":"2026-11-23T07:41:35.123456+00:00","hostname":"web1","programname":"sshd","procid":"42","msg":" Failed password for root from 203.0.113.9 port 4242 ssh2"}"#;
         let v = decode(Some("application/json"), body).unwrap();
         assert_eq!(texts(&v), vec![LINE.to_string()]);
-        assert_eq!(v[0].host.as_deref(), Some("web1"));
-        let raw = crate::parse::parse_line(&v[0].text, 1, false)
-            .unwrap()
-            .unwrap();
+        assert_eq!(v[0].host().as_deref(), Some("web1"));
+        let raw = crate::parse::parse_line(&v[0].text, 1, false).unwrap().unwrap();
         assert_eq!(raw.msg.kind, crate::event::Kind::AuthFailure);
     }
 
@@ -300,7 +298,7 @@ mod tests {
         let body = format!("{LINE}\r\n\n{LINE}");
         let v = decode(Some("text/plain"), body.as_bytes()).unwrap();
         assert_eq!(v.len(), 2);
-        assert_eq!(v[1].host.as_deref(), Some("web1"));
+        assert_eq!(v[1].host().as_deref(), Some("web1"));
     }
 
     #[test]

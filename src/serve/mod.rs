@@ -4,8 +4,9 @@
 //! # Layout
 //!
 //! - [`config`]  — `serve` options resolved from flags, environment and `[serve]` in the file.
-//! - [`state`]   — the window, the SSE broadcast, metrics; the [`state::AppState`] handlers share.
+//! - [`state`]   — the window, the SSE tick ring, metrics; the [`state::AppState`] handlers share.
 //! - [`feed`]    — the pipeline thread: lines → parse → correlate → GeoIP → alerts → publish.
+//! - [`writer`]  — the store thread: commits events with checkpoints, answers senders, prunes (`--keep`).
 //! - [`alerts`]  — intrusion rules and the webhook.
 //! - [`ingest`]  — `POST /api/ingest` bodies (rsyslog omhttp JSON, plain lines).
 //! - [`sources`] — `--tail`, `--journal`, `--syslog`.
@@ -23,6 +24,7 @@ pub mod public;
 pub mod routes;
 pub mod sources;
 pub mod state;
+pub mod writer;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -59,6 +61,7 @@ pub enum ServeError {
 pub struct Running {
     pub shared: AppState,
     feed: Option<std::thread::JoinHandle<()>>,
+    ticker: Option<std::thread::JoinHandle<()>>,
     rx_guard: Option<mpsc::Sender<state::Batch>>,
     /// What the store held at start (resume positions of followed files).
     pub startup: feed::Startup,
@@ -74,6 +77,10 @@ pub fn start(cfg: ServeConfig, mut opts: FeedOptions) -> Running {
         opts.webhook = Some(wtx);
         tokio::spawn(alerts::webhook(url, wrx, shared.clone()));
     }
+    let ticker = (!shared.cfg.sse_tick.is_zero()).then(|| {
+        let s = shared.clone();
+        std::thread::Builder::new().name("sse-tick".into()).spawn(move || s.run_ticker()).expect("spawn sse-tick")
+    });
     let s2 = shared.clone();
     let (stx, srx) = std::sync::mpsc::channel();
     let feed = std::thread::Builder::new()
@@ -84,12 +91,7 @@ pub fn start(cfg: ServeConfig, mut opts: FeedOptions) -> Running {
     if let Some(url) = shared.cfg.db.clone().filter(|d| d.starts_with("postgres")) {
         spawn_listener(url, shared.clone());
     }
-    Running {
-        shared,
-        feed: Some(feed),
-        rx_guard: Some(tx),
-        startup,
-    }
+    Running { shared, feed: Some(feed), ticker, rx_guard: Some(tx), startup }
 }
 
 fn remote_batch() -> state::Batch {
@@ -150,6 +152,11 @@ impl Running {
         let _ = self.shared.ingest.try_send(feed::stop_batch());
         if let Some(f) = self.feed.take() {
             let _ = f.join();
+        }
+        // After the pipeline: its last events go out in a final tick.
+        self.shared.stop_ticker();
+        if let Some(t) = self.ticker.take() {
+            let _ = t.join();
         }
     }
 }

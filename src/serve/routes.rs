@@ -18,10 +18,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::oneshot;
 
 use super::ingest;
-use super::state::{AppState, Batch, Item};
+use super::state::{AppState, Batch, Item, Next};
 use crate::analyze::Stats;
 use crate::event::Kind;
 
@@ -324,52 +324,62 @@ async fn stream(State(s): State<AppState>) -> Response {
 
     struct St {
         first: Option<Bytes>,
-        rx: broadcast::Receiver<Arc<Item>>,
+        next_tick: u64,
+        /// Messages before this one were in the snapshot.
+        next_seq: u64,
+        ticks: tokio::sync::watch::Receiver<u64>,
         _guard: ClientGuard,
         shared: AppState,
         closing: tokio::sync::watch::Receiver<bool>,
     }
     let closing = s.closing.subscribe();
-    let st = St {
-        first: Some(Bytes::from(first)),
-        rx: snap.rx,
-        _guard: guard,
-        shared: s,
-        closing,
-    };
+    let st = St { first: Some(Bytes::from(first)), next_tick: snap.next_tick, next_seq: snap.next_seq, ticks: snap.ticks, _guard: guard, shared: s, closing };
     let body = futures_util::stream::unfold(st, |mut st| async move {
         if let Some(f) = st.first.take() {
             return Some((Ok::<Bytes, Infallible>(f), st));
         }
-        if *st.closing.borrow() {
-            return None;
-        }
-        let next = tokio::select! {
-            n = tokio::time::timeout(KEEPALIVE, st.rx.recv()) => n,
-            _ = st.closing.changed() => return None,
-        };
-        match next {
-            Err(_) => Some((Ok(Bytes::from_static(b": keep-alive\n\n")), st)),
-            Ok(Ok(item)) => {
-                // Hand over everything already waiting in one chunk: fewer writes
-                // when events come in bursts.
-                let mut chunk: Option<Vec<u8>> = None;
-                while let Ok(more) = st.rx.try_recv() {
-                    let c = chunk.get_or_insert_with(|| item.frame.to_vec());
-                    c.extend_from_slice(&more.frame);
-                    if c.len() > 256 << 10 {
-                        break;
+        loop {
+            if *st.closing.borrow() {
+                return None;
+            }
+            // Marked seen before looking at the ring: a tick added after the
+            // look changes the value again and wakes this client.
+            st.ticks.borrow_and_update();
+            match st.shared.next_ticks(&mut st.next_tick) {
+                Next::Ticks(ticks) => {
+                    // One tick (the usual case) is written as the shared buffer
+                    // itself; a client that missed a few gets them in one write.
+                    let seq = std::mem::take(&mut st.next_seq);
+                    let bytes = match ticks.as_slice() {
+                        [one] => one.from_seq(seq),
+                        many => {
+                            let mut v = Vec::with_capacity(many.iter().map(|t| t.frames.len()).sum());
+                            for t in many {
+                                v.extend_from_slice(&t.from_seq(seq));
+                            }
+                            Bytes::from(v)
+                        }
+                    };
+                    if bytes.is_empty() {
+                        continue;
                     }
+                    return Some((Ok(bytes), st));
                 }
-                let bytes = chunk.map(Bytes::from).unwrap_or_else(|| item.frame.clone());
-                Some((Ok(bytes), st))
+                Next::Lagged => {
+                    // Too slow: dropped, not buffered. The browser reconnects and gets a fresh snapshot.
+                    st.shared.metrics.sse_dropped.fetch_add(1, Relaxed);
+                    return None;
+                }
+                Next::Nothing => {}
             }
-            Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
-                // Too slow: dropped, not buffered. The browser reconnects and gets a fresh snapshot.
-                st.shared.metrics.sse_dropped.fetch_add(1, Relaxed);
-                None
+            tokio::select! {
+                n = tokio::time::timeout(KEEPALIVE, st.ticks.changed()) => match n {
+                    Err(_) => return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), st)),
+                    Ok(Err(_)) => return None,
+                    Ok(Ok(())) => {}
+                },
+                _ = st.closing.changed() => return None,
             }
-            Ok(Err(broadcast::error::RecvError::Closed)) => None,
         }
     });
     Response::builder()
@@ -452,24 +462,11 @@ async fn ingest_handler(State(s): State<AppState>, req: Request) -> Response {
         }
     };
     if let Some(allowed) = &token.hosts {
-        if let Some(bad) = lines.iter().find(|l| {
-            !l.host
-                .as_ref()
-                .is_some_and(|h| allowed.iter().any(|a| a.eq_ignore_ascii_case(h)))
-        }) {
+        let hosts = lines.iter().map(|l| l.host());
+        if let Some(bad) = hosts.into_iter().find(|h| !h.as_ref().is_some_and(|h| allowed.iter().any(|a| a.eq_ignore_ascii_case(h)))) {
             s.metrics.ingest_error("forbidden_host");
-            let host = bad
-                .host
-                .as_deref()
-                .map(crate::escape::terminal)
-                .unwrap_or("(none)".into());
-            return error(
-                StatusCode::FORBIDDEN,
-                &format!(
-                    "token {:?} may not send lines for host {host:?}; nothing was stored",
-                    token.name
-                ),
-            );
+            let host = bad.as_deref().map(|h| crate::escape::terminal(h).into_owned()).unwrap_or_else(|| "(none)".into());
+            return error(StatusCode::FORBIDDEN, &format!("token {:?} may not send lines for host {host:?}; nothing was stored", token.name));
         }
     }
     s.metrics.ingest_requests.fetch_add(1, Relaxed);

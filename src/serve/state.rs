@@ -1,19 +1,24 @@
 //! Shared state of a running `serve`: the window of recent events, the
 //! broadcast to SSE clients, the metrics and the way into the pipeline.
 //!
-//! Every event is turned into its public JSON and its SSE frame once, when it
-//! is published; clients share those bytes (reference-counted), so a thousand
-//! clients cost a thousand pointer copies per event, not a thousand encodings.
-//! The broadcast ring is the only per-client buffer: a client that falls
-//! [`ServeConfig::sse_buffer`] messages behind is dropped, never buffered.
+//! Every event is turned into its public JSON once, when it is published.
+//! SSE frames go out in ticks ([`ServeConfig::sse_tick`]): the frames published
+//! during a tick are concatenated into one shared buffer, and every client
+//! wakes once per tick and writes that buffer, whatever the number of events
+//! in it. With a thousand clients and a thousand events a second that is a few
+//! ten thousand wake-ups and writes a second instead of a million.
+//!
+//! The ring of recent ticks is the only per-client buffer: it holds about
+//! [`ServeConfig::sse_buffer`] messages, and a client whose next tick has left
+//! it is dropped, never buffered.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Bytes;
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::alerts::Alert;
 use super::config::ServeConfig;
@@ -27,9 +32,7 @@ pub struct Item {
     /// Event time, microseconds since the epoch.
     pub ts: i64,
     pub kind: ItemKind,
-    /// The whole SSE frame (`id:`, `event:`, `data:`).
-    pub frame: Bytes,
-    /// The public JSON (a slice of `frame`).
+    /// The public JSON.
     pub json: Bytes,
 }
 
@@ -74,6 +77,54 @@ struct Window {
     events: VecDeque<Arc<Item>>,
     alerts: VecDeque<Arc<Item>>,
     next_seq: u64,
+    /// SSE frames published since the last tick, in order.
+    pending: Vec<u8>,
+    /// Each pending message's sequence number and offset in `pending`.
+    pending_index: Vec<(u64, usize)>,
+    /// When the first pending message was published.
+    pending_since: Option<Instant>,
+}
+
+/// The frames of one tick: SSE messages back to back, shared by every client.
+#[derive(Debug)]
+pub struct Tick {
+    pub no: u64,
+    pub frames: Bytes,
+    /// Each message's sequence number and offset in `frames`.
+    pub index: Vec<(u64, usize)>,
+}
+
+impl Tick {
+    pub fn messages(&self) -> usize {
+        self.index.len()
+    }
+
+    /// The frames of the messages numbered `seq` and after.
+    pub fn from_seq(&self, seq: u64) -> Bytes {
+        match self.index.iter().find(|(s, _)| *s >= seq) {
+            Some((_, at)) => self.frames.slice(*at..),
+            None => Bytes::new(),
+        }
+    }
+}
+
+/// Recent ticks, oldest first; what a client has not written yet is here.
+#[derive(Default)]
+struct Ring {
+    ticks: VecDeque<Arc<Tick>>,
+    /// The number the next tick gets.
+    next_no: u64,
+    messages: usize,
+}
+
+/// What [`Shared::next_ticks`] found for a client.
+pub enum Next {
+    /// Ticks from the client's position on, in order (the position moved past them).
+    Ticks(Vec<Arc<Tick>>),
+    /// Nothing new yet.
+    Nothing,
+    /// The client's next tick left the ring: it fell too far behind.
+    Lagged,
 }
 
 /// Alerts kept for the snapshot.
@@ -139,8 +190,14 @@ impl Metrics {
 /// The state every handler and source shares.
 pub struct Shared {
     pub cfg: ServeConfig,
+    /// Lock order: `window`, then `ring`.
     window: Mutex<Window>,
-    tx: broadcast::Sender<Arc<Item>>,
+    /// Signalled when the first frame of a tick is pending, and at stop.
+    pending_cv: Condvar,
+    ring: Mutex<Ring>,
+    /// The number of the next tick: changes when a tick is added to the ring.
+    tick_tx: watch::Sender<u64>,
+    ticker_stop: std::sync::atomic::AtomicBool,
     pub metrics: Metrics,
     /// The way into the pipeline ([`super::feed`]).
     pub ingest: mpsc::Sender<Batch>,
@@ -156,7 +213,13 @@ pub struct Snapshot {
     pub events: Vec<Arc<Item>>,
     pub alerts: Vec<Arc<Item>>,
     pub truncated: bool,
-    pub rx: broadcast::Receiver<Arc<Item>>,
+    /// The client's position: the first tick it has to write.
+    pub next_tick: u64,
+    /// The first sequence number not in the snapshot: messages before it in
+    /// the first tick (published, not yet sent when the client came) are skipped.
+    pub next_seq: u64,
+    /// Changes whenever a tick is added.
+    pub ticks: watch::Receiver<u64>,
 }
 
 pub fn now_micros() -> i64 {
@@ -168,12 +231,15 @@ pub fn now_micros() -> i64 {
 
 impl Shared {
     pub fn new(cfg: ServeConfig, ingest: mpsc::Sender<Batch>) -> Shared {
-        let (tx, _) = broadcast::channel(cfg.sse_buffer);
         let (closing, _) = watch::channel(false);
+        let (tick_tx, _) = watch::channel(0);
         Shared {
             cfg,
             window: Mutex::default(),
-            tx,
+            pending_cv: Condvar::new(),
+            ring: Mutex::default(),
+            tick_tx,
+            ticker_stop: Default::default(),
             metrics: Metrics::default(),
             ingest,
             started: Instant::now(),
@@ -202,58 +268,49 @@ impl Shared {
         }
         let anon = self.cfg.anonymize_ip;
         // Encoding outside the lock: it is the expensive part.
-        let mut encoded: Vec<(i64, ItemKind, String, &'static str)> =
-            Vec::with_capacity(events.len() + alerts.len());
+        let mut encoded: Vec<(i64, ItemKind, Bytes)> = Vec::with_capacity(events.len() + alerts.len());
         let mut max_ts = i64::MIN;
         for ev in events {
             if live {
                 self.metrics.events[ev.kind as usize].fetch_add(1, Relaxed);
             }
             max_ts = max_ts.max(ev.ts.micros);
-            let json = public::event_json(&ev, anon);
-            encoded.push((ev.ts.micros, ItemKind::Event(ev), json, "event"));
+            let json = Bytes::from(public::event_json(&ev, anon));
+            encoded.push((ev.ts.micros, ItemKind::Event(ev), json));
         }
         for a in alerts {
             self.metrics.alerts.fetch_add(1, Relaxed);
-            let json = a.to_json(anon);
-            encoded.push((a.event.ts.micros, ItemKind::Alert(a), json, "alert"));
+            let json = Bytes::from(a.to_json(anon));
+            encoded.push((a.event.ts.micros, ItemKind::Alert(a), json));
         }
         if max_ts > i64::MIN {
             self.metrics.last_event_ts.fetch_max(max_ts, Relaxed);
         }
         let start = self.window_start();
         let mut w = self.window.lock().expect("window lock");
-        for (ts, kind, json, name) in encoded {
+        let was_pending = !w.pending_index.is_empty();
+        for (ts, kind, json) in encoded {
             let seq = w.next_seq;
             w.next_seq += 1;
-            let mut frame = Vec::with_capacity(json.len() + 40);
-            frame.extend_from_slice(format!("id: {seq}\nevent: {name}\ndata: ").as_bytes());
-            let at = frame.len();
-            frame.extend_from_slice(json.as_bytes());
-            frame.extend_from_slice(b"\n\n");
-            let frame = Bytes::from(frame);
-            let json = frame.slice(at..at + json.len());
             let is_alert = matches!(kind, ItemKind::Alert(_));
-            let item = Arc::new(Item {
-                seq,
-                ts,
-                kind,
-                frame,
-                json,
-            });
-            // Events older than the window are still broadcast (a late line is
+            if live {
+                if w.pending_index.is_empty() {
+                    w.pending_since = Some(Instant::now());
+                }
+                let at = w.pending.len();
+                w.pending_index.push((seq, at));
+                write_frame(&mut w.pending, seq, if is_alert { "alert" } else { "event" }, &json);
+            }
+            let item = Arc::new(Item { seq, ts, kind, json });
+            // Events older than the window are still sent (a late line is
             // still news) but not kept.
             if is_alert {
-                w.alerts.push_back(item.clone());
+                w.alerts.push_back(item);
                 if w.alerts.len() > MAX_ALERTS {
                     w.alerts.pop_front();
                 }
             } else if ts >= start {
-                w.events.push_back(item.clone());
-            }
-            // No receivers is fine: nobody is watching.
-            if live {
-                let _ = self.tx.send(item);
+                w.events.push_back(item);
             }
         }
         while w.events.len() > self.cfg.max_events {
@@ -261,6 +318,96 @@ impl Shared {
         }
         while w.events.front().is_some_and(|i| i.ts < start) {
             w.events.pop_front();
+        }
+        if !w.pending_index.is_empty() {
+            if self.cfg.sse_tick.is_zero() {
+                self.flush_locked(&mut w);
+            } else if !was_pending {
+                self.pending_cv.notify_all();
+            }
+        }
+    }
+
+    /// Moves the pending frames into the ring as one tick and wakes the clients.
+    fn flush_locked(&self, w: &mut Window) {
+        if w.pending_index.is_empty() {
+            return;
+        }
+        let frames = Bytes::from(std::mem::take(&mut w.pending));
+        let index = std::mem::take(&mut w.pending_index);
+        let messages = index.len();
+        w.pending_since = None;
+        let next = {
+            let mut r = self.ring.lock().expect("ring lock");
+            let no = r.next_no;
+            r.next_no += 1;
+            r.messages += messages;
+            r.ticks.push_back(Arc::new(Tick { no, frames, index }));
+            // Bounded by messages, not ticks: a tick may hold one event or thousands.
+            while r.messages > self.cfg.sse_buffer && r.ticks.len() > 1 {
+                if let Some(t) = r.ticks.pop_front() {
+                    r.messages -= t.messages();
+                }
+            }
+            r.next_no
+        };
+        self.tick_tx.send_replace(next);
+    }
+
+    /// Sends what is pending now, without waiting for the tick (tests, shutdown).
+    pub fn flush(&self) {
+        let mut w = self.window.lock().expect("window lock");
+        self.flush_locked(&mut w);
+    }
+
+    /// The tick loop: once frames are pending, waits out the tick and sends
+    /// them. Runs on its own thread until [`Shared::stop_ticker`]; idle, it sleeps.
+    pub fn run_ticker(&self) {
+        let tick = self.cfg.sse_tick;
+        let mut w = self.window.lock().expect("window lock");
+        loop {
+            if self.ticker_stop.load(Relaxed) {
+                self.flush_locked(&mut w);
+                return;
+            }
+            match w.pending_since {
+                None => {
+                    w = self.pending_cv.wait_timeout(w, Duration::from_secs(1)).expect("window lock").0;
+                }
+                Some(since) => {
+                    let due = since + tick;
+                    let now = Instant::now();
+                    if now >= due {
+                        self.flush_locked(&mut w);
+                    } else {
+                        w = self.pending_cv.wait_timeout(w, due - now).expect("window lock").0;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends [`Shared::run_ticker`] after it sent what is pending.
+    pub fn stop_ticker(&self) {
+        self.ticker_stop.store(true, Relaxed);
+        let _w = self.window.lock().expect("window lock");
+        self.pending_cv.notify_all();
+    }
+
+    /// The ticks a client at position `next` has not written yet; moves `next` past them.
+    pub fn next_ticks(&self, next: &mut u64) -> Next {
+        let r = self.ring.lock().expect("ring lock");
+        if *next >= r.next_no {
+            return Next::Nothing;
+        }
+        match r.ticks.front() {
+            Some(first) if first.no <= *next => {
+                let skip = (*next - first.no) as usize;
+                let out: Vec<Arc<Tick>> = r.ticks.iter().skip(skip).cloned().collect();
+                *next = r.next_no;
+                Next::Ticks(out)
+            }
+            _ => Next::Lagged,
         }
     }
 
@@ -273,17 +420,23 @@ impl Shared {
         }
     }
 
-    /// Subscribes and copies the window under one lock: nothing is missed or doubled.
+    /// Copies the window and takes the client's position in the tick ring
+    /// under one lock: nothing is missed or doubled. Messages published but
+    /// not yet sent in a tick are in the snapshot; the client skips them when
+    /// their tick comes.
     pub fn subscribe(&self) -> Snapshot {
         let w = self.window.lock().expect("window lock");
-        let rx = self.tx.subscribe();
+        let next_tick = self.ring.lock().expect("ring lock").next_no;
+        let ticks = self.tick_tx.subscribe();
         let n = w.events.len();
         let keep = self.cfg.snapshot_events.min(n);
         Snapshot {
             events: w.events.iter().skip(n - keep).cloned().collect(),
             alerts: w.alerts.iter().cloned().collect(),
             truncated: keep < n,
-            rx,
+            next_tick,
+            next_seq: w.next_seq,
+            ticks,
         }
     }
 
@@ -394,6 +547,14 @@ impl Shared {
     pub fn window(&self) -> Duration {
         self.cfg.window
     }
+}
+
+/// Appends one SSE message (`id:`, `event:`, `data:`) to `out`.
+fn write_frame(out: &mut Vec<u8>, seq: u64, name: &str, json: &[u8]) {
+    use std::io::Write;
+    let _ = write!(out, "id: {seq}\nevent: {name}\ndata: ");
+    out.extend_from_slice(json);
+    out.extend_from_slice(b"\n\n");
 }
 
 fn prom_escape(s: &str) -> String {

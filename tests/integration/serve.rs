@@ -394,6 +394,8 @@ async fn stream_sends_snapshot_then_events_and_alerts_anonymized() {
 async fn slow_sse_clients_are_dropped_not_buffered() {
     let mut c = cfg();
     c.sse_buffer = 16;
+    // Ticks are sent by hand below: ten ticks of ten events each.
+    c.sse_tick = Duration::from_secs(3600);
     let r = serve::start(c, opts());
     let a = app(r.shared.clone());
     let mut body = a
@@ -403,18 +405,11 @@ async fn slow_sse_clients_are_dropped_not_buffered() {
         .unwrap()
         .into_body();
     // The client reads nothing while 100 events go out.
-    let lines: Vec<String> = (0..100)
-        .map(|i| {
-            line(
-                100 + i,
-                &format!(
-                    "Failed password for u{i} from 192.0.2.{} port 1 ssh2",
-                    i + 1
-                ),
-            )
-        })
-        .collect();
-    call(&a, post(lines.join("\n"), "text/plain", Some(TOKEN))).await;
+    for t in 0..10 {
+        let lines: Vec<String> = (0..10).map(|i| line(100 + t * 10 + i, &format!("Failed password for u{i} from 192.0.2.{} port 1 ssh2", t * 10 + i + 1))).collect();
+        call(&a, post(lines.join("\n"), "text/plain", Some(TOKEN))).await;
+        r.shared.flush();
+    }
     let got = read_until(&mut body, Duration::from_secs(5), |_| false).await;
     assert!(got.contains("event: snapshot"));
     assert!(
@@ -424,6 +419,98 @@ async fn slow_sse_clients_are_dropped_not_buffered() {
     assert_eq!(r.shared.metrics.sse_dropped.load(Relaxed), 1);
     assert_eq!(r.shared.metrics.sse_clients.load(Relaxed), 0);
     r.stop();
+}
+
+/// The data frames of an SSE body, as the server wrote them (one per tick), up to `n` events.
+async fn body_frames(body: &mut Body, n: usize) -> Vec<String> {
+    let mut frames = Vec::new();
+    let end = Instant::now() + Duration::from_secs(10);
+    while frames.iter().map(|f: &String| f.matches("event: event").count()).sum::<usize>() < n {
+        match tokio::time::timeout(end.saturating_duration_since(Instant::now()), body.frame()).await {
+            Ok(Some(Ok(f))) => {
+                if let Ok(d) = f.into_data() {
+                    frames.push(String::from_utf8_lossy(&d).into_owned());
+                }
+            }
+            _ => break,
+        }
+    }
+    frames
+}
+
+#[tokio::test]
+async fn events_of_one_tick_arrive_in_order_as_separate_sse_events_in_one_write() {
+    let mut c = cfg();
+    c.sse_tick = Duration::from_secs(3600);
+    let r = serve::start(c, opts());
+    let a = app(r.shared.clone());
+    let mut body = a.clone().oneshot(get("/api/stream")).await.unwrap().into_body();
+    let snap = read_until(&mut body, Duration::from_secs(5), |s| s.contains("\n\n")).await;
+    assert!(snap.contains("event: snapshot"), "{snap}");
+    // Three requests, five events, one tick.
+    for (pid, users) in [(1, &["a0", "a1"][..]), (2, &["a2"][..]), (3, &["a3", "a4"][..])] {
+        let lines: Vec<String> = users.iter().map(|u| line(pid, &format!("Failed password for {u} from 198.51.100.9 port 1 ssh2"))).collect();
+        call(&a, post(lines.join("\n"), "text/plain", Some(TOKEN))).await;
+    }
+    r.shared.flush();
+    let frames = body_frames(&mut body, 5).await;
+    assert_eq!(frames.len(), 1, "one tick, one write: {frames:?}");
+    let messages: Vec<&str> = frames[0].split_terminator("\n\n").collect();
+    assert_eq!(messages.len(), 5, "{frames:?}");
+    let mut last_id = None;
+    for (i, m) in messages.iter().enumerate() {
+        let mut ls = m.lines();
+        let id: u64 = ls.next().unwrap().strip_prefix("id: ").unwrap().parse().unwrap();
+        assert!(last_id.is_none_or(|l| id > l), "ids increase: {frames:?}");
+        last_id = Some(id);
+        assert_eq!(ls.next(), Some("event: event"));
+        let data: serde_json::Value = serde_json::from_str(ls.next().unwrap().strip_prefix("data: ").unwrap()).unwrap();
+        assert_eq!(data["user"], format!("a{i}"), "in order: {frames:?}");
+        assert_eq!(ls.next(), None);
+    }
+    r.stop();
+}
+
+#[tokio::test]
+async fn a_client_that_connects_mid_tick_gets_each_event_once() {
+    let mut c = cfg();
+    c.sse_tick = Duration::from_secs(3600);
+    let r = serve::start(c, opts());
+    let a = app(r.shared.clone());
+    call(&a, post(line(1, "Failed password for sent from 198.51.100.9 port 1 ssh2"), "text/plain", Some(TOKEN))).await;
+    r.shared.flush();
+    // Published, not yet sent when the client comes: in its snapshot, skipped in the tick.
+    call(&a, post(line(2, "Failed password for pending from 198.51.100.9 port 1 ssh2"), "text/plain", Some(TOKEN))).await;
+    let mut body = a.clone().oneshot(get("/api/stream")).await.unwrap().into_body();
+    let snap = read_until(&mut body, Duration::from_secs(5), |s| s.contains("\n\n")).await;
+    assert!(snap.contains("\"user\":\"sent\"") && snap.contains("\"user\":\"pending\""), "{snap}");
+    call(&a, post(line(3, "Failed password for later from 198.51.100.9 port 1 ssh2"), "text/plain", Some(TOKEN))).await;
+    r.shared.flush();
+    let live = body_frames(&mut body, 1).await.concat();
+    assert_eq!(live.matches("event: event").count(), 1, "{live}");
+    assert!(live.contains("\"user\":\"later\""), "{live}");
+    // The pending event went out in that tick, to clients that were there before.
+    call(&a, post(line(4, "Failed password for after from 198.51.100.9 port 1 ssh2"), "text/plain", Some(TOKEN))).await;
+    r.shared.flush();
+    let live = body_frames(&mut body, 1).await.concat();
+    assert!(live.contains("\"user\":\"after\"") && !live.contains("pending") && !live.contains("\"user\":\"sent\""), "{live}");
+    r.stop();
+}
+
+#[tokio::test]
+async fn stopping_sends_the_last_tick() {
+    let mut c = cfg();
+    c.sse_tick = Duration::from_secs(3600);
+    let r = serve::start(c, opts());
+    let a = app(r.shared.clone());
+    let mut body = a.clone().oneshot(get("/api/stream")).await.unwrap().into_body();
+    read_until(&mut body, Duration::from_secs(5), |s| s.contains("\n\n")).await;
+    call(&a, post(line(1, "Failed password for last from 198.51.100.9 port 1 ssh2"), "text/plain", Some(TOKEN))).await;
+    let shared = r.shared.clone();
+    tokio::task::spawn_blocking(move || r.stop()).await.unwrap();
+    let live = body_frames(&mut body, 1).await.concat();
+    assert!(live.contains("\"user\":\"last\""), "{live}");
+    drop(shared);
 }
 
 fn rss_kib() -> u64 {
@@ -796,6 +883,30 @@ fn store_keeps_the_window_and_the_tail_position_across_restarts() {
         "the followed file was read again: {resp}"
     );
     srv.stop();
+}
+
+#[tokio::test]
+async fn keep_prunes_old_raw_events_from_the_store_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sshmap.db").display().to_string();
+    let c = ServeConfig { db: Some(db.clone()), ..cfg() };
+    let r = serve::start(c.clone(), opts());
+    let a = app(r.shared.clone());
+    let old = "2020-01-02T03:04:05+00:00 web1 sshd[7]: Failed password for root from 203.0.113.60 port 1 ssh2";
+    let body = format!("{old}\n{}", line(8, "Failed password for root from 203.0.113.61 port 1 ssh2"));
+    let (status, _) = call(&a, post(body, "text/plain", Some(TOKEN))).await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::task::spawn_blocking(move || r.stop()).await.unwrap();
+    let loc = sshmap::store::Location::parse(Some(&db)).unwrap();
+    assert_eq!(sshmap::store::open(&loc).unwrap().count().unwrap(), 2, "both stored");
+    // Restarted with --keep 30d: the 2020 event goes, today's stays.
+    let r = serve::start(ServeConfig { keep: Some(Duration::from_secs(30 * 86_400)), ..c }, opts());
+    tokio::task::spawn_blocking(move || r.stop()).await.unwrap();
+    let mut st = sshmap::store::open(&loc).unwrap();
+    assert_eq!(st.count().unwrap(), 1);
+    let mut ips = Vec::new();
+    st.scan(&Default::default(), &mut |e| ips.push(e.ip.unwrap().to_string())).unwrap();
+    assert_eq!(ips, ["203.0.113.61"]);
 }
 
 /// `SSHMAP_TEST_PG` (scripts/test-pg.sh), in a schema of its own so the store tests' resets do not interfere.
