@@ -147,7 +147,10 @@ const BUCKETS: usize = 100_000;
 
 impl Histogram {
     fn new() -> Histogram {
-        Histogram { buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(), max: AtomicU64::new(0) }
+        Histogram {
+            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            max: AtomicU64::new(0),
+        }
     }
 
     fn add(&self, micros: u64) {
@@ -189,7 +192,9 @@ fn scan(finder: &memchr::memmem::Finder<'_>, data: &[u8], now: u64, hist: &Histo
         let mut sent = 0u64;
         let mut n = 0;
         while n < digits.len() && digits[n].is_ascii_digit() && n < 20 {
-            sent = sent.wrapping_mul(10).wrapping_add(u64::from(digits[n] - b'0'));
+            sent = sent
+                .wrapping_mul(10)
+                .wrapping_add(u64::from(digits[n] - b'0'));
             n += 1;
         }
         if n == digits.len() {
@@ -204,7 +209,11 @@ fn scan(finder: &memchr::memmem::Finder<'_>, data: &[u8], now: u64, hist: &Histo
 }
 
 fn sse(addr: SocketAddr, token: String, clients: usize, rate: usize, secs: u64, pid: Option<u32>) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let hist = Arc::new(Histogram::new());
     let connected = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -215,14 +224,21 @@ fn sse(addr: SocketAddr, token: String, clients: usize, rate: usize, secs: u64, 
             handles.push(tokio::spawn(async move {
                 let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
                 use tokio::io::AsyncWriteExt;
-                s.write_all(b"GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+                s.write_all(b"GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .await
+                    .unwrap();
                 let finder = memchr::memmem::Finder::new(MARKER);
                 // Bytes of an unfinished marker are moved to the front before the next read.
                 let mut buf = vec![0u8; 1 << 16];
                 let mut kept = 0;
                 let mut first = true;
                 while !stop.load(Relaxed) {
-                    let n = match tokio::time::timeout(Duration::from_millis(200), s.read(&mut buf[kept..])).await {
+                    let n = match tokio::time::timeout(
+                        Duration::from_millis(200),
+                        s.read(&mut buf[kept..]),
+                    )
+                    .await
+                    {
                         Ok(Ok(0)) | Ok(Err(_)) => break,
                         Ok(Ok(n)) => n,
                         Err(_) => continue,

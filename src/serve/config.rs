@@ -183,8 +183,12 @@ impl ServeConfig {
             Some(s) => parse_duration(&s).ok_or(ConfigError::Window(s))?,
             None => d.window,
         };
-        let keep = get(args.keep.clone(), "keep")?.map(|s| parse_duration(&s).ok_or(ConfigError::Keep(s))).transpose()?;
-        let home = get(args.home.clone(), "home")?.map(|s| parse_home(&s).ok_or(ConfigError::Home(s))).transpose()?;
+        let keep = get(args.keep.clone(), "keep")?
+            .map(|s| parse_duration(&s).ok_or(ConfigError::Keep(s)))
+            .transpose()?;
+        let home = get(args.home.clone(), "home")?
+            .map(|s| parse_home(&s).ok_or(ConfigError::Home(s)))
+            .transpose()?;
         let bool_opt = |flag: bool, key: &str| -> Result<bool, ConfigError> {
             Ok(flag
                 || layers
@@ -287,9 +291,12 @@ impl ServeConfig {
             max_events: num("max-events", d.max_events)?.max(1),
             snapshot_events: num("snapshot-events", d.snapshot_events)?,
             sse_buffer: num("sse-buffer", d.sse_buffer)?.max(16),
-            sse_tick: Duration::from_millis(num("sse-tick-ms", DEFAULT_TICK_MS as usize)?.min(1000) as u64),
+            sse_tick: Duration::from_millis(
+                num("sse-tick-ms", DEFAULT_TICK_MS as usize)?.min(1000) as u64,
+            ),
             keep,
-            alert_user_failures: num("alert-user-failures", d.alert_user_failures as usize)?.max(1) as u32,
+            alert_user_failures: num("alert-user-failures", d.alert_user_failures as usize)?.max(1)
+                as u32,
             checkpoint,
             poll: Duration::from_millis(poll_ms.clamp(10, 5000) as u64),
             instance: layers
@@ -364,7 +371,10 @@ mod tests {
         assert_eq!(c.tail, vec![PathBuf::from("/var/log/auth.log")]);
         assert_eq!(c.home, Some((48.85, 2.35)));
         assert_eq!(c.tokens.len(), 2);
-        assert_eq!(c.tokens[1].hosts.as_deref(), Some(&["web1".to_string(), "web2".to_string()][..]));
+        assert_eq!(
+            c.tokens[1].hosts.as_deref(),
+            Some(&["web1".to_string(), "web2".to_string()][..])
+        );
         assert_eq!(c.keep, Some(Duration::from_secs(30 * 86_400)));
         assert_eq!(c.sse_tick, Duration::from_millis(DEFAULT_TICK_MS));
     }
@@ -381,6 +391,9 @@ mod tests {
         assert_eq!(c.sse_tick, Duration::ZERO);
         std::fs::write(&p, "[serve]\nkeep = \"soon\"\n").unwrap();
         let layers = Layers::from_parts(Default::default(), Some(&p)).unwrap();
-        assert!(matches!(ServeConfig::resolve(&args, &layers, None), Err(ConfigError::Keep(_))));
+        assert!(matches!(
+            ServeConfig::resolve(&args, &layers, None),
+            Err(ConfigError::Keep(_))
+        ));
     }
 }

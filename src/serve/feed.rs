@@ -16,14 +16,12 @@ use tokio::sync::mpsc;
 
 use super::alerts::Alerter;
 use super::state::{now_micros, Batch, BatchResult, Shared};
-use crate::event::{Event, Kind, Ts};
-use crate::source::tail::Position;
 use super::writer::{Commit, Writer};
-use crate::store::{self, Location, Store};
+use crate::event::{Event, Kind, Ts};
 use crate::geo::{Enricher, Locator};
 use crate::parse::{self, Correlator};
 use crate::source::tail::Position;
-use crate::store::{self, Checkpoint, Location, Store};
+use crate::store::{self, Location, Store};
 
 /// Batches waiting for the pipeline.
 pub const QUEUE: usize = 1024;
@@ -182,7 +180,11 @@ pub fn run(
             Some(s) => s,
             None => {
                 if streams.len() >= MAX_STREAMS {
-                    if let Some(k) = streams.iter().min_by_key(|(_, s)| s.used).map(|(k, _)| k.clone()) {
+                    if let Some(k) = streams
+                        .iter()
+                        .min_by_key(|(_, s)| s.used)
+                        .map(|(k, _)| k.clone())
+                    {
                         if let (Some(old), Some(w)) = (streams.remove(&k), &writer) {
                             w.call_later(move |st| st.forget(old.fingerprint));
                         }
@@ -215,7 +217,12 @@ pub fn run(
                     }
                     None => 0,
                 };
-                streams.entry(batch.input.clone()).or_insert(Stream { corr, line, used: 0, fingerprint })
+                streams.entry(batch.input.clone()).or_insert(Stream {
+                    corr,
+                    line,
+                    used: 0,
+                    fingerprint,
+                })
             }
         };
         stream.used = tick;
@@ -274,11 +281,25 @@ pub fn run(
         }
         let stored = writer.as_ref().map(|_| events.clone());
         shared.publish(std::mem::take(&mut events), alerts);
-        shared.metrics.lag_micros.store(batch.received.elapsed().as_micros() as u64, Relaxed);
-        let acks: Vec<_> = group.into_iter().zip(results).filter_map(|(b, r)| b.ack.map(|a| (a, r))).collect();
+        shared
+            .metrics
+            .lag_micros
+            .store(batch.received.elapsed().as_micros() as u64, Relaxed);
+        let acks: Vec<_> = group
+            .into_iter()
+            .zip(results)
+            .filter_map(|(b, r)| b.ack.map(|a| (a, r)))
+            .collect();
         match (&writer, stored) {
             (Some(w), Some(events)) => {
-                w.commit(Commit { fingerprint: stream.fingerprint, events, end_line: stream.line, lines: result.lines, position, acks });
+                w.commit(Commit {
+                    fingerprint: stream.fingerprint,
+                    events,
+                    end_line: stream.line,
+                    lines: result.lines,
+                    position,
+                    acks,
+                });
             }
             _ => {
                 for (ack, r) in acks {

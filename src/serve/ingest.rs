@@ -50,7 +50,10 @@ impl Line {
     }
 
     fn with_host(text: Vec<u8>, host: Option<String>) -> Line {
-        Line { text, given: Some(host) }
+        Line {
+            text,
+            given: Some(host),
+        }
     }
 
     /// The host name the line is for.
@@ -187,7 +190,10 @@ fn item(v: Value, out: &mut Vec<Line>) -> Result<(), DecodeError> {
             }
             if o.contains_key("MESSAGE") {
                 let host = text_of(&["_HOSTNAME"]);
-                out.push(Line::with_host(Value::Object(o).to_string().into_bytes(), host));
+                out.push(Line::with_host(
+                    Value::Object(o).to_string().into_bytes(),
+                    host,
+                ));
                 return Ok(());
             }
             let msg = text_of(&["msg", "message"]).ok_or(DecodeError::NoMessage)?;
@@ -236,7 +242,11 @@ fn item(v: Value, out: &mut Vec<Line>) -> Result<(), DecodeError> {
                 line.push_str(&format!("[{p}]"));
             }
             line.push_str(": ");
-            line.push_str(msg.strip_prefix(' ').unwrap_or(&msg).trim_end_matches(['\n', '\r']));
+            line.push_str(
+                msg.strip_prefix(' ')
+                    .unwrap_or(&msg)
+                    .trim_end_matches(['\n', '\r']),
+            );
             out.push(Line::with_host(line.into_bytes(), host));
             Ok(())
         }
@@ -264,7 +274,9 @@ mod tests {
         let v = decode(Some("application/json"), body).unwrap();
         assert_eq!(texts(&v), vec![LINE.to_string()]);
         assert_eq!(v[0].host().as_deref(), Some("web1"));
-        let raw = crate::parse::parse_line(&v[0].text, 1, false).unwrap().unwrap();
+        let raw = crate::parse::parse_line(&v[0].text, 1, false)
+            .unwrap()
+            .unwrap();
         assert_eq!(raw.msg.kind, crate::event::Kind::AuthFailure);
     }
 

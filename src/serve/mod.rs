@@ -79,7 +79,10 @@ pub fn start(cfg: ServeConfig, mut opts: FeedOptions) -> Running {
     }
     let ticker = (!shared.cfg.sse_tick.is_zero()).then(|| {
         let s = shared.clone();
-        std::thread::Builder::new().name("sse-tick".into()).spawn(move || s.run_ticker()).expect("spawn sse-tick")
+        std::thread::Builder::new()
+            .name("sse-tick".into())
+            .spawn(move || s.run_ticker())
+            .expect("spawn sse-tick")
     });
     let s2 = shared.clone();
     let (stx, srx) = std::sync::mpsc::channel();
@@ -91,7 +94,13 @@ pub fn start(cfg: ServeConfig, mut opts: FeedOptions) -> Running {
     if let Some(url) = shared.cfg.db.clone().filter(|d| d.starts_with("postgres")) {
         spawn_listener(url, shared.clone());
     }
-    Running { shared, feed: Some(feed), ticker, rx_guard: Some(tx), startup }
+    Running {
+        shared,
+        feed: Some(feed),
+        ticker,
+        rx_guard: Some(tx),
+        startup,
+    }
 }
 
 fn remote_batch() -> state::Batch {

@@ -175,7 +175,8 @@ fn plain_event_json(ev: &Event) -> String {
     put(&mut out, &ev.src.line);
     out.extend_from_slice(b"}}");
     // Only serde_json's output and ASCII went in.
-    String::from_utf8(out).unwrap_or_else(|_| serde_json::to_string(ev).unwrap_or_else(|_| "{}".into()))
+    String::from_utf8(out)
+        .unwrap_or_else(|_| serde_json::to_string(ev).unwrap_or_else(|_| "{}".into()))
 }
 
 /// Anonymizes an event already turned into a JSON value.
@@ -254,7 +255,13 @@ mod tests {
             "Nov 23 07:41:38 web2 sshd[46]: Connection closed by 9.9.9.9 port 5 [preauth]",
             "Nov 23 07:41:39 web2 sshd[47]: Disconnected from authenticating user root 81.2.69.142 port 4 [preauth]",
         ];
-        let mut c = crate::parse::Correlator::new("in\u{1}put\"".into(), crate::parse::Options { year: Some(2026), ..Default::default() });
+        let mut c = crate::parse::Correlator::new(
+            "in\u{1}put\"".into(),
+            crate::parse::Options {
+                year: Some(2026),
+                ..Default::default()
+            },
+        );
         let mut sink = |mut ev: Event| {
             enricher.enrich(&mut ev);
             out.push(ev);
@@ -266,8 +273,18 @@ mod tests {
         }
         c.finish_all(&mut sink);
         assert!(out.len() >= 4, "{out:?}");
-        assert!(out.iter().any(|e| e.geo.as_ref().is_some_and(|g| g.lat.is_some() && g.country.is_some())), "{out:?}");
-        assert!(out.iter().any(|e| e.user.as_deref().is_some_and(|u| u.contains('"'))), "{out:?}");
+        assert!(
+            out.iter().any(|e| e
+                .geo
+                .as_ref()
+                .is_some_and(|g| g.lat.is_some() && g.country.is_some())),
+            "{out:?}"
+        );
+        assert!(
+            out.iter()
+                .any(|e| e.user.as_deref().is_some_and(|u| u.contains('"'))),
+            "{out:?}"
+        );
         // Every field absent, and control characters in attacker text.
         let mut bare = out[0].clone();
         bare.host = None;
@@ -280,7 +297,12 @@ mod tests {
         bare.scope = None;
         out.push(bare);
         let mut geo = out[0].clone();
-        geo.geo = Some(std::sync::Arc::new(crate::event::Geo { lat: Some(f64::NAN), lon: Some(-0.0), asn: Some(7), ..Default::default() }));
+        geo.geo = Some(std::sync::Arc::new(crate::event::Geo {
+            lat: Some(f64::NAN),
+            lon: Some(-0.0),
+            asn: Some(7),
+            ..Default::default()
+        }));
         out.push(geo);
         out
     }
@@ -288,7 +310,11 @@ mod tests {
     #[test]
     fn hand_written_event_json_is_serde_json_byte_for_byte() {
         for ev in sample_events() {
-            assert_eq!(plain_event_json(&ev), serde_json::to_string(&ev).unwrap(), "{ev:?}");
+            assert_eq!(
+                plain_event_json(&ev),
+                serde_json::to_string(&ev).unwrap(),
+                "{ev:?}"
+            );
         }
     }
 

@@ -333,7 +333,15 @@ async fn stream(State(s): State<AppState>) -> Response {
         closing: tokio::sync::watch::Receiver<bool>,
     }
     let closing = s.closing.subscribe();
-    let st = St { first: Some(Bytes::from(first)), next_tick: snap.next_tick, next_seq: snap.next_seq, ticks: snap.ticks, _guard: guard, shared: s, closing };
+    let st = St {
+        first: Some(Bytes::from(first)),
+        next_tick: snap.next_tick,
+        next_seq: snap.next_seq,
+        ticks: snap.ticks,
+        _guard: guard,
+        shared: s,
+        closing,
+    };
     let body = futures_util::stream::unfold(st, |mut st| async move {
         if let Some(f) = st.first.take() {
             return Some((Ok::<Bytes, Infallible>(f), st));
@@ -353,7 +361,8 @@ async fn stream(State(s): State<AppState>) -> Response {
                     let bytes = match ticks.as_slice() {
                         [one] => one.from_seq(seq),
                         many => {
-                            let mut v = Vec::with_capacity(many.iter().map(|t| t.frames.len()).sum());
+                            let mut v =
+                                Vec::with_capacity(many.iter().map(|t| t.frames.len()).sum());
                             for t in many {
                                 v.extend_from_slice(&t.from_seq(seq));
                             }
@@ -463,10 +472,22 @@ async fn ingest_handler(State(s): State<AppState>, req: Request) -> Response {
     };
     if let Some(allowed) = &token.hosts {
         let hosts = lines.iter().map(|l| l.host());
-        if let Some(bad) = hosts.into_iter().find(|h| !h.as_ref().is_some_and(|h| allowed.iter().any(|a| a.eq_ignore_ascii_case(h)))) {
+        if let Some(bad) = hosts.into_iter().find(|h| {
+            !h.as_ref()
+                .is_some_and(|h| allowed.iter().any(|a| a.eq_ignore_ascii_case(h)))
+        }) {
             s.metrics.ingest_error("forbidden_host");
-            let host = bad.as_deref().map(|h| crate::escape::terminal(h).into_owned()).unwrap_or_else(|| "(none)".into());
-            return error(StatusCode::FORBIDDEN, &format!("token {:?} may not send lines for host {host:?}; nothing was stored", token.name));
+            let host = bad
+                .as_deref()
+                .map(|h| crate::escape::terminal(h).into_owned())
+                .unwrap_or_else(|| "(none)".into());
+            return error(
+                StatusCode::FORBIDDEN,
+                &format!(
+                    "token {:?} may not send lines for host {host:?}; nothing was stored",
+                    token.name
+                ),
+            );
         }
     }
     s.metrics.ingest_requests.fetch_add(1, Relaxed);

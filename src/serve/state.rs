@@ -268,7 +268,8 @@ impl Shared {
         }
         let anon = self.cfg.anonymize_ip;
         // Encoding outside the lock: it is the expensive part.
-        let mut encoded: Vec<(i64, ItemKind, Bytes)> = Vec::with_capacity(events.len() + alerts.len());
+        let mut encoded: Vec<(i64, ItemKind, Bytes)> =
+            Vec::with_capacity(events.len() + alerts.len());
         let mut max_ts = i64::MIN;
         for ev in events {
             if live {
@@ -299,9 +300,19 @@ impl Shared {
                 }
                 let at = w.pending.len();
                 w.pending_index.push((seq, at));
-                write_frame(&mut w.pending, seq, if is_alert { "alert" } else { "event" }, &json);
+                write_frame(
+                    &mut w.pending,
+                    seq,
+                    if is_alert { "alert" } else { "event" },
+                    &json,
+                );
             }
-            let item = Arc::new(Item { seq, ts, kind, json });
+            let item = Arc::new(Item {
+                seq,
+                ts,
+                kind,
+                json,
+            });
             // Events older than the window are still sent (a late line is
             // still news) but not kept.
             if is_alert {
@@ -372,7 +383,11 @@ impl Shared {
             }
             match w.pending_since {
                 None => {
-                    w = self.pending_cv.wait_timeout(w, Duration::from_secs(1)).expect("window lock").0;
+                    w = self
+                        .pending_cv
+                        .wait_timeout(w, Duration::from_secs(1))
+                        .expect("window lock")
+                        .0;
                 }
                 Some(since) => {
                     let due = since + tick;
@@ -380,7 +395,11 @@ impl Shared {
                     if now >= due {
                         self.flush_locked(&mut w);
                     } else {
-                        w = self.pending_cv.wait_timeout(w, due - now).expect("window lock").0;
+                        w = self
+                            .pending_cv
+                            .wait_timeout(w, due - now)
+                            .expect("window lock")
+                            .0;
                     }
                 }
             }

@@ -63,7 +63,10 @@ impl State {
     /// events continue from, `None` when the store cannot keep this stream.
     pub fn open(&mut self, fingerprint: i64, name: &str) -> store::Result<u64> {
         let st = &mut self.store;
-        let cp = st.checkpoint(fingerprint).transpose().unwrap_or_else(|| st.claim(fingerprint, name, 0, 0))?;
+        let cp = st
+            .checkpoint(fingerprint)
+            .transpose()
+            .unwrap_or_else(|| st.claim(fingerprint, name, 0, 0))?;
         let line = cp.end_line;
         self.checkpoints.insert(fingerprint, cp);
         Ok(line)
@@ -84,9 +87,18 @@ impl Writer {
     /// Moves `store` to a new writer thread.
     pub fn spawn(store: Box<dyn Store>, shared: Arc<Shared>) -> Writer {
         let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
-        let state = State { store, checkpoints: HashMap::new() };
-        let thread = std::thread::Builder::new().name("store-writer".into()).spawn(move || run(state, rx, shared)).ok();
-        Writer { tx: Some(tx), thread }
+        let state = State {
+            store,
+            checkpoints: HashMap::new(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || run(state, rx, shared))
+            .ok();
+        Writer {
+            tx: Some(tx),
+            thread,
+        }
     }
 
     /// Queues a commit (waits while the writer is [`QUEUE`] groups behind).
@@ -103,7 +115,10 @@ impl Writer {
     }
 
     /// Runs `f` on the writer thread after everything queued before it, and waits for its result.
-    pub fn call<R: Send + 'static>(&self, f: impl FnOnce(&mut State) -> R + Send + 'static) -> Option<R> {
+    pub fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut State) -> R + Send + 'static,
+    ) -> Option<R> {
         let (rtx, rrx) = std::sync::mpsc::channel();
         let job = Job::Call(Box::new(move |s: &mut State| {
             let _ = rtx.send(f(s));
@@ -151,11 +166,13 @@ fn run(mut state: State, rx: Receiver<Job>, shared: Arc<Shared>) {
         }
         let job = match carry.take() {
             Some(j) => j,
-            None if keep.is_some() => match rx.recv_timeout(next_prune.saturating_duration_since(Instant::now())) {
-                Ok(j) => j,
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => return,
-            },
+            None if keep.is_some() => {
+                match rx.recv_timeout(next_prune.saturating_duration_since(Instant::now())) {
+                    Ok(j) => j,
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            }
             None => match rx.recv() {
                 Ok(j) => j,
                 Err(_) => return,
@@ -191,7 +208,9 @@ fn run(mut state: State, rx: Receiver<Job>, shared: Arc<Shared>) {
 }
 
 fn commit(state: &mut State, c: &Commit, shared: &Shared) {
-    let Some(cp) = state.checkpoints.get_mut(&c.fingerprint) else { return };
+    let Some(cp) = state.checkpoints.get_mut(&c.fingerprint) else {
+        return;
+    };
     if c.events.is_empty() && c.position.is_none() {
         return;
     }
@@ -211,7 +230,12 @@ fn commit(state: &mut State, c: &Commit, shared: &Shared) {
         next.warm_hash = p.head as i64;
         next.warm_hash_len = p.head_len;
     }
-    let b = store::Batch { checkpoint: &next, expected_version: cp.version, replace_from: None, events: &c.events };
+    let b = store::Batch {
+        checkpoint: &next,
+        expected_version: cp.version,
+        replace_from: None,
+        events: &c.events,
+    };
     match state.store.commit(b) {
         Ok(_) => *cp = next,
         Err(e) => {

@@ -406,7 +406,17 @@ async fn slow_sse_clients_are_dropped_not_buffered() {
         .into_body();
     // The client reads nothing while 100 events go out.
     for t in 0..10 {
-        let lines: Vec<String> = (0..10).map(|i| line(100 + t * 10 + i, &format!("Failed password for u{i} from 192.0.2.{} port 1 ssh2", t * 10 + i + 1))).collect();
+        let lines: Vec<String> = (0..10)
+            .map(|i| {
+                line(
+                    100 + t * 10 + i,
+                    &format!(
+                        "Failed password for u{i} from 192.0.2.{} port 1 ssh2",
+                        t * 10 + i + 1
+                    ),
+                )
+            })
+            .collect();
         call(&a, post(lines.join("\n"), "text/plain", Some(TOKEN))).await;
         r.shared.flush();
     }
@@ -425,8 +435,15 @@ async fn slow_sse_clients_are_dropped_not_buffered() {
 async fn body_frames(body: &mut Body, n: usize) -> Vec<String> {
     let mut frames = Vec::new();
     let end = Instant::now() + Duration::from_secs(10);
-    while frames.iter().map(|f: &String| f.matches("event: event").count()).sum::<usize>() < n {
-        match tokio::time::timeout(end.saturating_duration_since(Instant::now()), body.frame()).await {
+    while frames
+        .iter()
+        .map(|f: &String| f.matches("event: event").count())
+        .sum::<usize>()
+        < n
+    {
+        match tokio::time::timeout(end.saturating_duration_since(Instant::now()), body.frame())
+            .await
+        {
             Ok(Some(Ok(f))) => {
                 if let Ok(d) = f.into_data() {
                     frames.push(String::from_utf8_lossy(&d).into_owned());
@@ -444,12 +461,29 @@ async fn events_of_one_tick_arrive_in_order_as_separate_sse_events_in_one_write(
     c.sse_tick = Duration::from_secs(3600);
     let r = serve::start(c, opts());
     let a = app(r.shared.clone());
-    let mut body = a.clone().oneshot(get("/api/stream")).await.unwrap().into_body();
+    let mut body = a
+        .clone()
+        .oneshot(get("/api/stream"))
+        .await
+        .unwrap()
+        .into_body();
     let snap = read_until(&mut body, Duration::from_secs(5), |s| s.contains("\n\n")).await;
     assert!(snap.contains("event: snapshot"), "{snap}");
     // Three requests, five events, one tick.
-    for (pid, users) in [(1, &["a0", "a1"][..]), (2, &["a2"][..]), (3, &["a3", "a4"][..])] {
-        let lines: Vec<String> = users.iter().map(|u| line(pid, &format!("Failed password for {u} from 198.51.100.9 port 1 ssh2"))).collect();
+    for (pid, users) in [
+        (1, &["a0", "a1"][..]),
+        (2, &["a2"][..]),
+        (3, &["a3", "a4"][..]),
+    ] {
+        let lines: Vec<String> = users
+            .iter()
+            .map(|u| {
+                line(
+                    pid,
+                    &format!("Failed password for {u} from 198.51.100.9 port 1 ssh2"),
+                )
+            })
+            .collect();
         call(&a, post(lines.join("\n"), "text/plain", Some(TOKEN))).await;
     }
     r.shared.flush();
@@ -460,11 +494,18 @@ async fn events_of_one_tick_arrive_in_order_as_separate_sse_events_in_one_write(
     let mut last_id = None;
     for (i, m) in messages.iter().enumerate() {
         let mut ls = m.lines();
-        let id: u64 = ls.next().unwrap().strip_prefix("id: ").unwrap().parse().unwrap();
+        let id: u64 = ls
+            .next()
+            .unwrap()
+            .strip_prefix("id: ")
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(last_id.is_none_or(|l| id > l), "ids increase: {frames:?}");
         last_id = Some(id);
         assert_eq!(ls.next(), Some("event: event"));
-        let data: serde_json::Value = serde_json::from_str(ls.next().unwrap().strip_prefix("data: ").unwrap()).unwrap();
+        let data: serde_json::Value =
+            serde_json::from_str(ls.next().unwrap().strip_prefix("data: ").unwrap()).unwrap();
         assert_eq!(data["user"], format!("a{i}"), "in order: {frames:?}");
         assert_eq!(ls.next(), None);
     }
@@ -477,23 +518,71 @@ async fn a_client_that_connects_mid_tick_gets_each_event_once() {
     c.sse_tick = Duration::from_secs(3600);
     let r = serve::start(c, opts());
     let a = app(r.shared.clone());
-    call(&a, post(line(1, "Failed password for sent from 198.51.100.9 port 1 ssh2"), "text/plain", Some(TOKEN))).await;
+    call(
+        &a,
+        post(
+            line(1, "Failed password for sent from 198.51.100.9 port 1 ssh2"),
+            "text/plain",
+            Some(TOKEN),
+        ),
+    )
+    .await;
     r.shared.flush();
     // Published, not yet sent when the client comes: in its snapshot, skipped in the tick.
-    call(&a, post(line(2, "Failed password for pending from 198.51.100.9 port 1 ssh2"), "text/plain", Some(TOKEN))).await;
-    let mut body = a.clone().oneshot(get("/api/stream")).await.unwrap().into_body();
+    call(
+        &a,
+        post(
+            line(
+                2,
+                "Failed password for pending from 198.51.100.9 port 1 ssh2",
+            ),
+            "text/plain",
+            Some(TOKEN),
+        ),
+    )
+    .await;
+    let mut body = a
+        .clone()
+        .oneshot(get("/api/stream"))
+        .await
+        .unwrap()
+        .into_body();
     let snap = read_until(&mut body, Duration::from_secs(5), |s| s.contains("\n\n")).await;
-    assert!(snap.contains("\"user\":\"sent\"") && snap.contains("\"user\":\"pending\""), "{snap}");
-    call(&a, post(line(3, "Failed password for later from 198.51.100.9 port 1 ssh2"), "text/plain", Some(TOKEN))).await;
+    assert!(
+        snap.contains("\"user\":\"sent\"") && snap.contains("\"user\":\"pending\""),
+        "{snap}"
+    );
+    call(
+        &a,
+        post(
+            line(3, "Failed password for later from 198.51.100.9 port 1 ssh2"),
+            "text/plain",
+            Some(TOKEN),
+        ),
+    )
+    .await;
     r.shared.flush();
     let live = body_frames(&mut body, 1).await.concat();
     assert_eq!(live.matches("event: event").count(), 1, "{live}");
     assert!(live.contains("\"user\":\"later\""), "{live}");
     // The pending event went out in that tick, to clients that were there before.
-    call(&a, post(line(4, "Failed password for after from 198.51.100.9 port 1 ssh2"), "text/plain", Some(TOKEN))).await;
+    call(
+        &a,
+        post(
+            line(4, "Failed password for after from 198.51.100.9 port 1 ssh2"),
+            "text/plain",
+            Some(TOKEN),
+        ),
+    )
+    .await;
     r.shared.flush();
     let live = body_frames(&mut body, 1).await.concat();
-    assert!(live.contains("\"user\":\"after\"") && !live.contains("pending") && !live.contains("\"user\":\"sent\""), "{live}");
+    assert!(
+        live.contains("\"user\":\"after\"")
+            && !live.contains("pending")
+            && !live.contains("\"user\":\"sent\""),
+        "{live}"
+    );
     r.stop();
 }
 
@@ -503,9 +592,22 @@ async fn stopping_sends_the_last_tick() {
     c.sse_tick = Duration::from_secs(3600);
     let r = serve::start(c, opts());
     let a = app(r.shared.clone());
-    let mut body = a.clone().oneshot(get("/api/stream")).await.unwrap().into_body();
+    let mut body = a
+        .clone()
+        .oneshot(get("/api/stream"))
+        .await
+        .unwrap()
+        .into_body();
     read_until(&mut body, Duration::from_secs(5), |s| s.contains("\n\n")).await;
-    call(&a, post(line(1, "Failed password for last from 198.51.100.9 port 1 ssh2"), "text/plain", Some(TOKEN))).await;
+    call(
+        &a,
+        post(
+            line(1, "Failed password for last from 198.51.100.9 port 1 ssh2"),
+            "text/plain",
+            Some(TOKEN),
+        ),
+    )
+    .await;
     let shared = r.shared.clone();
     tokio::task::spawn_blocking(move || r.stop()).await.unwrap();
     let live = body_frames(&mut body, 1).await.concat();
@@ -889,23 +991,42 @@ fn store_keeps_the_window_and_the_tail_position_across_restarts() {
 async fn keep_prunes_old_raw_events_from_the_store_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("sshmap.db").display().to_string();
-    let c = ServeConfig { db: Some(db.clone()), ..cfg() };
+    let c = ServeConfig {
+        db: Some(db.clone()),
+        ..cfg()
+    };
     let r = serve::start(c.clone(), opts());
     let a = app(r.shared.clone());
     let old = "2020-01-02T03:04:05+00:00 web1 sshd[7]: Failed password for root from 203.0.113.60 port 1 ssh2";
-    let body = format!("{old}\n{}", line(8, "Failed password for root from 203.0.113.61 port 1 ssh2"));
+    let body = format!(
+        "{old}\n{}",
+        line(8, "Failed password for root from 203.0.113.61 port 1 ssh2")
+    );
     let (status, _) = call(&a, post(body, "text/plain", Some(TOKEN))).await;
     assert_eq!(status, StatusCode::OK);
     tokio::task::spawn_blocking(move || r.stop()).await.unwrap();
     let loc = sshmap::store::Location::parse(Some(&db)).unwrap();
-    assert_eq!(sshmap::store::open(&loc).unwrap().count().unwrap(), 2, "both stored");
+    assert_eq!(
+        sshmap::store::open(&loc).unwrap().count().unwrap(),
+        2,
+        "both stored"
+    );
     // Restarted with --keep 30d: the 2020 event goes, today's stays.
-    let r = serve::start(ServeConfig { keep: Some(Duration::from_secs(30 * 86_400)), ..c }, opts());
+    let r = serve::start(
+        ServeConfig {
+            keep: Some(Duration::from_secs(30 * 86_400)),
+            ..c
+        },
+        opts(),
+    );
     tokio::task::spawn_blocking(move || r.stop()).await.unwrap();
     let mut st = sshmap::store::open(&loc).unwrap();
     assert_eq!(st.count().unwrap(), 1);
     let mut ips = Vec::new();
-    st.scan(&Default::default(), &mut |e| ips.push(e.ip.unwrap().to_string())).unwrap();
+    st.scan(&Default::default(), &mut |e| {
+        ips.push(e.ip.unwrap().to_string())
+    })
+    .unwrap();
     assert_eq!(ips, ["203.0.113.61"]);
 }
 
