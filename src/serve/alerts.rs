@@ -160,12 +160,13 @@ impl Alerter {
     pub fn check(&mut self, ev: &Event) -> Option<Alert> {
         self.expire(ev.ts.micros);
         if is_failure(ev.kind) {
-            // An invalid-user line and its auth_failure are one attempt seen twice;
-            // counting both only makes the numbers bigger, not the rule different.
-            if ev.kind == Kind::InvalidUser {
+            // Failed attempts, as the correlator counts them: an invalid-user
+            // line and its auth_failure, or a PAM failure and the auth_failure
+            // that reports it, are one attempt (the others carry 0).
+            let n = u64::from(ev.attempts);
+            if n == 0 {
                 return None;
             }
-            let n = u64::from(ev.count.max(1));
             if let Some(ip) = ev.ip {
                 *self.by_ip.entry(ip).or_default() += n;
             }

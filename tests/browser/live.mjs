@@ -3,7 +3,7 @@
 // and, from this second client, posts log lines to /api/ingest while the page
 // is open. Prints one JSON object of findings; exits 1 when a check fails.
 //
-//   node tests/browser/live.mjs BASE_URL TOKEN SCREENSHOT.png [anonymized]
+//   node tests/browser/live.mjs BASE_URL TOKEN SCREENSHOT.png [anonymized|external]
 //
 // Checks: the page connects to /api/stream; an event posted after it connected
 // reaches the page over SSE and adds a marker on the map, a pulse, a feed line
@@ -15,6 +15,9 @@ import { chromium } from 'playwright-core';
 
 const [base, token, shotPath, mode] = process.argv.slice(2);
 const anonymized = mode === 'anonymized';
+// `external`: the events come from elsewhere (a real sshd); print READY once
+// the page is connected, then wait for a failure and an alert from SSHMAP_EXPECT_IP.
+const external = mode === 'external';
 const failures = [];
 const out = { external: [], dialogs: [], errors: [] };
 function check(ok, what) { if (!ok) failures.push(what); }
@@ -55,6 +58,25 @@ try {
     feed: document.querySelectorAll('#feed li').length,
   }));
   out.before = await count();
+  if (external) {
+    const ip = process.env.SSHMAP_EXPECT_IP;
+    console.log('READY');
+    await page.waitForFunction((ip) => [...document.querySelectorAll('#feed li')].some((li) => li.textContent.includes('auth_failure ' + ip)),
+      ip, { timeout: 20000 }).catch(() => {});
+    await page.waitForFunction((n) => document.querySelectorAll('#points circle').length > n, out.before.markers, { timeout: 5000 }).catch(() => {});
+    const alert = await page.waitForSelector('#alerts .live-alert', { timeout: 20000 }).catch(() => null);
+    out.alert = alert ? await alert.textContent() : null;
+    out.after = await count();
+    out.feed = await page.$$eval('#feed li', (lis) => lis.map((li) => li.textContent));
+    check(out.feed.some((l) => l.includes('auth_failure ' + ip)), `no feed line for the real failed login from ${ip}`);
+    check(out.after.markers > out.before.markers, `no marker for ${ip}: ${out.before.markers} → ${out.after.markers}`);
+    check(out.alert !== null && out.alert.includes(ip), `no intrusion alert for the login from ${ip}: ${out.alert}`);
+    // One wrong password is one failed attempt (sshd's PAM line reports the same attempt).
+    check(out.alert !== null && out.alert.includes('after 1 failure from'), `the alert miscounts the failures: ${out.alert}`);
+    check(out.after.events > 0 && (await page.textContent('#t-attempts')).trim() === '1', 'attempts counter is not 1');
+    await page.screenshot({ path: shotPath, fullPage: true });
+    throw 'done';
+  }
 
   // The page is connected: everything from here on arrives over SSE.
   const posted = await ingest([`sshd[4101]: Failed password for invalid user ${HOSTILE_USER} from ${ATTACKER} port 40000 ssh2`]);
@@ -97,7 +119,7 @@ try {
   }
   await page.screenshot({ path: shotPath, fullPage: true });
 } catch (e) {
-  failures.push('exception: ' + (e && e.stack || e));
+  if (e !== 'done') failures.push('exception: ' + (e && e.stack || e));
 } finally {
   await browser.close();
 }

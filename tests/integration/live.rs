@@ -1,10 +1,12 @@
 //! End to end with real components: Debian's OpenSSH server logging through a
 //! private rsyslogd, `serve --tail` on rsyslog's file and `serve --syslog` fed
 //! by rsyslog's `omfwd` (TCP, octet-counted, RFC 5424); real logins by the
-//! real OpenSSH client (through `sshpass`); headless Chromium on the page.
+//! real OpenSSH client (through `sshpass`); headless Chromium on the page,
+//! connected before the real logins happen (from a public address put on `lo`
+//! for the test, so the event has a place on the map).
 //!
 //! Needs root and the Debian packages `openssh-server openssh-client rsyslog
-//! sshpass chromium`. Debian's rsyslog has no omhttp module, so the omhttp
+//! sshpass chromium iproute2`. Debian's rsyslog has no omhttp module, so the omhttp
 //! JSON formats are posted by the tests in `serve.rs` instead.
 //!
 //! The private rsyslogd owns `/dev/log` while the test runs (sshd always logs
@@ -216,8 +218,14 @@ impl Rig {
 
     /// One real login attempt with the real client; true if it got in.
     fn login(&self, password: &str) -> bool {
+        self.login_from(password, None)
+    }
+
+    /// The same from a local source address (`ssh -b`).
+    fn login_from(&self, password: &str, source: Option<&str>) -> bool {
         Command::new("sshpass")
             .args(["-p", password, "ssh", "-p", &self.ssh_port.to_string()])
+            .args(source.map(|s| ["-b", s]).into_iter().flatten())
             .args([
                 "-o",
                 "StrictHostKeyChecking=no",
@@ -375,4 +383,101 @@ fn headless_chromium_shows_events_and_alerts_arriving_over_sse() {
 #[test]
 fn headless_chromium_live_page_with_anonymized_addresses() {
     live_page_in_chromium(true);
+}
+
+/// A public address on the loopback interface while the test runs, so that a
+/// real client can connect from it and sshd logs an address GeoIP places.
+struct LoopbackAlias(&'static str);
+
+impl LoopbackAlias {
+    fn add(addr: &'static str) -> LoopbackAlias {
+        let ip = need("ip");
+        let _ = Command::new(&ip)
+            .args(["addr", "del", &format!("{addr}/32"), "dev", "lo"])
+            .stderr(Stdio::null())
+            .status();
+        let ok = Command::new(&ip)
+            .args(["addr", "add", &format!("{addr}/32"), "dev", "lo"])
+            .status()
+            .unwrap()
+            .success();
+        assert!(
+            ok,
+            "cannot add {addr} to lo (the test needs root with CAP_NET_ADMIN; iproute2)"
+        );
+        LoopbackAlias(addr)
+    }
+}
+
+impl Drop for LoopbackAlias {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["addr", "del", &format!("{}/32", self.0), "dev", "lo"])
+            .status();
+    }
+}
+
+#[test]
+fn headless_chromium_shows_the_marker_and_alert_of_real_sshd_logins() {
+    use std::io::BufRead;
+    let _g = DEVLOG.lock().unwrap_or_else(|e| e.into_inner());
+    need("chromium");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        root.join("tests/browser/node_modules/playwright-core")
+            .is_dir(),
+        "playwright-core is not installed: run `npm ci --prefix tests/browser` (see .ci/run)"
+    );
+    const FROM: &str = "8.8.4.4";
+    let _alias = LoopbackAlias::add(FROM);
+    // rsyslog's forward must be accepted (else rsyslog holds every message back); only the file matters here.
+    let sink = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let fwd = sink.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for c in sink.incoming().flatten() {
+            std::thread::spawn(move || std::io::copy(&mut { c }, &mut std::io::sink()));
+        }
+    });
+    let rig = Rig::start(fwd);
+    let srv = Server::start(ServeConfig {
+        tail: vec![rig.auth_log()],
+        home: Some((48.85, 2.35)),
+        ..base_cfg()
+    });
+    let keep = Path::new(env!("CARGO_TARGET_TMPDIR")).join("live");
+    std::fs::create_dir_all(&keep).unwrap();
+    let shot = keep.join("live-real-sshd.png");
+    let mut node = Command::new("node")
+        .arg(root.join("tests/browser/live.mjs"))
+        .arg(format!("http://{}/", srv.addr))
+        .arg("test-token-123")
+        .arg(&shot)
+        .arg("external")
+        .env("SSHMAP_EXPECT_IP", FROM)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run node (install nodejs)");
+    let mut stdout = std::io::BufReader::new(node.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert_eq!(first.trim(), "READY", "the page did not connect");
+    assert!(
+        !rig.login_from("wrong-password", Some(FROM)),
+        "a wrong password must fail"
+    );
+    assert!(
+        rig.login_from(PASS, Some(FROM)),
+        "the right password must work"
+    );
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let status = node.wait().unwrap();
+    assert!(
+        status.success(),
+        "live page checks failed:\n{rest}\nauth.log:\n{}",
+        std::fs::read_to_string(rig.auth_log()).unwrap_or_default()
+    );
+    eprintln!("screenshot for a person to look at: {}", shot.display());
+    drop(rig);
+    srv.stop();
 }
