@@ -6,8 +6,10 @@
 //! for the test, so the event has a place on the map).
 //!
 //! Needs root and the Debian packages `openssh-server openssh-client rsyslog
-//! sshpass chromium iproute2`. Debian's rsyslog has no omhttp module, so the omhttp
-//! JSON formats are posted by the tests in `serve.rs` instead.
+//! sshpass chromium iproute2`. Debian's rsyslog has no omhttp module, so rsyslog
+//! writes the JSON of contrib/rsyslog-omhttp.conf's template to a file and the
+//! test posts it as omhttp's `jsonarray` batch would (the other omhttp batch
+//! formats are posted by the tests in `serve.rs`).
 //!
 //! The private rsyslogd owns `/dev/log` while the test runs (sshd always logs
 //! there); the test waits for a foreign one to go away and removes its own.
@@ -113,9 +115,22 @@ impl Rig {
             std::thread::sleep(Duration::from_millis(200));
         }
         std::fs::create_dir_all(w.join("spool")).unwrap();
+        // The JSON template of contrib/rsyslog-omhttp.conf, written to a file as
+        // omhttp would post it (Debian's rsyslog has no omhttp module).
+        let contrib = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/rsyslog-omhttp.conf"),
+        )
+        .unwrap();
+        let start = contrib
+            .find("template(name=\"sshmap_json\"")
+            .expect("template in contrib/rsyslog-omhttp.conf");
+        let template = &contrib
+            [start..start + contrib[start..].find("\n}\n").expect("end of the template") + 2];
         let conf = format!(
             "global(workDirectory=\"{w}/spool\")\n\
              module(load=\"imuxsock\" SysSock.Name=\"/dev/log\" SysSock.RateLimit.Interval=\"0\")\n\
+             {template}\n\
+             auth,authpriv.* action(type=\"omfile\" file=\"{w}/omhttp.jsonl\" template=\"sshmap_json\")\n\
              auth,authpriv.* action(type=\"omfile\" file=\"{w}/auth.log\" template=\"RSYSLOG_FileFormat\")\n\
              auth,authpriv.* action(type=\"omfwd\" target=\"{ip}\" port=\"{port}\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" template=\"RSYSLOG_SyslogProtocol23Format\" action.resumeRetryCount=\"-1\" action.resumeInterval=\"1\")\n",
             w = w.display(),
@@ -328,9 +343,49 @@ fn real_sshd_logins_reach_the_stream_within_a_second_and_raise_an_alert() {
         got.contains("\"kind\":\"auth_failure\"") && got.contains("success_after_ip_failures"),
         "syslog path:\n{got}"
     );
+
+    // The same as rsyslog omhttp would post it: what rsyslog wrote with the
+    // contrib template, sent as one `batch.format="jsonarray"` request.
+    let c = Server::start(base_cfg());
+    let (mut sc, _) = c.stream();
+    let json = std::fs::read_to_string(rig.dir.path().join("omhttp.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&json)
+        .into_iter::<serde_json::Value>()
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("rsyslog's JSON does not parse: {e}\n{json}"));
+    assert!(
+        records.iter().any(|r| r["msg"]
+            .as_str()
+            .is_some_and(|m| m.contains("Failed password"))),
+        "{json}"
+    );
+    let body = serde_json::to_vec(&records).unwrap();
+    let resp = super::serve::http(
+        c.addr,
+        "POST",
+        "/api/ingest",
+        &[
+            ("Authorization", "Bearer test-token-123"),
+            ("Content-Type", "application/json"),
+        ],
+        &body,
+    );
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let got = read_sse(
+        &mut sc,
+        |t| t.contains("event: alert"),
+        Duration::from_secs(10),
+    );
+    assert!(
+        got.contains("\"kind\":\"auth_failure\"")
+            && got.contains("success_after_ip_failures")
+            && got.contains(USER),
+        "omhttp JSON path:\n{got}\n{json}"
+    );
     drop(rig);
     a.stop();
     b.stop();
+    c.stop();
 }
 
 /// Runs `tests/browser/live.mjs` against a fresh `serve`: events posted while
