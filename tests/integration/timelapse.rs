@@ -342,3 +342,78 @@ fn bad_options_fail_before_reading_and_leave_no_file() {
         );
     }
 }
+
+#[test]
+fn db_videos_come_from_the_rollups_and_survive_pruning() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = two_hour_log(dir.path());
+    let db = dir.path().join("s.db");
+    let (log, db) = (log.to_str().unwrap(), db.to_str().unwrap());
+    let g = ["--year", "2026", "--tz", "UTC", "-q"];
+    let ok = |args: &[&str]| {
+        let o = run(&[&g[..], args].concat());
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    ok(&["ingest", log, "--db", db]);
+    let video = |name: &str, src: &[&str], extra: &[&str]| -> Vec<u8> {
+        let out = dir.path().join(name);
+        let mut args = vec!["timelapse"];
+        args.extend_from_slice(src);
+        args.extend_from_slice(&[
+            "-o",
+            out.to_str().unwrap(),
+            "--bin",
+            "5m",
+            "--size",
+            "320x180",
+        ]);
+        args.extend_from_slice(extra);
+        ok(&args);
+        std::fs::read(out).unwrap()
+    };
+    let range = [
+        "--from",
+        "2026-11-22T00:30:00Z",
+        "--to",
+        "2026-11-22T01:45:00Z",
+    ];
+    // Rollups (whole minutes, no points) and raw events (points) give the logs' video.
+    for extra in [&[][..], &range[..], &["--points"][..]] {
+        let on_logs = video("logs.gif", &[log], extra);
+        assert_eq!(video("db.gif", &["--db", db], extra), on_logs, "{extra:?}");
+    }
+    // A second that is not a minute's start: read from the raw events.
+    let odd = ["--from", "2026-11-22T00:30:30Z"];
+    assert_eq!(
+        video("db.gif", &["--db", db], &odd),
+        video("logs.gif", &[log], &odd)
+    );
+
+    // --keep prunes every raw event: the rollups still make the same video.
+    let whole = video("logs.gif", &[log], &[]);
+    let stamp = dir.path().join("later.log");
+    std::fs::write(
+        &stamp,
+        "Nov 23 12:00:00 web1 sshd[1]: Connection closed by 192.0.2.1 port 1 [preauth]\n",
+    )
+    .unwrap();
+    ok(&[
+        "ingest",
+        stamp.to_str().unwrap(),
+        "--db",
+        db,
+        "--keep",
+        "1h",
+    ]);
+    let o = run(&[&g[..], &["parse", "--db", db]].concat());
+    assert!(
+        o.status.success()
+            && !String::from_utf8_lossy(&o.stdout).contains("\"kind\":\"auth_failure\""),
+        "raw events were not pruned"
+    );
+    assert_eq!(video("db.gif", &["--db", db], &[]), whole);
+}

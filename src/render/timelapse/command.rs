@@ -137,6 +137,65 @@ impl Options {
     }
 }
 
+/// The per minute × country rollup answers exactly when frames are whole
+/// minutes, `--from`/`--to` fall on minutes, and neither points (per address
+/// places) nor `--host` (not a rollup key) are asked for.
+fn rollups_suffice(opts: &Options, filter: &store::Filter) -> bool {
+    let minute = |m: Option<i64>| m.is_none_or(|m| m.rem_euclid(60_000_000) == 0);
+    !opts.points
+        && filter.host.is_none()
+        && opts.bin_secs % 60 == 0
+        && minute(filter.from)
+        && minute(filter.to)
+}
+
+/// Fills `binner` from the store's rollups instead of its raw events (which
+/// `--keep` may have pruned). Bins are in the offset of the first stored
+/// event, as a read of the events would put them, else in `--tz`.
+fn from_rollups(
+    st: &mut dyn store::Store,
+    filter: &store::Filter,
+    settings: &Settings,
+    binner: &mut Binner,
+) -> Result<()> {
+    let from = filter.from.map_or(i64::MIN, |m| m.div_euclid(1_000_000));
+    let to = filter.to.map_or(i64::MAX, |m| m.div_euclid(1_000_000));
+    let rows: Vec<_> = st
+        .minute_country(from, to)?
+        .into_iter()
+        .filter(|r| r.attempts > 0)
+        .collect();
+    let Some(first) = rows.iter().map(|r| r.minute).min() else {
+        return Ok(());
+    };
+    let mut offset = None;
+    let probe = store::Filter {
+        from: Some(first * 1_000_000),
+        to: Some((first + 60) * 1_000_000),
+        host: None,
+    };
+    st.scan(&probe, &mut |ev| {
+        if ev.attempts > 0 && offset.is_none() {
+            offset = Some(ev.ts.offset);
+        }
+    })?;
+    let offset = offset.unwrap_or_else(|| {
+        jiff::Timestamp::from_second(first)
+            .map(|t| settings.tz.to_offset(t).seconds())
+            .unwrap_or(0)
+    });
+    for r in &rows {
+        let country = (!r.country.is_empty()).then_some(r.country.as_str());
+        binner.count(
+            r.minute,
+            offset,
+            country,
+            u32::try_from(r.attempts).unwrap_or(u32::MAX),
+        );
+    }
+    Ok(())
+}
+
 /// Runs `sshmap timelapse`; returns the exit code.
 pub fn run(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<i32> {
     let opts = Options::resolve(settings, layers, a)?;
@@ -153,7 +212,11 @@ pub fn run(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<i3
                 to: opts.to.map(|t| t.micros),
                 host: a.input.host.clone(),
             };
-            st.scan(&filter, &mut |ev| binner.add(&ev))?;
+            if rollups_suffice(&opts, &filter) {
+                from_rollups(st.as_mut(), &filter, settings, &mut binner)?;
+            } else {
+                st.scan(&filter, &mut |ev| binner.add(&ev))?;
+            }
             false
         }
         None => {

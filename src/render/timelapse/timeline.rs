@@ -134,24 +134,9 @@ impl Binner {
         {
             return;
         }
-        let offset = *self.offset.get_or_insert(ev.ts.offset);
-        let local = ev.ts.unix_secs() + i64::from(offset);
-        let b = local.div_euclid(self.bin_secs);
-        self.first = Some(self.first.map_or(b, |f| f.min(b)));
-        self.last = Some(self.last.map_or(b, |l| l.max(b)));
-        let country = ev
-            .geo
-            .as_ref()
-            .and_then(|g| g.country.as_deref())
-            .map(|c| self.countries.id(c));
-        let bin = self.bins.entry(b).or_default();
-        match country {
-            Some(id) => match bin.countries.binary_search_by_key(&id, |&(i, _)| i) {
-                Ok(i) => bin.countries[i].1 += ev.attempts,
-                Err(i) => bin.countries.insert(i, (id, ev.attempts)),
-            },
-            None => bin.unplaced += u64::from(ev.attempts),
-        }
+        let country = ev.geo.as_ref().and_then(|g| g.country.as_deref());
+        let b = self.count(ev.ts.unix_secs(), ev.ts.offset, country, ev.attempts);
+        let bin = self.bins.get_mut(&b).expect("just counted");
         if self.points {
             if let Some((lat, lon)) = ev.geo.as_ref().and_then(|g| g.lat.zip(g.lon)) {
                 let (lat, lon) = (lat as f32, lon as f32);
@@ -166,6 +151,25 @@ impl Binner {
                 }
             }
         }
+    }
+
+    /// Counts `attempts` from `country` at `secs` (an event in `offset`, or a
+    /// rollup row of the store); returns the bin. `--from`/`--to` are the caller's.
+    pub fn count(&mut self, secs: i64, offset: i32, country: Option<&str>, attempts: u32) -> i64 {
+        let offset = *self.offset.get_or_insert(offset);
+        let b = (secs + i64::from(offset)).div_euclid(self.bin_secs);
+        self.first = Some(self.first.map_or(b, |f| f.min(b)));
+        self.last = Some(self.last.map_or(b, |l| l.max(b)));
+        let country = country.map(|c| self.countries.id(c));
+        let bin = self.bins.entry(b).or_default();
+        match country {
+            Some(id) => match bin.countries.binary_search_by_key(&id, |&(i, _)| i) {
+                Ok(i) => bin.countries[i].1 += attempts,
+                Err(i) => bin.countries.insert(i, (id, attempts)),
+            },
+            None => bin.unplaced += u64::from(attempts),
+        }
+        b
     }
 
     /// The frames: `--from`/`--to` where given, else the span of the data.
