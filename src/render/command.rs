@@ -161,6 +161,157 @@ fn read_events(
     Ok(failed)
 }
 
+/// What the store's rollups (per minute × country × kind, per hour × address)
+/// hold for `--db` in the range: exactly what the raw events would give for
+/// attack attempts when the range falls on whole hours and no `--host` or
+/// `--kind` is asked for.
+pub struct Rolled {
+    /// (minute, ISO code or "", attempts), attempts > 0.
+    pub minutes: Vec<(i64, String, u64)>,
+    /// Attempts per source address.
+    pub ips: HashMap<String, (String, u64)>,
+    /// The offset the events were stamped in (see [`rollup_offset`]).
+    pub offset: i32,
+}
+
+/// Reads [`Rolled`] when the rollups answer exactly (see there), else `None`.
+fn rolled(settings: &Settings, input: &InputArgs, filter: &Filter) -> Result<Option<Rolled>> {
+    let Some(db) = &input.db else { return Ok(None) };
+    let hour = |m: Option<i64>| m.is_none_or(|m| m.rem_euclid(3_600_000_000) == 0);
+    if filter.kinds.is_some()
+        || input.host.is_some()
+        || !hour(filter.range.from)
+        || !hour(filter.range.to)
+    {
+        return Ok(None);
+    }
+    if !input.inputs.is_empty() {
+        bail!("pass either INPUT files or --db, not both");
+    }
+    let mut st = crate::store::open(&crate::store::Location::parse(Some(db))?)?;
+    let from = filter
+        .range
+        .from
+        .map_or(i64::MIN, |m| m.div_euclid(1_000_000));
+    let to = filter
+        .range
+        .to
+        .map_or(i64::MAX, |m| m.div_euclid(1_000_000));
+    let mut minutes: Vec<(i64, String, u64)> = Vec::new();
+    for r in st.minute_country(from, to)? {
+        if r.attempts <= 0 {
+            continue;
+        }
+        match minutes.last_mut() {
+            Some(last) if last.0 == r.minute && last.1 == r.country => last.2 += r.attempts as u64,
+            _ => minutes.push((r.minute, r.country, r.attempts as u64)),
+        }
+    }
+    let mut ips: HashMap<String, (String, u64)> = HashMap::new();
+    for r in st.hour_ip(from, to)? {
+        if r.attempts > 0 {
+            ips.entry(r.ip).or_insert((r.country, 0)).1 += r.attempts as u64;
+        }
+    }
+    let offset = match minutes.first() {
+        Some(&(m, _, _)) => rollup_offset(st.as_mut(), m, settings)?,
+        None => 0,
+    };
+    Ok(Some(Rolled {
+        minutes,
+        ips,
+        offset,
+    }))
+}
+
+/// The offset of the first attack attempt stored in `minute` (a read of the
+/// events would show times in it), else the offset `--tz` gives (pruned events).
+pub(crate) fn rollup_offset(
+    st: &mut dyn crate::store::Store,
+    minute: i64,
+    settings: &Settings,
+) -> Result<i32> {
+    let mut offset = None;
+    let probe = crate::store::Filter {
+        from: Some(minute * 1_000_000),
+        to: Some((minute + 60) * 1_000_000),
+        host: None,
+    };
+    st.scan(&probe, &mut |ev| {
+        if ev.attempts > 0 && offset.is_none() {
+            offset = Some(ev.ts.offset);
+        }
+    })?;
+    Ok(offset.unwrap_or_else(|| {
+        jiff::Timestamp::from_second(minute)
+            .map(|t| settings.tz.to_offset(t).seconds())
+            .unwrap_or(0)
+    }))
+}
+
+impl Rolled {
+    fn span(&self) -> (Option<crate::event::Ts>, Option<crate::event::Ts>) {
+        let ts = |m: i64| crate::event::Ts::from_micros(m * 1_000_000, self.offset);
+        (
+            self.minutes.first().map(|m| ts(m.0)),
+            self.minutes.last().map(|m| ts(m.0)),
+        )
+    }
+
+    /// What [`ChartAgg::add`] would count from the raw events, for `by` a rollup key.
+    fn chart_into(&self, by: By, agg: &mut ChartAgg) {
+        (agg.from, agg.to) = self.span();
+        for (minute, country, n) in &self.minutes {
+            agg.total += n;
+            match by {
+                By::Country => {
+                    let key = if country.is_empty() {
+                        "(no location)".to_string()
+                    } else {
+                        match countries::name(country) {
+                            Some(name) => format!("{name} ({country})"),
+                            None => country.clone(),
+                        }
+                    };
+                    *agg.counts.entry(key).or_default() += n;
+                }
+                By::Hour => {
+                    let off = *agg.offset.get_or_insert(self.offset);
+                    let local = minute + i64::from(off);
+                    agg.hours[local.rem_euclid(86_400) as usize / 3600] += n;
+                }
+                By::Ip | By::User | By::Asn => {}
+            }
+        }
+        if by == By::Ip {
+            for (ip, (_, n)) in &self.ips {
+                *agg.counts.entry(ip.clone()).or_default() += n;
+            }
+        }
+    }
+
+    /// The map of attack attempts (country places; per-address places are in the raw events).
+    fn map_data(&self) -> MapData {
+        let mut d = MapData::default();
+        for (_, country, n) in &self.minutes {
+            d.attempts += n;
+            if country.is_empty() {
+                d.unlocated += n;
+                continue;
+            }
+            *d.countries.entry(country.to_ascii_uppercase()).or_default() += n;
+            if let Some((lat, lon)) = countries::label_point(country) {
+                *d.points
+                    .entry(((lat * 100.0).round() as i32, (lon * 100.0).round() as i32))
+                    .or_default() += n;
+            }
+        }
+        d.ips = self.ips.keys().filter_map(|i| i.parse().ok()).collect();
+        (d.from, d.to) = self.span();
+        d
+    }
+}
+
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
@@ -188,8 +339,20 @@ pub fn map(settings: &Settings, args: MapArgs) -> Result<i32> {
     };
     let theme = theme(args.theme.as_deref())?;
     let filter = Filter::new(settings, &args.input, args.kind.as_deref())?;
+    // Without per-address places, the rollups hold the whole map.
+    let rolled = if args.points {
+        None
+    } else {
+        rolled(settings, &args.input, &filter)?
+    };
     let mut data = MapData::default();
-    let failed = read_events(settings, &args.input, &filter, &mut |ev, w| data.add(ev, w))?;
+    let failed = match &rolled {
+        Some(r) => {
+            data = r.map_data();
+            false
+        }
+        None => read_events(settings, &args.input, &filter, &mut |ev, w| data.add(ev, w))?,
+    };
     let title = args.title.clone().unwrap_or_else(|| {
         let noun = filter.noun();
         let mut t = noun[..1].to_uppercase() + &noun[1..];
@@ -339,9 +502,20 @@ pub fn chart(settings: &Settings, args: ChartArgs) -> Result<i32> {
     let theme = theme(args.theme.as_deref())?;
     let filter = Filter::new(settings, &args.input, args.kind.as_deref())?;
     let mut agg = ChartAgg::default();
-    let failed = read_events(settings, &args.input, &filter, &mut |ev, w| {
-        agg.add(by, ev, w)
-    })?;
+    // Countries, hours and addresses are rollup keys; users and networks are not.
+    let rolled = match by {
+        By::Country | By::Hour | By::Ip => rolled(settings, &args.input, &filter)?,
+        By::User | By::Asn => None,
+    };
+    let failed = match &rolled {
+        Some(r) => {
+            r.chart_into(by, &mut agg);
+            false
+        }
+        None => read_events(settings, &args.input, &filter, &mut |ev, w| {
+            agg.add(by, ev, w)
+        })?,
+    };
     let mut data = agg.data(by, args.top, &filter.noun());
     if let Some(t) = args.title {
         data.title = t;
