@@ -168,22 +168,7 @@ fn from_rollups(
     let Some(first) = rows.iter().map(|r| r.minute).min() else {
         return Ok(());
     };
-    let mut offset = None;
-    let probe = store::Filter {
-        from: Some(first * 1_000_000),
-        to: Some((first + 60) * 1_000_000),
-        host: None,
-    };
-    st.scan(&probe, &mut |ev| {
-        if ev.attempts > 0 && offset.is_none() {
-            offset = Some(ev.ts.offset);
-        }
-    })?;
-    let offset = offset.unwrap_or_else(|| {
-        jiff::Timestamp::from_second(first)
-            .map(|t| settings.tz.to_offset(t).seconds())
-            .unwrap_or(0)
-    });
+    let offset = crate::render::command::rollup_offset(st, first, settings)?;
     for r in &rows {
         let country = (!r.country.is_empty()).then_some(r.country.as_str());
         binner.count(
