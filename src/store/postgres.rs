@@ -475,12 +475,9 @@ impl Store for PgStore {
                 &[&lo, &hi],
             )?;
             let mut touched = BTreeSet::new();
+            let mut interner = Interner::default();
             for r in &rows {
-                let kind: String = r.get(2);
-                let kind = Kind::from_name(&kind).ok_or(StoreError::BadValue(kind))?;
-                let country: Option<String> = r.get(1);
-                let ip: Option<String> = r.get(3);
-                roll.add(r.get(0), country.as_deref(), kind, ip.as_deref(), r.get(4), -1);
+                roll.remove_stored(r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), &mut interner)?;
                 if let Some(s) = r.get::<_, Option<i64>>(5) {
                     touched.insert(s);
                 }
@@ -536,42 +533,37 @@ impl Store for PgStore {
             write_sessions(&mut tx, cp.id, &t.dirty())?;
             t.settle(min_secs);
         }
-        roll.retain_nonzero();
-        if !roll.minute.is_empty() {
-            let mut cols: (Vec<i64>, Vec<&str>, Vec<&str>, Vec<i64>, Vec<i64>) = Default::default();
-            for ((m, c, k), (n, a)) in &roll.minute {
-                cols.0.push(*m);
-                cols.1.push(c);
-                cols.2.push(k);
-                cols.3.push(*n);
-                cols.4.push(*a);
-            }
+        let minute = roll.minute_rows();
+        if !minute.is_empty() {
+            let minutes: Vec<i64> = minute.iter().map(|d| d.minute).collect();
+            let countries: Vec<&str> = minute.iter().map(|d| d.country).collect();
+            let kinds: Vec<&str> = minute.iter().map(|d| d.kind).collect();
+            let events: Vec<i64> = minute.iter().map(|d| d.events).collect();
+            let attempts: Vec<i64> = minute.iter().map(|d| d.attempts).collect();
             tx.execute(
                 "INSERT INTO rollup_minute (minute, country, kind, events, attempts)
                  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
                  ON CONFLICT (minute, country, kind) DO UPDATE
                  SET events = rollup_minute.events + excluded.events, attempts = rollup_minute.attempts + excluded.attempts",
-                &[&cols.0, &cols.1, &cols.2, &cols.3, &cols.4],
+                &[&minutes, &countries, &kinds, &events, &attempts],
             )?;
-            tx.execute("DELETE FROM rollup_minute WHERE events = 0 AND minute = ANY($1)", &[&cols.0])?;
+            tx.execute("DELETE FROM rollup_minute WHERE events = 0 AND minute = ANY($1)", &[&minutes])?;
         }
-        if !roll.hour_ip.is_empty() {
-            let mut cols: (Vec<i64>, Vec<&str>, Vec<&str>, Vec<i64>, Vec<i64>) = Default::default();
-            for ((h, ip), (c, n, a)) in &roll.hour_ip {
-                cols.0.push(*h);
-                cols.1.push(ip);
-                cols.2.push(c);
-                cols.3.push(*n);
-                cols.4.push(*a);
-            }
+        let hour_ip = roll.hour_ip_rows();
+        if !hour_ip.is_empty() {
+            let hours: Vec<i64> = hour_ip.iter().map(|d| d.hour).collect();
+            let ips: Vec<&str> = hour_ip.iter().map(|d| d.ip.as_str()).collect();
+            let countries: Vec<&str> = hour_ip.iter().map(|d| d.country).collect();
+            let events: Vec<i64> = hour_ip.iter().map(|d| d.events).collect();
+            let attempts: Vec<i64> = hour_ip.iter().map(|d| d.attempts).collect();
             tx.execute(
                 "INSERT INTO rollup_hour_ip (hour, ip, country, events, attempts)
                  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
                  ON CONFLICT (hour, ip) DO UPDATE
                  SET events = rollup_hour_ip.events + excluded.events, attempts = rollup_hour_ip.attempts + excluded.attempts",
-                &[&cols.0, &cols.1, &cols.2, &cols.3, &cols.4],
+                &[&hours, &ips, &countries, &events, &attempts],
             )?;
-            tx.execute("DELETE FROM rollup_hour_ip WHERE events = 0 AND hour = ANY($1)", &[&cols.0])?;
+            tx.execute("DELETE FROM rollup_hour_ip WHERE events = 0 AND hour = ANY($1)", &[&hours])?;
         }
         let added = b.events.len() as i64 - deleted;
         let i = |v: u64| v as i64;

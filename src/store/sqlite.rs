@@ -11,8 +11,7 @@ use super::{
     Batch, Checkpoint, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row, Session, Store, StoreError,
     COLUMNS, LINE_BITS,
 };
-use crate::event::Kind;
-use crate::event::Event;
+use crate::event::{Event, Kind};
 use crate::parse::BlockStats;
 
 /// Schema versions, applied in order; never edit a released one, add the next.
@@ -204,6 +203,7 @@ impl SqliteStore {
             return Err(StoreError::Concurrent { input: cp.name.clone() });
         }
         let mut roll = Rollups::default();
+        let mut interner = Interner::default();
         let mut deleted = 0i64;
         let hi = super::event_id(cp.id + 1, 0);
         if let Some(from) = b.replace_from {
@@ -215,11 +215,10 @@ impl SqliteStore {
                 )?;
                 let mut rows = st.query(params![lo, hi])?;
                 while let Some(r) = rows.next()? {
-                    let kind: String = r.get(2)?;
-                    let kind = Kind::from_name(&kind).ok_or(StoreError::BadValue(kind))?;
                     let country: Option<String> = r.get(1)?;
+                    let kind: String = r.get(2)?;
                     let ip: Option<String> = r.get(3)?;
-                    roll.add(r.get(0)?, country.as_deref(), kind, ip.as_deref(), r.get(4)?, -1);
+                    roll.remove_stored(r.get(0)?, country.as_deref(), &kind, ip.as_deref(), r.get(4)?, &mut interner)?;
                     if let Some(s) = r.get::<_, Option<i64>>(5)? {
                         touched.insert(s);
                     }
@@ -233,58 +232,11 @@ impl SqliteStore {
             None if !b.events.is_empty() => Some(load_tracker(&tx, cp.id, b.expected_version, min_secs)?),
             None => None,
         };
-        {
-            let mut st = tx.prepare_cached(&format!(
-                "INSERT INTO events ({COLUMNS}, session) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
-                 ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
-            ))?;
-            let mut ip = String::with_capacity(40);
-            for ev in b.events {
-                roll.add_event(ev, 1);
-                let id = super::event_id(cp.id, ev.src.line);
-                let session = tracker.as_mut().expect("loaded for events").add(&Ev::of(id, ev));
-                // Bound from the event's own fields: no per-row allocation but the address text.
-                ip.clear();
-                if let Some(a) = ev.ip {
-                    use std::fmt::Write as _;
-                    let _ = write!(ip, "{a}");
-                }
-                let g = ev.geo.as_ref();
-                st.execute(params![
-                    id,
-                    ev.ts.micros,
-                    ev.ts.offset,
-                    ev.host.as_deref(),
-                    &*ev.program,
-                    ev.pid,
-                    ev.kind.as_str(),
-                    ev.method.as_deref(),
-                    ev.user.as_deref(),
-                    ev.invalid_user,
-                    ev.ip.map(|_| ip.as_str()),
-                    ev.port,
-                    ev.count,
-                    ev.attempts,
-                    g.is_some(),
-                    g.and_then(|g| g.country.as_deref()),
-                    g.and_then(|g| g.country_name.as_deref()),
-                    g.and_then(|g| g.city.as_deref()),
-                    g.and_then(|g| g.lat),
-                    g.and_then(|g| g.lon),
-                    g.and_then(|g| g.asn),
-                    g.and_then(|g| g.org.as_deref()),
-                    g.and_then(|g| g.precision),
-                    ev.scope.map(super::scope_name),
-                    &*ev.src.input,
-                    session
-                ])?;
-            }
-        }
         if let Some(t) = tracker.as_mut() {
+            insert_events(&tx, cp.id, b.events, t, &mut roll)?;
             write_sessions(&tx, cp.id, t.dirty().into_iter())?;
             t.settle(min_secs);
         }
-        roll.retain_nonzero();
         {
             let mut up = tx.prepare_cached(
                 "INSERT INTO rollup_minute (minute, country, kind, events, attempts) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -293,10 +245,15 @@ impl SqliteStore {
             )?;
             let mut zero =
                 tx.prepare_cached("DELETE FROM rollup_minute WHERE minute = ?1 AND country = ?2 AND kind = ?3 AND events = 0")?;
-            for ((minute, country, kind), (n, a)) in &roll.minute {
-                up.execute(params![minute, country, kind, n, a])?;
-                if *n < 0 {
-                    zero.execute(params![minute, country, kind])?;
+            for d in roll.minute_rows() {
+                up.raw_bind_parameter(1, d.minute)?;
+                up.raw_bind_parameter(2, d.country)?;
+                up.raw_bind_parameter(3, d.kind)?;
+                up.raw_bind_parameter(4, d.events)?;
+                up.raw_bind_parameter(5, d.attempts)?;
+                up.raw_execute()?;
+                if d.events < 0 {
+                    zero.execute(params![d.minute, d.country, d.kind])?;
                 }
             }
             let mut up = tx.prepare_cached(
@@ -305,10 +262,15 @@ impl SqliteStore {
                  SET events = events + excluded.events, attempts = attempts + excluded.attempts",
             )?;
             let mut zero = tx.prepare_cached("DELETE FROM rollup_hour_ip WHERE hour = ?1 AND ip = ?2 AND events = 0")?;
-            for ((hour, ip), (country, n, a)) in &roll.hour_ip {
-                up.execute(params![hour, ip, country, n, a])?;
-                if *n < 0 {
-                    zero.execute(params![hour, ip])?;
+            for d in roll.hour_ip_rows() {
+                up.raw_bind_parameter(1, d.hour)?;
+                up.raw_bind_parameter(2, d.ip.as_str())?;
+                up.raw_bind_parameter(3, d.country)?;
+                up.raw_bind_parameter(4, d.events)?;
+                up.raw_bind_parameter(5, d.attempts)?;
+                up.raw_execute()?;
+                if d.events < 0 {
+                    zero.execute(params![d.hour, d.ip])?;
                 }
             }
         }
@@ -321,6 +283,55 @@ impl SqliteStore {
         }
         Ok(added)
     }
+}
+
+/// Inserts the new events (each bound straight from the event's fields, on one
+/// cached statement), assigning their sessions and counting their rollups.
+fn insert_events(tx: &Connection, input: i64, events: &[Event], t: &mut Tracker, roll: &mut Rollups) -> Result<()> {
+    let mut st = tx.prepare_cached(&format!(
+        "INSERT INTO events ({COLUMNS}, session) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
+         ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
+    ))?;
+    let mut ip = String::with_capacity(40);
+    for ev in events {
+        roll.add_event(ev, 1);
+        let id = super::event_id(input, ev.src.line);
+        let session = t.add(&Ev::of(id, ev));
+        ip.clear();
+        if let Some(a) = ev.ip {
+            use std::fmt::Write as _;
+            let _ = write!(ip, "{a}");
+        }
+        let g = ev.geo.as_ref();
+        st.raw_bind_parameter(1, id)?;
+        st.raw_bind_parameter(2, ev.ts.micros)?;
+        st.raw_bind_parameter(3, ev.ts.offset)?;
+        st.raw_bind_parameter(4, ev.host.as_deref())?;
+        st.raw_bind_parameter(5, &*ev.program)?;
+        st.raw_bind_parameter(6, ev.pid)?;
+        st.raw_bind_parameter(7, ev.kind.as_str())?;
+        st.raw_bind_parameter(8, ev.method.as_deref())?;
+        st.raw_bind_parameter(9, ev.user.as_deref())?;
+        st.raw_bind_parameter(10, ev.invalid_user)?;
+        st.raw_bind_parameter(11, ev.ip.map(|_| ip.as_str()))?;
+        st.raw_bind_parameter(12, ev.port)?;
+        st.raw_bind_parameter(13, ev.count)?;
+        st.raw_bind_parameter(14, ev.attempts)?;
+        st.raw_bind_parameter(15, g.is_some())?;
+        st.raw_bind_parameter(16, g.and_then(|g| g.country.as_deref()))?;
+        st.raw_bind_parameter(17, g.and_then(|g| g.country_name.as_deref()))?;
+        st.raw_bind_parameter(18, g.and_then(|g| g.city.as_deref()))?;
+        st.raw_bind_parameter(19, g.and_then(|g| g.lat))?;
+        st.raw_bind_parameter(20, g.and_then(|g| g.lon))?;
+        st.raw_bind_parameter(21, g.and_then(|g| g.asn))?;
+        st.raw_bind_parameter(22, g.and_then(|g| g.org.as_deref()))?;
+        st.raw_bind_parameter(23, g.and_then(|g| g.precision))?;
+        st.raw_bind_parameter(24, ev.scope.map(super::scope_name))?;
+        st.raw_bind_parameter(25, &*ev.src.input)?;
+        st.raw_bind_parameter(26, session)?;
+        st.raw_execute()?;
+    }
+    Ok(())
 }
 
 /// Loads the possibly-open sessions of `input` for a batch starting at `min_secs`.
@@ -362,18 +373,17 @@ fn write_sessions<'a>(tx: &Connection, input: i64, list: impl Iterator<Item = &'
             outcome = excluded.outcome, first_seen = excluded.first_seen, last_seen = excluded.last_seen",
     )?;
     for s in list {
-        st.execute(params![
-            s.id,
-            input,
-            s.host.as_deref(),
-            s.pid,
-            s.ip_text(),
-            s.users_text(),
-            s.attempts,
-            s.outcome.as_str(),
-            s.start,
-            s.end
-        ])?;
+        st.raw_bind_parameter(1, s.id)?;
+        st.raw_bind_parameter(2, input)?;
+        st.raw_bind_parameter(3, s.host.as_deref())?;
+        st.raw_bind_parameter(4, s.pid)?;
+        st.raw_bind_parameter(5, s.ip_text())?;
+        st.raw_bind_parameter(6, s.users_text())?;
+        st.raw_bind_parameter(7, s.attempts)?;
+        st.raw_bind_parameter(8, s.outcome.as_str())?;
+        st.raw_bind_parameter(9, s.start)?;
+        st.raw_bind_parameter(10, s.end)?;
+        st.raw_execute()?;
     }
     Ok(())
 }
