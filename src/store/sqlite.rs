@@ -113,10 +113,56 @@ const MIGRATIONS: &[&str] = &[
 const SESSIONS_VERSION: usize = 2;
 
 pub struct SqliteStore {
+    /// Started by the first commit; dropped before `conn`, whose close then
+    /// checkpoints what is left.
+    checkpointer: Option<Checkpointer>,
     conn: Connection,
+    file: std::path::PathBuf,
     path: String,
     busy: Duration,
     trackers: Trackers,
+}
+
+/// Copies the WAL back into the database file from its own connection and
+/// thread (a PASSIVE checkpoint never blocks the writer), after each commit,
+/// so a large ingest does not pay for it on the commit path.
+struct Checkpointer {
+    wake: Option<std::sync::mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path, busy: Duration) -> Option<Checkpointer> {
+        let conn = Connection::open(path).ok()?;
+        conn.busy_timeout(busy).ok()?;
+        let (wake, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    // Busy or failed: the next commit wakes it again, and the
+                    // last connection to close checkpoints everything anyway.
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+            })
+            .ok()?;
+        Some(Checkpointer { wake: Some(wake), thread: Some(thread) })
+    }
+
+    fn poke(&self) {
+        if let Some(w) = &self.wake {
+            let _ = w.try_send(());
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.wake = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl SqliteStore {
@@ -134,7 +180,14 @@ impl SqliteStore {
             })?;
         }
         let conn = Connection::open(path).map_err(|source| StoreError::Open { path: display.clone(), source })?;
-        let mut s = SqliteStore { conn, path: display, busy, trackers: Trackers::default() };
+        let mut s = SqliteStore {
+            checkpointer: None,
+            conn,
+            file: path.to_path_buf(),
+            path: display,
+            busy,
+            trackers: Trackers::default(),
+        };
         s.setup().map_err(|e| s.classify(e))?;
         Ok(s)
     }
@@ -292,16 +345,13 @@ fn insert_events(tx: &Connection, input: i64, events: &[Event], t: &mut Tracker,
         "INSERT INTO events ({COLUMNS}, session) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
          ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
     ))?;
-    let mut ip = String::with_capacity(40);
+    // Each distinct address is formatted once per commit.
+    let mut ips: rustc_hash::FxHashMap<std::net::IpAddr, Box<str>> = Default::default();
     for ev in events {
         roll.add_event(ev, 1);
         let id = super::event_id(input, ev.src.line);
         let session = t.add(&Ev::of(id, ev));
-        ip.clear();
-        if let Some(a) = ev.ip {
-            use std::fmt::Write as _;
-            let _ = write!(ip, "{a}");
-        }
+        let ip = ev.ip.map(|a| &**ips.entry(a).or_insert_with(|| a.to_string().into_boxed_str()));
         let g = ev.geo.as_ref();
         st.raw_bind_parameter(1, id)?;
         st.raw_bind_parameter(2, ev.ts.micros)?;
@@ -313,7 +363,7 @@ fn insert_events(tx: &Connection, input: i64, events: &[Event], t: &mut Tracker,
         st.raw_bind_parameter(8, ev.method.as_deref())?;
         st.raw_bind_parameter(9, ev.user.as_deref())?;
         st.raw_bind_parameter(10, ev.invalid_user)?;
-        st.raw_bind_parameter(11, ev.ip.map(|_| ip.as_str()))?;
+        st.raw_bind_parameter(11, ip)?;
         st.raw_bind_parameter(12, ev.port)?;
         st.raw_bind_parameter(13, ev.count)?;
         st.raw_bind_parameter(14, ev.attempts)?;
@@ -643,7 +693,17 @@ impl Store for SqliteStore {
     }
 
     fn commit(&mut self, batch: Batch<'_>) -> Result<i64> {
-        self.commit_inner(&batch).map_err(|e| self.classify(e))
+        if self.checkpointer.is_none() {
+            self.checkpointer = Checkpointer::start(&self.file, self.busy);
+            if self.checkpointer.is_some() {
+                self.conn.execute_batch("PRAGMA wal_autocheckpoint=0").map_err(|e| self.classify(e.into()))?;
+            }
+        }
+        let added = self.commit_inner(&batch).map_err(|e| self.classify(e))?;
+        if let Some(c) = &self.checkpointer {
+            c.poke();
+        }
+        Ok(added)
     }
 
     fn scan(&mut self, f: &Filter, sink: &mut dyn FnMut(Event)) -> Result<()> {
