@@ -208,11 +208,16 @@ pub struct Filter {
 pub struct MinuteRow {
     /// Unix seconds of the minute's start.
     pub minute: i64,
-    /// ISO code, `""` when unknown.
-    pub country: String,
-    pub kind: String,
+    /// ISO code, `""` when unknown (shared between rows).
+    pub country: Arc<str>,
+    pub kind: &'static str,
     pub events: i64,
     pub attempts: i64,
+}
+
+/// A stored kind name back to its static name.
+pub(crate) fn kind_name(s: &str) -> Result<&'static str> {
+    Kind::from_name(s).map(Kind::as_str).ok_or_else(|| StoreError::BadValue(s.to_string()))
 }
 
 /// Per hour × source address.
@@ -220,7 +225,7 @@ pub struct MinuteRow {
 pub struct HourIpRow {
     pub hour: i64,
     pub ip: String,
-    pub country: String,
+    pub country: Arc<str>,
     pub events: i64,
     pub attempts: i64,
 }

@@ -736,10 +736,20 @@ impl Store for SqliteStore {
             "SELECT minute, country, kind, events, attempts FROM rollup_minute
              WHERE minute >= ?1 AND minute < ?2 ORDER BY minute, country, kind",
         )?;
-        let rows = st.query_map([from, to], |r| {
-            Ok(MinuteRow { minute: r.get(0)?, country: r.get(1)?, kind: r.get(2)?, events: r.get(3)?, attempts: r.get(4)? })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut rows = st.query([from, to])?;
+        let mut out = Vec::new();
+        // Country and kind repeat on every minute: shared, not allocated per row.
+        let mut interner = Interner::default();
+        while let Some(r) = rows.next()? {
+            out.push(MinuteRow {
+                minute: r.get(0)?,
+                country: interner.get(text(r, 1)?),
+                kind: super::kind_name(text(r, 2)?)?,
+                events: r.get(3)?,
+                attempts: r.get(4)?,
+            });
+        }
+        Ok(out)
     }
 
     fn hour_ip(&mut self, from: i64, to: i64) -> Result<Vec<HourIpRow>> {
@@ -747,10 +757,19 @@ impl Store for SqliteStore {
             "SELECT hour, ip, country, events, attempts FROM rollup_hour_ip
              WHERE hour >= ?1 AND hour < ?2 ORDER BY hour, ip",
         )?;
-        let rows = st.query_map([from, to], |r| {
-            Ok(HourIpRow { hour: r.get(0)?, ip: r.get(1)?, country: r.get(2)?, events: r.get(3)?, attempts: r.get(4)? })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut rows = st.query([from, to])?;
+        let mut out = Vec::new();
+        let mut interner = Interner::default();
+        while let Some(r) = rows.next()? {
+            out.push(HourIpRow {
+                hour: r.get(0)?,
+                ip: text(r, 1)?.to_string(),
+                country: interner.get(text(r, 2)?),
+                events: r.get(3)?,
+                attempts: r.get(4)?,
+            });
+        }
+        Ok(out)
     }
 
     fn sessions(&mut self, f: &Filter) -> Result<Vec<Session>> {
@@ -795,6 +814,11 @@ impl Store for SqliteStore {
     fn count(&mut self) -> Result<u64> {
         Ok(self.conn.query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))? as u64)
     }
+}
+
+/// A text column, borrowed from the row.
+fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str> {
+    r.get_ref(i)?.as_str().map_err(|e| StoreError::BadValue(format!("column {i}: {e}")))
 }
 
 /// Reads the line number back out of an event id (tests, tools).
