@@ -239,7 +239,7 @@ pub struct IngestArgs {
     /// The store: a SQLite file path, sqlite://PATH or postgres://… [default: $XDG_DATA_HOME/sshmap/sshmap.db] [env: SSHMAP_DB]
     #[arg(long, value_name = "URL")]
     pub db: Option<String>,
-    /// After ingesting, delete raw events older than this (e.g. 90d, 12h); rollups are kept
+    /// After ingesting, delete raw events older than this (e.g. 90d, 12h); rollups and sessions are kept
     #[arg(long, value_name = "DURATION")]
     pub keep: Option<String>,
 }

@@ -203,14 +203,18 @@ fn rolled(settings: &Settings, input: &InputArgs, filter: &Filter) -> Result<Opt
             continue;
         }
         match minutes.last_mut() {
-            Some(last) if last.0 == r.minute && last.1 == r.country => last.2 += r.attempts as u64,
-            _ => minutes.push((r.minute, r.country, r.attempts as u64)),
+            Some(last) if last.0 == r.minute && *last.1 == *r.country => {
+                last.2 += r.attempts as u64
+            }
+            _ => minutes.push((r.minute, r.country.to_string(), r.attempts as u64)),
         }
     }
     let mut ips: HashMap<String, (String, u64)> = HashMap::new();
     for r in st.hour_ip(from, to)? {
         if r.attempts > 0 {
-            ips.entry(r.ip).or_insert((r.country, 0)).1 += r.attempts as u64;
+            ips.entry(r.ip.to_string())
+                .or_insert((r.country.to_string(), 0))
+                .1 += r.attempts as u64;
         }
     }
     let offset = match minutes.first() {

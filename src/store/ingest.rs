@@ -272,8 +272,8 @@ fn ingest_opened(
             }
         }
     }
-    // Position the stream at the guard bytes before `warm` (journalctl
-    // already starts there: after the cursor saved with `warm`).
+    // Position the stream at the guard bytes before `warm`.
+    // (journalctl already starts there: after the cursor saved with `warm`).
     let guard_start = if journal {
         0
     } else {
@@ -340,7 +340,6 @@ fn ingest_opened(
         guard_len: old.warm_hash_len,
         cursor: old.cursor.clone(),
     }];
-    let mut next_line = old.warm_line;
     let mut stats = old.keep_stats;
     let mut pending: Vec<Event> = Vec::new();
     let mut first_commit = true;
@@ -351,94 +350,207 @@ fn ingest_opened(
             pending.push(ev);
         }
     };
-    let mut eof = false;
-    while !eof {
-        let mut batch = Vec::with_capacity(BATCH);
-        while batch.len() < BATCH {
-            match blocks.next().map_err(io_fail)? {
-                Some(c) => batch.push(c),
-                None => {
-                    eof = true;
-                    break;
+    // Three stages overlap: a reader thread reads and parses (in parallel)
+    // the next batch of blocks, this thread correlates and enriches, and a
+    // writer thread commits. Commits stay in order; the first failure stops
+    // the writer, and no later batch is committed.
+    let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<io::Result<Parsed>>(1);
+    let (jobs_tx, jobs_rx) = std::sync::mpsc::sync_channel::<Job>(1);
+    let first_line = old.warm_line;
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut next_line = first_line;
+            loop {
+                let mut batch = Vec::with_capacity(BATCH);
+                let mut eof = false;
+                while batch.len() < BATCH {
+                    match blocks.next() {
+                        Ok(Some(c)) => batch.push(c),
+                        Ok(None) => {
+                            eof = true;
+                            break;
+                        }
+                        Err(e) => {
+                            let _ = parsed_tx.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+                let mut firsts = Vec::with_capacity(batch.len());
+                for c in &batch {
+                    let first = next_line + c.dropped;
+                    let n = memchr::memchr_iter(b'\n', &c.bytes).count() as u64
+                        + u64::from(!c.bytes.is_empty() && !c.bytes.ends_with(b"\n"));
+                    firsts.push(first);
+                    next_line = first + n;
+                }
+                let blocks: Vec<parse::Block> = batch
+                    .par_iter()
+                    .zip(&firsts)
+                    .map(|(c, &first)| parse::parse_block(&c.bytes, first, false))
+                    .collect();
+                let chunks = batch
+                    .iter()
+                    .zip(&firsts)
+                    .map(|(c, &first)| {
+                        // A journal is re-read after its cursor, not checked by bytes.
+                        let tail = if journal {
+                            &[][..]
+                        } else {
+                            &c.bytes[c.bytes.len().saturating_sub(GUARD)..]
+                        };
+                        ChunkInfo {
+                            start: c.start,
+                            end: c.end,
+                            dropped: c.dropped,
+                            first,
+                            guard_hash: if journal { 0 } else { fnv1a(tail) },
+                            guard_len: tail.len() as u64,
+                            cursor: if journal { last_cursor(&c.bytes) } else { None },
+                        }
+                    })
+                    .collect();
+                if parsed_tx
+                    .send(Ok(Parsed {
+                        chunks,
+                        blocks,
+                        next_line,
+                        eof,
+                    }))
+                    .is_err()
+                    || eof
+                {
+                    return;
                 }
             }
-        }
-        let mut firsts = Vec::with_capacity(batch.len());
-        for c in &batch {
-            let first = next_line + c.dropped;
-            let n = memchr::memchr_iter(b'\n', &c.bytes).count() as u64
-                + u64::from(!c.bytes.is_empty() && !c.bytes.ends_with(b"\n"));
-            firsts.push(first);
-            next_line = first + n;
-        }
-        let parsed: Vec<parse::Block> = batch
-            .par_iter()
-            .zip(&firsts)
-            .map(|(c, &first)| parse::parse_block(&c.bytes, first, false))
-            .collect();
-        for (i, (c, block)) in batch.iter().zip(parsed).enumerate() {
-            if c.start >= old.keep_offset {
-                stats.add(&block.stats);
-                stats.lines += c.dropped;
-                stats.too_long += c.dropped;
+        });
+        let writer = scope.spawn(move || {
+            let mut added = 0i64;
+            for job in jobs_rx {
+                let batch = Batch {
+                    checkpoint: &job.checkpoint,
+                    expected_version: job.expected_version,
+                    replace_from: job.replace_from,
+                    events: &job.events,
+                };
+                match store.commit(batch) {
+                    Ok(n) => added += n,
+                    Err(e) => return (added, Some(e)),
+                }
             }
-            for raw in block.lines {
-                corr.push(raw, &mut |ev| emit(ev, &mut pending));
+            (added, None)
+        });
+        let res = (|| -> Result<(), Failure> {
+            for parsed in parsed_rx.iter() {
+                let Parsed {
+                    chunks,
+                    blocks,
+                    next_line,
+                    eof,
+                } = parsed.map_err(io_fail)?;
+                for (i, (c, block)) in chunks.iter().zip(blocks).enumerate() {
+                    if c.start >= old.keep_offset {
+                        stats.add(&block.stats);
+                        stats.lines += c.dropped;
+                        stats.too_long += c.dropped;
+                    }
+                    for raw in block.lines {
+                        corr.push(raw, &mut |ev| emit(ev, &mut pending));
+                    }
+                    let line_after = chunks.get(i + 1).map_or(next_line, |n| n.first);
+                    boundaries.push(Boundary {
+                        offset: c.end,
+                        line: line_after,
+                        year: corr.year_state(),
+                        idle: corr.held_since().is_none(),
+                        stats: (c.end >= old.keep_offset).then_some(stats),
+                        guard_hash: c.guard_hash,
+                        guard_len: c.guard_len,
+                        cursor: c.cursor.clone(),
+                    });
+                }
+                let pos = boundaries.last().expect("at least the start").offset;
+                if eof {
+                    corr.finish_all(&mut |ev| emit(ev, &mut pending));
+                    if let Some(b) = boundaries.last_mut() {
+                        b.idle = true;
+                    }
+                    if pos < old.end_offset {
+                        return Err(Failure::Input(format!(
+                            "{name}: shorter ({pos} bytes) than when it was last ingested ({} bytes) although it \
+                             starts with the same line; nothing was changed for it",
+                            old.end_offset
+                        )));
+                    }
+                    if pos == old.end_offset && first_commit && old.version > 0 {
+                        report.note = Some("up to date".into());
+                        return Ok(());
+                    }
+                }
+                if pos < old.end_offset {
+                    // Not past what is stored yet: a commit now could drop stored events.
+                    continue;
+                }
+                report.new_bytes = pos - old.end_offset;
+                let replace_from = first_commit.then_some(old.keep_line);
+                advance(&mut cp, &mut boundaries);
+                let expected = cp.version;
+                cp.version += 1;
+                let job = Job {
+                    checkpoint: cp.clone(),
+                    expected_version: expected,
+                    replace_from,
+                    events: std::mem::take(&mut pending),
+                };
+                if jobs_tx.send(job).is_err() {
+                    // The writer stopped on an error, reported below.
+                    break;
+                }
+                first_commit = false;
             }
-            let line_after = firsts.get(i + 1).copied().unwrap_or(next_line);
-            let tail = if journal {
-                &[][..]
-            } else {
-                &c.bytes[c.bytes.len().saturating_sub(GUARD)..]
-            };
-            boundaries.push(Boundary {
-                offset: c.end,
-                line: line_after,
-                year: corr.year_state(),
-                idle: corr.held_since().is_none(),
-                stats: (c.end >= old.keep_offset).then_some(stats),
-                guard_hash: if journal { 0 } else { fnv1a(tail) },
-                guard_len: tail.len() as u64,
-                cursor: if journal { last_cursor(&c.bytes) } else { None },
-            });
+            Ok(())
+        })();
+        drop(jobs_tx);
+        drop(parsed_rx);
+        let (added, err) = writer
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        report.added += added;
+        match err {
+            Some(e) => Err(Failure::Store(e)),
+            None => res,
         }
-        let pos = boundaries.last().expect("at least the start").offset;
-        if eof {
-            corr.finish_all(&mut |ev| emit(ev, &mut pending));
-            if let Some(b) = boundaries.last_mut() {
-                b.idle = true;
-            }
-            if pos < old.end_offset {
-                return Err(Failure::Input(format!(
-                    "{name}: shorter ({pos} bytes) than when it was last ingested ({} bytes) although it starts with \
-                     the same line; nothing was changed for it",
-                    old.end_offset
-                )));
-            }
-            if pos == old.end_offset && first_commit && old.version > 0 {
-                report.note = Some("up to date".into());
-                return Ok(());
-            }
-        }
-        if pos < old.end_offset {
-            // Not past what is stored yet: a commit now could drop stored events.
-            continue;
-        }
-        report.new_bytes = pos - old.end_offset;
-        let replace_from = first_commit.then_some(old.keep_line);
-        advance(&mut cp, &mut boundaries);
-        let expected = cp.version;
-        cp.version += 1;
-        report.added += store.commit(Batch {
-            checkpoint: &cp,
-            expected_version: expected,
-            replace_from,
-            events: &pending,
-        })?;
-        pending.clear();
-        first_commit = false;
-    }
-    Ok(())
+    })
+}
+
+/// A parsed batch of blocks, from the reader thread.
+struct Parsed {
+    chunks: Vec<ChunkInfo>,
+    blocks: Vec<parse::Block>,
+    /// The number of the line after the batch.
+    next_line: u64,
+    eof: bool,
+}
+
+/// Where a block lies, and the hash of its last bytes (a later read's guard).
+struct ChunkInfo {
+    start: u64,
+    end: u64,
+    dropped: u64,
+    /// Number of its first line.
+    first: u64,
+    guard_hash: i64,
+    guard_len: u64,
+    /// Journal inputs: the cursor of its last entry.
+    cursor: Option<String>,
+}
+
+/// One commit, for the writer thread.
+struct Job {
+    checkpoint: Checkpoint,
+    expected_version: i64,
+    replace_from: Option<u64>,
+    events: Vec<Event>,
 }
 
 /// Moves the checkpoint to the last boundary and picks new `keep` and `warm` points.
@@ -523,20 +635,18 @@ impl<R: Read> Blocks<R> {
         let start = self.pos;
         loop {
             let mut buf = std::mem::take(&mut self.carry);
-            // Zeroed once per block: readers that return a little at a time
-            // (pipes, decoders, journalctl) must not cost a block each.
-            let mut filled = buf.len();
-            if filled < BLOCK && !self.eof {
+            while buf.len() < BLOCK && !self.eof {
+                let at = buf.len();
                 buf.resize(BLOCK, 0);
-                while filled < BLOCK && !self.eof {
-                    match self.inner.read(&mut buf[filled..]) {
-                        Ok(0) => self.eof = true,
-                        Ok(n) => filled += n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(e),
+                match self.inner.read(&mut buf[at..]) {
+                    Ok(0) => {
+                        buf.truncate(at);
+                        self.eof = true;
                     }
+                    Ok(n) => buf.truncate(at + n),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(at),
+                    Err(e) => return Err(e),
                 }
-                buf.truncate(filled);
             }
             if self.skipping {
                 match memchr::memchr(b'\n', &buf) {

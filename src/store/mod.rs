@@ -25,10 +25,11 @@ pub mod postgres;
 pub mod sessions;
 pub mod sqlite;
 
-use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
 use thiserror::Error;
 
 use crate::event::{Event, Geo, Kind, Scope, Src, Ts};
@@ -217,11 +218,18 @@ pub struct Filter {
 pub struct MinuteRow {
     /// Unix seconds of the minute's start.
     pub minute: i64,
-    /// ISO code, `""` when unknown.
-    pub country: String,
-    pub kind: String,
+    /// ISO code, `""` when unknown (shared between rows).
+    pub country: Arc<str>,
+    pub kind: &'static str,
     pub events: i64,
     pub attempts: i64,
+}
+
+/// A stored kind name back to its static name.
+pub(crate) fn kind_name(s: &str) -> Result<&'static str> {
+    Kind::from_name(s)
+        .map(Kind::as_str)
+        .ok_or_else(|| StoreError::BadValue(s.to_string()))
 }
 
 /// Per hour × source address.
@@ -229,7 +237,7 @@ pub struct MinuteRow {
 pub struct HourIpRow {
     pub hour: i64,
     pub ip: String,
-    pub country: String,
+    pub country: Arc<str>,
     pub events: i64,
     pub attempts: i64,
 }
@@ -280,12 +288,31 @@ pub trait Store: Send {
     fn count(&mut self) -> Result<u64>;
 }
 
-/// Rollup deltas of one commit, applied in key order (no deadlocks between
-/// concurrent PostgreSQL writers).
+/// Rollup deltas of one commit. Accumulated in hash maps keyed without
+/// allocation per event (the country is the event's shared `Arc<str>`, the
+/// address is not formatted), then applied in key order ([`Rollups::minute_rows`],
+/// [`Rollups::hour_ip_rows`]: no deadlocks between concurrent PostgreSQL writers).
 #[derive(Default, Debug)]
 pub struct Rollups {
-    pub minute: BTreeMap<(i64, String, &'static str), (i64, i64)>,
-    pub hour_ip: BTreeMap<(i64, String), (String, i64, i64)>,
+    minute: FxHashMap<(i64, Option<Arc<str>>, Kind), (i64, i64)>,
+    hour_ip: FxHashMap<(i64, IpAddr), (Option<Arc<str>>, i64, i64)>,
+}
+
+/// One rollup delta, in the order the tables' primary keys sort.
+pub struct MinuteDelta<'a> {
+    pub minute: i64,
+    pub country: &'a str,
+    pub kind: &'static str,
+    pub events: i64,
+    pub attempts: i64,
+}
+
+pub struct HourIpDelta<'a> {
+    pub hour: i64,
+    pub ip: String,
+    pub country: &'a str,
+    pub events: i64,
+    pub attempts: i64,
 }
 
 impl Rollups {
@@ -293,45 +320,94 @@ impl Rollups {
     pub fn add(
         &mut self,
         micros: i64,
-        country: Option<&str>,
+        country: Option<&Arc<str>>,
         kind: Kind,
-        ip: Option<&str>,
+        ip: Option<IpAddr>,
         attempts: i64,
         sign: i64,
     ) {
         let secs = micros.div_euclid(1_000_000);
-        let country = country.unwrap_or("").to_string();
         let m = self
             .minute
-            .entry((secs.div_euclid(60) * 60, country.clone(), kind.as_str()))
+            .entry((secs.div_euclid(60) * 60, country.cloned(), kind))
             .or_default();
         m.0 += sign;
         m.1 += sign * attempts;
         if let Some(ip) = ip {
             let h = self
                 .hour_ip
-                .entry((secs.div_euclid(3600) * 3600, ip.to_string()))
-                .or_insert((country, 0, 0));
+                .entry((secs.div_euclid(3600) * 3600, ip))
+                .or_insert_with(|| (country.cloned(), 0, 0));
             h.1 += sign;
             h.2 += sign * attempts;
         }
     }
 
     pub fn add_event(&mut self, ev: &Event, sign: i64) {
-        let ip = ev.ip.map(|i| i.to_string());
+        let country = ev.geo.as_ref().and_then(|g| g.country.as_ref());
         self.add(
             ev.ts.micros,
-            ev.geo.as_ref().and_then(|g| g.country.as_deref()),
+            country,
             ev.kind,
-            ip.as_deref(),
+            ev.ip,
             i64::from(ev.attempts),
             sign,
         );
     }
 
-    pub fn retain_nonzero(&mut self) {
-        self.minute.retain(|_, v| *v != (0, 0));
-        self.hour_ip.retain(|_, v| (v.1, v.2) != (0, 0));
+    /// Uncounts a stored event (its columns as text).
+    pub fn remove_stored(
+        &mut self,
+        micros: i64,
+        country: Option<&str>,
+        kind: &str,
+        ip: Option<&str>,
+        attempts: i64,
+        interner: &mut Interner,
+    ) -> Result<()> {
+        let kind = Kind::from_name(kind).ok_or_else(|| StoreError::BadValue(kind.to_string()))?;
+        let ip = sessions::parse_ip(ip)?;
+        let country = country.map(|c| interner.get(c));
+        self.add(micros, country.as_ref(), kind, ip, attempts, -1);
+        Ok(())
+    }
+
+    /// The nonzero per-minute deltas, sorted by (minute, country, kind).
+    pub fn minute_rows(&self) -> Vec<MinuteDelta<'_>> {
+        let mut v: Vec<MinuteDelta<'_>> = self
+            .minute
+            .iter()
+            .filter(|(_, v)| **v != (0, 0))
+            .map(|((minute, country, kind), (n, a))| MinuteDelta {
+                minute: *minute,
+                country: country.as_deref().unwrap_or(""),
+                kind: kind.as_str(),
+                events: *n,
+                attempts: *a,
+            })
+            .collect();
+        v.sort_unstable_by(|a, b| {
+            (a.minute, a.country, a.kind).cmp(&(b.minute, b.country, b.kind))
+        });
+        v
+    }
+
+    /// The nonzero per-hour × address deltas, sorted by (hour, address text).
+    pub fn hour_ip_rows(&self) -> Vec<HourIpDelta<'_>> {
+        let mut v: Vec<HourIpDelta<'_>> = self
+            .hour_ip
+            .iter()
+            .filter(|(_, v)| (v.1, v.2) != (0, 0))
+            .map(|((hour, ip), (country, n, a))| HourIpDelta {
+                hour: *hour,
+                ip: ip.to_string(),
+                country: country.as_deref().unwrap_or(""),
+                events: *n,
+                attempts: *a,
+            })
+            .collect();
+        v.sort_unstable_by(|a, b| (a.hour, &a.ip).cmp(&(b.hour, &b.ip)));
+        v
     }
 }
 

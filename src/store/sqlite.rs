@@ -11,8 +11,7 @@ use super::{
     Batch, Checkpoint, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row, Session,
     Store, StoreError, COLUMNS, LINE_BITS,
 };
-use crate::event::Event;
-use crate::event::Kind;
+use crate::event::{Event, Kind};
 use crate::parse::BlockStats;
 
 /// Schema versions, applied in order; never edit a released one, add the next.
@@ -116,10 +115,59 @@ const MIGRATIONS: &[&str] = &[
 const SESSIONS_VERSION: usize = 2;
 
 pub struct SqliteStore {
+    /// Started by the first commit; dropped before `conn`, whose close then
+    /// checkpoints what is left.
+    checkpointer: Option<Checkpointer>,
     conn: Connection,
+    file: std::path::PathBuf,
     path: String,
     busy: Duration,
     trackers: Trackers,
+}
+
+/// Copies the WAL back into the database file from its own connection and
+/// thread (a PASSIVE checkpoint never blocks the writer), after each commit,
+/// so a large ingest does not pay for it on the commit path.
+struct Checkpointer {
+    wake: Option<std::sync::mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path, busy: Duration) -> Option<Checkpointer> {
+        let conn = Connection::open(path).ok()?;
+        conn.busy_timeout(busy).ok()?;
+        let (wake, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    // Busy or failed: the next commit wakes it again, and the
+                    // last connection to close checkpoints everything anyway.
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+            })
+            .ok()?;
+        Some(Checkpointer {
+            wake: Some(wake),
+            thread: Some(thread),
+        })
+    }
+
+    fn poke(&self) {
+        if let Some(w) = &self.wake {
+            let _ = w.try_send(());
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.wake = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl SqliteStore {
@@ -144,7 +192,9 @@ impl SqliteStore {
             source,
         })?;
         let mut s = SqliteStore {
+            checkpointer: None,
             conn,
+            file: path.to_path_buf(),
             path: display,
             busy,
             trackers: Trackers::default(),
@@ -245,6 +295,7 @@ impl SqliteStore {
             });
         }
         let mut roll = Rollups::default();
+        let mut interner = Interner::default();
         let mut deleted = 0i64;
         let hi = super::event_id(cp.id + 1, 0);
         if let Some(from) = b.replace_from {
@@ -256,18 +307,17 @@ impl SqliteStore {
                 )?;
                 let mut rows = st.query(params![lo, hi])?;
                 while let Some(r) = rows.next()? {
-                    let kind: String = r.get(2)?;
-                    let kind = Kind::from_name(&kind).ok_or(StoreError::BadValue(kind))?;
                     let country: Option<String> = r.get(1)?;
+                    let kind: String = r.get(2)?;
                     let ip: Option<String> = r.get(3)?;
-                    roll.add(
+                    roll.remove_stored(
                         r.get(0)?,
                         country.as_deref(),
-                        kind,
+                        &kind,
                         ip.as_deref(),
                         r.get(4)?,
-                        -1,
-                    );
+                        &mut interner,
+                    )?;
                     if let Some(s) = r.get::<_, Option<i64>>(5)? {
                         touched.insert(s);
                     }
@@ -286,61 +336,11 @@ impl SqliteStore {
             }
             None => None,
         };
-        {
-            let mut st = tx.prepare_cached(&format!(
-                "INSERT INTO events ({COLUMNS}, session) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
-                 ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
-            ))?;
-            let mut ip = String::with_capacity(40);
-            for ev in b.events {
-                roll.add_event(ev, 1);
-                let id = super::event_id(cp.id, ev.src.line);
-                let session = tracker
-                    .as_mut()
-                    .expect("loaded for events")
-                    .add(&Ev::of(id, ev));
-                // Bound from the event's own fields: no per-row allocation but the address text.
-                ip.clear();
-                if let Some(a) = ev.ip {
-                    use std::fmt::Write as _;
-                    let _ = write!(ip, "{a}");
-                }
-                let g = ev.geo.as_ref();
-                st.execute(params![
-                    id,
-                    ev.ts.micros,
-                    ev.ts.offset,
-                    ev.host.as_deref(),
-                    &*ev.program,
-                    ev.pid,
-                    ev.kind.as_str(),
-                    ev.method.as_deref(),
-                    ev.user.as_deref(),
-                    ev.invalid_user,
-                    ev.ip.map(|_| ip.as_str()),
-                    ev.port,
-                    ev.count,
-                    ev.attempts,
-                    g.is_some(),
-                    g.and_then(|g| g.country.as_deref()),
-                    g.and_then(|g| g.country_name.as_deref()),
-                    g.and_then(|g| g.city.as_deref()),
-                    g.and_then(|g| g.lat),
-                    g.and_then(|g| g.lon),
-                    g.and_then(|g| g.asn),
-                    g.and_then(|g| g.org.as_deref()),
-                    g.and_then(|g| g.precision),
-                    ev.scope.map(super::scope_name),
-                    &*ev.src.input,
-                    session
-                ])?;
-            }
-        }
         if let Some(t) = tracker.as_mut() {
+            insert_events(&tx, cp.id, b.events, t, &mut roll)?;
             write_sessions(&tx, cp.id, t.dirty().into_iter())?;
             t.settle(min_secs);
         }
-        roll.retain_nonzero();
         {
             let mut up = tx.prepare_cached(
                 "INSERT INTO rollup_minute (minute, country, kind, events, attempts) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -349,10 +349,15 @@ impl SqliteStore {
             )?;
             let mut zero =
                 tx.prepare_cached("DELETE FROM rollup_minute WHERE minute = ?1 AND country = ?2 AND kind = ?3 AND events = 0")?;
-            for ((minute, country, kind), (n, a)) in &roll.minute {
-                up.execute(params![minute, country, kind, n, a])?;
-                if *n < 0 {
-                    zero.execute(params![minute, country, kind])?;
+            for d in roll.minute_rows() {
+                up.raw_bind_parameter(1, d.minute)?;
+                up.raw_bind_parameter(2, d.country)?;
+                up.raw_bind_parameter(3, d.kind)?;
+                up.raw_bind_parameter(4, d.events)?;
+                up.raw_bind_parameter(5, d.attempts)?;
+                up.raw_execute()?;
+                if d.events < 0 {
+                    zero.execute(params![d.minute, d.country, d.kind])?;
                 }
             }
             let mut up = tx.prepare_cached(
@@ -363,10 +368,15 @@ impl SqliteStore {
             let mut zero = tx.prepare_cached(
                 "DELETE FROM rollup_hour_ip WHERE hour = ?1 AND ip = ?2 AND events = 0",
             )?;
-            for ((hour, ip), (country, n, a)) in &roll.hour_ip {
-                up.execute(params![hour, ip, country, n, a])?;
-                if *n < 0 {
-                    zero.execute(params![hour, ip])?;
+            for d in roll.hour_ip_rows() {
+                up.raw_bind_parameter(1, d.hour)?;
+                up.raw_bind_parameter(2, d.ip.as_str())?;
+                up.raw_bind_parameter(3, d.country)?;
+                up.raw_bind_parameter(4, d.events)?;
+                up.raw_bind_parameter(5, d.attempts)?;
+                up.raw_execute()?;
+                if d.events < 0 {
+                    zero.execute(params![d.hour, d.ip])?;
                 }
             }
         }
@@ -379,6 +389,62 @@ impl SqliteStore {
         }
         Ok(added)
     }
+}
+
+/// Inserts the new events (each bound straight from the event's fields, on one
+/// cached statement), assigning their sessions and counting their rollups.
+fn insert_events(
+    tx: &Connection,
+    input: i64,
+    events: &[Event],
+    t: &mut Tracker,
+    roll: &mut Rollups,
+) -> Result<()> {
+    let mut st = tx.prepare_cached(&format!(
+        "INSERT INTO events ({COLUMNS}, session) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
+         ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
+    ))?;
+    // Each distinct address is formatted once per commit.
+    let mut ips: rustc_hash::FxHashMap<std::net::IpAddr, Box<str>> = Default::default();
+    for ev in events {
+        roll.add_event(ev, 1);
+        let id = super::event_id(input, ev.src.line);
+        let session = t.add(&Ev::of(id, ev));
+        let ip = ev.ip.map(|a| {
+            &**ips
+                .entry(a)
+                .or_insert_with(|| a.to_string().into_boxed_str())
+        });
+        let g = ev.geo.as_ref();
+        st.raw_bind_parameter(1, id)?;
+        st.raw_bind_parameter(2, ev.ts.micros)?;
+        st.raw_bind_parameter(3, ev.ts.offset)?;
+        st.raw_bind_parameter(4, ev.host.as_deref())?;
+        st.raw_bind_parameter(5, &*ev.program)?;
+        st.raw_bind_parameter(6, ev.pid)?;
+        st.raw_bind_parameter(7, ev.kind.as_str())?;
+        st.raw_bind_parameter(8, ev.method.as_deref())?;
+        st.raw_bind_parameter(9, ev.user.as_deref())?;
+        st.raw_bind_parameter(10, ev.invalid_user)?;
+        st.raw_bind_parameter(11, ip)?;
+        st.raw_bind_parameter(12, ev.port)?;
+        st.raw_bind_parameter(13, ev.count)?;
+        st.raw_bind_parameter(14, ev.attempts)?;
+        st.raw_bind_parameter(15, g.is_some())?;
+        st.raw_bind_parameter(16, g.and_then(|g| g.country.as_deref()))?;
+        st.raw_bind_parameter(17, g.and_then(|g| g.country_name.as_deref()))?;
+        st.raw_bind_parameter(18, g.and_then(|g| g.city.as_deref()))?;
+        st.raw_bind_parameter(19, g.and_then(|g| g.lat))?;
+        st.raw_bind_parameter(20, g.and_then(|g| g.lon))?;
+        st.raw_bind_parameter(21, g.and_then(|g| g.asn))?;
+        st.raw_bind_parameter(22, g.and_then(|g| g.org.as_deref()))?;
+        st.raw_bind_parameter(23, g.and_then(|g| g.precision))?;
+        st.raw_bind_parameter(24, ev.scope.map(super::scope_name))?;
+        st.raw_bind_parameter(25, &*ev.src.input)?;
+        st.raw_bind_parameter(26, session)?;
+        st.raw_execute()?;
+    }
+    Ok(())
 }
 
 /// Loads the possibly-open sessions of `input` for a batch starting at `min_secs`.
@@ -424,18 +490,17 @@ fn write_sessions<'a>(
             outcome = excluded.outcome, first_seen = excluded.first_seen, last_seen = excluded.last_seen",
     )?;
     for s in list {
-        st.execute(params![
-            s.id,
-            input,
-            s.host.as_deref(),
-            s.pid,
-            s.ip_text(),
-            s.users_text(),
-            s.attempts,
-            s.outcome.as_str(),
-            s.start,
-            s.end
-        ])?;
+        st.raw_bind_parameter(1, s.id)?;
+        st.raw_bind_parameter(2, input)?;
+        st.raw_bind_parameter(3, s.host.as_deref())?;
+        st.raw_bind_parameter(4, s.pid)?;
+        st.raw_bind_parameter(5, s.ip_text())?;
+        st.raw_bind_parameter(6, s.users_text())?;
+        st.raw_bind_parameter(7, s.attempts)?;
+        st.raw_bind_parameter(8, s.outcome.as_str())?;
+        st.raw_bind_parameter(9, s.start)?;
+        st.raw_bind_parameter(10, s.end)?;
+        st.raw_execute()?;
     }
     Ok(())
 }
@@ -726,7 +791,19 @@ impl Store for SqliteStore {
     }
 
     fn commit(&mut self, batch: Batch<'_>) -> Result<i64> {
-        self.commit_inner(&batch).map_err(|e| self.classify(e))
+        if self.checkpointer.is_none() {
+            self.checkpointer = Checkpointer::start(&self.file, self.busy);
+            if self.checkpointer.is_some() {
+                self.conn
+                    .execute_batch("PRAGMA wal_autocheckpoint=0")
+                    .map_err(|e| self.classify(e.into()))?;
+            }
+        }
+        let added = self.commit_inner(&batch).map_err(|e| self.classify(e))?;
+        if let Some(c) = &self.checkpointer {
+            c.poke();
+        }
+        Ok(added)
     }
 
     fn scan(&mut self, f: &Filter, sink: &mut dyn FnMut(Event)) -> Result<()> {
@@ -759,16 +836,20 @@ impl Store for SqliteStore {
             "SELECT minute, country, kind, events, attempts FROM rollup_minute
              WHERE minute >= ?1 AND minute < ?2 ORDER BY minute, country, kind",
         )?;
-        let rows = st.query_map([from, to], |r| {
-            Ok(MinuteRow {
+        let mut rows = st.query([from, to])?;
+        let mut out = Vec::new();
+        // Country and kind repeat on every minute: shared, not allocated per row.
+        let mut interner = Interner::default();
+        while let Some(r) = rows.next()? {
+            out.push(MinuteRow {
                 minute: r.get(0)?,
-                country: r.get(1)?,
-                kind: r.get(2)?,
+                country: interner.get(text(r, 1)?),
+                kind: super::kind_name(text(r, 2)?)?,
                 events: r.get(3)?,
                 attempts: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            });
+        }
+        Ok(out)
     }
 
     fn hour_ip(&mut self, from: i64, to: i64) -> Result<Vec<HourIpRow>> {
@@ -776,16 +857,19 @@ impl Store for SqliteStore {
             "SELECT hour, ip, country, events, attempts FROM rollup_hour_ip
              WHERE hour >= ?1 AND hour < ?2 ORDER BY hour, ip",
         )?;
-        let rows = st.query_map([from, to], |r| {
-            Ok(HourIpRow {
+        let mut rows = st.query([from, to])?;
+        let mut out = Vec::new();
+        let mut interner = Interner::default();
+        while let Some(r) = rows.next()? {
+            out.push(HourIpRow {
                 hour: r.get(0)?,
-                ip: r.get(1)?,
-                country: r.get(2)?,
+                ip: text(r, 1)?.to_string(),
+                country: interner.get(text(r, 2)?),
                 events: r.get(3)?,
                 attempts: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            });
+        }
+        Ok(out)
     }
 
     fn sessions(&mut self, f: &Filter) -> Result<Vec<Session>> {
@@ -836,6 +920,13 @@ impl Store for SqliteStore {
             .query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))?
             as u64)
     }
+}
+
+/// A text column, borrowed from the row.
+fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str> {
+    r.get_ref(i)?
+        .as_str()
+        .map_err(|e| StoreError::BadValue(format!("column {i}: {e}")))
 }
 
 /// Reads the line number back out of an event id (tests, tools).

@@ -484,7 +484,12 @@ fn rollups_match_the_raw_events() {
         .minute_country(0, i64::MAX)
         .unwrap()
         .into_iter()
-        .map(|r| ((r.minute, r.country, r.kind), (r.events, r.attempts)))
+        .map(|r| {
+            (
+                (r.minute, r.country.to_string(), r.kind.to_string()),
+                (r.events, r.attempts),
+            )
+        })
         .collect();
     assert_eq!(got, want);
     let sessions = s.sessions(&Filter::default()).unwrap();

@@ -170,7 +170,7 @@ fn from_rollups(
     };
     let offset = crate::render::command::rollup_offset(st, first, settings)?;
     for r in &rows {
-        let country = (!r.country.is_empty()).then_some(r.country.as_str());
+        let country = (!r.country.is_empty()).then_some(&*r.country);
         binner.count(
             r.minute,
             offset,
