@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use super::alerts::Alerter;
 use super::state::{now_micros, Batch, BatchResult, Shared};
 use super::writer::{Commit, Writer};
-use crate::event::{Event, Kind, Ts};
+use crate::event::{Event, Ts};
 use crate::geo::{Enricher, Locator};
 use crate::parse::{self, Correlator};
 use crate::source::tail::Position;
@@ -352,25 +352,21 @@ fn preload(
     let now = now_micros();
     let window_start = now - shared.cfg.window.as_micros() as i64;
     let history_start = now - HISTORY.as_micros() as i64;
+    // Logins before the window only teach the alerter who logs in from where:
+    // read from an index, not by decoding a month of events.
+    if history_start < window_start {
+        for (user, country) in st.logins(history_start, window_start)? {
+            alerter.remember_login(&user, &country);
+        }
+    }
     let mut window = Vec::new();
     st.scan(
         &store::Filter {
-            from: Some(history_start.min(window_start)),
+            from: Some(window_start),
             to: None,
             host: None,
         },
-        &mut |ev| {
-            if ev.kind == Kind::AuthSuccess && ev.ts.micros < window_start {
-                if let (Some(u), Some(c)) =
-                    (&ev.user, ev.geo.as_ref().and_then(|g| g.country.as_deref()))
-                {
-                    alerter.remember_login(u, c);
-                }
-            }
-            if ev.ts.micros >= window_start {
-                window.push(ev);
-            }
-        },
+        &mut |ev| window.push(ev),
     )?;
     window.sort_by_key(|e| e.ts.micros);
     for ev in &window {

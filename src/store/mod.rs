@@ -286,6 +286,29 @@ pub trait Store: Send {
     fn prune(&mut self, before: i64) -> Result<u64>;
     /// Number of stored raw events.
     fn count(&mut self) -> Result<u64>;
+    /// (user, country) of each successful login in `[from, to)` (microseconds),
+    /// for the live map's alert history; back ends answer from an index, not by
+    /// decoding every event.
+    fn logins(&mut self, from: i64, to: i64) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        self.scan(
+            &Filter {
+                from: Some(from),
+                to: Some(to),
+                host: None,
+            },
+            &mut |ev| {
+                if ev.kind == Kind::AuthSuccess {
+                    if let (Some(u), Some(c)) =
+                        (&ev.user, ev.geo.as_ref().and_then(|g| g.country.as_deref()))
+                    {
+                        out.push((u.clone(), c.to_string()));
+                    }
+                }
+            },
+        )?;
+        Ok(out)
+    }
 }
 
 /// Rollup deltas of one commit. Accumulated in hash maps keyed without

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, a module per area, helpers in `util`.
 
+mod alerts;
 mod cli;
 mod corpora;
 mod geoip;
