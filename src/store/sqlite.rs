@@ -109,6 +109,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX sessions_first_seen ON sessions(first_seen);",
 ];
 
+/// Databases up to this size get a structural check when opened (it reads the whole file).
+const QUICK_CHECK_MAX_BYTES: i64 = 64 << 20;
+
 /// The version whose migration adds the sessions table (then filled from the events).
 const SESSIONS_VERSION: usize = 2;
 
@@ -214,10 +217,17 @@ impl SqliteStore {
             tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
         }
         tx.commit()?;
-        // A quick structural check: a damaged file fails here rather than mid-ingest.
-        let ok: String = self.conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
-        if ok != "ok" {
-            return Err(StoreError::Corrupt { path: self.path.clone(), detail: ok });
+        // A quick structural check, so a damaged file fails here rather than
+        // mid-ingest; it reads the whole file, so only while that is cheap.
+        // Beyond, damage met later is still reported as corrupt (see
+        // `classify`) and its transaction rolled back.
+        let pages: i64 = self.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        let page_size: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        if pages.saturating_mul(page_size) <= QUICK_CHECK_MAX_BYTES {
+            let ok: String = self.conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
+            if ok != "ok" {
+                return Err(StoreError::Corrupt { path: self.path.clone(), detail: ok });
+            }
         }
         Ok(())
     }
