@@ -504,6 +504,27 @@ pub(crate) fn scope_name(s: Scope) -> &'static str {
 #[derive(Default)]
 pub struct Interner(std::collections::HashMap<String, Arc<str>>);
 
+/// The last string [`Interner`] handed out, checked first: rows in key order
+/// repeat a country or host many times in a row.
+#[derive(Default)]
+pub struct RunInterner {
+    last: Option<Arc<str>>,
+    all: Interner,
+}
+
+impl RunInterner {
+    pub fn get(&mut self, s: &str) -> Arc<str> {
+        match &self.last {
+            Some(l) if **l == *s => l.clone(),
+            _ => {
+                let a = self.all.get(s);
+                self.last = Some(a.clone());
+                a
+            }
+        }
+    }
+}
+
 impl Interner {
     pub fn get(&mut self, s: &str) -> Arc<str> {
         if let Some(a) = self.0.get(s) {

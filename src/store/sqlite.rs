@@ -749,7 +749,7 @@ impl Store for SqliteStore {
         let mut rows = st.query([from, to])?;
         let mut out = Vec::new();
         // Country and kind repeat on every minute: shared, not allocated per row.
-        let mut interner = Interner::default();
+        let mut interner = super::RunInterner::default();
         while let Some(r) = rows.next()? {
             out.push(MinuteRow {
                 minute: r.get(0)?,
@@ -769,7 +769,7 @@ impl Store for SqliteStore {
         )?;
         let mut rows = st.query([from, to])?;
         let mut out = Vec::new();
-        let mut interner = Interner::default();
+        let mut interner = super::RunInterner::default();
         while let Some(r) = rows.next()? {
             out.push(HourIpRow {
                 hour: r.get(0)?,
