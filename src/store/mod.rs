@@ -282,9 +282,14 @@ pub trait Store: Send {
 /// [`Rollups::hour_ip_rows`]: no deadlocks between concurrent PostgreSQL writers).
 #[derive(Default, Debug)]
 pub struct Rollups {
-    minute: FxHashMap<(i64, Option<Arc<str>>, Kind), (i64, i64)>,
-    hour_ip: FxHashMap<(i64, IpAddr), (Option<Arc<str>>, i64, i64)>,
+    minute: FxHashMap<MinuteKey, (i64, i64)>,
+    hour_ip: FxHashMap<(i64, IpAddr), HourIpCounts>,
 }
+
+/// (minute, country, kind).
+type MinuteKey = (i64, Option<Arc<str>>, Kind);
+/// (country, events, attempts).
+type HourIpCounts = (Option<Arc<str>>, i64, i64);
 
 /// One rollup delta, in the order the tables' primary keys sort.
 pub struct MinuteDelta<'a> {
