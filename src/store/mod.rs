@@ -270,7 +270,9 @@ pub trait Store: Send {
     /// on `filter.host`, sorted; from the `sessions` table, maintained at insert
     /// time and kept when raw events are pruned.
     fn sessions(&mut self, filter: &Filter) -> Result<Vec<Session>>;
-    /// Deletes raw events before `before` (microseconds); rollups stay. Returns how many.
+    /// Deletes raw events before `before` (microseconds), except the provisional
+    /// ones at the end of each input (see [`ingest`]); rollups and sessions stay.
+    /// Returns how many.
     fn prune(&mut self, before: i64) -> Result<u64>;
     /// Number of stored raw events.
     fn count(&mut self) -> Result<u64>;

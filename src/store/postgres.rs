@@ -731,7 +731,8 @@ impl Store for PgStore {
     }
 
     fn prune(&mut self, before: i64) -> Result<u64> {
-        Ok(self.client.execute("DELETE FROM events WHERE ts < $1", &[&before])?)
+        // The same statement as SQLite's (see `sqlite::PRUNE`).
+        Ok(self.client.execute(&super::sqlite::PRUNE.replace("?1", "$1"), &[&before])?)
     }
 
     fn count(&mut self) -> Result<u64> {

@@ -109,6 +109,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX sessions_first_seen ON sessions(first_seen);",
 ];
 
+/// Deletes the raw events before ?1 except the provisional ones (from their
+/// input's `keep_line` on) and the others of their sessions: the next read
+/// replaces the provisional events, uncounts them from the rollups and
+/// rebuilds their sessions from the events that remain.
+pub(crate) const PRUNE: &str = "DELETE FROM events WHERE ts < ?1
+    AND id < (SELECT (i.id << 40) | i.keep_line FROM inputs i WHERE i.id = events.id >> 40)
+    AND session NOT IN (SELECT e.session FROM inputs i JOIN events e
+        ON e.id >= ((i.id << 40) | i.keep_line) AND e.id < ((i.id + 1) << 40) WHERE e.session IS NOT NULL)";
+
 /// Databases up to this size get a structural check when opened (it reads the whole file).
 const QUICK_CHECK_MAX_BYTES: i64 = 64 << 20;
 
@@ -817,7 +826,7 @@ impl Store for SqliteStore {
     }
 
     fn prune(&mut self, before: i64) -> Result<u64> {
-        let n = self.conn.execute("DELETE FROM events WHERE ts < ?1", [before]).map_err(|e| self.classify(e.into()))?;
+        let n = self.conn.execute(PRUNE, [before]).map_err(|e| self.classify(e.into()))?;
         Ok(n as u64)
     }
 
