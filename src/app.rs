@@ -261,7 +261,7 @@ fn ingest(settings: &Settings, a: &IngestArgs, db: Option<&str>) -> Result<i32> 
         let now = jiff::Timestamp::now().as_microsecond();
         let n = st.prune(now - secs * 1_000_000)?;
         if !settings.quiet {
-            eprintln!("sshmap: --keep: pruned {n} raw events (rollups kept)");
+            eprintln!("sshmap: --keep: pruned {n} raw events (rollups and sessions kept)");
         }
     }
     Ok(i32::from(failed))

@@ -282,7 +282,9 @@ pub trait Store: Send {
     /// on `filter.host`, sorted; from the `sessions` table, maintained at insert
     /// time and kept when raw events are pruned.
     fn sessions(&mut self, filter: &Filter) -> Result<Vec<Session>>;
-    /// Deletes raw events before `before` (microseconds); rollups stay. Returns how many.
+    /// Deletes raw events before `before` (microseconds), except the provisional
+    /// ones at the end of each input (see [`ingest`]); rollups and sessions stay.
+    /// Returns how many.
     fn prune(&mut self, before: i64) -> Result<u64>;
     /// Number of stored raw events.
     fn count(&mut self) -> Result<u64>;
@@ -317,9 +319,14 @@ pub trait Store: Send {
 /// [`Rollups::hour_ip_rows`]: no deadlocks between concurrent PostgreSQL writers).
 #[derive(Default, Debug)]
 pub struct Rollups {
-    minute: FxHashMap<(i64, Option<Arc<str>>, Kind), (i64, i64)>,
-    hour_ip: FxHashMap<(i64, IpAddr), (Option<Arc<str>>, i64, i64)>,
+    minute: FxHashMap<MinuteKey, (i64, i64)>,
+    hour_ip: FxHashMap<(i64, IpAddr), HourIpCounts>,
 }
+
+/// (minute, country, kind).
+type MinuteKey = (i64, Option<Arc<str>>, Kind);
+/// (country, events, attempts).
+type HourIpCounts = (Option<Arc<str>>, i64, i64);
 
 /// One rollup delta, in the order the tables' primary keys sort.
 pub struct MinuteDelta<'a> {
@@ -565,6 +572,27 @@ pub(crate) fn scope_name(s: Scope) -> &'static str {
 /// Shares the `Arc<str>` of repeated strings (hosts, countries, input names).
 #[derive(Default)]
 pub struct Interner(std::collections::HashMap<String, Arc<str>>);
+
+/// The last string [`Interner`] handed out, checked first: rows in key order
+/// repeat a country or host many times in a row.
+#[derive(Default)]
+pub struct RunInterner {
+    last: Option<Arc<str>>,
+    all: Interner,
+}
+
+impl RunInterner {
+    pub fn get(&mut self, s: &str) -> Arc<str> {
+        match &self.last {
+            Some(l) if **l == *s => l.clone(),
+            _ => {
+                let a = self.all.get(s);
+                self.last = Some(a.clone());
+                a
+            }
+        }
+    }
+}
 
 impl Interner {
     pub fn get(&mut self, s: &str) -> Arc<str> {

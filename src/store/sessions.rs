@@ -345,6 +345,8 @@ pub fn rebuild<'a>(events: impl Iterator<Item = (i64, Ev<'a>)>) -> FxHashMap<i64
 pub struct Trackers(FxHashMap<i64, Tracker>);
 
 impl Trackers {
+    pub const KEEP: usize = 4;
+
     /// Takes the tracker of `input` if it agrees with the table at `version`
     /// and covers `min_secs`; else `None` (the caller loads a fresh one).
     pub fn take(&mut self, input: i64, version: i64, min_secs: i64) -> Option<Tracker> {
@@ -352,7 +354,13 @@ impl Trackers {
         (t.version == version && t.covers(min_secs)).then_some(t)
     }
 
+    /// Keeps `t` for the next commit of its input. At most [`Trackers::KEEP`]
+    /// inputs are kept (an ingest reads one input after another; a dropped
+    /// tracker only costs a reload).
     pub fn put(&mut self, t: Tracker) {
+        if self.0.len() >= Self::KEEP && !self.0.contains_key(&t.input) {
+            self.0.clear();
+        }
         self.0.insert(t.input, t);
     }
 

@@ -114,6 +114,18 @@ const MIGRATIONS: &[&str] = &[
     "CREATE INDEX events_logins ON events(ts) WHERE kind = 'auth_success';",
 ];
 
+/// Deletes the raw events before ?1 except the provisional ones (from their
+/// input's `keep_line` on) and the others of their sessions: the next read
+/// replaces the provisional events, uncounts them from the rollups and
+/// rebuilds their sessions from the events that remain.
+pub(crate) const PRUNE: &str = "DELETE FROM events WHERE ts < ?1
+    AND id < (SELECT (i.id << 40) | i.keep_line FROM inputs i WHERE i.id = events.id >> 40)
+    AND session NOT IN (SELECT e.session FROM inputs i JOIN events e
+        ON e.id >= ((i.id << 40) | i.keep_line) AND e.id < ((i.id + 1) << 40) WHERE e.session IS NOT NULL)";
+
+/// Databases up to this size get a structural check when opened (it reads the whole file).
+const QUICK_CHECK_MAX_BYTES: i64 = 64 << 20;
+
 /// The version whose migration adds the sessions table (then filled from the events).
 const SESSIONS_VERSION: usize = 2;
 
@@ -237,15 +249,22 @@ impl SqliteStore {
             tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
         }
         tx.commit()?;
-        // A quick structural check: a damaged file fails here rather than mid-ingest.
-        let ok: String = self
-            .conn
-            .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
-        if ok != "ok" {
-            return Err(StoreError::Corrupt {
-                path: self.path.clone(),
-                detail: ok,
-            });
+        // A quick structural check, so a damaged file fails here rather than
+        // mid-ingest; it reads the whole file, so only while that is cheap.
+        // Beyond, damage met later is still reported as corrupt (see
+        // `classify`) and its transaction rolled back.
+        let pages: i64 = self.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        let page_size: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        if pages.saturating_mul(page_size) <= QUICK_CHECK_MAX_BYTES {
+            let ok: String = self
+                .conn
+                .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
+            if ok != "ok" {
+                return Err(StoreError::Corrupt {
+                    path: self.path.clone(),
+                    detail: ok,
+                });
+            }
         }
         Ok(())
     }
@@ -842,7 +861,7 @@ impl Store for SqliteStore {
         let mut rows = st.query([from, to])?;
         let mut out = Vec::new();
         // Country and kind repeat on every minute: shared, not allocated per row.
-        let mut interner = Interner::default();
+        let mut interner = super::RunInterner::default();
         while let Some(r) = rows.next()? {
             out.push(MinuteRow {
                 minute: r.get(0)?,
@@ -862,7 +881,7 @@ impl Store for SqliteStore {
         )?;
         let mut rows = st.query([from, to])?;
         let mut out = Vec::new();
-        let mut interner = Interner::default();
+        let mut interner = super::RunInterner::default();
         while let Some(r) = rows.next()? {
             out.push(HourIpRow {
                 hour: r.get(0)?,
@@ -912,7 +931,7 @@ impl Store for SqliteStore {
     fn prune(&mut self, before: i64) -> Result<u64> {
         let n = self
             .conn
-            .execute("DELETE FROM events WHERE ts < ?1", [before])
+            .execute(PRUNE, [before])
             .map_err(|e| self.classify(e.into()))?;
         Ok(n as u64)
     }

@@ -393,27 +393,11 @@ fn db_videos_come_from_the_rollups_and_survive_pruning() {
         video("logs.gif", &[log], &odd)
     );
 
-    // --keep prunes every raw event: the rollups still make the same video.
+    // Raw events gone (as `--keep` prunes final ones; deleted here, since a
+    // log this short is all provisional): the rollups still make the same video.
     let whole = video("logs.gif", &[log], &[]);
-    let stamp = dir.path().join("later.log");
-    std::fs::write(
-        &stamp,
-        "Nov 23 12:00:00 web1 sshd[1]: Connection closed by 192.0.2.1 port 1 [preauth]\n",
-    )
-    .unwrap();
-    ok(&[
-        "ingest",
-        stamp.to_str().unwrap(),
-        "--db",
-        db,
-        "--keep",
-        "1h",
-    ]);
-    let o = run(&[&g[..], &["parse", "--db", db]].concat());
-    assert!(
-        o.status.success()
-            && !String::from_utf8_lossy(&o.stdout).contains("\"kind\":\"auth_failure\""),
-        "raw events were not pruned"
-    );
+    let c = rusqlite::Connection::open(db).unwrap();
+    assert!(c.execute("DELETE FROM events", []).unwrap() > 0);
+    drop(c);
     assert_eq!(video("db.gif", &["--db", db], &[]), whole);
 }
