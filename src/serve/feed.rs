@@ -197,6 +197,9 @@ pub fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Batch>, opts: FeedOptions
             }
         };
         stream.used = tick;
+        if let Some(w) = &writer {
+            w.parsing(stream.fingerprint);
+        }
         events.clear();
         let mut results = Vec::with_capacity(group.len());
         let mut position = None;

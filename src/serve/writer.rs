@@ -11,7 +11,8 @@
 //! next transaction.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicI64};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,7 +30,7 @@ const QUEUE: usize = 4;
 /// Events merged into one transaction at most.
 const MAX_MERGED: usize = 100_000;
 
-/// The longest a commit waits for more lines of its stream.
+/// The longest a commit waits for the group the pipeline is parsing for its stream.
 const MAX_MERGE_WAIT: Duration = Duration::from_millis(10);
 
 /// How often `--keep` prunes (and once at start).
@@ -77,8 +78,22 @@ impl State {
     }
 }
 
+/// Which stream the pipeline is parsing a group for, if any.
+#[derive(Default)]
+pub struct Busy {
+    on: AtomicBool,
+    fingerprint: AtomicI64,
+}
+
+impl Busy {
+    fn is(&self, fingerprint: i64) -> bool {
+        self.on.load(SeqCst) && self.fingerprint.load(SeqCst) == fingerprint
+    }
+}
+
 /// The pipeline's handle on the writer thread.
 pub struct Writer {
+    busy: Arc<Busy>,
     tx: Option<SyncSender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -88,8 +103,17 @@ impl Writer {
     pub fn spawn(store: Box<dyn Store>, shared: Arc<Shared>) -> Writer {
         let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
         let state = State { store, checkpoints: HashMap::new() };
-        let thread = std::thread::Builder::new().name("store-writer".into()).spawn(move || run(state, rx, shared)).ok();
-        Writer { tx: Some(tx), thread }
+        let busy = Arc::new(Busy::default());
+        let b = busy.clone();
+        let thread = std::thread::Builder::new().name("store-writer".into()).spawn(move || run(state, rx, shared, b)).ok();
+        Writer { busy, tx: Some(tx), thread }
+    }
+
+    /// The pipeline starts parsing a group of `fingerprint`'s stream: its
+    /// commit is on its way (see [`Writer::commit`], which ends this).
+    pub fn parsing(&self, fingerprint: i64) {
+        self.busy.fingerprint.store(fingerprint, SeqCst);
+        self.busy.on.store(true, SeqCst);
     }
 
     /// Queues a commit (waits while the writer is [`QUEUE`] groups behind).
@@ -100,6 +124,8 @@ impl Writer {
             Some(tx) => tx.send(job).err().map(|e| e.0),
             None => Some(job),
         };
+        // After the send: a writer that sees the flag down finds the job queued.
+        self.busy.on.store(false, SeqCst);
         if let Some(Job::Commit(c)) = failed {
             answer(c.acks);
         }
@@ -141,11 +167,10 @@ fn answer(acks: Vec<(oneshot::Sender<BatchResult>, BatchResult)>) {
     }
 }
 
-fn run(mut state: State, rx: Receiver<Job>, shared: Arc<Shared>) {
+fn run(mut state: State, rx: Receiver<Job>, shared: Arc<Shared>, busy: Arc<Busy>) {
     let keep = shared.cfg.keep;
     let mut next_prune = Instant::now();
     let mut carry: Option<Job> = None;
-    let mut last_commit = Duration::ZERO;
     loop {
         if let Some(keep) = keep {
             if Instant::now() >= next_prune {
@@ -173,21 +198,24 @@ fn run(mut state: State, rx: Receiver<Job>, shared: Arc<Shared>) {
             Job::Commit(c) => c,
         };
         // What queued up meanwhile for the same stream joins this transaction,
-        // and what comes within half the last commit's time too: a commit of
-        // 4,000 lines costs 30% less per line than four of 1,000 (B-tree pages
-        // and WAL frames are written once per transaction), and under load the
-        // writer is the pipeline's slowest stage. The wait is bounded by what
-        // the last commit took, so a quiet stream is answered at once.
-        let merge_until = Instant::now() + (last_commit / 2).min(MAX_MERGE_WAIT);
+        // and so does the group the pipeline is parsing for it right now (up
+        // to MAX_MERGE_WAIT): a commit of 4,000 lines costs 30% less per line
+        // than four of 1,000 (B-tree pages and WAL frames are written once per
+        // transaction), and under load the writer is the slowest stage. When
+        // nothing is on its way the commit starts at once.
+        let merge_until = Instant::now() + MAX_MERGE_WAIT;
         while c.events.len() < MAX_MERGED {
             let next = match rx.try_recv() {
                 Ok(j) => Ok(j),
                 Err(_) => match merge_until.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => rx.recv_timeout(left).map_err(|_| ()),
-                    _ => Err(()),
+                    Some(left) if !left.is_zero() && busy.is(c.fingerprint) => {
+                        rx.recv_timeout(left.min(Duration::from_millis(1))).map_err(|e| e == RecvTimeoutError::Disconnected)
+                    }
+                    _ => Err(true),
                 },
             };
             match next {
+                Err(false) => continue,
                 Ok(Job::Commit(more)) if more.fingerprint == c.fingerprint => {
                     c.events.extend(more.events);
                     c.end_line = more.end_line;
@@ -202,9 +230,7 @@ fn run(mut state: State, rx: Receiver<Job>, shared: Arc<Shared>) {
                 Err(_) => break,
             }
         }
-        let t = Instant::now();
         commit(&mut state, &c, &shared);
-        last_commit = t.elapsed();
         answer(c.acks);
     }
 }
