@@ -7,8 +7,9 @@
 //! group. Events are published before their commit (the live map does not wait
 //! for the disk) but a sender's answer — and with it a followed file's
 //! checkpoint — comes only after the commit: exactly-once is unchanged.
-//! Groups of one stream that queue up while a commit runs are merged into the
-//! next transaction.
+//! Groups of one stream that queue up while a commit runs, and the one the
+//! pipeline is parsing for it when the commit starts, are merged into one
+//! transaction.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
