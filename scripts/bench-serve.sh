@@ -3,13 +3,21 @@
 # `examples/serve_load.rs` in a second process, everything on 127.0.0.1.
 #
 #   scripts/bench-serve.sh            # LINES=1000000 CLIENTS=1000 RATE=1000 SECS=30
+#   BIN=/tmp/old scripts/bench-serve.sh   # prebuilt sshmap and serve_load (e.g. an older commit's), no build
+#
+# The machine's load average is printed before and after each part: on a shared
+# machine it decides the result as much as the code does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LINES=${LINES:-1000000} BATCH=${BATCH:-1000} CONNS=${CONNS:-2}
 CLIENTS=${CLIENTS:-1000} RATE=${RATE:-1000} SECS=${SECS:-30}
 TOKEN=bench-token-0123456789
-cargo build --release --bin sshmap --example serve_load >&2
-T=${CARGO_TARGET_DIR:-target}/release
+if [ -n "${BIN:-}" ]; then
+    T=$BIN; G=$BIN/serve_load
+else
+    cargo build --release --bin sshmap --example serve_load >&2
+    T=${CARGO_TARGET_DIR:-target}/release; G=$T/examples/serve_load
+fi
 WORK=$(mktemp -d)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
@@ -24,12 +32,16 @@ serve() { # PORT DB
 
 echo "## HTTP ingest into SQLite ($LINES lines, $BATCH per request, $CONNS connections)"
 serve 18022 "$WORK/ingest.db"
-"$T/examples/serve_load" ingest 127.0.0.1:18022 "$TOKEN" "$LINES" "$BATCH" "$CONNS"
+uptime
+"$G" ingest 127.0.0.1:18022 "$TOKEN" "$LINES" "$BATCH" "$CONNS"
 grep -E '^sshmap_(events_total\{kind="auth_failure"\}|lines_read_total|store_errors_total)' <(curl -s http://127.0.0.1:18022/metrics)
 echo "server RSS after ingest: $(awk '/VmRSS/ {print int($2/1024)" MiB"}' /proc/${PIDS[0]}/status)"
+uptime
 kill "${PIDS[0]}"; wait "${PIDS[0]}" 2>/dev/null || true; PIDS=()
 
 echo "## SSE latency ($CLIENTS clients, $RATE events/s for $SECS s, SQLite store)"
 serve 18023 "$WORK/sse.db"
-"$T/examples/serve_load" sse 127.0.0.1:18023 "$TOKEN" "$CLIENTS" "$RATE" "$SECS" "${PIDS[0]}"
+uptime
+"$G" sse 127.0.0.1:18023 "$TOKEN" "$CLIENTS" "$RATE" "$SECS" "${PIDS[0]}"
 grep -E '^sshmap_(sse_clients|sse_dropped_total)' <(curl -s http://127.0.0.1:18023/metrics)
+uptime

@@ -27,6 +27,12 @@ use crate::event::{days_from_civil, Event, Kind, Src, Ts};
 pub const STALE_LINES: u64 = 5_000;
 /// At most this many events wait in the queue; beyond it the oldest connection is closed.
 const MAX_QUEUE: usize = 100_000;
+/// Open connections remembered at most. Beyond it, those silent for more than
+/// [`STALE_LINES`] lines are taken as ended: a connection whose close line never
+/// came (lost, rate-limited, or logs like a flood of one line per pid) must
+/// not stay in memory for the rest of a long `serve` run. No real log has this
+/// many connections open at once, so ordinary correlation never sees it.
+const MAX_CONNS: usize = 100_000;
 
 /// What the correlator needs to know about its input.
 #[derive(Clone, Debug)]
@@ -189,6 +195,9 @@ impl Correlator {
                     fresh.auth_failed = true;
                 }
             }
+            if self.conns.len() >= MAX_CONNS {
+                self.end_silent_connections();
+            }
             self.conns.insert(key, fresh);
         }
         let conn = self.conns.get_mut(&key).expect("present");
@@ -307,6 +316,27 @@ impl Correlator {
             self.finish(k);
         }
         self.flush(sink);
+    }
+
+    /// Connections remembered now (tests, memory bounds).
+    pub fn open_connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Ends the connections silent for more than [`STALE_LINES`] lines. At most
+    /// that many connections saw a line since, so this leaves room for many
+    /// more before it runs again: amortized, it costs nothing per line.
+    fn end_silent_connections(&mut self) {
+        let line = self.line;
+        let silent: Vec<ConnKey> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| line.saturating_sub(c.last_line) > STALE_LINES)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in silent {
+            self.finish(k);
+        }
     }
 
     fn emit_or_drop(&mut self, slot: Slot, sink: &mut impl FnMut(Event)) {
@@ -512,6 +542,27 @@ mod tests {
             reference: Ts::from_micros(days_from_civil(y, m, d) * 86_400 * 1_000_000, 0),
             ..Options::default()
         }
+    }
+
+    #[test]
+    fn connections_that_never_close_do_not_pile_up() {
+        // A `serve` flood: every line from a new pid, no close line ever.
+        let mut c = Correlator::new("t".into(), utc_ref(2026, 3, 1));
+        let mut n = 0u64;
+        let total = 3 * MAX_CONNS as u64;
+        for i in 0..total {
+            let l = format!(
+                "Feb 12 04:09:20 h sshd[{}]: Failed password for root from 192.0.2.1 port 5 ssh2",
+                1000 + i
+            );
+            let raw = crate::parse::parse_line(l.as_bytes(), i + 1, false)
+                .unwrap()
+                .unwrap();
+            c.push(raw, &mut |_| n += 1);
+            assert!(c.open_connections() <= MAX_CONNS);
+        }
+        c.finish_all(&mut |_| n += 1);
+        assert_eq!(n, total, "every line still gives its event");
     }
 
     #[test]

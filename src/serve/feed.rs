@@ -1,5 +1,6 @@
 //! The live pipeline: batches of lines from every source → parse → correlate
-//! (one [`Correlator`] per input stream) → GeoIP → alerts → publish.
+//! (one [`Correlator`] per input stream) → GeoIP → alerts → publish, then the
+//! [`Writer`] thread stores them and answers the senders.
 //!
 //! It runs on one dedicated thread: parsing is CPU work that must not stall the
 //! async workers serving clients, and one thread keeps every stream's events
@@ -226,6 +227,9 @@ pub fn run(
             }
         };
         stream.used = tick;
+        if let Some(w) = &writer {
+            w.parsing(stream.fingerprint);
+        }
         events.clear();
         let mut results = Vec::with_capacity(group.len());
         let mut position = None;

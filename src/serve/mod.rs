@@ -259,6 +259,13 @@ pub async fn run(
     for t in &tasks {
         t.abort();
     }
+    // An aborted task stops at its next await, not at once: the periodic
+    // checkpoint task may be inside a flush, which writes the same temporary
+    // file as the final flush below (the loser's rename failed and `serve`
+    // exited 2 on SIGTERM). Wait until they are gone.
+    for t in tasks {
+        let _ = t.await;
+    }
     // Tail threads finish their batch in flight (acknowledged, then checkpointed).
     let joins = tokio::task::spawn_blocking(move || {
         for t in tails {

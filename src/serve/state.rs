@@ -39,7 +39,8 @@ pub struct Item {
 #[derive(Debug)]
 pub enum ItemKind {
     Event(Event),
-    Alert(Alert),
+    /// Boxed: alerts are few, and the window holds up to `max_events` items.
+    Alert(Box<Alert>),
 }
 
 impl Item {
@@ -276,13 +277,13 @@ impl Shared {
                 self.metrics.events[ev.kind as usize].fetch_add(1, Relaxed);
             }
             max_ts = max_ts.max(ev.ts.micros);
-            let json = Bytes::from(public::event_json(&ev, anon));
+            let json = exact(public::event_json(&ev, anon));
             encoded.push((ev.ts.micros, ItemKind::Event(ev), json));
         }
         for a in alerts {
             self.metrics.alerts.fetch_add(1, Relaxed);
-            let json = Bytes::from(a.to_json(anon));
-            encoded.push((a.event.ts.micros, ItemKind::Alert(a), json));
+            let json = exact(a.to_json(anon));
+            encoded.push((a.event.ts.micros, ItemKind::Alert(Box::new(a)), json));
         }
         if max_ts > i64::MIN {
             self.metrics.last_event_ts.fetch_max(max_ts, Relaxed);
@@ -566,6 +567,12 @@ impl Shared {
     pub fn window(&self) -> Duration {
         self.cfg.window
     }
+}
+
+/// The string's bytes in an allocation of their size: the window keeps up to
+/// `max_events` of them, and a grown `String` has up to twice the room.
+fn exact(s: String) -> Bytes {
+    Bytes::from(s.into_bytes().into_boxed_slice())
 }
 
 /// Appends one SSE message (`id:`, `event:`, `data:`) to `out`.

@@ -7,11 +7,13 @@
 //! group. Events are published before their commit (the live map does not wait
 //! for the disk) but a sender's answer — and with it a followed file's
 //! checkpoint — comes only after the commit: exactly-once is unchanged.
-//! Groups of one stream that queue up while a commit runs are merged into the
-//! next transaction.
+//! Groups of one stream that queue up while a commit runs, and the one the
+//! pipeline is parsing for it when the commit starts, are merged into one
+//! transaction.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicI64};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,6 +30,9 @@ const QUEUE: usize = 4;
 
 /// Events merged into one transaction at most.
 const MAX_MERGED: usize = 100_000;
+
+/// The longest a commit waits for the group the pipeline is parsing for its stream.
+const MAX_MERGE_WAIT: Duration = Duration::from_millis(10);
 
 /// How often `--keep` prunes (and once at start).
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -77,8 +82,22 @@ impl State {
     }
 }
 
+/// Which stream the pipeline is parsing a group for, if any.
+#[derive(Default)]
+pub struct Busy {
+    on: AtomicBool,
+    fingerprint: AtomicI64,
+}
+
+impl Busy {
+    fn is(&self, fingerprint: i64) -> bool {
+        self.on.load(SeqCst) && self.fingerprint.load(SeqCst) == fingerprint
+    }
+}
+
 /// The pipeline's handle on the writer thread.
 pub struct Writer {
+    busy: Arc<Busy>,
     tx: Option<SyncSender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -91,14 +110,24 @@ impl Writer {
             store,
             checkpoints: HashMap::new(),
         };
+        let busy = Arc::new(Busy::default());
+        let b = busy.clone();
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || run(state, rx, shared))
+            .spawn(move || run(state, rx, shared, b))
             .ok();
         Writer {
+            busy,
             tx: Some(tx),
             thread,
         }
+    }
+
+    /// The pipeline starts parsing a group of `fingerprint`'s stream: its
+    /// commit is on its way (see [`Writer::commit`], which ends this).
+    pub fn parsing(&self, fingerprint: i64) {
+        self.busy.fingerprint.store(fingerprint, SeqCst);
+        self.busy.on.store(true, SeqCst);
     }
 
     /// Queues a commit (waits while the writer is [`QUEUE`] groups behind).
@@ -109,6 +138,8 @@ impl Writer {
             Some(tx) => tx.send(job).err().map(|e| e.0),
             None => Some(job),
         };
+        // After the send: a writer that sees the flag down finds the job queued.
+        self.busy.on.store(false, SeqCst);
         if let Some(Job::Commit(c)) = failed {
             answer(c.acks);
         }
@@ -153,7 +184,7 @@ fn answer(acks: Vec<(oneshot::Sender<BatchResult>, BatchResult)>) {
     }
 }
 
-fn run(mut state: State, rx: Receiver<Job>, shared: Arc<Shared>) {
+fn run(mut state: State, rx: Receiver<Job>, shared: Arc<Shared>, busy: Arc<Busy>) {
     let keep = shared.cfg.keep;
     let mut next_prune = Instant::now();
     let mut carry: Option<Job> = None;
@@ -185,9 +216,25 @@ fn run(mut state: State, rx: Receiver<Job>, shared: Arc<Shared>) {
             }
             Job::Commit(c) => c,
         };
-        // What queued up meanwhile for the same stream joins this transaction.
+        // What queued up meanwhile for the same stream joins this transaction,
+        // and so does the group the pipeline is parsing for it right now (up
+        // to MAX_MERGE_WAIT): a commit of 4,000 lines costs 30% less per line
+        // than four of 1,000 (B-tree pages and WAL frames are written once per
+        // transaction), and under load the writer is the slowest stage. When
+        // nothing is on its way the commit starts at once.
+        let merge_until = Instant::now() + MAX_MERGE_WAIT;
         while c.events.len() < MAX_MERGED {
-            match rx.try_recv() {
+            let next = match rx.try_recv() {
+                Ok(j) => Ok(j),
+                Err(_) => match merge_until.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() && busy.is(c.fingerprint) => rx
+                        .recv_timeout(left.min(Duration::from_millis(1)))
+                        .map_err(|e| e == RecvTimeoutError::Disconnected),
+                    _ => Err(true),
+                },
+            };
+            match next {
+                Err(false) => continue,
                 Ok(Job::Commit(more)) if more.fingerprint == c.fingerprint => {
                     c.events.extend(more.events);
                     c.end_line = more.end_line;
