@@ -272,7 +272,13 @@ impl Checkpoints {
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
-        let tmp = path.with_extension("tmp");
+        // Unique per process and save: two savers (a periodic save and the
+        // last one at shutdown, or two processes) never share a temp file.
+        static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".{}.{n}.tmp", std::process::id()));
+        let tmp = path.with_file_name(name);
         {
             let mut f = File::create(&tmp)?;
             let mut c = self.clone();
