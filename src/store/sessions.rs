@@ -31,6 +31,11 @@ pub const GAP: i64 = 600;
 const MARGIN: i64 = 3600;
 /// A tracker evicts sessions that can no longer continue once it holds this many.
 const EVICT_AT: usize = 50_000;
+/// At most this many sessions open at once: beyond, the ones idle longest are
+/// forgotten (a flood of connections within the grace time, e.g. one line per
+/// pid); a later event of a forgotten session starts a new one. Memory stays
+/// bounded, and so does the work of a commit.
+const MAX_OPEN: usize = 100_000;
 
 pub fn secs(micros: i64) -> i64 {
     micros.div_euclid(1_000_000)
@@ -240,8 +245,12 @@ pub struct Tracker {
     /// event is before this second.
     floor: i64,
     open: FxHashMap<Key, Acc>,
+    /// Keys of `open` sessions made dirty since the last settle (each once).
+    touched: Vec<Key>,
     /// Sessions closed by this batch, still to be written.
     closed: Vec<Acc>,
+    /// `open`'s size that triggers the next eviction (doubles when little goes).
+    evict_at: usize,
 }
 
 impl Tracker {
@@ -253,7 +262,9 @@ impl Tracker {
             version,
             floor,
             open: FxHashMap::default(),
+            touched: Vec::new(),
             closed: Vec::new(),
+            evict_at: EVICT_AT,
         }
     }
 
@@ -281,27 +292,33 @@ impl Tracker {
     /// Assigns the next event (in id order) and returns its session's id.
     pub fn add(&mut self, e: &Ev<'_>) -> i64 {
         let key = (e.host.cloned(), e.pid);
-        match self.open.get_mut(&key) {
+        let (id, was_dirty) = match self.open.get_mut(&key) {
             Some(s) if s.continues(e) => {
+                let was = s.dirty;
                 s.add(e);
-                s.id
+                (s.id, was)
             }
             Some(s) => {
                 let mut fresh = Acc::new(e);
                 fresh.add(e);
                 let old = std::mem::replace(s, fresh);
+                let was = old.dirty;
                 if old.dirty {
                     self.closed.push(old);
                 }
-                e.id
+                (e.id, was)
             }
             None => {
                 let mut fresh = Acc::new(e);
                 fresh.add(e);
-                self.open.insert(key, fresh);
-                e.id
+                self.open.insert(key.clone(), fresh);
+                (e.id, false)
             }
+        };
+        if !was_dirty {
+            self.touched.push(key);
         }
+        id
     }
 
     /// The sessions changed since the last [`Tracker::settle`], in id order.
@@ -309,7 +326,12 @@ impl Tracker {
         let mut v: Vec<&Acc> = self
             .closed
             .iter()
-            .chain(self.open.values().filter(|s| s.dirty))
+            .chain(
+                self.touched
+                    .iter()
+                    .filter_map(|k| self.open.get(k))
+                    .filter(|s| s.dirty),
+            )
             .collect();
         v.sort_unstable_by_key(|s| s.id);
         v
@@ -319,13 +341,30 @@ impl Tracker {
     /// the tracker grew large, the sessions that cannot continue at `min_secs` or later.
     pub fn settle(&mut self, min_secs: i64) {
         self.closed.clear();
-        for s in self.open.values_mut() {
-            s.dirty = false;
+        for k in self.touched.drain(..) {
+            if let Some(s) = self.open.get_mut(&k) {
+                s.dirty = false;
+            }
         }
-        if self.open.len() >= EVICT_AT {
+        if self.open.len() >= self.evict_at || self.open.len() > MAX_OPEN {
             let floor = Tracker::floor_for(min_secs).max(self.floor);
             self.open.retain(|_, s| secs(s.end) >= floor);
             self.floor = floor;
+            if self.open.len() > MAX_OPEN {
+                // Idle longest first; ties by id, so the choice is deterministic.
+                let mut by_age: Vec<(i64, i64, Key)> = self
+                    .open
+                    .iter()
+                    .map(|(k, s)| (s.end, s.id, k.clone()))
+                    .collect();
+                by_age.sort_unstable_by_key(|x| (x.0, x.1));
+                for (_, _, k) in by_age.into_iter().take(self.open.len() - MAX_OPEN / 2) {
+                    self.open.remove(&k);
+                }
+            }
+            // Evicting again only after the tracker doubled keeps settles cheap
+            // when few sessions can go.
+            self.evict_at = (2 * self.open.len()).clamp(EVICT_AT, MAX_OPEN);
         }
     }
 }
@@ -450,5 +489,40 @@ mod tests {
         a.end = 0;
         t.seed(a);
         assert_eq!(t.add(&ev(3, 10_001, Some(3), None, None, 0)), 3);
+    }
+
+    #[test]
+    fn a_flood_of_connections_keeps_the_tracker_bounded() {
+        let mut t = Tracker::new(1, 0, i64::MIN / 2);
+        let n = 3 * MAX_OPEN as i64;
+        for chunk in 0..30 {
+            let per = n / 30;
+            for i in chunk * per..(chunk + 1) * per {
+                // A new pid per line, all within one minute: nothing is old enough to go by time.
+                t.add(&ev(
+                    i + 1,
+                    1_000 + i / 10_000,
+                    Some(i as u32),
+                    Some("192.0.2.9"),
+                    None,
+                    1,
+                ));
+            }
+            // Each commit writes exactly the sessions of its own lines.
+            assert_eq!(t.dirty().len() as i64, per);
+            t.settle(1_000 + (chunk + 1) * per / 10_000);
+            assert!(t.open.len() <= MAX_OPEN, "{}", t.open.len());
+            assert!(t.dirty().is_empty());
+        }
+        // The sessions kept are the most recent ones.
+        let last = ev(
+            n,
+            1_000 + (n - 1) / 10_000,
+            Some((n - 1) as u32),
+            Some("192.0.2.9"),
+            None,
+            1,
+        );
+        assert_eq!(t.add(&last), n, "the latest session is still open");
     }
 }
