@@ -378,10 +378,7 @@ impl Correlator {
     }
 
     fn flush(&mut self, sink: &mut impl FnMut(Event)) {
-        loop {
-            let Some(front) = self.queue.front() else {
-                break;
-            };
+        while let Some(front) = self.queue.front() {
             if front.held() {
                 let stale = front
                     .key

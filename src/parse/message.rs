@@ -610,8 +610,11 @@ fn preamble_ip_port_colon(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
     found.or_else(|| ip_until_colon(s))
 }
 
+/// A user name and whether sshd called it invalid, an address and a port.
+type Preamble<'a> = (Option<(&'a [u8], bool)>, IpAddr, Option<u16>);
+
 /// `[(authenticating|invalid) user <u> ]<ip>[ port <n>]` with an optional user preamble.
-fn user_preamble(s: &[u8]) -> Option<(Option<(&[u8], bool)>, IpAddr, Option<u16>)> {
+fn user_preamble(s: &[u8]) -> Option<Preamble<'_>> {
     let (before, ip, port) = ip_port_end(s)?;
     if before.is_empty() {
         return Some((None, ip, port));

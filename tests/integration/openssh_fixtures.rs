@@ -89,7 +89,7 @@ fn whole_seconds(ts: &str) -> String {
     match ts.find('.') {
         Some(dot) => {
             let tail = ts[dot..]
-                .find(|c| c == '+' || c == '-' || c == 'Z')
+                .find(['+', '-', 'Z'])
                 .map_or("", |i| &ts[dot + i..]);
             format!("{}{}", &ts[..dot], tail)
         }
