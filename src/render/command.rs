@@ -169,7 +169,7 @@ pub struct Rolled {
     /// (minute, ISO code or "", attempts), attempts > 0.
     pub minutes: Vec<(i64, String, u64)>,
     /// Attempts per source address.
-    pub ips: HashMap<String, (String, u64)>,
+    pub ips: HashMap<String, u64>,
     /// The offset the events were stamped in (see [`rollup_offset`]).
     pub offset: i32,
 }
@@ -209,12 +209,10 @@ fn rolled(settings: &Settings, input: &InputArgs, filter: &Filter) -> Result<Opt
             _ => minutes.push((r.minute, r.country.to_string(), r.attempts as u64)),
         }
     }
-    let mut ips: HashMap<String, (String, u64)> = HashMap::new();
+    let mut ips: HashMap<String, u64> = HashMap::new();
     for r in st.hour_ip(from, to)? {
         if r.attempts > 0 {
-            ips.entry(r.ip.to_string())
-                .or_insert((r.country.to_string(), 0))
-                .1 += r.attempts as u64;
+            *ips.entry(r.ip.to_string()).or_default() += r.attempts as u64;
         }
     }
     let offset = match minutes.first() {
@@ -288,7 +286,7 @@ impl Rolled {
             }
         }
         if by == By::Ip {
-            for (ip, (_, n)) in &self.ips {
+            for (ip, n) in &self.ips {
                 *agg.counts.entry(ip.clone()).or_default() += n;
             }
         }

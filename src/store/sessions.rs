@@ -386,11 +386,27 @@ pub struct Trackers(FxHashMap<i64, Tracker>);
 impl Trackers {
     pub const KEEP: usize = 4;
 
-    /// Takes the tracker of `input` if it agrees with the table at `version`
-    /// and covers `min_secs`; else `None` (the caller loads a fresh one).
-    pub fn take(&mut self, input: i64, version: i64, min_secs: i64) -> Option<Tracker> {
-        let t = self.0.remove(&input)?;
-        (t.version == version && t.covers(min_secs)).then_some(t)
+    /// For a commit of `b`: the second of its earliest event, and its input's
+    /// tracker, taken out (it goes back only if the commit succeeds) when it
+    /// agrees with the table at the expected version and covers that second;
+    /// `None`: the caller loads a fresh one. A batch that replaces provisional
+    /// events drops the tracker (their sessions are rebuilt from the table).
+    pub fn take_for(&mut self, b: &super::Batch<'_>) -> (i64, Option<Tracker>) {
+        let input = b.checkpoint.id;
+        let min_secs = b
+            .events
+            .iter()
+            .map(|e| e.ts.unix_secs())
+            .min()
+            .unwrap_or(i64::MAX);
+        let t = self.0.remove(&input);
+        if b.replace_from.is_some() {
+            return (min_secs, None);
+        }
+        (
+            min_secs,
+            t.filter(|t| t.version == b.expected_version && t.covers(min_secs)),
+        )
     }
 
     /// Keeps `t` for the next commit of its input. At most [`Trackers::KEEP`]
@@ -401,10 +417,6 @@ impl Trackers {
             self.0.clear();
         }
         self.0.insert(t.input, t);
-    }
-
-    pub fn forget(&mut self, input: i64) {
-        self.0.remove(&input);
     }
 }
 

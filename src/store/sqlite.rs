@@ -289,20 +289,7 @@ impl SqliteStore {
 
     fn commit_inner(&mut self, b: &Batch<'_>) -> Result<i64> {
         let cp = b.checkpoint;
-        // Taken out: it goes back only if this commit succeeds.
-        let min_secs = b
-            .events
-            .iter()
-            .map(|e| e.ts.unix_secs())
-            .min()
-            .unwrap_or(i64::MAX);
-        let tracker = match b.replace_from {
-            Some(_) => {
-                self.trackers.forget(cp.id);
-                None
-            }
-            None => self.trackers.take(cp.id, b.expected_version, min_secs),
-        };
+        let (min_secs, tracker) = self.trackers.take_for(b);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;

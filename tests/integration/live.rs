@@ -388,17 +388,23 @@ fn real_sshd_logins_reach_the_stream_within_a_second_and_raise_an_alert() {
     c.stop();
 }
 
-/// Runs `tests/browser/live.mjs` against a fresh `serve`: events posted while
-/// the page is open must reach it over SSE (marker, pulse, feed, counter, alert).
-fn live_page_in_chromium(anonymize_ip: bool) {
-    let _g = DEVLOG.lock().unwrap_or_else(|e| e.into_inner());
-    need("chromium");
+/// The repository root, once `tests/browser` has its playwright-core.
+fn browser_scripts() -> &'static Path {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     assert!(
         root.join("tests/browser/node_modules/playwright-core")
             .is_dir(),
         "playwright-core is not installed: run `npm ci --prefix tests/browser` (see .ci/run)"
     );
+    root
+}
+
+/// Runs `tests/browser/live.mjs` against a fresh `serve`: events posted while
+/// the page is open must reach it over SSE (marker, pulse, feed, counter, alert).
+fn live_page_in_chromium(anonymize_ip: bool) {
+    let _g = DEVLOG.lock().unwrap_or_else(|e| e.into_inner());
+    need("chromium");
+    let root = browser_scripts();
     let srv = Server::start(ServeConfig {
         home: Some((48.85, 2.35)),
         anonymize_ip,
@@ -477,12 +483,7 @@ fn headless_chromium_shows_the_marker_and_alert_of_real_sshd_logins() {
     use std::io::BufRead;
     let _g = DEVLOG.lock().unwrap_or_else(|e| e.into_inner());
     need("chromium");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    assert!(
-        root.join("tests/browser/node_modules/playwright-core")
-            .is_dir(),
-        "playwright-core is not installed: run `npm ci --prefix tests/browser` (see .ci/run)"
-    );
+    let root = browser_scripts();
     const FROM: &str = "8.8.4.4";
     let _alias = LoopbackAlias::add(FROM);
     // rsyslog's forward must be accepted (else rsyslog holds every message back); only the file matters here.
