@@ -15,11 +15,11 @@
 //! - [`serve`]    — the live attack map.
 //!
 //! Around them: [`cli`] (the command-line surface), [`settings`] (flag > env >
-//! file > default, resolved once), [`app`] (runs a command), [`escape`]
+//! file > default, resolved once), [`commands`] (one file per subcommand; the only place that sees `cli` and `settings`), [`escape`]
 //! (attacker text made safe for terminals, HTML and SVG).
 
 pub mod analyze;
-pub mod app;
+pub mod commands;
 pub mod cli;
 pub mod escape;
 pub mod event;

@@ -8,12 +8,12 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use super::chart::{self, ChartData, ChartOptions, Style};
-use super::map::{self, thousands, MapData, MapOptions};
-use super::projection::Projection;
-use super::theme::Theme;
-use super::{encode, Format};
-use crate::app;
+use crate::render::chart::{self, ChartData, ChartOptions, Style};
+use crate::render::map::{self, thousands, MapData, MapOptions};
+use crate::render::projection::Projection;
+use crate::render::theme::Theme;
+use crate::render::{encode, Format};
+use crate::commands as app;
 use crate::cli::{ChartArgs, InputArgs, MapArgs};
 use crate::event::{Event, Kind};
 use crate::geo::countries;

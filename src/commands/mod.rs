@@ -17,6 +17,11 @@ use crate::settings::{self, Layers, Settings};
 use crate::source::{self, Input};
 use crate::store;
 
+mod picture;
+mod timelapse;
+
+pub use picture::{parse_lat_lon, parse_size};
+
 /// Runs the command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
     let layers = Layers::load(cli.global.config.as_deref())?;
@@ -39,9 +44,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             Some(db) => stats_db(&settings, &db, &a.input, a.top, a.json),
             None => stats(&settings, &a.input, a.top, a.json),
         },
-        Command::Map(a) => crate::render::command::map(&settings, a),
-        Command::Chart(a) => crate::render::command::chart(&settings, a),
-        Command::Timelapse(a) => crate::render::timelapse::command::run(&settings, &layers, &a),
+        Command::Map(a) => picture::map(&settings, a),
+        Command::Chart(a) => picture::chart(&settings, a),
+        Command::Timelapse(a) => timelapse::run(&settings, &layers, &a),
         Command::Report(a) => {
             let db = layers.get(a.input.db.clone(), None, "db")?;
             report(&settings, &a, db.as_deref())

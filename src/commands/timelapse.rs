@@ -11,16 +11,16 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use super::fade::Fade;
-use super::frame::{FrameOptions, Frames};
-use super::state::States;
-use super::stream;
-use super::timeline::{self, Binner, Timeline};
-use crate::app;
+use crate::render::timelapse::fade::Fade;
+use crate::render::timelapse::frame::{FrameOptions, Frames};
+use crate::render::timelapse::state::States;
+use crate::render::timelapse::stream;
+use crate::render::timelapse::timeline::{self, Binner, Timeline};
+use crate::commands as app;
 use crate::cli::{InputArgs, TimelapseArgs};
 use crate::event::Ts;
 use crate::pipeline;
-use crate::render::command::{parse_lat_lon, parse_size};
+use super::picture::{parse_lat_lon, parse_size};
 use crate::render::map::thousands;
 use crate::render::projection::Projection;
 use crate::render::theme::Theme;
@@ -168,7 +168,7 @@ fn from_rollups(
     let Some(first) = rows.iter().map(|r| r.minute).min() else {
         return Ok(());
     };
-    let offset = crate::render::command::rollup_offset(st, first, settings)?;
+    let offset = super::picture::rollup_offset(st, first, settings)?;
     for r in &rows {
         let country = (!r.country.is_empty()).then_some(&*r.country);
         binner.count(
