@@ -19,13 +19,13 @@
 //! (attacker text made safe for terminals, HTML and SVG).
 
 pub mod analyze;
-pub mod commands;
 pub mod cli;
+pub mod commands;
 pub mod escape;
 pub mod event;
+pub mod flow;
 pub mod geo;
 pub mod parse;
-pub mod pipeline;
 pub mod render;
 pub mod report;
 pub mod serve;

@@ -11,19 +11,19 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
+use super::picture::{parse_lat_lon, parse_size};
+use crate::cli::{InputArgs, TimelapseArgs};
+use crate::commands as app;
+use crate::event::Ts;
+use crate::flow;
+use crate::render::map::thousands;
+use crate::render::projection::Projection;
+use crate::render::theme::Theme;
 use crate::render::timelapse::fade::Fade;
 use crate::render::timelapse::frame::{FrameOptions, Frames};
 use crate::render::timelapse::state::States;
 use crate::render::timelapse::stream;
 use crate::render::timelapse::timeline::{self, Binner, Timeline};
-use crate::commands as app;
-use crate::cli::{InputArgs, TimelapseArgs};
-use crate::event::Ts;
-use crate::pipeline;
-use super::picture::{parse_lat_lon, parse_size};
-use crate::render::map::thousands;
-use crate::render::projection::Projection;
-use crate::render::theme::Theme;
 use crate::render::video::{self, Encoder, VideoFormat};
 use crate::settings::{self, Layers, Settings};
 use crate::store;
@@ -213,15 +213,19 @@ pub fn run(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<i3
             };
             let (inputs, mut failed) = app::inputs(settings, &plain)?;
             let mut popts = app::pipeline_options(settings, false)?;
-            popts.range = pipeline::TimeRange {
+            popts.range = flow::TimeRange {
                 from: opts.from.map(|t| t.micros),
                 to: opts.to.map(|t| t.micros),
             };
             popts.host = a.input.host.clone();
-            let reports = pipeline::run(&inputs, &popts, &mut |ev| {
-                binner.add(&ev);
-                Ok(())
-            })?;
+            let reports = flow::run(
+                &inputs,
+                &popts,
+                &mut flow::Each(|ev: crate::event::Event| {
+                    binner.add(&ev);
+                    Ok(())
+                }),
+            )?;
             failed |= app::report_errors(&reports);
             failed
         }
