@@ -676,7 +676,7 @@ mod tests {
         let mut text = String::new();
         for i in 0..30_000 {
             text.push_str(&format!(
-                "Feb 22 10:21:42 h sshd[{i}]: Invalid user u{i} from 192.0.2.9 port 4 some padding to make the line longer\n"
+                "Feb 22 10:21:42 h sshd[{i}]: Invalid user u{i}-some-padding-to-make-the-line-longer from 192.0.2.9 port 4\n"
             ));
         }
         let mut stream = Stream::new("t".into(), parse::Options::default());
