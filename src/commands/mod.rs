@@ -294,6 +294,7 @@ fn serve(settings: &Settings, layers: &Layers, args: &crate::cli::ServeArgs) -> 
         year: settings.year,
         webhook: None,
         stderr: true,
+        hold: crate::serve::feed::HOLD,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

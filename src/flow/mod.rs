@@ -225,9 +225,10 @@ impl Stream {
         self.corr.set_wall_clock(micros);
     }
 
-    /// Live streams: releases what connections silent on the wall clock hold.
-    pub fn release_idle(&mut self, now: i64, out: &mut impl FnMut(Event)) -> bool {
-        self.corr.release_idle(now, out)
+    /// Live streams: releases what connections silent on the wall clock for
+    /// `hold` hold (µs, [`parse::correlate::WALL_HOLD_SECS`] by default).
+    pub fn release_idle(&mut self, now: i64, hold: i64, out: &mut impl FnMut(Event)) -> bool {
+        self.corr.release_idle(now, hold, out)
     }
 
     /// The end of the input: releases every held event.
