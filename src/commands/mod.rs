@@ -264,9 +264,10 @@ fn ingest(settings: &Settings, a: &IngestArgs, db: Option<&str>) -> Result<i32> 
                 .map(|n| format!(" ({n})"))
                 .unwrap_or_default();
             eprintln!(
-                "sshmap: {}: {:+} events{note}",
+                "sshmap: {}: {:+} events, {} read{note}",
                 crate::escape::terminal(&r.input),
-                r.added
+                r.added,
+                bytes(r.read_bytes)
             );
         }
     }
@@ -278,6 +279,16 @@ fn ingest(settings: &Settings, a: &IngestArgs, db: Option<&str>) -> Result<i32> 
         }
     }
     Ok(i32::from(failed))
+}
+
+/// A byte count for people: `812 B`, `3.4 MiB`.
+fn bytes(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} B"),
+        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
+        1_048_576..1_073_741_824 => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+        _ => format!("{:.2} GiB", n as f64 / 1_073_741_824.0),
+    }
 }
 
 fn serve(settings: &Settings, layers: &Layers, args: &crate::cli::ServeArgs) -> Result<i32> {

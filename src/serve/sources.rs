@@ -206,7 +206,10 @@ pub fn split_frames(buf: &mut Vec<u8>, out: &mut Vec<Vec<u8>>) -> Result<(), &'s
         if rest.is_empty() {
             break;
         }
-        if rest[0].is_ascii_digit() {
+        // Octet counting is digits then a space (RFC 6587); a line that starts
+        // with a date (`2026-12-04T…`, as `tail -F | nc` sends) is newline-framed.
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits > 0 && (digits == rest.len() || rest[digits] == b' ') {
             let Some(sp) = rest.iter().take(8).position(|&b| b == b' ') else {
                 if rest.len() >= 8 {
                     return Err("bad octet count");
@@ -337,6 +340,20 @@ mod tests {
         split_frames(&mut buf, &mut out).unwrap();
         assert_eq!(out, vec![a.to_vec()]);
         assert!(buf.is_empty());
+    }
+
+    /// Regression: a newline-framed line that starts with an RFC 3339 date
+    /// (`tail -F auth.log | nc host 514`) was taken for an octet count and the
+    /// connection dropped.
+    #[test]
+    fn a_line_starting_with_a_date_is_newline_framed() {
+        let mut buf =
+            b"2026-12-04T20:42:01+00:00 h sshd[1]: x\n2026-12-04T20:42:02+00:00 h sshd[2]: y\n"
+                .to_vec();
+        let mut out = Vec::new();
+        split_frames(&mut buf, &mut out).unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1], b"2026-12-04T20:42:02+00:00 h sshd[2]: y".to_vec());
     }
 
     #[test]

@@ -110,6 +110,9 @@ pub struct IngestReport {
     pub added: i64,
     /// Bytes read past the previous checkpoint.
     pub new_bytes: u64,
+    /// Bytes read in all: the new ones and those re-read before them to rebuild
+    /// connection state (at most a few MiB, whatever the input's size).
+    pub read_bytes: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -487,6 +490,8 @@ impl flow::Sink for Commits<'_> {
             return Ok(());
         }
         let pos = self.points.last().expect("at least the start").offset;
+        self.report.read_bytes = pos.saturating_sub(self.old.warm_offset);
+        let old = &self.old;
         if b.eof {
             if pos < old.end_offset {
                 return Err(Failure::Input(format!(

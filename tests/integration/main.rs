@@ -3,6 +3,7 @@
 mod alerts;
 mod cli;
 mod corpora;
+mod flow;
 mod geoip;
 mod journal;
 mod live;

@@ -701,6 +701,10 @@ pub struct Server {
 
 impl Server {
     pub fn start(cfg: ServeConfig) -> Server {
+        Server::start_with(cfg, opts())
+    }
+
+    pub fn start_with(cfg: ServeConfig, feed: FeedOptions) -> Server {
         let (atx, arx) = std::sync::mpsc::channel();
         let (stx, srx) = tokio::sync::oneshot::channel::<()>();
         let handle = std::thread::spawn(move || {
@@ -712,7 +716,7 @@ impl Server {
             rt.block_on(async move {
                 let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 atx.send(l.local_addr().unwrap()).unwrap();
-                serve::run(l, cfg, opts(), async move {
+                serve::run(l, cfg, feed, async move {
                     let _ = srx.await;
                 })
                 .await

@@ -869,7 +869,7 @@ fn sessions_table_equals_the_grouping_of_all_events_through_appends_and_rotation
     // A database from before the sessions table (schema 1) is migrated: its
     // events are grouped when it is opened.
     let c = rusqlite::Connection::open(&db).unwrap();
-    c.execute_batch("DROP TABLE sessions; ALTER TABLE events DROP COLUMN session; ALTER TABLE inputs DROP COLUMN cursor; DROP INDEX events_logins; PRAGMA user_version = 1;").unwrap();
+    c.execute_batch("DROP TABLE sessions; ALTER TABLE events DROP COLUMN session; ALTER TABLE inputs DROP COLUMN cursor; ALTER TABLE inputs DROP COLUMN head_hash; ALTER TABLE inputs DROP COLUMN head_len; DROP INDEX events_logins; PRAGMA user_version = 1;").unwrap();
     drop(c);
     let mut s = store::open(&Location::Sqlite(db.clone())).unwrap();
     assert!(
@@ -928,7 +928,7 @@ fn postgres_sessions_table_equals_the_grouping_of_all_events() {
     drop(s);
     // Migration from schema 1.
     let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    c.batch_execute("DROP TABLE sessions; ALTER TABLE events DROP COLUMN session; ALTER TABLE inputs DROP COLUMN cursor; DROP INDEX events_logins; UPDATE sshmap_schema SET version = 1;")
+    c.batch_execute("DROP TABLE sessions; ALTER TABLE events DROP COLUMN session; ALTER TABLE inputs DROP COLUMN cursor, DROP COLUMN head_hash, DROP COLUMN head_len; DROP INDEX events_logins; UPDATE sshmap_schema SET version = 1;")
         .unwrap();
     let mut s = store::open(&Location::Postgres(url.clone())).unwrap();
     assert!(
