@@ -3,6 +3,7 @@
 mod alerts;
 mod cli;
 mod corpora;
+mod exact;
 mod geoip;
 mod journal;
 mod live;
