@@ -486,6 +486,12 @@ impl Correlator {
                 y
             }
             Some(y) => {
+                if month == 12 && self.last_month == 1 {
+                    // Syslog wrote a December line a moment after January's
+                    // first ones: it belongs to the old year, and the lines
+                    // after it stay in the new one.
+                    return y - 1;
+                }
                 let y = if month + 6 <= self.last_month {
                     y + 1
                 } else {
