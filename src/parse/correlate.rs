@@ -65,6 +65,7 @@ struct ConnState {
     ip: Option<IpAddr>,
     port: Option<u16>,
     auth_failed: bool,
+    logged_in: bool,
     too_many_seen: bool,
     bad_protocol_seen: bool,
     /// Absolute queue indices of held events of this connection.
@@ -224,12 +225,27 @@ impl Correlator {
             }
         }
         let conn = self.conns.get_mut(&key).expect("present");
-        if ev.ip.is_none() && conn.ip.is_some() {
+        // A line that names its host (`from example.com`) is not about the
+        // address another line of the pid gave.
+        if ev.ip.is_none() && conn.ip.is_some() && !m.named_host {
             ev.ip = conn.ip;
             // The port belongs to the connection only when no user could have faked it.
             ev.port = ev.port.or(conn.port);
         }
+        // An address-less probe (`fatal: Read from socket failed`) is a scanner
+        // attempt of a known connection that tried no password; otherwise `other`.
+        if let Some(kind) = m.probe {
+            if ev.ip.is_some() && !conn.auth_failed {
+                ev.kind = kind;
+                ev.attempts = ev.count;
+            }
+        }
+        // A connection end without `[preauth]` after a login is a logout.
+        if m.maybe_postauth && conn.logged_in {
+            ev.kind = Kind::Other;
+        }
         match ev.kind {
+            Kind::AuthSuccess => conn.logged_in = true,
             Kind::TooManyFailures if conn.too_many_seen => {
                 // `maximum authentication attempts exceeded` and the `Disconnecting …`
                 // that follows are one event.
@@ -237,8 +253,8 @@ impl Correlator {
             }
             Kind::TooManyFailures => conn.too_many_seen = true,
             // `kex_exchange_identification: …` then `banner exchange: … invalid format`:
-            // one scanner connection, one attempt.
-            Kind::BadProtocol if conn.bad_protocol_seen => ev.kind = Kind::Other,
+            // one scanner connection, one attempt (the second line shown, not counted).
+            Kind::BadProtocol if conn.bad_protocol_seen => ev.attempts = 0,
             Kind::BadProtocol => conn.bad_protocol_seen = true,
             Kind::AuthFailure if !conn.auth_failed => {
                 conn.auth_failed = true;
@@ -261,7 +277,7 @@ impl Correlator {
         }
         let conn = self.conns.get_mut(&key).expect("present");
         let undecided = absorbable(ev.kind) && !conn.auth_failed;
-        let need_ip = ev.ip.is_none() && ev.kind != Kind::Other;
+        let need_ip = ev.ip.is_none() && ev.kind != Kind::Other && !m.named_host;
         if absorbable(ev.kind) && conn.auth_failed {
             ev.attempts = 0;
         }

@@ -81,11 +81,14 @@ fn parse_line_cached(
             None => return Err(Skip::Malformed),
         },
     };
+    // An address-less `other` line matters only to `--all`, unless it is a
+    // probe whose kind its connection decides.
     if msg.kind == Kind::Other
         && !all
         && msg.ip.is_none()
         && msg.conn == message::Conn::None
         && msg.repeat_last.is_none()
+        && msg.probe.is_none()
     {
         return Ok(None);
     }
