@@ -123,7 +123,7 @@ fn truncated_gzip_keeps_its_readable_part() {
     let out = run(&["parse", "--year", "2026", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("auth.log.2.gz"), "{err}");
+    assert!(err.contains("auth.log.2.gz") && err.contains("truncated"), "{err}");
     let events = String::from_utf8(out.stdout).unwrap().lines().count();
     assert_eq!(events, whole_lines, "every whole line zcat recovers");
 }
