@@ -163,9 +163,17 @@ pub fn classify_fail2ban(msg: &[u8]) -> Option<Msg> {
     Some(Msg::new(kind).at(ip, None))
 }
 
-/// `error: ` / `fatal: ` exist only on the syslog channel; `kernel: [ 970.69] ` in some journals.
+/// `error: ` / `fatal: ` exist only on the syslog channel; `kernel: [ 970.69] `
+/// (or `kernel:[ 970.69]: `) in some journals.
 fn strip_level(msg: &[u8]) -> &[u8] {
-    let msg = msg.trim_ascii_start();
+    let mut msg = msg.trim_ascii_start();
+    if let Some(r) = msg.strip_prefix(b"kernel:") {
+        let r = r.trim_ascii_start();
+        if let Some(close) = r.strip_prefix(b"[").and_then(|x| memchr::memchr(b']', x)) {
+            let r = &r[close + 2..];
+            msg = r.strip_prefix(b":").unwrap_or(r).trim_ascii_start();
+        }
+    }
     for p in [&b"error: "[..], b"fatal: ", b"debug1: "] {
         if let Some(r) = msg.strip_prefix(p) {
             return r;

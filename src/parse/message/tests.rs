@@ -849,6 +849,25 @@ fn addressless_probes() {
     assert_eq!(ip(&m), "2001:db8::1");
 }
 
+/// Journals that relay kernel-style prefixes (fail2ban's sshd-journal tests).
+#[test]
+fn kernel_prefix_is_not_part_of_the_message() {
+    for msg in [
+        "kernel: [  970.699397] Failed password for user admin from 192.0.2.10 port 42745 ssh2",
+        "kernel:[  970.699396]: Failed password for user admin from 192.0.2.10 port 42745 ssh2",
+        "kernel:[12970.699398] Failed password for user admin from 192.0.2.10 port 42745 ssh2",
+    ] {
+        let m = c(msg);
+        assert_eq!(
+            (m.kind, m.user.as_deref(), ip(&m).as_str()),
+            (Kind::AuthFailure, Some("user admin"), "192.0.2.10"),
+            "{msg}"
+        );
+    }
+    let _ = c("kernel:[");
+    let _ = c("kernel: [x");
+}
+
 #[test]
 fn hostile_bytes_never_panic() {
     for s in [
