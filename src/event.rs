@@ -453,17 +453,19 @@ mod tests {
             port: Some(22),
             count: 1,
             attempts: 1,
-            geo: Some(Geo {
-                country: Some("BR".into()),
-                country_name: Some("Brazil".into()),
-                city: Some("-Town".into()),
-                lat: Some(-12.528),
-                lon: Some(-46.5),
-                asn: Some(64500),
-                org: Some("=Org".into()),
-                precision: Some("city"),
-            }
-            .into()),
+            geo: Some(
+                Geo {
+                    country: Some("BR".into()),
+                    country_name: Some("Brazil".into()),
+                    city: Some("-Town".into()),
+                    lat: Some(-12.528),
+                    lon: Some(-46.5),
+                    asn: Some(64500),
+                    org: Some("=Org".into()),
+                    precision: Some("city"),
+                }
+                .into(),
+            ),
             scope: None,
             src: Src {
                 input: "a".into(),

@@ -36,7 +36,10 @@ fn check_fixture(name: &str) -> usize {
         if line.starts_with('#') || line.trim().is_empty() {
             continue;
         }
-        assert!(!want.is_empty(), "{name}:{number}: no `# expect:` above {line}");
+        assert!(
+            !want.is_empty(),
+            "{name}:{number}: no `# expect:` above {line}"
+        );
         let got: Vec<&Value> = events
             .iter()
             .filter(|e| e["src"]["line"] == number)
@@ -123,7 +126,10 @@ fn truncated_gzip_keeps_its_readable_part() {
     let out = run(&["parse", "--year", "2026", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("auth.log.2.gz") && err.contains("truncated"), "{err}");
+    assert!(
+        err.contains("auth.log.2.gz") && err.contains("truncated"),
+        "{err}"
+    );
     let events = String::from_utf8(out.stdout).unwrap().lines().count();
     assert_eq!(events, whole_lines, "every whole line zcat recovers");
 }

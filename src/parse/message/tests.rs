@@ -382,11 +382,11 @@ fn c1_c16_connection_ends() {
         (Kind::PreauthClose, "89.24.13.192", true, Conn::None)
     );
     let m = c("error: Received disconnect from 2001:db8::7 port 1684:14: No supported authentication methods available");
-    assert_eq!((m.kind, ip(&m).as_str()), (Kind::PreauthClose, "2001:db8::7"));
     assert_eq!(
-        c("Disconnected from 1.2.3.4 port 60058").kind,
-        Kind::Other
+        (m.kind, ip(&m).as_str()),
+        (Kind::PreauthClose, "2001:db8::7")
     );
+    assert_eq!(c("Disconnected from 1.2.3.4 port 60058").kind, Kind::Other);
     let m = c("Connection closed by 192.0.2.5 port 33186");
     assert_eq!(
         (m.kind, m.maybe_postauth, m.conn),
@@ -779,7 +779,11 @@ fn injection_after_the_ssh2_suffix() {
         ] {
             let line = format!("{head} from {real} port 4711 ssh2{tail}");
             let m = c(&line);
-            assert_eq!((m.kind, ip(&m), m.port), (kind, real.into(), Some(4711)), "{line}");
+            assert_eq!(
+                (m.kind, ip(&m), m.port),
+                (kind, real.into(), Some(4711)),
+                "{line}"
+            );
         }
         let line = format!("error: maximum authentication attempts exceeded for root from {real} port 4711 ssh2{tail} [preauth]");
         assert_eq!(ip(&c(&line)), real, "{line}");
@@ -835,16 +839,36 @@ fn from_addr_without_port() {
 #[test]
 fn addressless_probes() {
     for (msg, kind) in [
-        ("fatal: Read from socket failed: Connection reset by peer [preauth]", Kind::BadProtocol),
-        ("fatal: Unable to negotiate a key exchange method [preauth]", Kind::NegotiationFailure),
-        ("fatal: no matching mac found: client hmac-xxx,hmac-yyy server hmac-zzz [preauth]", Kind::NegotiationFailure),
-        ("fatal: no matching cipher found: client arcfour server aes128-ctr [preauth]", Kind::NegotiationFailure),
+        (
+            "fatal: Read from socket failed: Connection reset by peer [preauth]",
+            Kind::BadProtocol,
+        ),
+        (
+            "fatal: Unable to negotiate a key exchange method [preauth]",
+            Kind::NegotiationFailure,
+        ),
+        (
+            "fatal: no matching mac found: client hmac-xxx,hmac-yyy server hmac-zzz [preauth]",
+            Kind::NegotiationFailure,
+        ),
+        (
+            "fatal: no matching cipher found: client arcfour server aes128-ctr [preauth]",
+            Kind::NegotiationFailure,
+        ),
     ] {
         let m = c(msg);
-        assert_eq!((m.kind, m.probe, m.ip), (Kind::Other, Some(kind), None), "{msg}");
+        assert_eq!(
+            (m.kind, m.probe, m.ip),
+            (Kind::Other, Some(kind), None),
+            "{msg}"
+        );
     }
-    let m = c("SSH: Server;Ltype: Version;Remote: 127.0.0.1-1780;Protocol: 2.0;Client: libssh2_1.4.3");
-    assert_eq!((m.kind, ip(&m).as_str(), m.port), (Kind::Other, "127.0.0.1", Some(1780)));
+    let m =
+        c("SSH: Server;Ltype: Version;Remote: 127.0.0.1-1780;Protocol: 2.0;Client: libssh2_1.4.3");
+    assert_eq!(
+        (m.kind, ip(&m).as_str(), m.port),
+        (Kind::Other, "127.0.0.1", Some(1780))
+    );
     let m = c("SSH: Server;Ltype: Kex;Remote: 2001:db8::1-22;Enc: aes128-ctr [preauth]");
     assert_eq!(ip(&m), "2001:db8::1");
 }
