@@ -33,6 +33,7 @@ pub enum Program {
     SshdAuth,
     SshdPamUnix,
     Fail2ban,
+    Dropbear,
 }
 
 impl Program {
@@ -43,6 +44,7 @@ impl Program {
             Program::SshdAuth => "sshd-auth",
             Program::SshdPamUnix => "sshd(pam_unix)",
             Program::Fail2ban => "fail2ban",
+            Program::Dropbear => "dropbear",
         }
     }
 
@@ -53,6 +55,7 @@ impl Program {
             b"sshd-session" => Some(Program::SshdSession),
             b"sshd-auth" => Some(Program::SshdAuth),
             b"sshd(pam_unix)" => Some(Program::SshdPamUnix),
+            b"dropbear" => Some(Program::Dropbear),
             _ if name.starts_with(b"fail2ban") => Some(Program::Fail2ban),
             _ => None,
         }

@@ -82,6 +82,10 @@ impl Msg {
         self.invalid_user = invalid;
         self
     }
+    /// A message of a known program that is no event.
+    pub fn other() -> Msg {
+        Msg::new(Kind::Other)
+    }
     fn probe(mut self, kind: Kind) -> Msg {
         self.probe = Some(kind);
         self
@@ -994,6 +998,8 @@ pub fn decode_user(raw: &[u8]) -> String {
         Err(_) => String::from_utf8_lossy(raw).into_owned(),
     }
 }
+
+pub mod dropbear;
 
 #[cfg(test)]
 mod tests;

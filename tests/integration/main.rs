@@ -3,6 +3,7 @@
 mod alerts;
 mod cli;
 mod corpora;
+mod dropbear_fixtures;
 mod exact;
 mod geoip;
 mod journal;
