@@ -15,17 +15,17 @@
 //! - [`serve`]    — the live attack map.
 //!
 //! Around them: [`cli`] (the command-line surface), [`settings`] (flag > env >
-//! file > default, resolved once), [`app`] (runs a command), [`escape`]
+//! file > default, resolved once), [`commands`] (one file per subcommand; the only place that sees `cli` and `settings`), [`escape`]
 //! (attacker text made safe for terminals, HTML and SVG).
 
 pub mod analyze;
-pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod escape;
 pub mod event;
+pub mod flow;
 pub mod geo;
 pub mod parse;
-pub mod pipeline;
 pub mod render;
 pub mod report;
 pub mod serve;
