@@ -34,6 +34,7 @@ pub enum Program {
     SshdPamUnix,
     Fail2ban,
     Dropbear,
+    Cowrie,
 }
 
 impl Program {
@@ -45,6 +46,7 @@ impl Program {
             Program::SshdPamUnix => "sshd(pam_unix)",
             Program::Fail2ban => "fail2ban",
             Program::Dropbear => "dropbear",
+            Program::Cowrie => "cowrie",
         }
     }
 
@@ -56,6 +58,7 @@ impl Program {
             b"sshd-auth" => Some(Program::SshdAuth),
             b"sshd(pam_unix)" => Some(Program::SshdPamUnix),
             b"dropbear" => Some(Program::Dropbear),
+            b"cowrie" => Some(Program::Cowrie),
             _ if name.starts_with(b"fail2ban") => Some(Program::Fail2ban),
             _ => None,
         }
@@ -635,8 +638,30 @@ fn json(line: &[u8]) -> Result<Envelope<'_>, Skip> {
         // Docker json-file
         log: Option<String>,
         time: Option<String>,
+        // Cowrie's cowrie.json
+        eventid: Option<String>,
+        timestamp: Option<String>,
+        sensor: Option<String>,
     }
     let rec: Rec = serde_json::from_slice(line).map_err(|_| Skip::Malformed)?;
+    if let Some(eventid) = rec.eventid.as_deref() {
+        if !eventid.starts_with("cowrie.") {
+            return Err(Skip::OtherProgram);
+        }
+        // The record is the message: message::cowrie reads its fields.
+        let stamp = rec
+            .timestamp
+            .as_deref()
+            .and_then(|t| iso_timestamp(t.as_bytes()))
+            .map_or(Stamp::None, |(s, _)| s);
+        return Ok(Envelope {
+            stamp,
+            host: rec.sensor.map(Cow::Owned),
+            program: Some(Program::Cowrie),
+            pid: None,
+            msg: Cow::Borrowed(line),
+        });
+    }
     if let Some(log) = rec.log {
         let stamp = rec
             .time

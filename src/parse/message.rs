@@ -999,6 +999,7 @@ pub fn decode_user(raw: &[u8]) -> String {
     }
 }
 
+pub mod cowrie;
 pub mod dropbear;
 
 #[cfg(test)]

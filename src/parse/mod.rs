@@ -76,6 +76,10 @@ fn parse_line_cached(
             Some(m) => (Program::Fail2ban, m),
             None => return Ok(None),
         },
+        Some(Program::Cowrie) => (
+            Program::Cowrie,
+            message::cowrie::classify(&env.msg).unwrap_or_else(message::Msg::other),
+        ),
         Some(Program::Dropbear) => (
             Program::Dropbear,
             message::dropbear::classify(&env.msg).unwrap_or_else(message::Msg::other),

@@ -3,6 +3,7 @@
 mod alerts;
 mod cli;
 mod corpora;
+mod cowrie_fixtures;
 mod dropbear_fixtures;
 mod exact;
 mod geoip;
