@@ -723,20 +723,21 @@ fn user_preamble(s: &[u8]) -> Option<(Who<'_>, IpAddr, Option<u16>)> {
     let who = before;
     // `authenticating user X`, `invalid user X`, `user X` (post-auth); monitor.c
     // may drop the space: `authenticatinguser X` (sshd-variants §11.17).
-    for (p, kind) in [
-        (&b"authenticating user "[..], 0),
-        (b"authenticatinguser ", 0),
-        (b"invalid user ", 1),
-        (b"user ", 2),
+    // The flag: `Some(invalid)` before authentication, `None` once logged in.
+    for (p, trying) in [
+        (&b"authenticating user "[..], Some(false)),
+        (b"authenticatinguser ", Some(false)),
+        (b"invalid user ", Some(true)),
+        (b"user ", None),
     ] {
         // Empty name: `invalid user  192.0.2.68` leaves `invalid user` + nothing.
         let u = who
             .strip_prefix(p)
             .or_else(|| (who == &p[..p.len() - 1]).then_some(&b""[..]));
         if let Some(u) = u {
-            let w = match kind {
-                2 => Who::LoggedIn(u),
-                k => Who::Trying(u, k == 1),
+            let w = match trying {
+                Some(invalid) => Who::Trying(u, invalid),
+                None => Who::LoggedIn(u),
             };
             return Some((w, ip, port));
         }
