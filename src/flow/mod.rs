@@ -360,9 +360,11 @@ pub fn drive<S: Sink>(
                         }
                     }
                 }
-                if let (Some(e), true) = (&read_err, batch.is_empty()) {
-                    let _ = tx.send(Err(io::Error::new(e.kind(), e.to_string())));
-                    return;
+                if batch.is_empty() {
+                    if let Some(e) = read_err.take() {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
                 }
                 // Line numbers: count newlines now so blocks parse independently.
                 let mut firsts = Vec::with_capacity(batch.len());
