@@ -339,28 +339,36 @@ fn write_csv_row(buf: &mut Vec<u8>, ev: &Event) {
             buf.push(b',');
         }
     }
+    // Numbers are sshmap's own, never attacker text: written as they are, so a
+    // spreadsheet reads `-12.528` as a number (the guard made it `'-12.528`).
+    fn num<T: std::fmt::Display>(buf: &mut Vec<u8>, v: Option<T>) {
+        if let Some(v) = v {
+            let _ = write!(buf, "{v}");
+        }
+        buf.push(b',');
+    }
     let geo = ev.geo.as_ref();
     field(buf, &ev.ts.to_rfc3339());
     opt(buf, ev.host.as_deref());
     field(buf, &ev.program);
-    opt(buf, ev.pid);
+    num(buf, ev.pid);
     field(buf, ev.kind.as_str());
     opt(buf, ev.method.as_deref());
     opt(buf, ev.user.as_deref());
     field(buf, if ev.invalid_user { "true" } else { "false" });
     opt(buf, ev.ip);
-    opt(buf, ev.port);
-    opt(buf, Some(ev.count));
-    opt(buf, Some(ev.attempts));
+    num(buf, ev.port);
+    num(buf, Some(ev.count));
+    num(buf, Some(ev.attempts));
     opt(buf, geo.and_then(|g| g.country.as_deref()));
     opt(buf, geo.and_then(|g| g.country_name.as_deref()));
     opt(buf, geo.and_then(|g| g.city.as_deref()));
-    opt(buf, geo.and_then(|g| g.lat));
-    opt(buf, geo.and_then(|g| g.lon));
-    opt(buf, geo.and_then(|g| g.asn));
+    num(buf, geo.and_then(|g| g.lat));
+    num(buf, geo.and_then(|g| g.lon));
+    num(buf, geo.and_then(|g| g.asn));
     opt(buf, geo.and_then(|g| g.org.as_deref()));
     field(buf, &ev.src.input);
-    field(buf, &ev.src.line.to_string());
+    num(buf, Some(ev.src.line));
     buf.pop(); // trailing comma
 }
 
@@ -426,5 +434,53 @@ mod tests {
         );
         assert!(String::from_utf8(buf).unwrap().contains(",a\\x1b[2Jb,"));
         assert!(s.ends_with(",a,3"), "{s}");
+    }
+
+    /// Issue #14: negative coordinates came out as `'-12.528`, text to a
+    /// spreadsheet. Numbers are ours, not attacker text: no formula guard.
+    #[test]
+    fn csv_numbers_stay_numbers() {
+        let ev = Event {
+            ts: Ts::default(),
+            host: Some("-host".into()),
+            program: "sshd".into(),
+            pid: Some(1),
+            kind: Kind::AuthFailure,
+            method: Some("-password".into()),
+            user: Some("-1+1".into()),
+            invalid_user: false,
+            ip: Some("192.0.2.1".parse().unwrap()),
+            port: Some(22),
+            count: 1,
+            attempts: 1,
+            geo: Some(
+                Geo {
+                    country: Some("BR".into()),
+                    country_name: Some("Brazil".into()),
+                    city: Some("-Town".into()),
+                    lat: Some(-12.528),
+                    lon: Some(-46.5),
+                    asn: Some(64500),
+                    org: Some("=Org".into()),
+                    precision: Some("city"),
+                }
+                .into(),
+            ),
+            scope: None,
+            src: Src {
+                input: "a".into(),
+                line: 3,
+            },
+        };
+        let mut buf = Vec::new();
+        write_csv_row(&mut buf, &ev);
+        let s = String::from_utf8(buf).unwrap();
+        assert!(s.contains(",-12.528,-46.5,64500,"), "{s}");
+        // Attacker and database text keeps the guard.
+        assert!(s.contains(",\"'-1+1\","), "{s}");
+        assert!(s.contains(",\"'-host\","), "{s}");
+        assert!(s.contains(",\"'-password\","), "{s}");
+        assert!(s.contains(",\"'-Town\","), "{s}");
+        assert!(s.contains(",\"'=Org\","), "{s}");
     }
 }

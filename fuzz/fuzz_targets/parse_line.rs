@@ -1,4 +1,6 @@
 //! Fuzzes the line parser and the correlator: any bytes, never a panic.
+//! `parse_block` reaches every parser: the envelopes (syslog, RFC 5424,
+//! journal and Cowrie JSON), sshd's and Dropbear's messages, bare lines.
 //!
 //! Run with `cargo +nightly fuzz run parse_line` from the repository root.
 #![no_main]

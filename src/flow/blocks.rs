@@ -28,6 +28,8 @@ pub struct Blocks<R: Read> {
     carry: Vec<u8>,
     eof: bool,
     skipping: bool,
+    /// A read error, returned after the whole lines read before it.
+    error: Option<io::Error>,
 }
 
 impl<R: Read> Blocks<R> {
@@ -39,10 +41,18 @@ impl<R: Read> Blocks<R> {
             carry: Vec::new(),
             eof: false,
             skipping: false,
+            error: None,
         }
     }
 
+    /// The next block. A read error (a truncated gzip, a disk error) ends the
+    /// input, but the whole lines read before it come first, as a last block;
+    /// the error comes on the next call. The cut line is dropped: its last
+    /// field may be a cut address.
     pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
         let mut dropped = 0u64;
         let start = self.pos;
         loop {
@@ -57,7 +67,27 @@ impl<R: Read> Blocks<R> {
                     }
                     Ok(n) => buf.truncate(at + n),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(at),
-                    Err(e) => return Err(e),
+                    Err(e) => {
+                        buf.truncate(at);
+                        let whole = if self.skipping {
+                            0
+                        } else {
+                            memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1)
+                        };
+                        if whole == 0 {
+                            return Err(e);
+                        }
+                        buf.truncate(whole);
+                        self.eof = true;
+                        self.error = Some(e);
+                        self.pos += whole as u64;
+                        return Ok(Some(Chunk {
+                            start,
+                            end: self.pos,
+                            dropped,
+                            bytes: buf,
+                        }));
+                    }
                 }
             }
             if self.skipping {

@@ -345,6 +345,8 @@ pub fn drive<S: Sink>(
             loop {
                 let mut batch = Vec::with_capacity(BATCH);
                 let mut eof = false;
+                // A read error is sent after the blocks read before it.
+                let mut read_err = None;
                 while batch.len() < BATCH {
                     match blocks.next_chunk() {
                         Ok(Some(c)) => batch.push(c),
@@ -353,9 +355,15 @@ pub fn drive<S: Sink>(
                             break;
                         }
                         Err(e) => {
-                            let _ = tx.send(Err(e));
-                            return;
+                            read_err = Some(e);
+                            break;
                         }
+                    }
+                }
+                if batch.is_empty() {
+                    if let Some(e) = read_err.take() {
+                        let _ = tx.send(Err(e));
+                        return;
                     }
                 }
                 // Line numbers: count newlines now so blocks parse independently.
@@ -400,6 +408,10 @@ pub fn drive<S: Sink>(
                     eof,
                 };
                 if tx.send(Ok(msg)).is_err() || eof {
+                    return;
+                }
+                if let Some(e) = read_err {
+                    let _ = tx.send(Err(e));
                     return;
                 }
             }

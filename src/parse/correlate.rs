@@ -83,6 +83,7 @@ struct ConnState {
     ip: Option<IpAddr>,
     port: Option<u16>,
     auth_failed: bool,
+    logged_in: bool,
     too_many_seen: bool,
     bad_protocol_seen: bool,
     /// Keys in [`Correlator::held`] of this connection's held events.
@@ -249,12 +250,27 @@ impl Correlator {
                 }
             }
         }
-        if ev.ip.is_none() && conn.ip.is_some() {
+        // A line that names its host (`from example.com`) is not about the
+        // address another line of the pid gave.
+        if ev.ip.is_none() && conn.ip.is_some() && !m.named_host {
             ev.ip = conn.ip;
             // The port belongs to the connection only when no user could have faked it.
             ev.port = ev.port.or(conn.port);
         }
+        // An address-less probe (`fatal: Read from socket failed`) is a scanner
+        // attempt of a known connection that tried no password; otherwise `other`.
+        if let Some(kind) = m.probe {
+            if ev.ip.is_some() && !conn.auth_failed {
+                ev.kind = kind;
+                ev.attempts = ev.count;
+            }
+        }
+        // A connection end without `[preauth]` after a login is a logout.
+        if m.maybe_postauth && conn.logged_in {
+            ev.kind = Kind::Other;
+        }
         match ev.kind {
+            Kind::AuthSuccess => conn.logged_in = true,
             Kind::TooManyFailures if conn.too_many_seen => {
                 // `maximum authentication attempts exceeded` and the `Disconnecting …`
                 // that follows are one event.
@@ -262,8 +278,8 @@ impl Correlator {
             }
             Kind::TooManyFailures => conn.too_many_seen = true,
             // `kex_exchange_identification: …` then `banner exchange: … invalid format`:
-            // one scanner connection, one attempt.
-            Kind::BadProtocol if conn.bad_protocol_seen => ev.kind = Kind::Other,
+            // one scanner connection, one attempt (the second line shown, not counted).
+            Kind::BadProtocol if conn.bad_protocol_seen => ev.attempts = 0,
             Kind::BadProtocol => conn.bad_protocol_seen = true,
             Kind::AuthFailure if !conn.auth_failed => {
                 conn.auth_failed = true;
@@ -285,7 +301,7 @@ impl Correlator {
         }
         let conn = self.conns.get_mut(&key).expect("present");
         let undecided = absorbable(ev.kind) && !conn.auth_failed;
-        let need_ip = ev.ip.is_none() && ev.kind != Kind::Other;
+        let need_ip = ev.ip.is_none() && ev.kind != Kind::Other && !m.named_host;
         if absorbable(ev.kind) && conn.auth_failed {
             ev.attempts = 0;
         }
@@ -582,6 +598,12 @@ impl Correlator {
                 y
             }
             Some(y) => {
+                if month == 12 && self.last_month == 1 {
+                    // Syslog wrote a December line a moment after January's
+                    // first ones: it belongs to the old year, and the lines
+                    // after it stay in the new one.
+                    return y - 1;
+                }
                 let y = if month + 6 <= self.last_month {
                     y + 1
                 } else {

@@ -33,6 +33,8 @@ pub enum Program {
     SshdAuth,
     SshdPamUnix,
     Fail2ban,
+    Dropbear,
+    Cowrie,
 }
 
 impl Program {
@@ -43,6 +45,8 @@ impl Program {
             Program::SshdAuth => "sshd-auth",
             Program::SshdPamUnix => "sshd(pam_unix)",
             Program::Fail2ban => "fail2ban",
+            Program::Dropbear => "dropbear",
+            Program::Cowrie => "cowrie",
         }
     }
 
@@ -53,6 +57,8 @@ impl Program {
             b"sshd-session" => Some(Program::SshdSession),
             b"sshd-auth" => Some(Program::SshdAuth),
             b"sshd(pam_unix)" => Some(Program::SshdPamUnix),
+            b"dropbear" => Some(Program::Dropbear),
+            b"cowrie" => Some(Program::Cowrie),
             _ if name.starts_with(b"fail2ban") => Some(Program::Fail2ban),
             _ => None,
         }
@@ -192,10 +198,18 @@ fn after_pri(line: &[u8]) -> Result<Envelope<'_>, Skip> {
     let (stamp, used) = timestamp(line);
     let rest = skip_spaces(&line[used..]);
     if used == 0 {
-        // No timestamp: `sshd[1]: msg` (socklog tail), or bare `sshd -e` output,
-        // whose `fatal: …`/`error: …` must not be taken for a program name.
-        let first = rest.split(|&b| b == b' ').next().unwrap_or_default();
-        if first.contains(&b'[') {
+        // No timestamp: `sshd[1]: msg` (socklog tail), `host sshd[1]: msg`
+        // (a journal's message with its host), or bare `sshd -e` output, whose
+        // `fatal: …`/`error: …` must not be taken for a program name.
+        let mut words = rest.split(|&b| b == b' ');
+        let first = words.next().unwrap_or_default();
+        let second = words.next().unwrap_or_default();
+        // The second word of a bare line may be client text (`Failed <method>
+        // for …`): taken for a program only when it is one of ours.
+        let host_then_ours = second.ends_with(b"]:")
+            && !matches!(first, b"Failed" | b"Postponed")
+            && matches!(program_token(second), Some((Some(_), Some(_))));
+        if first.contains(&b'[') || host_then_ours {
             if let Some(env) = host_program(rest, Stamp::None) {
                 return env;
             }
@@ -624,8 +638,30 @@ fn json(line: &[u8]) -> Result<Envelope<'_>, Skip> {
         // Docker json-file
         log: Option<String>,
         time: Option<String>,
+        // Cowrie's cowrie.json
+        eventid: Option<String>,
+        timestamp: Option<String>,
+        sensor: Option<String>,
     }
     let rec: Rec = serde_json::from_slice(line).map_err(|_| Skip::Malformed)?;
+    if let Some(eventid) = rec.eventid.as_deref() {
+        if !eventid.starts_with("cowrie.") {
+            return Err(Skip::OtherProgram);
+        }
+        // The record is the message: message::cowrie reads its fields.
+        let stamp = rec
+            .timestamp
+            .as_deref()
+            .and_then(|t| iso_timestamp(t.as_bytes()))
+            .map_or(Stamp::None, |(s, _)| s);
+        return Ok(Envelope {
+            stamp,
+            host: rec.sensor.map(Cow::Owned),
+            program: Some(Program::Cowrie),
+            pid: None,
+            msg: Cow::Borrowed(line),
+        });
+    }
     if let Some(log) = rec.log {
         let stamp = rec
             .time
@@ -828,6 +864,27 @@ mod tests {
         let e = ok("Invalid user user from 203.0.113.5 port 53821\r");
         assert_eq!((e.program, e.stamp), (None, Stamp::None));
         assert_eq!(&*e.msg, b"Invalid user user from 203.0.113.5 port 53821");
+    }
+
+    /// A journal message printed with its host and no time (`srv sshd[1]: …`).
+    #[test]
+    fn host_and_program_without_timestamp() {
+        let e = ok("srv sshd[13709]: error: PAM: Authentication failure for x from 192.0.2.6");
+        assert_eq!(
+            (e.stamp, e.host.as_deref(), e.program, e.pid),
+            (Stamp::None, Some("srv"), Some(Program::Sshd), Some(13709))
+        );
+        assert!(e.msg.starts_with(b"error: PAM"));
+        // Bare `sshd -e` lines stay bare, whatever their second word.
+        for line in [
+            "Failed password for a[1]: from 192.0.2.1 port 1 ssh2",
+            "Failed p[1]: for a from 192.0.2.1 port 1 ssh2",
+            "Failed sshd[1]: for a from 192.0.2.1 port 1 ssh2",
+            "error: kex_exchange_identification: Connection closed by remote host",
+        ] {
+            let e = ok(line);
+            assert_eq!((e.program, &*e.msg), (None, line.as_bytes()), "{line}");
+        }
     }
 
     #[test]

@@ -42,6 +42,17 @@ pub struct Msg {
     pub conn: Conn,
     /// sysklogd's `last message repeated N times`: N copies of the previous event.
     pub repeat_last: Option<u32>,
+    /// The message names its source by a host name (`UseDNS yes`) that is no
+    /// address: the event has no address, and takes none from its connection.
+    pub named_host: bool,
+    /// A line without an address that ends a probe (`fatal: Read from socket
+    /// failed`, `Unable to negotiate a key exchange method`): this kind when its
+    /// connection's address is already known and it tried no password, else `other`.
+    pub probe: Option<Kind>,
+    /// A connection end written without `[preauth]` and without a user
+    /// preamble: pre-auth (old sshd without privilege separation, the listener
+    /// before the pre-auth child) unless its connection logged in.
+    pub maybe_postauth: bool,
 }
 
 impl Msg {
@@ -56,6 +67,9 @@ impl Msg {
             count: 1,
             conn: Conn::None,
             repeat_last: None,
+            named_host: false,
+            probe: None,
+            maybe_postauth: false,
         }
     }
     fn at(mut self, ip: IpAddr, port: Option<u16>) -> Msg {
@@ -66,6 +80,14 @@ impl Msg {
     fn user(mut self, user: &[u8], invalid: bool) -> Msg {
         self.user = Some(decode_user(user));
         self.invalid_user = invalid;
+        self
+    }
+    /// A message of a known program that is no event.
+    pub fn other() -> Msg {
+        Msg::new(Kind::Other)
+    }
+    fn probe(mut self, kind: Kind) -> Msg {
+        self.probe = Some(kind);
         self
     }
     fn closes(mut self) -> Msg {
@@ -145,9 +167,17 @@ pub fn classify_fail2ban(msg: &[u8]) -> Option<Msg> {
     Some(Msg::new(kind).at(ip, None))
 }
 
-/// `error: ` / `fatal: ` exist only on the syslog channel; `kernel: [ 970.69] ` in some journals.
+/// `error: ` / `fatal: ` exist only on the syslog channel; `kernel: [ 970.69] `
+/// (or `kernel:[ 970.69]: `) in some journals.
 fn strip_level(msg: &[u8]) -> &[u8] {
-    let msg = msg.trim_ascii_start();
+    let mut msg = msg.trim_ascii_start();
+    if let Some(r) = msg.strip_prefix(b"kernel:") {
+        let r = r.trim_ascii_start();
+        if let Some(close) = r.strip_prefix(b"[").and_then(|x| memchr::memchr(b']', x)) {
+            let r = &r[close + 2..];
+            msg = r.strip_prefix(b":").unwrap_or(r).trim_ascii_start();
+        }
+    }
     for p in [&b"error: "[..], b"fatal: ", b"debug1: "] {
         if let Some(r) = msg.strip_prefix(p) {
             return r;
@@ -257,12 +287,24 @@ fn sshd(m: &[u8], preauth: bool) -> Option<Msg> {
         b'R' => {
             if let Some(r) = m.strip_prefix(b"Received disconnect from ") {
                 let (ip, port) = ip_until_colon(r)?;
-                let msg = if preauth {
-                    Msg::new(Kind::PreauthClose)
-                } else {
-                    Msg::new(Kind::Other)
-                };
-                return Some(msg.at(ip, port).closes());
+                if preauth {
+                    return Some(Msg::new(Kind::PreauthClose).at(ip, port).closes());
+                }
+                // Without `[preauth]`: the session's end, written by the post-auth
+                // child (another pid than the login's), with code 11
+                // (`disconnected by user`); or a pre-auth end of an sshd without
+                // privilege separation (`3: …: Auth fail` from a brute-force client).
+                if disconnect_code(r) == Some(11) {
+                    return Some(Msg::new(Kind::Other).at(ip, port).closes());
+                }
+                let mut msg = connection_end(Who::Nobody, ip, port, false);
+                // Not the last line: `Disconnected from …` follows (7.2+).
+                msg.conn = Conn::None;
+                return Some(msg);
+            }
+            if m.starts_with(b"Read from socket failed: ") {
+                // OpenSSH <= 6.7: the client reset the connection.
+                return Some(Msg::new(Kind::Other).probe(Kind::BadProtocol));
             }
             if let Some(r) = m.strip_prefix(b"ROOT LOGIN REFUSED FROM ") {
                 let (ip, port) = ip_maybe_port_end(r)?;
@@ -290,6 +332,10 @@ fn sshd(m: &[u8], preauth: bool) -> Option<Msg> {
                 let (ip, port) = ip_until_colon(r)?;
                 return Some(Msg::new(Kind::NegotiationFailure).at(ip, port).closes());
             }
+            if m.starts_with(b"Unable to negotiate a key exchange method") {
+                // OpenSSH <= 6.7, no address.
+                return Some(Msg::new(Kind::Other).probe(Kind::NegotiationFailure));
+            }
             None
         }
         b'B' => {
@@ -310,6 +356,25 @@ fn sshd(m: &[u8], preauth: bool) -> Option<Msg> {
             if let Some(r) = m.strip_prefix(b"banner exchange: Connection from ") {
                 let (ip, port) = ip_until_colon(r)?;
                 return Some(Msg::new(Kind::BadProtocol).at(ip, port).closes());
+            }
+            None
+        }
+        b'n' => {
+            // OpenSSH <= 6.7: `no matching <cipher|mac|comp> found: client … server …` (K14).
+            if m.starts_with(b"no matching ") && contains(m, b" found: client ") {
+                return Some(Msg::new(Kind::Other).probe(Kind::NegotiationFailure));
+            }
+            None
+        }
+        b'S' => {
+            // A patched sshd's connection trace (fail2ban gh-864):
+            // `SSH: Server;Ltype: Version;Remote: 127.0.0.1-1780;Protocol: 2.0;…`.
+            if let Some(r) = m.strip_prefix(b"SSH: Server;Ltype: ") {
+                let r = &r[memchr::memmem::find(r, b";Remote: ")? + 9..];
+                let r = &r[..memchr::memchr(b';', r).unwrap_or(r.len())];
+                let dash = memchr::memrchr(b'-', r)?;
+                let ip = parse_ip(&r[..dash])?;
+                return Some(Msg::new(Kind::Other).at(ip, parse_port(&r[dash + 1..])));
             }
             None
         }
@@ -359,18 +424,24 @@ fn sshd(m: &[u8], preauth: bool) -> Option<Msg> {
         }
         b'P' => {
             if let Some(x) = m.strip_prefix(b"PAM: ") {
-                // `error: PAM: <pam_strerror> for [illegal user ]<u> from <host>`
-                let r2 = x
-                    .strip_prefix(b"Authentication failure for ")
-                    .or_else(|| x.strip_prefix(b"authentication failure for "))
-                    .or_else(|| x.strip_prefix(b"authentication error for "))
-                    .or_else(|| {
-                        x.strip_prefix(
-                            b"User not known to the underlying authentication module for ",
-                        )
-                    })
-                    .or_else(|| x.strip_prefix(b"unknown user for "))?;
+                // `error: PAM: <pam_strerror> for [illegal user ]<u> from <host>`;
+                // the text's case differs between PAM implementations (Linux-PAM,
+                // OpenPAM, Apple's).
+                const FAILURES: [&[u8]; 4] = [
+                    b"authentication failure for ",
+                    b"authentication error for ",
+                    b"user not known to the underlying authentication module for ",
+                    b"unknown user for ",
+                ];
+                let r2 = FAILURES.iter().find_map(|p| {
+                    x.get(..p.len())
+                        .filter(|h| h.eq_ignore_ascii_case(p))
+                        .map(|_| &x[p.len()..])
+                })?;
                 return pam_error(r2);
+            }
+            if let Some(r) = m.strip_prefix(b"Postponed ") {
+                return postponed(r);
             }
             if let Some(r) = m.strip_prefix(b"PAM ") {
                 // `PAM 4 more authentication failures; … rhost=IP  user=root`
@@ -438,9 +509,12 @@ fn auth_result(r: &[u8], kind: Kind) -> Option<Msg> {
     let for_at = memchr::memmem::find(r, b" for ")?;
     let method = &r[..for_at];
     let rest = &r[for_at + 5..];
-    let (who, ip, port) =
-        from_ip_port_ssh2(rest, kind == Kind::AuthSuccess || method == b"hostbased")?;
-    let mut msg = Msg::new(kind).at(ip, Some(port));
+    // Old sshd wrote no `port N` (or no `ssh2`): then the address ends the
+    // message. Never for lines that may carry no address at all (`Too many
+    // authentication failures for <u>`): a name ending in `from 1.2.3.4` would
+    // become the source.
+    let (who, ip, port) = from_ip_port_ssh2(rest).or_else(|| from_ip_maybe_port_end(rest))?;
+    let mut msg = Msg::new(kind).at(ip, port);
     msg.method = Some(decode_user(method));
     if who == b"<invalid username>" {
         // SunSSH / Solaris: the name is not logged.
@@ -449,6 +523,18 @@ fn auth_result(r: &[u8], kind: Kind) -> Option<Msg> {
     }
     let (user, invalid) = strip_invalid(who);
     Some(msg.user(user, invalid))
+}
+
+/// `Postponed <m> for [invalid user ]<u> from <ip> port <n> ssh2` (A13):
+/// `invalid_user` for an invalid one; for a valid one only the address.
+fn postponed(r: &[u8]) -> Option<Msg> {
+    let rest = &r[memchr::memmem::find(r, b" for ")? + 5..];
+    let (who, ip, port) = from_ip_port_ssh2(rest)?;
+    let (user, invalid) = strip_invalid(who);
+    if invalid {
+        return Some(Msg::new(Kind::InvalidUser).at(ip, port).user(user, true));
+    }
+    Some(Msg::new(Kind::Other).at(ip, port))
 }
 
 /// `invalid user X` / `illegal user X` → (X, true).
@@ -464,28 +550,20 @@ fn strip_invalid(who: &[u8]) -> (&[u8], bool) {
     (who, false)
 }
 
-/// Finds `from <ip> port <n> ssh2` followed by the end, `: …` or ` [preauth]`.
-/// The rightmost such occurrence is sshd's own (a user name holding a fake one
-/// comes before it); for `Accepted` and hostbased failures, whose suffix holds
-/// client- or CA-chosen text, the leftmost is taken.
-fn from_ip_port_ssh2(s: &[u8], leftmost: bool) -> Option<(&[u8], IpAddr, u16)> {
-    let finder = &*PORT;
-    let mut best: Option<(&[u8], IpAddr, u16)> = None;
-    // Each candidate ` from IP port N ssh2`, found through its ` port `.
-    for at in finder.find_iter(s) {
-        let Some(c) = ssh2_candidate(s, at) else {
-            continue;
-        };
-        if leftmost {
-            return Some(c);
-        }
-        best = Some(c);
-    }
-    // Old sshd (≤7.2) and `Failed none` variants without `port N ssh2` are not logged; done.
-    best
+/// Finds sshd's `from <ip> port <n> ssh2`, followed by the end of the message
+/// or by `: INFO`, and returns the text before it (the user), the address and
+/// the port.
+///
+/// Both sides are attacker text: the user name before it, and INFO after it
+/// (the client's auth info, a certificate ID, hostbased `client user`/`client
+/// host`, ssh1 `ruser`). A fake in the name is followed by more name and then
+/// ` from <real>`, never directly by the end or `: `, so it is no candidate; a
+/// fake in INFO comes after the real one. So the first candidate wins.
+fn from_ip_port_ssh2(s: &[u8]) -> Option<(&[u8], IpAddr, Option<u16>)> {
+    PORT.find_iter(s).find_map(|at| ssh2_candidate(s, at))
 }
 
-fn ssh2_candidate(s: &[u8], port_at: usize) -> Option<(&[u8], IpAddr, u16)> {
+fn ssh2_candidate(s: &[u8], port_at: usize) -> Option<(&[u8], IpAddr, Option<u16>)> {
     let before = &s[..port_at];
     let sp = memchr::memrchr(b' ', before)?;
     let ip = parse_ip(&before[sp + 1..])?;
@@ -500,17 +578,17 @@ fn ssh2_candidate(s: &[u8], port_at: usize) -> Option<(&[u8], IpAddr, u16)> {
         .strip_prefix(b" ssh2")
         .or_else(|| tail.strip_prefix(b" ssh1"))
         .unwrap_or(tail);
-    if !(tail.is_empty() || tail.starts_with(b": ") || tail.starts_with(b", ")) {
+    if !(tail.is_empty() || tail.starts_with(b": ")) {
         return None;
     }
-    Some((who, ip, port))
+    Some((who, ip, Some(port)))
 }
 
 /// `[invalid user ]<u> from <ip> port <n> ssh2` (M2, M3).
 fn for_user_from_ssh2(r: &[u8], kind: Kind) -> Option<Msg> {
-    let (who, ip, port) = from_ip_port_ssh2(r, false)?;
+    let (who, ip, port) = from_ip_port_ssh2(r)?;
     let (user, invalid) = strip_invalid(who);
-    Some(Msg::new(kind).at(ip, Some(port)).user(user, invalid))
+    Some(Msg::new(kind).at(ip, port).user(user, invalid))
 }
 
 /// `[invalid user ]<u> from <ip> port <n>` (U8).
@@ -589,6 +667,21 @@ fn ip_until_colon(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
     Some((parse_ip(tok)?, None))
 }
 
+/// The reason code of `Received disconnect from <ip> port <n>:<code>: …` or
+/// `… from <ip>: <code>: …`.
+fn disconnect_code(r: &[u8]) -> Option<u32> {
+    let rest = match memchr::memmem::find(r, b" port ") {
+        Some(at) => {
+            let p = &r[at + 6..];
+            &p[p.iter().take_while(|b| b.is_ascii_digit()).count()..]
+        }
+        None => &r[memchr::memmem::find(r, b": ")?..],
+    };
+    let rest = rest.strip_prefix(b":")?.trim_ascii_start();
+    let d = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&rest[..d]).ok()?.parse().ok()
+}
+
 /// ssh_dispatch_run_fatal: `[authenticating user X |invalid user X ]<ip> port <n>: <err>`
 fn preamble_ip_port_colon(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
     // The error text after `: ` is server-generated; the preamble may hold a user
@@ -610,53 +703,80 @@ fn preamble_ip_port_colon(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
     found.or_else(|| ip_until_colon(s))
 }
 
-/// A user name and whether sshd called it invalid, an address and a port.
-type Preamble<'a> = (Option<(&'a [u8], bool)>, IpAddr, Option<u16>);
+/// Who sshd says is at the other end, before the address (packet.c `remote_id`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Who<'a> {
+    /// No preamble: before the user name was sent, or sshd < 7.5.
+    Nobody,
+    /// `authenticating user X` / `invalid user X` (bool: invalid): pre-auth.
+    Trying(&'a [u8], bool),
+    /// `user X`: logged in.
+    LoggedIn(&'a [u8]),
+}
 
-/// `[(authenticating|invalid) user <u> ]<ip>[ port <n>]` with an optional user preamble.
-fn user_preamble(s: &[u8]) -> Option<Preamble<'_>> {
+/// `[(authenticating|invalid) user <u> |user <u> ]<ip>[ port <n>]`.
+fn user_preamble(s: &[u8]) -> Option<(Who<'_>, IpAddr, Option<u16>)> {
     let (before, ip, port) = ip_port_end(s)?;
     if before.is_empty() {
-        return Some((None, ip, port));
+        return Some((Who::Nobody, ip, port));
     }
     let who = before;
     // `authenticating user X`, `invalid user X`, `user X` (post-auth); monitor.c
     // may drop the space: `authenticatinguser X` (sshd-variants §11.17).
-    for (p, invalid) in [
-        (&b"authenticating user "[..], false),
-        (b"authenticatinguser ", false),
-        (b"invalid user ", true),
-        (b"user ", false),
+    // The flag: `Some(invalid)` before authentication, `None` once logged in.
+    for (p, trying) in [
+        (&b"authenticating user "[..], Some(false)),
+        (b"authenticatinguser ", Some(false)),
+        (b"invalid user ", Some(true)),
+        (b"user ", None),
     ] {
-        if let Some(u) = who.strip_prefix(p) {
-            return Some((Some((u, invalid)), ip, port));
-        }
         // Empty name: `invalid user  192.0.2.68` leaves `invalid user` + nothing.
-        if who == &p[..p.len() - 1] {
-            return Some((Some((&b""[..], invalid)), ip, port));
+        let u = who
+            .strip_prefix(p)
+            .or_else(|| (who == &p[..p.len() - 1]).then_some(&b""[..]));
+        if let Some(u) = u {
+            let w = match trying {
+                Some(invalid) => Who::Trying(u, invalid),
+                None => Who::LoggedIn(u),
+            };
+            return Some((w, ip, port));
         }
     }
     None
 }
 
-/// `Connection closed by …` / `Connection reset by …` (C1–C4).
-fn closed_by(r: &[u8], preauth: bool) -> Option<Msg> {
-    let (who, ip, port) = user_preamble(r)?;
-    let kind = if preauth {
-        Kind::PreauthClose
-    } else {
-        Kind::Other
+/// A connection end: `preauth_close`, or `other` after a login.
+fn connection_end(who: Who<'_>, ip: IpAddr, port: Option<u16>, preauth: bool) -> Msg {
+    let kind = match who {
+        Who::LoggedIn(_) if !preauth => Kind::Other,
+        _ => Kind::PreauthClose,
     };
     let mut msg = Msg::new(kind).at(ip, port).closes();
-    if let Some((u, invalid)) = who {
-        msg = msg.user(u, invalid);
+    msg.maybe_postauth = !preauth && who == Who::Nobody;
+    match who {
+        Who::Nobody => msg,
+        Who::Trying(u, invalid) => msg.user(u, invalid),
+        Who::LoggedIn(u) => msg.user(u, false),
     }
-    Some(msg)
+}
+
+/// `Connection closed by …` / `Connection reset by …` (C1–C4). Without
+/// `[preauth]`: the listener's close of a connection that sent no banner
+/// (OpenSSH >= 8.0), old sshd without privilege separation, or a logout.
+fn closed_by(r: &[u8], preauth: bool) -> Option<Msg> {
+    let (who, ip, port) = user_preamble(r)?;
+    Some(connection_end(who, ip, port, preauth))
 }
 
 /// `Disconnected from [(authenticating|invalid) user <u> |user <u> ]<ip> port <n>` (C5, C6).
+/// Without `[preauth]` and without a preamble it is the logout of sshd 7.2–7.4
+/// (written by the session's process, whose pid never logged the login).
 fn disconnected_from(r: &[u8], preauth: bool) -> Option<Msg> {
-    closed_by(r, preauth)
+    let (who, ip, port) = user_preamble(r)?;
+    if !preauth && who == Who::Nobody {
+        return Some(Msg::new(Kind::Other).at(ip, port).closes());
+    }
+    Some(connection_end(who, ip, port, preauth))
 }
 
 /// `Disconnecting: …` (M1, M2, M4, M6, K17).
@@ -710,11 +830,12 @@ fn disconnecting_user(r: &[u8]) -> Option<Msg> {
         (head?, Kind::PreauthClose)
     };
     let (who, ip, port) = user_preamble(head)?;
-    let mut msg = Msg::new(kind).at(ip, port).closes();
-    if let Some((u, invalid)) = who {
-        msg = msg.user(u, invalid);
-    }
-    Some(msg)
+    let msg = Msg::new(kind).at(ip, port).closes();
+    Some(match who {
+        Who::Nobody => msg,
+        Who::Trying(u, invalid) => msg.user(u, invalid),
+        Who::LoggedIn(u) => msg.user(u, false),
+    })
 }
 
 /// `User <u> from <host> not allowed because …` / `User <u> not allowed because …` (U5, U6).
@@ -732,6 +853,7 @@ fn user_not_allowed(r: &[u8]) -> Option<Msg> {
         if !host.is_empty() && !host.contains(&b' ') {
             // With UseDNS the host may be a name: no address then.
             msg.ip = parse_ip(host);
+            msg.named_host = msg.ip.is_none();
             return Some(msg.user(&head[..f], false));
         }
     }
@@ -746,6 +868,7 @@ fn pam_fields(r: &[u8], count: u32) -> Option<Msg> {
         let v = &r[at + 7..];
         let end = v.iter().position(|&b| b == b' ').unwrap_or(v.len());
         msg.ip = parse_ip(&v[..end]);
+        msg.named_host = msg.ip.is_none() && end > 0;
     }
     // `user=` is always last; names may hold spaces.
     if let Some(at) = memchr::memmem::rfind(r, b" user=") {
@@ -759,14 +882,16 @@ fn pam_fields(r: &[u8], count: u32) -> Option<Msg> {
 
 /// `error: PAM: Authentication failure for [illegal user ]<u> from <host>[ via <laddr>]` (Q8, Q9).
 fn pam_error(r: &[u8]) -> Option<Msg> {
-    let r = match memchr::memmem::rfind(r, b" via ") {
-        Some(v) => &r[..v],
-        None => r,
-    };
+    // The user name may hold ` from ` and ` via `: the last ` from ` is sshd's,
+    // and ` via <laddr>` (Apple) is the local address, after the host.
     let f = memchr::memmem::rfind(r, b" from ")?;
     let (user, invalid) = strip_invalid(&r[..f]);
     let mut msg = Msg::new(Kind::PamFailure).user(user, invalid);
-    msg.ip = parse_ip(&r[f + 6..]);
+    let host = &r[f + 6..];
+    let host = memchr::memmem::find(host, b" via ").map_or(host, |v| &host[..v]);
+    let host = host.trim_ascii();
+    msg.ip = parse_ip(host);
+    msg.named_host = msg.ip.is_none() && !host.is_empty();
     Some(msg)
 }
 
@@ -874,6 +999,9 @@ pub fn decode_user(raw: &[u8]) -> String {
         Err(_) => String::from_utf8_lossy(raw).into_owned(),
     }
 }
+
+pub mod cowrie;
+pub mod dropbear;
 
 #[cfg(test)]
 mod tests;

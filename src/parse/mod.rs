@@ -76,17 +76,32 @@ fn parse_line_cached(
             Some(m) => (Program::Fail2ban, m),
             None => return Ok(None),
         },
+        Some(Program::Cowrie) => (
+            Program::Cowrie,
+            message::cowrie::classify(&env.msg).unwrap_or_else(message::Msg::other),
+        ),
+        Some(Program::Dropbear) => (
+            Program::Dropbear,
+            message::dropbear::classify(&env.msg).unwrap_or_else(message::Msg::other),
+        ),
         Some(p) => (p, message::classify(&env.msg)),
         None => match message::classify_bare(&env.msg) {
             Some(m) => (Program::Sshd, m),
-            None => return Err(Skip::Malformed),
+            // `sshd -e`-like bare output of Dropbear (`dropbear -E` without its prefix).
+            None => match message::dropbear::classify(&env.msg).filter(|m| m.kind != Kind::Other) {
+                Some(m) => (Program::Dropbear, m),
+                None => return Err(Skip::Malformed),
+            },
         },
     };
+    // An address-less `other` line matters only to `--all`, unless it is a
+    // probe whose kind its connection decides.
     if msg.kind == Kind::Other
         && !all
         && msg.ip.is_none()
         && msg.conn == message::Conn::None
         && msg.repeat_last.is_none()
+        && msg.probe.is_none()
     {
         return Ok(None);
     }

@@ -325,7 +325,7 @@ pub fn decompress(inner: Box<dyn Read + Send>) -> io::Result<(Box<dyn Read + Sen
     if head.starts_with(&[0x1f, 0x8b]) {
         // Multi-member: `cat a.gz b.gz` and some rotators produce several members.
         return Ok((
-            Box::new(flate2::bufread::MultiGzDecoder::new(buf)),
+            Box::new(GzipErrors(flate2::bufread::MultiGzDecoder::new(buf))),
             Compression::Gzip,
         ));
     }
@@ -336,14 +336,39 @@ pub fn decompress(inner: Box<dyn Read + Send>) -> io::Result<(Box<dyn Read + Sen
     Ok((Box::new(buf), Compression::None))
 }
 
+/// Says what a gzip decoding error means for the user: the file is cut or
+/// damaged, and what came before the damage was read.
+struct GzipErrors<R>(R);
+
+impl<R: Read> Read for GzipErrors<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|e| {
+            let what = if e.kind() == io::ErrorKind::UnexpectedEof {
+                "gzip data ends early (truncated file?)"
+            } else {
+                "damaged gzip data"
+            };
+            io::Error::new(
+                e.kind(),
+                format!("{what}: {e}; the whole lines before it were read"),
+            )
+        })
+    }
+}
+
 /// Reads whole-line blocks of about `size` bytes. A line longer than a block
 /// is skipped up to its newline and reported through `on_too_long`.
+///
+/// A read error (a truncated gzip member, a disk error) ends the input, but
+/// the whole lines read before it are still returned; the error comes on the
+/// next call. The cut line is dropped: its last field may be a cut address.
 pub struct BlockReader<R: Read> {
     inner: R,
     size: usize,
     carry: Vec<u8>,
     eof: bool,
     skipping: bool,
+    error: Option<io::Error>,
 }
 
 impl<R: Read> BlockReader<R> {
@@ -354,12 +379,16 @@ impl<R: Read> BlockReader<R> {
             carry: Vec::new(),
             eof: false,
             skipping: false,
+            error: None,
         }
     }
 
     /// The next block (ending at a newline, or at end of input), and whether a
     /// too-long line was dropped before it. `None` at the end.
     pub fn next_block(&mut self) -> io::Result<Option<(Vec<u8>, u64)>> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
         let mut dropped = 0u64;
         loop {
             if self.eof && self.carry.is_empty() {
@@ -379,7 +408,18 @@ impl<R: Read> BlockReader<R> {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(start),
                     Err(e) => {
                         buf.truncate(start);
-                        return Err(e);
+                        let whole = if self.skipping {
+                            0
+                        } else {
+                            memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1)
+                        };
+                        buf.truncate(whole);
+                        self.eof = true;
+                        if buf.is_empty() {
+                            return Err(e);
+                        }
+                        self.error = Some(e);
+                        return Ok(Some((buf, dropped)));
                     }
                 }
             }
@@ -447,6 +487,42 @@ mod tests {
         assert_eq!(dropped, 1);
         let s = String::from_utf8(text).unwrap();
         assert!(s.starts_with("line 0\n") && s.ends_with("line 999\nlast"));
+    }
+
+    /// Issue #14: a gzip cut short lost its last block (1 MiB of lines).
+    #[test]
+    fn truncated_gzip_gives_its_whole_lines_then_the_error() {
+        use flate2::write::GzEncoder;
+        let mut text = Vec::new();
+        for i in 0..20_000 {
+            writeln!(text, "line {i} from 192.0.2.{}", i % 250).unwrap();
+        }
+        let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&text).unwrap();
+        let full = gz.finish().unwrap();
+        let cut = full[..full.len() * 3 / 4].to_vec();
+        let (r, _) = decompress(Box::new(io::Cursor::new(cut))).unwrap();
+        let mut r = BlockReader::new(r, 64 * 1024);
+        let mut got = Vec::new();
+        let err = loop {
+            match r.next_block() {
+                Ok(Some((b, _))) => got.extend_from_slice(&b),
+                Ok(None) => panic!("a truncated gzip must end in an error"),
+                Err(e) => break e,
+            }
+        };
+        // What zcat shows of the cut file, up to its last whole line.
+        let mut readable = Vec::new();
+        let _ = io::copy(
+            &mut flate2::read::GzDecoder::new(&full[..full.len() * 3 / 4]),
+            &mut readable,
+        );
+        readable.truncate(memchr::memrchr(b'\n', &readable).unwrap() + 1);
+        assert!(readable.len() > text.len() / 2);
+        assert_eq!(got.len(), readable.len(), "every whole line zcat shows");
+        assert!(text.starts_with(&got));
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "{err}");
+        assert!(r.next_block().unwrap().is_none(), "nothing after the error");
     }
 
     #[test]

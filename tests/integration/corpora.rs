@@ -178,3 +178,28 @@ fn datadog_samples() {
         }
     }
 }
+
+/// sshguard's Dropbear cases (service 101): bare messages and syslog lines.
+#[test]
+fn sshguard_dropbear_cases() {
+    let text = fs::read_to_string(fixture("third_party/sshguard/tests.txt")).unwrap();
+    let start = text.find("# Dropbear").unwrap();
+    let end = start + text[start..].find("# }}}").unwrap();
+    let mut cases = 0;
+    for block in text[start..end].split("\nM\n") {
+        let lines: Vec<&str> = block
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .collect();
+        let [input, expect] = lines[..] else { continue };
+        let ev = parse_lines(&[input])
+            .into_iter()
+            .find(|e| e.kind != Kind::Other)
+            .unwrap_or_else(|| panic!("no event for {input}"));
+        let ip = expect.split(' ').nth(1).unwrap();
+        assert_eq!(ev.ip.map(|x| x.to_string()).as_deref(), Some(ip), "{input}");
+        assert_eq!(&*ev.program, "dropbear", "{input}");
+        cases += 1;
+    }
+    assert_eq!(cases, 6);
+}

@@ -3,6 +3,9 @@
 mod alerts;
 mod cli;
 mod corpora;
+mod cowrie_fixtures;
+mod dropbear_fixtures;
+mod exact;
 mod flow;
 mod geoip;
 mod journal;

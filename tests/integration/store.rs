@@ -108,7 +108,7 @@ fn ingest_twice_adds_nothing_and_stats_db_equals_stats_on_the_log() {
     let db = dir.path().join("s.db");
     let first = ingest(&db, &[&log]);
     assert!(
-        String::from_utf8_lossy(&first.stderr).contains("+873 events"),
+        String::from_utf8_lossy(&first.stderr).contains("+898 events"),
         "{first:?}"
     );
     let once = events(&db);
@@ -651,7 +651,7 @@ fn postgres_notifies_listeners_of_new_events() {
         .next(Duration::from_secs(5))
         .unwrap()
         .expect("a notification within 5 s");
-    assert_eq!(payload.events, 873);
+    assert_eq!(payload.events, 898);
     assert!(payload.input.ends_with("auth.log"));
 }
 

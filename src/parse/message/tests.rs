@@ -116,7 +116,22 @@ fn a9_a14_accepted_and_root_refused() {
         c("Partial publickey for bob from 192.0.2.9 port 50022 ssh2: ED25519 SHA256:x").kind,
         Kind::Other
     );
-    assert_eq!(c("Postponed keyboard-interactive for invalid user warez from 192.241.237.101 port 54197 ssh2").kind, Kind::Other);
+    check(
+        "Postponed keyboard-interactive for invalid user warez from 192.241.237.101 port 54197 ssh2 [preauth]",
+        Kind::InvalidUser,
+        Some("warez"),
+        true,
+        "192.241.237.101",
+        Some(54197),
+    );
+    check(
+        "Postponed publickey for git from 192.0.2.1 port 57904 ssh2 [preauth]",
+        Kind::Other,
+        None,
+        false,
+        "192.0.2.1",
+        Some(57904),
+    );
     check(
         "ROOT LOGIN REFUSED FROM 1.2.3.4 port 12345",
         Kind::Refused,
@@ -355,17 +370,39 @@ fn c1_c16_connection_ends() {
         "2001:db8::1",
         Some(5),
     );
+    // Without `[preauth]`: a pre-auth end unless the connection logged in
+    // (the correlator knows), and not the connection's last line.
+    let m = c("Received disconnect from 1.2.3.4 port 60058:11: disconnected by user");
+    assert_eq!((m.kind, m.conn), (Kind::Other, Conn::Closes));
+    let m = c("Received disconnect from 1.2.3.4: 11: disconnected by user");
+    assert_eq!(m.kind, Kind::Other);
+    let m = c("Received disconnect from 89.24.13.192: 3: com.jcraft.jsch.JSchException: Auth fail");
     assert_eq!(
-        c("Received disconnect from 1.2.3.4 port 60058:11: disconnected by user").kind,
-        Kind::Other
+        (m.kind, ip(&m).as_str(), m.maybe_postauth, m.conn),
+        (Kind::PreauthClose, "89.24.13.192", true, Conn::None)
     );
-    check(
-        "fatal: Read from socket failed: Connection reset by peer [preauth]",
-        Kind::Other,
-        None,
-        false,
-        "",
-        None,
+    let m = c("error: Received disconnect from 2001:db8::7 port 1684:14: No supported authentication methods available");
+    assert_eq!(
+        (m.kind, ip(&m).as_str()),
+        (Kind::PreauthClose, "2001:db8::7")
+    );
+    assert_eq!(c("Disconnected from 1.2.3.4 port 60058").kind, Kind::Other);
+    let m = c("Connection closed by 192.0.2.5 port 33186");
+    assert_eq!(
+        (m.kind, m.maybe_postauth, m.conn),
+        (Kind::PreauthClose, true, Conn::Closes)
+    );
+    let m = c("Disconnected from invalid user ftp 92.255.85.135 port 26138");
+    assert_eq!(
+        (m.kind, m.maybe_postauth, m.user.as_deref(), m.invalid_user),
+        (Kind::PreauthClose, false, Some("ftp"), true)
+    );
+    let m = c("Disconnected from user user 172.18.1.100 port 43042");
+    assert_eq!((m.kind, m.user.as_deref()), (Kind::Other, Some("user")));
+    let m = c("fatal: Read from socket failed: Connection reset by peer [preauth]");
+    assert_eq!(
+        (m.kind, m.probe, m.ip),
+        (Kind::Other, Some(Kind::BadProtocol), None)
     );
     check(
         "Timeout before authentication for 192.168.9.212",
@@ -580,9 +617,31 @@ fn q1_q9_pam() {
     assert_eq!((m.user.as_deref(), m.invalid_user), (Some("bob"), true));
     let m = c("error: PAM: authentication error for james from example.com via 192.168.1.201");
     assert_eq!(
-        (m.kind, m.user.as_deref(), m.ip),
-        (Kind::PamFailure, Some("james"), None)
+        (m.kind, m.user.as_deref(), m.ip, m.named_host),
+        (Kind::PamFailure, Some("james"), None, true)
     );
+    // The text's case varies (Apple's `Authentication error`); never the `via` address.
+    for msg in [
+        "error: PAM: Authentication error for james from 205.186.180.100 via 192.168.1.201",
+        "error: PAM: authentication error for james from 205.186.180.100 via 192.168.1.201",
+        "error: PAM: AUTHENTICATION FAILURE for james from 205.186.180.100",
+        "error: PAM: Authentication failure for james from 205.186.180.100 via 192.168.1.201 ",
+    ] {
+        let m = c(msg);
+        assert_eq!(
+            (m.kind, m.user.as_deref(), ip(&m).as_str(), m.named_host),
+            (Kind::PamFailure, Some("james"), "205.186.180.100", false),
+            "{msg}"
+        );
+    }
+    // The user name is attacker text: ` from ` and ` via ` in it change nothing.
+    let m = c("error: PAM: authentication failure for x via 10.0.0.1 from 6.6.6.6 from 205.186.180.101 via 192.168.1.201");
+    assert_eq!(
+        (m.user.as_deref(), ip(&m).as_str()),
+        (Some("x via 10.0.0.1 from 6.6.6.6"), "205.186.180.101")
+    );
+    let m = c("User allena from example.com not allowed because not in any group");
+    assert_eq!((m.kind, m.ip, m.named_host), (Kind::Refused, None, true));
 }
 
 #[test]
@@ -697,6 +756,142 @@ fn injected_addresses_in_user_names_are_ignored() {
     assert_eq!(ip(&m), "203.0.113.4");
 }
 
+/// Issue #14: the client's auth info after `ssh2: ` is attacker text as much
+/// as the user name before it: the first complete `from ADDR port N ssh2`
+/// that ends the message or is followed by `: ` is sshd's.
+#[test]
+fn injection_after_the_ssh2_suffix() {
+    let real = "198.51.100.23";
+    let tails = [
+        ": from 10.10.1.2 port 55555 ssh2",
+        ": RSA SHA256:abc from 10.10.1.2 port 55555 ssh2",
+        ": ED25519-CERT SHA256:x ID a from 10.10.1.2 port 1 ssh2: b (serial 1) CA ED25519 SHA256:y",
+        ": from 10.10.1.2 port 55555 ssh2: from 10.10.1.3 port 1 ssh2",
+        ": from 10.10.1.2",
+    ];
+    for tail in tails {
+        for (head, kind) in [
+            ("Failed password for invalid user test", Kind::AuthFailure),
+            ("Failed publickey for git", Kind::AuthFailure),
+            ("Failed hostbased for dan", Kind::AuthFailure),
+            ("Accepted password for bob", Kind::AuthSuccess),
+            ("Accepted publickey for bob", Kind::AuthSuccess),
+        ] {
+            let line = format!("{head} from {real} port 4711 ssh2{tail}");
+            let m = c(&line);
+            assert_eq!(
+                (m.kind, ip(&m), m.port),
+                (kind, real.into(), Some(4711)),
+                "{line}"
+            );
+        }
+        let line = format!("error: maximum authentication attempts exceeded for root from {real} port 4711 ssh2{tail} [preauth]");
+        assert_eq!(ip(&c(&line)), real, "{line}");
+    }
+}
+
+/// Issue #14: old sshd wrote `from ADDR` without `port N`, and `port N`
+/// without `ssh2`.
+#[test]
+fn from_addr_without_port() {
+    check(
+        "Failed password for invalid user ROOT from aaaa:bbbb:cccc:1234::1:1",
+        Kind::AuthFailure,
+        Some("ROOT"),
+        true,
+        "aaaa:bbbb:cccc:1234::1:1",
+        None,
+    );
+    check(
+        "Failed password for invalid user ROOT from 194.117.26.70 port 12345",
+        Kind::AuthFailure,
+        Some("ROOT"),
+        true,
+        "194.117.26.70",
+        Some(12345),
+    );
+    check(
+        "Failed password for root from 192.0.2.7",
+        Kind::AuthFailure,
+        Some("root"),
+        false,
+        "192.0.2.7",
+        None,
+    );
+    check(
+        "Failed password for invalid user x from 6.6.6.6 port 22 ssh2 from 192.0.2.8",
+        Kind::AuthFailure,
+        Some("x from 6.6.6.6 port 22 ssh2"),
+        true,
+        "192.0.2.8",
+        None,
+    );
+    // A line that has no address at all keeps none, whatever the name ends with.
+    let m = c("Disconnecting: Too many authentication failures for root from 6.6.6.6 [preauth]");
+    assert_eq!(
+        (m.kind, m.ip, m.user.as_deref()),
+        (Kind::TooManyFailures, None, Some("root from 6.6.6.6"))
+    );
+}
+
+/// Issue #14: address-less lines that end a probe carry the kind their
+/// connection gives them (the correlator decides).
+#[test]
+fn addressless_probes() {
+    for (msg, kind) in [
+        (
+            "fatal: Read from socket failed: Connection reset by peer [preauth]",
+            Kind::BadProtocol,
+        ),
+        (
+            "fatal: Unable to negotiate a key exchange method [preauth]",
+            Kind::NegotiationFailure,
+        ),
+        (
+            "fatal: no matching mac found: client hmac-xxx,hmac-yyy server hmac-zzz [preauth]",
+            Kind::NegotiationFailure,
+        ),
+        (
+            "fatal: no matching cipher found: client arcfour server aes128-ctr [preauth]",
+            Kind::NegotiationFailure,
+        ),
+    ] {
+        let m = c(msg);
+        assert_eq!(
+            (m.kind, m.probe, m.ip),
+            (Kind::Other, Some(kind), None),
+            "{msg}"
+        );
+    }
+    let m =
+        c("SSH: Server;Ltype: Version;Remote: 127.0.0.1-1780;Protocol: 2.0;Client: libssh2_1.4.3");
+    assert_eq!(
+        (m.kind, ip(&m).as_str(), m.port),
+        (Kind::Other, "127.0.0.1", Some(1780))
+    );
+    let m = c("SSH: Server;Ltype: Kex;Remote: 2001:db8::1-22;Enc: aes128-ctr [preauth]");
+    assert_eq!(ip(&m), "2001:db8::1");
+}
+
+/// Journals that relay kernel-style prefixes (fail2ban's sshd-journal tests).
+#[test]
+fn kernel_prefix_is_not_part_of_the_message() {
+    for msg in [
+        "kernel: [  970.699397] Failed password for user admin from 192.0.2.10 port 42745 ssh2",
+        "kernel:[  970.699396]: Failed password for user admin from 192.0.2.10 port 42745 ssh2",
+        "kernel:[12970.699398] Failed password for user admin from 192.0.2.10 port 42745 ssh2",
+    ] {
+        let m = c(msg);
+        assert_eq!(
+            (m.kind, m.user.as_deref(), ip(&m).as_str()),
+            (Kind::AuthFailure, Some("user admin"), "192.0.2.10"),
+            "{msg}"
+        );
+    }
+    let _ = c("kernel:[");
+    let _ = c("kernel: [x");
+}
+
 #[test]
 fn hostile_bytes_never_panic() {
     for s in [
@@ -717,6 +912,13 @@ fn hostile_bytes_never_panic() {
         b"\xff\xfe\x00Failed password for \xff from 1.2.3.4 port 1 ssh2",
         b"Failed password for a\\",
         b"Invalid user \\777\\ from 1.2.3.4",
+        b"Postponed ",
+        b"Postponed x for ",
+        b"SSH: Server;Ltype: ",
+        b"SSH: Server;Ltype: x;Remote: -",
+        b"SSH: Server;Ltype: x;Remote: 1.2.3.4-99999999999",
+        b"error: PAM: authentication error for  from ",
+        b"no matching  found: client ",
     ] {
         let _ = classify(s);
         let _ = classify_bare(s);
