@@ -19,9 +19,45 @@ use crate::store;
 
 /// Runs the command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
+    // These need no settings: a broken config file must not stop them.
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut out = io::stdout().lock();
+            crate::cli::completions(*shell, &mut out);
+            out.flush()?;
+            return Ok(0);
+        }
+        Command::Manpage { dir } => {
+            let mut out = io::stdout().lock();
+            crate::cli::manpage(dir.as_deref(), &mut out)
+                .with_context(|| match dir {
+                    Some(d) => format!("writing the man pages into {}", d.display()),
+                    None => "writing the man page".into(),
+                })?;
+            out.flush()?;
+            return Ok(0);
+        }
+        _ => {}
+    }
     let layers = Layers::load(cli.global.config.as_deref())?;
     let settings = Settings::resolve(&cli.global, &layers)?;
+    if settings.verbose >= 1 {
+        match layers.file_path() {
+            Some(p) => eprintln!("sshmap: config file {}", p.display()),
+            None => eprintln!("sshmap: no config file"),
+        }
+    }
+    if settings.verbose >= 2 {
+        eprint!("{}", settings.describe(&cli.global, &layers));
+    }
     match cli.command {
+        Command::Completions { .. } | Command::Manpage { .. } => unreachable!("handled above"),
+        Command::Config => {
+            let mut out = io::stdout().lock();
+            out.write_all(settings.describe(&cli.global, &layers).as_bytes())?;
+            out.flush()?;
+            Ok(0)
+        }
         Command::Parse(a) => {
             let format = match a.format {
                 FormatArg::Jsonl => Format::Jsonl,
@@ -77,7 +113,7 @@ pub(crate) fn inputs(settings: &Settings, args: &InputArgs) -> Result<(Vec<Input
     }
     let (inputs, errors) = source::expand(&args.inputs);
     for e in &errors {
-        eprintln!("sshmap: {e}");
+        eprintln!("sshmap: {}", with_hint(&e.to_string()));
     }
     Ok((inputs, !errors.is_empty()))
 }
@@ -135,11 +171,70 @@ pub(crate) fn report_errors(reports: &[InputReport]) -> bool {
     let mut any = false;
     for r in reports {
         if let Some(e) = &r.error {
-            eprintln!("sshmap: {}", crate::escape::terminal(e));
+            eprintln!("sshmap: {}", with_hint(&crate::escape::terminal(e)));
             any = true;
         }
     }
     any
+}
+
+/// [`report_errors`], and with `-v` a line per input: lines read, events, lines skipped.
+pub(crate) fn report_inputs(settings: &Settings, reports: &[InputReport]) -> bool {
+    if settings.verbose >= 1 {
+        for r in reports.iter().filter(|r| r.error.is_none()) {
+            eprintln!(
+                "sshmap: {}: {} lines, {} events, {} skipped ({} other programs, {} malformed, {} too long)",
+                crate::escape::terminal(&r.input),
+                r.lines,
+                r.events,
+                r.skipped,
+                r.other_programs,
+                r.malformed,
+                r.too_long
+            );
+        }
+    }
+    report_errors(reports)
+}
+
+/// What to do about an input this user may not read, added to its error.
+pub const PERMISSION_HINT: &str = "hint: on Debian and Ubuntu the logs are readable by group adm and the \
+     journal by group systemd-journal: add your user to the `adm` group (sudo usermod -aG adm $USER, then \
+     log in again) or use sudo";
+
+/// `msg` with [`PERMISSION_HINT`] when it is a permission problem.
+pub fn with_hint(msg: &str) -> String {
+    if msg.contains("os error 13") || msg.contains("Permission denied") {
+        format!("{msg}\n  {PERMISSION_HINT}")
+    } else {
+        msg.to_string()
+    }
+}
+
+/// Whether `ingest` shows a progress line: on a terminal, without `-q`, and
+/// when some input is big (over 32 MiB) or of unknown size (stdin, the journal).
+pub fn ingest_wants_progress(quiet: bool, tty: bool, inputs: &[Input]) -> bool {
+    !quiet
+        && tty
+        && inputs.iter().any(|i| match i {
+            Input::File(p) => std::fs::metadata(p).is_ok_and(|m| m.len() > 32 << 20),
+            Input::Stdin | Input::Journal(_) => true,
+        })
+}
+
+/// A spinner counting the events ingested, drawn on stderr.
+fn ingest_progress(settings: &Settings, inputs: &[Input]) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !ingest_wants_progress(settings.quiet, io::stderr().is_terminal(), inputs) {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new_spinner().with_style(
+        indicatif::ProgressStyle::with_template("{spinner} ingesting: {human_pos} events, {msg} {elapsed}")
+            .ok()?,
+    );
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    Some(bar)
 }
 
 fn parse(settings: &Settings, args: &InputArgs, format: Format, all: bool) -> Result<i32> {
@@ -151,7 +246,7 @@ fn parse(settings: &Settings, args: &InputArgs, format: Format, all: bool) -> Re
     opts.host = args.host.clone();
     let reports = pipeline::run(&inputs, &opts, &mut |ev| w.write(&ev))?;
     w.flush().context("writing events")?;
-    failed |= report_errors(&reports);
+    failed |= report_inputs(settings, &reports);
     Ok(i32::from(failed))
 }
 
@@ -202,7 +297,7 @@ fn stats(settings: &Settings, args: &InputArgs, top: usize, json: bool) -> Resul
         stats.add(&ev);
         Ok(())
     })?;
-    failed |= report_errors(&reports);
+    failed |= report_inputs(settings, &reports);
     print_summary(&stats.summary(top, reports), json)?;
     Ok(i32::from(failed))
 }
@@ -239,10 +334,26 @@ fn ingest(settings: &Settings, a: &IngestArgs, db: Option<&str>) -> Result<i32> 
     let mut st = store::open(&loc)?;
     let opts = pipeline_options(settings, false)?;
     let mut enricher = geo::Enricher::new(opts.geo.as_deref());
-    let reports = store::ingest::run(&mut *st, &inputs, &opts, &mut |ev| enricher.enrich(ev))?;
+    let bar = ingest_progress(settings, &inputs);
+    let started = std::time::Instant::now();
+    let mut seen = 0u64;
+    let reports = store::ingest::run(&mut *st, &inputs, &opts, &mut |ev| {
+        enricher.enrich(ev);
+        seen += 1;
+        if let Some(b) = &bar {
+            if seen % 4096 == 0 {
+                b.set_position(seen);
+                let secs = started.elapsed().as_secs_f64().max(0.001);
+                b.set_message(format!("{:.0}/s", seen as f64 / secs));
+            }
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     for r in &reports {
         if let Some(e) = &r.error {
-            eprintln!("sshmap: {}", crate::escape::terminal(e));
+            eprintln!("sshmap: {}", with_hint(&crate::escape::terminal(e)));
             failed = true;
         } else if !settings.quiet {
             let note = r
@@ -255,6 +366,13 @@ fn ingest(settings: &Settings, a: &IngestArgs, db: Option<&str>) -> Result<i32> 
                 crate::escape::terminal(&r.input),
                 r.added
             );
+            if settings.verbose >= 1 {
+                eprintln!(
+                    "sshmap: {}: {} new bytes read",
+                    crate::escape::terminal(&r.input),
+                    r.new_bytes
+                );
+            }
         }
     }
     if let Some(secs) = keep {
@@ -271,7 +389,14 @@ fn serve(settings: &Settings, layers: &Layers, args: &crate::cli::ServeArgs) -> 
     let mut cfg = crate::serve::ServeConfig::resolve(args, layers, settings.data_dir.as_deref())?;
     // The store is SQLite at the default path unless --db names another, or `none` (memory only).
     cfg.db = match cfg.db.take() {
-        Some(d) if d == "none" => None,
+        Some(d) if d == "none" => {
+            // Memory only: nothing is written, not even the default checkpoint
+            // file (a restart would resume partway through a window it lost).
+            if layers.origin(false, Some("serve"), "checkpoint") == settings::Origin::Default {
+                cfg.checkpoint = None;
+            }
+            None
+        }
         Some(d) => Some(d),
         None => Some(crate::store::default_path().display().to_string()),
     };
@@ -336,7 +461,7 @@ fn report(settings: &Settings, args: &crate::cli::ReportArgs, db: Option<&str>) 
             collector.add(&ev);
             Ok(())
         })?;
-        failed = f | report_errors(&reports);
+        failed = f | report_inputs(settings, &reports);
         reports
     };
     let summary = collector.summary(10, reports);
