@@ -10,12 +10,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// What every duration flag accepts (`--bin`, `--window`, `--keep`, `--fade`).
-const DURATIONS: &str = "Durations: a number and a unit: 45s, 30m (or 30min), 12h, 90d, 2w.";
-/// What every time flag accepts (`--from`, `--to`).
-const TIMES: &str = "Times (--from/--to): RFC 3339 (2026-11-23T07:00:00Z), a date (2026-11-23) or a local date-time \
-                     (2026-11-23T07:00, read in --tz).";
-
 #[derive(Debug, Parser)]
 #[command(
     name = "sshmap",
@@ -64,7 +58,7 @@ pub struct GlobalArgs {
     /// No progress bars, no notes on stderr (errors are still printed) [env: SSHMAP_QUIET]
     #[arg(short, long, global = true)]
     pub quiet: bool,
-    /// More detail on stderr: -v names the config file and sums up each input (lines, events, skipped, time); -vv also prints every resolved setting
+    /// More detail on stderr: -v names the config file and sums up each input (lines, events, skipped); -vv also prints every resolved setting
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 }
@@ -78,7 +72,10 @@ Examples:
   sshmap parse --format csv auth.log.2.gz > events.csv
   journalctl -o short-iso -u ssh | sshmap parse -
   sshmap parse --all journal                    # every sshd line, kind `other` for the rest
-  sshmap parse --db ~/.local/share/sshmap/sshmap.db --from 2026-11-01")]
+  sshmap parse --db ~/.local/share/sshmap/sshmap.db --from 2026-11-01
+
+Times (--from, --to): RFC 3339 (2026-11-23T07:00:00Z), a date (2026-11-23) or a local date-time
+(2026-11-23T07:00), read in --tz.")]
     Parse(ParseArgs),
     /// Top countries, users, IPs and a per-hour histogram
     #[command(after_help = "\
@@ -107,7 +104,10 @@ Examples:
 Examples:
   sshmap timelapse /var/log/auth.log -o day.mp4            # 1280x720, 15 fps, one frame per minute
   sshmap timelapse auth.log -o day.gif --bin 5m --size 640x360 --points
-  sshmap timelapse --db sshmap.db -o week.mp4 --from 2026-11-16 --to 2026-11-23 --bin 10m --fade 30m")]
+  sshmap timelapse --db sshmap.db -o week.mp4 --from 2026-11-16 --to 2026-11-23 --bin 10m --fade 30m
+
+Durations (--bin, --fade): a number and a unit: 45s, 30m (or 30min), 12h, 1d.
+Sizes: WIDTHxHEIGHT in pixels (1280x720); both even for MP4.")]
     Timelapse(TimelapseArgs),
     /// Write a self-contained interactive HTML report
     #[command(after_help = "\
@@ -122,7 +122,8 @@ Examples:
   sshmap ingest --db /srv/sshmap.db --keep 90d /var/log/auth.log*
   sshmap ingest --db postgres://sshmap@db/sshmap journal
 
-Run it from cron or a timer as often as you like: each input resumes where the last run stopped.")]
+Run it from cron or a timer as often as you like: each input resumes where the last run stopped.
+Durations (--keep): a number and a unit: 12h, 90d, 2w.")]
     Ingest(IngestArgs),
     /// Serve the live attack map
     #[command(after_help = "\
@@ -132,6 +133,10 @@ Examples:
   sshmap serve --syslog 0.0.0.0:6514 --ingest-token \"$(cat /etc/sshmap/token)\" --db postgres://sshmap@db/sshmap
   sshmap serve --config /etc/sshmap/config.toml                # every flag as a key in [serve]
 
+Every flag is also a key in the [serve] table of the config file (listen, tail = [..], journal,
+journal-dir, syslog, db, window, ingest-token = [..], home, anonymize-ip, webhook, keep) and an
+SSHMAP_* variable (SSHMAP_LISTEN, SSHMAP_WINDOW, SSHMAP_INGEST_TOKEN=a,b, …).
+Durations (--window, --keep): a number and a unit: 90s, 30m, 5h, 2d, 2w.
 As a service: contrib/sshmap.service (see README, \"Run it as a service\").")]
     Serve(ServeArgs),
     /// Look up addresses and manage the GeoIP databases
@@ -208,7 +213,6 @@ pub struct InputArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(after_long_help = TIMES)]
 pub struct ParseArgs {
     #[command(flatten)]
     pub input: InputArgs,
@@ -304,7 +308,6 @@ pub struct ChartArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(after_long_help = DURATIONS)]
 pub struct TimelapseArgs {
     #[command(flatten)]
     pub input: InputArgs,
@@ -359,7 +362,6 @@ pub struct ReportArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(after_long_help = DURATIONS)]
 pub struct IngestArgs {
     /// Files, globs, directories of rotated logs, `-` for stdin, `journal`, or `journal:DIR` (journal files in DIR) [default: /var/log/auth.log, /var/log/secure, else the journal]
     #[arg(value_name = "INPUT")]
@@ -373,10 +375,6 @@ pub struct IngestArgs {
 }
 
 #[derive(Debug, Default, Args)]
-#[command(after_long_help = "Every flag is also a key in the [serve] table of the config file \
-    (listen, tail = [..], journal, journal-dir, syslog, db, window, ingest-token = [..], home, anonymize-ip, \
-    webhook, keep) and an SSHMAP_* variable (SSHMAP_LISTEN, SSHMAP_WINDOW, SSHMAP_INGEST_TOKEN=a,b, …). \
-    Durations: a number and a unit: 90s, 30m, 5h, 2d, 2w.")]
 pub struct ServeArgs {
     /// Follow this log file like tail -F (rotation, copytruncate, re-creation); repeat for several
     #[arg(long, value_name = "PATH")]

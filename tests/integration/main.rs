@@ -12,6 +12,7 @@ mod render;
 mod report;
 mod robustness;
 mod serve;
+mod ship;
 mod store;
 mod timelapse;
 mod util;
