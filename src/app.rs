@@ -86,7 +86,12 @@ pub fn run(cli: Cli) -> Result<i32> {
             let db = layers.get(a.db.clone(), None, "db")?;
             ingest(&settings, &a, db.as_deref())
         }
+        #[cfg(feature = "serve")]
         Command::Serve(a) => serve(&settings, &layers, &a),
+        #[cfg(not(feature = "serve"))]
+        Command::Serve(_) => bail!(
+            "this sshmap was built without the live map (cargo feature `serve`): rebuild with default features"
+        ),
         Command::Geoip { command } => geoip(&settings, command),
     }
 }
@@ -385,6 +390,7 @@ fn ingest(settings: &Settings, a: &IngestArgs, db: Option<&str>) -> Result<i32> 
     Ok(i32::from(failed))
 }
 
+#[cfg(feature = "serve")]
 fn serve(settings: &Settings, layers: &Layers, args: &crate::cli::ServeArgs) -> Result<i32> {
     let mut cfg = crate::serve::ServeConfig::resolve(args, layers, settings.data_dir.as_deref())?;
     // The store is SQLite at the default path unless --db names another, or `none` (memory only).

@@ -263,6 +263,13 @@ impl Layers {
 }
 
 /// The default of a `[serve]` key, as `sshmap config` shows it.
+#[cfg(not(feature = "serve"))]
+fn serve_default(_key: &str, _data_dir: Option<&Path>) -> String {
+    "(default; this sshmap was built without `serve`)".into()
+}
+
+/// The default of a `[serve]` key, as `sshmap config` shows it.
+#[cfg(feature = "serve")]
 fn serve_default(key: &str, data_dir: Option<&Path>) -> String {
     let d = crate::serve::ServeConfig::default();
     let secs = |t: std::time::Duration| format!("{}s", t.as_secs());
