@@ -390,9 +390,35 @@ fn ingest(settings: &Settings, a: &IngestArgs, db: Option<&str>) -> Result<i32> 
     Ok(i32::from(failed))
 }
 
+/// A bad `serve` value, with where it came from when that was not the flag
+/// the message names (a key in the config file, an `SSHMAP_*` variable).
+#[cfg(feature = "serve")]
+fn serve_config_error(
+    e: crate::serve::config::ConfigError,
+    args: &crate::cli::ServeArgs,
+    layers: &Layers,
+) -> anyhow::Error {
+    use crate::serve::config::ConfigError as E;
+    let (key, flag_given) = match &e {
+        E::Window(_) => ("window", args.window.is_some()),
+        E::Keep(_) => ("keep", args.keep.is_some()),
+        E::Home(_) => ("home", args.home.is_some()),
+        E::Addr { flag, .. } if *flag == "--syslog" => ("syslog", args.syslog.is_some()),
+        E::Addr { .. } => ("listen", args.listen.is_some()),
+        _ => return e.into(),
+    };
+    match layers.origin(flag_given, Some("serve"), key) {
+        o @ (settings::Origin::File { .. } | settings::Origin::Env(_)) => {
+            anyhow::Error::new(e).context(o.describe(key))
+        }
+        _ => e.into(),
+    }
+}
+
 #[cfg(feature = "serve")]
 fn serve(settings: &Settings, layers: &Layers, args: &crate::cli::ServeArgs) -> Result<i32> {
-    let mut cfg = crate::serve::ServeConfig::resolve(args, layers, settings.data_dir.as_deref())?;
+    let mut cfg = crate::serve::ServeConfig::resolve(args, layers, settings.data_dir.as_deref())
+        .map_err(|e| serve_config_error(e, args, layers))?;
     // The store is SQLite at the default path unless --db names another, or `none` (memory only).
     cfg.db = match cfg.db.take() {
         Some(d) if d == "none" => {

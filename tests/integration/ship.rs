@@ -688,3 +688,20 @@ fn debian_package_installs_binary_man_page_unit_and_completions() {
         std::panic::resume_unwind(e);
     }
 }
+
+#[test]
+fn bad_serve_value_in_the_config_file_names_the_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "[serve]\nwindow = \"5 fortnights\"\n").unwrap();
+    let out = isolated(dir.path())
+        .args(["serve", "--db", "none", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("[serve] window in config file {}", cfg.display())),
+        "{err}"
+    );
+}
