@@ -15,7 +15,7 @@
 //! - [`serve`]    — the live attack map.
 //!
 //! Around them: [`cli`] (the command-line surface), [`settings`] (flag > env >
-//! file > default, resolved once), [`app`] (runs a command), [`escape`]
+//! file > default, resolved once), [`commands`] (one file per subcommand; the only place that sees `cli` and `settings`), [`escape`]
 //! (attacker text made safe for terminals, HTML and SVG).
 //!
 //! Cargo features (all on by default) leave out optional parts: `serve` (the
@@ -23,13 +23,13 @@
 //! `mp4-cisco-openh264` loads Cisco's library at run time instead).
 
 pub mod analyze;
-pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod escape;
 pub mod event;
+pub mod flow;
 pub mod geo;
 pub mod parse;
-pub mod pipeline;
 pub mod render;
 pub mod report;
 #[cfg(feature = "serve")]

@@ -321,9 +321,9 @@ fn verbose_names_the_config_file_and_sums_up_each_input() {
 
 #[test]
 fn permission_denied_says_what_to_do() {
-    let hinted = sshmap::app::with_hint("/var/log/auth.log: Permission denied (os error 13)");
+    let hinted = sshmap::commands::with_hint("/var/log/auth.log: Permission denied (os error 13)");
     assert!(hinted.contains("`adm` group") && hinted.contains("sudo"), "{hinted}");
-    assert_eq!(sshmap::app::with_hint("x: No such file"), "x: No such file");
+    assert_eq!(sshmap::commands::with_hint("x: No such file"), "x: No such file");
 
     // And for real: a log this user may not read.
     let dir = tempfile::tempdir().unwrap();
@@ -359,31 +359,46 @@ fn permission_denied_says_what_to_do() {
 }
 
 #[test]
-fn timelapse_rate_is_rounded() {
-    use sshmap::render::timelapse::command::frame_rate;
-    assert_eq!(frame_rate(78.8198), "78.8/s");
-    assert_eq!(frame_rate(1234.56), "1235/s");
-}
-
-#[test]
-fn ingest_progress_only_on_a_terminal_for_a_big_log() {
-    use sshmap::app::ingest_wants_progress;
-    use sshmap::source::Input;
+fn ingest_shows_progress_on_a_terminal_for_a_big_log() {
+    if !have("script") {
+        eprintln!("skipped: `script` (util-linux) is not installed: no terminal to show progress on");
+        return;
+    }
+    // 33 MiB: the sample's sshd lines, then other programs' lines (cheap to skip).
     let dir = tempfile::tempdir().unwrap();
-    let small = dir.path().join("small.log");
-    std::fs::write(&small, "x\n").unwrap();
-    let big = dir.path().join("big.log");
-    std::fs::File::create(&big)
-        .unwrap()
-        .set_len(40 << 20)
-        .unwrap(); // sparse: no disk used
-    let small_in = [Input::File(small)];
-    let big_in = [Input::File(big)];
-    assert!(ingest_wants_progress(false, true, &big_in));
-    assert!(!ingest_wants_progress(false, true, &small_in));
-    assert!(!ingest_wants_progress(true, true, &big_in), "-q");
-    assert!(!ingest_wants_progress(false, false, &big_in), "not a terminal");
-    assert!(ingest_wants_progress(false, true, &[Input::Stdin]));
+    let log = dir.path().join("auth.log");
+    let mut text = std::fs::read_to_string(fixture("sample/auth.log")).unwrap();
+    let filler = "Nov 22 23:59:01 web1 CRON[4242]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)\n";
+    while text.len() < 33 << 20 {
+        text.push_str(filler);
+    }
+    std::fs::write(&log, text).unwrap();
+    let db = dir.path().join("s.db");
+    let cmd = format!(
+        "{} ingest --config none --db {} {}",
+        env!("CARGO_BIN_EXE_sshmap"),
+        db.display(),
+        log.display()
+    );
+    // On a terminal (script gives the command one): a byte progress bar.
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("TERM", "xterm")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    let tty = text(&out.stdout);
+    assert!(tty.contains("MiB") && tty.contains("[="), "no progress on a terminal: {tty}");
+    // In a pipe: none, only the summary line.
+    std::fs::remove_file(&db).unwrap();
+    let out = isolated(dir.path())
+        .args(["ingest", "--config", "none", "--db"])
+        .arg(&db)
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!text(&out.stderr).contains("MiB"), "{}", text(&out.stderr));
 }
 
 #[test]
