@@ -367,12 +367,12 @@ fn ingest_shows_progress_on_a_terminal_for_a_big_log() {
     // 33 MiB: the sample's sshd lines, then other programs' lines (cheap to skip).
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("auth.log");
-    let mut text = std::fs::read_to_string(fixture("sample/auth.log")).unwrap();
+    let mut body = std::fs::read_to_string(fixture("sample/auth.log")).unwrap();
     let filler = "Nov 22 23:59:01 web1 CRON[4242]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)\n";
-    while text.len() < 33 << 20 {
-        text.push_str(filler);
+    while body.len() < 33 << 20 {
+        body.push_str(filler);
     }
-    std::fs::write(&log, text).unwrap();
+    std::fs::write(&log, body).unwrap();
     let db = dir.path().join("s.db");
     let cmd = format!(
         "{} ingest --config none --db {} {}",
