@@ -298,14 +298,17 @@ fn bad_tz_in_the_config_file_names_the_file_and_key_not_the_flag() {
 #[test]
 fn verbose_names_the_config_file_and_sums_up_each_input() {
     let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "tz = \"UTC\"\n").unwrap();
     let f = fixture("sample/auth.log");
     let out = isolated(dir.path())
         .args(["stats", "-v", f.to_str().unwrap()])
+        .env("SSHMAP_CONFIG", &cfg)
         .output()
         .unwrap();
     assert!(out.status.success());
     let err = text(&out.stderr);
-    assert!(err.contains("no config file"), "{err}");
+    assert!(err.contains(&format!("config file {}", cfg.display())), "{err}");
     assert!(err.contains(" lines, ") && err.contains(" events, ") && err.contains(" skipped"), "{err}");
     let quiet = isolated(dir.path())
         .args(["stats", f.to_str().unwrap()])
