@@ -723,3 +723,58 @@ fn bad_serve_value_in_the_config_file_names_the_file_and_key() {
         "{err}"
     );
 }
+
+// ---- 8. README ------------------------------------------------------------------
+
+#[test]
+fn docs_link_only_inside_the_repository_and_readme_keeps_its_two_commands() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("README.md"), root.join("CONTRIBUTING.md")];
+    for e in std::fs::read_dir(root.join("docs")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "md") {
+            files.push(p);
+        }
+    }
+    for f in &files {
+        let md = std::fs::read_to_string(f).unwrap();
+        let dir = f.parent().unwrap();
+        for (i, _) in md.match_indices("](") {
+            let rest = &md[i + 2..];
+            let target = &rest[..rest.find(')').unwrap()];
+            if target.starts_with('#') {
+                continue;
+            }
+            let path = target.split('#').next().unwrap();
+            assert!(
+                !target.contains("://") && !path.starts_with('/'),
+                "{}: link {target} leaves the repository",
+                f.display()
+            );
+            let resolved = dir.join(path).canonicalize().unwrap_or_else(|_| {
+                panic!("{}: link {target} points to nothing", f.display())
+            });
+            assert!(
+                resolved.starts_with(root.canonicalize().unwrap()),
+                "{}: link {target} leaves the repository",
+                f.display()
+            );
+        }
+    }
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(readme.contains("cargo run --release -- stats tests/fixtures/sample/auth.log"));
+    assert!(readme.contains("bash .ci/run"));
+    // Users first: install, quick start, service, troubleshooting and licence come before the reference.
+    let at = |h: &str| readme.find(h).unwrap_or_else(|| panic!("README lacks {h}"));
+    let order = [
+        "## Install",
+        "## Quick start",
+        "## Run it as a service",
+        "## Troubleshooting",
+        "## Licence and data attribution",
+        "# Reference",
+    ];
+    for w in order.windows(2) {
+        assert!(at(w[0]) < at(w[1]), "{} should come before {}", w[0], w[1]);
+    }
+}
