@@ -71,12 +71,18 @@ impl std::fmt::Display for Origin {
 
 /// The places searched for a config file when none is named, in order:
 /// `$XDG_CONFIG_HOME/sshmap/config.toml` (else `~/.config/…`), then `/etc/sshmap/config.toml`.
-pub fn config_search_path(xdg_config_home: Option<&str>, home: Option<&str>) -> Vec<(PathBuf, &'static str)> {
+pub fn config_search_path(
+    xdg_config_home: Option<&str>,
+    home: Option<&str>,
+) -> Vec<(PathBuf, &'static str)> {
     let mut out = Vec::new();
     let xdg = xdg_config_home
         .filter(|v| !v.is_empty() && Path::new(v).is_absolute())
         .map(PathBuf::from)
-        .or_else(|| home.filter(|h| !h.is_empty()).map(|h| Path::new(h).join(".config")));
+        .or_else(|| {
+            home.filter(|h| !h.is_empty())
+                .map(|h| Path::new(h).join(".config"))
+        });
     if let Some(x) = xdg {
         out.push((x.join("sshmap/config.toml"), "$XDG_CONFIG_HOME"));
     }
@@ -125,9 +131,8 @@ impl Layers {
             Some((p, _, _)) if p.as_os_str() == "none" => layers.file_source = FileSource::Off,
             Some((p, source, how)) => {
                 layers.searched.push(format!("{} ({how})", p.display()));
-                let text = std::fs::read_to_string(&p).with_context(|| {
-                    format!("cannot read config file {} ({how})", p.display())
-                })?;
+                let text = std::fs::read_to_string(&p)
+                    .with_context(|| format!("cannot read config file {} ({how})", p.display()))?;
                 layers.file = parse_file(&p, &text)?;
                 layers.file_path = Some(p);
                 layers.file_source = source;
@@ -372,7 +377,9 @@ impl Settings {
         let year: Option<i32> = layers.get(args.year, None, "year")?;
         if let Some(y) = year {
             if !(1970..=9999).contains(&y) {
-                let at = layers.origin(args.year.is_some(), None, "year").describe("year");
+                let at = layers
+                    .origin(args.year.is_some(), None, "year")
+                    .describe("year");
                 bail!("{at}: year {y} is out of range (1970–9999)");
             }
         }
@@ -380,9 +387,8 @@ impl Settings {
         let tz = match tz_name.as_deref() {
             None => TimeZone::try_system().unwrap_or(TimeZone::UTC),
             Some("UTC" | "utc" | "Z") => TimeZone::UTC,
-            Some(name) => parse_tz(name).with_context(|| {
-                layers.origin(args.tz.is_some(), None, "tz").describe("tz")
-            })?,
+            Some(name) => parse_tz(name)
+                .with_context(|| layers.origin(args.tz.is_some(), None, "tz").describe("tz"))?,
         };
         Ok(Settings {
             geoip: layers.get(args.geoip.clone(), None, "geoip")?,
@@ -418,7 +424,9 @@ impl Settings {
         row(
             &mut out,
             "geoip",
-            shown(&self.geoip).unwrap_or_else(|| "(embedded DB-IP country database, or one `geoip update` fetched)".into()),
+            shown(&self.geoip).unwrap_or_else(|| {
+                "(embedded DB-IP country database, or one `geoip update` fetched)".into()
+            }),
             layers.origin(args.geoip.is_some(), None, "geoip"),
         );
         row(
@@ -430,7 +438,10 @@ impl Settings {
         row(
             &mut out,
             "year",
-            self.year.map_or("(from each file's modification time)".into(), |y| y.to_string()),
+            self.year
+                .map_or("(from each file's modification time)".into(), |y| {
+                    y.to_string()
+                }),
             layers.origin(args.year.is_some(), None, "year"),
         );
         let tz_origin = layers.origin(args.tz.is_some(), None, "tz");
@@ -450,7 +461,13 @@ impl Settings {
             self.quiet.to_string(),
             layers.origin(args.quiet, None, "quiet"),
         );
-        let _ = writeln!(out, "{:<22} = {:<40} # {}", "verbose", self.verbose, if self.verbose > 0 { "flag" } else { "default" });
+        let _ = writeln!(
+            out,
+            "{:<22} = {:<40} # {}",
+            "verbose",
+            self.verbose,
+            if self.verbose > 0 { "flag" } else { "default" }
+        );
         row(
             &mut out,
             "data-dir",

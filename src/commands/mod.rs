@@ -34,11 +34,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Manpage { dir } => {
             let mut out = io::stdout().lock();
-            crate::cli::manpage(dir.as_deref(), &mut out)
-                .with_context(|| match dir {
-                    Some(d) => format!("writing the man pages into {}", d.display()),
-                    None => "writing the man page".into(),
-                })?;
+            crate::cli::manpage(dir.as_deref(), &mut out).with_context(|| match dir {
+                Some(d) => format!("writing the man pages into {}", d.display()),
+                None => "writing the man page".into(),
+            })?;
             out.flush()?;
             return Ok(0);
         }

@@ -92,11 +92,22 @@ fn every_flag_of_every_subcommand_has_help_text() {
     assert!(missing.is_empty(), "without help text: {missing:#?}");
     // The forms accepted are spelled out where a user types them.
     let serve = text(&run(&["serve", "--help"]).stdout);
-    for want in ["90m, 5h, 2d", "127.0.0.1:8022", "at least 8 characters", "Examples:"] {
-        assert!(serve.contains(want), "serve --help lacks {want:?}:\n{serve}");
+    for want in [
+        "90m, 5h, 2d",
+        "127.0.0.1:8022",
+        "at least 8 characters",
+        "Examples:",
+    ] {
+        assert!(
+            serve.contains(want),
+            "serve --help lacks {want:?}:\n{serve}"
+        );
     }
     let tl = text(&run(&["timelapse", "--help"]).stdout);
-    assert!(tl.contains("WIDTHxHEIGHT") && tl.contains("30m (or 30min)") && tl.contains("Examples:"), "{tl}");
+    assert!(
+        tl.contains("WIDTHxHEIGHT") && tl.contains("30m (or 30min)") && tl.contains("Examples:"),
+        "{tl}"
+    );
 }
 
 // ---- 3. completions and man page -------------------------------------------
@@ -133,7 +144,10 @@ fn completions_for_bash_zsh_and_fish() {
                 .unwrap();
             assert!(st.success(), "{shell} rejects its completion script");
         } else {
-            eprintln!("{} not installed: {shell} script syntax not checked", check[0]);
+            eprintln!(
+                "{} not installed: {shell} script syntax not checked",
+                check[0]
+            );
         }
     }
     // A bad config file does not stop them.
@@ -148,7 +162,10 @@ fn man_pages_come_from_the_same_definitions() {
     let out = run(&["manpage"]);
     assert!(out.status.success());
     let page = text(&out.stdout);
-    assert!(page.starts_with(".ie") || page.contains(".TH sshmap 1"), "{page}");
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH sshmap 1"),
+        "{page}"
+    );
     assert!(page.contains(".TH sshmap 1"));
     assert!(page.contains("GLOBAL OPTIONS") && page.contains("\\-\\-tz"));
     assert!(page.contains("timelapse") && page.contains("Examples:"));
@@ -188,7 +205,10 @@ fn config_file_is_found_where_people_look_and_config_says_where_each_value_came_
     assert!(out.status.success(), "{}", text(&out.stderr));
     let shown = text(&out.stdout);
     let file = xdg.join("config.toml").display().to_string();
-    assert!(shown.contains(&format!("config file: {file} (found)")), "{shown}");
+    assert!(
+        shown.contains(&format!("config file: {file} (found)")),
+        "{shown}"
+    );
     let line = |key: &str| {
         shown
             .lines()
@@ -208,8 +228,18 @@ fn config_file_is_found_where_people_look_and_config_says_where_each_value_came_
         .output()
         .unwrap();
     let shown = text(&out.stdout);
-    assert!(shown.lines().any(|l| l.starts_with("tz ") && l.ends_with("# env SSHMAP_TZ")), "{shown}");
-    assert!(shown.lines().any(|l| l.starts_with("year ") && l.contains("2024") && l.ends_with("# flag")), "{shown}");
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("tz ") && l.ends_with("# env SSHMAP_TZ")),
+        "{shown}"
+    );
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("year ") && l.contains("2024") && l.ends_with("# flag")),
+        "{shown}"
+    );
 
     // $SSHMAP_CONFIG, then --config, win over the search; `none` turns files off.
     let named = dir.path().join("named.toml");
@@ -219,12 +249,18 @@ fn config_file_is_found_where_people_look_and_config_says_where_each_value_came_
         .env("SSHMAP_CONFIG", &named)
         .output()
         .unwrap();
-    assert!(text(&out.stdout).contains("($SSHMAP_CONFIG)") && text(&out.stdout).contains("Asia/Tokyo"));
+    assert!(
+        text(&out.stdout).contains("($SSHMAP_CONFIG)") && text(&out.stdout).contains("Asia/Tokyo")
+    );
     let out = isolated(dir.path())
         .args(["config", "--config", "none"])
         .output()
         .unwrap();
-    assert!(text(&out.stdout).contains("config file: none (--config none)"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("config file: none (--config none)"),
+        "{}",
+        text(&out.stdout)
+    );
 
     // The value found in the file is used by the commands.
     let f = fixture("sample/auth.log");
@@ -233,7 +269,10 @@ fn config_file_is_found_where_people_look_and_config_says_where_each_value_came_
         .output()
         .unwrap();
     let first = text(&out.stdout);
-    assert!(first.lines().next().unwrap().contains("\"ts\":\"2019-"), "{first}");
+    assert!(
+        first.lines().next().unwrap().contains("\"ts\":\"2019-"),
+        "{first}"
+    );
 }
 
 #[test]
@@ -251,14 +290,21 @@ fn etc_config_is_the_last_place_searched() {
     let l = Layers::find(Default::default(), None, &search).unwrap();
     assert_eq!(l.file_path(), Some(user.as_path()));
     // A named file must exist; a searched one may not.
-    let err = Layers::find(Default::default(), Some(&dir.path().join("nope.toml")), &search)
-        .unwrap_err();
+    let err = Layers::find(
+        Default::default(),
+        Some(&dir.path().join("nope.toml")),
+        &search,
+    )
+    .unwrap_err();
     assert!(format!("{err:#}").contains("--config"), "{err:#}");
     let paths = sshmap::settings::config_search_path(Some("/x"), Some("/home/u"));
     assert_eq!(paths[0].0, PathBuf::from("/x/sshmap/config.toml"));
     assert_eq!(paths[1].0, PathBuf::from("/etc/sshmap/config.toml"));
     let paths = sshmap::settings::config_search_path(None, Some("/home/u"));
-    assert_eq!(paths[0].0, PathBuf::from("/home/u/.config/sshmap/config.toml"));
+    assert_eq!(
+        paths[0].0,
+        PathBuf::from("/home/u/.config/sshmap/config.toml")
+    );
 }
 
 #[test]
@@ -268,29 +314,51 @@ fn bad_tz_in_the_config_file_names_the_file_and_key_not_the_flag() {
     std::fs::write(&cfg, "tz = \"Mars/Olympus\"\n").unwrap();
     let f = fixture("sample/auth.log");
     let out = isolated(dir.path())
-        .args(["stats", f.to_str().unwrap(), "--config", cfg.to_str().unwrap()])
+        .args([
+            "stats",
+            f.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(
-        err.contains(&format!("tz in config file {}", cfg.display())) && err.contains("Mars/Olympus"),
+        err.contains(&format!("tz in config file {}", cfg.display()))
+            && err.contains("Mars/Olympus"),
         "{err}"
     );
     assert!(!err.contains("--tz"), "{err}");
     // From the flag, the flag is named.
     let out = isolated(dir.path())
-        .args(["stats", f.to_str().unwrap(), "--tz", "Mars/Olympus", "--config", "none"])
+        .args([
+            "stats",
+            f.to_str().unwrap(),
+            "--tz",
+            "Mars/Olympus",
+            "--config",
+            "none",
+        ])
         .output()
         .unwrap();
     assert!(text(&out.stderr).contains("--tz"), "{}", text(&out.stderr));
     // A year out of range in the file, likewise.
     std::fs::write(&cfg, "year = 12\n").unwrap();
     let out = isolated(dir.path())
-        .args(["stats", f.to_str().unwrap(), "--config", cfg.to_str().unwrap()])
+        .args([
+            "stats",
+            f.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
-    assert!(text(&out.stderr).contains("year in config file"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("year in config file"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 // ---- 6. small things that cost trust ---------------------------------------
@@ -308,8 +376,14 @@ fn verbose_names_the_config_file_and_sums_up_each_input() {
         .unwrap();
     assert!(out.status.success());
     let err = text(&out.stderr);
-    assert!(err.contains(&format!("config file {}", cfg.display())), "{err}");
-    assert!(err.contains(" lines, ") && err.contains(" events, ") && err.contains(" skipped"), "{err}");
+    assert!(
+        err.contains(&format!("config file {}", cfg.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains(" lines, ") && err.contains(" events, ") && err.contains(" skipped"),
+        "{err}"
+    );
     let quiet = isolated(dir.path())
         .args(["stats", f.to_str().unwrap()])
         .output()
@@ -319,14 +393,23 @@ fn verbose_names_the_config_file_and_sums_up_each_input() {
         .args(["stats", "-vv", f.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(text(&vv.stderr).contains("# default"), "-vv prints the settings");
+    assert!(
+        text(&vv.stderr).contains("# default"),
+        "-vv prints the settings"
+    );
 }
 
 #[test]
 fn permission_denied_says_what_to_do() {
     let hinted = sshmap::commands::with_hint("/var/log/auth.log: Permission denied (os error 13)");
-    assert!(hinted.contains("`adm` group") && hinted.contains("sudo"), "{hinted}");
-    assert_eq!(sshmap::commands::with_hint("x: No such file"), "x: No such file");
+    assert!(
+        hinted.contains("`adm` group") && hinted.contains("sudo"),
+        "{hinted}"
+    );
+    assert_eq!(
+        sshmap::commands::with_hint("x: No such file"),
+        "x: No such file"
+    );
 
     // And for real: a log this user may not read.
     let dir = tempfile::tempdir().unwrap();
@@ -364,7 +447,9 @@ fn permission_denied_says_what_to_do() {
 #[test]
 fn ingest_shows_progress_on_a_terminal_for_a_big_log() {
     if !have("script") {
-        eprintln!("skipped: `script` (util-linux) is not installed: no terminal to show progress on");
+        eprintln!(
+            "skipped: `script` (util-linux) is not installed: no terminal to show progress on"
+        );
         return;
     }
     // 33 MiB: the sample's sshd lines, then other programs' lines (cheap to skip).
@@ -391,7 +476,10 @@ fn ingest_shows_progress_on_a_terminal_for_a_big_log() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stdout));
     let tty = text(&out.stdout);
-    assert!(tty.contains("MiB") && tty.contains("[="), "no progress on a terminal: {tty}");
+    assert!(
+        tty.contains("MiB") && tty.contains("[="),
+        "no progress on a terminal: {tty}"
+    );
     // In a pipe: none, only the summary line.
     std::fs::remove_file(&db).unwrap();
     let out = isolated(dir.path())
@@ -412,7 +500,16 @@ fn serve_db_none_writes_no_checkpoint_file() {
     let log = dir.path().join("auth.log");
     std::fs::copy(fixture("sample/auth.log"), &log).unwrap();
     let mut child = isolated(dir.path())
-        .args(["serve", "--config", "none", "--db", "none", "--listen", "127.0.0.1:0", "--tail"])
+        .args([
+            "serve",
+            "--config",
+            "none",
+            "--db",
+            "none",
+            "--listen",
+            "127.0.0.1:0",
+            "--tail",
+        ])
         .arg(&log)
         .env("SSHMAP_DATA_DIR", &data)
         .stderr(Stdio::piped())
@@ -487,7 +584,10 @@ fn systemd_unit_gives_the_service_what_the_documented_install_needs() {
         unit_values(&unit, "LoadCredential"),
         ["config.toml:/etc/sshmap/config.toml"]
     );
-    assert_eq!(unit_values(&unit, "SupplementaryGroups"), ["adm systemd-journal"]);
+    assert_eq!(
+        unit_values(&unit, "SupplementaryGroups"),
+        ["adm systemd-journal"]
+    );
     assert_eq!(unit_values(&unit, "StateDirectory"), ["sshmap"]);
     // The shipped config is valid and sets nothing: the defaults apply.
     let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/config.toml");
@@ -501,7 +601,11 @@ fn systemd_unit_gives_the_service_what_the_documented_install_needs() {
 fn http_get(port: u16, path: &str) -> Option<String> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
@@ -524,31 +628,61 @@ fn systemd_unit_starts_as_its_user_with_a_real_config_and_log() {
     if !system_tests_enabled("systemd_unit_starts_as_its_user_with_a_real_config_and_log") {
         return;
     }
-    assert!(is_root(), "SSHMAP_TEST_SYSTEM=1 needs root (useradd, setpriv)");
-    assert!(have("setpriv") && have("useradd"), "setpriv and useradd are needed");
+    assert!(
+        is_root(),
+        "SSHMAP_TEST_SYSTEM=1 needs root (useradd, setpriv)"
+    );
+    assert!(
+        have("setpriv") && have("useradd"),
+        "setpriv and useradd are needed"
+    );
     let user = "sshmap-unit-test";
-    if !Command::new("id").arg(user).output().unwrap().status.success() {
+    if !Command::new("id")
+        .arg(user)
+        .output()
+        .unwrap()
+        .status
+        .success()
+    {
         // What DynamicUser= gives: a system user with no home, no login, no groups.
         let st = Command::new("useradd")
-            .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user])
+            .args([
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                user,
+            ])
             .status()
             .unwrap();
         assert!(st.success());
     }
     use std::os::unix::fs::{chown, PermissionsExt};
     let id = |flag: &str| -> u32 {
-        text(&Command::new("id").args([flag, user]).output().unwrap().stdout)
-            .trim()
-            .parse()
-            .unwrap()
+        text(
+            &Command::new("id")
+                .args([flag, user])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .trim()
+        .parse()
+        .unwrap()
     };
     let (uid, gid) = (id("-u"), id("-g"));
-    let adm_gid: u32 = text(&Command::new("getent").args(["group", "adm"]).output().unwrap().stdout)
-        .split(':')
-        .nth(2)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let adm_gid: u32 = text(
+        &Command::new("getent")
+            .args(["group", "adm"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .split(':')
+    .nth(2)
+    .unwrap()
+    .parse()
+    .unwrap();
     let unit = unit_text();
     let root = tempfile::tempdir().unwrap();
     std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -562,7 +696,10 @@ fn systemd_unit_starts_as_its_user_with_a_real_config_and_log() {
     let etc = root.path().join("config.toml");
     std::fs::write(
         &etc,
-        format!("[serve]\nlisten = \"127.0.0.1:{port}\"\ntail = [\"{}\"]\nwindow = \"1000d\"\n", log.display()),
+        format!(
+            "[serve]\nlisten = \"127.0.0.1:{port}\"\ntail = [\"{}\"]\nwindow = \"1000d\"\n",
+            log.display()
+        ),
     )
     .unwrap();
     std::fs::set_permissions(&etc, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -577,7 +714,11 @@ fn systemd_unit_starts_as_its_user_with_a_real_config_and_log() {
     for p in [&creds, &creds.join(&cred_name)] {
         chown(p, Some(uid), Some(gid)).unwrap();
     }
-    std::fs::set_permissions(creds.join(&cred_name), std::fs::Permissions::from_mode(0o400)).unwrap();
+    std::fs::set_permissions(
+        creds.join(&cred_name),
+        std::fs::Permissions::from_mode(0o400),
+    )
+    .unwrap();
     std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o500)).unwrap();
     // StateDirectory=sshmap under /var/lib, owned by the service's user.
     let var_lib = root.path().join("var-lib");
@@ -615,17 +756,36 @@ fn systemd_unit_starts_as_its_user_with_a_real_config_and_log() {
         }
         if let Ok(Some(st)) = child.try_wait() {
             let mut err = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
             panic!("the service exited ({st}): {err}");
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     let status = child.wait().unwrap();
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    assert!(events > 0, "the service read no events from the root:adm log: {err}");
-    assert!(status.success(), "SIGTERM ends it cleanly: {status:?} {err}");
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(
+        events > 0,
+        "the service read no events from the root:adm log: {err}"
+    );
+    assert!(
+        status.success(),
+        "SIGTERM ends it cleanly: {status:?} {err}"
+    );
     // The store and checkpoints went to the state directory.
     assert!(state.join("sshmap.db").exists(), "{err}");
 
@@ -640,7 +800,11 @@ fn systemd_unit_starts_as_its_user_with_a_real_config_and_log() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("`adm` group"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("`adm` group"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 // ---- 4. the Debian package ---------------------------------------------------
@@ -651,26 +815,49 @@ fn debian_package_installs_binary_man_page_unit_and_completions() {
         return;
     }
     assert!(is_root(), "dpkg -i needs root");
-    assert!(have("cargo-deb") || have("cargo"), "cargo-deb is needed (.ci/run installs it)");
+    assert!(
+        have("cargo-deb") || have("cargo"),
+        "cargo-deb is needed (.ci/run installs it)"
+    );
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("bash")
         .arg(root.join("scripts/package-deb.sh"))
         .current_dir(root)
         .output()
         .unwrap();
-    assert!(out.status.success(), "package-deb.sh: {}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "package-deb.sh: {}",
+        text(&out.stderr)
+    );
     let deb = text(&out.stdout)
         .lines()
         .rev()
         .find(|l| l.trim_end().ends_with(".deb"))
         .map(|l| PathBuf::from(l.trim()))
         .unwrap_or_else(|| panic!("no .deb named in {}", text(&out.stdout)));
-    let deb = if deb.is_absolute() { deb } else { root.join(deb) };
+    let deb = if deb.is_absolute() {
+        deb
+    } else {
+        root.join(deb)
+    };
     let out = Command::new("dpkg").arg("-i").arg(&deb).output().unwrap();
-    assert!(out.status.success(), "dpkg -i: {}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "dpkg -i: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let check = || {
-        let v = Command::new("/usr/bin/sshmap").arg("--version").output().unwrap();
-        assert!(text(&v.stdout).starts_with("sshmap "), "{}", text(&v.stdout));
+        let v = Command::new("/usr/bin/sshmap")
+            .arg("--version")
+            .output()
+            .unwrap();
+        assert!(
+            text(&v.stdout).starts_with("sshmap "),
+            "{}",
+            text(&v.stdout)
+        );
         for f in [
             "/usr/share/man/man1/sshmap.1.gz",
             "/usr/share/man/man1/sshmap-serve.1.gz",
@@ -683,11 +870,24 @@ fn debian_package_installs_binary_man_page_unit_and_completions() {
         ] {
             assert!(Path::new(f).exists(), "{f} not installed");
         }
-        let list = text(&Command::new("dpkg").args(["-L", "sshmap"]).output().unwrap().stdout);
+        let list = text(
+            &Command::new("dpkg")
+                .args(["-L", "sshmap"])
+                .output()
+                .unwrap()
+                .stdout,
+        );
         assert!(list.contains("/usr/share/doc/sshmap/copyright"), "{list}");
         if have("man") {
-            let m = Command::new("man").args(["-P", "cat", "sshmap-serve"]).output().unwrap();
-            assert!(text(&m.stdout).contains("--ingest-token"), "{}", text(&m.stderr));
+            let m = Command::new("man")
+                .args(["-P", "cat", "sshmap-serve"])
+                .output()
+                .unwrap();
+            assert!(
+                text(&m.stdout).contains("--ingest-token"),
+                "{}",
+                text(&m.stderr)
+            );
         }
         if have("systemd-analyze") {
             // The installed unit, as installed (with its man pages present).
@@ -695,12 +895,19 @@ fn debian_package_installs_binary_man_page_unit_and_completions() {
                 .args(["verify", "/lib/systemd/system/sshmap.service"])
                 .output()
                 .unwrap();
-            assert!(v.status.success() && v.stderr.is_empty(), "{}", text(&v.stderr));
+            assert!(
+                v.status.success() && v.stderr.is_empty(),
+                "{}",
+                text(&v.stderr)
+            );
         }
     };
     let result = std::panic::catch_unwind(check);
     // Leave the machine as it was.
-    let purge = Command::new("dpkg").args(["--purge", "sshmap"]).output().unwrap();
+    let purge = Command::new("dpkg")
+        .args(["--purge", "sshmap"])
+        .output()
+        .unwrap();
     assert!(purge.status.success(), "{}", text(&purge.stderr));
     if let Err(e) = result {
         std::panic::resume_unwind(e);
@@ -751,9 +958,10 @@ fn docs_link_only_inside_the_repository_and_readme_keeps_its_two_commands() {
                 "{}: link {target} leaves the repository",
                 f.display()
             );
-            let resolved = dir.join(path).canonicalize().unwrap_or_else(|_| {
-                panic!("{}: link {target} points to nothing", f.display())
-            });
+            let resolved = dir
+                .join(path)
+                .canonicalize()
+                .unwrap_or_else(|_| panic!("{}: link {target} points to nothing", f.display()));
             assert!(
                 resolved.starts_with(root.canonicalize().unwrap()),
                 "{}: link {target} leaves the repository",

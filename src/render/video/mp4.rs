@@ -74,8 +74,7 @@ impl Mp4Encoder {
             .qp(QpRange::new(QP_RANGE.0, QP_RANGE.1))
             // A key frame every 10 s of video, so players can seek.
             .intra_frame_period(IntraFramePeriod::from_num_frames(fps.max(1) * 10));
-        let enc = Encoder::with_api_config(api()?, config)
-            .context("starting the H.264 encoder")?;
+        let enc = Encoder::with_api_config(api()?, config).context("starting the H.264 encoder")?;
         let mux = Mp4Writer::create(path, width, height, fps)
             .with_context(|| format!("cannot create {}", path.display()))?;
         Ok(Mp4Encoder {
