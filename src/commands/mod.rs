@@ -57,6 +57,13 @@ pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Completions { .. } | Command::Manpage { .. } => unreachable!("handled above"),
         Command::Config => {
+            // The [serve] table is checked too, as `serve` would read it.
+            #[cfg(feature = "serve")]
+            {
+                let none = crate::cli::ServeArgs::default();
+                crate::serve::ServeConfig::resolve(&none, &layers, settings.data_dir.as_deref())
+                    .map_err(|e| serve_config_error(e, &none, &layers))?;
+            }
             let mut out = io::stdout().lock();
             out.write_all(settings.describe(&cli.global, &layers).as_bytes())?;
             out.flush()?;

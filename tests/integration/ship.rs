@@ -929,6 +929,17 @@ fn bad_serve_value_in_the_config_file_names_the_file_and_key() {
         err.contains(&format!("[serve] window in config file {}", cfg.display())),
         "{err}"
     );
+    // `sshmap config` checks the [serve] table as serve would.
+    let out = isolated(dir.path())
+        .args(["config", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("[serve] window"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 // ---- 8. README ------------------------------------------------------------------
