@@ -29,12 +29,24 @@ fn text(b: &[u8]) -> String {
 }
 
 /// True when the system-changing tests may run; prints why not otherwise.
-fn system_tests_enabled(test: &str) -> bool {
+pub(crate) fn system_tests_enabled(test: &str) -> bool {
     if std::env::var("SSHMAP_TEST_SYSTEM").as_deref() == Ok("1") {
         return true;
     }
     eprintln!(
         "skipped {test}: it changes the system (users, packages); set SSHMAP_TEST_SYSTEM=1 to run it (.ci/run does)"
+    );
+    false
+}
+
+/// True when the headless-Chromium tests may run (`SSHMAP_TEST_BROWSER=1`, set by
+/// `.ci/run` after `npm ci --prefix tests/browser`); prints why not otherwise.
+pub(crate) fn browser_tests_enabled(test: &str) -> bool {
+    if std::env::var("SSHMAP_TEST_BROWSER").as_deref() == Ok("1") {
+        return true;
+    }
+    eprintln!(
+        "skipped {test}: it needs chromium, node and tests/browser's playwright-core; set SSHMAP_TEST_BROWSER=1 to run it (.ci/run does)"
     );
     false
 }
