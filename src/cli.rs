@@ -417,6 +417,11 @@ pub struct ServeArgs {
 #[derive(Debug, Subcommand)]
 pub enum GeoipCommand {
     /// Where an address is, by the databases in use
+    #[command(after_help = "\
+Examples:
+  sshmap geoip lookup 203.0.113.9 2001:db8::1
+  sshmap geoip lookup --json 218.92.0.112
+  sshmap --geoip dbip-city-lite.mmdb --asn dbip-asn-lite.mmdb geoip lookup 8.8.8.8")]
     Lookup {
         /// IPv4 or IPv6 addresses to look up
         #[arg(required = true, value_name = "IP")]
@@ -426,8 +431,18 @@ pub enum GeoipCommand {
         json: bool,
     },
     /// The databases in use, their build dates and attributions
+    #[command(after_help = "\
+Examples:
+  sshmap geoip info
+  sshmap --geoip /var/lib/sshmap/dbip-city-lite.mmdb geoip info")]
     Info,
     /// Download the current DB-IP Lite database into the data directory
+    #[command(after_help = "\
+Examples:
+  sshmap geoip update                           # country database, this month's (else last month's)
+  sshmap geoip update --edition city            # adds coordinates: points at city precision
+  SSHMAP_DATA_DIR=/var/lib/sshmap sshmap geoip update --edition asn
+  sshmap geoip update --url http://mirror.example.net/dbip-country-lite.mmdb.gz")]
     Update {
         /// Which database: country, city (adds coordinates) or asn (networks) [default: country]
         #[arg(long, value_name = "country|city|asn")]
