@@ -619,6 +619,31 @@ mod tests {
     }
 
     #[test]
+    fn origin_names_flag_variable_or_file_key() {
+        let mut l = layers(
+            &[("SSHMAP_TZ", "UTC")],
+            "year = 2019\n[serve]\nwindow = \"2h\"\nwindw = 1",
+        );
+        l.file_path = Some(PathBuf::from("/etc/sshmap/config.toml"));
+        assert_eq!(l.origin(true, None, "year"), Origin::Flag);
+        assert_eq!(l.origin(false, None, "tz"), Origin::Env("SSHMAP_TZ".into()));
+        assert_eq!(
+            l.origin(false, Some("serve"), "window").describe("window"),
+            "[serve] window in config file /etc/sshmap/config.toml"
+        );
+        assert_eq!(l.origin(false, None, "geoip"), Origin::Default);
+        assert_eq!(l.unknown_keys(), ["[serve] windw"]);
+        let err = l
+            .get::<i32>(None, Some("serve"), "window")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[serve] window = \"2h\" in config file /etc/sshmap/config.toml"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn bad_env_value_names_the_variable() {
         let l = layers(&[("SSHMAP_YEAR", "soon")], "");
         let err = l.get::<i32>(None, None, "year").unwrap_err().to_string();
