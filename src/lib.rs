@@ -17,6 +17,10 @@
 //! Around them: [`cli`] (the command-line surface), [`settings`] (flag > env >
 //! file > default, resolved once), [`commands`] (one file per subcommand; the only place that sees `cli` and `settings`), [`escape`]
 //! (attacker text made safe for terminals, HTML and SVG).
+//!
+//! Cargo features (all on by default) leave out optional parts: `serve` (the
+//! web server), `postgres` (the PostgreSQL store), `mp4` (OpenH264 compiled in;
+//! `mp4-cisco-openh264` loads Cisco's library at run time instead).
 
 pub mod analyze;
 pub mod cli;
@@ -28,6 +32,7 @@ pub mod geo;
 pub mod parse;
 pub mod render;
 pub mod report;
+#[cfg(feature = "serve")]
 pub mod serve;
 pub mod settings;
 pub mod source;

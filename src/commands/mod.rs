@@ -24,9 +24,51 @@ pub use picture::{parse_lat_lon, parse_size};
 
 /// Runs the command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
+    // These need no settings: a broken config file must not stop them.
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut out = io::stdout().lock();
+            crate::cli::completions(*shell, &mut out);
+            out.flush()?;
+            return Ok(0);
+        }
+        Command::Manpage { dir } => {
+            let mut out = io::stdout().lock();
+            crate::cli::manpage(dir.as_deref(), &mut out).with_context(|| match dir {
+                Some(d) => format!("writing the man pages into {}", d.display()),
+                None => "writing the man page".into(),
+            })?;
+            out.flush()?;
+            return Ok(0);
+        }
+        _ => {}
+    }
     let layers = Layers::load(cli.global.config.as_deref())?;
     let settings = Settings::resolve(&cli.global, &layers)?;
+    if settings.verbose >= 1 {
+        match layers.file_path() {
+            Some(p) => eprintln!("sshmap: config file {}", p.display()),
+            None => eprintln!("sshmap: no config file"),
+        }
+    }
+    if settings.verbose >= 2 {
+        eprint!("{}", settings.describe(&cli.global, &layers));
+    }
     match cli.command {
+        Command::Completions { .. } | Command::Manpage { .. } => unreachable!("handled above"),
+        Command::Config => {
+            // The [serve] table is checked too, as `serve` would read it.
+            #[cfg(feature = "serve")]
+            {
+                let none = crate::cli::ServeArgs::default();
+                crate::serve::ServeConfig::resolve(&none, &layers, settings.data_dir.as_deref())
+                    .map_err(|e| serve_config_error(e, &none, &layers))?;
+            }
+            let mut out = io::stdout().lock();
+            out.write_all(settings.describe(&cli.global, &layers).as_bytes())?;
+            out.flush()?;
+            Ok(0)
+        }
         Command::Parse(a) => {
             let format = match a.format {
                 FormatArg::Jsonl => Format::Jsonl,
@@ -55,7 +97,12 @@ pub fn run(cli: Cli) -> Result<i32> {
             let db = layers.get(a.db.clone(), None, "db")?;
             ingest(&settings, &a, db.as_deref())
         }
+        #[cfg(feature = "serve")]
         Command::Serve(a) => serve(&settings, &layers, &a),
+        #[cfg(not(feature = "serve"))]
+        Command::Serve(_) => bail!(
+            "this sshmap was built without the live map (cargo feature `serve`): rebuild with default features"
+        ),
         Command::Geoip { command } => geoip(&settings, command),
     }
 }
@@ -82,7 +129,7 @@ pub(crate) fn inputs(settings: &Settings, args: &InputArgs) -> Result<(Vec<Input
     }
     let (inputs, errors) = source::expand(&args.inputs);
     for e in &errors {
-        eprintln!("sshmap: {e}");
+        eprintln!("sshmap: {}", with_hint(&e.to_string()));
     }
     Ok((inputs, !errors.is_empty()))
 }
@@ -140,11 +187,44 @@ pub(crate) fn report_errors(reports: &[InputReport]) -> bool {
     let mut any = false;
     for r in reports {
         if let Some(e) = &r.error {
-            eprintln!("sshmap: {}", crate::escape::terminal(e));
+            eprintln!("sshmap: {}", with_hint(&crate::escape::terminal(e)));
             any = true;
         }
     }
     any
+}
+
+/// [`report_errors`], and with `-v` a line per input: lines read, events, lines skipped.
+pub(crate) fn report_inputs(settings: &Settings, reports: &[InputReport]) -> bool {
+    if settings.verbose >= 1 {
+        for r in reports.iter().filter(|r| r.error.is_none()) {
+            eprintln!(
+                "sshmap: {}: {} lines, {} events, {} skipped ({} other programs, {} malformed, {} too long)",
+                crate::escape::terminal(&r.input),
+                r.lines,
+                r.events,
+                r.skipped,
+                r.other_programs,
+                r.malformed,
+                r.too_long
+            );
+        }
+    }
+    report_errors(reports)
+}
+
+/// What to do about an input this user may not read, added to its error.
+pub const PERMISSION_HINT: &str = "hint: on Debian and Ubuntu the logs are readable by group adm and the \
+     journal by group systemd-journal: add your user to the `adm` group (sudo usermod -aG adm $USER, then \
+     log in again) or use sudo";
+
+/// `msg` with [`PERMISSION_HINT`] when it is a permission problem.
+pub fn with_hint(msg: &str) -> String {
+    if msg.contains("os error 13") || msg.contains("Permission denied") {
+        format!("{msg}\n  {PERMISSION_HINT}")
+    } else {
+        msg.to_string()
+    }
 }
 
 fn parse(settings: &Settings, args: &InputArgs, format: Format, all: bool) -> Result<i32> {
@@ -161,7 +241,7 @@ fn parse(settings: &Settings, args: &InputArgs, format: Format, all: bool) -> Re
         &mut flow::Ordered::new(flow::Each(|ev: crate::event::Event| w.write(&ev))),
     )?;
     w.flush().context("writing events")?;
-    failed |= report_errors(&reports);
+    failed |= report_inputs(settings, &reports);
     Ok(i32::from(failed))
 }
 
@@ -216,7 +296,7 @@ fn stats(settings: &Settings, args: &InputArgs, top: usize, json: bool) -> Resul
             Ok(())
         }),
     )?;
-    failed |= report_errors(&reports);
+    failed |= report_inputs(settings, &reports);
     print_summary(&stats.summary(top, reports), json)?;
     Ok(i32::from(failed))
 }
@@ -255,7 +335,7 @@ fn ingest(settings: &Settings, a: &IngestArgs, db: Option<&str>) -> Result<i32> 
     let reports = store::ingest::run(&mut *st, &inputs, &opts)?;
     for r in &reports {
         if let Some(e) = &r.error {
-            eprintln!("sshmap: {}", crate::escape::terminal(e));
+            eprintln!("sshmap: {}", with_hint(&crate::escape::terminal(e)));
             failed = true;
         } else if !settings.quiet {
             let note = r
@@ -269,6 +349,13 @@ fn ingest(settings: &Settings, a: &IngestArgs, db: Option<&str>) -> Result<i32> 
                 r.added,
                 bytes(r.read_bytes)
             );
+            if settings.verbose >= 1 {
+                eprintln!(
+                    "sshmap: {}: {} new bytes read",
+                    crate::escape::terminal(&r.input),
+                    r.new_bytes
+                );
+            }
         }
     }
     if let Some(secs) = keep {
@@ -291,11 +378,45 @@ fn bytes(n: u64) -> String {
     }
 }
 
+/// A bad `serve` value, with where it came from when that was not the flag
+/// the message names (a key in the config file, an `SSHMAP_*` variable).
+#[cfg(feature = "serve")]
+fn serve_config_error(
+    e: crate::serve::config::ConfigError,
+    args: &crate::cli::ServeArgs,
+    layers: &Layers,
+) -> anyhow::Error {
+    use crate::serve::config::ConfigError as E;
+    let (key, flag_given) = match &e {
+        E::Window(_) => ("window", args.window.is_some()),
+        E::Keep(_) => ("keep", args.keep.is_some()),
+        E::Home(_) => ("home", args.home.is_some()),
+        E::Addr { flag, .. } if *flag == "--syslog" => ("syslog", args.syslog.is_some()),
+        E::Addr { .. } => ("listen", args.listen.is_some()),
+        _ => return e.into(),
+    };
+    match layers.origin(flag_given, Some("serve"), key) {
+        o @ (settings::Origin::File { .. } | settings::Origin::Env(_)) => {
+            anyhow::Error::new(e).context(o.describe(key))
+        }
+        _ => e.into(),
+    }
+}
+
+#[cfg(feature = "serve")]
 fn serve(settings: &Settings, layers: &Layers, args: &crate::cli::ServeArgs) -> Result<i32> {
-    let mut cfg = crate::serve::ServeConfig::resolve(args, layers, settings.data_dir.as_deref())?;
+    let mut cfg = crate::serve::ServeConfig::resolve(args, layers, settings.data_dir.as_deref())
+        .map_err(|e| serve_config_error(e, args, layers))?;
     // The store is SQLite at the default path unless --db names another, or `none` (memory only).
     cfg.db = match cfg.db.take() {
-        Some(d) if d == "none" => None,
+        Some(d) if d == "none" => {
+            // Memory only: nothing is written, not even the default checkpoint
+            // file (a restart would resume partway through a window it lost).
+            if layers.origin(false, Some("serve"), "checkpoint") == settings::Origin::Default {
+                cfg.checkpoint = None;
+            }
+            None
+        }
         Some(d) => Some(d),
         None => Some(crate::store::default_path().display().to_string()),
     };
@@ -365,7 +486,7 @@ fn report(settings: &Settings, args: &crate::cli::ReportArgs, db: Option<&str>) 
                 Ok(())
             }),
         )?;
-        failed = f | report_errors(&reports);
+        failed = f | report_inputs(settings, &reports);
         reports
     };
     let summary = collector.summary(10, reports);

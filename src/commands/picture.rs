@@ -161,7 +161,7 @@ fn read_events(
             Ok(())
         }),
     )?;
-    failed |= app::report_errors(&reports);
+    failed |= app::report_inputs(settings, &reports);
     Ok(failed)
 }
 

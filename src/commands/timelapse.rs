@@ -226,7 +226,7 @@ pub fn run(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<i3
                     Ok(())
                 }),
             )?;
-            failed |= app::report_errors(&reports);
+            failed |= app::report_inputs(settings, &reports);
             failed
         }
     };
@@ -334,14 +334,28 @@ fn partial_path(out: &Path) -> PathBuf {
 
 fn progress_bar(frames: u64) -> Option<indicatif::ProgressBar> {
     let bar = indicatif::ProgressBar::new(frames).with_style(
-        indicatif::ProgressStyle::with_template(
-            "frames [{bar:30}] {pos}/{len} {per_sec} ETA {eta}",
-        )
-        .ok()?
-        .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template("frames [{bar:30}] {pos}/{len} {rate} ETA {eta}")
+            .ok()?
+            // indicatif's {per_sec} prints four decimals (78.8198/s).
+            .with_key(
+                "rate",
+                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{}", frame_rate(s.per_sec()));
+                },
+            )
+            .progress_chars("=> "),
     );
     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
     Some(bar)
+}
+
+/// A rate for the progress line: `78.8198` → "78.8/s", `1234.5` → "1234/s".
+pub fn frame_rate(per_sec: f64) -> String {
+    if per_sec >= 100.0 {
+        format!("{per_sec:.0}/s")
+    } else {
+        format!("{per_sec:.1}/s")
+    }
 }
 
 /// `900` → "15 min", `5400` → "1 h 30 min", `45` → "45 s".
@@ -363,6 +377,12 @@ pub fn human(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frame_rate_is_rounded_not_printed_with_four_decimals() {
+        assert_eq!(frame_rate(78.8198), "78.8/s");
+        assert_eq!(frame_rate(1234.56), "1235/s");
+    }
 
     #[test]
     fn human_durations() {

@@ -618,7 +618,12 @@ pub fn run<S: Sink<Error = io::Error>>(
     Ok(reports)
 }
 
-fn progress_bar(enabled: bool, size: Option<u64>, name: &str) -> Option<indicatif::ProgressBar> {
+/// A byte progress bar on stderr: on a terminal, when enabled, for inputs over 32 MiB.
+pub(crate) fn progress_bar(
+    enabled: bool,
+    size: Option<u64>,
+    name: &str,
+) -> Option<indicatif::ProgressBar> {
     if !enabled || !io::stderr().is_terminal() {
         return None;
     }

@@ -91,6 +91,7 @@ pub fn start(cfg: ServeConfig, mut opts: FeedOptions) -> Running {
         .spawn(move || feed::run(s2, rx, opts, stx))
         .expect("spawn pipeline");
     let startup = srx.recv().unwrap_or_default();
+    #[cfg(feature = "postgres")]
     if let Some(url) = shared.cfg.db.clone().filter(|d| d.starts_with("postgres")) {
         spawn_listener(url, shared.clone());
     }
@@ -135,6 +136,7 @@ fn named_batch(name: &str) -> state::Batch {
 
 /// PostgreSQL LISTEN: each announcement makes the pipeline fetch the events
 /// other instances stored. Reconnects with backoff; ends when the pipeline does.
+#[cfg(feature = "postgres")]
 fn spawn_listener(url: String, shared: AppState) {
     let _ = std::thread::Builder::new()
         .name("pg-listen".into())

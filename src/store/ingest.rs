@@ -408,6 +408,11 @@ fn ingest_opened(
             report: &mut *report,
         };
         let mut tally = flow::Tally::default();
+        // The same bar as the analysis commands' (a terminal, a log over 32 MiB), from the checkpoint on.
+        let bar = flow::progress_bar(opts.progress, size, name);
+        if let Some(b) = &bar {
+            b.set_position(start.offset);
+        }
         let res = flow::drive(
             stream_reader,
             &start,
@@ -415,9 +420,12 @@ fn ingest_opened(
             &mut enricher,
             &flow::Select::default(),
             &mut sink,
-            None,
+            bar.as_ref(),
             &mut tally,
         );
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
         drop(sink);
         let (added, err) = writer
             .join()

@@ -21,6 +21,7 @@
 //! replaced, when the input is read next. See [`ingest`].
 
 pub mod ingest;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sessions;
 pub mod sqlite;
@@ -65,8 +66,12 @@ pub enum StoreError {
     Connect { url: String, detail: String },
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[cfg(feature = "postgres")]
     #[error("PostgreSQL: {0}")]
     Postgres(#[from] ::postgres::Error),
+    #[cfg(not(feature = "postgres"))]
+    #[error("--db {0}: this sshmap was built without PostgreSQL (cargo feature `postgres`); use a SQLite file")]
+    NoPostgres(String),
     #[error("input {input} is being ingested by another process at the same time; it was left to that one")]
     Concurrent { input: String },
     #[error("{0}")]
@@ -125,7 +130,10 @@ pub fn default_path() -> PathBuf {
 pub fn open(loc: &Location) -> Result<Box<dyn Store>> {
     Ok(match loc {
         Location::Sqlite(p) => Box::new(sqlite::SqliteStore::open(p)?),
+        #[cfg(feature = "postgres")]
         Location::Postgres(url) => Box::new(postgres::PgStore::connect(url)?),
+        #[cfg(not(feature = "postgres"))]
+        Location::Postgres(url) => return Err(StoreError::NoPostgres(url.clone()).into()),
     })
 }
 

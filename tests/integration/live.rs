@@ -13,6 +13,9 @@
 //!
 //! The private rsyslogd owns `/dev/log` while the test runs (sshd always logs
 //! there); the test waits for a foreign one to go away and removes its own.
+//! These tests change the machine (a user, `/dev/log`, an address on `lo`):
+//! they run with `SSHMAP_TEST_SYSTEM=1` (and the browser ones with
+//! `SSHMAP_TEST_BROWSER=1`), as `.ci/run` sets, and are skipped otherwise.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -287,6 +290,11 @@ fn base_cfg() -> ServeConfig {
 
 #[test]
 fn real_sshd_logins_reach_the_stream_within_a_second_and_raise_an_alert() {
+    if !crate::ship::system_tests_enabled(
+        "real_sshd_logins_reach_the_stream_within_a_second_and_raise_an_alert",
+    ) {
+        return;
+    }
     let _g = DEVLOG.lock().unwrap_or_else(|e| e.into_inner());
     // B receives rsyslog's omfwd stream (the fleet path); A follows rsyslog's file.
     let syslog_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
@@ -402,6 +410,9 @@ fn browser_scripts() -> &'static Path {
 /// Runs `tests/browser/live.mjs` against a fresh `serve`: events posted while
 /// the page is open must reach it over SSE (marker, pulse, feed, counter, alert).
 fn live_page_in_chromium(anonymize_ip: bool) {
+    if !crate::ship::browser_tests_enabled("live_page_in_chromium") {
+        return;
+    }
     let _g = DEVLOG.lock().unwrap_or_else(|e| e.into_inner());
     need("chromium");
     let root = browser_scripts();
@@ -481,6 +492,13 @@ impl Drop for LoopbackAlias {
 #[test]
 fn headless_chromium_shows_the_marker_and_alert_of_real_sshd_logins() {
     use std::io::BufRead;
+    if !crate::ship::system_tests_enabled(
+        "headless_chromium_shows_the_marker_and_alert_of_real_sshd_logins",
+    ) || !crate::ship::browser_tests_enabled(
+        "headless_chromium_shows_the_marker_and_alert_of_real_sshd_logins",
+    ) {
+        return;
+    }
     let _g = DEVLOG.lock().unwrap_or_else(|e| e.into_inner());
     need("chromium");
     let root = browser_scripts();

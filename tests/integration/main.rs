@@ -16,6 +16,7 @@ mod render;
 mod report;
 mod robustness;
 mod serve;
+mod ship;
 mod store;
 mod timelapse;
 mod util;

@@ -6,7 +6,9 @@
 //! [`Encoder::push`] that must see frames in order.
 
 pub mod gif;
+#[cfg(any(feature = "mp4", feature = "mp4-cisco-openh264"))]
 pub mod mp4;
+#[cfg(any(feature = "mp4", feature = "mp4-cisco-openh264"))]
 pub mod mp4mux;
 
 use std::fs::File;
@@ -62,6 +64,7 @@ impl VideoFormat {
 
 /// A frame ready for [`Encoder::push`].
 pub enum Prepared {
+    #[cfg(any(feature = "mp4", feature = "mp4-cisco-openh264"))]
     Yuv(openh264::formats::YUVBuffer),
     Gif(::gif::Frame<'static>),
 }
@@ -69,7 +72,11 @@ pub enum Prepared {
 /// Converts an opaque RGBA frame for `format`. Pure: call it from any thread.
 pub fn prepare(format: VideoFormat, width: u32, height: u32, rgba: Vec<u8>) -> Prepared {
     match format {
+        #[cfg(any(feature = "mp4", feature = "mp4-cisco-openh264"))]
         VideoFormat::Mp4 => Prepared::Yuv(mp4::to_yuv(width, height, &rgba)),
+        // check_size refuses MP4 in a build without an H.264 encoder, before any frame.
+        #[cfg(not(any(feature = "mp4", feature = "mp4-cisco-openh264")))]
+        VideoFormat::Mp4 => unreachable!("MP4 without an H.264 encoder"),
         VideoFormat::Gif => Prepared::Gif(gif::quantize(width, height, rgba)),
     }
 }
@@ -77,6 +84,7 @@ pub fn prepare(format: VideoFormat, width: u32, height: u32, rgba: Vec<u8>) -> P
 /// An open video file being written.
 pub enum Encoder {
     // Boxed: OpenH264's bitstream info is several kilobytes inline.
+    #[cfg(any(feature = "mp4", feature = "mp4-cisco-openh264"))]
     Mp4(Box<mp4::Mp4Encoder>),
     Gif(Box<gif::GifEncoder<BufWriter<File>>>),
 }
@@ -98,9 +106,12 @@ impl Encoder {
     ) -> Result<Encoder> {
         check_size(format, width, height)?;
         Ok(match format {
+            #[cfg(any(feature = "mp4", feature = "mp4-cisco-openh264"))]
             VideoFormat::Mp4 => {
                 Encoder::Mp4(Box::new(mp4::Mp4Encoder::create(path, width, height, fps)?))
             }
+            #[cfg(not(any(feature = "mp4", feature = "mp4-cisco-openh264")))]
+            VideoFormat::Mp4 => unreachable!("check_size refuses MP4 without an encoder"),
             VideoFormat::Gif => {
                 let out = File::create(path)
                     .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
@@ -116,14 +127,17 @@ impl Encoder {
 
     pub fn push(&mut self, frame: Prepared) -> Result<()> {
         match (self, frame) {
+            #[cfg(any(feature = "mp4", feature = "mp4-cisco-openh264"))]
             (Encoder::Mp4(e), Prepared::Yuv(y)) => e.push(&y),
             (Encoder::Gif(e), Prepared::Gif(f)) => e.push(f),
+            #[allow(unreachable_patterns)] // a GIF-only build has one pair
             _ => bail!("internal error: frame prepared for another format"),
         }
     }
 
     pub fn finish(self) -> Result<Written> {
         match self {
+            #[cfg(any(feature = "mp4", feature = "mp4-cisco-openh264"))]
             Encoder::Mp4(e) => e.finish(),
             Encoder::Gif(e) => e.finish(),
         }
@@ -132,6 +146,10 @@ impl Encoder {
 
 /// Sizes each format can hold.
 pub fn check_size(format: VideoFormat, width: u32, height: u32) -> Result<()> {
+    #[cfg(not(any(feature = "mp4", feature = "mp4-cisco-openh264")))]
+    if format == VideoFormat::Mp4 {
+        bail!("this sshmap was built without an H.264 encoder (cargo feature `mp4`): write a .gif, or rebuild with default features");
+    }
     if width < 16 || height < 16 {
         bail!("--size {width}x{height} is too small (at least 16x16)");
     }

@@ -1,4 +1,8 @@
-//! H.264 in MP4: OpenH264 (built from its bundled source) encodes, [`super::mp4mux`] writes a fast-start MP4.
+//! H.264 in MP4: OpenH264 encodes, [`super::mp4mux`] writes a fast-start MP4.
+//!
+//! OpenH264 is compiled in from its bundled source (feature `mp4`), or, for
+//! distributors who ship Cisco's binary for its patent licence (feature
+//! `mp4-cisco-openh264` without `mp4`), loaded at run time from `$SSHMAP_OPENH264`.
 
 use std::path::Path;
 
@@ -28,6 +32,28 @@ pub fn bitrate(width: u32, height: u32, fps: u32) -> u32 {
     bits.clamp(500_000, 20_000_000) as u32
 }
 
+/// The OpenH264 compiled in.
+#[cfg(feature = "mp4")]
+fn api() -> Result<OpenH264API> {
+    Ok(OpenH264API::from_source())
+}
+
+/// Cisco's OpenH264 library, at the path `$SSHMAP_OPENH264` names; only a
+/// released binary whose SHA-256 the openh264 crate knows is loaded.
+#[cfg(all(feature = "mp4-cisco-openh264", not(feature = "mp4")))]
+fn api() -> Result<OpenH264API> {
+    let path = std::env::var_os("SSHMAP_OPENH264").context(
+        "this sshmap loads OpenH264 at run time: set SSHMAP_OPENH264 to the path of Cisco's \
+         libopenh264 (e.g. /usr/lib/sshmap/libopenh264-2.6.0-linux64.8.so), or write a .gif",
+    )?;
+    OpenH264API::from_blob_path(&path).with_context(|| {
+        format!(
+            "loading OpenH264 from {}: it must be Cisco's released binary of the version this sshmap was built for",
+            std::path::Path::new(&path).display()
+        )
+    })
+}
+
 pub struct Mp4Encoder {
     enc: Encoder,
     mux: Mp4Writer,
@@ -48,8 +74,7 @@ impl Mp4Encoder {
             .qp(QpRange::new(QP_RANGE.0, QP_RANGE.1))
             // A key frame every 10 s of video, so players can seek.
             .intra_frame_period(IntraFramePeriod::from_num_frames(fps.max(1) * 10));
-        let enc = Encoder::with_api_config(OpenH264API::from_source(), config)
-            .context("starting the H.264 encoder")?;
+        let enc = Encoder::with_api_config(api()?, config).context("starting the H.264 encoder")?;
         let mux = Mp4Writer::create(path, width, height, fps)
             .with_context(|| format!("cannot create {}", path.display()))?;
         Ok(Mp4Encoder {
