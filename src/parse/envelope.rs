@@ -88,13 +88,52 @@ pub enum Skip {
 
 /// Splits `line` (no trailing newline) into its envelope and message.
 pub fn split(line: &[u8]) -> Result<Envelope<'_>, Skip> {
+    split_cached(line, &mut StampCache::default())
+}
+
+/// The RFC 3164 timestamp of an earlier line, as its bytes and its parse
+/// (issue #15): a log writes many lines a second, so most lines repeat the
+/// stamp of the line before, and comparing 15 bytes is cheaper than parsing.
+#[derive(Clone, Debug, Default)]
+pub struct StampCache {
+    key: [u8; 24],
+    len: usize,
+    stamp: Option<Stamp>,
+}
+
+/// [`split`] with the stamp of the previous line at hand (the same result).
+pub fn split_cached<'a>(line: &'a [u8], cache: &mut StampCache) -> Result<Envelope<'a>, Skip> {
     let line = trim_end(line);
     match line.first() {
         None => Err(Skip::Malformed),
         Some(b'{') => json(line),
         Some(b'<') => pri(line),
-        _ => after_pri(line),
+        _ => after_pri(line, cache),
     }
+}
+
+/// [`timestamp`], reusing the cached parse when the line starts with the same
+/// `Mmm dd HH:MM:SS` bytes followed by a space: the BSD form reads nothing
+/// past its own bytes but the one after them, so the result is the same.
+fn cached_timestamp(s: &[u8], cache: &mut StampCache) -> (Stamp, usize) {
+    let n = cache.len;
+    if let Some(stamp) = cache.stamp {
+        if s.get(n) == Some(&b' ') && s[..n] == cache.key[..n] {
+            return (stamp, n);
+        }
+    }
+    let (stamp, used) = timestamp(s);
+    if used > 0
+        && used <= cache.key.len()
+        && matches!(s[0], b'A'..=b'Z')
+        && s.get(used) == Some(&b' ')
+        && matches!(stamp, Stamp::Civil { year: None, .. })
+    {
+        cache.key[..used].copy_from_slice(&s[..used]);
+        cache.len = used;
+        cache.stamp = Some(stamp);
+    }
+    (stamp, used)
 }
 
 fn trim_end(mut s: &[u8]) -> &[u8] {
@@ -120,7 +159,7 @@ fn pri(line: &[u8]) -> Result<Envelope<'_>, Skip> {
     if let [b'1', b' ', tail @ ..] = rest {
         return rfc5424(tail);
     }
-    after_pri(rest)
+    after_pri(rest, &mut StampCache::default())
 }
 
 /// RFC 5424 after `<PRI>1 `: `TS HOST APP PROCID MSGID SD MSG`.
@@ -194,8 +233,8 @@ fn parse_u32(s: &[u8]) -> Option<u32> {
 }
 
 /// Everything that is not `<PRI>1` or JSON: timestamp, then host/program.
-fn after_pri(line: &[u8]) -> Result<Envelope<'_>, Skip> {
-    let (stamp, used) = timestamp(line);
+fn after_pri<'a>(line: &'a [u8], cache: &mut StampCache) -> Result<Envelope<'a>, Skip> {
+    let (stamp, used) = cached_timestamp(line, cache);
     let rest = skip_spaces(&line[used..]);
     if used == 0 {
         // No timestamp: `sshd[1]: msg` (socklog tail), `host sshd[1]: msg`
@@ -307,7 +346,8 @@ fn program_token(tok: &[u8]) -> Option<(Option<Program>, Option<u32>)> {
         // fail2ban's `[sshd]` bracketed daemon.
         return Some((Program::from_name(inner), None));
     }
-    if let Some(open) = memchr::memrchr(b'[', t) {
+    // Tokens are short: a plain loop beats memchr's set-up here.
+    if let Some(open) = t.iter().rposition(|&b| b == b'[') {
         if t.last() == Some(&b']') && open > 0 {
             let pid = parse_u32(&t[open + 1..t.len() - 1]);
             pid?;
@@ -333,7 +373,7 @@ fn program_token(tok: &[u8]) -> Option<(Option<Program>, Option<u32>)> {
 }
 
 fn is_facility_level(t: &[u8]) -> bool {
-    let Some(dot) = memchr::memchr(b'.', t) else {
+    let Some(dot) = t.iter().position(|&b| b == b'.') else {
         return false;
     };
     let (fac, lvl) = (&t[..dot], &t[dot + 1..]);
@@ -671,7 +711,7 @@ fn json(line: &[u8]) -> Result<Envelope<'_>, Skip> {
             .unwrap_or(Stamp::None);
         let msg = trim_end(log.as_bytes()).to_vec();
         // Docker logs of `sshd -e`: bare message, or a syslog line inside.
-        return match after_pri(&msg) {
+        return match after_pri(&msg, &mut StampCache::default()) {
             Ok(Envelope {
                 stamp: inner,
                 host,

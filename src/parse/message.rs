@@ -8,15 +8,21 @@
 use std::net::IpAddr;
 use std::sync::LazyLock;
 
-use memchr::memmem::Finder;
+use memchr::memmem::{Finder, FinderRev};
 
 use super::ip::{parse_ip, parse_port};
 use crate::event::Kind;
 
-/// Built once: constructing a searcher per call showed in profiles.
+/// Built once: `memmem::find` builds a searcher per call, and that set-up
+/// cost more than the search on a line (issue #15: ~200 instructions a line).
 static PORT: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b" port "));
-static RPORT: LazyLock<memchr::memmem::FinderRev<'static>> =
-    LazyLock::new(|| memchr::memmem::FinderRev::new(b" port "));
+static FOR: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b" for "));
+static COLON: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b": "));
+static RHOST: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b" rhost="));
+static R_FROM: LazyLock<FinderRev<'static>> = LazyLock::new(|| FinderRev::new(b" from "));
+static R_USER: LazyLock<FinderRev<'static>> = LazyLock::new(|| FinderRev::new(b" user="));
+static R_NOT_ALLOWED: LazyLock<FinderRev<'static>> =
+    LazyLock::new(|| FinderRev::new(b" not allowed because "));
 
 /// How a message affects the connection it belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -506,7 +512,7 @@ fn sshd(m: &[u8], preauth: bool) -> Option<Msg> {
 
 /// `<m> for [invalid user ]<u> from <ip> port <n> ssh2[: …]` (A1–A11).
 fn auth_result(r: &[u8], kind: Kind) -> Option<Msg> {
-    let for_at = memchr::memmem::find(r, b" for ")?;
+    let for_at = FOR.find(r)?;
     let method = &r[..for_at];
     let rest = &r[for_at + 5..];
     // Old sshd wrote no `port N` (or no `ssh2`): then the address ends the
@@ -528,7 +534,7 @@ fn auth_result(r: &[u8], kind: Kind) -> Option<Msg> {
 /// `Postponed <m> for [invalid user ]<u> from <ip> port <n> ssh2` (A13):
 /// `invalid_user` for an invalid one; for a valid one only the address.
 fn postponed(r: &[u8]) -> Option<Msg> {
-    let rest = &r[memchr::memmem::find(r, b" for ")? + 5..];
+    let rest = &r[FOR.find(r)? + 5..];
     let (who, ip, port) = from_ip_port_ssh2(rest)?;
     let (user, invalid) = strip_invalid(who);
     if invalid {
@@ -616,10 +622,12 @@ fn from_ip_maybe_port_end(s: &[u8]) -> Option<(&[u8], IpAddr, Option<u16>)> {
 /// `<ip>[ port <n>]` ending `s`; returns the text before the address (without its space).
 fn ip_port_end(s: &[u8]) -> Option<(&[u8], IpAddr, Option<u16>)> {
     let s = s.trim_ascii_end();
-    let (head, port) = match RPORT.rfind(s) {
-        Some(at) if s[at + 6..].iter().all(u8::is_ascii_digit) && at + 6 < s.len() => {
-            (&s[..at], Some(parse_port(&s[at + 6..])?))
-        }
+    // ` port <digits>` at the very end: the trailing digits, then the words
+    // before them (the last ` port ` is the only one digits alone can follow).
+    let digits = s.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    let num = s.len() - digits;
+    let (head, port) = match s[..num].strip_suffix(b" port ") {
+        Some(head) if digits > 0 => (head, Some(parse_port(&s[num..])?)),
         _ => (s, None),
     };
     let sp = memchr::memrchr(b' ', head);
@@ -654,14 +662,14 @@ fn ip_port_prefix(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
 
 /// `<ip> port <n>:…` or `<ip>: …` (old, no port) at the start of `s`.
 fn ip_until_colon(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
-    if let Some(at) = memchr::memmem::find(s, b" port ") {
+    if let Some(at) = PORT.find(s) {
         if let Some(ip) = parse_ip(&s[..at]) {
             let p = &s[at + 6..];
             let d = p.iter().take_while(|b| b.is_ascii_digit()).count();
             return Some((ip, parse_port(&p[..d])));
         }
     }
-    let end = memchr::memmem::find(s, b": ").unwrap_or(s.len());
+    let end = COLON.find(s).unwrap_or(s.len());
     let tok = &s[..end];
     let tok = tok.strip_suffix(b":").unwrap_or(tok);
     Some((parse_ip(tok)?, None))
@@ -670,12 +678,12 @@ fn ip_until_colon(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
 /// The reason code of `Received disconnect from <ip> port <n>:<code>: …` or
 /// `… from <ip>: <code>: …`.
 fn disconnect_code(r: &[u8]) -> Option<u32> {
-    let rest = match memchr::memmem::find(r, b" port ") {
+    let rest = match PORT.find(r) {
         Some(at) => {
             let p = &r[at + 6..];
             &p[p.iter().take_while(|b| b.is_ascii_digit()).count()..]
         }
-        None => &r[memchr::memmem::find(r, b": ")?..],
+        None => &r[COLON.find(r)?..],
     };
     let rest = rest.strip_prefix(b":")?.trim_ascii_start();
     let d = rest.iter().take_while(|b| b.is_ascii_digit()).count();
@@ -840,7 +848,7 @@ fn disconnecting_user(r: &[u8]) -> Option<Msg> {
 
 /// `User <u> from <host> not allowed because …` / `User <u> not allowed because …` (U5, U6).
 fn user_not_allowed(r: &[u8]) -> Option<Msg> {
-    let at = memchr::memmem::rfind(r, b" not allowed because ")?;
+    let at = R_NOT_ALLOWED.rfind(r)?;
     let head = &r[..at];
     let reason = &r[at + 21..];
     // Post-auth `/etc/nologin exists` refusals are not attacks.
@@ -848,7 +856,7 @@ fn user_not_allowed(r: &[u8]) -> Option<Msg> {
         return None;
     }
     let mut msg = Msg::new(Kind::Refused);
-    if let Some(f) = memchr::memmem::rfind(head, b" from ") {
+    if let Some(f) = R_FROM.rfind(head) {
         let host = &head[f + 6..];
         if !host.is_empty() && !host.contains(&b' ') {
             // With UseDNS the host may be a name: no address then.
@@ -864,14 +872,14 @@ fn user_not_allowed(r: &[u8]) -> Option<Msg> {
 fn pam_fields(r: &[u8], count: u32) -> Option<Msg> {
     let mut msg = Msg::new(Kind::PamFailure);
     msg.count = count;
-    if let Some(at) = memchr::memmem::find(r, b" rhost=") {
+    if let Some(at) = RHOST.find(r) {
         let v = &r[at + 7..];
         let end = v.iter().position(|&b| b == b' ').unwrap_or(v.len());
         msg.ip = parse_ip(&v[..end]);
         msg.named_host = msg.ip.is_none() && end > 0;
     }
     // `user=` is always last; names may hold spaces.
-    if let Some(at) = memchr::memmem::rfind(r, b" user=") {
+    if let Some(at) = R_USER.rfind(r) {
         let u = r[at + 6..].trim_ascii_end();
         if !u.is_empty() {
             msg.user = Some(decode_user(u));
@@ -884,7 +892,7 @@ fn pam_fields(r: &[u8], count: u32) -> Option<Msg> {
 fn pam_error(r: &[u8]) -> Option<Msg> {
     // The user name may hold ` from ` and ` via `: the last ` from ` is sshd's,
     // and ` via <laddr>` (Apple) is the local address, after the host.
-    let f = memchr::memmem::rfind(r, b" from ")?;
+    let f = R_FROM.rfind(r)?;
     let (user, invalid) = strip_invalid(&r[..f]);
     let mut msg = Msg::new(Kind::PamFailure).user(user, invalid);
     let host = &r[f + 6..];

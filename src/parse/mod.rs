@@ -60,17 +60,19 @@ impl BlockStats {
 /// Parses one line. `Ok(None)`: an sshd line that is no event and needs no
 /// correlation (only with `all == false`); `Err`: not an sshd line.
 pub fn parse_line(line: &[u8], number: u64, all: bool) -> Result<Option<RawLine>, Skip> {
-    parse_line_cached(line, number, all, &mut None)
+    parse_line_cached(line, number, all, &mut None, &mut envelope::StampCache::default())
 }
 
-/// [`parse_line`] reusing the previous line's host name allocation when it repeats.
+/// [`parse_line`] reusing the previous line's host name allocation and
+/// timestamp parse when they repeat.
 fn parse_line_cached(
     line: &[u8],
     number: u64,
     all: bool,
     last_host: &mut Option<Arc<str>>,
+    stamps: &mut envelope::StampCache,
 ) -> Result<Option<RawLine>, Skip> {
-    let env = envelope::split(line)?;
+    let env = envelope::split_cached(line, stamps)?;
     let (program, msg) = match env.program {
         Some(Program::Fail2ban) => match message::classify_fail2ban(&env.msg) {
             Some(m) => (Program::Fail2ban, m),
@@ -134,6 +136,7 @@ pub fn parse_block(block: &[u8], first_line: u64, all: bool) -> Block {
     let mut out = Block::default();
     let mut n = first_line;
     let mut last_host = None;
+    let mut stamps = envelope::StampCache::default();
     let mut start = 0;
     let len = block.len();
     while start < len {
@@ -144,7 +147,7 @@ pub fn parse_block(block: &[u8], first_line: u64, all: bool) -> Block {
         if line.len() > MAX_LINE {
             out.stats.too_long += 1;
         } else {
-            match parse_line_cached(line, n, all, &mut last_host) {
+            match parse_line_cached(line, n, all, &mut last_host, &mut stamps) {
                 Ok(Some(raw)) if raw.msg.repeat_last.is_some() => {
                     // sysklogd: `last message repeated N times` repeats the line just before.
                     match out.lines.last() {
