@@ -138,7 +138,7 @@ pub struct Correlator {
     last_ts: Option<Ts>,
     tz_cache: Option<(i64, i32)>,
     line: u64,
-    programs: Vec<Arc<str>>,
+    programs: Vec<(&'static str, Arc<str>)>,
 }
 
 impl Correlator {
@@ -521,11 +521,16 @@ impl Correlator {
 
     /// One shared `Arc<str>` per program name instead of an allocation per event.
     fn program(&mut self, name: &'static str) -> Arc<str> {
-        if let Some(p) = self.programs.iter().find(|p| &***p == name) {
+        // Names are `Program::as_str` constants: compare where they point first.
+        if let Some((_, p)) = self
+            .programs
+            .iter()
+            .find(|(n, _)| std::ptr::eq(*n, name) || *n == name)
+        {
             return p.clone();
         }
         let p: Arc<str> = Arc::from(name);
-        self.programs.push(p.clone());
+        self.programs.push((name, p.clone()));
         p
     }
 
