@@ -94,11 +94,19 @@ pub fn split(line: &[u8]) -> Result<Envelope<'_>, Skip> {
 /// The RFC 3164 timestamp of an earlier line, as its bytes and its parse
 /// (issue #15): a log writes many lines a second, so most lines repeat the
 /// stamp of the line before, and comparing 15 bytes is cheaper than parsing.
+///
+/// It also keeps the `host program[` bytes of an earlier line and what they
+/// gave: lines of one host and program differ only from the pid on.
 #[derive(Clone, Debug, Default)]
 pub struct StampCache {
     key: [u8; 24],
     len: usize,
     stamp: Option<Stamp>,
+    head: [u8; 32],
+    /// Length of `host program[` in `head`; 0: nothing cached.
+    head_len: usize,
+    host_len: usize,
+    program: Option<Program>,
 }
 
 /// [`split`] with the stamp of the previous line at hand (the same result).
@@ -255,8 +263,16 @@ fn after_pri<'a>(line: &'a [u8], cache: &mut StampCache) -> Result<Envelope<'a>,
         }
         return Ok(bare(Stamp::None, line));
     }
+    if let Some(env) = cached_head(rest, stamp, cache) {
+        return Ok(env);
+    }
     match host_program(rest, stamp) {
-        Some(env) => env,
+        Some(env) => {
+            if let Ok(e) = &env {
+                remember_head(rest, e, cache);
+            }
+            env
+        }
         None => {
             // socklog without a program: `… auth.info: Invalid user …`
             let rest = match rest.iter().position(|&b| b == b' ') {
@@ -268,6 +284,64 @@ fn after_pri<'a>(line: &'a [u8], cache: &mut StampCache) -> Result<Envelope<'a>,
             Ok(bare(stamp, rest))
         }
     }
+}
+
+/// `<pid>]:` then a space or the end: the pid of a `name[pid]:` token.
+fn pid_colon(rest: &[u8]) -> Option<(u32, &[u8])> {
+    let d = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let tail = rest[d..].strip_prefix(b"]:")?;
+    if !(tail.is_empty() || tail[0] == b' ') {
+        return None;
+    }
+    Some((parse_u32(&rest[..d])?, tail))
+}
+
+/// [`host_program`] for a line that starts with the `host program[` bytes of
+/// an earlier one (see [`remember_head`]): the same tokens, so the same result.
+fn cached_head<'a>(s: &'a [u8], stamp: Stamp, cache: &StampCache) -> Option<Envelope<'a>> {
+    let n = cache.head_len;
+    if n == 0 || s.len() <= n || s[..n] != cache.head[..n] {
+        return None;
+    }
+    let (pid, tail) = pid_colon(&s[n..])?;
+    Some(Envelope {
+        stamp,
+        host: Some(String::from_utf8_lossy(&s[..cache.host_len])),
+        program: cache.program,
+        pid: Some(pid),
+        msg: Cow::Borrowed(strip_solaris_id(skip_one_space(tail))),
+    })
+}
+
+/// Keeps `host program[` of a line [`host_program`] read as `host name[pid]: msg`
+/// (one space, the host first, the program one of ours), for [`cached_head`].
+fn remember_head(s: &[u8], env: &Envelope<'_>, cache: &mut StampCache) {
+    let (Some(Cow::Borrowed(host)), Some(program), Some(pid)) = (&env.host, env.program, env.pid)
+    else {
+        return;
+    };
+    let hl = host.len();
+    if s.first() == Some(&b'<') || !s.starts_with(host.as_bytes()) || s.get(hl) != Some(&b' ') {
+        return;
+    }
+    let name_at = hl + 1;
+    let Some(open) = s[name_at..].iter().position(|&b| b == b'[' || b == b' ') else {
+        return;
+    };
+    let open = name_at + open;
+    let n = open + 1;
+    if open == name_at
+        || s[open] != b'['
+        || n > cache.head.len()
+        || Program::from_name(&s[name_at..open]) != Some(program)
+        || pid_colon(&s[n..]).map(|(p, _)| p) != Some(pid)
+    {
+        return;
+    }
+    cache.head[..n].copy_from_slice(&s[..n]);
+    cache.head_len = n;
+    cache.host_len = hl;
+    cache.program = Some(program);
 }
 
 fn bare(stamp: Stamp, msg: &[u8]) -> Envelope<'_> {
@@ -775,6 +849,43 @@ fn json(line: &[u8]) -> Result<Envelope<'_>, Skip> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue #15: the stamp and `host program[` caches give what `split` gives,
+    /// line after line, whatever follows the cached bytes.
+    #[test]
+    fn cached_split_is_split() {
+        let lines: &[&[u8]] = &[
+            b"Nov 22 00:00:01 web1 sshd[12]: Failed password for root from 192.0.2.1 port 22 ssh2",
+            b"Nov 22 00:00:01 web1 sshd[13]: Invalid user a from 192.0.2.1 port 2",
+            b"Nov 22 00:00:01.5 web1 sshd[13]: x",
+            b"Nov 22 00:00:01 web1 sshd[99999999999]: x",
+            b"Nov 22 00:00:01 web1 sshd[14]:x",
+            b"Nov 22 00:00:01 web1 sshd[14]",
+            b"Nov 22 00:00:01 web1 sshd[14]:",
+            b"Nov 22 00:00:01 web1 sshd[]: x",
+            b"Nov 22 00:00:01 web1 sshd[15] x",
+            b"Nov 22 00:00:01 web1 sshd[16]:\tx",
+            b"Nov 22 00:00:01 web1 sshd-session[16]: x",
+            b"Nov 22 00:00:01  web1 sshd[17]: x",
+            b"Nov 22 00:00:01 web1 CRON[18]: x",
+            b"Nov 22 00:00:01 web1 auth.info sshd[19]: x",
+            b"Nov 22 00:00:02 web1 sshd[20]: [ID 800047 auth.info] x",
+            b"Nov 22 00:00:02 web1 sshd[20]: x",
+            b"Nov 22 00:00:02 web\xff sshd[21]: x",
+            b"Nov 22 00:00:02 web\xff sshd[21]: x",
+            b"Nov 22 00:00:02 sshd[22]: x",
+            b"Nov 22 00:00:02 web1 sshd[23]: x",
+        ];
+        let mut cache = StampCache::default();
+        for line in lines {
+            assert_eq!(
+                split_cached(line, &mut cache),
+                split(line),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
 
     fn ok(line: &str) -> Envelope<'_> {
         split(line.as_bytes()).unwrap_or_else(|e| panic!("{line}: {e:?}"))
