@@ -16,11 +16,14 @@
 //!
 //! Around them: [`cli`] (the command-line surface), [`settings`] (flag > env >
 //! file > default, resolved once), [`app`] (runs a command), [`escape`]
-//! (attacker text made safe for terminals, HTML and SVG).
+//! (attacker text made safe for terminals, HTML and SVG), [`duration`] (the one
+//! duration parser, checked), [`anonymize`] (`--anonymize-ip`, the one anonymizer).
 
 pub mod analyze;
+pub mod anonymize;
 pub mod app;
 pub mod cli;
+pub mod duration;
 pub mod escape;
 pub mod event;
 pub mod geo;

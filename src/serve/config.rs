@@ -109,10 +109,10 @@ pub const DEFAULT_TICK_MS: u64 = 50;
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("--window {0:?}: not a duration (use e.g. 90m, 5h, 2d)")]
-    Window(String),
-    #[error("--keep {0:?}: not a duration (use e.g. 90d, 12h, 2w)")]
-    Keep(String),
+    #[error("--window: {0}")]
+    Window(crate::duration::DurationError),
+    #[error("--keep: {0}")]
+    Keep(crate::duration::DurationError),
     #[error("--home {0:?}: expected LAT,LON in degrees, e.g. 48.85,2.35")]
     Home(String),
     #[error("{flag} {value:?}: not a socket address (use e.g. 127.0.0.1:8022 or [::]:514)")]
@@ -125,24 +125,10 @@ pub enum ConfigError {
     Other(String),
 }
 
-/// `90s`, `30m`, `5h`, `2d`, or plain seconds.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(
-        s.find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(s.len()),
-    );
-    let n: f64 = num.parse().ok()?;
-    let mult = match unit.trim() {
-        "" | "s" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        "d" => 86_400.0,
-        "w" => 7.0 * 86_400.0,
-        _ => return None,
-    };
-    let secs = n * mult;
-    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs))
+/// `90s`, `30m`, `1.5h`, `2d`, or plain seconds, longer than zero: the one
+/// checked parser ([`crate::duration`]) behind flags, the file and queries.
+pub fn parse_duration(s: &str) -> Result<Duration, crate::duration::DurationError> {
+    crate::duration::parse_positive(s)
 }
 
 fn parse_home(s: &str) -> Option<(f64, f64)> {
@@ -180,11 +166,11 @@ impl ServeConfig {
             .map(|s| addr("--syslog", &s))
             .transpose()?;
         let window = match get(args.window.clone(), "window")? {
-            Some(s) => parse_duration(&s).ok_or(ConfigError::Window(s))?,
+            Some(s) => parse_duration(&s).map_err(ConfigError::Window)?,
             None => d.window,
         };
         let keep = get(args.keep.clone(), "keep")?
-            .map(|s| parse_duration(&s).ok_or(ConfigError::Keep(s)))
+            .map(|s| parse_duration(&s).map_err(ConfigError::Keep))
             .transpose()?;
         let home = get(args.home.clone(), "home")?
             .map(|s| parse_home(&s).ok_or(ConfigError::Home(s)))
@@ -325,12 +311,13 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("5h"), Some(Duration::from_secs(18_000)));
-        assert_eq!(parse_duration("90m"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
-        assert_eq!(parse_duration("1.5h"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("soon"), None);
-        assert_eq!(parse_duration("0h"), None);
+        assert_eq!(parse_duration("5h"), Ok(Duration::from_secs(18_000)));
+        assert_eq!(parse_duration("90m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("0h").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
     }
 
     #[test]

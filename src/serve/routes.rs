@@ -240,13 +240,8 @@ async fn stats(State(s): State<AppState>, Query(q): Query<StatsQuery>) -> Respon
     let window = match q.window.as_deref() {
         None => s.window(),
         Some(w) => match super::config::parse_duration(w) {
-            Some(d) => d.min(s.window()),
-            None => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("window={w:?}: not a duration (e.g. 30m, 5h)"),
-                )
-            }
+            Ok(d) => d.min(s.window()),
+            Err(e) => return error(StatusCode::BAD_REQUEST, &format!("window: {e}")),
         },
     };
     let since = super::state::now_micros() - window.as_micros() as i64;
@@ -271,6 +266,10 @@ async fn stats(State(s): State<AppState>, Query(q): Query<StatsQuery>) -> Respon
     match summary {
         Ok(sum) => {
             let mut v = serde_json::to_value(&sum).unwrap_or_default();
+            if anon {
+                // Every string, not only the fields that should hold addresses.
+                crate::anonymize::json(&mut v);
+            }
             if let Some(o) = v.as_object_mut() {
                 o.insert("window_seconds".into(), window.as_secs().into());
                 o.remove("inputs");
@@ -471,11 +470,12 @@ async fn ingest_handler(State(s): State<AppState>, req: Request) -> Response {
         }
     };
     if let Some(allowed) = &token.hosts {
-        let hosts = lines.iter().map(|l| l.host());
-        if let Some(bad) = hosts.into_iter().find(|h| {
-            !h.as_ref()
+        // The host of each line as the parser reads it (DESIGN §6), whatever the format.
+        let bad = lines.iter().map(ingest::Line::host).find(|h| {
+            !h.as_deref()
                 .is_some_and(|h| allowed.iter().any(|a| a.eq_ignore_ascii_case(h)))
-        }) {
+        });
+        if let Some(bad) = bad {
             s.metrics.ingest_error("forbidden_host");
             let host = bad
                 .as_deref()
