@@ -63,6 +63,26 @@ pub struct ServeConfig {
     /// This instance's name in a shared store (default: the host name): its
     /// streams' checkpoints and, on PostgreSQL, its events' `src.input` suffix.
     pub instance: String,
+    /// When set, `/`, `/metrics` and `/api/*` (but `/healthz` and the ingest,
+    /// which has its own tokens) need it: `Authorization: Bearer`, or HTTP
+    /// basic auth with it as the password (what a browser asks for).
+    pub read_token: Option<String>,
+    /// The resident memory the server keeps to (DESIGN §6): above 90 % of it,
+    /// new pages, streams and API answers get 503 until memory is back. Zero:
+    /// none — the library's default, since a process that embeds the server
+    /// (a test binary) has memory of its own; `sshmap serve` resolves
+    /// [`DEFAULT_MEMORY_BUDGET_MB`].
+    pub memory_budget: u64,
+    /// `POST /api/ingest` requests per second per client (address and token),
+    /// with bursts of twice that; more get 429. Zero: no limit.
+    pub ingest_rate: f64,
+    /// SSE clients at most; more get 503.
+    pub max_sse_clients: usize,
+    /// Open connections at most; more are closed at once.
+    pub max_connections: usize,
+    /// A write to a client that makes no progress for this long closes the
+    /// connection (SSE readers that stopped reading, slow loris readers).
+    pub write_timeout: Duration,
 }
 
 /// The machine's host name, for [`ServeConfig::instance`].
@@ -99,9 +119,18 @@ impl Default for ServeConfig {
             checkpoint: None,
             poll: Duration::from_millis(100),
             instance: hostname(),
+            read_token: None,
+            memory_budget: 0,
+            ingest_rate: 100.0,
+            max_sse_clients: 2000,
+            max_connections: 4096,
+            write_timeout: Duration::from_secs(5),
         }
     }
 }
+
+/// Default [`ServeConfig::memory_budget`], MiB (`memory-budget-mb`).
+pub const DEFAULT_MEMORY_BUDGET_MB: u64 = 512;
 
 /// Default [`ServeConfig::sse_tick`]: short enough to look instant on the map,
 /// long enough that a thousand clients cost little at a thousand events a second.
@@ -248,6 +277,52 @@ impl ServeConfig {
                 });
             }
         }
+        // Token files: one token per line, `#` comments; out of `ps`, unlike argv.
+        let mut token_files = args.ingest_token_file.clone();
+        token_files.extend(
+            strings(layers.file_value(Some("serve"), "ingest-token-file"))
+                .into_iter()
+                .map(PathBuf::from),
+        );
+        if let Ok(p) = std::env::var("SSHMAP_INGEST_TOKEN_FILE") {
+            token_files.push(PathBuf::from(p));
+        }
+        for f in &token_files {
+            for (i, secret) in read_secrets(f)?.into_iter().enumerate() {
+                tokens.push(Token {
+                    secret,
+                    name: format!(
+                        "{}:{}",
+                        f.file_name()
+                            .map(|n| n.to_string_lossy())
+                            .unwrap_or_default(),
+                        i + 1
+                    ),
+                    hosts: None,
+                });
+            }
+        }
+        let read_token = match get(args.read_token.clone(), "read-token")? {
+            Some(t) => Some(t.trim().to_string()),
+            None => match layers
+                .get::<PathBuf>(
+                    args.read_token_file.clone(),
+                    Some("serve"),
+                    "read-token-file",
+                )
+                .map_err(|e| ConfigError::Other(format!("{e:#}")))?
+            {
+                Some(f) => Some(read_secrets(&f)?.into_iter().next().ok_or_else(|| {
+                    ConfigError::Other(format!("--read-token-file {}: no token in it", f.display()))
+                })?),
+                None => None,
+            },
+        };
+        if read_token.as_ref().is_some_and(|t| t.len() < 8) {
+            return Err(ConfigError::Other(
+                "--read-token must be at least 8 characters long".into(),
+            ));
+        }
         if tokens.iter().any(|t| t.secret.len() < 8) {
             return Err(ConfigError::Other(
                 "ingest tokens must be at least 8 characters long".into(),
@@ -289,8 +364,36 @@ impl ServeConfig {
                 .get::<String>(None, Some("serve"), "instance")
                 .map_err(|e| ConfigError::Other(format!("{e:#}")))?
                 .unwrap_or_else(hostname),
+            read_token,
+            memory_budget: match num("memory-budget-mb", DEFAULT_MEMORY_BUDGET_MB as usize)? {
+                0 => 0,
+                mb => (mb.max(64) as u64) << 20,
+            },
+            ingest_rate: layers
+                .get::<f64>(None, Some("serve"), "ingest-rate")
+                .map_err(|e| ConfigError::Other(format!("{e:#}")))?
+                .filter(|r| r.is_finite() && *r >= 0.0)
+                .unwrap_or(d.ingest_rate),
+            max_sse_clients: num("max-sse-clients", d.max_sse_clients)?,
+            max_connections: num("max-connections", d.max_connections)?.max(16),
+            write_timeout: Duration::from_millis(
+                num("write-timeout-ms", d.write_timeout.as_millis() as usize)?.clamp(100, 600_000)
+                    as u64,
+            ),
         })
     }
+}
+
+/// The tokens of a file: one per line, blank lines and `#` comments skipped.
+fn read_secrets(path: &std::path::Path) -> Result<Vec<String>, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::Other(format!("token file {}: {e}", path.display())))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect())
 }
 
 /// A TOML string or array of strings.
@@ -339,18 +442,10 @@ mod tests {
         .unwrap();
         let layers = Layers::from_parts(Default::default(), Some(&p)).unwrap();
         let args = ServeArgs {
-            tail: vec![],
-            journal: false,
-            journal_dir: None,
-            syslog: None,
-            listen: None,
-            db: None,
-            window: None,
             ingest_token: vec!["flag-secret-1".into()],
             home: Some("48.85,2.35".into()),
-            anonymize_ip: false,
-            webhook: None,
             keep: Some("30d".into()),
+            ..Default::default()
         };
         let c = ServeConfig::resolve(&args, &layers, None).unwrap();
         assert_eq!(c.window, Duration::from_secs(7200));
