@@ -1,5 +1,5 @@
 //! Parser throughput: `parse::parse_block` on one thread, and the whole
-//! `pipeline::run` (read, parallel parse, correlate) on a file, in bytes/s.
+//! `flow::run` (read, parallel parse, correlate) on a file, in bytes/s.
 //!
 //! Input: the first ~20 MB of `bench-data/auth-1m.log` (`scripts/gen-bench-log.py`)
 //! when it exists, else a similar log made here, so `cargo bench` works on a
@@ -10,8 +10,8 @@ use std::io::Write;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use sshmap::flow::{self, Options, TimeRange};
 use sshmap::parse::parse_block;
-use sshmap::pipeline::{self, Options, TimeRange};
 use sshmap::source::Input;
 
 const SIZE: usize = 20 << 20;
@@ -128,14 +128,18 @@ fn bench(c: &mut Criterion) {
         range: TimeRange::default(),
         host: None,
     };
-    g.bench_function("pipeline::run (file, all threads)", |b| {
+    g.bench_function("flow::run (file, all threads)", |b| {
         b.iter(|| {
             let mut events = 0u64;
-            pipeline::run(&inputs, &opts, &mut |_ev| {
-                events += 1;
-                Ok(())
-            })
-            .expect("pipeline");
+            flow::run(
+                &inputs,
+                &opts,
+                &mut flow::Each(|_ev| -> std::io::Result<()> {
+                    events += 1;
+                    Ok(())
+                }),
+            )
+            .expect("flow");
             black_box(events)
         })
     });

@@ -15,20 +15,20 @@
 //! - [`serve`]    — the live attack map.
 //!
 //! Around them: [`cli`] (the command-line surface), [`settings`] (flag > env >
-//! file > default, resolved once), [`app`] (runs a command), [`escape`]
+//! file > default, resolved once), [`commands`] (one file per subcommand; the only place that sees `cli` and `settings`), [`escape`]
 //! (attacker text made safe for terminals, HTML and SVG), [`duration`] (the one
 //! duration parser, checked), [`anonymize`] (`--anonymize-ip`, the one anonymizer).
 
 pub mod analyze;
 pub mod anonymize;
-pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod duration;
 pub mod escape;
 pub mod event;
+pub mod flow;
 pub mod geo;
 pub mod parse;
-pub mod pipeline;
 pub mod render;
 pub mod report;
 pub mod serve;

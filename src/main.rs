@@ -1,13 +1,13 @@
-//! The `sshmap` binary: parses the command line and hands it to [`sshmap::app`].
+//! The `sshmap` binary: parses the command line and hands it to [`sshmap::commands`].
 
 use clap::Parser;
 
 fn main() {
     let cli = sshmap::cli::Cli::parse();
-    let code = match sshmap::app::run(cli) {
+    let code = match sshmap::commands::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            if sshmap::app::is_broken_pipe(&err) {
+            if sshmap::commands::is_broken_pipe(&err) {
                 0
             } else {
                 eprintln!("sshmap: error: {err:#}");

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::event::{Event, Kind, Ts};
-use crate::pipeline::InputReport;
+use crate::flow::InputReport;
 
 #[derive(Default)]
 struct IpAgg {

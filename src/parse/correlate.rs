@@ -1,4 +1,4 @@
-//! Connection correlation, timestamps and the ordered output of events.
+//! Connection correlation, timestamps and the release of events.
 //!
 //! sshd writes some lines without an address (`Disconnecting: Too many
 //! authentication failures for root`, `kex_exchange_identification: …`) and
@@ -7,10 +7,19 @@
 //! address or ends; PIDs are reused, so the binding is dropped when the
 //! connection closes. The same hold decides whether a PAM failure is an attack
 //! attempt of its own or one that an `auth_failure` of the same connection
-//! already reports (DESIGN §2: never double-counted). Events leave in input
-//! order; a held event blocks the ones after it, bounded by [`STALE_LINES`].
+//! already reports (DESIGN §2: never double-counted).
+//!
+//! A held event never holds up another connection: every other event leaves at
+//! once, and a held one leaves as soon as its connection decides it — so the
+//! order is input order within a connection, and across connections only a held
+//! event comes later than the lines after it. A held event waits at most until
+//! its connection has been silent for [`HOLD_SECS`] on the log's own clock or
+//! for [`STALE_LINES`] lines, and on a live stream for [`WALL_HOLD_SECS`] of
+//! wall-clock time ([`Correlator::release_idle`]); then it leaves with what it
+//! has (no address, or a PAM failure counted as its own attempt), exactly as at
+//! the end of a batch input.
 
-use std::collections::VecDeque;
+use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
@@ -25,14 +34,23 @@ use crate::event::{days_from_civil, Event, Kind, Src, Ts};
 
 /// A held event is released after this many further lines without news of its connection.
 pub const STALE_LINES: u64 = 5_000;
-/// At most this many events wait in the queue; beyond it the oldest connection is closed.
-const MAX_QUEUE: usize = 100_000;
+/// … or when its connection has been silent this long on the log's clock
+/// (sshd's `LoginGraceTime` is 120 s: a connection that waits longer for its
+/// address has ended without one).
+pub const HOLD_SECS: i64 = 120;
+/// … or, on a live stream, when no line of its connection came for this long.
+pub const WALL_HOLD_SECS: i64 = 10;
+/// At most this many events are held; beyond it the oldest connection is closed.
+const MAX_HELD: usize = 100_000;
 /// Open connections remembered at most. Beyond it, those silent for more than
 /// [`STALE_LINES`] lines are taken as ended: a connection whose close line never
 /// came (lost, rate-limited, or logs like a flood of one line per pid) must
 /// not stay in memory for the rest of a long `serve` run. No real log has this
 /// many connections open at once, so ordinary correlation never sees it.
 const MAX_CONNS: usize = 100_000;
+/// Held events are checked for the time and line bounds every this many lines
+/// (the oldest one on every line).
+const SWEEP_LINES: u64 = 1_024;
 
 /// What the correlator needs to know about its input.
 #[derive(Clone, Debug)]
@@ -67,9 +85,13 @@ struct ConnState {
     auth_failed: bool,
     too_many_seen: bool,
     bad_protocol_seen: bool,
-    /// Absolute queue indices of held events of this connection.
+    /// Keys in [`Correlator::held`] of this connection's held events.
     held: Vec<u64>,
     last_line: u64,
+    /// Time of its last line (log clock, µs).
+    last_ts: i64,
+    /// Wall-clock time of its last line (µs; 0 in batch reads).
+    last_wall: i64,
 }
 
 struct Slot {
@@ -102,8 +124,14 @@ pub struct Correlator {
     /// Connections that closed after an `auth_failure`: PAM writes its
     /// `PAM N more authentication failures` summary after sshd's close line.
     failed_closed: HashMap<ConnKey, (Option<IpAddr>, u64)>,
-    queue: VecDeque<Slot>,
-    base: u64,
+    /// Held events by arrival number (so the first is the oldest line).
+    held: BTreeMap<u64, Slot>,
+    next_key: u64,
+    /// The latest time seen on the log's clock (µs).
+    clock: i64,
+    /// Wall clock of the lines being pushed (µs), set by live streams.
+    wall: i64,
+    next_sweep: u64,
     year: Option<i32>,
     last_month: u8,
     last_ts: Option<Ts>,
@@ -120,8 +148,11 @@ impl Correlator {
             hosts: Vec::new(),
             conns: HashMap::default(),
             failed_closed: HashMap::default(),
-            queue: VecDeque::new(),
-            base: 0,
+            held: BTreeMap::new(),
+            next_key: 0,
+            clock: i64::MIN,
+            wall: 0,
+            next_sweep: SWEEP_LINES,
             year: None,
             last_month: 0,
             last_ts: None,
@@ -132,15 +163,18 @@ impl Correlator {
     }
 
     /// Takes one parsed line (`line` is its 1-based number in the input) and
-    /// passes every event that is ready to `sink`, in input order.
+    /// passes every event that is ready to `sink`: this line's, unless it is
+    /// held, and those of earlier lines that it decides.
     pub fn push(&mut self, raw: RawLine, sink: &mut impl FnMut(Event)) {
         self.line = raw.line;
         let ts = self.resolve(raw.stamp);
+        self.clock = self.clock.max(ts.micros);
         let host_id = raw.host.as_ref().map(|h| self.intern(h));
         let host = host_id.map(|i| self.hosts[i as usize].clone());
         let m = raw.msg;
         if m.repeat_last.is_some() {
-            // `last message repeated` with no event before it in its block: nothing to repeat.
+            // `last message repeated` whose line is not known here: nothing to repeat
+            // (the flow resolves the ones whose previous line it saw).
             return;
         }
         let mut ev = Event {
@@ -167,25 +201,18 @@ impl Correlator {
             if absorbable(ev.kind) {
                 ev.attempts = ev.count;
             }
-            self.emit_or_drop(
-                Slot {
-                    ev,
-                    need_ip: false,
-                    undecided: false,
-                    key: None,
-                },
-                sink,
-            );
+            self.emit_or_drop(ev, sink);
+            self.sweep(sink);
             return;
         };
         let key = (host_id.unwrap_or(u32::MAX), pid);
         if m.conn == Conn::Opens {
-            self.finish(key);
+            self.finish(key, sink);
         }
         if let (Some(ip), Some(old)) = (ev.ip, self.conns.get(&key).and_then(|c| c.ip)) {
             if ip != old {
                 // The pid was reused by a new connection.
-                self.finish(key);
+                self.finish(key, sink);
             }
         }
         if !self.conns.contains_key(&key) {
@@ -196,34 +223,32 @@ impl Correlator {
                 }
             }
             if self.conns.len() >= MAX_CONNS {
-                self.end_silent_connections();
+                self.end_silent_connections(sink);
             }
             self.conns.insert(key, fresh);
         }
+        let wall = self.wall;
         let conn = self.conns.get_mut(&key).expect("present");
         conn.last_line = raw.line;
+        conn.last_ts = ts.micros;
+        conn.last_wall = wall;
+        let mut decided = false;
         if let Some(ip) = ev.ip {
             if conn.ip.is_none() {
                 conn.ip = Some(ip);
                 conn.port = ev.port;
-                let held = std::mem::take(&mut conn.held);
-                let mut still = Vec::new();
-                for idx in held {
-                    if let Some(slot) = self.queue.get_mut((idx - self.base) as usize) {
+                for idx in &conn.held {
+                    if let Some(slot) = self.held.get_mut(idx) {
                         if slot.need_ip {
                             slot.ev.ip = Some(ip);
                             slot.ev.port = slot.ev.port.or(ev.port);
                             slot.need_ip = false;
-                        }
-                        if slot.held() {
-                            still.push(idx);
+                            decided = true;
                         }
                     }
                 }
-                self.conns.get_mut(&key).expect("present").held = still;
             }
         }
-        let conn = self.conns.get_mut(&key).expect("present");
         if ev.ip.is_none() && conn.ip.is_some() {
             ev.ip = conn.ip;
             // The port belongs to the connection only when no user could have faked it.
@@ -242,22 +267,21 @@ impl Correlator {
             Kind::BadProtocol => conn.bad_protocol_seen = true,
             Kind::AuthFailure if !conn.auth_failed => {
                 conn.auth_failed = true;
-                let held = std::mem::take(&mut conn.held);
-                let mut still = Vec::new();
-                for idx in held {
-                    if let Some(slot) = self.queue.get_mut((idx - self.base) as usize) {
+                for idx in &conn.held {
+                    if let Some(slot) = self.held.get_mut(idx) {
                         if slot.undecided {
                             slot.ev.attempts = 0;
                             slot.undecided = false;
-                        }
-                        if slot.held() {
-                            still.push(idx);
+                            decided = true;
                         }
                     }
                 }
-                self.conns.get_mut(&key).expect("present").held = still;
             }
             _ => {}
+        }
+        if decided {
+            // Earlier lines of this connection leave before this one.
+            self.release_decided(key, sink);
         }
         let conn = self.conns.get_mut(&key).expect("present");
         let undecided = absorbable(ev.kind) && !conn.auth_failed;
@@ -265,34 +289,43 @@ impl Correlator {
         if absorbable(ev.kind) && conn.auth_failed {
             ev.attempts = 0;
         }
-        let slot = Slot {
-            ev,
-            need_ip,
-            undecided,
-            key: Some(key),
-        };
-        if slot.held() {
-            if slot.ev.kind != Kind::Other || self.opts.all {
-                let idx = self.base + self.queue.len() as u64;
-                conn.held.push(idx);
-                self.enqueue(slot);
-            }
-        } else {
-            self.emit_or_drop(slot, sink);
+        let mut ready = None;
+        if !(need_ip || undecided) {
+            ready = Some(ev);
+        } else if ev.kind != Kind::Other || self.opts.all {
+            let idx = self.next_key;
+            self.next_key += 1;
+            conn.held.push(idx);
+            let slot = Slot {
+                ev,
+                need_ip,
+                undecided,
+                key: Some(key),
+            };
+            self.held.insert(idx, slot);
         }
         // A closing line without an address (`Disconnecting: Too many …`) is
         // followed by one that has it (`Connection closed by IP`): wait for that.
+        // The connection's held events leave before its closing line.
         if m.conn == Conn::Closes && m.ip.is_some() {
-            self.finish(key);
+            self.finish(key, sink);
         }
-        self.flush(sink);
+        if let Some(ev) = ready {
+            self.emit_or_drop(ev, sink);
+        }
+        self.sweep(sink);
     }
 
-    /// Line of the oldest event still held back, if any. When `None`, every
-    /// event of the lines pushed so far has been passed to the sink: the store
-    /// checkpoints only at such points.
+    /// Line of the oldest event still held back, if any. Every event of the
+    /// lines before it has been passed to the sink: the store keeps events
+    /// final only up to such a point.
     pub fn held_since(&self) -> Option<u64> {
-        self.queue.front().map(|s| s.ev.src.line)
+        self.held.first_key_value().map(|(_, s)| s.ev.src.line)
+    }
+
+    /// Events held back now.
+    pub fn held(&self) -> usize {
+        self.held.len()
     }
 
     /// Year inference state (year and month of the last year-less line), so a
@@ -309,13 +342,46 @@ impl Correlator {
         }
     }
 
+    /// Sets the wall-clock time (µs) of the lines pushed next: live streams
+    /// only, for [`Correlator::release_idle`].
+    pub fn set_wall_clock(&mut self, micros: i64) {
+        self.wall = micros;
+    }
+
+    /// Live streams: releases the held events of connections that had no line
+    /// for [`WALL_HOLD_SECS`] of wall-clock time before `now` (µs), as the end of
+    /// a batch input would. Returns whether anything was released.
+    pub fn release_idle(&mut self, now: i64, sink: &mut impl FnMut(Event)) -> bool {
+        if self.held.is_empty() {
+            return false;
+        }
+        let bound = WALL_HOLD_SECS * 1_000_000;
+        let idle: Vec<ConnKey> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| !c.held.is_empty() && now - c.last_wall >= bound)
+            .map(|(k, _)| *k)
+            .collect();
+        let before = self.held.len();
+        for k in idle {
+            self.finish(k, sink);
+        }
+        self.held.len() != before
+    }
+
     /// Releases every held event: call at the end of the input.
     pub fn finish_all(&mut self, sink: &mut impl FnMut(Event)) {
         let keys: Vec<ConnKey> = self.conns.keys().copied().collect();
         for k in keys {
-            self.finish(k);
+            self.finish(k, sink);
         }
-        self.flush(sink);
+        let rest = std::mem::take(&mut self.held);
+        for (_, mut slot) in rest {
+            if slot.undecided {
+                slot.ev.attempts = slot.ev.count;
+            }
+            self.emit_or_drop(slot.ev, sink);
+        }
     }
 
     /// Connections remembered now (tests, memory bounds).
@@ -326,7 +392,7 @@ impl Correlator {
     /// Ends the connections silent for more than [`STALE_LINES`] lines. At most
     /// that many connections saw a line since, so this leaves room for many
     /// more before it runs again: amortized, it costs nothing per line.
-    fn end_silent_connections(&mut self) {
+    fn end_silent_connections(&mut self, sink: &mut impl FnMut(Event)) {
         let line = self.line;
         let silent: Vec<ConnKey> = self
             .conns
@@ -335,28 +401,41 @@ impl Correlator {
             .map(|(k, _)| *k)
             .collect();
         for k in silent {
-            self.finish(k);
+            self.finish(k, sink);
         }
     }
 
-    fn emit_or_drop(&mut self, slot: Slot, sink: &mut impl FnMut(Event)) {
-        if slot.ev.kind == Kind::Other && !self.opts.all {
+    fn emit_or_drop(&mut self, ev: Event, sink: &mut impl FnMut(Event)) {
+        if ev.kind == Kind::Other && !self.opts.all {
             return;
         }
-        if self.queue.is_empty() {
-            sink(slot.ev);
-        } else {
-            self.enqueue(slot);
+        sink(ev);
+    }
+
+    /// Passes on the held events of `key` that are no longer waiting for anything, in order.
+    fn release_decided(&mut self, key: ConnKey, sink: &mut impl FnMut(Event)) {
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
+        let mut out = Vec::new();
+        conn.held.retain(|idx| match self.held.get(idx) {
+            Some(slot) if slot.held() => true,
+            Some(_) => {
+                out.push(*idx);
+                false
+            }
+            None => false,
+        });
+        for idx in out {
+            if let Some(slot) = self.held.remove(&idx) {
+                self.emit_or_drop(slot.ev, sink);
+            }
         }
     }
 
-    fn enqueue(&mut self, slot: Slot) {
-        self.queue.push_back(slot);
-    }
-
-    /// The connection ended: held events keep what they have; an undecided PAM
-    /// failure is an attempt of its own.
-    fn finish(&mut self, key: ConnKey) {
+    /// The connection ended: held events leave with what they have; an
+    /// undecided PAM failure is an attempt of its own.
+    fn finish(&mut self, key: ConnKey, sink: &mut impl FnMut(Event)) {
         let Some(conn) = self.conns.remove(&key) else {
             return;
         };
@@ -367,43 +446,60 @@ impl Correlator {
             self.failed_closed.insert(key, (conn.ip, self.line));
         }
         for idx in conn.held {
-            if let Some(slot) = self.queue.get_mut((idx.wrapping_sub(self.base)) as usize) {
+            if let Some(mut slot) = self.held.remove(&idx) {
                 if slot.undecided {
                     slot.ev.attempts = slot.ev.count;
                 }
-                slot.need_ip = false;
-                slot.undecided = false;
+                self.emit_or_drop(slot.ev, sink);
             }
         }
     }
 
-    fn flush(&mut self, sink: &mut impl FnMut(Event)) {
-        while let Some(front) = self.queue.front() {
-            if front.held() {
-                let stale = front
-                    .key
-                    .and_then(|k| self.conns.get(&k))
-                    .is_none_or(|c| self.line.saturating_sub(c.last_line) > STALE_LINES);
-                if stale || self.queue.len() > MAX_QUEUE {
-                    let key = front.key;
-                    match key {
-                        Some(k) if self.conns.contains_key(&k) => self.finish(k),
-                        _ => {
-                            let f = self.queue.front_mut().expect("front");
-                            f.need_ip = false;
-                            if f.undecided {
-                                f.ev.attempts = f.ev.count;
-                                f.undecided = false;
-                            }
-                        }
-                    }
-                    continue;
-                }
+    /// Whether the connection of a held event has been silent past the bounds.
+    fn is_stale(&self, key: Option<ConnKey>) -> bool {
+        key.and_then(|k| self.conns.get(&k)).is_none_or(|c| {
+            self.line.saturating_sub(c.last_line) > STALE_LINES
+                || self.clock.saturating_sub(c.last_ts) > HOLD_SECS * 1_000_000
+        })
+    }
+
+    /// Releases held events past the bounds: the oldest on every line, all of
+    /// them every [`SWEEP_LINES`] lines.
+    fn sweep(&mut self, sink: &mut impl FnMut(Event)) {
+        while let Some((_, front)) = self.held.first_key_value() {
+            let key = front.key;
+            if !(self.is_stale(key) || self.held.len() > MAX_HELD) {
                 break;
             }
-            let slot = self.queue.pop_front().expect("front");
-            self.base += 1;
-            sink(slot.ev);
+            self.release_slot_conn(key, sink);
+        }
+        if self.line >= self.next_sweep {
+            self.next_sweep = self.line + SWEEP_LINES;
+            let mut stale: Vec<ConnKey> = self
+                .held
+                .values()
+                .filter_map(|s| s.key)
+                .filter(|k| self.is_stale(Some(*k)))
+                .collect();
+            stale.dedup();
+            for k in stale {
+                self.finish(k, sink);
+            }
+        }
+    }
+
+    /// Ends the connection of a held event (or, without one, releases the oldest held event).
+    fn release_slot_conn(&mut self, key: Option<ConnKey>, sink: &mut impl FnMut(Event)) {
+        match key {
+            Some(k) if self.conns.contains_key(&k) => self.finish(k, sink),
+            _ => {
+                if let Some((_, mut slot)) = self.held.pop_first() {
+                    if slot.undecided {
+                        slot.ev.attempts = slot.ev.count;
+                    }
+                    self.emit_or_drop(slot.ev, sink);
+                }
+            }
         }
     }
 
@@ -622,7 +718,7 @@ mod tests {
                 (Kind::PreauthClose, 0),
             ]
         );
-        // Order is input order.
+        // Here in input order: each held line is decided by the next line of its connection.
         let lines: Vec<u64> = evs.iter().map(|e| e.src.line).collect();
         assert_eq!(lines, vec![1, 2, 3, 4, 5, 6, 7]);
     }
@@ -729,19 +825,80 @@ mod tests {
                 "Feb 12 04:09:22 h sshd[9]: Invalid user u{i} from 192.0.2.1 port 1"
             ));
         }
-        let refs: Vec<&str> = lines.iter().map(|s| s.as_str()).collect();
         let mut c = Correlator::new("t".into(), utc_ref(2026, 3, 1));
         let mut out = Vec::new();
-        for (i, l) in refs.iter().enumerate() {
+        for (i, l) in lines.iter().enumerate() {
             if let Ok(Some(raw)) = parse_line(l.as_bytes(), (i + 1) as u64, false) {
                 c.push(raw, &mut |e| out.push(e));
             }
         }
-        assert!(
-            out.len() > STALE_LINES as usize,
-            "held event blocked the output"
+        assert_eq!(
+            out.len(),
+            lines.len(),
+            "every line gave its event before the end"
         );
-        assert_eq!(out[0].kind, Kind::TooManyFailures);
-        assert_eq!(out[0].ip, None);
+        let held = out.iter().find(|e| e.src.line == 1).unwrap();
+        assert_eq!(held.kind, Kind::TooManyFailures);
+        assert_eq!(held.ip, None);
+        assert_eq!(c.held_since(), None);
+    }
+
+    /// Regression (live map stalled for good): an address-less line whose
+    /// connection never logs again held back every later line of every connection.
+    #[test]
+    fn an_orphan_line_never_holds_up_other_connections() {
+        let lines = [
+            "Dec  4 20:42:01 h sshd[100]: Failed password for root from 192.0.2.1 port 1 ssh2",
+            "Dec  4 20:42:02 h sshd[101]: error: kex_exchange_identification: Connection closed by remote host",
+            "Dec  4 20:42:03 h sshd[102]: Failed password for root from 192.0.2.2 port 2 ssh2",
+            "Dec  4 20:42:04 h sshd[103]: Failed password for root from 192.0.2.3 port 3 ssh2",
+        ];
+        let mut c = Correlator::new("t".into(), utc_ref(2026, 12, 5));
+        let mut out = Vec::new();
+        c.set_wall_clock(1_000_000);
+        for (i, l) in lines.iter().enumerate() {
+            let raw = parse_line(l.as_bytes(), i as u64 + 1, false)
+                .unwrap()
+                .unwrap();
+            c.push(raw, &mut |e| out.push(e));
+        }
+        let got: Vec<u64> = out.iter().map(|e| e.src.line).collect();
+        assert_eq!(
+            got,
+            vec![1, 3, 4],
+            "the other connections' events left at once"
+        );
+        assert_eq!((c.held(), c.held_since()), (1, Some(2)));
+        // Not yet: the connection has been silent for less than the wall-clock bound.
+        assert!(
+            !c.release_idle(1_000_000 + (WALL_HOLD_SECS - 1) * 1_000_000, &mut |e| out
+                .push(e))
+        );
+        assert!(c.release_idle(1_000_000 + WALL_HOLD_SECS * 1_000_000, &mut |e| out.push(e)));
+        assert_eq!(out.len(), 4);
+        assert_eq!(
+            (out[3].src.line, out[3].kind, out[3].ip),
+            (2, Kind::BadProtocol, None)
+        );
+        assert_eq!(c.held(), 0);
+    }
+
+    #[test]
+    fn a_held_event_leaves_when_its_connection_is_silent_on_the_log_clock() {
+        let mut c = Correlator::new("t".into(), utc_ref(2026, 3, 1));
+        let mut out = Vec::new();
+        let lines = [
+            "Feb 12 04:00:00 h sshd[1]: error: kex_exchange_identification: Connection closed by remote host",
+            "Feb 12 04:01:00 h sshd[2]: Invalid user a from 192.0.2.1 port 1",
+            "Feb 12 04:02:01 h sshd[3]: Invalid user b from 192.0.2.2 port 2",
+        ];
+        for (i, l) in lines.iter().enumerate() {
+            let raw = parse_line(l.as_bytes(), i as u64 + 1, false)
+                .unwrap()
+                .unwrap();
+            c.push(raw, &mut |e| out.push(e));
+            let released = out.iter().any(|e| e.src.line == 1);
+            assert_eq!(released, i == 2, "after line {}", i + 1);
+        }
     }
 }

@@ -13,7 +13,8 @@ pub mod ip;
 pub mod message;
 
 pub use correlate::{Correlator, Options};
-use envelope::{Program, Skip, Stamp};
+pub use envelope::Skip;
+use envelope::{Program, Stamp};
 use message::Msg;
 
 use std::sync::Arc;
@@ -139,6 +140,9 @@ pub fn parse_block(block: &[u8], first_line: u64, all: bool) -> Block {
                             again.stamp = raw.stamp;
                             out.lines.push(again);
                         }
+                        // The block's first line: the line it repeats ended the previous
+                        // block, which the flow's sequential stage still knows.
+                        _ if n == first_line => out.lines.push(raw),
                         _ => {}
                     }
                 }

@@ -3,13 +3,12 @@
 //! - [`projection`] — Equal Earth, Mercator, Natural Earth, orthographic: pure functions.
 //! - [`world`]      — the embedded Natural Earth country polygons.
 //! - [`scene`]      — what a picture contains, in pixels; [`raster`] (PNG) and [`svg`] draw it.
-//! - [`map`], [`chart`] — build scenes from aggregates; [`command`] runs `sshmap map` / `sshmap chart`.
+//! - [`map`], [`chart`] — build scenes from aggregates (`sshmap map` / `sshmap chart` run in `commands::picture`).
 //! - [`text`], [`theme`] — the embedded font and the colours.
 //! - [`timelapse`] — `sshmap timelapse`: time bins, the per-country fade, frames rendered in parallel.
 //! - [`video`]     — the in-process encoders: H.264 in MP4, animated GIF.
 
 pub mod chart;
-pub mod command;
 pub mod map;
 pub mod projection;
 pub mod raster;

@@ -348,7 +348,7 @@ impl Collector {
     }
 
     /// The `stats --json` object of the same events (the report's totals).
-    pub fn summary(&self, top: usize, inputs: Vec<crate::pipeline::InputReport>) -> Summary {
+    pub fn summary(&self, top: usize, inputs: Vec<crate::flow::InputReport>) -> Summary {
         self.stats.summary(top, inputs)
     }
 

@@ -18,9 +18,9 @@ use tokio::sync::mpsc;
 use super::alerts::Alerter;
 use super::state::{now_micros, Batch, BatchResult, Shared};
 use super::writer::{Commit, Writer};
-use crate::event::{Event, Ts};
+use crate::event::Event;
+use crate::flow;
 use crate::geo::{Enricher, Locator};
-use crate::parse::{self, Correlator};
 use crate::source::tail::Position;
 use crate::store::{self, Location, Store};
 
@@ -46,15 +46,36 @@ pub struct FeedOptions {
 }
 
 struct Stream {
-    corr: Correlator,
-    line: u64,
+    /// The flow's sequential stage, as for a batch input.
+    flow: flow::Stream,
     used: u64,
     /// The stream's checkpoint key in the store.
     fingerprint: i64,
+    /// Events emitted so far, and lines that gave none (held ones not counted).
+    emitted: u64,
+    skipped: u64,
+}
+
+impl Stream {
+    /// Lines read so far that gave no event and hold none back; the change
+    /// since the last call.
+    fn newly_skipped(&mut self) -> u64 {
+        let now = self
+            .flow
+            .stats
+            .lines
+            .saturating_sub(self.emitted + self.flow.held() as u64);
+        let delta = now.saturating_sub(self.skipped);
+        self.skipped = self.skipped.max(now);
+        delta
+    }
 }
 
 /// The stream name that announces new events from other instances (PostgreSQL).
 pub const REMOTE: &str = "\u{1}remote";
+
+/// The stream name of the periodic tick that releases held events on the wall clock.
+pub const TICK: &str = "\u{1}tick";
 
 /// How far back stored logins count as a user's history for `new_country`.
 const HISTORY: Duration = Duration::from_secs(30 * 86_400);
@@ -138,7 +159,45 @@ pub fn run(
             },
         };
         if batch.input.is_empty() {
+            // Shutdown: what the streams hold leaves now, as at the end of a batch input.
+            for stream in streams.values_mut() {
+                let mut released = Vec::new();
+                stream.flow.finish(&mut |ev| released.push(ev));
+                if !released.is_empty() {
+                    deliver(
+                        &shared,
+                        &opts,
+                        &mut enricher,
+                        &mut alerter,
+                        writer.as_ref(),
+                        stream,
+                        released,
+                    );
+                }
+            }
             break;
+        }
+        if &*batch.input == TICK {
+            let now = now_micros();
+            for stream in streams.values_mut() {
+                let mut released = Vec::new();
+                if stream.flow.release_idle(now, &mut |ev| released.push(ev)) {
+                    deliver(
+                        &shared,
+                        &opts,
+                        &mut enricher,
+                        &mut alerter,
+                        writer.as_ref(),
+                        stream,
+                        released,
+                    );
+                }
+            }
+            shared.metrics.lines_held.store(
+                streams.values().map(|s| s.flow.held() as u64).sum(),
+                Relaxed,
+            );
+            continue;
         }
         if &*batch.input == REMOTE {
             if let (Some(w), Some((mut seen, mut from))) = (&writer, remote.take()) {
@@ -202,7 +261,6 @@ pub fn run(
                 } else {
                     batch.input.clone()
                 };
-                let corr = Correlator::new(name.clone(), correlator_options(&opts));
                 let fingerprint = stream_fingerprint(&instance, &batch.input);
                 let opened = writer.as_ref().and_then(|w| {
                     let name = name.to_string();
@@ -218,11 +276,14 @@ pub fn run(
                     }
                     None => 0,
                 };
+                let mut flow = flow::Stream::new(name.clone(), correlator_options(&opts));
+                flow.set_line(line);
                 streams.entry(batch.input.clone()).or_insert(Stream {
-                    corr,
-                    line,
+                    flow,
                     used: 0,
                     fingerprint,
+                    emitted: 0,
+                    skipped: 0,
                 })
             }
         };
@@ -233,82 +294,126 @@ pub fn run(
         events.clear();
         let mut results = Vec::with_capacity(group.len());
         let mut position = None;
+        stream.flow.set_wall_clock(now_micros());
         for b in &group {
             let before = events.len();
             for line in &b.lines {
-                stream.line += 1;
-                if line.len() > parse::MAX_LINE {
-                    continue;
-                }
-                if let Ok(Some(raw)) = parse::parse_line(line, stream.line, false) {
-                    stream.corr.push(raw, &mut |ev| events.push(ev));
-                }
+                stream.flow.push_line(line, &mut |ev| events.push(ev));
             }
             let lines = b.lines.len() as u64;
             let evs = (events.len() - before) as u64;
+            stream.emitted += evs;
             results.push(BatchResult {
                 lines,
                 events: evs,
-                skipped: lines.saturating_sub(evs),
+                skipped: stream.newly_skipped(),
             });
             position = b.position.clone().or(position);
         }
-        let result = BatchResult {
-            lines: results.iter().map(|r| r.lines).sum(),
-            events: events.len() as u64,
-            skipped: results.iter().map(|r| r.skipped).sum(),
-        };
-        shared.metrics.add_lines(&batch.input, result.lines);
+        let lines: u64 = results.iter().map(|r| r.lines).sum();
+        shared.metrics.add_lines(&batch.input, lines);
         shared
             .metrics
             .lines_skipped
-            .fetch_add(result.skipped, Relaxed);
-        let mut alerts = Vec::new();
-        for ev in events.iter_mut() {
-            enricher.enrich(ev);
-            if let Some(a) = alerter.check(ev) {
-                if opts.stderr {
-                    eprintln!(
-                        "sshmap: ALERT {}",
-                        crate::escape::terminal(&a.message(false))
-                    );
-                }
-                if let Some(tx) = &opts.webhook {
-                    // The webhook goes to the operator, like stderr: full addresses
-                    // (`--anonymize-ip` is about what the public page and API show).
-                    if tx.try_send(a.to_json(false)).is_err() {
-                        shared.metrics.webhook_dropped.fetch_add(1, Relaxed);
-                    }
-                }
-                alerts.push(a);
-            }
-        }
-        let stored = writer.as_ref().map(|_| events.clone());
-        shared.publish(std::mem::take(&mut events), alerts);
-        shared
-            .metrics
-            .lag_micros
-            .store(batch.received.elapsed().as_micros() as u64, Relaxed);
+            .fetch_add(results.iter().map(|r| r.skipped).sum(), Relaxed);
+        let received = batch.received;
         let acks: Vec<_> = group
             .into_iter()
             .zip(results)
             .filter_map(|(b, r)| b.ack.map(|a| (a, r)))
             .collect();
-        match (&writer, stored) {
-            (Some(w), Some(events)) => {
-                w.commit(Commit {
-                    fingerprint: stream.fingerprint,
-                    events,
-                    end_line: stream.line,
-                    lines: result.lines,
-                    position,
-                    acks,
-                });
+        let evs = std::mem::take(&mut events);
+        publish_and_store(
+            &shared,
+            &opts,
+            &mut enricher,
+            &mut alerter,
+            writer.as_ref(),
+            stream,
+            evs,
+            Commit {
+                fingerprint: stream.fingerprint,
+                events: Vec::new(),
+                end_line: stream.flow.line(),
+                lines,
+                position,
+                acks,
+            },
+        );
+        shared
+            .metrics
+            .lag_micros
+            .store(received.elapsed().as_micros() as u64, Relaxed);
+    }
+}
+
+/// Publishes and stores events that the wall clock or the end released.
+fn deliver(
+    shared: &Shared,
+    opts: &FeedOptions,
+    enricher: &mut Enricher<'_>,
+    alerter: &mut Alerter,
+    writer: Option<&Writer>,
+    stream: &mut Stream,
+    events: Vec<Event>,
+) {
+    stream.emitted += events.len() as u64;
+    let commit = Commit {
+        fingerprint: stream.fingerprint,
+        events: Vec::new(),
+        end_line: stream.flow.line(),
+        lines: 0,
+        position: None,
+        acks: Vec::new(),
+    };
+    publish_and_store(
+        shared, opts, enricher, alerter, writer, stream, events, commit,
+    );
+}
+
+/// Enriches, checks alerts, publishes, then hands the events to the writer
+/// (which answers the senders once they are stored).
+#[allow(clippy::too_many_arguments)]
+fn publish_and_store(
+    shared: &Shared,
+    opts: &FeedOptions,
+    enricher: &mut Enricher<'_>,
+    alerter: &mut Alerter,
+    writer: Option<&Writer>,
+    _stream: &Stream,
+    mut events: Vec<Event>,
+    mut commit: Commit,
+) {
+    let mut alerts = Vec::new();
+    for ev in events.iter_mut() {
+        enricher.enrich(ev);
+        if let Some(a) = alerter.check(ev) {
+            if opts.stderr {
+                eprintln!(
+                    "sshmap: ALERT {}",
+                    crate::escape::terminal(&a.message(false))
+                );
             }
-            _ => {
-                for (ack, r) in acks {
-                    let _ = ack.send(r);
+            if let Some(tx) = &opts.webhook {
+                // The webhook goes to the operator, like stderr: full addresses
+                // (`--anonymize-ip` is about what the public page and API show).
+                if tx.try_send(a.to_json(false)).is_err() {
+                    shared.metrics.webhook_dropped.fetch_add(1, Relaxed);
                 }
+            }
+            alerts.push(a);
+        }
+    }
+    match writer {
+        Some(w) => {
+            commit.events = events.clone();
+            shared.publish(events, alerts);
+            w.commit(commit);
+        }
+        None => {
+            shared.publish(events, alerts);
+            for (ack, r) in commit.acks {
+                let _ = ack.send(r);
             }
         }
     }
@@ -325,22 +430,15 @@ pub fn stop_batch() -> Batch {
     }
 }
 
-fn correlator_options(opts: &FeedOptions) -> parse::Options {
+fn correlator_options(opts: &FeedOptions) -> crate::parse::Options {
     // Year-less lines are placed closest before "now plus a day": live lines are
     // at most a little ahead of this clock (a sender's clock skew).
     let now = SystemTime::now() + Duration::from_secs(86_400);
-    let micros = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0);
-    let offset = jiff::Timestamp::from_microsecond(micros)
-        .map(|t| opts.tz.to_offset(t).seconds())
-        .unwrap_or(0);
-    parse::Options {
+    crate::parse::Options {
         all: false,
         year: opts.year,
         tz: opts.tz.clone(),
-        reference: Ts::from_micros(micros, offset),
+        reference: flow::reference_ts(now, &opts.tz),
     }
 }
 

@@ -99,6 +99,7 @@ pub fn start(cfg: ServeConfig, mut opts: FeedOptions) -> Running {
     if let Some(url) = shared.cfg.db.clone().filter(|d| d.starts_with("postgres")) {
         spawn_listener(url, shared.clone());
     }
+    spawn_hold_clock(shared.clone());
     Running {
         shared,
         feed: Some(feed),
@@ -108,9 +109,28 @@ pub fn start(cfg: ServeConfig, mut opts: FeedOptions) -> Running {
     }
 }
 
+/// Once a second the pipeline releases what connections silent on the wall
+/// clock hold (a line whose connection never logs again must not wait for
+/// ever). Dropped when the queue is full: lines are arriving then anyway.
+fn spawn_hold_clock(shared: AppState) {
+    let _ = std::thread::Builder::new()
+        .name("hold-clock".into())
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(1));
+            if *shared.closing.borrow() || shared.ingest.is_closed() {
+                return;
+            }
+            let _ = shared.ingest.try_send(named_batch(feed::TICK));
+        });
+}
+
 fn remote_batch() -> state::Batch {
+    named_batch(feed::REMOTE)
+}
+
+fn named_batch(name: &str) -> state::Batch {
     state::Batch {
-        input: Arc::from(feed::REMOTE),
+        input: Arc::from(name),
         lines: Vec::new(),
         received: std::time::Instant::now(),
         ack: None,

@@ -151,6 +151,8 @@ pub struct SseStart {
 pub struct Metrics {
     lines: Mutex<BTreeMap<String, u64>>,
     pub lines_skipped: AtomicU64,
+    /// Events held back now, waiting for their connection (bounded: see `flow`).
+    pub lines_held: AtomicU64,
     pub events: [AtomicU64; Kind::ALL.len()],
     ingest_errors: Mutex<BTreeMap<&'static str, u64>>,
     pub store_errors: AtomicU64,
@@ -605,6 +607,7 @@ impl Shared {
             );
         }
         let _ = writeln!(s, "# HELP sshmap_lines_skipped_total Lines that gave no event.\n# TYPE sshmap_lines_skipped_total counter\nsshmap_lines_skipped_total {}", m.lines_skipped.load(Relaxed));
+        let _ = writeln!(s, "# HELP sshmap_lines_held Lines whose event waits for its connection (its address or outcome), at most 10 s.\n# TYPE sshmap_lines_held gauge\nsshmap_lines_held {}", m.lines_held.load(Relaxed));
         s.push_str(
             "# HELP sshmap_events_total Events, by kind.\n# TYPE sshmap_events_total counter\n",
         );

@@ -146,6 +146,31 @@ impl Follower {
             self.discarding = false;
             self.open = None;
         }
+        if let Some(r) = self.resume.take() {
+            // A checkpoint from before a restart: if the path now holds another
+            // file, the one we were reading was rotated while we were stopped.
+            // Finish it first (the loop above switches to the path after it).
+            // Only a file whose first bytes we hashed can be recognised (an
+            // inode number alone may have been reused by another file).
+            let moved = meta
+                .as_ref()
+                .is_none_or(|m| m.dev() != r.dev || m.ino() != r.ino);
+            if moved && r.head_len > 0 {
+                if let Some(file) = find_rotated(&self.path, &r)? {
+                    let fm = file.metadata()?;
+                    self.open = Some(Open {
+                        file,
+                        dev: fm.dev(),
+                        ino: fm.ino(),
+                        pos: r.offset,
+                        head: r.head,
+                        head_len: r.head_len,
+                    });
+                    return self.read(out).map(|_| true);
+                }
+            }
+            self.resume = Some(r);
+        }
         if meta.is_none() {
             return Ok(false);
         }
@@ -235,6 +260,39 @@ impl Follower {
         }
         Ok(total >= MAX_POLL)
     }
+}
+
+/// The file a checkpoint was taken in, when it is no longer at its path: the
+/// same device and inode in the same directory (renamed, e.g. `auth.log.1`),
+/// whose first bytes still match. (A copy made by copytruncate is not taken
+/// for it: the truncated original keeps the inode, and its lost tail cannot be
+/// told apart from the copy's older lines.)
+fn find_rotated(path: &Path, r: &Position) -> io::Result<Option<File>> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    for entry in entries.flatten() {
+        let Ok(m) = entry.metadata() else { continue };
+        if !m.is_file() || m.dev() != r.dev || m.ino() != r.ino {
+            continue;
+        }
+        if r.head_len > m.len() || r.offset > m.len() {
+            return Ok(None);
+        }
+        let Ok(file) = File::open(entry.path()) else {
+            continue;
+        };
+        if head_hash(&file, r.head_len)?.0 == r.head {
+            return Ok(Some(file));
+        }
+    }
+    Ok(None)
 }
 
 /// Positions of every followed path, saved as one versioned JSON file.

@@ -28,13 +28,14 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use rayon::prelude::*;
-
 use super::{Batch, Checkpoint, Store, StoreError};
-use crate::event::{Event, Ts};
-use crate::parse::{self, correlate::STALE_LINES, BlockStats, Correlator};
-use crate::pipeline;
+use crate::event::Event;
+use crate::flow;
+use crate::geo::Enricher;
+use crate::parse::{correlate::STALE_LINES, BlockStats};
 use crate::source::{self, Compression, Input};
+
+pub use crate::flow::fnv1a;
 
 /// How far behind the end of a read events stay provisional, and how far
 /// before `keep` a resumed read starts: twice the correlator's hold horizon.
@@ -45,8 +46,6 @@ pub const BLOCK: usize = 1 << 20;
 pub const BATCH: usize = 8;
 /// The fingerprint covers the first line, at most this many bytes.
 pub const FP_MAX: usize = 4096;
-/// Bytes before `warm` that must still match when a read resumes.
-const GUARD: usize = 256;
 
 /// What one input gave.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -60,16 +59,6 @@ pub struct IngestReport {
     pub note: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-}
-
-/// 64-bit FNV-1a: stable across versions and platforms (unlike `std`'s hasher).
-pub fn fnv1a(bytes: &[u8]) -> i64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h as i64
 }
 
 /// The fingerprint of an input whose decompressed stream starts with `head`:
@@ -90,8 +79,7 @@ pub fn fingerprint(head: &[u8], at_eof: bool) -> Option<i64> {
 pub fn run(
     store: &mut dyn Store,
     inputs: &[Input],
-    opts: &pipeline::Options,
-    enrich: &mut dyn FnMut(&mut Event),
+    opts: &flow::Options,
 ) -> Result<Vec<IngestReport>, StoreError> {
     let mut out = Vec::with_capacity(inputs.len());
     // Files as they were known before this run: a new first line in a known
@@ -107,13 +95,14 @@ pub fn run(
             input: input.name(),
             ..IngestReport::default()
         };
-        match ingest_one(store, input, opts, enrich, &known, &mut report) {
+        match ingest_one(store, input, opts, &known, &mut report) {
             Ok(()) => {}
             Err(Failure::Input(msg)) => report.error = Some(msg),
             Err(Failure::Store(StoreError::Concurrent { input })) => {
                 report.error = Some(StoreError::Concurrent { input }.to_string())
             }
             Err(Failure::Store(e)) => return Err(e),
+            Err(Failure::WriterStopped) => unreachable!("reported as the store error"),
         }
         out.push(report);
     }
@@ -124,6 +113,8 @@ enum Failure {
     /// This input could not be read; the run goes on.
     Input(String),
     Store(StoreError),
+    /// The writer thread stopped on a store error (which is reported instead).
+    WriterStopped,
 }
 
 impl From<StoreError> for Failure {
@@ -132,28 +123,10 @@ impl From<StoreError> for Failure {
     }
 }
 
-/// A block boundary: a place a later read may start or keep from.
-#[derive(Clone, Debug)]
-struct Boundary {
-    offset: u64,
-    /// Number of the line that starts here.
-    line: u64,
-    year: Option<(i32, u8)>,
-    /// The correlator held nothing back here.
-    idle: bool,
-    /// Line statistics before this point (known from `keep` on).
-    stats: Option<BlockStats>,
-    guard_hash: i64,
-    guard_len: u64,
-    /// Journal inputs: the cursor of the last entry before this point.
-    cursor: Option<String>,
-}
-
 fn ingest_one(
     store: &mut dyn Store,
     input: &Input,
-    opts: &pipeline::Options,
-    enrich: &mut dyn FnMut(&mut Event),
+    opts: &flow::Options,
     known: &[(u64, u64)],
     report: &mut IngestReport,
 ) -> Result<(), Failure> {
@@ -187,7 +160,6 @@ fn ingest_one(
         opened.mtime,
         opened.compression,
         opts,
-        enrich,
         known,
         report,
     );
@@ -207,8 +179,7 @@ fn ingest_opened(
     mut reader: Box<dyn Read + Send>,
     mtime: Option<SystemTime>,
     compression: Compression,
-    opts: &pipeline::Options,
-    enrich: &mut dyn FnMut(&mut Event),
+    opts: &flow::Options,
     known: &[(u64, u64)],
     report: &mut IngestReport,
 ) -> Result<(), Failure> {
@@ -279,7 +250,7 @@ fn ingest_opened(
     } else {
         old.warm_offset - old.warm_hash_len
     };
-    let mut stream: Box<dyn Read + Send> = if plain_file && guard_start > head.len() as u64 {
+    let mut stream_reader: Box<dyn Read + Send> = if plain_file && guard_start > head.len() as u64 {
         let Input::File(p) = input else {
             unreachable!()
         };
@@ -300,7 +271,7 @@ fn ingest_opened(
     };
     if !journal && old.warm_hash_len > 0 {
         let mut guard = vec![0u8; old.warm_hash_len as usize];
-        stream.read_exact(&mut guard).map_err(io_fail)?;
+        stream_reader.read_exact(&mut guard).map_err(io_fail)?;
         if fnv1a(&guard) != old.warm_hash {
             return Err(Failure::Input(format!(
                 "{name}: starts like an input ingested before but its content differs; it was left out (ingest it \
@@ -309,121 +280,31 @@ fn ingest_opened(
         }
     }
 
-    let reference = {
-        let micros = mtime
-            .unwrap_or_else(SystemTime::now)
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_micros() as i64)
-            .unwrap_or(0);
-        let offset = jiff::Timestamp::from_microsecond(micros)
-            .map(|t| opts.tz.to_offset(t).seconds())
-            .unwrap_or(0);
-        Ts::from_micros(micros, offset)
-    };
-    let copts = parse::Options {
-        all: false,
-        year: opts.year,
-        tz: opts.tz.clone(),
-        reference,
-    };
-    let mut corr = Correlator::new(Arc::from(name), copts);
-    corr.set_year_state(old.warm_year);
-
-    let mut blocks = Blocks::new(stream, old.warm_offset, Some(old.keep_offset));
-    let mut boundaries = vec![Boundary {
+    let mut stream = flow::Stream::new(
+        Arc::from(name),
+        flow::correlator_options(
+            &flow::Options {
+                all: false,
+                ..opts.clone()
+            },
+            mtime,
+        ),
+    );
+    stream.correlator().set_year_state(old.warm_year);
+    let start = flow::Start {
         offset: old.warm_offset,
         line: old.warm_line,
-        year: old.warm_year,
-        idle: true,
-        stats: (old.warm_offset == old.keep_offset).then_some(old.keep_stats),
-        guard_hash: old.warm_hash,
-        guard_len: old.warm_hash_len,
-        cursor: old.cursor.clone(),
-    }];
-    let mut stats = old.keep_stats;
-    let mut pending: Vec<Event> = Vec::new();
-    let mut first_commit = true;
-    let keep_line = old.keep_line;
-    let mut emit = |mut ev: Event, pending: &mut Vec<Event>| {
-        if ev.src.line >= keep_line {
-            enrich(&mut ev);
-            pending.push(ev);
-        }
+        split: Some(old.keep_offset),
+        emit_from: old.keep_line,
+        journal,
     };
-    // Three stages overlap: a reader thread reads and parses (in parallel)
-    // the next batch of blocks, this thread correlates and enriches, and a
-    // writer thread commits. Commits stay in order; the first failure stops
-    // the writer, and no later batch is committed.
-    let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<io::Result<Parsed>>(1);
+    let mut enricher = Enricher::new(opts.geo.as_deref());
+    // Three stages overlap: the flow's reader thread reads and parses (in
+    // parallel) the next batch of blocks, this thread correlates and enriches,
+    // and a writer thread commits. Commits stay in order; the first failure
+    // stops the writer, and no later batch is committed.
     let (jobs_tx, jobs_rx) = std::sync::mpsc::sync_channel::<Job>(1);
-    let first_line = old.warm_line;
     std::thread::scope(|scope| {
-        scope.spawn(move || {
-            let mut next_line = first_line;
-            loop {
-                let mut batch = Vec::with_capacity(BATCH);
-                let mut eof = false;
-                while batch.len() < BATCH {
-                    match blocks.next() {
-                        Ok(Some(c)) => batch.push(c),
-                        Ok(None) => {
-                            eof = true;
-                            break;
-                        }
-                        Err(e) => {
-                            let _ = parsed_tx.send(Err(e));
-                            return;
-                        }
-                    }
-                }
-                let mut firsts = Vec::with_capacity(batch.len());
-                for c in &batch {
-                    let first = next_line + c.dropped;
-                    let n = memchr::memchr_iter(b'\n', &c.bytes).count() as u64
-                        + u64::from(!c.bytes.is_empty() && !c.bytes.ends_with(b"\n"));
-                    firsts.push(first);
-                    next_line = first + n;
-                }
-                let blocks: Vec<parse::Block> = batch
-                    .par_iter()
-                    .zip(&firsts)
-                    .map(|(c, &first)| parse::parse_block(&c.bytes, first, false))
-                    .collect();
-                let chunks = batch
-                    .iter()
-                    .zip(&firsts)
-                    .map(|(c, &first)| {
-                        // A journal is re-read after its cursor, not checked by bytes.
-                        let tail = if journal {
-                            &[][..]
-                        } else {
-                            &c.bytes[c.bytes.len().saturating_sub(GUARD)..]
-                        };
-                        ChunkInfo {
-                            start: c.start,
-                            end: c.end,
-                            dropped: c.dropped,
-                            first,
-                            guard_hash: if journal { 0 } else { fnv1a(tail) },
-                            guard_len: tail.len() as u64,
-                            cursor: if journal { last_cursor(&c.bytes) } else { None },
-                        }
-                    })
-                    .collect();
-                if parsed_tx
-                    .send(Ok(Parsed {
-                        chunks,
-                        blocks,
-                        next_line,
-                        eof,
-                    }))
-                    .is_err()
-                    || eof
-                {
-                    return;
-                }
-            }
-        });
         let writer = scope.spawn(move || {
             let mut added = 0i64;
             for job in jobs_rx {
@@ -440,109 +321,140 @@ fn ingest_opened(
             }
             (added, None)
         });
-        let res = (|| -> Result<(), Failure> {
-            for parsed in parsed_rx.iter() {
-                let Parsed {
-                    chunks,
-                    blocks,
-                    next_line,
-                    eof,
-                } = parsed.map_err(io_fail)?;
-                for (i, (c, block)) in chunks.iter().zip(blocks).enumerate() {
-                    if c.start >= old.keep_offset {
-                        stats.add(&block.stats);
-                        stats.lines += c.dropped;
-                        stats.too_long += c.dropped;
-                    }
-                    for raw in block.lines {
-                        corr.push(raw, &mut |ev| emit(ev, &mut pending));
-                    }
-                    let line_after = chunks.get(i + 1).map_or(next_line, |n| n.first);
-                    boundaries.push(Boundary {
-                        offset: c.end,
-                        line: line_after,
-                        year: corr.year_state(),
-                        idle: corr.held_since().is_none(),
-                        stats: (c.end >= old.keep_offset).then_some(stats),
-                        guard_hash: c.guard_hash,
-                        guard_len: c.guard_len,
-                        cursor: c.cursor.clone(),
-                    });
-                }
-                let pos = boundaries.last().expect("at least the start").offset;
-                if eof {
-                    corr.finish_all(&mut |ev| emit(ev, &mut pending));
-                    if let Some(b) = boundaries.last_mut() {
-                        b.idle = true;
-                    }
-                    if pos < old.end_offset {
-                        return Err(Failure::Input(format!(
-                            "{name}: shorter ({pos} bytes) than when it was last ingested ({} bytes) although it \
-                             starts with the same line; nothing was changed for it",
-                            old.end_offset
-                        )));
-                    }
-                    if pos == old.end_offset && first_commit && old.version > 0 {
-                        report.note = Some("up to date".into());
-                        return Ok(());
-                    }
-                }
-                if pos < old.end_offset {
-                    // Not past what is stored yet: a commit now could drop stored events.
-                    continue;
-                }
-                report.new_bytes = pos - old.end_offset;
-                let replace_from = first_commit.then_some(old.keep_line);
-                advance(&mut cp, &mut boundaries);
-                let expected = cp.version;
-                cp.version += 1;
-                let job = Job {
-                    checkpoint: cp.clone(),
-                    expected_version: expected,
-                    replace_from,
-                    events: std::mem::take(&mut pending),
-                };
-                if jobs_tx.send(job).is_err() {
-                    // The writer stopped on an error, reported below.
-                    break;
-                }
-                first_commit = false;
-            }
-            Ok(())
-        })();
-        drop(jobs_tx);
-        drop(parsed_rx);
+        let mut sink = Commits {
+            name,
+            points: vec![Point {
+                offset: old.warm_offset,
+                line: old.warm_line,
+                year: old.warm_year,
+                stats: (old.warm_offset == old.keep_offset).then_some(old.keep_stats),
+                guard_hash: old.warm_hash,
+                guard_len: old.warm_hash_len,
+                cursor: old.cursor.clone(),
+            }],
+            stats: old.keep_stats,
+            pending: Vec::new(),
+            first_commit: true,
+            cp,
+            old,
+            jobs: jobs_tx,
+            report: &mut *report,
+        };
+        let mut tally = flow::Tally::default();
+        let res = flow::drive(
+            stream_reader,
+            &start,
+            &mut stream,
+            &mut enricher,
+            &flow::Select::default(),
+            &mut sink,
+            None,
+            &mut tally,
+        );
+        drop(sink);
         let (added, err) = writer
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
         report.added += added;
-        match err {
-            Some(e) => Err(Failure::Store(e)),
-            None => res,
+        match (err, res) {
+            (Some(e), _) => Err(Failure::Store(e)),
+            (None, Ok(())) | (None, Err(flow::Error::Sink(Failure::WriterStopped))) => Ok(()),
+            (None, Err(flow::Error::Sink(f))) => Err(f),
+            (None, Err(flow::Error::Read(e))) => Err(io_fail(e)),
         }
     })
 }
 
-/// A parsed batch of blocks, from the reader thread.
-struct Parsed {
-    chunks: Vec<ChunkInfo>,
-    blocks: Vec<parse::Block>,
-    /// The number of the line after the batch.
-    next_line: u64,
-    eof: bool,
-}
-
-/// Where a block lies, and the hash of its last bytes (a later read's guard).
-struct ChunkInfo {
-    start: u64,
-    end: u64,
-    dropped: u64,
-    /// Number of its first line.
-    first: u64,
+/// A point where a later read may start or keep from: a block boundary.
+#[derive(Clone, Debug)]
+struct Point {
+    offset: u64,
+    /// Number of the line that starts here.
+    line: u64,
+    year: Option<(i32, u8)>,
+    /// Line statistics before this point (known from `keep` on).
+    stats: Option<BlockStats>,
     guard_hash: i64,
     guard_len: u64,
-    /// Journal inputs: the cursor of its last entry.
+    /// Journal inputs: the cursor of the last entry before this point.
     cursor: Option<String>,
+}
+
+/// The store's sink: gathers the events of a group of blocks and commits them
+/// with the checkpoint that the group's last boundary gives.
+struct Commits<'a> {
+    name: &'a str,
+    points: Vec<Point>,
+    /// Line statistics from `keep` on.
+    stats: BlockStats,
+    pending: Vec<Event>,
+    first_commit: bool,
+    cp: Checkpoint,
+    old: Checkpoint,
+    jobs: std::sync::mpsc::SyncSender<Job>,
+    report: &'a mut IngestReport,
+}
+
+impl flow::Sink for Commits<'_> {
+    type Error = Failure;
+
+    fn event(&mut self, ev: Event) -> Result<(), Failure> {
+        self.pending.push(ev);
+        Ok(())
+    }
+
+    fn boundary(&mut self, b: &flow::Boundary) -> Result<(), Failure> {
+        let old = &self.old;
+        if !b.eof {
+            if b.start >= old.keep_offset {
+                self.stats.add(&b.stats);
+            }
+            self.points.push(Point {
+                offset: b.offset,
+                line: b.line,
+                year: b.year,
+                stats: (b.offset >= old.keep_offset).then_some(self.stats),
+                guard_hash: b.guard_hash,
+                guard_len: b.guard_len,
+                cursor: b.cursor.clone(),
+            });
+        }
+        if !(b.batch_end || b.eof) {
+            return Ok(());
+        }
+        let pos = self.points.last().expect("at least the start").offset;
+        if b.eof {
+            if pos < old.end_offset {
+                return Err(Failure::Input(format!(
+                    "{}: shorter ({pos} bytes) than when it was last ingested ({} bytes) although it \
+                     starts with the same line; nothing was changed for it",
+                    self.name, old.end_offset
+                )));
+            }
+            if pos == old.end_offset && self.first_commit && old.version > 0 {
+                self.report.note = Some("up to date".into());
+                return Ok(());
+            }
+        }
+        if pos < old.end_offset {
+            // Not past what is stored yet: a commit now could drop stored events.
+            return Ok(());
+        }
+        self.report.new_bytes = pos - old.end_offset;
+        let replace_from = self.first_commit.then_some(old.keep_line);
+        advance(&mut self.cp, &mut self.points, b.held_since);
+        let expected = self.cp.version;
+        self.cp.version += 1;
+        let job = Job {
+            checkpoint: self.cp.clone(),
+            expected_version: expected,
+            replace_from,
+            events: std::mem::take(&mut self.pending),
+        };
+        self.first_commit = false;
+        // A closed channel: the writer stopped on an error, reported by the caller.
+        self.jobs.send(job).map_err(|_| Failure::WriterStopped)
+    }
 }
 
 /// One commit, for the writer thread.
@@ -553,26 +465,33 @@ struct Job {
     events: Vec<Event>,
 }
 
-/// Moves the checkpoint to the last boundary and picks new `keep` and `warm` points.
-fn advance(cp: &mut Checkpoint, boundaries: &mut Vec<Boundary>) {
-    let end = boundaries.last().expect("at least the start").clone();
+/// Moves the checkpoint to the last point and picks new `keep` and `warm`
+/// points. `held_since`: the line of the oldest event the flow still holds —
+/// every event before it has been emitted, so `keep` may be any point up to it
+/// (a log with many connections open at once holds something at almost every
+/// block boundary, but never for long).
+fn advance(cp: &mut Checkpoint, points: &mut Vec<Point>, held_since: Option<u64>) {
+    let end = points.last().expect("at least the start").clone();
     cp.end_offset = end.offset;
     cp.end_line = end.line - 1;
     if let Some(s) = end.stats {
         cp.stats = s;
     }
-    if let Some(k) = boundaries.iter().rev().find(|b| {
-        b.idle && b.stats.is_some() && b.line + WINDOW_LINES <= end.line && b.line >= cp.keep_line
+    if let Some(k) = points.iter().rev().find(|b| {
+        b.stats.is_some()
+            && b.line + WINDOW_LINES <= end.line
+            && b.line >= cp.keep_line
+            && held_since.is_none_or(|h| b.line <= h)
     }) {
         cp.keep_offset = k.offset;
         cp.keep_line = k.line;
         cp.keep_stats = k.stats.expect("checked");
     }
-    let warm = boundaries
+    let warm = points
         .iter()
         .rev()
         .find(|b| b.line + WINDOW_LINES <= cp.keep_line)
-        .or_else(|| boundaries.first())
+        .or_else(|| points.first())
         .expect("at least the start")
         .clone();
     if warm.offset >= cp.warm_offset {
@@ -583,153 +502,12 @@ fn advance(cp: &mut Checkpoint, boundaries: &mut Vec<Boundary>) {
         cp.warm_hash_len = warm.guard_len;
         cp.cursor = warm.cursor;
     }
-    boundaries.retain(|b| b.offset >= cp.warm_offset);
-}
-
-/// The `__CURSOR` of the last JSON line in `block`.
-fn last_cursor(block: &[u8]) -> Option<String> {
-    let body = block.strip_suffix(b"\n").unwrap_or(block);
-    let line = &body[memchr::memrchr(b'\n', body).map_or(0, |i| i + 1)..];
-    const KEY: &[u8] = b"\"__CURSOR\":\"";
-    let at = memchr::memmem::find(line, KEY)? + KEY.len();
-    let len = memchr::memchr(b'"', &line[at..])?;
-    std::str::from_utf8(&line[at..at + len])
-        .ok()
-        .map(str::to_string)
-}
-
-/// A block of whole lines and where it ends in the decompressed stream.
-struct Chunk {
-    start: u64,
-    end: u64,
-    /// Too-long lines skipped just before `bytes`.
-    dropped: u64,
-    bytes: Vec<u8>,
-}
-
-/// Like [`source::BlockReader`], but knows offsets and never lets a block
-/// straddle `split` (the old `keep` point, so statistics split exactly there).
-struct Blocks<R: Read> {
-    inner: R,
-    pos: u64,
-    split: Option<u64>,
-    carry: Vec<u8>,
-    eof: bool,
-    skipping: bool,
-}
-
-impl<R: Read> Blocks<R> {
-    fn new(inner: R, pos: u64, split: Option<u64>) -> Self {
-        Blocks {
-            inner,
-            pos,
-            split,
-            carry: Vec::new(),
-            eof: false,
-            skipping: false,
-        }
-    }
-
-    fn next(&mut self) -> io::Result<Option<Chunk>> {
-        let mut dropped = 0u64;
-        let start = self.pos;
-        loop {
-            let mut buf = std::mem::take(&mut self.carry);
-            while buf.len() < BLOCK && !self.eof {
-                let at = buf.len();
-                buf.resize(BLOCK, 0);
-                match self.inner.read(&mut buf[at..]) {
-                    Ok(0) => {
-                        buf.truncate(at);
-                        self.eof = true;
-                    }
-                    Ok(n) => buf.truncate(at + n),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(at),
-                    Err(e) => return Err(e),
-                }
-            }
-            if self.skipping {
-                match memchr::memchr(b'\n', &buf) {
-                    Some(i) => {
-                        self.skipping = false;
-                        buf.drain(..=i);
-                        self.pos += i as u64 + 1;
-                        dropped += 1;
-                    }
-                    None => {
-                        self.pos += buf.len() as u64;
-                        if self.eof {
-                            dropped += 1;
-                            self.skipping = false;
-                        } else {
-                            continue;
-                        }
-                        buf.clear();
-                    }
-                }
-            }
-            if buf.is_empty() && self.eof {
-                return Ok((dropped > 0).then(|| Chunk {
-                    start,
-                    end: self.pos,
-                    dropped,
-                    bytes: Vec::new(),
-                }));
-            }
-            let mut cut = if self.eof {
-                Some(buf.len())
-            } else {
-                memchr::memrchr(b'\n', &buf).map(|i| i + 1)
-            };
-            if let Some(s) = self.split {
-                if s > self.pos && s < self.pos + cut.unwrap_or(buf.len()) as u64 {
-                    cut = Some((s - self.pos) as usize);
-                }
-            }
-            match cut {
-                Some(c) => {
-                    self.carry = buf.split_off(c);
-                    self.pos += c as u64;
-                    return Ok(Some(Chunk {
-                        start,
-                        end: self.pos,
-                        dropped,
-                        bytes: buf,
-                    }));
-                }
-                None => {
-                    // One line fills the whole block: no sshd line is that long.
-                    self.pos += buf.len() as u64;
-                    self.skipping = true;
-                }
-            }
-        }
-    }
+    points.retain(|b| b.offset >= cp.warm_offset);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn blocks_split_at_the_keep_point_and_count_offsets() {
-        let mut data = Vec::new();
-        for i in 0..100_000 {
-            data.extend_from_slice(format!("line {i}\n").as_bytes());
-        }
-        let split = 12_345 * 11; // some line boundary? find the real one
-        let split = data[..split].iter().rposition(|&b| b == b'\n').unwrap() as u64 + 1;
-        let mut b = Blocks::new(&data[..], 0, Some(split));
-        let mut ends = Vec::new();
-        let mut all = Vec::new();
-        while let Some(c) = b.next().unwrap() {
-            assert_eq!(c.start, all.len() as u64);
-            all.extend_from_slice(&c.bytes);
-            ends.push(c.end);
-        }
-        assert_eq!(all, data);
-        assert!(ends.contains(&split));
-    }
 
     #[test]
     fn fingerprint_is_the_first_line() {

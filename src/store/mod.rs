@@ -33,8 +33,8 @@ use rustc_hash::FxHashMap;
 use thiserror::Error;
 
 use crate::event::{Event, Geo, Kind, Scope, Src, Ts};
+use crate::flow::InputReport;
 use crate::parse::BlockStats;
-use crate::pipeline::InputReport;
 
 /// The PostgreSQL channel on which each commit announces new events
 /// (payload: JSON `{"input":…, "events":N, "to":"RFC 3339"}`).

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use sshmap::event::Geo;
+use sshmap::flow;
 use sshmap::geo::countries;
-use sshmap::pipeline;
 use sshmap::render::map::{self, MapData, MapOptions};
 use sshmap::render::projection::Projection;
 use sshmap::render::scene::Color;
@@ -55,7 +55,7 @@ fn pixel(img: &(u32, u32, Vec<u8>), x: f32, y: f32) -> Color {
 fn brazil_map_data() -> MapData {
     let dir = tempfile::tempdir().unwrap();
     let log = write_log(dir.path(), "auth.log", &failed_lines(300, "root"));
-    let opts = pipeline::Options {
+    let opts = flow::Options {
         all: false,
         year: Some(2026),
         tz: jiff::tz::TimeZone::UTC,
@@ -65,15 +65,19 @@ fn brazil_map_data() -> MapData {
         host: None,
     };
     let mut data = MapData::default();
-    pipeline::run(&[Input::File(log)], &opts, &mut |mut ev| {
-        ev.geo = Some(Arc::new(Geo {
-            country: Some(Arc::from("BR")),
-            precision: Some("country"),
-            ..Geo::default()
-        }));
-        data.add(&ev, u64::from(ev.attempts));
-        Ok(())
-    })
+    flow::run(
+        &[Input::File(log)],
+        &opts,
+        &mut flow::Each(|mut ev: sshmap::event::Event| -> std::io::Result<()> {
+            ev.geo = Some(Arc::new(Geo {
+                country: Some(Arc::from("BR")),
+                precision: Some("country"),
+                ..Geo::default()
+            }));
+            data.add(&ev, u64::from(ev.attempts));
+            Ok(())
+        }),
+    )
     .unwrap();
     assert_eq!(data.attempts, 300);
     data

@@ -384,7 +384,7 @@ fn locked_database_is_a_clear_error_and_nothing_is_half_written() {
         .unwrap();
     let mut st = store::sqlite::SqliteStore::open_with(&db, Duration::from_millis(200));
     if let Ok(s) = st.as_mut() {
-        let opts = sshmap::pipeline::Options {
+        let opts = sshmap::flow::Options {
             all: false,
             year: None,
             tz: jiff::tz::TimeZone::UTC,
@@ -394,7 +394,7 @@ fn locked_database_is_a_clear_error_and_nothing_is_half_written() {
             host: None,
         };
         let inputs = [sshmap::source::Input::File(log.clone())];
-        let res = store::ingest::run(s, &inputs, &opts, &mut |_| {});
+        let res = store::ingest::run(s, &inputs, &opts);
         let err = res
             .expect_err("ingest into a locked database must fail")
             .to_string();

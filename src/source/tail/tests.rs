@@ -259,3 +259,46 @@ fn damaged_checkpoint_file_is_reported() {
         .files
         .is_empty());
 }
+
+/// Regression: stop, append, `mv auth.log auth.log.1`, start a new `auth.log`,
+/// restart — the lines appended before the rotation were never read.
+#[test]
+fn rotation_while_stopped_reads_the_rest_of_the_rotated_file_first() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth.log");
+    let write = |p: &Path, from: usize, n: usize| {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .unwrap();
+        for i in from..from + n {
+            writeln!(f, "line {i} {}", "y".repeat(i % 50)).unwrap();
+        }
+    };
+    write(&path, 0, 3);
+    let mut f = Follower::new(&path, None, 1 << 16);
+    let mut got = Vec::new();
+    while f.poll(&mut got).unwrap() {}
+    let cp = f.position().unwrap();
+    drop(f);
+    write(&path, 3, 2000);
+    std::fs::rename(&path, dir.path().join("auth.log.1")).unwrap();
+    write(&path, 2003, 5);
+    // A decoy named like it, with other content, must not be taken for it.
+    std::fs::write(dir.path().join("auth.log.2"), "other\n").unwrap();
+    let mut f = Follower::new(&path, Some(cp), 1 << 16);
+    for _ in 0..10 {
+        while f.poll(&mut got).unwrap() {}
+    }
+    let got: Vec<String> = got
+        .into_iter()
+        .map(|l| String::from_utf8(l).unwrap())
+        .collect();
+    let want: Vec<String> = (0..2008)
+        .map(|i| format!("line {i} {}", "y".repeat(i % 50)))
+        .collect();
+    assert_eq!(got.len(), want.len());
+    assert_eq!(got, want);
+}

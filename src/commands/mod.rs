@@ -11,11 +11,16 @@ use anyhow::{bail, Context, Result};
 use crate::analyze::{self, Stats};
 use crate::cli::{Cli, Command, FormatArg, GeoipCommand, IngestArgs, InputArgs};
 use crate::event::{EventWriter, Format};
+use crate::flow::{self, InputReport};
 use crate::geo::{self, GeoConfig, Locator};
-use crate::pipeline::{self, InputReport};
 use crate::settings::{self, Layers, Settings};
 use crate::source::{self, Input};
 use crate::store;
+
+mod picture;
+mod timelapse;
+
+pub use picture::{parse_lat_lon, parse_size};
 
 /// Runs the command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
@@ -39,9 +44,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             Some(db) => stats_db(&settings, &db, &a.input, a.top, a.json),
             None => stats(&settings, &a.input, a.top, a.json),
         },
-        Command::Map(a) => crate::render::command::map(&settings, a),
-        Command::Chart(a) => crate::render::command::chart(&settings, a),
-        Command::Timelapse(a) => crate::render::timelapse::command::run(&settings, &layers, &a),
+        Command::Map(a) => picture::map(&settings, a),
+        Command::Chart(a) => picture::chart(&settings, a),
+        Command::Timelapse(a) => timelapse::run(&settings, &layers, &a),
         Command::Report(a) => {
             let db = layers.get(a.input.db.clone(), None, "db")?;
             report(&settings, &a, db.as_deref())
@@ -82,26 +87,26 @@ pub(crate) fn inputs(settings: &Settings, args: &InputArgs) -> Result<(Vec<Input
     Ok((inputs, !errors.is_empty()))
 }
 
-pub(crate) fn pipeline_options(settings: &Settings, all: bool) -> Result<pipeline::Options> {
-    Ok(pipeline::Options {
+pub(crate) fn pipeline_options(settings: &Settings, all: bool) -> Result<flow::Options> {
+    Ok(flow::Options {
         all,
         year: settings.year,
         tz: settings.tz.clone(),
         progress: !settings.quiet,
         geo: locator(settings)?.map(Arc::new),
-        range: pipeline::TimeRange::default(),
+        range: flow::TimeRange::default(),
         host: None,
     })
 }
 
 /// `--from` / `--to` of an analysis command, read in `--tz`.
-pub(crate) fn time_range(settings: &Settings, args: &InputArgs) -> Result<pipeline::TimeRange> {
+pub(crate) fn time_range(settings: &Settings, args: &InputArgs) -> Result<flow::TimeRange> {
     let parse = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {
         v.as_deref()
             .map(|s| settings::parse_time(s, &settings.tz).with_context(|| format!("--{flag}")))
             .transpose()
     };
-    let range = pipeline::TimeRange {
+    let range = flow::TimeRange {
         from: parse("from", &args.from)?,
         to: parse("to", &args.to)?,
     };
@@ -149,7 +154,11 @@ fn parse(settings: &Settings, args: &InputArgs, format: Format, all: bool) -> Re
     let mut opts = pipeline_options(settings, all)?;
     opts.range = time_range(settings, args)?;
     opts.host = args.host.clone();
-    let reports = pipeline::run(&inputs, &opts, &mut |ev| w.write(&ev))?;
+    let reports = flow::run(
+        &inputs,
+        &opts,
+        &mut flow::Each(|ev: crate::event::Event| w.write(&ev)),
+    )?;
     w.flush().context("writing events")?;
     failed |= report_errors(&reports);
     Ok(i32::from(failed))
@@ -198,10 +207,14 @@ fn stats(settings: &Settings, args: &InputArgs, top: usize, json: bool) -> Resul
     opts.range = time_range(settings, args)?;
     opts.host = args.host.clone();
     let mut stats = Stats::new();
-    let reports = pipeline::run(&inputs, &opts, &mut |ev| {
-        stats.add(&ev);
-        Ok(())
-    })?;
+    let reports = flow::run(
+        &inputs,
+        &opts,
+        &mut flow::Each(|ev: crate::event::Event| {
+            stats.add(&ev);
+            Ok(())
+        }),
+    )?;
     failed |= report_errors(&reports);
     print_summary(&stats.summary(top, reports), json)?;
     Ok(i32::from(failed))
@@ -238,8 +251,7 @@ fn ingest(settings: &Settings, a: &IngestArgs, db: Option<&str>) -> Result<i32> 
     )?;
     let mut st = store::open(&loc)?;
     let opts = pipeline_options(settings, false)?;
-    let mut enricher = geo::Enricher::new(opts.geo.as_deref());
-    let reports = store::ingest::run(&mut *st, &inputs, &opts, &mut |ev| enricher.enrich(ev))?;
+    let reports = store::ingest::run(&mut *st, &inputs, &opts)?;
     for r in &reports {
         if let Some(e) = &r.error {
             eprintln!("sshmap: {}", crate::escape::terminal(e));
@@ -332,10 +344,14 @@ fn report(settings: &Settings, args: &crate::cli::ReportArgs, db: Option<&str>) 
         let mut opts = pipeline_options(settings, false)?;
         opts.range = time_range(settings, &args.input)?;
         opts.host = args.input.host.clone();
-        let reports = pipeline::run(&inputs, &opts, &mut |ev| {
-            collector.add(&ev);
-            Ok(())
-        })?;
+        let reports = flow::run(
+            &inputs,
+            &opts,
+            &mut flow::Each(|ev: crate::event::Event| {
+                collector.add(&ev);
+                Ok(())
+            }),
+        )?;
         failed = f | report_errors(&reports);
         reports
     };

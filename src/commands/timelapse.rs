@@ -11,19 +11,19 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use super::fade::Fade;
-use super::frame::{FrameOptions, Frames};
-use super::state::States;
-use super::stream;
-use super::timeline::{self, Binner, Timeline};
-use crate::app;
+use super::picture::{parse_lat_lon, parse_size};
 use crate::cli::{InputArgs, TimelapseArgs};
+use crate::commands as app;
 use crate::event::Ts;
-use crate::pipeline;
-use crate::render::command::{parse_lat_lon, parse_size};
+use crate::flow;
 use crate::render::map::thousands;
 use crate::render::projection::Projection;
 use crate::render::theme::Theme;
+use crate::render::timelapse::fade::Fade;
+use crate::render::timelapse::frame::{FrameOptions, Frames};
+use crate::render::timelapse::state::States;
+use crate::render::timelapse::stream;
+use crate::render::timelapse::timeline::{self, Binner, Timeline};
 use crate::render::video::{self, Encoder, VideoFormat};
 use crate::settings::{self, Layers, Settings};
 use crate::store;
@@ -168,7 +168,7 @@ fn from_rollups(
     let Some(first) = rows.iter().map(|r| r.minute).min() else {
         return Ok(());
     };
-    let offset = crate::render::command::rollup_offset(st, first, settings)?;
+    let offset = super::picture::rollup_offset(st, first, settings)?;
     for r in &rows {
         let country = (!r.country.is_empty()).then_some(&*r.country);
         binner.count(
@@ -213,15 +213,19 @@ pub fn run(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<i3
             };
             let (inputs, mut failed) = app::inputs(settings, &plain)?;
             let mut popts = app::pipeline_options(settings, false)?;
-            popts.range = pipeline::TimeRange {
+            popts.range = flow::TimeRange {
                 from: opts.from.map(|t| t.micros),
                 to: opts.to.map(|t| t.micros),
             };
             popts.host = a.input.host.clone();
-            let reports = pipeline::run(&inputs, &popts, &mut |ev| {
-                binner.add(&ev);
-                Ok(())
-            })?;
+            let reports = flow::run(
+                &inputs,
+                &popts,
+                &mut flow::Each(|ev: crate::event::Event| {
+                    binner.add(&ev);
+                    Ok(())
+                }),
+            )?;
             failed |= app::report_errors(&reports);
             failed
         }

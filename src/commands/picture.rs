@@ -8,22 +8,22 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use super::chart::{self, ChartData, ChartOptions, Style};
-use super::map::{self, thousands, MapData, MapOptions};
-use super::projection::Projection;
-use super::theme::Theme;
-use super::{encode, Format};
-use crate::app;
 use crate::cli::{ChartArgs, InputArgs, MapArgs};
+use crate::commands as app;
 use crate::event::{Event, Kind};
+use crate::flow;
 use crate::geo::countries;
-use crate::pipeline;
+use crate::render::chart::{self, ChartData, ChartOptions, Style};
+use crate::render::map::{self, thousands, MapData, MapOptions};
+use crate::render::projection::Projection;
+use crate::render::theme::Theme;
+use crate::render::{encode, Format};
 use crate::settings::Settings;
 
 /// Which events count, and for how much.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
-    pub range: pipeline::TimeRange,
+    pub range: flow::TimeRange,
     /// `None`: attack attempts (DESIGN §2); else events of these kinds, each worth its `count`.
     pub kinds: Option<Vec<Kind>>,
 }
@@ -150,13 +150,17 @@ fn read_events(
     let (inputs, mut failed) = app::inputs(settings, &plain)?;
     let mut opts = app::pipeline_options(settings, false)?;
     opts.host = input.host.clone();
-    let reports = pipeline::run(&inputs, &opts, &mut |ev| {
-        let w = filter.weight(&ev);
-        if w > 0 {
-            sink(&ev, w);
-        }
-        Ok(())
-    })?;
+    let reports = flow::run(
+        &inputs,
+        &opts,
+        &mut flow::Each(|ev: crate::event::Event| {
+            let w = filter.weight(&ev);
+            if w > 0 {
+                sink(&ev, w);
+            }
+            Ok(())
+        }),
+    )?;
     failed |= app::report_errors(&reports);
     Ok(failed)
 }

@@ -1,0 +1,728 @@
+//! The one flow from log lines to events, for every command.
+//!
+//! ```text
+//!  source (file, rotated series, gz/zst, stdin, journal)      live sources (tail -F, syslog, HTTP)
+//!        │ blocks of whole lines (~1 MiB)                            │ lines, one stream per source
+//!        ▼                                                           │
+//!  parse::parse_block ── in parallel (rayon) ──┐                     │
+//!                                              ▼                     ▼
+//!                               Stream: correlate in order (held lines bounded),
+//!                                       `message repeated` across blocks
+//!                                              │
+//!                                   enrich (GeoIP), select (--from/--to/--host)
+//!                                              │
+//!                                              ▼
+//!                 Sink: analyze::Aggregate (stats, map, chart, report, timelapse) ·
+//!                       event writer (parse) · store transaction (ingest) · live publisher (serve)
+//! ```
+//!
+//! [`drive`] runs one input: a reader thread reads blocks and parses them in
+//! parallel while the calling thread correlates, enriches and feeds the sink,
+//! so output is ready as early as possible and memory stays flat whatever the
+//! file size (at most [`BATCH`] blocks in flight). After each block the sink
+//! gets a [`Boundary`] (offset, line, held events, year state): what the store
+//! needs for its checkpoint. [`run`] drives a list of inputs for the batch
+//! commands. `serve` pushes each stream's lines through the same [`Stream`]
+//! ([`Stream::push_line`]) and releases held events on the wall clock
+//! ([`Stream::release_idle`]).
+
+mod blocks;
+mod sink;
+
+use std::io::{self, IsTerminal, Read};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+pub use blocks::{Blocks, Chunk, BLOCK};
+pub use sink::{Boundary, Each, Ordered, Sink};
+
+use crate::event::{Event, Ts};
+use crate::geo::{Enricher, Locator};
+use crate::parse::{self, BlockStats, Correlator, RawLine};
+use crate::source::{self, Input};
+
+/// Blocks parsed in parallel per round.
+pub const BATCH: usize = 8;
+/// Bytes at the end of each block whose hash a [`Boundary`] carries.
+pub const GUARD: usize = 256;
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub all: bool,
+    pub year: Option<i32>,
+    pub tz: jiff::tz::TimeZone,
+    /// Show a progress bar (only ever on a terminal).
+    pub progress: bool,
+    /// GeoIP databases; `None` (`--geoip none`): events get a `scope` but no `geo`.
+    pub geo: Option<Arc<Locator>>,
+    /// `--from` / `--to`: events outside are dropped (and not counted as events).
+    pub range: TimeRange,
+    /// `--host`: only events of this host.
+    pub host: Option<String>,
+}
+
+/// A half-open time interval `[from, to)` in Unix microseconds; open ends are unbounded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+impl TimeRange {
+    pub fn contains(&self, ts: Ts) -> bool {
+        self.from.is_none_or(|f| ts.micros >= f) && self.to.is_none_or(|t| ts.micros < t)
+    }
+}
+
+/// What one input gave (`stats --json` `inputs`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct InputReport {
+    pub input: String,
+    pub lines: u64,
+    pub events: u64,
+    /// Lines that gave no event (other programs, non-event sshd lines, malformed, too long).
+    pub skipped: u64,
+    pub other_programs: u64,
+    pub malformed: u64,
+    pub too_long: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The correlator options of an input whose year-less lines are placed
+/// closest before `reference` (its modification time, or now).
+pub fn correlator_options(opts: &Options, reference: Option<SystemTime>) -> parse::Options {
+    parse::Options {
+        all: opts.all,
+        year: opts.year,
+        tz: opts.tz.clone(),
+        reference: reference_ts(reference.unwrap_or_else(SystemTime::now), &opts.tz),
+    }
+}
+
+/// `t` as a [`Ts`] with the offset of `tz` at that instant.
+pub fn reference_ts(t: SystemTime, tz: &jiff::tz::TimeZone) -> Ts {
+    let micros = match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_micros() as i64,
+        Err(_) => 0,
+    };
+    let offset = jiff::Timestamp::from_microsecond(micros)
+        .map(|t| tz.to_offset(t).seconds())
+        .unwrap_or(0);
+    Ts::from_micros(micros, offset)
+}
+
+/// The sequential stage of one input stream: correlation, and `message
+/// repeated` lines whose line ended the previous block (or batch of live lines).
+pub struct Stream {
+    corr: Correlator,
+    /// The last parsed line passed on, for `last message repeated N times`.
+    last: Option<RawLine>,
+    all: bool,
+    /// Line numbers of [`Stream::push_line`].
+    line: u64,
+    /// Lines pushed with [`Stream::push_line`], by outcome.
+    pub stats: BlockStats,
+}
+
+impl Stream {
+    pub fn new(name: Arc<str>, opts: parse::Options) -> Stream {
+        let all = opts.all;
+        Stream {
+            corr: Correlator::new(name, opts),
+            last: None,
+            all,
+            line: 0,
+            stats: BlockStats::default(),
+        }
+    }
+
+    /// Live streams: the number of the line pushed last (line numbers are the
+    /// events' keys in the store, so they continue across restarts).
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    pub fn set_line(&mut self, line: u64) {
+        self.line = line;
+    }
+
+    pub fn correlator(&mut self) -> &mut Correlator {
+        &mut self.corr
+    }
+
+    /// Events held back now (waiting for their connection's address or outcome).
+    pub fn held(&self) -> usize {
+        self.corr.held()
+    }
+
+    pub fn held_since(&self) -> Option<u64> {
+        self.corr.held_since()
+    }
+
+    /// The lines of one parsed block, in order.
+    pub fn push_block(&mut self, block: parse::Block, out: &mut impl FnMut(Event)) {
+        let last = block.lines.last().cloned();
+        for raw in block.lines {
+            self.push_raw(raw, out);
+        }
+        if last.is_some() {
+            self.last = last;
+        }
+    }
+
+    /// One live line (without its newline): numbered, parsed and correlated.
+    pub fn push_line(&mut self, line: &[u8], out: &mut impl FnMut(Event)) {
+        self.line += 1;
+        self.stats.lines += 1;
+        if line.len() > parse::MAX_LINE {
+            self.stats.too_long += 1;
+            return;
+        }
+        match parse::parse_line(line, self.line, self.all) {
+            Ok(Some(raw)) => {
+                if raw.msg.repeat_last.is_none() {
+                    self.last = Some(raw.clone());
+                }
+                self.push_raw(raw, out);
+            }
+            Ok(None) => {}
+            Err(parse::Skip::OtherProgram) => self.stats.other_programs += 1,
+            Err(parse::Skip::Malformed) => {
+                if !line.iter().all(|b| b.is_ascii_whitespace()) {
+                    self.stats.malformed += 1;
+                }
+            }
+        }
+    }
+
+    fn push_raw(&mut self, raw: RawLine, out: &mut impl FnMut(Event)) {
+        let Some(n) = raw.msg.repeat_last else {
+            self.corr.push(raw, out);
+            return;
+        };
+        // sysklogd: `last message repeated N times` repeats the line just before.
+        match &self.last {
+            Some(prev)
+                if prev.line + 1 == raw.line && prev.msg.kind != crate::event::Kind::Other =>
+            {
+                let mut again = prev.clone();
+                again.msg.count = n;
+                again.line = raw.line;
+                again.stamp = raw.stamp;
+                self.last = Some(again.clone());
+                self.corr.push(again, out);
+            }
+            _ => {}
+        }
+    }
+
+    /// Live streams: sets the wall clock (µs) of the lines pushed next.
+    pub fn set_wall_clock(&mut self, micros: i64) {
+        self.corr.set_wall_clock(micros);
+    }
+
+    /// Live streams: releases what connections silent on the wall clock hold.
+    pub fn release_idle(&mut self, now: i64, out: &mut impl FnMut(Event)) -> bool {
+        self.corr.release_idle(now, out)
+    }
+
+    /// The end of the input: releases every held event.
+    pub fn finish(&mut self, out: &mut impl FnMut(Event)) {
+        self.corr.finish_all(out);
+    }
+}
+
+/// Where [`drive`] starts reading and what it passes on.
+#[derive(Clone, Debug, Default)]
+pub struct Start {
+    /// Offset of the reader's first byte in the decompressed input.
+    pub offset: u64,
+    /// Number of the reader's first line.
+    pub line: u64,
+    /// No block straddles this offset.
+    pub split: Option<u64>,
+    /// Events of lines before this one are correlated but not passed on (a
+    /// store re-reading what it keeps already).
+    pub emit_from: u64,
+    /// A journal (`journalctl -o json` lines): boundaries carry cursors, not guard hashes.
+    pub journal: bool,
+}
+
+/// Which events a command asked for; the others are dropped before the sink.
+#[derive(Clone, Debug, Default)]
+pub struct Select {
+    pub range: TimeRange,
+    pub host: Option<String>,
+}
+
+impl Select {
+    pub fn keeps(&self, ev: &Event) -> bool {
+        self.range.contains(ev.ts)
+            && self
+                .host
+                .as_deref()
+                .is_none_or(|h| ev.host.as_deref() == Some(h))
+    }
+}
+
+/// Why [`drive`] stopped early.
+#[derive(Debug)]
+pub enum Error<E> {
+    /// The input could not be read further (what came before was processed).
+    Read(io::Error),
+    /// The sink refused (a closed pipe, a store failure).
+    Sink(E),
+}
+
+/// Counts of one [`drive`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tally {
+    pub stats: BlockStats,
+    /// Events passed to the sink.
+    pub events: u64,
+}
+
+/// One parsed batch from the reader thread.
+struct Parsed {
+    chunks: Vec<ChunkInfo>,
+    blocks: Vec<parse::Block>,
+    /// The number of the line after the batch.
+    next_line: u64,
+    eof: bool,
+}
+
+struct ChunkInfo {
+    /// Number of its first line.
+    first: u64,
+    start: u64,
+    end: u64,
+    dropped: u64,
+    guard_hash: i64,
+    guard_len: u64,
+    cursor: Option<String>,
+}
+
+/// 64-bit FNV-1a: stable across versions and platforms (unlike `std`'s hasher).
+pub fn fnv1a(bytes: &[u8]) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h as i64
+}
+
+/// Reads `reader` to its end through `stream`: blocks parsed in parallel on a
+/// reader thread, correlated here in order, enriched, selected and passed to
+/// `sink`, with a [`Boundary`] after every block and a last one (`eof`) once
+/// every held event is released. `tally` is kept up to date even when a read
+/// or sink error stops the flow.
+#[allow(clippy::too_many_arguments)]
+pub fn drive<S: Sink>(
+    reader: Box<dyn Read + Send>,
+    start: &Start,
+    stream: &mut Stream,
+    enricher: &mut Enricher<'_>,
+    select: &Select,
+    sink: &mut S,
+    progress: Option<&indicatif::ProgressBar>,
+    tally: &mut Tally,
+) -> Result<(), Error<S::Error>> {
+    let all = stream.all;
+    let journal = start.journal;
+    let mut blocks = Blocks::new(reader, start.offset, start.split);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Parsed>>(2);
+    let first_line = start.line;
+    let emit_from = start.emit_from;
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut next_line = first_line;
+            loop {
+                let mut batch = Vec::with_capacity(BATCH);
+                let mut eof = false;
+                while batch.len() < BATCH {
+                    match blocks.next_chunk() {
+                        Ok(Some(c)) => batch.push(c),
+                        Ok(None) => {
+                            eof = true;
+                            break;
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+                // Line numbers: count newlines now so blocks parse independently.
+                let mut firsts = Vec::with_capacity(batch.len());
+                for c in &batch {
+                    let first = next_line + c.dropped;
+                    let n = memchr::memchr_iter(b'\n', &c.bytes).count() as u64
+                        + u64::from(!c.bytes.is_empty() && !c.bytes.ends_with(b"\n"));
+                    firsts.push(first);
+                    next_line = first + n;
+                }
+                let parsed: Vec<parse::Block> = batch
+                    .par_iter()
+                    .zip(&firsts)
+                    .map(|(c, &first)| parse::parse_block(&c.bytes, first, all))
+                    .collect();
+                let chunks = batch
+                    .iter()
+                    .zip(&firsts)
+                    .map(|(c, &first)| {
+                        // A journal is re-read after its cursor, not checked by bytes.
+                        let tail = if journal {
+                            &[][..]
+                        } else {
+                            &c.bytes[c.bytes.len().saturating_sub(GUARD)..]
+                        };
+                        ChunkInfo {
+                            first,
+                            start: c.start,
+                            end: c.end,
+                            dropped: c.dropped,
+                            guard_hash: if journal { 0 } else { fnv1a(tail) },
+                            guard_len: tail.len() as u64,
+                            cursor: if journal { last_cursor(&c.bytes) } else { None },
+                        }
+                    })
+                    .collect();
+                let msg = Parsed {
+                    chunks,
+                    blocks: parsed,
+                    next_line,
+                    eof,
+                };
+                if tx.send(Ok(msg)).is_err() || eof {
+                    return;
+                }
+            }
+        });
+        let mut out = Out {
+            sink,
+            enricher,
+            select,
+            emit_from,
+            failed: None,
+            events: 0,
+        };
+        let mut last = Boundary {
+            start: start.offset,
+            offset: start.offset,
+            line: start.line,
+            ..Boundary::default()
+        };
+        let mut read_err = None;
+        'read: for parsed in rx.iter() {
+            let Parsed {
+                chunks,
+                blocks,
+                next_line,
+                eof,
+            } = match parsed {
+                Ok(p) => p,
+                Err(e) => {
+                    read_err = Some(e);
+                    break;
+                }
+            };
+            let firsts: Vec<u64> = chunks.iter().map(|c| c.first).collect();
+            let n = chunks.len();
+            for (i, (c, block)) in chunks.into_iter().zip(blocks).enumerate() {
+                let mut stats = block.stats;
+                stats.lines += c.dropped;
+                stats.too_long += c.dropped;
+                tally.stats.add(&stats);
+                stream.push_block(block, &mut |ev| out.event(ev));
+                if let Some(bar) = progress {
+                    bar.inc(c.end - c.start);
+                }
+                last = Boundary {
+                    start: c.start,
+                    offset: c.end,
+                    line: firsts.get(i + 1).copied().unwrap_or(next_line),
+                    stats,
+                    year: stream.corr.year_state(),
+                    held_since: stream.held_since(),
+                    guard_hash: c.guard_hash,
+                    guard_len: c.guard_len,
+                    cursor: c.cursor,
+                    batch_end: i + 1 == n && !eof,
+                    eof: false,
+                };
+                if !out.boundary(&last) {
+                    break 'read;
+                }
+            }
+        }
+        drop(rx);
+        if read_err.is_none() && out.failed.is_none() {
+            stream.finish(&mut |ev| out.event(ev));
+            last.held_since = None;
+            last.batch_end = true;
+            last.eof = true;
+            last.year = stream.corr.year_state();
+            out.boundary(&last);
+        } else if read_err.is_some() {
+            // What was read is processed; what is held leaves as at an end.
+            stream.finish(&mut |ev| out.event(ev));
+        }
+        tally.events += out.events;
+        if let Some(e) = out.failed {
+            return Err(Error::Sink(e));
+        }
+        if let Some(e) = read_err {
+            return Err(Error::Read(e));
+        }
+        Ok(())
+    })
+}
+
+/// The end of a flow: selection, enrichment and the sink, which stops taking
+/// anything after its first error.
+struct Out<'a, 'g, S: Sink> {
+    sink: &'a mut S,
+    enricher: &'a mut Enricher<'g>,
+    select: &'a Select,
+    emit_from: u64,
+    failed: Option<S::Error>,
+    events: u64,
+}
+
+impl<S: Sink> Out<'_, '_, S> {
+    fn event(&mut self, mut ev: Event) {
+        if self.failed.is_some() || ev.src.line < self.emit_from || !self.select.keeps(&ev) {
+            return;
+        }
+        self.enricher.enrich(&mut ev);
+        self.events += 1;
+        if let Err(e) = self.sink.event(ev) {
+            self.failed = Some(e);
+        }
+    }
+
+    /// Passes on a boundary; `false` once the sink has failed.
+    fn boundary(&mut self, b: &Boundary) -> bool {
+        if self.failed.is_some() {
+            return false;
+        }
+        if let Err(e) = self.sink.boundary(b) {
+            self.failed = Some(e);
+            return false;
+        }
+        true
+    }
+}
+
+/// The `__CURSOR` of the last JSON line in `block`.
+fn last_cursor(block: &[u8]) -> Option<String> {
+    let body = block.strip_suffix(b"\n").unwrap_or(block);
+    let line = &body[memchr::memrchr(b'\n', body).map_or(0, |i| i + 1)..];
+    const KEY: &[u8] = b"\"__CURSOR\":\"";
+    let at = memchr::memmem::find(line, KEY)? + KEY.len();
+    let len = memchr::memchr(b'"', &line[at..])?;
+    std::str::from_utf8(&line[at..at + len])
+        .ok()
+        .map(str::to_string)
+}
+
+/// Reads every input in turn into `sink` (batch commands). A sink error (a
+/// closed pipe) stops the run and is returned; an unreadable input is recorded
+/// in its report and the run goes on.
+pub fn run<S: Sink<Error = io::Error>>(
+    inputs: &[Input],
+    opts: &Options,
+    sink: &mut S,
+) -> io::Result<Vec<InputReport>> {
+    let mut reports = Vec::with_capacity(inputs.len());
+    // One enrichment cache for the whole run: each distinct address is looked up once.
+    let mut enricher = Enricher::new(opts.geo.as_deref());
+    let select = Select {
+        range: opts.range,
+        host: opts.host.clone(),
+    };
+    for input in inputs {
+        let mut report = InputReport {
+            input: input.name(),
+            ..InputReport::default()
+        };
+        match source::open(input) {
+            Ok(opened) => {
+                let mut child = opened.child;
+                let size = match input {
+                    Input::File(p) if opened.compression == source::Compression::None => {
+                        std::fs::metadata(p).map(|m| m.len()).ok()
+                    }
+                    _ => None,
+                };
+                let mut stream = Stream::new(
+                    Arc::from(input.name()),
+                    correlator_options(opts, opened.mtime),
+                );
+                let bar = progress_bar(opts.progress, size, &input.name());
+                let mut tally = Tally::default();
+                let res = drive(
+                    opened.reader,
+                    &Start {
+                        line: 1,
+                        ..Start::default()
+                    },
+                    &mut stream,
+                    &mut enricher,
+                    &select,
+                    sink,
+                    bar.as_ref(),
+                    &mut tally,
+                );
+                if let Some(bar) = bar {
+                    bar.finish_and_clear();
+                }
+                if let Some(c) = child.as_mut() {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                }
+                report.lines = tally.stats.lines;
+                report.events = tally.events;
+                report.other_programs = tally.stats.other_programs;
+                report.malformed = tally.stats.malformed;
+                report.too_long = tally.stats.too_long;
+                report.skipped = tally.stats.lines.saturating_sub(tally.events);
+                match res {
+                    Ok(()) => {}
+                    Err(Error::Sink(e)) => return Err(e),
+                    Err(Error::Read(e)) => report.error = Some(format!("{}: {e}", input.name())),
+                }
+            }
+            Err(e) => report.error = Some(e.to_string()),
+        }
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+fn progress_bar(enabled: bool, size: Option<u64>, name: &str) -> Option<indicatif::ProgressBar> {
+    if !enabled || !io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = match size {
+        Some(n) if n > 32 << 20 => indicatif::ProgressBar::new(n).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+            )
+            .ok()?
+            .progress_chars("=> "),
+        ),
+        _ => return None,
+    };
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    bar.set_message(crate::escape::terminal(name).into_owned());
+    Some(bar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines_of(text: &str, block: usize) -> Vec<(u64, u64)> {
+        // (line, count) of the events of `text` read with blocks of `block` bytes.
+        let _ = block;
+        let mut stream = Stream::new("t".into(), parse::Options::default());
+        let mut enricher = Enricher::new(None);
+        let mut out = Vec::new();
+        let mut tally = Tally::default();
+        drive(
+            Box::new(io::Cursor::new(text.as_bytes().to_vec())),
+            &Start {
+                line: 1,
+                ..Start::default()
+            },
+            &mut stream,
+            &mut enricher,
+            &Select::default(),
+            &mut Each(|ev: Event| -> io::Result<()> {
+                out.push((ev.src.line, u64::from(ev.count)));
+                Ok(())
+            }),
+            None,
+            &mut tally,
+        )
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn repeated_line_at_the_start_of_a_live_batch_repeats_the_previous_batch() {
+        let mut s = Stream::new("t".into(), parse::Options::default());
+        let mut out = Vec::new();
+        s.push_line(
+            b"Feb 22 10:21:42 h sshd[1332]: Failed password for root from 192.0.2.9 port 4 ssh2",
+            &mut |e| out.push(e),
+        );
+        s.push_line(
+            b"Feb 22 10:21:43 h sshd[1332]: last message repeated 2 times",
+            &mut |e| out.push(e),
+        );
+        assert_eq!(out.len(), 2);
+        assert_eq!((out[1].src.line, out[1].count), (2, 2));
+    }
+
+    #[test]
+    fn boundaries_number_lines_and_end_with_eof() {
+        let mut text = String::new();
+        for i in 0..30_000 {
+            text.push_str(&format!(
+                "Feb 22 10:21:42 h sshd[{i}]: Invalid user u{i} from 192.0.2.9 port 4 some padding to make the line longer\n"
+            ));
+        }
+        let mut stream = Stream::new("t".into(), parse::Options::default());
+        let mut enricher = Enricher::new(None);
+        struct Rec(Vec<Boundary>, u64);
+        impl Sink for Rec {
+            type Error = ();
+            fn event(&mut self, _ev: Event) -> Result<(), ()> {
+                self.1 += 1;
+                Ok(())
+            }
+            fn boundary(&mut self, b: &Boundary) -> Result<(), ()> {
+                self.0.push(b.clone());
+                Ok(())
+            }
+        }
+        let mut rec = Rec(Vec::new(), 0);
+        let mut tally = Tally::default();
+        drive(
+            Box::new(io::Cursor::new(text.clone().into_bytes())),
+            &Start {
+                line: 1,
+                ..Start::default()
+            },
+            &mut stream,
+            &mut enricher,
+            &Select::default(),
+            &mut rec,
+            None,
+            &mut tally,
+        )
+        .unwrap();
+        assert_eq!(rec.1, 30_000);
+        let b = &rec.0;
+        assert!(b.len() >= 3, "{}", b.len());
+        assert!(b.last().unwrap().eof);
+        assert_eq!(b.last().unwrap().offset, text.len() as u64);
+        assert_eq!(b.last().unwrap().line, 30_001);
+        // Each boundary's line is the line starting at its offset.
+        for x in &b[..b.len() - 1] {
+            let before = &text.as_bytes()[..x.offset as usize];
+            assert_eq!(
+                x.line,
+                memchr::memchr_iter(b'\n', before).count() as u64 + 1
+            );
+        }
+        assert_eq!(lines_of("", 0), vec![]);
+    }
+}
