@@ -74,7 +74,9 @@ pub struct ServeConfig {
     /// [`DEFAULT_MEMORY_BUDGET_MB`].
     pub memory_budget: u64,
     /// `POST /api/ingest` requests per second per client (address and token),
-    /// with bursts of twice that; more get 429. Zero: no limit.
+    /// with bursts of twice that; more get 429. Zero: no limit. The default
+    /// (1 000) leaves room for senders that post every few milliseconds
+    /// (`examples/serve_load.rs` posts every 10 ms on four connections).
     pub ingest_rate: f64,
     /// SSE clients at most; more get 503.
     pub max_sse_clients: usize,
@@ -121,7 +123,7 @@ impl Default for ServeConfig {
             instance: hostname(),
             read_token: None,
             memory_budget: 0,
-            ingest_rate: 100.0,
+            ingest_rate: 1000.0,
             max_sse_clients: 2000,
             max_connections: 4096,
             write_timeout: Duration::from_secs(5),
