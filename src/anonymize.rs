@@ -164,7 +164,7 @@ fn mask_v6(s: &str) -> Cow<'_, str> {
         }
         // `[2001:db8::1]:22`, `::ffff:1.2.3.4` and letters glued in front (`beef2001:db8::1`).
         // The run as it is (`2001:db8::`), else without a trailing `:` or `.`.
-        let stripped = run.trim_end_matches(|c: char| c == ':' || c == '.');
+        let stripped = run.trim_end_matches([':', '.']);
         let (trimmed, parsed) = [run, stripped]
             .into_iter()
             .find_map(|t| {

@@ -325,10 +325,14 @@ impl Budget {
     }
 }
 
+/// A client: its address (none in tests without a socket) and its token's name.
+type Client = (Option<IpAddr>, String);
+
 /// Requests per second per client, with bursts of twice that.
 pub struct RateLimiter {
     rate: f64,
-    buckets: Mutex<HashMap<(Option<IpAddr>, String), (f64, Instant)>>,
+    /// Each client's bucket level and when it was last filled.
+    buckets: Mutex<HashMap<Client, (f64, Instant)>>,
 }
 
 /// Clients tracked at most; beyond, idle ones are forgotten first.

@@ -462,7 +462,8 @@ fn attack_huge_durations_from_flags_env_and_file_exit_2_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("c.toml");
     let huge = "99999999999999999999d";
-    let cases: Vec<(Vec<String>, Vec<(&str, &str)>, String)> = vec![
+    type Case<'a> = (Vec<String>, Vec<(&'a str, &'a str)>, String);
+    let cases: Vec<Case> = vec![
         (
             vec!["--window".into(), huge.into()],
             vec![],
