@@ -239,8 +239,9 @@ impl Stats {
             to: self.to.map(Ts::to_rfc3339),
             events: self.events,
             attempts: self.attempts,
-            unique_ips: self.ips.len() as u64,
-            countries: self.countries.len() as u64,
+            unique_ips: self.ips.values().filter(|a| a.attempts > 0).count() as u64,
+            countries: self.countries.values().filter(|c| c.attempts > 0).count() as u64,
+            addresses: self.ips.len() as u64,
             by_kind: Kind::ALL
                 .iter()
                 .zip(self.by_kind)
@@ -307,8 +308,13 @@ pub struct Summary {
     pub to: Option<String>,
     pub events: u64,
     pub attempts: u64,
+    /// Addresses with at least one attack attempt — the one definition every
+    /// view uses (the map's title, the report, the live page).
     pub unique_ips: u64,
+    /// Countries of those addresses (with at least one attempt).
     pub countries: u64,
+    /// Every address of any event (successful logins and closes included).
+    pub addresses: u64,
     pub by_kind: BTreeMap<String, u64>,
     pub top_ips: Vec<TopIp>,
     pub top_users: Vec<TopUser>,

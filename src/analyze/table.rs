@@ -79,12 +79,17 @@ pub fn render(s: &Summary) -> String {
     let _ = writeln!(out, "sshmap stats: {range}");
     let _ = writeln!(
         out,
-        "  {} attack attempts, {} events, {} unique IPs, {} countries, {} successful logins",
+        "  {} attack attempts from {} unique IPs in {} countries; {} events from {} addresses, {} successful logins",
         num(s.attempts),
-        num(s.events),
         num(s.unique_ips),
         num(s.countries),
+        num(s.events),
+        num(s.addresses),
         num(s.by_kind.get("auth_success").copied().unwrap_or(0))
+    );
+    let _ = writeln!(
+        out,
+        "  (unique IPs and countries: those with at least one attack attempt, as on the map and in the report)"
     );
     let kinds: Vec<Vec<String>> = s
         .by_kind

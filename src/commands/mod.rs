@@ -157,7 +157,8 @@ fn parse(settings: &Settings, args: &InputArgs, format: Format, all: bool) -> Re
     let reports = flow::run(
         &inputs,
         &opts,
-        &mut flow::Each(|ev: crate::event::Event| w.write(&ev)),
+        // In input order, as the store gives them back (`parse --db`).
+        &mut flow::Ordered::new(flow::Each(|ev: crate::event::Event| w.write(&ev))),
     )?;
     w.flush().context("writing events")?;
     failed |= report_errors(&reports);
@@ -293,6 +294,7 @@ fn serve(settings: &Settings, layers: &Layers, args: &crate::cli::ServeArgs) -> 
         year: settings.year,
         webhook: None,
         stderr: true,
+        hold: crate::serve::feed::HOLD,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

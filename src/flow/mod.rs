@@ -225,9 +225,10 @@ impl Stream {
         self.corr.set_wall_clock(micros);
     }
 
-    /// Live streams: releases what connections silent on the wall clock hold.
-    pub fn release_idle(&mut self, now: i64, out: &mut impl FnMut(Event)) -> bool {
-        self.corr.release_idle(now, out)
+    /// Live streams: releases what connections silent on the wall clock for
+    /// `hold` hold (µs, [`parse::correlate::WALL_HOLD_SECS`] by default).
+    pub fn release_idle(&mut self, now: i64, hold: i64, out: &mut impl FnMut(Event)) -> bool {
+        self.corr.release_idle(now, hold, out)
     }
 
     /// The end of the input: releases every held event.
@@ -676,7 +677,7 @@ mod tests {
         let mut text = String::new();
         for i in 0..30_000 {
             text.push_str(&format!(
-                "Feb 22 10:21:42 h sshd[{i}]: Invalid user u{i} from 192.0.2.9 port 4 some padding to make the line longer\n"
+                "Feb 22 10:21:42 h sshd[{i}]: Invalid user u{i}-some-padding-to-make-the-line-longer from 192.0.2.9 port 4\n"
             ));
         }
         let mut stream = Stream::new("t".into(), parse::Options::default());

@@ -349,13 +349,13 @@ impl Correlator {
     }
 
     /// Live streams: releases the held events of connections that had no line
-    /// for [`WALL_HOLD_SECS`] of wall-clock time before `now` (µs), as the end of
-    /// a batch input would. Returns whether anything was released.
-    pub fn release_idle(&mut self, now: i64, sink: &mut impl FnMut(Event)) -> bool {
+    /// for `bound` µs of wall-clock time before `now` (µs; [`WALL_HOLD_SECS`] by
+    /// default), as the end of a batch input would. Returns whether anything
+    /// was released.
+    pub fn release_idle(&mut self, now: i64, bound: i64, sink: &mut impl FnMut(Event)) -> bool {
         if self.held.is_empty() {
             return false;
         }
-        let bound = WALL_HOLD_SECS * 1_000_000;
         let idle: Vec<ConnKey> = self
             .conns
             .iter()
@@ -870,11 +870,16 @@ mod tests {
         );
         assert_eq!((c.held(), c.held_since()), (1, Some(2)));
         // Not yet: the connection has been silent for less than the wall-clock bound.
-        assert!(
-            !c.release_idle(1_000_000 + (WALL_HOLD_SECS - 1) * 1_000_000, &mut |e| out
-                .push(e))
-        );
-        assert!(c.release_idle(1_000_000 + WALL_HOLD_SECS * 1_000_000, &mut |e| out.push(e)));
+        assert!(!c.release_idle(
+            1_000_000 + (WALL_HOLD_SECS - 1) * 1_000_000,
+            WALL_HOLD_SECS * 1_000_000,
+            &mut |e| out.push(e)
+        ));
+        assert!(c.release_idle(
+            1_000_000 + WALL_HOLD_SECS * 1_000_000,
+            WALL_HOLD_SECS * 1_000_000,
+            &mut |e| out.push(e)
+        ));
         assert_eq!(out.len(), 4);
         assert_eq!(
             (out[3].src.line, out[3].kind, out[3].ip),

@@ -177,7 +177,7 @@ pub fn scene(data: &MapData, opts: &MapOptions) -> Scene {
         sub.push(r);
     }
     sub.push(format!(
-        "{} attempts · {} unique IPs · {} countries",
+        "{} attempts from {} unique IPs in {} countries",
         thousands(data.attempts),
         thousands(data.ips.len() as u64),
         data.countries.len()

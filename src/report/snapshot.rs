@@ -830,7 +830,7 @@ mod tests {
             snap.series.iter().map(|s| s[0]).sum::<u64>(),
             summary.attempts
         );
-        assert_eq!(snap.ips.len() as u64 + snap.others.ips, summary.unique_ips);
+        assert_eq!(snap.ips.len() as u64 + snap.others.ips, summary.addresses);
         let others: u64 = snap.others.iv.chunks(3).map(|c| c[2]).sum();
         assert_eq!(others, snap.others.ips);
         assert_eq!(snap.totals.successes, 80);

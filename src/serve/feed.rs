@@ -43,7 +43,13 @@ pub struct FeedOptions {
     pub webhook: Option<mpsc::Sender<String>>,
     /// Print alerts on stderr.
     pub stderr: bool,
+    /// How long a held line waits for the rest of its connection on the wall
+    /// clock (default [`HOLD`]).
+    pub hold: Duration,
 }
+
+/// The default [`FeedOptions::hold`].
+pub const HOLD: Duration = Duration::from_secs(crate::parse::correlate::WALL_HOLD_SECS as u64);
 
 struct Stream {
     /// The flow's sequential stage, as for a batch input.
@@ -181,7 +187,12 @@ pub fn run(
             let now = now_micros();
             for stream in streams.values_mut() {
                 let mut released = Vec::new();
-                if stream.flow.release_idle(now, &mut |ev| released.push(ev)) {
+                if stream
+                    .flow
+                    .release_idle(now, opts.hold.as_micros() as i64, &mut |ev| {
+                        released.push(ev)
+                    })
+                {
                     deliver(
                         &shared,
                         &opts,

@@ -47,6 +47,61 @@ pub const BATCH: usize = 8;
 /// The fingerprint covers the first line, at most this many bytes.
 pub const FP_MAX: usize = 4096;
 
+/// Bytes at the start of an input that identify it besides its first line.
+pub const HEAD_MAX: usize = 64 << 10;
+
+/// The checkpoint of the input that starts with `head`, or a new one.
+///
+/// An input is the one whose recorded first bytes (`head_len` of them) `head`
+/// starts with — the longest such record, as a grown file still starts with
+/// what it held before. Inputs recorded by an older sshmap (no head) are
+/// matched by their first line. A new input is keyed by its first line,
+/// unless another input has that key already: two files that start with the
+/// same line but differ later are two inputs, and the user is told.
+#[allow(clippy::too_many_arguments)]
+fn find_input(
+    store: &mut dyn Store,
+    head: &[u8],
+    line_fp: i64,
+    name: &str,
+    dev: u64,
+    ino: u64,
+    known: &[(u64, u64)],
+    report: &mut IngestReport,
+) -> Result<Checkpoint, Failure> {
+    let all = store.checkpoints()?;
+    let matches = |c: &Checkpoint| {
+        if c.head_len > 0 {
+            let n = c.head_len as usize;
+            n <= head.len() && fnv1a(&head[..n]) == c.head_hash
+        } else {
+            c.fingerprint == line_fp
+        }
+    };
+    if let Some(c) = all.iter().filter(|c| matches(c)).max_by_key(|c| c.head_len) {
+        return Ok(c.clone());
+    }
+    let taken = |k: i64| all.iter().find(|c| c.fingerprint == k);
+    let mut key = line_fp;
+    if let Some(other) = taken(line_fp) {
+        report.note = Some(format!(
+            "starts with the same line as {} (ingested before) but its content differs: stored as an input of \
+             its own",
+            other.name
+        ));
+        let mut n = 0u8;
+        while taken(key).is_some() {
+            n = n.wrapping_add(1);
+            let mut salted = head.to_vec();
+            salted.push(n);
+            key = fnv1a(&salted);
+        }
+    } else if (dev != 0 || ino != 0) && known.contains(&(dev, ino)) {
+        report.note = Some("copytruncate detected: reading the new content from its start".into());
+    }
+    Ok(store.claim(key, name, dev, ino)?)
+}
+
 /// What one input gave.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct IngestReport {
@@ -184,19 +239,21 @@ fn ingest_opened(
     report: &mut IngestReport,
 ) -> Result<(), Failure> {
     let io_fail = |e: io::Error| Failure::Input(format!("{name}: {e}"));
-    // The first line, for the fingerprint.
-    let mut head = Vec::with_capacity(FP_MAX);
+    // The first bytes: the first line is the input's usual key, and the bytes
+    // after it tell apart inputs that start with the same line.
+    let mut head = Vec::with_capacity(HEAD_MAX);
     let mut at_eof = false;
-    while head.len() < FP_MAX && memchr::memchr(b'\n', &head).is_none() {
-        let mut buf = [0u8; 4096];
-        let want = (FP_MAX - head.len()).min(buf.len());
-        match reader.read(&mut buf[..want]) {
+    while head.len() < HEAD_MAX {
+        let at = head.len();
+        head.resize(HEAD_MAX, 0);
+        match reader.read(&mut head[at..]) {
             Ok(0) => {
+                head.truncate(at);
                 at_eof = true;
                 break;
             }
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Ok(n) => head.truncate(at + n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => head.truncate(at),
             Err(e) => return Err(io_fail(e)),
         }
     }
@@ -214,14 +271,21 @@ fn ingest_opened(
         _ => (0, 0, None),
     };
     let plain_file = matches!(input, Input::File(_)) && compression == Compression::None;
-    let mut cp = match store.checkpoint(fp)? {
-        Some(cp) => cp,
-        None => {
-            if (dev != 0 || ino != 0) && known.contains(&(dev, ino)) {
-                report.note =
-                    Some("copytruncate detected: reading the new content from its start".into());
-            }
-            store.claim(fp, name, dev, ino)?
+    let mut cp = if journal {
+        match store.checkpoint(fp)? {
+            Some(cp) => cp,
+            None => store.claim(fp, name, dev, ino)?,
+        }
+    } else {
+        let cp = find_input(store, &head, fp, name, dev, ino, known, report)?;
+        if cp.head_len < head.len() as u64 {
+            // What identifies it from now on: as many of its first bytes as there are.
+            let mut cp = cp;
+            cp.head_hash = fnv1a(&head);
+            cp.head_len = head.len() as u64;
+            cp
+        } else {
+            cp
         }
     };
     cp.name = name.to_string();

@@ -133,7 +133,8 @@ pub fn open(loc: &Location) -> Result<Box<dyn Store>> {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Checkpoint {
     pub id: i64,
-    /// Hash of the first line (see [`ingest::fingerprint`]).
+    /// The input's key: the hash of its first line, or for an input that
+    /// shares its first line with another, of its first bytes (see [`ingest`]).
     pub fingerprint: i64,
     /// The path it was last read from.
     pub name: String,
@@ -159,6 +160,11 @@ pub struct Checkpoint {
     /// Journal inputs: the cursor of the entry just before `warm_offset`
     /// (`journalctl --after-cursor` starts the next read there).
     pub cursor: Option<String>,
+    /// Hash and length of the input's first bytes (up to 64 KiB): with the
+    /// first line, what tells apart two inputs that start alike. 0: not known
+    /// (written by an older sshmap; the first line alone identifies it).
+    pub head_hash: i64,
+    pub head_len: u64,
     /// Statistics of all lines read, and events stored.
     pub stats: BlockStats,
     pub events: u64,

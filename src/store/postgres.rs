@@ -125,6 +125,9 @@ const MIGRATIONS: &[&str] = &[
     // 5: successful logins by time (the live map's alert history); partial, so
     // inserts of the other events do not maintain it.
     "CREATE INDEX events_logins ON events (ts) WHERE kind = 'auth_success';",
+    // 6: inputs are told apart by their first bytes too, not only their first line.
+    "ALTER TABLE inputs ADD COLUMN head_hash BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN head_len BIGINT NOT NULL DEFAULT 0;",
 ];
 
 /// The version whose migration adds the sessions table (then filled from the events).
@@ -419,7 +422,7 @@ fn backfill_sessions(tx: &mut Transaction<'_>) -> Result<()> {
 
 const CP_COLUMNS: &str = "id, fingerprint, name, dev, ino, version, end_offset, end_line, keep_offset, keep_line, \
     keep_lines, keep_other, keep_malformed, keep_too_long, warm_offset, warm_line, warm_year, warm_month, warm_hash, \
-    warm_hash_len, lines, other_programs, malformed, too_long, events, cursor";
+    warm_hash_len, lines, other_programs, malformed, too_long, events, cursor, head_hash, head_len";
 
 fn checkpoint_from(r: &postgres::Row) -> Checkpoint {
     let u = |i: usize| r.get::<_, i64>(i) as u64;
@@ -455,6 +458,8 @@ fn checkpoint_from(r: &postgres::Row) -> Checkpoint {
         },
         events: u(24),
         cursor: r.get(25),
+        head_hash: r.get(26),
+        head_len: u(27),
     }
 }
 
@@ -663,7 +668,8 @@ impl Store for PgStore {
                 keep_offset = $8, keep_line = $9, keep_lines = $10, keep_other = $11, keep_malformed = $12,
                 keep_too_long = $13, warm_offset = $14, warm_line = $15, warm_year = $16, warm_month = $17,
                 warm_hash = $18, warm_hash_len = $19, lines = $20, other_programs = $21, malformed = $22,
-                too_long = $23, events = events + $24, updated_at = now(), cursor = $25
+                too_long = $23, events = events + $24, updated_at = now(), cursor = $25,
+                head_hash = $26, head_len = $27
              WHERE id = $1",
             &[
                 &cp.id,
@@ -691,6 +697,8 @@ impl Store for PgStore {
                 &i(cp.stats.too_long),
                 &added,
                 &cp.cursor,
+                &cp.head_hash,
+                &i(cp.head_len),
             ],
         )?;
         if added != 0 || !b.events.is_empty() {

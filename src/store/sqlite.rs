@@ -112,6 +112,9 @@ const MIGRATIONS: &[&str] = &[
     // 4: successful logins by time (the live map's alert history); partial, so
     // inserts of the other events do not maintain it.
     "CREATE INDEX events_logins ON events(ts) WHERE kind = 'auth_success';",
+    // 5: inputs are told apart by their first bytes too, not only their first line.
+    "ALTER TABLE inputs ADD COLUMN head_hash INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE inputs ADD COLUMN head_len INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Deletes the raw events before ?1 except the provisional ones (from their
@@ -663,7 +666,8 @@ fn write_checkpoint(
             keep_offset = ?8, keep_line = ?9, keep_lines = ?10, keep_other = ?11, keep_malformed = ?12,
             keep_too_long = ?13, warm_offset = ?14, warm_line = ?15, warm_year = ?16, warm_month = ?17,
             warm_hash = ?18, warm_hash_len = ?19, lines = ?20, other_programs = ?21, malformed = ?22,
-            too_long = ?23, events = events + ?24, updated_at = ?25, cursor = ?26
+            too_long = ?23, events = events + ?24, updated_at = ?25, cursor = ?26, head_hash = ?27,
+            head_len = ?28
          WHERE id = ?1",
         params![
             cp.id,
@@ -691,7 +695,9 @@ fn write_checkpoint(
             cp.stats.too_long as i64,
             added,
             now,
-            cp.cursor
+            cp.cursor,
+            cp.head_hash,
+            cp.head_len as i64
         ],
     )?;
     Ok(())
@@ -699,7 +705,7 @@ fn write_checkpoint(
 
 const CP_COLUMNS: &str = "id, fingerprint, name, dev, ino, version, end_offset, end_line, keep_offset, keep_line, \
     keep_lines, keep_other, keep_malformed, keep_too_long, warm_offset, warm_line, warm_year, warm_month, warm_hash, \
-    warm_hash_len, lines, other_programs, malformed, too_long, events, cursor";
+    warm_hash_len, lines, other_programs, malformed, too_long, events, cursor, head_hash, head_len";
 
 fn checkpoint_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Checkpoint> {
     let u = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)? as u64) };
@@ -735,6 +741,8 @@ fn checkpoint_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Checkpoint> {
         },
         events: u(24)?,
         cursor: r.get(25)?,
+        head_hash: r.get(26)?,
+        head_len: u(27)?,
     })
 }
 

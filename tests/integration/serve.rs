@@ -20,6 +20,7 @@ fn opts() -> FeedOptions {
         year: None,
         webhook: None,
         stderr: false,
+        hold: serve::feed::HOLD,
     }
 }
 
