@@ -25,6 +25,7 @@ fn opts() -> FeedOptions {
         year: None,
         webhook: None,
         stderr: false,
+        hold: serve::feed::HOLD,
     }
 }
 
