@@ -480,4 +480,43 @@ mod tests {
             Err(ConfigError::Keep(_))
         ));
     }
+
+    #[test]
+    fn tokens_from_files_and_limits_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = dir.path().join("tokens");
+        std::fs::write(&tokens, "# fleet\nfile-token-1\n\n  file-token-2  \n").unwrap();
+        let read = dir.path().join("read");
+        std::fs::write(&read, "read-token-123\n").unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            format!(
+                "[serve]\nread-token-file = \"{}\"\nmemory-budget-mb = 256\ningest-rate = 5\nwrite-timeout-ms = 2000\n",
+                read.display()
+            ),
+        )
+        .unwrap();
+        let layers = Layers::from_parts(Default::default(), Some(&p)).unwrap();
+        let args = ServeArgs {
+            ingest_token_file: vec![tokens],
+            ..Default::default()
+        };
+        let c = ServeConfig::resolve(&args, &layers, None).unwrap();
+        let secrets: Vec<&str> = c.tokens.iter().map(|t| t.secret.as_str()).collect();
+        assert!(secrets.contains(&"file-token-1") && secrets.contains(&"file-token-2"));
+        assert_eq!(c.read_token.as_deref(), Some("read-token-123"));
+        assert_eq!(c.memory_budget, 256 << 20);
+        assert_eq!(c.ingest_rate, 5.0);
+        assert_eq!(c.write_timeout, Duration::from_secs(2));
+        // Without a config: the documented budget.
+        let c = ServeConfig::resolve(
+            &ServeArgs::default(),
+            &Layers::from_parts(Default::default(), None).unwrap(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.memory_budget, DEFAULT_MEMORY_BUDGET_MB << 20);
+        assert!(c.read_token.is_none());
+    }
 }
