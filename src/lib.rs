@@ -19,15 +19,18 @@
 //! Around them: [`cli`] (the command-line surface), [`settings`] (flag > env >
 //! file > default, resolved once), [`commands`] (one file per subcommand; the
 //! only place that sees `cli` and `settings`), [`escape`] (attacker text made
-//! safe for terminals, HTML and SVG).
+//! safe for terminals, HTML and SVG), [`duration`] (the one duration parser,
+//! checked), [`anonymize`] (`--anonymize-ip`, the one anonymizer).
 //!
 //! Cargo features (all on by default) leave out optional parts: `serve` (the
 //! web server), `postgres` (the PostgreSQL store), `mp4` (OpenH264 compiled in;
 //! `mp4-cisco-openh264` loads Cisco's library at run time instead).
 
 pub mod analyze;
+pub mod anonymize;
 pub mod cli;
 pub mod commands;
+pub mod duration;
 pub mod escape;
 pub mod event;
 pub mod flow;

@@ -63,6 +63,28 @@ pub struct ServeConfig {
     /// This instance's name in a shared store (default: the host name): its
     /// streams' checkpoints and, on PostgreSQL, its events' `src.input` suffix.
     pub instance: String,
+    /// When set, `/`, `/metrics` and `/api/*` (but `/healthz` and the ingest,
+    /// which has its own tokens) need it: `Authorization: Bearer`, or HTTP
+    /// basic auth with it as the password (what a browser asks for).
+    pub read_token: Option<String>,
+    /// The resident memory the server keeps to (DESIGN §6): above 90 % of it,
+    /// new pages, streams and API answers get 503 until memory is back. Zero:
+    /// none — the library's default, since a process that embeds the server
+    /// (a test binary) has memory of its own; `sshmap serve` resolves
+    /// [`DEFAULT_MEMORY_BUDGET_MB`].
+    pub memory_budget: u64,
+    /// `POST /api/ingest` requests per second per client (address and token),
+    /// with bursts of twice that; more get 429. Zero: no limit. The default
+    /// (1 000) leaves room for senders that post every few milliseconds
+    /// (`examples/serve_load.rs` posts every 10 ms on four connections).
+    pub ingest_rate: f64,
+    /// SSE clients at most; more get 503.
+    pub max_sse_clients: usize,
+    /// Open connections at most; more are closed at once.
+    pub max_connections: usize,
+    /// A write to a client that makes no progress for this long closes the
+    /// connection (SSE readers that stopped reading, slow loris readers).
+    pub write_timeout: Duration,
 }
 
 /// The machine's host name, for [`ServeConfig::instance`].
@@ -99,9 +121,18 @@ impl Default for ServeConfig {
             checkpoint: None,
             poll: Duration::from_millis(100),
             instance: hostname(),
+            read_token: None,
+            memory_budget: 0,
+            ingest_rate: 1000.0,
+            max_sse_clients: 2000,
+            max_connections: 4096,
+            write_timeout: Duration::from_secs(5),
         }
     }
 }
+
+/// Default [`ServeConfig::memory_budget`], MiB (`memory-budget-mb`).
+pub const DEFAULT_MEMORY_BUDGET_MB: u64 = 512;
 
 /// Default [`ServeConfig::sse_tick`]: short enough to look instant on the map,
 /// long enough that a thousand clients cost little at a thousand events a second.
@@ -109,10 +140,10 @@ pub const DEFAULT_TICK_MS: u64 = 50;
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("--window {0:?}: not a duration (use e.g. 90m, 5h, 2d)")]
-    Window(String),
-    #[error("--keep {0:?}: not a duration (use e.g. 90d, 12h, 2w)")]
-    Keep(String),
+    #[error("--window: {0}")]
+    Window(crate::duration::DurationError),
+    #[error("--keep: {0}")]
+    Keep(crate::duration::DurationError),
     #[error("--home {0:?}: expected LAT,LON in degrees, e.g. 48.85,2.35")]
     Home(String),
     #[error("{flag} {value:?}: not a socket address (use e.g. 127.0.0.1:8022 or [::]:514)")]
@@ -125,24 +156,10 @@ pub enum ConfigError {
     Other(String),
 }
 
-/// `90s`, `30m`, `5h`, `2d`, or plain seconds.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(
-        s.find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(s.len()),
-    );
-    let n: f64 = num.parse().ok()?;
-    let mult = match unit.trim() {
-        "" | "s" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        "d" => 86_400.0,
-        "w" => 7.0 * 86_400.0,
-        _ => return None,
-    };
-    let secs = n * mult;
-    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs))
+/// `90s`, `30m`, `1.5h`, `2d`, or plain seconds, longer than zero: the one
+/// checked parser ([`crate::duration`]) behind flags, the file and queries.
+pub fn parse_duration(s: &str) -> Result<Duration, crate::duration::DurationError> {
+    crate::duration::parse_positive(s)
 }
 
 fn parse_home(s: &str) -> Option<(f64, f64)> {
@@ -180,11 +197,11 @@ impl ServeConfig {
             .map(|s| addr("--syslog", &s))
             .transpose()?;
         let window = match get(args.window.clone(), "window")? {
-            Some(s) => parse_duration(&s).ok_or(ConfigError::Window(s))?,
+            Some(s) => parse_duration(&s).map_err(ConfigError::Window)?,
             None => d.window,
         };
         let keep = get(args.keep.clone(), "keep")?
-            .map(|s| parse_duration(&s).ok_or(ConfigError::Keep(s)))
+            .map(|s| parse_duration(&s).map_err(ConfigError::Keep))
             .transpose()?;
         let home = get(args.home.clone(), "home")?
             .map(|s| parse_home(&s).ok_or(ConfigError::Home(s)))
@@ -262,6 +279,52 @@ impl ServeConfig {
                 });
             }
         }
+        // Token files: one token per line, `#` comments; out of `ps`, unlike argv.
+        let mut token_files = args.ingest_token_file.clone();
+        token_files.extend(
+            strings(layers.file_value(Some("serve"), "ingest-token-file"))
+                .into_iter()
+                .map(PathBuf::from),
+        );
+        if let Ok(p) = std::env::var("SSHMAP_INGEST_TOKEN_FILE") {
+            token_files.push(PathBuf::from(p));
+        }
+        for f in &token_files {
+            for (i, secret) in read_secrets(f)?.into_iter().enumerate() {
+                tokens.push(Token {
+                    secret,
+                    name: format!(
+                        "{}:{}",
+                        f.file_name()
+                            .map(|n| n.to_string_lossy())
+                            .unwrap_or_default(),
+                        i + 1
+                    ),
+                    hosts: None,
+                });
+            }
+        }
+        let read_token = match get(args.read_token.clone(), "read-token")? {
+            Some(t) => Some(t.trim().to_string()),
+            None => match layers
+                .get::<PathBuf>(
+                    args.read_token_file.clone(),
+                    Some("serve"),
+                    "read-token-file",
+                )
+                .map_err(|e| ConfigError::Other(format!("{e:#}")))?
+            {
+                Some(f) => Some(read_secrets(&f)?.into_iter().next().ok_or_else(|| {
+                    ConfigError::Other(format!("--read-token-file {}: no token in it", f.display()))
+                })?),
+                None => None,
+            },
+        };
+        if read_token.as_ref().is_some_and(|t| t.len() < 8) {
+            return Err(ConfigError::Other(
+                "--read-token must be at least 8 characters long".into(),
+            ));
+        }
         if tokens.iter().any(|t| t.secret.len() < 8) {
             return Err(ConfigError::Other(
                 "ingest tokens must be at least 8 characters long".into(),
@@ -303,8 +366,36 @@ impl ServeConfig {
                 .get::<String>(None, Some("serve"), "instance")
                 .map_err(|e| ConfigError::Other(format!("{e:#}")))?
                 .unwrap_or_else(hostname),
+            read_token,
+            memory_budget: match num("memory-budget-mb", DEFAULT_MEMORY_BUDGET_MB as usize)? {
+                0 => 0,
+                mb => (mb.max(64) as u64) << 20,
+            },
+            ingest_rate: layers
+                .get::<f64>(None, Some("serve"), "ingest-rate")
+                .map_err(|e| ConfigError::Other(format!("{e:#}")))?
+                .filter(|r| r.is_finite() && *r >= 0.0)
+                .unwrap_or(d.ingest_rate),
+            max_sse_clients: num("max-sse-clients", d.max_sse_clients)?,
+            max_connections: num("max-connections", d.max_connections)?.max(16),
+            write_timeout: Duration::from_millis(
+                num("write-timeout-ms", d.write_timeout.as_millis() as usize)?.clamp(100, 600_000)
+                    as u64,
+            ),
         })
     }
+}
+
+/// The tokens of a file: one per line, blank lines and `#` comments skipped.
+fn read_secrets(path: &std::path::Path) -> Result<Vec<String>, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::Other(format!("token file {}: {e}", path.display())))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect())
 }
 
 /// A TOML string or array of strings.
@@ -325,12 +416,13 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("5h"), Some(Duration::from_secs(18_000)));
-        assert_eq!(parse_duration("90m"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
-        assert_eq!(parse_duration("1.5h"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("soon"), None);
-        assert_eq!(parse_duration("0h"), None);
+        assert_eq!(parse_duration("5h"), Ok(Duration::from_secs(18_000)));
+        assert_eq!(parse_duration("90m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("0h").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
     }
 
     #[test]
@@ -352,18 +444,10 @@ mod tests {
         .unwrap();
         let layers = Layers::from_parts(Default::default(), Some(&p)).unwrap();
         let args = ServeArgs {
-            tail: vec![],
-            journal: false,
-            journal_dir: None,
-            syslog: None,
-            listen: None,
-            db: None,
-            window: None,
             ingest_token: vec!["flag-secret-1".into()],
             home: Some("48.85,2.35".into()),
-            anonymize_ip: false,
-            webhook: None,
             keep: Some("30d".into()),
+            ..Default::default()
         };
         let c = ServeConfig::resolve(&args, &layers, None).unwrap();
         assert_eq!(c.window, Duration::from_secs(7200));
@@ -395,5 +479,44 @@ mod tests {
             ServeConfig::resolve(&args, &layers, None),
             Err(ConfigError::Keep(_))
         ));
+    }
+
+    #[test]
+    fn tokens_from_files_and_limits_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = dir.path().join("tokens");
+        std::fs::write(&tokens, "# fleet\nfile-token-1\n\n  file-token-2  \n").unwrap();
+        let read = dir.path().join("read");
+        std::fs::write(&read, "read-token-123\n").unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            format!(
+                "[serve]\nread-token-file = \"{}\"\nmemory-budget-mb = 256\ningest-rate = 5\nwrite-timeout-ms = 2000\n",
+                read.display()
+            ),
+        )
+        .unwrap();
+        let layers = Layers::from_parts(Default::default(), Some(&p)).unwrap();
+        let args = ServeArgs {
+            ingest_token_file: vec![tokens],
+            ..Default::default()
+        };
+        let c = ServeConfig::resolve(&args, &layers, None).unwrap();
+        let secrets: Vec<&str> = c.tokens.iter().map(|t| t.secret.as_str()).collect();
+        assert!(secrets.contains(&"file-token-1") && secrets.contains(&"file-token-2"));
+        assert_eq!(c.read_token.as_deref(), Some("read-token-123"));
+        assert_eq!(c.memory_budget, 256 << 20);
+        assert_eq!(c.ingest_rate, 5.0);
+        assert_eq!(c.write_timeout, Duration::from_secs(2));
+        // Without a config: the documented budget.
+        let c = ServeConfig::resolve(
+            &ServeArgs::default(),
+            &Layers::from_parts(Default::default(), None).unwrap(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.memory_budget, DEFAULT_MEMORY_BUDGET_MB << 20);
+        assert!(c.read_token.is_none());
     }
 }

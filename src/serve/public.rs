@@ -1,10 +1,7 @@
 //! What the API and the page send: event and stats JSON, with `--anonymize-ip`
 //! applied here, at the boundary, so no route can forget it.
 //!
-//! Anonymized addresses keep the network (`203.0.113.0/24`, `2001:db8:1::/48`):
-//! enough to see that attacks come from one provider, never a full address.
-//! Host names that are addresses and address-looking words inside user names
-//! (attacker text) are masked the same way.
+//! The anonymizer itself is [`crate::anonymize`], shared with the report.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -12,59 +9,14 @@ use std::net::IpAddr;
 use crate::analyze::Summary;
 use crate::event::Event;
 
-/// The network part of an address: /24 for IPv4, /48 for IPv6.
+/// The network part of an address ([`crate::anonymize::ip`]).
 pub fn anonymize_ip(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(a) => {
-            let o = a.octets();
-            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
-        }
-        IpAddr::V6(a) => {
-            let s = a.segments();
-            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
-        }
-    }
+    crate::anonymize::ip(ip)
 }
 
-/// Masks every word of `s` that parses as an IP address.
+/// Masks every address inside `s` ([`crate::anonymize::text`]).
 pub fn scrub_text(s: &str) -> Cow<'_, str> {
-    let is_ip_char = |c: char| c.is_ascii_hexdigit() || c == '.' || c == ':';
-    let mut out = String::new();
-    let mut last = 0;
-    let mut changed = false;
-    let mut i = 0;
-    let b = s.as_bytes();
-    while i < b.len() {
-        if is_ip_char(b[i] as char) {
-            let start = i;
-            while i < b.len() && is_ip_char(b[i] as char) {
-                i += 1;
-            }
-            let word = &s[start..i];
-            // `::ffff:1.2.3.4` and `1.2.3.4:22` are addresses too.
-            let cand = word.trim_matches(':');
-            let parsed = crate::parse::ip::parse_ip(cand.as_bytes()).or_else(|| {
-                cand.rsplit_once(':').and_then(|(a, p)| {
-                    p.parse::<u16>()
-                        .ok()
-                        .and(crate::parse::ip::parse_ip(a.as_bytes()))
-                })
-            });
-            if let Some(ip) = parsed.filter(|_| cand.contains(['.', ':']) && cand.len() >= 3) {
-                out.push_str(&s[last..start]);
-                out.push_str(&anonymize_ip(ip));
-                last = i;
-                changed = true;
-            }
-        } else {
-            i += 1;
-        }
-    }
-    if !changed {
-        return Cow::Borrowed(s);
-    }
-    out.push_str(&s[last..]);
-    Cow::Owned(out)
+    crate::anonymize::text(s)
 }
 
 /// An event as the API sends it: the DESIGN §2 JSON, anonymized on demand.
@@ -96,32 +48,10 @@ fn plain_event_json(ev: &Event) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// Anonymizes an event already turned into a JSON value.
+/// Anonymizes an event already turned into a JSON value: every string field
+/// (address, host, user, method, input, program, GeoIP names).
 pub fn scrub_event_value(v: &mut serde_json::Value) {
-    use serde_json::Value;
-    if let Some(obj) = v.as_object_mut() {
-        if let Some(Value::String(ip)) = obj.get("ip") {
-            let masked = ip
-                .parse::<IpAddr>()
-                .map(anonymize_ip)
-                .unwrap_or_else(|_| "(masked)".into());
-            obj.insert("ip".into(), Value::String(masked));
-        }
-        for key in ["host", "user", "method"] {
-            if let Some(Value::String(s)) = obj.get(key) {
-                if let Cow::Owned(m) = scrub_text(s) {
-                    obj.insert(key.into(), Value::String(m));
-                }
-            }
-        }
-        if let Some(Value::Object(src)) = obj.get_mut("src") {
-            if let Some(Value::String(s)) = src.get("input") {
-                if let Cow::Owned(m) = scrub_text(s) {
-                    src.insert("input".into(), Value::String(m));
-                }
-            }
-        }
-    }
+    crate::anonymize::json(v);
 }
 
 /// Anonymizes the addresses of a stats summary (top IPs merge by network).
@@ -147,6 +77,7 @@ pub fn scrub_summary(s: &mut Summary) {
     for u in &mut s.top_users {
         u.user = scrub_text(&u.user).into_owned();
     }
+
     for l in &mut s.successful_logins {
         l.ip =
             l.ip.as_deref()
@@ -253,7 +184,7 @@ mod tests {
             scrub_text("root from 198.51.100.7 port 22"),
             "root from 198.51.100.0/24 port 22"
         );
-        assert_eq!(scrub_text("x198.51.100.7:2222y"), "x198.51.100.0/24y");
+        assert_eq!(scrub_text("x198.51.100.7:2222y"), "x198.51.100.0/24:2222y");
         assert_eq!(scrub_text("admin"), "admin");
         assert_eq!(scrub_text("dead:beef"), "dead:beef");
         assert_eq!(scrub_text("v1.2"), "v1.2");
