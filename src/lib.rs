@@ -6,7 +6,7 @@
 //! One event type ([`event::Event`]) flows through one engine ([`flow`]) for
 //! every command, batch or live; each stage is a module (ARCHITECTURE.md draws it):
 //!
-//! - [`source`]   — where lines come from: files (plain, gzip, zstd), rotated series, stdin, the journal, `tail -F`.
+//! - [`source`]   — where lines come from: files (plain, gzip, zstd), rotated series, stdin, the journal, `tail -F`, syslog framing, HTTP ingest bodies.
 //! - [`parse`]    — envelope → sshd message → connection correlation. Pure, no I/O.
 //! - [`flow`]     — blocks parsed in parallel, correlated in order, enriched, handed to a sink.
 //! - [`geo`]      — country, city and ASN for each address (embedded DB-IP database by default).

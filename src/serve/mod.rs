@@ -20,7 +20,6 @@
 pub mod alerts;
 pub mod config;
 pub mod feed;
-pub mod ingest;
 pub mod limits;
 pub mod public;
 pub mod routes;

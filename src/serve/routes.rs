@@ -26,11 +26,11 @@ use axum::{Extension, Router};
 use serde::Deserialize;
 use tokio::sync::oneshot;
 
-use super::ingest;
 use super::limits::{ConnInfo, ConnState};
 use super::state::{AppState, Batch, Next};
 use crate::analyze::Stats;
 use crate::event::Kind;
+use crate::source::http as ingest;
 
 const SCRIPT: &str = include_str!("../../assets/web/live.js");
 const STYLE: &str = include_str!("../../assets/web/live.css");
