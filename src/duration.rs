@@ -67,6 +67,11 @@ pub fn parse(s: &str) -> Result<Duration, DurationError> {
     }
 }
 
+/// Whole seconds of [`parse`], for the flags that count in seconds (`--keep`, `--bin`).
+pub fn seconds(s: &str) -> Option<i64> {
+    parse(s).ok().and_then(|d| i64::try_from(d.as_secs()).ok())
+}
+
 /// [`parse`] for values that must be longer than zero.
 pub fn parse_positive(s: &str) -> Result<Duration, DurationError> {
     match parse(s)? {

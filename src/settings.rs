@@ -537,9 +537,7 @@ pub fn parse_time(s: &str, tz: &TimeZone) -> Result<i64> {
 /// A duration such as `90d`, `12h`, `1.5h`, `45s`, `2w` or plain seconds, in
 /// whole seconds (`--keep`, `--bin`, `--fade`): [`crate::duration::parse`].
 pub fn parse_duration(s: &str) -> Option<i64> {
-    crate::duration::parse(s)
-        .ok()
-        .and_then(|d| i64::try_from(d.as_secs()).ok())
+    crate::duration::seconds(s)
 }
 
 /// A zone name (`Europe/Paris`) or a fixed offset (`+02:00`, `-0500`).
