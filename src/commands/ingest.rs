@@ -33,16 +33,18 @@ pub(super) fn ingest(settings: &Settings, a: &IngestArgs, db: Option<&str>) -> R
                 .map(|n| format!(" ({n})"))
                 .unwrap_or_default();
             eprintln!(
-                "sshmap: {}: {:+} events, {} read{note}",
+                "sshmap: {}: {:+} events{note}",
                 crate::escape::terminal(&r.input),
-                r.added,
-                bytes(r.read_bytes)
+                r.added
             );
             if settings.verbose >= 1 {
+                // What a re-run costs: the new bytes, plus the window re-read
+                // before them to rebuild connection state.
                 eprintln!(
-                    "sshmap: {}: {} new bytes read",
+                    "sshmap: {}: {} new bytes read ({} in all)",
                     crate::escape::terminal(&r.input),
-                    r.new_bytes
+                    r.new_bytes,
+                    bytes(r.read_bytes)
                 );
             }
         }
