@@ -1,4 +1,5 @@
-//! Parser throughput: `parse::parse_block` on one thread, and the whole
+//! Parser throughput: `parse::parse_block` on one thread, its envelope and
+//! message stages alone, and the whole
 //! `flow::run` (read, parallel parse, correlate) on a file, in bytes/s.
 //!
 //! Input: the first ~20 MB of `bench-data/auth-1m.log` (`scripts/gen-bench-log.py`)
@@ -11,7 +12,7 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sshmap::flow::{self, Options, TimeRange};
-use sshmap::parse::parse_block;
+use sshmap::parse::{envelope, message, parse_block};
 use sshmap::source::Input;
 
 const SIZE: usize = 20 << 20;
@@ -112,6 +113,32 @@ fn bench(c: &mut Criterion) {
             black_box(parse_block(black_box(&data), 1, false))
                 .lines
                 .len()
+        })
+    });
+
+    // The stages of `parse_block` one by one (issue #15), over the same lines.
+    let lines: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
+    g.bench_function("envelope::split_cached (1 thread)", |b| {
+        b.iter(|| {
+            let mut cache = envelope::StampCache::default();
+            lines
+                .iter()
+                .filter(|l| envelope::split_cached(black_box(l), &mut cache).is_ok())
+                .count()
+        })
+    });
+    let messages: Vec<Vec<u8>> = lines
+        .iter()
+        .filter_map(|l| envelope::split(l).ok())
+        .filter(|e| e.program.is_some())
+        .map(|e| e.msg.into_owned())
+        .collect();
+    g.bench_function("message::classify (1 thread, sshd messages)", |b| {
+        b.iter(|| {
+            messages
+                .iter()
+                .map(|m| message::classify(black_box(m)).count)
+                .sum::<u32>()
         })
     });
 
