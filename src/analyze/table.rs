@@ -157,27 +157,7 @@ pub fn render(s: &Summary) -> String {
             &asns,
         );
     }
-    if !s.successful_logins.is_empty() {
-        let rows: Vec<Vec<String>> = s
-            .successful_logins
-            .iter()
-            .take(20)
-            .map(|l| {
-                vec![
-                    l.ts.clone(),
-                    cut(l.user.as_deref().unwrap_or(""), NAME_WIDTH),
-                    l.ip.clone().unwrap_or_default(),
-                    cut(l.method.as_deref().unwrap_or(""), 24),
-                ]
-            })
-            .collect();
-        table(
-            &mut out,
-            "Successful logins",
-            &["time", "user", "ip", "method"],
-            &rows,
-        );
-    }
+    logins(&mut out, s);
     histogram(&mut out, s);
     let _ = writeln!(out, "\nInputs");
     for i in &s.inputs {
@@ -203,6 +183,80 @@ pub fn render(s: &Summary) -> String {
         out.push('\n');
     }
     out
+}
+
+/// How many logins the terminal lists; the rest are counted.
+const LOGINS_SHOWN: usize = 20;
+
+/// What came before a login, in words ("" for an ordinary one).
+fn why(l: &super::Success) -> String {
+    let mut w = Vec::new();
+    if l.failures_from_ip > 0 {
+        w.push(format!("after {} failures from this IP", num(l.failures_from_ip)));
+    }
+    if l.failures_for_user > 0 {
+        let after = if w.is_empty() { "after " } else { "" };
+        w.push(format!("{after}{} failures for this user", num(l.failures_for_user)));
+    }
+    if l.new_country {
+        w.push("new country for this user".to_string());
+    }
+    w.join(", ")
+}
+
+/// Successful logins, suspicious ones first, cut at [`LOGINS_SHOWN`] with a count of the rest.
+fn logins(out: &mut String, s: &Summary) {
+    let total = s.successful_logins_total;
+    if total == 0 {
+        return;
+    }
+    let rows: Vec<Vec<String>> = s
+        .successful_logins
+        .iter()
+        .take(LOGINS_SHOWN)
+        .map(|l| {
+            vec![
+                l.ts.get(..19).unwrap_or(&l.ts).replace('T', " "),
+                cut(l.user.as_deref().unwrap_or(""), 20),
+                l.ip.clone().unwrap_or_default(),
+                l.country.clone().unwrap_or_default(),
+                cut(l.method.as_deref().unwrap_or(""), 16),
+                why(l),
+            ]
+        })
+        .collect();
+    let title = format!(
+        "Successful logins: {}, {} suspicious (listed first)",
+        num(total),
+        num(s.suspicious_logins)
+    );
+    table(
+        out,
+        &title,
+        &["time", "user", "ip", "cc", "method", "before"],
+        &rows,
+    );
+    let _ = writeln!(
+        out,
+        "  suspicious: after failures from the address or for the user, or from a new country"
+    );
+    let shown = rows.len() as u64;
+    if total > shown {
+        let rest_suspicious = s.suspicious_logins.saturating_sub(
+            s.successful_logins
+                .iter()
+                .take(LOGINS_SHOWN)
+                .filter(|l| l.suspicious())
+                .count() as u64,
+        );
+        let _ = writeln!(
+            out,
+            "  … {} more ({} of them suspicious); `sshmap stats --json` lists up to {}",
+            num(total - shown),
+            num(rest_suspicious),
+            num(s.successful_logins.len() as u64)
+        );
+    }
 }
 
 /// Attempts per hour: each hour of the range when it spans at most two days,

@@ -20,3 +20,4 @@ mod ship;
 mod store;
 mod timelapse;
 mod util;
+mod views;

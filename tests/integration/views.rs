@@ -1,0 +1,124 @@
+//! What users see in each view (issue #16): suspicious logins first and cut
+//! lists that say so, terminal width and colour, chart sizing and refusals.
+//!
+//! Browser checks run `tests/browser/views.mjs` with `SSHMAP_TEST_BROWSER=1`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::util::run;
+
+/// `Nov 22 HH:MM:SS` for a second of the day.
+fn at(secs: u32) -> String {
+    format!(
+        "Nov 22 {:02}:{:02}:{:02}",
+        secs / 3600 % 24,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// A busy day: `logins` ordinary public-key logins of `deploy` from a few
+/// addresses, a brute force on root from 218.92.0.34 (China) that ends in a
+/// login, and a login of `deploy` from a new country (185.220.101.45, Germany).
+fn busy_day(dir: &Path, logins: u32) -> PathBuf {
+    let mut log = String::new();
+    let step = 80_000 / logins.max(1);
+    let mut pid = 1000;
+    for i in 0..logins {
+        pid += 1;
+        let _ = writeln!(
+            log,
+            "{} web1 sshd[{pid}]: Accepted publickey for deploy from 81.2.69.{} port {} ssh2: ED25519 SHA256:abc",
+            at(i * step),
+            1 + i % 3,
+            40000 + i % 20000
+        );
+        if i % 7 == 0 {
+            pid += 1;
+            let _ = writeln!(
+                log,
+                "{} web1 sshd[{pid}]: Failed password for invalid user admin{} from 45.{}.33.{} port 5{:04} ssh2",
+                at(i * step + 1),
+                i % 50,
+                60 + i % 100,
+                1 + i % 200,
+                i % 10000
+            );
+        }
+    }
+    for k in 0..300 {
+        pid += 1;
+        let _ = writeln!(
+            log,
+            "{} web1 sshd[{pid}]: Failed password for root from 218.92.0.34 port {} ssh2",
+            at(30_000 + k),
+            30000 + k
+        );
+    }
+    let _ = writeln!(
+        log,
+        "{} web1 sshd[{}]: Accepted password for root from 218.92.0.34 port 44444 ssh2",
+        at(30_400),
+        pid + 1
+    );
+    let _ = writeln!(
+        log,
+        "{} web1 sshd[{}]: Accepted publickey for deploy from 185.220.101.45 port 44445 ssh2: ED25519 SHA256:abc",
+        at(60_000),
+        pid + 2
+    );
+    let p = dir.join("busy.log");
+    std::fs::write(&p, log).unwrap();
+    p
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("views").join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn stdout(args: &[&str]) -> String {
+    let o = run(args);
+    assert!(
+        o.status.success(),
+        "sshmap {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn logins_suspicious_first_and_cut_lists_say_so() {
+    let dir = tmp("logins");
+    let log = busy_day(&dir, 5_200);
+    let log = log.to_str().unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&["stats", "--year", "2026", "--json", log])).unwrap();
+    assert_eq!(json["successful_logins_total"], 5_202);
+    assert_eq!(json["suspicious_logins"], 2);
+    let list = json["successful_logins"].as_array().unwrap();
+    assert_eq!(list.len(), 1000, "the JSON list is cut at 1,000 and says the total");
+    assert_eq!(list[0]["ip"], "218.92.0.34");
+    assert_eq!(list[0]["failures_from_ip"], 300);
+    assert_eq!(list[0]["failures_for_user"], 300);
+    assert_eq!(list[1]["ip"], "185.220.101.45");
+    assert_eq!(list[1]["new_country"], true);
+    assert_eq!(list[2]["failures_from_ip"], 0);
+
+    let text = stdout(&["stats", "--year", "2026", log]);
+    let section = &text[text.find("Successful logins").expect("a logins table")..];
+    let lines: Vec<&str> = section.lines().collect();
+    assert!(lines[0].contains("5,202") && lines[0].contains("2 suspicious"), "{}", lines[0]);
+    assert!(
+        lines[2].contains("218.92.0.34") && lines[2].contains("after 300 failures from this IP, 300 failures for this user"),
+        "the brute-forced login comes first: {}",
+        lines[2]
+    );
+    assert!(lines[3].contains("new country for this user"), "{}", lines[3]);
+    assert!(
+        section.contains("… 5,182 more (0 of them suspicious)"),
+        "the cut list says how many more:\n{section}"
+    );
+}
