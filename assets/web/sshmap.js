@@ -480,34 +480,129 @@
   }
 
   // ---------- successful logins ----------
+  // Suspicious logins (after failures from the address or for the user, or from a
+  // new country for the user) come first as cards; the others are collapsed
+  // into one line with counts until the user asks for them.
+  var LOGIN_STEP = 10, ROUTINE_STEP = 50;
+  function suspicious(s) { return s.fb > 0 || s.fu > 0 || s.nc; }
+  function loginRank(a, b) {
+    return (b.fb - a.fb) || ((b.nc ? 1 : 0) - (a.nc ? 1 : 0)) || ((b.fu || 0) - (a.fu || 0)) || (a.t - b.t);
+  }
+  function loginMatches(s, q) {
+    if (!q) return true;
+    var hay = [s.u, s.ip, s.c, s.m, s.c ? (country(D.countries.findIndex(function (x) { return x.cc === s.c; })) || {}).name : null]
+      .filter(function (x) { return x !== null && x !== undefined; }).join(' ').toLowerCase();
+    return hay.indexOf(q) >= 0;
+  }
+  function loginWhy(s) {
+    var w = [];
+    if (s.fb > 0) w.push('after ' + num(s.fb) + ' failed attempt' + (s.fb > 1 ? 's' : '') + ' from this address');
+    if (s.fu > 0) w.push((w.length ? '' : 'after ') + num(s.fu) + ' failed attempt' + (s.fu > 1 ? 's' : '') + ' for this user');
+    if (s.nc) w.push('first login of this user from ' + (s.c || 'this country'));
+    return w.join(', ');
+  }
+  function loginCard(s) {
+    var d = el('div', 'success' + (suspicious(s) ? ' brute' : ''));
+    var c = s.c ? ' (' + s.c + ')' : '';
+    d.appendChild(el('div', 'head', time(s.t) + '  ' + (s.u === null ? '?' : s.u) + ' from ' + (s.ip || 'unknown address') + c + (s.m ? ' by ' + s.m : '')));
+    d.appendChild(el('div', null, loginWhy(s)));
+    if (s.fb > 0 && s.rf.length) {
+      d.appendChild(el('div', 'muted', 'the last failures from this address:'));
+      var ul = el('ul');
+      s.rf.forEach(function (f) { ul.appendChild(el('li', null, time(f.t) + '  ' + f.k + '  ' + (f.u === null ? '' : f.u))); });
+      d.appendChild(ul);
+    }
+    if (s.i !== null && s.i !== undefined) {
+      var b = el('button', null, 'sessions of ' + s.ip);
+      b.addEventListener('click', function () { showIp(s.i, s.t); });
+      d.appendChild(b);
+    }
+    return d;
+  }
   function renderSuccesses() {
     var box = $('successes');
     clear(box);
-    var t1 = D.t0 + lo() * D.bin, t2 = D.t0 + (hi() + 1) * D.bin, n = 0;
-    D.successes.forEach(function (s) {
-      if (s.t < t1 || s.t >= t2) return;
-      n++;
-      var d = el('div', 'success' + (s.fb > 0 ? ' brute' : ''));
-      var c = s.c ? ' (' + s.c + ')' : '';
-      d.appendChild(el('div', 'head', time(s.t) + '  ' + (s.u === null ? '?' : s.u) + ' from ' + (s.ip || 'unknown address') + c + (s.m ? ' by ' + s.m : '')));
-      if (s.fb > 0) {
-        d.appendChild(el('div', null, 'after ' + num(s.fb) + ' failed attempt' + (s.fb > 1 ? 's' : '') + ' from this address; the last:'));
-        var ul = el('ul');
-        s.rf.forEach(function (f) { ul.appendChild(el('li', null, time(f.t) + '  ' + f.k + '  ' + (f.u === null ? '' : f.u))); });
-        d.appendChild(ul);
-      } else d.appendChild(el('div', 'muted', 'no failed attempt from this address before'));
-      if (s.i !== null && s.i !== undefined) {
-        var b = el('button', null, 'sessions of ' + s.ip);
-        b.addEventListener('click', function () { showIp(s.i); });
-        d.appendChild(b);
-      }
-      box.appendChild(d);
+    var t1 = D.t0 + lo() * D.bin, t2 = D.t0 + (hi() + 1) * D.bin;
+    var q = (S.loginQuery || '').trim().toLowerCase();
+    var inRange = D.successes.filter(function (s) { return s.t >= t1 && s.t < t2; });
+    var shown = inRange.filter(function (s) { return loginMatches(s, q); });
+    var sus = shown.filter(suspicious).sort(loginRank);
+    var routine = shown.filter(function (s) { return !suspicious(s); }).sort(function (a, b) { return a.t - b.t; });
+    // Without a filter or range, the count of routine logins is the true total, not the page's cut list.
+    var routineAll = !q && !S.range && D.totals.suspicious !== undefined ? Math.max(routine.length, D.totals.successes - D.totals.suspicious) : routine.length;
+    var bar = el('div', 'bar');
+    var input = el('input');
+    input.type = 'search'; input.id = 'login-filter'; input.placeholder = 'filter: user, IP, country, method';
+    input.value = S.loginQuery || '';
+    input.addEventListener('input', function () {
+      S.loginQuery = input.value; S.loginShow = LOGIN_STEP; S.routineShow = 0;
+      renderSuccesses();
+      var again = $('login-filter'); again.focus(); again.setSelectionRange(again.value.length, again.value.length);
     });
-    if (!n) box.appendChild(el('p', 'muted', 'No successful login' + (S.range ? ' in this range.' : '.')));
-    else if (D.successes.length < D.totals.successes && !S.range) box.appendChild(el('p', 'muted', 'The first ' + D.successes.length + ' of ' + num(D.totals.successes) + ' are listed.'));
+    bar.appendChild(input);
+    bar.appendChild(el('span', 'muted', num(sus.length) + ' suspicious · ' + num(routineAll) + ' other' +
+      (q ? ' matching' : '') + (S.range ? ' in this range' : '') +
+      ' · suspicious: after failures from the address or for the user, or the user’s first login from a country'));
+    box.appendChild(bar);
+    if (!inRange.length) { box.appendChild(el('p', 'muted', 'No successful login' + (S.range ? ' in this range.' : '.'))); return; }
+    var limit = S.loginShow || LOGIN_STEP;
+    sus.slice(0, limit).forEach(function (s) { box.appendChild(loginCard(s)); });
+    if (sus.length > limit) {
+      var more = el('button', 'more-logins', 'show ' + num(Math.min(LOGIN_STEP * 5, sus.length - limit)) + ' more of ' + num(sus.length - limit) + ' suspicious');
+      more.addEventListener('click', function () { S.loginShow = limit + LOGIN_STEP * 5; renderSuccesses(); });
+      box.appendChild(more);
+    }
+    if (routine.length) {
+      // One line for the routine logins: who, from how many addresses, and a button.
+      var users = {}, ips = {};
+      routine.forEach(function (s) { var u = s.u === null ? '?' : s.u; users[u] = (users[u] || 0) + 1; if (s.ip) ips[s.ip] = 1; });
+      var top = Object.keys(users).sort(function (a, b) { return users[b] - users[a]; });
+      var line = el('div', 'routine');
+      var all = routineAll, cut = all > routine.length;
+      line.appendChild(el('span', null, num(all) + ' other login' + (all > 1 ? 's' : '') + ' (no failure before, known country)' +
+        (cut ? '; of the ' + num(routine.length) + ' kept in this page: ' : ': ') +
+        top.slice(0, 5).map(function (u) { return u + ' ×' + num(users[u]); }).join(', ') + (top.length > 5 ? ', …' : '') +
+        ' from ' + num(Object.keys(ips).length) + ' address' + (Object.keys(ips).length === 1 ? '' : 'es') + ' '));
+      var n = S.routineShow || 0;
+      var tog = el('button', 'routine-toggle', n ? 'hide' : 'show');
+      tog.addEventListener('click', function () { S.routineShow = n ? 0 : ROUTINE_STEP; renderSuccesses(); });
+      line.appendChild(tog);
+      box.appendChild(line);
+      if (n) {
+        var t = el('table', 'routine-list'), hr = el('tr');
+        ['time', 'user', 'address', 'country', 'method'].forEach(function (h) { hr.appendChild(el('th', null, h)); });
+        t.appendChild(hr);
+        routine.slice(0, n).forEach(function (s) {
+          var tr = el('tr', s.i !== null && s.i !== undefined ? 'click' : '');
+          [time(s.t), s.u === null ? '?' : s.u, s.ip || '', s.c || '', s.m || ''].forEach(function (x) { tr.appendChild(el('td', null, x)); });
+          if (s.i !== null && s.i !== undefined) tr.addEventListener('click', function () { showIp(s.i, s.t); });
+          t.appendChild(tr);
+        });
+        box.appendChild(t);
+        if (routine.length > n) {
+          var mb = el('button', 'more-logins', 'show ' + num(Math.min(ROUTINE_STEP, routine.length - n)) + ' more of ' + num(routine.length - n));
+          mb.addEventListener('click', function () { S.routineShow = n + ROUTINE_STEP; renderSuccesses(); });
+          box.appendChild(mb);
+        }
+      }
+    }
+    if (D.successes.length < D.totals.successes && !S.range)
+      box.appendChild(el('p', 'muted', 'The page keeps ' + num(D.successes.length) + ' of ' + num(D.totals.successes) +
+        ' logins: every suspicious one up to 1,000, and the first 1,000 others.'));
   }
 
   // ---------- live updates ----------
+  function userFailures(u) {
+    if (u === null) return 0;
+    var un = D.users.filter(function (x) { return x.u === u; })[0], n = 0;
+    if (un) for (var i = 1; i < un.s.length; i += 2) n += un.s[i];
+    return n;
+  }
+  function newCountry(u, cc) {
+    if (u === null || !cc) return false;
+    var before = D.successes.filter(function (s) { return s.u === u && s.c; });
+    return before.length > 0 && !before.some(function (s) { return s.c === cc; });
+  }
   // Folds one event into the snapshot (the live map's stream):
   // {t, attempts, success, ip, country, country_name, city, x, y, p, asn, org, user}.
   function append(ev) {
@@ -537,8 +632,10 @@
         D.ips.push(r); D.totals.unique_ips++;
       }
       if (ev.success) {
-        D.successes.push({ t: ev.t, i: D.ips.indexOf(r), ip: ev.ip, u: ev.user === undefined ? null : ev.user, m: ev.m || null,
-          c: ev.country || null, fb: r.a, rf: (r.rf || []).slice() });
+        var uu = ev.user === undefined ? null : ev.user;
+        D.successes.push({ t: ev.t, i: D.ips.indexOf(r), ip: ev.ip, u: uu, m: ev.m || null,
+          c: ev.country || null, fb: r.a, fu: userFailures(uu), nc: newCountry(uu, ev.country), rf: (r.rf || []).slice() });
+        if (suspicious(D.successes[D.successes.length - 1])) D.totals.suspicious = (D.totals.suspicious || 0) + 1;
       }
       r.a += a; r.e += 1; r.l = Math.max(r.l, ev.t); if (ev.success) r.ok++;
       if (a) {

@@ -131,7 +131,15 @@ struct SuccessRec {
     method: Option<String>,
     country: Option<Arc<str>>,
     failures_before: u64,
+    failures_for_user: u64,
+    new_country: bool,
     recent: Vec<Failure>,
+}
+
+impl SuccessRec {
+    fn suspicious(&self) -> bool {
+        self.failures_before > 0 || self.failures_for_user > 0 || self.new_country
+    }
 }
 
 const NO_USER: u32 = u32::MAX;
@@ -149,8 +157,15 @@ pub struct Collector {
     users: Vec<SeriesAgg>,
     countries: HashMap<Arc<str>, SeriesAgg>,
     asns: HashMap<u32, SeriesAgg>,
+    /// Logins kept for the page: suspicious ones and the others, each capped
+    /// at [`MAX_SUCCESSES`], so a day of routine logins cannot crowd out one
+    /// that came after a brute force.
     successes: Vec<SuccessRec>,
+    ordinary: Vec<SuccessRec>,
     successes_total: u64,
+    suspicious_total: u64,
+    /// Countries each user id has logged in from.
+    login_countries: HashMap<u32, Vec<Arc<str>>>,
 }
 
 impl Default for Collector {
@@ -174,7 +189,10 @@ impl Collector {
             countries: HashMap::default(),
             asns: HashMap::default(),
             successes: Vec::new(),
+            ordinary: Vec::new(),
             successes_total: 0,
+            suspicious_total: 0,
+            login_countries: HashMap::default(),
         }
     }
 
@@ -235,7 +253,7 @@ impl Collector {
         }
         let Some(ip) = ev.ip else {
             if success {
-                self.push_success(ev, None);
+                self.push_success(ev, None, uid);
             }
             return;
         };
@@ -269,7 +287,7 @@ impl Collector {
             }
         };
         if success {
-            self.push_success(ev, Some(idx));
+            self.push_success(ev, Some(idx), uid);
         }
         let r = &mut self.ips[idx];
         r.attempts += attempts;
@@ -334,23 +352,46 @@ impl Collector {
         }
     }
 
-    fn push_success(&mut self, ev: &Event, ip: Option<usize>) {
-        if self.successes.len() >= MAX_SUCCESSES {
-            return;
+    fn push_success(&mut self, ev: &Event, ip: Option<usize>, uid: u32) {
+        let country = ev.geo.as_ref().and_then(|g| g.country.clone());
+        let mut new_country = false;
+        if let (true, Some(c)) = (uid != NO_USER, &country) {
+            let seen = self.login_countries.entry(uid).or_default();
+            if !seen.contains(c) {
+                new_country = !seen.is_empty();
+                if seen.len() < 16 {
+                    seen.push(c.clone());
+                }
+            }
         }
         let (failures_before, recent) = match ip.map(|i| &self.ips[i]) {
             Some(r) => (r.failures, r.recent.iter().copied().collect()),
             None => (0, Vec::new()),
         };
-        self.successes.push(SuccessRec {
+        let rec = SuccessRec {
             ts: ev.ts,
             ip,
             user: ev.user.clone(),
             method: ev.method.clone(),
-            country: ev.geo.as_ref().and_then(|g| g.country.clone()),
+            country,
             failures_before,
+            failures_for_user: if uid == NO_USER {
+                0
+            } else {
+                self.users[uid as usize].attempts
+            },
+            new_country,
             recent,
-        });
+        };
+        let list = if rec.suspicious() {
+            self.suspicious_total += 1;
+            &mut self.successes
+        } else {
+            &mut self.ordinary
+        };
+        if list.len() < MAX_SUCCESSES {
+            list.push(rec);
+        }
     }
 
     /// The `stats --json` object of the same events (the report's totals).
@@ -575,6 +616,7 @@ impl Collector {
         let successes = self
             .successes
             .iter()
+            .chain(&self.ordinary)
             .map(|s| SuccessOut {
                 t: s.ts.unix_secs(),
                 i: s.ip.map(|i| out_index[i]).filter(|&k| k != usize::MAX),
@@ -583,6 +625,8 @@ impl Collector {
                 m: s.method.clone(),
                 c: s.country.as_deref().map(str::to_string),
                 fb: s.failures_before,
+                fu: s.failures_for_user,
+                nc: s.new_country,
                 rf: s
                     .recent
                     .iter()
@@ -608,6 +652,7 @@ impl Collector {
                 unique_ips: summary.unique_ips,
                 countries: summary.countries,
                 successes: self.successes_total,
+                suspicious: self.suspicious_total,
             },
             bin: BASE * factor,
             t0: b0 * factor * BASE,
@@ -663,6 +708,8 @@ pub struct Totals {
     pub unique_ips: u64,
     pub countries: u64,
     pub successes: u64,
+    /// Logins after failures from the address or for the user, or from a new country.
+    pub suspicious: u64,
 }
 
 /// A country; `s` is flat `[bin, attempts, events, …]`.
@@ -746,6 +793,10 @@ pub struct SuccessOut {
     pub c: Option<String>,
     /// Failed attempts from the same address before this login.
     pub fb: u64,
+    /// Failed attempts on the same user name (any address) before this login.
+    pub fu: u64,
+    /// The user had logged in before, never from this country.
+    pub nc: bool,
     /// The last of them.
     pub rf: Vec<FailureOut>,
 }

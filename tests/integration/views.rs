@@ -122,3 +122,45 @@ fn logins_suspicious_first_and_cut_lists_say_so() {
         "the cut list says how many more:\n{section}"
     );
 }
+
+/// Runs `tests/browser/views.mjs MODE ARGS…`; `None` when browser tests are off.
+fn browser(mode: &str, args: &[&Path]) -> Option<serde_json::Value> {
+    if !crate::ship::browser_tests_enabled(mode) {
+        return None;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let o = std::process::Command::new("node")
+        .arg(root.join("tests/browser/views.mjs"))
+        .arg(mode)
+        .args(args)
+        .output()
+        .expect("run node");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "browser check {mode} failed: {text}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    Some(serde_json::from_str(text.trim()).expect("one JSON object"))
+}
+
+#[test]
+fn report_with_5000_logins_stays_a_few_screens_tall_until_expanded() {
+    let dir = tmp("report-logins");
+    let log = busy_day(&dir, 5_200);
+    let html = dir.join("report.html");
+    stdout(&[
+        "report",
+        "--year",
+        "2026",
+        log.to_str().unwrap(),
+        "-o",
+        html.to_str().unwrap(),
+    ]);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains(r#""fu":300"#) && page.contains(r#""nc":true"#));
+    let shot = dir.join("logins.png");
+    if let Some(out) = browser("logins", &[&html, &shot]) {
+        eprintln!("{out}");
+    }
+}

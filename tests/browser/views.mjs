@@ -1,0 +1,61 @@
+// Browser checks of what users see in the HTML report (issue #16), run by
+// tests/integration/views.rs: drives Debian's chromium headless and prints one
+// JSON object of findings; exits 1 when a check fails.
+//
+//   node tests/browser/views.mjs logins REPORT.html SCREENSHOT.png
+//
+// logins: a day of 5,000+ logins keeps the page within a few screens until the
+// user expands the routine ones; the brute-forced login is the first card; the
+// filter narrows the list.
+import { chromium } from 'playwright-core';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const [mode, htmlPath, shotPath] = process.argv.slice(2);
+const failures = [];
+const out = { errors: [] };
+function check(ok, what) { if (!ok) failures.push(what); }
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-dev-shm-usage'],
+});
+try {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => out.errors.push('pageerror: ' + e.message));
+  page.on('console', (m) => { if (m.type() === 'error') out.errors.push('console: ' + m.text()); });
+  await page.goto(pathToFileURL(resolve(htmlPath)).href, { waitUntil: 'load' });
+  await page.waitForSelector('body[data-rendered="1"]', { timeout: 30000 });
+  const height = () => page.evaluate(() => document.documentElement.scrollHeight);
+  if (mode === 'logins') {
+    out.height = await height();
+    check(out.height < 5 * 1000, `page is ${out.height} px tall with the logins collapsed (want < 5 screens)`);
+    out.cards = await page.$$eval('#successes .success', (c) => c.length);
+    check(out.cards >= 2 && out.cards <= 10, `${out.cards} login cards shown before expanding`);
+    out.first = await page.textContent('#successes .success');
+    check(out.first.includes('218.92.0.34') && out.first.includes('after 300 failed attempts'), 'the brute-forced login is not first: ' + out.first);
+    out.routine = await page.textContent('#successes .routine');
+    check(/5,200 other logins/.test(out.routine), 'routine logins not counted: ' + out.routine);
+    await page.screenshot({ path: shotPath, fullPage: false, clip: { x: 0, y: Math.max(0, out.height - 1000), width: 1400, height: 1000 } }).catch(() => {});
+    await page.locator('#successes').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: shotPath });
+    await page.click('#successes .routine-toggle');
+    out.rowsExpanded = await page.$$eval('#successes table.routine-list tr', (r) => r.length - 1);
+    check(out.rowsExpanded === 50, `expanding shows ${out.rowsExpanded} rows, want 50`);
+    out.heightExpanded = await height();
+    check(out.heightExpanded > out.height, 'expanding did not grow the page');
+    await page.fill('#login-filter', '185.220');
+    out.filtered = await page.$$eval('#successes .success', (c) => c.map((x) => x.textContent));
+    check(out.filtered.length === 1 && out.filtered[0].includes('first login of this user from DE'), 'filter: ' + JSON.stringify(out.filtered));
+    out.routineFiltered = await page.$$eval('#successes .routine', (c) => c.length);
+    check(out.routineFiltered === 0, 'routine logins still listed under a filter that matches none');
+  }
+  check(out.errors.length === 0, 'page errors: ' + out.errors.join('; '));
+} finally {
+  await browser.close();
+}
+out.failures = failures;
+console.log(JSON.stringify(out));
+process.exit(failures.length ? 1 : 0);
