@@ -74,7 +74,9 @@ fn busy_day(dir: &Path, logins: u32) -> PathBuf {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("views").join(name);
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("views")
+        .join(name);
     std::fs::create_dir_all(&d).unwrap();
     d
 }
@@ -99,7 +101,11 @@ fn logins_suspicious_first_and_cut_lists_say_so() {
     assert_eq!(json["successful_logins_total"], 5_202);
     assert_eq!(json["suspicious_logins"], 2);
     let list = json["successful_logins"].as_array().unwrap();
-    assert_eq!(list.len(), 1000, "the JSON list is cut at 1,000 and says the total");
+    assert_eq!(
+        list.len(),
+        1000,
+        "the JSON list is cut at 1,000 and says the total"
+    );
     assert_eq!(list[0]["ip"], "218.92.0.34");
     assert_eq!(list[0]["failures_from_ip"], 300);
     assert_eq!(list[0]["failures_for_user"], 300);
@@ -110,17 +116,120 @@ fn logins_suspicious_first_and_cut_lists_say_so() {
     let text = stdout(&["stats", "--year", "2026", log]);
     let section = &text[text.find("Successful logins").expect("a logins table")..];
     let lines: Vec<&str> = section.lines().collect();
-    assert!(lines[0].contains("5,202") && lines[0].contains("2 suspicious"), "{}", lines[0]);
     assert!(
-        lines[2].contains("218.92.0.34") && lines[2].contains("after 300 failures from this IP, 300 failures for this user"),
-        "the brute-forced login comes first: {}",
-        lines[2]
+        lines[0].contains("5,202") && lines[0].contains("2 suspicious"),
+        "{}",
+        lines[0]
     );
-    assert!(lines[3].contains("new country for this user"), "{}", lines[3]);
+    assert!(
+        lines[2].contains("218.92.0.34"),
+        "the brute-forced login comes first:\n{section}"
+    );
+    assert!(
+        lines[3].contains("↳ after 300 failures from this IP, 300 failures for this user"),
+        "with what came before it:\n{section}"
+    );
+    assert!(lines[4].contains("185.220.101.45"), "{section}");
+    assert!(
+        lines[5].contains("↳ new country for this user"),
+        "{section}"
+    );
     assert!(
         section.contains("… 5,182 more (0 of them suspicious)"),
         "the cut list says how many more:\n{section}"
     );
+}
+
+/// Lines of `sshmap stats` output with `COLUMNS` set, in characters.
+fn widths(log: &str, columns: &str) -> Vec<(usize, String)> {
+    let o = crate::util::sshmap()
+        .args(["stats", "--year", "2026", log])
+        .env("COLUMNS", columns)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| (l.chars().count(), l.to_string()))
+        .collect()
+}
+
+#[test]
+fn stats_fits_60_columns_and_sorts_kinds_by_count() {
+    let dir = tmp("columns");
+    let busy = busy_day(&dir, 600);
+    let sample = crate::util::fixture("sample/auth.log");
+    for log in [busy.to_str().unwrap(), sample.to_str().unwrap()] {
+        for (n, l) in widths(log, "60") {
+            assert!(n <= 60, "{n} columns: {l:?}");
+        }
+        // Wider terminals get longer bars, not cut ones.
+        let wide = widths(log, "120");
+        let bar = |ls: &[(usize, String)]| {
+            ls.iter()
+                .map(|(_, l)| l.matches('█').count())
+                .max()
+                .unwrap()
+        };
+        assert!(
+            bar(&wide) > bar(&widths(log, "60")),
+            "bars scale to the width"
+        );
+    }
+    let text = stdout(&["stats", "--year", "2026", sample.to_str().unwrap()]);
+    let kinds: Vec<u64> = text[text.find("Events by kind").unwrap()..]
+        .lines()
+        .skip(2)
+        .take_while(|l| !l.is_empty())
+        .map(|l| {
+            l.split_whitespace()
+                .last()
+                .unwrap()
+                .replace(',', "")
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        kinds.len() > 3 && kinds.windows(2).all(|w| w[0] >= w[1]),
+        "{kinds:?}"
+    );
+}
+
+/// Runs `sshmap stats` in a pseudo-terminal (util-linux `script`), with `env`.
+fn stats_on_a_tty(env: &str) -> Option<String> {
+    let bin = env!("CARGO_BIN_EXE_sshmap");
+    let sample = crate::util::fixture("sample/auth.log");
+    let o = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{env} {bin} stats --year 2026 {}", sample.display()),
+            "/dev/null",
+        ])
+        .output()
+        .ok()?;
+    o.status
+        .success()
+        .then(|| String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+#[test]
+fn stats_colours_a_terminal_unless_no_color_and_never_a_pipe() {
+    let piped = stdout(&[
+        "stats",
+        "--year",
+        "2026",
+        crate::util::fixture("sample/auth.log").to_str().unwrap(),
+    ]);
+    assert!(!piped.contains('\x1b'), "colour in a pipe");
+    let Some(tty) = stats_on_a_tty("env -u NO_COLOR") else {
+        eprintln!("no `script` to make a pseudo-terminal: skipped");
+        return;
+    };
+    assert!(tty.contains("\x1b[1m"), "no colour on a terminal");
+    let no_color = stats_on_a_tty("NO_COLOR=1").unwrap();
+    assert!(!no_color.contains('\x1b'), "NO_COLOR is ignored");
 }
 
 /// Runs `tests/browser/views.mjs MODE ARGS…`; `None` when browser tests are off.
