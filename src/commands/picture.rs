@@ -411,6 +411,9 @@ impl By {
 }
 
 /// Counts per `--by` key, fed one event at a time.
+/// The `--by asn` row of events whose address no ASN database knows.
+const UNKNOWN_AS: &str = "(unknown AS)";
+
 #[derive(Default)]
 pub struct ChartAgg {
     counts: HashMap<String, u64>,
@@ -448,7 +451,7 @@ impl ChartAgg {
                     Some(o) => format!("AS{a} {o}"),
                     None => format!("AS{a}"),
                 },
-                None => "(unknown AS)".to_string(),
+                None => UNKNOWN_AS.to_string(),
             }),
             By::Hour => {
                 // Hours of the day in the log's own offset (the first event's), as `stats` does.
@@ -504,7 +507,12 @@ pub fn chart(settings: &Settings, args: ChartArgs) -> Result<i32> {
         None => Style::Bar,
         Some(s) => Style::from_name(s).with_context(|| format!("--style {s:?}: use bar or pie"))?,
     };
-    let (width, height) = args.size.as_deref().map_or(Ok((1200, 750)), parse_size)?;
+    if by == By::Hour && style == Style::Pie {
+        anyhow::bail!(
+            "--by hour --style pie: slices of a clock read badly; use --style bar (the default) for 24 columns in order"
+        );
+    }
+    let size = args.size.as_deref().map(parse_size).transpose()?;
     let theme = theme(args.theme.as_deref())?;
     let filter = Filter::new(settings, &args.input, args.kind.as_deref())?;
     let mut agg = ChartAgg::default();
@@ -523,9 +531,25 @@ pub fn chart(settings: &Settings, args: ChartArgs) -> Result<i32> {
         })?,
     };
     let mut data = agg.data(by, args.top, &filter.noun());
+    if by == By::Asn && data.total() > 0 && data.rows.iter().all(|r| r.0 == UNKNOWN_AS) {
+        anyhow::bail!(
+            "--by asn: no event has a network (AS) number{}; give an ASN database with --asn PATH \
+             (GeoLite2-ASN or DB-IP \"IP to ASN Lite\" .mmdb)",
+            if settings.asn.is_none() {
+                " because no ASN database was given"
+            } else {
+                ""
+            }
+        );
+    }
     if let Some(t) = args.title {
         data.title = t;
     }
+    // Without --size, a bar chart is as tall as its bars.
+    let (width, height) = size.unwrap_or_else(|| match (style, data.sequence) {
+        (Style::Bar, false) => (1200, chart::fitted_height(&data, 1200, 750)),
+        _ => (1200, 750),
+    });
     let scene = chart::scene(
         &data,
         &ChartOptions {
@@ -536,6 +560,20 @@ pub fn chart(settings: &Settings, args: ChartArgs) -> Result<i32> {
         },
     );
     write(&args.output, &encode(&scene, format))?;
+    if !settings.quiet {
+        eprintln!(
+            "sshmap: wrote {} ({} {} of {} {})",
+            crate::escape::terminal(&args.output.display().to_string()),
+            data.rows.len() + usize::from(data.other > 0),
+            match (style, data.sequence) {
+                (Style::Pie, _) => "slices",
+                (Style::Bar, true) => "columns",
+                (Style::Bar, false) => "bars",
+            },
+            thousands(data.total()),
+            filter.noun()
+        );
+    }
     Ok(i32::from(failed))
 }
 

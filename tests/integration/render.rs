@@ -30,7 +30,7 @@ fn failed_lines(n: usize, user: &str) -> Vec<String> {
 }
 
 /// Decodes a PNG into (width, height, RGB bytes).
-fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+pub(crate) fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
     let dec = png::Decoder::new(std::io::Cursor::new(bytes));
     let mut reader = dec.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];

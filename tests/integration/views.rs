@@ -273,3 +273,103 @@ fn report_with_5000_logins_stays_a_few_screens_tall_until_expanded() {
         eprintln!("{out}");
     }
 }
+
+/// The last pixel row with anything but the background colour (the top-left pixel).
+fn last_drawn_row(png: &Path) -> (u32, u32) {
+    let (w, h, px) = crate::render::decode_png(&std::fs::read(png).unwrap());
+    let bg = &px[..3];
+    let last = (0..h)
+        .rev()
+        .find(|&y| {
+            (0..w).any(|x| {
+                let i = ((y * w + x) * 3) as usize;
+                &px[i..i + 3] != bg
+            })
+        })
+        .unwrap_or(0);
+    (h, last)
+}
+
+#[test]
+fn bar_chart_is_as_tall_as_its_bars_and_says_what_it_wrote() {
+    let dir = tmp("chart");
+    let sample = crate::util::fixture("sample/auth.log");
+    let png = dir.join("users.png");
+    let o = run(&[
+        "chart",
+        "--year",
+        "2026",
+        sample.to_str().unwrap(),
+        "--by",
+        "user",
+        "-o",
+        png.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("wrote") && err.contains("users.png") && err.contains("11 bars"),
+        "{err}"
+    );
+    let (h, last) = last_drawn_row(&png);
+    assert!(h < 750, "height {h}: not fitted to 11 bars");
+    assert!(
+        h - last < h / 10,
+        "an empty band of {} px below the bars (height {h})",
+        h - last
+    );
+    // A given size is kept.
+    let sized = dir.join("sized.png");
+    let o = run(&[
+        "chart",
+        "--year",
+        "2026",
+        sample.to_str().unwrap(),
+        "--by",
+        "user",
+        "--size",
+        "800x600",
+        "-o",
+        sized.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    assert_eq!(last_drawn_row(&sized).0, 600);
+}
+
+#[test]
+fn chart_refuses_an_hour_pie_and_an_asn_chart_without_asn_data() {
+    let dir = tmp("chart-refuse");
+    let sample = crate::util::fixture("sample/auth.log");
+    let out = dir.join("x.png");
+    let o = run(&[
+        "chart",
+        "--year",
+        "2026",
+        sample.to_str().unwrap(),
+        "--by",
+        "hour",
+        "--style",
+        "pie",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--style bar"));
+    let o = run(&[
+        "chart",
+        "--year",
+        "2026",
+        sample.to_str().unwrap(),
+        "--by",
+        "asn",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--asn PATH") && err.contains("no ASN database was given"),
+        "{err}"
+    );
+    assert!(!out.exists(), "no 100% \"(unknown AS)\" chart is written");
+}
