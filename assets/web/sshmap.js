@@ -375,7 +375,37 @@
     body.appendChild(ipTable(items, 'det'));
     $('detail').scrollIntoView({ block: 'nearest' });
   }
-  function showIp(i) {
+  // A user name: the addresses that tried it and its logins.
+  function showUser(name) {
+    var body = openDetail('user ' + (name === '' ? '(empty)' : name));
+    var items = S.v.ips.filter(function (it) { return it.r.u.some(function (u) { return u[0] === name; }); });
+    var tried = 0;
+    items.forEach(function (it) { it.r.u.forEach(function (u) { if (u[0] === name) tried += u[1]; }); });
+    body.appendChild(el('p', 'muted', num(tried) + ' attempts on this name from ' + num(items.length) + ' listed address' + (items.length === 1 ? '' : 'es') + ' (click one for its sessions)'));
+    body.appendChild(ipTable(items, 'det'));
+    var logins = D.successes.filter(function (s) { return s.u === name; });
+    body.appendChild(el('h2', null, 'Logins of this user'));
+    if (!logins.length) body.appendChild(el('p', 'muted', 'None.'));
+    logins.sort(loginRank).slice(0, 10).forEach(function (s) { body.appendChild(loginCard(s)); });
+    if (logins.length > 10) body.appendChild(el('p', 'muted', '… ' + num(logins.length - 10) + ' more in Successful logins (filter by the name).'));
+    $('detail').scrollIntoView({ block: 'nearest' });
+  }
+  function sessionTable(list, mark) {
+    var t = el('table');
+    var hr = el('tr');
+    ['start', 'end', 'host', 'pid', 'port', 'attempts', 'users', 'what happened'].forEach(function (h) { hr.appendChild(el('th', null, h)); });
+    t.appendChild(hr);
+    list.forEach(function (s) {
+      var tr = el('tr', mark && s.start <= mark && mark <= s.end + 1 ? 'okrow' : '');
+      [time(s.start), time(s.end).slice(11), s.host, s.pid, s.port, num(s.attempts), s.users.join(', ')].forEach(function (x) { tr.appendChild(el('td', null, x === null ? '' : x)); });
+      var td = el('td');
+      s.kinds.forEach(function (k) { td.appendChild(el('span', 'kind', k)); });
+      tr.appendChild(td);
+      t.appendChild(tr);
+    });
+    return t;
+  }
+  function showIp(i, login) {
     var r = D.ips[i], it = null;
     S.v.ips.forEach(function (x) { if (x.i === i) it = x; });
     var body = openDetail(r.ip);
@@ -384,21 +414,19 @@
       body.appendChild(el('h2', null, 'Users tried'));
       body.appendChild(el('div', 'mono', r.u.map(function (u) { return u[0] + ' (' + u[1] + ')'; }).join(', ') + (r.um ? ', …' : '')));
     }
-    body.appendChild(el('h2', null, 'Sessions'));
+    if (login && login.ss) {
+      // The sessions of this address up to the login the user came from, then the login itself.
+      body.appendChild(el('h2', null, 'Sessions around the login at ' + time(login.t)));
+      var around = login.ss.slice();
+      if (!around.some(function (s) { return s.start <= login.t && login.t <= s.end + 1; }))
+        around.push({ start: login.t, end: login.t, host: null, pid: null, port: null, attempts: 0, users: login.u === null ? [] : [login.u], kinds: ['auth_success'] });
+      body.appendChild(sessionTable(around, login.t));
+      var after = (r.ss || []).filter(function (s) { return s.start > login.t; }).slice(0, 4);
+      if (after.length) { body.appendChild(el('div', 'muted', 'later sessions (the earliest of those kept):')); body.appendChild(sessionTable(after)); }
+    }
+    body.appendChild(el('h2', null, login ? 'Latest sessions of this address' : 'Sessions'));
     if (!r.ss) { body.appendChild(el('p', 'muted', 'Sessions are kept for the busiest addresses and those that logged in.')); return; }
-    var t = el('table');
-    var hr = el('tr');
-    ['start', 'end', 'host', 'pid', 'port', 'attempts', 'users', 'what happened'].forEach(function (h) { hr.appendChild(el('th', null, h)); });
-    t.appendChild(hr);
-    r.ss.forEach(function (s) {
-      var tr = el('tr');
-      [time(s.start), time(s.end).slice(11), s.host, s.pid, s.port, num(s.attempts), s.users.join(', ')].forEach(function (x) { tr.appendChild(el('td', null, x === null ? '' : x)); });
-      var td = el('td');
-      s.kinds.forEach(function (k) { td.appendChild(el('span', 'kind', k)); });
-      tr.appendChild(td);
-      t.appendChild(tr);
-    });
-    body.appendChild(t);
+    body.appendChild(sessionTable(r.ss));
     body.appendChild(el('p', 'muted', 'The last ' + r.ss.length + ' sessions of this address.'));
     $('detail').scrollIntoView({ block: 'nearest' });
   }
@@ -427,7 +455,8 @@
     t.appendChild(hr);
     var max = 1;
     rows.forEach(function (r) { if (r.a > max) max = r.a; });
-    rows.slice(0, ROWS).forEach(function (r) {
+    var limit = (S.expand && S.expand[key]) || ROWS;
+    rows.slice(0, limit).forEach(function (r) {
       var tr = el('tr', (onClick ? 'click' : '') + (r.r && r.r.ok ? ' okrow' : ''));
       cols.forEach(function (c) {
         var td = el('td', c.num ? 'num' : c.cls || null);
@@ -438,8 +467,11 @@
       if (onClick) tr.addEventListener('click', function () { onClick(r); });
       t.appendChild(tr);
     });
-    if (rows.length > ROWS) {
-      var tr = el('tr', 'more'), td = el('td', null, '… ' + num(rows.length - ROWS) + ' more');
+    if (rows.length > limit) {
+      // "… N more" opens the next rows (a hundred at a time) in place.
+      var tr = el('tr', 'more'), td = el('td'), more = el('button', 'expand', '… ' + num(rows.length - limit) + ' more — show ' + num(Math.min(100, rows.length - limit)));
+      more.addEventListener('click', function () { S.expand = S.expand || {}; S.expand[key] = limit + 100; render(); });
+      td.appendChild(more);
       td.colSpan = cols.length; tr.appendChild(td); t.appendChild(tr);
     }
     return t;
@@ -456,7 +488,20 @@
       { label: 'last seen', cls: 'nowrap', v: function (x) { return x.r.l; }, f: function (x) { return time(x.r.l).slice(5, 16); } }
     ], items, function (x) { showIp(x.i); });
   }
+  // The search box filters every table: IP, user, country (code or name), network (ASN or name).
+  function query() { return (S.query || '').trim().toLowerCase(); }
+  function has(q) { return function () { for (var i = 0; i < arguments.length; i++) { var x = arguments[i]; if (x !== null && x !== undefined && String(x).toLowerCase().indexOf(q) >= 0) return true; } return false; }; }
   function renderTables(v) {
+    var q = query(), m = has(q);
+    if (q) {
+      v = {
+        countries: v.countries.filter(function (c) { return m(c.cc, c.name); }),
+        ips: v.ips.filter(function (x) { var c = country(x.r.c); return m(x.r.ip, x.r.city, x.r.org, x.r.asn === null || x.r.asn === undefined ? null : 'AS' + x.r.asn, c ? c.cc : null, c ? c.name : null) || x.r.u.some(function (u) { return m(u[0]); }); }),
+        users: v.users.filter(function (u) { return m(u.u); }),
+        asns: v.asns.filter(function (r) { return m('AS' + r.asn, r.org); })
+      };
+    }
+    if ($('search-info')) $('search-info').textContent = q ? num(v.ips.length) + ' addresses, ' + num(v.users.length) + ' users, ' + num(v.countries.length) + ' countries, ' + num(v.asns.length) + ' networks match' : '';
     table('tbl-countries', [
       { label: 'country', v: function (c) { return c.name; }, f: function (c) { return c.name + ' (' + c.cc + ')'; } },
       { label: 'attempts', num: true, sort: true, bar: true, v: function (c) { return c.a; }, f: function (c) { return num(c.a); } },
@@ -467,7 +512,7 @@
     table('tbl-users', [
       { label: 'user', v: function (u) { return u.u; }, f: function (u) { return u.u === '' ? '(empty)' : u.u; } },
       { label: 'attempts', num: true, sort: true, bar: true, v: function (u) { return u.a; }, f: function (u) { return num(u.a); } }
-    ], v.users);
+    ], v.users, function (u) { showUser(u.u); });
     table('tbl-asns', [
       { label: 'ASN', v: function (r) { return r.asn; }, f: function (r) { return 'AS' + r.asn; } },
       { label: 'network', v: function (r) { return r.org || ''; } },
@@ -514,7 +559,7 @@
     }
     if (s.i !== null && s.i !== undefined) {
       var b = el('button', null, 'sessions of ' + s.ip);
-      b.addEventListener('click', function () { showIp(s.i, s.t); });
+      b.addEventListener('click', function () { showIp(s.i, s); });
       d.appendChild(b);
     }
     return d;
@@ -575,7 +620,7 @@
         routine.slice(0, n).forEach(function (s) {
           var tr = el('tr', s.i !== null && s.i !== undefined ? 'click' : '');
           [time(s.t), s.u === null ? '?' : s.u, s.ip || '', s.c || '', s.m || ''].forEach(function (x) { tr.appendChild(el('td', null, x)); });
-          if (s.i !== null && s.i !== undefined) tr.addEventListener('click', function () { showIp(s.i, s.t); });
+          if (s.i !== null && s.i !== undefined) tr.addEventListener('click', function () { showIp(s.i, s); });
           t.appendChild(tr);
         });
         box.appendChild(t);
@@ -676,6 +721,7 @@
     document.body.setAttribute('data-rendered', '1');
   }
   $('detail-close').addEventListener('click', function () { $('detail').hidden = true; });
+  if ($('search')) $('search').addEventListener('input', function (e) { S.query = e.target.value; S.expand = {}; renderTables(S.v); });
   setupBrush();
   setupMap();
   render();

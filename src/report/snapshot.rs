@@ -33,6 +33,8 @@ const SESSIONS_PER_IP: usize = 8;
 const USERS_PER_IP: usize = 24;
 const USERS_PER_SESSION: usize = 4;
 const FAILURES_KEPT: usize = 10;
+/// Sessions of its address kept with each login (those just before it).
+const SESSIONS_AT_LOGIN: usize = 4;
 const MAX_USERS: usize = 500;
 const MAX_ASNS: usize = 500;
 const MAX_SUCCESSES: usize = 1000;
@@ -83,6 +85,7 @@ struct Failure {
     kind: Kind,
 }
 
+#[derive(Clone)]
 struct Session {
     pid: Option<u32>,
     host: Option<Arc<str>>,
@@ -134,6 +137,9 @@ struct SuccessRec {
     failures_for_user: u64,
     new_country: bool,
     recent: Vec<Failure>,
+    /// The address's last sessions when the login came (its own included when
+    /// earlier lines of that connection were seen), for "sessions around this login".
+    sessions: Vec<Session>,
 }
 
 impl SuccessRec {
@@ -364,9 +370,17 @@ impl Collector {
                 }
             }
         }
-        let (failures_before, recent) = match ip.map(|i| &self.ips[i]) {
-            Some(r) => (r.failures, r.recent.iter().copied().collect()),
-            None => (0, Vec::new()),
+        let (failures_before, recent, sessions) = match ip.map(|i| &self.ips[i]) {
+            Some(r) => (
+                r.failures,
+                r.recent.iter().copied().collect(),
+                r.sessions
+                    .iter()
+                    .skip(r.sessions.len().saturating_sub(SESSIONS_AT_LOGIN))
+                    .cloned()
+                    .collect(),
+            ),
+            None => (0, Vec::new(), Vec::new()),
         };
         let rec = SuccessRec {
             ts: ev.ts,
@@ -382,6 +396,7 @@ impl Collector {
             },
             new_country,
             recent,
+            sessions,
         };
         let list = if rec.suspicious() {
             self.suspicious_total += 1;
@@ -514,6 +529,20 @@ impl Collector {
             .collect();
         let mut out_index = vec![usize::MAX; self.ips.len()];
         let uname = |u: u32| self.user_names.get(u as usize).cloned();
+        let session_out = |s: &Session| SessionOut {
+            host: s.host.as_deref().map(str::to_string),
+            pid: s.pid,
+            port: s.port,
+            start: s.start,
+            end: s.end,
+            attempts: s.attempts,
+            users: s.users.iter().filter_map(|&u| uname(u)).collect(),
+            kinds: Kind::ALL
+                .iter()
+                .filter(|k| s.kinds & (1 << (**k as u32)) != 0)
+                .map(|k| k.as_str())
+                .collect(),
+        };
         let ips: Vec<IpOut> = kept
             .iter()
             .enumerate()
@@ -527,25 +556,9 @@ impl Collector {
                     .filter_map(|&(u, n)| Some((uname(u)?, n)))
                     .collect();
                 users.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-                let sessions = session_ips.contains(&i).then(|| {
-                    r.sessions
-                        .iter()
-                        .map(|s| SessionOut {
-                            host: s.host.as_deref().map(str::to_string),
-                            pid: s.pid,
-                            port: s.port,
-                            start: s.start,
-                            end: s.end,
-                            attempts: s.attempts,
-                            users: s.users.iter().filter_map(|&u| uname(u)).collect(),
-                            kinds: Kind::ALL
-                                .iter()
-                                .filter(|k| s.kinds & (1 << (**k as u32)) != 0)
-                                .map(|k| k.as_str())
-                                .collect(),
-                        })
-                        .collect()
-                });
+                let sessions = session_ips
+                    .contains(&i)
+                    .then(|| r.sessions.iter().map(session_out).collect());
                 IpOut {
                     ip: show_ip(r.ip, opts.anonymize_ip),
                     c: r.country
@@ -627,6 +640,7 @@ impl Collector {
                 fb: s.failures_before,
                 fu: s.failures_for_user,
                 nc: s.new_country,
+                ss: s.sessions.iter().map(session_out).collect(),
                 rf: s
                     .recent
                     .iter()
@@ -797,6 +811,8 @@ pub struct SuccessOut {
     pub fu: u64,
     /// The user had logged in before, never from this country.
     pub nc: bool,
+    /// The address's sessions just before this login.
+    pub ss: Vec<SessionOut>,
     /// The last of them.
     pub rf: Vec<FailureOut>,
 }

@@ -52,6 +52,33 @@ try {
     out.routineFiltered = await page.$$eval('#successes .routine', (c) => c.length);
     check(out.routineFiltered === 0, 'routine logins still listed under a filter that matches none');
   }
+  if (mode === 'tables') {
+    const rows = (id) => page.$$eval('#' + id + ' tr:not(.more)', (r) => r.length - 1);
+    // "… N more" opens more rows.
+    out.users = await rows('tbl-users');
+    await page.click('#tbl-users tr.more button');
+    out.usersExpanded = await rows('tbl-users');
+    check(out.users === 25 && out.usersExpanded === 52, `users table: ${out.users} rows, ${out.usersExpanded} after "more" (want 25, then 52)`);
+    // The search box filters every table.
+    await page.fill('#search', '218.92');
+    out.ipsFound = await page.$$eval('#tbl-ips tr:not(.more)', (r) => r.slice(1).map((x) => x.textContent));
+    check(out.ipsFound.length === 1 && out.ipsFound[0].includes('218.92.0.34'), 'search 218.92: ' + JSON.stringify(out.ipsFound));
+    await page.fill('#search', 'china');
+    out.countriesFound = await rows('tbl-countries');
+    check(out.countriesFound === 1, `search china: ${out.countriesFound} country rows`);
+    await page.fill('#search', '');
+    // A user row opens that user: who tried it and its logins.
+    await page.click('#tbl-users tr.click >> text=root');
+    out.userDetail = await page.textContent('#detail');
+    check(await page.isVisible('#detail') && out.userDetail.includes('user root') && out.userDetail.includes('218.92.0.34'), 'user detail: ' + out.userDetail.slice(0, 200));
+    // "sessions of X" from a login shows the sessions around that login, not the address's last ones.
+    await page.click('#successes .success >> text=sessions of 218.92.0.34');
+    out.around = await page.$$eval('#detail-body table', (ts) => ts.map((t) => t.querySelectorAll('tr')[1]?.textContent ?? ''));
+    out.detail = await page.textContent('#detail-body');
+    check(out.detail.includes('Sessions around the login at 2026-11-22 08:26:40'), 'no sessions around the login');
+    check((out.around[0] || '').startsWith('2026-11-22 08:2'), 'the first table does not start near the login: ' + out.around[0]);
+    await page.locator('#detail').screenshot({ path: shotPath });
+  }
   check(out.errors.length === 0, 'page errors: ' + out.errors.join('; '));
 } finally {
   await browser.close();

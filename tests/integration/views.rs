@@ -20,7 +20,7 @@ fn at(secs: u32) -> String {
 
 /// A busy day: `logins` ordinary public-key logins of `deploy` from a few
 /// addresses, a brute force on root from 218.92.0.34 (China) that ends in a
-/// login, and a login of `deploy` from a new country (185.220.101.45, Germany).
+/// login (the address tries again in the evening), and a login of `deploy` from a new country (185.220.101.45, Germany).
 fn busy_day(dir: &Path, logins: u32) -> PathBuf {
     let mut log = String::new();
     let step = 80_000 / logins.max(1);
@@ -68,6 +68,16 @@ fn busy_day(dir: &Path, logins: u32) -> PathBuf {
         at(60_000),
         pid + 2
     );
+    // The same address comes back in the evening: its latest sessions are not those of the login.
+    for k in 0..20 {
+        let _ = writeln!(
+            log,
+            "{} web1 sshd[{}]: Failed password for oracle from 218.92.0.34 port {} ssh2",
+            at(75_000 + k * 60),
+            pid + 10 + k,
+            50000 + k
+        );
+    }
     let p = dir.join("busy.log");
     std::fs::write(&p, log).unwrap();
     p
@@ -270,6 +280,9 @@ fn report_with_5000_logins_stays_a_few_screens_tall_until_expanded() {
     assert!(page.contains(r#""fu":300"#) && page.contains(r#""nc":true"#));
     let shot = dir.join("logins.png");
     if let Some(out) = browser("logins", &[&html, &shot]) {
+        eprintln!("{out}");
+    }
+    if let Some(out) = browser("tables", &[&html, &dir.join("tables.png")]) {
         eprintln!("{out}");
     }
 }
