@@ -240,15 +240,18 @@
       pts.appendChild(sv('circle', { cx: g.x, cy: g.y, r: r, 'class': cls, 'data-g': i }));
     }
     if (!S.labels || !S.points) return;
-    // The busiest groups get a label, skipping any that would overlap one already placed.
-    var placed = [], fs = 9 / k, shown = 0;
+    // Labels keep one size on screen whatever the zoom or the page width: sizes are
+    // in screen pixels times the user units per pixel. The busiest groups are labelled
+    // first; a label that would overlap one already placed is dropped.
+    var px = S.view[2] / ($('map').getBoundingClientRect().width || D.world.w);
+    var placed = [], fs = 11 * px, shown = 0;
     for (var j = 0; j < list.length && shown < 20; j++) {
       var gg = list[j], text = groupLabel(gg);
-      var x = gg.x + (2 + 16 * Math.sqrt(gg.a / max)) / k, y = gg.y + 3 / k;
-      var box = [x, y - fs, x + text.length * fs * 0.55, y + 2 / k];
+      var x = gg.x + (2 + 16 * Math.sqrt(gg.a / max)) / k + 2 * px, y = gg.y + fs * 0.35;
+      var box = [x - 2 * px, y - fs, x + text.length * fs * 0.62 + 2 * px, y + fs * 0.3];
       if (placed.some(function (b) { return box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3]; })) continue;
       placed.push(box);
-      var t = sv('text', { x: x, y: y, 'font-size': fs });
+      var t = sv('text', { x: x, y: y, 'font-size': fs, 'stroke-width': 3 * px });
       t.textContent = text;
       labels.appendChild(t);
       shown++;
@@ -476,17 +479,20 @@
     }
     return t;
   }
+  // City and network columns only when some database gave them.
+  var HAS_CITY = D.ips.some(function (r) { return r.city; });
+  var HAS_ASN = D.asns.length > 0 || D.ips.some(function (r) { return r.asn !== null && r.asn !== undefined; });
   function ipTable(items, id) {
     return table(typeof id === 'string' && id !== 'det' ? id : el('table'), [
       { label: 'IP', cls: 'mono nowrap', v: function (x) { return x.r.ip; } },
       { label: 'country', v: function (x) { var c = country(x.r.c); return c ? c.cc : ''; } },
-      { label: 'city', v: function (x) { return x.r.city || ''; } },
-      { label: 'ASN', v: function (x) { return x.r.asn ? 'AS' + x.r.asn + (x.r.org ? ' ' + x.r.org : '') : ''; } },
+      HAS_CITY && { label: 'city', v: function (x) { return x.r.city || ''; } },
+      HAS_ASN && { label: 'ASN', v: function (x) { return x.r.asn ? 'AS' + x.r.asn + (x.r.org ? ' ' + x.r.org : '') : ''; } },
       { label: 'attempts', num: true, sort: true, bar: true, v: function (x) { return x.a; }, f: function (x) { return num(x.a); } },
       { label: 'users tried', v: function (x) { return x.r.u.length; }, f: function (x) { return x.r.u.slice(0, 4).map(function (u) { return u[0]; }).join(', ') + (x.r.u.length > 4 || x.r.um ? ', …' : ''); } },
       { label: 'first seen', cls: 'nowrap', v: function (x) { return x.r.f; }, f: function (x) { return time(x.r.f).slice(5, 16); } },
       { label: 'last seen', cls: 'nowrap', v: function (x) { return x.r.l; }, f: function (x) { return time(x.r.l).slice(5, 16); } }
-    ], items, function (x) { showIp(x.i); });
+    ].filter(Boolean), items, function (x) { showIp(x.i); });
   }
   // The search box filters every table: IP, user, country (code or name), network (ASN or name).
   function query() { return (S.query || '').trim().toLowerCase(); }
@@ -518,10 +524,7 @@
       { label: 'network', v: function (r) { return r.org || ''; } },
       { label: 'attempts', num: true, sort: true, bar: true, v: function (r) { return r.a; }, f: function (r) { return num(r.a); } }
     ], v.asns);
-    if (!D.asns.length) {
-      var tr = el('tr', 'more'), td = el('td', null, 'No ASN data: give an ASN database with --asn.');
-      td.colSpan = 3; tr.appendChild(td); $('tbl-asns').appendChild(tr);
-    }
+    $('tbl-asns').parentNode.hidden = !HAS_ASN;
   }
 
   // ---------- successful logins ----------
@@ -721,11 +724,20 @@
     document.body.setAttribute('data-rendered', '1');
   }
   $('detail-close').addEventListener('click', function () { $('detail').hidden = true; });
+  // Say what the missing databases would add, once, under the tables.
+  if (!HAS_CITY || !HAS_ASN) {
+    var miss = [];
+    if (!HAS_CITY) miss.push('cities (points at city precision): --geoip PATH with a city database (GeoLite2-City or DB-IP City Lite; `sshmap geoip update` fetches DB-IP)');
+    if (!HAS_ASN) miss.push('networks (ASN): --asn PATH with an ASN database (GeoLite2-ASN or DB-IP ASN Lite)');
+    var note = el('p', 'muted', 'Not in this report: ' + miss.join('; ') + '.');
+    note.id = 'geo-missing';
+    $('footer').parentNode.insertBefore(note, $('footer'));
+  }
   if ($('search')) $('search').addEventListener('input', function (e) { S.query = e.target.value; S.expand = {}; renderTables(S.v); });
   setupBrush();
   setupMap();
   render();
   var resizeTimer = null;
-  window.addEventListener('resize', function () { clearTimeout(resizeTimer); resizeTimer = setTimeout(renderTimeline, 150); });
+  window.addEventListener('resize', function () { clearTimeout(resizeTimer); resizeTimer = setTimeout(function () { renderTimeline(); drawPoints(); }, 150); });
   window.sshmap = { data: D, firstRenderMs: S.firstRenderMs, render: render, append: function (evs) { evs.forEach(append); render(); }, setRange: setRange };
 })();

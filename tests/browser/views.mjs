@@ -79,6 +79,36 @@ try {
     check((out.around[0] || '').startsWith('2026-11-22 08:2'), 'the first table does not start near the login: ' + out.around[0]);
     await page.locator('#detail').screenshot({ path: shotPath });
   }
+  if (mode === 'labels') {
+    const labels = () => page.$$eval('#labels text', (ts) => ts.map((t) => { const r = t.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }));
+    const sizes = (ls) => ls.map((b) => b[3] - b[1]);
+    const overlaps = (ls) => ls.some((a, i) => ls.some((b, j) => j > i && a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]));
+    const before = await labels();
+    out.labels = before.length;
+    check(before.length >= 3, `${before.length} labels on the map`);
+    out.sizeBefore = Math.max(...sizes(before));
+    const box = await page.locator('#map').boundingBox();
+    await page.mouse.move(box.x + box.width * 0.55, box.y + box.height * 0.35);
+    for (let i = 0; i < 5; i++) { await page.mouse.wheel(0, -100); await page.waitForTimeout(50); }
+    const after = await labels();
+    out.sizeAfter = after.length ? Math.max(...sizes(after)) : 0;
+    check(after.length > 0 && Math.abs(out.sizeAfter - out.sizeBefore) <= 2, `label height ${out.sizeBefore} px, after 5 wheel steps ${out.sizeAfter} px`);
+    check(!overlaps(before) && !overlaps(after), 'labels overlap');
+    await page.locator('#map-wrap').screenshot({ path: shotPath });
+    await page.setViewportSize({ width: 800, height: 900 });
+    await page.reload({ waitUntil: 'load' });
+    await page.waitForSelector('body[data-rendered="1"]');
+    const narrow = await labels();
+    out.sizeNarrow = narrow.length ? Math.min(...sizes(narrow)) : 0;
+    check(out.sizeNarrow >= 11, `labels ${out.sizeNarrow} px tall at 800 px`);
+    check(!overlaps(narrow), 'labels overlap at 800 px');
+    // No city or ASN database: no empty columns, no ASN panel, and how to get them.
+    out.ipHeader = await page.textContent('#tbl-ips tr');
+    check(!/city|ASN/.test(out.ipHeader), 'empty columns shown: ' + out.ipHeader);
+    check(!(await page.isVisible('#tbl-asns')), 'an empty ASN panel is shown');
+    out.missing = await page.textContent('#geo-missing');
+    check(out.missing.includes('--asn PATH') && out.missing.includes('--geoip PATH'), 'no word on how to get cities and networks');
+  }
   check(out.errors.length === 0, 'page errors: ' + out.errors.join('; '));
 } finally {
   await browser.close();
