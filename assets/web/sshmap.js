@@ -33,6 +33,8 @@
       pad(d.getUTCHours()) + ':' + pad(d.getUTCMinutes()) + ':' + pad(d.getUTCSeconds()) +
       ' ' + sign + pad(Math.floor(o / 3600)) + pad(Math.floor(o / 60) % 60);
   }
+  // An RFC 3339 time from the snapshot in the page's one format (time()); other text as is.
+  function stamp(x) { var ms = Date.parse(x); return isNaN(ms) ? x : time(Math.floor(ms / 1000)); }
   function nbins() { return D.series.length; }
   function lo() { return S.range ? S.range[0] : 0; }
   function hi() { return S.range ? S.range[1] : nbins() - 1; }
@@ -93,8 +95,8 @@
     $('t-events').textContent = num(v.events);
     var r = $('range');
     if (!D.from) r.textContent = 'No events.';
-    else if (S.range) r.textContent = 'Showing ' + time(D.t0 + lo() * D.bin) + ' – ' + time(D.t0 + (hi() + 1) * D.bin) + ' (of ' + D.from + ' – ' + D.to + ')';
-    else r.textContent = D.from + ' – ' + D.to + (D.anonymized ? ' · addresses anonymized' : '');
+    else if (S.range) r.textContent = 'Showing ' + time(D.t0 + lo() * D.bin) + ' – ' + time(D.t0 + (hi() + 1) * D.bin) + ' (of ' + stamp(D.from) + ' – ' + stamp(D.to) + ')';
+    else r.textContent = stamp(D.from) + ' – ' + stamp(D.to) + (D.anonymized ? ' · addresses anonymized' : '');
   }
 
   // ---------- time histogram with brush ----------
@@ -122,11 +124,16 @@
     });
     var t = sv('text', { x: TL.left - 4, y: 12, 'text-anchor': 'end' }); t.textContent = num(max); svg.appendChild(t);
     t = sv('text', { x: TL.left - 4, y: TL.h - TL.bottom, 'text-anchor': 'end' }); t.textContent = '0'; svg.appendChild(t);
-    var ticks = Math.min(6, nbins());
-    for (var i = 0; i < ticks; i++) {
-      var b = Math.round(i * (nbins() - 1) / Math.max(1, ticks - 1));
-      var lab = sv('text', { x: tlX(b), y: TL.h - 4, 'text-anchor': i === 0 ? 'start' : i === ticks - 1 ? 'end' : 'middle' });
-      lab.textContent = time(D.t0 + b * D.bin).slice(5, 16);
+    // Ticks on round times of the log's own zone (every 5 min … 7 days), at most about six.
+    var span = nbins() * D.bin, steps = [300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
+    var step = steps.filter(function (x) { return span / x <= 6; })[0] || 604800;
+    var first = Math.ceil((D.t0 + D.offset) / step) * step - D.offset;
+    for (var tt = first; tt <= D.t0 + span; tt += step) {
+      var tx = TL.left + (tt - D.t0) / D.bin * (TL.w - TL.left - 4) / Math.max(1, nbins());
+      svg.appendChild(sv('line', { x1: tx, x2: tx, y1: TL.h - TL.bottom, y2: TL.h - TL.bottom + 3, 'class': 'axis' }));
+      var lab = sv('text', { x: tx, y: TL.h - 4, 'text-anchor': 'middle' });
+      var full = time(tt);
+      lab.textContent = step >= 86400 ? full.slice(5, 10) : span > 86400 ? full.slice(5, 16) : full.slice(11, 16);
       svg.appendChild(lab);
     }
     var sel = sv('rect', { id: 'brush', 'class': 'sel', y: 2, height: TL.h - TL.bottom - 2, x: 0, width: 0 });
@@ -226,7 +233,9 @@
       var sw = el('span', 'ramp'); sw.style.background = colorFor(Math.max(1, a), maxC);
       leg.appendChild(sw); leg.appendChild(el('span', null, num(a)));
     });
-    leg.appendChild(el('span', null, ' · point area ∝ attempts; yellow = city precision, red = country precision'));
+    leg.appendChild(el('span', null, ' · point area ∝ attempts; yellow = city precision, red = country precision · '));
+    var ring = el('span', 'ring-key'); leg.appendChild(ring);
+    leg.appendChild(el('span', null, 'ring = an address that logged in · label: place, attempts (addresses)'));
   }
   function drawPoints() {
     var pts = $('points'), heat = $('heat'), labels = $('labels');
@@ -259,13 +268,14 @@
   }
   function groupLabel(g) {
     var n = g.ips.length + (g.rest > 0 ? 1 : 0);
-    if (g.ips.length === 1 && g.rest <= 0) return g.ips[0].r.ip + ' ×' + num(g.a);
+    if (g.ips.length === 1 && g.rest <= 0) return g.ips[0].r.ip + ' ' + num(g.a) + (g.ok ? ' · logged in' : '');
     var c = country(g.c), where = g.ips.length && g.ips[0].r.city ? g.ips[0].r.city : c ? c.cc : '';
-    return where + ' ' + num(g.a) + (n > 1 ? ' (' + num(g.ips.length) + (g.rest > 0 ? '+' : '') + ' IPs)' : '');
+    // "32 IPs" listed one by one; "32 IPs and more" when small ones are only counted per country.
+    return where + ' ' + num(g.a) + (n > 1 ? ' (' + num(g.ips.length) + ' IP' + (g.ips.length === 1 ? '' : 's') + (g.rest > 0 ? ' and more' : '') + ')' : '') + (g.ok ? ' · logged in' : '');
   }
   function ipLines(it) {
     var r = it.r, c = country(r.c), L = [];
-    L.push(r.ip + (r.ok ? '  ✔ logged in' : ''));
+    L.push(r.ip + (r.ok ? '  ⚠ logged in ' + num(r.ok) + '×' : ''));
     L.push([r.city, c ? c.name : null].filter(Boolean).join(', ') + (r.p ? ' (' + r.p + ' precision)' : ''));
     if (r.asn !== null && r.asn !== undefined) L.push('AS' + r.asn + (r.org ? ' ' + r.org : ''));
     L.push('attempts: ' + num(it.a) + (S.range ? ' in range (' + num(r.a) + ' total)' : ''));
@@ -449,6 +459,7 @@
     var hr = el('tr');
     cols.forEach(function (c, i) {
       var th = el('th', (c.num ? 'num' : '') + (i === st.col ? ' sorted' + (st.asc ? ' asc' : '') : ''), c.label);
+      if (c.title) th.title = c.title;
       th.addEventListener('click', function () {
         S.sort[key] = { col: i, asc: i === st.col ? !st.asc : !c.num };
         render();
@@ -512,7 +523,7 @@
       { label: 'country', v: function (c) { return c.name; }, f: function (c) { return c.name + ' (' + c.cc + ')'; } },
       { label: 'attempts', num: true, sort: true, bar: true, v: function (c) { return c.a; }, f: function (c) { return num(c.a); } },
       { label: 'events', num: true, v: function (c) { return c.e; }, f: function (c) { return num(c.e); } },
-      { label: 'IPs listed', num: true, v: function (c) { return c.ips; }, f: function (c) { return num(c.ips); } }
+      { label: 'addresses', title: 'addresses listed one by one (the busiest); the others are counted in attempts', num: true, v: function (c) { return c.ips; }, f: function (c) { return num(c.ips); } }
     ], v.countries, function (c) { showCountry(c.cc); });
     ipTable(v.ips, 'tbl-ips');
     table('tbl-users', [

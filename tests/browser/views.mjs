@@ -79,6 +79,21 @@ try {
     check((out.around[0] || '').startsWith('2026-11-22 08:2'), 'the first table does not start near the login: ' + out.around[0]);
     await page.locator('#detail').screenshot({ path: shotPath });
   }
+  if (mode === 'colours') {
+    // A logged-in address is ringed in the alert colour, not green, and the legend says so.
+    out.okStroke = await page.$eval('#points circle.ok', (c) => getComputedStyle(c).stroke);
+    const [r, g] = out.okStroke.match(/\d+/g).map(Number);
+    check(r > 200 && g < 100, 'logged-in ring colour ' + out.okStroke);
+    out.legend = await page.textContent('#legend');
+    check(out.legend.includes('ring = an address that logged in'), 'legend: ' + out.legend);
+    out.ticks = await page.$$eval('#timeline text', (ts) => ts.map((t) => t.textContent).filter((t) => /:/.test(t)));
+    check(out.ticks.length >= 3 && out.ticks.every((t) => /^(00|06|12|18):00$/.test(t)), 'timeline ticks not on round times: ' + out.ticks);
+    out.range = await page.textContent('#range');
+    check(/^2026-11-22 00:00:00 \+0000 – 2026-11-22 \d\d:\d\d:\d\d \+0000/.test(out.range), 'header date format: ' + out.range);
+    out.countryHead = await page.textContent('#tbl-countries tr');
+    check(!out.countryHead.includes('IPs listed'), 'unexplained column: ' + out.countryHead);
+    await page.locator('#map-panel').screenshot({ path: shotPath });
+  }
   if (mode === 'labels') {
     const labels = () => page.$$eval('#labels text', (ts) => ts.map((t) => { const r = t.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }));
     const sizes = (ls) => ls.map((b) => b[3] - b[1]);

@@ -288,6 +288,9 @@ fn report_with_5000_logins_stays_a_few_screens_tall_until_expanded() {
     if let Some(out) = browser("labels", &[&html, &dir.join("labels.png")]) {
         eprintln!("{out}");
     }
+    if let Some(out) = browser("colours", &[&html, &dir.join("colours.png")]) {
+        eprintln!("{out}");
+    }
 }
 
 /// The last pixel row with anything but the background colour (the top-left pixel).
