@@ -412,6 +412,15 @@ pub struct ServeArgs {
     /// Delete raw events older than this from the store, at start and hourly (e.g. 90d); rollups are kept
     #[arg(long, value_name = "DURATION")]
     pub keep: Option<String>,
+    /// Read ingest tokens from FILE, one per line (kept out of `ps`; also $SSHMAP_INGEST_TOKEN)
+    #[arg(long = "ingest-token-file", value_name = "FILE")]
+    pub ingest_token_file: Vec<PathBuf>,
+    /// Require this token (Bearer, or HTTP basic auth password) for the page and /api/* (also $SSHMAP_READ_TOKEN)
+    #[arg(long = "read-token", value_name = "TOKEN")]
+    pub read_token: Option<String>,
+    /// Read the --read-token from FILE
+    #[arg(long = "read-token-file", value_name = "FILE")]
+    pub read_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

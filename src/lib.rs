@@ -3,10 +3,12 @@
 //!
 //! # Layout
 //!
-//! One event type ([`event::Event`]) flows through the pipeline; each stage is a module:
+//! One event type ([`event::Event`]) flows through one engine ([`flow`]) for
+//! every command, batch or live; each stage is a module (ARCHITECTURE.md draws it):
 //!
-//! - [`source`]   — where lines come from: files (plain, gzip, zstd), rotated series, stdin, the journal.
+//! - [`source`]   — where lines come from: files (plain, gzip, zstd), rotated series, stdin, the journal, `tail -F`, syslog framing, HTTP ingest bodies.
 //! - [`parse`]    — envelope → sshd message → connection correlation. Pure, no I/O.
+//! - [`flow`]     — blocks parsed in parallel, correlated in order, enriched, handed to a sink.
 //! - [`geo`]      — country, city and ASN for each address (embedded DB-IP database by default).
 //! - [`store`]    — SQLite or PostgreSQL, incremental and checkpointed.
 //! - [`analyze`]  — aggregates: top lists, per-hour counts, attack attempts.
@@ -15,16 +17,20 @@
 //! - [`serve`]    — the live attack map.
 //!
 //! Around them: [`cli`] (the command-line surface), [`settings`] (flag > env >
-//! file > default, resolved once), [`commands`] (one file per subcommand; the only place that sees `cli` and `settings`), [`escape`]
-//! (attacker text made safe for terminals, HTML and SVG).
+//! file > default, resolved once), [`commands`] (one file per subcommand; the
+//! only place that sees `cli` and `settings`), [`escape`] (attacker text made
+//! safe for terminals, HTML and SVG), [`duration`] (the one duration parser,
+//! checked), [`anonymize`] (`--anonymize-ip`, the one anonymizer).
 //!
 //! Cargo features (all on by default) leave out optional parts: `serve` (the
 //! web server), `postgres` (the PostgreSQL store), `mp4` (OpenH264 compiled in;
 //! `mp4-cisco-openh264` loads Cisco's library at run time instead).
 
 pub mod analyze;
+pub mod anonymize;
 pub mod cli;
 pub mod commands;
+pub mod duration;
 pub mod escape;
 pub mod event;
 pub mod flow;

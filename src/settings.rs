@@ -534,21 +534,10 @@ pub fn parse_time(s: &str, tz: &TimeZone) -> Result<i64> {
     Ok(zoned.timestamp().as_microsecond())
 }
 
-/// A duration such as `90d`, `12h`, `30m`, `45s` or `2w`, in seconds
-/// (`--keep`, `--window`, `--bin`, `--fade`).
+/// A duration such as `90d`, `12h`, `1.5h`, `45s`, `2w` or plain seconds, in
+/// whole seconds (`--keep`, `--bin`, `--fade`): [`crate::duration::parse`].
 pub fn parse_duration(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
-    let n: i64 = num.parse().ok()?;
-    let mult = match unit {
-        "s" => 1,
-        "m" | "min" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return None,
-    };
-    n.checked_mul(mult)
+    crate::duration::seconds(s)
 }
 
 /// A zone name (`Europe/Paris`) or a fixed offset (`+02:00`, `-0500`).

@@ -17,8 +17,23 @@ use crate::settings::{self, Layers, Settings};
 use crate::source::{self, Input};
 use crate::store;
 
+mod geoip;
+mod ingest;
+mod parse;
 mod picture;
+mod report;
+#[cfg(feature = "serve")]
+mod serve;
+mod stats;
 mod timelapse;
+
+use geoip::geoip;
+use ingest::ingest;
+use parse::{parse, parse_db};
+use report::report;
+#[cfg(feature = "serve")]
+use serve::{serve, serve_config_error};
+use stats::{stats, stats_db};
 
 pub use picture::{parse_lat_lon, parse_size};
 
@@ -166,7 +181,7 @@ pub(crate) fn time_range(settings: &Settings, args: &InputArgs) -> Result<flow::
 }
 
 /// The GeoIP databases the settings name; `None` for `--geoip none`.
-fn locator(settings: &Settings) -> Result<Option<Locator>> {
+pub(crate) fn locator(settings: &Settings) -> Result<Option<Locator>> {
     if settings.geoip.as_deref().is_some_and(geo::locate::is_off) && settings.asn.is_none() {
         return Ok(None);
     }
@@ -227,42 +242,8 @@ pub fn with_hint(msg: &str) -> String {
     }
 }
 
-fn parse(settings: &Settings, args: &InputArgs, format: Format, all: bool) -> Result<i32> {
-    let (inputs, mut failed) = inputs(settings, args)?;
-    let stdout = io::stdout().lock();
-    let mut w = EventWriter::new(BufWriter::with_capacity(1 << 16, stdout), format)?;
-    let mut opts = pipeline_options(settings, all)?;
-    opts.range = time_range(settings, args)?;
-    opts.host = args.host.clone();
-    let reports = flow::run(
-        &inputs,
-        &opts,
-        // In input order, as the store gives them back (`parse --db`).
-        &mut flow::Ordered::new(flow::Each(|ev: crate::event::Event| w.write(&ev))),
-    )?;
-    w.flush().context("writing events")?;
-    failed |= report_inputs(settings, &reports);
-    Ok(i32::from(failed))
-}
-
-/// `parse --db`: the stored events, in the order a read of the logs gives them.
-fn parse_db(settings: &Settings, db: &str, args: &InputArgs, format: Format) -> Result<i32> {
-    let (mut st, filter) = open_db_filter(settings, db, args)?;
-    let stdout = io::stdout().lock();
-    let mut w = EventWriter::new(BufWriter::with_capacity(1 << 16, stdout), format)?;
-    let mut res = Ok(());
-    st.scan(&filter, &mut |ev| {
-        if res.is_ok() {
-            res = w.write(&ev);
-        }
-    })?;
-    res?;
-    w.flush().context("writing events")?;
-    Ok(0)
-}
-
 /// The store `--db` names and the `--from`/`--to`/`--host` filter of an analysis command.
-fn open_db_filter(
+pub(crate) fn open_db_filter(
     settings: &Settings,
     db: &str,
     args: &InputArgs,
@@ -280,340 +261,4 @@ fn open_db_filter(
             host: args.host.clone(),
         },
     ))
-}
-
-fn stats(settings: &Settings, args: &InputArgs, top: usize, json: bool) -> Result<i32> {
-    let (inputs, mut failed) = inputs(settings, args)?;
-    let mut opts = pipeline_options(settings, false)?;
-    opts.range = time_range(settings, args)?;
-    opts.host = args.host.clone();
-    let mut stats = Stats::new();
-    let reports = flow::run(
-        &inputs,
-        &opts,
-        &mut flow::Each(|ev: crate::event::Event| {
-            stats.add(&ev);
-            Ok(())
-        }),
-    )?;
-    failed |= report_inputs(settings, &reports);
-    print_summary(&stats.summary(top, reports), json)?;
-    Ok(i32::from(failed))
-}
-
-fn print_summary(summary: &analyze::Summary, json: bool) -> Result<()> {
-    let mut out = io::stdout().lock();
-    if json {
-        serde_json::to_writer_pretty(&mut out, summary).map_err(io::Error::from)?;
-        out.write_all(b"\n")?;
-    } else {
-        out.write_all(analyze::table::render(summary).as_bytes())?;
-    }
-    out.flush()?;
-    Ok(())
-}
-
-/// `sshmap ingest`: logs into the store, each input from its checkpoint.
-fn ingest(settings: &Settings, a: &IngestArgs, db: Option<&str>) -> Result<i32> {
-    let keep = match a.keep.as_deref() {
-        Some(k) => Some(
-            store::parse_duration(k)
-                .with_context(|| format!("--keep {k:?}: use a duration such as 90d, 12h or 2w"))?,
-        ),
-        None => None,
-    };
-    let loc = store::Location::parse(db)?;
-    let (inputs, mut failed) = inputs(
-        settings,
-        &InputArgs {
-            inputs: a.inputs.clone(),
-            ..InputArgs::default()
-        },
-    )?;
-    let mut st = store::open(&loc)?;
-    let opts = pipeline_options(settings, false)?;
-    let reports = store::ingest::run(&mut *st, &inputs, &opts)?;
-    for r in &reports {
-        if let Some(e) = &r.error {
-            eprintln!("sshmap: {}", with_hint(&crate::escape::terminal(e)));
-            failed = true;
-        } else if !settings.quiet {
-            let note = r
-                .note
-                .as_deref()
-                .map(|n| format!(" ({n})"))
-                .unwrap_or_default();
-            eprintln!(
-                "sshmap: {}: {:+} events, {} read{note}",
-                crate::escape::terminal(&r.input),
-                r.added,
-                bytes(r.read_bytes)
-            );
-            if settings.verbose >= 1 {
-                eprintln!(
-                    "sshmap: {}: {} new bytes read",
-                    crate::escape::terminal(&r.input),
-                    r.new_bytes
-                );
-            }
-        }
-    }
-    if let Some(secs) = keep {
-        let now = jiff::Timestamp::now().as_microsecond();
-        let n = st.prune(now - secs * 1_000_000)?;
-        if !settings.quiet {
-            eprintln!("sshmap: --keep: pruned {n} raw events (rollups and sessions kept)");
-        }
-    }
-    Ok(i32::from(failed))
-}
-
-/// A byte count for people: `812 B`, `3.4 MiB`.
-fn bytes(n: u64) -> String {
-    match n {
-        0..1024 => format!("{n} B"),
-        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
-        1_048_576..1_073_741_824 => format!("{:.1} MiB", n as f64 / 1_048_576.0),
-        _ => format!("{:.2} GiB", n as f64 / 1_073_741_824.0),
-    }
-}
-
-/// A bad `serve` value, with where it came from when that was not the flag
-/// the message names (a key in the config file, an `SSHMAP_*` variable).
-#[cfg(feature = "serve")]
-fn serve_config_error(
-    e: crate::serve::config::ConfigError,
-    args: &crate::cli::ServeArgs,
-    layers: &Layers,
-) -> anyhow::Error {
-    use crate::serve::config::ConfigError as E;
-    let (key, flag_given) = match &e {
-        E::Window(_) => ("window", args.window.is_some()),
-        E::Keep(_) => ("keep", args.keep.is_some()),
-        E::Home(_) => ("home", args.home.is_some()),
-        E::Addr { flag, .. } if *flag == "--syslog" => ("syslog", args.syslog.is_some()),
-        E::Addr { .. } => ("listen", args.listen.is_some()),
-        _ => return e.into(),
-    };
-    match layers.origin(flag_given, Some("serve"), key) {
-        o @ (settings::Origin::File { .. } | settings::Origin::Env(_)) => {
-            anyhow::Error::new(e).context(o.describe(key))
-        }
-        _ => e.into(),
-    }
-}
-
-#[cfg(feature = "serve")]
-fn serve(settings: &Settings, layers: &Layers, args: &crate::cli::ServeArgs) -> Result<i32> {
-    let mut cfg = crate::serve::ServeConfig::resolve(args, layers, settings.data_dir.as_deref())
-        .map_err(|e| serve_config_error(e, args, layers))?;
-    // The store is SQLite at the default path unless --db names another, or `none` (memory only).
-    cfg.db = match cfg.db.take() {
-        Some(d) if d == "none" => {
-            // Memory only: nothing is written, not even the default checkpoint
-            // file (a restart would resume partway through a window it lost).
-            if layers.origin(false, Some("serve"), "checkpoint") == settings::Origin::Default {
-                cfg.checkpoint = None;
-            }
-            None
-        }
-        Some(d) => Some(d),
-        None => Some(crate::store::default_path().display().to_string()),
-    };
-    let opts = crate::serve::FeedOptions {
-        geo: locator(settings)?.map(Arc::new),
-        tz: settings.tz.clone(),
-        year: settings.year,
-        webhook: None,
-        stderr: true,
-        hold: crate::serve::feed::HOLD,
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(cfg.listen)
-            .await
-            .with_context(|| {
-                format!(
-                    "--listen {}: cannot listen (port in use? pick another with --listen)",
-                    cfg.listen
-                )
-            })?;
-        if !settings.quiet {
-            let addr = listener.local_addr()?;
-            eprintln!(
-                "sshmap: serving the live map on http://{addr}/ (window {}s)",
-                cfg.window.as_secs()
-            );
-        }
-        crate::serve::run(listener, cfg, opts, crate::serve::signal()).await?;
-        Ok::<_, anyhow::Error>(())
-    })?;
-    Ok(0)
-}
-
-fn report(settings: &Settings, args: &crate::cli::ReportArgs, db: Option<&str>) -> Result<i32> {
-    let mut collector = crate::report::Collector::new();
-    let mut failed = false;
-    let reports = if let Some(db) = db {
-        if !args.input.inputs.is_empty() {
-            bail!("pass either INPUT files or --db, not both");
-        }
-        let mut st = store::open(&store::Location::parse(Some(db))?)?;
-        let range = time_range(settings, &args.input)?;
-        let filter = store::Filter {
-            from: range.from,
-            to: range.to,
-            host: args.input.host.clone(),
-        };
-        st.scan(&filter, &mut |ev| collector.add(&ev))?;
-        st.checkpoints()?
-            .iter()
-            .map(store::Checkpoint::report)
-            .collect()
-    } else {
-        let (inputs, f) = inputs(settings, &args.input)?;
-        let mut opts = pipeline_options(settings, false)?;
-        opts.range = time_range(settings, &args.input)?;
-        opts.host = args.input.host.clone();
-        let reports = flow::run(
-            &inputs,
-            &opts,
-            &mut flow::Each(|ev: crate::event::Event| {
-                collector.add(&ev);
-                Ok(())
-            }),
-        )?;
-        failed = f | report_inputs(settings, &reports);
-        reports
-    };
-    let summary = collector.summary(10, reports);
-    let title = args
-        .title
-        .clone()
-        .unwrap_or_else(|| "SSH attacks".to_string());
-    let snap = collector.snapshot(
-        &crate::report::Options {
-            title,
-            anonymize_ip: args.anonymize_ip,
-            span: None,
-        },
-        &summary,
-    );
-    let html = crate::report::render(&snap);
-    std::fs::write(&args.output, &html)
-        .with_context(|| format!("writing {}", args.output.display()))?;
-    if !settings.quiet {
-        eprintln!(
-            "sshmap: wrote {} ({} KB)",
-            crate::escape::terminal(&args.output.display().to_string()),
-            html.len() / 1024
-        );
-    }
-    Ok(i32::from(failed))
-}
-
-/// `stats --db`: the same summary, fed from the store.
-fn stats_db(
-    settings: &Settings,
-    db: &str,
-    args: &InputArgs,
-    top: usize,
-    json: bool,
-) -> Result<i32> {
-    let (mut st, filter) = open_db_filter(settings, db, args)?;
-    let mut stats = Stats::new();
-    st.scan(&filter, &mut |ev| stats.add(&ev))?;
-    let reports = st
-        .checkpoints()?
-        .iter()
-        .map(store::Checkpoint::report)
-        .collect();
-    print_summary(&stats.summary(top, reports), json)?;
-    Ok(0)
-}
-
-fn geoip(settings: &Settings, command: GeoipCommand) -> Result<i32> {
-    let mut out = io::stdout().lock();
-    match command {
-        GeoipCommand::Lookup { ips, json } => {
-            let loc = locator(settings)?.context(
-                "GeoIP is off (--geoip none): leave it out to use the embedded database",
-            )?;
-            for s in &ips {
-                let ip = crate::parse::ip::parse_ip(s.trim().as_bytes()).with_context(|| {
-                    format!("{s:?} is not an IP address (give IPv4 or IPv6 addresses)")
-                })?;
-                let l = loc.locate(ip);
-                if json {
-                    #[derive(serde::Serialize)]
-                    struct Out<'a> {
-                        ip: String,
-                        scope: crate::event::Scope,
-                        geo: &'a Option<Arc<crate::event::Geo>>,
-                    }
-                    serde_json::to_writer(
-                        &mut out,
-                        &Out {
-                            ip: l.ip.to_string(),
-                            scope: l.scope,
-                            geo: &l.geo,
-                        },
-                    )?;
-                    out.write_all(b"\n")?;
-                } else {
-                    writeln!(out, "{}", geo::locate::describe(&l))?;
-                }
-            }
-        }
-        GeoipCommand::Info => {
-            let loc = locator(settings)?;
-            let dir = settings
-                .data_dir
-                .as_deref()
-                .map(|d| d.display().to_string());
-            writeln!(
-                out,
-                "data directory: {}",
-                dir.as_deref().unwrap_or("(none: set SSHMAP_DATA_DIR)")
-            )?;
-            match &loc {
-                None => writeln!(out, "GeoIP enrichment is off (--geoip none)")?,
-                Some(loc) => {
-                    for (role, db) in loc.databases() {
-                        write!(out, "{}", geo::locate::info(role, db))?;
-                    }
-                }
-            }
-        }
-        GeoipCommand::Update { edition, url } => {
-            let edition = geo::update::Edition::parse(edition.as_deref().unwrap_or("country"))?;
-            let dir = settings
-                .data_dir
-                .as_deref()
-                .context("no data directory: set SSHMAP_DATA_DIR (or XDG_DATA_HOME / HOME)")?;
-            if !settings.quiet {
-                eprintln!(
-                    "sshmap: downloading the DB-IP {} Lite database…",
-                    edition.as_str()
-                );
-            }
-            let u = geo::update::update(dir, edition, url.as_deref())?;
-            writeln!(
-                out,
-                "{}: {} ({}, built {}, {} bytes) from {}",
-                u.path.display(),
-                u.database_type,
-                edition.as_str(),
-                geo::locate::date(u.build_epoch),
-                u.bytes,
-                u.url
-            )?;
-            writeln!(out, "Attribution: {}", geo::DBIP_ATTRIBUTION)?;
-        }
-    }
-    out.flush()?;
-    Ok(0)
 }

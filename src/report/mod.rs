@@ -85,14 +85,24 @@ fn world_svg() -> String {
     s
 }
 
-/// The whole page for a snapshot.
+/// The whole page for a snapshot. With `--anonymize-ip` (`snap.anonymized`)
+/// this is the boundary where the anonymizer runs over every string of the
+/// data: user names, host names of sessions, methods, the title.
 pub fn render(snap: &Snapshot) -> String {
     let title = if snap.title.is_empty() {
-        "sshmap report"
+        "sshmap report".into()
+    } else if snap.anonymized {
+        crate::anonymize::text(&snap.title)
     } else {
-        snap.title.as_str()
+        snap.title.as_str().into()
     };
-    let data = script_json(snap);
+    let data = if snap.anonymized {
+        let mut v = serde_json::to_value(snap).expect("snapshot serializes");
+        crate::anonymize::json(&mut v);
+        script_json(&v)
+    } else {
+        script_json(snap)
+    };
     let svg = world_svg();
     let mut out =
         String::with_capacity(TEMPLATE.len() + CSS.len() + JS.len() + data.len() + svg.len());
@@ -108,7 +118,7 @@ pub fn render(snap: &Snapshot) -> String {
         };
         match &after[..j] {
             "CSP" => out.push_str(&crate::escape::html(&csp())),
-            "TITLE" => out.push_str(&crate::escape::html(title)),
+            "TITLE" => out.push_str(&crate::escape::html(&title)),
             "CSS" => out.push_str(CSS),
             "JS" => out.push_str(JS),
             "DATA" => out.push_str(&data),

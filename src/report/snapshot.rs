@@ -43,27 +43,21 @@ const MAX_SUCCESSES: usize = 1000;
 #[derive(Clone, Debug, Default)]
 pub struct Options {
     pub title: String,
-    /// Zero the last IPv4 octet, cut IPv6 to /48 (for reports shared publicly).
+    /// Addresses as networks (/24, /48) everywhere in the page, user and host
+    /// names included (for reports shared publicly): applied by [`super::render`].
     pub anonymize_ip: bool,
     /// A time span (Unix seconds) the time axis covers even where it has no
     /// events: the live page's window, so events that arrive later fall inside it.
     pub span: Option<(i64, i64)>,
 }
 
-/// An address as the report may show it.
+/// An address as the report may show it: its network with `--anonymize-ip`
+/// ([`crate::anonymize::ip`], the same text as the live map's events).
 pub fn show_ip(ip: IpAddr, anonymize: bool) -> String {
-    if !anonymize {
-        return ip.to_string();
-    }
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            format!("{}.{}.{}.0", o[0], o[1], o[2])
-        }
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            std::net::Ipv6Addr::new(s[0], s[1], s[2], 0, 0, 0, 0, 0).to_string() + "/48"
-        }
+    if anonymize {
+        crate::anonymize::ip(ip)
+    } else {
+        ip.to_string()
     }
 }
 
@@ -913,7 +907,7 @@ mod tests {
     fn anonymizes_v4_and_v6() {
         assert_eq!(
             show_ip("203.0.113.77".parse().unwrap(), true),
-            "203.0.113.0"
+            "203.0.113.0/24"
         );
         assert_eq!(
             show_ip("2001:db8:abcd:12::1".parse().unwrap(), true),

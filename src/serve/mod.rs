@@ -11,6 +11,7 @@
 //! - [`ingest`]  — `POST /api/ingest` bodies (rsyslog omhttp JSON, plain lines).
 //! - [`sources`] — `--tail`, `--journal`, `--syslog`.
 //! - [`public`]  — the JSON the API sends, with `--anonymize-ip` applied.
+//! - [`limits`]  — write deadlines, the memory budget, ingest rate limits.
 //! - [`routes`]  — `fn app(state) -> Router`.
 //!
 //! [`run`] takes a bound listener and a shutdown future (as mini-redis'
@@ -19,14 +20,14 @@
 pub mod alerts;
 pub mod config;
 pub mod feed;
-pub mod ingest;
+pub mod limits;
 pub mod public;
 pub mod routes;
 pub mod sources;
 pub mod state;
 pub mod writer;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +57,9 @@ pub enum ServeError {
     #[error("{0}")]
     Store(String),
 }
+
+/// How long connections get to finish at shutdown before they are dropped.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// A started pipeline without the web server (tests drive [`app`] over it).
 pub struct Running {
@@ -264,19 +268,53 @@ pub async fn run(
             }
         }));
     }
+    {
+        // Memory goes back to the system after a burst of big answers.
+        let s = shared.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut t = tokio::time::interval(Duration::from_secs(2));
+            loop {
+                t.tick().await;
+                if s.budget.limit == 0 || s.budget.rss() > s.budget.limit / 8 {
+                    limits::release_memory();
+                }
+            }
+        }));
+    }
     let closing = shared.closing.clone();
+    let (signalled_tx, signalled) = tokio::sync::oneshot::channel::<()>();
     let shut = async move {
         shutdown.await;
         // SSE streams never end by themselves: tell them to, or the graceful shutdown waits forever.
         let _ = closing.send(true);
+        let _ = signalled_tx.send(());
     };
-    // No Nagle delay: SSE frames are small and latency is the point.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let res = axum::serve(listener, app(shared.clone()))
-        .with_graceful_shutdown(shut)
-        .await;
+    let listener = limits::Listener::new(
+        listener,
+        shared.conns.clone(),
+        shared.cfg.write_timeout,
+        shared.cfg.max_connections,
+    );
+    let server = axum::serve(
+        listener,
+        app(shared.clone()).into_make_service_with_connect_info::<limits::ConnInfo>(),
+    )
+    .with_graceful_shutdown(shut)
+    .into_future();
+    // Graceful, but bounded: a client that does not read what is left of its
+    // answer keeps its connection open, and SIGTERM must end the process
+    // within seconds whatever clients do (DESIGN §6). Connections still open
+    // after the grace are dropped with the runtime.
+    let res = tokio::select! {
+        r = server => r,
+        _ = async {
+            if signalled.await.is_ok() {
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => Ok(()),
+    };
     stop.store(true, Relaxed);
     for t in &tasks {
         t.abort();

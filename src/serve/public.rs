@@ -1,10 +1,7 @@
 //! What the API and the page send: event and stats JSON, with `--anonymize-ip`
 //! applied here, at the boundary, so no route can forget it.
 //!
-//! Anonymized addresses keep the network (`203.0.113.0/24`, `2001:db8:1::/48`):
-//! enough to see that attacks come from one provider, never a full address.
-//! Host names that are addresses and address-looking words inside user names
-//! (attacker text) are masked the same way.
+//! The anonymizer itself is [`crate::anonymize`], shared with the report.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -12,59 +9,14 @@ use std::net::IpAddr;
 use crate::analyze::Summary;
 use crate::event::Event;
 
-/// The network part of an address: /24 for IPv4, /48 for IPv6.
+/// The network part of an address ([`crate::anonymize::ip`]).
 pub fn anonymize_ip(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(a) => {
-            let o = a.octets();
-            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
-        }
-        IpAddr::V6(a) => {
-            let s = a.segments();
-            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
-        }
-    }
+    crate::anonymize::ip(ip)
 }
 
-/// Masks every word of `s` that parses as an IP address.
+/// Masks every address inside `s` ([`crate::anonymize::text`]).
 pub fn scrub_text(s: &str) -> Cow<'_, str> {
-    let is_ip_char = |c: char| c.is_ascii_hexdigit() || c == '.' || c == ':';
-    let mut out = String::new();
-    let mut last = 0;
-    let mut changed = false;
-    let mut i = 0;
-    let b = s.as_bytes();
-    while i < b.len() {
-        if is_ip_char(b[i] as char) {
-            let start = i;
-            while i < b.len() && is_ip_char(b[i] as char) {
-                i += 1;
-            }
-            let word = &s[start..i];
-            // `::ffff:1.2.3.4` and `1.2.3.4:22` are addresses too.
-            let cand = word.trim_matches(':');
-            let parsed = crate::parse::ip::parse_ip(cand.as_bytes()).or_else(|| {
-                cand.rsplit_once(':').and_then(|(a, p)| {
-                    p.parse::<u16>()
-                        .ok()
-                        .and(crate::parse::ip::parse_ip(a.as_bytes()))
-                })
-            });
-            if let Some(ip) = parsed.filter(|_| cand.contains(['.', ':']) && cand.len() >= 3) {
-                out.push_str(&s[last..start]);
-                out.push_str(&anonymize_ip(ip));
-                last = i;
-                changed = true;
-            }
-        } else {
-            i += 1;
-        }
-    }
-    if !changed {
-        return Cow::Borrowed(s);
-    }
-    out.push_str(&s[last..]);
-    Cow::Owned(out)
+    crate::anonymize::text(s)
 }
 
 /// An event as the API sends it: the DESIGN §2 JSON, anonymized on demand.
@@ -89,122 +41,17 @@ pub fn event_json(ev: &Event, anonymize: bool) -> String {
     json
 }
 
-/// `serde_json::to_string(ev)`, written field by field: the same bytes (the
-/// same escaping and number formatting, from serde_json itself) without the
-/// serializer's generic machinery, which was a third of the live pipeline's
-/// time per line.
+/// The event's DESIGN §2 JSON ([`Event::write_json`]).
 fn plain_event_json(ev: &Event) -> String {
-    use serde::Serialize;
-    fn put<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
-        let _ = serde_json::to_writer(&mut *out, v);
-    }
-    fn key(out: &mut Vec<u8>, k: &str) {
-        out.extend_from_slice(b",\"");
-        out.extend_from_slice(k.as_bytes());
-        out.extend_from_slice(b"\":");
-    }
-    fn opt_str(out: &mut Vec<u8>, v: Option<&str>) {
-        match v {
-            Some(s) => put(out, s),
-            None => out.extend_from_slice(b"null"),
-        }
-    }
     let mut out = Vec::with_capacity(512);
-    let mut ts = String::with_capacity(32);
-    ev.ts.write_rfc3339(&mut ts);
-    out.extend_from_slice(b"{\"ts\":");
-    put(&mut out, ts.as_str());
-    key(&mut out, "host");
-    opt_str(&mut out, ev.host.as_deref());
-    key(&mut out, "program");
-    put(&mut out, &*ev.program);
-    key(&mut out, "pid");
-    put(&mut out, &ev.pid);
-    key(&mut out, "kind");
-    put(&mut out, ev.kind.as_str());
-    key(&mut out, "method");
-    opt_str(&mut out, ev.method.as_deref());
-    key(&mut out, "user");
-    opt_str(&mut out, ev.user.as_deref());
-    key(&mut out, "invalid_user");
-    put(&mut out, &ev.invalid_user);
-    key(&mut out, "ip");
-    match ev.ip {
-        Some(ip) => {
-            use std::io::Write;
-            let _ = write!(out, "\"{ip}\"");
-        }
-        None => out.extend_from_slice(b"null"),
-    }
-    key(&mut out, "port");
-    put(&mut out, &ev.port);
-    key(&mut out, "count");
-    put(&mut out, &ev.count);
-    key(&mut out, "attempts");
-    put(&mut out, &ev.attempts);
-    key(&mut out, "geo");
-    match &ev.geo {
-        Some(g) => {
-            out.extend_from_slice(b"{\"country\":");
-            opt_str(&mut out, g.country.as_deref());
-            key(&mut out, "country_name");
-            opt_str(&mut out, g.country_name.as_deref());
-            key(&mut out, "city");
-            opt_str(&mut out, g.city.as_deref());
-            key(&mut out, "lat");
-            put(&mut out, &g.lat);
-            key(&mut out, "lon");
-            put(&mut out, &g.lon);
-            key(&mut out, "asn");
-            put(&mut out, &g.asn);
-            key(&mut out, "org");
-            opt_str(&mut out, g.org.as_deref());
-            key(&mut out, "precision");
-            opt_str(&mut out, g.precision);
-            out.push(b'}');
-        }
-        None => out.extend_from_slice(b"null"),
-    }
-    if let Some(scope) = ev.scope {
-        key(&mut out, "scope");
-        put(&mut out, &scope);
-    }
-    out.extend_from_slice(b",\"src\":{\"input\":");
-    put(&mut out, &*ev.src.input);
-    out.extend_from_slice(b",\"line\":");
-    put(&mut out, &ev.src.line);
-    out.extend_from_slice(b"}}");
-    // Only serde_json's output and ASCII went in.
-    String::from_utf8(out)
-        .unwrap_or_else(|_| serde_json::to_string(ev).unwrap_or_else(|_| "{}".into()))
+    ev.write_json(&mut out);
+    String::from_utf8(out).unwrap_or_default()
 }
 
-/// Anonymizes an event already turned into a JSON value.
+/// Anonymizes an event already turned into a JSON value: every string field
+/// (address, host, user, method, input, program, GeoIP names).
 pub fn scrub_event_value(v: &mut serde_json::Value) {
-    use serde_json::Value;
-    if let Some(obj) = v.as_object_mut() {
-        if let Some(Value::String(ip)) = obj.get("ip") {
-            let masked = ip
-                .parse::<IpAddr>()
-                .map(anonymize_ip)
-                .unwrap_or_else(|_| "(masked)".into());
-            obj.insert("ip".into(), Value::String(masked));
-        }
-        for key in ["host", "user", "method"] {
-            if let Some(Value::String(s)) = obj.get(key) {
-                if let Cow::Owned(m) = scrub_text(s) {
-                    obj.insert(key.into(), Value::String(m));
-                }
-            }
-        }
-        if let Some(Value::Object(src)) = obj.get_mut("src") {
-            if let Some(Value::String(s)) = src.get("input") {
-                if let Cow::Owned(m) = scrub_text(s) {
-                    src.insert("input".into(), Value::String(m));
-                }
-            }
-        }
-    }
+    crate::anonymize::json(v);
 }
 
 /// Anonymizes the addresses of a stats summary (top IPs merge by network).
@@ -230,6 +77,7 @@ pub fn scrub_summary(s: &mut Summary) {
     for u in &mut s.top_users {
         u.user = scrub_text(&u.user).into_owned();
     }
+
     for l in &mut s.successful_logins {
         l.ip =
             l.ip.as_deref()
@@ -336,7 +184,7 @@ mod tests {
             scrub_text("root from 198.51.100.7 port 22"),
             "root from 198.51.100.0/24 port 22"
         );
-        assert_eq!(scrub_text("x198.51.100.7:2222y"), "x198.51.100.0/24y");
+        assert_eq!(scrub_text("x198.51.100.7:2222y"), "x198.51.100.0/24:2222y");
         assert_eq!(scrub_text("admin"), "admin");
         assert_eq!(scrub_text("dead:beef"), "dead:beef");
         assert_eq!(scrub_text("v1.2"), "v1.2");

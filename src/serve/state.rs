@@ -131,6 +131,21 @@ pub enum Next {
 /// Alerts kept for the snapshot.
 const MAX_ALERTS: usize = 200;
 
+/// How long an encoded SSE snapshot is shared by the clients that connect:
+/// a thousand clients connecting at once share one snapshot's memory, and each
+/// catches up from the tick ring where the snapshot ends.
+const SNAPSHOT_TTL: Duration = Duration::from_millis(1000);
+
+/// An encoded SSE snapshot and where its live continuation starts.
+#[derive(Clone)]
+pub struct SseStart {
+    /// The `snapshot` SSE message.
+    pub first: Bytes,
+    pub next_tick: u64,
+    pub next_seq: u64,
+    built: Instant,
+}
+
 /// Counters for `/metrics`.
 #[derive(Default)]
 pub struct Metrics {
@@ -143,7 +158,13 @@ pub struct Metrics {
     pub store_errors: AtomicU64,
     pub ingest_requests: AtomicU64,
     pub sse_clients: AtomicI64,
+    /// SSE clients whose snapshot is not handed to the connection yet.
+    pub sse_snapshot: AtomicI64,
     pub sse_dropped: AtomicU64,
+    /// Requests refused: no free slot on a heavy route, the ingest rate, too many SSE clients.
+    pub refused_busy: AtomicU64,
+    pub refused_rate: AtomicU64,
+    pub refused_sse: AtomicU64,
     pub alerts: AtomicU64,
     pub webhook_sent: AtomicU64,
     pub webhook_failed: AtomicU64,
@@ -207,6 +228,17 @@ pub struct Shared {
     pub started: Instant,
     /// Set to `true` at shutdown: SSE streams end.
     pub closing: watch::Sender<bool>,
+    /// Connections (see [`super::limits`]).
+    pub conns: Arc<super::limits::ConnMetrics>,
+    pub budget: super::limits::Budget,
+    pub ingest_limiter: super::limits::RateLimiter,
+    /// The last SSE snapshot, shared for [`SNAPSHOT_TTL`].
+    sse_cache: Mutex<Option<SseStart>>,
+    /// The last rendered page and when: one render serves every request for a second.
+    pub page_cache: tokio::sync::Mutex<Option<(Instant, Bytes)>>,
+    /// Answers built at once, per heavy route: beyond, 429.
+    pub slots_events: Arc<tokio::sync::Semaphore>,
+    pub slots_stats: Arc<tokio::sync::Semaphore>,
 }
 
 pub type AppState = Arc<Shared>;
@@ -236,7 +268,16 @@ impl Shared {
     pub fn new(cfg: ServeConfig, ingest: mpsc::Sender<Batch>) -> Shared {
         let (closing, _) = watch::channel(false);
         let (tick_tx, _) = watch::channel(0);
+        let budget = super::limits::Budget::new(cfg.memory_budget);
+        let ingest_limiter = super::limits::RateLimiter::new(cfg.ingest_rate);
         Shared {
+            budget,
+            ingest_limiter,
+            conns: Default::default(),
+            sse_cache: Mutex::default(),
+            page_cache: Default::default(),
+            slots_events: Arc::new(tokio::sync::Semaphore::new(8)),
+            slots_stats: Arc::new(tokio::sync::Semaphore::new(4)),
             cfg,
             window: Mutex::default(),
             pending_cv: Condvar::new(),
@@ -284,7 +325,15 @@ impl Shared {
         }
         for a in alerts {
             self.metrics.alerts.fetch_add(1, Relaxed);
-            let json = exact(a.to_json(anon));
+            let mut text = a.to_json(anon);
+            if anon {
+                // Every string of the alert, its message included.
+                if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text) {
+                    crate::anonymize::json(&mut v);
+                    text = v.to_string();
+                }
+            }
+            let json = exact(text);
             encoded.push((a.event.ts.micros, ItemKind::Alert(Box::new(a)), json));
         }
         if max_ts > i64::MIN {
@@ -462,6 +511,62 @@ impl Shared {
         }
     }
 
+    /// The snapshot message for a new SSE client and its position in the tick
+    /// ring: the one built less than [`SNAPSHOT_TTL`] ago while the ring still
+    /// holds the ticks after it, or a new one.
+    pub fn sse_start(&self) -> SseStart {
+        let mut cache = self.sse_cache.lock().expect("sse cache");
+        if let Some(c) = cache.as_ref() {
+            let r = self.ring.lock().expect("ring lock");
+            let in_ring =
+                c.next_tick >= r.next_no || r.ticks.front().is_some_and(|t| t.no <= c.next_tick);
+            if c.built.elapsed() < SNAPSHOT_TTL && in_ring {
+                return c.clone();
+            }
+        }
+        // Dropped before the new one is built: never two in memory for this.
+        *cache = None;
+        let snap = self.subscribe();
+        let mut first =
+            Vec::with_capacity(snap.events.iter().map(|i| i.json.len() + 1).sum::<usize>() + 256);
+        first.extend_from_slice(b"retry: 2000\nevent: snapshot\ndata: {\"window_seconds\":");
+        first.extend_from_slice(self.cfg.window.as_secs().to_string().as_bytes());
+        first.extend_from_slice(b",\"home\":");
+        first.extend_from_slice(
+            match self.cfg.home {
+                Some((lat, lon)) => format!("[{lat},{lon}]"),
+                None => "null".into(),
+            }
+            .as_bytes(),
+        );
+        first.extend_from_slice(
+            format!(
+                ",\"anonymized\":{},\"truncated\":{},\"now\":\"{}\",\"events\":",
+                self.cfg.anonymize_ip,
+                snap.truncated,
+                jiff::Timestamp::now()
+            )
+            .as_bytes(),
+        );
+        join_json_into(&mut first, &snap.events);
+        first.extend_from_slice(b",\"alerts\":");
+        join_json_into(&mut first, &snap.alerts);
+        first.extend_from_slice(b"}\n\n");
+        let start = SseStart {
+            first: exact_bytes(first),
+            next_tick: snap.next_tick,
+            next_seq: snap.next_seq,
+            built: Instant::now(),
+        };
+        *cache = Some(start.clone());
+        start
+    }
+
+    /// A receiver of the tick number (changes whenever a tick is added).
+    pub fn ticks(&self) -> watch::Receiver<u64> {
+        self.tick_tx.subscribe()
+    }
+
     /// Events of the window (newest last) matching a filter, at most `limit` of the newest.
     pub fn events(
         &self,
@@ -524,6 +629,7 @@ impl Shared {
             "binary",
             "bad_request",
             "queue_full",
+            "rate_limited",
         ] {
             let _ = writeln!(
                 s,
@@ -564,12 +670,62 @@ impl Shared {
             m.store_errors.load(Relaxed),
             self.window_len(),
         );
+        let c = &self.conns;
+        let clients = m.sse_clients.load(Relaxed).max(0);
+        let snapshot = m.sse_snapshot.load(Relaxed).clamp(0, clients);
+        let blocked = c.sse_blocked.load(Relaxed).clamp(0, clients - snapshot);
+        let _ = write!(
+            s,
+            "# HELP sshmap_resident_memory_bytes Resident memory of the process.\n# TYPE sshmap_resident_memory_bytes gauge\nsshmap_resident_memory_bytes {}\n\
+             # HELP sshmap_memory_budget_bytes The memory budget: above 90 % of it heavy answers get 503.\n# TYPE sshmap_memory_budget_bytes gauge\nsshmap_memory_budget_bytes {}\n\
+             # HELP sshmap_refused_total Requests refused to keep the budget, by reason.\n# TYPE sshmap_refused_total counter\n\
+             sshmap_refused_total{{reason=\"memory\"}} {}\nsshmap_refused_total{{reason=\"busy\"}} {}\nsshmap_refused_total{{reason=\"rate\"}} {}\nsshmap_refused_total{{reason=\"sse_clients\"}} {}\nsshmap_refused_total{{reason=\"connections\"}} {}\n\
+             # HELP sshmap_sse_clients_by_state SSE clients: snapshot (not yet handed over), live (written), blocked (the client does not read).\n# TYPE sshmap_sse_clients_by_state gauge\n\
+             sshmap_sse_clients_by_state{{state=\"snapshot\"}} {snapshot}\nsshmap_sse_clients_by_state{{state=\"live\"}} {}\nsshmap_sse_clients_by_state{{state=\"blocked\"}} {blocked}\n\
+             # HELP sshmap_connections Open HTTP connections.\n# TYPE sshmap_connections gauge\nsshmap_connections {}\n\
+             # HELP sshmap_connections_blocked Connections whose writes wait on the client.\n# TYPE sshmap_connections_blocked gauge\nsshmap_connections_blocked {}\n\
+             # HELP sshmap_write_timeouts_total Connections closed because the client stopped reading.\n# TYPE sshmap_write_timeouts_total counter\nsshmap_write_timeouts_total {}\n\
+             # HELP sshmap_build_info Version and target of this binary.\n# TYPE sshmap_build_info gauge\nsshmap_build_info{{version=\"{}\",os=\"{}\",arch=\"{}\",profile=\"{}\"}} 1\n\
+             # HELP sshmap_uptime_seconds Time since start.\n# TYPE sshmap_uptime_seconds gauge\nsshmap_uptime_seconds {:.0}\n",
+            self.budget.rss(),
+            self.budget.limit,
+            self.budget.refused.load(Relaxed),
+            m.refused_busy.load(Relaxed),
+            m.refused_rate.load(Relaxed),
+            m.refused_sse.load(Relaxed),
+            c.refused.load(Relaxed),
+            clients - snapshot - blocked,
+            c.open.load(Relaxed).max(0),
+            c.blocked.load(Relaxed).max(0),
+            c.timed_out.load(Relaxed),
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS,
+            std::env::consts::ARCH,
+            if cfg!(debug_assertions) { "debug" } else { "release" },
+            self.started.elapsed().as_secs_f64(),
+        );
         s
     }
 
     pub fn window(&self) -> Duration {
         self.cfg.window
     }
+}
+
+/// Appends a JSON array of pre-encoded items.
+pub fn join_json_into(out: &mut Vec<u8>, items: &[Arc<Item>]) {
+    out.push(b'[');
+    for (n, i) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&i.json);
+    }
+    out.push(b']');
+}
+
+fn exact_bytes(v: Vec<u8>) -> Bytes {
+    Bytes::from(v.into_boxed_slice())
 }
 
 /// The string's bytes in an allocation of their size: the window keeps up to

@@ -6,7 +6,9 @@
 //! compression detected by magic bytes, not by name: some rotators gzip without
 //! a `.gz` suffix.
 
+pub mod http;
 pub mod rotate;
+pub mod syslog;
 pub mod tail;
 
 use std::fs::File;

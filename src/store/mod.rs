@@ -622,7 +622,7 @@ impl Interner {
     }
 }
 
-pub use crate::settings::parse_duration;
+pub use crate::duration::seconds as parse_duration;
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, a module per area, helpers in `util`.
 
 mod alerts;
+mod attack;
 mod cli;
 mod corpora;
 mod cowrie_fixtures;

@@ -10,11 +10,10 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context, Result};
 
 use crate::event::{Event, Ts};
-use crate::settings;
 
-/// Parses `--bin`: a duration such as `1m`, `30s`, `1h` ([`settings::parse_duration`]), at least one second.
+/// Parses `--bin`: a duration such as `1m`, `30s`, `1h` ([`crate::duration::seconds`]), at least one second.
 pub fn parse_bin(s: &str) -> Result<u64> {
-    match settings::parse_duration(s) {
+    match crate::duration::seconds(s) {
         Some(n) if n >= 1 => Ok(n as u64),
         Some(_) => bail!("--bin {s:?}: the shortest bin is 1s"),
         None => bail!("--bin {s:?} is not a duration: use e.g. 1m, 30s, 1h or 1d"),
@@ -29,7 +28,7 @@ pub fn parse_half_life(s: &str, bin_secs: u64) -> Result<f64> {
         }
         bail!("--fade {s}: the half-life must be positive (bins, e.g. 5, or a duration, e.g. 5m)");
     }
-    let secs = settings::parse_duration(s)
+    let secs = crate::duration::seconds(s)
         .with_context(|| format!("--fade {s:?}: give a number of bins (5) or a duration (5m)"))?;
     if secs <= 0 {
         bail!("--fade {s}: the half-life must be positive");

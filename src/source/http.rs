@@ -34,34 +34,24 @@ impl DecodeError {
     }
 }
 
-/// One decoded line and the host it claims to come from.
+/// One decoded line, as the pipeline will parse it.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Line {
     pub text: Vec<u8>,
-    /// The host name from the request's fields; `None`: the one in the line's
-    /// envelope, read only when asked ([`Line::host`]: only tokens limited to
-    /// some hosts need it, and it is a parse per line).
-    given: Option<Option<String>>,
 }
 
 impl Line {
     fn raw(text: Vec<u8>) -> Line {
-        Line { text, given: None }
+        Line { text }
     }
 
-    fn with_host(text: Vec<u8>, host: Option<String>) -> Line {
-        Line {
-            text,
-            given: Some(host),
-        }
-    }
-
-    /// The host name the line is for.
-    pub fn host(&self) -> Option<std::borrow::Cow<'_, str>> {
-        match &self.given {
-            Some(h) => h.as_deref().map(std::borrow::Cow::Borrowed),
-            None => host_of(&self.text).map(std::borrow::Cow::Owned),
-        }
+    /// The host name of the event this line becomes: the host of its parsed
+    /// envelope, never a field of the request beside it. A JSON record may
+    /// carry `_HOSTNAME` for one host and a Docker `log` line for another; the
+    /// parser believes the line, so the check does too (a parse per line: only
+    /// tokens limited to some hosts ask).
+    pub fn host(&self) -> Option<String> {
+        host_of(&self.text)
     }
 }
 
@@ -189,11 +179,7 @@ fn item(v: Value, out: &mut Vec<Line>) -> Result<(), DecodeError> {
                 return Ok(());
             }
             if o.contains_key("MESSAGE") {
-                let host = text_of(&["_HOSTNAME"]);
-                out.push(Line::with_host(
-                    Value::Object(o).to_string().into_bytes(),
-                    host,
-                ));
+                out.push(Line::raw(Value::Object(o).to_string().into_bytes()));
                 return Ok(());
             }
             let msg = text_of(&["msg", "message"]).ok_or(DecodeError::NoMessage)?;
@@ -247,7 +233,7 @@ fn item(v: Value, out: &mut Vec<Line>) -> Result<(), DecodeError> {
                     .unwrap_or(&msg)
                     .trim_end_matches(['\n', '\r']),
             );
-            out.push(Line::with_host(line.into_bytes(), host));
+            out.push(Line::raw(line.into_bytes()));
             Ok(())
         }
         _ => Err(DecodeError::Json(
@@ -338,5 +324,17 @@ mod tests {
             texts(&v),
             vec!["2026-11-23T07:41:35Z absshd[1]:Accepted sshd: x".to_string()]
         );
+    }
+
+    #[test]
+    fn the_host_is_the_parsed_lines_not_a_field_beside_it() {
+        // journald fields claim web1, the Docker `log` line the parser reads says evil.
+        let body = br#"{"_HOSTNAME":"web1","MESSAGE":"x","_COMM":"sshd","log":"Dec  4 20:42:01 evil sshd[1]: Accepted password for root from 221.28.46.22 port 22 ssh2"}"#;
+        let v = decode(None, body).unwrap();
+        assert_eq!(v[0].host().as_deref(), Some("evil"));
+        let raw = crate::parse::parse_line(&v[0].text, 1, false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(raw.host.as_deref(), Some("evil"));
     }
 }

@@ -1,0 +1,54 @@
+//! `sshmap stats`: the terminal tables or the `stats --json` object.
+
+use super::*;
+
+pub(super) fn stats(settings: &Settings, args: &InputArgs, top: usize, json: bool) -> Result<i32> {
+    let (inputs, mut failed) = inputs(settings, args)?;
+    let mut opts = pipeline_options(settings, false)?;
+    opts.range = time_range(settings, args)?;
+    opts.host = args.host.clone();
+    let mut stats = Stats::new();
+    let reports = flow::run(
+        &inputs,
+        &opts,
+        &mut flow::Each(|ev: crate::event::Event| {
+            stats.add(&ev);
+            Ok(())
+        }),
+    )?;
+    failed |= report_inputs(settings, &reports);
+    print_summary(&stats.summary(top, reports), json)?;
+    Ok(i32::from(failed))
+}
+
+pub(super) fn print_summary(summary: &analyze::Summary, json: bool) -> Result<()> {
+    let mut out = io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, summary).map_err(io::Error::from)?;
+        out.write_all(b"\n")?;
+    } else {
+        out.write_all(analyze::table::render(summary).as_bytes())?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `stats --db`: the same summary, fed from the store.
+pub(super) fn stats_db(
+    settings: &Settings,
+    db: &str,
+    args: &InputArgs,
+    top: usize,
+    json: bool,
+) -> Result<i32> {
+    let (mut st, filter) = open_db_filter(settings, db, args)?;
+    let mut stats = Stats::new();
+    st.scan(&filter, &mut |ev| stats.add(&ev))?;
+    let reports = st
+        .checkpoints()?
+        .iter()
+        .map(store::Checkpoint::report)
+        .collect();
+    print_summary(&stats.summary(top, reports), json)?;
+    Ok(0)
+}
