@@ -373,6 +373,7 @@ pub fn map(settings: &Settings, args: MapArgs) -> Result<i32> {
         points: args.points,
         home,
         title: Some(title),
+        top_labels: 5,
     };
     let scene = map::scene(&data, &opts);
     write(&args.output, &encode(&scene, format))?;

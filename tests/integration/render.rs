@@ -106,6 +106,7 @@ fn one_country_glows_top_colour_and_the_ocean_stays_ocean() {
             points: false,
             home: None,
             title: None,
+            top_labels: 5,
         };
         let png = encode(&map::scene(&data, &opts), Format::Png);
         let img = decode_png(&png);

@@ -392,3 +392,52 @@ fn chart_refuses_an_hour_pie_and_an_asn_chart_without_asn_data() {
     );
     assert!(!out.exists(), "no 100% \"(unknown AS)\" chart is written");
 }
+
+#[test]
+fn static_map_labels_the_top_attacker_with_tooltips_and_arcs_home() {
+    let dir = tmp("map");
+    let log = busy_day(&dir, 300);
+    let svg = dir.join("map.svg");
+    stdout(&[
+        "map",
+        "--year",
+        "2026",
+        log.to_str().unwrap(),
+        "--points",
+        "--home",
+        "48.85,2.35",
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&text).expect("well-formed SVG");
+    let labels: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert!(
+        labels.contains(&"218.92.0.34  320"),
+        "the top attacker is labelled: {labels:?}"
+    );
+    assert!(
+        !labels.iter().any(|l| l.starts_with("45.")),
+        "addresses with a handful of attempts are not labelled: {labels:?}"
+    );
+    let tips: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("circle"))
+        .filter_map(|c| c.children().find(|t| t.has_tag_name("title")))
+        .filter_map(|t| t.text())
+        .collect();
+    assert!(tips.len() > 10, "a tooltip per point: {}", tips.len());
+    assert!(
+        tips.iter().any(|t| t.contains("218.92.0.34 (320)")),
+        "{tips:?}"
+    );
+    let arcs = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some("arcs"))
+        .expect("arcs to home");
+    assert!(arcs.children().filter(|n| n.is_element()).count() >= 5);
+}

@@ -178,6 +178,7 @@ impl Frames {
                 .point
                 .with_alpha((f32::from(self.pal.point.a) * fade).round() as u8);
             items.push(Item::Circle {
+                title: None,
                 cx: x,
                 cy: y,
                 r,
@@ -187,6 +188,7 @@ impl Frames {
             // The ring expands as the hit ages: the "pulse".
             let ring = r + (p.age as f32 + 0.5) / h * 10.0 * u;
             items.push(Item::Circle {
+                title: None,
                 cx: x,
                 cy: y,
                 r: ring,
