@@ -28,7 +28,9 @@
   [60, 600, 3600].forEach((n) => { const o = el("option", null, n); if (n === 600) o.selected = true; speed.appendChild(o); });
   const replay = el("button", null, "replay window");
   const lab = el("label", null, " replay ×"); lab.appendChild(speed);
-  bar.append(el("strong", null, "live "), status, el("span", "muted", ` · window ${(LIVE.window_seconds / 3600).toFixed(1)} h${LIVE.anonymized ? " · addresses anonymized" : ""} `), lab, replay);
+  const clock = el("span", "live-clock"); clock.id = "replay-clock";
+  const progress = el("progress"); progress.id = "replay-progress"; progress.max = 1; progress.value = 0; progress.hidden = true;
+  bar.append(el("strong", null, "live "), status, el("span", "muted", ` · window ${(LIVE.window_seconds / 3600).toFixed(1)} h${LIVE.anonymized ? " · addresses anonymized" : ""} `), lab, replay, clock, progress);
   // Beside the map (a SOC wall's layout): a compact list of alerts grouped per
   // address and user, then the feed; the map stays above the fold however many come.
   const side = el("aside", "live-side");
@@ -158,19 +160,40 @@
     es.onerror = () => { status.textContent = "reconnecting…"; status.className = "live-status"; };
   }
 
+  // Replay: from the first to the last event of the window, at ×N but never in
+  // under 20 s, with a clock and progress; every panel is rewound (the report's
+  // range set to "up to the clock") and restored at the end.
+  function stamp(ms) { return new Date(ms).toISOString().replace("T", " ").slice(0, 19) + " UTC"; }
   replay.addEventListener("click", () => {
     if (replay.disabled) return;
     replay.disabled = true;
     fetch("api/events?limit=20000").then((r) => r.json()).then((evs) => {
-      if (!evs.length) { replay.disabled = false; return; }
-      const n = Number(speed.value) || 600;
-      const t0 = Date.parse(evs[0].ts), started = performance.now();
-      let i = 0;
+      if (!evs.length) { replay.disabled = false; clock.textContent = "nothing to replay"; return; }
+      const t0 = Date.parse(evs[0].ts), t1 = Date.parse(evs[evs.length - 1].ts), span = Math.max(1, t1 - t0);
+      const n = Math.max(1, Math.min(Number(speed.value) || 600, span / 20000));
+      const D = window.sshmap && window.sshmap.data;
+      const started = performance.now();
+      let i = 0, lastRange = -1;
+      progress.hidden = false;
+      document.body.setAttribute("data-replay", "running");
       const timer = setInterval(() => {
-        const virt = t0 + (performance.now() - started) * n;
+        const virt = Math.min(t1, t0 + (performance.now() - started) * n);
         for (; i < evs.length && Date.parse(evs[i].ts) <= virt; i++) pulse(evs[i]);
-        if (i >= evs.length) { clearInterval(timer); replay.disabled = false; }
-      }, 50);
+        clock.textContent = "replay ×" + Math.round(n) + "  " + stamp(virt);
+        progress.value = (virt - t0) / span;
+        if (D && window.sshmap.setRange) {
+          const b = Math.max(0, Math.min(D.series.length - 1, Math.floor((virt / 1000 - D.t0) / D.bin)));
+          if (b !== lastRange) { lastRange = b; window.sshmap.setRange([0, b]); }
+        }
+        if (i >= evs.length && virt >= t1) {
+          clearInterval(timer);
+          replay.disabled = false;
+          progress.hidden = true;
+          clock.textContent = "replayed " + stamp(t0) + " – " + stamp(t1);
+          if (window.sshmap.setRange) window.sshmap.setRange(null);
+          document.body.setAttribute("data-replay", "done");
+        }
+      }, 100);
     }).catch(() => { replay.disabled = false; });
   });
 

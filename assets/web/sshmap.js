@@ -100,15 +100,26 @@
   }
 
   // ---------- time histogram with brush ----------
-  var TL = { w: 0, h: 120, left: 44, bottom: 18, drag: null };
-  function tlX(bin) { return TL.left + bin * (TL.w - TL.left - 4) / Math.max(1, nbins()); }
+  // The axis starts at the first bin with events when the leading empty part is most
+  // of the range (a fresh live server's window), so the data fills the width.
+  var TL = { w: 0, h: 120, left: 44, bottom: 18, drag: null, first: 0 };
+  function shown() { return Math.max(1, nbins() - TL.first); }
+  function tlX(bin) { return TL.left + (bin - TL.first) * (TL.w - TL.left - 4) / shown(); }
   function tlBin(x) {
-    var b = Math.floor((x - TL.left) * nbins() / Math.max(1, TL.w - TL.left - 4));
-    return Math.max(0, Math.min(nbins() - 1, b));
+    var b = TL.first + Math.floor((x - TL.left) * shown() / Math.max(1, TL.w - TL.left - 4));
+    return Math.max(TL.first, Math.min(nbins() - 1, b));
+  }
+  function firstBin() {
+    var f = 0;
+    while (f < nbins() - 1 && D.series[f][1] === 0) f++;
+    // Keep a little room before the first event: a tenth of what follows.
+    f = Math.max(0, f - Math.ceil((nbins() - f) / 10));
+    return f > nbins() / 2 ? f : 0;
   }
   function renderTimeline() {
     var svg = $('timeline');
     TL.w = svg.clientWidth || 900;
+    TL.first = firstBin();
     svg.setAttribute('viewBox', '0 0 ' + TL.w + ' ' + TL.h);
     clear(svg);
     var max = 1;
@@ -116,6 +127,7 @@
     var ph = TL.h - TL.bottom - 6, bw = Math.max(1, tlX(1) - tlX(0) - (nbins() > 150 ? 0 : 1));
     svg.appendChild(sv('line', { x1: TL.left, x2: TL.w, y1: TL.h - TL.bottom, y2: TL.h - TL.bottom, 'class': 'axis' }));
     D.series.forEach(function (c, b) {
+      if (b < TL.first) return;
       if (c[0] > 0) {
         var hgt = Math.max(1, ph * (S.log ? Math.log(1 + c[0]) / Math.log(1 + max) : c[0] / max));
         svg.appendChild(sv('rect', { x: tlX(b), y: TL.h - TL.bottom - hgt, width: bw, height: hgt, 'class': 'b' }));
@@ -125,19 +137,20 @@
     var t = sv('text', { x: TL.left - 4, y: 12, 'text-anchor': 'end' }); t.textContent = num(max); svg.appendChild(t);
     t = sv('text', { x: TL.left - 4, y: TL.h - TL.bottom, 'text-anchor': 'end' }); t.textContent = '0'; svg.appendChild(t);
     // Ticks on round times of the log's own zone (every 5 min … 7 days), at most about six.
-    var span = nbins() * D.bin, steps = [300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
+    var span = shown() * D.bin, steps = [300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
     var step = steps.filter(function (x) { return span / x <= 6; })[0] || 604800;
-    var first = Math.ceil((D.t0 + D.offset) / step) * step - D.offset;
-    for (var tt = first; tt <= D.t0 + span; tt += step) {
-      var tx = TL.left + (tt - D.t0) / D.bin * (TL.w - TL.left - 4) / Math.max(1, nbins());
+    var t0 = D.t0 + TL.first * D.bin;
+    var first = Math.ceil((t0 + D.offset) / step) * step - D.offset;
+    for (var tt = first; tt <= t0 + span; tt += step) {
+      var tx = TL.left + (tt - t0) / D.bin * (TL.w - TL.left - 4) / shown();
       svg.appendChild(sv('line', { x1: tx, x2: tx, y1: TL.h - TL.bottom, y2: TL.h - TL.bottom + 3, 'class': 'axis' }));
-      var lab = sv('text', { x: tx, y: TL.h - 4, 'text-anchor': 'middle' });
+      var lab = sv('text', { x: tx, y: TL.h - 4, 'text-anchor': tx > TL.w - 40 ? 'end' : tx < TL.left + 30 ? 'start' : 'middle' });
       var full = time(tt);
       lab.textContent = step >= 86400 ? full.slice(5, 10) : span > 86400 ? full.slice(5, 16) : full.slice(11, 16);
       svg.appendChild(lab);
     }
     var sel = sv('rect', { id: 'brush', 'class': 'sel', y: 2, height: TL.h - TL.bottom - 2, x: 0, width: 0 });
-    if (S.range) { sel.setAttribute('x', tlX(S.range[0])); sel.setAttribute('width', tlX(S.range[1] + 1) - tlX(S.range[0])); }
+    if (S.range) { var r0 = Math.max(S.range[0], TL.first); sel.setAttribute('x', tlX(r0)); sel.setAttribute('width', Math.max(0, tlX(S.range[1] + 1) - tlX(r0))); }
     svg.appendChild(sel);
   }
   function tlPoint(ev) {
@@ -161,7 +174,7 @@
       if (!TL.drag) return;
       var a = Math.min(TL.drag.from, TL.drag.to), b = Math.max(TL.drag.from, TL.drag.to);
       TL.drag = null;
-      setRange(a === 0 && b === nbins() - 1 ? null : [a, b]);
+      setRange(a <= TL.first && b === nbins() - 1 ? null : [a, b]);
     });
     $('brush-clear').addEventListener('click', function () { setRange(null); });
     $('t-log').addEventListener('change', function (e) { S.log = e.target.checked; renderTimeline(); });

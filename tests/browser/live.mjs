@@ -129,6 +129,23 @@ try {
   check(out.successes.includes('deploy') && out.successes.includes('after 1 failed attempt'), `successful logins panel: ${out.successes}`);
   check(out.final.events === out.before.events + 10, `event counter after the logins ${out.final.events}`);
 
+  // A fresh server's timeline: the data fills the width, not the last of 60 bars.
+  out.widestBar = await page.$$eval('#timeline rect.b', (rs) => Math.max(0, ...rs.map((r) => +r.getAttribute('width'))));
+  check(out.widestBar >= 50, `the timeline squashes the data into a ${out.widestBar} px bar`);
+  // Replay: a clock that moves, progress, every panel rewound, then restored.
+  await page.click('text=replay window');
+  const clocks = new Set();
+  let ranged = false;
+  for (let k = 0; k < 100; k++) {
+    clocks.add(await page.textContent('#replay-clock'));
+    if (await page.$eval('#brush', (b) => +b.getAttribute('width') > 0)) ranged = true;
+    if (await page.evaluate(() => document.body.getAttribute('data-replay') === 'done')) break;
+    await page.waitForTimeout(100);
+  }
+  out.clocks = [...clocks];
+  check(out.clocks.filter((c) => c.startsWith('replay ×')).length >= 2, 'the replay clock does not move: ' + JSON.stringify(out.clocks));
+  check(ranged, 'the replay does not rewind the panels');
+  check(await page.evaluate(() => document.body.getAttribute('data-replay') === 'done'), 'the replay never ends');
   const html = await page.content();
   if (anonymized) {
     check(!html.includes(ATTACKER), `the full address ${ATTACKER} appears in an anonymized page`);
