@@ -318,6 +318,31 @@ impl Rolled {
     }
 }
 
+/// The attempts' centre of mass on the sphere, as (lat, lon); `None` without points
+/// or when they balance out (attacks from everywhere).
+fn attack_centre(data: &MapData) -> Option<(f64, f64)> {
+    let (mut x, mut y, mut z, mut n) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for (&(la, lo), &w) in &data.points {
+        let (lat, lon) = (
+            (f64::from(la) / 100.0).to_radians(),
+            (f64::from(lo) / 100.0).to_radians(),
+        );
+        let w = w as f64;
+        x += w * lat.cos() * lon.cos();
+        y += w * lat.cos() * lon.sin();
+        z += w * lat.sin();
+        n += w;
+    }
+    let r = (x * x + y * y + z * z).sqrt();
+    if n == 0.0 || r < n * 0.05 {
+        return None;
+    }
+    Some((
+        z.atan2((x * x + y * y).sqrt()).to_degrees(),
+        y.atan2(x).to_degrees(),
+    ))
+}
+
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
@@ -330,19 +355,20 @@ pub fn map(settings: &Settings, args: MapArgs) -> Result<i32> {
         .as_deref()
         .map(|s| parse_lat_lon(s, "--home"))
         .transpose()?;
-    let center = match args.center.as_deref() {
-        Some(c) => parse_lat_lon(c, "--center")?,
-        None => home.unwrap_or((30.0, 10.0)),
-    };
-    let projection = match args.projection.as_deref() {
-        None => Projection::EqualEarth,
-        Some(p) => Projection::from_name(p, center).with_context(|| {
+    let center = args
+        .center
+        .as_deref()
+        .map(|c| parse_lat_lon(c, "--center"))
+        .transpose()?;
+    if let Some(p) = args.projection.as_deref() {
+        // Checked before reading the logs: a typo fails at once.
+        Projection::from_name(p, (0.0, 0.0)).with_context(|| {
             format!(
                 "--projection {p:?}: unknown (use one of {})",
                 Projection::NAMES
             )
-        })?,
-    };
+        })?;
+    }
     let theme = theme(args.theme.as_deref())?;
     let filter = Filter::new(settings, &args.input, args.kind.as_deref())?;
     // Without per-address places, the rollups hold the whole map.
@@ -358,6 +384,15 @@ pub fn map(settings: &Settings, args: MapArgs) -> Result<i32> {
             false
         }
         None => read_events(settings, &args.input, &filter, &mut |ev, w| data.add(ev, w))?,
+    };
+    // The globe faces --center, else --home, else where the attacks come from.
+    let center = center
+        .or(home)
+        .or_else(|| attack_centre(&data))
+        .unwrap_or((30.0, 10.0));
+    let projection = match args.projection.as_deref() {
+        None => Projection::EqualEarth,
+        Some(p) => Projection::from_name(p, center).expect("checked above"),
     };
     let title = args.title.clone().unwrap_or_else(|| {
         let noun = filter.noun();
@@ -581,6 +616,17 @@ pub fn chart(settings: &Settings, args: ChartArgs) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_globe_faces_where_the_attacks_come_from() {
+        let (lat, lon) =
+            attack_centre(&MapData::from_countries(&[("CN", 90), ("VN", 10)])).unwrap();
+        assert!(
+            (15.0..45.0).contains(&lat) && (95.0..115.0).contains(&lon),
+            "{lat},{lon}"
+        );
+        assert_eq!(attack_centre(&MapData::default()), None);
+    }
 
     #[test]
     fn option_values() {
