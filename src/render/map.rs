@@ -319,6 +319,9 @@ fn map_layer(
         width: (0.6 * m.u).clamp(0.4, 1.0),
     };
     let globe = matches!(proj, Projection::Orthographic { .. });
+    // Attacking countries drawn big enough to see; the others get a dot.
+    let min_px = (5.0 * m.u).max(4.0);
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for c in &world::get(detail).countries {
         let mut rings = Vec::with_capacity(c.rings.len());
         let mut lines: Vec<Vec<(f32, f32)>> = Vec::new();
@@ -381,6 +384,15 @@ fn map_layer(
         }
         let n = data.countries.get(&c.iso2).copied().unwrap_or(0);
         let name = countries::name(&c.iso2).unwrap_or(&c.iso2);
+        if n > 0 {
+            let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+            for &(x, y) in rings.iter().flatten() {
+                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            }
+            if (x1 - x0).max(y1 - y0) >= min_px {
+                seen.insert(c.iso2.as_str());
+            }
+        }
         items.push(Item::Shape(Shape {
             id: Some(c.iso2.clone()),
             title: Some(format!("{name}: {} attempts", thousands(n))),
@@ -390,6 +402,30 @@ fn map_layer(
             stroke: Some(border),
             lines: cut.then_some(lines),
         }));
+    }
+    let mut small: Vec<(&String, &u64)> = data
+        .countries
+        .iter()
+        .filter(|(cc, n)| **n > 0 && !seen.contains(cc.as_str()))
+        .collect();
+    small.sort();
+    for (cc, &n) in small {
+        let Some((lat, lon)) = countries::label_point(cc) else {
+            continue;
+        };
+        if !proj.visible(lon, lat) {
+            continue;
+        }
+        let (x, y) = fit.apply(proj.project(lon, lat));
+        let name = countries::name(cc).unwrap_or(cc);
+        items.push(Item::Circle {
+            title: Some(format!("{name}: {} attempts", thousands(n))),
+            cx: x,
+            cy: y,
+            r: (3.0 * m.u).max(2.5),
+            fill: pal.attempts(n, max),
+            stroke: Some(border),
+        });
     }
     // Mercator's band is cut by the clip; the other outlines already contain everything.
     let clip = matches!(proj, Projection::Mercator).then(|| vec![outline]);

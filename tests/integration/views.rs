@@ -441,3 +441,33 @@ fn static_map_labels_the_top_attacker_with_tooltips_and_arcs_home() {
         .expect("arcs to home");
     assert!(arcs.children().filter(|n| n.is_element()).count() >= 5);
 }
+
+#[test]
+fn small_attacking_countries_show_as_a_dot() {
+    let dir = tmp("map-small");
+    let log = busy_day(&dir, 300);
+    let svg = dir.join("map.svg");
+    stdout(&[
+        "map",
+        "--year",
+        "2026",
+        log.to_str().unwrap(),
+        "--size",
+        "960x540",
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let dots: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("circle"))
+        .filter_map(|c| c.children().find(|t| t.has_tag_name("title")))
+        .filter_map(|t| t.text())
+        .collect();
+    assert!(dots.iter().any(|d| d.starts_with("Singapore:")), "{dots:?}");
+    assert!(
+        !dots.iter().any(|d| d.starts_with("China:")),
+        "a big country gets no dot: {dots:?}"
+    );
+}
