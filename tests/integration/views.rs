@@ -471,3 +471,92 @@ fn small_attacking_countries_show_as_a_dot() {
         "a big country gets no dot: {dots:?}"
     );
 }
+
+/// A dense day: 6 hours of attacks from six countries, every minute, in bursts
+/// (xorshift counts), so every country stays lit all the time.
+fn dense_day(dir: &Path) -> PathBuf {
+    let ips = [
+        "218.92.0.34",
+        "45.227.254.8",
+        "183.81.169.238",
+        "185.220.101.45",
+        "179.43.180.106",
+        "8.8.4.4",
+    ];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut log = String::new();
+    let mut pid = 10_000;
+    for minute in 0..360u32 {
+        for ip in ips {
+            for k in 0..(next() % 12) as u32 {
+                pid += 1;
+                let _ = writeln!(
+                    log,
+                    "{} web1 sshd[{pid}]: Failed password for root from {ip} port {} ssh2",
+                    at(minute * 60 + k * 4),
+                    30000 + k
+                );
+            }
+        }
+    }
+    let p = dir.join("dense.log");
+    std::fs::write(&p, log).unwrap();
+    p
+}
+
+#[test]
+fn a_dense_day_visibly_breathes_in_the_timelapse() {
+    let dir = tmp("dense");
+    let log = dense_day(&dir);
+    let gif = dir.join("dense.gif");
+    stdout(&[
+        "timelapse",
+        "--year",
+        "2026",
+        log.to_str().unwrap(),
+        "--bin",
+        "10m",
+        "--size",
+        "320x180",
+        "-q",
+        "-o",
+        gif.to_str().unwrap(),
+    ]);
+    let Ok(o) = std::process::Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-i"])
+        .arg(&gif)
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+    else {
+        eprintln!("no ffmpeg to decode the GIF: skipped");
+        return;
+    };
+    let frame = 320 * 180 * 3;
+    let frames: Vec<&[u8]> = o.stdout.chunks_exact(frame).collect();
+    assert!(frames.len() >= 30, "{} frames", frames.len());
+    // Share of pixels that change visibly from one frame to the next, over the middle of the day.
+    let changed: Vec<f64> = frames[6..frames.len() - 1]
+        .windows(2)
+        .map(|w| {
+            let n = w[0]
+                .chunks_exact(3)
+                .zip(w[1].chunks_exact(3))
+                .filter(|(a, b)| a.iter().zip(b.iter()).any(|(p, q)| p.abs_diff(*q) > 12))
+                .count();
+            n as f64 / (320.0 * 180.0)
+        })
+        .collect();
+    let mean = changed.iter().sum::<f64>() / changed.len() as f64;
+    eprintln!("mean share of changed pixels per frame: {mean:.4}");
+    assert!(
+        mean > 0.02,
+        "frames differ by {:.2}% of pixels: the dense day does not move",
+        mean * 100.0
+    );
+}
