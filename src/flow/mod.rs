@@ -646,31 +646,27 @@ pub(crate) fn progress_bar(
 mod tests {
     use super::*;
 
-    fn lines_of(text: &str, block: usize) -> Vec<(u64, u64)> {
-        // (line, count) of the events of `text` read with blocks of `block` bytes.
-        let _ = block;
+    /// Drives `text` from its first line into `sink`.
+    fn drive_text<S: Sink>(text: &str, sink: &mut S) -> Result<(), Error<S::Error>> {
         let mut stream = Stream::new("t".into(), parse::Options::default());
         let mut enricher = Enricher::new(None);
-        let mut out = Vec::new();
+        let start = Start {
+            line: 1,
+            ..Start::default()
+        };
+        let reader = Box::new(io::Cursor::new(text.as_bytes().to_vec()));
+        let select = Select::default();
         let mut tally = Tally::default();
         drive(
-            Box::new(io::Cursor::new(text.as_bytes().to_vec())),
-            &Start {
-                line: 1,
-                ..Start::default()
-            },
+            reader,
+            &start,
             &mut stream,
             &mut enricher,
-            &Select::default(),
-            &mut Each(|ev: Event| -> io::Result<()> {
-                out.push((ev.src.line, u64::from(ev.count)));
-                Ok(())
-            }),
+            &select,
+            sink,
             None,
             &mut tally,
         )
-        .unwrap();
-        out
     }
 
     #[test]
@@ -697,8 +693,6 @@ mod tests {
                 "Feb 22 10:21:42 h sshd[{i}]: Invalid user u{i}-some-padding-to-make-the-line-longer from 192.0.2.9 port 4\n"
             ));
         }
-        let mut stream = Stream::new("t".into(), parse::Options::default());
-        let mut enricher = Enricher::new(None);
         struct Rec(Vec<Boundary>, u64);
         impl Sink for Rec {
             type Error = ();
@@ -712,21 +706,7 @@ mod tests {
             }
         }
         let mut rec = Rec(Vec::new(), 0);
-        let mut tally = Tally::default();
-        drive(
-            Box::new(io::Cursor::new(text.clone().into_bytes())),
-            &Start {
-                line: 1,
-                ..Start::default()
-            },
-            &mut stream,
-            &mut enricher,
-            &Select::default(),
-            &mut rec,
-            None,
-            &mut tally,
-        )
-        .unwrap();
+        drive_text(&text, &mut rec).unwrap();
         assert_eq!(rec.1, 30_000);
         let b = &rec.0;
         assert!(b.len() >= 3, "{}", b.len());
@@ -741,6 +721,10 @@ mod tests {
                 memchr::memchr_iter(b'\n', before).count() as u64 + 1
             );
         }
-        assert_eq!(lines_of("", 0), vec![]);
+        // An empty input: no event, one boundary, the end.
+        let mut empty = Rec(Vec::new(), 0);
+        drive_text("", &mut empty).unwrap();
+        assert_eq!(empty.1, 0);
+        assert!(empty.0.len() == 1 && empty.0[0].eof && empty.0[0].line == 1);
     }
 }

@@ -15,14 +15,10 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
-use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::mpsc;
 
-use super::state::Shared;
 use crate::event::{Event, Kind};
 
 /// Which rule fired.
@@ -256,57 +252,6 @@ impl Alerter {
     }
 }
 
-/// Alerts waiting for the webhook.
-pub const WEBHOOK_QUEUE: usize = 1024;
-
-/// Delivers alerts to `url` one by one, retrying each with exponential backoff
-/// (0.5 s doubling, 6 tries); runs until the sender side is dropped.
-pub async fn webhook(url: String, mut rx: mpsc::Receiver<String>, shared: Arc<Shared>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(10)))
-        .http_status_as_error(true)
-        .build()
-        .into();
-    while let Some(body) = rx.recv().await {
-        let mut delay = Duration::from_millis(500);
-        let mut ok = false;
-        for attempt in 0..6 {
-            let (agent, target, body) = (agent.clone(), url.clone(), body.clone());
-            // ureq is blocking: keep it off the async workers.
-            let res = tokio::task::spawn_blocking(move || {
-                agent
-                    .post(&target)
-                    .header("content-type", "application/json")
-                    .send(body.as_bytes())
-                    .map(|_| ())
-            })
-            .await;
-            match res {
-                Ok(Ok(())) => {
-                    ok = true;
-                    break;
-                }
-                Ok(Err(e)) => {
-                    if attempt == 5 {
-                        eprintln!(
-                            "sshmap: webhook {}: {e} (giving up on this alert)",
-                            crate::escape::terminal(&url)
-                        );
-                    }
-                }
-                Err(_) => break,
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(30));
-        }
-        if ok {
-            shared.metrics.webhook_sent.fetch_add(1, Relaxed);
-        } else {
-            shared.metrics.webhook_failed.fetch_add(1, Relaxed);
-        }
-    }
-}
-
 fn failures(n: u64) -> String {
     if n == 1 {
         "1 failure".into()
@@ -319,6 +264,7 @@ fn failures(n: u64) -> String {
 mod tests {
     use super::*;
     use crate::event::{Geo, Src, Ts};
+    use std::sync::Arc;
 
     fn ev(secs: i64, kind: Kind, ip: &str, user: &str, country: Option<&str>) -> Event {
         Event {

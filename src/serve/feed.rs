@@ -169,40 +169,20 @@ pub fn run(
             for stream in streams.values_mut() {
                 let mut released = Vec::new();
                 stream.flow.finish(&mut |ev| released.push(ev));
-                if !released.is_empty() {
-                    deliver(
-                        &shared,
-                        &opts,
-                        &mut enricher,
-                        &mut alerter,
-                        writer.as_ref(),
-                        stream,
-                        released,
-                    );
-                }
+                let (a, w) = (&mut alerter, writer.as_ref());
+                deliver(&shared, &opts, &mut enricher, a, w, stream, released);
             }
             break;
         }
         if &*batch.input == TICK {
-            let now = now_micros();
+            let (now, hold) = (now_micros(), opts.hold.as_micros() as i64);
             for stream in streams.values_mut() {
                 let mut released = Vec::new();
-                if stream
+                stream
                     .flow
-                    .release_idle(now, opts.hold.as_micros() as i64, &mut |ev| {
-                        released.push(ev)
-                    })
-                {
-                    deliver(
-                        &shared,
-                        &opts,
-                        &mut enricher,
-                        &mut alerter,
-                        writer.as_ref(),
-                        stream,
-                        released,
-                    );
-                }
+                    .release_idle(now, hold, &mut |ev| released.push(ev));
+                let (a, w) = (&mut alerter, writer.as_ref());
+                deliver(&shared, &opts, &mut enricher, a, w, stream, released);
             }
             shared.metrics.lines_held.store(
                 streams.values().map(|s| s.flow.held() as u64).sum(),
@@ -368,6 +348,9 @@ fn deliver(
     stream: &mut Stream,
     events: Vec<Event>,
 ) {
+    if events.is_empty() {
+        return;
+    }
     stream.emitted += events.len() as u64;
     let commit = Commit {
         fingerprint: stream.fingerprint,

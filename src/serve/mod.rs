@@ -25,6 +25,7 @@ pub mod public;
 pub mod routes;
 pub mod sources;
 pub mod state;
+pub mod webhook;
 pub mod writer;
 
 use std::future::{Future, IntoFuture};
@@ -77,9 +78,9 @@ pub fn start(cfg: ServeConfig, mut opts: FeedOptions) -> Running {
     let (tx, rx) = mpsc::channel(feed::QUEUE);
     let shared = Arc::new(Shared::new(cfg, tx.clone()));
     if let Some(url) = shared.cfg.webhook.clone() {
-        let (wtx, wrx) = mpsc::channel(alerts::WEBHOOK_QUEUE);
+        let (wtx, wrx) = mpsc::channel(webhook::WEBHOOK_QUEUE);
         opts.webhook = Some(wtx);
-        tokio::spawn(alerts::webhook(url, wrx, shared.clone()));
+        tokio::spawn(webhook::webhook(url, wrx, shared.clone()));
     }
     let ticker = (!shared.cfg.sse_tick.is_zero()).then(|| {
         let s = shared.clone();

@@ -11,32 +11,16 @@ use std::time::{Duration, Instant};
 
 use axum::body::{to_bytes, Body};
 use axum::http::{header, Request, StatusCode};
-use sshmap::serve::{self, app, FeedOptions, ServeConfig};
+use sshmap::serve::{self, app, ServeConfig};
 use tower::ServiceExt;
 
-use super::serve::{http, line, Server};
+use super::serve::{http, line, opts, Server, TOKEN};
 
-const TOKEN: &str = "attack-test-token";
-
-fn opts() -> FeedOptions {
-    FeedOptions {
-        geo: Some(Arc::new(sshmap::geo::Locator::embedded())),
-        tz: jiff::tz::TimeZone::UTC,
-        year: None,
-        webhook: None,
-        stderr: false,
-        hold: serve::feed::HOLD,
-    }
-}
-
+/// The serve tests' options, without a home position.
 fn cfg() -> ServeConfig {
     ServeConfig {
-        tokens: vec![serve::config::Token {
-            secret: TOKEN.into(),
-            name: "t".into(),
-            hosts: None,
-        }],
-        ..ServeConfig::default()
+        home: None,
+        ..super::serve::cfg()
     }
 }
 

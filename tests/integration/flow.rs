@@ -9,35 +9,21 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use sshmap::serve::{self, FeedOptions, ServeConfig};
+use sshmap::serve::{FeedOptions, ServeConfig};
 
-use super::serve::{http, Server};
+use super::serve::{cfg, http, opts, Server, TOKEN};
 use super::util::run;
 
-const TOKEN: &str = "flow-token-1";
-
 fn feed(hold: Duration) -> FeedOptions {
-    FeedOptions {
-        geo: Some(std::sync::Arc::new(sshmap::geo::Locator::embedded())),
-        tz: jiff::tz::TimeZone::UTC,
-        year: None,
-        webhook: None,
-        stderr: false,
-        hold,
-    }
+    FeedOptions { hold, ..opts() }
 }
 
 fn config() -> ServeConfig {
     ServeConfig {
-        tokens: vec![serve::config::Token {
-            secret: TOKEN.into(),
-            name: "t".into(),
-            hosts: None,
-        }],
         db: None,
         checkpoint: None,
         poll: Duration::from_millis(50),
-        ..ServeConfig::default()
+        ..cfg()
     }
 }
 

@@ -11,9 +11,9 @@ use http_body_util::BodyExt;
 use sshmap::serve::{self, app, FeedOptions, ServeConfig};
 use tower::ServiceExt;
 
-const TOKEN: &str = "test-token-123";
+pub const TOKEN: &str = "test-token-123";
 
-fn opts() -> FeedOptions {
+pub fn opts() -> FeedOptions {
     FeedOptions {
         geo: Some(std::sync::Arc::new(sshmap::geo::Locator::embedded())),
         tz: jiff::tz::TimeZone::UTC,
@@ -24,7 +24,7 @@ fn opts() -> FeedOptions {
     }
 }
 
-fn cfg() -> ServeConfig {
+pub fn cfg() -> ServeConfig {
     ServeConfig {
         tokens: vec![serve::config::Token {
             secret: TOKEN.into(),

@@ -103,7 +103,11 @@ fn every_flag_of_every_subcommand_has_help_text() {
     walk(&cmd, "sshmap", &mut missing);
     assert!(missing.is_empty(), "without help text: {missing:#?}");
     // The forms accepted are spelled out where a user types them.
-    let serve = text(&run(&["serve", "--help"]).stdout);
+    // Help is wrapped to the terminal: compare with the line breaks as spaces.
+    let serve = text(&run(&["serve", "--help"]).stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     for want in [
         "90m, 5h, 2d",
         "127.0.0.1:8022",
@@ -115,7 +119,10 @@ fn every_flag_of_every_subcommand_has_help_text() {
             "serve --help lacks {want:?}:\n{serve}"
         );
     }
-    let tl = text(&run(&["timelapse", "--help"]).stdout);
+    let tl = text(&run(&["timelapse", "--help"]).stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     assert!(
         tl.contains("WIDTHxHEIGHT") && tl.contains("30m (or 30min)") && tl.contains("Examples:"),
         "{tl}"
