@@ -161,7 +161,7 @@
   }
 
   // Replay: from the first to the last event of the window, at ×N but never in
-  // under 20 s, with a clock and progress; every panel is rewound (the report's
+  // under 4 s, with a clock and progress; every panel is rewound (the report's
   // range set to "up to the clock") and restored at the end.
   function stamp(ms) { return new Date(ms).toISOString().replace("T", " ").slice(0, 19) + " UTC"; }
   replay.addEventListener("click", () => {
@@ -170,7 +170,8 @@
     fetch("api/events?limit=20000").then((r) => r.json()).then((evs) => {
       if (!evs.length) { replay.disabled = false; clock.textContent = "nothing to replay"; return; }
       const t0 = Date.parse(evs[0].ts), t1 = Date.parse(evs[evs.length - 1].ts), span = Math.max(1, t1 - t0);
-      const n = Math.max(1, Math.min(Number(speed.value) || 600, span / 20000));
+      // Never over in less than 4 s: a short window slows down instead of flashing by.
+      const n = Math.min(Number(speed.value) || 600, span / 4000);
       const D = window.sshmap && window.sshmap.data;
       const started = performance.now();
       let i = 0, lastRange = -1;
@@ -179,7 +180,7 @@
       const timer = setInterval(() => {
         const virt = Math.min(t1, t0 + (performance.now() - started) * n);
         for (; i < evs.length && Date.parse(evs[i].ts) <= virt; i++) pulse(evs[i]);
-        clock.textContent = "replay ×" + Math.round(n) + "  " + stamp(virt);
+        clock.textContent = "replay ×" + (n >= 10 ? Math.round(n) : n.toFixed(2)) + "  " + stamp(virt);
         progress.value = (virt - t0) / span;
         if (D && window.sshmap.setRange) {
           const b = Math.max(0, Math.min(D.series.length - 1, Math.floor((virt / 1000 - D.t0) / D.bin)));
