@@ -12,6 +12,9 @@ use crate::event::{Event, Ts};
 use crate::geo::countries;
 
 /// Where attempts came from, aggregated for drawing.
+/// A point's key: (lat, lon) in hundredths of a degree.
+pub type Place = (i32, i32);
+
 #[derive(Clone, Debug, Default)]
 pub struct MapData {
     /// ISO alpha-2 → attempts.
@@ -23,7 +26,7 @@ pub struct MapData {
     pub unlocated: u64,
     pub ips: std::collections::HashSet<IpAddr>,
     /// Per address: attempts and the point it is drawn at (for labels and tooltips).
-    pub by_ip: HashMap<IpAddr, (u64, Option<(i32, i32)>)>,
+    pub by_ip: HashMap<IpAddr, (u64, Option<Place>)>,
     pub from: Option<Ts>,
     pub to: Option<Ts>,
 }
@@ -492,7 +495,7 @@ fn points_layer(data: &MapData, proj: &Projection, fit: &Fit, pal: &Palette, m: 
         width: (0.8 * m.u).max(0.5),
     };
     // Per point: how many addresses, and the busiest one (for the tooltip).
-    let mut per: HashMap<(i32, i32), (usize, Option<(IpAddr, u64)>)> = HashMap::new();
+    let mut per: HashMap<Place, (usize, Option<(IpAddr, u64)>)> = HashMap::new();
     for (ip, &(n, key)) in &data.by_ip {
         if let Some(k) = key {
             let e = per.entry(k).or_default();
@@ -550,7 +553,7 @@ fn labels_layer(
     m: &Metrics,
     top: usize,
 ) {
-    let mut ips: Vec<(&IpAddr, &(u64, Option<(i32, i32)>))> = data
+    let mut ips: Vec<(&IpAddr, &(u64, Option<Place>))> = data
         .by_ip
         .iter()
         .filter(|(_, (_, k))| k.is_some())
