@@ -379,6 +379,7 @@
   // ---------- details (a point, a country, an address) ----------
   function openDetail(title) {
     var d = $('detail');
+    if (S.expand) S.expand.det = 0;
     d.hidden = false;
     $('detail-title').textContent = title;
     var body = $('detail-body');
@@ -497,7 +498,11 @@
     if (rows.length > limit) {
       // "… N more" opens the next rows (a hundred at a time) in place.
       var tr = el('tr', 'more'), td = el('td'), more = el('button', 'expand', '… ' + num(rows.length - limit) + ' more — show ' + num(Math.min(100, rows.length - limit)));
-      more.addEventListener('click', function () { S.expand = S.expand || {}; S.expand[key] = limit + 100; render(); });
+      more.addEventListener('click', function () {
+        S.expand = S.expand || {}; S.expand[key] = limit + 100;
+        // A detail panel's table is redrawn in place; the page's tables with everything else.
+        if (key === 'det') table(t, cols, rows, onClick); else render();
+      });
       td.appendChild(more);
       td.colSpan = cols.length; tr.appendChild(td); t.appendChild(tr);
     }

@@ -71,6 +71,15 @@ try {
     await page.click('#tbl-users tr.click >> text=root');
     out.userDetail = await page.textContent('#detail');
     check(await page.isVisible('#detail') && out.userDetail.includes('user root') && out.userDetail.includes('218.92.0.34'), 'user detail: ' + out.userDetail.slice(0, 200));
+    // A detail table's "… N more" opens more rows in place (the second country: 32 addresses).
+    await page.click('#tbl-countries tr.click >> nth=1');
+    const detRows = () => page.$$eval('#detail-body table tr:not(.more)', (r) => r.length - 1);
+    out.detailRows = await detRows();
+    if (await page.$('#detail-body tr.more button')) {
+      await page.click('#detail-body tr.more button');
+      out.detailRowsExpanded = await detRows();
+      check(out.detailRowsExpanded > out.detailRows, `a detail table's "more" does nothing (${out.detailRows} rows)`);
+    }
     // "sessions of X" from a login shows the sessions around that login, not the address's last ones.
     await page.click('#successes .success >> text=sessions of 218.92.0.34');
     out.around = await page.$$eval('#detail-body table', (ts) => ts.map((t) => t.querySelectorAll('tr')[1]?.textContent ?? ''));
