@@ -106,6 +106,7 @@ fn main() {
             points: *points,
             home: Some((50.11, 8.68)),
             title: None,
+            top_labels: 5,
         };
         let scene = map::scene(&data, &opts);
         for f in [Format::Png, Format::Svg] {

@@ -28,14 +28,28 @@
   [60, 600, 3600].forEach((n) => { const o = el("option", null, n); if (n === 600) o.selected = true; speed.appendChild(o); });
   const replay = el("button", null, "replay window");
   const lab = el("label", null, " replay ×"); lab.appendChild(speed);
-  bar.append(el("strong", null, "live "), status, el("span", "muted", ` · window ${(LIVE.window_seconds / 3600).toFixed(1)} h${LIVE.anonymized ? " · addresses anonymized" : ""} `), lab, replay);
-  const alerts = el("section", "live-alerts"); alerts.id = "alerts"; alerts.setAttribute("aria-live", "assertive");
-  const feedWrap = el("section", "panel"); feedWrap.appendChild(el("h2", null, "Live feed"));
+  const clock = el("span", "live-clock"); clock.id = "replay-clock";
+  const progress = el("progress"); progress.id = "replay-progress"; progress.max = 1; progress.value = 0; progress.hidden = true;
+  bar.append(el("strong", null, "live "), status, el("span", "muted", ` · window ${(LIVE.window_seconds / 3600).toFixed(1)} h${LIVE.anonymized ? " · addresses anonymized" : ""} `), lab, replay, clock, progress);
+  // Beside the map (a SOC wall's layout): a compact list of alerts grouped per
+  // address and user, then the feed; the map stays above the fold however many come.
+  const side = el("aside", "live-side");
+  const alertsWrap = el("section", "panel live-alerts-panel");
+  const alertsHead = el("div", "bar");
+  alertsHead.append(el("h2", null, "Intrusion alerts"), el("span", "muted", "a login after failures from its address or for its user, or from a new country; grouped per address and user"));
+  const alerts = el("ol", "live-alerts"); alerts.id = "alerts"; alerts.setAttribute("aria-live", "polite");
+  const noAlerts = el("li", "muted", "none yet");
+  alerts.appendChild(noAlerts);
+  alertsWrap.append(alertsHead, alerts);
+  const feedWrap = el("section", "panel live-feed-panel"); feedWrap.appendChild(el("h2", null, "Live feed"));
   const feed = el("ol", "live-feed"); feed.id = "feed"; feedWrap.appendChild(feed);
+  side.append(alertsWrap, feedWrap);
   const totals = $("totals");
   totals.parentNode.insertBefore(bar, totals);
-  totals.parentNode.insertBefore(alerts, totals);
-  $("map-panel").after(feedWrap);
+  const mapPanel = $("map-panel");
+  const row = el("div", "live-row");
+  mapPanel.parentNode.insertBefore(row, mapPanel);
+  row.append(mapPanel, side);
   const viewport = $("viewport") || $("map");
   const layer = sv("g", { id: "live" });
   viewport.appendChild(layer);
@@ -88,13 +102,41 @@
     feedLine(`${ev.ts.slice(11, 19)} ${ev.kind} ${ev.ip || "-"} (${c})${ev.user == null ? "" : " user=" + JSON.stringify(ev.user)}`, ev.kind);
   }
 
+  // Alert groups keyed by address and user: the latest time, a count, a dismiss button.
+  // The list is redrawn at most twice a second, however fast alerts arrive.
+  const MAX_GROUPS = 8;
+  const groups = new Map();
+  let dirty = false;
   function onAlert(a, fresh) {
-    const box = el("div", "live-alert", "INTRUSION ALERT: " + a.message);
-    box.setAttribute("role", "alert");
-    alerts.insertBefore(box, alerts.firstChild);
-    while (alerts.children.length > 5) alerts.lastChild.remove();
+    const key = (a.ip || "?") + "\u0000" + (a.user == null ? "" : a.user);
+    const g = groups.get(key) || { n: 0, dismissed: false };
+    g.n += 1; g.last = a; g.t = Date.parse(a.ts) || Date.now(); g.dismissed = false;
+    groups.delete(key); groups.set(key, g);
+    while (groups.size > 50) groups.delete(groups.keys().next().value);
+    dirty = true;
     if (fresh) feedLine(`${a.ts.slice(11, 19)} ALERT ${a.message}`, "alert");
   }
+  function drawAlerts() {
+    if (!dirty) return;
+    dirty = false;
+    const shown = [...groups.entries()].filter(([, g]) => !g.dismissed).reverse().slice(0, MAX_GROUPS);
+    alerts.replaceChildren();
+    if (!shown.length) { noAlerts.textContent = groups.size ? "all dismissed" : "none yet"; alerts.appendChild(noAlerts); return; }
+    for (const [key, g] of shown) {
+      const li = el("li", "live-alert");
+      li.setAttribute("role", "alert");
+      li.append(el("span", "when", g.last.ts.slice(11, 19)), el("span", "msg", "INTRUSION ALERT: " + g.last.message));
+      if (g.n > 1) li.appendChild(el("span", "count", "×" + g.n));
+      const x = el("button", "dismiss", "×");
+      x.title = "dismiss";
+      x.addEventListener("click", () => { g.dismissed = true; dirty = true; drawAlerts(); });
+      li.appendChild(x);
+      alerts.appendChild(li);
+    }
+    const hidden = [...groups.values()].filter((g) => !g.dismissed).length - shown.length;
+    if (hidden > 0) alerts.appendChild(el("li", "muted", `… ${hidden} more groups`));
+  }
+  setInterval(drawAlerts, 500);
 
   let first = true;
   function connect() {
@@ -102,8 +144,9 @@
     es.addEventListener("snapshot", (m) => {
       const s = JSON.parse(m.data);
       // The page was drawn from the window a moment ago; a reconnect shows alerts again.
-      alerts.replaceChildren();
+      groups.clear();
       for (const a of s.alerts) onAlert(a, false);
+      dirty = true; drawAlerts();
       if (!first) feedLine("reconnected", "muted");
       first = false;
       status.textContent = "connected";
@@ -117,19 +160,41 @@
     es.onerror = () => { status.textContent = "reconnecting…"; status.className = "live-status"; };
   }
 
+  // Replay: from the first to the last event of the window, at ×N but never in
+  // under 4 s, with a clock and progress; every panel is rewound (the report's
+  // range set to "up to the clock") and restored at the end.
+  function stamp(ms) { return new Date(ms).toISOString().replace("T", " ").slice(0, 19) + " UTC"; }
   replay.addEventListener("click", () => {
     if (replay.disabled) return;
     replay.disabled = true;
     fetch("api/events?limit=20000").then((r) => r.json()).then((evs) => {
-      if (!evs.length) { replay.disabled = false; return; }
-      const n = Number(speed.value) || 600;
-      const t0 = Date.parse(evs[0].ts), started = performance.now();
-      let i = 0;
+      if (!evs.length) { replay.disabled = false; clock.textContent = "nothing to replay"; return; }
+      const t0 = Date.parse(evs[0].ts), t1 = Date.parse(evs[evs.length - 1].ts), span = Math.max(1, t1 - t0);
+      // Never over in less than 4 s: a short window slows down instead of flashing by.
+      const n = Math.min(Number(speed.value) || 600, span / 4000);
+      const D = window.sshmap && window.sshmap.data;
+      const started = performance.now();
+      let i = 0, lastRange = -1;
+      progress.hidden = false;
+      document.body.setAttribute("data-replay", "running");
       const timer = setInterval(() => {
-        const virt = t0 + (performance.now() - started) * n;
+        const virt = Math.min(t1, t0 + (performance.now() - started) * n);
         for (; i < evs.length && Date.parse(evs[i].ts) <= virt; i++) pulse(evs[i]);
-        if (i >= evs.length) { clearInterval(timer); replay.disabled = false; }
-      }, 50);
+        clock.textContent = "replay ×" + (n >= 10 ? Math.round(n) : n.toFixed(2)) + "  " + stamp(virt);
+        progress.value = (virt - t0) / span;
+        if (D && window.sshmap.setRange) {
+          const b = Math.max(0, Math.min(D.series.length - 1, Math.floor((virt / 1000 - D.t0) / D.bin)));
+          if (b !== lastRange) { lastRange = b; window.sshmap.setRange([0, b]); }
+        }
+        if (i >= evs.length && virt >= t1) {
+          clearInterval(timer);
+          replay.disabled = false;
+          progress.hidden = true;
+          clock.textContent = "replayed " + stamp(t0) + " – " + stamp(t1);
+          if (window.sshmap.setRange) window.sshmap.setRange(null);
+          document.body.setAttribute("data-replay", "done");
+        }
+      }, 100);
     }).catch(() => { replay.disabled = false; });
   });
 

@@ -33,6 +33,8 @@
       pad(d.getUTCHours()) + ':' + pad(d.getUTCMinutes()) + ':' + pad(d.getUTCSeconds()) +
       ' ' + sign + pad(Math.floor(o / 3600)) + pad(Math.floor(o / 60) % 60);
   }
+  // An RFC 3339 time from the snapshot in the page's one format (time()); other text as is.
+  function stamp(x) { var ms = Date.parse(x); return isNaN(ms) ? x : time(Math.floor(ms / 1000)); }
   function nbins() { return D.series.length; }
   function lo() { return S.range ? S.range[0] : 0; }
   function hi() { return S.range ? S.range[1] : nbins() - 1; }
@@ -93,20 +95,31 @@
     $('t-events').textContent = num(v.events);
     var r = $('range');
     if (!D.from) r.textContent = 'No events.';
-    else if (S.range) r.textContent = 'Showing ' + time(D.t0 + lo() * D.bin) + ' – ' + time(D.t0 + (hi() + 1) * D.bin) + ' (of ' + D.from + ' – ' + D.to + ')';
-    else r.textContent = D.from + ' – ' + D.to + (D.anonymized ? ' · addresses anonymized' : '');
+    else if (S.range) r.textContent = 'Showing ' + time(D.t0 + lo() * D.bin) + ' – ' + time(D.t0 + (hi() + 1) * D.bin) + ' (of ' + stamp(D.from) + ' – ' + stamp(D.to) + ')';
+    else r.textContent = stamp(D.from) + ' – ' + stamp(D.to) + (D.anonymized ? ' · addresses anonymized' : '');
   }
 
   // ---------- time histogram with brush ----------
-  var TL = { w: 0, h: 120, left: 44, bottom: 18, drag: null };
-  function tlX(bin) { return TL.left + bin * (TL.w - TL.left - 4) / Math.max(1, nbins()); }
+  // The axis starts at the first bin with events when the leading empty part is most
+  // of the range (a fresh live server's window), so the data fills the width.
+  var TL = { w: 0, h: 120, left: 44, bottom: 18, drag: null, first: 0 };
+  function shown() { return Math.max(1, nbins() - TL.first); }
+  function tlX(bin) { return TL.left + (bin - TL.first) * (TL.w - TL.left - 4) / shown(); }
   function tlBin(x) {
-    var b = Math.floor((x - TL.left) * nbins() / Math.max(1, TL.w - TL.left - 4));
-    return Math.max(0, Math.min(nbins() - 1, b));
+    var b = TL.first + Math.floor((x - TL.left) * shown() / Math.max(1, TL.w - TL.left - 4));
+    return Math.max(TL.first, Math.min(nbins() - 1, b));
+  }
+  function firstBin() {
+    var f = 0;
+    while (f < nbins() - 1 && D.series[f][1] === 0) f++;
+    // Keep a little room before the first event: a tenth of what follows.
+    f = Math.max(0, f - Math.ceil((nbins() - f) / 10));
+    return f > nbins() / 2 ? f : 0;
   }
   function renderTimeline() {
     var svg = $('timeline');
     TL.w = svg.clientWidth || 900;
+    TL.first = firstBin();
     svg.setAttribute('viewBox', '0 0 ' + TL.w + ' ' + TL.h);
     clear(svg);
     var max = 1;
@@ -114,6 +127,7 @@
     var ph = TL.h - TL.bottom - 6, bw = Math.max(1, tlX(1) - tlX(0) - (nbins() > 150 ? 0 : 1));
     svg.appendChild(sv('line', { x1: TL.left, x2: TL.w, y1: TL.h - TL.bottom, y2: TL.h - TL.bottom, 'class': 'axis' }));
     D.series.forEach(function (c, b) {
+      if (b < TL.first) return;
       if (c[0] > 0) {
         var hgt = Math.max(1, ph * (S.log ? Math.log(1 + c[0]) / Math.log(1 + max) : c[0] / max));
         svg.appendChild(sv('rect', { x: tlX(b), y: TL.h - TL.bottom - hgt, width: bw, height: hgt, 'class': 'b' }));
@@ -122,15 +136,21 @@
     });
     var t = sv('text', { x: TL.left - 4, y: 12, 'text-anchor': 'end' }); t.textContent = num(max); svg.appendChild(t);
     t = sv('text', { x: TL.left - 4, y: TL.h - TL.bottom, 'text-anchor': 'end' }); t.textContent = '0'; svg.appendChild(t);
-    var ticks = Math.min(6, nbins());
-    for (var i = 0; i < ticks; i++) {
-      var b = Math.round(i * (nbins() - 1) / Math.max(1, ticks - 1));
-      var lab = sv('text', { x: tlX(b), y: TL.h - 4, 'text-anchor': i === 0 ? 'start' : i === ticks - 1 ? 'end' : 'middle' });
-      lab.textContent = time(D.t0 + b * D.bin).slice(5, 16);
+    // Ticks on round times of the log's own zone (every 5 min … 7 days), at most about six.
+    var span = shown() * D.bin, steps = [300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
+    var step = steps.filter(function (x) { return span / x <= 6; })[0] || 604800;
+    var t0 = D.t0 + TL.first * D.bin;
+    var first = Math.ceil((t0 + D.offset) / step) * step - D.offset;
+    for (var tt = first; tt <= t0 + span; tt += step) {
+      var tx = TL.left + (tt - t0) / D.bin * (TL.w - TL.left - 4) / shown();
+      svg.appendChild(sv('line', { x1: tx, x2: tx, y1: TL.h - TL.bottom, y2: TL.h - TL.bottom + 3, 'class': 'axis' }));
+      var lab = sv('text', { x: tx, y: TL.h - 4, 'text-anchor': tx > TL.w - 40 ? 'end' : tx < TL.left + 30 ? 'start' : 'middle' });
+      var full = time(tt);
+      lab.textContent = step >= 86400 ? full.slice(5, 10) : span > 86400 ? full.slice(5, 16) : full.slice(11, 16);
       svg.appendChild(lab);
     }
     var sel = sv('rect', { id: 'brush', 'class': 'sel', y: 2, height: TL.h - TL.bottom - 2, x: 0, width: 0 });
-    if (S.range) { sel.setAttribute('x', tlX(S.range[0])); sel.setAttribute('width', tlX(S.range[1] + 1) - tlX(S.range[0])); }
+    if (S.range) { var r0 = Math.max(S.range[0], TL.first); sel.setAttribute('x', tlX(r0)); sel.setAttribute('width', Math.max(0, tlX(S.range[1] + 1) - tlX(r0))); }
     svg.appendChild(sel);
   }
   function tlPoint(ev) {
@@ -154,7 +174,7 @@
       if (!TL.drag) return;
       var a = Math.min(TL.drag.from, TL.drag.to), b = Math.max(TL.drag.from, TL.drag.to);
       TL.drag = null;
-      setRange(a === 0 && b === nbins() - 1 ? null : [a, b]);
+      setRange(a <= TL.first && b === nbins() - 1 ? null : [a, b]);
     });
     $('brush-clear').addEventListener('click', function () { setRange(null); });
     $('t-log').addEventListener('change', function (e) { S.log = e.target.checked; renderTimeline(); });
@@ -226,7 +246,9 @@
       var sw = el('span', 'ramp'); sw.style.background = colorFor(Math.max(1, a), maxC);
       leg.appendChild(sw); leg.appendChild(el('span', null, num(a)));
     });
-    leg.appendChild(el('span', null, ' · point area ∝ attempts; yellow = city precision, red = country precision'));
+    leg.appendChild(el('span', null, ' · point area ∝ attempts; yellow = city precision, red = country precision · '));
+    var ring = el('span', 'ring-key'); leg.appendChild(ring);
+    leg.appendChild(el('span', null, 'ring = an address that logged in · label: place, attempts (addresses)'));
   }
   function drawPoints() {
     var pts = $('points'), heat = $('heat'), labels = $('labels');
@@ -240,15 +262,18 @@
       pts.appendChild(sv('circle', { cx: g.x, cy: g.y, r: r, 'class': cls, 'data-g': i }));
     }
     if (!S.labels || !S.points) return;
-    // The busiest groups get a label, skipping any that would overlap one already placed.
-    var placed = [], fs = 9 / k, shown = 0;
+    // Labels keep one size on screen whatever the zoom or the page width: sizes are
+    // in screen pixels times the user units per pixel. The busiest groups are labelled
+    // first; a label that would overlap one already placed is dropped.
+    var px = S.view[2] / ($('map').getBoundingClientRect().width || D.world.w);
+    var placed = [], fs = 11 * px, shown = 0;
     for (var j = 0; j < list.length && shown < 20; j++) {
       var gg = list[j], text = groupLabel(gg);
-      var x = gg.x + (2 + 16 * Math.sqrt(gg.a / max)) / k, y = gg.y + 3 / k;
-      var box = [x, y - fs, x + text.length * fs * 0.55, y + 2 / k];
+      var x = gg.x + (2 + 16 * Math.sqrt(gg.a / max)) / k + 2 * px, y = gg.y + fs * 0.35;
+      var box = [x - 2 * px, y - fs, x + text.length * fs * 0.62 + 2 * px, y + fs * 0.3];
       if (placed.some(function (b) { return box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3]; })) continue;
       placed.push(box);
-      var t = sv('text', { x: x, y: y, 'font-size': fs });
+      var t = sv('text', { x: x, y: y, 'font-size': fs, 'stroke-width': 3 * px });
       t.textContent = text;
       labels.appendChild(t);
       shown++;
@@ -256,13 +281,14 @@
   }
   function groupLabel(g) {
     var n = g.ips.length + (g.rest > 0 ? 1 : 0);
-    if (g.ips.length === 1 && g.rest <= 0) return g.ips[0].r.ip + ' ×' + num(g.a);
+    if (g.ips.length === 1 && g.rest <= 0) return g.ips[0].r.ip + ' ' + num(g.a) + (g.ok ? ' · logged in' : '');
     var c = country(g.c), where = g.ips.length && g.ips[0].r.city ? g.ips[0].r.city : c ? c.cc : '';
-    return where + ' ' + num(g.a) + (n > 1 ? ' (' + num(g.ips.length) + (g.rest > 0 ? '+' : '') + ' IPs)' : '');
+    // "32 IPs" listed one by one; "32 IPs and more" when small ones are only counted per country.
+    return where + ' ' + num(g.a) + (n > 1 ? ' (' + num(g.ips.length) + ' IP' + (g.ips.length === 1 ? '' : 's') + (g.rest > 0 ? ' and more' : '') + ')' : '') + (g.ok ? ' · logged in' : '');
   }
   function ipLines(it) {
     var r = it.r, c = country(r.c), L = [];
-    L.push(r.ip + (r.ok ? '  ✔ logged in' : ''));
+    L.push(r.ip + (r.ok ? '  ⚠ logged in ' + num(r.ok) + '×' : ''));
     L.push([r.city, c ? c.name : null].filter(Boolean).join(', ') + (r.p ? ' (' + r.p + ' precision)' : ''));
     if (r.asn !== null && r.asn !== undefined) L.push('AS' + r.asn + (r.org ? ' ' + r.org : ''));
     L.push('attempts: ' + num(it.a) + (S.range ? ' in range (' + num(r.a) + ' total)' : ''));
@@ -353,6 +379,7 @@
   // ---------- details (a point, a country, an address) ----------
   function openDetail(title) {
     var d = $('detail');
+    if (S.expand) S.expand.det = 0;
     d.hidden = false;
     $('detail-title').textContent = title;
     var body = $('detail-body');
@@ -375,7 +402,37 @@
     body.appendChild(ipTable(items, 'det'));
     $('detail').scrollIntoView({ block: 'nearest' });
   }
-  function showIp(i) {
+  // A user name: the addresses that tried it and its logins.
+  function showUser(name) {
+    var body = openDetail('user ' + (name === '' ? '(empty)' : name));
+    var items = S.v.ips.filter(function (it) { return it.r.u.some(function (u) { return u[0] === name; }); });
+    var tried = 0;
+    items.forEach(function (it) { it.r.u.forEach(function (u) { if (u[0] === name) tried += u[1]; }); });
+    body.appendChild(el('p', 'muted', num(tried) + ' attempts on this name from ' + num(items.length) + ' listed address' + (items.length === 1 ? '' : 'es') + ' (click one for its sessions)'));
+    body.appendChild(ipTable(items, 'det'));
+    var logins = D.successes.filter(function (s) { return s.u === name; });
+    body.appendChild(el('h2', null, 'Logins of this user'));
+    if (!logins.length) body.appendChild(el('p', 'muted', 'None.'));
+    logins.sort(loginRank).slice(0, 10).forEach(function (s) { body.appendChild(loginCard(s)); });
+    if (logins.length > 10) body.appendChild(el('p', 'muted', '… ' + num(logins.length - 10) + ' more in Successful logins (filter by the name).'));
+    $('detail').scrollIntoView({ block: 'nearest' });
+  }
+  function sessionTable(list, mark) {
+    var t = el('table');
+    var hr = el('tr');
+    ['start', 'end', 'host', 'pid', 'port', 'attempts', 'users', 'what happened'].forEach(function (h) { hr.appendChild(el('th', null, h)); });
+    t.appendChild(hr);
+    list.forEach(function (s) {
+      var tr = el('tr', mark && s.start <= mark && mark <= s.end + 1 ? 'okrow' : '');
+      [time(s.start), time(s.end).slice(11), s.host, s.pid, s.port, num(s.attempts), s.users.join(', ')].forEach(function (x) { tr.appendChild(el('td', null, x === null ? '' : x)); });
+      var td = el('td');
+      s.kinds.forEach(function (k) { td.appendChild(el('span', 'kind', k)); });
+      tr.appendChild(td);
+      t.appendChild(tr);
+    });
+    return t;
+  }
+  function showIp(i, login) {
     var r = D.ips[i], it = null;
     S.v.ips.forEach(function (x) { if (x.i === i) it = x; });
     var body = openDetail(r.ip);
@@ -384,21 +441,19 @@
       body.appendChild(el('h2', null, 'Users tried'));
       body.appendChild(el('div', 'mono', r.u.map(function (u) { return u[0] + ' (' + u[1] + ')'; }).join(', ') + (r.um ? ', …' : '')));
     }
-    body.appendChild(el('h2', null, 'Sessions'));
+    if (login && login.ss) {
+      // The sessions of this address up to the login the user came from, then the login itself.
+      body.appendChild(el('h2', null, 'Sessions around the login at ' + time(login.t)));
+      var around = login.ss.slice();
+      if (!around.some(function (s) { return s.start <= login.t && login.t <= s.end + 1; }))
+        around.push({ start: login.t, end: login.t, host: null, pid: null, port: null, attempts: 0, users: login.u === null ? [] : [login.u], kinds: ['auth_success'] });
+      body.appendChild(sessionTable(around, login.t));
+      var after = (r.ss || []).filter(function (s) { return s.start > login.t; }).slice(0, 4);
+      if (after.length) { body.appendChild(el('div', 'muted', 'later sessions (the earliest of those kept):')); body.appendChild(sessionTable(after)); }
+    }
+    body.appendChild(el('h2', null, login ? 'Latest sessions of this address' : 'Sessions'));
     if (!r.ss) { body.appendChild(el('p', 'muted', 'Sessions are kept for the busiest addresses and those that logged in.')); return; }
-    var t = el('table');
-    var hr = el('tr');
-    ['start', 'end', 'host', 'pid', 'port', 'attempts', 'users', 'what happened'].forEach(function (h) { hr.appendChild(el('th', null, h)); });
-    t.appendChild(hr);
-    r.ss.forEach(function (s) {
-      var tr = el('tr');
-      [time(s.start), time(s.end).slice(11), s.host, s.pid, s.port, num(s.attempts), s.users.join(', ')].forEach(function (x) { tr.appendChild(el('td', null, x === null ? '' : x)); });
-      var td = el('td');
-      s.kinds.forEach(function (k) { td.appendChild(el('span', 'kind', k)); });
-      tr.appendChild(td);
-      t.appendChild(tr);
-    });
-    body.appendChild(t);
+    body.appendChild(sessionTable(r.ss));
     body.appendChild(el('p', 'muted', 'The last ' + r.ss.length + ' sessions of this address.'));
     $('detail').scrollIntoView({ block: 'nearest' });
   }
@@ -418,6 +473,7 @@
     var hr = el('tr');
     cols.forEach(function (c, i) {
       var th = el('th', (c.num ? 'num' : '') + (i === st.col ? ' sorted' + (st.asc ? ' asc' : '') : ''), c.label);
+      if (c.title) th.title = c.title;
       th.addEventListener('click', function () {
         S.sort[key] = { col: i, asc: i === st.col ? !st.asc : !c.num };
         render();
@@ -427,7 +483,8 @@
     t.appendChild(hr);
     var max = 1;
     rows.forEach(function (r) { if (r.a > max) max = r.a; });
-    rows.slice(0, ROWS).forEach(function (r) {
+    var limit = (S.expand && S.expand[key]) || ROWS;
+    rows.slice(0, limit).forEach(function (r) {
       var tr = el('tr', (onClick ? 'click' : '') + (r.r && r.r.ok ? ' okrow' : ''));
       cols.forEach(function (c) {
         var td = el('td', c.num ? 'num' : c.cls || null);
@@ -438,76 +495,191 @@
       if (onClick) tr.addEventListener('click', function () { onClick(r); });
       t.appendChild(tr);
     });
-    if (rows.length > ROWS) {
-      var tr = el('tr', 'more'), td = el('td', null, '… ' + num(rows.length - ROWS) + ' more');
+    if (rows.length > limit) {
+      // "… N more" opens the next rows (a hundred at a time) in place.
+      var tr = el('tr', 'more'), td = el('td'), more = el('button', 'expand', '… ' + num(rows.length - limit) + ' more — show ' + num(Math.min(100, rows.length - limit)));
+      more.addEventListener('click', function () {
+        S.expand = S.expand || {}; S.expand[key] = limit + 100;
+        // A detail panel's table is redrawn in place; the page's tables with everything else.
+        if (key === 'det') table(t, cols, rows, onClick); else render();
+      });
+      td.appendChild(more);
       td.colSpan = cols.length; tr.appendChild(td); t.appendChild(tr);
     }
     return t;
   }
+  // City and network columns only when some database gave them.
+  var HAS_CITY = D.ips.some(function (r) { return r.city; });
+  var HAS_ASN = D.asns.length > 0 || D.ips.some(function (r) { return r.asn !== null && r.asn !== undefined; });
   function ipTable(items, id) {
     return table(typeof id === 'string' && id !== 'det' ? id : el('table'), [
       { label: 'IP', cls: 'mono nowrap', v: function (x) { return x.r.ip; } },
       { label: 'country', v: function (x) { var c = country(x.r.c); return c ? c.cc : ''; } },
-      { label: 'city', v: function (x) { return x.r.city || ''; } },
-      { label: 'ASN', v: function (x) { return x.r.asn ? 'AS' + x.r.asn + (x.r.org ? ' ' + x.r.org : '') : ''; } },
+      HAS_CITY && { label: 'city', v: function (x) { return x.r.city || ''; } },
+      HAS_ASN && { label: 'ASN', v: function (x) { return x.r.asn ? 'AS' + x.r.asn + (x.r.org ? ' ' + x.r.org : '') : ''; } },
       { label: 'attempts', num: true, sort: true, bar: true, v: function (x) { return x.a; }, f: function (x) { return num(x.a); } },
       { label: 'users tried', v: function (x) { return x.r.u.length; }, f: function (x) { return x.r.u.slice(0, 4).map(function (u) { return u[0]; }).join(', ') + (x.r.u.length > 4 || x.r.um ? ', …' : ''); } },
       { label: 'first seen', cls: 'nowrap', v: function (x) { return x.r.f; }, f: function (x) { return time(x.r.f).slice(5, 16); } },
       { label: 'last seen', cls: 'nowrap', v: function (x) { return x.r.l; }, f: function (x) { return time(x.r.l).slice(5, 16); } }
-    ], items, function (x) { showIp(x.i); });
+    ].filter(Boolean), items, function (x) { showIp(x.i); });
   }
+  // The search box filters every table: IP, user, country (code or name), network (ASN or name).
+  function query() { return (S.query || '').trim().toLowerCase(); }
+  function has(q) { return function () { for (var i = 0; i < arguments.length; i++) { var x = arguments[i]; if (x !== null && x !== undefined && String(x).toLowerCase().indexOf(q) >= 0) return true; } return false; }; }
   function renderTables(v) {
+    var q = query(), m = has(q);
+    if (q) {
+      v = {
+        countries: v.countries.filter(function (c) { return m(c.cc, c.name); }),
+        ips: v.ips.filter(function (x) { var c = country(x.r.c); return m(x.r.ip, x.r.city, x.r.org, x.r.asn === null || x.r.asn === undefined ? null : 'AS' + x.r.asn, c ? c.cc : null, c ? c.name : null) || x.r.u.some(function (u) { return m(u[0]); }); }),
+        users: v.users.filter(function (u) { return m(u.u); }),
+        asns: v.asns.filter(function (r) { return m('AS' + r.asn, r.org); })
+      };
+    }
+    if ($('search-info')) $('search-info').textContent = q ? num(v.ips.length) + ' addresses, ' + num(v.users.length) + ' users, ' + num(v.countries.length) + ' countries, ' + num(v.asns.length) + ' networks match' : '';
     table('tbl-countries', [
       { label: 'country', v: function (c) { return c.name; }, f: function (c) { return c.name + ' (' + c.cc + ')'; } },
       { label: 'attempts', num: true, sort: true, bar: true, v: function (c) { return c.a; }, f: function (c) { return num(c.a); } },
       { label: 'events', num: true, v: function (c) { return c.e; }, f: function (c) { return num(c.e); } },
-      { label: 'IPs listed', num: true, v: function (c) { return c.ips; }, f: function (c) { return num(c.ips); } }
+      { label: 'addresses', title: 'addresses listed one by one (the busiest); the others are counted in attempts', num: true, v: function (c) { return c.ips; }, f: function (c) { return num(c.ips); } }
     ], v.countries, function (c) { showCountry(c.cc); });
     ipTable(v.ips, 'tbl-ips');
     table('tbl-users', [
       { label: 'user', v: function (u) { return u.u; }, f: function (u) { return u.u === '' ? '(empty)' : u.u; } },
       { label: 'attempts', num: true, sort: true, bar: true, v: function (u) { return u.a; }, f: function (u) { return num(u.a); } }
-    ], v.users);
+    ], v.users, function (u) { showUser(u.u); });
     table('tbl-asns', [
       { label: 'ASN', v: function (r) { return r.asn; }, f: function (r) { return 'AS' + r.asn; } },
       { label: 'network', v: function (r) { return r.org || ''; } },
       { label: 'attempts', num: true, sort: true, bar: true, v: function (r) { return r.a; }, f: function (r) { return num(r.a); } }
     ], v.asns);
-    if (!D.asns.length) {
-      var tr = el('tr', 'more'), td = el('td', null, 'No ASN data: give an ASN database with --asn.');
-      td.colSpan = 3; tr.appendChild(td); $('tbl-asns').appendChild(tr);
-    }
+    $('tbl-asns').parentNode.hidden = !HAS_ASN;
   }
 
   // ---------- successful logins ----------
+  // Suspicious logins (after failures from the address or for the user, or from a
+  // new country for the user) come first as cards; the others are collapsed
+  // into one line with counts until the user asks for them.
+  var LOGIN_STEP = 10, ROUTINE_STEP = 50;
+  function suspicious(s) { return s.fb > 0 || s.fu > 0 || s.nc; }
+  function loginRank(a, b) {
+    return (b.fb - a.fb) || ((b.nc ? 1 : 0) - (a.nc ? 1 : 0)) || ((b.fu || 0) - (a.fu || 0)) || (a.t - b.t);
+  }
+  function loginMatches(s, q) {
+    if (!q) return true;
+    var hay = [s.u, s.ip, s.c, s.m, s.c ? (country(D.countries.findIndex(function (x) { return x.cc === s.c; })) || {}).name : null]
+      .filter(function (x) { return x !== null && x !== undefined; }).join(' ').toLowerCase();
+    return hay.indexOf(q) >= 0;
+  }
+  function loginWhy(s) {
+    var w = [];
+    if (s.fb > 0) w.push('after ' + num(s.fb) + ' failed attempt' + (s.fb > 1 ? 's' : '') + ' from this address');
+    if (s.fu > 0) w.push((w.length ? '' : 'after ') + num(s.fu) + ' failed attempt' + (s.fu > 1 ? 's' : '') + ' for this user');
+    if (s.nc) w.push('first login of this user from ' + (s.c || 'this country'));
+    return w.join(', ');
+  }
+  function loginCard(s) {
+    var d = el('div', 'success' + (suspicious(s) ? ' brute' : ''));
+    var c = s.c ? ' (' + s.c + ')' : '';
+    d.appendChild(el('div', 'head', time(s.t) + '  ' + (s.u === null ? '?' : s.u) + ' from ' + (s.ip || 'unknown address') + c + (s.m ? ' by ' + s.m : '')));
+    d.appendChild(el('div', null, loginWhy(s)));
+    if (s.fb > 0 && s.rf.length) {
+      d.appendChild(el('div', 'muted', 'the last failures from this address:'));
+      var ul = el('ul');
+      s.rf.forEach(function (f) { ul.appendChild(el('li', null, time(f.t) + '  ' + f.k + '  ' + (f.u === null ? '' : f.u))); });
+      d.appendChild(ul);
+    }
+    if (s.i !== null && s.i !== undefined) {
+      var b = el('button', null, 'sessions of ' + s.ip);
+      b.addEventListener('click', function () { showIp(s.i, s); });
+      d.appendChild(b);
+    }
+    return d;
+  }
   function renderSuccesses() {
     var box = $('successes');
     clear(box);
-    var t1 = D.t0 + lo() * D.bin, t2 = D.t0 + (hi() + 1) * D.bin, n = 0;
-    D.successes.forEach(function (s) {
-      if (s.t < t1 || s.t >= t2) return;
-      n++;
-      var d = el('div', 'success' + (s.fb > 0 ? ' brute' : ''));
-      var c = s.c ? ' (' + s.c + ')' : '';
-      d.appendChild(el('div', 'head', time(s.t) + '  ' + (s.u === null ? '?' : s.u) + ' from ' + (s.ip || 'unknown address') + c + (s.m ? ' by ' + s.m : '')));
-      if (s.fb > 0) {
-        d.appendChild(el('div', null, 'after ' + num(s.fb) + ' failed attempt' + (s.fb > 1 ? 's' : '') + ' from this address; the last:'));
-        var ul = el('ul');
-        s.rf.forEach(function (f) { ul.appendChild(el('li', null, time(f.t) + '  ' + f.k + '  ' + (f.u === null ? '' : f.u))); });
-        d.appendChild(ul);
-      } else d.appendChild(el('div', 'muted', 'no failed attempt from this address before'));
-      if (s.i !== null && s.i !== undefined) {
-        var b = el('button', null, 'sessions of ' + s.ip);
-        b.addEventListener('click', function () { showIp(s.i); });
-        d.appendChild(b);
-      }
-      box.appendChild(d);
+    var t1 = D.t0 + lo() * D.bin, t2 = D.t0 + (hi() + 1) * D.bin;
+    var q = (S.loginQuery || '').trim().toLowerCase();
+    var inRange = D.successes.filter(function (s) { return s.t >= t1 && s.t < t2; });
+    var shown = inRange.filter(function (s) { return loginMatches(s, q); });
+    var sus = shown.filter(suspicious).sort(loginRank);
+    var routine = shown.filter(function (s) { return !suspicious(s); }).sort(function (a, b) { return a.t - b.t; });
+    // Without a filter or range, the count of routine logins is the true total, not the page's cut list.
+    var routineAll = !q && !S.range && D.totals.suspicious !== undefined ? Math.max(routine.length, D.totals.successes - D.totals.suspicious) : routine.length;
+    var bar = el('div', 'bar');
+    var input = el('input');
+    input.type = 'search'; input.id = 'login-filter'; input.placeholder = 'filter: user, IP, country, method';
+    input.value = S.loginQuery || '';
+    input.addEventListener('input', function () {
+      S.loginQuery = input.value; S.loginShow = LOGIN_STEP; S.routineShow = 0;
+      renderSuccesses();
+      var again = $('login-filter'); again.focus(); again.setSelectionRange(again.value.length, again.value.length);
     });
-    if (!n) box.appendChild(el('p', 'muted', 'No successful login' + (S.range ? ' in this range.' : '.')));
-    else if (D.successes.length < D.totals.successes && !S.range) box.appendChild(el('p', 'muted', 'The first ' + D.successes.length + ' of ' + num(D.totals.successes) + ' are listed.'));
+    bar.appendChild(input);
+    bar.appendChild(el('span', 'muted', num(sus.length) + ' suspicious · ' + num(routineAll) + ' other' +
+      (q ? ' matching' : '') + (S.range ? ' in this range' : '') +
+      ' · suspicious: after failures from the address or for the user, or the user’s first login from a country'));
+    box.appendChild(bar);
+    if (!inRange.length) { box.appendChild(el('p', 'muted', 'No successful login' + (S.range ? ' in this range.' : '.'))); return; }
+    var limit = S.loginShow || LOGIN_STEP;
+    sus.slice(0, limit).forEach(function (s) { box.appendChild(loginCard(s)); });
+    if (sus.length > limit) {
+      var more = el('button', 'more-logins', 'show ' + num(Math.min(LOGIN_STEP * 5, sus.length - limit)) + ' more of ' + num(sus.length - limit) + ' suspicious');
+      more.addEventListener('click', function () { S.loginShow = limit + LOGIN_STEP * 5; renderSuccesses(); });
+      box.appendChild(more);
+    }
+    if (routine.length) {
+      // One line for the routine logins: who, from how many addresses, and a button.
+      var users = {}, ips = {};
+      routine.forEach(function (s) { var u = s.u === null ? '?' : s.u; users[u] = (users[u] || 0) + 1; if (s.ip) ips[s.ip] = 1; });
+      var top = Object.keys(users).sort(function (a, b) { return users[b] - users[a]; });
+      var line = el('div', 'routine');
+      var all = routineAll, cut = all > routine.length;
+      line.appendChild(el('span', null, num(all) + ' other login' + (all > 1 ? 's' : '') + ' (no failure before, known country)' +
+        (cut ? '; of the ' + num(routine.length) + ' kept in this page: ' : ': ') +
+        top.slice(0, 5).map(function (u) { return u + ' ×' + num(users[u]); }).join(', ') + (top.length > 5 ? ', …' : '') +
+        ' from ' + num(Object.keys(ips).length) + ' address' + (Object.keys(ips).length === 1 ? '' : 'es') + ' '));
+      var n = S.routineShow || 0;
+      var tog = el('button', 'routine-toggle', n ? 'hide' : 'show');
+      tog.addEventListener('click', function () { S.routineShow = n ? 0 : ROUTINE_STEP; renderSuccesses(); });
+      line.appendChild(tog);
+      box.appendChild(line);
+      if (n) {
+        var t = el('table', 'routine-list'), hr = el('tr');
+        ['time', 'user', 'address', 'country', 'method'].forEach(function (h) { hr.appendChild(el('th', null, h)); });
+        t.appendChild(hr);
+        routine.slice(0, n).forEach(function (s) {
+          var tr = el('tr', s.i !== null && s.i !== undefined ? 'click' : '');
+          [time(s.t), s.u === null ? '?' : s.u, s.ip || '', s.c || '', s.m || ''].forEach(function (x) { tr.appendChild(el('td', null, x)); });
+          if (s.i !== null && s.i !== undefined) tr.addEventListener('click', function () { showIp(s.i, s); });
+          t.appendChild(tr);
+        });
+        box.appendChild(t);
+        if (routine.length > n) {
+          var mb = el('button', 'more-logins', 'show ' + num(Math.min(ROUTINE_STEP, routine.length - n)) + ' more of ' + num(routine.length - n));
+          mb.addEventListener('click', function () { S.routineShow = n + ROUTINE_STEP; renderSuccesses(); });
+          box.appendChild(mb);
+        }
+      }
+    }
+    if (D.successes.length < D.totals.successes && !S.range)
+      box.appendChild(el('p', 'muted', 'The page keeps ' + num(D.successes.length) + ' of ' + num(D.totals.successes) +
+        ' logins: every suspicious one up to 1,000, and the first 1,000 others.'));
   }
 
   // ---------- live updates ----------
+  function userFailures(u) {
+    if (u === null) return 0;
+    var un = D.users.filter(function (x) { return x.u === u; })[0], n = 0;
+    if (un) for (var i = 1; i < un.s.length; i += 2) n += un.s[i];
+    return n;
+  }
+  function newCountry(u, cc) {
+    if (u === null || !cc) return false;
+    var before = D.successes.filter(function (s) { return s.u === u && s.c; });
+    return before.length > 0 && !before.some(function (s) { return s.c === cc; });
+  }
   // Folds one event into the snapshot (the live map's stream):
   // {t, attempts, success, ip, country, country_name, city, x, y, p, asn, org, user}.
   function append(ev) {
@@ -537,8 +709,10 @@
         D.ips.push(r); D.totals.unique_ips++;
       }
       if (ev.success) {
-        D.successes.push({ t: ev.t, i: D.ips.indexOf(r), ip: ev.ip, u: ev.user === undefined ? null : ev.user, m: ev.m || null,
-          c: ev.country || null, fb: r.a, rf: (r.rf || []).slice() });
+        var uu = ev.user === undefined ? null : ev.user;
+        D.successes.push({ t: ev.t, i: D.ips.indexOf(r), ip: ev.ip, u: uu, m: ev.m || null,
+          c: ev.country || null, fb: r.a, fu: userFailures(uu), nc: newCountry(uu, ev.country), rf: (r.rf || []).slice() });
+        if (suspicious(D.successes[D.successes.length - 1])) D.totals.suspicious = (D.totals.suspicious || 0) + 1;
       }
       r.a += a; r.e += 1; r.l = Math.max(r.l, ev.t); if (ev.success) r.ok++;
       if (a) {
@@ -579,10 +753,20 @@
     document.body.setAttribute('data-rendered', '1');
   }
   $('detail-close').addEventListener('click', function () { $('detail').hidden = true; });
+  // Say what the missing databases would add, once, under the tables.
+  if (!HAS_CITY || !HAS_ASN) {
+    var miss = [];
+    if (!HAS_CITY) miss.push('cities (points at city precision): --geoip PATH with a city database (GeoLite2-City or DB-IP City Lite; `sshmap geoip update` fetches DB-IP)');
+    if (!HAS_ASN) miss.push('networks (ASN): --asn PATH with an ASN database (GeoLite2-ASN or DB-IP ASN Lite)');
+    var note = el('p', 'muted', 'Not in this report: ' + miss.join('; ') + '.');
+    note.id = 'geo-missing';
+    $('footer').parentNode.insertBefore(note, $('footer'));
+  }
+  if ($('search')) $('search').addEventListener('input', function (e) { S.query = e.target.value; S.expand = {}; renderTables(S.v); });
   setupBrush();
   setupMap();
   render();
   var resizeTimer = null;
-  window.addEventListener('resize', function () { clearTimeout(resizeTimer); resizeTimer = setTimeout(renderTimeline, 150); });
+  window.addEventListener('resize', function () { clearTimeout(resizeTimer); resizeTimer = setTimeout(function () { renderTimeline(); drawPoints(); }, 150); });
   window.sshmap = { data: D, firstRenderMs: S.firstRenderMs, render: render, append: function (evs) { evs.forEach(append); render(); }, setRange: setRange };
 })();

@@ -52,7 +52,14 @@ pub struct Stats {
     hour_of_day: [u64; 24],
     /// The hour being counted: (unix hour, attempts, events), folded into `hours` on change.
     hour_run: Option<(i64, u64, u64)>,
-    successes: Vec<Success>,
+    /// Logins that came after failures or from a new country, and the others,
+    /// each capped at [`MAX_SUCCESSES`]; `successes_total` counts them all.
+    suspicious: Vec<Success>,
+    ordinary: Vec<Success>,
+    successes_total: u64,
+    suspicious_total: u64,
+    /// Countries each user has logged in from (for "new country for the user").
+    login_countries: HashMap<String, Vec<Arc<str>>>,
     /// Offset of the first event, used to show hours in the log's own zone.
     offset: i32,
 }
@@ -65,9 +72,22 @@ pub struct Success {
     pub ip: Option<String>,
     pub method: Option<String>,
     pub country: Option<String>,
+    /// Attack attempts from this address before the login.
+    pub failures_from_ip: u64,
+    /// Attack attempts on this user name (from any address) before the login.
+    pub failures_for_user: u64,
+    /// The user had logged in before, never from this country.
+    pub new_country: bool,
 }
 
-/// Keep at most this many successful logins in the summary.
+impl Success {
+    /// After failures from its address or for its user, or from a new country.
+    pub fn suspicious(&self) -> bool {
+        self.failures_from_ip > 0 || self.failures_for_user > 0 || self.new_country
+    }
+}
+
+/// Keep at most this many successful logins of each class (suspicious, ordinary).
 const MAX_SUCCESSES: usize = 1000;
 
 impl Stats {
@@ -148,15 +168,70 @@ impl Stats {
                 }
             }
         }
-        if ev.kind == Kind::AuthSuccess && self.successes.len() < MAX_SUCCESSES {
-            self.successes.push(Success {
-                ts: ev.ts.to_rfc3339(),
-                user: ev.user.clone(),
-                ip: ev.ip.map(|i| i.to_string()),
-                method: ev.method.clone(),
-                country: geo.and_then(|g| g.country.as_deref().map(str::to_string)),
-            });
+        if ev.kind == Kind::AuthSuccess {
+            self.add_success(ev);
         }
+    }
+
+    /// Records a login with what came before it (read before this event counts:
+    /// a login is no attempt, so the address and user totals are the failures before).
+    fn add_success(&mut self, ev: &Event) {
+        self.successes_total += 1;
+        let country = ev.geo.as_ref().and_then(|g| g.country.clone());
+        let mut new_country = false;
+        if let (Some(u), Some(c)) = (&ev.user, &country) {
+            let seen = self.login_countries.entry(u.clone()).or_default();
+            if !seen.contains(c) {
+                new_country = !seen.is_empty();
+                if seen.len() < 16 {
+                    seen.push(c.clone());
+                }
+            }
+        }
+        let s = Success {
+            ts: ev.ts.to_rfc3339(),
+            user: ev.user.clone(),
+            ip: ev.ip.map(|i| i.to_string()),
+            method: ev.method.clone(),
+            country: country.as_deref().map(str::to_string),
+            failures_from_ip: ev
+                .ip
+                .and_then(|ip| self.ips.get(&ip))
+                .map_or(0, |a| a.attempts),
+            failures_for_user: ev
+                .user
+                .as_deref()
+                .and_then(|u| self.users.get(u))
+                .copied()
+                .unwrap_or(0),
+            new_country,
+        };
+        let list = if s.suspicious() {
+            self.suspicious_total += 1;
+            &mut self.suspicious
+        } else {
+            &mut self.ordinary
+        };
+        if list.len() < MAX_SUCCESSES {
+            list.push(s);
+        }
+    }
+
+    /// Suspicious logins first (most failures from the address, then for the
+    /// user, then a new country), then the others in time order; at most
+    /// [`MAX_SUCCESSES`] in all.
+    fn ranked_successes(&self) -> Vec<Success> {
+        let mut out = self.suspicious.clone();
+        out.sort_by(|a, b| {
+            b.failures_from_ip
+                .cmp(&a.failures_from_ip)
+                .then(b.new_country.cmp(&a.new_country))
+                .then(b.failures_for_user.cmp(&a.failures_for_user))
+                .then(a.ts.cmp(&b.ts))
+        });
+        let room = MAX_SUCCESSES.saturating_sub(out.len());
+        out.extend(self.ordinary.iter().take(room).cloned());
+        out
     }
 
     /// The `stats --json` object.
@@ -254,7 +329,9 @@ impl Stats {
             top_asns,
             per_hour,
             hour_of_day: self.hour_of_day,
-            successful_logins: self.successes.clone(),
+            successful_logins: self.ranked_successes(),
+            successful_logins_total: self.successes_total,
+            suspicious_logins: self.suspicious_total,
             inputs,
         }
     }
@@ -324,6 +401,11 @@ pub struct Summary {
     pub per_hour: Vec<HourBin>,
     /// Attempts by hour of the day (0–23) in the log's own offset.
     pub hour_of_day: [u64; 24],
+    /// Suspicious logins first (see [`Success::suspicious`]), then the others;
+    /// cut at 1,000 — `successful_logins_total` says how many there were.
     pub successful_logins: Vec<Success>,
+    pub successful_logins_total: u64,
+    /// Logins after failures from their address or for their user, or from a new country.
+    pub suspicious_logins: u64,
     pub inputs: Vec<InputReport>,
 }

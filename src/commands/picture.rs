@@ -318,6 +318,31 @@ impl Rolled {
     }
 }
 
+/// The attempts' centre of mass on the sphere, as (lat, lon); `None` without points
+/// or when they balance out (attacks from everywhere).
+fn attack_centre(data: &MapData) -> Option<(f64, f64)> {
+    let (mut x, mut y, mut z, mut n) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for (&(la, lo), &w) in &data.points {
+        let (lat, lon) = (
+            (f64::from(la) / 100.0).to_radians(),
+            (f64::from(lo) / 100.0).to_radians(),
+        );
+        let w = w as f64;
+        x += w * lat.cos() * lon.cos();
+        y += w * lat.cos() * lon.sin();
+        z += w * lat.sin();
+        n += w;
+    }
+    let r = (x * x + y * y + z * z).sqrt();
+    if n == 0.0 || r < n * 0.05 {
+        return None;
+    }
+    Some((
+        z.atan2((x * x + y * y).sqrt()).to_degrees(),
+        y.atan2(x).to_degrees(),
+    ))
+}
+
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
@@ -330,19 +355,20 @@ pub fn map(settings: &Settings, args: MapArgs) -> Result<i32> {
         .as_deref()
         .map(|s| parse_lat_lon(s, "--home"))
         .transpose()?;
-    let center = match args.center.as_deref() {
-        Some(c) => parse_lat_lon(c, "--center")?,
-        None => home.unwrap_or((30.0, 10.0)),
-    };
-    let projection = match args.projection.as_deref() {
-        None => Projection::EqualEarth,
-        Some(p) => Projection::from_name(p, center).with_context(|| {
+    let center = args
+        .center
+        .as_deref()
+        .map(|c| parse_lat_lon(c, "--center"))
+        .transpose()?;
+    if let Some(p) = args.projection.as_deref() {
+        // Checked before reading the logs: a typo fails at once.
+        Projection::from_name(p, (0.0, 0.0)).with_context(|| {
             format!(
                 "--projection {p:?}: unknown (use one of {})",
                 Projection::NAMES
             )
-        })?,
-    };
+        })?;
+    }
     let theme = theme(args.theme.as_deref())?;
     let filter = Filter::new(settings, &args.input, args.kind.as_deref())?;
     // Without per-address places, the rollups hold the whole map.
@@ -359,6 +385,15 @@ pub fn map(settings: &Settings, args: MapArgs) -> Result<i32> {
         }
         None => read_events(settings, &args.input, &filter, &mut |ev, w| data.add(ev, w))?,
     };
+    // The globe faces --center, else --home, else where the attacks come from.
+    let center = center
+        .or(home)
+        .or_else(|| attack_centre(&data))
+        .unwrap_or((30.0, 10.0));
+    let projection = match args.projection.as_deref() {
+        None => Projection::EqualEarth,
+        Some(p) => Projection::from_name(p, center).expect("checked above"),
+    };
     let title = args.title.clone().unwrap_or_else(|| {
         let noun = filter.noun();
         let mut t = noun[..1].to_uppercase() + &noun[1..];
@@ -373,6 +408,7 @@ pub fn map(settings: &Settings, args: MapArgs) -> Result<i32> {
         points: args.points,
         home,
         title: Some(title),
+        top_labels: 5,
     };
     let scene = map::scene(&data, &opts);
     write(&args.output, &encode(&scene, format))?;
@@ -411,6 +447,9 @@ impl By {
 }
 
 /// Counts per `--by` key, fed one event at a time.
+/// The `--by asn` row of events whose address no ASN database knows.
+const UNKNOWN_AS: &str = "(unknown AS)";
+
 #[derive(Default)]
 pub struct ChartAgg {
     counts: HashMap<String, u64>,
@@ -448,7 +487,7 @@ impl ChartAgg {
                     Some(o) => format!("AS{a} {o}"),
                     None => format!("AS{a}"),
                 },
-                None => "(unknown AS)".to_string(),
+                None => UNKNOWN_AS.to_string(),
             }),
             By::Hour => {
                 // Hours of the day in the log's own offset (the first event's), as `stats` does.
@@ -504,7 +543,12 @@ pub fn chart(settings: &Settings, args: ChartArgs) -> Result<i32> {
         None => Style::Bar,
         Some(s) => Style::from_name(s).with_context(|| format!("--style {s:?}: use bar or pie"))?,
     };
-    let (width, height) = args.size.as_deref().map_or(Ok((1200, 750)), parse_size)?;
+    if by == By::Hour && style == Style::Pie {
+        anyhow::bail!(
+            "--by hour --style pie: slices of a clock read badly; use --style bar (the default) for 24 columns in order"
+        );
+    }
+    let size = args.size.as_deref().map(parse_size).transpose()?;
     let theme = theme(args.theme.as_deref())?;
     let filter = Filter::new(settings, &args.input, args.kind.as_deref())?;
     let mut agg = ChartAgg::default();
@@ -523,9 +567,25 @@ pub fn chart(settings: &Settings, args: ChartArgs) -> Result<i32> {
         })?,
     };
     let mut data = agg.data(by, args.top, &filter.noun());
+    if by == By::Asn && data.total() > 0 && data.rows.iter().all(|r| r.0 == UNKNOWN_AS) {
+        anyhow::bail!(
+            "--by asn: no event has a network (AS) number{}; give an ASN database with --asn PATH \
+             (GeoLite2-ASN or DB-IP \"IP to ASN Lite\" .mmdb)",
+            if settings.asn.is_none() {
+                " because no ASN database was given"
+            } else {
+                ""
+            }
+        );
+    }
     if let Some(t) = args.title {
         data.title = t;
     }
+    // Without --size, a bar chart is as tall as its bars.
+    let (width, height) = size.unwrap_or_else(|| match (style, data.sequence) {
+        (Style::Bar, false) => (1200, chart::fitted_height(&data, 1200, 750)),
+        _ => (1200, 750),
+    });
     let scene = chart::scene(
         &data,
         &ChartOptions {
@@ -536,12 +596,37 @@ pub fn chart(settings: &Settings, args: ChartArgs) -> Result<i32> {
         },
     );
     write(&args.output, &encode(&scene, format))?;
+    if !settings.quiet {
+        eprintln!(
+            "sshmap: wrote {} ({} {} of {} {})",
+            crate::escape::terminal(&args.output.display().to_string()),
+            data.rows.len() + usize::from(data.other > 0),
+            match (style, data.sequence) {
+                (Style::Pie, _) => "slices",
+                (Style::Bar, true) => "columns",
+                (Style::Bar, false) => "bars",
+            },
+            thousands(data.total()),
+            filter.noun()
+        );
+    }
     Ok(i32::from(failed))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_globe_faces_where_the_attacks_come_from() {
+        let (lat, lon) =
+            attack_centre(&MapData::from_countries(&[("CN", 90), ("VN", 10)])).unwrap();
+        assert!(
+            (15.0..45.0).contains(&lat) && (95.0..115.0).contains(&lon),
+            "{lat},{lon}"
+        );
+        assert_eq!(attack_centre(&MapData::default()), None);
+    }
 
     #[test]
     fn option_values() {

@@ -270,6 +270,7 @@ pub fn render(tl: &Timeline, opts: &Options) -> Result<video::Written> {
     let fade = Fade::new(opts.half_life);
     // The top 5 counts attempts over three half-lives: the countries still visibly lit.
     let window = (opts.half_life * 3.0).round().max(1.0) as usize;
+    let mut states = States::new(tl, fade, opts.points, window);
     let frames = Frames::new(FrameOptions {
         width: opts.width,
         height: opts.height,
@@ -277,10 +278,15 @@ pub fn render(tl: &Timeline, opts: &Options) -> Result<video::Written> {
         theme: opts.theme,
         title: opts.title.clone(),
         window_label: format!("last {}", human(window as u64 * opts.bin_secs)),
-        zone: tl.offset_label(),
+        // A video of one day says which day under its clock.
+        zone: if tl.spans_days() || tl.frames == 0 {
+            tl.offset_label()
+        } else {
+            format!("{} {}", tl.date(0), tl.offset_label())
+        },
         half_life: opts.half_life,
+        glow_peak: states.peak(),
     });
-    let mut states = States::new(tl, fade, opts.points, window);
     let partial = partial_path(&opts.output);
     let mut enc = Encoder::create(&partial, opts.format, opts.width, opts.height, opts.fps)?;
     let bar = opts

@@ -68,12 +68,37 @@ pub struct ChartOptions {
     pub style: Style,
 }
 
+/// Text scale of a chart: charts are smaller than maps, so their text grows a
+/// little relative to the picture. A short, wide chart (a few bars) keeps the
+/// scale of a 16:10 one of its width.
+fn unit(width: u32, height: u32) -> f32 {
+    let m = Metrics::new(width, height.max(width * 10 / 16));
+    (m.u * 1.4).max(0.45)
+}
+
+/// (title, subtitle line height) above the plot: where the plot area starts.
+fn plot_top(data: &ChartData, u: f32) -> f32 {
+    let (title_sz, body, margin) = (34.0 * u, 20.0 * u, 24.0 * u);
+    let mut top = margin + title_sz;
+    if !data.subtitle.is_empty() {
+        top += body * 1.5;
+    }
+    top + body * 1.2
+}
+
+/// The height at which a ranked bar chart of `width` has no empty band below
+/// its bars (at most `max`).
+pub fn fitted_height(data: &ChartData, width: u32, max: u32) -> u32 {
+    let u = unit(width, max);
+    let rows = data.rows.len() + usize::from(data.other > 0);
+    let h = plot_top(data, u) + rows.max(1) as f32 * 20.0 * u * 2.4 + 24.0 * u;
+    (h.ceil() as u32).clamp(120, max)
+}
+
 pub fn scene(data: &ChartData, opts: &ChartOptions) -> Scene {
     let pal = opts.theme.palette();
     let (w, h) = (opts.width as f32, opts.height as f32);
-    let m = Metrics::new(opts.width, opts.height);
-    // Charts are smaller than maps: let their text grow a little relative to the picture.
-    let u = (m.u * 1.4).max(0.45);
+    let u = unit(opts.width, opts.height);
     let (title_sz, body, small) = (34.0 * u, 20.0 * u, 16.0 * u);
     let margin = 24.0 * u;
     let mut s = Scene::new(opts.width, opts.height, pal.background, data.title.clone());
@@ -85,19 +110,17 @@ pub fn scene(data: &ChartData, opts: &ChartOptions) -> Scene {
         Anchor::Start,
         data.title.clone(),
     );
-    let mut top = margin + title_sz;
     if !data.subtitle.is_empty() {
-        top += body * 1.5;
         s.text(
             margin,
-            top,
+            margin + title_sz + body * 1.5,
             body,
             pal.muted,
             Anchor::Start,
             data.subtitle.clone(),
         );
     }
-    top += body * 1.2;
+    let top = plot_top(data, u);
     let area = (margin, top, w - 2.0 * margin, h - top - margin);
     let total = data.total();
     if total == 0 {
@@ -270,6 +293,16 @@ fn pie(
     let size = body.min(h / (rows.len() as f32 * 1.7));
     let lx = cx + r + 32.0 * u;
     let max_label = (x + w - lx) * 0.6;
+    // The numbers stand in a column right after the longest label, not at the far edge.
+    let label_w = rows
+        .iter()
+        .map(|r| text::width(&text::truncate(&r.0, size, max_label), size))
+        .fold(0.0f32, f32::max);
+    let value_w = rows
+        .iter()
+        .map(|r| text::width(&format!("{}  100.0%", thousands(r.1)), size))
+        .fold(0.0f32, f32::max);
+    let value_x = (lx + size * 1.5 + label_w + size * 1.2 + value_w).min(x + w);
     for (i, (label, v)) in rows.iter().enumerate() {
         let frac = *v as f64 / total as f64;
         let a1 = a0 + frac * std::f64::consts::TAU;
@@ -316,7 +349,7 @@ fn pie(
             text::truncate(label, size, max_label),
         );
         s.text(
-            x + w,
+            value_x,
             ly + size * 0.85,
             size,
             pal.muted,
@@ -345,6 +378,39 @@ mod tests {
         assert_eq!(d.rows, vec![("b".to_string(), 9), ("a".to_string(), 5)]);
         assert_eq!(d.other, 1);
         assert_eq!(d.total(), 15);
+    }
+
+    #[test]
+    fn pie_legend_numbers_stand_next_to_their_labels() {
+        let d = ChartData::top(
+            "C",
+            vec![("China (CN)".into(), 187), ("Lithuania (LT)".into(), 56)],
+            10,
+        );
+        let s = scene(
+            &d,
+            &ChartOptions {
+                width: 1200,
+                height: 750,
+                theme: Theme::Dark,
+                style: Style::Pie,
+            },
+        );
+        let x_of = |pred: &dyn Fn(&str) -> bool| {
+            s.items
+                .iter()
+                .find_map(|i| match i {
+                    Item::Text(t) if pred(&t.text) => Some(t.x),
+                    _ => None,
+                })
+                .unwrap()
+        };
+        let label = x_of(&|t| t == "Lithuania (LT)");
+        let value = x_of(&|t| t.starts_with("56 "));
+        assert!(
+            value - label < 400.0,
+            "label at {label}, number ends at {value}"
+        );
     }
 
     #[test]

@@ -12,6 +12,9 @@ use crate::event::{Event, Ts};
 use crate::geo::countries;
 
 /// Where attempts came from, aggregated for drawing.
+/// A point's key: (lat, lon) in hundredths of a degree.
+pub type Place = (i32, i32);
+
 #[derive(Clone, Debug, Default)]
 pub struct MapData {
     /// ISO alpha-2 → attempts.
@@ -22,6 +25,8 @@ pub struct MapData {
     /// Attempts from addresses no database could place.
     pub unlocated: u64,
     pub ips: std::collections::HashSet<IpAddr>,
+    /// Per address: attempts and the point it is drawn at (for labels and tooltips).
+    pub by_ip: HashMap<IpAddr, (u64, Option<Place>)>,
     pub from: Option<Ts>,
     pub to: Option<Ts>,
 }
@@ -50,11 +55,14 @@ impl MapData {
             _ => None,
         }
         .or_else(|| country.and_then(countries::label_point));
-        if let Some((lat, lon)) = point {
-            *self
-                .points
-                .entry(((lat * 100.0).round() as i32, (lon * 100.0).round() as i32))
-                .or_default() += weight;
+        let key =
+            point.map(|(lat, lon)| ((lat * 100.0).round() as i32, (lon * 100.0).round() as i32));
+        if let Some(k) = key {
+            *self.points.entry(k).or_default() += weight;
+        }
+        if let Some(ip) = ev.ip {
+            let e = self.by_ip.entry(ip).or_insert((0, key));
+            e.0 += weight;
         }
     }
 
@@ -84,6 +92,8 @@ pub struct MapOptions {
     /// The server's own position (lat, lon).
     pub home: Option<(f64, f64)>,
     pub title: Option<String>,
+    /// With points: label this many of the busiest addresses with address and attempts.
+    pub top_labels: usize,
 }
 
 impl Default for MapOptions {
@@ -96,6 +106,7 @@ impl Default for MapOptions {
             points: false,
             home: None,
             title: None,
+            top_labels: 5,
         }
     }
 }
@@ -202,14 +213,22 @@ pub fn scene(data: &MapData, opts: &MapOptions) -> Scene {
         Detail::for_size(w, h),
     ));
 
+    if let (Some((lat, lon)), true) = (opts.home, opts.points) {
+        if proj.visible(lon, lat) {
+            s.items
+                .push(arcs_layer(data, (lat, lon), &proj, &fit, pal, &m));
+        }
+    }
     if opts.points && !data.points.is_empty() {
         s.items.push(points_layer(data, &proj, &fit, pal, &m));
+        labels_layer(&mut s, data, &proj, &fit, pal, &m, opts.top_labels);
     }
     if let Some((lat, lon)) = opts.home {
         if proj.visible(lon, lat) {
             let (x, y) = fit.apply(proj.project(lon, lat));
             let r = 7.0 * m.u;
             s.items.push(Item::Circle {
+                title: None,
                 cx: x,
                 cy: y,
                 r,
@@ -220,6 +239,7 @@ pub fn scene(data: &MapData, opts: &MapOptions) -> Scene {
                 }),
             });
             s.items.push(Item::Circle {
+                title: None,
                 cx: x,
                 cy: y,
                 r: 2.5 * m.u,
@@ -302,6 +322,9 @@ fn map_layer(
         width: (0.6 * m.u).clamp(0.4, 1.0),
     };
     let globe = matches!(proj, Projection::Orthographic { .. });
+    // Attacking countries drawn big enough to see; the others get a dot.
+    let min_px = (5.0 * m.u).max(4.0);
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for c in &world::get(detail).countries {
         let mut rings = Vec::with_capacity(c.rings.len());
         let mut lines: Vec<Vec<(f32, f32)>> = Vec::new();
@@ -364,6 +387,15 @@ fn map_layer(
         }
         let n = data.countries.get(&c.iso2).copied().unwrap_or(0);
         let name = countries::name(&c.iso2).unwrap_or(&c.iso2);
+        if n > 0 {
+            let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+            for &(x, y) in rings.iter().flatten() {
+                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            }
+            if (x1 - x0).max(y1 - y0) >= min_px {
+                seen.insert(c.iso2.as_str());
+            }
+        }
         items.push(Item::Shape(Shape {
             id: Some(c.iso2.clone()),
             title: Some(format!("{name}: {} attempts", thousands(n))),
@@ -373,6 +405,30 @@ fn map_layer(
             stroke: Some(border),
             lines: cut.then_some(lines),
         }));
+    }
+    let mut small: Vec<(&String, &u64)> = data
+        .countries
+        .iter()
+        .filter(|(cc, n)| **n > 0 && !seen.contains(cc.as_str()))
+        .collect();
+    small.sort();
+    for (cc, &n) in small {
+        let Some((lat, lon)) = countries::label_point(cc) else {
+            continue;
+        };
+        if !proj.visible(lon, lat) {
+            continue;
+        }
+        let (x, y) = fit.apply(proj.project(lon, lat));
+        let name = countries::name(cc).unwrap_or(cc);
+        items.push(Item::Circle {
+            title: Some(format!("{name}: {} attempts", thousands(n))),
+            cx: x,
+            cy: y,
+            r: (3.0 * m.u).max(2.5),
+            fill: pal.attempts(n, max),
+            stroke: Some(border),
+        });
     }
     // Mercator's band is cut by the clip; the other outlines already contain everything.
     let clip = matches!(proj, Projection::Mercator).then(|| vec![outline]);
@@ -438,6 +494,17 @@ fn points_layer(data: &MapData, proj: &Projection, fit: &Fit, pal: &Palette, m: 
         color: pal.point_edge,
         width: (0.8 * m.u).max(0.5),
     };
+    // Per point: how many addresses, and the busiest one (for the tooltip).
+    let mut per: HashMap<Place, (usize, Option<(IpAddr, u64)>)> = HashMap::new();
+    for (ip, &(n, key)) in &data.by_ip {
+        if let Some(k) = key {
+            let e = per.entry(k).or_default();
+            e.0 += 1;
+            if e.1.is_none_or(|(bip, bn)| n > bn || (n == bn && *ip < bip)) {
+                e.1 = Some((*ip, n));
+            }
+        }
+    }
     let items = pts
         .into_iter()
         .filter_map(|(&(la, lo), &n)| {
@@ -449,7 +516,17 @@ fn points_layer(data: &MapData, proj: &Projection, fit: &Fit, pal: &Palette, m: 
             let r = (16.0 * m.u * ((n as f32) / (max as f32)).sqrt())
                 .max(2.0 * m.u)
                 .max(1.5);
+            let title = match per.get(&(la, lo)) {
+                Some((1, Some((ip, _)))) => format!("{ip}: {} attempts", thousands(n)),
+                Some((k, Some((ip, a)))) => format!(
+                    "{} attempts from {k} addresses; the busiest: {ip} ({})",
+                    thousands(n),
+                    thousands(*a)
+                ),
+                _ => format!("{} attempts", thousands(n)),
+            };
             Some(Item::Circle {
+                title: Some(title),
                 cx: x,
                 cy: y,
                 r,
@@ -460,6 +537,131 @@ fn points_layer(data: &MapData, proj: &Projection, fit: &Fit, pal: &Palette, m: 
         .collect();
     Item::Group {
         id: Some("points".into()),
+        clip: None,
+        items,
+    }
+}
+
+/// The `top` busiest addresses with a known point: "address  attempts" beside
+/// their point, skipping any label that would overlap one already placed.
+fn labels_layer(
+    s: &mut Scene,
+    data: &MapData,
+    proj: &Projection,
+    fit: &Fit,
+    pal: &Palette,
+    m: &Metrics,
+    top: usize,
+) {
+    let mut ips: Vec<(&IpAddr, &(u64, Option<Place>))> = data
+        .by_ip
+        .iter()
+        .filter(|(_, (_, k))| k.is_some())
+        .collect();
+    ips.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(b.0)));
+    let max = data.points.values().copied().max().unwrap_or(1).max(1);
+    let size = m.small;
+    let mut placed: Vec<(f32, f32, f32, f32)> = Vec::new();
+    let mut shown = 0;
+    let busiest = ips.first().map_or(0, |i| i.1 .0);
+    for (ip, &(n, key)) in ips {
+        // The top few, and only those that stand out (not one of a thousand at 4 attempts).
+        if shown == top || n * 20 < busiest {
+            break;
+        }
+        let Some((la, lo)) = key else { continue };
+        let (lat, lon) = (f64::from(la) / 100.0, f64::from(lo) / 100.0);
+        if !proj.visible(lon, lat) {
+            continue;
+        }
+        let (x, y) = fit.apply(proj.project(lon, lat));
+        let at_point = data.points.get(&(la, lo)).copied().unwrap_or(n);
+        let r = (16.0 * m.u * ((at_point as f32) / (max as f32)).sqrt()).max(2.0 * m.u);
+        let text = format!("{ip}  {}", thousands(n));
+        let (tx, ty) = (x + r + 4.0 * m.u, y + size * 0.35);
+        let b = (
+            tx,
+            ty - size,
+            tx + super::text::width(&text, size),
+            ty + size * 0.3,
+        );
+        if placed
+            .iter()
+            .any(|p| b.0 < p.2 && p.0 < b.2 && b.1 < p.3 && p.1 < b.3)
+        {
+            continue;
+        }
+        placed.push(b);
+        // A dark plate so the label reads on the brightest country.
+        s.items.push(Item::Rect {
+            x: b.0 - 3.0 * m.u,
+            y: b.1 - 1.0 * m.u,
+            w: b.2 - b.0 + 6.0 * m.u,
+            h: b.3 - b.1 + 2.0 * m.u,
+            fill: pal.background.with_alpha(190),
+        });
+        s.text(tx, ty, size, pal.text, Anchor::Start, text);
+        shown += 1;
+    }
+}
+
+/// Arcs from the busiest points to home, as the live page draws them.
+fn arcs_layer(
+    data: &MapData,
+    home: (f64, f64),
+    proj: &Projection,
+    fit: &Fit,
+    pal: &Palette,
+    m: &Metrics,
+) -> Item {
+    let (hx, hy) = fit.apply(proj.project(home.1, home.0));
+    let mut pts: Vec<(&(i32, i32), &u64)> = data.points.iter().collect();
+    pts.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let items = pts
+        .into_iter()
+        .take(12)
+        .filter_map(|(&(la, lo), _)| {
+            let (lat, lon) = (f64::from(la) / 100.0, f64::from(lo) / 100.0);
+            if !proj.visible(lon, lat) {
+                return None;
+            }
+            let (x, y) = fit.apply(proj.project(lon, lat));
+            let (dx, dy) = (hx - x, hy - y);
+            let len = (dx * dx + dy * dy).sqrt();
+            if len < 4.0 * m.u {
+                return None;
+            }
+            // A quadratic curve bowed to one side by a fifth of its length, upwards on screen.
+            let (mut nx, mut ny) = (-dy / len, dx / len);
+            if ny > 0.0 {
+                (nx, ny) = (-nx, -ny);
+            }
+            let (cx, cy) = (x + dx / 2.0 + nx * len * 0.2, y + dy / 2.0 + ny * len * 0.2);
+            let line: Vec<(f32, f32)> = (0..=32)
+                .map(|i| {
+                    let t = i as f32 / 32.0;
+                    let a = (1.0 - t) * (1.0 - t);
+                    let b = 2.0 * (1.0 - t) * t;
+                    let c = t * t;
+                    (a * x + b * cx + c * hx, a * y + b * cy + c * hy)
+                })
+                .collect();
+            Some(Item::Shape(Shape {
+                id: None,
+                title: None,
+                rings: vec![line],
+                closed: false,
+                fill: None,
+                stroke: Some(Stroke {
+                    color: pal.home.with_alpha(150),
+                    width: (1.4 * m.u).max(1.0),
+                }),
+                lines: None,
+            }))
+        })
+        .collect();
+    Item::Group {
+        id: Some("arcs".into()),
         clip: None,
         items,
     }

@@ -118,6 +118,7 @@ fn draw_item(pm: &mut Pixmap, item: &Item, mask: Option<&Mask>) {
             r,
             fill,
             stroke,
+            ..
         } => {
             let Some(path) = PathBuilder::from_circle(*cx, *cy, r.max(0.1)) else {
                 return;

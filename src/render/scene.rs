@@ -92,6 +92,8 @@ pub enum Item {
         r: f32,
         fill: Color,
         stroke: Option<Stroke>,
+        /// SVG tooltip; may hold attacker-controlled text (escaped when written).
+        title: Option<String>,
     },
     Rect {
         x: f32,

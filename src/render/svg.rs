@@ -113,6 +113,7 @@ fn write_item(out: &mut String, item: &Item, ids: &mut usize) {
             r,
             fill,
             stroke,
+            title,
         } => {
             let _ = write!(
                 out,
@@ -123,7 +124,16 @@ fn write_item(out: &mut String, item: &Item, ids: &mut usize) {
             );
             fill_attrs(out, "fill", *fill);
             stroke_attrs(out, stroke.as_ref());
-            out.push_str("/>\n");
+            match title {
+                Some(t) => {
+                    let _ = writeln!(
+                        out,
+                        "><title>{}</title></circle>",
+                        html(&super::text::visible(t))
+                    );
+                }
+                None => out.push_str("/>\n"),
+            }
         }
         Item::Rect { x, y, w, h, fill } => {
             let _ = write!(

@@ -33,6 +33,8 @@ const SESSIONS_PER_IP: usize = 8;
 const USERS_PER_IP: usize = 24;
 const USERS_PER_SESSION: usize = 4;
 const FAILURES_KEPT: usize = 10;
+/// Sessions of its address kept with each login (those just before it).
+const SESSIONS_AT_LOGIN: usize = 4;
 const MAX_USERS: usize = 500;
 const MAX_ASNS: usize = 500;
 const MAX_SUCCESSES: usize = 1000;
@@ -77,6 +79,7 @@ struct Failure {
     kind: Kind,
 }
 
+#[derive(Clone)]
 struct Session {
     pid: Option<u32>,
     host: Option<Arc<str>>,
@@ -125,7 +128,18 @@ struct SuccessRec {
     method: Option<String>,
     country: Option<Arc<str>>,
     failures_before: u64,
+    failures_for_user: u64,
+    new_country: bool,
     recent: Vec<Failure>,
+    /// The address's last sessions when the login came (its own included when
+    /// earlier lines of that connection were seen), for "sessions around this login".
+    sessions: Vec<Session>,
+}
+
+impl SuccessRec {
+    fn suspicious(&self) -> bool {
+        self.failures_before > 0 || self.failures_for_user > 0 || self.new_country
+    }
 }
 
 const NO_USER: u32 = u32::MAX;
@@ -143,8 +157,15 @@ pub struct Collector {
     users: Vec<SeriesAgg>,
     countries: HashMap<Arc<str>, SeriesAgg>,
     asns: HashMap<u32, SeriesAgg>,
+    /// Logins kept for the page: suspicious ones and the others, each capped
+    /// at [`MAX_SUCCESSES`], so a day of routine logins cannot crowd out one
+    /// that came after a brute force.
     successes: Vec<SuccessRec>,
+    ordinary: Vec<SuccessRec>,
     successes_total: u64,
+    suspicious_total: u64,
+    /// Countries each user id has logged in from.
+    login_countries: HashMap<u32, Vec<Arc<str>>>,
 }
 
 impl Default for Collector {
@@ -168,7 +189,10 @@ impl Collector {
             countries: HashMap::default(),
             asns: HashMap::default(),
             successes: Vec::new(),
+            ordinary: Vec::new(),
             successes_total: 0,
+            suspicious_total: 0,
+            login_countries: HashMap::default(),
         }
     }
 
@@ -229,7 +253,7 @@ impl Collector {
         }
         let Some(ip) = ev.ip else {
             if success {
-                self.push_success(ev, None);
+                self.push_success(ev, None, uid);
             }
             return;
         };
@@ -263,7 +287,7 @@ impl Collector {
             }
         };
         if success {
-            self.push_success(ev, Some(idx));
+            self.push_success(ev, Some(idx), uid);
         }
         let r = &mut self.ips[idx];
         r.attempts += attempts;
@@ -328,23 +352,55 @@ impl Collector {
         }
     }
 
-    fn push_success(&mut self, ev: &Event, ip: Option<usize>) {
-        if self.successes.len() >= MAX_SUCCESSES {
-            return;
+    fn push_success(&mut self, ev: &Event, ip: Option<usize>, uid: u32) {
+        let country = ev.geo.as_ref().and_then(|g| g.country.clone());
+        let mut new_country = false;
+        if let (true, Some(c)) = (uid != NO_USER, &country) {
+            let seen = self.login_countries.entry(uid).or_default();
+            if !seen.contains(c) {
+                new_country = !seen.is_empty();
+                if seen.len() < 16 {
+                    seen.push(c.clone());
+                }
+            }
         }
-        let (failures_before, recent) = match ip.map(|i| &self.ips[i]) {
-            Some(r) => (r.failures, r.recent.iter().copied().collect()),
-            None => (0, Vec::new()),
+        let (failures_before, recent, sessions) = match ip.map(|i| &self.ips[i]) {
+            Some(r) => (
+                r.failures,
+                r.recent.iter().copied().collect(),
+                r.sessions
+                    .iter()
+                    .skip(r.sessions.len().saturating_sub(SESSIONS_AT_LOGIN))
+                    .cloned()
+                    .collect(),
+            ),
+            None => (0, Vec::new(), Vec::new()),
         };
-        self.successes.push(SuccessRec {
+        let rec = SuccessRec {
             ts: ev.ts,
             ip,
             user: ev.user.clone(),
             method: ev.method.clone(),
-            country: ev.geo.as_ref().and_then(|g| g.country.clone()),
+            country,
             failures_before,
+            failures_for_user: if uid == NO_USER {
+                0
+            } else {
+                self.users[uid as usize].attempts
+            },
+            new_country,
             recent,
-        });
+            sessions,
+        };
+        let list = if rec.suspicious() {
+            self.suspicious_total += 1;
+            &mut self.successes
+        } else {
+            &mut self.ordinary
+        };
+        if list.len() < MAX_SUCCESSES {
+            list.push(rec);
+        }
     }
 
     /// The `stats --json` object of the same events (the report's totals).
@@ -467,6 +523,20 @@ impl Collector {
             .collect();
         let mut out_index = vec![usize::MAX; self.ips.len()];
         let uname = |u: u32| self.user_names.get(u as usize).cloned();
+        let session_out = |s: &Session| SessionOut {
+            host: s.host.as_deref().map(str::to_string),
+            pid: s.pid,
+            port: s.port,
+            start: s.start,
+            end: s.end,
+            attempts: s.attempts,
+            users: s.users.iter().filter_map(|&u| uname(u)).collect(),
+            kinds: Kind::ALL
+                .iter()
+                .filter(|k| s.kinds & (1 << (**k as u32)) != 0)
+                .map(|k| k.as_str())
+                .collect(),
+        };
         let ips: Vec<IpOut> = kept
             .iter()
             .enumerate()
@@ -480,25 +550,9 @@ impl Collector {
                     .filter_map(|&(u, n)| Some((uname(u)?, n)))
                     .collect();
                 users.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-                let sessions = session_ips.contains(&i).then(|| {
-                    r.sessions
-                        .iter()
-                        .map(|s| SessionOut {
-                            host: s.host.as_deref().map(str::to_string),
-                            pid: s.pid,
-                            port: s.port,
-                            start: s.start,
-                            end: s.end,
-                            attempts: s.attempts,
-                            users: s.users.iter().filter_map(|&u| uname(u)).collect(),
-                            kinds: Kind::ALL
-                                .iter()
-                                .filter(|k| s.kinds & (1 << (**k as u32)) != 0)
-                                .map(|k| k.as_str())
-                                .collect(),
-                        })
-                        .collect()
-                });
+                let sessions = session_ips
+                    .contains(&i)
+                    .then(|| r.sessions.iter().map(session_out).collect());
                 IpOut {
                     ip: show_ip(r.ip, opts.anonymize_ip),
                     c: r.country
@@ -569,6 +623,7 @@ impl Collector {
         let successes = self
             .successes
             .iter()
+            .chain(&self.ordinary)
             .map(|s| SuccessOut {
                 t: s.ts.unix_secs(),
                 i: s.ip.map(|i| out_index[i]).filter(|&k| k != usize::MAX),
@@ -577,6 +632,9 @@ impl Collector {
                 m: s.method.clone(),
                 c: s.country.as_deref().map(str::to_string),
                 fb: s.failures_before,
+                fu: s.failures_for_user,
+                nc: s.new_country,
+                ss: s.sessions.iter().map(session_out).collect(),
                 rf: s
                     .recent
                     .iter()
@@ -602,6 +660,7 @@ impl Collector {
                 unique_ips: summary.unique_ips,
                 countries: summary.countries,
                 successes: self.successes_total,
+                suspicious: self.suspicious_total,
             },
             bin: BASE * factor,
             t0: b0 * factor * BASE,
@@ -657,6 +716,8 @@ pub struct Totals {
     pub unique_ips: u64,
     pub countries: u64,
     pub successes: u64,
+    /// Logins after failures from the address or for the user, or from a new country.
+    pub suspicious: u64,
 }
 
 /// A country; `s` is flat `[bin, attempts, events, …]`.
@@ -740,6 +801,12 @@ pub struct SuccessOut {
     pub c: Option<String>,
     /// Failed attempts from the same address before this login.
     pub fb: u64,
+    /// Failed attempts on the same user name (any address) before this login.
+    pub fu: u64,
+    /// The user had logged in before, never from this country.
+    pub nc: bool,
+    /// The address's sessions just before this login.
+    pub ss: Vec<SessionOut>,
     /// The last of them.
     pub rf: Vec<FailureOut>,
 }

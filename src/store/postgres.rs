@@ -127,7 +127,8 @@ const MIGRATIONS: &[&str] = &[
     "CREATE INDEX events_logins ON events (ts) WHERE kind = 'auth_success';",
     // 6: inputs are told apart by their first bytes too, not only their first line.
     "ALTER TABLE inputs ADD COLUMN head_hash BIGINT NOT NULL DEFAULT 0,
-        ADD COLUMN head_len BIGINT NOT NULL DEFAULT 0;",
+        ADD COLUMN head_len BIGINT NOT NULL DEFAULT 0;
+    CREATE INDEX sessions_last_seen ON sessions (last_seen);",
 ];
 
 /// The version whose migration adds the sessions table (then filled from the events).
@@ -241,8 +242,12 @@ fn load_tracker(
     let mut t = Tracker::new(input, version, Tracker::floor_for(min_secs));
     let rows = tx.query(
         "SELECT id, host, pid, ip, users, attempts, outcome, first_seen, last_seen FROM sessions
-         WHERE id >= $1 AND id < $2 ORDER BY id",
-        &[&super::event_id(input, 0), &super::event_id(input + 1, 0)],
+         WHERE last_seen >= $3 AND id >= $1 AND id < $2 ORDER BY id",
+        &[
+            &super::event_id(input, 0),
+            &super::event_id(input + 1, 0),
+            &t.floor().saturating_mul(1_000_000),
+        ],
     )?;
     let mut interner = Interner::default();
     for r in &rows {

@@ -273,6 +273,11 @@ impl Tracker {
         min_secs - GAP - MARGIN
     }
 
+    /// Sessions that ended before this (Unix seconds) cannot continue.
+    pub fn floor(&self) -> i64 {
+        self.floor
+    }
+
     /// A stored session, in id order: the latest of each (host, pid) wins.
     pub fn seed(&mut self, s: Acc) {
         let key = (s.host.clone(), s.pid);

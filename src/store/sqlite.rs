@@ -114,7 +114,8 @@ const MIGRATIONS: &[&str] = &[
     "CREATE INDEX events_logins ON events(ts) WHERE kind = 'auth_success';",
     // 5: inputs are told apart by their first bytes too, not only their first line.
     "ALTER TABLE inputs ADD COLUMN head_hash INTEGER NOT NULL DEFAULT 0;
-     ALTER TABLE inputs ADD COLUMN head_len INTEGER NOT NULL DEFAULT 0;",
+     ALTER TABLE inputs ADD COLUMN head_len INTEGER NOT NULL DEFAULT 0;
+     CREATE INDEX sessions_last_seen ON sessions(last_seen);",
 ];
 
 /// Deletes the raw events before ?1 except the provisional ones (from their
@@ -463,10 +464,17 @@ fn insert_events(
 fn load_tracker(tx: &Connection, input: i64, version: i64, min_secs: i64) -> Result<Tracker> {
     let mut t = Tracker::new(input, version, Tracker::floor_for(min_secs));
     let mut st = tx.prepare_cached(
-        "SELECT id, host, pid, ip, users, attempts, outcome, first_seen, last_seen FROM sessions
-         WHERE id >= ?1 AND id < ?2 ORDER BY id",
+        "SELECT id, host, pid, ip, users, attempts, outcome, first_seen, last_seen
+         FROM sessions INDEXED BY sessions_last_seen
+         WHERE last_seen >= ?3 AND id >= ?1 AND id < ?2 ORDER BY id",
     )?;
-    let mut rows = st.query([super::event_id(input, 0), super::event_id(input + 1, 0)])?;
+    // Only sessions that can still be open (by the last_seen index): a re-run's
+    // cost follows what it reads, not how many connections the input ever had.
+    let mut rows = st.query([
+        super::event_id(input, 0),
+        super::event_id(input + 1, 0),
+        t.floor().saturating_mul(1_000_000),
+    ])?;
     let mut interner = Interner::default();
     while let Some(r) = rows.next()? {
         let host: Option<String> = r.get(1)?;

@@ -100,7 +100,26 @@ try {
   await ingest([`sshd[4102]: Accepted password for deploy from ${ATTACKER} port 40001 ssh2`]);
   const alert = await page.waitForSelector('#alerts .live-alert', { timeout: 10000 }).catch(() => null);
   out.alert = alert ? await alert.textContent() : null;
-  check(out.alert !== null && out.alert.startsWith('INTRUSION ALERT') && out.alert.includes('deploy'), `no intrusion alert shown: ${out.alert}`);
+  check(out.alert !== null && out.alert.includes('INTRUSION ALERT') && out.alert.includes('deploy'), `no intrusion alert shown: ${out.alert}`);
+  // A flood of alerts for the same address and user: one group with a count, beside the map,
+  // which stays where it was (issue #16).
+  const mapTop = await page.$eval('#map-panel', (e) => e.getBoundingClientRect().top);
+  const more = [];
+  for (let k = 0; k < 8; k++) more.push(`sshd[${4110 + k}]: Accepted password for deploy from ${ATTACKER} port ${40010 + k} ssh2`);
+  await ingest(more);
+  await page.waitForFunction(() => /×9/.test(document.getElementById('alerts').textContent), null, { timeout: 10000 }).catch(() => null);
+  out.alertGroups = await page.$$eval('#alerts .live-alert', (a) => a.map((x) => x.textContent));
+  check(out.alertGroups.length === 1 && out.alertGroups[0].includes('×9'), `alerts not grouped: ${JSON.stringify(out.alertGroups)}`);
+  out.mapMoved = (await page.$eval('#map-panel', (e) => e.getBoundingClientRect().top)) - mapTop;
+  check(out.mapMoved === 0, `the map moved ${out.mapMoved} px when alerts came`);
+  out.alertBeside = await page.evaluate(() => {
+    const m = document.getElementById('map-panel').getBoundingClientRect(), a = document.getElementById('alerts').getBoundingClientRect();
+    return a.left >= m.right - 1 && a.top < m.bottom;
+  });
+  check(out.alertBeside, 'the alert list is not beside the map');
+  await page.click('#alerts .dismiss');
+  await page.waitForTimeout(100);
+  check((await page.$$('#alerts .live-alert')).length === 0, 'dismiss does not remove the group');
   await page.waitForTimeout(400);
   out.final = await count();
   // The report's panels fold live events in: the user table and the successful logins.
@@ -108,8 +127,25 @@ try {
   check(out.users.includes(HOSTILE_USER), `user table lacks the live user name: ${out.users}`);
   out.successes = await page.textContent('#successes');
   check(out.successes.includes('deploy') && out.successes.includes('after 1 failed attempt'), `successful logins panel: ${out.successes}`);
-  check(out.final.events === out.before.events + 2, `event counter after the login ${out.final.events}`);
+  check(out.final.events === out.before.events + 10, `event counter after the logins ${out.final.events}`);
 
+  // A fresh server's timeline: the data fills the width, not the last of 60 bars.
+  out.widestBar = await page.$$eval('#timeline rect.b', (rs) => Math.max(0, ...rs.map((r) => +r.getAttribute('width'))));
+  check(out.widestBar >= 50, `the timeline squashes the data into a ${out.widestBar} px bar`);
+  // Replay: a clock that moves, progress, every panel rewound, then restored.
+  await page.click('text=replay window');
+  const clocks = new Set();
+  let ranged = false;
+  for (let k = 0; k < 100; k++) {
+    clocks.add(await page.textContent('#replay-clock'));
+    if (await page.$eval('#brush', (b) => +b.getAttribute('width') > 0)) ranged = true;
+    if (await page.evaluate(() => document.body.getAttribute('data-replay') === 'done')) break;
+    await page.waitForTimeout(100);
+  }
+  out.clocks = [...clocks];
+  check(out.clocks.filter((c) => c.startsWith('replay ×')).length >= 2, 'the replay clock does not move: ' + JSON.stringify(out.clocks));
+  check(ranged, 'the replay does not rewind the panels');
+  check(await page.evaluate(() => document.body.getAttribute('data-replay') === 'done'), 'the replay never ends');
   const html = await page.content();
   if (anonymized) {
     check(!html.includes(ATTACKER), `the full address ${ATTACKER} appears in an anonymized page`);

@@ -21,3 +21,4 @@ mod ship;
 mod store;
 mod timelapse;
 mod util;
+mod views;

@@ -30,7 +30,7 @@ fn failed_lines(n: usize, user: &str) -> Vec<String> {
 }
 
 /// Decodes a PNG into (width, height, RGB bytes).
-fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+pub(crate) fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
     let dec = png::Decoder::new(std::io::Cursor::new(bytes));
     let mut reader = dec.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
@@ -106,6 +106,7 @@ fn one_country_glows_top_colour_and_the_ocean_stays_ocean() {
             points: false,
             home: None,
             title: None,
+            top_labels: 5,
         };
         let png = encode(&map::scene(&data, &opts), Format::Png);
         let img = decode_png(&png);

@@ -105,6 +105,7 @@ fn frames_640() -> Frames {
         window_label: String::new(),
         zone: String::new(),
         half_life: 1.0,
+        glow_peak: 10.0,
     })
 }
 

@@ -30,6 +30,8 @@ pub struct FrameOptions {
     pub zone: String,
     /// Fade half-life in bins: pulses grow and fade with it.
     pub half_life: f64,
+    /// Attempts (faded) at the top of the glow scale, written under the legend.
+    pub glow_peak: f64,
 }
 
 /// Sizes that grow with the picture (1 unit = 1 px at 1280×720).
@@ -40,7 +42,10 @@ struct Metrics {
 
 impl Metrics {
     fn new(w: u32, h: u32) -> Metrics {
-        let u = (w as f32 / 1280.0).min(h as f32 / 720.0).max(0.25);
+        // Below 1280×720 the text shrinks more slowly than the picture, so a
+        // 640×360 GIF stays legible (6 px text would not be).
+        let raw = (w as f32 / 1280.0).min(h as f32 / 720.0).max(0.25);
+        let u = if raw < 1.0 { raw.powf(0.6) } else { raw };
         Metrics {
             u,
             margin: 16.0 * u,
@@ -178,6 +183,7 @@ impl Frames {
                 .point
                 .with_alpha((f32::from(self.pal.point.a) * fade).round() as u8);
             items.push(Item::Circle {
+                title: None,
                 cx: x,
                 cy: y,
                 r,
@@ -187,6 +193,7 @@ impl Frames {
             // The ring expands as the hit ages: the "pulse".
             let ring = r + (p.age as f32 + 0.5) / h * 10.0 * u;
             items.push(Item::Circle {
+                title: None,
                 cx: x,
                 cy: y,
                 r: ring,
@@ -324,8 +331,20 @@ impl Frames {
             11.0 * u,
             pal.muted,
             Anchor::End,
-            "glow (log scale)",
+            "glow: attempts, fading (log)",
         );
+        // The scale's ends in attempts, just above the bar.
+        let ends = [
+            (rx - bar_w, Anchor::Start, "1".to_string()),
+            (
+                rx,
+                Anchor::End,
+                thousands(self.opts.glow_peak.round().max(1.0) as u64),
+            ),
+        ];
+        for (x, anchor, label) in ends {
+            s.text(x, bar_y - 3.0 * u, 10.0 * u, pal.muted, anchor, label);
+        }
         s.text(
             rx,
             h - mg,
@@ -351,6 +370,7 @@ mod tests {
             title: "test".into(),
             window_label: "last 15 min".into(),
             zone: "UTC".into(),
+            glow_peak: 10.0,
             half_life: 5.0,
         }
     }
@@ -394,6 +414,21 @@ mod tests {
         let br = f.country_color(0.3, 0.5);
         assert_eq!(pixel(&f, &rgba, "BR"), [br.r, br.g, br.b]);
         assert_eq!(pixel(&f, &rgba, "AU"), [pal.land.r, pal.land.g, pal.land.b]);
+    }
+
+    #[test]
+    fn the_glow_legend_has_numbers() {
+        let f = Frames::new(opts());
+        let s = f.scene(&state(vec![("CN", 1.0, 1.0)]));
+        let texts: Vec<&str> = s
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Text(t) => Some(t.text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert!(texts.contains(&"1") && texts.contains(&"10"), "{texts:?}");
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub struct FrameState {
     pub top: Vec<(String, u64)>,
 }
 
+/// The part of a country's glow that stays when it has no attempt in a frame.
+const BASE_GLOW: f64 = 0.5;
+
 /// Steps through the timeline one frame at a time.
 pub struct States<'a> {
     tl: &'a Timeline,
@@ -108,13 +111,25 @@ impl<'a> States<'a> {
         });
         top.truncate(5);
 
+        // Lit by each frame's share: a country glows at its faded level times a
+        // factor from its share of this bin's attempts, so a dense day, where the
+        // busiest countries sit at the top of the scale all day, still breathes
+        // with who attacks most right now.
+        let bin_max = bin.countries.iter().map(|&(_, n)| n).max().unwrap_or(0);
+        let share = |id: u16| -> f64 {
+            if bin_max == 0 {
+                return 0.0;
+            }
+            let n = bin.countries.iter().find(|c| c.0 == id).map_or(0, |c| c.1);
+            f64::from(n) / f64::from(bin_max)
+        };
         let mut lit: Vec<(String, f32, f32)> = self
             .intensities
             .lit()
             .map(|(id, v)| {
                 (
                     tl.countries.code(id).to_string(),
-                    Fade::heat(v, self.peak) as f32,
+                    (Fade::heat(v, self.peak) * (BASE_GLOW + (1.0 - BASE_GLOW) * share(id))) as f32,
                     Fade::presence(v) as f32,
                 )
             })

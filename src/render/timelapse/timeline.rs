@@ -261,6 +261,12 @@ impl Timeline {
         s
     }
 
+    /// The calendar date (`YYYY-MM-DD`, in the clock's offset) of frame `i`.
+    pub fn date(&self, frame: usize) -> String {
+        let (y, m, d) = crate::event::civil_from_days(self.local_start(frame).div_euclid(86_400));
+        format!("{y:04}-{m:02}-{d:02}")
+    }
+
     /// `+00:00`-style offset label of the clock.
     pub fn offset_label(&self) -> String {
         let a = self.offset.unsigned_abs();
