@@ -60,7 +60,13 @@ impl BlockStats {
 /// Parses one line. `Ok(None)`: an sshd line that is no event and needs no
 /// correlation (only with `all == false`); `Err`: not an sshd line.
 pub fn parse_line(line: &[u8], number: u64, all: bool) -> Result<Option<RawLine>, Skip> {
-    parse_line_cached(line, number, all, &mut None, &mut envelope::StampCache::default())
+    parse_line_cached(
+        line,
+        number,
+        all,
+        &mut None,
+        &mut envelope::StampCache::default(),
+    )
 }
 
 /// [`parse_line`] reusing the previous line's host name allocation and

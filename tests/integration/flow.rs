@@ -472,7 +472,8 @@ fn serve_never_stalls_on_an_orphan_line() {
     std::fs::write(&log, "").unwrap();
     let mut c = config();
     c.tail = vec![log.clone()];
-    let hold = Duration::from_secs(2);
+    // Long enough that the other events surely arrive first on a loaded machine.
+    let hold = Duration::from_secs(5);
     let srv = Server::start_with(c, feed(hold));
     let base = now_secs() - 60;
     let lines = vec![
