@@ -219,14 +219,41 @@ pub fn scene(data: &MapData, opts: &MapOptions) -> Scene {
                 .push(arcs_layer(data, (lat, lon), &proj, &fit, pal, &m));
         }
     }
-    if opts.points && !data.points.is_empty() {
-        s.items.push(points_layer(data, &proj, &fit, pal, &m));
-        labels_layer(&mut s, data, &proj, &fit, pal, &m, opts.top_labels);
-    }
-    if let Some((lat, lon)) = opts.home {
-        if proj.visible(lon, lat) {
+    // Home and its label first claim their place: attackers' labels keep clear of it.
+    let home = opts
+        .home
+        .filter(|&(lat, lon)| proj.visible(lon, lat))
+        .map(|(lat, lon)| {
             let (x, y) = fit.apply(proj.project(lon, lat));
             let r = 7.0 * m.u;
+            let (tx, ty) = (x + r + 4.0 * m.u, y + m.small * 0.35);
+            let plate = (
+                tx - 3.0 * m.u,
+                ty - m.small - 1.0 * m.u,
+                tx + super::text::width("home", m.small) + 3.0 * m.u,
+                ty + m.small * 0.3 + 1.0 * m.u,
+            );
+            (x, y, r, tx, ty, plate)
+        });
+    let reserved: Vec<(f32, f32, f32, f32)> = home
+        .iter()
+        .flat_map(|&(x, y, r, _, _, plate)| [plate, (x - r, y - r, x + r, y + r)])
+        .collect();
+    if opts.points && !data.points.is_empty() {
+        s.items.push(points_layer(data, &proj, &fit, pal, &m));
+        labels_layer(
+            &mut s,
+            data,
+            &proj,
+            &fit,
+            pal,
+            &m,
+            opts.top_labels,
+            &reserved,
+        );
+    }
+    if let Some((x, y, r, tx, ty, plate)) = home {
+        {
             s.items.push(Item::Circle {
                 title: None,
                 cx: x,
@@ -246,14 +273,16 @@ pub fn scene(data: &MapData, opts: &MapOptions) -> Scene {
                 fill: pal.home,
                 stroke: None,
             });
-            s.text(
-                x + r + 4.0 * m.u,
-                y + m.small * 0.35,
-                m.small,
-                pal.home,
-                Anchor::Start,
-                "home",
-            );
+            // Drawn last, on a dark plate: it stays readable over dense points
+            // (Europe, where many servers are).
+            s.items.push(Item::Rect {
+                x: plate.0,
+                y: plate.1,
+                w: plate.2 - plate.0,
+                h: plate.3 - plate.1,
+                fill: pal.background.with_alpha(190),
+            });
+            s.text(tx, ty, m.small, pal.home, Anchor::Start, "home");
         }
     }
     if data.attempts == 0 {
@@ -552,6 +581,7 @@ fn labels_layer(
     pal: &Palette,
     m: &Metrics,
     top: usize,
+    reserved: &[(f32, f32, f32, f32)],
 ) {
     let mut ips: Vec<(&IpAddr, &(u64, Option<Place>))> = data
         .by_ip
@@ -561,7 +591,7 @@ fn labels_layer(
     ips.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(b.0)));
     let max = data.points.values().copied().max().unwrap_or(1).max(1);
     let size = m.small;
-    let mut placed: Vec<(f32, f32, f32, f32)> = Vec::new();
+    let mut placed: Vec<(f32, f32, f32, f32)> = reserved.to_vec();
     let mut shown = 0;
     let busiest = ips.first().map_or(0, |i| i.1 .0);
     for (ip, &(n, key)) in ips {
@@ -820,6 +850,7 @@ pub fn country_fill(scene: &Scene, iso2: &str) -> Option<Color> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::scene::Text;
 
     #[test]
     fn colours_follow_the_log_ramp() {
@@ -830,6 +861,52 @@ mod tests {
         assert_eq!(country_fill(&s, "US"), Some(p.ramp[0]));
         assert_eq!(country_fill(&s, "DE"), Some(p.land));
         assert_eq!(country_fill(&s, "FR"), Some(p.ramp_at(1.0 / 3.0)));
+    }
+
+    /// Issue 16 point 9: the home label was hidden under the labels of nearby attackers.
+    #[test]
+    fn attackers_labels_keep_clear_of_home() {
+        let mut d = MapData::default();
+        // A busy attacker placed on home itself (Paris), and one far away.
+        for (ip, lat, lon, n) in [
+            ("203.0.113.7", 48.85, 2.35, 500u64),
+            ("198.51.100.9", 35.0, 105.0, 400),
+        ] {
+            let key = (
+                (lat * 100.0f64).round() as i32,
+                (lon * 100.0f64).round() as i32,
+            );
+            *d.points.entry(key).or_default() += n;
+            d.by_ip.insert(ip.parse().unwrap(), (n, Some(key)));
+            d.attempts += n;
+        }
+        let opts = MapOptions {
+            points: true,
+            home: Some((48.85, 2.35)),
+            top_labels: 5,
+            ..MapOptions::default()
+        };
+        let s = scene(&d, &opts);
+        let texts: Vec<&Text> = s
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Text(t) => Some(t),
+                _ => None,
+            })
+            .collect();
+        let bbox = |t: &Text| (t.x, t.y - t.size, t.x + crate::render::text::width(&t.text, t.size), t.y);
+        let home = texts.iter().find(|t| t.text == "home").expect("home label");
+        let h = bbox(home);
+        assert!(
+            texts.iter().any(|t| t.text.starts_with("198.51.100.9")),
+            "the far attacker is labelled"
+        );
+        for t in texts.iter().filter(|t| t.text.contains("  ")) {
+            let b = bbox(t);
+            let overlap = b.0 < h.2 && h.0 < b.2 && b.1 < h.3 && h.1 < b.3;
+            assert!(!overlap, "{:?} covers the home label", t.text);
+        }
     }
 
     #[test]
