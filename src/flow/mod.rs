@@ -121,6 +121,10 @@ pub struct Stream {
     corr: Correlator,
     /// The last parsed line passed on, for `last message repeated N times`.
     last: Option<RawLine>,
+    /// Live streams: the bytes of the last line that parsed (re-parsed only
+    /// when a `last message repeated` follows it).
+    last_bytes: Vec<u8>,
+    last_no: u64,
     all: bool,
     /// Line numbers of [`Stream::push_line`].
     line: u64,
@@ -134,6 +138,8 @@ impl Stream {
         Stream {
             corr: Correlator::new(name, opts),
             last: None,
+            last_bytes: Vec::new(),
+            last_no: 0,
             all,
             line: 0,
             stats: BlockStats::default(),
@@ -185,7 +191,16 @@ impl Stream {
         match parse::parse_line(line, self.line, self.all) {
             Ok(Some(raw)) => {
                 if raw.msg.repeat_last.is_none() {
-                    self.last = Some(raw.clone());
+                    // Keep the bytes, not a parsed copy: `last message repeated`
+                    // is rare, and copying bytes costs less than cloning a line.
+                    self.last_bytes.clear();
+                    self.last_bytes.extend_from_slice(line);
+                    self.last_no = self.line;
+                    self.last = None;
+                } else if self.last.is_none() && self.last_no + 1 == self.line {
+                    self.last = parse::parse_line(&self.last_bytes, self.last_no, self.all)
+                        .ok()
+                        .flatten();
                 }
                 self.push_raw(raw, out);
             }
@@ -683,6 +698,20 @@ mod tests {
         );
         assert_eq!(out.len(), 2);
         assert_eq!((out[1].src.line, out[1].count), (2, 2));
+        // Twice in a row, then after a line of another program: nothing to repeat.
+        s.push_line(
+            b"Feb 22 10:21:44 h sshd[1332]: last message repeated 3 times",
+            &mut |e| out.push(e),
+        );
+        assert_eq!((out.len(), out[2].src.line, out[2].count), (3, 3, 3));
+        s.push_line(b"Feb 22 10:21:45 h CRON[9]: (root) CMD (true)", &mut |e| {
+            out.push(e)
+        });
+        s.push_line(
+            b"Feb 22 10:21:46 h sshd[1332]: last message repeated 4 times",
+            &mut |e| out.push(e),
+        );
+        assert_eq!(out.len(), 3);
     }
 
     #[test]

@@ -895,7 +895,14 @@ mod tests {
                 _ => None,
             })
             .collect();
-        let bbox = |t: &Text| (t.x, t.y - t.size, t.x + crate::render::text::width(&t.text, t.size), t.y);
+        let bbox = |t: &Text| {
+            (
+                t.x,
+                t.y - t.size,
+                t.x + crate::render::text::width(&t.text, t.size),
+                t.y,
+            )
+        };
         let home = texts.iter().find(|t| t.text == "home").expect("home label");
         let h = bbox(home);
         assert!(
