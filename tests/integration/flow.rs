@@ -299,7 +299,10 @@ fn lines_of(log: &Log, base: i64) -> (Vec<String>, Vec<String>) {
     // file has no meaning the paths agree on: `serve --tail` follows one
     // stream across the rotation (it repeats the old file's last line), a
     // batch read takes each file on its own (nothing to repeat). Not generated.
-    while b.first().is_some_and(|l| l.contains("]: last message repeated")) {
+    while b
+        .first()
+        .is_some_and(|l| l.contains("]: last message repeated"))
+    {
         let first = b.remove(0);
         a.push(first);
     }
