@@ -370,6 +370,95 @@ fn write_csv_row(buf: &mut Vec<u8>, ev: &Event) {
     buf.pop(); // trailing comma
 }
 
+impl Event {
+    /// `serde_json::to_string(ev)`, written field by field: the same bytes (the
+    /// same escaping and number formatting, from serde_json itself) without the
+    /// serializer's generic machinery, which was a third of the live pipeline's
+    /// time per line. Every writer of event JSON uses it (`parse`, the API, SSE).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let ev = self;
+        use serde::Serialize;
+        fn put<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+            let _ = serde_json::to_writer(&mut *out, v);
+        }
+        fn key(out: &mut Vec<u8>, k: &str) {
+            out.extend_from_slice(b",\"");
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(b"\":");
+        }
+        fn opt_str(out: &mut Vec<u8>, v: Option<&str>) {
+            match v {
+                Some(s) => put(out, s),
+                None => out.extend_from_slice(b"null"),
+            }
+        }
+        let mut ts = String::with_capacity(32);
+        ev.ts.write_rfc3339(&mut ts);
+        out.extend_from_slice(b"{\"ts\":");
+        put(out, ts.as_str());
+        key(out, "host");
+        opt_str(out, ev.host.as_deref());
+        key(out, "program");
+        put(out, &*ev.program);
+        key(out, "pid");
+        put(out, &ev.pid);
+        key(out, "kind");
+        put(out, ev.kind.as_str());
+        key(out, "method");
+        opt_str(out, ev.method.as_deref());
+        key(out, "user");
+        opt_str(out, ev.user.as_deref());
+        key(out, "invalid_user");
+        put(out, &ev.invalid_user);
+        key(out, "ip");
+        match ev.ip {
+            Some(ip) => {
+                use std::io::Write;
+                let _ = write!(out, "\"{ip}\"");
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+        key(out, "port");
+        put(out, &ev.port);
+        key(out, "count");
+        put(out, &ev.count);
+        key(out, "attempts");
+        put(out, &ev.attempts);
+        key(out, "geo");
+        match &ev.geo {
+            Some(g) => {
+                out.extend_from_slice(b"{\"country\":");
+                opt_str(out, g.country.as_deref());
+                key(out, "country_name");
+                opt_str(out, g.country_name.as_deref());
+                key(out, "city");
+                opt_str(out, g.city.as_deref());
+                key(out, "lat");
+                put(out, &g.lat);
+                key(out, "lon");
+                put(out, &g.lon);
+                key(out, "asn");
+                put(out, &g.asn);
+                key(out, "org");
+                opt_str(out, g.org.as_deref());
+                key(out, "precision");
+                opt_str(out, g.precision);
+                out.push(b'}');
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+        if let Some(scope) = ev.scope {
+            key(out, "scope");
+            put(out, &scope);
+        }
+        out.extend_from_slice(b",\"src\":{\"input\":");
+        put(out, &*ev.src.input);
+        out.extend_from_slice(b",\"line\":");
+        put(out, &ev.src.line);
+        out.extend_from_slice(b"}}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -480,94 +569,5 @@ mod tests {
         assert!(s.contains(",\"'-password\","), "{s}");
         assert!(s.contains(",\"'-Town\","), "{s}");
         assert!(s.contains(",\"'=Org\","), "{s}");
-    }
-}
-
-impl Event {
-    /// `serde_json::to_string(ev)`, written field by field: the same bytes (the
-    /// same escaping and number formatting, from serde_json itself) without the
-    /// serializer's generic machinery, which was a third of the live pipeline's
-    /// time per line. Every writer of event JSON uses it (`parse`, the API, SSE).
-    pub fn write_json(&self, out: &mut Vec<u8>) {
-        let ev = self;
-        use serde::Serialize;
-        fn put<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
-            let _ = serde_json::to_writer(&mut *out, v);
-        }
-        fn key(out: &mut Vec<u8>, k: &str) {
-            out.extend_from_slice(b",\"");
-            out.extend_from_slice(k.as_bytes());
-            out.extend_from_slice(b"\":");
-        }
-        fn opt_str(out: &mut Vec<u8>, v: Option<&str>) {
-            match v {
-                Some(s) => put(out, s),
-                None => out.extend_from_slice(b"null"),
-            }
-        }
-        let mut ts = String::with_capacity(32);
-        ev.ts.write_rfc3339(&mut ts);
-        out.extend_from_slice(b"{\"ts\":");
-        put(out, ts.as_str());
-        key(out, "host");
-        opt_str(out, ev.host.as_deref());
-        key(out, "program");
-        put(out, &*ev.program);
-        key(out, "pid");
-        put(out, &ev.pid);
-        key(out, "kind");
-        put(out, ev.kind.as_str());
-        key(out, "method");
-        opt_str(out, ev.method.as_deref());
-        key(out, "user");
-        opt_str(out, ev.user.as_deref());
-        key(out, "invalid_user");
-        put(out, &ev.invalid_user);
-        key(out, "ip");
-        match ev.ip {
-            Some(ip) => {
-                use std::io::Write;
-                let _ = write!(out, "\"{ip}\"");
-            }
-            None => out.extend_from_slice(b"null"),
-        }
-        key(out, "port");
-        put(out, &ev.port);
-        key(out, "count");
-        put(out, &ev.count);
-        key(out, "attempts");
-        put(out, &ev.attempts);
-        key(out, "geo");
-        match &ev.geo {
-            Some(g) => {
-                out.extend_from_slice(b"{\"country\":");
-                opt_str(out, g.country.as_deref());
-                key(out, "country_name");
-                opt_str(out, g.country_name.as_deref());
-                key(out, "city");
-                opt_str(out, g.city.as_deref());
-                key(out, "lat");
-                put(out, &g.lat);
-                key(out, "lon");
-                put(out, &g.lon);
-                key(out, "asn");
-                put(out, &g.asn);
-                key(out, "org");
-                opt_str(out, g.org.as_deref());
-                key(out, "precision");
-                opt_str(out, g.precision);
-                out.push(b'}');
-            }
-            None => out.extend_from_slice(b"null"),
-        }
-        if let Some(scope) = ev.scope {
-            key(out, "scope");
-            put(out, &scope);
-        }
-        out.extend_from_slice(b",\"src\":{\"input\":");
-        put(out, &*ev.src.input);
-        out.extend_from_slice(b",\"line\":");
-        put(out, &ev.src.line);
-        out.extend_from_slice(b"}}");
     }
 }

@@ -133,7 +133,7 @@ fn cached_timestamp(s: &[u8], cache: &mut StampCache) -> (Stamp, usize) {
     let (stamp, used) = timestamp(s);
     if used > 0
         && used <= cache.key.len()
-        && matches!(s[0], b'A'..=b'Z')
+        && s[0].is_ascii_uppercase()
         && s.get(used) == Some(&b' ')
         && matches!(stamp, Stamp::Civil { year: None, .. })
     {

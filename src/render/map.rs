@@ -573,6 +573,7 @@ fn points_layer(data: &MapData, proj: &Projection, fit: &Fit, pal: &Palette, m: 
 
 /// The `top` busiest addresses with a known point: "address  attempts" beside
 /// their point, skipping any label that would overlap one already placed.
+#[allow(clippy::too_many_arguments)]
 fn labels_layer(
     s: &mut Scene,
     data: &MapData,

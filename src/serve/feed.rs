@@ -320,7 +320,6 @@ pub fn run(
             &mut enricher,
             &mut alerter,
             writer.as_ref(),
-            stream,
             evs,
             Commit {
                 fingerprint: stream.fingerprint,
@@ -360,9 +359,7 @@ fn deliver(
         position: None,
         acks: Vec::new(),
     };
-    publish_and_store(
-        shared, opts, enricher, alerter, writer, stream, events, commit,
-    );
+    publish_and_store(shared, opts, enricher, alerter, writer, events, commit);
 }
 
 /// Enriches, checks alerts, publishes, then hands the events to the writer
@@ -374,7 +371,6 @@ fn publish_and_store(
     enricher: &mut Enricher<'_>,
     alerter: &mut Alerter,
     writer: Option<&Writer>,
-    _stream: &Stream,
     mut events: Vec<Event>,
     mut commit: Commit,
 ) {
