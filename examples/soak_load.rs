@@ -355,14 +355,15 @@ async fn reader(
             };
             let len = kept + n;
             if first {
-                first = false;
                 if !buf[..len.min(16)].starts_with(b"HTTP/1.1 200") {
+                    // 503: at the memory budget or the client limit; again in a second.
                     if !term.load(Relaxed) {
                         c.reader_refused.fetch_add(1, Relaxed);
                     }
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     break;
                 }
+                first = false;
                 c.reader_connects.fetch_add(1, Relaxed);
                 c.readers_connected.fetch_add(1, Relaxed);
             }
