@@ -287,9 +287,9 @@ fn scan(finder: &memchr::memmem::Finder<'_>, data: &[u8], now: u64, hist: &Histo
         if n == digits.len() {
             return at;
         }
-        let sent = digits[..n]
-            .iter()
-            .fold(0u64, |a, &d| a.wrapping_mul(10).wrapping_add(u64::from(d - b'0')));
+        let sent = digits[..n].iter().fold(0u64, |a, &d| {
+            a.wrapping_mul(10).wrapping_add(u64::from(d - b'0'))
+        });
         hist.add(now.saturating_sub(sent));
         done = at + MARKER.len() + t + 1 + n;
     }
@@ -334,8 +334,7 @@ async fn reader(
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         };
-        if s
-            .write_all(b"GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        if s.write_all(b"GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n")
             .await
             .is_err()
         {
@@ -347,6 +346,7 @@ async fn reader(
         // behind) ends with the last chunk, and the connection stays open (keep-alive).
         let mut last = [0u8; 7];
         let mut ended = false;
+        let mut snapshot = true;
         loop {
             // No timer per read: the tasks are aborted at the end.
             let n = match s.read(&mut buf[kept..]).await {
@@ -380,9 +380,26 @@ async fn reader(
                 break;
             }
             if measure {
+                // The snapshot holds the window's old events: only live
+                // messages (`id: N` first) are timed.
+                let mut from = 0;
+                if snapshot {
+                    match memchr::memmem::find(&buf[..len], b"\n\nid: ") {
+                        Some(p) => {
+                            snapshot = false;
+                            from = p + 2;
+                        }
+                        None => {
+                            let rest = len.saturating_sub(5);
+                            buf.copy_within(rest..len, 0);
+                            kept = len - rest;
+                            continue;
+                        }
+                    }
+                }
                 c.read_events
-                    .fetch_add(event.find_iter(&buf[..len]).count() as u64, Relaxed);
-                let rest = scan(&finder, &buf[..len], now_micros(), &hist);
+                    .fetch_add(event.find_iter(&buf[from..len]).count() as u64, Relaxed);
+                let rest = from + scan(&finder, &buf[from..len], now_micros(), &hist);
                 buf.copy_within(rest..len, 0);
                 kept = len - rest;
             }
@@ -432,8 +449,10 @@ async fn flooder(addr: SocketAddr, path: &'static str, c: Arc<Counters>, stop: A
     while !stop.load(Relaxed) {
         let r = async {
             let mut s = tokio::net::TcpStream::connect(addr).await?;
-            s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-                .await?;
+            s.write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+            )
+            .await?;
             let mut status = String::new();
             let mut total = 0u64;
             loop {
@@ -454,7 +473,11 @@ async fn flooder(addr: SocketAddr, path: &'static str, c: Arc<Counters>, stop: A
                 c.flood_bytes.fetch_add(n, Relaxed);
                 format!("{} {status}", path.split('?').next().unwrap_or(path))
             }
-            Err(e) => format!("{} error {:?}", path.split('?').next().unwrap_or(path), e.kind()),
+            Err(e) => format!(
+                "{} error {:?}",
+                path.split('?').next().unwrap_or(path),
+                e.kind()
+            ),
         };
         *c.flood.lock().unwrap().entry(key).or_default() += 1;
     }
@@ -563,7 +586,11 @@ fn pct(v: &mut [u32], q: f64) -> u32 {
 }
 
 fn run(a: &HashMap<String, String>) {
-    let get_s = |k: &str| a.get(k).unwrap_or_else(|| panic!("--{k} is required")).clone();
+    let get_s = |k: &str| {
+        a.get(k)
+            .unwrap_or_else(|| panic!("--{k} is required"))
+            .clone()
+    };
     let num = |k: &str, d: f64| a.get(k).map(|v| v.parse().expect("a number")).unwrap_or(d);
     let addr: SocketAddr = get_s("addr").parse().expect("--addr host:port");
     let syslog: SocketAddr = get_s("syslog").parse().expect("--syslog host:port");
@@ -574,7 +601,7 @@ fn run(a: &HashMap<String, String>) {
     let idle = num("idle", 100.0) as usize;
     let rate = num("rate", 5000.0);
     let http_share = num("http-share", 50.0) / 100.0;
-    let flood = num("flood", 8.0) as usize;
+    let flood_loops = num("flood", 8.0) as usize;
     let secs = num("secs", 600.0);
     let measure = (num("measure", 50.0) as usize).min(readers);
     const HTTP_CONNS: usize = 2;
@@ -664,7 +691,7 @@ fn run(a: &HashMap<String, String>) {
             }
         })
     };
-    let flood_tasks: Vec<_> = (0..flood)
+    let flood_tasks: Vec<_> = (0..flood_loops)
         .map(|i| {
             let path = if i % 2 == 0 {
                 "/api/events?limit=100000"
@@ -797,7 +824,7 @@ fn run(a: &HashMap<String, String>) {
     let flood = c.flood.lock().unwrap().clone();
     let summary = json!({
         "readers": readers, "idle": idle, "rate": rate, "http_share": http_share,
-        "flood_loops": flood, "secs": secs, "elapsed_s": elapsed, "measure": measure,
+        "flood_loops": flood_loops, "secs": secs, "elapsed_s": elapsed, "measure": measure,
         "lines_offered_per_s": (acked_http + c.http_unacked.load(Relaxed) + syslog_sent) as f64 / elapsed,
         "http_acked": acked_http, "http_unacked": c.http_unacked.load(Relaxed),
         "http_requests": c.http_requests.load(Relaxed), "http_errors": c.http_errors.load(Relaxed),
@@ -837,15 +864,24 @@ fn run(a: &HashMap<String, String>) {
     std::fs::write(out.join("acked"), acked).unwrap();
     println!(
         "soak_load: done, SIGTERM to exit {}",
-        exit_s.map(|s| format!("{s:.2} s")).unwrap_or("(still running after 30 s)".into())
+        exit_s
+            .map(|s| format!("{s:.2} s"))
+            .unwrap_or("(still running after 30 s)".into())
     );
 }
 
 /// Counts each marked user name in the store and checks the criteria.
 fn check(a: &HashMap<String, String>) -> bool {
-    let get_s = |k: &str| a.get(k).unwrap_or_else(|| panic!("--{k} is required")).clone();
+    let get_s = |k: &str| {
+        a.get(k)
+            .unwrap_or_else(|| panic!("--{k} is required"))
+            .clone()
+    };
     let out = std::path::PathBuf::from(get_s("out"));
-    let budget_mb: u64 = a.get("budget-mb").map(|v| v.parse().unwrap()).unwrap_or(512);
+    let budget_mb: u64 = a
+        .get("budget-mb")
+        .map(|v| v.parse().unwrap())
+        .unwrap_or(512);
     let s: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     let metrics = std::fs::read_to_string(out.join("metrics")).unwrap_or_default();
@@ -939,7 +975,7 @@ fn check(a: &HashMap<String, String>) -> bool {
         u("readers_at_term")
     );
     println!(
-        "measured readers ({}): {} events received of {} sent x readers; latency send -> arrival p50 {} ms, p99 {} ms, max {} ms",
+        "measured readers ({}): {} live events received of {} sent x readers; latency send -> arrival p50 {} ms, p99 {} ms, max {} ms",
         u("measure"),
         u("latency_count"),
         u("measured_expected"),
@@ -963,7 +999,11 @@ fn check(a: &HashMap<String, String>) -> bool {
     );
     let mut flood: Vec<(String, u64)> = s["flood"]
         .as_object()
-        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0))).collect())
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                .collect()
+        })
         .unwrap_or_default();
     flood.sort();
     println!(
@@ -998,7 +1038,11 @@ fn check(a: &HashMap<String, String>) -> bool {
         let per_min: Vec<String> = samples
             .chunks(60)
             .map(|ch| {
-                let mx = ch.iter().filter_map(|x| x["rss_kib"].as_u64()).max().unwrap_or(0);
+                let mx = ch
+                    .iter()
+                    .filter_map(|x| x["rss_kib"].as_u64())
+                    .max()
+                    .unwrap_or(0);
                 format!("{}", mx / 1024)
             })
             .collect();
@@ -1041,7 +1085,9 @@ fn check(a: &HashMap<String, String>) -> bool {
         (
             format!(
                 "SIGTERM to exit {} (< 5 s)",
-                exit_s.map(|s| format!("{s:.2} s")).unwrap_or("timeout".into())
+                exit_s
+                    .map(|s| format!("{s:.2} s"))
+                    .unwrap_or("timeout".into())
             ),
             exit_s.is_some_and(|s| s < 5.0),
         ),
