@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use super::state::{Batch, Shared};
 use crate::parse::MAX_LINE;
-use crate::source::tail::{Checkpoints, Follower, Position};
+use crate::source::tail::{self, Checkpoints, Follower, Position};
 
 /// Positions of the followed files, shared by their threads and saved together.
 #[derive(Clone, Default)]
@@ -60,7 +60,11 @@ impl CheckpointSet {
             return Ok(());
         };
         let files = self.inner.lock().expect("checkpoint lock").clone();
-        Checkpoints { version: 1, files }.save(path)
+        Checkpoints {
+            version: tail::VERSION,
+            files,
+        }
+        .save(path)
     }
 }
 
@@ -120,6 +124,9 @@ pub fn spawn_tail(
                         false
                     }
                 };
+                for note in f.take_notes() {
+                    eprintln!("sshmap: --tail {note}");
+                }
                 if !lines.is_empty() && !send_and_wait(&shared, &input, lines, f.position()) {
                     break;
                 }
@@ -181,16 +188,7 @@ pub async fn journal(shared: Arc<Shared>, cps: CheckpointSet) -> std::io::Result
         if let Some(c) = c {
             let mut m = cps.inner.lock().expect("checkpoint lock");
             m.retain(|k, _| !k.starts_with("journal-cursor:"));
-            m.insert(
-                format!("journal-cursor:{c}"),
-                Position {
-                    dev: 0,
-                    ino: 0,
-                    head: 0,
-                    head_len: 0,
-                    offset: 0,
-                },
-            );
+            m.insert(format!("journal-cursor:{c}"), Position::default());
         }
     }
     Ok(())

@@ -1,8 +1,9 @@
 //! `sshmap ingest`: reads inputs into a [`Store`] exactly once, resuming each
 //! from its checkpoint.
 //!
-//! An input is known by the hash of its first line ([`fingerprint`]), not by
-//! its path: `auth.log` renamed to `auth.log.1`, or gzipped to `auth.log.2.gz`,
+//! An input is known by its content fingerprint
+//! ([`crate::source::fingerprint`], the scheme `serve --tail` uses too: its
+//! first line, and a checksum of its first 64 KiB), not by its path: `auth.log` renamed to `auth.log.1`, or gzipped to `auth.log.2.gz`,
 //! is the same input, so only its unread tail is added; a copytruncated file
 //! starts with a new first line and is a new input.
 //!
@@ -33,6 +34,7 @@ use crate::event::Event;
 use crate::flow;
 use crate::geo::Enricher;
 use crate::parse::{correlate::STALE_LINES, BlockStats};
+use crate::source::fingerprint::Fingerprint;
 use crate::source::{self, Compression, Input};
 
 pub use crate::flow::fnv1a;
@@ -44,11 +46,7 @@ pub const WINDOW_LINES: u64 = 2 * STALE_LINES;
 pub const BLOCK: usize = 1 << 20;
 /// Blocks parsed in parallel, and committed together.
 pub const BATCH: usize = 8;
-/// The fingerprint covers the first line, at most this many bytes.
-pub const FP_MAX: usize = 4096;
-
-/// Bytes at the start of an input that identify it besides its first line.
-pub const HEAD_MAX: usize = 64 << 10;
+pub use crate::source::fingerprint::HEAD_MAX;
 
 /// The checkpoint of the input that starts with `head`, or a new one.
 ///
@@ -72,8 +70,7 @@ fn find_input(
     let all = store.checkpoints()?;
     let matches = |c: &Checkpoint| {
         if c.head_len > 0 {
-            let n = c.head_len as usize;
-            n <= head.len() && fnv1a(&head[..n]) == c.head_hash
+            c.file_fingerprint().matches(head)
         } else {
             c.fingerprint == line_fp
         }
@@ -119,17 +116,11 @@ pub struct IngestReport {
     pub error: Option<String>,
 }
 
-/// The fingerprint of an input whose decompressed stream starts with `head`:
-/// the hash of its first line (newline included, at most [`FP_MAX`] bytes).
+/// The usual key of an input whose decompressed stream starts with `head`:
+/// the hash of its first line ([`crate::source::fingerprint::first_line`]).
 /// `None` while the input has no complete first line yet.
 pub fn fingerprint(head: &[u8], at_eof: bool) -> Option<i64> {
-    let n = match memchr::memchr(b'\n', &head[..head.len().min(FP_MAX)]) {
-        Some(i) => i + 1,
-        None if head.len() >= FP_MAX => FP_MAX,
-        None if at_eof && !head.is_empty() => head.len(),
-        None => return None,
-    };
-    Some(fnv1a(&head[..n]))
+    crate::source::fingerprint::first_line(head, at_eof)
 }
 
 /// Ingests every input in turn; a problem with one is reported in its
@@ -280,16 +271,12 @@ fn ingest_opened(
             None => store.claim(fp, name, dev, ino)?,
         }
     } else {
-        let cp = find_input(store, &head, fp, name, dev, ino, known, report)?;
+        let mut cp = find_input(store, &head, fp, name, dev, ino, known, report)?;
         if cp.head_len < head.len() as u64 {
             // What identifies it from now on: as many of its first bytes as there are.
-            let mut cp = cp;
-            cp.head_hash = fnv1a(&head);
-            cp.head_len = head.len() as u64;
-            cp
-        } else {
-            cp
+            cp.set_file_fingerprint(Fingerprint::of(&head, at_eof));
         }
+        cp
     };
     cp.name = name.to_string();
     cp.dev = dev;
