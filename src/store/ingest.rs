@@ -582,4 +582,71 @@ mod tests {
         assert_eq!(fingerprint(b"ab", false), None);
         assert!(fingerprint(b"ab", true).is_some());
     }
+
+    /// The same content ingested (plain or gzipped) and followed by
+    /// `serve --tail` has the same fingerprint: one function, one scheme.
+    #[test]
+    fn ingest_and_tail_fingerprint_a_file_alike() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let opts = flow::Options {
+            all: false,
+            year: Some(2026),
+            tz: jiff::tz::TimeZone::UTC,
+            progress: false,
+            geo: None,
+            range: Default::default(),
+            host: None,
+        };
+        let line = |i: usize| {
+            format!("Nov  3 10:00:{:02} web1 sshd[{i}]: Failed password for root from 45.227.254.8 port {i} ssh2\n", i % 60)
+        };
+        let cases: Vec<(&str, String)> = vec![
+            ("short", (0..3).map(line).collect()),
+            ("long", (0..2000).map(line).collect()),
+            (
+                "long first line",
+                format!("{}\n{}", "x".repeat(5000), line(1)),
+            ),
+            (
+                "no newline",
+                "Nov  3 10:00:00 web1 sshd[1]: Connection closed".into(),
+            ),
+        ];
+        for (i, (what, text)) in cases.iter().enumerate() {
+            let plain = dir.path().join(format!("{i}.log"));
+            std::fs::write(&plain, text).unwrap();
+            let gz = dir.path().join(format!("{i}.log.gz"));
+            let mut enc = flate2::write::GzEncoder::new(
+                File::create(&gz).unwrap(),
+                flate2::Compression::default(),
+            );
+            enc.write_all(text.as_bytes()).unwrap();
+            enc.finish().unwrap();
+
+            let mut tail = crate::source::tail::Follower::new(&plain, None, 1 << 20);
+            let mut lines = Vec::new();
+            while tail.poll(&mut lines).unwrap() {}
+            let tailed = tail.position().unwrap().fingerprint;
+            assert_eq!(tailed, Fingerprint::of(text.as_bytes(), true), "{what}");
+
+            for input in [&plain, &gz] {
+                let mut st = crate::store::sqlite::SqliteStore::open(
+                    &dir.path()
+                        .join(format!("{i}-{}.db", input.display().to_string().len())),
+                )
+                .unwrap();
+                let r = run(&mut st, &[Input::File(input.clone())], &opts).unwrap();
+                assert!(r[0].error.is_none(), "{what}: {r:?}");
+                let cps = st.checkpoints().unwrap();
+                assert_eq!(cps.len(), 1);
+                assert_eq!(
+                    cps[0].file_fingerprint(),
+                    tailed,
+                    "{what}: {}",
+                    input.display()
+                );
+            }
+        }
+    }
 }
