@@ -530,3 +530,42 @@ fn newer_checkpoint_versions_are_refused_clearly() {
     let e = Checkpoints::load(&p).unwrap_err();
     assert!(e.to_string().contains("newer sshmap"), "{e}");
 }
+
+/// An older position saved again before its file was opened (the path was
+/// missing) keeps being read as older: it still resumes exactly later.
+#[test]
+fn version_1_positions_survive_a_save_before_their_file_is_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth.log");
+    let cp = dir.path().join("cp.json");
+    let first = numbered(0, 10);
+    std::fs::write(&path, &first).unwrap();
+    write_v1(&cp, "k", &path, first.len() as u64);
+    // Out of its directory, where a rotated file would be looked for.
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let moved = dir.path().join("sub/elsewhere");
+    std::fs::rename(&path, &moved).unwrap();
+    let mut f = Follower::new(
+        &path,
+        Checkpoints::load(&cp).unwrap().files.remove("k"),
+        1 << 16,
+    );
+    let mut got = Vec::new();
+    drain(&mut f, &mut got);
+    assert!(got.is_empty());
+    let f = restart(f, &path, &cp);
+    let raw: serde_json::Value = serde_json::from_slice(&std::fs::read(&cp).unwrap()).unwrap();
+    assert_eq!(raw["files"]["k"]["legacy"], true, "{raw}");
+    std::fs::rename(&moved, &path).unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap()
+        .write_all(numbered(10, 12).as_bytes())
+        .unwrap();
+    let mut f = f;
+    let mut got = Vec::new();
+    drain(&mut f, &mut got);
+    let want: Vec<String> = numbered(10, 12).lines().map(str::to_string).collect();
+    assert_eq!(lines_of(got), want);
+}
