@@ -30,7 +30,19 @@ pub struct CheckpointSet {
 impl CheckpointSet {
     pub fn load(path: Option<PathBuf>) -> std::io::Result<CheckpointSet> {
         let files = match &path {
-            Some(p) => Checkpoints::load(p)?.files,
+            Some(p) => {
+                let c = Checkpoints::load(p)?;
+                if c.version < tail::VERSION && !c.files.is_empty() {
+                    eprintln!(
+                        "sshmap: {}: checkpoints of an older sshmap (version {}): each file is checked \
+                         against its older fingerprint once, fingerprinted anew, and saved as version {}",
+                        crate::escape::terminal(&p.display().to_string()),
+                        c.version,
+                        tail::VERSION
+                    );
+                }
+                c.files
+            }
             None => BTreeMap::new(),
         };
         Ok(CheckpointSet {

@@ -331,7 +331,7 @@ impl Checkpoints {
     /// Reads `path`; a missing file is an empty set, a damaged one is
     /// reported. A file of version 1 is read as [`Position::legacy`]
     /// positions: each file is fingerprinted anew when it is opened, and the
-    /// next save writes the current version.
+    /// next save writes the current version (`version` says which was read).
     pub fn load(path: &Path) -> io::Result<Checkpoints> {
         let bad = |e: String| {
             io::Error::new(
@@ -380,10 +380,8 @@ impl Checkpoints {
                         (k, p)
                     })
                     .collect();
-                Ok(Checkpoints {
-                    version: VERSION,
-                    files,
-                })
+                // The version read, for the caller to say so; saved as [`VERSION`].
+                Ok(Checkpoints { version: 1, files })
             }
             VERSION => serde_json::from_slice(&b).map_err(|e| bad(e.to_string())),
             v => Err(io::Error::new(
