@@ -486,17 +486,27 @@ async fn flooder(addr: SocketAddr, path: &'static str, c: Arc<Counters>, stop: A
 /// A batch of HTTP lines: poster, first sequence number, lines, acknowledged.
 type Batches = Mutex<Vec<(usize, u64, u64, bool)>>;
 
-fn http_poster(
+/// What the HTTP posters share.
+struct Posting<'a> {
     addr: SocketAddr,
-    token: &str,
-    conn_no: usize,
-    rate: f64,
+    token: &'a str,
     t0: Instant,
     secs: f64,
-    c: &Counters,
-    batches: &Batches,
-    post_ms: &Mutex<Vec<u32>>,
-) {
+    c: &'a Counters,
+    batches: &'a Batches,
+    post_ms: &'a Mutex<Vec<u32>>,
+}
+
+fn http_poster(p: &Posting<'_>, conn_no: usize, rate: f64) {
+    let Posting {
+        addr,
+        token,
+        t0,
+        secs,
+        c,
+        batches,
+        post_ms,
+    } = *p;
     let mut conn = None;
     let mut seq = 0u64;
     let mut tick = 0u64;
@@ -707,22 +717,19 @@ fn run(a: &HashMap<String, String>) {
     let t0 = Instant::now();
     let cpu0 = proc_stat(pid).map(|s| s.1).unwrap_or(0.0);
     let http_rate = rate * http_share;
+    let posting = Posting {
+        addr,
+        token: &token,
+        t0,
+        secs,
+        c: &c,
+        batches: &batches,
+        post_ms: &post_ms,
+    };
     std::thread::scope(|sc| {
         for p in 0..HTTP_CONNS {
-            let (token, c, batches, post_ms) = (&token, &*c, &batches, &post_ms);
-            sc.spawn(move || {
-                http_poster(
-                    addr,
-                    token,
-                    p,
-                    http_rate / HTTP_CONNS as f64,
-                    t0,
-                    secs,
-                    c,
-                    batches,
-                    post_ms,
-                )
-            });
+            let posting = &posting;
+            sc.spawn(move || http_poster(posting, p, http_rate / HTTP_CONNS as f64));
         }
         if rate - http_rate > 0.0 {
             let c = &*c;
@@ -964,6 +971,9 @@ fn check(a: &HashMap<String, String>) -> bool {
     // The last round of idle clients may have closed before the server's deadline took them.
     let idle_due = u("idle_opened").saturating_sub(idle);
     let dropped = m("sshmap_sse_dropped_total") as u64;
+    // An idle client is only forced to stall once the events sent to it overflow the
+    // socket buffers: a short or slow run may never get there.
+    let enough = secs >= 60.0 && rate >= 1000.0;
 
     println!(
         "readers: {} connects, {} streams ended by the server before SIGTERM (a reader too far behind; it reconnects after 2 s), {} refused; {:.1} GB read ({:.1} MB/s), {} readers connected at SIGTERM",
@@ -1079,8 +1089,15 @@ fn check(a: &HashMap<String, String>) -> bool {
             achieved >= 0.95 * rate,
         ),
         (
-            format!("idle SSE clients dropped: sse_dropped_total {dropped} >= {idle_due}"),
-            dropped >= idle_due,
+            format!(
+                "idle SSE clients dropped: sse_dropped_total {dropped} >= {idle_due}{}",
+                if enough {
+                    ""
+                } else {
+                    " (not checked: under 60 s or 1,000 lines/s, the socket buffers may hold it all)"
+                }
+            ),
+            !enough || dropped >= idle_due,
         ),
         (
             format!(
