@@ -14,6 +14,7 @@ use anyhow::{bail, Context, Result};
 use super::picture::{parse_lat_lon, parse_size};
 use crate::cli::{InputArgs, TimelapseArgs};
 use crate::commands as app;
+use crate::analyze::{Aggregate, AggregateOptions, BinOptions};
 use crate::event::Ts;
 use crate::flow;
 use crate::render::map::thousands;
@@ -185,7 +186,17 @@ fn from_rollups(
 pub fn run(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<i32> {
     let opts = Options::resolve(settings, layers, a)?;
     let started = Instant::now();
-    let mut binner = Binner::new(opts.bin_secs, opts.from, opts.to, opts.points);
+    let mut agg = Aggregate::new(AggregateOptions {
+        bins: Some(BinOptions {
+            secs: opts.bin_secs,
+            from: opts.from,
+            to: opts.to,
+            points: opts.points,
+        }),
+        ..AggregateOptions::default()
+    });
+    // The rollups fill bins only (no addresses): totals then come from the bins.
+    let mut rolled: Option<Binner> = None;
     let failed = match layers.get(a.input.db.clone(), None, "db")? {
         Some(db) => {
             if !a.input.inputs.is_empty() {
@@ -198,14 +209,16 @@ pub fn run(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<i3
                 host: a.input.host.clone(),
             };
             if rollups_suffice(&opts, &filter) {
-                from_rollups(st.as_mut(), &filter, settings, &mut binner)?;
+                let mut b = Binner::new(opts.bin_secs, opts.from, opts.to, opts.points);
+                from_rollups(st.as_mut(), &filter, settings, &mut b)?;
+                rolled = Some(b);
             } else {
-                st.scan(&filter, &mut |ev| binner.add(&ev))?;
+                st.scan(&filter, &mut |ev| agg.add(&ev))?;
             }
             false
         }
         None => {
-            // The range is applied here (and by Binner), so input expansion must not see it.
+            // The range is applied here (and by the bins), so input expansion must not see it.
             let plain = InputArgs {
                 from: None,
                 to: None,
@@ -218,19 +231,19 @@ pub fn run(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<i3
                 to: opts.to.map(|t| t.micros),
             };
             popts.host = a.input.host.clone();
-            let reports = flow::run(
-                &inputs,
-                &popts,
-                &mut flow::Each(|ev: crate::event::Event| {
-                    binner.add(&ev);
-                    Ok(())
-                }),
-            )?;
+            let reports = flow::run(&inputs, &popts, &mut agg)?;
             failed |= app::report_inputs(settings, &reports);
             failed
         }
     };
-    let tl = binner.finish();
+    let totals = match &rolled {
+        None => Some(agg.counts()),
+        Some(_) => None,
+    };
+    let tl = match rolled {
+        Some(b) => b.finish(),
+        None => Timeline::from(agg.take_bins().expect("asked for bins")),
+    };
     if tl.frames == 0 {
         bail!(
             "no attack attempts to show{}: nothing to render",
@@ -247,6 +260,15 @@ pub fn run(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<i3
     let read = started.elapsed();
     let written = render(&tl, &opts)?;
     if !settings.quiet {
+        // The same numbers as `stats`, `map` and `report` (one aggregate).
+        if let Some(t) = &totals {
+            eprintln!(
+                "sshmap: {} attempts from {} unique IPs in {} countries",
+                thousands(t.attempts),
+                thousands(t.unique_ips),
+                thousands(t.countries)
+            );
+        }
         let secs = tl.frames as f64 / f64::from(opts.fps);
         eprintln!(
             "sshmap: wrote {}: {} frames ({} per frame), {}x{}, {} fps, {:.1} s of video, {} bytes, in {:.1} s (reading {:.1} s)",
