@@ -206,6 +206,8 @@ pub struct Aggregate {
     kinds: Option<Vec<Kind>>,
     from: Option<Ts>,
     to: Option<Ts>,
+    /// Time of the first and last event with an attempt (the measure).
+    attempts_span: Option<(Ts, Ts)>,
     events: u64,
     attempts: u64,
     by_kind: [u64; Kind::ALL.len()],
@@ -282,6 +284,7 @@ impl Aggregate {
             kinds: opts.kinds,
             from: None,
             to: None,
+            attempts_span: None,
             events: 0,
             attempts: 0,
             by_kind: [0; Kind::ALL.len()],
@@ -339,6 +342,12 @@ impl Aggregate {
         self.to = Some(self.to.map_or(ev.ts, |t| t.max(ev.ts)));
         let attempts = self.measure(ev);
         self.attempts += attempts;
+        if attempts > 0 {
+            self.attempts_span = Some(match self.attempts_span {
+                None => (ev.ts, ev.ts),
+                Some((f, t)) => (f.min(ev.ts), t.max(ev.ts)),
+            });
+        }
         self.by_kind[ev.kind as usize] += 1;
         let secs = ev.ts.unix_secs();
         // Events arrive mostly in time order: add to the current hour without a tree lookup.
@@ -510,6 +519,15 @@ impl Aggregate {
     /// Time of the first and the last event.
     pub fn span(&self) -> (Option<Ts>, Option<Ts>) {
         (self.from, self.to)
+    }
+
+    /// Time of the first and the last event with an attempt (the measure):
+    /// the range a picture of attempts covers.
+    pub fn attempts_span(&self) -> (Option<Ts>, Option<Ts>) {
+        (
+            self.attempts_span.map(|s| s.0),
+            self.attempts_span.map(|s| s.1),
+        )
     }
 
     /// UTC offset of the first event: the log's own zone.

@@ -447,7 +447,7 @@ pub struct ChartCounts {
 
 impl ChartCounts {
     pub fn from_aggregate(agg: &Aggregate, by: By) -> ChartCounts {
-        let (from, to) = agg.span();
+        let (from, to) = agg.attempts_span();
         let mut c = ChartCounts {
             from,
             to,

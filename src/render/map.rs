@@ -54,7 +54,7 @@ impl From<&Aggregate> for MapData {
             unlocated: agg.unlocated(),
             ..MapData::default()
         };
-        (d.from, d.to) = agg.span();
+        (d.from, d.to) = agg.attempts_span();
         for (c, a) in agg.attacking_countries() {
             *d.countries.entry(c.to_ascii_uppercase()).or_default() += a.attempts;
         }
