@@ -56,8 +56,10 @@ const FAILURES_KEPT: usize = 10;
 /// Sessions of its address kept with each login (those just before it).
 const SESSIONS_AT_LOGIN: usize = 4;
 
-/// A time series of (bin, a, b) kept in arrival order; runs of one bin merged.
-pub type Series = Vec<(i64, u64, u64)>;
+/// One bin of a time series: (bin, a, b).
+pub type Cell = (i64, u64, u64);
+/// A time series kept in arrival order; runs of one bin merged.
+pub type Series = Vec<Cell>;
 
 fn bump(series: &mut Series, bin: i64, a: u64, b: u64) {
     match series.last_mut() {
@@ -589,7 +591,7 @@ impl Aggregate {
     }
 
     /// With details: the overall (series bin, attempts, events) and (series bin, logins, 0).
-    pub fn series(&self) -> (&[(i64, u64, u64)], &[(i64, u64, u64)]) {
+    pub fn series(&self) -> (&[Cell], &[Cell]) {
         match &self.details {
             Some(t) => (&t.all, &t.logins),
             None => (&[], &[]),

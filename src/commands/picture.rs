@@ -8,9 +8,9 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
+use crate::analyze::{Aggregate, AggregateOptions};
 use crate::cli::{ChartArgs, InputArgs, MapArgs};
 use crate::commands as app;
-use crate::analyze::{Aggregate, AggregateOptions};
 use crate::event::Kind;
 use crate::flow;
 use crate::geo::countries;

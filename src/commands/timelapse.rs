@@ -12,9 +12,9 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use super::picture::{parse_lat_lon, parse_size};
+use crate::analyze::{Aggregate, AggregateOptions, BinOptions};
 use crate::cli::{InputArgs, TimelapseArgs};
 use crate::commands as app;
-use crate::analyze::{Aggregate, AggregateOptions, BinOptions};
 use crate::event::Ts;
 use crate::flow;
 use crate::render::map::thousands;

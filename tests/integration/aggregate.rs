@@ -161,7 +161,9 @@ fn ok(args: &[&str]) -> std::process::Output {
 
 /// `1,234` → 1234.
 fn number(s: &str) -> u64 {
-    s.replace(',', "").parse().unwrap_or_else(|_| panic!("{s:?}"))
+    s.replace(',', "")
+        .parse()
+        .unwrap_or_else(|_| panic!("{s:?}"))
 }
 
 /// "N attempts from M unique IPs in K countries" → (N, M, K), from any text.
@@ -234,7 +236,10 @@ fn every_view_shows_the_numbers_of_the_one_aggregate() {
     // The log is hostile where the definitions could part: addresses without
     // an attempt, countries seen only in logins or closes, unlocated addresses.
     assert!(attempts > 500 && countries > 20, "{stats}");
-    assert!(addresses > unique_ips, "some addresses never attempt: {stats}");
+    assert!(
+        addresses > unique_ips,
+        "some addresses never attempt: {stats}"
+    );
     let by_cc: BTreeMap<String, u64> = stats["top_countries"]
         .as_array()
         .unwrap()
@@ -250,10 +255,7 @@ fn every_view_shows_the_numbers_of_the_one_aggregate() {
         by_cc.values().filter(|&&n| n == 0).count() > 0,
         "a country seen without attempts: {by_cc:?}"
     );
-    assert_eq!(
-        by_cc.values().filter(|&&n| n > 0).count() as u64,
-        countries
-    );
+    assert_eq!(by_cc.values().filter(|&&n| n > 0).count() as u64, countries);
     let located: u64 = by_cc.values().sum();
     assert!(located < attempts, "some attempts are unlocated");
     // The ten busiest countries, as stats orders them.
@@ -289,7 +291,9 @@ fn every_view_shows_the_numbers_of_the_one_aggregate() {
 
     // chart --by country: one bar per country, its label `Name (CC)` and its value.
     let chart = path("c.svg");
-    ok(&["chart", log, "--by", "country", "--top", "300", "-o", &chart]);
+    ok(&[
+        "chart", log, "--by", "country", "--top", "300", "-o", &chart,
+    ]);
     let csvg = std::fs::read_to_string(&chart).unwrap();
     let texts = texts(&csvg);
     let bars: Vec<(String, String, u64)> = texts
@@ -300,7 +304,11 @@ fn every_view_shows_the_numbers_of_the_one_aggregate() {
             Some((name.to_string(), cc.to_string(), n))
         })
         .collect();
-    assert_eq!(bars.len() as u64, countries, "one bar per attacking country");
+    assert_eq!(
+        bars.len() as u64,
+        countries,
+        "one bar per attacking country"
+    );
     assert!(
         csvg.contains(&format!(
             "{} attack attempts",
@@ -310,8 +318,7 @@ fn every_view_shows_the_numbers_of_the_one_aggregate() {
     );
     // The same number for every country, and the same ranking (ties may be
     // broken differently: stats breaks them by events, the chart by name).
-    let chart_by_cc: BTreeMap<String, u64> =
-        bars.iter().map(|b| (b.1.clone(), b.2)).collect();
+    let chart_by_cc: BTreeMap<String, u64> = bars.iter().map(|b| (b.1.clone(), b.2)).collect();
     let attacking: BTreeMap<String, u64> = by_cc
         .iter()
         .filter(|(_, &n)| n > 0)
@@ -330,7 +337,10 @@ fn every_view_shows_the_numbers_of_the_one_aggregate() {
     }
     // "(no location)" has no "(CC)": it is no country bar.
     let chart_sum: u64 = bars.iter().map(|b| b.2).sum();
-    assert_eq!(chart_sum, located, "chart bars add up to the located attempts");
+    assert_eq!(
+        chart_sum, located,
+        "chart bars add up to the located attempts"
+    );
 
     // report: the embedded snapshot's totals and countries.
     let html_path = path("r.html");
@@ -395,7 +405,16 @@ fn every_view_shows_the_numbers_of_the_one_aggregate() {
     // timelapse: its summary line, from the aggregate whose bins it draws.
     let video = path("t.gif");
     let o = ok(&[
-        "timelapse", log, "-o", &video, "--bin", "30m", "--size", "160x90", "--fps", "2",
+        "timelapse",
+        log,
+        "-o",
+        &video,
+        "--bin",
+        "30m",
+        "--size",
+        "160x90",
+        "--fps",
+        "2",
     ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(
