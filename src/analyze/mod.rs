@@ -873,3 +873,130 @@ pub struct Summary {
     pub suspicious_logins: u64,
     pub inputs: Vec<InputReport>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Src;
+
+    fn ev(secs: i64, kind: Kind, ip: Option<&str>, user: &str, cc: Option<&str>) -> Event {
+        Event {
+            ts: Ts::from_micros(secs * 1_000_000, 3600),
+            host: Some("h".into()),
+            program: "sshd".into(),
+            pid: Some((secs % 7) as u32),
+            kind,
+            method: None,
+            user: Some(user.to_string()),
+            invalid_user: false,
+            ip: ip.map(|i| i.parse().unwrap()),
+            port: Some(22),
+            count: 1,
+            attempts: u32::from(kind == Kind::AuthFailure),
+            geo: cc.map(|c| {
+                Arc::new(Geo {
+                    country: Some(c.into()),
+                    lat: Some(1.0),
+                    lon: Some(2.0),
+                    asn: Some(64500),
+                    ..Geo::default()
+                })
+            }),
+            scope: None,
+            src: Src {
+                input: "t".into(),
+                line: 1,
+            },
+        }
+    }
+
+    /// A mixed stream: attempts, logins, closes, addresses without a country,
+    /// a country seen only in a login, an address-less line.
+    fn events() -> Vec<Event> {
+        let mut v = Vec::new();
+        for i in 0..300i64 {
+            let (ip, cc) = match i % 5 {
+                0 => (Some("203.0.113.1"), Some("FR")),
+                1 => (Some("198.51.100.2"), Some("CN")),
+                2 => (Some("10.0.0.3"), None),
+                3 => (None, None),
+                _ => (Some("2001:db8::4"), Some("US")),
+            };
+            let kind = match i % 7 {
+                0 => Kind::AuthSuccess,
+                1 | 2 => Kind::PreauthClose,
+                _ => Kind::AuthFailure,
+            };
+            v.push(ev(
+                1_800_000_000 + i * 97,
+                kind,
+                ip,
+                ["root", "a<b"][i as usize % 2],
+                cc,
+            ));
+        }
+        v.push(ev(
+            1_800_000_000,
+            Kind::AuthSuccess,
+            Some("192.0.2.9"),
+            "alice",
+            Some("DE"),
+        ));
+        v
+    }
+
+    #[test]
+    fn what_a_view_asks_for_changes_no_total() {
+        let plain = {
+            let mut a = Aggregate::default();
+            events().iter().for_each(|e| a.add(e));
+            a
+        };
+        let mut rich = Aggregate::new(AggregateOptions {
+            kinds: None,
+            bins: Some(BinOptions {
+                secs: 600,
+                from: None,
+                to: None,
+                points: true,
+            }),
+            details: true,
+        });
+        events().iter().for_each(|e| rich.add(e));
+        assert_eq!(plain.summary(50, vec![]), rich.summary(50, vec![]));
+        let bins = rich.bins().unwrap();
+        assert_eq!(bins.attempts(), rich.attempts());
+        let (all, _) = rich.series();
+        assert_eq!(all.iter().map(|c| c.1).sum::<u64>(), rich.attempts());
+        let c = plain.counts();
+        // DE is seen only in a login, 192.0.2.9 only logs in: neither is attacking.
+        assert_eq!((c.unique_ips, c.countries, c.addresses), (4, 3, 5));
+        assert_eq!(plain.countries().len(), 4);
+        assert!(plain.unlocated() > 0);
+        assert_eq!(
+            plain.attacking_ips().map(|(_, a)| a.attempts).sum::<u64>(),
+            events()
+                .iter()
+                .filter(|e| e.ip.is_some())
+                .map(|e| u64::from(e.attempts))
+                .sum::<u64>()
+        );
+    }
+
+    #[test]
+    fn kinds_replace_attempts_everywhere() {
+        let mut a = Aggregate::new(AggregateOptions {
+            kinds: Some(vec![Kind::AuthSuccess]),
+            ..AggregateOptions::default()
+        });
+        events().iter().for_each(|e| a.add(e));
+        let logins = events()
+            .iter()
+            .filter(|e| e.kind == Kind::AuthSuccess)
+            .count() as u64;
+        assert_eq!(a.attempts(), logins);
+        assert_eq!(a.countries()["DE"].attempts, 1);
+        assert_eq!(a.hour_of_day().iter().sum::<u64>(), logins);
+        assert_eq!(a.counts().unique_ips, 5);
+    }
+}
