@@ -206,10 +206,12 @@ struct Totals {
 /// The aggregate of a flow of events: see the module's documentation.
 pub struct Aggregate {
     kinds: Option<Vec<Kind>>,
-    from: Option<Ts>,
-    to: Option<Ts>,
-    /// Time of the first and last event with an attempt (the measure).
-    attempts_span: Option<(Ts, Ts)>,
+    /// Time of the first and the last event, and of the first and the last
+    /// with an attempt (the measure); the bounds of [`NEVER`] while there is none.
+    from: Ts,
+    to: Ts,
+    attempts_from: Ts,
+    attempts_to: Ts,
     events: u64,
     attempts: u64,
     by_kind: [u64; Kind::ALL.len()],
@@ -271,6 +273,18 @@ impl Success {
     }
 }
 
+/// The bounds a time span starts from: any event is after the first and before the second.
+const NEVER: (Ts, Ts) = (
+    Ts {
+        micros: i64::MAX,
+        offset: i32::MAX,
+    },
+    Ts {
+        micros: i64::MIN,
+        offset: i32::MIN,
+    },
+);
+
 /// Keep at most this many successful logins of each class (suspicious, ordinary).
 pub const MAX_SUCCESSES: usize = 1000;
 
@@ -284,9 +298,10 @@ impl Aggregate {
     pub fn new(opts: AggregateOptions) -> Aggregate {
         Aggregate {
             kinds: opts.kinds,
-            from: None,
-            to: None,
-            attempts_span: None,
+            from: NEVER.0,
+            to: NEVER.1,
+            attempts_from: NEVER.0,
+            attempts_to: NEVER.1,
             events: 0,
             attempts: 0,
             by_kind: [0; Kind::ALL.len()],
@@ -340,15 +355,22 @@ impl Aggregate {
             self.offset = ev.ts.offset;
         }
         self.events += 1;
-        self.from = Some(self.from.map_or(ev.ts, |f| f.min(ev.ts)));
-        self.to = Some(self.to.map_or(ev.ts, |t| t.max(ev.ts)));
+        // Bounds, not options: events come mostly in order, so mostly one store.
+        if ev.ts < self.from {
+            self.from = ev.ts;
+        }
+        if ev.ts > self.to {
+            self.to = ev.ts;
+        }
         let attempts = self.measure(ev);
         self.attempts += attempts;
         if attempts > 0 {
-            self.attempts_span = Some(match self.attempts_span {
-                None => (ev.ts, ev.ts),
-                Some((f, t)) => (f.min(ev.ts), t.max(ev.ts)),
-            });
+            if ev.ts < self.attempts_from {
+                self.attempts_from = ev.ts;
+            }
+            if ev.ts > self.attempts_to {
+                self.attempts_to = ev.ts;
+            }
         }
         self.by_kind[ev.kind as usize] += 1;
         let secs = ev.ts.unix_secs();
@@ -520,15 +542,17 @@ impl Aggregate {
 
     /// Time of the first and the last event.
     pub fn span(&self) -> (Option<Ts>, Option<Ts>) {
-        (self.from, self.to)
+        let any = self.events > 0;
+        (any.then_some(self.from), any.then_some(self.to))
     }
 
     /// Time of the first and the last event with an attempt (the measure):
     /// the range a picture of attempts covers.
     pub fn attempts_span(&self) -> (Option<Ts>, Option<Ts>) {
+        let any = self.attempts > 0;
         (
-            self.attempts_span.map(|s| s.0),
-            self.attempts_span.map(|s| s.1),
+            any.then_some(self.attempts_from),
+            any.then_some(self.attempts_to),
         )
     }
 
@@ -704,9 +728,10 @@ impl Aggregate {
             })
             .collect();
         let counts = self.counts();
+        let (from, to) = self.span();
         Summary {
-            from: self.from.map(Ts::to_rfc3339),
-            to: self.to.map(Ts::to_rfc3339),
+            from: from.map(Ts::to_rfc3339),
+            to: to.map(Ts::to_rfc3339),
             events: counts.events,
             attempts: counts.attempts,
             unique_ips: counts.unique_ips,
