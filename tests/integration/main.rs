@@ -3,6 +3,7 @@
 mod aggregate;
 mod alerts;
 mod attack;
+mod checkpoint;
 mod cli;
 mod corpora;
 mod cowrie_fixtures;
