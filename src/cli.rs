@@ -137,6 +137,9 @@ Every flag is also a key in the [serve] table of the config file (listen, tail =
 journal-dir, syslog, db, window, ingest-token = [..], home, anonymize-ip, webhook, keep) and an
 SSHMAP_* variable (SSHMAP_LISTEN, SSHMAP_WINDOW, SSHMAP_INGEST_TOKEN=a,b, …).
 Durations (--window, --keep): a number and a unit: 90s, 30m, 5h, 2d, 2w.
+Intrusion alerts (the page's list, stderr, --webhook): a login after at least 5 failures from its
+address (--alert-ip-failures) or 5 for its user (--alert-user-failures) within --window, or from a
+country the user never logged in from before; a typo or two before a login is no alert.
 As a service: contrib/sshmap.service (see README, \"Run it as a service\").")]
     Serve(ServeArgs),
     /// Look up addresses and manage the GeoIP databases
@@ -421,6 +424,12 @@ pub struct ServeArgs {
     /// Read the --read-token from FILE
     #[arg(long = "read-token-file", value_name = "FILE")]
     pub read_token_file: Option<PathBuf>,
+    /// Alert on a login from an address with at least N failures in the window [default: 5]
+    #[arg(long = "alert-ip-failures", value_name = "N")]
+    pub alert_ip_failures: Option<u32>,
+    /// Alert on a login of a user with at least N failures in the window, from anywhere [default: 5]
+    #[arg(long = "alert-user-failures", value_name = "N")]
+    pub alert_user_failures: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -142,6 +142,14 @@ impl ServeConfig {
                     .map_err(|e| ConfigError::Other(format!("{e:#}")))?
                     .unwrap_or(false))
         };
+        // A threshold of failures: at least 1 (a login with no failure never alerts).
+        let flag_num = |flag: Option<u32>, key: &str, default: u32| -> Result<u32, ConfigError> {
+            Ok(layers
+                .get::<u32>(flag, Some("serve"), key)
+                .map_err(|e| ConfigError::Other(format!("{e:#}")))?
+                .unwrap_or(default)
+                .max(1))
+        };
         let num = |key: &str, default: usize| -> Result<usize, ConfigError> {
             Ok(layers
                 .get::<usize>(None, Some("serve"), key)
@@ -287,8 +295,12 @@ impl ServeConfig {
                 num("sse-tick-ms", DEFAULT_TICK_MS as usize)?.min(1000) as u64,
             ),
             keep,
-            alert_user_failures: num("alert-user-failures", d.alert_user_failures as usize)?.max(1)
-                as u32,
+            alert_ip_failures: flag_num(args.alert_ip_failures, "alert-ip-failures", d.alert_ip_failures)?,
+            alert_user_failures: flag_num(
+                args.alert_user_failures,
+                "alert-user-failures",
+                d.alert_user_failures,
+            )?,
             checkpoint,
             poll: Duration::from_millis(poll_ms.clamp(10, 5000) as u64),
             instance: layers

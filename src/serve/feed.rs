@@ -110,7 +110,7 @@ pub fn run(
 ) {
     let locator = opts.geo.clone();
     let mut enricher = Enricher::new(locator.as_deref());
-    let mut alerter = Alerter::new(shared.cfg.window, shared.cfg.alert_user_failures);
+    let mut alerter = Alerter::new(shared.cfg.window, shared.cfg.alert_thresholds());
     let mut streams: HashMap<Arc<str>, Stream> = HashMap::new();
     let mut tick = 0u64;
     let mut events: Vec<Event> = Vec::new();
