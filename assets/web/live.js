@@ -118,7 +118,12 @@
     groups.delete(key); groups.set(key, g);
     while (groups.size > 50) groups.delete(groups.keys().next().value);
     dirty = true;
-    if (fresh) feedLine(`${a.ts.slice(11, 19)} ALERT ${a.message}`, "alert");
+    // One feed line per group, moved to the top and counted: a burst does not push the events out.
+    if (fresh) {
+      const text = `${a.ts.slice(11, 19)} ALERT ${a.message}${g.n > 1 ? " ×" + g.n : ""}`;
+      if (g.line && g.line.isConnected) { g.line.textContent = text; feed.insertBefore(g.line, feed.firstChild); }
+      else { feedLine(text, "alert"); g.line = feed.firstChild; }
+    }
   }
   function drawAlerts() {
     if (!dirty) return;

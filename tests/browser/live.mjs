@@ -141,6 +141,10 @@ try {
   check(out.alertGroups.length === 2 && out.alertGroups.some((g) => g.includes('×9') && g.includes('"deploy"'))
     && out.alertGroups.some((g) => g.includes('×3') && g.includes('"ubuntu"')), `alerts not grouped per address and user: ${JSON.stringify(out.alertGroups)}`);
   check(out.alertGroups.every((g) => /^\d\d:\d\d:\d\d/.test(g)), `an alert group has no time: ${JSON.stringify(out.alertGroups)}`);
+  // The feed keeps one line per alert group, counted, not one per alert.
+  out.feedAlerts = await page.$$eval('#feed li.alert', (l) => l.map((x) => x.textContent));
+  check(out.feedAlerts.length === 2 && out.feedAlerts.some((l) => l.includes('"deploy"') && l.endsWith('×9')),
+    `the feed is flooded with alert lines: ${JSON.stringify(out.feedAlerts)}`);
   out.mapMoved = (await page.$eval('#map-panel', (e) => e.getBoundingClientRect().top)) - mapTop;
   check(out.mapMoved === 0, `the map moved ${out.mapMoved} px when alerts came`);
   out.alertBeside = await page.evaluate(() => {
