@@ -107,7 +107,10 @@ Examples:
   sshmap timelapse --db sshmap.db -o week.mp4 --from 2026-11-16 --to 2026-11-23 --bin 10m --fade 30m
 
 Durations (--bin, --fade): a number and a unit: 45s, 30m (or 30min), 12h, 1d.
-Sizes: WIDTHxHEIGHT in pixels (1280x720); both even for MP4.")]
+Sizes: WIDTHxHEIGHT in pixels (1280x720); both even for MP4.
+The video ends on a summary held for 2 s (span, attempts, addresses, countries, top countries,
+top accounts tried); --no-summary leaves it out. Read from --db's per-minute rollups, the summary
+has no addresses or accounts; --accounts (or --points) reads the stored events instead.")]
     Timelapse(TimelapseArgs),
     /// Write a self-contained interactive HTML report
     #[command(after_help = "\
@@ -347,6 +350,12 @@ pub struct TimelapseArgs {
     /// Title drawn on every frame [default: "SSH attack attempts"]
     #[arg(long, value_name = "TEXT")]
     pub title: Option<String>,
+    /// Add a panel of the user names tried most in the last minutes (above the top countries)
+    #[arg(long)]
+    pub accounts: bool,
+    /// Leave out the closing summary (totals, top countries and accounts, held 2 s at the end)
+    #[arg(long = "no-summary")]
+    pub no_summary: bool,
 }
 
 #[derive(Debug, Args)]

@@ -295,7 +295,11 @@ impl ServeConfig {
                 num("sse-tick-ms", DEFAULT_TICK_MS as usize)?.min(1000) as u64,
             ),
             keep,
-            alert_ip_failures: flag_num(args.alert_ip_failures, "alert-ip-failures", d.alert_ip_failures)?,
+            alert_ip_failures: flag_num(
+                args.alert_ip_failures,
+                "alert-ip-failures",
+                d.alert_ip_failures,
+            )?,
             alert_user_failures: flag_num(
                 args.alert_user_failures,
                 "alert-user-failures",

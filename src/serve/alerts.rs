@@ -366,11 +366,20 @@ mod tests {
             let mut a = Alerter::new(Duration::from_secs(3600), Thresholds::default());
             for k in 0..typos {
                 assert!(a
-                    .check(&ev(i64::from(k), Kind::AuthFailure, "203.0.113.9", "alice", None))
+                    .check(&ev(
+                        i64::from(k),
+                        Kind::AuthFailure,
+                        "203.0.113.9",
+                        "alice",
+                        None
+                    ))
                     .is_none());
             }
             let got = a.check(&ev(10, Kind::AuthSuccess, "203.0.113.9", "alice", None));
-            assert!(got.is_none(), "{typos} typo(s) then a login alerted: {got:?}");
+            assert!(
+                got.is_none(),
+                "{typos} typo(s) then a login alerted: {got:?}"
+            );
         }
     }
 
@@ -378,7 +387,10 @@ mod tests {
     fn a_brute_force_then_a_login_from_the_same_address_alerts_by_default() {
         let mut a = Alerter::new(Duration::from_secs(3600), Thresholds::default());
         // Five failures spread over users (as a dictionary attack does), none reaching the user rule.
-        for (k, user) in ["root", "admin", "oracle", "test", "alice"].iter().enumerate() {
+        for (k, user) in ["root", "admin", "oracle", "test", "alice"]
+            .iter()
+            .enumerate()
+        {
             a.check(&ev(k as i64, Kind::AuthFailure, "203.0.113.9", user, None));
         }
         let alert = a
@@ -386,7 +398,9 @@ mod tests {
             .expect("alert");
         assert_eq!(alert.rules, vec![Rule::SuccessAfterIpFailures]);
         assert_eq!(alert.ip_failures, 5);
-        assert!(alert.message(false).contains("after 5 failures from this address"));
+        assert!(alert
+            .message(false)
+            .contains("after 5 failures from this address"));
         // Another address, few failures for the user: nothing.
         assert!(a
             .check(&ev(20, Kind::AuthSuccess, "198.51.100.1", "alice", None))
@@ -417,7 +431,12 @@ mod tests {
              for its user (in the last 5 h), or from a country new for its user"
         );
         let d = th(1, 12).describe(Duration::from_secs(5400));
-        assert!(d.contains("\u{2265} 1 failure from") && d.contains("\u{2265} 12 failures for") && d.contains("90 min"), "{d}");
+        assert!(
+            d.contains("\u{2265} 1 failure from")
+                && d.contains("\u{2265} 12 failures for")
+                && d.contains("90 min"),
+            "{d}"
+        );
     }
 
     #[test]

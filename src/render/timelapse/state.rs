@@ -4,7 +4,7 @@
 //! trailing window) lives here, so frames themselves can be drawn in any order
 //! on any thread from a [`FrameState`] alone.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use super::fade::{Fade, Intensities};
 use super::timeline::Timeline;
@@ -35,6 +35,10 @@ pub struct FrameState {
     pub pulses: Vec<Pulse>,
     /// The five countries with most attempts in the trailing window, with their counts.
     pub top: Vec<(String, u64)>,
+    /// The accounts panel (`--accounts`): the five user names with most attempts
+    /// in the trailing window, with their counts (attacker text, drawn escaped).
+    /// `None`: no panel.
+    pub accounts: Option<Vec<(String, u64)>>,
 }
 
 /// The part of a country's glow that stays when it has no attempt in a frame.
@@ -55,6 +59,8 @@ pub struct States<'a> {
     /// Bins whose pulses are still visible, newest last.
     recent: VecDeque<usize>,
     point_life: u32,
+    /// Attempts per user name over the trailing window, when the accounts panel is on.
+    user_sums: Option<HashMap<u32, u64>>,
 }
 
 impl<'a> States<'a> {
@@ -72,7 +78,14 @@ impl<'a> States<'a> {
             window_sums: vec![0; tl.countries.len()],
             recent: VecDeque::new(),
             point_life: (fade.half_life() * POINT_HALF_LIVES).ceil().max(1.0) as u32,
+            user_sums: None,
         }
+    }
+
+    /// Adds the accounts panel: the top user names of the trailing window.
+    pub fn with_accounts(mut self) -> States<'a> {
+        self.user_sums = Some(HashMap::new());
+        self
     }
 
     /// The top of the colour scale (see [`peak`]).
@@ -161,6 +174,23 @@ impl<'a> States<'a> {
             }
         }
 
+        let accounts = self.user_sums.as_mut().map(|sums| {
+            for &(id, n) in &bin.users {
+                *sums.entry(id).or_default() += u64::from(n);
+            }
+            if i >= self.window {
+                for &(id, n) in &tl.bin(i - self.window).users {
+                    if let Some(v) = sums.get_mut(&id) {
+                        *v -= u64::from(n);
+                        if *v == 0 {
+                            sums.remove(&id);
+                        }
+                    }
+                }
+            }
+            top_names(sums.iter().map(|(&id, &n)| (tl.users.name(id), n)), 5)
+        });
+
         FrameState {
             index: i,
             clock: tl.clock(i),
@@ -172,8 +202,103 @@ impl<'a> States<'a> {
                 .into_iter()
                 .map(|(id, n)| (tl.countries.code(id).to_string(), n))
                 .collect(),
+            accounts,
         }
     }
+}
+
+/// The `k` largest counts, ties by name: the same order whatever the map's.
+fn top_names<'n>(it: impl Iterator<Item = (&'n str, u64)>, k: usize) -> Vec<(String, u64)> {
+    let mut v: Vec<(&str, u64)> = it.filter(|&(_, n)| n > 0).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    v.truncate(k);
+    v.into_iter().map(|(s, n)| (s.to_string(), n)).collect()
+}
+
+/// What the closing summary frame says about the whole video.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    /// First and last moment shown, e.g. "2026-11-22 00:00 – 24:00".
+    pub span: String,
+    pub attempts: u64,
+    /// Distinct attacking addresses; `None` when not known (the store's rollups).
+    pub addresses: Option<u64>,
+    pub countries: usize,
+    /// The five countries with most attempts over the whole video.
+    pub top_countries: Vec<(String, u64)>,
+    /// The five user names with most attempts over the whole video (empty when
+    /// the events were not read: the store's rollups have no user names).
+    pub top_users: Vec<(String, u64)>,
+}
+
+impl Summary {
+    /// Totals over every frame of `tl`.
+    pub fn of(tl: &Timeline) -> Summary {
+        let mut by_country = vec![0u64; tl.countries.len()];
+        let mut by_user: HashMap<u32, u64> = HashMap::new();
+        let mut attempts = 0;
+        for i in 0..tl.frames {
+            let b = tl.bin(i);
+            attempts += b.attempts();
+            for &(id, n) in &b.countries {
+                by_country[usize::from(id)] += u64::from(n);
+            }
+            for &(id, n) in &b.users {
+                *by_user.entry(id).or_default() += u64::from(n);
+            }
+        }
+        Summary {
+            span: span(tl),
+            attempts,
+            addresses: tl.addresses,
+            countries: by_country.iter().filter(|&&n| n > 0).count(),
+            top_countries: top_names(
+                by_country
+                    .iter()
+                    .enumerate()
+                    .map(|(id, &n)| (tl.countries.code(id as u16), n)),
+                5,
+            ),
+            top_users: top_names(by_user.iter().map(|(&id, &n)| (tl.users.name(id), n)), 5),
+        }
+    }
+}
+
+/// "2026-11-22 00:00 – 24:00" (one day), "2026-11-16 00:00 – 2026-11-23 00:00":
+/// from the first frame's start to the last frame's end, in the clock's offset.
+fn span(tl: &Timeline) -> String {
+    let (a, b) = (tl.local_start(0), tl.local_start(tl.frames));
+    let day = |t: i64| {
+        let (y, m, d) = crate::event::civil_from_days(t.div_euclid(86_400));
+        format!("{y:04}-{m:02}-{d:02}")
+    };
+    let hm = |t: i64, secs: bool| {
+        let sod = t.rem_euclid(86_400);
+        let mut s = format!("{:02}:{:02}", sod / 3600, sod / 60 % 60);
+        if secs {
+            s += &format!(":{:02}", sod % 60);
+        }
+        s
+    };
+    let secs = tl.bin_secs % 60 != 0;
+    let end = if b.div_euclid(86_400) == a.div_euclid(86_400) {
+        hm(b, secs)
+    } else if b.rem_euclid(86_400) == 0 && (b - 1).div_euclid(86_400) == a.div_euclid(86_400) {
+        // Midnight after a one-day video: the end of that day.
+        if secs {
+            "24:00:00".into()
+        } else {
+            "24:00".into()
+        }
+    } else {
+        format!("{} {}", day(b), hm(b, secs))
+    };
+    format!(
+        "{} {} \u{2013} {end} {}",
+        day(a),
+        hm(a, secs),
+        tl.offset_label()
+    )
 }
 
 /// Runs the fade over the whole timeline once to find the top of the colour
