@@ -604,4 +604,114 @@ mod tests {
         assert_eq!(f.country_color(0.9, 0.0), pal.land);
         assert_eq!(f.country_color(1.0, 1.0), *pal.ramp.last().unwrap());
     }
+
+    fn texts(s: &Scene) -> Vec<String> {
+        s.items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Text(t) => Some(t.text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    const HOSTILE: &str = "ro\u{1b}[2Jot\u{202e}";
+
+    #[test]
+    fn the_accounts_panel_shows_user_names_escaped() {
+        let f = Frames::new(opts());
+        let mut st = state(vec![("CN", 1.0, 1.0)]);
+        assert!(
+            !texts(&f.scene(&st)).iter().any(|t| t.contains("accounts")),
+            "no panel unless asked for"
+        );
+        st.accounts = Some(vec![
+            (HOSTILE.into(), 1234),
+            ("<b>admin</b>".into(), 7),
+            (String::new(), 1),
+        ]);
+        let t = texts(&f.scene(&st));
+        assert!(
+            t.contains(&"top accounts tried, last 15 min".to_string()),
+            "{t:?}"
+        );
+        assert!(t.contains(&"ro\\x1b[2Jot\\u{202e}".to_string()), "{t:?}");
+        assert!(t.contains(&"<b>admin</b>".to_string()), "{t:?}");
+        assert!(
+            t.contains(&"(empty name)".to_string()) && t.contains(&"1,234".to_string()),
+            "{t:?}"
+        );
+        assert!(
+            !t.iter()
+                .any(|x| x.chars().any(|c| c.is_control() || c == '\u{202e}')),
+            "a control character reached the frame: {t:?}"
+        );
+        // The panel is drawn: its pixels differ from the frame without it, in the left column only.
+        let without = f.draw(&state(vec![("CN", 1.0, 1.0)]));
+        let with = f.draw(&st);
+        let (mut n, mut right) = (0, 0);
+        for (i, (a, b)) in without
+            .chunks_exact(4)
+            .zip(with.chunks_exact(4))
+            .enumerate()
+        {
+            if a != b {
+                n += 1;
+                if i % 640 > 320 {
+                    right += 1;
+                }
+            }
+        }
+        assert!(
+            n > 200 && right == 0,
+            "{n} pixels changed, {right} right of the middle"
+        );
+    }
+
+    #[test]
+    fn the_summary_says_the_totals_and_hides_the_frame_overlays() {
+        let f = Frames::new(opts());
+        let sum = Summary {
+            span: "2026-11-22 00:00 \u{2013} 24:00 UTC".into(),
+            attempts: 123_456,
+            addresses: Some(789),
+            countries: 42,
+            top_countries: vec![("CN".into(), 100_000), ("BR".into(), 20_000)],
+            top_users: vec![(HOSTILE.into(), 5000), ("root".into(), 4000)],
+        };
+        let last = state(vec![("CN", 1.0, 1.0)]);
+        let t = texts(&f.summary_scene(&last, &sum));
+        for want in [
+            "test",
+            "2026-11-22 00:00 \u{2013} 24:00 UTC",
+            "123,456",
+            "attack attempts from 789 addresses in 42 countries",
+            "top countries",
+            "China",
+            "100,000",
+            "top accounts tried",
+            "ro\\x1b[2Jot\\u{202e}",
+            "5,000",
+        ] {
+            assert!(t.contains(&want.to_string()), "{want:?} not in {t:?}");
+        }
+        assert!(
+            !t.contains(&"12:34".to_string()),
+            "the frame's clock under the summary: {t:?}"
+        );
+        // From rollups: no addresses, no accounts column.
+        let t = texts(&f.summary_scene(
+            &last,
+            &Summary {
+                addresses: None,
+                top_users: Vec::new(),
+                ..sum
+            },
+        ));
+        assert!(
+            t.contains(&"attack attempts in 42 countries".to_string()),
+            "{t:?}"
+        );
+        assert!(!t.contains(&"top accounts tried".to_string()), "{t:?}");
+    }
 }

@@ -411,4 +411,105 @@ mod tests {
         assert_eq!(f30.lit[0].0, "US");
         assert_eq!(f30.total, 16);
     }
+
+    fn ev_user(min: i64, country: &str, user: &str, ip: &str, attempts: u32) -> Event {
+        let mut e = ev(min, country, attempts);
+        e.user = Some(user.to_string());
+        e.ip = Some(ip.parse().unwrap());
+        e
+    }
+
+    #[test]
+    fn the_accounts_panel_counts_the_trailing_window() {
+        let mut b = Binner::new(60, None, None, false);
+        for e in [
+            ev_user(0, "CN", "root", "192.0.2.1", 3),
+            ev_user(0, "CN", "admin", "192.0.2.1", 1),
+            ev_user(1, "FR", "admin", "192.0.2.2", 5),
+            ev_user(5, "FR", "x\u{1b}[2J", "192.0.2.2", 1),
+        ] {
+            b.add(&e);
+        }
+        let tl = b.finish();
+        let names = |f: &FrameState| {
+            f.accounts
+                .clone()
+                .unwrap()
+                .into_iter()
+                .map(|(n, c)| format!("{n}={c}"))
+                .collect::<Vec<_>>()
+        };
+        let mut st = States::new(&tl, Fade::new(1.0), false, 3).with_accounts();
+        let f: Vec<FrameState> = (0..tl.frames).map(|_| st.next_state()).collect();
+        assert_eq!(names(&f[0]), ["root=3", "admin=1"]);
+        assert_eq!(names(&f[1]), ["admin=6", "root=3"]);
+        assert_eq!(names(&f[2]), ["admin=6", "root=3"]);
+        // Frame 0 left the three-bin window.
+        assert_eq!(names(&f[3]), ["admin=5"]);
+        assert!(names(&f[4]).is_empty(), "an empty window: an empty panel");
+        assert_eq!(names(&f[5]), ["x\u{1b}[2J=1"]);
+        // Without the panel, nothing is counted for it.
+        let mut st = States::new(&tl, Fade::new(1.0), false, 3);
+        assert_eq!(st.next_state().accounts, None);
+    }
+
+    #[test]
+    fn the_summary_totals_the_whole_video() {
+        let mut b = Binner::new(60, None, None, false);
+        for e in [
+            ev_user(0, "CN", "root", "192.0.2.1", 3),
+            ev_user(0, "CN", "admin", "192.0.2.3", 1),
+            ev_user(1, "FR", "admin", "192.0.2.2", 5),
+            ev_user(5, "US", "oracle", "192.0.2.2", 1),
+        ] {
+            b.add(&e);
+        }
+        let tl = b.finish();
+        let sum = Summary::of(&tl);
+        assert_eq!(sum.attempts, 10);
+        assert_eq!(sum.addresses, Some(3));
+        assert_eq!(sum.countries, 3);
+        assert_eq!(
+            sum.top_countries,
+            vec![("FR".into(), 5), ("CN".into(), 4), ("US".into(), 1)]
+        );
+        assert_eq!(
+            sum.top_users,
+            vec![
+                ("admin".into(), 6),
+                ("root".into(), 3),
+                ("oracle".into(), 1)
+            ]
+        );
+        // 2023-11-14 22:14 UTC, six one-minute frames.
+        assert_eq!(sum.span, "2023-11-14 22:14 \u{2013} 22:20 UTC");
+
+        // From the store's rollups: no addresses, no user names.
+        let mut b = Binner::new(60, None, None, false);
+        b.count(1_700_000_040, 0, Some("CN"), 7);
+        let sum = Summary::of(&b.finish());
+        assert_eq!((sum.attempts, sum.addresses), (7, None));
+        assert!(sum.top_users.is_empty());
+    }
+
+    #[test]
+    fn a_one_day_summary_ends_at_24_00() {
+        let day = 20_000 * 86_400;
+        let from = Ts::from_micros(day * 1_000_000, 3600);
+        let to = Ts::from_micros((day + 86_400) * 1_000_000, 3600);
+        let mut b = Binner::new(600, Some(from), Some(to), false);
+        b.count(day + 5000, 3600, Some("CN"), 1);
+        let sum = Summary::of(&b.finish());
+        assert_eq!(
+            sum.span,
+            "2024-10-04 01:00 \u{2013} 2024-10-05 01:00 UTC+01:00"
+        );
+        let mut b = Binner::new(600, None, None, false);
+        b.count(day, 0, Some("CN"), 1);
+        b.count(day + 86_399, 0, Some("CN"), 1);
+        assert_eq!(
+            Summary::of(&b.finish()).span,
+            "2024-10-04 00:00 \u{2013} 24:00 UTC"
+        );
+    }
 }
