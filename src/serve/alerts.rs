@@ -46,6 +46,13 @@ pub struct Alert {
     pub user_failures: u64,
     /// Countries this user logged in from before (for `new_country`).
     pub known_countries: Vec<String>,
+    /// Another alert for the same address and user went out less than
+    /// [`QUIET`] ago (event time): this one goes to the stream (the page
+    /// groups it) but not to stderr or the webhook.
+    pub quiet: bool,
+    /// Alerts of the same address and user kept quiet since the last one that
+    /// went out (told with the next one that does).
+    pub held_back: u64,
     pub event: Event,
 }
 
@@ -84,7 +91,14 @@ impl Alert {
                 ),
             });
         }
-        format!("login of {user:?} from {ip} ({country}) {}", why.join("; "))
+        let more = match self.held_back {
+            0 => String::new(),
+            n => format!(" ({n} more of these since the last alert)"),
+        };
+        format!(
+            "login of {user:?} from {ip} ({country}) {}{more}",
+            why.join("; ")
+        )
     }
 
     /// The JSON sent on the stream and to the webhook.
@@ -104,11 +118,19 @@ impl Alert {
             "ip_failures": self.ip_failures,
             "user_failures": self.user_failures,
             "known_countries": self.known_countries,
+            "held_back": self.held_back,
             "event": ev,
         })
         .to_string()
     }
 }
+
+/// Alerts for one address and user: at most one a minute goes to stderr and
+/// the webhook (a login loop of a bot that found a password would otherwise
+/// flood both); the stream gets every one.
+pub const QUIET: Duration = Duration::from_secs(60);
+/// Address and user pairs whose last loud alert is remembered.
+const MAX_LOUD: usize = 10_000;
 
 /// Failures kept for the rules; beyond this the oldest are forgotten.
 const MAX_FAILURES: usize = 200_000;
@@ -161,6 +183,9 @@ pub struct Alerter {
     by_ip: HashMap<IpAddr, u64>,
     by_user: HashMap<String, u64>,
     countries: HashMap<String, HashSet<String>>,
+    /// Per address and user: when the last alert went to stderr and the
+    /// webhook, and how many were kept quiet since.
+    loud: HashMap<(Option<IpAddr>, Option<String>), (i64, u64)>,
 }
 
 fn is_failure(k: Kind) -> bool {
@@ -185,6 +210,7 @@ impl Alerter {
             by_ip: HashMap::new(),
             by_user: HashMap::new(),
             countries: HashMap::new(),
+            loud: HashMap::new(),
         }
     }
 
@@ -259,13 +285,48 @@ impl Alerter {
                 None => self.remember_login(user, country),
             }
         }
-        (!rules.is_empty()).then(|| Alert {
+        if rules.is_empty() {
+            return None;
+        }
+        let (quiet, held_back) = self.rate_limit(ev);
+        Some(Alert {
             rules,
             ip_failures,
             user_failures,
             known_countries,
+            quiet,
+            held_back,
             event: ev.clone(),
         })
+    }
+
+    /// Whether an alert for `ev` stays quiet (one loud a [`QUIET`] per address
+    /// and user), and how many were held back before a loud one.
+    fn rate_limit(&mut self, ev: &Event) -> (bool, u64) {
+        let now = ev.ts.micros;
+        let quiet = QUIET.as_micros() as i64;
+        if self.loud.len() >= MAX_LOUD {
+            self.loud.retain(|_, (t, _)| now - *t < quiet);
+            if self.loud.len() >= MAX_LOUD {
+                self.loud.clear();
+            }
+        }
+        let key = (ev.ip, ev.user.clone());
+        match self.loud.get_mut(&key) {
+            Some((t, held)) if (0..quiet).contains(&(now - *t)) => {
+                *held += 1;
+                (true, 0)
+            }
+            Some((t, held)) => {
+                let n = std::mem::take(held);
+                *t = now;
+                (false, n)
+            }
+            None => {
+                self.loud.insert(key, (now, 0));
+                (false, 0)
+            }
+        }
     }
 
     fn expire(&mut self, now: i64) {
@@ -496,5 +557,49 @@ mod tests {
         assert!(!j.contains("203.0.113.9"), "{j}");
         assert!(j.contains("203.0.113.0/24"), "{j}");
         assert!(alert.to_json(false).contains("203.0.113.9"));
+    }
+
+    #[test]
+    fn a_burst_goes_out_once_a_minute_per_address_and_user() {
+        let mut a = Alerter::new(Duration::from_secs(3600), Thresholds::default());
+        for k in 0..5 {
+            a.check(&ev(k, Kind::AuthFailure, "203.0.113.9", "root", None));
+        }
+        // 35 logins in 30 s (a bot looping on a found password), and one of another user.
+        let burst: Vec<Alert> = (0..35)
+            .filter_map(|k| {
+                a.check(&ev(
+                    10 + k * 30 / 35,
+                    Kind::AuthSuccess,
+                    "203.0.113.9",
+                    "deploy",
+                    None,
+                ))
+            })
+            .collect();
+        assert_eq!(burst.len(), 35, "every alert still reaches the stream");
+        assert_eq!(burst.iter().filter(|x| !x.quiet).count(), 1);
+        assert!(!burst[0].quiet && burst[1..].iter().all(|x| x.quiet));
+        let other = a
+            .check(&ev(20, Kind::AuthSuccess, "203.0.113.9", "ubuntu", None))
+            .unwrap();
+        assert!(!other.quiet, "another user is another group");
+        // A minute after the first loud one: loud again, saying how many were held back.
+        let next = a
+            .check(&ev(70, Kind::AuthSuccess, "203.0.113.9", "deploy", None))
+            .unwrap();
+        assert!(!next.quiet);
+        assert_eq!(next.held_back, 34);
+        assert!(
+            next.message(false)
+                .ends_with("(34 more of these since the last alert)"),
+            "{}",
+            next.message(false)
+        );
+        assert!(next.to_json(false).contains("\"held_back\":34"));
+        let after = a
+            .check(&ev(71, Kind::AuthSuccess, "203.0.113.9", "deploy", None))
+            .unwrap();
+        assert!(after.quiet && after.held_back == 0);
     }
 }

@@ -378,13 +378,14 @@ fn publish_and_store(
     for ev in events.iter_mut() {
         enricher.enrich(ev);
         if let Some(a) = alerter.check(ev) {
-            if opts.stderr {
+            // A burst for one address and user goes out once a minute (the stream gets all).
+            if opts.stderr && !a.quiet {
                 eprintln!(
                     "sshmap: ALERT {}",
                     crate::escape::terminal(&a.message(false))
                 );
             }
-            if let Some(tx) = &opts.webhook {
+            if let Some(tx) = opts.webhook.as_ref().filter(|_| !a.quiet) {
                 // The webhook goes to the operator, like stderr: full addresses
                 // (`--anonymize-ip` is about what the public page and API show).
                 if tx.try_send(a.to_json(false)).is_err() {
