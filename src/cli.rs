@@ -137,12 +137,13 @@ Examples:
   sshmap serve --config /etc/sshmap/config.toml                # every flag as a key in [serve]
 
 Every flag is also a key in the [serve] table of the config file (listen, tail = [..], journal,
-journal-dir, syslog, db, window, ingest-token = [..], home, anonymize-ip, webhook, keep) and an
-SSHMAP_* variable (SSHMAP_LISTEN, SSHMAP_WINDOW, SSHMAP_INGEST_TOKEN=a,b, …).
+journal-dir, syslog, db, window, ingest-token = [..], home, anonymize-ip, webhook, keep,
+alert-ip-failures, alert-user-failures) and an SSHMAP_* variable (SSHMAP_LISTEN, SSHMAP_WINDOW, SSHMAP_INGEST_TOKEN=a,b, …).
 Durations (--window, --keep): a number and a unit: 90s, 30m, 5h, 2d, 2w.
 Intrusion alerts (the page's list, stderr, --webhook): a login after at least 5 failures from its
 address (--alert-ip-failures) or 5 for its user (--alert-user-failures) within --window, or from a
 country the user never logged in from before; a typo or two before a login is no alert.
+Stderr and the webhook get at most one alert a minute per address and user; the page, all of them.
 As a service: contrib/sshmap.service (see README, \"Run it as a service\").")]
     Serve(ServeArgs),
     /// Look up addresses and manage the GeoIP databases

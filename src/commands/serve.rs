@@ -410,6 +410,30 @@ mod tests {
     }
 
     #[test]
+    fn alert_thresholds_from_flags_and_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        let layers = Layers::from_parts(Default::default(), None).unwrap();
+        let c = ServeConfig::resolve(&ServeArgs::default(), &layers, None).unwrap();
+        assert_eq!((c.alert_ip_failures, c.alert_user_failures), (5, 5));
+        std::fs::write(
+            &p,
+            "[serve]\nalert-ip-failures = 3\nalert-user-failures = 0\n",
+        )
+        .unwrap();
+        let layers = Layers::from_parts(Default::default(), Some(&p)).unwrap();
+        let c = ServeConfig::resolve(&ServeArgs::default(), &layers, None).unwrap();
+        // Zero is taken as one: a login without any failure never alerts.
+        assert_eq!((c.alert_ip_failures, c.alert_user_failures), (3, 1));
+        let args = ServeArgs {
+            alert_ip_failures: Some(10),
+            ..Default::default()
+        };
+        let c = ServeConfig::resolve(&args, &layers, None).unwrap();
+        assert_eq!((c.alert_ip_failures, c.alert_user_failures), (10, 1));
+    }
+
+    #[test]
     fn keep_and_tick_from_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.toml");
