@@ -148,10 +148,11 @@ try {
   out.mapMoved = (await page.$eval('#map-panel', (e) => e.getBoundingClientRect().top)) - mapTop;
   check(out.mapMoved === 0, `the map moved ${out.mapMoved} px when alerts came`);
   out.alertBeside = await page.evaluate(() => {
-    const m = document.getElementById('map-panel').getBoundingClientRect(), a = document.getElementById('alerts').getBoundingClientRect();
-    return a.left >= m.right - 1 && a.top < m.bottom;
+    const m = document.getElementById('map-panel').getBoundingClientRect();
+    const beside = (id) => { const a = document.getElementById(id).getBoundingClientRect(); return a.left >= m.right - 1 && a.top < m.bottom; };
+    return { alerts: beside('alerts'), feed: beside('feed') };
   });
-  check(out.alertBeside, 'the alert list is not beside the map');
+  check(out.alertBeside.alerts && out.alertBeside.feed, `the alert list and the feed are not beside the map: ${JSON.stringify(out.alertBeside)}`);
   // The map stays above the fold (the viewport is 1000 px tall).
   out.mapBottom = await page.$eval('#map-panel', (e) => e.getBoundingClientRect().bottom);
   check(out.mapBottom <= 1000, `the map reaches ${out.mapBottom} px, below the fold`);
