@@ -30,6 +30,9 @@ pub struct Bin {
     pub unplaced: u64,
     /// Where attempts came from: (lat, lon, attempts), one entry per place.
     pub points: Vec<(f32, f32, u32)>,
+    /// Attempts per user name (index into [`Names`]), sorted by index; only
+    /// when events are read (the store's rollups have no user names).
+    pub users: Vec<(u32, u32)>,
 }
 
 impl Bin {
@@ -74,6 +77,36 @@ impl Countries {
     }
 }
 
+/// User names seen in the data, numbered in order of appearance: at most
+/// [`MAX_NAMES`]; attempts on names beyond that are not counted per user.
+#[derive(Clone, Debug, Default)]
+pub struct Names {
+    names: Vec<String>,
+    index: std::collections::HashMap<String, u32>,
+}
+
+/// Distinct user names kept for the accounts panel and the summary.
+pub const MAX_NAMES: usize = 1 << 20;
+
+impl Names {
+    pub fn id(&mut self, name: &str) -> Option<u32> {
+        if let Some(&i) = self.index.get(name) {
+            return Some(i);
+        }
+        if self.names.len() >= MAX_NAMES {
+            return None;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.index.insert(name.to_string(), i);
+        Some(i)
+    }
+
+    pub fn name(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+}
+
 /// At most this many distinct places per bin are kept for points: beyond it
 /// the dots would cover the map anyway, and memory stays bounded.
 const MAX_POINTS_PER_BIN: usize = 4096;
@@ -88,6 +121,8 @@ pub struct TimeBins {
     /// Local offset of the bins (of the first event, or of `--from`).
     pub offset: Option<i32>,
     pub countries: Countries,
+    /// The user names of [`Bin::users`].
+    pub users: Names,
     pub bins: BTreeMap<i64, Bin>,
     /// First and last bin that saw an attempt.
     pub first: Option<i64>,
@@ -103,6 +138,7 @@ impl TimeBins {
             points: o.points,
             offset: o.from.map(|t| t.offset),
             countries: Countries::default(),
+            users: Names::default(),
             bins: BTreeMap::new(),
             first: None,
             last: None,
@@ -122,8 +158,18 @@ impl TimeBins {
         }
         let country = ev.geo.as_ref().and_then(|g| g.country.as_deref());
         let b = self.count(ev.ts.unix_secs(), ev.ts.offset, country, attempts);
+        let bin = self.bins.get_mut(&b).expect("just counted");
+        // The accounts tried (the accounts panel, the summary).
+        if let Some(id) = ev.user.as_deref().and_then(|u| self.users.id(u)) {
+            match bin.users.binary_search_by_key(&id, |&(i, _)| i) {
+                Ok(i) => bin.users[i].1 += attempts,
+                Err(i) if bin.users.len() < MAX_POINTS_PER_BIN => {
+                    bin.users.insert(i, (id, attempts))
+                }
+                Err(_) => {}
+            }
+        }
         if self.points {
-            let bin = self.bins.get_mut(&b).expect("just counted");
             if let Some((lat, lon)) = ev.geo.as_ref().and_then(|g| g.lat.zip(g.lon)) {
                 let (lat, lon) = (lat as f32, lon as f32);
                 // Linear search: a bin holds few distinct places, and most

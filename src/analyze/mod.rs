@@ -29,7 +29,7 @@ use serde::Serialize;
 use crate::event::{Event, Geo, Kind, Ts};
 use crate::flow::InputReport;
 
-pub use bins::{Bin, BinOptions, Countries, TimeBins};
+pub use bins::{Bin, BinOptions, Countries, Names, TimeBins, MAX_NAMES};
 
 /// What the aggregate counts beyond the totals every view shares.
 #[derive(Clone, Debug, Default)]
@@ -625,6 +625,10 @@ impl Aggregate {
     /// The time bins, when [`AggregateOptions::bins`] asked for them.
     pub fn bins(&self) -> Option<&TimeBins> {
         self.bins.as_ref()
+    }
+
+    pub fn bins_mut(&mut self) -> Option<&mut TimeBins> {
+        self.bins.as_mut()
     }
 
     pub fn take_bins(&mut self) -> Option<TimeBins> {

@@ -33,35 +33,54 @@ pub fn parse_half_life(s: &str, bin_secs: u64) -> Result<f64> {
     Ok(secs as f64 / bin_secs as f64)
 }
 
-pub use crate::analyze::{Bin, BinOptions, Countries, TimeBins};
+use crate::analyze::{Aggregate, AggregateOptions};
+pub use crate::analyze::{Bin, BinOptions, Countries, Names, TimeBins, MAX_NAMES};
 
-/// Time bins fed directly: the store's rollups and tests. Events from a flow
-/// are binned by the aggregate (`AggregateOptions::bins`), with the same code.
-#[derive(Debug)]
-pub struct Binner(TimeBins);
+/// The summary's count of addresses has no cap: it is the aggregate's
+/// `unique_ips`, the number `stats`, the map and the report show.
+pub const MAX_ADDRESSES: usize = usize::MAX;
+
+/// Time bins fed directly: tests and the store's rollups. An aggregate with
+/// bins underneath, so events are counted by the same code as a flow's.
+pub struct Binner(Aggregate);
 
 impl Binner {
     pub fn new(bin_secs: u64, from: Option<Ts>, to: Option<Ts>, points: bool) -> Binner {
-        Binner(TimeBins::new(BinOptions {
-            secs: bin_secs,
-            from,
-            to,
-            points,
+        Binner(Aggregate::new(AggregateOptions {
+            bins: Some(BinOptions {
+                secs: bin_secs,
+                from,
+                to,
+                points,
+            }),
+            ..AggregateOptions::default()
         }))
     }
 
     /// Counts one event if it is an attack attempt inside `--from`/`--to`.
     pub fn add(&mut self, ev: &Event) {
-        self.0.add(ev, ev.attempts);
+        self.0.add(ev);
     }
 
     /// See [`TimeBins::count`].
     pub fn count(&mut self, secs: i64, offset: i32, country: Option<&str>, attempts: u32) -> i64 {
-        self.0.count(secs, offset, country, attempts)
+        let bins = self.0.bins_mut().expect("made with bins");
+        bins.count(secs, offset, country, attempts)
     }
 
     pub fn finish(self) -> Timeline {
-        Timeline::from(self.0)
+        Timeline::of(self.0)
+    }
+}
+
+impl Timeline {
+    /// The frames of an aggregate made with bins; the summary's addresses are
+    /// its `unique_ips` (`None` when no event was read: rollups only).
+    pub fn of(mut agg: Aggregate) -> Timeline {
+        let addresses = (agg.events() > 0).then(|| agg.counts().unique_ips);
+        let mut tl = Timeline::from(agg.take_bins().expect("made with bins"));
+        tl.addresses = addresses;
+        tl
     }
 }
 
@@ -94,6 +113,8 @@ impl From<TimeBins> for Timeline {
             frames: (end - start).max(0) as usize,
             bins: b.bins,
             countries: b.countries,
+            users: b.users,
+            addresses: None,
         }
     }
 }
@@ -109,12 +130,18 @@ pub struct Timeline {
     pub frames: usize,
     bins: BTreeMap<i64, Bin>,
     pub countries: Countries,
+    /// The user names of [`Bin::users`].
+    pub users: Names,
+    /// Distinct attacking addresses (at most [`MAX_ADDRESSES`]); `None` when
+    /// the bins came from the store's rollups, which do not keep them per minute.
+    pub addresses: Option<u64>,
 }
 
 static EMPTY: Bin = Bin {
     countries: Vec::new(),
     unplaced: 0,
     points: Vec::new(),
+    users: Vec::new(),
 };
 
 impl Timeline {
