@@ -279,7 +279,7 @@ fn unsafe_is_root() -> bool {
 
 fn base_cfg() -> ServeConfig {
     ServeConfig {
-        tokens: vec![sshmap::serve::config::Token {
+        tokens: vec![sshmap::serve::Token {
             secret: "test-token-123".into(),
             name: "t".into(),
             hosts: None,
