@@ -15,8 +15,8 @@
 //! attack attempts (`map`/`chart --kind`). What it does not ask for costs
 //! nothing.
 
-pub mod bins;
-pub mod table;
+pub(crate) mod bins;
+pub(crate) mod table;
 
 use std::collections::{BTreeMap, VecDeque};
 
