@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Context, Result};
 
-use crate::event::{Event, Ts};
+#[cfg(test)]
+use crate::event::Event;
+use crate::event::Ts;
 
 /// Parses `--bin`: a duration such as `1m`, `30s`, `1h` ([`crate::duration::seconds`]), at least one second.
 pub fn parse_bin(s: &str) -> Result<u64> {
@@ -33,17 +35,21 @@ pub fn parse_half_life(s: &str, bin_secs: u64) -> Result<f64> {
     Ok(secs as f64 / bin_secs as f64)
 }
 
-use crate::analyze::{Aggregate, AggregateOptions};
-pub use crate::analyze::{Bin, BinOptions, Countries, Names, TimeBins, MAX_NAMES};
+use crate::analyze::{Aggregate, TimeBins};
+#[cfg(test)]
+use crate::analyze::{AggregateOptions, BinOptions};
+pub use crate::analyze::{Bin, Countries, Names};
 
 /// The summary's count of addresses has no cap: it is the aggregate's
 /// `unique_ips`, the number `stats`, the map and the report show.
 pub const MAX_ADDRESSES: usize = usize::MAX;
 
-/// Time bins fed directly: tests and the store's rollups. An aggregate with
-/// bins underneath, so events are counted by the same code as a flow's.
+/// Time bins fed directly (tests): an aggregate with bins underneath, so
+/// events are counted by the same code as a flow's.
+#[cfg(test)]
 pub struct Binner(Aggregate);
 
+#[cfg(test)]
 impl Binner {
     pub fn new(bin_secs: u64, from: Option<Ts>, to: Option<Ts>, points: bool) -> Binner {
         Binner(Aggregate::new(AggregateOptions {
