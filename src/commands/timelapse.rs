@@ -12,6 +12,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use super::picture::{parse_lat_lon, parse_size};
+use crate::analyze::{Aggregate, AggregateOptions, BinOptions, TimeBins};
 use crate::cli::{InputArgs, TimelapseArgs};
 use crate::commands as app;
 use crate::event::Ts;
@@ -21,9 +22,9 @@ use crate::render::projection::Projection;
 use crate::render::theme::Theme;
 use crate::render::timelapse::fade::Fade;
 use crate::render::timelapse::frame::{FrameOptions, Frames};
-use crate::render::timelapse::state::States;
+use crate::render::timelapse::state::{States, Summary};
 use crate::render::timelapse::stream;
-use crate::render::timelapse::timeline::{self, Binner, Timeline};
+use crate::render::timelapse::timeline::{self, Timeline};
 use crate::render::video::{self, Encoder, VideoFormat};
 use crate::settings::{self, Layers, Settings};
 use crate::store;
@@ -47,9 +48,16 @@ pub struct Options {
     pub projection: Projection,
     pub theme: Theme,
     pub points: bool,
+    /// The accounts panel: top user names of the trailing window.
+    pub accounts: bool,
+    /// The closing summary, held [`SUMMARY_SECS`] at the end.
+    pub summary: bool,
     pub title: String,
     pub progress: bool,
 }
+
+/// How long the closing summary stays on screen.
+pub const SUMMARY_SECS: u32 = 2;
 
 impl Options {
     pub fn resolve(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<Options> {
@@ -128,6 +136,8 @@ impl Options {
             projection,
             theme,
             points: a.points,
+            accounts: a.accounts,
+            summary: !a.no_summary,
             title: a
                 .title
                 .clone()
@@ -139,24 +149,25 @@ impl Options {
 
 /// The per minute × country rollup answers exactly when frames are whole
 /// minutes, `--from`/`--to` fall on minutes, and neither points (per address
-/// places) nor `--host` (not a rollup key) are asked for.
+/// places), accounts (user names) nor `--host` (not a rollup key) are asked for.
 fn rollups_suffice(opts: &Options, filter: &store::Filter) -> bool {
     let minute = |m: Option<i64>| m.is_none_or(|m| m.rem_euclid(60_000_000) == 0);
     !opts.points
+        && !opts.accounts
         && filter.host.is_none()
         && opts.bin_secs % 60 == 0
         && minute(filter.from)
         && minute(filter.to)
 }
 
-/// Fills `binner` from the store's rollups instead of its raw events (which
+/// Fills `bins` from the store's rollups instead of its raw events (which
 /// `--keep` may have pruned). Bins are in the offset of the first stored
 /// event, as a read of the events would put them, else in `--tz`.
 fn from_rollups(
     st: &mut dyn store::Store,
     filter: &store::Filter,
     settings: &Settings,
-    binner: &mut Binner,
+    bins: &mut TimeBins,
 ) -> Result<()> {
     let from = filter.from.map_or(i64::MIN, |m| m.div_euclid(1_000_000));
     let to = filter.to.map_or(i64::MAX, |m| m.div_euclid(1_000_000));
@@ -171,7 +182,7 @@ fn from_rollups(
     let offset = super::picture::rollup_offset(st, first, settings)?;
     for r in &rows {
         let country = (!r.country.is_empty()).then_some(&*r.country);
-        binner.count(
+        bins.count(
             r.minute,
             offset,
             country,
@@ -185,7 +196,15 @@ fn from_rollups(
 pub fn run(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<i32> {
     let opts = Options::resolve(settings, layers, a)?;
     let started = Instant::now();
-    let mut binner = Binner::new(opts.bin_secs, opts.from, opts.to, opts.points);
+    let mut agg = Aggregate::new(AggregateOptions {
+        bins: Some(BinOptions {
+            secs: opts.bin_secs,
+            from: opts.from,
+            to: opts.to,
+            points: opts.points,
+        }),
+        ..AggregateOptions::default()
+    });
     let failed = match layers.get(a.input.db.clone(), None, "db")? {
         Some(db) => {
             if !a.input.inputs.is_empty() {
@@ -198,14 +217,16 @@ pub fn run(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<i3
                 host: a.input.host.clone(),
             };
             if rollups_suffice(&opts, &filter) {
-                from_rollups(st.as_mut(), &filter, settings, &mut binner)?;
+                // The rollups fill the bins only: no addresses, no user names.
+                let bins = agg.bins_mut().expect("asked for bins");
+                from_rollups(st.as_mut(), &filter, settings, bins)?;
             } else {
-                st.scan(&filter, &mut |ev| binner.add(&ev))?;
+                st.scan(&filter, &mut |ev| agg.add(&ev))?;
             }
             false
         }
         None => {
-            // The range is applied here (and by Binner), so input expansion must not see it.
+            // The range is applied here (and by the bins), so input expansion must not see it.
             let plain = InputArgs {
                 from: None,
                 to: None,
@@ -218,19 +239,13 @@ pub fn run(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<i3
                 to: opts.to.map(|t| t.micros),
             };
             popts.host = a.input.host.clone();
-            let reports = flow::run(
-                &inputs,
-                &popts,
-                &mut flow::Each(|ev: crate::event::Event| {
-                    binner.add(&ev);
-                    Ok(())
-                }),
-            )?;
+            let reports = flow::run(&inputs, &popts, &mut agg)?;
             failed |= app::report_inputs(settings, &reports);
             failed
         }
     };
-    let tl = binner.finish();
+    let totals = (agg.events() > 0).then(|| agg.counts());
+    let tl = Timeline::of(agg);
     if tl.frames == 0 {
         bail!(
             "no attack attempts to show{}: nothing to render",
@@ -247,12 +262,26 @@ pub fn run(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<i3
     let read = started.elapsed();
     let written = render(&tl, &opts)?;
     if !settings.quiet {
-        let secs = tl.frames as f64 / f64::from(opts.fps);
+        // The same numbers as `stats`, `map` and `report` (one aggregate).
+        if let Some(t) = &totals {
+            eprintln!(
+                "sshmap: {} attempts from {} unique IPs in {} countries",
+                thousands(t.attempts),
+                thousands(t.unique_ips),
+                thousands(t.countries)
+            );
+        }
+        let secs = written.frames as f64 / f64::from(opts.fps);
         eprintln!(
-            "sshmap: wrote {}: {} frames ({} per frame), {}x{}, {} fps, {:.1} s of video, {} bytes, in {:.1} s (reading {:.1} s)",
+            "sshmap: wrote {}: {} frames ({} per frame){}, {}x{}, {} fps, {:.1} s of video, {} bytes, in {:.1} s (reading {:.1} s)",
             opts.output.display(),
-            thousands(written.frames),
+            thousands(tl.frames as u64),
             human(opts.bin_secs),
+            if opts.summary {
+                format!(" and a {SUMMARY_SECS} s summary")
+            } else {
+                String::new()
+            },
             opts.width,
             opts.height,
             opts.fps,
@@ -271,6 +300,9 @@ pub fn render(tl: &Timeline, opts: &Options) -> Result<video::Written> {
     // The top 5 counts attempts over three half-lives: the countries still visibly lit.
     let window = (opts.half_life * 3.0).round().max(1.0) as usize;
     let mut states = States::new(tl, fade, opts.points, window);
+    if opts.accounts {
+        states = states.with_accounts();
+    }
     let frames = Frames::new(FrameOptions {
         width: opts.width,
         height: opts.height,
@@ -294,10 +326,17 @@ pub fn render(tl: &Timeline, opts: &Options) -> Result<video::Written> {
         .then(|| progress_bar(tl.frames as u64))
         .flatten();
     let (format, w, h) = (opts.format, opts.width, opts.height);
+    let mut last = None;
     let res = stream::run(
         tl.frames,
         stream::chunk_len(),
-        |_| states.next_state(),
+        |i| {
+            let st = states.next_state();
+            if i + 1 == tl.frames {
+                last = Some(st.clone());
+            }
+            st
+        },
         |st| video::prepare(format, w, h, frames.draw(&st)),
         |p| {
             enc.push(p)?;
@@ -307,6 +346,15 @@ pub fn render(tl: &Timeline, opts: &Options) -> Result<video::Written> {
             Ok(())
         },
     )
+    .and_then(|()| match last.filter(|_| opts.summary) {
+        // The closing summary: one picture held SUMMARY_SECS.
+        Some(last) => {
+            let sum = Summary::of(tl);
+            let still = video::prepare(format, w, h, frames.draw_summary(&last, &sum));
+            enc.push_held(still, u64::from(opts.fps * SUMMARY_SECS))
+        }
+        None => Ok(()),
+    })
     .and_then(|()| enc.finish());
     if let Some(b) = bar {
         b.finish_and_clear();
