@@ -3,6 +3,7 @@
 mod alerts;
 mod attack;
 mod cli;
+mod clickhouse;
 mod corpora;
 mod cowrie_fixtures;
 mod dropbear_fixtures;

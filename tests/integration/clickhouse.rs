@@ -1,0 +1,371 @@
+//! The ClickHouse store (`--db clickhouse://…`) against a real server: Debian's
+//! `clickhouse-server`, started here as a plain process with its config in a
+//! temp dir, on 127.0.0.1 and free ports. Skipped (with a note) when the
+//! binary is missing, unless `SSHMAP_TEST_CLICKHOUSE=1` (`.ci/run`), which
+//! makes a missing or failing server a failure.
+
+use std::fs;
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use sshmap::event::Event;
+use sshmap::store::{self, Filter, Location, Store};
+
+use crate::util::{fixture, run};
+
+/// The server binary: `clickhouse-server` (Debian) or `clickhouse server` (upstream single binary).
+fn server_binary() -> Option<(PathBuf, Vec<&'static str>)> {
+    let path = std::env::var_os("PATH")?;
+    for dir in
+        std::env::split_paths(&path).chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
+    {
+        let p = dir.join("clickhouse-server");
+        if p.is_file() {
+            return Some((p, vec![]));
+        }
+        let p = dir.join("clickhouse");
+        if p.is_file() {
+            return Some((p, vec!["server"]));
+        }
+    }
+    None
+}
+
+fn required() -> bool {
+    std::env::var("SSHMAP_TEST_CLICKHOUSE").is_ok_and(|v| v == "1")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running server; stopped (SIGKILL, by its id) and its files removed on drop.
+pub struct Server {
+    child: Child,
+    pub http_port: u16,
+    pub tcp_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts a server, or `None` (after a note) where there is none to start.
+    pub fn start(test: &str) -> Option<Server> {
+        Server::start_with(test, "")
+    }
+
+    /// `extra`: more config (e.g. `<remote_servers>`).
+    pub fn start_with(test: &str, extra: &str) -> Option<Server> {
+        let Some((bin, pre)) = server_binary() else {
+            assert!(
+                !required(),
+                "SSHMAP_TEST_CLICKHOUSE=1 but no clickhouse-server on PATH"
+            );
+            eprintln!("{test}: no clickhouse-server: skipped (apt-get install clickhouse-server; .ci/run does)");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        let http_port = free_port();
+        let tcp_port = free_port();
+        fs::write(
+            dir.path().join("config.xml"),
+            format!(
+                r#"<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><console>1</console></logger>
+  <http_port>{http_port}</http_port>
+  <tcp_port>{tcp_port}</tcp_port>
+  <listen_host>127.0.0.1</listen_host>
+  <path>{d}/data/</path>
+  <tmp_path>{d}/tmp/</tmp_path>
+  <user_files_path>{d}/user_files/</user_files_path>
+  <format_schema_path>{d}/format_schemas/</format_schema_path>
+  <mark_cache_size>5368709</mark_cache_size>
+  <uncompressed_cache_size>0</uncompressed_cache_size>
+  <users_config>users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <mlock_executable>false</mlock_executable>
+  {extra}
+</yandex>
+"#
+            ),
+        )
+        .unwrap();
+        fs::write(
+            dir.path().join("users.xml"),
+            r#"<?xml version="1.0"?>
+<yandex>
+  <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
+  <users><default><password></password><networks><ip>127.0.0.1</ip></networks>
+    <profile>default</profile><quota>default</quota></default></users>
+  <quotas><default></default></quotas>
+</yandex>
+"#,
+        )
+        .unwrap();
+        let log = fs::File::create(dir.path().join("server.log")).unwrap();
+        let child = Command::new(bin)
+            .args(pre)
+            .arg(format!("--config-file={d}/config.xml"))
+            .current_dir(dir.path())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start clickhouse-server");
+        let mut s = Server {
+            child,
+            http_port,
+            tcp_port,
+            _dir: dir,
+        };
+        let start = Instant::now();
+        loop {
+            if let Ok(r) = ureq::get(&format!("http://127.0.0.1:{http_port}/ping")).call() {
+                if r.status() == 200 {
+                    break;
+                }
+            }
+            if let Some(st) = s.child.try_wait().unwrap() {
+                panic!(
+                    "clickhouse-server exited ({st}): {}",
+                    fs::read_to_string(s._dir.path().join("server.log")).unwrap_or_default()
+                );
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "clickhouse-server did not answer within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        s.http_port = http_port;
+        Some(s)
+    }
+
+    pub fn url(&self, db: &str) -> String {
+        format!("clickhouse://127.0.0.1:{}/{db}", self.http_port)
+    }
+
+    /// Runs SQL over HTTP; the response text.
+    pub fn query(&self, sql: &str) -> String {
+        let mut r = ureq::post(&format!("http://127.0.0.1:{}/", self.http_port))
+            .send(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        r.body_mut().read_to_string().unwrap()
+    }
+}
+
+fn sample() -> String {
+    fs::read_to_string(fixture("sample/auth.log")).expect("sample log")
+}
+
+fn ok(out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "sshmap failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn ingest(db: &str, log: &Path) -> Output {
+    ok(run(&[
+        "ingest",
+        "--tz",
+        "UTC",
+        "--db",
+        db,
+        log.to_str().unwrap(),
+    ]))
+}
+
+fn stats(args: &[&str]) -> serde_json::Value {
+    let mut a = vec!["stats", "--json", "--tz", "UTC"];
+    a.extend_from_slice(args);
+    serde_json::from_slice(&ok(run(&a)).stdout).expect("json")
+}
+
+fn scan(s: &mut Box<dyn Store>, f: &Filter) -> Vec<Event> {
+    let mut v = Vec::new();
+    s.scan(f, &mut |e| v.push(e)).unwrap();
+    v
+}
+
+fn open(db: &str) -> Box<dyn Store> {
+    store::open(&Location::parse(Some(db)).unwrap()).expect("open")
+}
+
+/// The sample, split after `n` lines.
+fn split(text: &str, n: usize) -> (String, String) {
+    let mut a = String::new();
+    let mut b = String::new();
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        if i < n {
+            a.push_str(l)
+        } else {
+            b.push_str(l)
+        }
+    }
+    (a, b)
+}
+
+fn append(path: &Path, text: &str) {
+    fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+}
+
+#[test]
+fn clickhouse_answers_every_query_as_sqlite_and_stats_as_the_logs() {
+    let Some(srv) = Server::start("clickhouse_answers_every_query_as_sqlite") else {
+        return;
+    };
+    let ch = srv.url("diff");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    let (a, b) = split(&sample(), 600);
+    fs::write(&log, &a).unwrap();
+    let lite = dir.path().join("s.db");
+    let lite = lite.to_str().unwrap();
+    for db in [lite, ch.as_str()] {
+        ingest(db, &log);
+    }
+    // Appended lines replace the provisional events at the end (tombstones in ClickHouse).
+    append(&log, &b);
+    for db in [lite, ch.as_str()] {
+        ingest(db, &log);
+        let again = ingest(db, &log);
+        assert!(
+            String::from_utf8_lossy(&again.stderr).contains("+0 events"),
+            "{again:?}"
+        );
+    }
+    let mut s1 = open(lite);
+    let mut s2 = open(&ch);
+    assert_eq!(s2.backend(), "clickhouse");
+    let all = Filter::default();
+    let evs = scan(&mut s1, &all);
+    assert_eq!(evs.len(), 898);
+    assert_eq!(scan(&mut s2, &all), evs);
+    let mid = evs[evs.len() / 2].ts.micros;
+    let f = Filter {
+        from: Some(mid),
+        to: Some(mid + 3_600_000_000),
+        host: Some("web1".into()),
+    };
+    assert!(!scan(&mut s1, &f).is_empty());
+    assert_eq!(scan(&mut s2, &f), scan(&mut s1, &f));
+    assert_eq!(
+        s2.minute_country(0, i64::MAX).unwrap(),
+        s1.minute_country(0, i64::MAX).unwrap()
+    );
+    assert_eq!(
+        s2.hour_ip(0, i64::MAX).unwrap(),
+        s1.hour_ip(0, i64::MAX).unwrap()
+    );
+    assert_eq!(s2.sessions(&all).unwrap(), s1.sessions(&all).unwrap());
+    assert_eq!(s2.sessions(&f).unwrap(), s1.sessions(&f).unwrap());
+    assert_eq!(s2.logins(0, i64::MAX).unwrap().len(), {
+        let mut l = s1.logins(0, i64::MAX).unwrap();
+        l.sort();
+        l.dedup();
+        l.len()
+    });
+    let strip = |v: Vec<store::Checkpoint>| v.into_iter().map(|c| c.report()).collect::<Vec<_>>();
+    assert_eq!(
+        strip(s2.checkpoints().unwrap()),
+        strip(s1.checkpoints().unwrap())
+    );
+    // The views: stats --json and parse --db from ClickHouse equal the logs'.
+    assert_eq!(stats(&["--db", &ch]), stats(&[log.to_str().unwrap()]));
+    assert_eq!(stats(&["--db", &ch]), stats(&["--db", lite]));
+    let parse = |args: &[&str]| {
+        let mut a = vec!["parse", "--tz", "UTC"];
+        a.extend_from_slice(args);
+        ok(run(&a)).stdout
+    };
+    assert_eq!(parse(&["--db", &ch]), parse(&[log.to_str().unwrap()]));
+    assert_eq!(s2.prune(mid).unwrap(), s1.prune(mid).unwrap());
+    assert_eq!(s2.count().unwrap(), s1.count().unwrap());
+}
+
+/// `--keep`: final raw events before the cut go (as in SQLite), the rollups and sessions stay.
+#[test]
+fn clickhouse_retention_prunes_like_sqlite_and_keeps_rollups_and_sessions() {
+    let Some(srv) = Server::start("clickhouse_retention") else {
+        return;
+    };
+    let ch = srv.url("keep");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    crate::store::big_log(&log, 30);
+    let text = fs::read_to_string(&log).unwrap();
+    let (a, b) = split(&text, 20_000);
+    fs::write(&log, &a).unwrap();
+    let lite = dir.path().join("s.db");
+    let lite = lite.to_str().unwrap();
+    for db in [lite, ch.as_str()] {
+        ingest(db, &log);
+    }
+    let mut s1 = open(lite);
+    let mut s2 = open(&ch);
+    let all = Filter::default();
+    let total = s2.count().unwrap();
+    let rollups = s2.minute_country(0, i64::MAX).unwrap();
+    let hours = s2.hour_ip(0, i64::MAX).unwrap();
+    let sessions = s2.sessions(&all).unwrap();
+    assert_eq!(rollups, s1.minute_country(0, i64::MAX).unwrap());
+    // The log is dated in the past: a 1-hour retention keeps only the provisional tail.
+    for db in [lite, ch.as_str()] {
+        ok(run(&[
+            "ingest",
+            "--tz",
+            "UTC",
+            "--db",
+            db,
+            "--keep",
+            "1h",
+            log.to_str().unwrap(),
+        ]));
+    }
+    let kept = s2.count().unwrap();
+    assert!(kept > 0 && kept + 1000 < total, "{kept} of {total}");
+    assert_eq!(kept, s1.count().unwrap());
+    assert_eq!(scan(&mut s2, &all), scan(&mut s1, &all));
+    assert_eq!(s2.minute_country(0, i64::MAX).unwrap(), rollups);
+    assert_eq!(s2.hour_ip(0, i64::MAX).unwrap(), hours);
+    assert_eq!(s2.sessions(&all).unwrap(), sessions);
+    // More lines: the provisional tail is replaced, nothing is counted twice.
+    append(&log, &b);
+    for db in [lite, ch.as_str()] {
+        ingest(db, &log);
+    }
+    assert_eq!(scan(&mut s2, &all), scan(&mut s1, &all));
+    assert_eq!(
+        s2.minute_country(0, i64::MAX).unwrap(),
+        s1.minute_country(0, i64::MAX).unwrap()
+    );
+    assert_eq!(
+        s2.hour_ip(0, i64::MAX).unwrap(),
+        s1.hour_ip(0, i64::MAX).unwrap()
+    );
+    assert_eq!(s2.sessions(&all).unwrap(), s1.sessions(&all).unwrap());
+}
