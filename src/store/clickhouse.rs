@@ -1044,6 +1044,17 @@ impl ClickHouseStore {
     }
 }
 
+/// The tests' stand-in for a kill at the worst moment: with
+/// `SSHMAP_TEST_CLICKHOUSE_ABORT=N`, the process aborts after the events of
+/// its N-th commit are written and before that commit's checkpoint.
+fn abort_for_test() {
+    static COMMITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COMMITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    if std::env::var("SSHMAP_TEST_CLICKHOUSE_ABORT").is_ok_and(|v| v == n.to_string()) {
+        std::process::abort();
+    }
+}
+
 /// A session as written by one attempt.
 fn write_session(e: &mut Enc, input: u32, ver: u64, s: &Acc, deleted: bool) {
     e.i64(s.id);
@@ -1257,6 +1268,7 @@ impl Store for ClickHouseStore {
         // 2. Events and tombstones in one insert (the views sum both), then sessions.
         self.http
             .insert(&format!("events ({EVENT_COLUMNS})"), &rows.0)?;
+        abort_for_test();
         if let Some(t) = tracker.as_mut() {
             sess.extend(t.dirty().into_iter().map(|a| (a.clone(), false)));
         }

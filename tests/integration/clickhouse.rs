@@ -369,3 +369,178 @@ fn clickhouse_retention_prunes_like_sqlite_and_keeps_rollups_and_sessions() {
     );
     assert_eq!(s2.sessions(&all).unwrap(), s1.sessions(&all).unwrap());
 }
+
+impl Server {
+    /// The highest committed checkpoint version in `db`, 0 before there is one.
+    fn version(&self, db: &str) -> i64 {
+        let r = ureq::post(&format!("http://127.0.0.1:{}/", self.http_port))
+            .send(format!("SELECT max(version) FROM {db}.inputs FINAL"));
+        match r {
+            Ok(mut r) if r.status() == 200 => r
+                .body_mut()
+                .read_to_string()
+                .unwrap_or_default()
+                .trim()
+                .parse()
+                .unwrap_or(0),
+            _ => 0,
+        }
+    }
+}
+
+/// Everything a reader of `db` sees, compared with a clean SQLite ingest of the same log.
+fn assert_same_as(ch: &str, lite: &str) {
+    let mut s1 = open(lite);
+    let mut s2 = open(ch);
+    let all = Filter::default();
+    let got = scan(&mut s2, &all);
+    let want = scan(&mut s1, &all);
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "the resumed store differs from a clean run");
+    assert_eq!(s2.count().unwrap(), want.len() as u64);
+    assert_eq!(
+        s2.minute_country(0, i64::MAX).unwrap(),
+        s1.minute_country(0, i64::MAX).unwrap()
+    );
+    assert_eq!(
+        s2.hour_ip(0, i64::MAX).unwrap(),
+        s1.hour_ip(0, i64::MAX).unwrap()
+    );
+    assert_eq!(s2.sessions(&all).unwrap(), s1.sessions(&all).unwrap());
+    assert_eq!(stats(&["--db", ch]), stats(&["--db", lite]));
+}
+
+/// What a store shows between a kill and the next run: whole commits only
+/// (the rollups count exactly the events a scan gives).
+fn assert_consistent(ch: &str) -> usize {
+    let mut s = open(ch);
+    let evs = scan(&mut s, &Filter::default());
+    assert_eq!(s.count().unwrap(), evs.len() as u64);
+    let rolled: i64 = s
+        .minute_country(0, i64::MAX)
+        .unwrap()
+        .iter()
+        .map(|r| r.events)
+        .sum();
+    assert_eq!(
+        rolled,
+        evs.len() as i64,
+        "the rollups count a half-written commit"
+    );
+    evs.len()
+}
+
+/// The worst moment, deterministically: the process dies after a commit's
+/// events are in and before its checkpoint. Readers ignore those rows; the
+/// next run writes the commit again, and nothing is lost or doubled.
+#[test]
+fn clickhouse_death_between_events_and_checkpoint_loses_and_doubles_nothing() {
+    let Some(srv) = Server::start("clickhouse_death_between_events_and_checkpoint") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    crate::store::big_log(&log, 120); // ~13 MB: two commits
+    let lite = dir.path().join("clean.db");
+    let lite = lite.to_str().unwrap();
+    ingest(lite, &log);
+    for (round, at) in ["1", "2"].into_iter().enumerate() {
+        let ch = srv.url(&format!("abort{round}"));
+        let out = crate::util::sshmap()
+            .args([
+                "ingest",
+                "-q",
+                "--tz",
+                "UTC",
+                "--db",
+                &ch,
+                log.to_str().unwrap(),
+            ])
+            .env("SSHMAP_TEST_CLICKHOUSE_ABORT", at)
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "the ingest was to abort at commit {at}"
+        );
+        let seen = assert_consistent(&ch);
+        if at == "1" {
+            assert_eq!(seen, 0, "the aborted first commit is visible");
+        } else {
+            assert!(seen > 0);
+        }
+        // A second abort of the retried commit: two aborted attempts of one version.
+        if at == "1" {
+            let out = crate::util::sshmap()
+                .args([
+                    "ingest",
+                    "-q",
+                    "--tz",
+                    "UTC",
+                    "--db",
+                    &ch,
+                    log.to_str().unwrap(),
+                ])
+                .env("SSHMAP_TEST_CLICKHOUSE_ABORT", "1")
+                .output()
+                .unwrap();
+            assert!(!out.status.success());
+            assert_eq!(assert_consistent(&ch), 0);
+        }
+        ingest(&ch, &log);
+        assert_same_as(&ch, lite);
+    }
+}
+
+/// The same SIGKILL loop as SQLite's and PostgreSQL's (tests/integration/store.rs).
+#[test]
+fn clickhouse_sigkill_in_the_middle_of_a_large_file_then_ingest_again_equals_a_clean_run() {
+    let Some(srv) = Server::start("clickhouse_sigkill") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    crate::store::big_log(&log, 300); // ~33 MB, ~300k lines: several commits
+    let lite = dir.path().join("clean.db");
+    let lite = lite.to_str().unwrap();
+    ingest(lite, &log);
+    for (round, delay_ms) in [0u64, 150, 400].into_iter().enumerate() {
+        let name = format!("killed{round}");
+        let ch = srv.url(&name);
+        let mut child = crate::util::sshmap()
+            .args([
+                "ingest",
+                "-q",
+                "--tz",
+                "UTC",
+                "--db",
+                &ch,
+                log.to_str().unwrap(),
+            ])
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while srv.version(&name) < 1 {
+            assert!(start.elapsed() < Duration::from_secs(120), "no commit seen");
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "ingest finished before it could be killed"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ingest finished before it could be killed"
+        );
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let partial = assert_consistent(&ch);
+        assert!(
+            partial < 300 * 898,
+            "the kill came too late to test anything"
+        );
+        ingest(&ch, &log);
+        assert_same_as(&ch, lite);
+    }
+}
