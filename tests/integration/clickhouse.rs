@@ -544,3 +544,68 @@ fn clickhouse_sigkill_in_the_middle_of_a_large_file_then_ingest_again_equals_a_c
         assert_same_as(&ch, lite);
     }
 }
+
+/// Live fan-out without LISTEN/NOTIFY: two `serve` instances on one ClickHouse
+/// each show the other's events (polled), once.
+#[test]
+fn two_serve_instances_on_one_clickhouse_each_show_all_events() {
+    use crate::serve::{cfg, http, line, read_sse, TOKEN};
+    use sshmap::serve::ServeConfig;
+    let Some(srv) = Server::start("two_serve_instances_on_one_clickhouse") else {
+        return;
+    };
+    let url = srv.url("fanout");
+    let a = crate::serve::Server::start(ServeConfig {
+        db: Some(url.clone()),
+        instance: "a".into(),
+        ..cfg()
+    });
+    let b = crate::serve::Server::start(ServeConfig {
+        db: Some(url),
+        instance: "b".into(),
+        ..cfg()
+    });
+    let (mut sa, _) = a.stream();
+    let (mut sb, _) = b.stream();
+    for (s, ip) in [(&a, "203.0.113.60"), (&b, "203.0.113.61")] {
+        let body = line(
+            60,
+            &format!("Failed password for root from {ip} port 1 ssh2"),
+        );
+        let resp = http(
+            s.addr,
+            "POST",
+            "/api/ingest",
+            &[("Authorization", &format!("Bearer {TOKEN}"))],
+            body.as_bytes(),
+        );
+        assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    }
+    let both = |t: &str| t.contains("203.0.113.60") && t.contains("203.0.113.61");
+    let got_a = read_sse(&mut sa, both, Duration::from_secs(10));
+    let got_b = read_sse(&mut sb, both, Duration::from_secs(10));
+    assert!(
+        got_a.contains("203.0.113.61"),
+        "A did not get B's event: {got_a}"
+    );
+    assert!(
+        got_b.contains("203.0.113.60"),
+        "B did not get A's event: {got_b}"
+    );
+    // Later polls do not show an event again.
+    std::thread::sleep(Duration::from_millis(2500));
+    let more_a = read_sse(&mut sa, |_| false, Duration::from_millis(500));
+    let all_a = format!("{got_a}{more_a}");
+    assert_eq!(
+        all_a.matches("203.0.113.60").count(),
+        1,
+        "shown twice: {all_a}"
+    );
+    assert_eq!(
+        all_a.matches("203.0.113.61").count(),
+        1,
+        "shown twice: {all_a}"
+    );
+    a.stop();
+    b.stop();
+}
