@@ -92,7 +92,8 @@ const RETRY_BITS: u32 = 16;
 /// Ids are assigned from the fingerprint into `1..=ID_SPACE` (`id << 40` stays positive).
 const ID_SPACE: i64 = (1 << 22) - 1;
 
-const DDL: &[&str] = &[
+/// Tables on the server the URL names.
+const CORE_DDL: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS sshmap_schema (version Int64) ENGINE = TinyLog",
     "CREATE TABLE IF NOT EXISTS inputs (
         fingerprint Int64, id Int64, seq UInt64, created Int64, name String, dev UInt64, ino UInt64,
@@ -103,7 +104,17 @@ const DDL: &[&str] = &[
         lines UInt64, other_programs UInt64, malformed UInt64, too_long UInt64, events UInt64,
         pending UInt64, aborted Array(UInt64)
     ) ENGINE = ReplacingMergeTree(seq) ORDER BY fingerprint",
-    "CREATE TABLE IF NOT EXISTS events (
+    "CREATE TABLE IF NOT EXISTS sessions (
+        id Int64, input UInt32, ver UInt64, deleted UInt8, host Nullable(String), pid Nullable(Int64),
+        ip Nullable(String), users Nullable(String), attempts Int64, outcome String,
+        first_seen Int64, last_seen Int64
+    ) ENGINE = MergeTree PARTITION BY toYYYYMM(toDateTime(intDiv(first_seen, 1000000))) ORDER BY (id, ver)",
+];
+
+/// The events and their rollups: on the server the URL names, or with
+/// `?cluster=` on every node as `…_local` tables (`{ev}`, `{rm}`, `{rh}`).
+const DATA_DDL: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS {ev} (
         input UInt32, ver UInt64, sign Int8,
         id Int64, ts Int64, ts_offset Int32, host Nullable(String), program String, pid Nullable(Int64),
         kind String, method Nullable(String), username Nullable(String), invalid_user UInt8,
@@ -112,28 +123,30 @@ const DDL: &[&str] = &[
         lat Nullable(Float64), lon Nullable(Float64), asn Nullable(Int64), org Nullable(String),
         geo_precision Nullable(String), scope Nullable(String), src String, session Nullable(Int64)
     ) ENGINE = MergeTree PARTITION BY toYYYYMMDD(toDateTime(intDiv(ts, 1000000))) ORDER BY (ts, id)",
-    "CREATE TABLE IF NOT EXISTS rollup_minute (
+    "CREATE TABLE IF NOT EXISTS {rm} (
         minute Int64, country String, kind String, input UInt32, ver UInt64, events Int64, attempts Int64
     ) ENGINE = SummingMergeTree((events, attempts)) PARTITION BY toYYYYMM(toDateTime(minute))
       ORDER BY (minute, country, kind, input, ver)",
-    "CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_minute_mv TO rollup_minute AS
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS {rm}_mv TO {rm} AS
         SELECT (intDiv(ts, toInt64(60000000)) - (ts % toInt64(60000000) < 0)) * 60 AS minute, ifNull(country, '') AS country,
                kind, input, ver, sum(toInt64(sign)) AS events, sum(sign * attempts) AS attempts
-        FROM events GROUP BY minute, country, kind, input, ver",
-    "CREATE TABLE IF NOT EXISTS rollup_hour_ip (
+        FROM {ev} GROUP BY minute, country, kind, input, ver",
+    "CREATE TABLE IF NOT EXISTS {rh} (
         ip String, hour Int64, country String, input UInt32, ver UInt64, events Int64, attempts Int64
     ) ENGINE = SummingMergeTree((events, attempts)) PARTITION BY toYYYYMM(toDateTime(hour))
       ORDER BY (ip, hour, country, input, ver)",
-    "CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_hour_ip_mv TO rollup_hour_ip AS
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS {rh}_mv TO {rh} AS
         SELECT ip, (intDiv(ts, toInt64(3600000000)) - (ts % toInt64(3600000000) < 0)) * 3600 AS hour,
                ifNull(country, '') AS country, input, ver,
                sum(toInt64(sign)) AS events, sum(sign * attempts) AS attempts
-        FROM events WHERE ip != '' GROUP BY ip, hour, country, input, ver",
-    "CREATE TABLE IF NOT EXISTS sessions (
-        id Int64, input UInt32, ver UInt64, deleted UInt8, host Nullable(String), pid Nullable(Int64),
-        ip Nullable(String), users Nullable(String), attempts Int64, outcome String,
-        first_seen Int64, last_seen Int64
-    ) ENGINE = MergeTree PARTITION BY toYYYYMM(toDateTime(intDiv(first_seen, 1000000))) ORDER BY (id, ver)",
+        FROM {ev} WHERE ip != '' GROUP BY ip, hour, country, input, ver",
+];
+
+/// The names the data tables get on each node of a cluster.
+const LOCAL: [(&str, &str); 3] = [
+    ("{ev}", "events_local"),
+    ("{rm}", "rollup_minute_local"),
+    ("{rh}", "rollup_hour_ip_local"),
 ];
 
 /// The columns of `events` an insert writes, in [`write_event`] order.
@@ -162,6 +175,12 @@ pub struct Url {
     pub database: String,
     pub user: Option<String>,
     pub password: Option<String>,
+    /// `?cluster=NAME`: events and rollups in `Distributed` tables over the
+    /// cluster's shards (`remote_servers` in the servers' config).
+    pub cluster: Option<String>,
+    /// `&nodes=HOST:PORT,…`: every shard's HTTP address, where sshmap creates
+    /// the local tables and runs `--keep`'s deletes (`ON CLUSTER` needs ZooKeeper).
+    pub nodes: Vec<String>,
 }
 
 impl Url {
@@ -169,6 +188,40 @@ impl Url {
     pub fn parse(url: &str) -> Result<Url> {
         let bad = || StoreError::BadUrl(redact(url));
         let rest = url.strip_prefix("clickhouse://").ok_or_else(bad)?;
+        let (rest, params) = match rest.split_once('?') {
+            Some((r, p)) => (r, p),
+            None => (rest, ""),
+        };
+        let mut cluster = None;
+        let mut nodes = Vec::new();
+        let name_ok =
+            |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        let host_ok = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
+        };
+        for kv in params.split('&').filter(|k| !k.is_empty()) {
+            match kv.split_once('=') {
+                Some(("cluster", v)) if name_ok(v) => cluster = Some(v.to_string()),
+                Some(("nodes", v)) => {
+                    for n in v.split(',') {
+                        if !host_ok(n) {
+                            return Err(bad());
+                        }
+                        nodes.push(if n.contains(':') {
+                            n.to_string()
+                        } else {
+                            format!("{n}:8123")
+                        });
+                    }
+                }
+                _ => return Err(bad()),
+            }
+        }
+        if cluster.is_some() != !nodes.is_empty() {
+            return Err(bad());
+        }
         let (auth, rest) = match rest.rfind('@') {
             Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
             None => (None, rest),
@@ -204,6 +257,8 @@ impl Url {
             database: db.to_string(),
             user,
             password,
+            cluster,
+            nodes: nodes.into_iter().map(|n| format!("http://{n}/")).collect(),
         })
     }
 }
@@ -257,7 +312,22 @@ impl Http {
         data: Option<&[u8]>,
         bare: bool,
     ) -> Result<ureq::BodyReader<'static>> {
-        let mut req = self.agent.post(&self.url.base);
+        self.request_to(&self.url.base, sql, data, bare)
+    }
+
+    /// [`Http::request`] to one node of the cluster (`base`: `http://HOST:PORT/`).
+    fn request_to(
+        &self,
+        base: &str,
+        sql: &str,
+        data: Option<&[u8]>,
+        bare: bool,
+    ) -> Result<ureq::BodyReader<'static>> {
+        let mut req = self.agent.post(base);
+        if self.url.cluster.is_some() {
+            // An insert into a Distributed table returns once every shard has its rows.
+            req = req.query("insert_distributed_sync", "1");
+        }
         if !bare {
             req = req.query("database", &self.url.database);
         }
@@ -291,9 +361,26 @@ impl Http {
     }
 
     fn execute(&self, sql: &str) -> Result<()> {
-        let mut r = self.request(sql, None, false)?;
+        self.execute_on(&self.url.base, sql)
+    }
+
+    fn execute_on(&self, base: &str, sql: &str) -> Result<()> {
+        let mut r = self.request_to(base, sql, None, false)?;
         io::copy(&mut r, &mut io::sink())?;
         Ok(())
+    }
+
+    /// Where the events physically are: `(base URL, events table)` of each node.
+    fn event_tables(&self) -> Vec<(String, &'static str)> {
+        if self.url.cluster.is_some() {
+            self.url
+                .nodes
+                .iter()
+                .map(|n| (n.clone(), "events_local"))
+                .collect()
+        } else {
+            vec![(self.url.base.clone(), "events")]
+        }
     }
 
     fn insert(&self, table_cols: &str, data: &[u8]) -> Result<()> {
@@ -821,8 +908,48 @@ impl ClickHouseStore {
             true,
         )?
         .read_to_end(&mut Vec::new())?;
-        for sql in DDL {
+        for sql in CORE_DDL {
             http.execute(sql)?;
+        }
+        match &http.url.cluster {
+            None => {
+                for sql in DATA_DDL {
+                    http.execute(
+                        &sql.replace("{ev}", "events")
+                            .replace("{rm}", "rollup_minute")
+                            .replace("{rh}", "rollup_hour_ip"),
+                    )?;
+                }
+            }
+            Some(cluster) => {
+                for node in &http.url.nodes {
+                    http.request_to(
+                        node,
+                        &format!("CREATE DATABASE IF NOT EXISTS {}", http.url.database),
+                        None,
+                        true,
+                    )?
+                    .read_to_end(&mut Vec::new())?;
+                    for sql in DATA_DDL {
+                        let mut sql = sql.to_string();
+                        for (k, v) in LOCAL {
+                            sql = sql.replace(k, v);
+                        }
+                        http.execute_on(node, &sql)?;
+                    }
+                }
+                let db = &http.url.database;
+                for (table, local, key) in [
+                    ("events", "events_local", ", intHash64(id)"),
+                    ("rollup_minute", "rollup_minute_local", ""),
+                    ("rollup_hour_ip", "rollup_hour_ip_local", ""),
+                ] {
+                    http.execute(&format!(
+                        "CREATE TABLE IF NOT EXISTS {table} AS {local}
+                         ENGINE = Distributed({cluster}, {db}, {local}{key})"
+                    ))?;
+                }
+            }
         }
         let found: i64 = http
             .text("SELECT max(version) FROM sshmap_schema")?
@@ -1018,19 +1145,19 @@ impl ClickHouseStore {
     }
 
     /// Waits until the mutations of `table` are done.
-    fn wait_mutations(&self, table: &str) -> Result<()> {
+    fn wait_mutations(&self, node: &str, table: &str) -> Result<()> {
         let start = std::time::Instant::now();
         loop {
-            let n: u64 = self
-                .http
-                .text(&format!(
-                    "SELECT count() FROM system.mutations WHERE database = {} AND table = {} AND is_done = 0",
+            let mut text = String::new();
+            self.http
+                .request_to(node, &format!(
+                    "SELECT count() FROM system.mutations WHERE database = {} AND table = {} AND is_done = 0 \
+                     FORMAT TabSeparated",
                     quote(&self.http.url.database),
                     quote(table)
-                ))?
-                .trim()
-                .parse()
-                .unwrap_or(0);
+                ), None, false)?
+                .read_to_string(&mut text)?;
+            let n: u64 = text.trim().parse().unwrap_or(0);
             if n == 0 {
                 return Ok(());
             }
@@ -1423,9 +1550,11 @@ impl Store for ClickHouseStore {
                 join(open.iter().map(|s| s.to_string()))
             );
         }
-        self.http
-            .execute(&format!("ALTER TABLE events DELETE WHERE {cond}"))?;
-        self.wait_mutations("events")?;
+        for (node, table) in self.http.event_tables() {
+            self.http
+                .execute_on(&node, &format!("ALTER TABLE {table} DELETE WHERE {cond}"))?;
+            self.wait_mutations(&node, table)?;
+        }
         Ok(before_n.saturating_sub(self.count()?))
     }
 
@@ -1485,6 +1614,13 @@ mod tests {
         assert!(Url::parse("clickhouse://h/db;DROP").is_err());
         assert!(Url::parse("clickhouse://h?x/db").is_err());
         assert!(Url::parse("clickhouse:///db").is_err());
+        let c = Url::parse("clickhouse://a:8123/db?cluster=fleet&nodes=a:8123,b").unwrap();
+        assert_eq!(c.cluster.as_deref(), Some("fleet"));
+        assert_eq!(c.nodes, ["http://a:8123/", "http://b:8123/"]);
+        // A cluster needs its nodes (where the local tables are made), and the reverse.
+        assert!(Url::parse("clickhouse://a/db?cluster=fleet").is_err());
+        assert!(Url::parse("clickhouse://a/db?nodes=a").is_err());
+        assert!(Url::parse("clickhouse://a/db?cluster=x;y&nodes=a").is_err());
     }
 
     #[test]

@@ -69,6 +69,10 @@ impl Server {
 
     /// `extra`: more config (e.g. `<remote_servers>`).
     pub fn start_with(test: &str, extra: &str) -> Option<Server> {
+        Server::start_on(test, free_port(), free_port(), extra)
+    }
+
+    pub fn start_on(test: &str, http_port: u16, tcp_port: u16, extra: &str) -> Option<Server> {
         let Some((bin, pre)) = server_binary() else {
             assert!(
                 !required(),
@@ -79,8 +83,6 @@ impl Server {
         };
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display();
-        let http_port = free_port();
-        let tcp_port = free_port();
         fs::write(
             dir.path().join("config.xml"),
             format!(
@@ -608,4 +610,65 @@ fn two_serve_instances_on_one_clickhouse_each_show_all_events() {
     );
     a.stop();
     b.stop();
+}
+
+/// A cluster: two server processes as two shards, events and rollups in
+/// `Distributed` tables, written and read through sshmap; every view equals SQLite's.
+#[test]
+fn two_shard_cluster_answers_as_sqlite() {
+    let ports: Vec<(u16, u16)> = (0..2).map(|_| (free_port(), free_port())).collect();
+    let shards: String = ports
+        .iter()
+        .map(|(_, tcp)| {
+            format!("<shard><replica><host>127.0.0.1</host><port>{tcp}</port></replica></shard>")
+        })
+        .collect();
+    let extra = format!("<remote_servers><fleet>{shards}</fleet></remote_servers>");
+    let Some(s1) = Server::start_on("two_shard_cluster", ports[0].0, ports[0].1, &extra) else {
+        return;
+    };
+    let s2 = Server::start_on("two_shard_cluster", ports[1].0, ports[1].1, &extra).unwrap();
+    let ch = format!(
+        "clickhouse://127.0.0.1:{}/fleet?cluster=fleet&nodes=127.0.0.1:{},127.0.0.1:{}",
+        s1.http_port, s1.http_port, s2.http_port
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    let (a, b) = split(&sample(), 600);
+    fs::write(&log, &a).unwrap();
+    let lite = dir.path().join("s.db");
+    let lite = lite.to_str().unwrap();
+    for db in [lite, ch.as_str()] {
+        ingest(db, &log);
+    }
+    append(&log, &b);
+    for db in [lite, ch.as_str()] {
+        ingest(db, &log);
+    }
+    // Both shards hold events.
+    for s in [&s1, &s2] {
+        let n: u64 = s
+            .query("SELECT count() FROM fleet.events_local")
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(n > 100, "a shard holds {n} rows");
+    }
+    let mut c = open(&ch);
+    let mut l = open(lite);
+    let all = Filter::default();
+    assert_eq!(scan(&mut c, &all), scan(&mut l, &all));
+    assert_eq!(
+        c.minute_country(0, i64::MAX).unwrap(),
+        l.minute_country(0, i64::MAX).unwrap()
+    );
+    assert_eq!(
+        c.hour_ip(0, i64::MAX).unwrap(),
+        l.hour_ip(0, i64::MAX).unwrap()
+    );
+    assert_eq!(c.sessions(&all).unwrap(), l.sessions(&all).unwrap());
+    assert_eq!(stats(&["--db", &ch]), stats(&[log.to_str().unwrap()]));
+    let mid = scan(&mut l, &all)[400].ts.micros;
+    assert_eq!(c.prune(mid).unwrap(), l.prune(mid).unwrap());
+    assert_eq!(c.count().unwrap(), l.count().unwrap());
 }
