@@ -50,7 +50,6 @@ fn free_port() -> u16 {
 pub struct Server {
     child: Child,
     pub http_port: u16,
-    pub tcp_port: u16,
     _dir: tempfile::TempDir,
 }
 
@@ -133,7 +132,6 @@ impl Server {
         let mut s = Server {
             child,
             http_port,
-            tcp_port,
             _dir: dir,
         };
         let start = Instant::now();
@@ -671,4 +669,36 @@ fn two_shard_cluster_answers_as_sqlite() {
     let mid = scan(&mut l, &all)[400].ts.micros;
     assert_eq!(c.prune(mid).unwrap(), l.prune(mid).unwrap());
     assert_eq!(c.count().unwrap(), l.count().unwrap());
+}
+
+/// The flow's differential test (tests/integration/flow.rs) on ClickHouse:
+/// a generated hostile log ingested in appended chunks across a rotation, then
+/// `parse --db clickhouse://…`, gives the events `parse` gives on the files.
+#[test]
+fn flow_ingest_in_chunks_then_parse_db_on_clickhouse_equals_parse() {
+    use proptest::test_runner::{Config, TestRunner};
+    let Some(srv) = Server::start("flow_ingest_in_chunks_then_parse_db_on_clickhouse") else {
+        return;
+    };
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let mut runner = TestRunner::new(Config {
+        cases: crate::flow::cases(),
+        max_shrink_iters: 16,
+        ..Config::default()
+    });
+    runner
+        .run(&crate::flow::log(), |log| {
+            let k = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let db = srv.url(&format!("flow{k}"));
+            let dir = tempfile::tempdir().unwrap();
+            let (a, b) = crate::flow::lines_of(&log, crate::flow::now_secs() - 3600);
+            let (parsed, stored) = crate::flow::batch_paths(dir.path(), &a, &b, Some(&db));
+            proptest::prop_assert_eq!(
+                crate::flow::sorted(stored),
+                crate::flow::sorted(parsed),
+                "ingest into ClickHouse (chunks, rotation) then parse --db"
+            );
+            Ok(())
+        })
+        .unwrap();
 }
