@@ -324,6 +324,8 @@ impl Http {
         bare: bool,
     ) -> Result<ureq::BodyReader<'static>> {
         let mut req = self.agent.post(base);
+        // A scan sorts all it reads: past 1 GB, on disk rather than out of memory.
+        req = req.query("max_bytes_before_external_sort", "1000000000");
         if self.url.cluster.is_some() {
             // An insert into a Distributed table returns once every shard has its rows.
             req = req.query("insert_distributed_sync", "1");
@@ -341,8 +343,12 @@ impl Http {
             Some(d) => req.query("query", sql).send(d),
             None => req.send(sql.as_bytes()),
         };
-        let res = res.map_err(|e| StoreError::Connect {
-            url: self.shown.clone(),
+        let res = res.map_err(|e| StoreError::ConnectClickHouse {
+            url: if base == self.url.base {
+                self.shown.clone()
+            } else {
+                base.to_string()
+            },
             detail: e.to_string(),
         })?;
         let status = res.status();

@@ -68,6 +68,8 @@ pub enum StoreError {
     TooNew { found: i64, known: i64 },
     #[error("cannot connect to PostgreSQL at {url}: {detail}; check that the server runs and the URL (user, password, database) is right")]
     Connect { url: String, detail: String },
+    #[error("cannot reach ClickHouse at {url}: {detail}; check that the server runs and that the URL (host, HTTP port — 8123 by default —, user, password) is right")]
+    ConnectClickHouse { url: String, detail: String },
     #[error("ClickHouse: {0}")]
     ClickHouse(String),
     #[error("SQLite: {0}")]

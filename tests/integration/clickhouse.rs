@@ -702,3 +702,91 @@ fn flow_ingest_in_chunks_then_parse_db_on_clickhouse_equals_parse() {
         })
         .unwrap();
 }
+
+/// Bad `--db` values and an unreachable server: a clear error, no panic (no server needed).
+#[test]
+fn clickhouse_bad_url_or_no_server_is_a_clear_error() {
+    let port = free_port(); // nothing listens there
+    let url = format!("clickhouse://u:secret@127.0.0.1:{port}/db");
+    let out = run(&["stats", "--db", &url]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("cannot reach ClickHouse"), "{err}");
+    assert!(
+        !err.contains("secret") && !err.contains("panicked"),
+        "{err}"
+    );
+    for bad in [
+        "clickhouse://h/db;DROP TABLE x",
+        "clickhouse:///db",
+        "clickhouse://h/db?cluster=c",
+        "clickhouse://h/db?what=1",
+    ] {
+        let out = run(&["stats", "--db", bad]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(err.contains("unsupported URL"), "{bad}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+/// Many collectors at once: three processes ingest three different logs into
+/// one ClickHouse at the same time; the store equals SQLite's of the three.
+#[test]
+fn clickhouse_three_collectors_at_once_equal_sqlite() {
+    let Some(srv) = Server::start("clickhouse_three_collectors_at_once") else {
+        return;
+    };
+    let ch = srv.url("collectors");
+    let dir = tempfile::tempdir().unwrap();
+    let text = sample();
+    let logs: Vec<PathBuf> = (0..3)
+        .map(|k| {
+            let p = dir.path().join(format!("host{k}.log"));
+            // Each collector's own host name: three inputs.
+            fs::write(&p, text.replace(" web1 ", &format!(" web1-{k} "))).unwrap();
+            p
+        })
+        .collect();
+    let kids: Vec<_> = logs
+        .iter()
+        .map(|p| {
+            crate::util::sshmap()
+                .args([
+                    "ingest",
+                    "-q",
+                    "--tz",
+                    "UTC",
+                    "--db",
+                    &ch,
+                    p.to_str().unwrap(),
+                ])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut k in kids {
+        assert!(k.wait().unwrap().success());
+    }
+    let lite = dir.path().join("s.db");
+    let lite = lite.to_str().unwrap();
+    for p in &logs {
+        ingest(lite, p);
+    }
+    let mut c = open(&ch);
+    let mut l = open(lite);
+    let all = Filter::default();
+    let (mut got, mut want) = (scan(&mut c, &all), scan(&mut l, &all));
+    assert_eq!(got.len(), 3 * 898);
+    // Inputs are numbered in the order they were claimed, which the race decides.
+    let key = |e: &Event| (e.src.input.to_string(), e.src.line);
+    got.sort_by_key(key);
+    want.sort_by_key(key);
+    assert!(got == want);
+    assert_eq!(
+        c.minute_country(0, i64::MAX).unwrap(),
+        l.minute_country(0, i64::MAX).unwrap()
+    );
+    assert_eq!(c.sessions(&all).unwrap(), l.sessions(&all).unwrap());
+    assert_eq!(c.checkpoints().unwrap().len(), 3);
+}
