@@ -88,7 +88,7 @@ for day in range(1, n + 1):
     if not os.path.exists(p):
         open(p, 'wb').write(src.replace(b'Nov 22 ', b'Nov %2d ' % day))
 PY
-psql -q "$PG/postgres" -c 'CREATE DATABASE sshmap_fleet OWNER sshmap' 2>/dev/null || true
+su postgres -c 'createdb -O sshmap sshmap_fleet' 2>/dev/null || true
 psql -q "$PGF" -c "$DROP" 2>/dev/null
 chq "DROP DATABASE IF EXISTS $CHDB"
 echo "== fleet postgres, $DAYS days: $(uptime)"

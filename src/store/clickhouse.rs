@@ -219,7 +219,7 @@ impl Url {
                 _ => return Err(bad()),
             }
         }
-        if cluster.is_some() != !nodes.is_empty() {
+        if cluster.is_some() == nodes.is_empty() {
             return Err(bad());
         }
         let (auth, rest) = match rest.rfind('@') {
@@ -1087,7 +1087,12 @@ impl ClickHouseStore {
         let mut all: std::collections::BTreeMap<i64, Acc> = self
             .session_rows(
                 committed,
-                &format!("input = {input}"),
+                // The primary key's range (ids start with the input).
+                &format!(
+                    "id >= {} AND id < {}",
+                    super::event_id(input, 0),
+                    super::event_id(input + 1, 0)
+                ),
                 &format!("argMax(last_seen, ver) >= {floor}"),
             )?
             .into_iter()
@@ -1365,7 +1370,7 @@ impl Store for ClickHouseStore {
                 let old: FxHashMap<i64, Acc> = self
                     .session_rows(
                         &committed,
-                        &format!("input = {input} AND id IN ({list})"),
+                        &format!("id >= {first} AND id < {hi} AND id IN ({list})"),
                         "1",
                     )?
                     .into_iter()
