@@ -790,3 +790,46 @@ fn clickhouse_three_collectors_at_once_equal_sqlite() {
     assert_eq!(c.sessions(&all).unwrap(), l.sessions(&all).unwrap());
     assert_eq!(c.checkpoints().unwrap().len(), 3);
 }
+
+/// Every other view answers from ClickHouse as from SQLite: the map, the
+/// charts (from the rollups and from raw events) and the report, byte for byte.
+#[test]
+fn maps_charts_and_the_report_from_clickhouse_equal_sqlite() {
+    let Some(srv) = Server::start("maps_charts_and_the_report_from_clickhouse") else {
+        return;
+    };
+    let ch = srv.url("views");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    fs::write(&log, sample()).unwrap();
+    let lite = dir.path().join("s.db");
+    let lite = lite.to_str().unwrap();
+    for db in [lite, ch.as_str()] {
+        ingest(db, &log);
+    }
+    let views: &[&[&str]] = &[
+        &["map", "--tz", "UTC"],
+        &["map", "--tz", "UTC", "--points", "--home", "48.85,2.35"],
+        &["chart", "--tz", "UTC", "--by", "country"],
+        &["chart", "--tz", "UTC", "--by", "hour"],
+        &["chart", "--tz", "UTC", "--by", "ip"],
+        &["chart", "--tz", "UTC", "--by", "user"],
+        &["report", "--tz", "UTC"],
+    ];
+    for (k, view) in views.iter().enumerate() {
+        let ext = if view[0] == "report" { "html" } else { "svg" };
+        let mut outs = Vec::new();
+        for (name, db) in [("lite", lite), ("ch", ch.as_str())] {
+            let out = dir.path().join(format!("{k}-{name}.{ext}"));
+            let mut args = view.to_vec();
+            args.extend(["--db", db, "-o", out.to_str().unwrap()]);
+            ok(run(&args));
+            outs.push(fs::read(&out).unwrap());
+        }
+        assert!(outs[0].len() > 1000, "{view:?}");
+        assert!(
+            outs[0] == outs[1],
+            "{view:?}: ClickHouse differs from SQLite"
+        );
+    }
+}
