@@ -5,11 +5,11 @@
 //! conversion, palette quantisation — the costly part), and a sequential
 //! [`Encoder::push`] that must see frames in order.
 
-pub mod gif;
+pub(crate) mod gif;
 #[cfg(any(feature = "mp4", feature = "mp4-cisco-openh264"))]
-pub mod mp4;
+pub(crate) mod mp4;
 #[cfg(any(feature = "mp4", feature = "mp4-cisco-openh264"))]
-pub mod mp4mux;
+pub(crate) mod mp4mux;
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -130,6 +130,23 @@ impl Encoder {
             #[cfg(any(feature = "mp4", feature = "mp4-cisco-openh264"))]
             (Encoder::Mp4(e), Prepared::Yuv(y)) => e.push(&y),
             (Encoder::Gif(e), Prepared::Gif(f)) => e.push(f),
+            #[allow(unreachable_patterns)] // a GIF-only build has one pair
+            _ => bail!("internal error: frame prepared for another format"),
+        }
+    }
+
+    /// `frame` shown for `frames` frames: repeated in an MP4 (identical frames
+    /// cost H.264 next to nothing), one frame with the summed delay in a GIF.
+    pub fn push_held(&mut self, frame: Prepared, frames: u64) -> Result<()> {
+        match (self, frame) {
+            #[cfg(any(feature = "mp4", feature = "mp4-cisco-openh264"))]
+            (Encoder::Mp4(e), Prepared::Yuv(y)) => {
+                for _ in 0..frames.max(1) {
+                    e.push(&y)?;
+                }
+                Ok(())
+            }
+            (Encoder::Gif(e), Prepared::Gif(f)) => e.push_held(f, frames),
             #[allow(unreachable_patterns)] // a GIF-only build has one pair
             _ => bail!("internal error: frame prepared for another format"),
         }
