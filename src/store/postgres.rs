@@ -286,7 +286,8 @@ fn fetch_sessions(tx: &mut Transaction<'_>, t: &mut Tracker, events: &[Event]) -
             None => bare.push(i64::from(*pid)),
         }
     }
-    const COLS: &str = "s.id, s.host, s.pid, s.ip, s.users, s.attempts, s.outcome, s.first_seen, s.last_seen";
+    const COLS: &str =
+        "s.id, s.host, s.pid, s.ip, s.users, s.attempts, s.outcome, s.first_seen, s.last_seen";
     let mut rows = tx.query(
         &format!(
             "SELECT {COLS} FROM unnest($1::bigint[], $2::text[]) AS k(pid, host) CROSS JOIN LATERAL

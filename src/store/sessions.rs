@@ -405,7 +405,8 @@ impl Tracker {
             }
         }
         let next = Tracker::floor_for(min_secs);
-        if self.stored_until >= self.floor && next > self.stored_until {
+        // (`i64::MAX`: a commit without events says nothing of the time.)
+        if self.stored_until >= self.floor && next > self.stored_until && min_secs < i64::MAX {
             // Every stored session that `open` may lack ended before `next`:
             // none can continue from now on, and no more look-ups are needed.
             // (Sessions in `open` that ended earlier stay until an eviction;
@@ -634,7 +635,11 @@ mod tests {
         assert_eq!(t.wanted(&[event(10_000, None, Some(5))]).len(), 1);
         let later = 9_000 + GAP + MARGIN;
         t.settle(later);
-        assert_eq!(t.wanted(&[event(later, None, Some(5))]).len(), 1, "still reachable");
+        assert_eq!(
+            t.wanted(&[event(later, None, Some(5))]).len(),
+            1,
+            "still reachable"
+        );
         t.settle(later + 1);
         assert!(t.wanted(&[event(later + 1, None, Some(5))]).is_empty());
         // The floor went up with it: an earlier batch needs a fresh tracker.

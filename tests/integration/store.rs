@@ -1003,7 +1003,17 @@ fn reingest_continues_stored_sessions(db: &str, ids: &dyn Fn() -> Vec<i64>, dir:
     let (first, more) = reingest_logs();
     let log = dir.join("auth.log");
     write(&log, &first);
-    let go = || ok(run(&["ingest", "-q", "--tz", "UTC", "--db", db, log.to_str().unwrap()]));
+    let go = || {
+        ok(run(&[
+            "ingest",
+            "-q",
+            "--tz",
+            "UTC",
+            "--db",
+            db,
+            log.to_str().unwrap(),
+        ]))
+    };
     go();
     append(&log, &more);
     go();
@@ -1015,7 +1025,11 @@ fn reingest_continues_stored_sessions(db: &str, ids: &dyn Fn() -> Vec<i64>, dir:
     let mut s = store::open(&loc).unwrap();
     // The connection of pid 4000002 was last seen where the re-run does not read again.
     let cp = &s.checkpoints().unwrap()[0];
-    assert!(cp.keep_line > 20_010 && cp.keep_line < 60_000, "{}", cp.keep_line);
+    assert!(
+        cp.keep_line > 20_010 && cp.keep_line < 60_000,
+        "{}",
+        cp.keep_line
+    );
     assert!(cp.warm_line > 20_010, "{}", cp.warm_line);
     let evs = events_with_ids(&mut s, ids());
     let want = reference_sessions(&evs);
@@ -1033,9 +1047,15 @@ fn reingest_continues_stored_sessions(db: &str, ids: &dyn Fn() -> Vec<i64>, dir:
     assert_eq!(idle.len(), 2, "past the gap: {idle:?}");
     let back = of(10_033);
     assert_eq!(back.len(), 1, "{back:?}");
-    assert_eq!(back[0].attempts, 2, "the line dated back joins its connection");
+    assert_eq!(
+        back[0].attempts, 2,
+        "the line dated back joins its connection"
+    );
     assert_eq!(got.len(), want.len());
-    assert!(got == want, "the sessions table differs from the grouping of the stored events");
+    assert!(
+        got == want,
+        "the sessions table differs from the grouping of the stored events"
+    );
 }
 
 #[test]
