@@ -227,57 +227,56 @@ pub fn run(
         }
         let batch = &group[0];
         tick += 1;
-        let stream = match streams.get_mut(&batch.input) {
-            Some(s) => s,
-            None => {
-                if streams.len() >= MAX_STREAMS {
-                    if let Some(k) = streams
-                        .iter()
-                        .min_by_key(|(_, s)| s.used)
-                        .map(|(k, _)| k.clone())
-                    {
-                        if let (Some(old), Some(w)) = (streams.remove(&k), &writer) {
-                            w.call_later(move |st| st.forget(old.fingerprint));
+        let stream =
+            match streams.get_mut(&batch.input) {
+                Some(s) => s,
+                None => {
+                    if streams.len() >= MAX_STREAMS {
+                        if let Some(k) = streams
+                            .iter()
+                            .min_by_key(|(_, s)| s.used)
+                            .map(|(k, _)| k.clone())
+                        {
+                            if let (Some(old), Some(w)) = (streams.remove(&k), &writer) {
+                                w.call_later(move |st| st.forget(old.fingerprint));
+                            }
                         }
                     }
+                    // With a shared PostgreSQL or ClickHouse, events carry their instance so others can tell them apart.
+                    let name: Arc<str> =
+                        if shared.cfg.db.as_deref().is_some_and(|d| {
+                            d.starts_with("postgres") || d.starts_with("clickhouse")
+                        }) {
+                            Arc::from(format!("{}@{instance}", batch.input))
+                        } else {
+                            batch.input.clone()
+                        };
+                    let fingerprint = stream_fingerprint(&instance, &batch.input);
+                    let opened = writer.as_ref().and_then(|w| {
+                        let name = name.to_string();
+                        w.call(move |st| st.open(fingerprint, &name).map_err(|e| e.to_string()))
+                    });
+                    // Line numbers continue across restarts: they are the events' keys in the store.
+                    let line = match opened {
+                        Some(Ok(line)) => line,
+                        Some(Err(e)) => {
+                            eprintln!("sshmap: store: {e}");
+                            shared.metrics.store_errors.fetch_add(1, Relaxed);
+                            0
+                        }
+                        None => 0,
+                    };
+                    let mut flow = flow::Stream::new(name.clone(), correlator_options(&opts));
+                    flow.set_line(line);
+                    streams.entry(batch.input.clone()).or_insert(Stream {
+                        flow,
+                        used: 0,
+                        fingerprint,
+                        emitted: 0,
+                        skipped: 0,
+                    })
                 }
-                // With a shared PostgreSQL, events carry their instance so others can tell them apart.
-                let name: Arc<str> = if shared
-                    .cfg
-                    .db
-                    .as_deref()
-                    .is_some_and(|d| d.starts_with("postgres"))
-                {
-                    Arc::from(format!("{}@{instance}", batch.input))
-                } else {
-                    batch.input.clone()
-                };
-                let fingerprint = stream_fingerprint(&instance, &batch.input);
-                let opened = writer.as_ref().and_then(|w| {
-                    let name = name.to_string();
-                    w.call(move |st| st.open(fingerprint, &name).map_err(|e| e.to_string()))
-                });
-                // Line numbers continue across restarts: they are the events' keys in the store.
-                let line = match opened {
-                    Some(Ok(line)) => line,
-                    Some(Err(e)) => {
-                        eprintln!("sshmap: store: {e}");
-                        shared.metrics.store_errors.fetch_add(1, Relaxed);
-                        0
-                    }
-                    None => 0,
-                };
-                let mut flow = flow::Stream::new(name.clone(), correlator_options(&opts));
-                flow.set_line(line);
-                streams.entry(batch.input.clone()).or_insert(Stream {
-                    flow,
-                    used: 0,
-                    fingerprint,
-                    emitted: 0,
-                    skipped: 0,
-                })
-            }
-        };
+            };
         stream.used = tick;
         if let Some(w) = &writer {
             w.parsing(stream.fingerprint);
@@ -516,7 +515,7 @@ pub(super) fn stored_position(cp: &store::Checkpoint) -> Option<Position> {
     })
 }
 
-/// Events other instances stored since the last look (PostgreSQL LISTEN/NOTIFY).
+/// Events other instances stored since the last look (PostgreSQL LISTEN/NOTIFY, ClickHouse polling).
 fn remote_events(
     st: &mut dyn Store,
     instance: &str,

@@ -1,9 +1,11 @@
 //! Integration tests: one binary, a module per area, helpers in `util`.
 
+mod aggregate;
 mod alerts;
 mod attack;
 mod checkpoint;
 mod cli;
+mod clickhouse;
 mod corpora;
 mod cowrie_fixtures;
 mod dropbear_fixtures;
