@@ -129,6 +129,9 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE inputs ADD COLUMN head_hash BIGINT NOT NULL DEFAULT 0,
         ADD COLUMN head_len BIGINT NOT NULL DEFAULT 0;
     CREATE INDEX sessions_last_seen ON sessions (last_seen);",
+    // 7: the latest session of a connection, for a commit that continues it
+    // (store::sessions: a re-run loads the connections it reads, not the last hour's).
+    "CREATE INDEX sessions_key ON sessions (pid, host, id);",
 ];
 
 /// The version whose migration adds the sessions table (then filled from the events).
@@ -232,28 +235,83 @@ impl PgStore {
     }
 }
 
-/// Loads the possibly-open sessions of `input` for a batch starting at `min_secs`.
-fn load_tracker(
+/// A tracker of `input` for a batch starting at `min_secs`, filled on demand
+/// by [`fetch_sessions`]. Nothing is loaded here: only when the input's
+/// latest stored session ended (found by the `last_seen` index).
+fn tracker_for(
     tx: &mut Transaction<'_>,
     input: i64,
     version: i64,
     min_secs: i64,
 ) -> Result<Tracker> {
-    let mut t = Tracker::new(input, version, Tracker::floor_for(min_secs));
-    let rows = tx.query(
-        "SELECT id, host, pid, ip, users, attempts, outcome, first_seen, last_seen FROM sessions
-         WHERE last_seen >= $3 AND id >= $1 AND id < $2 ORDER BY id",
-        &[
-            &super::event_id(input, 0),
-            &super::event_id(input + 1, 0),
-            &t.floor().saturating_mul(1_000_000),
-        ],
+    let floor = Tracker::floor_for(min_secs);
+    // Sessions that ended before the floor cannot continue: the scan stops there.
+    let until: Option<i64> = tx
+        .query_opt(
+            "SELECT last_seen FROM sessions WHERE last_seen >= $3 AND id >= $1 AND id < $2
+             ORDER BY last_seen DESC LIMIT 1",
+            &[
+                &super::event_id(input, 0),
+                &super::event_id(input + 1, 0),
+                &floor.saturating_mul(1_000_000),
+            ],
+        )?
+        .map(|r| r.get(0));
+    Ok(Tracker::on_demand(
+        input,
+        version,
+        floor,
+        until.map(sessions::secs),
+    ))
+}
+
+/// Seeds `t` with the latest stored session of each connection of `events`
+/// it lacks ([`Tracker::wanted`]): one query, a `sessions_key` index look-up
+/// per connection (those without a host apart: `host = NULL` matches nothing).
+fn fetch_sessions(tx: &mut Transaction<'_>, t: &mut Tracker, events: &[Event]) -> Result<()> {
+    let wanted = t.wanted(events);
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let (lo, hi) = (super::event_id(t.input, 0), super::event_id(t.input + 1, 0));
+    let mut hosts: std::collections::HashMap<&str, Arc<str>> = Default::default();
+    let (mut pids, mut names, mut bare) = (Vec::new(), Vec::new(), Vec::new());
+    for (host, pid) in &wanted {
+        match host {
+            Some(h) => {
+                hosts.entry(&**h).or_insert_with(|| h.clone());
+                pids.push(i64::from(*pid));
+                names.push(&**h);
+            }
+            None => bare.push(i64::from(*pid)),
+        }
+    }
+    const COLS: &str =
+        "s.id, s.host, s.pid, s.ip, s.users, s.attempts, s.outcome, s.first_seen, s.last_seen";
+    let mut rows = tx.query(
+        &format!(
+            "SELECT {COLS} FROM unnest($1::bigint[], $2::text[]) AS k(pid, host) CROSS JOIN LATERAL
+             (SELECT * FROM sessions WHERE pid = k.pid AND host = k.host AND id >= $3 AND id < $4
+              ORDER BY id DESC LIMIT 1) s"
+        ),
+        &[&pids, &names, &lo, &hi],
     )?;
+    if !bare.is_empty() {
+        rows.extend(tx.query(
+            &format!(
+                "SELECT {COLS} FROM unnest($1::bigint[]) AS k(pid) CROSS JOIN LATERAL
+                 (SELECT * FROM sessions WHERE pid = k.pid AND host IS NULL AND id >= $2 AND id < $3
+                  ORDER BY id DESC LIMIT 1) s"
+            ),
+            &[&bare, &lo, &hi],
+        )?);
+    }
     let mut interner = Interner::default();
     for r in &rows {
-        t.seed(Acc::from_stored(
+        let host: Option<&str> = r.get(1);
+        let mut s = Acc::from_stored(
             r.get(0),
-            r.get(1),
+            None,
             r.get(2),
             r.get(3),
             r.get(4),
@@ -262,9 +320,12 @@ fn load_tracker(
             r.get(7),
             r.get(8),
             &mut interner,
-        )?);
+        )?;
+        // The events' own host, shared with the tracker's keys.
+        s.host = host.and_then(|h| hosts.get(h).cloned());
+        t.seed(s);
     }
-    Ok(t)
+    Ok(())
 }
 
 /// Writes sessions whole (insert or replace the row with that id), in one statement.
@@ -577,10 +638,13 @@ impl Store for PgStore {
         let mut tracker = match tracker {
             Some(t) => Some(t),
             None if !b.events.is_empty() => {
-                Some(load_tracker(&mut tx, cp.id, b.expected_version, min_secs)?)
+                Some(tracker_for(&mut tx, cp.id, b.expected_version, min_secs)?)
             }
             None => None,
         };
+        if let Some(t) = tracker.as_mut() {
+            fetch_sessions(&mut tx, t, b.events)?;
+        }
         if !b.events.is_empty() {
             let w = tx.copy_in(&format!(
                 "COPY events ({COLUMNS}, session) FROM STDIN BINARY"

@@ -10,9 +10,19 @@
 //!
 //! A session's id is the event id of its first event. Each back end keeps, per
 //! input, a [`Tracker`]: the possibly-open session of every (host, pid) seen
-//! recently, loaded once from the `sessions` table and kept in step with it by
-//! the checkpoint's version. A commit assigns its new events with it and then
-//! writes the sessions it touched, whole.
+//! recently, kept in step with the `sessions` table by the checkpoint's
+//! version. A commit assigns its new events with it and then writes the
+//! sessions it touched, whole.
+//!
+//! A tracker is filled on demand ([`Tracker::on_demand`]): before a commit,
+//! the back end looks up in the table the latest session of each (host, pid)
+//! of the batch that the tracker does not hold ([`Tracker::wanted`]), by the
+//! `sessions (pid, host, id)` index. A re-run after an append so loads the
+//! connections of the lines it reads, not every connection of the last hour
+//! (or, when the appended lines are dated earlier than the stored ones, of the
+//! whole span since then): its cost follows what it reads, not the input's
+//! size or density. Once the tracker's floor passes the latest stored session
+//! it knows every session that can continue, and stops looking up.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -251,10 +261,18 @@ pub struct Tracker {
     closed: Vec<Acc>,
     /// `open`'s size that triggers the next eviction (doubles when little goes).
     evict_at: usize,
+    /// The second of the latest stored session `open` may lack: while it is at
+    /// or above `floor`, a (host, pid) absent from `open` must be looked up in
+    /// the table first ([`Tracker::wanted`]). Below `floor`: `open` is complete.
+    stored_until: i64,
 }
 
+/// A (host, pid) whose latest stored session a batch needs.
+pub type Wanted = (Option<Arc<str>>, u32);
+
 impl Tracker {
-    /// An empty tracker; fill it with [`Tracker::seed`] in session id order.
+    /// An empty tracker; fill it with [`Tracker::seed`] in session id order
+    /// with every stored session of the input that ended at `floor` or later.
     /// `floor`: sessions that ended before this second are not needed.
     pub fn new(input: i64, version: i64, floor: i64) -> Tracker {
         Tracker {
@@ -265,7 +283,41 @@ impl Tracker {
             touched: Vec::new(),
             closed: Vec::new(),
             evict_at: EVICT_AT,
+            stored_until: i64::MIN,
         }
+    }
+
+    /// An empty tracker filled on demand: before each batch, the caller seeds
+    /// the latest stored session of each (host, pid) of [`Tracker::wanted`].
+    /// `stored_until`: the second the input's latest stored session ended
+    /// (`None`: it has none); `floor` as for [`Tracker::new`].
+    pub fn on_demand(input: i64, version: i64, floor: i64, stored_until: Option<i64>) -> Tracker {
+        Tracker {
+            stored_until: stored_until.unwrap_or(i64::MIN),
+            ..Tracker::new(input, version, floor)
+        }
+    }
+
+    /// The (host, pid) of `events` whose latest stored session the tracker
+    /// needs and does not hold, each once: those with a pid (an event without
+    /// one is a session of its own) absent from the tracker, as long as the
+    /// table may hold a session that can still continue. Seed what the table
+    /// has for them (the latest session of each, by id) before adding `events`.
+    pub fn wanted(&self, events: &[Event]) -> Vec<Wanted> {
+        if self.stored_until < self.floor {
+            return Vec::new();
+        }
+        let mut seen: rustc_hash::FxHashSet<(Option<&Arc<str>>, u32)> = Default::default();
+        let mut out = Vec::new();
+        for e in events {
+            let Some(pid) = e.pid else { continue };
+            if seen.insert((e.host.as_ref(), pid))
+                && !self.open.contains_key(&(e.host.clone(), Some(pid)))
+            {
+                out.push((e.host.clone(), pid));
+            }
+        }
+        out
     }
 
     /// The floor to load a tracker with for a batch whose earliest event is at `min_secs`.
@@ -279,6 +331,7 @@ impl Tracker {
     }
 
     /// A stored session, in id order: the latest of each (host, pid) wins.
+    /// One that ended before the floor cannot continue, and hides the ones before it.
     pub fn seed(&mut self, s: Acc) {
         let key = (s.host.clone(), s.pid);
         if secs(s.end) >= self.floor {
@@ -350,6 +403,15 @@ impl Tracker {
             if let Some(s) = self.open.get_mut(&k) {
                 s.dirty = false;
             }
+        }
+        let next = Tracker::floor_for(min_secs);
+        // (`i64::MAX`: a commit without events says nothing of the time.)
+        if self.stored_until >= self.floor && next > self.stored_until && min_secs < i64::MAX {
+            // Every stored session that `open` may lack ended before `next`:
+            // none can continue from now on, and no more look-ups are needed.
+            // (Sessions in `open` that ended earlier stay until an eviction;
+            // nothing can continue them either.)
+            self.floor = next;
         }
         if self.open.len() >= self.evict_at || self.open.len() > MAX_OPEN {
             let floor = Tracker::floor_for(min_secs).max(self.floor);
@@ -506,6 +568,82 @@ mod tests {
         a.end = 0;
         t.seed(a);
         assert_eq!(t.add(&ev(3, 10_001, Some(3), None, None, 0)), 3);
+    }
+
+    fn event(secs: i64, host: Option<&Arc<str>>, pid: Option<u32>) -> Event {
+        Event {
+            ts: crate::event::Ts::from_micros(secs * 1_000_000, 0),
+            host: host.cloned(),
+            program: "sshd".into(),
+            pid,
+            kind: Kind::PreauthClose,
+            method: None,
+            user: None,
+            invalid_user: false,
+            ip: None,
+            port: None,
+            count: 1,
+            attempts: 0,
+            geo: None,
+            scope: None,
+            src: crate::event::Src {
+                input: "t".into(),
+                line: 1,
+            },
+        }
+    }
+
+    /// A tracker filled on demand asks for exactly the connections of the
+    /// batch it does not hold, once each, and none without a pid.
+    #[test]
+    fn an_on_demand_tracker_wants_only_the_connections_of_the_batch() {
+        let h: Arc<str> = Arc::from("web1");
+        let mut t = Tracker::on_demand(1, 0, Tracker::floor_for(10_000), Some(9_000));
+        let mut held = Acc::new(&ev(1, 9_500, Some(3), None, None, 0));
+        held.host = Some(h.clone());
+        t.seed(held);
+        let batch = [
+            event(10_000, Some(&h), Some(3)),
+            event(10_001, Some(&h), Some(4)),
+            event(10_002, None, Some(4)),
+            event(10_003, Some(&h), Some(4)),
+            event(10_004, Some(&h), None),
+        ];
+        assert_eq!(t.wanted(&batch), vec![(Some(h.clone()), 4), (None, 4)]);
+        // What the table has for them is seeded, and continued.
+        let mut stored = Acc::new(&ev(2, 9_900, Some(4), None, None, 0));
+        stored.host = Some(h.clone());
+        t.seed(stored);
+        let evs: Vec<i64> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, e)| t.add(&Ev::of(10 + i as i64, e)))
+            .collect();
+        assert_eq!(evs, [1, 2, 12, 2, 14]);
+        assert!(t.wanted(&batch).is_empty(), "held now");
+    }
+
+    /// Once the floor passes the latest stored session, the tracker holds
+    /// every session that can continue: no more look-ups (a full ingest, or
+    /// the rest of a large append, costs none).
+    #[test]
+    fn an_on_demand_tracker_stops_looking_up_past_the_stored_sessions() {
+        let fresh = Tracker::on_demand(1, 0, Tracker::floor_for(10_000), None);
+        assert!(fresh.wanted(&[event(10_000, None, Some(5))]).is_empty());
+        let mut t = Tracker::on_demand(1, 0, Tracker::floor_for(10_000), Some(9_000));
+        t.settle(10_000);
+        assert_eq!(t.wanted(&[event(10_000, None, Some(5))]).len(), 1);
+        let later = 9_000 + GAP + MARGIN;
+        t.settle(later);
+        assert_eq!(
+            t.wanted(&[event(later, None, Some(5))]).len(),
+            1,
+            "still reachable"
+        );
+        t.settle(later + 1);
+        assert!(t.wanted(&[event(later + 1, None, Some(5))]).is_empty());
+        // The floor went up with it: an earlier batch needs a fresh tracker.
+        assert!(t.covers(later + 1 - MARGIN) && !t.covers(later - MARGIN));
     }
 
     #[test]

@@ -116,6 +116,9 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE inputs ADD COLUMN head_hash INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE inputs ADD COLUMN head_len INTEGER NOT NULL DEFAULT 0;
      CREATE INDEX sessions_last_seen ON sessions(last_seen);",
+    // 6: the latest session of a connection, for a commit that continues it
+    // (store::sessions: a re-run loads the connections it reads, not the last hour's).
+    "CREATE INDEX sessions_key ON sessions(pid, host, id);",
 ];
 
 /// Deletes the raw events before ?1 except the provisional ones (from their
@@ -345,11 +348,12 @@ impl SqliteStore {
         let mut tracker = match tracker {
             Some(t) => Some(t),
             None if !b.events.is_empty() => {
-                Some(load_tracker(&tx, cp.id, b.expected_version, min_secs)?)
+                Some(tracker_for(&tx, cp.id, b.expected_version, min_secs)?)
             }
             None => None,
         };
         if let Some(t) = tracker.as_mut() {
+            fetch_sessions(&tx, t, b.events)?;
             insert_events(&tx, cp.id, b.events, t, &mut roll)?;
             write_sessions(&tx, cp.id, t.dirty().into_iter())?;
             t.settle(min_secs);
@@ -460,41 +464,72 @@ fn insert_events(
     Ok(())
 }
 
-/// Loads the possibly-open sessions of `input` for a batch starting at `min_secs`.
-fn load_tracker(tx: &Connection, input: i64, version: i64, min_secs: i64) -> Result<Tracker> {
-    let mut t = Tracker::new(input, version, Tracker::floor_for(min_secs));
+/// A tracker of `input` for a batch starting at `min_secs`, filled on demand
+/// by [`fetch_sessions`]. Nothing is loaded here: only when the input's
+/// latest stored session ended (found by the `last_seen` index).
+fn tracker_for(tx: &Connection, input: i64, version: i64, min_secs: i64) -> Result<Tracker> {
+    let floor = Tracker::floor_for(min_secs);
+    // Sessions that ended before the floor cannot continue: the scan stops there.
+    let until: Option<i64> = tx
+        .prepare_cached(
+            "SELECT last_seen FROM sessions INDEXED BY sessions_last_seen
+             WHERE last_seen >= ?3 AND id >= ?1 AND id < ?2 ORDER BY last_seen DESC LIMIT 1",
+        )?
+        .query_row(
+            [
+                super::event_id(input, 0),
+                super::event_id(input + 1, 0),
+                floor.saturating_mul(1_000_000),
+            ],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(Tracker::on_demand(
+        input,
+        version,
+        floor,
+        until.map(sessions::secs),
+    ))
+}
+
+/// Seeds `t` with the latest stored session of each connection of `events`
+/// it lacks ([`Tracker::wanted`]), one `sessions_key` index look-up each.
+fn fetch_sessions(tx: &Connection, t: &mut Tracker, events: &[Event]) -> Result<()> {
+    let wanted = t.wanted(events);
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let (lo, hi) = (super::event_id(t.input, 0), super::event_id(t.input + 1, 0));
     let mut st = tx.prepare_cached(
         "SELECT id, host, pid, ip, users, attempts, outcome, first_seen, last_seen
-         FROM sessions INDEXED BY sessions_last_seen
-         WHERE last_seen >= ?3 AND id >= ?1 AND id < ?2 ORDER BY id",
+         FROM sessions INDEXED BY sessions_key
+         WHERE pid = ?1 AND host IS ?2 AND id >= ?3 AND id < ?4 ORDER BY id DESC LIMIT 1",
     )?;
-    // Only sessions that can still be open (by the last_seen index): a re-run's
-    // cost follows what it reads, not how many connections the input ever had.
-    let mut rows = st.query([
-        super::event_id(input, 0),
-        super::event_id(input + 1, 0),
-        t.floor().saturating_mul(1_000_000),
-    ])?;
     let mut interner = Interner::default();
-    while let Some(r) = rows.next()? {
-        let host: Option<String> = r.get(1)?;
-        let ip: Option<String> = r.get(3)?;
-        let users: Option<String> = r.get(4)?;
-        let outcome: String = r.get(6)?;
-        t.seed(Acc::from_stored(
-            r.get(0)?,
-            host.as_deref(),
-            r.get(2)?,
-            ip.as_deref(),
-            users.as_deref(),
-            r.get(5)?,
-            &outcome,
-            r.get(7)?,
-            r.get(8)?,
-            &mut interner,
-        )?);
+    for (host, pid) in wanted {
+        let mut rows = st.query(params![pid, host.as_deref(), lo, hi])?;
+        if let Some(r) = rows.next()? {
+            let ip: Option<String> = r.get(3)?;
+            let users: Option<String> = r.get(4)?;
+            let outcome = text(r, 6)?;
+            let mut s = Acc::from_stored(
+                r.get(0)?,
+                None,
+                r.get(2)?,
+                ip.as_deref(),
+                users.as_deref(),
+                r.get(5)?,
+                outcome,
+                r.get(7)?,
+                r.get(8)?,
+                &mut interner,
+            )?;
+            // The event's own host (the row's is the same), shared with the tracker's keys.
+            s.host = host;
+            t.seed(s);
+        }
     }
-    Ok(t)
+    Ok(())
 }
 
 /// Writes sessions whole (insert or replace the row with that id).

@@ -936,3 +936,150 @@ fn postgres_sessions_table_equals_the_grouping_of_all_events() {
         "migrated sessions differ"
     );
 }
+
+/// A dense log of short connections (three lines each, 100 lines a second
+/// from Nov 22 10:00:00) with three more: pid 4000000 logs every 100 s from
+/// the start (a long-open connection), pid 4000002 once at 200 s and pid
+/// 4000003 once at 5 s. Then what a re-run reads after it: each of the three
+/// again at 700 s (within 600 s of its last line for the first two, not for
+/// the third), a line dated back at 1 s for the connection of lines 99–101
+/// (appended out of order, as `scripts/bench-reingest.sh` does), and filler.
+fn reingest_logs() -> (String, String) {
+    let at = |t: f64| {
+        let s = t as u64;
+        format!("Nov 22 10:{:02}:{:02}", s / 60, s % 60)
+    };
+    let fail = |t: f64, pid: u32, ip: &str| {
+        format!(
+            "{} web1 sshd[{pid}]: Failed password for root from {ip} port 4242 ssh2\n",
+            at(t)
+        )
+    };
+    let mut first = String::new();
+    for i in 0..60_000u32 {
+        let t = f64::from(i) / 100.0;
+        let pid = 10_000 + i / 3;
+        let ip = format!("198.51.{}.{}", 100 + (i / 3) % 3, 1 + (i / 3) % 250);
+        first += &match i % 3 {
+            0 => format!("{} web1 sshd[{pid}]: Invalid user u{i} from {ip} port 5000\n", at(t)),
+            1 => format!(
+                "{} web1 sshd[{pid}]: Failed password for invalid user u{} from {ip} port 5000 ssh2\n",
+                at(t),
+                i - 1
+            ),
+            _ => format!(
+                "{} web1 sshd[{pid}]: Connection closed by invalid user u{} {ip} port 5000 [preauth]\n",
+                at(t),
+                i - 2
+            ),
+        };
+        if i % 10_000 == 0 {
+            first += &fail(t, 4_000_000, "192.0.2.70");
+        }
+        if i == 500 {
+            first += &fail(t, 4_000_003, "192.0.2.73");
+        }
+        if i == 20_000 {
+            first += &fail(t, 4_000_002, "192.0.2.72");
+        }
+    }
+    let mut more = String::new();
+    more += &fail(700.0, 4_000_000, "192.0.2.70");
+    more += &fail(700.0, 4_000_002, "192.0.2.72");
+    more += &fail(700.0, 4_000_003, "192.0.2.73");
+    more += &fail(1.0, 10_033, "198.51.100.34");
+    for i in 0..30u32 {
+        more += &fail(701.0, 5_000_000 + i, "192.0.2.99");
+    }
+    (first, more)
+}
+
+/// A re-run after an append continues the stored sessions its lines belong
+/// to, whether they were open across the re-run's boundary (last seen before
+/// the point it re-reads from), long open (begun far before it), or dated
+/// earlier than the stored lines; a connection idle longer than the gap starts
+/// a new session. The sessions table equals the grouping of all stored events.
+fn reingest_continues_stored_sessions(db: &str, ids: &dyn Fn() -> Vec<i64>, dir: &Path) {
+    let (first, more) = reingest_logs();
+    let log = dir.join("auth.log");
+    write(&log, &first);
+    let go = || {
+        ok(run(&[
+            "ingest",
+            "-q",
+            "--tz",
+            "UTC",
+            "--db",
+            db,
+            log.to_str().unwrap(),
+        ]))
+    };
+    go();
+    append(&log, &more);
+    go();
+    let loc = if db.starts_with("postgres") {
+        Location::Postgres(db.to_string())
+    } else {
+        Location::Sqlite(db.into())
+    };
+    let mut s = store::open(&loc).unwrap();
+    // The connection of pid 4000002 was last seen where the re-run does not read again.
+    let cp = &s.checkpoints().unwrap()[0];
+    assert!(
+        cp.keep_line > 20_010 && cp.keep_line < 60_000,
+        "{}",
+        cp.keep_line
+    );
+    assert!(cp.warm_line > 20_010, "{}", cp.warm_line);
+    let evs = events_with_ids(&mut s, ids());
+    let want = reference_sessions(&evs);
+    let got = s.sessions(&Filter::default()).unwrap();
+    let of = |pid: i64| -> Vec<&Session> { got.iter().filter(|x| x.pid == Some(pid)).collect() };
+    let base = of(4_000_000)[0].start;
+    let long = of(4_000_000);
+    assert_eq!(long.len(), 1, "{long:?}");
+    assert_eq!((long[0].end - long[0].start, long[0].attempts), (700, 7));
+    let across = of(4_000_002);
+    assert_eq!(across.len(), 1, "{across:?}");
+    assert_eq!((across[0].start - base, across[0].end - base), (200, 700));
+    assert_eq!(across[0].attempts, 2);
+    let idle = of(4_000_003);
+    assert_eq!(idle.len(), 2, "past the gap: {idle:?}");
+    let back = of(10_033);
+    assert_eq!(back.len(), 1, "{back:?}");
+    assert_eq!(
+        back[0].attempts, 2,
+        "the line dated back joins its connection"
+    );
+    assert_eq!(got.len(), want.len());
+    assert!(
+        got == want,
+        "the sessions table differs from the grouping of the stored events"
+    );
+}
+
+#[test]
+fn reingest_continues_stored_sessions_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    reingest_continues_stored_sessions(db.to_str().unwrap(), &|| sqlite_ids(&db), dir.path());
+}
+
+#[test]
+fn reingest_continues_stored_sessions_postgres() {
+    let Some(url) = pg_url() else { return };
+    let _guard = crate::store::PG_LOCK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    drop(pg_fresh(&url));
+    let dir = tempfile::tempdir().unwrap();
+    let ids = || -> Vec<i64> {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.query("SELECT id FROM events ORDER BY id", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    reingest_continues_stored_sessions(&url, &ids, dir.path());
+}
