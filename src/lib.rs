@@ -10,7 +10,7 @@
 //! - [`parse`]    — envelope → sshd message → connection correlation. Pure, no I/O.
 //! - [`flow`]     — blocks parsed in parallel, correlated in order, enriched, handed to a sink.
 //! - [`geo`]      — country, city and ASN for each address (embedded DB-IP database by default).
-//! - [`store`]    — SQLite or PostgreSQL, incremental and checkpointed.
+//! - [`store`]    — SQLite, PostgreSQL or ClickHouse, incremental and checkpointed.
 //! - [`analyze`]  — aggregates: top lists, per-hour counts, attack attempts.
 //! - [`render`]   — maps, charts and video.
 //! - [`report`]   — the self-contained HTML report.
