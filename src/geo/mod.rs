@@ -228,6 +228,8 @@ mod tests {
             attempts: 1,
             geo: None,
             scope: None,
+            password: None,
+            command: None,
             src: Src {
                 input: "t".into(),
                 line: 1,

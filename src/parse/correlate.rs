@@ -193,6 +193,8 @@ impl Correlator {
             attempts: if m.kind.is_attempt() { m.count } else { 0 },
             geo: None,
             scope: None,
+            password: m.password,
+            command: m.command,
             src: Src {
                 input: self.input.clone(),
                 line: raw.line,

@@ -59,6 +59,9 @@ pub struct Msg {
     /// preamble: pre-auth (old sshd without privilege separation, the listener
     /// before the pre-auth child) unless its connection logged in.
     pub maybe_postauth: bool,
+    /// A honeypot's record of the password tried (Cowrie), and of a command typed.
+    pub password: Option<String>,
+    pub command: Option<String>,
 }
 
 impl Msg {
@@ -76,6 +79,8 @@ impl Msg {
             named_host: false,
             probe: None,
             maybe_postauth: false,
+            password: None,
+            command: None,
         }
     }
     fn at(mut self, ip: IpAddr, port: Option<u16>) -> Msg {

@@ -38,6 +38,12 @@ const SESSIONS_AT_LOGIN: usize = 4;
 const MAX_USERS: usize = 500;
 const MAX_ASNS: usize = 500;
 const MAX_SUCCESSES: usize = 1000;
+/// A honeypot's passwords and commands (Cowrie): characters kept of each, and
+/// at most this many characters of commands per login (the page stays a few
+/// megabytes whatever an attacker pastes).
+const PASSWORD_CHARS: usize = 128;
+const COMMAND_CHARS: usize = 512;
+const COMMAND_CHARS_PER_LOGIN: usize = 2048;
 
 /// How the report shows addresses.
 #[derive(Clone, Debug, Default)]
@@ -72,11 +78,37 @@ fn bump(series: &mut Vec<(i64, u64, u64)>, bin: i64, a: u64, b: u64) {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Failure {
     secs: i64,
     user: u32,
     kind: Kind,
+    /// The connection it came on (pid, or source port when there is no pid).
+    pid: Option<u32>,
+    port: Option<u16>,
+    /// A honeypot's record of the password tried.
+    password: Option<Box<str>>,
+}
+
+/// Attacker text cut to `max` characters (`…` marks a cut).
+fn clip(s: &str, max: usize) -> Box<str> {
+    match s.char_indices().nth(max) {
+        None => s.into(),
+        Some((i, _)) => format!("{}…", &s[..i]).into(),
+    }
+}
+
+/// Whether two events of one address came on the same connection: the same
+/// sshd pid or, for servers that log no pid (Cowrie), the same source port,
+/// within `GAP` seconds.
+fn same_conn(a: (Option<u32>, Option<u16>, i64), b: (Option<u32>, Option<u16>, i64)) -> bool {
+    const GAP: i64 = 3600;
+    let near = (a.2 - b.2).abs() < GAP;
+    near && match (a.0, b.0) {
+        (Some(x), Some(y)) => x == y,
+        (None, None) => a.1.is_some() && a.1 == b.1,
+        _ => false,
+    }
 }
 
 #[derive(Clone)]
@@ -134,6 +166,14 @@ struct SuccessRec {
     /// The address's last sessions when the login came (its own included when
     /// earlier lines of that connection were seen), for "sessions around this login".
     sessions: Vec<Session>,
+    /// A honeypot's passwords tried on this login's connection, in order, the
+    /// last the one that got in: (user id, password).
+    passwords: Vec<(u32, Box<str>)>,
+    /// Commands typed after the login (time, text), within the budget, and
+    /// how many more were typed.
+    commands: Vec<(i64, Box<str>)>,
+    command_chars: usize,
+    commands_more: u64,
 }
 
 impl SuccessRec {
@@ -166,6 +206,10 @@ pub struct Collector {
     suspicious_total: u64,
     /// Countries each user id has logged in from.
     login_countries: HashMap<u32, Vec<Arc<str>>>,
+    /// The kept login of each pid-less connection (address, source port):
+    /// where its commands go. (suspicious list?, index); at most one entry
+    /// per kept login.
+    login_conns: HashMap<(IpAddr, u16), (bool, usize)>,
 }
 
 impl Default for Collector {
@@ -193,6 +237,7 @@ impl Collector {
             successes_total: 0,
             suspicious_total: 0,
             login_countries: HashMap::default(),
+            login_conns: HashMap::default(),
         }
     }
 
@@ -289,6 +334,9 @@ impl Collector {
         if success {
             self.push_success(ev, Some(idx), uid);
         }
+        if ev.kind == Kind::Command {
+            self.add_command(ev, ip, secs);
+        }
         let r = &mut self.ips[idx];
         r.attempts += attempts;
         r.events += 1;
@@ -316,11 +364,15 @@ impl Collector {
                 secs,
                 user: uid,
                 kind: ev.kind,
+                pid: ev.pid,
+                port: ev.port,
+                password: ev.password.as_deref().map(|p| clip(p, PASSWORD_CHARS)),
             });
         }
-        // A session is one sshd connection: the same pid on the same host.
+        // A session is one connection: the same pid (or, with no pid, the
+        // same source port) on the same host.
         let s = r.sessions.iter_mut().rev().take(4).find(|s| {
-            s.pid.is_some() && s.pid == ev.pid && s.host == ev.host && secs - s.end < 3600
+            s.host == ev.host && same_conn((s.pid, s.port, s.end), (ev.pid, ev.port, secs))
         });
         let s = match s {
             Some(s) => s,
@@ -364,10 +416,11 @@ impl Collector {
                 }
             }
         }
+        let secs = ev.ts.unix_secs();
         let (failures_before, recent, sessions) = match ip.map(|i| &self.ips[i]) {
             Some(r) => (
                 r.failures,
-                r.recent.iter().copied().collect(),
+                r.recent.iter().cloned().collect::<Vec<Failure>>(),
                 r.sessions
                     .iter()
                     .skip(r.sessions.len().saturating_sub(SESSIONS_AT_LOGIN))
@@ -376,6 +429,15 @@ impl Collector {
             ),
             None => (0, Vec::new(), Vec::new()),
         };
+        // The passwords tried on this connection, then the one that got in.
+        let mut passwords: Vec<(u32, Box<str>)> = recent
+            .iter()
+            .filter(|f| same_conn((f.pid, f.port, f.secs), (ev.pid, ev.port, secs)))
+            .filter_map(|f| Some((f.user, f.password.clone()?)))
+            .collect();
+        if let Some(p) = &ev.password {
+            passwords.push((uid, clip(p, PASSWORD_CHARS)));
+        }
         let rec = SuccessRec {
             ts: ev.ts,
             ip,
@@ -391,8 +453,13 @@ impl Collector {
             new_country,
             recent,
             sessions,
+            passwords,
+            commands: Vec::new(),
+            command_chars: 0,
+            commands_more: 0,
         };
-        let list = if rec.suspicious() {
+        let suspicious = rec.suspicious();
+        let list = if suspicious {
             self.suspicious_total += 1;
             &mut self.successes
         } else {
@@ -400,7 +467,36 @@ impl Collector {
         };
         if list.len() < MAX_SUCCESSES {
             list.push(rec);
+            if let (None, Some(ip), Some(port)) = (ev.pid, ev.ip, ev.port) {
+                self.login_conns
+                    .insert((ip, port), (suspicious, list.len() - 1));
+            }
         }
+    }
+
+    /// A command typed after a login (a honeypot's record): kept with the
+    /// login of its connection, in order, within the per-login budget.
+    fn add_command(&mut self, ev: &Event, ip: IpAddr, secs: i64) {
+        let (Some(port), Some(text)) = (ev.port, ev.command.as_deref()) else {
+            return;
+        };
+        let Some(&(suspicious, i)) = self.login_conns.get(&(ip, port)) else {
+            return;
+        };
+        let list = if suspicious {
+            &mut self.successes
+        } else {
+            &mut self.ordinary
+        };
+        let rec = &mut list[i];
+        let text = clip(text, COMMAND_CHARS);
+        let n = text.chars().count();
+        if rec.command_chars + n > COMMAND_CHARS_PER_LOGIN {
+            rec.commands_more += 1;
+            return;
+        }
+        rec.command_chars += n;
+        rec.commands.push((secs, text));
     }
 
     /// The `stats --json` object of the same events (the report's totals).
@@ -642,8 +738,20 @@ impl Collector {
                         t: f.secs,
                         u: uname(f.user),
                         k: f.kind.as_str(),
+                        p: f.password.as_deref().map(str::to_string),
                     })
                     .collect(),
+                pw: s
+                    .passwords
+                    .iter()
+                    .map(|(u, p)| (uname(*u), p.to_string()))
+                    .collect(),
+                cmd: s
+                    .commands
+                    .iter()
+                    .map(|(t, c)| (*t, c.to_string()))
+                    .collect(),
+                cmdm: s.commands_more,
             })
             .collect();
 
@@ -809,6 +917,20 @@ pub struct SuccessOut {
     pub ss: Vec<SessionOut>,
     /// The last of them.
     pub rf: Vec<FailureOut>,
+    /// A honeypot's passwords tried on the login's connection, in order, the
+    /// last the one that got in: `[user, password]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pw: Vec<(Option<String>, String)>,
+    /// Commands typed after the login, in order: `[time, command]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cmd: Vec<(i64, String)>,
+    /// Commands typed beyond those kept.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cmdm: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Serialize)]
@@ -816,6 +938,9 @@ pub struct FailureOut {
     pub t: i64,
     pub u: Option<String>,
     pub k: &'static str,
+    /// A honeypot's record of the password tried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -854,6 +979,8 @@ mod tests {
             attempts: u32::from(kind == Kind::AuthFailure),
             geo: Some(Arc::new(geo)),
             scope: None,
+            password: None,
+            command: None,
             src: crate::event::Src {
                 input: "t".into(),
                 line: 1,

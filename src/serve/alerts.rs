@@ -287,6 +287,8 @@ mod tests {
                 })
             }),
             scope: None,
+            password: None,
+            command: None,
             src: Src {
                 input: "t".into(),
                 line: 1,

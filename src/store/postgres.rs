@@ -129,6 +129,8 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE inputs ADD COLUMN head_hash BIGINT NOT NULL DEFAULT 0,
         ADD COLUMN head_len BIGINT NOT NULL DEFAULT 0;
     CREATE INDEX sessions_last_seen ON sessions (last_seen);",
+    // version 6: a honeypot's password of a login attempt and a command typed (issue 14).
+    "ALTER TABLE events ADD COLUMN password TEXT, ADD COLUMN command TEXT;",
 ];
 
 /// The version whose migration adds the sessions table (then filled from the events).
@@ -138,7 +140,7 @@ const SESSIONS_VERSION: usize = 2;
 const MIGRATION_LOCK: i64 = 0x7373_686d_6170;
 
 /// The COPY column types: [`COLUMNS`], then `session`.
-const TYPES: [Type; 26] = [
+const TYPES: [Type; 28] = [
     Type::INT8,
     Type::INT8,
     Type::INT4,
@@ -160,6 +162,8 @@ const TYPES: [Type; 26] = [
     Type::FLOAT8,
     Type::FLOAT8,
     Type::INT8,
+    Type::TEXT,
+    Type::TEXT,
     Type::TEXT,
     Type::TEXT,
     Type::TEXT,
@@ -495,6 +499,8 @@ fn row_from(r: &postgres::Row) -> Row {
         precision: r.get(22),
         scope: r.get(23),
         src: r.get(24),
+        password: r.get(25),
+        command: r.get(26),
     }
 }
 
@@ -617,6 +623,8 @@ impl Store for PgStore {
                     &r.precision,
                     &r.scope,
                     &r.src,
+                    &r.password,
+                    &r.command,
                     &session,
                 ])?;
             }

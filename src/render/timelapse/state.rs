@@ -227,6 +227,8 @@ mod tests {
                 ..Geo::default()
             })),
             scope: None,
+            password: None,
+            command: None,
             src: Src {
                 input: Arc::from("t"),
                 line: 1,

@@ -311,6 +311,8 @@ mod tests {
                 })
             }),
             scope: None,
+            password: None,
+            command: None,
             src: Src {
                 input: Arc::from("t"),
                 line: 1,
