@@ -1030,6 +1030,68 @@ mod tests {
         assert_eq!(snap.totals.successes, 80);
     }
 
+    /// A honeypot event: no pid, the connection told by its source port.
+    fn cowrie(secs: i64, port: u16, kind: Kind, text: &str) -> Event {
+        let mut e = event(secs, "203.0.113.9".parse().unwrap(), "root", "US", 1, kind);
+        e.program = "cowrie".into();
+        e.pid = None;
+        e.port = Some(port);
+        if kind == Kind::Command {
+            e.user = None;
+            e.method = None;
+            e.command = Some(text.into());
+        } else {
+            e.password = Some(text.into());
+        }
+        e
+    }
+
+    #[test]
+    fn honeypot_logins_keep_their_connections_passwords_and_commands_within_budget() {
+        let mut c = Collector::new();
+        let t = 1_790_000_000;
+        c.add(&cowrie(t, 1000, Kind::AuthFailure, "other connection"));
+        c.add(&cowrie(t + 1, 2000, Kind::AuthFailure, "123456"));
+        c.add(&cowrie(t + 2, 2000, Kind::AuthFailure, &"x".repeat(1000)));
+        c.add(&cowrie(t + 3, 2000, Kind::AuthSuccess, "toor"));
+        // Typed on another connection of the address, which never logged in.
+        c.add(&cowrie(t + 4, 1000, Kind::Command, "not this login's"));
+        for i in 0..100 {
+            c.add(&cowrie(
+                t + 5 + i,
+                2000,
+                Kind::Command,
+                &format!("{i:03} {}", "y".repeat(96)),
+            ));
+        }
+        let snap = c.snapshot(&Options::default(), &c.summary(10, vec![]));
+        let login = &snap.successes[0];
+        let pw: Vec<&str> = login.pw.iter().map(|p| p.1.as_str()).collect();
+        assert_eq!(pw.len(), 3, "{pw:?}");
+        assert_eq!((pw[0], pw[2]), ("123456", "toor"));
+        assert_eq!(pw[1], format!("{}…", "x".repeat(PASSWORD_CHARS)));
+        assert!(login.pw.iter().all(|p| p.0.as_deref() == Some("root")));
+        let shown: usize = login.cmd.iter().map(|c| c.1.chars().count()).sum();
+        assert!(shown <= COMMAND_CHARS_PER_LOGIN && shown > COMMAND_CHARS_PER_LOGIN - 100);
+        assert_eq!(login.cmd.len() as u64 + login.cmdm, 100);
+        for (i, c) in login.cmd.iter().enumerate() {
+            assert!(c.1.starts_with(&format!("{i:03} ")), "in order: {}", c.1);
+        }
+        // The earlier failure of the other connection shows its password in the list.
+        assert_eq!(login.rf[0].p.as_deref(), Some("other connection"));
+        // An sshd login (a pid, no password) has none of it.
+        let mut c = Collector::new();
+        let ip = "198.51.100.1".parse().unwrap();
+        c.add(&event(t, ip, "root", "US", 1, Kind::AuthFailure));
+        c.add(&event(t, ip, "root", "US", 1, Kind::AuthSuccess));
+        let snap = c.snapshot(&Options::default(), &c.summary(10, vec![]));
+        let json = serde_json::to_value(&snap.successes[0]).unwrap();
+        for k in ["pw", "cmd", "cmdm"] {
+            assert!(json.get(k).is_none(), "{k} in {json}");
+        }
+        assert!(json["rf"][0].get("p").is_none(), "{json}");
+    }
+
     #[test]
     fn anonymizes_v4_and_v6() {
         assert_eq!(
