@@ -332,3 +332,24 @@ fn cowrie_details_round_trip_through_the_store() {
         snap(&[log.to_str().unwrap()])
     );
 }
+
+/// sshd's events are untouched by the honeypot fields: no `password` or
+/// `command` key on any event of the sample, and no `command` kind.
+#[test]
+fn sshd_events_carry_no_honeypot_fields() {
+    let o = run(&[
+        "parse",
+        "--all",
+        "--year",
+        "2026",
+        fixture("sample/auth.log").to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.lines().count() > 800);
+    for l in text.lines() {
+        let e: Value = serde_json::from_str(l).unwrap();
+        assert!(e.get("password").is_none() && e.get("command").is_none(), "{e}");
+        assert_ne!(e["kind"], "command", "{e}");
+    }
+}
