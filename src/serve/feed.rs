@@ -471,21 +471,48 @@ fn preload(
     for path in &shared.cfg.tail {
         let key = path.display().to_string();
         if let Some(cp) = st.checkpoint(stream_fingerprint(instance, &key))? {
-            if cp.dev != 0 || cp.ino != 0 {
-                resume.insert(
-                    key,
-                    Position {
-                        dev: cp.dev,
-                        ino: cp.ino,
-                        head: cp.warm_hash as u64,
-                        head_len: cp.warm_hash_len,
-                        offset: cp.end_offset,
-                    },
-                );
+            if let Some(p) = stored_position(&cp) {
+                resume.insert(key, p);
             }
         }
     }
     Ok(resume)
+}
+
+/// Writes a followed file's position into its stream's row: device, inode,
+/// offset and the file's fingerprint, which goes to `warm_hash` and
+/// `warm_hash_len` (a stream is never re-read from a warm point; `head_hash`
+/// and `head_len` are what `ingest` tells its inputs apart by, and a stream
+/// row must never be taken for an ingested file). The fingerprint's first-line
+/// hash is not kept: a followed file is recognised by its checksum.
+pub(super) fn store_position(cp: &mut store::Checkpoint, p: &Position) {
+    cp.dev = p.dev;
+    cp.ino = p.ino;
+    cp.end_offset = p.offset;
+    cp.keep_offset = p.offset;
+    cp.warm_offset = p.offset;
+    cp.warm_hash = p.fingerprint.head;
+    cp.warm_hash_len = p.fingerprint.head_len;
+}
+
+/// The position [`store_position`] wrote. An sshmap before the shared
+/// fingerprint wrote the older 256-byte hash there, so a short one is taken as
+/// either ([`Position::legacy`]); the file is fingerprinted anew when opened.
+pub(super) fn stored_position(cp: &store::Checkpoint) -> Option<Position> {
+    if cp.dev == 0 && cp.ino == 0 {
+        return None;
+    }
+    Some(Position {
+        dev: cp.dev,
+        ino: cp.ino,
+        fingerprint: crate::source::fingerprint::Fingerprint {
+            line: 0,
+            head: cp.warm_hash,
+            head_len: cp.warm_hash_len,
+        },
+        offset: cp.end_offset,
+        legacy: cp.warm_hash_len <= crate::source::fingerprint::LEGACY_HEAD,
+    })
 }
 
 /// Events other instances stored since the last look (PostgreSQL LISTEN/NOTIFY).

@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use super::state::{Batch, Shared};
 use crate::parse::MAX_LINE;
-use crate::source::tail::{Checkpoints, Follower, Position};
+use crate::source::tail::{self, Checkpoints, Follower, Position};
 
 /// Positions of the followed files, shared by their threads and saved together.
 #[derive(Clone, Default)]
@@ -30,7 +30,19 @@ pub struct CheckpointSet {
 impl CheckpointSet {
     pub fn load(path: Option<PathBuf>) -> std::io::Result<CheckpointSet> {
         let files = match &path {
-            Some(p) => Checkpoints::load(p)?.files,
+            Some(p) => {
+                let c = Checkpoints::load(p)?;
+                if c.version < tail::VERSION && !c.files.is_empty() {
+                    eprintln!(
+                        "sshmap: {}: checkpoints of an older sshmap (version {}): each file is checked \
+                         against its older fingerprint once, fingerprinted anew, and saved as version {}",
+                        crate::escape::terminal(&p.display().to_string()),
+                        c.version,
+                        tail::VERSION
+                    );
+                }
+                c.files
+            }
             None => BTreeMap::new(),
         };
         Ok(CheckpointSet {
@@ -60,7 +72,11 @@ impl CheckpointSet {
             return Ok(());
         };
         let files = self.inner.lock().expect("checkpoint lock").clone();
-        Checkpoints { version: 1, files }.save(path)
+        Checkpoints {
+            version: tail::VERSION,
+            files,
+        }
+        .save(path)
     }
 }
 
@@ -120,6 +136,9 @@ pub fn spawn_tail(
                         false
                     }
                 };
+                for note in f.take_notes() {
+                    eprintln!("sshmap: --tail {note}");
+                }
                 if !lines.is_empty() && !send_and_wait(&shared, &input, lines, f.position()) {
                     break;
                 }
@@ -181,16 +200,7 @@ pub async fn journal(shared: Arc<Shared>, cps: CheckpointSet) -> std::io::Result
         if let Some(c) = c {
             let mut m = cps.inner.lock().expect("checkpoint lock");
             m.retain(|k, _| !k.starts_with("journal-cursor:"));
-            m.insert(
-                format!("journal-cursor:{c}"),
-                Position {
-                    dev: 0,
-                    ino: 0,
-                    head: 0,
-                    head_len: 0,
-                    offset: 0,
-                },
-            );
+            m.insert(format!("journal-cursor:{c}"), Position::default());
         }
     }
     Ok(())

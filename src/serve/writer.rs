@@ -269,13 +269,7 @@ fn commit(state: &mut State, c: &Commit, shared: &Shared) {
     next.events += c.events.len() as u64;
     next.stats.lines += c.lines;
     if let Some(p) = &c.position {
-        next.dev = p.dev;
-        next.ino = p.ino;
-        next.end_offset = p.offset;
-        next.keep_offset = p.offset;
-        next.warm_offset = p.offset;
-        next.warm_hash = p.head as i64;
-        next.warm_hash_len = p.head_len;
+        super::feed::store_position(&mut next, p);
     }
     let b = store::Batch {
         checkpoint: &next,

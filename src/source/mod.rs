@@ -6,6 +6,7 @@
 //! compression detected by magic bytes, not by name: some rotators gzip without
 //! a `.gz` suffix.
 
+pub mod fingerprint;
 pub mod http;
 pub mod rotate;
 pub mod syslog;

@@ -8,35 +8,26 @@
 //! after a rename or an unlink what was written to it before the switch is
 //! still read to the end (and its inode cannot be reused meanwhile).
 //!
-//! A [`Position`] names a file by fingerprint — device, inode and a hash of its
-//! first bytes — not by path, so a checkpoint taken before a rotation is never
-//! applied to the new file; [`Checkpoints`] persists positions atomically
-//! (temp file, `fsync`, rename), versioned like vector's checkpointer.
+//! A [`Position`] names a file by device, inode and content fingerprint (its
+//! first line and a checksum of its first 64 KiB: [`super::fingerprint`], the
+//! scheme `ingest` uses too), not by path, so a checkpoint taken before a
+//! rotation is never applied to another file; [`Checkpoints`] persists
+//! positions atomically (temp file, `fsync`, rename), versioned like vector's
+//! checkpointer. A checkpoint that does not fit the file found is reported
+//! ([`Follower::take_notes`]), never applied.
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::hash::Hasher;
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// Bytes at the start of a file that fingerprint it.
-const HEAD: u64 = 256;
+pub use super::fingerprint::{Fingerprint, Position};
+
 /// Bytes read per poll at most: a huge backlog is delivered in pieces.
 const MAX_POLL: usize = 8 << 20;
-
-/// Where reading stopped in one file: after the last whole line handed out.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Position {
-    pub dev: u64,
-    pub ino: u64,
-    /// Hash of the first `head_len` bytes.
-    pub head: u64,
-    pub head_len: u64,
-    pub offset: u64,
-}
 
 struct Open {
     file: File,
@@ -44,8 +35,8 @@ struct Open {
     ino: u64,
     /// Next byte to read.
     pos: u64,
-    head: u64,
-    head_len: u64,
+    /// Of the bytes read so far (at least), up to 64 KiB.
+    fp: Fingerprint,
 }
 
 /// Follows one path.
@@ -58,17 +49,10 @@ pub struct Follower {
     discarding: bool,
     max_line: usize,
     resume: Option<Position>,
+    /// What the user should hear of: a checkpoint that did not fit.
+    notes: Vec<String>,
     /// Lines dropped for being too long.
     pub too_long: u64,
-}
-
-fn head_hash(file: &File, len: u64) -> io::Result<(u64, u64)> {
-    let n = len.min(HEAD);
-    let mut buf = vec![0u8; n as usize];
-    file.read_exact_at(&mut buf, 0)?;
-    let mut h = rustc_hash::FxHasher::default();
-    h.write(&buf);
-    Ok((h.finish(), n))
 }
 
 impl Follower {
@@ -82,8 +66,16 @@ impl Follower {
             discarding: false,
             max_line,
             resume,
+            notes: Vec::new(),
             too_long: 0,
         }
+    }
+
+    /// What happened that the user should hear of since the last call: a
+    /// checkpoint that does not fit the file at the path (which is then read
+    /// from its start, never from the checkpoint's offset).
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
     }
 
     pub fn path(&self) -> &Path {
@@ -99,9 +91,9 @@ impl Follower {
         Some(Position {
             dev: o.dev,
             ino: o.ino,
-            head: o.head,
-            head_len: o.head_len,
+            fingerprint: o.fp,
             offset: o.pos - self.partial.len() as u64,
+            legacy: false,
         })
     }
 
@@ -123,7 +115,7 @@ impl Follower {
             if m.len() < o.pos {
                 // Truncated in place (copytruncate): start again from the top.
                 o.pos = 0;
-                o.head_len = 0;
+                o.fp = Fingerprint::default();
                 self.partial.clear();
                 self.discarding = false;
             }
@@ -150,21 +142,22 @@ impl Follower {
             // A checkpoint from before a restart: if the path now holds another
             // file, the one we were reading was rotated while we were stopped.
             // Finish it first (the loop above switches to the path after it).
-            // Only a file whose first bytes we hashed can be recognised (an
+            // Only a file whose content we fingerprinted can be recognised (an
             // inode number alone may have been reused by another file).
             let moved = meta
                 .as_ref()
                 .is_none_or(|m| m.dev() != r.dev || m.ino() != r.ino);
-            if moved && r.head_len > 0 {
+            if moved && r.known() {
                 if let Some(file) = find_rotated(&self.path, &r)? {
                     let fm = file.metadata()?;
+                    // Fingerprinted anew: a checkpoint of an older sshmap is upgraded here.
+                    let fp = Fingerprint::read(&file, fm.len())?;
                     self.open = Some(Open {
                         file,
                         dev: fm.dev(),
                         ino: fm.ino(),
                         pos: r.offset,
-                        head: r.head,
-                        head_len: r.head_len,
+                        fp,
                     });
                     return self.read(out).map(|_| true);
                 }
@@ -181,18 +174,34 @@ impl Follower {
         };
         // Metadata of the handle, not the path: the path may have moved on again.
         let fm = file.metadata()?;
-        let (head, head_len) = head_hash(&file, fm.len())?;
+        let fp = Fingerprint::read(&file, fm.len())?;
         let mut pos = 0;
         if let Some(r) = self.resume.take() {
-            if r.dev == fm.dev()
-                && r.ino == fm.ino()
-                && r.head_len <= fm.len()
-                && r.offset <= fm.len()
-            {
-                let (h, _) = head_hash(&file, r.head_len)?;
-                if h == r.head {
+            let name = crate::escape::terminal(&self.path.display().to_string()).into_owned();
+            if r.dev == fm.dev() && r.ino == fm.ino() {
+                if r.offset > fm.len() {
+                    self.notes.push(format!(
+                        "{name}: shorter ({} bytes) than at the checkpoint ({} bytes): truncated while sshmap \
+                         was stopped; reading it from its start",
+                        fm.len(),
+                        r.offset
+                    ));
+                } else if r.matches_file(&file)? {
                     pos = r.offset;
+                } else {
+                    self.notes.push(format!(
+                        "{name}: its content differs from the checkpoint's (first bytes rewritten while sshmap \
+                         was stopped): reading it from its start, not from byte {}",
+                        r.offset
+                    ));
                 }
+            } else if r.offset > 0 {
+                self.notes.push(format!(
+                    "{name}: the file of the checkpoint (read up to byte {}) is neither at this path nor \
+                     renamed in its directory: lines written to it after sshmap stopped are not read; \
+                     reading {name} from its start",
+                    r.offset
+                ));
             }
         }
         self.open = Some(Open {
@@ -200,8 +209,7 @@ impl Follower {
             dev: fm.dev(),
             ino: fm.ino(),
             pos,
-            head,
-            head_len,
+            fp,
         });
         self.read(out)
     }
@@ -253,18 +261,16 @@ impl Follower {
                 break;
             }
         }
-        if o.head_len < HEAD && o.pos > o.head_len {
-            let (h, l) = head_hash(&o.file, o.pos)?;
-            o.head = h;
-            o.head_len = l;
-        }
+        // A file shorter than the fingerprint's reach when opened is known by
+        // more of its bytes as it grows.
+        o.fp.grow(&o.file, o.pos)?;
         Ok(total >= MAX_POLL)
     }
 }
 
 /// The file a checkpoint was taken in, when it is no longer at its path: the
 /// same device and inode in the same directory (renamed, e.g. `auth.log.1`),
-/// whose first bytes still match. (A copy made by copytruncate is not taken
+/// whose fingerprint still matches. (A copy made by copytruncate is not taken
 /// for it: the truncated original keeps the inode, and its lost tail cannot be
 /// told apart from the copy's older lines.)
 fn find_rotated(path: &Path, r: &Position) -> io::Result<Option<File>> {
@@ -282,18 +288,22 @@ fn find_rotated(path: &Path, r: &Position) -> io::Result<Option<File>> {
         if !m.is_file() || m.dev() != r.dev || m.ino() != r.ino {
             continue;
         }
-        if r.head_len > m.len() || r.offset > m.len() {
+        if r.offset > m.len() {
             return Ok(None);
         }
         let Ok(file) = File::open(entry.path()) else {
             continue;
         };
-        if head_hash(&file, r.head_len)?.0 == r.head {
+        if r.matches_file(&file)? {
             return Ok(Some(file));
         }
     }
     Ok(None)
 }
+
+/// The version [`Checkpoints::save`] writes. 1: sshmap before the shared
+/// fingerprint (a 256-byte hash, flat in each position), still read.
+pub const VERSION: u32 = 2;
 
 /// Positions of every followed path, saved as one versioned JSON file.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -302,24 +312,86 @@ pub struct Checkpoints {
     pub files: BTreeMap<String, Position>,
 }
 
+/// A position as version 1 wrote it.
+#[derive(Deserialize)]
+struct PositionV1 {
+    dev: u64,
+    ino: u64,
+    head: u64,
+    head_len: u64,
+    offset: u64,
+}
+
+#[derive(Deserialize)]
+struct FileV1 {
+    files: BTreeMap<String, PositionV1>,
+}
+
 impl Checkpoints {
-    /// Reads `path`; a missing file is an empty set, a damaged one is reported.
+    /// Reads `path`; a missing file is an empty set, a damaged one is
+    /// reported. A file of version 1 is read as [`Position::legacy`]
+    /// positions: each file is fingerprinted anew when it is opened, and the
+    /// next save writes the current version (`version` says which was read).
     pub fn load(path: &Path) -> io::Result<Checkpoints> {
-        match std::fs::read(path) {
-            Ok(b) => serde_json::from_slice(&b).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "{}: damaged checkpoint file ({e}); delete it to start over",
-                        path.display()
-                    ),
-                )
-            }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Checkpoints {
-                version: 1,
-                files: BTreeMap::new(),
-            }),
-            Err(e) => Err(e),
+        let bad = |e: String| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{}: damaged checkpoint file ({e}); delete it to start over",
+                    path.display()
+                ),
+            )
+        };
+        let b = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(Checkpoints {
+                    version: VERSION,
+                    files: BTreeMap::new(),
+                })
+            }
+            Err(e) => return Err(e),
+        };
+        #[derive(Deserialize)]
+        struct Version {
+            version: u32,
+        }
+        let v = serde_json::from_slice::<Version>(&b)
+            .map_err(|e| bad(e.to_string()))?
+            .version;
+        match v {
+            1 => {
+                let old: FileV1 = serde_json::from_slice(&b).map_err(|e| bad(e.to_string()))?;
+                let files = old
+                    .files
+                    .into_iter()
+                    .map(|(k, p)| {
+                        let p = Position {
+                            dev: p.dev,
+                            ino: p.ino,
+                            fingerprint: Fingerprint {
+                                line: 0,
+                                head: p.head as i64,
+                                head_len: p.head_len,
+                            },
+                            offset: p.offset,
+                            legacy: true,
+                        };
+                        (k, p)
+                    })
+                    .collect();
+                // The version read, for the caller to say so; saved as [`VERSION`].
+                Ok(Checkpoints { version: 1, files })
+            }
+            VERSION => serde_json::from_slice(&b).map_err(|e| bad(e.to_string())),
+            v => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{}: checkpoint file of version {v}, written by a newer sshmap (this one reads up to \
+                     {VERSION})",
+                    path.display()
+                ),
+            )),
         }
     }
 
@@ -340,7 +412,7 @@ impl Checkpoints {
         {
             let mut f = File::create(&tmp)?;
             let mut c = self.clone();
-            c.version = 1;
+            c.version = VERSION;
             serde_json::to_writer(&mut f, &c).map_err(io::Error::other)?;
             f.sync_all()?;
         }

@@ -1,8 +1,9 @@
 //! `sshmap ingest`: reads inputs into a [`Store`] exactly once, resuming each
 //! from its checkpoint.
 //!
-//! An input is known by the hash of its first line ([`fingerprint`]), not by
-//! its path: `auth.log` renamed to `auth.log.1`, or gzipped to `auth.log.2.gz`,
+//! An input is known by its content fingerprint
+//! ([`crate::source::fingerprint`], the scheme `serve --tail` uses too: its
+//! first line, and a checksum of its first 64 KiB), not by its path: `auth.log` renamed to `auth.log.1`, or gzipped to `auth.log.2.gz`,
 //! is the same input, so only its unread tail is added; a copytruncated file
 //! starts with a new first line and is a new input.
 //!
@@ -33,6 +34,7 @@ use crate::event::Event;
 use crate::flow;
 use crate::geo::Enricher;
 use crate::parse::{correlate::STALE_LINES, BlockStats};
+use crate::source::fingerprint::Fingerprint;
 use crate::source::{self, Compression, Input};
 
 pub use crate::flow::fnv1a;
@@ -44,11 +46,7 @@ pub const WINDOW_LINES: u64 = 2 * STALE_LINES;
 pub const BLOCK: usize = 1 << 20;
 /// Blocks parsed in parallel, and committed together.
 pub const BATCH: usize = 8;
-/// The fingerprint covers the first line, at most this many bytes.
-pub const FP_MAX: usize = 4096;
-
-/// Bytes at the start of an input that identify it besides its first line.
-pub const HEAD_MAX: usize = 64 << 10;
+pub use crate::source::fingerprint::HEAD_MAX;
 
 /// The checkpoint of the input that starts with `head`, or a new one.
 ///
@@ -72,8 +70,7 @@ fn find_input(
     let all = store.checkpoints()?;
     let matches = |c: &Checkpoint| {
         if c.head_len > 0 {
-            let n = c.head_len as usize;
-            n <= head.len() && fnv1a(&head[..n]) == c.head_hash
+            c.file_fingerprint().matches(head)
         } else {
             c.fingerprint == line_fp
         }
@@ -119,17 +116,11 @@ pub struct IngestReport {
     pub error: Option<String>,
 }
 
-/// The fingerprint of an input whose decompressed stream starts with `head`:
-/// the hash of its first line (newline included, at most [`FP_MAX`] bytes).
+/// The usual key of an input whose decompressed stream starts with `head`:
+/// the hash of its first line ([`crate::source::fingerprint::first_line`]).
 /// `None` while the input has no complete first line yet.
 pub fn fingerprint(head: &[u8], at_eof: bool) -> Option<i64> {
-    let n = match memchr::memchr(b'\n', &head[..head.len().min(FP_MAX)]) {
-        Some(i) => i + 1,
-        None if head.len() >= FP_MAX => FP_MAX,
-        None if at_eof && !head.is_empty() => head.len(),
-        None => return None,
-    };
-    Some(fnv1a(&head[..n]))
+    crate::source::fingerprint::first_line(head, at_eof)
 }
 
 /// Ingests every input in turn; a problem with one is reported in its
@@ -280,16 +271,12 @@ fn ingest_opened(
             None => store.claim(fp, name, dev, ino)?,
         }
     } else {
-        let cp = find_input(store, &head, fp, name, dev, ino, known, report)?;
+        let mut cp = find_input(store, &head, fp, name, dev, ino, known, report)?;
         if cp.head_len < head.len() as u64 {
             // What identifies it from now on: as many of its first bytes as there are.
-            let mut cp = cp;
-            cp.head_hash = fnv1a(&head);
-            cp.head_len = head.len() as u64;
-            cp
-        } else {
-            cp
+            cp.set_file_fingerprint(Fingerprint::of(&head, at_eof));
         }
+        cp
     };
     cp.name = name.to_string();
     cp.dev = dev;
@@ -594,5 +581,72 @@ mod tests {
         );
         assert_eq!(fingerprint(b"ab", false), None);
         assert!(fingerprint(b"ab", true).is_some());
+    }
+
+    /// The same content ingested (plain or gzipped) and followed by
+    /// `serve --tail` has the same fingerprint: one function, one scheme.
+    #[test]
+    fn ingest_and_tail_fingerprint_a_file_alike() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let opts = flow::Options {
+            all: false,
+            year: Some(2026),
+            tz: jiff::tz::TimeZone::UTC,
+            progress: false,
+            geo: None,
+            range: Default::default(),
+            host: None,
+        };
+        let line = |i: usize| {
+            format!("Nov  3 10:00:{:02} web1 sshd[{i}]: Failed password for root from 45.227.254.8 port {i} ssh2\n", i % 60)
+        };
+        let cases: Vec<(&str, String)> = vec![
+            ("short", (0..3).map(line).collect()),
+            ("long", (0..2000).map(line).collect()),
+            (
+                "long first line",
+                format!("{}\n{}", "x".repeat(5000), line(1)),
+            ),
+            (
+                "no newline",
+                "Nov  3 10:00:00 web1 sshd[1]: Connection closed".into(),
+            ),
+        ];
+        for (i, (what, text)) in cases.iter().enumerate() {
+            let plain = dir.path().join(format!("{i}.log"));
+            std::fs::write(&plain, text).unwrap();
+            let gz = dir.path().join(format!("{i}.log.gz"));
+            let mut enc = flate2::write::GzEncoder::new(
+                File::create(&gz).unwrap(),
+                flate2::Compression::default(),
+            );
+            enc.write_all(text.as_bytes()).unwrap();
+            enc.finish().unwrap();
+
+            let mut tail = crate::source::tail::Follower::new(&plain, None, 1 << 20);
+            let mut lines = Vec::new();
+            while tail.poll(&mut lines).unwrap() {}
+            let tailed = tail.position().unwrap().fingerprint;
+            assert_eq!(tailed, Fingerprint::of(text.as_bytes(), true), "{what}");
+
+            for input in [&plain, &gz] {
+                let mut st = crate::store::sqlite::SqliteStore::open(
+                    &dir.path()
+                        .join(format!("{i}-{}.db", input.display().to_string().len())),
+                )
+                .unwrap();
+                let r = run(&mut st, &[Input::File(input.clone())], &opts).unwrap();
+                assert!(r[0].error.is_none(), "{what}: {r:?}");
+                let cps = st.checkpoints().unwrap();
+                assert_eq!(cps.len(), 1);
+                assert_eq!(
+                    cps[0].file_fingerprint(),
+                    tailed,
+                    "{what}: {}",
+                    input.display()
+                );
+            }
+        }
     }
 }

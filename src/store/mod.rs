@@ -192,6 +192,23 @@ impl Checkpoint {
         }
     }
 
+    /// The input's content fingerprint (see [`crate::source::fingerprint`]):
+    /// `head_hash` over its first `head_len` bytes. The first line's hash is
+    /// `fingerprint`, the input's key, unless two inputs share that line.
+    pub fn file_fingerprint(&self) -> crate::source::fingerprint::Fingerprint {
+        crate::source::fingerprint::Fingerprint {
+            line: self.fingerprint,
+            head: self.head_hash,
+            head_len: self.head_len,
+        }
+    }
+
+    /// Records the input's content fingerprint (its first bytes; the key stays).
+    pub fn set_file_fingerprint(&mut self, fp: crate::source::fingerprint::Fingerprint) {
+        self.head_hash = fp.head;
+        self.head_len = fp.head_len;
+    }
+
     pub fn report(&self) -> InputReport {
         InputReport {
             input: self.name.clone(),

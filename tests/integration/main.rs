@@ -2,6 +2,7 @@
 
 mod alerts;
 mod attack;
+mod checkpoint;
 mod cli;
 mod corpora;
 mod cowrie_fixtures;
