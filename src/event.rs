@@ -226,12 +226,38 @@ pub struct Event {
     /// one reference count, not one per string (the enricher's hot path).
     pub geo: Option<Arc<Geo>>,
     pub scope: Option<Scope>,
-    /// The password a honeypot logged with a login attempt (Cowrie's
-    /// `password`); sshd never writes one. Attacker text.
+    /// What a honeypot logged beyond sshd's fields; `None` for sshd.
+    pub honeypot: Option<Box<Honeypot>>,
+    pub src: Src,
+}
+
+/// What a honeypot (Cowrie) logs beyond sshd's fields. Boxed in [`Event`]:
+/// sshd's events, nearly all of them, pay one pointer for it.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Honeypot {
+    /// The password of a login attempt, as the client sent it. Attacker text.
     pub password: Option<String>,
     /// The command line typed, on a [`Kind::Command`] event. Attacker text.
     pub command: Option<String>,
-    pub src: Src,
+}
+
+impl Honeypot {
+    /// `None` when there is nothing to keep.
+    pub fn boxed(password: Option<String>, command: Option<String>) -> Option<Box<Honeypot>> {
+        (password.is_some() || command.is_some()).then(|| Box::new(Honeypot { password, command }))
+    }
+}
+
+impl Event {
+    /// The password a honeypot logged with this login attempt.
+    pub fn password(&self) -> Option<&str> {
+        self.honeypot.as_ref()?.password.as_deref()
+    }
+
+    /// The command typed, on a [`Kind::Command`] event.
+    pub fn command(&self) -> Option<&str> {
+        self.honeypot.as_ref()?.command.as_deref()
+    }
 }
 
 impl Serialize for Event {
@@ -263,10 +289,10 @@ impl Serialize for Event {
             m.serialize_entry("scope", &scope)?;
         }
         // Honeypot fields, only when present: sshd's events keep their bytes.
-        if let Some(p) = &self.password {
+        if let Some(p) = self.password() {
             m.serialize_entry("password", p)?;
         }
-        if let Some(c) = &self.command {
+        if let Some(c) = self.command() {
             m.serialize_entry("command", c)?;
         }
         m.serialize_entry("src", &SrcRef(&self.src))?;
@@ -468,13 +494,13 @@ impl Event {
             key(out, "scope");
             put(out, &scope);
         }
-        if let Some(p) = &ev.password {
+        if let Some(p) = ev.password() {
             key(out, "password");
-            put(out, p.as_str());
+            put(out, p);
         }
-        if let Some(c) = &ev.command {
+        if let Some(c) = ev.command() {
             key(out, "command");
-            put(out, c.as_str());
+            put(out, c);
         }
         out.extend_from_slice(b",\"src\":{\"input\":");
         put(out, &*ev.src.input);
@@ -529,8 +555,7 @@ mod tests {
             attempts: 1,
             geo: None,
             scope: None,
-            password: None,
-            command: None,
+            honeypot: None,
             src: Src {
                 input: "a".into(),
                 line: 3,
@@ -547,12 +572,11 @@ mod tests {
             r#"{"ts":"1970-01-01T00:00:00+00:00","host":"vm","program":"sshd","pid":7,"kind":"auth_failure","method":"password","user":"root","invalid_user":false,"ip":"192.0.2.1","port":22,"count":1,"attempts":1,"geo":null,"src":{"input":"a","line":3}}"#
         );
         ev.program = "cowrie".into();
-        ev.password = Some("</script>\u{1b}".into());
+        ev.honeypot = Honeypot::boxed(Some("</script>\u{1b}".into()), None);
         assert!(json(&ev)
             .ends_with(r#""geo":null,"password":"</script>\u001b","src":{"input":"a","line":3}}"#));
         ev.kind = Kind::Command;
-        ev.password = None;
-        ev.command = Some("uname -a".into());
+        ev.honeypot = Honeypot::boxed(None, Some("uname -a".into()));
         assert!(json(&ev).contains(r#""kind":"command","#));
         assert!(json(&ev).contains(r#""command":"uname -a","src""#));
         assert_eq!(Kind::from_name("command"), Some(Kind::Command));
@@ -577,8 +601,7 @@ mod tests {
             attempts: 1,
             geo: None,
             scope: None,
-            password: None,
-            command: None,
+            honeypot: None,
             src: Src {
                 input: "a".into(),
                 line: 3,
@@ -630,8 +653,7 @@ mod tests {
                 .into(),
             ),
             scope: None,
-            password: None,
-            command: None,
+            honeypot: None,
             src: Src {
                 input: "a".into(),
                 line: 3,

@@ -169,11 +169,11 @@ fuzz_target!(|data: &[u8]| {
                 };
                 match ev.kind {
                     Kind::AuthFailure | Kind::AuthSuccess if &*ev.program == "cowrie" => {
-                        assert_eq!(ev.password, r.password, "password of line {}", ev.src.line);
+                        assert_eq!(ev.password().map(str::to_string), r.password, "password of line {}", ev.src.line);
                         assert_eq!(ev.user, r.username, "user of line {}", ev.src.line);
                     }
-                    Kind::Command => assert_eq!(ev.command, r.input, "command of line {}", ev.src.line),
-                    _ => assert_eq!(ev.command, None),
+                    Kind::Command => assert_eq!(ev.command().map(str::to_string), r.input, "command of line {}", ev.src.line),
+                    _ => assert_eq!(ev.command(), None),
                 }
             }
         }

@@ -228,8 +228,7 @@ mod tests {
             attempts: 1,
             geo: None,
             scope: None,
-            password: None,
-            command: None,
+            honeypot: None,
             src: Src {
                 input: "t".into(),
                 line: 1,

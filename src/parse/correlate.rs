@@ -193,8 +193,7 @@ impl Correlator {
             attempts: if m.kind.is_attempt() { m.count } else { 0 },
             geo: None,
             scope: None,
-            password: m.password,
-            command: m.command,
+            honeypot: m.honeypot,
             src: Src {
                 input: self.input.clone(),
                 line: raw.line,

@@ -366,7 +366,7 @@ impl Collector {
                 kind: ev.kind,
                 pid: ev.pid,
                 port: ev.port,
-                password: ev.password.as_deref().map(|p| clip(p, PASSWORD_CHARS)),
+                password: ev.password().map(|p| clip(p, PASSWORD_CHARS)),
             });
         }
         // A session is one connection: the same pid (or, with no pid, the
@@ -435,7 +435,7 @@ impl Collector {
             .filter(|f| same_conn((f.pid, f.port, f.secs), (ev.pid, ev.port, secs)))
             .filter_map(|f| Some((f.user, f.password.clone()?)))
             .collect();
-        if let Some(p) = &ev.password {
+        if let Some(p) = ev.password() {
             passwords.push((uid, clip(p, PASSWORD_CHARS)));
         }
         let rec = SuccessRec {
@@ -477,7 +477,7 @@ impl Collector {
     /// A command typed after a login (a honeypot's record): kept with the
     /// login of its connection, in order, within the per-login budget.
     fn add_command(&mut self, ev: &Event, ip: IpAddr, secs: i64) {
-        let (Some(port), Some(text)) = (ev.port, ev.command.as_deref()) else {
+        let (Some(port), Some(text)) = (ev.port, ev.command()) else {
             return;
         };
         let Some(&(suspicious, i)) = self.login_conns.get(&(ip, port)) else {
@@ -979,8 +979,7 @@ mod tests {
             attempts: u32::from(kind == Kind::AuthFailure),
             geo: Some(Arc::new(geo)),
             scope: None,
-            password: None,
-            command: None,
+            honeypot: None,
             src: crate::event::Src {
                 input: "t".into(),
                 line: 1,
@@ -1039,9 +1038,9 @@ mod tests {
         if kind == Kind::Command {
             e.user = None;
             e.method = None;
-            e.command = Some(text.into());
+            e.honeypot = crate::event::Honeypot::boxed(None, Some(text.into()));
         } else {
-            e.password = Some(text.into());
+            e.honeypot = crate::event::Honeypot::boxed(Some(text.into()), None);
         }
         e
     }

@@ -287,8 +287,7 @@ mod tests {
                 })
             }),
             scope: None,
-            password: None,
-            command: None,
+            honeypot: None,
             src: Src {
                 input: "t".into(),
                 line: 1,

@@ -539,8 +539,8 @@ impl Row {
             precision: g.and_then(|g| g.precision.map(str::to_string)),
             scope: ev.scope.map(|s| scope_name(s).to_string()),
             src: ev.src.input.to_string(),
-            password: ev.password.clone(),
-            command: ev.command.clone(),
+            password: ev.password().map(str::to_string),
+            command: ev.command().map(str::to_string),
         }
     }
 
@@ -589,8 +589,7 @@ impl Row {
             attempts: self.attempts as u32,
             geo: geo.map(Arc::new),
             scope,
-            password: self.password,
-            command: self.command,
+            honeypot: crate::event::Honeypot::boxed(self.password, self.command),
             src: Src {
                 input: interner.get(&self.src),
                 line: (self.id & ((1i64 << LINE_BITS) - 1)) as u64,

@@ -457,8 +457,8 @@ fn insert_events(
         st.raw_bind_parameter(23, g.and_then(|g| g.precision))?;
         st.raw_bind_parameter(24, ev.scope.map(super::scope_name))?;
         st.raw_bind_parameter(25, &*ev.src.input)?;
-        st.raw_bind_parameter(26, ev.password.as_deref())?;
-        st.raw_bind_parameter(27, ev.command.as_deref())?;
+        st.raw_bind_parameter(26, ev.password())?;
+        st.raw_bind_parameter(27, ev.command())?;
         st.raw_bind_parameter(28, session)?;
         st.raw_execute()?;
     }

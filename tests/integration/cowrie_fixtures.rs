@@ -349,7 +349,10 @@ fn sshd_events_carry_no_honeypot_fields() {
     assert!(text.lines().count() > 800);
     for l in text.lines() {
         let e: Value = serde_json::from_str(l).unwrap();
-        assert!(e.get("password").is_none() && e.get("command").is_none(), "{e}");
+        assert!(
+            e.get("password").is_none() && e.get("command").is_none(),
+            "{e}"
+        );
         assert_ne!(e["kind"], "command", "{e}");
     }
 }

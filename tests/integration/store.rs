@@ -940,8 +940,14 @@ fn postgres_sessions_table_equals_the_grouping_of_all_events() {
 /// The fixture's Cowrie passwords and commands, as `(line, password, command)`.
 fn cowrie_details(evs: &[Event]) -> Vec<(u64, Option<String>, Option<String>)> {
     evs.iter()
-        .filter(|e| e.password.is_some() || e.command.is_some())
-        .map(|e| (e.src.line, e.password.clone(), e.command.clone()))
+        .filter(|e| e.honeypot.is_some())
+        .map(|e| {
+            (
+                e.src.line,
+                e.password().map(str::to_string),
+                e.command().map(str::to_string),
+            )
+        })
         .collect()
 }
 

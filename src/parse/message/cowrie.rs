@@ -9,7 +9,7 @@
 //! the report joins a login to the passwords and commands around it.
 
 use super::{Conn, Msg};
-use crate::event::Kind;
+use crate::event::{Honeypot, Kind};
 use crate::parse::ip::parse_ip;
 
 #[derive(serde::Deserialize)]
@@ -44,7 +44,7 @@ pub fn classify(line: &[u8]) -> Option<Msg> {
     };
     if matches!(kind, Kind::AuthFailure | Kind::AuthSuccess) {
         msg.user = rec.username;
-        msg.password = rec.password;
+        msg.honeypot = Honeypot::boxed(rec.password, None);
         // Cowrie answers SSH password (and keyboard-interactive) logins and
         // Telnet logins; both are a name and a password.
         msg.method = Some(match rec.protocol.as_deref() {
@@ -53,7 +53,7 @@ pub fn classify(line: &[u8]) -> Option<Msg> {
         });
     }
     if kind == Kind::Command {
-        msg.command = rec.input;
+        msg.honeypot = Honeypot::boxed(None, rec.input);
     }
     Some(msg)
 }
@@ -87,7 +87,7 @@ mod tests {
                 Some("password")
             )
         );
-        assert_eq!((m.password.as_deref(), m.command), (Some("root"), None));
+        assert_eq!(m.honeypot, Honeypot::boxed(Some("root".into()), None));
         let m = c(
             r#"{"session":"a98bbfc0b663","protocol":"ssh","src_ip":"::1","src_port":38616,"username":"x from 203.0.113.7","password":"toor","eventid":"cowrie.login.success","timestamp":"2026-12-04T23:29:01.408038Z"}"#,
         );
@@ -107,11 +107,16 @@ mod tests {
             r#"{"eventid":"cowrie.command.input","input":"uname -a","src_ip":"127.0.0.1","src_port":5,"session":"s"}"#,
         );
         assert_eq!(
-            (m.kind, m.user, m.command.as_deref(), m.port),
-            (Kind::Command, None, Some("uname -a"), Some(5))
+            (m.kind, m.user, m.honeypot, m.port),
+            (
+                Kind::Command,
+                None,
+                Honeypot::boxed(None, Some("uname -a".into())),
+                Some(5)
+            )
         );
         let m = c(r#"{"eventid":"cowrie.command.input","src_ip":"127.0.0.1"}"#);
-        assert_eq!((m.kind, m.command), (Kind::Other, None));
+        assert_eq!((m.kind, m.honeypot), (Kind::Other, None));
         assert!(classify(br#"{"eventid":"other.thing"}"#).is_none());
         assert!(classify(b"{").is_none());
         assert!(

@@ -227,8 +227,7 @@ mod tests {
                 ..Geo::default()
             })),
             scope: None,
-            password: None,
-            command: None,
+            honeypot: None,
             src: Src {
                 input: Arc::from("t"),
                 line: 1,

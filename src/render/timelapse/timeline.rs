@@ -311,8 +311,7 @@ mod tests {
                 })
             }),
             scope: None,
-            password: None,
-            command: None,
+            honeypot: None,
             src: Src {
                 input: Arc::from("t"),
                 line: 1,
