@@ -107,7 +107,10 @@ Examples:
   sshmap timelapse --db sshmap.db -o week.mp4 --from 2026-11-16 --to 2026-11-23 --bin 10m --fade 30m
 
 Durations (--bin, --fade): a number and a unit: 45s, 30m (or 30min), 12h, 1d.
-Sizes: WIDTHxHEIGHT in pixels (1280x720); both even for MP4.")]
+Sizes: WIDTHxHEIGHT in pixels (1280x720); both even for MP4.
+The video ends on a summary held for 2 s (span, attempts, addresses, countries, top countries,
+top accounts tried); --no-summary leaves it out. Read from --db's per-minute rollups, the summary
+has no addresses or accounts; --accounts (or --points) reads the stored events instead.")]
     Timelapse(TimelapseArgs),
     /// Write a self-contained interactive HTML report
     #[command(after_help = "\
@@ -134,9 +137,13 @@ Examples:
   sshmap serve --config /etc/sshmap/config.toml                # every flag as a key in [serve]
 
 Every flag is also a key in the [serve] table of the config file (listen, tail = [..], journal,
-journal-dir, syslog, db, window, ingest-token = [..], home, anonymize-ip, webhook, keep) and an
-SSHMAP_* variable (SSHMAP_LISTEN, SSHMAP_WINDOW, SSHMAP_INGEST_TOKEN=a,b, …).
+journal-dir, syslog, db, window, ingest-token = [..], home, anonymize-ip, webhook, keep,
+alert-ip-failures, alert-user-failures) and an SSHMAP_* variable (SSHMAP_LISTEN, SSHMAP_WINDOW, SSHMAP_INGEST_TOKEN=a,b, …).
 Durations (--window, --keep): a number and a unit: 90s, 30m, 5h, 2d, 2w.
+Intrusion alerts (the page's list, stderr, --webhook): a login after at least 5 failures from its
+address (--alert-ip-failures) or 5 for its user (--alert-user-failures) within --window, or from a
+country the user never logged in from before; a typo or two before a login is no alert.
+Stderr and the webhook get at most one alert a minute per address and user; the page, all of them.
 As a service: contrib/sshmap.service (see README, \"Run it as a service\").")]
     Serve(ServeArgs),
     /// Look up addresses and manage the GeoIP databases
@@ -344,6 +351,12 @@ pub struct TimelapseArgs {
     /// Title drawn on every frame [default: "SSH attack attempts"]
     #[arg(long, value_name = "TEXT")]
     pub title: Option<String>,
+    /// Add a panel of the user names tried most in the last minutes (above the top countries)
+    #[arg(long)]
+    pub accounts: bool,
+    /// Leave out the closing summary (totals, top countries and accounts, held 2 s at the end)
+    #[arg(long = "no-summary")]
+    pub no_summary: bool,
 }
 
 #[derive(Debug, Args)]
@@ -421,6 +434,12 @@ pub struct ServeArgs {
     /// Read the --read-token from FILE
     #[arg(long = "read-token-file", value_name = "FILE")]
     pub read_token_file: Option<PathBuf>,
+    /// Alert on a login from an address with at least N failures in the window [default: 5]
+    #[arg(long = "alert-ip-failures", value_name = "N")]
+    pub alert_ip_failures: Option<u32>,
+    /// Alert on a login of a user with at least N failures in the window, from anywhere [default: 5]
+    #[arg(long = "alert-user-failures", value_name = "N")]
+    pub alert_user_failures: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -291,6 +291,7 @@ fn serve_default(key: &str, data_dir: Option<&Path>) -> String {
         "snapshot-events" => d.snapshot_events.to_string(),
         "sse-buffer" => d.sse_buffer.to_string(),
         "sse-tick-ms" => d.sse_tick.as_millis().to_string(),
+        "alert-ip-failures" => d.alert_ip_failures.to_string(),
         "alert-user-failures" => d.alert_user_failures.to_string(),
         "poll-ms" => d.poll.as_millis().to_string(),
         "instance" => d.instance,
@@ -322,6 +323,7 @@ pub const SERVE_KEYS: &[&str] = &[
     "snapshot-events",
     "sse-buffer",
     "sse-tick-ms",
+    "alert-ip-failures",
     "alert-user-failures",
     "poll-ms",
 ];

@@ -36,11 +36,14 @@
   const side = el("aside", "live-side");
   const alertsWrap = el("section", "panel live-alerts-panel");
   const alertsHead = el("div", "bar");
-  alertsHead.append(el("h2", null, "Intrusion alerts"), el("span", "muted", "a login after failures from its address or for its user, or from a new country; grouped per address and user"));
+  // The rules with the server's thresholds (serve --alert-ip-failures, --alert-user-failures).
+  const rules = el("p", "muted live-alert-rules", (LIVE.alert_rules || "alert on a suspicious login") + "; grouped per address and user");
+  rules.id = "alert-rules";
+  alertsHead.append(el("h2", null, "Intrusion alerts"));
   const alerts = el("ol", "live-alerts"); alerts.id = "alerts"; alerts.setAttribute("aria-live", "polite");
   const noAlerts = el("li", "muted", "none yet");
   alerts.appendChild(noAlerts);
-  alertsWrap.append(alertsHead, alerts);
+  alertsWrap.append(alertsHead, rules, alerts);
   const feedWrap = el("section", "panel live-feed-panel"); feedWrap.appendChild(el("h2", null, "Live feed"));
   const feed = el("ol", "live-feed"); feed.id = "feed"; feedWrap.appendChild(feed);
   side.append(alertsWrap, feedWrap);
@@ -111,10 +114,16 @@
     const key = (a.ip || "?") + "\u0000" + (a.user == null ? "" : a.user);
     const g = groups.get(key) || { n: 0, dismissed: false };
     g.n += 1; g.last = a; g.t = Date.parse(a.ts) || Date.now(); g.dismissed = false;
+    alerts.dataset.received = String(Number(alerts.dataset.received || 0) + 1);
     groups.delete(key); groups.set(key, g);
     while (groups.size > 50) groups.delete(groups.keys().next().value);
     dirty = true;
-    if (fresh) feedLine(`${a.ts.slice(11, 19)} ALERT ${a.message}`, "alert");
+    // One feed line per group, moved to the top and counted: a burst does not push the events out.
+    if (fresh) {
+      const text = `${a.ts.slice(11, 19)} ALERT ${a.message}${g.n > 1 ? " ×" + g.n : ""}`;
+      if (g.line && g.line.isConnected) { g.line.textContent = text; feed.insertBefore(g.line, feed.firstChild); }
+      else { feedLine(text, "alert"); g.line = feed.firstChild; }
+    }
   }
   function drawAlerts() {
     if (!dirty) return;

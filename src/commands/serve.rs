@@ -142,6 +142,14 @@ impl ServeConfig {
                     .map_err(|e| ConfigError::Other(format!("{e:#}")))?
                     .unwrap_or(false))
         };
+        // A threshold of failures: at least 1 (a login with no failure never alerts).
+        let flag_num = |flag: Option<u32>, key: &str, default: u32| -> Result<u32, ConfigError> {
+            Ok(layers
+                .get::<u32>(flag, Some("serve"), key)
+                .map_err(|e| ConfigError::Other(format!("{e:#}")))?
+                .unwrap_or(default)
+                .max(1))
+        };
         let num = |key: &str, default: usize| -> Result<usize, ConfigError> {
             Ok(layers
                 .get::<usize>(None, Some("serve"), key)
@@ -287,8 +295,16 @@ impl ServeConfig {
                 num("sse-tick-ms", DEFAULT_TICK_MS as usize)?.min(1000) as u64,
             ),
             keep,
-            alert_user_failures: num("alert-user-failures", d.alert_user_failures as usize)?.max(1)
-                as u32,
+            alert_ip_failures: flag_num(
+                args.alert_ip_failures,
+                "alert-ip-failures",
+                d.alert_ip_failures,
+            )?,
+            alert_user_failures: flag_num(
+                args.alert_user_failures,
+                "alert-user-failures",
+                d.alert_user_failures,
+            )?,
             checkpoint,
             poll: Duration::from_millis(poll_ms.clamp(10, 5000) as u64),
             instance: layers
@@ -391,6 +407,30 @@ mod tests {
         );
         assert_eq!(c.keep, Some(Duration::from_secs(30 * 86_400)));
         assert_eq!(c.sse_tick, Duration::from_millis(DEFAULT_TICK_MS));
+    }
+
+    #[test]
+    fn alert_thresholds_from_flags_and_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        let layers = Layers::from_parts(Default::default(), None).unwrap();
+        let c = ServeConfig::resolve(&ServeArgs::default(), &layers, None).unwrap();
+        assert_eq!((c.alert_ip_failures, c.alert_user_failures), (5, 5));
+        std::fs::write(
+            &p,
+            "[serve]\nalert-ip-failures = 3\nalert-user-failures = 0\n",
+        )
+        .unwrap();
+        let layers = Layers::from_parts(Default::default(), Some(&p)).unwrap();
+        let c = ServeConfig::resolve(&ServeArgs::default(), &layers, None).unwrap();
+        // Zero is taken as one: a login without any failure never alerts.
+        assert_eq!((c.alert_ip_failures, c.alert_user_failures), (3, 1));
+        let args = ServeArgs {
+            alert_ip_failures: Some(10),
+            ..Default::default()
+        };
+        let c = ServeConfig::resolve(&args, &layers, None).unwrap();
+        assert_eq!((c.alert_ip_failures, c.alert_user_failures), (10, 1));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::render::projection::Projection;
 use crate::render::theme::Theme;
 use crate::render::timelapse::fade::Fade;
 use crate::render::timelapse::frame::{FrameOptions, Frames};
-use crate::render::timelapse::state::States;
+use crate::render::timelapse::state::{States, Summary};
 use crate::render::timelapse::stream;
 use crate::render::timelapse::timeline::{self, Binner, Timeline};
 use crate::render::video::{self, Encoder, VideoFormat};
@@ -47,9 +47,16 @@ pub struct Options {
     pub projection: Projection,
     pub theme: Theme,
     pub points: bool,
+    /// The accounts panel: top user names of the trailing window.
+    pub accounts: bool,
+    /// The closing summary, held [`SUMMARY_SECS`] at the end.
+    pub summary: bool,
     pub title: String,
     pub progress: bool,
 }
+
+/// How long the closing summary stays on screen.
+pub const SUMMARY_SECS: u32 = 2;
 
 impl Options {
     pub fn resolve(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<Options> {
@@ -128,6 +135,8 @@ impl Options {
             projection,
             theme,
             points: a.points,
+            accounts: a.accounts,
+            summary: !a.no_summary,
             title: a
                 .title
                 .clone()
@@ -139,10 +148,11 @@ impl Options {
 
 /// The per minute × country rollup answers exactly when frames are whole
 /// minutes, `--from`/`--to` fall on minutes, and neither points (per address
-/// places) nor `--host` (not a rollup key) are asked for.
+/// places), accounts (user names) nor `--host` (not a rollup key) are asked for.
 fn rollups_suffice(opts: &Options, filter: &store::Filter) -> bool {
     let minute = |m: Option<i64>| m.is_none_or(|m| m.rem_euclid(60_000_000) == 0);
     !opts.points
+        && !opts.accounts
         && filter.host.is_none()
         && opts.bin_secs % 60 == 0
         && minute(filter.from)
@@ -247,12 +257,17 @@ pub fn run(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<i3
     let read = started.elapsed();
     let written = render(&tl, &opts)?;
     if !settings.quiet {
-        let secs = tl.frames as f64 / f64::from(opts.fps);
+        let secs = written.frames as f64 / f64::from(opts.fps);
         eprintln!(
-            "sshmap: wrote {}: {} frames ({} per frame), {}x{}, {} fps, {:.1} s of video, {} bytes, in {:.1} s (reading {:.1} s)",
+            "sshmap: wrote {}: {} frames ({} per frame){}, {}x{}, {} fps, {:.1} s of video, {} bytes, in {:.1} s (reading {:.1} s)",
             opts.output.display(),
-            thousands(written.frames),
+            thousands(tl.frames as u64),
             human(opts.bin_secs),
+            if opts.summary {
+                format!(" and a {SUMMARY_SECS} s summary")
+            } else {
+                String::new()
+            },
             opts.width,
             opts.height,
             opts.fps,
@@ -271,6 +286,9 @@ pub fn render(tl: &Timeline, opts: &Options) -> Result<video::Written> {
     // The top 5 counts attempts over three half-lives: the countries still visibly lit.
     let window = (opts.half_life * 3.0).round().max(1.0) as usize;
     let mut states = States::new(tl, fade, opts.points, window);
+    if opts.accounts {
+        states = states.with_accounts();
+    }
     let frames = Frames::new(FrameOptions {
         width: opts.width,
         height: opts.height,
@@ -294,10 +312,17 @@ pub fn render(tl: &Timeline, opts: &Options) -> Result<video::Written> {
         .then(|| progress_bar(tl.frames as u64))
         .flatten();
     let (format, w, h) = (opts.format, opts.width, opts.height);
+    let mut last = None;
     let res = stream::run(
         tl.frames,
         stream::chunk_len(),
-        |_| states.next_state(),
+        |i| {
+            let st = states.next_state();
+            if i + 1 == tl.frames {
+                last = Some(st.clone());
+            }
+            st
+        },
         |st| video::prepare(format, w, h, frames.draw(&st)),
         |p| {
             enc.push(p)?;
@@ -307,6 +332,15 @@ pub fn render(tl: &Timeline, opts: &Options) -> Result<video::Written> {
             Ok(())
         },
     )
+    .and_then(|()| match last.filter(|_| opts.summary) {
+        // The closing summary: one picture held SUMMARY_SECS.
+        Some(last) => {
+            let sum = Summary::of(tl);
+            let still = video::prepare(format, w, h, frames.draw_summary(&last, &sum));
+            enc.push_held(still, u64::from(opts.fps * SUMMARY_SECS))
+        }
+        None => Ok(()),
+    })
     .and_then(|()| enc.finish());
     if let Some(b) = bar {
         b.finish_and_clear();

@@ -57,18 +57,19 @@ impl<R: Read> Blocks<R> {
         let start = self.pos;
         loop {
             let mut buf = std::mem::take(&mut self.carry);
-            while buf.len() < BLOCK && !self.eof {
-                let at = buf.len();
-                buf.resize(BLOCK, 0);
-                match self.inner.read(&mut buf[at..]) {
-                    Ok(0) => {
-                        buf.truncate(at);
-                        self.eof = true;
+            if buf.len() < BLOCK && !self.eof {
+                // Straight into the block's spare capacity: no zeroing, and a
+                // plain file's bytes are copied once, by the kernel.
+                let want = BLOCK - buf.len();
+                buf.reserve_exact(want);
+                match (&mut self.inner).take(want as u64).read_to_end(&mut buf) {
+                    Ok(n) => {
+                        if n < want {
+                            self.eof = true;
+                        }
                     }
-                    Ok(n) => buf.truncate(at + n),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(at),
                     Err(e) => {
-                        buf.truncate(at);
+                        // `read_to_end` keeps what it read before the error.
                         let whole = if self.skipping {
                             0
                         } else {
@@ -171,5 +172,49 @@ mod tests {
         }
         assert_eq!(all, data);
         assert!(ends.contains(&split));
+    }
+
+    /// Gives a few bytes per call, then fails: the whole lines before the
+    /// failure still come out as a block, the cut line is dropped, and the
+    /// error follows.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        fail_at: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.fail_at == 0 {
+                return Err(io::Error::other("disk on fire"));
+            }
+            let n = buf.len().min(7).min(self.data.len()).min(self.fail_at);
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            self.fail_at -= n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn short_reads_fill_the_block_and_an_error_keeps_the_whole_lines_before_it() {
+        let data = b"one\ntwo\nthree\nfour\n";
+        let mut b = Blocks::new(
+            Trickle {
+                data,
+                fail_at: usize::MAX,
+            },
+            0,
+            None,
+        );
+        let c = b.next_chunk().unwrap().unwrap();
+        assert_eq!(c.bytes, data);
+        assert!(b.next_chunk().unwrap().is_none());
+
+        let mut b = Blocks::new(Trickle { data, fail_at: 12 }, 0, None);
+        let c = b.next_chunk().unwrap().unwrap();
+        assert_eq!(c.bytes, b"one\ntwo\n");
+        assert_eq!((c.start, c.end), (0, 8));
+        let err = b.next_chunk().err().expect("the error after the lines");
+        assert_eq!(err.to_string(), "disk on fire");
     }
 }

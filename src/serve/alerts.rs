@@ -2,11 +2,17 @@
 //!
 //! Rules, checked on every `auth_success` against the failures of the window
 //! (event time, so replayed logs alert the same way as live ones):
-//! - `success_after_ip_failures`: the address failed before;
-//! - `success_after_user_failures`: the user had at least N failures, from anywhere;
+//! - `success_after_ip_failures`: the address had at least N failures
+//!   ([`Thresholds::ip_failures`], default 5: a brute force, not a typo);
+//! - `success_after_user_failures`: the user had at least N failures, from
+//!   anywhere ([`Thresholds::user_failures`], default 5);
 //! - `new_country`: the user logged in before, but never from this country.
 //!   The first login ever seen for a user is not an alert: there is no history
 //!   to compare with (the store provides longer history when there is one).
+//!
+//! A wrong password or two before a login is what people do every day: with
+//! the defaults, a typo then a login raises nothing, a brute force that ends in
+//! a login does. [`Thresholds::describe`] is the sentence the live page shows.
 //!
 //! Alerts go to the stream, to stderr and, through a bounded queue, to an
 //! optional webhook that is retried with backoff on its own task: a slow or
@@ -40,6 +46,13 @@ pub struct Alert {
     pub user_failures: u64,
     /// Countries this user logged in from before (for `new_country`).
     pub known_countries: Vec<String>,
+    /// Another alert for the same address and user went out less than
+    /// [`QUIET`] ago (event time): this one goes to the stream (the page
+    /// groups it) but not to stderr or the webhook.
+    pub quiet: bool,
+    /// Alerts of the same address and user kept quiet since the last one that
+    /// went out (told with the next one that does).
+    pub held_back: u64,
     pub event: Event,
 }
 
@@ -78,7 +91,14 @@ impl Alert {
                 ),
             });
         }
-        format!("login of {user:?} from {ip} ({country}) {}", why.join("; "))
+        let more = match self.held_back {
+            0 => String::new(),
+            n => format!(" ({n} more of these since the last alert)"),
+        };
+        format!(
+            "login of {user:?} from {ip} ({country}) {}{more}",
+            why.join("; ")
+        )
     }
 
     /// The JSON sent on the stream and to the webhook.
@@ -98,25 +118,74 @@ impl Alert {
             "ip_failures": self.ip_failures,
             "user_failures": self.user_failures,
             "known_countries": self.known_countries,
+            "held_back": self.held_back,
             "event": ev,
         })
         .to_string()
     }
 }
 
+/// Alerts for one address and user: at most one a minute goes to stderr and
+/// the webhook (a login loop of a bot that found a password would otherwise
+/// flood both); the stream gets every one.
+pub const QUIET: Duration = Duration::from_secs(60);
+/// Address and user pairs whose last loud alert is remembered.
+const MAX_LOUD: usize = 10_000;
+
 /// Failures kept for the rules; beyond this the oldest are forgotten.
 const MAX_FAILURES: usize = 200_000;
 /// Users whose login countries are remembered.
 const MAX_USERS: usize = 100_000;
 
+/// When a login counts as suspicious: failures (in the window) at or above these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Thresholds {
+    /// Failures from the login's address (`alert-ip-failures`).
+    pub ip_failures: u32,
+    /// Failures for the login's user, from anywhere (`alert-user-failures`).
+    pub user_failures: u32,
+}
+
+impl Thresholds {
+    /// Default of `alert-ip-failures`: more than a typo or two (sshd's PAM asks
+    /// three times per connection), fewer than any brute force.
+    pub const DEFAULT_IP_FAILURES: u32 = 5;
+    /// Default of `alert-user-failures`.
+    pub const DEFAULT_USER_FAILURES: u32 = 5;
+
+    /// The rules in words, with these thresholds and the window (the live page's line).
+    pub fn describe(&self, window: Duration) -> String {
+        format!(
+            "alert on a login after \u{2265} {} from its address or \u{2265} {} for its user \
+             (in the last {}), or from a country new for its user",
+            failures(u64::from(self.ip_failures)),
+            failures(u64::from(self.user_failures)),
+            span(window),
+        )
+    }
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            ip_failures: Self::DEFAULT_IP_FAILURES,
+            user_failures: Self::DEFAULT_USER_FAILURES,
+        }
+    }
+}
+
 /// The rules' memory: failures of the window, countries of past logins.
 pub struct Alerter {
     window: i64,
+    ip_threshold: u64,
     user_threshold: u64,
     failures: VecDeque<(i64, Option<IpAddr>, Option<String>)>,
     by_ip: HashMap<IpAddr, u64>,
     by_user: HashMap<String, u64>,
     countries: HashMap<String, HashSet<String>>,
+    /// Per address and user: when the last alert went to stderr and the
+    /// webhook, and how many were kept quiet since.
+    loud: HashMap<(Option<IpAddr>, Option<String>), (i64, u64)>,
 }
 
 fn is_failure(k: Kind) -> bool {
@@ -131,14 +200,17 @@ fn is_failure(k: Kind) -> bool {
 }
 
 impl Alerter {
-    pub fn new(window: Duration, user_threshold: u32) -> Alerter {
+    /// Thresholds below 1 are taken as 1.
+    pub fn new(window: Duration, t: Thresholds) -> Alerter {
         Alerter {
             window: window.as_micros() as i64,
-            user_threshold: u64::from(user_threshold),
+            ip_threshold: u64::from(t.ip_failures.max(1)),
+            user_threshold: u64::from(t.user_failures.max(1)),
             failures: VecDeque::new(),
             by_ip: HashMap::new(),
             by_user: HashMap::new(),
             countries: HashMap::new(),
+            loud: HashMap::new(),
         }
     }
 
@@ -193,7 +265,7 @@ impl Alerter {
             .copied()
             .unwrap_or(0);
         let mut rules = Vec::new();
-        if ip_failures > 0 {
+        if ip_failures >= self.ip_threshold {
             rules.push(Rule::SuccessAfterIpFailures);
         }
         if user_failures >= self.user_threshold {
@@ -213,13 +285,48 @@ impl Alerter {
                 None => self.remember_login(user, country),
             }
         }
-        (!rules.is_empty()).then(|| Alert {
+        if rules.is_empty() {
+            return None;
+        }
+        let (quiet, held_back) = self.rate_limit(ev);
+        Some(Alert {
             rules,
             ip_failures,
             user_failures,
             known_countries,
+            quiet,
+            held_back,
             event: ev.clone(),
         })
+    }
+
+    /// Whether an alert for `ev` stays quiet (one loud a [`QUIET`] per address
+    /// and user), and how many were held back before a loud one.
+    fn rate_limit(&mut self, ev: &Event) -> (bool, u64) {
+        let now = ev.ts.micros;
+        let quiet = QUIET.as_micros() as i64;
+        if self.loud.len() >= MAX_LOUD {
+            self.loud.retain(|_, (t, _)| now - *t < quiet);
+            if self.loud.len() >= MAX_LOUD {
+                self.loud.clear();
+            }
+        }
+        let key = (ev.ip, ev.user.clone());
+        match self.loud.get_mut(&key) {
+            Some((t, held)) if (0..quiet).contains(&(now - *t)) => {
+                *held += 1;
+                (true, 0)
+            }
+            Some((t, held)) => {
+                let n = std::mem::take(held);
+                *t = now;
+                (false, n)
+            }
+            None => {
+                self.loud.insert(key, (now, 0));
+                (false, 0)
+            }
+        }
     }
 
     fn expire(&mut self, now: i64) {
@@ -249,6 +356,18 @@ impl Alerter {
                 }
             }
         }
+    }
+}
+
+/// `5 h`, `90 min`, `1 d`, `45 s`: the window as the page says it.
+fn span(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => "0 s".into(),
+        s if s % 86_400 == 0 => format!("{} d", s / 86_400),
+        s if s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
     }
 }
 
@@ -295,17 +414,55 @@ mod tests {
         }
     }
 
+    fn th(ip_failures: u32, user_failures: u32) -> Thresholds {
+        Thresholds {
+            ip_failures,
+            user_failures,
+        }
+    }
+
     #[test]
-    fn success_after_failures_from_the_same_address() {
-        let mut a = Alerter::new(Duration::from_secs(3600), 5);
-        assert!(a
-            .check(&ev(0, Kind::AuthFailure, "203.0.113.9", "alice", None))
-            .is_none());
+    fn a_typo_then_a_login_is_no_alert_by_default() {
+        // One to four wrong passwords, then the right one: what people do every day.
+        for typos in 1..Thresholds::DEFAULT_IP_FAILURES {
+            let mut a = Alerter::new(Duration::from_secs(3600), Thresholds::default());
+            for k in 0..typos {
+                assert!(a
+                    .check(&ev(
+                        i64::from(k),
+                        Kind::AuthFailure,
+                        "203.0.113.9",
+                        "alice",
+                        None
+                    ))
+                    .is_none());
+            }
+            let got = a.check(&ev(10, Kind::AuthSuccess, "203.0.113.9", "alice", None));
+            assert!(
+                got.is_none(),
+                "{typos} typo(s) then a login alerted: {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_brute_force_then_a_login_from_the_same_address_alerts_by_default() {
+        let mut a = Alerter::new(Duration::from_secs(3600), Thresholds::default());
+        // Five failures spread over users (as a dictionary attack does), none reaching the user rule.
+        for (k, user) in ["root", "admin", "oracle", "test", "alice"]
+            .iter()
+            .enumerate()
+        {
+            a.check(&ev(k as i64, Kind::AuthFailure, "203.0.113.9", user, None));
+        }
         let alert = a
             .check(&ev(10, Kind::AuthSuccess, "203.0.113.9", "alice", None))
             .expect("alert");
         assert_eq!(alert.rules, vec![Rule::SuccessAfterIpFailures]);
-        assert_eq!(alert.ip_failures, 1);
+        assert_eq!(alert.ip_failures, 5);
+        assert!(alert
+            .message(false)
+            .contains("after 5 failures from this address"));
         // Another address, few failures for the user: nothing.
         assert!(a
             .check(&ev(20, Kind::AuthSuccess, "198.51.100.1", "alice", None))
@@ -313,8 +470,40 @@ mod tests {
     }
 
     #[test]
+    fn the_address_threshold_is_configurable() {
+        let mut a = Alerter::new(Duration::from_secs(3600), th(1, 5));
+        a.check(&ev(0, Kind::AuthFailure, "203.0.113.9", "alice", None));
+        let alert = a
+            .check(&ev(10, Kind::AuthSuccess, "203.0.113.9", "alice", None))
+            .expect("with alert-ip-failures = 1 a single failure alerts");
+        assert_eq!(alert.rules, vec![Rule::SuccessAfterIpFailures]);
+        // Zero is taken as one: a login with no failure at all never alerts.
+        let mut a = Alerter::new(Duration::from_secs(3600), th(0, 0));
+        assert!(a
+            .check(&ev(10, Kind::AuthSuccess, "203.0.113.9", "alice", None))
+            .is_none());
+    }
+
+    #[test]
+    fn the_rules_are_described_with_their_thresholds() {
+        let d = Thresholds::default().describe(Duration::from_secs(5 * 3600));
+        assert_eq!(
+            d,
+            "alert on a login after \u{2265} 5 failures from its address or \u{2265} 5 failures \
+             for its user (in the last 5 h), or from a country new for its user"
+        );
+        let d = th(1, 12).describe(Duration::from_secs(5400));
+        assert!(
+            d.contains("\u{2265} 1 failure from")
+                && d.contains("\u{2265} 12 failures for")
+                && d.contains("90 min"),
+            "{d}"
+        );
+    }
+
+    #[test]
     fn failures_leave_the_window() {
-        let mut a = Alerter::new(Duration::from_secs(60), 5);
+        let mut a = Alerter::new(Duration::from_secs(60), th(1, 5));
         a.check(&ev(0, Kind::AuthFailure, "203.0.113.9", "alice", None));
         assert!(a
             .check(&ev(61, Kind::AuthSuccess, "203.0.113.9", "alice", None))
@@ -324,7 +513,7 @@ mod tests {
 
     #[test]
     fn success_after_n_failures_for_the_user_from_anywhere() {
-        let mut a = Alerter::new(Duration::from_secs(3600), 3);
+        let mut a = Alerter::new(Duration::from_secs(3600), th(5, 3));
         for (i, ip) in ["192.0.2.1", "192.0.2.2", "192.0.2.3"].iter().enumerate() {
             a.check(&ev(i as i64, Kind::AuthFailure, ip, "root", None));
         }
@@ -337,7 +526,7 @@ mod tests {
 
     #[test]
     fn new_country_for_a_user_with_history() {
-        let mut a = Alerter::new(Duration::from_secs(3600), 5);
+        let mut a = Alerter::new(Duration::from_secs(3600), th(1, 5));
         assert!(
             a.check(&ev(0, Kind::AuthSuccess, "192.0.2.1", "bob", Some("FR")))
                 .is_none(),
@@ -360,7 +549,7 @@ mod tests {
 
     #[test]
     fn alert_json_is_anonymized_on_demand() {
-        let mut a = Alerter::new(Duration::from_secs(3600), 5);
+        let mut a = Alerter::new(Duration::from_secs(3600), th(1, 5));
         a.check(&ev(0, Kind::AuthFailure, "203.0.113.9", "alice", None));
         let alert = a
             .check(&ev(1, Kind::AuthSuccess, "203.0.113.9", "alice", None))
@@ -369,5 +558,49 @@ mod tests {
         assert!(!j.contains("203.0.113.9"), "{j}");
         assert!(j.contains("203.0.113.0/24"), "{j}");
         assert!(alert.to_json(false).contains("203.0.113.9"));
+    }
+
+    #[test]
+    fn a_burst_goes_out_once_a_minute_per_address_and_user() {
+        let mut a = Alerter::new(Duration::from_secs(3600), Thresholds::default());
+        for k in 0..5 {
+            a.check(&ev(k, Kind::AuthFailure, "203.0.113.9", "root", None));
+        }
+        // 35 logins in 30 s (a bot looping on a found password), and one of another user.
+        let burst: Vec<Alert> = (0..35)
+            .filter_map(|k| {
+                a.check(&ev(
+                    10 + k * 30 / 35,
+                    Kind::AuthSuccess,
+                    "203.0.113.9",
+                    "deploy",
+                    None,
+                ))
+            })
+            .collect();
+        assert_eq!(burst.len(), 35, "every alert still reaches the stream");
+        assert_eq!(burst.iter().filter(|x| !x.quiet).count(), 1);
+        assert!(!burst[0].quiet && burst[1..].iter().all(|x| x.quiet));
+        let other = a
+            .check(&ev(20, Kind::AuthSuccess, "203.0.113.9", "ubuntu", None))
+            .unwrap();
+        assert!(!other.quiet, "another user is another group");
+        // A minute after the first loud one: loud again, saying how many were held back.
+        let next = a
+            .check(&ev(70, Kind::AuthSuccess, "203.0.113.9", "deploy", None))
+            .unwrap();
+        assert!(!next.quiet);
+        assert_eq!(next.held_back, 34);
+        assert!(
+            next.message(false)
+                .ends_with("(34 more of these since the last alert)"),
+            "{}",
+            next.message(false)
+        );
+        assert!(next.to_json(false).contains("\"held_back\":34"));
+        let after = a
+            .check(&ev(71, Kind::AuthSuccess, "203.0.113.9", "deploy", None))
+            .unwrap();
+        assert!(after.quiet && after.held_back == 0);
     }
 }

@@ -51,6 +51,8 @@ pub struct ServeConfig {
     /// Raw events older than this are deleted from the store (at start and
     /// hourly; rollups are kept). `None`: kept for ever.
     pub keep: Option<Duration>,
+    /// `auth_success` after this many failures from the same address raises an alert.
+    pub alert_ip_failures: u32,
     /// `auth_success` after this many failures for the same user raises an alert.
     pub alert_user_failures: u32,
     /// Where tail checkpoints are kept; `None`: no checkpoints.
@@ -84,6 +86,16 @@ pub struct ServeConfig {
     pub write_timeout: Duration,
 }
 
+impl ServeConfig {
+    /// The alert rules' thresholds.
+    pub fn alert_thresholds(&self) -> super::alerts::Thresholds {
+        super::alerts::Thresholds {
+            ip_failures: self.alert_ip_failures,
+            user_failures: self.alert_user_failures,
+        }
+    }
+}
+
 /// The machine's host name, for [`ServeConfig::instance`].
 pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -114,7 +126,8 @@ impl Default for ServeConfig {
             sse_buffer: 4096,
             sse_tick: Duration::from_millis(DEFAULT_TICK_MS),
             keep: None,
-            alert_user_failures: 5,
+            alert_ip_failures: super::alerts::Thresholds::DEFAULT_IP_FAILURES,
+            alert_user_failures: super::alerts::Thresholds::DEFAULT_USER_FAILURES,
             checkpoint: None,
             poll: Duration::from_millis(100),
             instance: hostname(),

@@ -110,7 +110,7 @@ pub fn run(
 ) {
     let locator = opts.geo.clone();
     let mut enricher = Enricher::new(locator.as_deref());
-    let mut alerter = Alerter::new(shared.cfg.window, shared.cfg.alert_user_failures);
+    let mut alerter = Alerter::new(shared.cfg.window, shared.cfg.alert_thresholds());
     let mut streams: HashMap<Arc<str>, Stream> = HashMap::new();
     let mut tick = 0u64;
     let mut events: Vec<Event> = Vec::new();
@@ -378,13 +378,14 @@ fn publish_and_store(
     for ev in events.iter_mut() {
         enricher.enrich(ev);
         if let Some(a) = alerter.check(ev) {
-            if opts.stderr {
+            // A burst for one address and user goes out once a minute (the stream gets all).
+            if opts.stderr && !a.quiet {
                 eprintln!(
                     "sshmap: ALERT {}",
                     crate::escape::terminal(&a.message(false))
                 );
             }
-            if let Some(tx) = &opts.webhook {
+            if let Some(tx) = opts.webhook.as_ref().filter(|_| !a.quiet) {
                 // The webhook goes to the operator, like stderr: full addresses
                 // (`--anonymize-ip` is about what the public page and API show).
                 if tx.try_send(a.to_json(false)).is_err() {

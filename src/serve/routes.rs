@@ -222,6 +222,8 @@ async fn render_page(s: &AppState) -> String {
     let items = s.events(None, None, &[], s.cfg.snapshot_events);
     let (anon, home) = (s.cfg.anonymize_ip, s.cfg.home);
     let window = s.cfg.window.as_secs();
+    // The alert rules with their thresholds, in words: the page states them.
+    let alert_rules = s.cfg.alert_thresholds().describe(s.cfg.window);
     let html = tokio::task::spawn_blocking(move || {
         let mut c = crate::report::Collector::new();
         for i in &items {
@@ -245,6 +247,7 @@ async fn render_page(s: &AppState) -> String {
             "home": home.map(|(lat, lon)| { let (x, y) = crate::report::world::project(lon, lat); [x, y] }),
             "window_seconds": window,
             "anonymized": anon,
+            "alert_rules": alert_rules,
         });
         html = html.replacen("</head>", "<link rel=\"stylesheet\" href=\"live.css\">\n</head>", 1);
         html.replacen(

@@ -323,7 +323,9 @@ impl<R: BufRead> Read for SortedJson<R> {
 
 /// Wraps `inner` in the decoder its first bytes call for.
 pub fn decompress(inner: Box<dyn Read + Send>) -> io::Result<(Box<dyn Read + Send>, Compression)> {
-    let mut buf = BufReader::with_capacity(1 << 20, inner);
+    // Small enough that the block reader's 1 MiB reads bypass it once the
+    // peeked head is used up (a plain file's bytes are then copied once).
+    let mut buf = BufReader::with_capacity(64 << 10, inner);
     let head = buf.fill_buf()?;
     if head.starts_with(&[0x1f, 0x8b]) {
         // Multi-member: `cat a.gz b.gz` and some rotators produce several members.

@@ -8,8 +8,10 @@
 // Checks: the page connects to /api/stream; an event posted after it connected
 // reaches the page over SSE and adds a marker on the map, a pulse, a feed line
 // (hostile user name shown as text, no element injected, no dialog) and one to
-// the event counter; a successful login after failures from the same address
-// shows an intrusion alert; only same-origin requests; no page error. With
+// the event counter; the page states the alert thresholds; a typo then a login
+// raises no alert, five failures from an address then a login does; a burst of
+// alerts is grouped per address and user with time and count, beside the map,
+// which does not move; only same-origin requests; no page error. With
 // `anonymized`, no full address appears anywhere in the page.
 import { chromium } from 'playwright-core';
 
@@ -96,38 +98,75 @@ try {
     `feed line does not show the event and its user name as text: ${out.feedTop}`);
   check(await page.$('#feed img, #alerts img') === null, 'a user name became an element');
 
-  // A login from the address that just failed: an intrusion alert on the page.
+  // The alert rules are stated on the page, with the server's default thresholds.
+  out.rules = await page.textContent('#alert-rules');
+  check(/\u2265 5 failures from its address/.test(out.rules) && /\u2265 5 failures for its user/.test(out.rules)
+    && out.rules.includes('5 h') && out.rules.includes('new for its user'), `the page does not state the alert thresholds: ${out.rules}`);
+  const received = () => page.$eval('#alerts', (a) => Number(a.dataset.received || 0));
+  const feedHas = (re, n) => page.waitForFunction(([src, n]) => [...document.querySelectorAll('#feed li')]
+    .filter((li) => new RegExp(src).test(li.textContent)).length >= n, [re, n], { timeout: 10000 }).catch(() => null);
+
+  // A typo then a login (the one failure above): no intrusion alert with the default thresholds.
   await ingest([`sshd[4102]: Accepted password for deploy from ${ATTACKER} port 40001 ssh2`]);
+  await feedHas('auth_success', 1);
+  // Four more failures from that address, posted after the login: once they are on the page,
+  // an alert for the login (published before them, on the same stream) would be too.
+  const brute = ['root', 'admin', 'oracle', 'test'].map((u, k) => `sshd[${4103 + k}]: Failed password for ${u} from ${ATTACKER} port ${40002 + k} ssh2`);
+  await ingest(brute);
+  await feedHas('auth_failure', 5);
+  out.alertsAfterTypo = await received();
+  check(out.alertsAfterTypo === 0 && (await page.$$('#alerts .live-alert')).length === 0,
+    `a typo then a login raised an intrusion alert: ${out.alertsAfterTypo} received`);
+
+  // Five failures from the address, then a login: an intrusion alert.
+  await ingest([`sshd[4108]: Accepted password for deploy from ${ATTACKER} port 40008 ssh2`]);
   const alert = await page.waitForSelector('#alerts .live-alert', { timeout: 10000 }).catch(() => null);
   out.alert = alert ? await alert.textContent() : null;
-  check(out.alert !== null && out.alert.includes('INTRUSION ALERT') && out.alert.includes('deploy'), `no intrusion alert shown: ${out.alert}`);
-  // A flood of alerts for the same address and user: one group with a count, beside the map,
-  // which stays where it was (issue #16).
+  check(out.alert !== null && out.alert.includes('INTRUSION ALERT') && out.alert.includes('deploy')
+    && out.alert.includes('after 5 failures from this address'), `no intrusion alert after the brute force: ${out.alert}`);
+  // A burst of alerts for the same address and two users: one group per user with a
+  // count and the latest time, beside the map, which stays where it was (issue #16).
   const mapTop = await page.$eval('#map-panel', (e) => e.getBoundingClientRect().top);
   const more = [];
-  for (let k = 0; k < 8; k++) more.push(`sshd[${4110 + k}]: Accepted password for deploy from ${ATTACKER} port ${40010 + k} ssh2`);
+  for (let k = 0; k < 11; k++) {
+    const user = k % 4 === 0 ? 'ubuntu' : 'deploy';
+    more.push(`sshd[${4110 + k}]: Accepted password for ${user} from ${ATTACKER} port ${40010 + k} ssh2`);
+  }
   await ingest(more);
-  await page.waitForFunction(() => /×9/.test(document.getElementById('alerts').textContent), null, { timeout: 10000 }).catch(() => null);
+  await page.waitForFunction(() => /×9/.test(document.getElementById('alerts').textContent)
+    && /×3/.test(document.getElementById('alerts').textContent), null, { timeout: 10000 }).catch(() => null);
+  out.alertsReceived = await received();
+  check(out.alertsReceived === 12, `alerts received ${out.alertsReceived}, want 12`);
   out.alertGroups = await page.$$eval('#alerts .live-alert', (a) => a.map((x) => x.textContent));
-  check(out.alertGroups.length === 1 && out.alertGroups[0].includes('×9'), `alerts not grouped: ${JSON.stringify(out.alertGroups)}`);
+  check(out.alertGroups.length === 2 && out.alertGroups.some((g) => g.includes('×9') && g.includes('"deploy"'))
+    && out.alertGroups.some((g) => g.includes('×3') && g.includes('"ubuntu"')), `alerts not grouped per address and user: ${JSON.stringify(out.alertGroups)}`);
+  check(out.alertGroups.every((g) => /^\d\d:\d\d:\d\d/.test(g)), `an alert group has no time: ${JSON.stringify(out.alertGroups)}`);
+  // The feed keeps one line per alert group, counted, not one per alert.
+  out.feedAlerts = await page.$$eval('#feed li.alert', (l) => l.map((x) => x.textContent));
+  check(out.feedAlerts.length === 2 && out.feedAlerts.some((l) => l.includes('"deploy"') && l.endsWith('×9')),
+    `the feed is flooded with alert lines: ${JSON.stringify(out.feedAlerts)}`);
   out.mapMoved = (await page.$eval('#map-panel', (e) => e.getBoundingClientRect().top)) - mapTop;
   check(out.mapMoved === 0, `the map moved ${out.mapMoved} px when alerts came`);
   out.alertBeside = await page.evaluate(() => {
-    const m = document.getElementById('map-panel').getBoundingClientRect(), a = document.getElementById('alerts').getBoundingClientRect();
-    return a.left >= m.right - 1 && a.top < m.bottom;
+    const m = document.getElementById('map-panel').getBoundingClientRect();
+    const beside = (id) => { const a = document.getElementById(id).getBoundingClientRect(); return a.left >= m.right - 1 && a.top < m.bottom; };
+    return { alerts: beside('alerts'), feed: beside('feed') };
   });
-  check(out.alertBeside, 'the alert list is not beside the map');
+  check(out.alertBeside.alerts && out.alertBeside.feed, `the alert list and the feed are not beside the map: ${JSON.stringify(out.alertBeside)}`);
+  // The map stays above the fold (the viewport is 1000 px tall).
+  out.mapBottom = await page.$eval('#map-panel', (e) => e.getBoundingClientRect().bottom);
+  check(out.mapBottom <= 1000, `the map reaches ${out.mapBottom} px, below the fold`);
   await page.click('#alerts .dismiss');
   await page.waitForTimeout(100);
-  check((await page.$$('#alerts .live-alert')).length === 0, 'dismiss does not remove the group');
+  check((await page.$$('#alerts .live-alert')).length === 1, 'dismiss does not remove one group');
   await page.waitForTimeout(400);
   out.final = await count();
   // The report's panels fold live events in: the user table and the successful logins.
   out.users = await page.textContent('#tbl-users');
   check(out.users.includes(HOSTILE_USER), `user table lacks the live user name: ${out.users}`);
   out.successes = await page.textContent('#successes');
-  check(out.successes.includes('deploy') && out.successes.includes('after 1 failed attempt'), `successful logins panel: ${out.successes}`);
-  check(out.final.events === out.before.events + 10, `event counter after the logins ${out.final.events}`);
+  check(out.successes.includes('deploy') && /after \d+ failed attempts?/.test(out.successes), `successful logins panel: ${out.successes}`);
+  check(out.final.events === out.before.events + 18, `event counter after the logins ${out.final.events}`);
 
   // A fresh server's timeline: the data fills the width, not the last of 60 bars.
   out.widestBar = await page.$$eval('#timeline rect.b', (rs) => Math.max(0, ...rs.map((r) => +r.getAttribute('width'))));

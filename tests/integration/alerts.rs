@@ -152,3 +152,110 @@ fn a_login_from_a_new_country_alerts_with_the_stored_history() {
     );
     srv.stop();
 }
+
+/// A webhook receiver on 127.0.0.1: each request's body, in order of arrival.
+fn hook() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Headers, then Content-Length bytes of body.
+            let body = loop {
+                let n = c.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    break None;
+                }
+                req.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&req).into_owned();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len: usize = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    if req.len() >= end + 4 + len {
+                        break Some(
+                            String::from_utf8_lossy(&req[end + 4..end + 4 + len]).into_owned(),
+                        );
+                    }
+                }
+            };
+            let _ =
+                c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            if let Some(b) = body {
+                let _ = tx.send(b);
+            }
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn a_burst_of_alerts_reaches_the_webhook_once_and_the_stream_whole() {
+    let (url, rx) = hook();
+    let srv = Server::start(ServeConfig {
+        webhook: Some(url),
+        ..super::serve::cfg()
+    });
+    let (mut s, _) = srv.stream();
+    let ip = "198.51.100.90";
+    let mut lines: Vec<String> = (0..5)
+        .map(|k| {
+            super::serve::line(
+                300 + k,
+                &format!("Failed password for root from {ip} port {k} ssh2"),
+            )
+        })
+        .collect();
+    // A bot looping on the password it found: ten logins in a second.
+    for k in 0..10 {
+        lines.push(super::serve::line(
+            310 + k,
+            &format!(
+                "Accepted password for deploy from {ip} port {} ssh2",
+                100 + k
+            ),
+        ));
+    }
+    // Then another user from the same address: another group, its own alert.
+    lines.push(super::serve::line(
+        330,
+        &format!("Accepted password for ubuntu from {ip} port 200 ssh2"),
+    ));
+    let resp = http(
+        srv.addr,
+        "POST",
+        "/api/ingest",
+        &[("Authorization", &format!("Bearer {}", super::serve::TOKEN))],
+        (lines.join("\n") + "\n").as_bytes(),
+    );
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    // The stream: all eleven alerts (the page groups them).
+    let got = read_sse(
+        &mut s,
+        |t| t.matches("event: alert").count() >= 11,
+        Duration::from_secs(10),
+    );
+    assert_eq!(got.matches("event: alert").count(), 11, "{got}");
+    // The webhook, fed in order from one queue: deploy once, then ubuntu — the
+    // nine other deploy alerts were held back, or ubuntu's would not be second.
+    let first = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a first webhook POST");
+    let second = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a second webhook POST");
+    assert!(first.contains("\"user\":\"deploy\""), "{first}");
+    assert!(
+        second.contains("\"user\":\"ubuntu\""),
+        "second POST: {second}"
+    );
+    srv.stop();
+}

@@ -186,6 +186,8 @@ fn serve_follows_a_journal_directory_and_resumes_after_its_cursor() {
         journal: true,
         checkpoint: Some(dir.path().join("checkpoints.json")),
         tokens: vec![],
+        // One failure then a login: an alert only below the default threshold (5).
+        alert_ip_failures: 1,
         ..ServeConfig::default()
     };
     let srv = Server::start(cfg.clone());

@@ -277,6 +277,17 @@ fn unsafe_is_root() -> bool {
         .is_some_and(|l| l.split_whitespace().nth(1) == Some("0"))
 }
 
+/// The real-sshd tests log in after one wrong password (each failed real login
+/// costs seconds): they lower the address threshold to 1 to see the alert path
+/// work end to end. The default (5: a typo then a login is no alert) is held by
+/// the unit tests in src/serve/alerts.rs and by the page test (`live.mjs`).
+fn sshd_cfg() -> ServeConfig {
+    ServeConfig {
+        alert_ip_failures: 1,
+        ..base_cfg()
+    }
+}
+
 fn base_cfg() -> ServeConfig {
     ServeConfig {
         tokens: vec![sshmap::serve::config::Token {
@@ -300,12 +311,12 @@ fn real_sshd_logins_reach_the_stream_within_a_second_and_raise_an_alert() {
     let syslog_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let b = Server::start(ServeConfig {
         syslog: Some(syslog_addr),
-        ..base_cfg()
+        ..sshd_cfg()
     });
     let rig = Rig::start(syslog_addr);
     let a = Server::start(ServeConfig {
         tail: vec![rig.auth_log()],
-        ..base_cfg()
+        ..sshd_cfg()
     });
     let (mut sa, _) = a.stream();
     let (mut sb, _) = b.stream();
@@ -354,7 +365,7 @@ fn real_sshd_logins_reach_the_stream_within_a_second_and_raise_an_alert() {
 
     // The same as rsyslog omhttp would post it: what rsyslog wrote with the
     // contrib template, sent as one `batch.format="jsonarray"` request.
-    let c = Server::start(base_cfg());
+    let c = Server::start(sshd_cfg());
     let (mut sc, _) = c.stream();
     let json = std::fs::read_to_string(rig.dir.path().join("omhttp.jsonl")).unwrap();
     let records: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&json)
@@ -516,7 +527,7 @@ fn headless_chromium_shows_the_marker_and_alert_of_real_sshd_logins() {
     let srv = Server::start(ServeConfig {
         tail: vec![rig.auth_log()],
         home: Some((48.85, 2.35)),
-        ..base_cfg()
+        ..sshd_cfg()
     });
     let keep = Path::new(env!("CARGO_TARGET_TMPDIR")).join("live");
     std::fs::create_dir_all(&keep).unwrap();

@@ -326,6 +326,8 @@ async fn read_until(body: &mut Body, limit: Duration, pred: impl Fn(&str) -> boo
 async fn stream_sends_snapshot_then_events_and_alerts_anonymized() {
     let mut c = cfg();
     c.anonymize_ip = true;
+    // One failure then a login: an alert only below the default threshold (5).
+    c.alert_ip_failures = 1;
     let r = serve::start(c, opts());
     let a = app(r.shared.clone());
     let ip = "203.0.113.77";
@@ -1157,6 +1159,7 @@ fn webhook_gets_the_alert_after_a_failed_delivery() {
     });
     let srv = Server::start(ServeConfig {
         webhook: Some(format!("http://{hook_addr}/hook")),
+        alert_ip_failures: 1,
         ..cfg()
     });
     let body = [
@@ -1199,7 +1202,7 @@ fn webhook_gets_the_alert_after_a_failed_delivery() {
 fn cli_serve_prints_alerts_on_stderr_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("sshmap.toml");
-    std::fs::write(&conf, format!("[serve]\nlisten = \"127.0.0.1:0\"\nwindow = \"2h\"\ndb = \"{}\"\ningest-token = [\"{TOKEN}\"]\n", dir.path().join("s.db").display())).unwrap();
+    std::fs::write(&conf, format!("[serve]\nlisten = \"127.0.0.1:0\"\nwindow = \"2h\"\ndb = \"{}\"\ningest-token = [\"{TOKEN}\"]\nalert-ip-failures = 1\n", dir.path().join("s.db").display())).unwrap();
     let mut child = super::util::sshmap()
         .args(["serve", "--config"])
         .arg(&conf)

@@ -166,14 +166,33 @@ fn mp4_has_a_frame_per_minute_and_minute_n_lights_its_country() {
     );
     assert_eq!(p["r_frame_rate"], "15/1");
     assert_eq!(p["avg_frame_rate"], "15/1");
-    assert_eq!(p["nb_frames"], "120", "{p}");
-    assert_eq!(p["nb_read_frames"], "120", "{p}");
+    // 120 minutes, then the closing summary held 2 s (30 frames).
+    assert_eq!(p["nb_frames"], "150", "{p}");
+    assert_eq!(p["nb_read_frames"], "150", "{p}");
     assert!(p["format"]["format_name"].as_str().unwrap().contains("mp4"));
     let secs: f64 = p["format"]["duration"].as_str().unwrap().parse().unwrap();
-    assert!((secs - 8.0).abs() < 0.1, "120 frames at 15 fps: {secs} s");
+    assert!((secs - 10.0).abs() < 0.1, "150 frames at 15 fps: {secs} s");
 
     let decoded = decode(&out, 640, 360);
-    assert_eq!(decoded.len(), 120);
+    assert_eq!(decoded.len(), 150);
+    // The summary: unlike the last minute's frame, then still (H.264 leaves a little noise).
+    let changed = |a: &[u8], b: &[u8]| {
+        a.chunks_exact(3)
+            .zip(b.chunks_exact(3))
+            .filter(|(p, q)| p.iter().zip(q.iter()).any(|(x, y)| x.abs_diff(*y) > 24))
+            .count() as f64
+            / (640.0 * 360.0)
+    };
+    let into_summary = changed(&decoded[119], &decoded[120]);
+    assert!(
+        into_summary > 0.05,
+        "the summary looks like the last frame: {into_summary}"
+    );
+    for k in 121..150 {
+        let c = changed(&decoded[120], &decoded[k]);
+        assert!(c < 0.002, "summary frame {k} differs from the first by {c}");
+    }
+    let decoded = &decoded[..120];
     let frames = frames_640();
     let land = Theme::Dark.palette().land;
     let land = [f32::from(land.r), f32::from(land.g), f32::from(land.b)];
@@ -243,8 +262,11 @@ fn gif_decodes_to_one_frame_per_bin() {
         n += 1;
         delay += u32::from(f.delay);
     }
-    assert_eq!(n, 24, "two hours in 5-minute bins");
-    assert_eq!(delay, 240, "24 frames at 10 fps: 2.4 s in centiseconds");
+    assert_eq!(n, 25, "two hours in 5-minute bins, then the summary");
+    assert_eq!(
+        delay, 440,
+        "24 frames at 10 fps and the summary held 2 s: 4.4 s in centiseconds"
+    );
 }
 
 #[test]
@@ -275,8 +297,8 @@ fn from_and_to_pick_the_frames() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let p = probe(&out);
-    // 00:30 to 03:00 in 10-minute bins, an hour of them after the data ends.
-    assert_eq!(p["nb_read_frames"], "15", "{p}");
+    // 00:30 to 03:00 in 10-minute bins, an hour of them after the data ends; a 2 s summary at 24 fps.
+    assert_eq!(p["nb_read_frames"], "63", "{p}");
     assert_eq!(p["r_frame_rate"], "24/1");
 }
 
@@ -371,6 +393,9 @@ fn db_videos_come_from_the_rollups_and_survive_pruning() {
             "5m",
             "--size",
             "320x180",
+            // The rollups keep neither addresses nor user names, which the summary
+            // of a read of the events shows: the frames are compared here.
+            "--no-summary",
         ]);
         args.extend_from_slice(extra);
         ok(&args);
@@ -401,4 +426,135 @@ fn db_videos_come_from_the_rollups_and_survive_pruning() {
     assert!(c.execute("DELETE FROM events", []).unwrap() > 0);
     drop(c);
     assert_eq!(video("db.gif", &["--db", db], &[]), whole);
+}
+
+/// Ten minutes of failed logins: in minute N, `3 + N % 4` attempts on root, two on
+/// a hostile name and one on `admin`, from China and Brazil.
+fn accounts_log(dir: &Path) -> std::path::PathBuf {
+    let mut lines = Vec::new();
+    let mut pid = 2000;
+    for minute in 0..10 {
+        let mut add = |user: &str, ip: &str, n: usize| {
+            for k in 0..n {
+                pid += 1;
+                lines.push(format!(
+                    "Nov 22 10:{minute:02}:{:02} web1 sshd[{pid}]: Failed password for invalid user {user} from {ip} port {} ssh2",
+                    k * 5,
+                    40000 + k
+                ));
+            }
+        };
+        add("root", "1.0.1.1", 3 + minute % 4);
+        add("<b>x</b>\u{1b}[2J", "200.160.0.1", 2);
+        add("admin", "200.160.0.1", 1);
+    }
+    let p = dir.join("accounts.log");
+    std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+    p
+}
+
+/// Every frame of a GIF as RGBA, with its delay in centiseconds.
+fn gif_frames(path: &Path) -> Vec<(Vec<u8>, u16)> {
+    let mut opts = gif::DecodeOptions::new();
+    opts.set_color_output(gif::ColorOutput::RGBA);
+    let mut d = opts.read_info(std::fs::File::open(path).unwrap()).unwrap();
+    let mut out = Vec::new();
+    while let Some(f) = d.read_next_frame().unwrap() {
+        assert_eq!((f.width, f.height), (640, 360), "a partial frame");
+        out.push((f.buffer.to_vec(), f.delay));
+    }
+    out
+}
+
+#[test]
+fn the_accounts_panel_and_the_closing_summary_are_drawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = accounts_log(dir.path());
+    let gif = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let mut args = vec![
+            "--year",
+            "2026",
+            "--tz",
+            "UTC",
+            "-q",
+            "timelapse",
+            log.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--size",
+            "640x360",
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        gif_frames(&out)
+    };
+    let plain = gif("plain.gif", &["--no-summary"]);
+    let accounts = gif("accounts.gif", &["--no-summary", "--accounts"]);
+    let summary = gif("summary.gif", &[]);
+    assert_eq!(plain.len(), 10);
+    assert_eq!(accounts.len(), 10);
+
+    // The panel: in every frame, pixels change in the left column, above the top
+    // countries (whose five rows take the bottom ~130 px), and hardly anywhere else.
+    // Changed means by more than 120 in a channel (text on the ocean): each GIF frame
+    // has its own 256 colours, which moves the anti-aliased edges of the other texts
+    // by less.
+    for (n, (a, b)) in plain.iter().zip(&accounts).enumerate() {
+        let (mut inside, mut outside) = (0, 0);
+        for (i, (p, q)) in a.0.chunks_exact(4).zip(b.0.chunks_exact(4)).enumerate() {
+            if p.iter().zip(q).any(|(x, y)| x.abs_diff(*y) > 120) {
+                let (x, y) = (i % 640, i / 640);
+                if x < 220 && (176..300).contains(&y) {
+                    inside += 1;
+                } else {
+                    outside += 1;
+                }
+            }
+        }
+        eprintln!("frame {n}: {inside} pixels changed in the panel's place, {outside} elsewhere");
+        assert!(
+            inside > 100,
+            "frame {n}: the accounts panel changed {inside} pixels"
+        );
+        assert!(
+            outside * 10 < inside,
+            "frame {n}: {outside} pixels changed outside the panel's place ({inside} inside)"
+        );
+    }
+
+    // The summary: the same frames, then one more, unlike the last, held 2 s.
+    assert_eq!(summary.len(), plain.len() + 1);
+    for (n, (a, b)) in plain.iter().zip(&summary).enumerate() {
+        assert!(a.0 == b.0, "frame {n} changed when the summary was added");
+    }
+    let (last, still) = (&plain[9].0, &summary[10]);
+    let changed = last
+        .chunks_exact(4)
+        .zip(still.0.chunks_exact(4))
+        .filter(|(p, q)| p != q)
+        .count();
+    assert!(
+        changed > 640 * 360 / 10,
+        "the summary frame is the last frame: {changed} pixels changed"
+    );
+    assert_eq!(still.1, 200, "the summary is held 2 s (200 centiseconds)");
+    // Its text sits in the middle, over a dimmed map: bright pixels there, where the
+    // last frame had the ocean and dim land of the Atlantic.
+    let bright = |rgba: &[u8]| {
+        rgba.chunks_exact(4)
+            .enumerate()
+            .filter(|(i, p)| {
+                let (x, y) = (i % 640, i / 640);
+                (200..440).contains(&x) && (100..200).contains(&y) && p[0].min(p[1]).min(p[2]) > 180
+            })
+            .count()
+    };
+    assert!(
+        bright(&still.0) > 200 && bright(&still.0) > 4 * bright(last),
+        "no summary text in the middle: {} bright pixels (last frame {})",
+        bright(&still.0),
+        bright(last)
+    );
 }

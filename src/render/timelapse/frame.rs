@@ -1,4 +1,5 @@
-//! Draws one timelapse frame with the map renderer: the world scene with lit countries, pulses, clock, counter and top 5.
+//! Draws one timelapse frame with the map renderer: the world scene with lit countries, pulses, clock, counter and top 5
+//! (and, with `--accounts`, the top user names); and the closing summary frame.
 //!
 //! Countries are projected once ([`Frames::new`], from [`map::scene`]); each frame clones that
 //! scene, recolours the lit countries, adds its overlays and goes through the
@@ -14,7 +15,7 @@ use crate::render::scene::{Anchor, Color, Item, Scene, Shape, Stroke};
 use crate::render::text;
 use crate::render::theme::{Palette, Theme};
 
-use super::state::FrameState;
+use super::state::{FrameState, Summary};
 
 /// How frames look.
 #[derive(Clone, Debug)]
@@ -314,6 +315,33 @@ impl Frames {
             y += line;
         }
 
+        // Above the top 5, over the South Pacific: the accounts tried (`--accounts`).
+        if let Some(accounts) = &st.accounts {
+            let mut y = h - mg - line * 5.0 - line * 1.6 - line * 5.0;
+            s.text(
+                mg,
+                y - line,
+                size,
+                pal.muted,
+                Anchor::Start,
+                format!("top accounts tried, {}", self.opts.window_label),
+            );
+            for (name, n) in accounts {
+                // Attacker text: control characters shown escaped, cut to the column.
+                let label = text::truncate(&account(name), size, 190.0 * u);
+                s.text(mg, y, size, pal.text, Anchor::Start, label);
+                s.text(
+                    mg + size * 1.5 + 240.0 * u,
+                    y,
+                    size,
+                    pal.text,
+                    Anchor::End,
+                    thousands(*n),
+                );
+                y += line;
+            }
+        }
+
         // Bottom right: the colour scale and the attribution.
         let bar_w = 150.0 * u;
         let bar_h = 8.0 * u;
@@ -356,6 +384,143 @@ impl Frames {
     }
 }
 
+/// A user name as the panels show it: an empty one says so.
+fn account(name: &str) -> String {
+    if name.is_empty() {
+        "(empty name)".into()
+    } else {
+        name.to_string()
+    }
+}
+
+impl Frames {
+    /// The closing summary: the last frame's map, dimmed, under the totals of
+    /// the whole video (span, attempts, addresses, countries, top countries,
+    /// top accounts tried).
+    pub fn summary_scene(&self, last: &FrameState, sum: &Summary) -> Scene {
+        let mut s = self.scene(&FrameState {
+            pulses: Vec::new(),
+            ..last.clone()
+        });
+        // Only the map stays under the panel: the frame's own texts are dropped.
+        s.items.retain(|it| {
+            !matches!(
+                it,
+                Item::Text(_) | Item::Rect { .. } | Item::Gradient { .. }
+            )
+        });
+        let (w, h) = (self.opts.width as f32, self.opts.height as f32);
+        let (u, pal) = (self.m.u, self.pal);
+        s.items.push(Item::Rect {
+            x: 0.0,
+            y: 0.0,
+            w,
+            h,
+            fill: pal.background.with_alpha(200),
+        });
+        let cx = w / 2.0;
+        // The block is 330 units tall; centred, at most the frame.
+        let mut y = ((h - 330.0 * u) / 2.0).max(4.0 * u);
+        y += 18.0 * u;
+        s.text(
+            cx,
+            y,
+            18.0 * u,
+            pal.muted,
+            Anchor::Middle,
+            self.opts.title.clone(),
+        );
+        y += 32.0 * u;
+        s.text(cx, y, 24.0 * u, pal.text, Anchor::Middle, sum.span.clone());
+        y += 62.0 * u;
+        s.text(
+            cx,
+            y,
+            56.0 * u,
+            pal.ramp_at(0.85),
+            Anchor::Middle,
+            thousands(sum.attempts),
+        );
+        y += 30.0 * u;
+        let mut from = vec!["attack attempts".to_string()];
+        if let Some(a) = sum.addresses {
+            let plus = if a as usize >= super::timeline::MAX_ADDRESSES {
+                "+"
+            } else {
+                ""
+            };
+            from.push(format!(
+                "from {}{plus} address{}",
+                thousands(a),
+                if a == 1 { "" } else { "es" }
+            ));
+        }
+        from.push(format!(
+            "in {} countr{}",
+            thousands(sum.countries as u64),
+            if sum.countries == 1 { "y" } else { "ies" }
+        ));
+        s.text(cx, y, 18.0 * u, pal.text, Anchor::Middle, from.join(" "));
+        y += 46.0 * u;
+        // Two columns: top countries, top accounts tried.
+        let (size, line, col) = (17.0 * u, 23.0 * u, 280.0 * u);
+        let countries: Vec<(String, u64)> = sum
+            .top_countries
+            .iter()
+            .map(|(c, n)| (countries::name(c).unwrap_or(c).to_string(), *n))
+            .collect();
+        let users: Vec<(String, u64)> = sum
+            .top_users
+            .iter()
+            .map(|(name, n)| (account(name), *n))
+            .collect();
+        let columns: Vec<(&str, &[(String, u64)])> = if users.is_empty() {
+            vec![("top countries", &countries)]
+        } else {
+            vec![
+                ("top countries", &countries),
+                ("top accounts tried", &users),
+            ]
+        };
+        let gap = 40.0 * u;
+        let total = col * columns.len() as f32 + gap * (columns.len() as f32 - 1.0);
+        let mut x = cx - total / 2.0;
+        for (head, rows) in columns {
+            s.text(x, y, 14.0 * u, pal.muted, Anchor::Start, head);
+            let mut ry = y + line * 1.2;
+            for (name, n) in rows {
+                let count = thousands(*n);
+                let room = col - text::width(&count, size) - 12.0 * u;
+                s.text(
+                    x,
+                    ry,
+                    size,
+                    pal.text,
+                    Anchor::Start,
+                    text::truncate(name, size, room),
+                );
+                s.text(x + col, ry, size, pal.text, Anchor::End, count);
+                ry += line;
+            }
+            x += col + gap;
+        }
+        s.text(
+            w - self.m.margin,
+            h - self.m.margin,
+            10.0 * u,
+            pal.muted,
+            Anchor::End,
+            crate::render::map::ATTRIBUTION,
+        );
+        s
+    }
+
+    /// Draws the summary frame: opaque RGBA, row by row.
+    pub fn draw_summary(&self, last: &FrameState, sum: &Summary) -> Vec<u8> {
+        raster::draw(&self.summary_scene(last, sum)).take()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,6 +557,7 @@ mod tests {
                 age: 1,
             }],
             top: vec![("CN".into(), 10)],
+            accounts: None,
         }
     }
 
@@ -437,5 +603,115 @@ mod tests {
         let pal = Theme::Dark.palette();
         assert_eq!(f.country_color(0.9, 0.0), pal.land);
         assert_eq!(f.country_color(1.0, 1.0), *pal.ramp.last().unwrap());
+    }
+
+    fn texts(s: &Scene) -> Vec<String> {
+        s.items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Text(t) => Some(t.text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    const HOSTILE: &str = "ro\u{1b}[2Jot\u{202e}";
+
+    #[test]
+    fn the_accounts_panel_shows_user_names_escaped() {
+        let f = Frames::new(opts());
+        let mut st = state(vec![("CN", 1.0, 1.0)]);
+        assert!(
+            !texts(&f.scene(&st)).iter().any(|t| t.contains("accounts")),
+            "no panel unless asked for"
+        );
+        st.accounts = Some(vec![
+            (HOSTILE.into(), 1234),
+            ("<b>admin</b>".into(), 7),
+            (String::new(), 1),
+        ]);
+        let t = texts(&f.scene(&st));
+        assert!(
+            t.contains(&"top accounts tried, last 15 min".to_string()),
+            "{t:?}"
+        );
+        assert!(t.contains(&"ro\\x1b[2Jot\\u{202e}".to_string()), "{t:?}");
+        assert!(t.contains(&"<b>admin</b>".to_string()), "{t:?}");
+        assert!(
+            t.contains(&"(empty name)".to_string()) && t.contains(&"1,234".to_string()),
+            "{t:?}"
+        );
+        assert!(
+            !t.iter()
+                .any(|x| x.chars().any(|c| c.is_control() || c == '\u{202e}')),
+            "a control character reached the frame: {t:?}"
+        );
+        // The panel is drawn: its pixels differ from the frame without it, in the left column only.
+        let without = f.draw(&state(vec![("CN", 1.0, 1.0)]));
+        let with = f.draw(&st);
+        let (mut n, mut right) = (0, 0);
+        for (i, (a, b)) in without
+            .chunks_exact(4)
+            .zip(with.chunks_exact(4))
+            .enumerate()
+        {
+            if a != b {
+                n += 1;
+                if i % 640 > 320 {
+                    right += 1;
+                }
+            }
+        }
+        assert!(
+            n > 200 && right == 0,
+            "{n} pixels changed, {right} right of the middle"
+        );
+    }
+
+    #[test]
+    fn the_summary_says_the_totals_and_hides_the_frame_overlays() {
+        let f = Frames::new(opts());
+        let sum = Summary {
+            span: "2026-11-22 00:00 \u{2013} 24:00 UTC".into(),
+            attempts: 123_456,
+            addresses: Some(789),
+            countries: 42,
+            top_countries: vec![("CN".into(), 100_000), ("BR".into(), 20_000)],
+            top_users: vec![(HOSTILE.into(), 5000), ("root".into(), 4000)],
+        };
+        let last = state(vec![("CN", 1.0, 1.0)]);
+        let t = texts(&f.summary_scene(&last, &sum));
+        for want in [
+            "test",
+            "2026-11-22 00:00 \u{2013} 24:00 UTC",
+            "123,456",
+            "attack attempts from 789 addresses in 42 countries",
+            "top countries",
+            "China",
+            "100,000",
+            "top accounts tried",
+            "ro\\x1b[2Jot\\u{202e}",
+            "5,000",
+        ] {
+            assert!(t.contains(&want.to_string()), "{want:?} not in {t:?}");
+        }
+        assert!(
+            !t.contains(&"12:34".to_string()),
+            "the frame's clock under the summary: {t:?}"
+        );
+        // From rollups: no addresses, no accounts column.
+        let t = texts(&f.summary_scene(
+            &last,
+            &Summary {
+                addresses: None,
+                top_users: Vec::new(),
+                ..sum
+            },
+        ));
+        assert!(
+            t.contains(&"attack attempts in 42 countries".to_string()),
+            "{t:?}"
+        );
+        assert!(!t.contains(&"top accounts tried".to_string()), "{t:?}");
     }
 }

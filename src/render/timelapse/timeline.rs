@@ -5,7 +5,8 @@
 //! before the span of the data — and so the first frame — is known. Memory is
 //! one small entry per bin that saw an attempt, never one per event.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
 
 use anyhow::{bail, Context, Result};
 
@@ -45,6 +46,9 @@ pub struct Bin {
     pub unplaced: u64,
     /// Where attempts came from: (lat, lon, attempts), one entry per place.
     pub points: Vec<(f32, f32, u32)>,
+    /// Attempts per user name (index into [`Names`]), sorted by index; only
+    /// when events are read (the store's rollups have no user names).
+    pub users: Vec<(u32, u32)>,
 }
 
 impl Bin {
@@ -89,6 +93,39 @@ impl Countries {
     }
 }
 
+/// User names seen in the data, numbered in order of appearance: at most
+/// [`MAX_NAMES`]; attempts on names beyond that are not counted per user.
+#[derive(Clone, Debug, Default)]
+pub struct Names {
+    names: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+/// Distinct user names kept for the accounts panel and the summary.
+pub const MAX_NAMES: usize = 1 << 20;
+
+impl Names {
+    pub fn id(&mut self, name: &str) -> Option<u32> {
+        if let Some(&i) = self.index.get(name) {
+            return Some(i);
+        }
+        if self.names.len() >= MAX_NAMES {
+            return None;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.index.insert(name.to_string(), i);
+        Some(i)
+    }
+
+    pub fn name(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+}
+
+/// Distinct attacking addresses counted for the summary; beyond this the count says "at least".
+pub const MAX_ADDRESSES: usize = 1 << 20;
+
 /// At most this many distinct places per bin are kept for points: beyond it
 /// the dots would cover the map anyway, and memory stays bounded.
 const MAX_POINTS_PER_BIN: usize = 4096;
@@ -106,6 +143,9 @@ pub struct Binner {
     bins: BTreeMap<i64, Bin>,
     first: Option<i64>,
     last: Option<i64>,
+    users: Names,
+    /// Attacking addresses, when events were read (`None`: rollups only).
+    addresses: Option<HashSet<IpAddr>>,
 }
 
 impl Binner {
@@ -120,6 +160,8 @@ impl Binner {
             bins: BTreeMap::new(),
             first: None,
             last: None,
+            users: Names::default(),
+            addresses: None,
         }
     }
 
@@ -136,6 +178,22 @@ impl Binner {
         let country = ev.geo.as_ref().and_then(|g| g.country.as_deref());
         let b = self.count(ev.ts.unix_secs(), ev.ts.offset, country, ev.attempts);
         let bin = self.bins.get_mut(&b).expect("just counted");
+        // The accounts tried and the addresses (the accounts panel, the summary).
+        if let Some(id) = ev.user.as_deref().and_then(|u| self.users.id(u)) {
+            match bin.users.binary_search_by_key(&id, |&(i, _)| i) {
+                Ok(i) => bin.users[i].1 += ev.attempts,
+                Err(i) if bin.users.len() < MAX_POINTS_PER_BIN => {
+                    bin.users.insert(i, (id, ev.attempts))
+                }
+                Err(_) => {}
+            }
+        }
+        let addresses = self.addresses.get_or_insert_with(HashSet::new);
+        if let Some(ip) = ev.ip {
+            if addresses.len() < MAX_ADDRESSES {
+                addresses.insert(ip);
+            }
+        }
         if self.points {
             if let Some((lat, lon)) = ev.geo.as_ref().and_then(|g| g.lat.zip(g.lon)) {
                 let (lat, lon) = (lat as f32, lon as f32);
@@ -199,6 +257,8 @@ impl Binner {
             frames: (end - start).max(0) as usize,
             bins: self.bins,
             countries: self.countries,
+            users: self.users,
+            addresses: self.addresses.map(|a| a.len() as u64),
         }
     }
 }
@@ -214,12 +274,18 @@ pub struct Timeline {
     pub frames: usize,
     bins: BTreeMap<i64, Bin>,
     pub countries: Countries,
+    /// The user names of [`Bin::users`].
+    pub users: Names,
+    /// Distinct attacking addresses (at most [`MAX_ADDRESSES`]); `None` when
+    /// the bins came from the store's rollups, which do not keep them per minute.
+    pub addresses: Option<u64>,
 }
 
 static EMPTY: Bin = Bin {
     countries: Vec::new(),
     unplaced: 0,
     points: Vec::new(),
+    users: Vec::new(),
 };
 
 impl Timeline {

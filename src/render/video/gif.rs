@@ -73,6 +73,19 @@ impl<W: Write> GifEncoder<W> {
         Ok(())
     }
 
+    /// One frame shown for as long as `frames` frames (a still: the closing summary),
+    /// written once with their delays added up, so a still costs one frame's bytes.
+    pub fn push_held(&mut self, mut frame: gif::Frame<'static>, frames: u64) -> Result<()> {
+        let frames = frames.max(1);
+        let total: u64 = (0..frames)
+            .map(|k| u64::from(self.delay(self.index + k)))
+            .sum();
+        frame.delay = total.min(u64::from(u16::MAX)) as u16;
+        self.enc.write_frame(&frame).context("writing GIF")?;
+        self.index += frames;
+        Ok(())
+    }
+
     pub fn finish(self) -> Result<Written> {
         let frames = self.index;
         let mut w = self.enc.into_inner().context("finishing GIF")?;

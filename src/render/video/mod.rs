@@ -135,6 +135,23 @@ impl Encoder {
         }
     }
 
+    /// `frame` shown for `frames` frames: repeated in an MP4 (identical frames
+    /// cost H.264 next to nothing), one frame with the summed delay in a GIF.
+    pub fn push_held(&mut self, frame: Prepared, frames: u64) -> Result<()> {
+        match (self, frame) {
+            #[cfg(any(feature = "mp4", feature = "mp4-cisco-openh264"))]
+            (Encoder::Mp4(e), Prepared::Yuv(y)) => {
+                for _ in 0..frames.max(1) {
+                    e.push(&y)?;
+                }
+                Ok(())
+            }
+            (Encoder::Gif(e), Prepared::Gif(f)) => e.push_held(f, frames),
+            #[allow(unreachable_patterns)] // a GIF-only build has one pair
+            _ => bail!("internal error: frame prepared for another format"),
+        }
+    }
+
     pub fn finish(self) -> Result<Written> {
         match self {
             #[cfg(any(feature = "mp4", feature = "mp4-cisco-openh264"))]
