@@ -4,7 +4,7 @@
 //! and hours, not with the number of lines) and produces the `stats --json`
 //! object of DESIGN §1, the same whether events come from logs or a store.
 
-pub mod table;
+pub(crate) mod table;
 
 use std::collections::BTreeMap;
 

@@ -11,10 +11,10 @@
 //! - [`Enricher`] — fills `geo` and `scope` on events, one lookup per distinct address.
 
 pub mod countries;
-pub mod db;
-pub mod locate;
-pub mod scope;
-pub mod update;
+pub(crate) mod db;
+pub(crate) mod locate;
+pub(crate) mod scope;
+pub(crate) mod update;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

@@ -1011,8 +1011,8 @@ pub fn decode_user(raw: &[u8]) -> String {
     }
 }
 
-pub mod cowrie;
-pub mod dropbear;
+pub(crate) mod cowrie;
+pub(crate) mod dropbear;
 
 #[cfg(test)]
 mod tests;

@@ -7,9 +7,9 @@
 //! A line that is not an sshd event is an expected miss, counted in
 //! [`BlockStats`], never an error: hostile, binary or gigantic lines are skipped.
 
-pub mod correlate;
+pub(crate) mod correlate;
 pub mod envelope;
-pub mod ip;
+pub(crate) mod ip;
 pub mod message;
 
 pub use correlate::{Correlator, Options};

@@ -14,7 +14,7 @@ pub mod projection;
 pub mod raster;
 pub mod scene;
 pub mod svg;
-pub mod text;
+pub(crate) mod text;
 pub mod theme;
 pub mod timelapse;
 pub mod video;

@@ -13,8 +13,8 @@
 //! The page's JavaScript renders from the snapshot object alone, so the live
 //! map (`sshmap serve`) can send the same object and append events to it.
 
-pub mod snapshot;
-pub mod world;
+pub(crate) mod snapshot;
+pub(crate) mod world;
 
 use std::fmt::Write as _;
 

@@ -17,16 +17,16 @@
 //! [`run`] takes a bound listener and a shutdown future (as mini-redis'
 //! `server::run`), so tests bind port 0 and stop it cleanly.
 
-pub mod alerts;
-pub mod config;
-pub mod feed;
-pub mod limits;
-pub mod public;
-pub mod routes;
-pub mod sources;
-pub mod state;
-pub mod webhook;
-pub mod writer;
+pub(crate) mod alerts;
+pub(crate) mod config;
+pub(crate) mod feed;
+pub(crate) mod limits;
+pub(crate) mod public;
+pub(crate) mod routes;
+pub(crate) mod sources;
+pub(crate) mod state;
+pub(crate) mod webhook;
+pub(crate) mod writer;
 
 use std::future::{Future, IntoFuture};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -37,8 +37,8 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-pub use config::ServeConfig;
-pub use feed::FeedOptions;
+pub use config::{ServeConfig, Token};
+pub use feed::{FeedOptions, HOLD};
 pub use routes::app;
 pub use state::{AppState, Shared};
 

@@ -6,11 +6,11 @@
 //! compression detected by magic bytes, not by name: some rotators gzip without
 //! a `.gz` suffix.
 
-pub mod fingerprint;
-pub mod http;
-pub mod rotate;
-pub mod syslog;
-pub mod tail;
+pub(crate) mod fingerprint;
+pub(crate) mod http;
+pub(crate) mod rotate;
+pub(crate) mod syslog;
+pub(crate) mod tail;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};

@@ -78,10 +78,6 @@ impl Follower {
         std::mem::take(&mut self.notes)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The position after the last line handed out, for a checkpoint.
     pub fn position(&self) -> Option<Position> {
         let Some(o) = self.open.as_ref() else {

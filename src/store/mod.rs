@@ -22,9 +22,9 @@
 
 pub mod ingest;
 #[cfg(feature = "postgres")]
-pub mod postgres;
-pub mod sessions;
-pub mod sqlite;
+pub(crate) mod postgres;
+pub(crate) mod sessions;
+pub(crate) mod sqlite;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -647,6 +647,9 @@ impl Interner {
 }
 
 pub use crate::duration::seconds as parse_duration;
+#[cfg(feature = "postgres")]
+pub use postgres::Listener;
+pub use sqlite::SqliteStore;
 
 #[cfg(test)]
 mod tests {

@@ -969,8 +969,3 @@ fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str> {
         .as_str()
         .map_err(|e| StoreError::BadValue(format!("column {i}: {e}")))
 }
-
-/// Reads the line number back out of an event id (tests, tools).
-pub fn line_of(id: i64) -> u64 {
-    (id & ((1i64 << LINE_BITS) - 1)) as u64
-}

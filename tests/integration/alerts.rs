@@ -110,7 +110,7 @@ fn a_login_from_a_new_country_alerts_with_the_stored_history() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let srv = Server::start(ServeConfig {
         db: Some(db.to_str().unwrap().to_string()),
-        tokens: vec![sshmap::serve::config::Token {
+        tokens: vec![sshmap::serve::Token {
             secret: "test-token-123".into(),
             name: "t".into(),
             hosts: None,

@@ -214,7 +214,7 @@ fn conf_with_token(extra: &str) -> String {
 #[tokio::test]
 async fn attack_host_restricted_token_cannot_smuggle_another_host_in_any_format() {
     let mut c = cfg();
-    c.tokens.push(serve::config::Token {
+    c.tokens.push(serve::Token {
         secret: "web1-only-token".into(),
         name: "w1".into(),
         hosts: Some(vec!["web1".into()]),

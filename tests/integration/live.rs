@@ -290,7 +290,7 @@ fn sshd_cfg() -> ServeConfig {
 
 fn base_cfg() -> ServeConfig {
     ServeConfig {
-        tokens: vec![sshmap::serve::config::Token {
+        tokens: vec![sshmap::serve::Token {
             secret: "test-token-123".into(),
             name: "t".into(),
             hosts: None,

@@ -20,13 +20,13 @@ pub fn opts() -> FeedOptions {
         year: None,
         webhook: None,
         stderr: false,
-        hold: serve::feed::HOLD,
+        hold: serve::HOLD,
     }
 }
 
 pub fn cfg() -> ServeConfig {
     ServeConfig {
-        tokens: vec![serve::config::Token {
+        tokens: vec![serve::Token {
             secret: TOKEN.into(),
             name: "t".into(),
             hosts: None,
@@ -280,7 +280,7 @@ async fn bad_bodies_are_refused_and_counted() {
 #[tokio::test]
 async fn tokens_may_claim_only_their_hosts() {
     let mut c = cfg();
-    c.tokens.push(serve::config::Token {
+    c.tokens.push(serve::Token {
         secret: "web2-only-token".into(),
         name: "w2".into(),
         hosts: Some(vec!["web2".into()]),

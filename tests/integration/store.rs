@@ -382,7 +382,7 @@ fn locked_database_is_a_clear_error_and_nothing_is_half_written() {
     holder
         .execute_batch("BEGIN EXCLUSIVE; CREATE TABLE t(x);")
         .unwrap();
-    let mut st = store::sqlite::SqliteStore::open_with(&db, Duration::from_millis(200));
+    let mut st = store::SqliteStore::open_with(&db, Duration::from_millis(200));
     if let Ok(s) = st.as_mut() {
         let opts = sshmap::flow::Options {
             all: false,
@@ -642,7 +642,7 @@ fn postgres_notifies_listeners_of_new_events() {
         .lock()
         .unwrap_or_else(|e| e.into_inner());
     drop(pg_fresh(&url));
-    let mut listener = store::postgres::Listener::connect(&url).unwrap();
+    let mut listener = store::Listener::connect(&url).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("auth.log");
     write(&log, &sample());

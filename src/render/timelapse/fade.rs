@@ -41,12 +41,8 @@ impl Fade {
         self.half_life
     }
 
-    /// Factor applied to every intensity per bin.
-    pub fn decay(&self) -> f64 {
-        self.decay
-    }
-
     /// Weight of something `age` bins old (1 when new, ½ after one half-life).
+    #[cfg(test)]
     pub fn weight(&self, age: f64) -> f64 {
         self.decay.powf(age.max(0.0))
     }
@@ -118,10 +114,6 @@ impl Intensities {
             .iter()
             .map(|&id| (id, self.values[usize::from(id)]))
     }
-
-    pub fn max(&self) -> f64 {
-        self.lit().map(|(_, v)| v).fold(0.0, f64::max)
-    }
 }
 
 #[cfg(test)]
@@ -168,7 +160,7 @@ mod tests {
         assert!(faded < 3.0);
         it.step(&f, &[(0, 10)]);
         // The new hit adds in full on top of what was left.
-        assert!((it.get(0) - (faded * f.decay() + 10.0)).abs() < 1e-9);
+        assert!((it.get(0) - (faded * f.decay + 10.0)).abs() < 1e-9);
         assert!(it.get(0) > 10.0);
         // Colour follows: brighter after the hit than before it.
         assert!(Fade::heat(it.get(0), 100.0) > Fade::heat(faded, 100.0));

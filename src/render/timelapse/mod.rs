@@ -6,8 +6,8 @@
 //! - [`state`]    — what each frame shows, stepped in frame order.
 //! - [`stream`]   — frames rendered in parallel, encoded in order, memory flat.
 
-pub mod fade;
+pub(crate) mod fade;
 pub mod frame;
-pub mod state;
-pub mod stream;
-pub mod timeline;
+pub(crate) mod state;
+pub(crate) mod stream;
+pub(crate) mod timeline;

@@ -5,11 +5,11 @@
 //! conversion, palette quantisation — the costly part), and a sequential
 //! [`Encoder::push`] that must see frames in order.
 
-pub mod gif;
+pub(crate) mod gif;
 #[cfg(any(feature = "mp4", feature = "mp4-cisco-openh264"))]
-pub mod mp4;
+pub(crate) mod mp4;
 #[cfg(any(feature = "mp4", feature = "mp4-cisco-openh264"))]
-pub mod mp4mux;
+pub(crate) mod mp4mux;
 
 use std::fs::File;
 use std::io::BufWriter;
