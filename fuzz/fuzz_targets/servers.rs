@@ -107,12 +107,15 @@ fuzz_target!(|data: &[u8]| {
             let mut block = Vec::new();
             for m in data[1..].split(|&b| b == b'\n') {
                 match envelope % 4 {
-                    0 => block.extend_from_slice(format!("Dec  4 23:18:12 vm dropbear[{pid}]: ").as_bytes()),
+                    0 => block.extend_from_slice(
+                        format!("Dec  4 23:18:12 vm dropbear[{pid}]: ").as_bytes(),
+                    ),
                     1 => block.extend_from_slice(
                         format!("2026-12-04T23:18:12.369726+00:00 vm dropbear[{pid}]: ").as_bytes(),
                     ),
                     2 => block.extend_from_slice(
-                        format!("<86>1 2026-12-04T23:18:12.369726+00:00 vm dropbear {pid} - -  ").as_bytes(),
+                        format!("<86>1 2026-12-04T23:18:12.369726+00:00 vm dropbear {pid} - -  ")
+                            .as_bytes(),
                     ),
                     _ => {}
                 }
@@ -136,8 +139,14 @@ fuzz_target!(|data: &[u8]| {
                 o.insert("eventid".into(), eventid.into());
                 o.insert("session".into(), r.session.clone().into());
                 match &r.src_ip {
-                    Addr::V4(a) => o.insert("src_ip".into(), std::net::Ipv4Addr::from(*a).to_string().into()),
-                    Addr::V6(a) => o.insert("src_ip".into(), std::net::Ipv6Addr::from(*a).to_string().into()),
+                    Addr::V4(a) => o.insert(
+                        "src_ip".into(),
+                        std::net::Ipv4Addr::from(*a).to_string().into(),
+                    ),
+                    Addr::V6(a) => o.insert(
+                        "src_ip".into(),
+                        std::net::Ipv6Addr::from(*a).to_string().into(),
+                    ),
                     Addr::Text(t) => o.insert("src_ip".into(), t.clone().into()),
                     Addr::Missing => None,
                 };
@@ -160,15 +169,28 @@ fuzz_target!(|data: &[u8]| {
                 block.push(b'\n');
             }
             for ev in events(&block) {
-                let Some(r) = usize::try_from(ev.src.line).ok().and_then(|l| recs.get(l - 1)) else {
+                let Some(r) = usize::try_from(ev.src.line)
+                    .ok()
+                    .and_then(|l| recs.get(l - 1))
+                else {
                     panic!("event of line {} beyond the input", ev.src.line);
                 };
                 match ev.kind {
                     Kind::AuthFailure | Kind::AuthSuccess if &*ev.program == "cowrie" => {
-                        assert_eq!(ev.password().map(str::to_string), r.password, "password of line {}", ev.src.line);
+                        assert_eq!(
+                            ev.password().map(str::to_string),
+                            r.password,
+                            "password of line {}",
+                            ev.src.line
+                        );
                         assert_eq!(ev.user, r.username, "user of line {}", ev.src.line);
                     }
-                    Kind::Command => assert_eq!(ev.command().map(str::to_string), r.input, "command of line {}", ev.src.line),
+                    Kind::Command => assert_eq!(
+                        ev.command().map(str::to_string),
+                        r.input,
+                        "command of line {}",
+                        ev.src.line
+                    ),
                     _ => assert_eq!(ev.command(), None),
                 }
             }
