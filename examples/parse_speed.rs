@@ -6,7 +6,7 @@ fn main() {
     let path = std::env::args().nth(1).expect("FILE");
     let data = std::fs::read(&path).unwrap();
     let mut c = sshmap::parse::Correlator::new("x".into(), sshmap::parse::Options::default());
-    let mut st = sshmap::analyze::Stats::new();
+    let mut st = sshmap::analyze::Aggregate::default();
     let (mut tp, mut tc) = (Duration::ZERO, Duration::ZERO);
     let mut start = 0;
     let mut line = 1;

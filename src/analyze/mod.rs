@@ -1,12 +1,24 @@
-//! Analyze: aggregates over events — totals, top lists, time histograms.
+//! Analyze: the one aggregate every view's numbers come from.
 //!
-//! [`Stats`] is fed one event at a time (memory grows with distinct IPs, users
-//! and hours, not with the number of lines) and produces the `stats --json`
-//! object of DESIGN §1, the same whether events come from logs or a store.
+//! [`Aggregate`] is a flow sink ([`crate::flow::Sink`]) fed one event at a
+//! time; memory grows with distinct addresses, users, hours (and, where a view
+//! asks for them, time bins), never with lines. `stats` prints its
+//! [`Summary`] (the `stats --json` object of DESIGN §1); `map` and `chart`
+//! draw projections of it (`render::map::MapData::from(&agg)`); `report` and
+//! the live page build their snapshot from it; `timelapse` takes its time
+//! bins. So the numbers the views show cannot disagree: one definition of an
+//! attempt, of `unique_ips` and of `countries` (addresses, and their
+//! countries, with at least one attempt), written once here.
+//!
+//! Each view asks for what it needs in [`AggregateOptions`]: time bins
+//! (`timelapse`), the report's per-address details, another measure than
+//! attack attempts (`map`/`chart --kind`). What it does not ask for costs
+//! nothing.
 
+pub(crate) mod bins;
 pub(crate) mod table;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
@@ -14,54 +26,273 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::event::{Event, Kind, Ts};
+use crate::event::{Event, Geo, Kind, Ts};
 use crate::flow::InputReport;
 
+pub use bins::{Bin, BinOptions, Countries, Names, TimeBins, MAX_NAMES};
+
+/// What the aggregate counts beyond the totals every view shares.
+#[derive(Clone, Debug, Default)]
+pub struct AggregateOptions {
+    /// The measure: `None` counts attack attempts (DESIGN §2); `Some(kinds)`
+    /// counts events of these kinds instead, each worth its `count`
+    /// (`map`/`chart --kind`). Every "attempts" number then means this measure.
+    pub kinds: Option<Vec<Kind>>,
+    /// Time bins of the measure (`timelapse`).
+    pub bins: Option<BinOptions>,
+    /// The report's details: five-minute series (overall, per address,
+    /// country, user and network), the users and sessions of each address and
+    /// what came before each login.
+    pub details: bool,
+}
+
+/// Width of the report's time series, in seconds.
+pub const SERIES_BIN: i64 = 300;
+/// Details kept per address (report).
+const SESSIONS_PER_IP: usize = 8;
+const USERS_PER_IP: usize = 24;
+const USERS_PER_SESSION: usize = 4;
+const FAILURES_KEPT: usize = 10;
+/// Sessions of its address kept with each login (those just before it).
+const SESSIONS_AT_LOGIN: usize = 4;
+/// A honeypot's passwords and commands (Cowrie), with details: characters
+/// kept of each, and at most this many characters of commands per login (the
+/// report stays a few megabytes whatever an attacker pastes).
+pub const PASSWORD_CHARS: usize = 128;
+pub const COMMAND_CHARS: usize = 512;
+pub const COMMAND_CHARS_PER_LOGIN: usize = 2048;
+
+/// Attacker text cut to `max` characters (`…` marks a cut).
+fn clip(s: &str, max: usize) -> Box<str> {
+    match s.char_indices().nth(max) {
+        None => s.into(),
+        Some((i, _)) => format!("{}…", &s[..i]).into(),
+    }
+}
+
+/// Whether two events of one address came on the same connection: the same
+/// sshd pid or, for servers that log no pid (Cowrie), the same source port,
+/// within an hour. (pid, source port, Unix seconds) of each.
+fn same_conn(a: (Option<u32>, Option<u16>, i64), b: (Option<u32>, Option<u16>, i64)) -> bool {
+    const GAP: i64 = 3600;
+    let near = (a.2 - b.2).abs() < GAP;
+    near && match (a.0, b.0) {
+        (Some(x), Some(y)) => x == y,
+        (None, None) => a.1.is_some() && a.1 == b.1,
+        _ => false,
+    }
+}
+
+/// One bin of a time series: (bin, a, b).
+pub type Cell = (i64, u64, u64);
+/// A time series kept in arrival order; runs of one bin merged.
+pub type Series = Vec<Cell>;
+
+fn bump(series: &mut Series, bin: i64, a: u64, b: u64) {
+    match series.last_mut() {
+        Some(last) if last.0 == bin => {
+            last.1 += a;
+            last.2 += b;
+        }
+        _ => series.push((bin, a, b)),
+    }
+}
+
+/// One source address.
+pub struct IpAgg {
+    pub attempts: u64,
+    pub events: u64,
+    /// Where it is, as its first located event said.
+    pub geo: Option<Arc<Geo>>,
+    /// Unix seconds of its first and last event.
+    pub first: i64,
+    pub last: i64,
+    /// With [`AggregateOptions::details`].
+    pub detail: Option<Box<IpDetail>>,
+}
+
+impl IpAgg {
+    pub fn country(&self) -> Option<&Arc<str>> {
+        self.geo.as_ref().and_then(|g| g.country.as_ref())
+    }
+}
+
+/// What the report shows of an address beyond its totals.
 #[derive(Default)]
-struct IpAgg {
-    attempts: u64,
-    events: u64,
-    country: Option<Arc<str>>,
-    asn: Option<u32>,
-    org: Option<Arc<str>>,
-    first: i64,
-    last: i64,
+pub struct IpDetail {
+    /// (series bin, attempts, events).
+    pub series: Series,
+    /// (user id, attempts), at most [`USERS_PER_IP`]; `more_users` says more were tried.
+    pub users: Vec<(u32, u64)>,
+    pub more_users: bool,
+    /// Its last attempts.
+    pub recent: VecDeque<Failure>,
+    /// Its last sessions (connections: one pid, or with no pid one source
+    /// port, on one host).
+    pub sessions: VecDeque<Session>,
+    pub successes: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub secs: i64,
+    /// User id, or [`NO_USER`].
+    pub user: u32,
+    pub kind: Kind,
+    /// The connection it came on (pid, or source port when there is no pid).
+    pub pid: Option<u32>,
+    pub port: Option<u16>,
+    /// A honeypot's record of the password tried, cut to [`PASSWORD_CHARS`].
+    pub password: Option<Box<str>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub pid: Option<u32>,
+    pub host: Option<Arc<str>>,
+    pub port: Option<u16>,
+    pub start: i64,
+    pub end: i64,
+    pub attempts: u64,
+    /// User ids.
+    pub users: Vec<u32>,
+    /// Bit `kind as u32` set for each kind seen.
+    pub kinds: u32,
+}
+
+/// A user id for events without a user name.
+pub const NO_USER: u32 = u32::MAX;
+
+/// A user name, with the measure counted on it.
+pub struct UserAgg {
+    pub name: String,
+    pub attempts: u64,
+    /// With details: (series bin, attempts, 0).
+    pub series: Series,
 }
 
 #[derive(Default)]
-struct CountryAgg {
-    name: Option<Arc<str>>,
-    attempts: u64,
-    events: u64,
+pub struct CountryAgg {
+    pub name: Option<Arc<str>>,
+    pub attempts: u64,
+    pub events: u64,
+    /// With details: (series bin, attempts, events).
+    pub series: Series,
 }
 
-/// Running aggregate of events.
 #[derive(Default)]
-pub struct Stats {
-    from: Option<Ts>,
-    to: Option<Ts>,
+pub struct AsnAgg {
+    pub org: Option<Arc<str>>,
+    pub attempts: u64,
+    /// With details: (series bin, attempts, events).
+    pub series: Series,
+}
+
+/// A successful login and what came before it.
+pub struct Login {
+    pub ts: Ts,
+    pub ip: Option<IpAddr>,
+    pub user: Option<String>,
+    pub method: Option<String>,
+    pub country: Option<Arc<str>>,
+    /// Attack attempts from this address before the login.
+    pub failures_from_ip: u64,
+    /// Attack attempts on this user name (from any address) before the login.
+    pub failures_for_user: u64,
+    /// The user had logged in before, never from this country.
+    pub new_country: bool,
+    /// With details: the address's last attempts and sessions at the login
+    /// (its own session included when earlier lines of it were seen).
+    pub recent: Vec<Failure>,
+    pub sessions: Vec<Session>,
+    /// With details, a honeypot's passwords tried on this login's connection,
+    /// in order, the last the one that got in: (user id, password).
+    pub passwords: Vec<(u32, Box<str>)>,
+    /// With details, the commands typed after the login (Unix seconds, text),
+    /// within [`COMMAND_CHARS_PER_LOGIN`], and how many more were typed.
+    pub commands: Vec<(i64, Box<str>)>,
+    command_chars: usize,
+    pub commands_more: u64,
+}
+
+impl Login {
+    /// After failures from its address or for its user, or from a new country.
+    pub fn suspicious(&self) -> bool {
+        self.failures_from_ip > 0 || self.failures_for_user > 0 || self.new_country
+    }
+
+    fn success(&self) -> Success {
+        Success {
+            ts: self.ts.to_rfc3339(),
+            user: self.user.clone(),
+            ip: self.ip.map(|i| i.to_string()),
+            method: self.method.clone(),
+            country: self.country.as_deref().map(str::to_string),
+            failures_from_ip: self.failures_from_ip,
+            failures_for_user: self.failures_for_user,
+            new_country: self.new_country,
+        }
+    }
+}
+
+/// The report's overall series (with details).
+#[derive(Default)]
+struct Totals {
+    /// (series bin, attempts, events).
+    all: Series,
+    /// (series bin, logins, 0).
+    logins: Series,
+}
+
+/// The aggregate of a flow of events: see the module's documentation.
+pub struct Aggregate {
+    kinds: Option<Vec<Kind>>,
+    /// Time of the first and the last event, and of the first and the last
+    /// with an attempt (the measure); the bounds of [`NEVER`] while there is none.
+    from: Ts,
+    to: Ts,
+    attempts_from: Ts,
+    attempts_to: Ts,
     events: u64,
     attempts: u64,
     by_kind: [u64; Kind::ALL.len()],
     ips: HashMap<IpAddr, IpAgg>,
-    users: HashMap<String, u64>,
+    user_index: HashMap<String, u32>,
+    users: Vec<UserAgg>,
     countries: HashMap<Arc<str>, CountryAgg>,
-    asns: HashMap<u32, (Option<Arc<str>>, u64)>,
+    asns: HashMap<u32, AsnAgg>,
     /// Unix hour → (attempts, events).
     hours: BTreeMap<i64, (u64, u64)>,
     hour_of_day: [u64; 24],
     /// The hour being counted: (unix hour, attempts, events), folded into `hours` on change.
     hour_run: Option<(i64, u64, u64)>,
     /// Logins that came after failures or from a new country, and the others,
-    /// each capped at [`MAX_SUCCESSES`]; `successes_total` counts them all.
-    suspicious: Vec<Success>,
-    ordinary: Vec<Success>,
+    /// each capped at [`MAX_SUCCESSES`] (so a day of routine logins cannot
+    /// crowd out one after a brute force); `successes_total` counts them all.
+    suspicious: Vec<Login>,
+    ordinary: Vec<Login>,
     successes_total: u64,
     suspicious_total: u64,
-    /// Countries each user has logged in from (for "new country for the user").
-    login_countries: HashMap<String, Vec<Arc<str>>>,
+    /// Countries each user id has logged in from (for "new country for the user").
+    login_countries: HashMap<u32, Vec<Arc<str>>>,
+    /// With details, the kept login of each pid-less connection (address,
+    /// source port): where its commands go. (suspicious list?, index); at
+    /// most one entry per kept login.
+    login_conns: HashMap<(IpAddr, u16), (bool, usize)>,
     /// Offset of the first event, used to show hours in the log's own zone.
     offset: i32,
+    details: Option<Totals>,
+    bins: Option<TimeBins>,
+}
+
+/// The totals of an aggregate (see [`Summary`] for what each means).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub events: u64,
+    pub attempts: u64,
+    pub unique_ips: u64,
+    pub countries: u64,
+    pub addresses: u64,
 }
 
 /// A successful login (shown because it is what intrusion alerts are about).
@@ -87,12 +318,79 @@ impl Success {
     }
 }
 
-/// Keep at most this many successful logins of each class (suspicious, ordinary).
-const MAX_SUCCESSES: usize = 1000;
+/// The bounds a time span starts from: any event is after the first and before the second.
+const NEVER: (Ts, Ts) = (
+    Ts {
+        micros: i64::MAX,
+        offset: i32::MAX,
+    },
+    Ts {
+        micros: i64::MIN,
+        offset: i32::MIN,
+    },
+);
 
-impl Stats {
-    pub fn new() -> Stats {
-        Stats::default()
+/// Keep at most this many successful logins of each class (suspicious, ordinary).
+pub const MAX_SUCCESSES: usize = 1000;
+
+impl Default for Aggregate {
+    fn default() -> Self {
+        Aggregate::new(AggregateOptions::default())
+    }
+}
+
+impl Aggregate {
+    pub fn new(opts: AggregateOptions) -> Aggregate {
+        Aggregate {
+            kinds: opts.kinds,
+            from: NEVER.0,
+            to: NEVER.1,
+            attempts_from: NEVER.0,
+            attempts_to: NEVER.1,
+            events: 0,
+            attempts: 0,
+            by_kind: [0; Kind::ALL.len()],
+            ips: HashMap::default(),
+            user_index: HashMap::default(),
+            users: Vec::new(),
+            countries: HashMap::default(),
+            asns: HashMap::default(),
+            hours: BTreeMap::new(),
+            hour_of_day: [0; 24],
+            hour_run: None,
+            suspicious: Vec::new(),
+            ordinary: Vec::new(),
+            successes_total: 0,
+            suspicious_total: 0,
+            login_countries: HashMap::default(),
+            login_conns: HashMap::default(),
+            offset: 0,
+            details: opts.details.then(Totals::default),
+            bins: opts.bins.map(TimeBins::new),
+        }
+    }
+
+    /// What `ev` is worth in the measure (attack attempts unless `kinds` says otherwise).
+    fn measure(&self, ev: &Event) -> u64 {
+        match &self.kinds {
+            None => u64::from(ev.attempts),
+            Some(k) if k.contains(&ev.kind) => u64::from(ev.count.max(1)),
+            Some(_) => 0,
+        }
+    }
+
+    fn user_id(&mut self, u: &str) -> u32 {
+        if let Some(&id) = self.user_index.get(u) {
+            return id;
+        }
+        let id = self.users.len() as u32;
+        self.user_index.insert(u.to_string(), id);
+        self.users.push(UserAgg {
+            name: u.to_string(),
+            attempts: 0,
+            series: Vec::new(),
+        });
+        id
     }
 
     pub fn add(&mut self, ev: &Event) {
@@ -103,10 +401,23 @@ impl Stats {
             self.offset = ev.ts.offset;
         }
         self.events += 1;
-        self.from = Some(self.from.map_or(ev.ts, |f| f.min(ev.ts)));
-        self.to = Some(self.to.map_or(ev.ts, |t| t.max(ev.ts)));
-        let attempts = u64::from(ev.attempts);
+        // Bounds, not options: events come mostly in order, so mostly one store.
+        if ev.ts < self.from {
+            self.from = ev.ts;
+        }
+        if ev.ts > self.to {
+            self.to = ev.ts;
+        }
+        let attempts = self.measure(ev);
         self.attempts += attempts;
+        if attempts > 0 {
+            if ev.ts < self.attempts_from {
+                self.attempts_from = ev.ts;
+            }
+            if ev.ts > self.attempts_to {
+                self.attempts_to = ev.ts;
+            }
+        }
         self.by_kind[ev.kind as usize] += 1;
         let secs = ev.ts.unix_secs();
         // Events arrive mostly in time order: add to the current hour without a tree lookup.
@@ -127,60 +438,90 @@ impl Stats {
         }
         let local = secs + i64::from(self.offset);
         self.hour_of_day[local.rem_euclid(86_400) as usize / 3600] += attempts;
-        let geo = ev.geo.as_ref();
-        if let Some(ip) = ev.ip {
-            let a = self.ips.entry(ip).or_insert_with(|| IpAgg {
-                first: secs,
-                last: secs,
-                ..IpAgg::default()
-            });
-            a.attempts += attempts;
-            a.events += 1;
-            a.first = a.first.min(secs);
-            a.last = a.last.max(secs);
-            if a.country.is_none() {
-                a.country = geo.and_then(|g| g.country.clone());
-                a.asn = geo.and_then(|g| g.asn);
-                a.org = geo.and_then(|g| g.org.clone());
+        if let Some(b) = &mut self.bins {
+            b.add(ev, u32::try_from(attempts).unwrap_or(u32::MAX));
+        }
+        let detailed = self.details.is_some();
+        let bin = secs.div_euclid(SERIES_BIN);
+        let success = ev.kind == Kind::AuthSuccess;
+        if let Some(t) = &mut self.details {
+            bump(&mut t.all, bin, attempts, 1);
+            if success {
+                bump(&mut t.logins, bin, 1, 0);
             }
         }
-        if let Some(c) = geo.and_then(|g| g.country.clone()) {
-            let agg = self.countries.entry(c).or_default();
+        let geo = ev.geo.as_ref();
+        if let Some(c) = geo.and_then(|g| g.country.as_ref()) {
+            let agg = match self.countries.get_mut(c) {
+                Some(a) => a,
+                None => self.countries.entry(c.clone()).or_default(),
+            };
             agg.attempts += attempts;
             agg.events += 1;
             if agg.name.is_none() {
                 agg.name = geo.and_then(|g| g.country_name.clone());
             }
-        }
-        if let Some(asn) = geo.and_then(|g| g.asn) {
-            let e = self
-                .asns
-                .entry(asn)
-                .or_insert_with(|| (geo.and_then(|g| g.org.clone()), 0));
-            e.1 += attempts;
-        }
-        if attempts > 0 {
-            if let Some(u) = &ev.user {
-                if let Some(n) = self.users.get_mut(u.as_str()) {
-                    *n += attempts;
-                } else {
-                    self.users.insert(u.clone(), attempts);
-                }
+            if detailed {
+                bump(&mut agg.series, bin, attempts, 1);
             }
         }
-        if ev.kind == Kind::AuthSuccess {
-            self.add_success(ev);
+        if let Some(asn) = geo.and_then(|g| g.asn) {
+            let agg = self.asns.entry(asn).or_default();
+            if agg.org.is_none() {
+                agg.org = geo.and_then(|g| g.org.clone());
+            }
+            agg.attempts += attempts;
+            if detailed {
+                bump(&mut agg.series, bin, attempts, 1);
+            }
+        }
+        // User names are numbered only where something reads them.
+        let uid = match &ev.user {
+            Some(u) if attempts > 0 || success || detailed => self.user_id(u),
+            _ => NO_USER,
+        };
+        if attempts > 0 && uid != NO_USER {
+            let u = &mut self.users[uid as usize];
+            u.attempts += attempts;
+            if detailed {
+                bump(&mut u.series, bin, attempts, 0);
+            }
+        }
+        // A login is read against what came before it, this event not yet counted.
+        if success {
+            self.add_login(ev, uid);
+        }
+        let Some(ip) = ev.ip else { return };
+        if detailed && ev.kind == Kind::Command {
+            self.add_command(ev, ip, secs);
+        }
+        let a = self.ips.entry(ip).or_insert_with(|| IpAgg {
+            attempts: 0,
+            events: 0,
+            geo: None,
+            first: secs,
+            last: secs,
+            detail: detailed.then(Box::default),
+        });
+        a.attempts += attempts;
+        a.events += 1;
+        a.first = a.first.min(secs);
+        a.last = a.last.max(secs);
+        if a.country().is_none() && geo.is_some() {
+            a.geo = geo.cloned();
+        }
+        if let Some(d) = &mut a.detail {
+            d.add(ev, secs, bin, attempts, uid, success);
         }
     }
 
-    /// Records a login with what came before it (read before this event counts:
-    /// a login is no attempt, so the address and user totals are the failures before).
-    fn add_success(&mut self, ev: &Event) {
+    /// Records a login with what came before it.
+    fn add_login(&mut self, ev: &Event, uid: u32) {
         self.successes_total += 1;
         let country = ev.geo.as_ref().and_then(|g| g.country.clone());
         let mut new_country = false;
-        if let (Some(u), Some(c)) = (&ev.user, &country) {
-            let seen = self.login_countries.entry(u.clone()).or_default();
+        if let (true, Some(c)) = (uid != NO_USER, &country) {
+            let seen = self.login_countries.entry(uid).or_default();
             if !seen.contains(c) {
                 new_country = !seen.is_empty();
                 if seen.len() < 16 {
@@ -188,40 +529,215 @@ impl Stats {
                 }
             }
         }
-        let s = Success {
-            ts: ev.ts.to_rfc3339(),
-            user: ev.user.clone(),
-            ip: ev.ip.map(|i| i.to_string()),
-            method: ev.method.clone(),
-            country: country.as_deref().map(str::to_string),
-            failures_from_ip: ev
-                .ip
-                .and_then(|ip| self.ips.get(&ip))
-                .map_or(0, |a| a.attempts),
-            failures_for_user: ev
-                .user
-                .as_deref()
-                .and_then(|u| self.users.get(u))
-                .copied()
-                .unwrap_or(0),
-            new_country,
+        let ip = ev.ip.and_then(|i| self.ips.get(&i));
+        let (recent, sessions) = match ip.and_then(|a| a.detail.as_deref()) {
+            Some(d) => (
+                d.recent.iter().cloned().collect::<Vec<Failure>>(),
+                d.sessions
+                    .iter()
+                    .skip(d.sessions.len().saturating_sub(SESSIONS_AT_LOGIN))
+                    .cloned()
+                    .collect(),
+            ),
+            None => (Vec::new(), Vec::new()),
         };
-        let list = if s.suspicious() {
+        // With details, the passwords tried on this connection, then the one that got in.
+        let mut passwords = Vec::new();
+        if self.details.is_some() {
+            let secs = ev.ts.unix_secs();
+            passwords = recent
+                .iter()
+                .filter(|f| same_conn((f.pid, f.port, f.secs), (ev.pid, ev.port, secs)))
+                .filter_map(|f| Some((f.user, f.password.clone()?)))
+                .collect();
+            if let Some(p) = ev.password() {
+                passwords.push((uid, clip(p, PASSWORD_CHARS)));
+            }
+        }
+        let login = Login {
+            ts: ev.ts,
+            ip: ev.ip,
+            user: ev.user.clone(),
+            method: ev.method.clone(),
+            country,
+            failures_from_ip: ip.map_or(0, |a| a.attempts),
+            failures_for_user: if uid == NO_USER {
+                0
+            } else {
+                self.users[uid as usize].attempts
+            },
+            new_country,
+            recent,
+            sessions,
+            passwords,
+            commands: Vec::new(),
+            command_chars: 0,
+            commands_more: 0,
+        };
+        let suspicious = login.suspicious();
+        let list = if suspicious {
             self.suspicious_total += 1;
             &mut self.suspicious
         } else {
             &mut self.ordinary
         };
         if list.len() < MAX_SUCCESSES {
-            list.push(s);
+            list.push(login);
+            if let (true, None, Some(ip), Some(port)) =
+                (self.details.is_some(), ev.pid, ev.ip, ev.port)
+            {
+                self.login_conns
+                    .insert((ip, port), (suspicious, list.len() - 1));
+            }
         }
+    }
+
+    /// With details, a command typed after a login (a honeypot's record):
+    /// kept with the login of its connection, in order, within the per-login budget.
+    fn add_command(&mut self, ev: &Event, ip: IpAddr, secs: i64) {
+        let (Some(port), Some(text)) = (ev.port, ev.command()) else {
+            return;
+        };
+        let Some(&(suspicious, i)) = self.login_conns.get(&(ip, port)) else {
+            return;
+        };
+        let list = if suspicious {
+            &mut self.suspicious
+        } else {
+            &mut self.ordinary
+        };
+        let login = &mut list[i];
+        let text = clip(text, COMMAND_CHARS);
+        let n = text.chars().count();
+        if login.command_chars + n > COMMAND_CHARS_PER_LOGIN {
+            login.commands_more += 1;
+            return;
+        }
+        login.command_chars += n;
+        login.commands.push((secs, text));
+    }
+
+    /// The totals every view shows.
+    pub fn counts(&self) -> Counts {
+        Counts {
+            events: self.events,
+            attempts: self.attempts,
+            unique_ips: self.attacking_ips().count() as u64,
+            countries: self.attacking_countries().count() as u64,
+            addresses: self.ips.len() as u64,
+        }
+    }
+
+    /// Events counted (every kind but `other`).
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// The measure over every event (attack attempts unless `kinds` said otherwise).
+    pub fn attempts(&self) -> u64 {
+        self.attempts
+    }
+
+    /// Time of the first and the last event.
+    pub fn span(&self) -> (Option<Ts>, Option<Ts>) {
+        let any = self.events > 0;
+        (any.then_some(self.from), any.then_some(self.to))
+    }
+
+    /// Time of the first and the last event with an attempt (the measure):
+    /// the range a picture of attempts covers.
+    pub fn attempts_span(&self) -> (Option<Ts>, Option<Ts>) {
+        let any = self.attempts > 0;
+        (
+            any.then_some(self.attempts_from),
+            any.then_some(self.attempts_to),
+        )
+    }
+
+    /// UTC offset of the first event: the log's own zone.
+    pub fn offset(&self) -> Option<i32> {
+        (self.events > 0).then_some(self.offset)
+    }
+
+    /// Every address of any event.
+    pub fn ips(&self) -> &HashMap<IpAddr, IpAgg> {
+        &self.ips
+    }
+
+    /// Addresses with at least one attempt: the `unique_ips` of every view.
+    pub fn attacking_ips(&self) -> impl Iterator<Item = (&IpAddr, &IpAgg)> {
+        self.ips.iter().filter(|(_, a)| a.attempts > 0)
+    }
+
+    /// Countries by ISO code (events without one are not here).
+    pub fn countries(&self) -> &HashMap<Arc<str>, CountryAgg> {
+        &self.countries
+    }
+
+    /// Countries with at least one attempt: the `countries` of every view.
+    pub fn attacking_countries(&self) -> impl Iterator<Item = (&Arc<str>, &CountryAgg)> {
+        self.countries.iter().filter(|(_, c)| c.attempts > 0)
+    }
+
+    /// The measure of events whose address no database placed in a country.
+    pub fn unlocated(&self) -> u64 {
+        self.attempts - self.countries.values().map(|c| c.attempts).sum::<u64>()
+    }
+
+    /// User names by id (see [`IpDetail::users`]); `attempts` may be 0.
+    pub fn users(&self) -> &[UserAgg] {
+        &self.users
+    }
+
+    pub fn user_name(&self, id: u32) -> Option<&str> {
+        self.users.get(id as usize).map(|u| u.name.as_str())
+    }
+
+    pub fn asns(&self) -> &HashMap<u32, AsnAgg> {
+        &self.asns
+    }
+
+    /// The measure by hour of the day (0–23) in the first event's offset.
+    pub fn hour_of_day(&self) -> [u64; 24] {
+        self.hour_of_day
+    }
+
+    /// Logins kept: the suspicious ones, then the others, each in time of arrival.
+    pub fn logins(&self) -> impl Iterator<Item = &Login> {
+        self.suspicious.iter().chain(&self.ordinary)
+    }
+
+    /// (logins in all, suspicious logins).
+    pub fn login_totals(&self) -> (u64, u64) {
+        (self.successes_total, self.suspicious_total)
+    }
+
+    /// With details: the overall (series bin, attempts, events) and (series bin, logins, 0).
+    pub fn series(&self) -> (&[Cell], &[Cell]) {
+        match &self.details {
+            Some(t) => (&t.all, &t.logins),
+            None => (&[], &[]),
+        }
+    }
+
+    /// The time bins, when [`AggregateOptions::bins`] asked for them.
+    pub fn bins(&self) -> Option<&TimeBins> {
+        self.bins.as_ref()
+    }
+
+    pub fn bins_mut(&mut self) -> Option<&mut TimeBins> {
+        self.bins.as_mut()
+    }
+
+    pub fn take_bins(&mut self) -> Option<TimeBins> {
+        self.bins.take()
     }
 
     /// Suspicious logins first (most failures from the address, then for the
     /// user, then a new country), then the others in time order; at most
     /// [`MAX_SUCCESSES`] in all.
     fn ranked_successes(&self) -> Vec<Success> {
-        let mut out = self.suspicious.clone();
+        let mut out: Vec<Success> = self.suspicious.iter().map(Login::success).collect();
         out.sort_by(|a, b| {
             b.failures_from_ip
                 .cmp(&a.failures_from_ip)
@@ -230,7 +746,7 @@ impl Stats {
                 .then(a.ts.cmp(&b.ts))
         });
         let room = MAX_SUCCESSES.saturating_sub(out.len());
-        out.extend(self.ordinary.iter().take(room).cloned());
+        out.extend(self.ordinary.iter().take(room).map(Login::success));
         out
     }
 
@@ -239,15 +755,18 @@ impl Stats {
         let mut top_ips: Vec<TopIp> = self
             .ips
             .iter()
-            .map(|(ip, a)| TopIp {
-                ip: ip.to_string(),
-                attempts: a.attempts,
-                events: a.events,
-                country: a.country.as_deref().map(str::to_string),
-                asn: a.asn,
-                org: a.org.as_deref().map(str::to_string),
-                first: Ts::from_micros(a.first * 1_000_000, self.offset).to_rfc3339(),
-                last: Ts::from_micros(a.last * 1_000_000, self.offset).to_rfc3339(),
+            .map(|(ip, a)| {
+                let geo = a.geo.as_deref();
+                TopIp {
+                    ip: ip.to_string(),
+                    attempts: a.attempts,
+                    events: a.events,
+                    country: a.country().map(|c| c.to_string()),
+                    asn: geo.and_then(|g| g.asn),
+                    org: geo.and_then(|g| g.org.as_deref()).map(str::to_string),
+                    first: Ts::from_micros(a.first * 1_000_000, self.offset).to_rfc3339(),
+                    last: Ts::from_micros(a.last * 1_000_000, self.offset).to_rfc3339(),
+                }
             })
             .collect();
         top_ips.sort_by(|a, b| {
@@ -260,9 +779,10 @@ impl Stats {
         let mut top_users: Vec<TopUser> = self
             .users
             .iter()
-            .map(|(u, &n)| TopUser {
-                user: u.clone(),
-                attempts: n,
+            .filter(|u| u.attempts > 0)
+            .map(|u| TopUser {
+                user: u.name.clone(),
+                attempts: u.attempts,
             })
             .collect();
         top_users.sort_by(|a, b| b.attempts.cmp(&a.attempts).then(a.user.cmp(&b.user)));
@@ -287,10 +807,10 @@ impl Stats {
         let mut top_asns: Vec<TopAsn> = self
             .asns
             .iter()
-            .map(|(&asn, (org, n))| TopAsn {
+            .map(|(&asn, a)| TopAsn {
                 asn,
-                org: org.as_deref().map(str::to_string),
-                attempts: *n,
+                org: a.org.as_deref().map(str::to_string),
+                attempts: a.attempts,
             })
             .collect();
         top_asns.sort_by(|a, b| b.attempts.cmp(&a.attempts).then(a.asn.cmp(&b.asn)));
@@ -309,14 +829,16 @@ impl Stats {
                 events,
             })
             .collect();
+        let counts = self.counts();
+        let (from, to) = self.span();
         Summary {
-            from: self.from.map(Ts::to_rfc3339),
-            to: self.to.map(Ts::to_rfc3339),
-            events: self.events,
-            attempts: self.attempts,
-            unique_ips: self.ips.values().filter(|a| a.attempts > 0).count() as u64,
-            countries: self.countries.values().filter(|c| c.attempts > 0).count() as u64,
-            addresses: self.ips.len() as u64,
+            from: from.map(Ts::to_rfc3339),
+            to: to.map(Ts::to_rfc3339),
+            events: counts.events,
+            attempts: counts.attempts,
+            unique_ips: counts.unique_ips,
+            countries: counts.countries,
+            addresses: counts.addresses,
             by_kind: Kind::ALL
                 .iter()
                 .zip(self.by_kind)
@@ -334,6 +856,79 @@ impl Stats {
             suspicious_logins: self.suspicious_total,
             inputs,
         }
+    }
+}
+
+impl IpDetail {
+    fn add(&mut self, ev: &Event, secs: i64, bin: i64, attempts: u64, uid: u32, success: bool) {
+        bump(&mut self.series, bin, attempts, 1);
+        if success {
+            self.successes += 1;
+        }
+        if attempts > 0 {
+            if uid != NO_USER {
+                if let Some(e) = self.users.iter_mut().find(|(u, _)| *u == uid) {
+                    e.1 += attempts;
+                } else if self.users.len() < USERS_PER_IP {
+                    self.users.push((uid, attempts));
+                } else {
+                    self.more_users = true;
+                }
+            }
+            if self.recent.len() == FAILURES_KEPT {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(Failure {
+                secs,
+                user: uid,
+                kind: ev.kind,
+                pid: ev.pid,
+                port: ev.port,
+                password: ev.password().map(|p| clip(p, PASSWORD_CHARS)),
+            });
+        }
+        // A session is one connection: the same pid (or, with no pid, the
+        // same source port) on the same host.
+        let s = self.sessions.iter_mut().rev().take(4).find(|s| {
+            s.host == ev.host && same_conn((s.pid, s.port, s.end), (ev.pid, ev.port, secs))
+        });
+        let s = match s {
+            Some(s) => s,
+            None => {
+                if self.sessions.len() == SESSIONS_PER_IP {
+                    self.sessions.pop_front();
+                }
+                self.sessions.push_back(Session {
+                    pid: ev.pid,
+                    host: ev.host.clone(),
+                    port: ev.port,
+                    start: secs,
+                    end: secs,
+                    attempts: 0,
+                    users: Vec::new(),
+                    kinds: 0,
+                });
+                self.sessions.back_mut().expect("just pushed")
+            }
+        };
+        s.end = s.end.max(secs);
+        s.attempts += attempts;
+        s.kinds |= 1 << (ev.kind as u32);
+        if s.port.is_none() {
+            s.port = ev.port;
+        }
+        if uid != NO_USER && !s.users.contains(&uid) && s.users.len() < USERS_PER_SESSION {
+            s.users.push(uid);
+        }
+    }
+}
+
+/// The aggregate is a sink of the flow: `flow::run(&inputs, &opts, &mut agg)`.
+impl crate::flow::Sink for Aggregate {
+    type Error = std::io::Error;
+    fn event(&mut self, ev: Event) -> std::io::Result<()> {
+        self.add(&ev);
+        Ok(())
     }
 }
 
@@ -408,4 +1003,132 @@ pub struct Summary {
     /// Logins after failures from their address or for their user, or from a new country.
     pub suspicious_logins: u64,
     pub inputs: Vec<InputReport>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Src;
+
+    fn ev(secs: i64, kind: Kind, ip: Option<&str>, user: &str, cc: Option<&str>) -> Event {
+        Event {
+            ts: Ts::from_micros(secs * 1_000_000, 3600),
+            host: Some("h".into()),
+            program: "sshd".into(),
+            pid: Some((secs % 7) as u32),
+            kind,
+            method: None,
+            user: Some(user.to_string()),
+            invalid_user: false,
+            ip: ip.map(|i| i.parse().unwrap()),
+            port: Some(22),
+            count: 1,
+            attempts: u32::from(kind == Kind::AuthFailure),
+            geo: cc.map(|c| {
+                Arc::new(Geo {
+                    country: Some(c.into()),
+                    lat: Some(1.0),
+                    lon: Some(2.0),
+                    asn: Some(64500),
+                    ..Geo::default()
+                })
+            }),
+            scope: None,
+            honeypot: None,
+            src: Src {
+                input: "t".into(),
+                line: 1,
+            },
+        }
+    }
+
+    /// A mixed stream: attempts, logins, closes, addresses without a country,
+    /// a country seen only in a login, an address-less line.
+    fn events() -> Vec<Event> {
+        let mut v = Vec::new();
+        for i in 0..300i64 {
+            let (ip, cc) = match i % 5 {
+                0 => (Some("203.0.113.1"), Some("FR")),
+                1 => (Some("198.51.100.2"), Some("CN")),
+                2 => (Some("10.0.0.3"), None),
+                3 => (None, None),
+                _ => (Some("2001:db8::4"), Some("US")),
+            };
+            let kind = match i % 7 {
+                0 => Kind::AuthSuccess,
+                1 | 2 => Kind::PreauthClose,
+                _ => Kind::AuthFailure,
+            };
+            v.push(ev(
+                1_800_000_000 + i * 97,
+                kind,
+                ip,
+                ["root", "a<b"][i as usize % 2],
+                cc,
+            ));
+        }
+        v.push(ev(
+            1_800_000_000,
+            Kind::AuthSuccess,
+            Some("192.0.2.9"),
+            "alice",
+            Some("DE"),
+        ));
+        v
+    }
+
+    #[test]
+    fn what_a_view_asks_for_changes_no_total() {
+        let plain = {
+            let mut a = Aggregate::default();
+            events().iter().for_each(|e| a.add(e));
+            a
+        };
+        let mut rich = Aggregate::new(AggregateOptions {
+            kinds: None,
+            bins: Some(BinOptions {
+                secs: 600,
+                from: None,
+                to: None,
+                points: true,
+            }),
+            details: true,
+        });
+        events().iter().for_each(|e| rich.add(e));
+        assert_eq!(plain.summary(50, vec![]), rich.summary(50, vec![]));
+        let bins = rich.bins().unwrap();
+        assert_eq!(bins.attempts(), rich.attempts());
+        let (all, _) = rich.series();
+        assert_eq!(all.iter().map(|c| c.1).sum::<u64>(), rich.attempts());
+        let c = plain.counts();
+        // DE is seen only in a login, 192.0.2.9 only logs in: neither is attacking.
+        assert_eq!((c.unique_ips, c.countries, c.addresses), (4, 3, 5));
+        assert_eq!(plain.countries().len(), 4);
+        assert!(plain.unlocated() > 0);
+        assert_eq!(
+            plain.attacking_ips().map(|(_, a)| a.attempts).sum::<u64>(),
+            events()
+                .iter()
+                .filter(|e| e.ip.is_some())
+                .map(|e| u64::from(e.attempts))
+                .sum::<u64>()
+        );
+    }
+
+    #[test]
+    fn kinds_replace_attempts_everywhere() {
+        let mut a = Aggregate::new(AggregateOptions {
+            kinds: Some(vec![Kind::AuthSuccess]),
+            ..AggregateOptions::default()
+        });
+        events().iter().for_each(|e| a.add(e));
+        let logins = events()
+            .iter()
+            .filter(|e| e.kind == Kind::AuthSuccess)
+            .count() as u64;
+        assert_eq!(a.attempts(), logins);
+        assert_eq!(a.countries()["DE"].attempts, 1);
+        assert_eq!(a.hour_of_day().iter().sum::<u64>(), logins);
+        assert_eq!(a.counts().unique_ips, 5);
+    }
 }

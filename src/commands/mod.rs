@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 
-use crate::analyze::{self, Stats};
+use crate::analyze::{self, Aggregate};
 use crate::cli::{Cli, Command, FormatArg, GeoipCommand, IngestArgs, InputArgs};
 use crate::event::{EventWriter, Format};
 use crate::flow::{self, InputReport};

@@ -1,4 +1,4 @@
-//! `sshmap map` and `sshmap chart`: read events, aggregate, draw, write the file.
+//! `sshmap map` and `sshmap chart`: read events into the aggregate, draw a projection of it, write the file.
 //!
 //! Option values are checked before any log is read, so a typo in `--size`
 //! fails in milliseconds, not after parsing a gigabyte.
@@ -8,9 +8,10 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
+use crate::analyze::{Aggregate, AggregateOptions};
 use crate::cli::{ChartArgs, InputArgs, MapArgs};
 use crate::commands as app;
-use crate::event::{Event, Kind};
+use crate::event::Kind;
 use crate::flow;
 use crate::geo::countries;
 use crate::render::chart::{self, ChartData, ChartOptions, Style};
@@ -29,15 +30,12 @@ pub struct Filter {
 }
 
 impl Filter {
-    pub fn weight(&self, ev: &Event) -> u64 {
-        if !self.range.contains(ev.ts) {
-            return 0;
-        }
-        match &self.kinds {
-            None => u64::from(ev.attempts),
-            Some(k) if k.contains(&ev.kind) => u64::from(ev.count.max(1)),
-            Some(_) => 0,
-        }
+    /// The aggregate that counts what this filter asks for.
+    fn aggregate(&self) -> Aggregate {
+        Aggregate::new(AggregateOptions {
+            kinds: self.kinds.clone(),
+            ..AggregateOptions::default()
+        })
     }
 
     fn new(settings: &Settings, input: &InputArgs, kind: Option<&str>) -> Result<Filter> {
@@ -116,12 +114,12 @@ fn theme(s: Option<&str>) -> Result<Theme> {
     })
 }
 
-/// Runs the pipeline over the inputs, handing each counted event to `sink`.
+/// Runs the pipeline (or reads the store) over the inputs into `agg`.
 fn read_events(
     settings: &Settings,
     input: &InputArgs,
     filter: &Filter,
-    sink: &mut dyn FnMut(&Event, u64),
+    agg: &mut Aggregate,
 ) -> Result<bool> {
     // --from/--to are applied here, so the shared input expansion must not see them.
     if let Some(db) = &input.db {
@@ -134,12 +132,7 @@ fn read_events(
             to: filter.range.to,
             host: input.host.clone(),
         };
-        st.scan(&f, &mut |ev| {
-            let w = filter.weight(&ev);
-            if w > 0 {
-                sink(&ev, w);
-            }
-        })?;
+        st.scan(&f, &mut |ev| agg.add(&ev))?;
         return Ok(false);
     }
     let plain = InputArgs {
@@ -150,17 +143,8 @@ fn read_events(
     let (inputs, mut failed) = app::inputs(settings, &plain)?;
     let mut opts = app::pipeline_options(settings, false)?;
     opts.host = input.host.clone();
-    let reports = flow::run(
-        &inputs,
-        &opts,
-        &mut flow::Each(|ev: crate::event::Event| {
-            let w = filter.weight(&ev);
-            if w > 0 {
-                sink(&ev, w);
-            }
-            Ok(())
-        }),
-    )?;
+    opts.range = filter.range;
+    let reports = flow::run(&inputs, &opts, agg)?;
     failed |= app::report_inputs(settings, &reports);
     Ok(failed)
 }
@@ -264,8 +248,8 @@ impl Rolled {
         )
     }
 
-    /// What [`ChartAgg::add`] would count from the raw events, for `by` a rollup key.
-    fn chart_into(&self, by: By, agg: &mut ChartAgg) {
+    /// What [`ChartCounts::from_aggregate`] would give from the raw events, for `by` a rollup key.
+    fn chart_into(&self, by: By, agg: &mut ChartCounts) {
         (agg.from, agg.to) = self.span();
         for (minute, country, n) in &self.minutes {
             agg.total += n;
@@ -312,7 +296,7 @@ impl Rolled {
                     .or_default() += n;
             }
         }
-        d.ips = self.ips.keys().filter_map(|i| i.parse().ok()).collect();
+        d.unique_ips = self.ips.len() as u64;
         (d.from, d.to) = self.span();
         d
     }
@@ -377,13 +361,13 @@ pub fn map(settings: &Settings, args: MapArgs) -> Result<i32> {
     } else {
         rolled(settings, &args.input, &filter)?
     };
-    let mut data = MapData::default();
-    let failed = match &rolled {
-        Some(r) => {
-            data = r.map_data();
-            false
+    let (data, failed) = match &rolled {
+        Some(r) => (r.map_data(), false),
+        None => {
+            let mut agg = filter.aggregate();
+            let failed = read_events(settings, &args.input, &filter, &mut agg)?;
+            (MapData::from(&agg), failed)
         }
-        None => read_events(settings, &args.input, &filter, &mut |ev, w| data.add(ev, w))?,
     };
     // The globe faces --center, else --home, else where the attacks come from.
     let center = center
@@ -446,12 +430,13 @@ impl By {
     }
 }
 
-/// Counts per `--by` key, fed one event at a time.
 /// The `--by asn` row of events whose address no ASN database knows.
 const UNKNOWN_AS: &str = "(unknown AS)";
 
+/// The counts a chart shows, per `--by` key: a projection of the aggregate
+/// (or of the store's rollups).
 #[derive(Default)]
-pub struct ChartAgg {
+pub struct ChartCounts {
     counts: HashMap<String, u64>,
     hours: [u64; 24],
     offset: Option<i32>,
@@ -460,46 +445,63 @@ pub struct ChartAgg {
     total: u64,
 }
 
-impl ChartAgg {
-    pub fn add(&mut self, by: By, ev: &Event, w: u64) {
-        self.total += w;
-        self.from = Some(self.from.map_or(ev.ts, |f| f.min(ev.ts)));
-        self.to = Some(self.to.map_or(ev.ts, |t| t.max(ev.ts)));
-        let geo = ev.geo.as_ref();
-        let key = match by {
-            By::Country => Some(match geo.and_then(|g| g.country.as_deref()) {
-                Some(c) => match countries::name(c) {
-                    Some(n) => format!("{n} ({c})"),
-                    None => c.to_string(),
-                },
-                None => "(no location)".to_string(),
-            }),
-            By::User => ev.user.as_ref().map(|u| {
-                if u.is_empty() {
-                    "(empty name)".to_string()
-                } else {
-                    u.clone()
-                }
-            }),
-            By::Ip => ev.ip.map(|i| i.to_string()),
-            By::Asn => Some(match geo.and_then(|g| g.asn) {
-                Some(a) => match geo.and_then(|g| g.org.as_deref()) {
-                    Some(o) => format!("AS{a} {o}"),
-                    None => format!("AS{a}"),
-                },
-                None => UNKNOWN_AS.to_string(),
-            }),
-            By::Hour => {
-                // Hours of the day in the log's own offset (the first event's), as `stats` does.
-                let off = *self.offset.get_or_insert(ev.ts.offset);
-                let local = ev.ts.unix_secs() + i64::from(off);
-                self.hours[local.rem_euclid(86_400) as usize / 3600] += w;
-                None
+impl ChartCounts {
+    pub fn from_aggregate(agg: &Aggregate, by: By) -> ChartCounts {
+        let (from, to) = agg.attempts_span();
+        let mut c = ChartCounts {
+            from,
+            to,
+            total: agg.attempts(),
+            offset: agg.offset(),
+            ..ChartCounts::default()
+        };
+        let mut put = |k: String, n: u64| {
+            if n > 0 {
+                *c.counts.entry(k).or_default() += n;
             }
         };
-        if let Some(k) = key {
-            *self.counts.entry(k).or_default() += w;
+        match by {
+            By::Country => {
+                for (cc, a) in agg.attacking_countries() {
+                    let key = match countries::name(cc) {
+                        Some(n) => format!("{n} ({cc})"),
+                        None => cc.to_string(),
+                    };
+                    put(key, a.attempts);
+                }
+                put("(no location)".to_string(), agg.unlocated());
+            }
+            By::User => {
+                for u in agg.users() {
+                    let key = if u.name.is_empty() {
+                        "(empty name)".to_string()
+                    } else {
+                        u.name.clone()
+                    };
+                    put(key, u.attempts);
+                }
+            }
+            By::Ip => {
+                for (ip, a) in agg.attacking_ips() {
+                    put(ip.to_string(), a.attempts);
+                }
+            }
+            By::Asn => {
+                let mut known = 0;
+                for (asn, a) in agg.asns() {
+                    known += a.attempts;
+                    let key = match a.org.as_deref() {
+                        Some(o) => format!("AS{asn} {o}"),
+                        None => format!("AS{asn}"),
+                    };
+                    put(key, a.attempts);
+                }
+                put(UNKNOWN_AS.to_string(), agg.attempts() - known);
+            }
+            // Hours of the day in the log's own offset (the first event's), as `stats` shows them.
+            By::Hour => c.hours = agg.hour_of_day(),
         }
+        c
     }
 
     pub fn data(self, by: By, top: usize, noun: &str) -> ChartData {
@@ -551,22 +553,24 @@ pub fn chart(settings: &Settings, args: ChartArgs) -> Result<i32> {
     let size = args.size.as_deref().map(parse_size).transpose()?;
     let theme = theme(args.theme.as_deref())?;
     let filter = Filter::new(settings, &args.input, args.kind.as_deref())?;
-    let mut agg = ChartAgg::default();
     // Countries, hours and addresses are rollup keys; users and networks are not.
     let rolled = match by {
         By::Country | By::Hour | By::Ip => rolled(settings, &args.input, &filter)?,
         By::User | By::Asn => None,
     };
-    let failed = match &rolled {
+    let (counts, failed) = match &rolled {
         Some(r) => {
-            r.chart_into(by, &mut agg);
-            false
+            let mut c = ChartCounts::default();
+            r.chart_into(by, &mut c);
+            (c, false)
         }
-        None => read_events(settings, &args.input, &filter, &mut |ev, w| {
-            agg.add(by, ev, w)
-        })?,
+        None => {
+            let mut agg = filter.aggregate();
+            let failed = read_events(settings, &args.input, &filter, &mut agg)?;
+            (ChartCounts::from_aggregate(&agg, by), failed)
+        }
     };
-    let mut data = agg.data(by, args.top, &filter.noun());
+    let mut data = counts.data(by, args.top, &filter.noun());
     if by == By::Asn && data.total() > 0 && data.rows.iter().all(|r| r.0 == UNKNOWN_AS) {
         anyhow::bail!(
             "--by asn: no event has a network (AS) number{}; give an ASN database with --asn PATH \

@@ -7,7 +7,10 @@ pub(super) fn report(
     args: &crate::cli::ReportArgs,
     db: Option<&str>,
 ) -> Result<i32> {
-    let mut collector = crate::report::Collector::new();
+    let mut agg = analyze::Aggregate::new(analyze::AggregateOptions {
+        details: true,
+        ..Default::default()
+    });
     let mut failed = false;
     let reports = if let Some(db) = db {
         if !args.input.inputs.is_empty() {
@@ -20,7 +23,7 @@ pub(super) fn report(
             to: range.to,
             host: args.input.host.clone(),
         };
-        st.scan(&filter, &mut |ev| collector.add(&ev))?;
+        st.scan(&filter, &mut |ev| agg.add(&ev))?;
         st.checkpoints()?
             .iter()
             .map(store::Checkpoint::report)
@@ -30,23 +33,17 @@ pub(super) fn report(
         let mut opts = pipeline_options(settings, false)?;
         opts.range = time_range(settings, &args.input)?;
         opts.host = args.input.host.clone();
-        let reports = flow::run(
-            &inputs,
-            &opts,
-            &mut flow::Each(|ev: crate::event::Event| {
-                collector.add(&ev);
-                Ok(())
-            }),
-        )?;
+        let reports = flow::run(&inputs, &opts, &mut agg)?;
         failed = f | report_inputs(settings, &reports);
         reports
     };
-    let summary = collector.summary(10, reports);
+    let summary = agg.summary(10, reports);
     let title = args
         .title
         .clone()
         .unwrap_or_else(|| "SSH attacks".to_string());
-    let snap = collector.snapshot(
+    let snap = crate::report::Snapshot::build(
+        &agg,
         &crate::report::Options {
             title,
             anonymize_ip: args.anonymize_ip,

@@ -7,15 +7,8 @@ pub(super) fn stats(settings: &Settings, args: &InputArgs, top: usize, json: boo
     let mut opts = pipeline_options(settings, false)?;
     opts.range = time_range(settings, args)?;
     opts.host = args.host.clone();
-    let mut stats = Stats::new();
-    let reports = flow::run(
-        &inputs,
-        &opts,
-        &mut flow::Each(|ev: crate::event::Event| {
-            stats.add(&ev);
-            Ok(())
-        }),
-    )?;
+    let mut stats = Aggregate::default();
+    let reports = flow::run(&inputs, &opts, &mut stats)?;
     failed |= report_inputs(settings, &reports);
     print_summary(&stats.summary(top, reports), json)?;
     Ok(i32::from(failed))
@@ -42,7 +35,7 @@ pub(super) fn stats_db(
     json: bool,
 ) -> Result<i32> {
     let (mut st, filter) = open_db_filter(settings, db, args)?;
-    let mut stats = Stats::new();
+    let mut stats = Aggregate::default();
     st.scan(&filter, &mut |ev| stats.add(&ev))?;
     let reports = st
         .checkpoints()?

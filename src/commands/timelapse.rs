@@ -12,6 +12,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use super::picture::{parse_lat_lon, parse_size};
+use crate::analyze::{Aggregate, AggregateOptions, BinOptions, TimeBins};
 use crate::cli::{InputArgs, TimelapseArgs};
 use crate::commands as app;
 use crate::event::Ts;
@@ -23,7 +24,7 @@ use crate::render::timelapse::fade::Fade;
 use crate::render::timelapse::frame::{FrameOptions, Frames};
 use crate::render::timelapse::state::{States, Summary};
 use crate::render::timelapse::stream;
-use crate::render::timelapse::timeline::{self, Binner, Timeline};
+use crate::render::timelapse::timeline::{self, Timeline};
 use crate::render::video::{self, Encoder, VideoFormat};
 use crate::settings::{self, Layers, Settings};
 use crate::store;
@@ -159,14 +160,14 @@ fn rollups_suffice(opts: &Options, filter: &store::Filter) -> bool {
         && minute(filter.to)
 }
 
-/// Fills `binner` from the store's rollups instead of its raw events (which
+/// Fills `bins` from the store's rollups instead of its raw events (which
 /// `--keep` may have pruned). Bins are in the offset of the first stored
 /// event, as a read of the events would put them, else in `--tz`.
 fn from_rollups(
     st: &mut dyn store::Store,
     filter: &store::Filter,
     settings: &Settings,
-    binner: &mut Binner,
+    bins: &mut TimeBins,
 ) -> Result<()> {
     let from = filter.from.map_or(i64::MIN, |m| m.div_euclid(1_000_000));
     let to = filter.to.map_or(i64::MAX, |m| m.div_euclid(1_000_000));
@@ -181,7 +182,7 @@ fn from_rollups(
     let offset = super::picture::rollup_offset(st, first, settings)?;
     for r in &rows {
         let country = (!r.country.is_empty()).then_some(&*r.country);
-        binner.count(
+        bins.count(
             r.minute,
             offset,
             country,
@@ -195,7 +196,15 @@ fn from_rollups(
 pub fn run(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<i32> {
     let opts = Options::resolve(settings, layers, a)?;
     let started = Instant::now();
-    let mut binner = Binner::new(opts.bin_secs, opts.from, opts.to, opts.points);
+    let mut agg = Aggregate::new(AggregateOptions {
+        bins: Some(BinOptions {
+            secs: opts.bin_secs,
+            from: opts.from,
+            to: opts.to,
+            points: opts.points,
+        }),
+        ..AggregateOptions::default()
+    });
     let failed = match layers.get(a.input.db.clone(), None, "db")? {
         Some(db) => {
             if !a.input.inputs.is_empty() {
@@ -208,14 +217,16 @@ pub fn run(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<i3
                 host: a.input.host.clone(),
             };
             if rollups_suffice(&opts, &filter) {
-                from_rollups(st.as_mut(), &filter, settings, &mut binner)?;
+                // The rollups fill the bins only: no addresses, no user names.
+                let bins = agg.bins_mut().expect("asked for bins");
+                from_rollups(st.as_mut(), &filter, settings, bins)?;
             } else {
-                st.scan(&filter, &mut |ev| binner.add(&ev))?;
+                st.scan(&filter, &mut |ev| agg.add(&ev))?;
             }
             false
         }
         None => {
-            // The range is applied here (and by Binner), so input expansion must not see it.
+            // The range is applied here (and by the bins), so input expansion must not see it.
             let plain = InputArgs {
                 from: None,
                 to: None,
@@ -228,19 +239,13 @@ pub fn run(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<i3
                 to: opts.to.map(|t| t.micros),
             };
             popts.host = a.input.host.clone();
-            let reports = flow::run(
-                &inputs,
-                &popts,
-                &mut flow::Each(|ev: crate::event::Event| {
-                    binner.add(&ev);
-                    Ok(())
-                }),
-            )?;
+            let reports = flow::run(&inputs, &popts, &mut agg)?;
             failed |= app::report_inputs(settings, &reports);
             failed
         }
     };
-    let tl = binner.finish();
+    let totals = (agg.events() > 0).then(|| agg.counts());
+    let tl = Timeline::of(agg);
     if tl.frames == 0 {
         bail!(
             "no attack attempts to show{}: nothing to render",
@@ -257,6 +262,15 @@ pub fn run(settings: &Settings, layers: &Layers, a: &TimelapseArgs) -> Result<i3
     let read = started.elapsed();
     let written = render(&tl, &opts)?;
     if !settings.quiet {
+        // The same numbers as `stats`, `map` and `report` (one aggregate).
+        if let Some(t) = &totals {
+            eprintln!(
+                "sshmap: {} attempts from {} unique IPs in {} countries",
+                thousands(t.attempts),
+                thousands(t.unique_ips),
+                thousands(t.countries)
+            );
+        }
         let secs = written.frames as f64 / f64::from(opts.fps);
         eprintln!(
             "sshmap: wrote {}: {} frames ({} per frame){}, {}x{}, {} fps, {:.1} s of video, {} bytes, in {:.1} s (reading {:.1} s)",

@@ -8,13 +8,15 @@ use super::projection::{Fit, Projection};
 use super::scene::{Anchor, Color, Item, Scene, Shape, Stroke};
 use super::theme::{log_pos, Palette, Theme};
 use super::world::{self, Detail};
-use crate::event::{Event, Ts};
+use crate::analyze::Aggregate;
+use crate::event::{Geo, Ts};
 use crate::geo::countries;
 
-/// Where attempts came from, aggregated for drawing.
 /// A point's key: (lat, lon) in hundredths of a degree.
 pub type Place = (i32, i32);
 
+/// What the map draws: a projection of the aggregate
+/// ([`MapData::from`]`(&Aggregate)`), never counted apart from it.
 #[derive(Clone, Debug, Default)]
 pub struct MapData {
     /// ISO alpha-2 → attempts.
@@ -24,48 +26,51 @@ pub struct MapData {
     pub attempts: u64,
     /// Attempts from addresses no database could place.
     pub unlocated: u64,
-    pub ips: std::collections::HashSet<IpAddr>,
+    /// Addresses with at least one attempt.
+    pub unique_ips: u64,
     /// Per address: attempts and the point it is drawn at (for labels and tooltips).
     pub by_ip: HashMap<IpAddr, (u64, Option<Place>)>,
     pub from: Option<Ts>,
     pub to: Option<Ts>,
 }
 
-impl MapData {
-    /// Adds an event that stands for `weight` attempts (0: ignored).
-    pub fn add(&mut self, ev: &Event, weight: u64) {
-        if weight == 0 {
-            return;
-        }
-        self.attempts += weight;
-        self.from = Some(self.from.map_or(ev.ts, |f| f.min(ev.ts)));
-        self.to = Some(self.to.map_or(ev.ts, |t| t.max(ev.ts)));
-        if let Some(ip) = ev.ip {
-            self.ips.insert(ip);
-        }
-        let geo = ev.geo.as_ref();
-        let country = geo.and_then(|g| g.country.as_deref());
-        match country {
-            Some(c) => *self.countries.entry(c.to_ascii_uppercase()).or_default() += weight,
-            None => self.unlocated += weight,
-        }
-        // City precision when the database knows it, else the country's label point.
-        let point = match geo {
-            Some(g) if g.precision == Some("city") => g.lat.zip(g.lon),
-            _ => None,
-        }
-        .or_else(|| country.and_then(countries::label_point));
-        let key =
-            point.map(|(lat, lon)| ((lat * 100.0).round() as i32, (lon * 100.0).round() as i32));
-        if let Some(k) = key {
-            *self.points.entry(k).or_default() += weight;
-        }
-        if let Some(ip) = ev.ip {
-            let e = self.by_ip.entry(ip).or_insert((0, key));
-            e.0 += weight;
-        }
+/// Where an address is drawn: its city when the database knows it, else its
+/// country's label point.
+pub fn place(geo: Option<&Geo>) -> Option<Place> {
+    let country = geo.and_then(|g| g.country.as_deref());
+    match geo {
+        Some(g) if g.precision == Some("city") => g.lat.zip(g.lon),
+        _ => None,
     }
+    .or_else(|| country.and_then(countries::label_point))
+    .map(|(lat, lon)| ((lat * 100.0).round() as i32, (lon * 100.0).round() as i32))
+}
 
+impl From<&Aggregate> for MapData {
+    /// The aggregate's attempts (its measure) by country, place and address.
+    fn from(agg: &Aggregate) -> MapData {
+        let mut d = MapData {
+            attempts: agg.attempts(),
+            unlocated: agg.unlocated(),
+            ..MapData::default()
+        };
+        (d.from, d.to) = agg.attempts_span();
+        for (c, a) in agg.attacking_countries() {
+            *d.countries.entry(c.to_ascii_uppercase()).or_default() += a.attempts;
+        }
+        for (ip, a) in agg.attacking_ips() {
+            d.unique_ips += 1;
+            let key = place(a.geo.as_deref());
+            if let Some(k) = key {
+                *d.points.entry(k).or_default() += a.attempts;
+            }
+            d.by_ip.insert(*ip, (a.attempts, key));
+        }
+        d
+    }
+}
+
+impl MapData {
     /// Attempts by country only (tests, other callers that have no events).
     pub fn from_countries(counts: &[(&str, u64)]) -> MapData {
         let mut d = MapData::default();
@@ -190,7 +195,7 @@ pub fn scene(data: &MapData, opts: &MapOptions) -> Scene {
     sub.push(format!(
         "{} attempts from {} unique IPs in {} countries",
         thousands(data.attempts),
-        thousands(data.ips.len() as u64),
+        thousands(data.unique_ips),
         data.countries.len()
     ));
     s.text(

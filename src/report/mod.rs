@@ -6,7 +6,7 @@
 //! (by hash) and no network request of any kind, so the report opens offline and
 //! an injected tag could not run even if some text escaped its escaping.
 //!
-//! - [`snapshot`] folds events into the data the page explores;
+//! - [`snapshot`] chooses from the aggregate ([`crate::analyze::Aggregate`]) the data the page explores;
 //! - [`world`] projects the country outlines;
 //! - this file assembles the page from `assets/web/` (compiled in).
 //!
@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-pub use snapshot::{show_ip, Collector, Options, Snapshot};
+pub use snapshot::{show_ip, Options, Snapshot};
 
 /// The page template, stylesheet and script (shared with the live map).
 pub const TEMPLATE: &str = include_str!("../../assets/web/report.html");
@@ -153,13 +153,15 @@ mod tests {
 
     #[test]
     fn page_has_one_csp_and_inlines_everything() {
-        let snap = Collector::new().snapshot(
+        let agg = crate::analyze::Aggregate::default();
+        let snap = Snapshot::build(
+            &agg,
             &Options {
                 title: "<b>t</b>".into(),
                 anonymize_ip: false,
                 span: None,
             },
-            &Collector::new().summary(10, vec![]),
+            &agg.summary(10, vec![]),
         );
         let html = render(&snap);
         assert_eq!(html.matches("Content-Security-Policy").count(), 1);

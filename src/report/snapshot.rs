@@ -1,49 +1,35 @@
-//! The report's data: events folded in Rust into a compact snapshot that the
-//! page's JavaScript explores (and that the live map will send its clients).
+//! The report's data: the aggregate's numbers folded into a compact
+//! snapshot that the page's JavaScript explores (and that the live map sends
+//! its clients).
 //!
-//! Memory grows with distinct addresses, users and five-minute bins, never with
-//! lines. At the end the busiest addresses are kept in full (time series, users
-//! tried, sessions); the rest only count per country and time, so a report of
-//! ten million events stays a few megabytes. Every number the page shows for
-//! the whole range is exact: totals come from [`crate::analyze::Stats`], the
-//! same code as `sshmap stats --json`.
+//! Every count comes from [`crate::analyze::Aggregate`] (built with
+//! `details: true`), the same aggregate as `sshmap stats --json`, `map` and
+//! `chart`; this file only chooses what to embed. The busiest addresses are
+//! kept in full (time series, users tried, sessions); the rest only count per
+//! country and time, so a report of ten million events stays a few megabytes.
 
-use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 
-use crate::analyze::{Stats, Summary};
-use crate::event::{Event, Kind, Ts};
+use crate::analyze::{Aggregate, AsnAgg, CountryAgg, IpAgg, Session, Summary, SERIES_BIN};
+use crate::event::Kind;
 use crate::geo::countries;
 
 use super::world;
 
-/// Base bin: five minutes. Bins are widened at the end to keep at most [`MAX_BINS`].
-const BASE: i64 = 300;
+/// Base bin: the aggregate's series. Bins are widened here to keep at most [`MAX_BINS`].
+const BASE: i64 = SERIES_BIN;
 const MAX_BINS: i64 = 400;
 /// Addresses kept in full, at most, and at most this many (address, bin) cells among them.
 const MAX_IPS: usize = 3000;
 const MAX_IP_CELLS: usize = 200_000;
 /// Addresses whose sessions are embedded (the busiest, plus every one that logged in).
 const MAX_SESSION_IPS: usize = 300;
-const SESSIONS_PER_IP: usize = 8;
-const USERS_PER_IP: usize = 24;
-const USERS_PER_SESSION: usize = 4;
-const FAILURES_KEPT: usize = 10;
-/// Sessions of its address kept with each login (those just before it).
-const SESSIONS_AT_LOGIN: usize = 4;
 const MAX_USERS: usize = 500;
 const MAX_ASNS: usize = 500;
-const MAX_SUCCESSES: usize = 1000;
-/// A honeypot's passwords and commands (Cowrie): characters kept of each, and
-/// at most this many characters of commands per login (the page stays a few
-/// megabytes whatever an attacker pastes).
-const PASSWORD_CHARS: usize = 128;
-const COMMAND_CHARS: usize = 512;
-const COMMAND_CHARS_PER_LOGIN: usize = 2048;
 
 /// How the report shows addresses.
 #[derive(Clone, Debug, Default)]
@@ -67,451 +53,25 @@ pub fn show_ip(ip: IpAddr, anonymize: bool) -> String {
     }
 }
 
-/// Appends to a time series of (bin, a, b) kept in arrival order, merging runs of one bin.
-fn bump(series: &mut Vec<(i64, u64, u64)>, bin: i64, a: u64, b: u64) {
-    match series.last_mut() {
-        Some(last) if last.0 == bin => {
-            last.1 += a;
-            last.2 += b;
-        }
-        _ => series.push((bin, a, b)),
-    }
+fn ip_series(r: &IpAgg) -> &[(i64, u64, u64)] {
+    r.detail.as_ref().map_or(&[], |d| &d.series)
 }
 
-#[derive(Clone)]
-struct Failure {
-    secs: i64,
-    user: u32,
-    kind: Kind,
-    /// The connection it came on (pid, or source port when there is no pid).
-    pid: Option<u32>,
-    port: Option<u16>,
-    /// A honeypot's record of the password tried.
-    password: Option<Box<str>>,
+fn logins_of(r: &IpAgg) -> u32 {
+    r.detail.as_ref().map_or(0, |d| d.successes)
 }
 
-/// Attacker text cut to `max` characters (`…` marks a cut).
-fn clip(s: &str, max: usize) -> Box<str> {
-    match s.char_indices().nth(max) {
-        None => s.into(),
-        Some((i, _)) => format!("{}…", &s[..i]).into(),
-    }
-}
-
-/// Whether two events of one address came on the same connection: the same
-/// sshd pid or, for servers that log no pid (Cowrie), the same source port,
-/// within `GAP` seconds.
-fn same_conn(a: (Option<u32>, Option<u16>, i64), b: (Option<u32>, Option<u16>, i64)) -> bool {
-    const GAP: i64 = 3600;
-    let near = (a.2 - b.2).abs() < GAP;
-    near && match (a.0, b.0) {
-        (Some(x), Some(y)) => x == y,
-        (None, None) => a.1.is_some() && a.1 == b.1,
-        _ => false,
-    }
-}
-
-#[derive(Clone)]
-struct Session {
-    pid: Option<u32>,
-    host: Option<Arc<str>>,
-    port: Option<u16>,
-    start: i64,
-    end: i64,
-    attempts: u64,
-    users: Vec<u32>,
-    kinds: u32,
-}
-
-struct IpRec {
-    ip: IpAddr,
-    country: Option<Arc<str>>,
-    city: Option<Arc<str>>,
-    lat: Option<f64>,
-    lon: Option<f64>,
-    precision: Option<&'static str>,
-    asn: Option<u32>,
-    org: Option<Arc<str>>,
-    attempts: u64,
-    events: u64,
-    first: i64,
-    last: i64,
-    series: Vec<(i64, u64, u64)>,
-    /// (user id, attempts), at most [`USERS_PER_IP`]; `more_users` counts attempts beyond.
-    users: Vec<(u32, u64)>,
-    more_users: bool,
-    failures: u64,
-    recent: VecDeque<Failure>,
-    sessions: VecDeque<Session>,
-    successes: u32,
-}
-
-#[derive(Default)]
-struct SeriesAgg {
-    name: Option<Arc<str>>,
-    attempts: u64,
-    series: Vec<(i64, u64, u64)>,
-}
-
-struct SuccessRec {
-    ts: Ts,
-    ip: Option<usize>,
-    user: Option<String>,
-    method: Option<String>,
-    country: Option<Arc<str>>,
-    failures_before: u64,
-    failures_for_user: u64,
-    new_country: bool,
-    recent: Vec<Failure>,
-    /// The address's last sessions when the login came (its own included when
-    /// earlier lines of that connection were seen), for "sessions around this login".
-    sessions: Vec<Session>,
-    /// A honeypot's passwords tried on this login's connection, in order, the
-    /// last the one that got in: (user id, password).
-    passwords: Vec<(u32, Box<str>)>,
-    /// Commands typed after the login (time, text), within the budget, and
-    /// how many more were typed.
-    commands: Vec<(i64, Box<str>)>,
-    command_chars: usize,
-    commands_more: u64,
-}
-
-impl SuccessRec {
-    fn suspicious(&self) -> bool {
-        self.failures_before > 0 || self.failures_for_user > 0 || self.new_country
-    }
-}
-
-const NO_USER: u32 = u32::MAX;
-
-/// Folds events into the report snapshot.
-pub struct Collector {
-    stats: Stats,
-    offset: Option<i32>,
-    global: Vec<(i64, u64, u64)>,
-    global_succ: Vec<(i64, u64, u64)>,
-    ip_index: HashMap<IpAddr, usize>,
-    ips: Vec<IpRec>,
-    user_index: HashMap<String, u32>,
-    user_names: Vec<String>,
-    users: Vec<SeriesAgg>,
-    countries: HashMap<Arc<str>, SeriesAgg>,
-    asns: HashMap<u32, SeriesAgg>,
-    /// Logins kept for the page: suspicious ones and the others, each capped
-    /// at [`MAX_SUCCESSES`], so a day of routine logins cannot crowd out one
-    /// that came after a brute force.
-    successes: Vec<SuccessRec>,
-    ordinary: Vec<SuccessRec>,
-    successes_total: u64,
-    suspicious_total: u64,
-    /// Countries each user id has logged in from.
-    login_countries: HashMap<u32, Vec<Arc<str>>>,
-    /// The kept login of each pid-less connection (address, source port):
-    /// where its commands go. (suspicious list?, index); at most one entry
-    /// per kept login.
-    login_conns: HashMap<(IpAddr, u16), (bool, usize)>,
-}
-
-impl Default for Collector {
-    fn default() -> Self {
-        Collector::new()
-    }
-}
-
-impl Collector {
-    pub fn new() -> Collector {
-        Collector {
-            stats: Stats::new(),
-            offset: None,
-            global: Vec::new(),
-            global_succ: Vec::new(),
-            ip_index: HashMap::default(),
-            ips: Vec::new(),
-            user_index: HashMap::default(),
-            user_names: Vec::new(),
-            users: Vec::new(),
-            countries: HashMap::default(),
-            asns: HashMap::default(),
-            successes: Vec::new(),
-            ordinary: Vec::new(),
-            successes_total: 0,
-            suspicious_total: 0,
-            login_countries: HashMap::default(),
-            login_conns: HashMap::default(),
-        }
-    }
-
-    fn user_id(&mut self, u: &str) -> u32 {
-        if let Some(&id) = self.user_index.get(u) {
-            return id;
-        }
-        let id = self.user_names.len() as u32;
-        self.user_index.insert(u.to_string(), id);
-        self.user_names.push(u.to_string());
-        self.users.push(SeriesAgg::default());
-        id
-    }
-
-    pub fn add(&mut self, ev: &Event) {
-        if ev.kind == Kind::Other {
-            return;
-        }
-        self.stats.add(ev);
-        self.offset.get_or_insert(ev.ts.offset);
-        let secs = ev.ts.unix_secs();
-        let bin = secs.div_euclid(BASE);
-        let attempts = u64::from(ev.attempts);
-        let success = ev.kind == Kind::AuthSuccess;
-        bump(&mut self.global, bin, attempts, 1);
-        if success {
-            self.successes_total += 1;
-            bump(&mut self.global_succ, bin, 1, 0);
-        }
-        let uid = match &ev.user {
-            Some(u) => self.user_id(u),
-            None => NO_USER,
-        };
-        if attempts > 0 && uid != NO_USER {
-            let u = &mut self.users[uid as usize];
-            u.attempts += attempts;
-            bump(&mut u.series, bin, attempts, 0);
-        }
-        let geo = ev.geo.as_ref();
-        if let Some(c) = geo.and_then(|g| g.country.as_ref()) {
-            let agg = match self.countries.get_mut(c) {
-                Some(a) => a,
-                None => self.countries.entry(c.clone()).or_default(),
-            };
-            if agg.name.is_none() {
-                agg.name = geo.and_then(|g| g.country_name.clone());
-            }
-            agg.attempts += attempts;
-            bump(&mut agg.series, bin, attempts, 1);
-        }
-        if let Some(asn) = geo.and_then(|g| g.asn) {
-            let agg = self.asns.entry(asn).or_default();
-            if agg.name.is_none() {
-                agg.name = geo.and_then(|g| g.org.clone());
-            }
-            agg.attempts += attempts;
-            bump(&mut agg.series, bin, attempts, 1);
-        }
-        let Some(ip) = ev.ip else {
-            if success {
-                self.push_success(ev, None, uid);
-            }
-            return;
-        };
-        let idx = match self.ip_index.get(&ip) {
-            Some(&i) => i,
-            None => {
-                let i = self.ips.len();
-                self.ip_index.insert(ip, i);
-                self.ips.push(IpRec {
-                    ip,
-                    country: geo.and_then(|g| g.country.clone()),
-                    city: geo.and_then(|g| g.city.clone()),
-                    lat: geo.and_then(|g| g.lat),
-                    lon: geo.and_then(|g| g.lon),
-                    precision: geo.and_then(|g| g.precision),
-                    asn: geo.and_then(|g| g.asn),
-                    org: geo.and_then(|g| g.org.clone()),
-                    attempts: 0,
-                    events: 0,
-                    first: secs,
-                    last: secs,
-                    series: Vec::new(),
-                    users: Vec::new(),
-                    more_users: false,
-                    failures: 0,
-                    recent: VecDeque::new(),
-                    sessions: VecDeque::new(),
-                    successes: 0,
-                });
-                i
-            }
-        };
-        if success {
-            self.push_success(ev, Some(idx), uid);
-        }
-        if ev.kind == Kind::Command {
-            self.add_command(ev, ip, secs);
-        }
-        let r = &mut self.ips[idx];
-        r.attempts += attempts;
-        r.events += 1;
-        r.first = r.first.min(secs);
-        r.last = r.last.max(secs);
-        bump(&mut r.series, bin, attempts, 1);
-        if success {
-            r.successes += 1;
-        }
-        if attempts > 0 {
-            if uid != NO_USER {
-                if let Some(e) = r.users.iter_mut().find(|(u, _)| *u == uid) {
-                    e.1 += attempts;
-                } else if r.users.len() < USERS_PER_IP {
-                    r.users.push((uid, attempts));
-                } else {
-                    r.more_users = true;
-                }
-            }
-            r.failures += attempts;
-            if r.recent.len() == FAILURES_KEPT {
-                r.recent.pop_front();
-            }
-            r.recent.push_back(Failure {
-                secs,
-                user: uid,
-                kind: ev.kind,
-                pid: ev.pid,
-                port: ev.port,
-                password: ev.password().map(|p| clip(p, PASSWORD_CHARS)),
-            });
-        }
-        // A session is one connection: the same pid (or, with no pid, the
-        // same source port) on the same host.
-        let s = r.sessions.iter_mut().rev().take(4).find(|s| {
-            s.host == ev.host && same_conn((s.pid, s.port, s.end), (ev.pid, ev.port, secs))
-        });
-        let s = match s {
-            Some(s) => s,
-            None => {
-                if r.sessions.len() == SESSIONS_PER_IP {
-                    r.sessions.pop_front();
-                }
-                r.sessions.push_back(Session {
-                    pid: ev.pid,
-                    host: ev.host.clone(),
-                    port: ev.port,
-                    start: secs,
-                    end: secs,
-                    attempts: 0,
-                    users: Vec::new(),
-                    kinds: 0,
-                });
-                r.sessions.back_mut().expect("just pushed")
-            }
-        };
-        s.end = s.end.max(secs);
-        s.attempts += attempts;
-        s.kinds |= 1 << (ev.kind as u32);
-        if s.port.is_none() {
-            s.port = ev.port;
-        }
-        if uid != NO_USER && !s.users.contains(&uid) && s.users.len() < USERS_PER_SESSION {
-            s.users.push(uid);
-        }
-    }
-
-    fn push_success(&mut self, ev: &Event, ip: Option<usize>, uid: u32) {
-        let country = ev.geo.as_ref().and_then(|g| g.country.clone());
-        let mut new_country = false;
-        if let (true, Some(c)) = (uid != NO_USER, &country) {
-            let seen = self.login_countries.entry(uid).or_default();
-            if !seen.contains(c) {
-                new_country = !seen.is_empty();
-                if seen.len() < 16 {
-                    seen.push(c.clone());
-                }
-            }
-        }
-        let secs = ev.ts.unix_secs();
-        let (failures_before, recent, sessions) = match ip.map(|i| &self.ips[i]) {
-            Some(r) => (
-                r.failures,
-                r.recent.iter().cloned().collect::<Vec<Failure>>(),
-                r.sessions
-                    .iter()
-                    .skip(r.sessions.len().saturating_sub(SESSIONS_AT_LOGIN))
-                    .cloned()
-                    .collect(),
-            ),
-            None => (0, Vec::new(), Vec::new()),
-        };
-        // The passwords tried on this connection, then the one that got in.
-        let mut passwords: Vec<(u32, Box<str>)> = recent
-            .iter()
-            .filter(|f| same_conn((f.pid, f.port, f.secs), (ev.pid, ev.port, secs)))
-            .filter_map(|f| Some((f.user, f.password.clone()?)))
-            .collect();
-        if let Some(p) = ev.password() {
-            passwords.push((uid, clip(p, PASSWORD_CHARS)));
-        }
-        let rec = SuccessRec {
-            ts: ev.ts,
-            ip,
-            user: ev.user.clone(),
-            method: ev.method.clone(),
-            country,
-            failures_before,
-            failures_for_user: if uid == NO_USER {
-                0
-            } else {
-                self.users[uid as usize].attempts
-            },
-            new_country,
-            recent,
-            sessions,
-            passwords,
-            commands: Vec::new(),
-            command_chars: 0,
-            commands_more: 0,
-        };
-        let suspicious = rec.suspicious();
-        let list = if suspicious {
-            self.suspicious_total += 1;
-            &mut self.successes
-        } else {
-            &mut self.ordinary
-        };
-        if list.len() < MAX_SUCCESSES {
-            list.push(rec);
-            if let (None, Some(ip), Some(port)) = (ev.pid, ev.ip, ev.port) {
-                self.login_conns
-                    .insert((ip, port), (suspicious, list.len() - 1));
-            }
-        }
-    }
-
-    /// A command typed after a login (a honeypot's record): kept with the
-    /// login of its connection, in order, within the per-login budget.
-    fn add_command(&mut self, ev: &Event, ip: IpAddr, secs: i64) {
-        let (Some(port), Some(text)) = (ev.port, ev.command()) else {
-            return;
-        };
-        let Some(&(suspicious, i)) = self.login_conns.get(&(ip, port)) else {
-            return;
-        };
-        let list = if suspicious {
-            &mut self.successes
-        } else {
-            &mut self.ordinary
-        };
-        let rec = &mut list[i];
-        let text = clip(text, COMMAND_CHARS);
-        let n = text.chars().count();
-        if rec.command_chars + n > COMMAND_CHARS_PER_LOGIN {
-            rec.commands_more += 1;
-            return;
-        }
-        rec.command_chars += n;
-        rec.commands.push((secs, text));
-    }
-
-    /// The `stats --json` object of the same events (the report's totals).
-    pub fn summary(&self, top: usize, inputs: Vec<crate::flow::InputReport>) -> Summary {
-        self.stats.summary(top, inputs)
-    }
-
-    /// Builds the snapshot the page renders.
-    pub fn snapshot(&self, opts: &Options, summary: &Summary) -> Snapshot {
-        let offset = self.offset.unwrap_or(0);
+impl Snapshot {
+    /// Builds the snapshot the page renders from an aggregate made with
+    /// `details: true` (without them, addresses, users and networks have no series).
+    pub fn build(agg: &Aggregate, opts: &Options, summary: &Summary) -> Snapshot {
+        let offset = agg.offset().unwrap_or(0);
+        let (global, global_succ) = agg.series();
         let span = opts
             .span
             .map(|(a, b)| (a.div_euclid(BASE), b.div_euclid(BASE)));
-        let mut lo = self.global.iter().map(|c| c.0).min();
-        let mut hi = self.global.iter().map(|c| c.0).max();
+        let mut lo = global.iter().map(|c| c.0).min();
+        let mut hi = global.iter().map(|c| c.0).max();
         if let Some((a, b)) = span {
             lo = Some(lo.map_or(a, |l| l.min(a)));
             hi = Some(hi.map_or(b, |h| h.max(b)));
@@ -555,16 +115,16 @@ impl Collector {
                 .collect()
         };
         let mut series = vec![[0u64; 3]; nbins];
-        for (b, a, e) in rebin(&self.global) {
+        for (b, a, e) in rebin(global) {
             series[b][0] = a;
             series[b][1] = e;
         }
-        for (b, s, _) in rebin(&self.global_succ) {
+        for (b, s, _) in rebin(global_succ) {
             series[b][2] = s;
         }
 
         // Countries, busiest first; index into this list is the `c` of addresses.
-        let mut cs: Vec<(&Arc<str>, &SeriesAgg)> = self.countries.iter().collect();
+        let mut cs: Vec<(&Arc<str>, &CountryAgg)> = agg.countries().iter().collect();
         cs.sort_by(|a, b| b.1.attempts.cmp(&a.1.attempts).then(a.0.cmp(b.0)));
         let country_idx: HashMap<&str, usize> = cs
             .iter()
@@ -573,11 +133,11 @@ impl Collector {
             .collect();
         let countries: Vec<CountryOut> = cs
             .iter()
-            .map(|(cc, agg)| {
+            .map(|(cc, c)| {
                 let xy = countries::label_point(cc).map(|(lat, lon)| world::project(lon, lat));
                 CountryOut {
                     cc: cc.to_string(),
-                    name: agg
+                    name: c
                         .name
                         .as_deref()
                         .map(str::to_string)
@@ -585,40 +145,43 @@ impl Collector {
                         .unwrap_or_else(|| cc.to_string()),
                     x: xy.map(|p| p.0),
                     y: xy.map(|p| p.1),
-                    s: flat3(&agg.series),
+                    s: flat3(&c.series),
                 }
             })
             .collect();
 
         // Addresses kept in full: the busiest, within the cell budget, plus every one that logged in.
-        let mut order: Vec<usize> = (0..self.ips.len()).collect();
-        order.sort_by(|&a, &b| {
-            let (x, y) = (&self.ips[a], &self.ips[b]);
+        let mut order: Vec<_> = agg.ips().iter().collect();
+        order.sort_by(|(xi, x), (yi, y)| {
             y.attempts
                 .cmp(&x.attempts)
                 .then(y.events.cmp(&x.events))
-                .then(x.ip.cmp(&y.ip))
+                .then(xi.cmp(yi))
         });
-        let mut detailed = vec![false; self.ips.len()];
         let mut kept = Vec::new();
+        let mut others = Vec::new();
         let mut cells = 0usize;
-        for &i in &order {
-            let r = &self.ips[i];
-            let n = r.series.len().min(nbins);
-            if (kept.len() < MAX_IPS && cells + n <= MAX_IP_CELLS) || r.successes > 0 {
+        for &(ip, r) in &order {
+            let n = ip_series(r).len().min(nbins);
+            if (kept.len() < MAX_IPS && cells + n <= MAX_IP_CELLS) || logins_of(r) > 0 {
                 cells += n;
-                detailed[i] = true;
-                kept.push(i);
+                kept.push((ip, r));
+            } else {
+                others.push(r);
             }
         }
-        let session_ips: std::collections::HashSet<usize> = kept
+        let session_ips: std::collections::HashSet<&IpAddr> = kept
             .iter()
-            .copied()
             .take(MAX_SESSION_IPS)
-            .chain(kept.iter().copied().filter(|&i| self.ips[i].successes > 0))
+            .chain(kept.iter().filter(|(_, r)| logins_of(r) > 0))
+            .map(|(ip, _)| *ip)
             .collect();
-        let mut out_index = vec![usize::MAX; self.ips.len()];
-        let uname = |u: u32| self.user_names.get(u as usize).cloned();
+        let out_index: HashMap<IpAddr, usize> = kept
+            .iter()
+            .enumerate()
+            .map(|(k, (ip, _))| (**ip, k))
+            .collect();
+        let uname = |u: u32| agg.user_name(u).map(str::to_string);
         let session_out = |s: &Session| SessionOut {
             host: s.host.as_deref().map(str::to_string),
             pid: s.pid,
@@ -635,39 +198,40 @@ impl Collector {
         };
         let ips: Vec<IpOut> = kept
             .iter()
-            .enumerate()
-            .map(|(k, &i)| {
-                out_index[i] = k;
-                let r = &self.ips[i];
-                let xy = r.lat.zip(r.lon).map(|(lat, lon)| world::project(lon, lat));
-                let mut users: Vec<(String, u64)> = r
-                    .users
+            .map(|&(ip, r)| {
+                let geo = r.geo.as_deref();
+                let xy = geo
+                    .and_then(|g| g.lat.zip(g.lon))
+                    .map(|(lat, lon)| world::project(lon, lat));
+                let d = r.detail.as_deref();
+                let mut users: Vec<(String, u64)> = d
+                    .map(|d| &d.users[..])
+                    .unwrap_or_default()
                     .iter()
                     .filter_map(|&(u, n)| Some((uname(u)?, n)))
                     .collect();
                 users.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
                 let sessions = session_ips
-                    .contains(&i)
-                    .then(|| r.sessions.iter().map(session_out).collect());
+                    .contains(ip)
+                    .then(|| d.map(|d| d.sessions.iter().map(session_out).collect()))
+                    .flatten();
                 IpOut {
-                    ip: show_ip(r.ip, opts.anonymize_ip),
-                    c: r.country
-                        .as_deref()
-                        .and_then(|c| country_idx.get(c).copied()),
-                    city: r.city.as_deref().map(str::to_string),
-                    p: r.precision,
+                    ip: show_ip(*ip, opts.anonymize_ip),
+                    c: r.country().and_then(|c| country_idx.get(&**c).copied()),
+                    city: geo.and_then(|g| g.city.as_deref()).map(str::to_string),
+                    p: geo.and_then(|g| g.precision),
                     x: xy.map(|p| p.0),
                     y: xy.map(|p| p.1),
-                    asn: r.asn,
-                    org: r.org.as_deref().map(str::to_string),
+                    asn: geo.and_then(|g| g.asn),
+                    org: geo.and_then(|g| g.org.as_deref()).map(str::to_string),
                     a: r.attempts,
                     e: r.events,
                     f: r.first,
                     l: r.last,
                     u: users,
-                    um: r.more_users,
-                    ok: r.successes,
-                    s: flat3(&r.series),
+                    um: d.is_some_and(|d| d.more_users),
+                    ok: logins_of(r),
+                    s: flat3(ip_series(r)),
                     ss: sessions,
                 }
             })
@@ -675,12 +239,7 @@ impl Collector {
 
         // The others only count, by the bins of their first and last event (for unique addresses in a range).
         let mut iv: HashMap<(usize, usize), u64> = HashMap::default();
-        let mut others = 0u64;
-        for (i, r) in self.ips.iter().enumerate() {
-            if detailed[i] {
-                continue;
-            }
-            others += 1;
+        for r in &others {
             let f = (r.first.div_euclid(BASE).div_euclid(factor) - b0) as usize;
             let l = (r.last.div_euclid(BASE).div_euclid(factor) - b0) as usize;
             *iv.entry((f, l)).or_default() += 1;
@@ -688,46 +247,38 @@ impl Collector {
         let mut iv: Vec<((usize, usize), u64)> = iv.into_iter().collect();
         iv.sort_unstable();
 
-        let mut user_list: Vec<(&str, &SeriesAgg)> = self
-            .users
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| a.attempts > 0)
-            .map(|(i, a)| (self.user_names[i].as_str(), a))
-            .collect();
-        user_list.sort_by(|a, b| b.1.attempts.cmp(&a.1.attempts).then(a.0.cmp(b.0)));
+        let mut user_list: Vec<_> = agg.users().iter().filter(|u| u.attempts > 0).collect();
+        user_list.sort_by(|a, b| b.attempts.cmp(&a.attempts).then(a.name.cmp(&b.name)));
         user_list.truncate(MAX_USERS);
         let users = user_list
             .into_iter()
-            .map(|(u, a)| UserOut {
-                u: u.to_string(),
-                s: flat2(&a.series),
+            .map(|u| UserOut {
+                u: u.name.clone(),
+                s: flat2(&u.series),
             })
             .collect();
-        let mut asn_list: Vec<(&u32, &SeriesAgg)> = self.asns.iter().collect();
+        let mut asn_list: Vec<(&u32, &AsnAgg)> = agg.asns().iter().collect();
         asn_list.sort_by(|a, b| b.1.attempts.cmp(&a.1.attempts).then(a.0.cmp(b.0)));
         asn_list.truncate(MAX_ASNS);
         let asns = asn_list
             .into_iter()
             .map(|(&asn, a)| AsnOut {
                 asn,
-                org: a.name.as_deref().map(str::to_string),
+                org: a.org.as_deref().map(str::to_string),
                 s: flat3(&a.series),
             })
             .collect();
 
-        let successes = self
-            .successes
-            .iter()
-            .chain(&self.ordinary)
+        let successes = agg
+            .logins()
             .map(|s| SuccessOut {
                 t: s.ts.unix_secs(),
-                i: s.ip.map(|i| out_index[i]).filter(|&k| k != usize::MAX),
-                ip: s.ip.map(|i| show_ip(self.ips[i].ip, opts.anonymize_ip)),
+                i: s.ip.and_then(|i| out_index.get(&i).copied()),
+                ip: s.ip.map(|i| show_ip(i, opts.anonymize_ip)),
                 u: s.user.clone(),
                 m: s.method.clone(),
                 c: s.country.as_deref().map(str::to_string),
-                fb: s.failures_before,
+                fb: s.failures_from_ip,
                 fu: s.failures_for_user,
                 nc: s.new_country,
                 ss: s.sessions.iter().map(session_out).collect(),
@@ -754,6 +305,7 @@ impl Collector {
                 cmdm: s.commands_more,
             })
             .collect();
+        let (logins, suspicious) = agg.login_totals();
 
         Snapshot {
             v: 1,
@@ -767,8 +319,8 @@ impl Collector {
                 attempts: summary.attempts,
                 unique_ips: summary.unique_ips,
                 countries: summary.countries,
-                successes: self.successes_total,
-                suspicious: self.suspicious_total,
+                successes: logins,
+                suspicious,
             },
             bin: BASE * factor,
             t0: b0 * factor * BASE,
@@ -776,7 +328,7 @@ impl Collector {
             countries,
             ips,
             others: Others {
-                ips: others,
+                ips: others.len() as u64,
                 iv: iv
                     .into_iter()
                     .flat_map(|((f, l), n)| [f as u64, l as u64, n])
@@ -953,6 +505,9 @@ pub struct WorldOut {
 mod tests {
     use super::*;
 
+    use crate::analyze::AggregateOptions;
+    use crate::event::{Event, Ts};
+
     fn event(secs: i64, ip: IpAddr, user: &str, cc: &'static str, asn: u32, kind: Kind) -> Event {
         let geo = crate::event::Geo {
             country: Some(cc.into()),
@@ -990,7 +545,10 @@ mod tests {
     #[test]
     fn a_month_of_many_addresses_stays_small_and_exact() {
         // 400k events, 100k addresses, 3000 user names, 700 networks over 30 days: every cap is hit.
-        let mut c = Collector::new();
+        let mut c = Aggregate::new(AggregateOptions {
+            details: true,
+            ..AggregateOptions::default()
+        });
         let ccs = ["CN", "US", "RU", "DE", "BR", "IN", "VN", "NL", "FR", "KR"];
         let mut x = 12345u64;
         let t0 = 1_790_000_000i64;
@@ -1015,7 +573,7 @@ mod tests {
             ));
         }
         let summary = c.summary(10, vec![]);
-        let snap = c.snapshot(&Options::default(), &summary);
+        let snap = Snapshot::build(&c, &Options::default(), &summary);
         let json = serde_json::to_string(&snap).unwrap();
         assert!(json.len() < 4_000_000, "snapshot is {} bytes", json.len());
         assert!(snap.series.len() <= MAX_BINS as usize);
@@ -1045,9 +603,17 @@ mod tests {
         e
     }
 
+    fn detailed() -> Aggregate {
+        Aggregate::new(AggregateOptions {
+            details: true,
+            ..AggregateOptions::default()
+        })
+    }
+
     #[test]
     fn honeypot_logins_keep_their_connections_passwords_and_commands_within_budget() {
-        let mut c = Collector::new();
+        use crate::analyze::{COMMAND_CHARS_PER_LOGIN, PASSWORD_CHARS};
+        let mut c = detailed();
         let t = 1_790_000_000;
         c.add(&cowrie(t, 1000, Kind::AuthFailure, "other connection"));
         c.add(&cowrie(t + 1, 2000, Kind::AuthFailure, "123456"));
@@ -1063,7 +629,7 @@ mod tests {
                 &format!("{i:03} {}", "y".repeat(96)),
             ));
         }
-        let snap = c.snapshot(&Options::default(), &c.summary(10, vec![]));
+        let snap = Snapshot::build(&c, &Options::default(), &c.summary(10, vec![]));
         let login = &snap.successes[0];
         let pw: Vec<&str> = login.pw.iter().map(|p| p.1.as_str()).collect();
         assert_eq!(pw.len(), 3, "{pw:?}");
@@ -1079,16 +645,45 @@ mod tests {
         // The earlier failure of the other connection shows its password in the list.
         assert_eq!(login.rf[0].p.as_deref(), Some("other connection"));
         // An sshd login (a pid, no password) has none of it.
-        let mut c = Collector::new();
+        let mut c = detailed();
         let ip = "198.51.100.1".parse().unwrap();
         c.add(&event(t, ip, "root", "US", 1, Kind::AuthFailure));
         c.add(&event(t, ip, "root", "US", 1, Kind::AuthSuccess));
-        let snap = c.snapshot(&Options::default(), &c.summary(10, vec![]));
+        let snap = Snapshot::build(&c, &Options::default(), &c.summary(10, vec![]));
         let json = serde_json::to_value(&snap.successes[0]).unwrap();
         for k in ["pw", "cmd", "cmdm"] {
             assert!(json.get(k).is_none(), "{k} in {json}");
         }
         assert!(json["rf"][0].get("p").is_none(), "{json}");
+    }
+
+    /// Without details (stats, map, chart) the aggregate keeps no password or
+    /// command: its summary is the same with or without the honeypot's text.
+    #[test]
+    fn honeypot_text_changes_no_total() {
+        let t = 1_790_000_000;
+        let evs = [
+            cowrie(t, 2000, Kind::AuthFailure, "123456"),
+            cowrie(t + 1, 2000, Kind::AuthSuccess, "toor"),
+            cowrie(t + 2, 2000, Kind::Command, "uname -a"),
+        ];
+        let mut with = detailed();
+        let mut plain = Aggregate::default();
+        let mut bare = Aggregate::default();
+        for e in &evs {
+            with.add(e);
+            plain.add(e);
+            let mut e = e.clone();
+            e.honeypot = None;
+            bare.add(&e);
+        }
+        let j = |a: &Aggregate| serde_json::to_string(&a.summary(10, vec![])).unwrap();
+        assert_eq!(j(&with), j(&plain));
+        assert_eq!(j(&plain), j(&bare));
+        assert!(plain
+            .logins()
+            .all(|l| l.passwords.is_empty() && l.commands.is_empty()));
+        assert_eq!(with.logins().next().unwrap().commands.len(), 1);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use tokio::sync::oneshot;
 
 use super::limits::{ConnInfo, ConnState};
 use super::state::{AppState, Batch, Next};
-use crate::analyze::Stats;
+use crate::analyze::{Aggregate, AggregateOptions};
 use crate::event::Kind;
 use crate::source::http as ingest;
 
@@ -225,7 +225,7 @@ async fn render_page(s: &AppState) -> String {
     // The alert rules with their thresholds, in words: the page states them.
     let alert_rules = s.cfg.alert_thresholds().describe(s.cfg.window);
     let html = tokio::task::spawn_blocking(move || {
-        let mut c = crate::report::Collector::new();
+        let mut c = Aggregate::new(AggregateOptions { details: true, ..AggregateOptions::default() });
         for i in &items {
             if let Some(e) = i.event() {
                 c.add(e);
@@ -236,7 +236,7 @@ async fn render_page(s: &AppState) -> String {
         // The time axis covers the whole window, so that live events fall on it.
         let now = crate::serve::state::now_micros() / 1_000_000;
         let span = Some((now - window as i64, now));
-        let snap = c.snapshot(&crate::report::Options { title: "sshmap live".into(), anonymize_ip: anon, span }, &summary);
+        let snap = crate::report::Snapshot::build(&c, &crate::report::Options { title: "sshmap live".into(), anonymize_ip: anon, span }, &summary);
         drop(c);
         // With --anonymize-ip, render is where the anonymizer runs over the page's data.
         let mut html = crate::report::render(&snap);
@@ -417,7 +417,7 @@ async fn stats(State(s): State<AppState>, Query(q): Query<StatsQuery>) -> Respon
     // Aggregating a window of events takes milliseconds: off the async workers.
     let anon = s.cfg.anonymize_ip;
     let summary = tokio::task::spawn_blocking(move || {
-        let mut st = Stats::new();
+        let mut st = Aggregate::default();
         for i in &items {
             if let Some(e) = i.event() {
                 st.add(e);

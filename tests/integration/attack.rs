@@ -223,9 +223,8 @@ async fn attack_host_restricted_token_cannot_smuggle_another_host_in_any_format(
     let a = app(r.shared.clone());
     // Stamped now: the accepted web1 copy below must fall inside the server's window.
     let stamp = super::serve::now();
-    let evil = format!(
-        "{stamp} evil sshd[1]: Accepted password for root from 221.28.46.22 port 22 ssh2"
-    );
+    let evil =
+        format!("{stamp} evil sshd[1]: Accepted password for root from 221.28.46.22 port 22 ssh2");
     let evil = evil.as_str();
     let bodies: Vec<(&str, String)> = vec![
         // journald fields say web1, the Docker `log` line the parser reads says evil.

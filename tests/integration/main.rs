@@ -1,5 +1,6 @@
 //! Integration tests: one binary, a module per area, helpers in `util`.
 
+mod aggregate;
 mod alerts;
 mod attack;
 mod checkpoint;

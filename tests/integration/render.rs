@@ -64,7 +64,7 @@ fn brazil_map_data() -> MapData {
         range: Default::default(),
         host: None,
     };
-    let mut data = MapData::default();
+    let mut agg = sshmap::analyze::Aggregate::default();
     flow::run(
         &[Input::File(log)],
         &opts,
@@ -74,11 +74,12 @@ fn brazil_map_data() -> MapData {
                 precision: Some("country"),
                 ..Geo::default()
             }));
-            data.add(&ev, u64::from(ev.attempts));
+            agg.add(&ev);
             Ok(())
         }),
     )
     .unwrap();
+    let data = MapData::from(&agg);
     assert_eq!(data.attempts, 300);
     data
 }

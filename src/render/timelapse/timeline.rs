@@ -1,16 +1,14 @@
-//! The frame timeline: `--bin` and `--fade` values, and events aggregated into time bins between `--from` and `--to`.
-//!
-//! Bins are numbered from the Unix epoch in the local time of the data (the
-//! offset of the first event), so events can be aggregated as they stream in,
-//! before the span of the data — and so the first frame — is known. Memory is
-//! one small entry per bin that saw an attempt, never one per event.
+//! The frame timeline: `--bin` and `--fade` values, and the frames between
+//! `--from` and `--to` made of the aggregate's time bins
+//! ([`crate::analyze::TimeBins`], where events are counted).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::IpAddr;
+use std::collections::BTreeMap;
 
 use anyhow::{bail, Context, Result};
 
-use crate::event::{Event, Ts};
+#[cfg(test)]
+use crate::event::Event;
+use crate::event::Ts;
 
 /// Parses `--bin`: a duration such as `1m`, `30s`, `1h` ([`crate::duration::seconds`]), at least one second.
 pub fn parse_bin(s: &str) -> Result<u64> {
@@ -37,228 +35,92 @@ pub fn parse_half_life(s: &str, bin_secs: u64) -> Result<f64> {
     Ok(secs as f64 / bin_secs as f64)
 }
 
-/// What one bin saw.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Bin {
-    /// Attempts per country (index into [`Countries`]), sorted by index.
-    pub countries: Vec<(u16, u32)>,
-    /// Attempts from places without a country (private addresses, unknown).
-    pub unplaced: u64,
-    /// Where attempts came from: (lat, lon, attempts), one entry per place.
-    pub points: Vec<(f32, f32, u32)>,
-    /// Attempts per user name (index into [`Names`]), sorted by index; only
-    /// when events are read (the store's rollups have no user names).
-    pub users: Vec<(u32, u32)>,
-}
+use crate::analyze::{Aggregate, TimeBins};
+#[cfg(test)]
+use crate::analyze::{AggregateOptions, BinOptions};
+pub use crate::analyze::{Bin, Countries, Names};
 
-impl Bin {
-    pub fn attempts(&self) -> u64 {
-        self.unplaced
-            + self
-                .countries
-                .iter()
-                .map(|&(_, n)| u64::from(n))
-                .sum::<u64>()
-    }
-}
+/// The summary's count of addresses has no cap: it is the aggregate's
+/// `unique_ips`, the number `stats`, the map and the report show.
+pub const MAX_ADDRESSES: usize = usize::MAX;
 
-/// ISO codes seen in the data, numbered in order of appearance.
-#[derive(Clone, Debug, Default)]
-pub struct Countries {
-    codes: Vec<String>,
-    index: std::collections::HashMap<String, u16>,
-}
+/// Time bins fed directly (tests): an aggregate with bins underneath, so
+/// events are counted by the same code as a flow's.
+#[cfg(test)]
+pub struct Binner(Aggregate);
 
-impl Countries {
-    pub fn id(&mut self, iso2: &str) -> u16 {
-        if let Some(&i) = self.index.get(iso2) {
-            return i;
-        }
-        let i = self.codes.len() as u16;
-        self.codes.push(iso2.to_string());
-        self.index.insert(iso2.to_string(), i);
-        i
-    }
-
-    pub fn code(&self, id: u16) -> &str {
-        &self.codes[usize::from(id)]
-    }
-
-    pub fn len(&self) -> usize {
-        self.codes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.codes.is_empty()
-    }
-}
-
-/// User names seen in the data, numbered in order of appearance: at most
-/// [`MAX_NAMES`]; attempts on names beyond that are not counted per user.
-#[derive(Clone, Debug, Default)]
-pub struct Names {
-    names: Vec<String>,
-    index: HashMap<String, u32>,
-}
-
-/// Distinct user names kept for the accounts panel and the summary.
-pub const MAX_NAMES: usize = 1 << 20;
-
-impl Names {
-    pub fn id(&mut self, name: &str) -> Option<u32> {
-        if let Some(&i) = self.index.get(name) {
-            return Some(i);
-        }
-        if self.names.len() >= MAX_NAMES {
-            return None;
-        }
-        let i = self.names.len() as u32;
-        self.names.push(name.to_string());
-        self.index.insert(name.to_string(), i);
-        Some(i)
-    }
-
-    pub fn name(&self, id: u32) -> &str {
-        &self.names[id as usize]
-    }
-}
-
-/// Distinct attacking addresses counted for the summary; beyond this the count says "at least".
-pub const MAX_ADDRESSES: usize = 1 << 20;
-
-/// At most this many distinct places per bin are kept for points: beyond it
-/// the dots would cover the map anyway, and memory stays bounded.
-const MAX_POINTS_PER_BIN: usize = 4096;
-
-/// Aggregates events into bins as they stream in.
-#[derive(Debug)]
-pub struct Binner {
-    bin_secs: i64,
-    from: Option<Ts>,
-    to: Option<Ts>,
-    points: bool,
-    /// Local offset of the bins (of the first event, or of `--from`).
-    offset: Option<i32>,
-    pub countries: Countries,
-    bins: BTreeMap<i64, Bin>,
-    first: Option<i64>,
-    last: Option<i64>,
-    users: Names,
-    /// Attacking addresses, when events were read (`None`: rollups only).
-    addresses: Option<HashSet<IpAddr>>,
-}
-
+#[cfg(test)]
 impl Binner {
     pub fn new(bin_secs: u64, from: Option<Ts>, to: Option<Ts>, points: bool) -> Binner {
-        Binner {
-            bin_secs: bin_secs.max(1) as i64,
-            from,
-            to,
-            points,
-            offset: from.map(|t| t.offset),
-            countries: Countries::default(),
-            bins: BTreeMap::new(),
-            first: None,
-            last: None,
-            users: Names::default(),
-            addresses: None,
-        }
+        Binner(Aggregate::new(AggregateOptions {
+            bins: Some(BinOptions {
+                secs: bin_secs,
+                from,
+                to,
+                points,
+            }),
+            ..AggregateOptions::default()
+        }))
     }
 
     /// Counts one event if it is an attack attempt inside `--from`/`--to`.
     pub fn add(&mut self, ev: &Event) {
-        if ev.attempts == 0 {
-            return;
-        }
-        if self.from.is_some_and(|f| ev.ts.micros < f.micros)
-            || self.to.is_some_and(|t| ev.ts.micros >= t.micros)
-        {
-            return;
-        }
-        let country = ev.geo.as_ref().and_then(|g| g.country.as_deref());
-        let b = self.count(ev.ts.unix_secs(), ev.ts.offset, country, ev.attempts);
-        let bin = self.bins.get_mut(&b).expect("just counted");
-        // The accounts tried and the addresses (the accounts panel, the summary).
-        if let Some(id) = ev.user.as_deref().and_then(|u| self.users.id(u)) {
-            match bin.users.binary_search_by_key(&id, |&(i, _)| i) {
-                Ok(i) => bin.users[i].1 += ev.attempts,
-                Err(i) if bin.users.len() < MAX_POINTS_PER_BIN => {
-                    bin.users.insert(i, (id, ev.attempts))
-                }
-                Err(_) => {}
-            }
-        }
-        let addresses = self.addresses.get_or_insert_with(HashSet::new);
-        if let Some(ip) = ev.ip {
-            if addresses.len() < MAX_ADDRESSES {
-                addresses.insert(ip);
-            }
-        }
-        if self.points {
-            if let Some((lat, lon)) = ev.geo.as_ref().and_then(|g| g.lat.zip(g.lon)) {
-                let (lat, lon) = (lat as f32, lon as f32);
-                // Linear search: a bin holds few distinct places, and most
-                // attempts repeat the place of the one before.
-                match bin.points.iter().rposition(|p| p.0 == lat && p.1 == lon) {
-                    Some(i) => bin.points[i].2 += ev.attempts,
-                    None if bin.points.len() < MAX_POINTS_PER_BIN => {
-                        bin.points.push((lat, lon, ev.attempts))
-                    }
-                    None => {}
-                }
-            }
-        }
+        self.0.add(ev);
     }
 
-    /// Counts `attempts` from `country` at `secs` (an event in `offset`, or a
-    /// rollup row of the store); returns the bin. `--from`/`--to` are the caller's.
+    /// See [`TimeBins::count`].
     pub fn count(&mut self, secs: i64, offset: i32, country: Option<&str>, attempts: u32) -> i64 {
-        let offset = *self.offset.get_or_insert(offset);
-        let b = (secs + i64::from(offset)).div_euclid(self.bin_secs);
-        self.first = Some(self.first.map_or(b, |f| f.min(b)));
-        self.last = Some(self.last.map_or(b, |l| l.max(b)));
-        let country = country.map(|c| self.countries.id(c));
-        let bin = self.bins.entry(b).or_default();
-        match country {
-            Some(id) => match bin.countries.binary_search_by_key(&id, |&(i, _)| i) {
-                Ok(i) => bin.countries[i].1 += attempts,
-                Err(i) => bin.countries.insert(i, (id, attempts)),
-            },
-            None => bin.unplaced += u64::from(attempts),
-        }
-        b
+        let bins = self.0.bins_mut().expect("made with bins");
+        bins.count(secs, offset, country, attempts)
     }
 
-    /// The frames: `--from`/`--to` where given, else the span of the data.
     pub fn finish(self) -> Timeline {
-        let offset = self.offset.unwrap_or(0);
+        Timeline::of(self.0)
+    }
+}
+
+impl Timeline {
+    /// The frames of an aggregate made with bins; the summary's addresses are
+    /// its `unique_ips` (`None` when no event was read: rollups only).
+    pub fn of(mut agg: Aggregate) -> Timeline {
+        let addresses = (agg.events() > 0).then(|| agg.counts().unique_ips);
+        let mut tl = Timeline::from(agg.take_bins().expect("made with bins"));
+        tl.addresses = addresses;
+        tl
+    }
+}
+
+/// The frames: `--from`/`--to` where given, else the span of the data.
+impl From<TimeBins> for Timeline {
+    fn from(b: TimeBins) -> Timeline {
+        let offset = b.offset.unwrap_or(0);
         let local_bin = |t: Ts, ceil: bool| {
             let local = t.micros.div_euclid(1_000_000) + i64::from(offset);
             let sub = t.micros.rem_euclid(1_000_000) != 0;
-            let b = local.div_euclid(self.bin_secs);
-            if ceil && (local.rem_euclid(self.bin_secs) != 0 || sub) {
-                b + 1
+            let n = local.div_euclid(b.bin_secs);
+            if ceil && (local.rem_euclid(b.bin_secs) != 0 || sub) {
+                n + 1
             } else {
-                b
+                n
             }
         };
-        let start = match self.from {
+        let start = match b.from {
             Some(f) => local_bin(f, false),
-            None => self.first.unwrap_or(0),
+            None => b.first.unwrap_or(0),
         };
-        let end = match self.to {
+        let end = match b.to {
             Some(t) => local_bin(t, true),
-            None => self.last.map_or(start, |l| l + 1),
+            None => b.last.map_or(start, |l| l + 1),
         };
         Timeline {
-            bin_secs: self.bin_secs,
+            bin_secs: b.bin_secs,
             offset,
             start,
             frames: (end - start).max(0) as usize,
-            bins: self.bins,
-            countries: self.countries,
-            users: self.users,
-            addresses: self.addresses.map(|a| a.len() as u64),
+            bins: b.bins,
+            countries: b.countries,
+            users: b.users,
+            addresses: None,
         }
     }
 }
