@@ -2,11 +2,6 @@
 
 use clap::Parser;
 
-/// mimalloc instead of glibc's malloc: the per-event allocations (user names,
-/// methods) and their frees cost about a third as many instructions.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let cli = sshmap::cli::Cli::parse();
     let code = match sshmap::commands::run(cli) {

@@ -752,9 +752,20 @@ impl Aggregate {
 
     /// The `stats --json` object.
     pub fn summary(&self, top: usize, inputs: Vec<InputReport>) -> Summary {
-        let mut top_ips: Vec<TopIp> = self
-            .ips
-            .iter()
+        // Only the addresses that can make the top list are formatted: those
+        // whose (attempts, events) reach the `top`-th best; ties at the edge are
+        // all kept, then ordered by the address text as before.
+        let mut best: Vec<_> = self.ips.iter().collect();
+        let rank = |a: &IpAgg| (a.attempts, a.events);
+        if top == 0 {
+            best.clear();
+        } else if best.len() > top {
+            best.select_nth_unstable_by(top - 1, |x, y| rank(y.1).cmp(&rank(x.1)));
+            let edge = rank(best[top - 1].1);
+            best.retain(|(_, a)| rank(a) >= edge);
+        }
+        let mut top_ips: Vec<TopIp> = best
+            .into_iter()
             .map(|(ip, a)| {
                 let geo = a.geo.as_deref();
                 TopIp {
@@ -1130,5 +1141,39 @@ mod tests {
         assert_eq!(a.countries()["DE"].attempts, 1);
         assert_eq!(a.hour_of_day().iter().sum::<u64>(), logins);
         assert_eq!(a.counts().unique_ips, 5);
+    }
+
+    /// The top list picks its candidates before formatting them: for every
+    /// cut, ties at the edge included, it is the head of the full ordering.
+    #[test]
+    fn the_top_addresses_are_the_head_of_the_full_ordering_ties_included() {
+        let mut a = Aggregate::default();
+        // Attempts 1..=4 over 60 addresses: many ties at every cut, and
+        // address texts that sort differently from the numbers (9 < 10 as
+        // numbers, "10.…" < "9.…" as text).
+        for i in 0..60u32 {
+            let ip = format!("{}.0.0.{}", 1 + i % 12, i);
+            for _ in 0..=(i % 4) {
+                a.add(&ev(
+                    1_800_000_000 + i64::from(i),
+                    Kind::AuthFailure,
+                    Some(&ip),
+                    "root",
+                    Some("FR"),
+                ));
+            }
+        }
+        let all = a.summary(1000, vec![]).top_ips;
+        assert_eq!(all.len(), 60);
+        for top in [0, 1, 2, 14, 15, 16, 30, 59, 60, 61] {
+            let head: Vec<_> = a
+                .summary(top, vec![])
+                .top_ips
+                .into_iter()
+                .map(|t| t.ip)
+                .collect();
+            let want: Vec<_> = all.iter().take(top).map(|t| t.ip.clone()).collect();
+            assert_eq!(head, want, "top {top}");
+        }
     }
 }

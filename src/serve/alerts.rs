@@ -133,7 +133,7 @@ pub const QUIET: Duration = Duration::from_secs(60);
 const MAX_LOUD: usize = 10_000;
 
 /// Failures kept for the rules; beyond this the oldest are forgotten.
-const MAX_FAILURES: usize = 200_000;
+pub(super) const MAX_FAILURES: usize = 200_000;
 /// Users whose login countries are remembered.
 const MAX_USERS: usize = 100_000;
 
@@ -225,6 +225,12 @@ impl Alerter {
     }
 
     /// Looks at one event (in order); returns an alert for a suspicious success.
+    /// Whether `check` counts `ev` as failed attempts (what a restart must
+    /// replay, newest first, to rebuild the counts).
+    pub fn counts(ev: &Event) -> bool {
+        is_failure(ev.kind) && ev.attempts > 0
+    }
+
     pub fn check(&mut self, ev: &Event) -> Option<Alert> {
         self.expire(ev.ts.micros);
         if is_failure(ev.kind) {

@@ -227,57 +227,56 @@ pub fn run(
         }
         let batch = &group[0];
         tick += 1;
-        let stream = match streams.get_mut(&batch.input) {
-            Some(s) => s,
-            None => {
-                if streams.len() >= MAX_STREAMS {
-                    if let Some(k) = streams
-                        .iter()
-                        .min_by_key(|(_, s)| s.used)
-                        .map(|(k, _)| k.clone())
-                    {
-                        if let (Some(old), Some(w)) = (streams.remove(&k), &writer) {
-                            w.call_later(move |st| st.forget(old.fingerprint));
+        let stream =
+            match streams.get_mut(&batch.input) {
+                Some(s) => s,
+                None => {
+                    if streams.len() >= MAX_STREAMS {
+                        if let Some(k) = streams
+                            .iter()
+                            .min_by_key(|(_, s)| s.used)
+                            .map(|(k, _)| k.clone())
+                        {
+                            if let (Some(old), Some(w)) = (streams.remove(&k), &writer) {
+                                w.call_later(move |st| st.forget(old.fingerprint));
+                            }
                         }
                     }
+                    // With a shared PostgreSQL or ClickHouse, events carry their instance so others can tell them apart.
+                    let name: Arc<str> =
+                        if shared.cfg.db.as_deref().is_some_and(|d| {
+                            d.starts_with("postgres") || d.starts_with("clickhouse")
+                        }) {
+                            Arc::from(format!("{}@{instance}", batch.input))
+                        } else {
+                            batch.input.clone()
+                        };
+                    let fingerprint = stream_fingerprint(&instance, &batch.input);
+                    let opened = writer.as_ref().and_then(|w| {
+                        let name = name.to_string();
+                        w.call(move |st| st.open(fingerprint, &name).map_err(|e| e.to_string()))
+                    });
+                    // Line numbers continue across restarts: they are the events' keys in the store.
+                    let line = match opened {
+                        Some(Ok(line)) => line,
+                        Some(Err(e)) => {
+                            eprintln!("sshmap: store: {e}");
+                            shared.metrics.store_errors.fetch_add(1, Relaxed);
+                            0
+                        }
+                        None => 0,
+                    };
+                    let mut flow = flow::Stream::new(name.clone(), correlator_options(&opts));
+                    flow.set_line(line);
+                    streams.entry(batch.input.clone()).or_insert(Stream {
+                        flow,
+                        used: 0,
+                        fingerprint,
+                        emitted: 0,
+                        skipped: 0,
+                    })
                 }
-                // With a shared PostgreSQL, events carry their instance so others can tell them apart.
-                let name: Arc<str> = if shared
-                    .cfg
-                    .db
-                    .as_deref()
-                    .is_some_and(|d| d.starts_with("postgres"))
-                {
-                    Arc::from(format!("{}@{instance}", batch.input))
-                } else {
-                    batch.input.clone()
-                };
-                let fingerprint = stream_fingerprint(&instance, &batch.input);
-                let opened = writer.as_ref().and_then(|w| {
-                    let name = name.to_string();
-                    w.call(move |st| st.open(fingerprint, &name).map_err(|e| e.to_string()))
-                });
-                // Line numbers continue across restarts: they are the events' keys in the store.
-                let line = match opened {
-                    Some(Ok(line)) => line,
-                    Some(Err(e)) => {
-                        eprintln!("sshmap: store: {e}");
-                        shared.metrics.store_errors.fetch_add(1, Relaxed);
-                        0
-                    }
-                    None => 0,
-                };
-                let mut flow = flow::Stream::new(name.clone(), correlator_options(&opts));
-                flow.set_line(line);
-                streams.entry(batch.input.clone()).or_insert(Stream {
-                    flow,
-                    used: 0,
-                    fingerprint,
-                    emitted: 0,
-                    skipped: 0,
-                })
-            }
-        };
+            };
         stream.used = tick;
         if let Some(w) = &writer {
             w.parsing(stream.fingerprint);
@@ -452,21 +451,39 @@ fn preload(
             alerter.remember_login(&user, &country);
         }
     }
-    let mut window = Vec::new();
+    // The window is read in one pass holding only what is kept: the newest
+    // `max_events` events for the page, and the newest failures the alerter
+    // can hold (older ones would leave its counts anyway). Logins teach it
+    // who logs in from where, as above; a restart sends no alerts, so their
+    // order against the failures does not matter. Holding the whole window
+    // instead cost 2 GB on a restart after a 10-minute soak at 5,000 lines/s.
+    let mut window = Newest::new(shared.cfg.max_events);
+    let mut failures = Newest::new(super::alerts::MAX_FAILURES);
     st.scan(
         &store::Filter {
             from: Some(window_start),
             to: None,
             host: None,
         },
-        &mut |ev| window.push(ev),
+        &mut |ev| {
+            let seen = remote_seen.entry(ev.src.input.clone()).or_default();
+            *seen = (*seen).max(ev.src.line);
+            if Alerter::counts(&ev) {
+                failures.push(ev.clone());
+            } else if ev.kind == crate::event::Kind::AuthSuccess {
+                if let (Some(u), Some(c)) =
+                    (&ev.user, ev.geo.as_ref().and_then(|g| g.country.as_deref()))
+                {
+                    alerter.remember_login(u, c);
+                }
+            }
+            window.push(ev);
+        },
     )?;
-    window.sort_by_key(|e| e.ts.micros);
-    for ev in &window {
-        let _ = alerter.check(ev);
-        let seen = remote_seen.entry(ev.src.input.clone()).or_default();
-        *seen = (*seen).max(ev.src.line);
+    for ev in failures.into_sorted() {
+        let _ = alerter.check(&ev);
     }
+    let window = window.into_sorted();
     shared.preload(window);
     let mut resume = HashMap::new();
     for path in &shared.cfg.tail {
@@ -478,6 +495,64 @@ fn preload(
         }
     }
     Ok(resume)
+}
+
+/// The newest `cap` events pushed, by time (then by arrival): a min-heap, so
+/// pushing costs O(log cap) and nothing older than the kept ones is held.
+struct Newest {
+    cap: usize,
+    seq: u64,
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<ByTime>>,
+}
+
+struct ByTime(i64, u64, Event);
+
+impl PartialEq for ByTime {
+    fn eq(&self, o: &Self) -> bool {
+        (self.0, self.1) == (o.0, o.1)
+    }
+}
+impl Eq for ByTime {}
+impl PartialOrd for ByTime {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for ByTime {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.0, self.1).cmp(&(o.0, o.1))
+    }
+}
+
+impl Newest {
+    fn new(cap: usize) -> Newest {
+        Newest {
+            cap,
+            seq: 0,
+            heap: std::collections::BinaryHeap::new(),
+        }
+    }
+
+    fn push(&mut self, ev: Event) {
+        if self.cap == 0 {
+            return;
+        }
+        self.seq += 1;
+        let item = ByTime(ev.ts.micros, self.seq, ev);
+        if self.heap.len() < self.cap {
+            self.heap.push(std::cmp::Reverse(item));
+        } else if self.heap.peek().is_some_and(|oldest| item > oldest.0) {
+            self.heap.pop();
+            self.heap.push(std::cmp::Reverse(item));
+        }
+    }
+
+    /// Oldest first.
+    fn into_sorted(self) -> Vec<Event> {
+        let mut v: Vec<ByTime> = self.heap.into_iter().map(|r| r.0).collect();
+        v.sort_unstable();
+        v.into_iter().map(|b| b.2).collect()
+    }
 }
 
 /// Writes a followed file's position into its stream's row: device, inode,
@@ -516,7 +591,7 @@ pub(super) fn stored_position(cp: &store::Checkpoint) -> Option<Position> {
     })
 }
 
-/// Events other instances stored since the last look (PostgreSQL LISTEN/NOTIFY).
+/// Events other instances stored since the last look (PostgreSQL LISTEN/NOTIFY, ClickHouse polling).
 fn remote_events(
     st: &mut dyn Store,
     instance: &str,

@@ -100,6 +100,11 @@ pub fn start(cfg: ServeConfig, mut opts: FeedOptions) -> Running {
     if let Some(url) = shared.cfg.db.clone().filter(|d| d.starts_with("postgres")) {
         spawn_listener(url, shared.clone());
     }
+    if let Some(db) = shared.cfg.db.as_deref() {
+        if db.starts_with("clickhouse://") {
+            spawn_poller(shared.clone());
+        }
+    }
     spawn_hold_clock(shared.clone());
     Running {
         shared,
@@ -137,6 +142,21 @@ fn named_batch(name: &str) -> state::Batch {
         ack: None,
         position: None,
     }
+}
+
+/// ClickHouse has no LISTEN/NOTIFY: every [`crate::store::clickhouse::POLL`]
+/// the pipeline fetches the events other instances stored since its cursor
+/// (as after a PostgreSQL announcement). Dropped when the queue is full.
+fn spawn_poller(shared: AppState) {
+    let _ = std::thread::Builder::new()
+        .name("ch-poll".into())
+        .spawn(move || loop {
+            std::thread::sleep(crate::store::clickhouse::POLL);
+            if *shared.closing.borrow() || shared.ingest.is_closed() {
+                return;
+            }
+            let _ = shared.ingest.try_send(remote_batch());
+        });
 }
 
 /// PostgreSQL LISTEN: each announcement makes the pipeline fetch the events

@@ -1,11 +1,14 @@
 //! Store: events, rollups, sessions and input checkpoints in SQLite (embedded
-//! default) or PostgreSQL (`--db postgres://…`, for fleets).
+//! default), PostgreSQL (`--db postgres://…`, for fleets) or ClickHouse
+//! (`--db clickhouse://HOST:8123/DB`, beyond one PostgreSQL).
 //!
 //! # Layout
 //!
 //! - [`Store`] — the one trait both back ends implement; [`open`] picks one from a `--db` value.
 //! - [`sqlite`] — rusqlite, WAL, versioned migrations.
 //! - [`postgres`] — binary COPY, BRIN-indexed events, `LISTEN/NOTIFY` on [`NOTIFY_CHANNEL`].
+//! - [`clickhouse`] — plain HTTP, `RowBinary`, day partitions, rollups as
+//!   materialized views; exactly once by attempt tags (no transactions there).
 //! - [`ingest`] — exactly-once incremental ingest of log inputs, keyed by content fingerprint.
 //!
 //! # Exactly once
@@ -20,6 +23,7 @@
 //! (connections still open at the end of the read) and are derived again, and
 //! replaced, when the input is read next. See [`ingest`].
 
+pub mod clickhouse;
 pub mod ingest;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
@@ -64,6 +68,10 @@ pub enum StoreError {
     TooNew { found: i64, known: i64 },
     #[error("cannot connect to PostgreSQL at {url}: {detail}; check that the server runs and the URL (user, password, database) is right")]
     Connect { url: String, detail: String },
+    #[error("cannot reach ClickHouse at {url}: {detail}; check that the server runs and that the URL (host, HTTP port — 8123 by default —, user, password) is right")]
+    ConnectClickHouse { url: String, detail: String },
+    #[error("ClickHouse: {0}")]
+    ClickHouse(String),
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[cfg(feature = "postgres")]
@@ -77,7 +85,7 @@ pub enum StoreError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error(
-        "--db {0:?}: unsupported URL; use a file path, sqlite://PATH or postgres://USER@HOST/DB"
+        "--db {0:?}: unsupported URL; use a file path, sqlite://PATH, postgres://USER@HOST/DB or clickhouse://HOST:8123/DB"
     )]
     BadUrl(String),
     #[error(
@@ -93,6 +101,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub enum Location {
     Sqlite(PathBuf),
     Postgres(String),
+    ClickHouse(String),
 }
 
 impl Location {
@@ -102,6 +111,10 @@ impl Location {
             None => Ok(Location::Sqlite(default_path())),
             Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
                 Ok(Location::Postgres(s.to_string()))
+            }
+            Some(s) if s.starts_with("clickhouse://") => {
+                clickhouse::Url::parse(s)?;
+                Ok(Location::ClickHouse(s.to_string()))
             }
             Some(s) => {
                 if let Some(p) = s.strip_prefix("sqlite://") {
@@ -134,6 +147,7 @@ pub fn open(loc: &Location) -> Result<Box<dyn Store>> {
         Location::Postgres(url) => Box::new(postgres::PgStore::connect(url)?),
         #[cfg(not(feature = "postgres"))]
         Location::Postgres(url) => return Err(StoreError::NoPostgres(url.clone()).into()),
+        Location::ClickHouse(url) => Box::new(clickhouse::ClickHouseStore::connect(url)?),
     })
 }
 
@@ -292,7 +306,7 @@ pub struct Session {
 /// The store: both back ends answer the same queries with the same rows.
 /// `Send`: `serve` moves a store into its writer task.
 pub trait Store: Send {
-    /// `sqlite` or `postgres`.
+    /// `sqlite`, `postgres` or `clickhouse`.
     fn backend(&self) -> &'static str;
     /// The checkpoint of the input with this fingerprint.
     fn checkpoint(&mut self, fingerprint: i64) -> Result<Option<Checkpoint>>;
@@ -670,6 +684,11 @@ mod tests {
             Location::Sqlite("x.db".into())
         );
         assert!(Location::parse(Some("mysql://h/d")).is_err());
+        assert_eq!(
+            Location::parse(Some("clickhouse://h:8123/d")).unwrap(),
+            Location::ClickHouse("clickhouse://h:8123/d".into())
+        );
+        assert!(Location::parse(Some("clickhouse://h/d;x")).is_err());
     }
 
     #[test]

@@ -35,7 +35,7 @@ fn stamp(base: i64, secs: i64) -> String {
         .to_string()
 }
 
-fn now_secs() -> i64 {
+pub(crate) fn now_secs() -> i64 {
     jiff::Timestamp::now().as_second()
 }
 
@@ -82,7 +82,7 @@ fn canonical(mut v: serde_json::Value) -> String {
     v.to_string()
 }
 
-fn sorted(mut v: Vec<String>) -> Vec<String> {
+pub(crate) fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
 }
@@ -211,7 +211,7 @@ fn conn() -> impl Strategy<Value = Conn> {
 }
 
 #[derive(Clone, Debug)]
-struct Log {
+pub(crate) struct Log {
     conns: Vec<Conn>,
     /// Which open connection writes the next line.
     order: Vec<u8>,
@@ -221,7 +221,7 @@ struct Log {
     late: Vec<bool>,
 }
 
-fn log() -> impl Strategy<Value = Log> {
+pub(crate) fn log() -> impl Strategy<Value = Log> {
     proptest::collection::vec(conn(), 1..14).prop_flat_map(|conns| {
         let n = conns.len();
         (
@@ -264,7 +264,7 @@ fn render(c: &Conn, pid: u32, step: &Step) -> String {
 }
 
 /// The two halves of the log (a rotation between them), as lines.
-fn lines_of(log: &Log, base: i64) -> (Vec<String>, Vec<String>) {
+pub(crate) fn lines_of(log: &Log, base: i64) -> (Vec<String>, Vec<String>) {
     let mut t = 0i64;
     let mut k = 0usize;
     let half = |range: std::ops::Range<usize>, t: &mut i64, k: &mut usize| {
@@ -330,8 +330,14 @@ fn cli(args: &[&str]) -> Vec<u8> {
     o.stdout
 }
 
-/// (a) `parse` of the two files; (b) `ingest` in chunks across a rotation, then `parse --db`.
-fn batch_paths(dir: &Path, a: &[String], b: &[String]) -> (Vec<String>, Vec<String>) {
+/// (a) `parse` of the two files; (b) `ingest` in chunks across a rotation, then `parse --db`
+/// (into `store`, else a SQLite file).
+pub(crate) fn batch_paths(
+    dir: &Path,
+    a: &[String],
+    b: &[String],
+    store: Option<&str>,
+) -> (Vec<String>, Vec<String>) {
     let one = dir.join("one");
     std::fs::create_dir_all(&one).unwrap();
     write(&one.join("auth.log.1"), a);
@@ -341,8 +347,8 @@ fn batch_paths(dir: &Path, a: &[String], b: &[String]) -> (Vec<String>, Vec<Stri
 
     let two = dir.join("two");
     std::fs::create_dir_all(&two).unwrap();
-    let db = two.join("s.db");
-    let db = db.to_str().unwrap();
+    let file = two.join("s.db");
+    let db = store.unwrap_or(file.to_str().unwrap());
     let log = two.join("auth.log");
     let rotated = two.join("auth.log.1");
     let ingest = |paths: &[&Path]| {
@@ -440,7 +446,7 @@ fn live_paths(
     by
 }
 
-fn cases() -> u32 {
+pub(crate) fn cases() -> u32 {
     std::env::var("SSHMAP_FLOW_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -460,7 +466,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         // Recent, so the live window (5 h) holds them all.
         let (a, b) = lines_of(&log, now_secs() - 3600);
-        let (parsed, stored) = batch_paths(dir.path(), &a, &b);
+        let (parsed, stored) = batch_paths(dir.path(), &a, &b, None);
         let parsed = sorted(parsed);
         prop_assert_eq!(&sorted(stored), &parsed, "ingest (chunks, rotation) then parse --db");
         let live = live_paths(dir.path(), &a, &b);

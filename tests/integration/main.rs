@@ -5,6 +5,7 @@ mod alerts;
 mod attack;
 mod checkpoint;
 mod cli;
+mod clickhouse;
 mod corpora;
 mod cowrie_fixtures;
 mod dropbear_fixtures;

@@ -1261,3 +1261,80 @@ fn unsafe_kill(pid: u32, sig: i32) {
         .success();
     assert!(ok);
 }
+
+/// A restart reads the window holding only what it keeps: the page gets the
+/// newest `max_events`, and the alerter's counts come back from failures
+/// that are no longer on the page (a brute force before the restart, a login
+/// after it, alerts).
+#[tokio::test]
+async fn restart_keeps_the_newest_events_and_the_alerters_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sshmap.db").display().to_string();
+    let c = ServeConfig {
+        db: Some(db.clone()),
+        max_events: 50,
+        ..cfg()
+    };
+    let r = serve::start(c.clone(), opts());
+    let a = app(r.shared.clone());
+    // The oldest: five failures from the brute forcer, then 200 others.
+    let mut body = String::new();
+    for i in 0..5 {
+        body += &line(
+            100 + i,
+            "Failed password for root from 192.0.2.5 port 1 ssh2",
+        );
+        body.push('\n');
+    }
+    let (status, _) = call(&a, post(body, "text/plain", Some(TOKEN))).await;
+    assert_eq!(status, StatusCode::OK);
+    for i in 0..200u32 {
+        let msg = format!(
+            "Failed password for admin from 198.51.{}.{} port 1 ssh2",
+            100 + i / 100,
+            i % 100
+        );
+        let (status, _) = call(&a, post(line(1000 + i, &msg), "text/plain", Some(TOKEN))).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    tokio::task::spawn_blocking(move || r.stop()).await.unwrap();
+
+    let r = serve::start(c, opts());
+    let a = app(r.shared.clone());
+    let (_, evs) = call(&a, get("/api/events?limit=1000")).await;
+    let v: serde_json::Value = serde_json::from_str(&evs).unwrap();
+    let ips: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["ip"].as_str().unwrap())
+        .collect();
+    assert_eq!(ips.len(), 50, "{evs}");
+    assert!(
+        ips.contains(&"198.51.101.99"),
+        "the newest is missing: {ips:?}"
+    );
+    assert!(
+        !ips.contains(&"192.0.2.5") && !ips.contains(&"198.51.100.0"),
+        "an old event came back: {ips:?}"
+    );
+    let resp = a.clone().oneshot(get("/api/stream")).await.unwrap();
+    let mut stream = resp.into_body();
+    read_until(&mut stream, Duration::from_secs(5), |s| s.contains("\n\n")).await;
+    let (status, _) = call(
+        &a,
+        post(
+            line(9, "Accepted password for root from 192.0.2.5 port 2 ssh2"),
+            "text/plain",
+            Some(TOKEN),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let live = read_until(&mut stream, Duration::from_secs(5), |s| {
+        s.contains("event: alert")
+    })
+    .await;
+    assert!(live.contains("success_after_ip_failures"), "{live}");
+    tokio::task::spawn_blocking(move || r.stop()).await.unwrap();
+}

@@ -256,7 +256,7 @@ fn copytruncate_is_detected_and_nothing_is_lost_or_doubled() {
 }
 
 /// A log of `copies` × the sample with distinct pids per copy (about 110 kB each).
-fn big_log(path: &Path, copies: usize) {
+pub(crate) fn big_log(path: &Path, copies: usize) {
     let text = sample();
     let mut out = std::io::BufWriter::new(fs::File::create(path).unwrap());
     for k in 0..copies {
