@@ -28,12 +28,15 @@ pub enum Kind {
     AuthSuccess,
     Ban,
     Unban,
+    /// A command typed in a honeypot session after its login (Cowrie
+    /// `cowrie.command.input`; the text in [`Event::command`]). No attempt.
+    Command,
     /// Any other sshd line; only emitted with `parse --all`.
     Other,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::AuthFailure,
         Kind::InvalidUser,
         Kind::TooManyFailures,
@@ -46,6 +49,7 @@ impl Kind {
         Kind::AuthSuccess,
         Kind::Ban,
         Kind::Unban,
+        Kind::Command,
         Kind::Other,
     ];
 
@@ -63,6 +67,7 @@ impl Kind {
             Kind::AuthSuccess => "auth_success",
             Kind::Ban => "ban",
             Kind::Unban => "unban",
+            Kind::Command => "command",
             Kind::Other => "other",
         }
     }
@@ -221,7 +226,38 @@ pub struct Event {
     /// one reference count, not one per string (the enricher's hot path).
     pub geo: Option<Arc<Geo>>,
     pub scope: Option<Scope>,
+    /// What a honeypot logged beyond sshd's fields; `None` for sshd.
+    pub honeypot: Option<Box<Honeypot>>,
     pub src: Src,
+}
+
+/// What a honeypot (Cowrie) logs beyond sshd's fields. Boxed in [`Event`]:
+/// sshd's events, nearly all of them, pay one pointer for it.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Honeypot {
+    /// The password of a login attempt, as the client sent it. Attacker text.
+    pub password: Option<String>,
+    /// The command line typed, on a [`Kind::Command`] event. Attacker text.
+    pub command: Option<String>,
+}
+
+impl Honeypot {
+    /// `None` when there is nothing to keep.
+    pub fn boxed(password: Option<String>, command: Option<String>) -> Option<Box<Honeypot>> {
+        (password.is_some() || command.is_some()).then(|| Box::new(Honeypot { password, command }))
+    }
+}
+
+impl Event {
+    /// The password a honeypot logged with this login attempt.
+    pub fn password(&self) -> Option<&str> {
+        self.honeypot.as_ref()?.password.as_deref()
+    }
+
+    /// The command typed, on a [`Kind::Command`] event.
+    pub fn command(&self) -> Option<&str> {
+        self.honeypot.as_ref()?.command.as_deref()
+    }
 }
 
 impl Serialize for Event {
@@ -251,6 +287,13 @@ impl Serialize for Event {
         m.serialize_entry("geo", &self.geo)?;
         if let Some(scope) = self.scope {
             m.serialize_entry("scope", &scope)?;
+        }
+        // Honeypot fields, only when present: sshd's events keep their bytes.
+        if let Some(p) = self.password() {
+            m.serialize_entry("password", p)?;
+        }
+        if let Some(c) = self.command() {
+            m.serialize_entry("command", c)?;
         }
         m.serialize_entry("src", &SrcRef(&self.src))?;
         m.end()
@@ -451,6 +494,14 @@ impl Event {
             key(out, "scope");
             put(out, &scope);
         }
+        if let Some(p) = ev.password() {
+            key(out, "password");
+            put(out, p);
+        }
+        if let Some(c) = ev.command() {
+            key(out, "command");
+            put(out, c);
+        }
         out.extend_from_slice(b",\"src\":{\"input\":");
         put(out, &*ev.src.input);
         out.extend_from_slice(b",\"line\":");
@@ -485,6 +536,53 @@ mod tests {
         assert_eq!(civil_from_days(days_from_civil(2024, 2, 29)), (2024, 2, 29));
     }
 
+    /// Issue 14: the honeypot fields appear only when present, so an sshd
+    /// event's JSON keeps its bytes; both encoders agree on them.
+    #[test]
+    fn honeypot_fields_only_when_present() {
+        let mut ev = Event {
+            ts: Ts::default(),
+            host: Some("vm".into()),
+            program: "sshd".into(),
+            pid: Some(7),
+            kind: Kind::AuthFailure,
+            method: Some("password".into()),
+            user: Some("root".into()),
+            invalid_user: false,
+            ip: Some("192.0.2.1".parse().unwrap()),
+            port: Some(22),
+            count: 1,
+            attempts: 1,
+            geo: None,
+            scope: None,
+            honeypot: None,
+            src: Src {
+                input: "a".into(),
+                line: 3,
+            },
+        };
+        let json = |ev: &Event| {
+            let mut buf = Vec::new();
+            ev.write_json(&mut buf);
+            assert_eq!(buf, serde_json::to_vec(ev).unwrap());
+            String::from_utf8(buf).unwrap()
+        };
+        assert_eq!(
+            json(&ev),
+            r#"{"ts":"1970-01-01T00:00:00+00:00","host":"vm","program":"sshd","pid":7,"kind":"auth_failure","method":"password","user":"root","invalid_user":false,"ip":"192.0.2.1","port":22,"count":1,"attempts":1,"geo":null,"src":{"input":"a","line":3}}"#
+        );
+        ev.program = "cowrie".into();
+        ev.honeypot = Honeypot::boxed(Some("</script>\u{1b}".into()), None);
+        assert!(json(&ev)
+            .ends_with(r#""geo":null,"password":"</script>\u001b","src":{"input":"a","line":3}}"#));
+        ev.kind = Kind::Command;
+        ev.honeypot = Honeypot::boxed(None, Some("uname -a".into()));
+        assert!(json(&ev).contains(r#""kind":"command","#));
+        assert!(json(&ev).contains(r#""command":"uname -a","src""#));
+        assert_eq!(Kind::from_name("command"), Some(Kind::Command));
+        assert!(!Kind::Command.is_attempt());
+    }
+
     #[test]
     fn csv_quotes_and_defuses_attacker_text() {
         let mut buf = Vec::new();
@@ -503,6 +601,7 @@ mod tests {
             attempts: 1,
             geo: None,
             scope: None,
+            honeypot: None,
             src: Src {
                 input: "a".into(),
                 line: 3,
@@ -554,6 +653,7 @@ mod tests {
                 .into(),
             ),
             scope: None,
+            honeypot: None,
             src: Src {
                 input: "a".into(),
                 line: 3,

@@ -567,7 +567,8 @@
   }
   function loginMatches(s, q) {
     if (!q) return true;
-    var hay = [s.u, s.ip, s.c, s.m, s.c ? (country(D.countries.findIndex(function (x) { return x.cc === s.c; })) || {}).name : null]
+    var hay = [s.u, s.ip, s.c, s.m, (s.pw || []).map(function (p) { return p[1]; }).join(' '),
+      (s.cmd || []).map(function (c) { return c[1]; }).join(' '), s.c ? (country(D.countries.findIndex(function (x) { return x.cc === s.c; })) || {}).name : null]
       .filter(function (x) { return x !== null && x !== undefined; }).join(' ').toLowerCase();
     return hay.indexOf(q) >= 0;
   }
@@ -586,8 +587,24 @@
     if (s.fb > 0 && s.rf.length) {
       d.appendChild(el('div', 'muted', 'the last failures from this address:'));
       var ul = el('ul');
-      s.rf.forEach(function (f) { ul.appendChild(el('li', null, time(f.t) + '  ' + f.k + '  ' + (f.u === null ? '' : f.u))); });
+      s.rf.forEach(function (f) {
+        ul.appendChild(el('li', null, time(f.t) + '  ' + f.k + '  ' + (f.u === null ? '' : f.u) + (f.p !== undefined ? '  password ' + f.p : '')));
+      });
       d.appendChild(ul);
+    }
+    // A honeypot's record (Cowrie): the passwords tried on this connection and
+    // the commands typed after the login. Attacker text: textContent only.
+    if (s.pw && s.pw.length) {
+      d.appendChild(el('div', 'muted', 'passwords tried on this connection (the last one got in):'));
+      var pl = el('ol', 'pw');
+      s.pw.forEach(function (p) { pl.appendChild(el('li', null, (p[0] === null ? '?' : p[0]) + '  ' + p[1])); });
+      d.appendChild(pl);
+    }
+    if (s.cmd && s.cmd.length) {
+      d.appendChild(el('div', 'muted', 'commands typed after the login:'));
+      var pre = el('pre', 'cmd', s.cmd.map(function (c) { return time(c[0]) + '  $ ' + c[1]; }).join('\n') +
+        (s.cmdm ? '\n… ' + num(s.cmdm) + ' more' : ''));
+      d.appendChild(pre);
     }
     if (s.i !== null && s.i !== undefined) {
       var b = el('button', null, 'sessions of ' + s.ip);

@@ -55,6 +55,33 @@ const USERS_PER_SESSION: usize = 4;
 const FAILURES_KEPT: usize = 10;
 /// Sessions of its address kept with each login (those just before it).
 const SESSIONS_AT_LOGIN: usize = 4;
+/// A honeypot's passwords and commands (Cowrie), with details: characters
+/// kept of each, and at most this many characters of commands per login (the
+/// report stays a few megabytes whatever an attacker pastes).
+pub const PASSWORD_CHARS: usize = 128;
+pub const COMMAND_CHARS: usize = 512;
+pub const COMMAND_CHARS_PER_LOGIN: usize = 2048;
+
+/// Attacker text cut to `max` characters (`…` marks a cut).
+fn clip(s: &str, max: usize) -> Box<str> {
+    match s.char_indices().nth(max) {
+        None => s.into(),
+        Some((i, _)) => format!("{}…", &s[..i]).into(),
+    }
+}
+
+/// Whether two events of one address came on the same connection: the same
+/// sshd pid or, for servers that log no pid (Cowrie), the same source port,
+/// within an hour. (pid, source port, Unix seconds) of each.
+fn same_conn(a: (Option<u32>, Option<u16>, i64), b: (Option<u32>, Option<u16>, i64)) -> bool {
+    const GAP: i64 = 3600;
+    let near = (a.2 - b.2).abs() < GAP;
+    near && match (a.0, b.0) {
+        (Some(x), Some(y)) => x == y,
+        (None, None) => a.1.is_some() && a.1 == b.1,
+        _ => false,
+    }
+}
 
 /// One bin of a time series: (bin, a, b).
 pub type Cell = (i64, u64, u64);
@@ -100,17 +127,23 @@ pub struct IpDetail {
     pub more_users: bool,
     /// Its last attempts.
     pub recent: VecDeque<Failure>,
-    /// Its last sessions (connections: one pid on one host).
+    /// Its last sessions (connections: one pid, or with no pid one source
+    /// port, on one host).
     pub sessions: VecDeque<Session>,
     pub successes: u32,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Failure {
     pub secs: i64,
     /// User id, or [`NO_USER`].
     pub user: u32,
     pub kind: Kind,
+    /// The connection it came on (pid, or source port when there is no pid).
+    pub pid: Option<u32>,
+    pub port: Option<u16>,
+    /// A honeypot's record of the password tried, cut to [`PASSWORD_CHARS`].
+    pub password: Option<Box<str>>,
 }
 
 #[derive(Clone, Debug)]
@@ -172,6 +205,14 @@ pub struct Login {
     /// (its own session included when earlier lines of it were seen).
     pub recent: Vec<Failure>,
     pub sessions: Vec<Session>,
+    /// With details, a honeypot's passwords tried on this login's connection,
+    /// in order, the last the one that got in: (user id, password).
+    pub passwords: Vec<(u32, Box<str>)>,
+    /// With details, the commands typed after the login (Unix seconds, text),
+    /// within [`COMMAND_CHARS_PER_LOGIN`], and how many more were typed.
+    pub commands: Vec<(i64, Box<str>)>,
+    command_chars: usize,
+    pub commands_more: u64,
 }
 
 impl Login {
@@ -234,6 +275,10 @@ pub struct Aggregate {
     suspicious_total: u64,
     /// Countries each user id has logged in from (for "new country for the user").
     login_countries: HashMap<u32, Vec<Arc<str>>>,
+    /// With details, the kept login of each pid-less connection (address,
+    /// source port): where its commands go. (suspicious list?, index); at
+    /// most one entry per kept login.
+    login_conns: HashMap<(IpAddr, u16), (bool, usize)>,
     /// Offset of the first event, used to show hours in the log's own zone.
     offset: i32,
     details: Option<Totals>,
@@ -318,6 +363,7 @@ impl Aggregate {
             successes_total: 0,
             suspicious_total: 0,
             login_countries: HashMap::default(),
+            login_conns: HashMap::default(),
             offset: 0,
             details: opts.details.then(Totals::default),
             bins: opts.bins.map(TimeBins::new),
@@ -446,6 +492,9 @@ impl Aggregate {
             self.add_login(ev, uid);
         }
         let Some(ip) = ev.ip else { return };
+        if detailed && ev.kind == Kind::Command {
+            self.add_command(ev, ip, secs);
+        }
         let a = self.ips.entry(ip).or_insert_with(|| IpAgg {
             attempts: 0,
             events: 0,
@@ -483,7 +532,7 @@ impl Aggregate {
         let ip = ev.ip.and_then(|i| self.ips.get(&i));
         let (recent, sessions) = match ip.and_then(|a| a.detail.as_deref()) {
             Some(d) => (
-                d.recent.iter().copied().collect(),
+                d.recent.iter().cloned().collect::<Vec<Failure>>(),
                 d.sessions
                     .iter()
                     .skip(d.sessions.len().saturating_sub(SESSIONS_AT_LOGIN))
@@ -492,6 +541,19 @@ impl Aggregate {
             ),
             None => (Vec::new(), Vec::new()),
         };
+        // With details, the passwords tried on this connection, then the one that got in.
+        let mut passwords = Vec::new();
+        if self.details.is_some() {
+            let secs = ev.ts.unix_secs();
+            passwords = recent
+                .iter()
+                .filter(|f| same_conn((f.pid, f.port, f.secs), (ev.pid, ev.port, secs)))
+                .filter_map(|f| Some((f.user, f.password.clone()?)))
+                .collect();
+            if let Some(p) = ev.password() {
+                passwords.push((uid, clip(p, PASSWORD_CHARS)));
+            }
+        }
         let login = Login {
             ts: ev.ts,
             ip: ev.ip,
@@ -507,8 +569,13 @@ impl Aggregate {
             new_country,
             recent,
             sessions,
+            passwords,
+            commands: Vec::new(),
+            command_chars: 0,
+            commands_more: 0,
         };
-        let list = if login.suspicious() {
+        let suspicious = login.suspicious();
+        let list = if suspicious {
             self.suspicious_total += 1;
             &mut self.suspicious
         } else {
@@ -516,7 +583,38 @@ impl Aggregate {
         };
         if list.len() < MAX_SUCCESSES {
             list.push(login);
+            if let (true, None, Some(ip), Some(port)) =
+                (self.details.is_some(), ev.pid, ev.ip, ev.port)
+            {
+                self.login_conns
+                    .insert((ip, port), (suspicious, list.len() - 1));
+            }
         }
+    }
+
+    /// With details, a command typed after a login (a honeypot's record):
+    /// kept with the login of its connection, in order, within the per-login budget.
+    fn add_command(&mut self, ev: &Event, ip: IpAddr, secs: i64) {
+        let (Some(port), Some(text)) = (ev.port, ev.command()) else {
+            return;
+        };
+        let Some(&(suspicious, i)) = self.login_conns.get(&(ip, port)) else {
+            return;
+        };
+        let list = if suspicious {
+            &mut self.suspicious
+        } else {
+            &mut self.ordinary
+        };
+        let login = &mut list[i];
+        let text = clip(text, COMMAND_CHARS);
+        let n = text.chars().count();
+        if login.command_chars + n > COMMAND_CHARS_PER_LOGIN {
+            login.commands_more += 1;
+            return;
+        }
+        login.command_chars += n;
+        login.commands.push((secs, text));
     }
 
     /// The totals every view shows.
@@ -795,11 +893,15 @@ impl IpDetail {
                 secs,
                 user: uid,
                 kind: ev.kind,
+                pid: ev.pid,
+                port: ev.port,
+                password: ev.password().map(|p| clip(p, PASSWORD_CHARS)),
             });
         }
-        // A session is one sshd connection: the same pid on the same host.
+        // A session is one connection: the same pid (or, with no pid, the
+        // same source port) on the same host.
         let s = self.sessions.iter_mut().rev().take(4).find(|s| {
-            s.pid.is_some() && s.pid == ev.pid && s.host == ev.host && secs - s.end < 3600
+            s.host == ev.host && same_conn((s.pid, s.port, s.end), (ev.pid, ev.port, secs))
         });
         let s = match s {
             Some(s) => s,
@@ -943,6 +1045,7 @@ mod tests {
                 })
             }),
             scope: None,
+            honeypot: None,
             src: Src {
                 input: "t".into(),
                 line: 1,

@@ -228,6 +228,7 @@ mod tests {
             attempts: 1,
             geo: None,
             scope: None,
+            honeypot: None,
             src: Src {
                 input: "t".into(),
                 line: 1,

@@ -193,6 +193,7 @@ impl Correlator {
             attempts: if m.kind.is_attempt() { m.count } else { 0 },
             geo: None,
             scope: None,
+            honeypot: m.honeypot,
             src: Src {
                 input: self.input.clone(),
                 line: raw.line,

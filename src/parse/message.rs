@@ -59,6 +59,8 @@ pub struct Msg {
     /// preamble: pre-auth (old sshd without privilege separation, the listener
     /// before the pre-auth child) unless its connection logged in.
     pub maybe_postauth: bool,
+    /// A honeypot's record of the password tried (Cowrie), or of a command typed.
+    pub honeypot: Option<Box<crate::event::Honeypot>>,
 }
 
 impl Msg {
@@ -76,6 +78,7 @@ impl Msg {
             named_host: false,
             probe: None,
             maybe_postauth: false,
+            honeypot: None,
         }
     }
     fn at(mut self, ip: IpAddr, port: Option<u16>) -> Msg {

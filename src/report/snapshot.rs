@@ -289,8 +289,20 @@ impl Snapshot {
                         t: f.secs,
                         u: uname(f.user),
                         k: f.kind.as_str(),
+                        p: f.password.as_deref().map(str::to_string),
                     })
                     .collect(),
+                pw: s
+                    .passwords
+                    .iter()
+                    .map(|(u, p)| (uname(*u), p.to_string()))
+                    .collect(),
+                cmd: s
+                    .commands
+                    .iter()
+                    .map(|(t, c)| (*t, c.to_string()))
+                    .collect(),
+                cmdm: s.commands_more,
             })
             .collect();
         let (logins, suspicious) = agg.login_totals();
@@ -457,6 +469,20 @@ pub struct SuccessOut {
     pub ss: Vec<SessionOut>,
     /// The last of them.
     pub rf: Vec<FailureOut>,
+    /// A honeypot's passwords tried on the login's connection, in order, the
+    /// last the one that got in: `[user, password]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pw: Vec<(Option<String>, String)>,
+    /// Commands typed after the login, in order: `[time, command]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cmd: Vec<(i64, String)>,
+    /// Commands typed beyond those kept.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cmdm: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Serialize)]
@@ -464,6 +490,9 @@ pub struct FailureOut {
     pub t: i64,
     pub u: Option<String>,
     pub k: &'static str,
+    /// A honeypot's record of the password tried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -505,6 +534,7 @@ mod tests {
             attempts: u32::from(kind == Kind::AuthFailure),
             geo: Some(Arc::new(geo)),
             scope: None,
+            honeypot: None,
             src: crate::event::Src {
                 input: "t".into(),
                 line: 1,
@@ -555,6 +585,105 @@ mod tests {
         let others: u64 = snap.others.iv.chunks(3).map(|c| c[2]).sum();
         assert_eq!(others, snap.others.ips);
         assert_eq!(snap.totals.successes, 80);
+    }
+
+    /// A honeypot event: no pid, the connection told by its source port.
+    fn cowrie(secs: i64, port: u16, kind: Kind, text: &str) -> Event {
+        let mut e = event(secs, "203.0.113.9".parse().unwrap(), "root", "US", 1, kind);
+        e.program = "cowrie".into();
+        e.pid = None;
+        e.port = Some(port);
+        if kind == Kind::Command {
+            e.user = None;
+            e.method = None;
+            e.honeypot = crate::event::Honeypot::boxed(None, Some(text.into()));
+        } else {
+            e.honeypot = crate::event::Honeypot::boxed(Some(text.into()), None);
+        }
+        e
+    }
+
+    fn detailed() -> Aggregate {
+        Aggregate::new(AggregateOptions {
+            details: true,
+            ..AggregateOptions::default()
+        })
+    }
+
+    #[test]
+    fn honeypot_logins_keep_their_connections_passwords_and_commands_within_budget() {
+        use crate::analyze::{COMMAND_CHARS_PER_LOGIN, PASSWORD_CHARS};
+        let mut c = detailed();
+        let t = 1_790_000_000;
+        c.add(&cowrie(t, 1000, Kind::AuthFailure, "other connection"));
+        c.add(&cowrie(t + 1, 2000, Kind::AuthFailure, "123456"));
+        c.add(&cowrie(t + 2, 2000, Kind::AuthFailure, &"x".repeat(1000)));
+        c.add(&cowrie(t + 3, 2000, Kind::AuthSuccess, "toor"));
+        // Typed on another connection of the address, which never logged in.
+        c.add(&cowrie(t + 4, 1000, Kind::Command, "not this login's"));
+        for i in 0..100 {
+            c.add(&cowrie(
+                t + 5 + i,
+                2000,
+                Kind::Command,
+                &format!("{i:03} {}", "y".repeat(96)),
+            ));
+        }
+        let snap = Snapshot::build(&c, &Options::default(), &c.summary(10, vec![]));
+        let login = &snap.successes[0];
+        let pw: Vec<&str> = login.pw.iter().map(|p| p.1.as_str()).collect();
+        assert_eq!(pw.len(), 3, "{pw:?}");
+        assert_eq!((pw[0], pw[2]), ("123456", "toor"));
+        assert_eq!(pw[1], format!("{}…", "x".repeat(PASSWORD_CHARS)));
+        assert!(login.pw.iter().all(|p| p.0.as_deref() == Some("root")));
+        let shown: usize = login.cmd.iter().map(|c| c.1.chars().count()).sum();
+        assert!(shown <= COMMAND_CHARS_PER_LOGIN && shown > COMMAND_CHARS_PER_LOGIN - 100);
+        assert_eq!(login.cmd.len() as u64 + login.cmdm, 100);
+        for (i, c) in login.cmd.iter().enumerate() {
+            assert!(c.1.starts_with(&format!("{i:03} ")), "in order: {}", c.1);
+        }
+        // The earlier failure of the other connection shows its password in the list.
+        assert_eq!(login.rf[0].p.as_deref(), Some("other connection"));
+        // An sshd login (a pid, no password) has none of it.
+        let mut c = detailed();
+        let ip = "198.51.100.1".parse().unwrap();
+        c.add(&event(t, ip, "root", "US", 1, Kind::AuthFailure));
+        c.add(&event(t, ip, "root", "US", 1, Kind::AuthSuccess));
+        let snap = Snapshot::build(&c, &Options::default(), &c.summary(10, vec![]));
+        let json = serde_json::to_value(&snap.successes[0]).unwrap();
+        for k in ["pw", "cmd", "cmdm"] {
+            assert!(json.get(k).is_none(), "{k} in {json}");
+        }
+        assert!(json["rf"][0].get("p").is_none(), "{json}");
+    }
+
+    /// Without details (stats, map, chart) the aggregate keeps no password or
+    /// command: its summary is the same with or without the honeypot's text.
+    #[test]
+    fn honeypot_text_changes_no_total() {
+        let t = 1_790_000_000;
+        let evs = [
+            cowrie(t, 2000, Kind::AuthFailure, "123456"),
+            cowrie(t + 1, 2000, Kind::AuthSuccess, "toor"),
+            cowrie(t + 2, 2000, Kind::Command, "uname -a"),
+        ];
+        let mut with = detailed();
+        let mut plain = Aggregate::default();
+        let mut bare = Aggregate::default();
+        for e in &evs {
+            with.add(e);
+            plain.add(e);
+            let mut e = e.clone();
+            e.honeypot = None;
+            bare.add(&e);
+        }
+        let j = |a: &Aggregate| serde_json::to_string(&a.summary(10, vec![])).unwrap();
+        assert_eq!(j(&with), j(&plain));
+        assert_eq!(j(&plain), j(&bare));
+        assert!(plain
+            .logins()
+            .all(|l| l.passwords.is_empty() && l.commands.is_empty()));
+        assert_eq!(with.logins().next().unwrap().commands.len(), 1);
     }
 
     #[test]

@@ -412,6 +412,7 @@ mod tests {
                 })
             }),
             scope: None,
+            honeypot: None,
             src: Src {
                 input: "t".into(),
                 line: 1,

@@ -83,8 +83,9 @@ use crate::parse::BlockStats;
 /// How often `serve` looks for events other instances stored.
 pub const POLL: Duration = Duration::from_millis(1000);
 
-/// The schema version this sshmap writes.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema version this sshmap writes. 2: `events` has a honeypot's
+/// `password` and `command` (issue 14; added to version 1's tables on open).
+const SCHEMA_VERSION: i64 = 2;
 
 /// Bits of `ver` that count retries of one checkpoint version.
 const RETRY_BITS: u32 = 16;
@@ -121,7 +122,8 @@ const DATA_DDL: &[&str] = &[
         ip String, port Nullable(Int32), count Int64, attempts Int64, has_geo UInt8,
         country Nullable(String), country_name Nullable(String), city Nullable(String),
         lat Nullable(Float64), lon Nullable(Float64), asn Nullable(Int64), org Nullable(String),
-        geo_precision Nullable(String), scope Nullable(String), src String, session Nullable(Int64)
+        geo_precision Nullable(String), scope Nullable(String), src String,
+        password Nullable(String), command Nullable(String), session Nullable(Int64)
     ) ENGINE = MergeTree PARTITION BY toYYYYMMDD(toDateTime(intDiv(ts, 1000000))) ORDER BY (ts, id)",
     "CREATE TABLE IF NOT EXISTS {rm} (
         minute Int64, country String, kind String, input UInt32, ver UInt64, events Int64, attempts Int64
@@ -152,12 +154,12 @@ const LOCAL: [(&str, &str); 3] = [
 /// The columns of `events` an insert writes, in [`write_event`] order.
 const EVENT_COLUMNS: &str = "input, ver, sign, id, ts, ts_offset, host, program, pid, kind, method, username, \
     invalid_user, ip, port, count, attempts, has_geo, country, country_name, city, lat, lon, asn, org, \
-    geo_precision, scope, src, session";
+    geo_precision, scope, src, password, command, session";
 
 /// What a scan reads: `ver, sign`, then [`super::COLUMNS`] and `session`, in [`read_event`] order.
 const SCAN_COLUMNS: &str = "ver, sign, id, ts, ts_offset, host, program, pid, kind, method, username, \
     invalid_user, ip, port, count, attempts, has_geo, country, country_name, city, lat, lon, asn, org, \
-    geo_precision, scope, src, session";
+    geo_precision, scope, src, password, command, session";
 
 const CP_COLUMNS: &str = "fingerprint, id, seq, created, name, dev, ino, version, end_offset, end_line, \
     keep_offset, keep_line, keep_lines, keep_other, keep_malformed, keep_too_long, warm_offset, warm_line, \
@@ -605,6 +607,8 @@ fn write_event(e: &mut Enc, input: u32, ver: u64, sign: i8, r: &Row, session: Op
     e.opt_string(r.precision.as_deref());
     e.opt_string(r.scope.as_deref());
     e.string(&r.src);
+    e.opt_string(r.password.as_deref());
+    e.opt_string(r.command.as_deref());
     e.opt_i64(session);
 }
 
@@ -640,6 +644,8 @@ fn read_event(r: &mut Rows) -> Result<Stored> {
         precision: r.opt_string()?,
         scope: r.opt_string()?,
         src: r.string()?,
+        password: r.opt_string()?,
+        command: r.opt_string()?,
     };
     let session = r.opt_i64()?;
     Ok((ver, sign, row, session))
@@ -967,6 +973,20 @@ impl ClickHouseStore {
                 found,
                 known: SCHEMA_VERSION,
             });
+        }
+        if found == 1 {
+            // Version 1's events lack the honeypot's columns (new tables have them).
+            const ADD: &str = "ADD COLUMN password Nullable(String) AFTER src, \
+                               ADD COLUMN command Nullable(String) AFTER password";
+            match &http.url.cluster {
+                None => http.execute(&format!("ALTER TABLE events {ADD}"))?,
+                Some(_) => {
+                    for node in &http.url.nodes {
+                        http.execute_on(node, &format!("ALTER TABLE events_local {ADD}"))?;
+                    }
+                    http.execute(&format!("ALTER TABLE events {ADD}"))?;
+                }
+            }
         }
         if found < SCHEMA_VERSION {
             http.execute(&format!(

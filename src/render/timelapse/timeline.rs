@@ -239,6 +239,7 @@ mod tests {
                 })
             }),
             scope: None,
+            honeypot: None,
             src: Src {
                 input: Arc::from("t"),
                 line: 1,
