@@ -120,19 +120,19 @@ const MIGRATIONS: &[&str] = &[
         ADD CONSTRAINT rollup_minute_pkey PRIMARY KEY (minute, country, kind) INCLUDE (events, attempts);
     ALTER TABLE rollup_hour_ip DROP CONSTRAINT rollup_hour_ip_pkey,
         ADD CONSTRAINT rollup_hour_ip_pkey PRIMARY KEY (hour, ip) INCLUDE (country, events, attempts);",
-    // 4: journal inputs resume after a journalctl cursor.
+    // 3: journal inputs resume after a journalctl cursor.
     "ALTER TABLE inputs ADD COLUMN cursor TEXT;",
-    // 5: successful logins by time (the live map's alert history); partial, so
+    // 4: successful logins by time (the live map's alert history); partial, so
     // inserts of the other events do not maintain it.
     "CREATE INDEX events_logins ON events (ts) WHERE kind = 'auth_success';",
-    // 6: inputs are told apart by their first bytes too, not only their first line.
+    // 5: inputs are told apart by their first bytes too, not only their first line.
     "ALTER TABLE inputs ADD COLUMN head_hash BIGINT NOT NULL DEFAULT 0,
         ADD COLUMN head_len BIGINT NOT NULL DEFAULT 0;
     CREATE INDEX sessions_last_seen ON sessions (last_seen);",
-    // 7: the latest session of a connection, for a commit that continues it
+    // 6: the latest session of a connection, for a commit that continues it
     // (store::sessions: a re-run loads the connections it reads, not the last hour's).
     "CREATE INDEX sessions_key ON sessions (pid, host, id);",
-    // 8: a honeypot's password of a login attempt and a command typed (issue 14).
+    // 7: a honeypot's password of a login attempt and a command typed (issue 14).
     "ALTER TABLE events ADD COLUMN password TEXT, ADD COLUMN command TEXT;",
 ];
 

@@ -1163,10 +1163,10 @@ fn postgres_keeps_cowrie_passwords_and_commands_like_sqlite() {
     let (a, b) = (scan(&mut s1), scan(&mut s2));
     assert_eq!(a, b);
     assert_eq!(cowrie_details(&b).len(), 18);
-    // Migrated from the schema before the columns (version 7).
+    // Migrated from the schema before the columns (version 6).
     drop(s2);
     let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    c.batch_execute("ALTER TABLE events DROP COLUMN password, DROP COLUMN command; UPDATE sshmap_schema SET version = 7;")
+    c.batch_execute("ALTER TABLE events DROP COLUMN password, DROP COLUMN command; UPDATE sshmap_schema SET version = 6;")
         .unwrap();
     let mut s2 = store::open(&Location::Postgres(url.clone())).unwrap();
     let migrated = scan(&mut s2);
