@@ -95,7 +95,10 @@ const ID_SPACE: i64 = (1 << 22) - 1;
 
 /// Tables on the server the URL names.
 const CORE_DDL: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS sshmap_schema (version Int64) ENGINE = TinyLog",
+    // `Log`, not `TinyLog`: collectors opening a new database at once read and
+    // write this table together, and TinyLog has no locks for that (18.16 then
+    // fails with "File not found: …/sshmap_schema/tmp_sizes.json").
+    "CREATE TABLE IF NOT EXISTS sshmap_schema (version Int64) ENGINE = Log",
     "CREATE TABLE IF NOT EXISTS inputs (
         fingerprint Int64, id Int64, seq UInt64, created Int64, name String, dev UInt64, ino UInt64,
         version Int64, end_offset UInt64, end_line UInt64, keep_offset UInt64, keep_line UInt64,
