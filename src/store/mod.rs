@@ -318,7 +318,7 @@ pub trait Store: Send {
     /// [`StoreError::Concurrent`] when the checkpoint's version moved.
     fn commit(&mut self, batch: Batch<'_>) -> Result<i64>;
     /// Ends a run of commits: writes what they leave to the end (SQLite and
-    /// PostgreSQL: the session keys of the inputs committed since the last call,
+    /// PostgreSQL: the session keys of every input whose key table is behind,
     /// see [`sessions`]). A run killed before it loses nothing: the next look-up
     /// or `finish` catches up.
     fn finish(&mut self) -> Result<()> {

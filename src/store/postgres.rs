@@ -193,8 +193,6 @@ const TYPES: [Type; 28] = [
 pub struct PgStore {
     client: Client,
     trackers: Trackers,
-    /// Inputs committed since the last [`Store::finish`]: their session keys are behind.
-    unkeyed: BTreeSet<i64>,
 }
 
 /// The URL with its password hidden, for messages.
@@ -253,7 +251,6 @@ impl PgStore {
         Ok(PgStore {
             client,
             trackers: Trackers::default(),
-            unkeyed: BTreeSet::new(),
         })
     }
 }
@@ -867,12 +864,22 @@ impl Store for PgStore {
             t.version = b.expected_version + 1;
             self.trackers.put(t);
         }
-        self.unkeyed.insert(cp.id);
         Ok(added)
     }
 
     fn finish(&mut self) -> Result<()> {
-        while let Some(input) = self.unkeyed.pop_first() {
+        // The inputs whose key table lacks sessions (one index look-up each).
+        let behind: Vec<i64> = self
+            .client
+            .query(
+                "SELECT id FROM inputs i WHERE keys_to <
+                 coalesce((SELECT max(id) FROM sessions WHERE id >= i.id << 40 AND id < (i.id + 1) << 40), 0)",
+                &[],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        for input in behind {
             let mut tx = self.client.transaction()?;
             // The input's row lock: a commit of it (which may lower `keys_to`) waits.
             if tx

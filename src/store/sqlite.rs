@@ -164,8 +164,6 @@ pub struct SqliteStore {
     path: String,
     busy: Duration,
     trackers: Trackers,
-    /// Inputs committed since the last [`Store::finish`]: their session keys are behind.
-    unkeyed: std::collections::BTreeSet<i64>,
 }
 
 /// Copies the WAL back into the database file from its own connection and
@@ -241,7 +239,6 @@ impl SqliteStore {
             path: display,
             busy,
             trackers: Trackers::default(),
-            unkeyed: Default::default(),
         };
         s.setup().map_err(|e| s.classify(e))?;
         Ok(s)
@@ -430,7 +427,6 @@ impl SqliteStore {
             t.version = b.expected_version + 1;
             self.trackers.put(t);
         }
-        self.unkeyed.insert(cp.id);
         Ok(added)
     }
 }
@@ -599,6 +595,10 @@ fn fetch_sessions(tx: &Connection, t: &mut Tracker, events: &[Event]) -> Result<
     }
     Ok(())
 }
+
+/// The inputs whose key table lacks sessions (one id look-up each).
+const BEHIND: &str = "SELECT id FROM inputs i WHERE keys_to <
+    coalesce((SELECT max(id) FROM sessions WHERE id >= i.id << 40 AND id < (i.id + 1) << 40), 0)";
 
 /// Adds to the key table the sessions of `input` stored after its `keys_to`,
 /// in key order (one pass over the pages they go to), and moves `keys_to` up;
@@ -963,17 +963,22 @@ impl Store for SqliteStore {
     }
 
     fn finish(&mut self) -> Result<()> {
-        while let Some(input) = self.unkeyed.pop_first() {
-            let r = (|| -> Result<()> {
+        let r = (|| -> Result<()> {
+            let behind: Vec<i64> = {
+                let mut st = self.conn.prepare_cached(BEHIND)?;
+                let rows = st.query_map([], |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            for input in behind {
                 let tx = self
                     .conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)?;
                 fill_keys(&tx, input)?;
                 tx.commit()?;
-                Ok(())
-            })();
-            r.map_err(|e| self.classify(e))?;
-        }
+            }
+            Ok(())
+        })();
+        r.map_err(|e| self.classify(e))?;
         if let Some(c) = &self.checkpointer {
             c.poke();
         }
