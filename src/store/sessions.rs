@@ -703,6 +703,27 @@ mod tests {
         assert!(t.covers(later + 1 - MARGIN) && !t.covers(later - MARGIN));
     }
 
+    /// The sessions stored after the key table's coverage: the latest of each
+    /// connection answers; dropped once the tracker needs no more look-ups.
+    #[test]
+    fn a_key_tail_holds_the_latest_session_of_each_connection_while_needed() {
+        let h: Arc<str> = Arc::from("web1");
+        let mut k = KeyTail::new(100);
+        k.add(101, Some(h.clone()), 7);
+        k.add(105, None, 7);
+        k.add(109, Some(h.clone()), 7);
+        assert_eq!(k.latest(&Some(h.clone()), 7), Some(109));
+        assert_eq!(k.latest(&None, 7), Some(105));
+        assert_eq!(k.latest(&Some(h.clone()), 8), None);
+        assert_eq!((k.keyed, k.scanned), (100, 109));
+        let mut t = Tracker::on_demand(1, 0, Tracker::floor_for(10_000), Some(9_000));
+        t.keys = Some(k);
+        t.settle(10_000);
+        assert!(t.keys.is_some(), "look-ups still possible");
+        t.settle(9_000 + GAP + MARGIN + 1);
+        assert!(t.keys.is_none());
+    }
+
     #[test]
     fn a_flood_of_connections_keeps_the_tracker_bounded() {
         let mut t = Tracker::new(1, 0, i64::MIN / 2);
