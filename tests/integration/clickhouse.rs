@@ -1014,10 +1014,22 @@ fn clickhouse_layout_follows_the_server_version_and_an_old_database_stays_readab
     let mut f = open(&fresh);
     let all = Filter::default();
     assert_eq!(scan(&mut o, &all), scan(&mut f, &all));
-    assert_eq!(
-        o.hour_ip(0, i64::MAX).unwrap(),
-        f.hour_ip(0, i64::MAX).unwrap()
-    );
+    let hours = f.hour_ip(0, i64::MAX).unwrap();
+    assert_eq!(o.hour_ip(0, i64::MAX).unwrap(), hours);
+    // One address's history, from the hourly rollup's key, on both layouts: an
+    // IPv4 and an IPv6 address of the sample, one never seen, and attacker text.
+    drop((o, f));
+    for db in [&fresh, &old] {
+        let mut c = ClickHouseStore::connect(db).unwrap();
+        for ip in ["218.92.0.112", "2001:da8:8000:6fc0::12"] {
+            let want: Vec<_> = hours.iter().filter(|h| h.ip == ip).cloned().collect();
+            assert!(!want.is_empty(), "{ip} is in the sample");
+            assert_eq!(c.ip_history(ip).unwrap(), want, "{db} {ip}");
+        }
+        for ip in ["192.0.2.77", "' OR 1=1 --", "", "::ffff:zz"] {
+            assert_eq!(c.ip_history(ip).unwrap(), vec![], "{db} {ip:?}");
+        }
+    }
 }
 
 /// `--keep` as a TTL (modern servers): the TTL alone, applied by the server's
