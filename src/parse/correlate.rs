@@ -137,6 +137,9 @@ pub struct Correlator {
     last_month: u8,
     last_ts: Option<Ts>,
     tz_cache: Option<(i64, i32)>,
+    /// The last civil stamp resolved, the year state it left, and its instant:
+    /// lines a second apart share it (one civil-to-Unix conversion per second).
+    civil_cache: Option<(Stamp, Option<i32>, u8, Ts)>,
     line: u64,
     programs: Vec<(&'static str, Arc<str>)>,
 }
@@ -158,6 +161,7 @@ impl Correlator {
             last_month: 0,
             last_ts: None,
             tz_cache: None,
+            civil_cache: None,
             line: 0,
             programs: Vec::new(),
         }
@@ -184,8 +188,8 @@ impl Correlator {
             program: self.program(raw.program),
             pid: raw.pid,
             kind: m.kind,
-            method: m.method,
-            user: m.user,
+            method: m.method.map(String::from),
+            user: m.user.map(String::from),
             invalid_user: m.invalid_user,
             ip: m.ip,
             port: m.port,
@@ -536,11 +540,14 @@ impl Correlator {
     }
 
     fn intern(&mut self, host: &Arc<str>) -> u32 {
-        if let Some(i) = self
-            .hosts
-            .iter()
-            .rposition(|h| Arc::ptr_eq(h, host) || **h == **host)
-        {
+        // A block's lines share one `Arc` per host name: the pointer nearly
+        // always tells, with no string compared.
+        if let Some(i) = self.hosts.iter().rposition(|h| Arc::ptr_eq(h, host)) {
+            return i as u32;
+        }
+        if let Some(i) = self.hosts.iter().rposition(|h| **h == **host) {
+            // The next block's `Arc` for the same name: keep it for its lines.
+            self.hosts[i] = host.clone();
             return i as u32;
         }
         if self.hosts.len() >= 4096 {
@@ -556,6 +563,15 @@ impl Correlator {
     fn resolve(&mut self, stamp: Stamp) -> Ts {
         let ts = match stamp {
             Stamp::Abs { micros, offset } => Ts::from_micros(micros, offset),
+            Stamp::Civil { .. }
+                if self.civil_cache.is_some_and(|(st, y, m, _)| {
+                    st == stamp && y == self.year && m == self.last_month
+                }) =>
+            {
+                // The same stamp and year state give the same instant, and
+                // leave the state as it is (`infer_year` of the month it last saw).
+                self.civil_cache.map_or(Ts::default(), |c| c.3)
+            }
             Stamp::Civil {
                 year,
                 month,
@@ -570,10 +586,12 @@ impl Correlator {
                 let days = days_from_civil(i64::from(year), u32::from(month), u32::from(day));
                 let local_secs = days * 86_400 + i64::from(sod);
                 let offset = self.offset_for_local(local_secs);
-                Ts::from_micros(
+                let ts = Ts::from_micros(
                     (local_secs - i64::from(offset)) * 1_000_000 + i64::from(micros),
                     offset,
-                )
+                );
+                self.civil_cache = Some((stamp, self.year, self.last_month, ts));
+                ts
             }
             Stamp::None => self.last_ts.unwrap_or(self.opts.reference),
         };

@@ -11,6 +11,7 @@ use std::sync::LazyLock;
 use memchr::memmem::{Finder, FinderRev};
 
 use super::ip::{parse_ip, parse_port};
+pub use super::text::Text;
 use crate::event::Kind;
 
 /// Built once: `memmem::find` builds a searcher per call, and that set-up
@@ -39,8 +40,8 @@ pub enum Conn {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Msg {
     pub kind: Kind,
-    pub method: Option<String>,
-    pub user: Option<String>,
+    pub method: Option<Text>,
+    pub user: Option<Text>,
     pub invalid_user: bool,
     pub ip: Option<IpAddr>,
     pub port: Option<u16>,
@@ -87,7 +88,7 @@ impl Msg {
         self
     }
     fn user(mut self, user: &[u8], invalid: bool) -> Msg {
-        self.user = Some(decode_user(user));
+        self.user = Some(decode_text(user));
         self.invalid_user = invalid;
         self
     }
@@ -139,7 +140,7 @@ pub fn classify(msg: &[u8]) -> Msg {
         // Lines relayed from the pre-auth child are vis-encoded twice (once by the
         // child, once by the monitor): `j\\303\\266` for `jö`.
         if let Some(u) = m.user.as_mut().filter(|u| u.contains('\\')) {
-            *u = decode_user(u.as_bytes());
+            *u = decode_text(u.as_bytes());
         }
     }
     m
@@ -524,7 +525,7 @@ fn auth_result(r: &[u8], kind: Kind) -> Option<Msg> {
     // become the source.
     let (who, ip, port) = from_ip_port_ssh2(rest).or_else(|| from_ip_maybe_port_end(rest))?;
     let mut msg = Msg::new(kind).at(ip, port);
-    msg.method = Some(decode_user(method));
+    msg.method = Some(decode_text(method));
     if who == b"<invalid username>" {
         // SunSSH / Solaris: the name is not logged.
         msg.invalid_user = true;
@@ -885,7 +886,7 @@ fn pam_fields(r: &[u8], count: u32) -> Option<Msg> {
     if let Some(at) = R_USER.rfind(r) {
         let u = r[at + 6..].trim_ascii_end();
         if !u.is_empty() {
-            msg.user = Some(decode_user(u));
+            msg.user = Some(decode_text(u));
         }
     }
     Some(msg)
@@ -954,6 +955,19 @@ fn srclimit(r: &[u8]) -> Option<Msg> {
 fn probed(r: &[u8]) -> Option<Msg> {
     let (ip, port) = ip_port_prefix(r)?;
     Some(Msg::new(Kind::BadProtocol).at(ip, port).closes())
+}
+
+/// [`decode_user`] without allocating for a short name with no escapes.
+pub fn decode_text(raw: &[u8]) -> Text {
+    if !raw.contains(&b'\\') {
+        if let Some(s) = super::text::ascii_str(raw) {
+            return Text::new(s);
+        }
+        if let Ok(s) = std::str::from_utf8(raw) {
+            return Text::new(s);
+        }
+    }
+    Text::from(decode_user(raw))
 }
 
 /// sshd writes names through `strnvis(VIS_CSTYLE|VIS_NL|VIS_TAB|VIS_OCTAL)`:
