@@ -959,10 +959,14 @@ fn probed(r: &[u8]) -> Option<Msg> {
 
 /// [`decode_user`] without allocating for a short name with no escapes.
 pub fn decode_text(raw: &[u8]) -> Text {
-    if !raw.contains(&b'\\') {
+    // Names are short: one pass over the bytes beats `contains` (memchr's
+    // set-up) and then a check for ASCII.
+    if raw.iter().all(|&b| b.is_ascii() && b != b'\\') {
         if let Some(s) = super::text::ascii_str(raw) {
             return Text::new(s);
         }
+    }
+    if !raw.contains(&b'\\') {
         if let Ok(s) = std::str::from_utf8(raw) {
             return Text::new(s);
         }
