@@ -170,13 +170,20 @@ impl Correlator {
     /// Takes one parsed line (`line` is its 1-based number in the input) and
     /// passes every event that is ready to `sink`: this line's, unless it is
     /// held, and those of earlier lines that it decides.
-    pub fn push(&mut self, raw: RawLine, sink: &mut impl FnMut(Event)) {
+    pub fn push(&mut self, mut raw: RawLine, sink: &mut impl FnMut(Event)) {
+        self.push_mut(&mut raw, sink);
+    }
+
+    /// [`Correlator::push`] of a line left in place (its names and honeypot
+    /// fields taken): the flow's blocks pass their lines without moving them,
+    /// each move a copy of some 200 bytes (issue #15).
+    pub fn push_mut(&mut self, raw: &mut RawLine, sink: &mut impl FnMut(Event)) {
         self.line = raw.line;
         let ts = self.resolve(raw.stamp);
         self.clock = self.clock.max(ts.micros);
         let host_id = raw.host.as_ref().map(|h| self.intern(h));
         let host = host_id.map(|i| self.hosts[i as usize].clone());
-        let m = raw.msg;
+        let m = &mut raw.msg;
         if m.repeat_last.is_some() {
             // `last message repeated` whose line is not known here: nothing to repeat
             // (the flow resolves the ones whose previous line it saw).
@@ -188,8 +195,8 @@ impl Correlator {
             program: self.program(raw.program),
             pid: raw.pid,
             kind: m.kind,
-            method: m.method.map(String::from),
-            user: m.user.map(String::from),
+            method: m.method.take().map(String::from),
+            user: m.user.take().map(String::from),
             invalid_user: m.invalid_user,
             ip: m.ip,
             port: m.port,
@@ -197,7 +204,7 @@ impl Correlator {
             attempts: if m.kind.is_attempt() { m.count } else { 0 },
             geo: None,
             scope: None,
-            honeypot: m.honeypot,
+            honeypot: m.honeypot.take(),
             src: Src {
                 input: self.input.clone(),
                 line: raw.line,
@@ -527,11 +534,10 @@ impl Correlator {
     /// One shared `Arc<str>` per program name instead of an allocation per event.
     fn program(&mut self, name: &'static str) -> Arc<str> {
         // Names are `Program::as_str` constants: compare where they point first.
-        if let Some((_, p)) = self
-            .programs
-            .iter()
-            .find(|(n, _)| std::ptr::eq(*n, name) || *n == name)
-        {
+        if let Some((_, p)) = self.programs.iter().find(|(n, _)| std::ptr::eq(*n, name)) {
+            return p.clone();
+        }
+        if let Some((_, p)) = self.programs.iter().find(|(n, _)| *n == name) {
             return p.clone();
         }
         let p: Arc<str> = Arc::from(name);
