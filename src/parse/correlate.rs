@@ -317,29 +317,31 @@ impl Correlator {
         if absorbable(ev.kind) && conn.auth_failed {
             ev.attempts = 0;
         }
-        let mut ready = None;
-        if !(need_ip || undecided) {
-            ready = Some(ev);
-        } else if ev.kind != Kind::Other || self.opts.all {
-            let idx = self.next_key;
-            self.next_key += 1;
-            conn.held.push(idx);
-            let slot = Slot {
-                ev,
-                need_ip,
-                undecided,
-                key: Some(key),
-            };
-            self.held.insert(idx, slot);
-        }
         // A closing line without an address (`Disconnecting: Too many …`) is
         // followed by one that has it (`Connection closed by IP`): wait for that.
         // The connection's held events leave before its closing line.
-        if m.conn == Conn::Closes && m.ip.is_some() {
-            self.finish(key, sink);
-        }
-        if let Some(ev) = ready {
+        let closes = m.conn == Conn::Closes && m.ip.is_some();
+        if !(need_ip || undecided) {
+            if closes {
+                self.finish(key, sink);
+            }
             self.emit_or_drop(ev, sink);
+        } else {
+            if ev.kind != Kind::Other || self.opts.all {
+                let idx = self.next_key;
+                self.next_key += 1;
+                conn.held.push(idx);
+                let slot = Slot {
+                    ev,
+                    need_ip,
+                    undecided,
+                    key: Some(key),
+                };
+                self.held.insert(idx, slot);
+            }
+            if closes {
+                self.finish(key, sink);
+            }
         }
         self.sweep(sink);
     }
@@ -433,6 +435,7 @@ impl Correlator {
         }
     }
 
+    #[inline]
     fn emit_or_drop(&mut self, ev: Event, sink: &mut impl FnMut(Event)) {
         if ev.kind == Kind::Other && !self.opts.all {
             return;

@@ -110,15 +110,24 @@ impl Msg {
 /// [`Kind::Other`] when it is not a security event), except that bare lines
 /// with no program name are only accepted as known events (see [`classify_bare`]).
 pub fn classify(msg: &[u8]) -> Msg {
+    // The first byte says whether a prefix can match at all (issue #15: these
+    // compares ran on every line).
+    let first = msg.first().copied();
     // rsyslog repeat reduction: `message repeated 5 times: [ Failed password …]`
-    if let Some(rest) = msg.strip_prefix(b"message repeated ") {
+    if let Some(rest) = (first == Some(b'm'))
+        .then(|| msg.strip_prefix(b"message repeated "))
+        .flatten()
+    {
         if let Some((n, inner)) = repeated(rest) {
             let mut m = classify(inner);
             m.count = m.count.saturating_mul(n);
             return m;
         }
     }
-    if let Some(rest) = msg.strip_prefix(b"last message repeated ") {
+    if let Some(rest) = (first == Some(b'l'))
+        .then(|| msg.strip_prefix(b"last message repeated "))
+        .flatten()
+    {
         let n = rest
             .split(|&b| b == b' ')
             .next()
@@ -181,6 +190,10 @@ pub fn classify_fail2ban(msg: &[u8]) -> Option<Msg> {
 /// (or `kernel:[ 970.69]: `) in some journals.
 fn strip_level(msg: &[u8]) -> &[u8] {
     let mut msg = msg.trim_ascii_start();
+    if !matches!(msg.first(), Some(b'k' | b'e' | b'f' | b'd')) {
+        // None of the prefixes below can match.
+        return msg;
+    }
     if let Some(r) = msg.strip_prefix(b"kernel:") {
         let r = r.trim_ascii_start();
         if let Some(close) = r.strip_prefix(b"[").and_then(|x| memchr::memchr(b']', x)) {
@@ -198,6 +211,9 @@ fn strip_level(msg: &[u8]) -> &[u8] {
 
 fn strip_preauth(msg: &[u8]) -> (&[u8], bool) {
     let msg = msg.trim_ascii_end();
+    if msg.last() != Some(&b']') {
+        return (msg, false);
+    }
     if let Some(r) = msg.strip_suffix(b" [preauth]") {
         (r, true)
     } else if let Some(r) = msg.strip_suffix(b" [postauth]") {
@@ -516,7 +532,7 @@ fn sshd(m: &[u8], preauth: bool) -> Option<Msg> {
 
 /// `<m> for [invalid user ]<u> from <ip> port <n> ssh2[: …]` (A1–A11).
 fn auth_result(r: &[u8], kind: Kind) -> Option<Msg> {
-    let for_at = FOR.find(r)?;
+    let for_at = find_for(r)?;
     let method = &r[..for_at];
     let rest = &r[for_at + 5..];
     // Old sshd wrote no `port N` (or no `ssh2`): then the address ends the
@@ -535,10 +551,20 @@ fn auth_result(r: &[u8], kind: Kind) -> Option<Msg> {
     Some(msg.user(user, invalid))
 }
 
+/// The first ` for ` in `r`. sshd's method is one word, so it nearly always
+/// starts at the first space: checked there before the searcher runs (an
+/// occurrence starts with a space, so none comes before the first one).
+fn find_for(r: &[u8]) -> Option<usize> {
+    match r.iter().position(|&b| b == b' ') {
+        Some(sp) if r[sp..].starts_with(b" for ") => Some(sp),
+        _ => FOR.find(r),
+    }
+}
+
 /// `Postponed <m> for [invalid user ]<u> from <ip> port <n> ssh2` (A13):
 /// `invalid_user` for an invalid one; for a valid one only the address.
 fn postponed(r: &[u8]) -> Option<Msg> {
-    let rest = &r[FOR.find(r)? + 5..];
+    let rest = &r[find_for(r)? + 5..];
     let (who, ip, port) = from_ip_port_ssh2(rest)?;
     let (user, invalid) = strip_invalid(who);
     if invalid {
