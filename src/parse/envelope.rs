@@ -102,7 +102,7 @@ pub struct StampCache {
     key: [u8; 24],
     len: usize,
     stamp: Option<Stamp>,
-    /// The `host program[` heads seen last, the most recent first: a log
+    /// The `host program[` heads seen last, the last one used first: a log
     /// interleaves a few hosts and programs (sshd, sshd-session, CRON, …).
     heads: [Head; HEADS],
 }
@@ -360,10 +360,8 @@ fn cached_head<'a>(
     })?;
     let h = cache.heads[i];
     let (pid, tail) = pid_colon(&s[usize::from(h.len)..])?;
-    if i > 0 {
-        // Most recent first.
-        cache.heads[..=i].rotate_right(1);
-    }
+    // The last one used first (a swap costs less than a rotation).
+    cache.heads.swap(0, i);
     let Some(program) = h.program else {
         return Some(Err(Skip::OtherProgram));
     };

@@ -985,10 +985,10 @@ fn probed(r: &[u8]) -> Option<Msg> {
 
 /// [`decode_user`] without allocating for a short name with no escapes.
 pub fn decode_text(raw: &[u8]) -> Text {
-    // Names are short: one pass over the bytes beats `contains` (memchr's
-    // set-up) and then a check for ASCII.
-    if raw.iter().all(|&b| b.is_ascii() && b != b'\\') {
-        if let Some(s) = super::text::ascii_str(raw) {
+    // Names are short: ASCII checked a word at a time, then a plain loop for
+    // a backslash (`contains` pays memchr's set-up).
+    if let Some(s) = super::text::ascii_str(raw) {
+        if !raw.iter().any(|&b| b == b'\\') {
             return Text::new(s);
         }
     }
