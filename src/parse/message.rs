@@ -596,7 +596,40 @@ fn strip_invalid(who: &[u8]) -> (&[u8], bool) {
 /// ` from <real>`, never directly by the end or `: `, so it is no candidate; a
 /// fake in INFO comes after the real one. So the first candidate wins.
 fn from_ip_port_ssh2(s: &[u8]) -> Option<(&[u8], IpAddr, Option<u16>)> {
-    PORT.find_iter(s).find_map(|at| ssh2_candidate(s, at))
+    Ports { s, pos: 0 }.find_map(|at| ssh2_candidate(s, at))
+}
+
+/// Where ` port ` occurs in `s`, first to last, not overlapping: what
+/// `PORT.find_iter` gives. The `p`s are few in a line's tail, and memchr's
+/// search for them costs less than the substring searcher's set-up on a
+/// short haystack (issue #15).
+struct Ports<'a> {
+    s: &'a [u8],
+    /// Where the next occurrence may start.
+    pos: usize,
+}
+
+impl Iterator for Ports<'_> {
+    type Item = usize;
+    fn next(&mut self) -> Option<usize> {
+        let s = self.s;
+        // The `p` of an occurrence at `pos` or later.
+        let mut i = self.pos + 1;
+        while i < s.len() {
+            let j = i + memchr::memchr(b'p', &s[i..])?;
+            if s[j - 1] == b' ' && s[j..].starts_with(b"port ") {
+                self.pos = j - 1 + 6;
+                return Some(j - 1);
+            }
+            i = j + 1;
+        }
+        None
+    }
+}
+
+/// The first ` port ` in `s`.
+fn find_port(s: &[u8]) -> Option<usize> {
+    Ports { s, pos: 0 }.next()
 }
 
 fn ssh2_candidate(s: &[u8], port_at: usize) -> Option<(&[u8], IpAddr, Option<u16>)> {
@@ -692,7 +725,7 @@ fn ip_port_prefix(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
 
 /// `<ip> port <n>:…` or `<ip>: …` (old, no port) at the start of `s`.
 fn ip_until_colon(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
-    if let Some(at) = PORT.find(s) {
+    if let Some(at) = find_port(s) {
         if let Some(ip) = parse_ip(&s[..at]) {
             let p = &s[at + 6..];
             let d = p.iter().take_while(|b| b.is_ascii_digit()).count();
@@ -708,7 +741,7 @@ fn ip_until_colon(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
 /// The reason code of `Received disconnect from <ip> port <n>:<code>: …` or
 /// `… from <ip>: <code>: …`.
 fn disconnect_code(r: &[u8]) -> Option<u32> {
-    let rest = match PORT.find(r) {
+    let rest = match find_port(r) {
         Some(at) => {
             let p = &r[at + 6..];
             &p[p.iter().take_while(|b| b.is_ascii_digit()).count()..]
@@ -1054,6 +1087,34 @@ pub fn decode_user(raw: &[u8]) -> String {
     match String::from_utf8(out) {
         Ok(s) => s,
         Err(_) => String::from_utf8_lossy(raw).into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod ports_tests {
+    use super::*;
+
+    #[test]
+    fn ports_are_the_finders_occurrences() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b" port ",
+            b"port ",
+            b" port",
+            b"a port b",
+            b"root from 1.2.3.4 port 22 ssh2",
+            b"invalid user port from 1.2.3.4 port 22 ssh2",
+            b"x port port port 1",
+            b" port  port p pp port port ",
+            b"pppp port pport  port",
+            b"u from 1.2.3.4 port 1 ssh2: RSA port 2 port 3",
+        ];
+        for s in cases {
+            let ours: Vec<usize> = Ports { s, pos: 0 }.collect();
+            let theirs: Vec<usize> = PORT.find_iter(s).collect();
+            assert_eq!(ours, theirs, "{}", String::from_utf8_lossy(s));
+            assert_eq!(find_port(s), PORT.find(s));
+        }
     }
 }
 
