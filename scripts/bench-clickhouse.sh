@@ -8,7 +8,7 @@
 #   SIZES=25 ROUNDS=2 LOG=/tmp/auth-1m.log STOP_AT=06:00 MINFREE_GB=5 scripts/bench-clickhouse.sh
 #
 # SIZES: days of input per store, each day a copy of the 1M-line benchmark log
-# (scripts/gen-bench-log.py, 805,000 events) with its date shifted (`Nov 22 ` -> `Jul  1 `,
+# (scripts/gen-bench-log.py, 818,954 events) with its date shifted (`Nov 22 ` -> `Jul  1 `,
 # `Jul  2 ` ...): 25 days ~ 20M events, 125 days ~ 100M. The days are generated on the fly
 # into `sshmap ingest -` (one input; nothing of it lands on disk). For each size: both
 # stores are emptied, ClickHouse is loaded, then PostgreSQL; sizes on disk; then ROUNDS
@@ -38,7 +38,7 @@ else
     cargo build --release --bin sshmap --example store_query >&2
     T=$(realpath "${CARGO_TARGET_DIR:-target}")/release
 fi
-# BIN may be a cargo target dir (examples/ below it) or a folder holding both binaries.
+# BIN may be a cargo profile dir (target/release: examples/ below it) or a folder holding both binaries.
 B=$T/sshmap
 Q=$T/examples/store_query
 [ -x "$Q" ] || Q=$T/store_query
