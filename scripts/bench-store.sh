@@ -19,7 +19,7 @@ PG=${SSHMAP_BENCH_PG:-postgres://sshmap:sshmap@127.0.0.1}
 PGB=$PG/sshmap_bench
 PGT=$PG/sshmap_ten
 FMT='wall %e s, user %U s, sys %S s, max RSS %M kB'
-DROP='DROP TABLE IF EXISTS events, rollup_minute, rollup_hour_ip, sessions, inputs, sshmap_schema CASCADE'
+DROP='DROP TABLE IF EXISTS events, rollup_minute, rollup_hour_ip, sessions, session_keys, inputs, sshmap_schema CASCADE'
 mkdir -p "$D"
 [ -f "$D/auth-1m.log" ] || python3 scripts/gen-bench-log.py "$D/auth-1m.log"
 if [ -z "${ONLY_FLEET:-}" ]; then

@@ -171,8 +171,9 @@ impl Stream {
 
     /// The lines of one parsed block, in order.
     pub fn push_block(&mut self, block: parse::Block, out: &mut impl FnMut(Event)) {
+        let mut block = block;
         let last = block.lines.last().cloned();
-        for raw in block.lines {
+        for raw in &mut block.lines {
             self.push_raw(raw, out);
         }
         if last.is_some() {
@@ -189,7 +190,7 @@ impl Stream {
             return;
         }
         match parse::parse_line(line, self.line, self.all) {
-            Ok(Some(raw)) => {
+            Ok(Some(mut raw)) => {
                 if raw.msg.repeat_last.is_none() {
                     // Keep the bytes, not a parsed copy: `last message repeated`
                     // is rare, and copying bytes costs less than cloning a line.
@@ -202,7 +203,7 @@ impl Stream {
                         .ok()
                         .flatten();
                 }
-                self.push_raw(raw, out);
+                self.push_raw(&mut raw, out);
             }
             Ok(None) => {}
             Err(parse::Skip::OtherProgram) => self.stats.other_programs += 1,
@@ -214,9 +215,9 @@ impl Stream {
         }
     }
 
-    fn push_raw(&mut self, raw: RawLine, out: &mut impl FnMut(Event)) {
+    fn push_raw(&mut self, raw: &mut RawLine, out: &mut impl FnMut(Event)) {
         let Some(n) = raw.msg.repeat_last else {
-            self.corr.push(raw, out);
+            self.corr.push_mut(raw, out);
             return;
         };
         // sysklogd: `last message repeated N times` repeats the line just before.

@@ -6,7 +6,7 @@
 //! else the embedded DB-IP country database. "Which network": `--asn`, else a
 //! downloaded ASN database, else the ASN fields of the first database if it has any.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -137,6 +137,9 @@ pub struct Correlator {
     last_month: u8,
     last_ts: Option<Ts>,
     tz_cache: Option<(i64, i32)>,
+    /// The last civil stamp resolved, the year state it left, and its instant:
+    /// lines a second apart share it (one civil-to-Unix conversion per second).
+    civil_cache: Option<(Stamp, Option<i32>, u8, Ts)>,
     line: u64,
     programs: Vec<(&'static str, Arc<str>)>,
 }
@@ -158,6 +161,7 @@ impl Correlator {
             last_month: 0,
             last_ts: None,
             tz_cache: None,
+            civil_cache: None,
             line: 0,
             programs: Vec::new(),
         }
@@ -166,13 +170,20 @@ impl Correlator {
     /// Takes one parsed line (`line` is its 1-based number in the input) and
     /// passes every event that is ready to `sink`: this line's, unless it is
     /// held, and those of earlier lines that it decides.
-    pub fn push(&mut self, raw: RawLine, sink: &mut impl FnMut(Event)) {
+    pub fn push(&mut self, mut raw: RawLine, sink: &mut impl FnMut(Event)) {
+        self.push_mut(&mut raw, sink);
+    }
+
+    /// [`Correlator::push`] of a line left in place (its names and honeypot
+    /// fields taken): the flow's blocks pass their lines without moving them,
+    /// each move a copy of some 200 bytes (issue #15).
+    pub fn push_mut(&mut self, raw: &mut RawLine, sink: &mut impl FnMut(Event)) {
         self.line = raw.line;
         let ts = self.resolve(raw.stamp);
         self.clock = self.clock.max(ts.micros);
         let host_id = raw.host.as_ref().map(|h| self.intern(h));
         let host = host_id.map(|i| self.hosts[i as usize].clone());
-        let m = raw.msg;
+        let m = &mut raw.msg;
         if m.repeat_last.is_some() {
             // `last message repeated` whose line is not known here: nothing to repeat
             // (the flow resolves the ones whose previous line it saw).
@@ -184,8 +195,8 @@ impl Correlator {
             program: self.program(raw.program),
             pid: raw.pid,
             kind: m.kind,
-            method: m.method,
-            user: m.user,
+            method: m.method.take().map(String::from),
+            user: m.user.take().map(String::from),
             invalid_user: m.invalid_user,
             ip: m.ip,
             port: m.port,
@@ -193,7 +204,7 @@ impl Correlator {
             attempts: if m.kind.is_attempt() { m.count } else { 0 },
             geo: None,
             scope: None,
-            honeypot: m.honeypot,
+            honeypot: m.honeypot.take(),
             src: Src {
                 input: self.input.clone(),
                 line: raw.line,
@@ -306,29 +317,31 @@ impl Correlator {
         if absorbable(ev.kind) && conn.auth_failed {
             ev.attempts = 0;
         }
-        let mut ready = None;
-        if !(need_ip || undecided) {
-            ready = Some(ev);
-        } else if ev.kind != Kind::Other || self.opts.all {
-            let idx = self.next_key;
-            self.next_key += 1;
-            conn.held.push(idx);
-            let slot = Slot {
-                ev,
-                need_ip,
-                undecided,
-                key: Some(key),
-            };
-            self.held.insert(idx, slot);
-        }
         // A closing line without an address (`Disconnecting: Too many …`) is
         // followed by one that has it (`Connection closed by IP`): wait for that.
         // The connection's held events leave before its closing line.
-        if m.conn == Conn::Closes && m.ip.is_some() {
-            self.finish(key, sink);
-        }
-        if let Some(ev) = ready {
+        let closes = m.conn == Conn::Closes && m.ip.is_some();
+        if !(need_ip || undecided) {
+            if closes {
+                self.finish(key, sink);
+            }
             self.emit_or_drop(ev, sink);
+        } else {
+            if ev.kind != Kind::Other || self.opts.all {
+                let idx = self.next_key;
+                self.next_key += 1;
+                conn.held.push(idx);
+                let slot = Slot {
+                    ev,
+                    need_ip,
+                    undecided,
+                    key: Some(key),
+                };
+                self.held.insert(idx, slot);
+            }
+            if closes {
+                self.finish(key, sink);
+            }
         }
         self.sweep(sink);
     }
@@ -422,6 +435,7 @@ impl Correlator {
         }
     }
 
+    #[inline]
     fn emit_or_drop(&mut self, ev: Event, sink: &mut impl FnMut(Event)) {
         if ev.kind == Kind::Other && !self.opts.all {
             return;
@@ -523,11 +537,10 @@ impl Correlator {
     /// One shared `Arc<str>` per program name instead of an allocation per event.
     fn program(&mut self, name: &'static str) -> Arc<str> {
         // Names are `Program::as_str` constants: compare where they point first.
-        if let Some((_, p)) = self
-            .programs
-            .iter()
-            .find(|(n, _)| std::ptr::eq(*n, name) || *n == name)
-        {
+        if let Some((_, p)) = self.programs.iter().find(|(n, _)| std::ptr::eq(*n, name)) {
+            return p.clone();
+        }
+        if let Some((_, p)) = self.programs.iter().find(|(n, _)| *n == name) {
             return p.clone();
         }
         let p: Arc<str> = Arc::from(name);
@@ -536,11 +549,14 @@ impl Correlator {
     }
 
     fn intern(&mut self, host: &Arc<str>) -> u32 {
-        if let Some(i) = self
-            .hosts
-            .iter()
-            .rposition(|h| Arc::ptr_eq(h, host) || **h == **host)
-        {
+        // A block's lines share one `Arc` per host name: the pointer nearly
+        // always tells, with no string compared.
+        if let Some(i) = self.hosts.iter().rposition(|h| Arc::ptr_eq(h, host)) {
+            return i as u32;
+        }
+        if let Some(i) = self.hosts.iter().rposition(|h| **h == **host) {
+            // The next block's `Arc` for the same name: keep it for its lines.
+            self.hosts[i] = host.clone();
             return i as u32;
         }
         if self.hosts.len() >= 4096 {
@@ -556,6 +572,15 @@ impl Correlator {
     fn resolve(&mut self, stamp: Stamp) -> Ts {
         let ts = match stamp {
             Stamp::Abs { micros, offset } => Ts::from_micros(micros, offset),
+            Stamp::Civil { .. }
+                if self.civil_cache.is_some_and(|(st, y, m, _)| {
+                    st == stamp && y == self.year && m == self.last_month
+                }) =>
+            {
+                // The same stamp and year state give the same instant, and
+                // leave the state as it is (`infer_year` of the month it last saw).
+                self.civil_cache.map_or(Ts::default(), |c| c.3)
+            }
             Stamp::Civil {
                 year,
                 month,
@@ -570,10 +595,12 @@ impl Correlator {
                 let days = days_from_civil(i64::from(year), u32::from(month), u32::from(day));
                 let local_secs = days * 86_400 + i64::from(sod);
                 let offset = self.offset_for_local(local_secs);
-                Ts::from_micros(
+                let ts = Ts::from_micros(
                     (local_secs - i64::from(offset)) * 1_000_000 + i64::from(micros),
                     offset,
-                )
+                );
+                self.civil_cache = Some((stamp, self.year, self.last_month, ts));
+                ts
             }
             Stamp::None => self.last_ts.unwrap_or(self.opts.reference),
         };

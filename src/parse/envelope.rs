@@ -102,10 +102,26 @@ pub struct StampCache {
     key: [u8; 24],
     len: usize,
     stamp: Option<Stamp>,
-    head: [u8; 32],
-    /// Length of `host program[` in `head`; 0: nothing cached.
-    head_len: usize,
-    host_len: usize,
+    /// The `host program[` heads seen last, the last one used first: a log
+    /// interleaves a few hosts and programs (sshd, sshd-session, CRON, …).
+    heads: [Head; HEADS],
+}
+
+/// Heads a [`StampCache`] keeps.
+const HEADS: usize = 8;
+
+/// The `host program[` bytes of an earlier line and what they gave.
+#[derive(Clone, Copy, Debug, Default)]
+struct Head {
+    /// The first 8 bytes of `bytes` (zero-padded), compared first under `mask`
+    /// (the bytes the head has of those 8).
+    first: u64,
+    mask: u64,
+    bytes: [u8; 32],
+    /// Length of `host program[` in `bytes`; 0: nothing cached.
+    len: u8,
+    host_len: u8,
+    /// `None`: a program that is not ours (the line is [`Skip::OtherProgram`]).
     program: Option<Program>,
 }
 
@@ -264,13 +280,11 @@ fn after_pri<'a>(line: &'a [u8], cache: &mut StampCache) -> Result<Envelope<'a>,
         return Ok(bare(Stamp::None, line));
     }
     if let Some(env) = cached_head(rest, stamp, cache) {
-        return Ok(env);
+        return env;
     }
     match host_program(rest, stamp) {
         Some(env) => {
-            if let Ok(e) = &env {
-                remember_head(rest, e, cache);
-            }
+            remember_head(rest, &env, cache);
             env
         }
         None => {
@@ -288,40 +302,116 @@ fn after_pri<'a>(line: &'a [u8], cache: &mut StampCache) -> Result<Envelope<'a>,
 
 /// `<pid>]:` then a space or the end: the pid of a `name[pid]:` token.
 fn pid_colon(rest: &[u8]) -> Option<(u32, &[u8])> {
-    let d = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    // One pass: digits (at most 10, as `parse_u32` takes), then `]:`.
+    let mut v: u64 = 0;
+    let mut d = 0;
+    while let Some(&b) = rest.get(d) {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        if d == 10 {
+            return None;
+        }
+        v = v * 10 + u64::from(b - b'0');
+        d += 1;
+    }
+    if d == 0 {
+        return None;
+    }
     let tail = rest[d..].strip_prefix(b"]:")?;
     if !(tail.is_empty() || tail[0] == b' ') {
         return None;
     }
-    Some((parse_u32(&rest[..d])?, tail))
+    Some((u32::try_from(v).ok()?, tail))
+}
+
+/// `b` as UTF-8, borrowed when it is valid (nearly always; cheaper than
+/// `String::from_utf8_lossy`'s chunk iterator).
+fn lossy(b: &[u8]) -> Cow<'_, str> {
+    if let Some(s) = super::text::ascii_str(b) {
+        return Cow::Borrowed(s);
+    }
+    match std::str::from_utf8(b) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
+}
+
+/// The first 8 bytes of `s` as a number (little-endian, zero-padded).
+fn first8(s: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = s.len().min(8);
+    b[..n].copy_from_slice(&s[..n]);
+    u64::from_le_bytes(b)
 }
 
 /// [`host_program`] for a line that starts with the `host program[` bytes of
 /// an earlier one (see [`remember_head`]): the same tokens, so the same result.
-fn cached_head<'a>(s: &'a [u8], stamp: Stamp, cache: &StampCache) -> Option<Envelope<'a>> {
-    let n = cache.head_len;
-    if n == 0 || s.len() <= n || s[..n] != cache.head[..n] {
-        return None;
-    }
-    let (pid, tail) = pid_colon(&s[n..])?;
-    Some(Envelope {
+/// `None`: no cached head fits.
+fn cached_head<'a>(
+    s: &'a [u8],
+    stamp: Stamp,
+    cache: &mut StampCache,
+) -> Option<Result<Envelope<'a>, Skip>> {
+    let first = first8(s);
+    let i = cache.heads.iter().position(|h| {
+        let n = usize::from(h.len);
+        n != 0 && (first ^ h.first) & h.mask == 0 && s.len() > n && s[..n] == h.bytes[..n]
+    })?;
+    let h = cache.heads[i];
+    let (pid, tail) = pid_colon(&s[usize::from(h.len)..])?;
+    // The last one used first (a swap costs less than a rotation).
+    cache.heads.swap(0, i);
+    let Some(program) = h.program else {
+        return Some(Err(Skip::OtherProgram));
+    };
+    Some(Ok(Envelope {
         stamp,
-        host: Some(String::from_utf8_lossy(&s[..cache.host_len])),
-        program: cache.program,
+        host: Some(lossy(&s[..usize::from(h.host_len)])),
+        program: Some(program),
         pid: Some(pid),
         msg: Cow::Borrowed(strip_solaris_id(skip_one_space(tail))),
-    })
+    }))
 }
 
 /// Keeps `host program[` of a line [`host_program`] read as `host name[pid]: msg`
-/// (one space, the host first, the program one of ours), for [`cached_head`].
-fn remember_head(s: &[u8], env: &Envelope<'_>, cache: &mut StampCache) {
-    let (Some(Cow::Borrowed(host)), Some(program), Some(pid)) = (&env.host, env.program, env.pid)
-    else {
+/// (one space, the host first), for [`cached_head`]: `env` is what it gave,
+/// an envelope of one of our programs or [`Skip::OtherProgram`].
+fn remember_head(s: &[u8], env: &Result<Envelope<'_>, Skip>, cache: &mut StampCache) {
+    if s.first() == Some(&b'<') {
         return;
+    }
+    let (hl, program) = match env {
+        Ok(Envelope {
+            host: Some(Cow::Borrowed(host)),
+            program: Some(program),
+            pid: Some(_),
+            ..
+        }) => {
+            if !s.starts_with(host.as_bytes()) {
+                return;
+            }
+            (host.len(), Some(*program))
+        }
+        Err(Skip::OtherProgram) => {
+            // The first token must be what `host_program` took for the host:
+            // no program token, no facility, no colon.
+            let Some(hl) = s.iter().position(|&b| b == b' ') else {
+                return;
+            };
+            let tok = &s[..hl];
+            if tok.is_empty()
+                || tok.ends_with(b":")
+                || program_token(tok).is_some()
+                || is_facility_level(tok)
+            {
+                return;
+            }
+            (hl, None)
+        }
+        _ => return,
     };
-    let hl = host.len();
-    if s.first() == Some(&b'<') || !s.starts_with(host.as_bytes()) || s.get(hl) != Some(&b' ') {
+    if s.get(hl) != Some(&b' ') {
         return;
     }
     let name_at = hl + 1;
@@ -330,18 +420,34 @@ fn remember_head(s: &[u8], env: &Envelope<'_>, cache: &mut StampCache) {
     };
     let open = name_at + open;
     let n = open + 1;
+    let pid = match env {
+        Ok(e) => e.pid,
+        Err(_) => pid_colon(&s[n..]).map(|(p, _)| p),
+    };
     if open == name_at
         || s[open] != b'['
-        || n > cache.head.len()
-        || Program::from_name(&s[name_at..open]) != Some(program)
-        || pid_colon(&s[n..]).map(|(p, _)| p) != Some(pid)
+        || n > 32
+        || Program::from_name(&s[name_at..open]) != program
+        || pid.is_none()
+        || pid_colon(&s[n..]).map(|(p, _)| p) != pid
     {
         return;
     }
-    cache.head[..n].copy_from_slice(&s[..n]);
-    cache.head_len = n;
-    cache.host_len = hl;
-    cache.program = Some(program);
+    let mut head = Head {
+        first: first8(&s[..n]),
+        mask: if n >= 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * n)) - 1
+        },
+        bytes: [0; 32],
+        len: n as u8,
+        host_len: hl as u8,
+        program,
+    };
+    head.bytes[..n].copy_from_slice(&s[..n]);
+    cache.heads.rotate_right(1);
+    cache.heads[0] = head;
 }
 
 fn bare(stamp: Stamp, msg: &[u8]) -> Envelope<'_> {
@@ -379,7 +485,7 @@ fn host_program(mut s: &[u8], stamp: Stamp) -> Option<Result<Envelope<'_>, Skip>
                     // second RFC 3164 envelope; the outer one is the precise one.
                     Ok(Envelope {
                         stamp,
-                        host: host.map(String::from_utf8_lossy),
+                        host: host.map(lossy),
                         program: Some(program),
                         pid,
                         msg: Cow::Borrowed(msg),
@@ -875,15 +981,58 @@ mod tests {
             b"Nov 22 00:00:02 web\xff sshd[21]: x",
             b"Nov 22 00:00:02 sshd[22]: x",
             b"Nov 22 00:00:02 web1 sshd[23]: x",
+            // Other programs (cached as such) and what must not take their place.
+            b"Nov 22 00:00:02 web1 CRON[18]:x",
+            b"Nov 22 00:00:02 web1 CRON[99999999999]: x",
+            b"Nov 22 00:00:02 web1 CRON[4294967296]: x",
+            b"Nov 22 00:00:02 web1 CRON[4294967295]: x",
+            b"Nov 22 00:00:02 web1 CRON[]: x",
+            b"Nov 22 00:00:02 web1 CRON[18] x",
+            b"Nov 22 00:00:02 web1 CRON[18]:",
+            b"Nov 22 00:00:02 web1 \tCRON[1]: x",
+            b"Nov 22 00:00:02 web1 \tsshd[1]: x",
+            b"Nov 22 00:00:02 web1 kernel: [1.2] x",
+            b"Nov 22 00:00:02 h sshd[1]: x",
+            b"Nov 22 00:00:02 h CRON[1]: x",
+            b"Nov 22 00:00:02 h  CRON[1]: x",
+            b"Nov 22 00:00:02 web1[1]: CRON[2]: x",
+            b"Nov 22 00:00:02 web1[1]: sshd[2]: x",
+            b"Nov 22 00:00:02 auth.info CRON[3]: x",
+            b"Nov 22 00:00:02 web1: CRON[4]: x",
+            b"Nov 22 00:00:02 <10.5> web1 CRON[5]: x",
+            b"Nov 22 00:00:02 web1 fail2ban.actions[6]: x",
+            b"Nov 22 00:00:02 web1 [sshd]: x",
+            b"Nov 22 00:00:02 web1 CRON[7]: sshd[8]: x",
+            b"Nov 22 00:00:02 a-very-long-host-name-indeed sshd[9]: x",
+            b"Nov 22 00:00:02 a-very-long-host-name-indeed CRON[9]: x",
+            b"Nov 22 00:00:02 web2 sshd[10]: x",
+            b"Nov 22 00:00:02 web3 sshd[11]: x",
         ];
         let mut cache = StampCache::default();
-        for line in lines {
-            assert_eq!(
-                split_cached(line, &mut cache),
-                split(line),
-                "{}",
-                String::from_utf8_lossy(line)
-            );
+        for _ in 0..3 {
+            for line in lines.iter().chain(lines.iter().rev()) {
+                assert_eq!(
+                    split_cached(line, &mut cache),
+                    split(line),
+                    "{}",
+                    String::from_utf8_lossy(line)
+                );
+            }
+        }
+        // Every line after every other, from an empty cache: a head cached
+        // from one line gives the next what `split` gives.
+        for a in lines {
+            for b in lines {
+                let mut cache = StampCache::default();
+                let _ = split_cached(a, &mut cache);
+                assert_eq!(
+                    split_cached(b, &mut cache),
+                    split(b),
+                    "{} then {}",
+                    String::from_utf8_lossy(a),
+                    String::from_utf8_lossy(b)
+                );
+            }
         }
     }
 

@@ -29,37 +29,33 @@ pub fn parse_ip(s: &[u8]) -> Option<IpAddr> {
     Some(IpAddr::V6(v6).to_canonical())
 }
 
+/// Dotted decimal, 1–3 digits an octet (leading zeros read as decimal).
+/// Octet by octet rather than byte by byte: this runs for every address of
+/// every line (issue #15).
 fn parse_v4(s: &[u8]) -> Option<Ipv4Addr> {
+    let digit = |i: usize| s.get(i).map(|b| b.wrapping_sub(b'0')).filter(|d| *d <= 9);
     let mut octets = [0u8; 4];
-    let mut n = 0;
-    let mut val: u32 = 0;
-    let mut digits = 0;
-    for &b in s {
-        match b {
-            b'0'..=b'9' => {
-                val = val * 10 + u32::from(b - b'0');
-                digits += 1;
-                if digits > 3 || val > 255 {
-                    return None;
-                }
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if s.get(i) != Some(&b'.') {
+                return None;
             }
-            b'.' => {
-                if digits == 0 || n == 3 {
-                    return None;
-                }
-                octets[n] = val as u8;
-                n += 1;
-                val = 0;
-                digits = 0;
-            }
-            _ => return None,
+            i += 1;
         }
+        let mut v = u32::from(digit(i)?);
+        i += 1;
+        if let Some(d) = digit(i) {
+            v = v * 10 + u32::from(d);
+            i += 1;
+            if let Some(d) = digit(i) {
+                v = v * 10 + u32::from(d);
+                i += 1;
+            }
+        }
+        *octet = u8::try_from(v).ok()?;
     }
-    if n != 3 || digits == 0 {
-        return None;
-    }
-    octets[3] = val as u8;
-    Some(Ipv4Addr::from(octets))
+    (i == s.len()).then(|| Ipv4Addr::from(octets))
 }
 
 /// A TCP port: 1–5 digits, at most 65535.
@@ -96,6 +92,24 @@ mod tests {
         assert_eq!(ip("example.com"), None);
         assert_eq!(ip(""), None);
         assert_eq!(ip("1111.2.3.4"), None);
+        for bad in [
+            "1.2.3.4.",
+            ".1.2.3.4",
+            "1..2.3",
+            "1.2.3.4 ",
+            "1.2.3.1000",
+            "1.2.3.256",
+            "1.2.3.",
+            "1.2.3.a",
+            "1.2.3.-4",
+            "1,2.3.4",
+            "01.02.003.4x",
+        ] {
+            assert_eq!(ip(bad), None, "{bad}");
+        }
+        assert_eq!(ip("0.0.0.0").as_deref(), Some("0.0.0.0"));
+        assert_eq!(ip("255.255.255.255").as_deref(), Some("255.255.255.255"));
+        assert_eq!(ip("001.002.003.004").as_deref(), Some("1.2.3.4"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::sync::LazyLock;
 use memchr::memmem::{Finder, FinderRev};
 
 use super::ip::{parse_ip, parse_port};
+pub use super::text::Text;
 use crate::event::Kind;
 
 /// Built once: `memmem::find` builds a searcher per call, and that set-up
@@ -39,8 +40,8 @@ pub enum Conn {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Msg {
     pub kind: Kind,
-    pub method: Option<String>,
-    pub user: Option<String>,
+    pub method: Option<Text>,
+    pub user: Option<Text>,
     pub invalid_user: bool,
     pub ip: Option<IpAddr>,
     pub port: Option<u16>,
@@ -87,7 +88,7 @@ impl Msg {
         self
     }
     fn user(mut self, user: &[u8], invalid: bool) -> Msg {
-        self.user = Some(decode_user(user));
+        self.user = Some(decode_text(user));
         self.invalid_user = invalid;
         self
     }
@@ -109,15 +110,24 @@ impl Msg {
 /// [`Kind::Other`] when it is not a security event), except that bare lines
 /// with no program name are only accepted as known events (see [`classify_bare`]).
 pub fn classify(msg: &[u8]) -> Msg {
+    // The first byte says whether a prefix can match at all (issue #15: these
+    // compares ran on every line).
+    let first = msg.first().copied();
     // rsyslog repeat reduction: `message repeated 5 times: [ Failed password …]`
-    if let Some(rest) = msg.strip_prefix(b"message repeated ") {
+    if let Some(rest) = (first == Some(b'm'))
+        .then(|| msg.strip_prefix(b"message repeated "))
+        .flatten()
+    {
         if let Some((n, inner)) = repeated(rest) {
             let mut m = classify(inner);
             m.count = m.count.saturating_mul(n);
             return m;
         }
     }
-    if let Some(rest) = msg.strip_prefix(b"last message repeated ") {
+    if let Some(rest) = (first == Some(b'l'))
+        .then(|| msg.strip_prefix(b"last message repeated "))
+        .flatten()
+    {
         let n = rest
             .split(|&b| b == b' ')
             .next()
@@ -139,7 +149,7 @@ pub fn classify(msg: &[u8]) -> Msg {
         // Lines relayed from the pre-auth child are vis-encoded twice (once by the
         // child, once by the monitor): `j\\303\\266` for `jö`.
         if let Some(u) = m.user.as_mut().filter(|u| u.contains('\\')) {
-            *u = decode_user(u.as_bytes());
+            *u = decode_text(u.as_bytes());
         }
     }
     m
@@ -180,6 +190,10 @@ pub fn classify_fail2ban(msg: &[u8]) -> Option<Msg> {
 /// (or `kernel:[ 970.69]: `) in some journals.
 fn strip_level(msg: &[u8]) -> &[u8] {
     let mut msg = msg.trim_ascii_start();
+    if !matches!(msg.first(), Some(b'k' | b'e' | b'f' | b'd')) {
+        // None of the prefixes below can match.
+        return msg;
+    }
     if let Some(r) = msg.strip_prefix(b"kernel:") {
         let r = r.trim_ascii_start();
         if let Some(close) = r.strip_prefix(b"[").and_then(|x| memchr::memchr(b']', x)) {
@@ -197,6 +211,9 @@ fn strip_level(msg: &[u8]) -> &[u8] {
 
 fn strip_preauth(msg: &[u8]) -> (&[u8], bool) {
     let msg = msg.trim_ascii_end();
+    if msg.last() != Some(&b']') {
+        return (msg, false);
+    }
     if let Some(r) = msg.strip_suffix(b" [preauth]") {
         (r, true)
     } else if let Some(r) = msg.strip_suffix(b" [postauth]") {
@@ -515,7 +532,7 @@ fn sshd(m: &[u8], preauth: bool) -> Option<Msg> {
 
 /// `<m> for [invalid user ]<u> from <ip> port <n> ssh2[: …]` (A1–A11).
 fn auth_result(r: &[u8], kind: Kind) -> Option<Msg> {
-    let for_at = FOR.find(r)?;
+    let for_at = find_for(r)?;
     let method = &r[..for_at];
     let rest = &r[for_at + 5..];
     // Old sshd wrote no `port N` (or no `ssh2`): then the address ends the
@@ -524,7 +541,7 @@ fn auth_result(r: &[u8], kind: Kind) -> Option<Msg> {
     // become the source.
     let (who, ip, port) = from_ip_port_ssh2(rest).or_else(|| from_ip_maybe_port_end(rest))?;
     let mut msg = Msg::new(kind).at(ip, port);
-    msg.method = Some(decode_user(method));
+    msg.method = Some(decode_text(method));
     if who == b"<invalid username>" {
         // SunSSH / Solaris: the name is not logged.
         msg.invalid_user = true;
@@ -534,10 +551,20 @@ fn auth_result(r: &[u8], kind: Kind) -> Option<Msg> {
     Some(msg.user(user, invalid))
 }
 
+/// The first ` for ` in `r`. sshd's method is one word, so it nearly always
+/// starts at the first space: checked there before the searcher runs (an
+/// occurrence starts with a space, so none comes before the first one).
+fn find_for(r: &[u8]) -> Option<usize> {
+    match r.iter().position(|&b| b == b' ') {
+        Some(sp) if r[sp..].starts_with(b" for ") => Some(sp),
+        _ => FOR.find(r),
+    }
+}
+
 /// `Postponed <m> for [invalid user ]<u> from <ip> port <n> ssh2` (A13):
 /// `invalid_user` for an invalid one; for a valid one only the address.
 fn postponed(r: &[u8]) -> Option<Msg> {
-    let rest = &r[FOR.find(r)? + 5..];
+    let rest = &r[find_for(r)? + 5..];
     let (who, ip, port) = from_ip_port_ssh2(rest)?;
     let (user, invalid) = strip_invalid(who);
     if invalid {
@@ -569,7 +596,40 @@ fn strip_invalid(who: &[u8]) -> (&[u8], bool) {
 /// ` from <real>`, never directly by the end or `: `, so it is no candidate; a
 /// fake in INFO comes after the real one. So the first candidate wins.
 fn from_ip_port_ssh2(s: &[u8]) -> Option<(&[u8], IpAddr, Option<u16>)> {
-    PORT.find_iter(s).find_map(|at| ssh2_candidate(s, at))
+    Ports { s, pos: 0 }.find_map(|at| ssh2_candidate(s, at))
+}
+
+/// Where ` port ` occurs in `s`, first to last, not overlapping: what
+/// `PORT.find_iter` gives. The `p`s are few in a line's tail, and memchr's
+/// search for them costs less than the substring searcher's set-up on a
+/// short haystack (issue #15).
+struct Ports<'a> {
+    s: &'a [u8],
+    /// Where the next occurrence may start.
+    pos: usize,
+}
+
+impl Iterator for Ports<'_> {
+    type Item = usize;
+    fn next(&mut self) -> Option<usize> {
+        let s = self.s;
+        // The `p` of an occurrence at `pos` or later.
+        let mut i = self.pos + 1;
+        while i < s.len() {
+            let j = i + memchr::memchr(b'p', &s[i..])?;
+            if s[j - 1] == b' ' && s[j..].starts_with(b"port ") {
+                self.pos = j - 1 + 6;
+                return Some(j - 1);
+            }
+            i = j + 1;
+        }
+        None
+    }
+}
+
+/// The first ` port ` in `s`.
+fn find_port(s: &[u8]) -> Option<usize> {
+    Ports { s, pos: 0 }.next()
 }
 
 fn ssh2_candidate(s: &[u8], port_at: usize) -> Option<(&[u8], IpAddr, Option<u16>)> {
@@ -665,7 +725,7 @@ fn ip_port_prefix(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
 
 /// `<ip> port <n>:…` or `<ip>: …` (old, no port) at the start of `s`.
 fn ip_until_colon(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
-    if let Some(at) = PORT.find(s) {
+    if let Some(at) = find_port(s) {
         if let Some(ip) = parse_ip(&s[..at]) {
             let p = &s[at + 6..];
             let d = p.iter().take_while(|b| b.is_ascii_digit()).count();
@@ -681,7 +741,7 @@ fn ip_until_colon(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
 /// The reason code of `Received disconnect from <ip> port <n>:<code>: …` or
 /// `… from <ip>: <code>: …`.
 fn disconnect_code(r: &[u8]) -> Option<u32> {
-    let rest = match PORT.find(r) {
+    let rest = match find_port(r) {
         Some(at) => {
             let p = &r[at + 6..];
             &p[p.iter().take_while(|b| b.is_ascii_digit()).count()..]
@@ -885,7 +945,7 @@ fn pam_fields(r: &[u8], count: u32) -> Option<Msg> {
     if let Some(at) = R_USER.rfind(r) {
         let u = r[at + 6..].trim_ascii_end();
         if !u.is_empty() {
-            msg.user = Some(decode_user(u));
+            msg.user = Some(decode_text(u));
         }
     }
     Some(msg)
@@ -956,6 +1016,25 @@ fn probed(r: &[u8]) -> Option<Msg> {
     Some(Msg::new(Kind::BadProtocol).at(ip, port).closes())
 }
 
+/// [`decode_user`] without allocating for a short name with no escapes.
+// `contains` is memchr, whose set-up costs more than the loop on a name.
+#[allow(clippy::manual_contains)]
+pub fn decode_text(raw: &[u8]) -> Text {
+    // Names are short: ASCII checked a word at a time, then a plain loop for
+    // a backslash (`contains` pays memchr's set-up).
+    if let Some(s) = super::text::ascii_str(raw) {
+        if !raw.iter().any(|&b| b == b'\\') {
+            return Text::new(s);
+        }
+    }
+    if !raw.contains(&b'\\') {
+        if let Ok(s) = std::str::from_utf8(raw) {
+            return Text::new(s);
+        }
+    }
+    Text::from(decode_user(raw))
+}
+
 /// sshd writes names through `strnvis(VIS_CSTYLE|VIS_NL|VIS_TAB|VIS_OCTAL)`:
 /// decode `\ooo`, `\n`, `\t`, `\\` … back to bytes and keep the result if it is
 /// valid UTF-8; otherwise the name is kept as sshd wrote it.
@@ -1008,6 +1087,34 @@ pub fn decode_user(raw: &[u8]) -> String {
     match String::from_utf8(out) {
         Ok(s) => s,
         Err(_) => String::from_utf8_lossy(raw).into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod ports_tests {
+    use super::*;
+
+    #[test]
+    fn ports_are_the_finders_occurrences() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b" port ",
+            b"port ",
+            b" port",
+            b"a port b",
+            b"root from 1.2.3.4 port 22 ssh2",
+            b"invalid user port from 1.2.3.4 port 22 ssh2",
+            b"x port port port 1",
+            b" port  port p pp port port ",
+            b"pppp port pport  port",
+            b"u from 1.2.3.4 port 1 ssh2: RSA port 2 port 3",
+        ];
+        for s in cases {
+            let ours: Vec<usize> = Ports { s, pos: 0 }.collect();
+            let theirs: Vec<usize> = PORT.find_iter(s).collect();
+            assert_eq!(ours, theirs, "{}", String::from_utf8_lossy(s));
+            assert_eq!(find_port(s), PORT.find(s));
+        }
     }
 }
 

@@ -11,6 +11,7 @@ pub(crate) mod correlate;
 pub mod envelope;
 pub(crate) mod ip;
 pub mod message;
+pub(crate) mod text;
 
 pub use correlate::{Correlator, Options};
 pub use envelope::Skip;
@@ -64,18 +65,21 @@ pub fn parse_line(line: &[u8], number: u64, all: bool) -> Result<Option<RawLine>
         line,
         number,
         all,
-        &mut None,
+        &mut Vec::new(),
         &mut envelope::StampCache::default(),
     )
 }
 
-/// [`parse_line`] reusing the previous line's host name allocation and
-/// timestamp parse when they repeat.
+/// Host names a block shares (`Arc`s), the last one used first.
+const HOSTS: usize = 8;
+
+/// [`parse_line`] reusing the block's host name allocations and the
+/// previous lines' timestamp and `host program[` parses when they repeat.
 fn parse_line_cached(
     line: &[u8],
     number: u64,
     all: bool,
-    last_host: &mut Option<Arc<str>>,
+    hosts: &mut Vec<Arc<str>>,
     stamps: &mut envelope::StampCache,
 ) -> Result<Option<RawLine>, Skip> {
     let env = envelope::split_cached(line, stamps)?;
@@ -116,14 +120,24 @@ fn parse_line_cached(
     Ok(Some(RawLine {
         line: number,
         stamp: env.stamp,
-        host: env.host.map(|h| match last_host {
-            Some(prev) if **prev == *h => prev.clone(),
-            _ => {
-                let a: Arc<str> = Arc::from(&*h);
-                *last_host = Some(a.clone());
-                a
-            }
-        }),
+        host: env
+            .host
+            .map(|h| match hosts.iter().position(|p| **p == *h) {
+                Some(i) => {
+                    let a = hosts[i].clone();
+                    // Towards the front (a swap: `rotate_right` cost more than the search).
+                    hosts.swap(0, i);
+                    a
+                }
+                None => {
+                    let a: Arc<str> = Arc::from(&*h);
+                    if hosts.len() == HOSTS {
+                        hosts.pop();
+                    }
+                    hosts.insert(0, a.clone());
+                    a
+                }
+            }),
         program: program.as_str(),
         pid: env.pid,
         msg,
@@ -146,7 +160,7 @@ pub fn parse_block(block: &[u8], first_line: u64, all: bool) -> Block {
         stats: BlockStats::default(),
     };
     let mut n = first_line;
-    let mut last_host = None;
+    let mut hosts = Vec::with_capacity(HOSTS);
     let mut stamps = envelope::StampCache::default();
     let mut start = 0;
     let len = block.len();
@@ -158,7 +172,7 @@ pub fn parse_block(block: &[u8], first_line: u64, all: bool) -> Block {
         if line.len() > MAX_LINE {
             out.stats.too_long += 1;
         } else {
-            match parse_line_cached(line, n, all, &mut last_host, &mut stamps) {
+            match parse_line_cached(line, n, all, &mut hosts, &mut stamps) {
                 Ok(Some(raw)) if raw.msg.repeat_last.is_some() => {
                     // sysklogd: `last message repeated N times` repeats the line just before.
                     match out.lines.last() {

@@ -59,10 +59,18 @@
 //!
 //! # Versions
 //!
-//! Tested against Debian's 18.16. [`ClickHouseStore::server_version`] records
-//! the server's version; modern servers (≥ 20) would take `LowCardinality`,
-//! `DateTime64` and `TTL` — the DDL is the same for all today, and `--keep`
-//! (18.16 has no `TTL`) deletes with an `ALTER TABLE … DELETE` mutation.
+//! The DDL branches on `SELECT version()`: a new database on a server ≥ 23
+//! ([`MODERN_MAJOR`]) gets [`MODERN_DATA_DDL`] (`DateTime64(6, 'UTC')` time,
+//! `LowCardinality` strings, `IPv6` addresses), older servers (Debian's 18.16)
+//! the `Int64`/`String` layout above. An existing database keeps its layout
+//! (read from `system.columns`), so one made by 18.16 works after an upgrade.
+//! `RowBinary` of `DateTime64(6)` and `LowCardinality` is that of `Int64` and
+//! `String`; only addresses (16 bytes) and time literals differ in the code.
+//!
+//! `--keep` deletes with an `ALTER TABLE … DELETE` mutation on both; on the
+//! modern layout it first sets a `TTL` on `events` ([`ClickHouseStore::retain`])
+//! so the server keeps expiring raw events by itself (18.16 has no `TTL`).
+//! Tested against 18.16 and chDB 26.9 (the tests' `scripts/chdb-http.py`).
 
 use std::collections::BTreeSet;
 use std::io::{self, BufReader, Read};
@@ -115,6 +123,14 @@ const CORE_DDL: &[&str] = &[
     ) ENGINE = MergeTree PARTITION BY toYYYYMM(toDateTime(intDiv(first_seen, 1000000))) ORDER BY (id, ver)",
 ];
 
+/// [`CORE_DDL`]'s `sessions` on a modern server: host and outcome as
+/// `LowCardinality` (same `RowBinary`, so the same code reads and writes both).
+const MODERN_SESSIONS: &str = "CREATE TABLE IF NOT EXISTS sessions (
+        id Int64, input UInt32, ver UInt64, deleted UInt8, host LowCardinality(Nullable(String)),
+        pid Nullable(Int64), ip Nullable(String), users Nullable(String), attempts Int64,
+        outcome LowCardinality(String), first_seen Int64, last_seen Int64
+    ) ENGINE = MergeTree PARTITION BY toYYYYMM(toDateTime(intDiv(first_seen, 1000000))) ORDER BY (id, ver)";
+
 /// The events and their rollups: on the server the URL names, or with
 /// `?cluster=` on every node as `…_local` tables (`{ev}`, `{rm}`, `{rh}`).
 const DATA_DDL: &[&str] = &[
@@ -146,6 +162,79 @@ const DATA_DDL: &[&str] = &[
                sum(toInt64(sign)) AS events, sum(sign * attempts) AS attempts
         FROM {ev} WHERE ip != '' GROUP BY ip, hour, country, input, ver",
 ];
+
+/// [`DATA_DDL`] on a modern server (≥ [`MODERN_MAJOR`]): the same tables and
+/// views, with `DateTime64(6, 'UTC')` time (the same `Int64` of microseconds in
+/// `RowBinary`), `LowCardinality` strings, addresses as `Nullable(IPv6)` (16
+/// bytes; IPv4 as `::ffff:a.b.c.d`, read back as IPv4) with a bloom filter
+/// index for lookups of one address in the raw events, and the hourly rollup
+/// keyed by `IPv6`.
+const MODERN_DATA_DDL: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS {ev} (
+        input UInt32, ver UInt64, sign Int8,
+        id Int64, ts DateTime64(6, 'UTC'), ts_offset Int32, host LowCardinality(Nullable(String)),
+        program LowCardinality(String), pid Nullable(Int64), kind LowCardinality(String),
+        method LowCardinality(Nullable(String)), username LowCardinality(Nullable(String)), invalid_user UInt8,
+        ip Nullable(IPv6), port Nullable(Int32), count Int64, attempts Int64, has_geo UInt8,
+        country LowCardinality(Nullable(String)), country_name LowCardinality(Nullable(String)),
+        city LowCardinality(Nullable(String)), lat Nullable(Float64), lon Nullable(Float64), asn Nullable(Int64),
+        org LowCardinality(Nullable(String)), geo_precision LowCardinality(Nullable(String)),
+        scope LowCardinality(Nullable(String)), src LowCardinality(String),
+        password Nullable(String), command Nullable(String), session Nullable(Int64),
+        INDEX ip_bloom ip TYPE bloom_filter GRANULARITY 4
+    ) ENGINE = MergeTree PARTITION BY toYYYYMMDD(ts) ORDER BY (ts, id)",
+    "CREATE TABLE IF NOT EXISTS {rm} (
+        minute Int64, country LowCardinality(String), kind LowCardinality(String), input UInt32, ver UInt64,
+        events Int64, attempts Int64
+    ) ENGINE = SummingMergeTree((events, attempts)) PARTITION BY toYYYYMM(toDateTime(minute))
+      ORDER BY (minute, country, kind, input, ver)",
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS {rm}_mv TO {rm} AS
+        SELECT (intDiv(toUnixTimestamp64Micro(ts), toInt64(60000000))
+                - (toUnixTimestamp64Micro(ts) % toInt64(60000000) < 0)) * 60 AS minute,
+               ifNull(country, '') AS country, kind, input, ver,
+               sum(toInt64(sign)) AS events, sum(sign * attempts) AS attempts
+        FROM {ev} GROUP BY minute, country, kind, input, ver",
+    "CREATE TABLE IF NOT EXISTS {rh} (
+        ip IPv6, hour Int64, country LowCardinality(String), input UInt32, ver UInt64, events Int64, attempts Int64
+    ) ENGINE = SummingMergeTree((events, attempts)) PARTITION BY toYYYYMM(toDateTime(hour))
+      ORDER BY (ip, hour, country, input, ver)",
+    // `{ev}.ip` in the WHERE: plain `ip` there is the alias, never null.
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS {rh}_mv TO {rh} AS
+        SELECT assumeNotNull(ip) AS ip,
+               (intDiv(toUnixTimestamp64Micro(ts), toInt64(3600000000))
+                - (toUnixTimestamp64Micro(ts) % toInt64(3600000000) < 0)) * 3600 AS hour,
+               ifNull(country, '') AS country, input, ver,
+               sum(toInt64(sign)) AS events, sum(sign * attempts) AS attempts
+        FROM {ev} WHERE isNotNull({ev}.ip) GROUP BY ip, hour, country, input, ver",
+];
+
+/// The first major version that gets [`MODERN_DATA_DDL`] (the issue's "23.x+":
+/// `DateTime64`, `LowCardinality`, `IPv6`, `TTL … DELETE WHERE` and
+/// `fromUnixTimestamp64Micro` are all older than that, so any 23+ has them).
+const MODERN_MAJOR: u32 = 23;
+
+/// `SELECT version()`'s `MAJOR.MINOR.…` as `(major, minor)`; `(0, 0)` for what is not.
+fn parse_version(v: &str) -> (u32, u32) {
+    let mut parts = v.trim().split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+/// The tables a new database on a server of `version` gets: (core, data)
+/// DDL, data with `{ev}`, `{rm}`, `{rh}` for the tables' names.
+pub fn ddl_for(version: (u32, u32)) -> (Vec<&'static str>, &'static [&'static str]) {
+    ddl(version.0 >= MODERN_MAJOR)
+}
+
+/// The modern layout's DDL, or 18.16's.
+fn ddl(modern: bool) -> (Vec<&'static str>, &'static [&'static str]) {
+    if modern {
+        let mut core = CORE_DDL.to_vec();
+        core[2] = MODERN_SESSIONS;
+        (core, MODERN_DATA_DDL)
+    } else {
+        (CORE_DDL.to_vec(), DATA_DDL)
+    }
+}
 
 /// The names the data tables get on each node of a cluster.
 const LOCAL: [(&str, &str); 3] = [
@@ -328,7 +417,22 @@ impl Http {
         data: Option<&[u8]>,
         bare: bool,
     ) -> Result<ureq::BodyReader<'static>> {
+        self.request_with(base, sql, data, bare, &[])
+    }
+
+    /// [`Http::request_to`] with more settings.
+    fn request_with(
+        &self,
+        base: &str,
+        sql: &str,
+        data: Option<&[u8]>,
+        bare: bool,
+        settings: &[(&str, &str)],
+    ) -> Result<ureq::BodyReader<'static>> {
         let mut req = self.agent.post(base);
+        for (k, v) in settings {
+            req = req.query(*k, *v);
+        }
         // A scan sorts all it reads: past 1 GB, on disk rather than out of memory.
         req = req.query("max_bytes_before_external_sort", "1000000000");
         if self.url.cluster.is_some() {
@@ -376,7 +480,11 @@ impl Http {
     }
 
     fn execute_on(&self, base: &str, sql: &str) -> Result<()> {
-        let mut r = self.request_to(base, sql, None, false)?;
+        self.execute_on_with(base, sql, &[])
+    }
+
+    fn execute_on_with(&self, base: &str, sql: &str, settings: &[(&str, &str)]) -> Result<()> {
+        let mut r = self.request_with(base, sql, None, false, settings)?;
         io::copy(&mut r, &mut io::sink())?;
         Ok(())
     }
@@ -580,7 +688,15 @@ impl Enc {
 }
 
 /// One row of `events` in [`EVENT_COLUMNS`] order.
-fn write_event(e: &mut Enc, input: u32, ver: u64, sign: i8, r: &Row, session: Option<i64>) {
+fn write_event(
+    e: &mut Enc,
+    modern: bool,
+    input: u32,
+    ver: u64,
+    sign: i8,
+    r: &Row,
+    session: Option<i64>,
+) -> Result<()> {
     e.u32(input);
     e.u64(ver);
     e.u8(sign as u8);
@@ -594,8 +710,20 @@ fn write_event(e: &mut Enc, input: u32, ver: u64, sign: i8, r: &Row, session: Op
     e.opt_string(r.method.as_deref());
     e.opt_string(r.user.as_deref());
     e.u8(u8::from(r.invalid_user));
-    // No address: the empty string (what the hourly view skips).
-    e.string(r.ip.as_deref().unwrap_or(""));
+    if modern {
+        // `Nullable(IPv6)`: 16 bytes in network order, IPv4 mapped.
+        match r.ip.as_deref() {
+            None => e.u8(1),
+            Some(t) => {
+                let a: IpAddr = t.parse().map_err(|_| StoreError::BadValue(t.to_string()))?;
+                e.u8(0);
+                e.0.extend_from_slice(&ipv6_bytes(a));
+            }
+        }
+    } else {
+        // No address: the empty string (what the hourly view skips).
+        e.string(r.ip.as_deref().unwrap_or(""));
+    }
     e.opt_i32(r.port);
     e.i64(r.count);
     e.i64(r.attempts);
@@ -613,12 +741,28 @@ fn write_event(e: &mut Enc, input: u32, ver: u64, sign: i8, r: &Row, session: Op
     e.opt_string(r.password.as_deref());
     e.opt_string(r.command.as_deref());
     e.opt_i64(session);
+    Ok(())
+}
+
+/// An address as ClickHouse's `IPv6` holds it (IPv4 as `::ffff:a.b.c.d`).
+fn ipv6_bytes(a: IpAddr) -> [u8; 16] {
+    match a {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+/// An `IPv6` value as the text the parsers give (canonical: a mapped IPv4 is IPv4).
+fn ipv6_text(b: [u8; 16]) -> String {
+    IpAddr::V6(std::net::Ipv6Addr::from(b))
+        .to_canonical()
+        .to_string()
 }
 
 /// A stored row: `(ver, sign, row, session)`, read in [`SCAN_COLUMNS`] order.
 type Stored = (u64, i8, Row, Option<i64>);
 
-fn read_event(r: &mut Rows) -> Result<Stored> {
+fn read_event(r: &mut Rows, modern: bool) -> Result<Stored> {
     let ver = r.u64()?;
     let sign = r.i8()?;
     let row = Row {
@@ -632,7 +776,14 @@ fn read_event(r: &mut Rows) -> Result<Stored> {
         method: r.opt_string()?,
         user: r.opt_string()?,
         invalid_user: r.u8()? != 0,
-        ip: Some(r.string()?).filter(|s| !s.is_empty()),
+        ip: if modern {
+            match r.null()? {
+                true => None,
+                false => Some(ipv6_text(r.bytes()?)),
+            }
+        } else {
+            Some(r.string()?).filter(|s| !s.is_empty())
+        },
         port: r.opt_i32()?,
         count: r.i64()?,
         attempts: r.i64()?,
@@ -906,6 +1057,8 @@ pub struct ClickHouseStore {
     http: Http,
     trackers: Trackers,
     version: (u32, u32),
+    /// The tables have [`MODERN_DATA_DDL`]'s layout.
+    modern: bool,
 }
 
 impl ClickHouseStore {
@@ -915,20 +1068,32 @@ impl ClickHouseStore {
         let mut v = String::new();
         http.request("SELECT version() FORMAT TabSeparated", None, true)?
             .read_to_string(&mut v)?;
-        let mut parts = v.trim().split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-        let version = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        let version = parse_version(&v);
         http.request(
             &format!("CREATE DATABASE IF NOT EXISTS {}", http.url.database),
             None,
             true,
         )?
         .read_to_end(&mut Vec::new())?;
-        for sql in CORE_DDL {
+        // The layout is what the tables have, not what the server would create
+        // today: a database an 18.16 made keeps its layout on a newer server
+        // (where even `CREATE MATERIALIZED VIEW IF NOT EXISTS` of the other
+        // layout fails). A new database gets the server's.
+        let ts_type = http.text(&format!(
+            "SELECT type FROM system.columns WHERE database = {} AND table = 'events' AND name = 'ts'",
+            quote(&http.url.database)
+        ))?;
+        let modern = match ts_type.trim() {
+            "" => version.0 >= MODERN_MAJOR,
+            t => t.starts_with("DateTime64"),
+        };
+        let (core_ddl, data_ddl) = ddl(modern);
+        for sql in core_ddl {
             http.execute(sql)?;
         }
         match &http.url.cluster {
             None => {
-                for sql in DATA_DDL {
+                for sql in data_ddl {
                     http.execute(
                         &sql.replace("{ev}", "events")
                             .replace("{rm}", "rollup_minute")
@@ -945,7 +1110,7 @@ impl ClickHouseStore {
                         true,
                     )?
                     .read_to_end(&mut Vec::new())?;
-                    for sql in DATA_DDL {
+                    for sql in data_ddl {
                         let mut sql = sql.to_string();
                         for (k, v) in LOCAL {
                             sql = sql.replace(k, v);
@@ -1000,14 +1165,40 @@ impl ClickHouseStore {
             http,
             trackers: Trackers::default(),
             version,
+            modern,
         })
     }
 
     /// The server's (major, minor) version, as `SELECT version()` gave it.
-    /// Modern servers (≥ 20) have `DateTime64`, `LowCardinality`, `TTL` and
-    /// `insert_deduplicate` on plain tables; this store uses none of them yet.
     pub fn server_version(&self) -> (u32, u32) {
         self.version
+    }
+
+    /// Whether the tables have the modern layout ([`MODERN_DATA_DDL`]): a
+    /// database created on a server ≥ [`MODERN_MAJOR`].
+    pub fn modern(&self) -> bool {
+        self.modern
+    }
+
+    /// A time in microseconds as a literal to compare `events.ts` with.
+    fn ts(&self, micros: i64) -> String {
+        if self.modern {
+            format!("fromUnixTimestamp64Micro(toInt64({micros}), 'UTC')")
+        } else {
+            micros.to_string()
+        }
+    }
+
+    /// An address as a literal to compare `ip` (of `events` or `rollup_hour_ip`)
+    /// with; `None` where no stored address can equal it (not an address, on a
+    /// modern layout, whose column holds only addresses).
+    fn ip_lit(&self, ip: &str) -> Option<String> {
+        if self.modern {
+            let a: IpAddr = ip.parse().ok()?;
+            Some(format!("toIPv6({})", quote(&a.to_canonical().to_string())))
+        } else {
+            Some(quote(ip))
+        }
     }
 
     fn inputs(&self, filter: &str) -> Result<Vec<InputRow>> {
@@ -1047,7 +1238,7 @@ impl ClickHouseStore {
         let mut rows = self.http.rows(&sql)?;
         let mut fold = Fold::default();
         while rows.more()? {
-            if let Some((r, s)) = fold.push(read_event(&mut rows)?) {
+            if let Some((r, s)) = fold.push(read_event(&mut rows, self.modern)?) {
                 sink(r, s)?;
             }
         }
@@ -1140,8 +1331,11 @@ impl ClickHouseStore {
     /// One address's hourly history (every hour it was seen), from the rollup's
     /// primary key: no scan of the events.
     pub fn ip_history(&mut self, ip: &str) -> Result<Vec<HourIpRow>> {
+        let Some(lit) = self.ip_lit(ip) else {
+            return Ok(Vec::new());
+        };
         let committed = self.committed()?;
-        self.hour_ip_where(&committed, &format!("ip = {}", quote(ip)))
+        self.hour_ip_where(&committed, &format!("ip = {lit}"))
     }
 
     fn hour_ip_where(&self, committed: &Committed, cond: &str) -> Result<Vec<HourIpRow>> {
@@ -1151,14 +1345,23 @@ impl ClickHouseStore {
             committed.condition()
         );
         let mut rows = self.http.rows(&sql)?;
-        let mut out: Vec<HourIpRow> = Vec::new();
-        let mut interner = super::RunInterner::default();
+        let mut got = Vec::new();
         while rows.more()? {
             let hour = rows.i64()?;
-            let ip = rows.string()?;
-            let country = rows.string()?;
-            let events = rows.i64()?;
-            let attempts = rows.i64()?;
+            let ip = if self.modern {
+                ipv6_text(rows.bytes()?)
+            } else {
+                rows.string()?
+            };
+            got.push((hour, ip, rows.string()?, rows.i64()?, rows.i64()?));
+        }
+        if self.modern {
+            // The server sorted the addresses' 16 bytes; the other back ends sort their text.
+            got.sort_unstable_by(|a, b| (a.0, &a.1, &a.2).cmp(&(b.0, &b.1, &b.2)));
+        }
+        let mut out: Vec<HourIpRow> = Vec::new();
+        let mut interner = super::RunInterner::default();
+        for (hour, ip, country, events, attempts) in got {
             // One row per (hour, address): the first country, as the other back ends keep it.
             if let Some(prev) = out.last_mut() {
                 if prev.hour == hour && prev.ip == ip {
@@ -1176,6 +1379,89 @@ impl ClickHouseStore {
             });
         }
         Ok(out)
+    }
+
+    /// The rows `prune` may delete, as a condition on `events`: kept as in the
+    /// other back ends are the provisional events at the end of each input
+    /// (and of an input the list lacks: one that came later), and the events
+    /// of sessions that have one of those.
+    fn prunable(&self, committed: &Committed) -> Result<String> {
+        let keep_from = |&(id, _, keep): &(i64, u64, u64)| super::event_id(id, keep);
+        let provisional = committed
+            .inputs
+            .iter()
+            .map(|i| format!("(input = {} AND id >= {})", i.0, keep_from(i)))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let mut open = BTreeSet::new();
+        self.events_where(committed, &format!("({provisional})"), &mut |_, s| {
+            if let Some(s) = s {
+                open.insert(s);
+            }
+            Ok(())
+        })?;
+        let mut cond = format!(
+            "id < transform(toUInt64(input), [{}], [{}], toInt64(0))",
+            join(
+                committed
+                    .inputs
+                    .iter()
+                    .map(|i| format!("toUInt64({})", i.0))
+            ),
+            join(
+                committed
+                    .inputs
+                    .iter()
+                    .map(|i| format!("toInt64({})", keep_from(i)))
+            )
+        );
+        if !open.is_empty() {
+            cond += &format!(
+                " AND (isNull(session) OR assumeNotNull(session) NOT IN ({}))",
+                join(open.iter().map(|s| s.to_string()))
+            );
+        }
+        Ok(cond)
+    }
+
+    /// `--keep` as the server's own retention (modern layout only; 18.16 has
+    /// no `TTL`): from now on a raw event expires `now - before` after its
+    /// time, in the merges the server runs by itself, whether or not sshmap
+    /// runs. The rollups and sessions have no TTL: they stay. `prune` sets
+    /// this, then deletes what is due at once (a TTL acts at merges).
+    pub fn retain(&mut self, before: i64) -> Result<()> {
+        if !self.modern {
+            return Err(StoreError::ClickHouse(format!(
+                "a TTL needs a database created by ClickHouse {MODERN_MAJOR} or later (server {}.{})",
+                self.version.0, self.version.1
+            )));
+        }
+        let committed = self.committed()?;
+        if committed.inputs.is_empty() {
+            return Ok(());
+        }
+        let cond = self.prunable(&committed)?;
+        self.set_ttl(before, &cond)
+    }
+
+    fn set_ttl(&self, before: i64, cond: &str) -> Result<()> {
+        // Whole seconds, rounded up, plus one: the TTL never takes a row
+        // before `ts < before` would. What `cond` keeps is as of this call
+        // until the next: an input or a session that appears later is kept
+        // whole until then.
+        let keep = (now_micros() - before).max(0) / 1_000_000 + 2;
+        for (node, table) in self.http.event_tables() {
+            self.http.execute_on_with(
+                &node,
+                &format!(
+                    "ALTER TABLE {table} MODIFY TTL toDateTime(ts) + toIntervalSecond({keep}) \
+                     DELETE WHERE {cond}"
+                ),
+                // Metadata only: no rewrite of every part now.
+                &[("materialize_ttl_after_modify", "0")],
+            )?;
+        }
+        Ok(())
     }
 
     /// Waits until the mutations of `table` are done.
@@ -1355,7 +1641,7 @@ impl Store for ClickHouseStore {
             )?;
             let mut touched = BTreeSet::new();
             for (r, s) in &gone {
-                write_event(&mut rows, input, ver, -1, r, *s);
+                write_event(&mut rows, self.modern, input, ver, -1, r, *s)?;
                 if let Some(s) = s {
                     touched.insert(*s);
                 }
@@ -1423,7 +1709,7 @@ impl Store for ClickHouseStore {
             for ev in b.events {
                 let r = Row::from_event(cp.id, ev);
                 let session = t.add(&Ev::of(r.id, ev));
-                write_event(&mut rows, input, ver, 1, &r, Some(session));
+                write_event(&mut rows, self.modern, input, ver, 1, &r, Some(session))?;
             }
         }
         // 2. Events and tombstones in one insert (the views sum both), then sessions.
@@ -1474,10 +1760,10 @@ impl Store for ClickHouseStore {
         let committed = self.committed()?;
         let mut cond = vec!["1".to_string()];
         if let Some(from) = f.from {
-            cond.push(format!("ts >= {from}"));
+            cond.push(format!("ts >= {}", self.ts(from)));
         }
         if let Some(to) = f.to {
-            cond.push(format!("ts < {to}"));
+            cond.push(format!("ts < {}", self.ts(to)));
         }
         if let Some(h) = &f.host {
             cond.push(format!("host = {}", quote(h)));
@@ -1546,47 +1832,15 @@ impl Store for ClickHouseStore {
         if committed.inputs.is_empty() {
             return Ok(0);
         }
-        // Kept as in the other back ends: the provisional events at the end of
-        // each input, and the events of sessions that have one of those.
-        let keep_from = |&(id, _, keep): &(i64, u64, u64)| super::event_id(id, keep);
-        let provisional = committed
-            .inputs
-            .iter()
-            .map(|i| format!("(input = {} AND id >= {})", i.0, keep_from(i)))
-            .collect::<Vec<_>>()
-            .join(" OR ");
-        let mut open = BTreeSet::new();
-        self.events_where(&committed, &format!("({provisional})"), &mut |_, s| {
-            if let Some(s) = s {
-                open.insert(s);
-            }
-            Ok(())
-        })?;
+        let cond = self.prunable(&committed)?;
         let before_n = self.count()?;
-        let mut cond = format!(
-            "ts < {before} AND id < transform(toUInt64(input), [{}], [{}], toInt64(0))",
-            join(
-                committed
-                    .inputs
-                    .iter()
-                    .map(|i| format!("toUInt64({})", i.0))
-            ),
-            join(
-                committed
-                    .inputs
-                    .iter()
-                    .map(|i| format!("toInt64({})", keep_from(i)))
-            )
-        );
-        if !open.is_empty() {
-            cond += &format!(
-                " AND (isNull(session) OR assumeNotNull(session) NOT IN ({}))",
-                join(open.iter().map(|s| s.to_string()))
-            );
+        if self.modern {
+            self.set_ttl(before, &cond)?;
         }
         for (node, table) in self.http.event_tables() {
+            let cut = format!("ts < {} AND {cond}", self.ts(before));
             self.http
-                .execute_on(&node, &format!("ALTER TABLE {table} DELETE WHERE {cond}"))?;
+                .execute_on(&node, &format!("ALTER TABLE {table} DELETE WHERE {cut}"))?;
             self.wait_mutations(&node, table)?;
         }
         Ok(before_n.saturating_sub(self.count()?))
@@ -1612,10 +1866,12 @@ impl Store for ClickHouseStore {
         let sql = format!(
             "SELECT DISTINCT u, c FROM (
                 SELECT assumeNotNull(username) AS u, assumeNotNull(country) AS c, sum(toInt64(sign)) AS n
-                FROM events WHERE {} AND ts >= {from} AND ts < {to} AND kind = 'auth_success'
+                FROM events WHERE {} AND ts >= {} AND ts < {} AND kind = 'auth_success'
                     AND isNotNull(username) AND isNotNull(country)
                 GROUP BY id, u, c HAVING n > 0)",
-            committed.condition()
+            committed.condition(),
+            self.ts(from),
+            self.ts(to)
         );
         let mut rows = self.http.rows(&sql)?;
         let mut out = Vec::new();
@@ -1671,16 +1927,60 @@ mod tests {
             src: "a".repeat(300),
             ..Row::default()
         };
-        let mut e = Enc::default();
-        // The scan's columns: ver, sign, then the event (write_event also leads with input).
-        let mut full = Enc::default();
-        write_event(&mut full, 3, 9, -1, &r, Some(5));
-        e.0.extend_from_slice(&full.0[4..]);
-        let mut rows = Rows(BufReader::new(Box::new(io::Cursor::new(e.0))));
-        let (ver, sign, back, session) = read_event(&mut rows).unwrap();
-        assert_eq!((ver, sign, session), (9, -1, Some(5)));
-        assert_eq!(format!("{back:?}"), format!("{r:?}"));
-        assert!(!rows.more().unwrap());
+        // Both layouts, with no address, IPv4 and IPv6 (the modern one's 16 bytes).
+        for modern in [false, true] {
+            for ip in [None, Some("192.0.2.1"), Some("2001:db8::1"), Some("::")] {
+                let r = Row {
+                    ip: ip.map(String::from),
+                    ..r.clone()
+                };
+                // The scan's columns: ver, sign, then the event (write_event also leads with input).
+                let mut full = Enc::default();
+                write_event(&mut full, modern, 3, 9, -1, &r, Some(5)).unwrap();
+                let mut rows = Rows(BufReader::new(Box::new(io::Cursor::new(
+                    full.0[4..].to_vec(),
+                ))));
+                let (ver, sign, back, session) = read_event(&mut rows, modern).unwrap();
+                assert_eq!((ver, sign, session), (9, -1, Some(5)));
+                assert_eq!(format!("{back:?}"), format!("{r:?}"));
+                assert!(!rows.more().unwrap());
+            }
+        }
+        // Not an address: an error on the modern layout, never a panic.
+        let bad = Row {
+            ip: Some("not an address".into()),
+            ..r
+        };
+        assert!(write_event(&mut Enc::default(), true, 3, 9, 1, &bad, None).is_err());
+    }
+
+    #[test]
+    fn the_ddl_follows_the_server_version() {
+        // 18.16 (Debian) and everything before 23: today's tables, byte for byte.
+        for v in ["18.16.1", "22.8.5.29", "garbage", ""] {
+            let (core, data) = ddl_for(parse_version(v));
+            assert_eq!(core, CORE_DDL, "{v}");
+            assert_eq!(data, DATA_DDL, "{v}");
+        }
+        // 23+: DateTime64, LowCardinality and IPv6, the same tables and views.
+        for v in ["23.3.1.2823", "24.8.14.39", "26.9.2.1"] {
+            let (core, data) = ddl_for(parse_version(v));
+            let all = core.join("\n") + &data.join("\n");
+            for t in [
+                "ts DateTime64(6, 'UTC')",
+                "kind LowCardinality(String)",
+                "username LowCardinality(Nullable(String))",
+                "ip Nullable(IPv6)",
+                "ip IPv6, hour Int64",
+                "PARTITION BY toYYYYMMDD(ts)",
+                "host LowCardinality(Nullable(String)),\n        pid",
+            ] {
+                assert!(all.contains(t), "{v}: no {t}");
+            }
+            assert_eq!(data.len(), DATA_DDL.len());
+            assert!(!all.contains("ip String"), "{v}");
+        }
+        assert_eq!(parse_version("23.3.1.2823"), (23, 3));
     }
 
     #[test]

@@ -153,6 +153,8 @@ pub fn run(
             Err(Failure::Store(e)) => return Err(e),
             Err(Failure::WriterStopped) => unreachable!("reported as the store error"),
         }
+        // What the input's commits leave to the end of a run (its session keys).
+        store.finish()?;
         out.push(report);
     }
     Ok(out)

@@ -317,6 +317,13 @@ pub trait Store: Send {
     /// Writes one batch atomically and returns the net number of events added;
     /// [`StoreError::Concurrent`] when the checkpoint's version moved.
     fn commit(&mut self, batch: Batch<'_>) -> Result<i64>;
+    /// Ends a run of commits: writes what they leave to the end (SQLite and
+    /// PostgreSQL: the session keys of every input whose key table is behind,
+    /// see [`sessions`]). A run killed before it loses nothing: the next look-up
+    /// or `finish` catches up.
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// Events matching `filter`, in input then line order (the order a read of the logs gives).
     fn scan(&mut self, filter: &Filter, sink: &mut dyn FnMut(Event)) -> Result<()>;
     /// Rollup: per minute × country × kind in `[from, to)` (unix seconds).

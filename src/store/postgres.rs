@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::sessions::{self, Acc, Ev, Tracker, Trackers};
+use super::sessions::{self, Acc, Ev, KeyTail, Tracker, Trackers};
 use super::{
     Batch, Checkpoint, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row, Session,
     Store, StoreError, COLUMNS, NOTIFY_CHANNEL,
@@ -134,6 +134,22 @@ const MIGRATIONS: &[&str] = &[
     "CREATE INDEX sessions_key ON sessions (pid, host, id);",
     // 7: a honeypot's password of a login attempt and a command typed (issue 14).
     "ALTER TABLE events ADD COLUMN password TEXT, ADD COLUMN command TEXT;",
+    // 8: the look-ups of 6 go through a key table written once per run, in key
+    // order (store::sessions), not an index every commit rewrites all over.
+    // `keys_to`: the table holds every session of the input up to this id.
+    "CREATE TABLE session_keys (
+        input BIGINT NOT NULL,
+        pid BIGINT NOT NULL,
+        host TEXT COLLATE \"C\" NOT NULL,
+        id BIGINT NOT NULL,
+        PRIMARY KEY (input, pid, host, id)
+    );
+    ALTER TABLE inputs ADD COLUMN keys_to BIGINT NOT NULL DEFAULT 0;
+    INSERT INTO session_keys (input, pid, host, id)
+        SELECT input, pid, coalesce(host, ''), id FROM sessions WHERE pid IS NOT NULL ORDER BY 1, 2, 3, 4;
+    UPDATE inputs SET keys_to = coalesce(
+        (SELECT max(id) FROM sessions WHERE id >= inputs.id << 40 AND id < (inputs.id + 1) << 40), 0);
+    DROP INDEX IF EXISTS sessions_key;",
 ];
 
 /// The version whose migration adds the sessions table (then filled from the events).
@@ -270,47 +286,67 @@ fn tracker_for(
 }
 
 /// Seeds `t` with the latest stored session of each connection of `events`
-/// it lacks ([`Tracker::wanted`]): one query, a `sessions_key` index look-up
-/// per connection (those without a host apart: `host = NULL` matches nothing).
+/// it lacks ([`Tracker::wanted`]): from the sessions stored since the key table
+/// was filled ([`KeyTail`], read from their id range), else a key table look-up
+/// per connection, in one query. The first look-up of a tracker catches the
+/// key table up.
 fn fetch_sessions(tx: &mut Transaction<'_>, t: &mut Tracker, events: &[Event]) -> Result<()> {
     let wanted = t.wanted(events);
     if wanted.is_empty() {
         return Ok(());
     }
-    let (lo, hi) = (super::event_id(t.input, 0), super::event_id(t.input + 1, 0));
+    let input = t.input;
+    let (lo, hi) = (super::event_id(input, 0), super::event_id(input + 1, 0));
+    let keys = match &mut t.keys {
+        Some(k) => k,
+        None => t.keys.insert(KeyTail::new(fill_keys(tx, input)?)),
+    };
+    let mut interner = Interner::default();
+    for r in tx.query(
+        "SELECT id, host, pid FROM sessions WHERE id > $1 AND id < $2 AND pid IS NOT NULL ORDER BY id",
+        &[&keys.scanned.max(lo - 1), &hi],
+    )? {
+        let host: Option<&str> = r.get(1);
+        let pid: i64 = r.get(2);
+        keys.add(r.get(0), host.map(|h| interner.get(h)), pid as u32);
+    }
     let mut hosts: std::collections::HashMap<&str, Arc<str>> = Default::default();
-    let (mut pids, mut names, mut bare) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut recent, mut pids, mut names) = (Vec::new(), Vec::new(), Vec::new());
     for (host, pid) in &wanted {
-        match host {
-            Some(h) => {
-                hosts.entry(&**h).or_insert_with(|| h.clone());
+        if let Some(h) = host {
+            hosts.entry(&**h).or_insert_with(|| h.clone());
+        }
+        match keys.latest(host, *pid) {
+            Some(id) => recent.push(id),
+            None => {
                 pids.push(i64::from(*pid));
-                names.push(&**h);
+                names.push(host.as_deref());
             }
-            None => bare.push(i64::from(*pid)),
         }
     }
     const COLS: &str =
         "s.id, s.host, s.pid, s.ip, s.users, s.attempts, s.outcome, s.first_seen, s.last_seen";
-    let mut rows = tx.query(
-        &format!(
-            "SELECT {COLS} FROM unnest($1::bigint[], $2::text[]) AS k(pid, host) CROSS JOIN LATERAL
-             (SELECT * FROM sessions WHERE pid = k.pid AND host = k.host AND id >= $3 AND id < $4
-              ORDER BY id DESC LIMIT 1) s"
-        ),
-        &[&pids, &names, &lo, &hi],
-    )?;
-    if !bare.is_empty() {
+    let mut rows = Vec::new();
+    if !recent.is_empty() {
+        rows = tx.query(
+            &format!("SELECT {COLS} FROM sessions s WHERE s.id = ANY($1)"),
+            &[&recent],
+        )?;
+    }
+    if !pids.is_empty() {
+        // A key row whose session was deleted since (or is another
+        // connection's now) is skipped: the one before it answers.
         rows.extend(tx.query(
             &format!(
-                "SELECT {COLS} FROM unnest($1::bigint[]) AS k(pid) CROSS JOIN LATERAL
-                 (SELECT * FROM sessions WHERE pid = k.pid AND host IS NULL AND id >= $2 AND id < $3
-                  ORDER BY id DESC LIMIT 1) s"
+                "SELECT {COLS} FROM unnest($1::bigint[], $2::text[]) AS w(pid, host) CROSS JOIN LATERAL
+                 (SELECT s.* FROM session_keys k JOIN sessions s ON s.id = k.id
+                  WHERE k.input = $3 AND k.pid = w.pid AND k.host = coalesce(w.host, '') AND k.id <= $4
+                    AND s.pid = w.pid AND s.host IS NOT DISTINCT FROM w.host
+                  ORDER BY k.id DESC LIMIT 1) s"
             ),
-            &[&bare, &lo, &hi],
+            &[&pids, &names, &input, &keys.keyed],
         )?);
     }
-    let mut interner = Interner::default();
     for r in &rows {
         let host: Option<&str> = r.get(1);
         let mut s = Acc::from_stored(
@@ -330,6 +366,38 @@ fn fetch_sessions(tx: &mut Transaction<'_>, t: &mut Tracker, events: &[Event]) -
         t.seed(s);
     }
     Ok(())
+}
+
+/// Adds to the key table the sessions of `input` stored after its `keys_to`,
+/// in key order, and moves `keys_to` up; returns it. The caller holds the
+/// input's row lock (a commit's, or [`Store::finish`]'s).
+fn fill_keys(tx: &mut Transaction<'_>, input: i64) -> Result<i64> {
+    let keyed: i64 = tx
+        .query_one("SELECT keys_to FROM inputs WHERE id = $1", &[&input])?
+        .get(0);
+    let from = keyed.max(super::event_id(input, 0) - 1);
+    let hi = super::event_id(input + 1, 0);
+    let top: Option<i64> = tx
+        .query_one(
+            "SELECT max(id) FROM sessions WHERE id > $1 AND id < $2",
+            &[&from, &hi],
+        )?
+        .get(0);
+    let Some(top) = top else {
+        return Ok(keyed);
+    };
+    tx.execute(
+        "INSERT INTO session_keys (input, pid, host, id)
+         SELECT $1, pid, coalesce(host, ''), id FROM sessions WHERE id > $2 AND id <= $3 AND pid IS NOT NULL
+         ORDER BY 2, 3, 4
+         ON CONFLICT DO NOTHING",
+        &[&input, &from, &top],
+    )?;
+    tx.execute(
+        "UPDATE inputs SET keys_to = $2 WHERE id = $1",
+        &[&input, &top],
+    )?;
+    Ok(top)
 }
 
 /// Writes sessions whole (insert or replace the row with that id), in one statement.
@@ -640,6 +708,12 @@ impl Store for PgStore {
             }
             deleted = rows.len() as i64;
             rebuild_sessions(&mut tx, &touched, lo)?;
+            // Sessions from `lo` on may be gone or new: the key table is
+            // complete below only (its rows above are checked at each look-up).
+            tx.execute(
+                "UPDATE inputs SET keys_to = least(keys_to, $2) WHERE id = $1",
+                &[&cp.id, &(lo - 1)],
+            )?;
         }
         let mut tracker = match tracker {
             Some(t) => Some(t),
@@ -791,6 +865,32 @@ impl Store for PgStore {
             self.trackers.put(t);
         }
         Ok(added)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        // The inputs whose key table lacks sessions (one index look-up each).
+        let behind: Vec<i64> = self
+            .client
+            .query(
+                "SELECT id FROM inputs i WHERE keys_to <
+                 coalesce((SELECT max(id) FROM sessions WHERE id >= i.id << 40 AND id < (i.id + 1) << 40), 0)",
+                &[],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        for input in behind {
+            let mut tx = self.client.transaction()?;
+            // The input's row lock: a commit of it (which may lower `keys_to`) waits.
+            if tx
+                .query_opt("SELECT 1 FROM inputs WHERE id = $1 FOR UPDATE", &[&input])?
+                .is_some()
+            {
+                fill_keys(&mut tx, input)?;
+            }
+            tx.commit()?;
+        }
+        Ok(())
     }
 
     fn scan(&mut self, f: &Filter, sink: &mut dyn FnMut(Event)) -> Result<()> {

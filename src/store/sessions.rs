@@ -16,13 +16,26 @@
 //!
 //! A tracker is filled on demand ([`Tracker::on_demand`]): before a commit,
 //! the back end looks up in the table the latest session of each (host, pid)
-//! of the batch that the tracker does not hold ([`Tracker::wanted`]), by the
-//! `sessions (pid, host, id)` index. A re-run after an append so loads the
-//! connections of the lines it reads, not every connection of the last hour
-//! (or, when the appended lines are dated earlier than the stored ones, of the
-//! whole span since then): its cost follows what it reads, not the input's
-//! size or density. Once the tracker's floor passes the latest stored session
-//! it knows every session that can continue, and stops looking up.
+//! of the batch that the tracker does not hold ([`Tracker::wanted`]). A re-run
+//! after an append so loads the connections of the lines it reads, not every
+//! connection of the last hour (or, when the appended lines are dated earlier
+//! than the stored ones, of the whole span since then): its cost follows what
+//! it reads, not the input's size or density. Once the tracker's floor passes
+//! the latest stored session it knows every session that can continue, and
+//! stops looking up.
+//!
+//! The look-ups go through a key table, `session_keys (input, pid, host, id)`
+//! (`host` `''` when there is none), not an index on `sessions`: an index
+//! would take each new session at a random place (pids are not in time
+//! order), and every commit of a large ingest would rewrite nearly all its
+//! pages. The key table is written once per run instead, at its end
+//! ([`crate::store::Store::finish`]), in key order, and the input's row says
+//! up to which session id it is complete (`inputs.keys_to`). A look-up that
+//! finds it behind (a run killed before its end, or one still going) first
+//! catches it up from the sessions' id range (ids above `keys_to`), then
+//! answers from the key table and, for the sessions written since, from
+//! [`KeyTail`]: the latest id of each connection among them, read from that
+//! same id range as it grows.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -265,10 +278,43 @@ pub struct Tracker {
     /// or above `floor`, a (host, pid) absent from `open` must be looked up in
     /// the table first ([`Tracker::wanted`]). Below `floor`: `open` is complete.
     stored_until: i64,
+    /// Set by the back end at its first look-up; dropped once no more are needed.
+    pub keys: Option<KeyTail>,
 }
 
 /// A (host, pid) whose latest stored session a batch needs.
 pub type Wanted = (Option<Arc<str>>, u32);
+
+/// Where a tracker's look-ups search: the key table holds every stored session
+/// of the input up to `keyed`; the sessions stored after it (read in id order
+/// up to `scanned`) are held here, the latest of each connection.
+#[derive(Debug)]
+pub struct KeyTail {
+    pub keyed: i64,
+    pub scanned: i64,
+    latest: FxHashMap<Key, i64>,
+}
+
+impl KeyTail {
+    pub fn new(keyed: i64) -> KeyTail {
+        KeyTail {
+            keyed,
+            scanned: keyed,
+            latest: FxHashMap::default(),
+        }
+    }
+
+    /// A stored session after `scanned`, in id order.
+    pub fn add(&mut self, id: i64, host: Option<Arc<str>>, pid: u32) {
+        self.scanned = self.scanned.max(id);
+        self.latest.insert((host, Some(pid)), id);
+    }
+
+    /// The latest session of (host, pid) among those after `keyed`.
+    pub fn latest(&self, host: &Option<Arc<str>>, pid: u32) -> Option<i64> {
+        self.latest.get(&(host.clone(), Some(pid))).copied()
+    }
+}
 
 impl Tracker {
     /// An empty tracker; fill it with [`Tracker::seed`] in session id order
@@ -284,6 +330,7 @@ impl Tracker {
             closed: Vec::new(),
             evict_at: EVICT_AT,
             stored_until: i64::MIN,
+            keys: None,
         }
     }
 
@@ -304,7 +351,7 @@ impl Tracker {
     /// table may hold a session that can still continue. Seed what the table
     /// has for them (the latest session of each, by id) before adding `events`.
     pub fn wanted(&self, events: &[Event]) -> Vec<Wanted> {
-        if self.stored_until < self.floor {
+        if !self.looks_up() {
             return Vec::new();
         }
         let mut seen: rustc_hash::FxHashSet<(Option<&Arc<str>>, u32)> = Default::default();
@@ -318,6 +365,11 @@ impl Tracker {
             }
         }
         out
+    }
+
+    /// Whether the table may hold a session the tracker lacks that can still continue.
+    pub fn looks_up(&self) -> bool {
+        self.stored_until >= self.floor
     }
 
     /// The floor to load a tracker with for a batch whose earliest event is at `min_secs`.
@@ -432,6 +484,10 @@ impl Tracker {
             // Evicting again only after the tracker doubled keeps settles cheap
             // when few sessions can go.
             self.evict_at = (2 * self.open.len()).clamp(EVICT_AT, MAX_OPEN);
+        }
+        if !self.looks_up() {
+            // The floor only rises: no look-up will need them again.
+            self.keys = None;
         }
     }
 }
@@ -645,6 +701,27 @@ mod tests {
         assert!(t.wanted(&[event(later + 1, None, Some(5))]).is_empty());
         // The floor went up with it: an earlier batch needs a fresh tracker.
         assert!(t.covers(later + 1 - MARGIN) && !t.covers(later - MARGIN));
+    }
+
+    /// The sessions stored after the key table's coverage: the latest of each
+    /// connection answers; dropped once the tracker needs no more look-ups.
+    #[test]
+    fn a_key_tail_holds_the_latest_session_of_each_connection_while_needed() {
+        let h: Arc<str> = Arc::from("web1");
+        let mut k = KeyTail::new(100);
+        k.add(101, Some(h.clone()), 7);
+        k.add(105, None, 7);
+        k.add(109, Some(h.clone()), 7);
+        assert_eq!(k.latest(&Some(h.clone()), 7), Some(109));
+        assert_eq!(k.latest(&None, 7), Some(105));
+        assert_eq!(k.latest(&Some(h.clone()), 8), None);
+        assert_eq!((k.keyed, k.scanned), (100, 109));
+        let mut t = Tracker::on_demand(1, 0, Tracker::floor_for(10_000), Some(9_000));
+        t.keys = Some(k);
+        t.settle(10_000);
+        assert!(t.keys.is_some(), "look-ups still possible");
+        t.settle(9_000 + GAP + MARGIN + 1);
+        assert!(t.keys.is_none());
     }
 
     #[test]

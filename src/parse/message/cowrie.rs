@@ -8,7 +8,7 @@
 //! records share `src_ip` and `src_port` (one TCP connection), which is how
 //! the report joins a login to the passwords and commands around it.
 
-use super::{Conn, Msg};
+use super::{Conn, Msg, Text};
 use crate::event::{Honeypot, Kind};
 use crate::parse::ip::parse_ip;
 
@@ -43,7 +43,7 @@ pub fn classify(line: &[u8]) -> Option<Msg> {
         _ => Conn::None,
     };
     if matches!(kind, Kind::AuthFailure | Kind::AuthSuccess) {
-        msg.user = rec.username;
+        msg.user = rec.username.map(Text::from);
         msg.honeypot = Honeypot::boxed(rec.password, None);
         // Cowrie answers SSH password (and keyboard-interactive) logins and
         // Telnet logins; both are a name and a password.

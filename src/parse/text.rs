@@ -1,0 +1,177 @@
+//! A short string kept inline: the user names and methods of parsed lines.
+//!
+//! Lines are parsed on the worker threads and their events freed on the
+//! sequential one. A `String` per name made every user-bearing line pay a
+//! malloc on one thread and a free on another, which glibc serves from its
+//! slow paths (issue #15: ~500 instructions a line). A [`Text`] holds names of
+//! up to [`INLINE`] bytes with no allocation; the correlator makes the
+//! event's `String` on the thread that frees it.
+
+use std::fmt;
+use std::ops::Deref;
+
+/// Bytes a [`Text`] holds without allocating (`keyboard-interactive/pam`,
+/// 24 bytes, is the longest method sshd writes).
+pub const INLINE: usize = 30;
+
+/// An immutable UTF-8 string, inline when short.
+#[derive(Clone)]
+pub struct Text(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Inline { len: u8, buf: [u8; INLINE] },
+    Heap(Box<str>),
+}
+
+impl Text {
+    pub fn new(s: &str) -> Text {
+        let b = s.as_bytes();
+        if b.len() <= INLINE {
+            let mut buf = [0u8; INLINE];
+            buf[..b.len()].copy_from_slice(b);
+            Text(Repr::Inline {
+                len: b.len() as u8,
+                buf,
+            })
+        } else {
+            Text(Repr::Heap(s.into()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Repr::Inline { len, buf } => {
+                let b = &buf[..usize::from(*len)];
+                // SAFETY: only `Text::new` fills `buf`, with the bytes of a
+                // `&str` whose length is `len`: `b` is valid UTF-8. (Checking
+                // again cost ~90 instructions a name, issue #15.)
+                unsafe { std::str::from_utf8_unchecked(b) }
+            }
+            Repr::Heap(s) => s,
+        }
+    }
+}
+
+/// `b` as a `&str` when it is ASCII, checked a word at a time: cheaper than
+/// `std::str::from_utf8` on the short tokens of a log line (host and user
+/// names), which checks byte by byte below 16 bytes. `None`: not ASCII.
+pub fn ascii_str(b: &[u8]) -> Option<&str> {
+    if b.is_ascii() {
+        // SAFETY: ASCII bytes are valid UTF-8.
+        Some(unsafe { std::str::from_utf8_unchecked(b) })
+    } else {
+        None
+    }
+}
+
+impl Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Text {
+        Text::new(s)
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Text {
+        if s.len() <= INLINE {
+            Text::new(&s)
+        } else {
+            Text(Repr::Heap(s.into_boxed_str()))
+        }
+    }
+}
+
+impl From<Text> for String {
+    fn from(t: Text) -> String {
+        match t.0 {
+            Repr::Heap(s) => s.into_string(),
+            Repr::Inline { .. } => t.as_str().to_owned(),
+        }
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Text {}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_and_long_texts_keep_their_bytes() {
+        for s in [
+            "",
+            "root",
+            "keyboard-interactive/pam",
+            "jö用户",
+            &"x".repeat(INLINE),
+            &"y".repeat(INLINE + 1),
+            &"ü".repeat(40),
+        ] {
+            let t = Text::from(s);
+            assert_eq!(t.as_str(), s);
+            assert_eq!(&*Text::from(s.to_string()), s);
+            assert_eq!(String::from(t.clone()), s);
+            assert_eq!(t, Text::new(s));
+            assert_eq!(format!("{t:?}"), format!("{s:?}"));
+        }
+        assert!(matches!(
+            Text::new(&"x".repeat(INLINE)).0,
+            Repr::Inline { .. }
+        ));
+        assert!(matches!(
+            Text::new(&"x".repeat(INLINE + 1)).0,
+            Repr::Heap(_)
+        ));
+    }
+
+    #[test]
+    fn ascii_str_takes_ascii_only() {
+        assert_eq!(ascii_str(b"web-1.example"), Some("web-1.example"));
+        assert_eq!(ascii_str(b""), Some(""));
+        assert_eq!(ascii_str("jö".as_bytes()), None);
+        assert_eq!(ascii_str(b"a\xff"), None);
+    }
+}
