@@ -162,8 +162,12 @@ pub struct Rolled {
     pub offset: i32,
 }
 
-/// Reads [`Rolled`] when the rollups answer exactly (see there), else `None`.
-fn rolled(settings: &Settings, input: &InputArgs, filter: &Filter) -> Result<Option<Rolled>> {
+/// The store and the range in unix seconds when the rollups answer exactly
+/// (see [`Rolled`]), else `None`.
+fn rollup_store(
+    input: &InputArgs,
+    filter: &Filter,
+) -> Result<Option<(Box<dyn crate::store::Store>, i64, i64)>> {
     let Some(db) = &input.db else { return Ok(None) };
     let hour = |m: Option<i64>| m.is_none_or(|m| m.rem_euclid(3_600_000_000) == 0);
     if filter.kinds.is_some()
@@ -176,7 +180,7 @@ fn rolled(settings: &Settings, input: &InputArgs, filter: &Filter) -> Result<Opt
     if !input.inputs.is_empty() {
         bail!("pass either INPUT files or --db, not both");
     }
-    let mut st = crate::store::open(&crate::store::Location::parse(Some(db))?)?;
+    let st = crate::store::open(&crate::store::Location::parse(Some(db))?)?;
     let from = filter
         .range
         .from
@@ -185,6 +189,44 @@ fn rolled(settings: &Settings, input: &InputArgs, filter: &Filter) -> Result<Opt
         .range
         .to
         .map_or(i64::MAX, |m| m.div_euclid(1_000_000));
+    Ok(Some((st, from, to)))
+}
+
+/// A `--by ip` chart from the rollups when they answer exactly, else `None`:
+/// what [`Rolled::chart_into`] gives, from the store's total, span and top `top`
+/// addresses rather than every row of both rollups.
+fn rolled_ips(
+    settings: &Settings,
+    input: &InputArgs,
+    filter: &Filter,
+    top: usize,
+) -> Result<Option<ChartCounts>> {
+    let Some((mut st, from, to)) = rollup_store(input, filter)? else {
+        return Ok(None);
+    };
+    let span = st.attempt_span(from, to)?;
+    let ips = st.top_ips(from, to, top.max(1))?;
+    let offset = match span.first {
+        Some(m) => rollup_offset(st.as_mut(), m, settings)?,
+        None => 0,
+    };
+    let ts = |m: i64| crate::event::Ts::from_micros(m * 1_000_000, offset);
+    let listed: u64 = ips.ips.iter().map(|r| r.1).sum();
+    Ok(Some(ChartCounts {
+        from: span.first.map(ts),
+        to: span.last.map(ts),
+        total: span.attempts,
+        rest: ips.attempts - listed,
+        counts: ips.ips.into_iter().collect(),
+        ..ChartCounts::default()
+    }))
+}
+
+/// Reads [`Rolled`] when the rollups answer exactly (see there), else `None`.
+fn rolled(settings: &Settings, input: &InputArgs, filter: &Filter) -> Result<Option<Rolled>> {
+    let Some((mut st, from, to)) = rollup_store(input, filter)? else {
+        return Ok(None);
+    };
     let mut minutes: Vec<(i64, String, u64)> = Vec::new();
     for r in st.minute_country(from, to)? {
         if r.attempts <= 0 {
@@ -443,6 +485,8 @@ pub struct ChartCounts {
     from: Option<crate::event::Ts>,
     to: Option<crate::event::Ts>,
     total: u64,
+    /// Attempts of keys left out of `counts` (fewer than the last shown; see [`rolled_ips`]).
+    rest: u64,
 }
 
 impl ChartCounts {
@@ -525,7 +569,9 @@ impl ChartCounts {
                 ..ChartData::default()
             }
         } else {
-            ChartData::top(t, self.counts, top.max(1))
+            let mut d = ChartData::top(t, self.counts, top.max(1));
+            d.other += self.rest;
+            d
         };
         let mut sub = Vec::new();
         if let Some(r) = map::time_range(self.from, self.to) {
@@ -554,16 +600,18 @@ pub fn chart(settings: &Settings, args: ChartArgs) -> Result<i32> {
     let theme = theme(args.theme.as_deref())?;
     let filter = Filter::new(settings, &args.input, args.kind.as_deref())?;
     // Countries, hours and addresses are rollup keys; users and networks are not.
+    // An address chart needs only the total, the span and the top addresses: the store answers those.
     let rolled = match by {
-        By::Country | By::Hour | By::Ip => rolled(settings, &args.input, &filter)?,
-        By::User | By::Asn => None,
-    };
-    let (counts, failed) = match &rolled {
-        Some(r) => {
+        By::Country | By::Hour => rolled(settings, &args.input, &filter)?.map(|r| {
             let mut c = ChartCounts::default();
             r.chart_into(by, &mut c);
-            (c, false)
-        }
+            c
+        }),
+        By::Ip => rolled_ips(settings, &args.input, &filter, args.top)?,
+        By::User | By::Asn => None,
+    };
+    let (counts, failed) = match rolled {
+        Some(c) => (c, false),
         None => {
             let mut agg = filter.aggregate();
             let failed = read_events(settings, &args.input, &filter, &mut agg)?;

@@ -1806,6 +1806,70 @@ impl Store for ClickHouseStore {
         self.hour_ip_where(&committed, &format!("hour >= {from} AND hour < {to}"))
     }
 
+    fn attempt_span(&mut self, from: i64, to: i64) -> Result<super::AttemptSpan> {
+        // The groups `minute_country` returns, with attempts; summed on the server.
+        let committed = self.committed()?;
+        let sql = format!(
+            "SELECT toInt64(count()), toInt64(min(minute)), toInt64(max(minute)), toInt64(sum(a)) FROM
+             (SELECT minute, sum(events) AS n, sum(attempts) AS a FROM rollup_minute
+              WHERE {} AND minute >= {from} AND minute < {to}
+              GROUP BY minute, country, kind HAVING n != 0 AND a > 0)",
+            committed.condition()
+        );
+        let mut rows = self.http.rows(&sql)?;
+        let mut s = super::AttemptSpan::default();
+        if rows.more()? {
+            let (n, first, last, a) = (rows.i64()?, rows.i64()?, rows.i64()?, rows.i64()?);
+            if n > 0 {
+                s = super::AttemptSpan {
+                    first: Some(first),
+                    last: Some(last),
+                    attempts: a as u64,
+                };
+            }
+        }
+        Ok(s)
+    }
+
+    fn top_ips(&mut self, from: i64, to: i64, n: usize) -> Result<super::TopIps> {
+        // Per address, the attempts of the (hour, address) rows `hour_ip` returns
+        // with attempts (its groups of (hour, address, country) with events, merged).
+        let committed = self.committed()?;
+        let per_ip = format!(
+            "(SELECT ip, sum(a) AS s FROM
+              (SELECT hour, ip, sum(c) AS a FROM
+               (SELECT hour, ip, country, sum(events) AS e, sum(attempts) AS c FROM rollup_hour_ip
+                WHERE {} AND hour >= {from} AND hour < {to}
+                GROUP BY hour, ip, country HAVING e != 0)
+               GROUP BY hour, ip HAVING a > 0)
+              GROUP BY ip)",
+            committed.condition()
+        );
+        // Every address with at least the n-th largest count (ties with it included: the
+        // server's order among equal counts is not the text order the chart uses), and the sum of all.
+        let sql = format!(
+            "SELECT ip, toInt64(s), toInt64((SELECT sum(s) FROM {per_ip})) FROM {per_ip}
+             WHERE s >= (SELECT min(s) FROM (SELECT s FROM {per_ip} ORDER BY s DESC LIMIT {n}))",
+            n = n.max(1)
+        );
+        let mut rows = self.http.rows(&sql)?;
+        let mut ips = Vec::new();
+        let mut all = 0;
+        while rows.more()? {
+            let ip = if self.modern {
+                ipv6_text(rows.bytes()?)
+            } else {
+                rows.string()?
+            };
+            let s = rows.i64()?;
+            all = rows.i64()? as u64;
+            ips.push((ip, s as u64));
+        }
+        let mut top = super::TopIps::cut(ips, usize::MAX);
+        top.attempts = all;
+        Ok(top)
+    }
+
     fn sessions(&mut self, f: &Filter) -> Result<Vec<Session>> {
         let committed = self.committed()?;
         let mut having = vec!["1".to_string()];

@@ -287,6 +287,41 @@ pub struct HourIpRow {
     pub attempts: i64,
 }
 
+/// Attack attempts in the minute rollup over a range: what a chart's subtitle
+/// shows without the rows ([`Store::attempt_span`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AttemptSpan {
+    /// Unix seconds of the first and the last minute with attempts.
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+    /// The sum of the attempts.
+    pub attempts: u64,
+}
+
+/// The busiest addresses of the hour × address rollup over a range ([`Store::top_ips`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TopIps {
+    /// A prefix of every address with attempts, sorted by attempts (most first) then
+    /// address text, that holds at least the first `n` and every address tied with the `n`-th.
+    pub ips: Vec<(String, u64)>,
+    /// The attempts of every address, listed or not.
+    pub attempts: u64,
+}
+
+impl TopIps {
+    /// From every address's attempts (any order, no zeros): sorted and cut after the `n`-th and its ties.
+    pub fn cut(mut all: Vec<(String, u64)>, n: usize) -> TopIps {
+        let attempts = all.iter().map(|r| r.1).sum();
+        all.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        if n < all.len() {
+            let t = all[n.max(1) - 1].1;
+            let keep = all.iter().take_while(|r| r.1 >= t).count();
+            all.truncate(keep);
+        }
+        TopIps { ips: all, attempts }
+    }
+}
+
 /// A connection: its events grouped by input, host, pid and address (see [`sessions`]).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Session {
@@ -330,6 +365,32 @@ pub trait Store: Send {
     fn minute_country(&mut self, from: i64, to: i64) -> Result<Vec<MinuteRow>>;
     /// Rollup: per hour × address in `[from, to)` (unix seconds).
     fn hour_ip(&mut self, from: i64, to: i64) -> Result<Vec<HourIpRow>>;
+    /// Total and first/last minute of the attack attempts in the minute rollup in
+    /// `[from, to)` (unix seconds): what [`Store::minute_country`]'s rows with
+    /// attempts give, without fetching them.
+    fn attempt_span(&mut self, from: i64, to: i64) -> Result<AttemptSpan> {
+        let mut s = AttemptSpan::default();
+        for r in self.minute_country(from, to)? {
+            if r.attempts > 0 {
+                s.first.get_or_insert(r.minute);
+                s.last = Some(r.minute);
+                s.attempts += r.attempts as u64;
+            }
+        }
+        Ok(s)
+    }
+    /// The `n` busiest addresses (and their ties) of the hour × address rollup in
+    /// `[from, to)` (unix seconds), with the attempts of all: what
+    /// [`Store::hour_ip`]'s rows with attempts give summed per address, without fetching them.
+    fn top_ips(&mut self, from: i64, to: i64, n: usize) -> Result<TopIps> {
+        let mut ips: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+        for r in self.hour_ip(from, to)? {
+            if r.attempts > 0 {
+                *ips.entry(r.ip).or_default() += r.attempts as u64;
+            }
+        }
+        Ok(TopIps::cut(ips.into_iter().collect(), n))
+    }
     /// Connections (see [`sessions`]) that started in `[filter.from, filter.to)`
     /// on `filter.host`, sorted; from the `sessions` table, maintained at insert
     /// time and kept when raw events are pruned.

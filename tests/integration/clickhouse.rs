@@ -1100,3 +1100,147 @@ fn clickhouse_ttl_alone_expires_what_sqlite_prunes_and_keeps_the_rollups() {
     assert_eq!(c.sessions(&all).unwrap(), sessions);
     assert_eq!(l.minute_country(0, i64::MAX).unwrap(), rollups);
 }
+
+/// Failed passwords from `ips` (address, count) on `day` of November, one a minute from `hour`.
+fn attempts_log(day: u32, hour: u32, ips: &[(&str, u32)]) -> String {
+    let mut s = String::new();
+    let mut m = 0;
+    for (ip, n) in ips {
+        for _ in 0..*n {
+            s += &format!(
+                "Nov {day:2} {:02}:{:02}:07 web1 sshd[{}]: Failed password for root from {ip} port 4242 ssh2\n",
+                hour + m / 60,
+                m % 60,
+                3000 + m
+            );
+            m += 1;
+        }
+    }
+    s
+}
+
+/// `chart --by ip` asks the store only for the total, the span and the top
+/// addresses (`attempt_span`, `top_ips`): on every back end those equal what
+/// the full rollups give (`minute_country`, `hour_ip`), with ties at the cut,
+/// several days and several inputs, and the charts stay byte for byte the same.
+#[test]
+fn top_ips_and_attempt_span_equal_the_full_rollups_on_every_back_end() {
+    let Some(srv) = Server::start("top_ips_and_attempt_span") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // Three addresses tie at 4 across two inputs and three days; one address is in both inputs.
+    let a = dir.path().join("a.log");
+    let b = dir.path().join("b.log");
+    fs::write(
+        &a,
+        attempts_log(20, 23, &[("198.51.100.9", 2), ("203.0.113.5", 4)])
+            + &attempts_log(21, 0, &[("192.0.2.77", 1), ("198.51.100.20", 3)]),
+    )
+    .unwrap();
+    fs::write(
+        &b,
+        attempts_log(21, 5, &[("198.51.100.9", 2), ("192.0.2.1", 4)])
+            + &attempts_log(22, 12, &[("198.51.100.20", 1), ("10.9.8.7", 1)]),
+    )
+    .unwrap();
+    let lite = dir.path().join("s.db");
+    let lite = lite.to_str().unwrap().to_string();
+    let ch = srv.url("topips");
+    let mut dbs = vec![lite.clone(), ch.clone()];
+    let pg = std::env::var("SSHMAP_TEST_PG")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let _guard = pg.as_ref().map(|_| {
+        crate::store::PG_LOCK
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    });
+    if let Some(url) = &pg {
+        let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+        c.batch_execute(
+            "DROP TABLE IF EXISTS events, rollup_minute, rollup_hour_ip, sessions, session_keys, inputs, sshmap_schema CASCADE",
+        )
+        .unwrap();
+        dbs.push(url.clone());
+    }
+    for db in &dbs {
+        ingest(db, &a);
+        ingest(db, &b);
+    }
+    let first = open(&lite)
+        .attempt_span(i64::MIN, i64::MAX)
+        .unwrap()
+        .first
+        .unwrap();
+    let day = |d: i64| first.div_euclid(86_400) * 86_400 + d * 86_400; // d days after Nov 20
+    let ranges = [(i64::MIN, i64::MAX), (day(1), day(2)), (day(3), day(4))];
+    let mut answers = Vec::new();
+    for db in &dbs {
+        let mut st = open(db);
+        let mut per_db = Vec::new();
+        for &(from, to) in &ranges {
+            let mut full = std::collections::HashMap::<String, u64>::new();
+            for r in st.hour_ip(from, to).unwrap() {
+                if r.attempts > 0 {
+                    *full.entry(r.ip).or_default() += r.attempts as u64;
+                }
+            }
+            for n in [1, 2, 3, 4, 5, 100] {
+                let want = store::TopIps::cut(full.clone().into_iter().collect(), n);
+                let got = st.top_ips(from, to, n).unwrap();
+                assert_eq!(got, want, "{db} top {n} of {from}..{to}");
+                per_db.push(format!("{got:?}"));
+            }
+            let mut want = store::AttemptSpan::default();
+            for r in st.minute_country(from, to).unwrap() {
+                if r.attempts > 0 {
+                    want.first.get_or_insert(r.minute);
+                    want.last = Some(r.minute);
+                    want.attempts += r.attempts as u64;
+                }
+            }
+            let got = st.attempt_span(from, to).unwrap();
+            assert_eq!(got, want, "{db} span of {from}..{to}");
+            per_db.push(format!("{got:?}"));
+        }
+        answers.push(per_db);
+    }
+    // The whole store: 18 attempts, the top 2 cut inside a four-way tie at 4 (text order decides).
+    let whole = open(&lite).top_ips(i64::MIN, i64::MAX, 2).unwrap();
+    assert_eq!(whole.attempts, 18);
+    let names: Vec<&str> = whole.ips.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(
+        names,
+        ["192.0.2.1", "198.51.100.20", "198.51.100.9", "203.0.113.5"],
+        "every address tied with the 2nd, in text order"
+    );
+    let day2 = open(&lite).attempt_span(day(1), day(2)).unwrap();
+    assert_eq!(day2.attempts, 10, "{day2:?}");
+    for (db, got) in dbs.iter().zip(&answers) {
+        assert_eq!(got, &answers[0], "{db} answers as SQLite");
+    }
+    for top in ["1", "2", "10"] {
+        let mut outs = Vec::new();
+        for db in &dbs {
+            let out = dir.path().join(format!("ip-{top}-{}.svg", outs.len()));
+            ok(run(&[
+                "chart",
+                "--tz",
+                "UTC",
+                "--by",
+                "ip",
+                "--top",
+                top,
+                "--db",
+                db,
+                "-o",
+                out.to_str().unwrap(),
+            ]));
+            outs.push(fs::read(&out).unwrap());
+        }
+        for (db, o) in dbs.iter().zip(&outs) {
+            assert!(o == &outs[0], "chart --top {top}: {db} differs from SQLite");
+        }
+    }
+}
