@@ -968,6 +968,40 @@ impl Store for PgStore {
         Ok(out)
     }
 
+    fn attempt_span(&mut self, from: i64, to: i64) -> Result<super::AttemptSpan> {
+        // The rows `minute_country` returns with attempts, summed here.
+        let r = self.client.query_one(
+            "SELECT min(minute), max(minute), sum(attempts)::bigint FROM rollup_minute
+             WHERE minute >= $1 AND minute < $2 AND attempts > 0",
+            &[&from, &to],
+        )?;
+        Ok(super::AttemptSpan {
+            first: r.try_get(0)?,
+            last: r.try_get(1)?,
+            attempts: r.try_get::<_, Option<i64>>(2)?.unwrap_or(0).max(0) as u64,
+        })
+    }
+
+    fn top_ips(&mut self, from: i64, to: i64, n: usize) -> Result<super::TopIps> {
+        // Every address with at least the n-th largest count (its ties included), and the sum of all.
+        let limit = n.max(1).min(i64::MAX as usize) as i64;
+        let rows = self.client.query(
+            "WITH per AS (SELECT ip, sum(attempts)::bigint AS s FROM rollup_hour_ip
+                          WHERE hour >= $1 AND hour < $2 AND attempts > 0 GROUP BY ip)
+             SELECT ip, s, (SELECT sum(s)::bigint FROM per) FROM per
+             WHERE s >= (SELECT min(s) FROM (SELECT s FROM per ORDER BY s DESC LIMIT $3) t)",
+            &[&from, &to, &limit],
+        )?;
+        let (mut ips, mut all) = (Vec::new(), 0);
+        for r in rows {
+            ips.push((r.try_get::<_, String>(0)?, r.try_get::<_, i64>(1)? as u64));
+            all = r.try_get::<_, i64>(2)? as u64;
+        }
+        let mut top = super::TopIps::cut(ips, usize::MAX);
+        top.attempts = all;
+        Ok(top)
+    }
+
     fn sessions(&mut self, f: &Filter) -> Result<Vec<Session>> {
         let mut sql = "SELECT host, pid, ip, users, attempts, outcome, first_seen, last_seen FROM sessions WHERE true"
             .to_string();

@@ -1086,6 +1086,40 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    fn attempt_span(&mut self, from: i64, to: i64) -> Result<super::AttemptSpan> {
+        // The rows `minute_country` returns with attempts, summed here.
+        let mut st = self.conn.prepare_cached(
+            "SELECT min(minute), max(minute), sum(attempts) FROM rollup_minute
+             WHERE minute >= ?1 AND minute < ?2 AND attempts > 0",
+        )?;
+        let (first, last, n): (Option<i64>, Option<i64>, Option<i64>) =
+            st.query_row([from, to], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(super::AttemptSpan {
+            first,
+            last,
+            attempts: n.unwrap_or(0).max(0) as u64,
+        })
+    }
+
+    fn top_ips(&mut self, from: i64, to: i64, n: usize) -> Result<super::TopIps> {
+        // Every address with at least the n-th largest count (its ties included), and the sum of all.
+        let mut st = self.conn.prepare_cached(
+            "WITH per AS (SELECT ip, sum(attempts) AS s FROM rollup_hour_ip
+                          WHERE hour >= ?1 AND hour < ?2 AND attempts > 0 GROUP BY ip)
+             SELECT ip, s, (SELECT sum(s) FROM per) FROM per
+             WHERE s >= (SELECT min(s) FROM (SELECT s FROM per ORDER BY s DESC LIMIT ?3))",
+        )?;
+        let mut rows = st.query([from, to, n.max(1).min(i64::MAX as usize) as i64])?;
+        let (mut ips, mut all) = (Vec::new(), 0);
+        while let Some(r) = rows.next()? {
+            ips.push((text(r, 0)?.to_string(), r.get::<_, i64>(1)? as u64));
+            all = r.get::<_, i64>(2)? as u64;
+        }
+        let mut top = super::TopIps::cut(ips, usize::MAX);
+        top.attempts = all;
+        Ok(top)
+    }
+
     fn sessions(&mut self, f: &Filter) -> Result<Vec<Session>> {
         let mut sql = "SELECT host, pid, ip, users, attempts, outcome, first_seen, last_seen FROM sessions WHERE 1=1"
             .to_string();
