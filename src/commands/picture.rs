@@ -162,12 +162,12 @@ pub struct Rolled {
     pub offset: i32,
 }
 
+/// A store and a range of its rollups, in unix seconds.
+type RollupRange = (Box<dyn crate::store::Store>, i64, i64);
+
 /// The store and the range in unix seconds when the rollups answer exactly
 /// (see [`Rolled`]), else `None`.
-fn rollup_store(
-    input: &InputArgs,
-    filter: &Filter,
-) -> Result<Option<(Box<dyn crate::store::Store>, i64, i64)>> {
+fn rollup_store(input: &InputArgs, filter: &Filter) -> Result<Option<RollupRange>> {
     let Some(db) = &input.db else { return Ok(None) };
     let hour = |m: Option<i64>| m.is_none_or(|m| m.rem_euclid(3_600_000_000) == 0);
     if filter.kinds.is_some()
