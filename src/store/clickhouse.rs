@@ -1807,13 +1807,16 @@ impl Store for ClickHouseStore {
     }
 
     fn attempt_span(&mut self, from: i64, to: i64) -> Result<super::AttemptSpan> {
-        // The groups `minute_country` returns, with attempts; summed on the server.
+        // What `minute_country`'s groups with attempts give. A group's committed rows are
+        // deltas whose sum counts stored events, never below zero; so the total is the plain
+        // sum and a minute has attempts when its sum has: grouped by minute alone, not by
+        // (minute, country, kind), whose 4.3M groups at 20M events took 8-9.5 s on 18.16.
         let committed = self.committed()?;
         let sql = format!(
             "SELECT toInt64(count()), toInt64(min(minute)), toInt64(max(minute)), toInt64(sum(a)) FROM
-             (SELECT minute, sum(events) AS n, sum(attempts) AS a FROM rollup_minute
+             (SELECT minute, sum(attempts) AS a FROM rollup_minute
               WHERE {} AND minute >= {from} AND minute < {to}
-              GROUP BY minute, country, kind HAVING n != 0 AND a > 0)",
+              GROUP BY minute HAVING a > 0)",
             committed.condition()
         );
         let mut rows = self.http.rows(&sql)?;
@@ -1832,17 +1835,12 @@ impl Store for ClickHouseStore {
     }
 
     fn top_ips(&mut self, from: i64, to: i64, n: usize) -> Result<super::TopIps> {
-        // Per address, the attempts of the (hour, address) rows `hour_ip` returns
-        // with attempts (its groups of (hour, address, country) with events, merged).
+        // Per address, the attempts of `hour_ip`'s rows with attempts: as in `attempt_span`,
+        // no (hour, address) net is below zero, so one sum per address.
         let committed = self.committed()?;
         let per_ip = format!(
-            "(SELECT ip, sum(a) AS s FROM
-              (SELECT hour, ip, sum(c) AS a FROM
-               (SELECT hour, ip, country, sum(events) AS e, sum(attempts) AS c FROM rollup_hour_ip
-                WHERE {} AND hour >= {from} AND hour < {to}
-                GROUP BY hour, ip, country HAVING e != 0)
-               GROUP BY hour, ip HAVING a > 0)
-              GROUP BY ip)",
+            "(SELECT ip, sum(attempts) AS s FROM rollup_hour_ip
+              WHERE {} AND hour >= {from} AND hour < {to} GROUP BY ip HAVING s > 0)",
             committed.condition()
         );
         // Every address with at least the n-th largest count (ties with it included: the
