@@ -180,6 +180,80 @@ pub struct CountryAgg {
     pub series: Series,
 }
 
+/// Countries by ISO code ([`Aggregate::countries`]): a map from the code to
+/// a place in a list, and a small cache from the address of the code's
+/// interned `Arc` (the locator hands out one per country) to that place, so
+/// the per-event update neither hashes nor compares the code. Iteration order
+/// is the map's: the same as a `HashMap<Arc<str>, CountryAgg>` filled with
+/// the same codes in the same order.
+#[derive(Default)]
+pub struct CountryMap {
+    index: HashMap<Arc<str>, u32>,
+    list: Vec<(Arc<str>, CountryAgg)>,
+    /// Slot by the code's address → place in `list` + 1 (0: empty). A hit
+    /// requires the very `Arc` kept in `list`, alive as long as `self`, so an
+    /// address can never stand for another code.
+    recent: [u32; 32],
+}
+
+impl CountryMap {
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    pub fn get(&self, code: &str) -> Option<&CountryAgg> {
+        self.index.get(code).map(|&i| &self.list[i as usize].1)
+    }
+
+    /// (code, aggregate), in the map's order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &CountryAgg)> {
+        self.index
+            .iter()
+            .map(|(c, &i)| (c, &self.list[i as usize].1))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &CountryAgg> {
+        self.list.iter().map(|(_, a)| a)
+    }
+
+    fn slot(code: &Arc<str>) -> usize {
+        (Arc::as_ptr(code) as *const u8 as usize >> 4) & 31
+    }
+
+    fn entry(&mut self, code: &Arc<str>) -> &mut CountryAgg {
+        let slot = Self::slot(code);
+        let hit = self.recent[slot].wrapping_sub(1) as usize;
+        if hit < self.list.len() && Arc::ptr_eq(&self.list[hit].0, code) {
+            return &mut self.list[hit].1;
+        }
+        let i = match self.index.get(&**code) {
+            Some(&i) => i as usize,
+            None => {
+                let i = self.list.len();
+                self.index.insert(code.clone(), i as u32);
+                self.list.push((code.clone(), CountryAgg::default()));
+                i
+            }
+        };
+        if Arc::ptr_eq(&self.list[i].0, code) {
+            self.recent[slot] = i as u32 + 1;
+        }
+        &mut self.list[i].1
+    }
+}
+
+impl std::ops::Index<&str> for CountryMap {
+    type Output = CountryAgg;
+
+    fn index(&self, code: &str) -> &CountryAgg {
+        self.get(code).expect("no such country")
+    }
+}
+
 #[derive(Default)]
 pub struct AsnAgg {
     pub org: Option<Arc<str>>,
@@ -259,7 +333,7 @@ pub struct Aggregate {
     ips: HashMap<IpAddr, IpAgg>,
     user_index: HashMap<String, u32>,
     users: Vec<UserAgg>,
-    countries: HashMap<Arc<str>, CountryAgg>,
+    countries: CountryMap,
     asns: HashMap<u32, AsnAgg>,
     /// Unix hour → (attempts, events).
     hours: BTreeMap<i64, (u64, u64)>,
@@ -353,7 +427,7 @@ impl Aggregate {
             ips: HashMap::default(),
             user_index: HashMap::default(),
             users: Vec::new(),
-            countries: HashMap::default(),
+            countries: CountryMap::default(),
             asns: HashMap::default(),
             hours: BTreeMap::new(),
             hour_of_day: [0; 24],
@@ -452,10 +526,7 @@ impl Aggregate {
         }
         let geo = ev.geo.as_ref();
         if let Some(c) = geo.and_then(|g| g.country.as_ref()) {
-            let agg = match self.countries.get_mut(c) {
-                Some(a) => a,
-                None => self.countries.entry(c.clone()).or_default(),
-            };
+            let agg = self.countries.entry(c);
             agg.attempts += attempts;
             agg.events += 1;
             if agg.name.is_none() {
@@ -670,7 +741,7 @@ impl Aggregate {
     }
 
     /// Countries by ISO code (events without one are not here).
-    pub fn countries(&self) -> &HashMap<Arc<str>, CountryAgg> {
+    pub fn countries(&self) -> &CountryMap {
         &self.countries
     }
 
@@ -1020,6 +1091,42 @@ pub struct Summary {
 mod tests {
     use super::*;
     use crate::event::Src;
+
+    /// The pointer cache of [`CountryMap`] against a plain map: codes shared
+    /// as one `Arc`, the same code in fresh `Arc`s, `Arc`s freed and their
+    /// memory reused for other codes. Counts and iteration order must match.
+    #[test]
+    fn country_map_is_a_map_whatever_the_arcs() {
+        let codes: Vec<String> = (0..300).map(|i| format!("C{}", i % 97)).collect();
+        let shared: Vec<Arc<str>> = (0..97).map(|i| Arc::from(format!("C{i}"))).collect();
+        let mut map = CountryMap::default();
+        let mut plain: HashMap<Arc<str>, CountryAgg> = HashMap::default();
+        for round in 0..4u64 {
+            for (j, c) in codes.iter().enumerate() {
+                // Even lines: the shared Arc; odd: a fresh one, dropped right after,
+                // so its address is soon reused by another code's fresh Arc.
+                let fresh: Arc<str> = Arc::from(c.as_str());
+                let code = if j % 2 == 0 { &shared[j % 97] } else { &fresh };
+                let n = round * 1000 + j as u64;
+                map.entry(code).attempts += n;
+                plain.entry(code.clone()).or_default().attempts += n;
+                map.entry(code).events += 1;
+                plain.get_mut(&**code).unwrap().events += 1;
+            }
+        }
+        let got: Vec<(String, u64, u64)> = map
+            .iter()
+            .map(|(c, a)| (c.to_string(), a.attempts, a.events))
+            .collect();
+        let want: Vec<(String, u64, u64)> = plain
+            .iter()
+            .map(|(c, a)| (c.to_string(), a.attempts, a.events))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(map.len(), 97);
+        assert_eq!(map["C5"].attempts, plain["C5"].attempts);
+        assert!(map.get("C97").is_none());
+    }
 
     fn ev(secs: i64, kind: Kind, ip: Option<&str>, user: &str, cc: Option<&str>) -> Event {
         Event {
