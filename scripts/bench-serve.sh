@@ -13,7 +13,9 @@ LINES=${LINES:-1000000} BATCH=${BATCH:-1000} CONNS=${CONNS:-2}
 CLIENTS=${CLIENTS:-1000} RATE=${RATE:-1000} SECS=${SECS:-30}
 TOKEN=bench-token-0123456789
 if [ -n "${BIN:-}" ]; then
-    T=$BIN; G=$BIN/serve_load
+    # A cargo target folder (`target/release`, with `examples/serve_load`) or a flat one.
+    T=$BIN; G=$BIN/examples/serve_load
+    [ -x "$G" ] || G=$BIN/serve_load
 else
     cargo build --release --bin sshmap --example serve_load >&2
     T=${CARGO_TARGET_DIR:-target}/release; G=$T/examples/serve_load

@@ -64,6 +64,8 @@ fi
 
 # ---------------------------------------------------------------------------
 # Fleet scale (issue 18): ClickHouse beside PostgreSQL in the same run.
+# (The figures in BENCHMARKS.md now come from scripts/bench-clickhouse.sh: private servers,
+# input streamed into `sshmap ingest -`, the views through sshmap, 20M and 100M events.)
 #
 #     FLEET=1 DAYS=25 scripts/bench-store.sh [DIR]     # 25 day-shifted copies: ~20M events
 #     ONLY_FLEET=1 FLEET=1 …                            # this part alone
