@@ -254,6 +254,81 @@ impl std::ops::Index<&str> for CountryMap {
     }
 }
 
+/// Slots of [`IpMap`]'s cache (a power of two).
+const IP_SLOTS: usize = 4096;
+
+/// Addresses ([`Aggregate::ips`]): a map from the address to a place in a
+/// list, and a direct-mapped cache of [`IP_SLOTS`] from a multiplicative hash
+/// of the address to that place, checked against the address kept there: most
+/// events find their address in the cache without a hash-table probe.
+/// Iteration order is the map's: the same as a `HashMap<IpAddr, IpAgg>`
+/// filled with the same addresses in the same order.
+#[derive(Default)]
+pub struct IpMap {
+    index: HashMap<IpAddr, u32>,
+    list: Vec<(IpAddr, IpAgg)>,
+    /// Slot → place in `list` + 1 (0: empty); sized on first use.
+    recent: Vec<u32>,
+}
+
+impl IpMap {
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    pub fn get(&self, ip: &IpAddr) -> Option<&IpAgg> {
+        self.index.get(ip).map(|&i| &self.list[i as usize].1)
+    }
+
+    /// (address, aggregate), in the map's order.
+    pub fn iter(&self) -> impl Iterator<Item = (&IpAddr, &IpAgg)> {
+        self.index
+            .iter()
+            .map(|(ip, &i)| (ip, &self.list[i as usize].1))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &IpAgg> {
+        self.list.iter().map(|(_, a)| a)
+    }
+
+    fn slot(ip: &IpAddr) -> usize {
+        let h = match ip {
+            IpAddr::V4(a) => u64::from(u32::from(*a)),
+            IpAddr::V6(a) => {
+                let x = u128::from(*a);
+                (x as u64) ^ ((x >> 64) as u64).rotate_left(17)
+            }
+        };
+        (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize & (IP_SLOTS - 1)
+    }
+
+    fn entry_with(&mut self, ip: IpAddr, make: impl FnOnce() -> IpAgg) -> &mut IpAgg {
+        if self.recent.is_empty() {
+            self.recent = vec![0; IP_SLOTS];
+        }
+        let slot = Self::slot(&ip);
+        let hit = self.recent[slot].wrapping_sub(1) as usize;
+        if hit < self.list.len() && self.list[hit].0 == ip {
+            return &mut self.list[hit].1;
+        }
+        let i = match self.index.get(&ip) {
+            Some(&i) => i as usize,
+            None => {
+                let i = self.list.len();
+                self.index.insert(ip, i as u32);
+                self.list.push((ip, make()));
+                i
+            }
+        };
+        self.recent[slot] = i as u32 + 1;
+        &mut self.list[i].1
+    }
+}
+
 #[derive(Default)]
 pub struct AsnAgg {
     pub org: Option<Arc<str>>,
@@ -330,7 +405,7 @@ pub struct Aggregate {
     events: u64,
     attempts: u64,
     by_kind: [u64; Kind::ALL.len()],
-    ips: HashMap<IpAddr, IpAgg>,
+    ips: IpMap,
     user_index: HashMap<String, u32>,
     users: Vec<UserAgg>,
     countries: CountryMap,
@@ -424,7 +499,7 @@ impl Aggregate {
             events: 0,
             attempts: 0,
             by_kind: [0; Kind::ALL.len()],
-            ips: HashMap::default(),
+            ips: IpMap::default(),
             user_index: HashMap::default(),
             users: Vec::new(),
             countries: CountryMap::default(),
@@ -566,7 +641,7 @@ impl Aggregate {
         if detailed && ev.kind == Kind::Command {
             self.add_command(ev, ip, secs);
         }
-        let a = self.ips.entry(ip).or_insert_with(|| IpAgg {
+        let a = self.ips.entry_with(ip, || IpAgg {
             attempts: 0,
             events: 0,
             geo: None,
@@ -731,7 +806,7 @@ impl Aggregate {
     }
 
     /// Every address of any event.
-    pub fn ips(&self) -> &HashMap<IpAddr, IpAgg> {
+    pub fn ips(&self) -> &IpMap {
         &self.ips
     }
 
@@ -1095,6 +1170,57 @@ mod tests {
     /// The pointer cache of [`CountryMap`] against a plain map: codes shared
     /// as one `Arc`, the same code in fresh `Arc`s, `Arc`s freed and their
     /// memory reused for other codes. Counts and iteration order must match.
+    /// [`IpMap`]'s cache against a plain map: more addresses than slots (so
+    /// slots collide and are overwritten), IPv4, IPv6 and IPv4-mapped IPv6
+    /// (equal numbers, different addresses), revisited in another order.
+    #[test]
+    fn ip_map_is_a_map_whatever_the_slots() {
+        let mut ips: Vec<IpAddr> = Vec::new();
+        for i in 0..6000u32 {
+            let v4 = std::net::Ipv4Addr::from(i.wrapping_mul(2_654_435_761));
+            ips.push(IpAddr::V4(v4));
+            if i % 3 == 0 {
+                ips.push(IpAddr::V6(v4.to_ipv6_mapped()));
+                ips.push(IpAddr::V6(std::net::Ipv6Addr::from(u128::from(i) << 64)));
+            }
+        }
+        let fresh = || IpAgg {
+            attempts: 0,
+            events: 0,
+            geo: None,
+            first: 0,
+            last: 0,
+            detail: None,
+        };
+        let mut map = IpMap::default();
+        let mut plain: HashMap<IpAddr, IpAgg> = HashMap::default();
+        for round in 0..3u64 {
+            for j in 0..ips.len() {
+                // Each round a different stride through the list.
+                let ip = ips[(j * (2 * round as usize + 1)) % ips.len()];
+                let n = round * 7 + j as u64 % 5;
+                map.entry_with(ip, fresh).attempts += n;
+                plain.entry(ip).or_insert_with(fresh).attempts += n;
+                map.entry_with(ip, fresh).events += 1;
+                plain.get_mut(&ip).unwrap().events += 1;
+            }
+        }
+        let got: Vec<(IpAddr, u64, u64)> = map
+            .iter()
+            .map(|(i, a)| (*i, a.attempts, a.events))
+            .collect();
+        let want: Vec<(IpAddr, u64, u64)> = plain
+            .iter()
+            .map(|(i, a)| (*i, a.attempts, a.events))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(map.len(), plain.len());
+        assert_eq!(
+            map.get(&ips[5]).map(|a| a.attempts),
+            plain.get(&ips[5]).map(|a| a.attempts)
+        );
+    }
+
     #[test]
     fn country_map_is_a_map_whatever_the_arcs() {
         let codes: Vec<String> = (0..300).map(|i| format!("C{}", i % 97)).collect();
