@@ -415,6 +415,9 @@ pub struct Aggregate {
     hour_of_day: [u64; 24],
     /// The hour being counted: (unix hour, attempts, events), folded into `hours` on change.
     hour_run: Option<(i64, u64, u64)>,
+    /// The last event's µs and (Unix second, hour, series bin, hour of the
+    /// day in `offset`), which depend on nothing else (`offset` is set once).
+    time_memo: Option<(i64, (i64, i64, i64, usize))>,
     /// Logins that came after failures or from a new country, and the others,
     /// each capped at [`MAX_SUCCESSES`] (so a day of routine logins cannot
     /// crowd out one after a brute force); `successes_total` counts them all.
@@ -507,6 +510,7 @@ impl Aggregate {
             hours: BTreeMap::new(),
             hour_of_day: [0; 24],
             hour_run: None,
+            time_memo: None,
             suspicious: Vec::new(),
             ordinary: Vec::new(),
             successes_total: 0,
@@ -568,9 +572,23 @@ impl Aggregate {
             }
         }
         self.by_kind[ev.kind as usize] += 1;
-        let secs = ev.ts.unix_secs();
+        // Lines of one second come together (syslog stamps): their divisions once.
+        let (secs, hour, bin, hod) = match self.time_memo {
+            Some((micros, t)) if micros == ev.ts.micros => t,
+            _ => {
+                let secs = ev.ts.unix_secs();
+                let local = secs + i64::from(self.offset);
+                let t = (
+                    secs,
+                    secs.div_euclid(3600),
+                    secs.div_euclid(SERIES_BIN),
+                    local.rem_euclid(86_400) as usize / 3600,
+                );
+                self.time_memo = Some((ev.ts.micros, t));
+                t
+            }
+        };
         // Events arrive mostly in time order: add to the current hour without a tree lookup.
-        let hour = secs.div_euclid(3600);
         match &mut self.hour_run {
             Some((h, a, n)) if *h == hour => {
                 *a += attempts;
@@ -585,13 +603,11 @@ impl Aggregate {
                 *run = Some((hour, attempts, 1));
             }
         }
-        let local = secs + i64::from(self.offset);
-        self.hour_of_day[local.rem_euclid(86_400) as usize / 3600] += attempts;
+        self.hour_of_day[hod] += attempts;
         if let Some(b) = &mut self.bins {
             b.add(ev, u32::try_from(attempts).unwrap_or(u32::MAX));
         }
         let detailed = self.details.is_some();
-        let bin = secs.div_euclid(SERIES_BIN);
         let success = ev.kind == Kind::AuthSuccess;
         if let Some(t) = &mut self.details {
             bump(&mut t.all, bin, attempts, 1);
@@ -1219,6 +1235,56 @@ mod tests {
             map.get(&ips[5]).map(|a| a.attempts),
             plain.get(&ips[5]).map(|a| a.attempts)
         );
+    }
+
+    /// The per-second memo of [`Aggregate::add`]: runs of one stamp, stamps
+    /// before 1970, across hours, days and five-minute bins, against the
+    /// hour of the day, hours and series computed here event by event.
+    #[test]
+    fn repeated_stamps_count_as_computed_one_by_one() {
+        let secs: Vec<i64> = vec![
+            -86_401,
+            -86_401,
+            -1,
+            -1,
+            -1,
+            0,
+            0,
+            299,
+            300,
+            300,
+            3599,
+            3599,
+            3600,
+            86_399,
+            86_399,
+            86_400,
+            86_400,
+            86_400,
+            7,
+            7,
+            1_700_000_000,
+            1_700_000_000,
+            1_700_000_299,
+        ];
+        let mut agg = Aggregate::new(AggregateOptions {
+            details: true,
+            ..AggregateOptions::default()
+        });
+        let mut hod = [0u64; 24];
+        let mut series: Vec<Cell> = Vec::new();
+        for &s in &secs {
+            agg.add(&ev(s, Kind::AuthFailure, Some("192.0.2.1"), "u", None));
+            hod[((s + 3600).rem_euclid(86_400) / 3600) as usize] += 1;
+            bump(&mut series, s.div_euclid(SERIES_BIN), 1, 1);
+        }
+        assert_eq!(agg.hour_of_day(), hod);
+        assert_eq!(agg.series().0, &series[..]);
+        let ip = agg.ips().get(&"192.0.2.1".parse().unwrap()).unwrap();
+        assert_eq!((ip.first, ip.last), (-86_401, 1_700_000_299));
+        let s = agg.summary(10, Vec::new());
+        let by_hour = serde_json::to_value(&s).unwrap();
+        assert_eq!(by_hour["attempts"], secs.len());
     }
 
     #[test]
