@@ -180,6 +180,155 @@ pub struct CountryAgg {
     pub series: Series,
 }
 
+/// Countries by ISO code ([`Aggregate::countries`]): a map from the code to
+/// a place in a list, and a small cache from the address of the code's
+/// interned `Arc` (the locator hands out one per country) to that place, so
+/// the per-event update neither hashes nor compares the code. Iteration order
+/// is the map's: the same as a `HashMap<Arc<str>, CountryAgg>` filled with
+/// the same codes in the same order.
+#[derive(Default)]
+pub struct CountryMap {
+    index: HashMap<Arc<str>, u32>,
+    list: Vec<(Arc<str>, CountryAgg)>,
+    /// Slot by the code's address → place in `list` + 1 (0: empty). A hit
+    /// requires the very `Arc` kept in `list`, alive as long as `self`, so an
+    /// address can never stand for another code.
+    recent: [u32; 32],
+}
+
+impl CountryMap {
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    pub fn get(&self, code: &str) -> Option<&CountryAgg> {
+        self.index.get(code).map(|&i| &self.list[i as usize].1)
+    }
+
+    /// (code, aggregate), in the map's order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &CountryAgg)> {
+        self.index
+            .iter()
+            .map(|(c, &i)| (c, &self.list[i as usize].1))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &CountryAgg> {
+        self.list.iter().map(|(_, a)| a)
+    }
+
+    fn slot(code: &Arc<str>) -> usize {
+        (Arc::as_ptr(code) as *const u8 as usize >> 4) & 31
+    }
+
+    fn entry(&mut self, code: &Arc<str>) -> &mut CountryAgg {
+        let slot = Self::slot(code);
+        let hit = self.recent[slot].wrapping_sub(1) as usize;
+        if hit < self.list.len() && Arc::ptr_eq(&self.list[hit].0, code) {
+            return &mut self.list[hit].1;
+        }
+        let i = match self.index.get(&**code) {
+            Some(&i) => i as usize,
+            None => {
+                let i = self.list.len();
+                self.index.insert(code.clone(), i as u32);
+                self.list.push((code.clone(), CountryAgg::default()));
+                i
+            }
+        };
+        if Arc::ptr_eq(&self.list[i].0, code) {
+            self.recent[slot] = i as u32 + 1;
+        }
+        &mut self.list[i].1
+    }
+}
+
+impl std::ops::Index<&str> for CountryMap {
+    type Output = CountryAgg;
+
+    fn index(&self, code: &str) -> &CountryAgg {
+        self.get(code).expect("no such country")
+    }
+}
+
+/// Slots of [`IpMap`]'s cache (a power of two).
+const IP_SLOTS: usize = 4096;
+
+/// Addresses ([`Aggregate::ips`]): a map from the address to a place in a
+/// list, and a direct-mapped cache of [`IP_SLOTS`] from a multiplicative hash
+/// of the address to that place, checked against the address kept there: most
+/// events find their address in the cache without a hash-table probe.
+/// Iteration order is the map's: the same as a `HashMap<IpAddr, IpAgg>`
+/// filled with the same addresses in the same order.
+#[derive(Default)]
+pub struct IpMap {
+    index: HashMap<IpAddr, u32>,
+    list: Vec<(IpAddr, IpAgg)>,
+    /// Slot → place in `list` + 1 (0: empty); sized on first use.
+    recent: Vec<u32>,
+}
+
+impl IpMap {
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    pub fn get(&self, ip: &IpAddr) -> Option<&IpAgg> {
+        self.index.get(ip).map(|&i| &self.list[i as usize].1)
+    }
+
+    /// (address, aggregate), in the map's order.
+    pub fn iter(&self) -> impl Iterator<Item = (&IpAddr, &IpAgg)> {
+        self.index
+            .iter()
+            .map(|(ip, &i)| (ip, &self.list[i as usize].1))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &IpAgg> {
+        self.list.iter().map(|(_, a)| a)
+    }
+
+    fn slot(ip: &IpAddr) -> usize {
+        let h = match ip {
+            IpAddr::V4(a) => u64::from(u32::from(*a)),
+            IpAddr::V6(a) => {
+                let x = u128::from(*a);
+                (x as u64) ^ ((x >> 64) as u64).rotate_left(17)
+            }
+        };
+        (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize & (IP_SLOTS - 1)
+    }
+
+    fn entry_with(&mut self, ip: IpAddr, make: impl FnOnce() -> IpAgg) -> &mut IpAgg {
+        if self.recent.is_empty() {
+            self.recent = vec![0; IP_SLOTS];
+        }
+        let slot = Self::slot(&ip);
+        let hit = self.recent[slot].wrapping_sub(1) as usize;
+        if hit < self.list.len() && self.list[hit].0 == ip {
+            return &mut self.list[hit].1;
+        }
+        let i = match self.index.get(&ip) {
+            Some(&i) => i as usize,
+            None => {
+                let i = self.list.len();
+                self.index.insert(ip, i as u32);
+                self.list.push((ip, make()));
+                i
+            }
+        };
+        self.recent[slot] = i as u32 + 1;
+        &mut self.list[i].1
+    }
+}
+
 #[derive(Default)]
 pub struct AsnAgg {
     pub org: Option<Arc<str>>,
@@ -256,16 +405,19 @@ pub struct Aggregate {
     events: u64,
     attempts: u64,
     by_kind: [u64; Kind::ALL.len()],
-    ips: HashMap<IpAddr, IpAgg>,
+    ips: IpMap,
     user_index: HashMap<String, u32>,
     users: Vec<UserAgg>,
-    countries: HashMap<Arc<str>, CountryAgg>,
+    countries: CountryMap,
     asns: HashMap<u32, AsnAgg>,
     /// Unix hour → (attempts, events).
     hours: BTreeMap<i64, (u64, u64)>,
     hour_of_day: [u64; 24],
     /// The hour being counted: (unix hour, attempts, events), folded into `hours` on change.
     hour_run: Option<(i64, u64, u64)>,
+    /// The last event's µs and (Unix second, hour, series bin, hour of the
+    /// day in `offset`), which depend on nothing else (`offset` is set once).
+    time_memo: Option<(i64, (i64, i64, i64, usize))>,
     /// Logins that came after failures or from a new country, and the others,
     /// each capped at [`MAX_SUCCESSES`] (so a day of routine logins cannot
     /// crowd out one after a brute force); `successes_total` counts them all.
@@ -350,14 +502,15 @@ impl Aggregate {
             events: 0,
             attempts: 0,
             by_kind: [0; Kind::ALL.len()],
-            ips: HashMap::default(),
+            ips: IpMap::default(),
             user_index: HashMap::default(),
             users: Vec::new(),
-            countries: HashMap::default(),
+            countries: CountryMap::default(),
             asns: HashMap::default(),
             hours: BTreeMap::new(),
             hour_of_day: [0; 24],
             hour_run: None,
+            time_memo: None,
             suspicious: Vec::new(),
             ordinary: Vec::new(),
             successes_total: 0,
@@ -419,9 +572,23 @@ impl Aggregate {
             }
         }
         self.by_kind[ev.kind as usize] += 1;
-        let secs = ev.ts.unix_secs();
+        // Lines of one second come together (syslog stamps): their divisions once.
+        let (secs, hour, bin, hod) = match self.time_memo {
+            Some((micros, t)) if micros == ev.ts.micros => t,
+            _ => {
+                let secs = ev.ts.unix_secs();
+                let local = secs + i64::from(self.offset);
+                let t = (
+                    secs,
+                    secs.div_euclid(3600),
+                    secs.div_euclid(SERIES_BIN),
+                    local.rem_euclid(86_400) as usize / 3600,
+                );
+                self.time_memo = Some((ev.ts.micros, t));
+                t
+            }
+        };
         // Events arrive mostly in time order: add to the current hour without a tree lookup.
-        let hour = secs.div_euclid(3600);
         match &mut self.hour_run {
             Some((h, a, n)) if *h == hour => {
                 *a += attempts;
@@ -436,13 +603,11 @@ impl Aggregate {
                 *run = Some((hour, attempts, 1));
             }
         }
-        let local = secs + i64::from(self.offset);
-        self.hour_of_day[local.rem_euclid(86_400) as usize / 3600] += attempts;
+        self.hour_of_day[hod] += attempts;
         if let Some(b) = &mut self.bins {
             b.add(ev, u32::try_from(attempts).unwrap_or(u32::MAX));
         }
         let detailed = self.details.is_some();
-        let bin = secs.div_euclid(SERIES_BIN);
         let success = ev.kind == Kind::AuthSuccess;
         if let Some(t) = &mut self.details {
             bump(&mut t.all, bin, attempts, 1);
@@ -452,10 +617,7 @@ impl Aggregate {
         }
         let geo = ev.geo.as_ref();
         if let Some(c) = geo.and_then(|g| g.country.as_ref()) {
-            let agg = match self.countries.get_mut(c) {
-                Some(a) => a,
-                None => self.countries.entry(c.clone()).or_default(),
-            };
+            let agg = self.countries.entry(c);
             agg.attempts += attempts;
             agg.events += 1;
             if agg.name.is_none() {
@@ -495,7 +657,7 @@ impl Aggregate {
         if detailed && ev.kind == Kind::Command {
             self.add_command(ev, ip, secs);
         }
-        let a = self.ips.entry(ip).or_insert_with(|| IpAgg {
+        let a = self.ips.entry_with(ip, || IpAgg {
             attempts: 0,
             events: 0,
             geo: None,
@@ -660,7 +822,7 @@ impl Aggregate {
     }
 
     /// Every address of any event.
-    pub fn ips(&self) -> &HashMap<IpAddr, IpAgg> {
+    pub fn ips(&self) -> &IpMap {
         &self.ips
     }
 
@@ -670,7 +832,7 @@ impl Aggregate {
     }
 
     /// Countries by ISO code (events without one are not here).
-    pub fn countries(&self) -> &HashMap<Arc<str>, CountryAgg> {
+    pub fn countries(&self) -> &CountryMap {
         &self.countries
     }
 
@@ -1020,6 +1182,143 @@ pub struct Summary {
 mod tests {
     use super::*;
     use crate::event::Src;
+
+    /// The pointer cache of [`CountryMap`] against a plain map: codes shared
+    /// as one `Arc`, the same code in fresh `Arc`s, `Arc`s freed and their
+    /// memory reused for other codes. Counts and iteration order must match.
+    /// [`IpMap`]'s cache against a plain map: more addresses than slots (so
+    /// slots collide and are overwritten), IPv4, IPv6 and IPv4-mapped IPv6
+    /// (equal numbers, different addresses), revisited in another order.
+    #[test]
+    fn ip_map_is_a_map_whatever_the_slots() {
+        let mut ips: Vec<IpAddr> = Vec::new();
+        for i in 0..6000u32 {
+            let v4 = std::net::Ipv4Addr::from(i.wrapping_mul(2_654_435_761));
+            ips.push(IpAddr::V4(v4));
+            if i % 3 == 0 {
+                ips.push(IpAddr::V6(v4.to_ipv6_mapped()));
+                ips.push(IpAddr::V6(std::net::Ipv6Addr::from(u128::from(i) << 64)));
+            }
+        }
+        let fresh = || IpAgg {
+            attempts: 0,
+            events: 0,
+            geo: None,
+            first: 0,
+            last: 0,
+            detail: None,
+        };
+        let mut map = IpMap::default();
+        let mut plain: HashMap<IpAddr, IpAgg> = HashMap::default();
+        for round in 0..3u64 {
+            for j in 0..ips.len() {
+                // Each round a different stride through the list.
+                let ip = ips[(j * (2 * round as usize + 1)) % ips.len()];
+                let n = round * 7 + j as u64 % 5;
+                map.entry_with(ip, fresh).attempts += n;
+                plain.entry(ip).or_insert_with(fresh).attempts += n;
+                map.entry_with(ip, fresh).events += 1;
+                plain.get_mut(&ip).unwrap().events += 1;
+            }
+        }
+        let got: Vec<(IpAddr, u64, u64)> = map
+            .iter()
+            .map(|(i, a)| (*i, a.attempts, a.events))
+            .collect();
+        let want: Vec<(IpAddr, u64, u64)> = plain
+            .iter()
+            .map(|(i, a)| (*i, a.attempts, a.events))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(map.len(), plain.len());
+        assert_eq!(
+            map.get(&ips[5]).map(|a| a.attempts),
+            plain.get(&ips[5]).map(|a| a.attempts)
+        );
+    }
+
+    /// The per-second memo of [`Aggregate::add`]: runs of one stamp, stamps
+    /// before 1970, across hours, days and five-minute bins, against the
+    /// hour of the day, hours and series computed here event by event.
+    #[test]
+    fn repeated_stamps_count_as_computed_one_by_one() {
+        let secs: Vec<i64> = vec![
+            -86_401,
+            -86_401,
+            -1,
+            -1,
+            -1,
+            0,
+            0,
+            299,
+            300,
+            300,
+            3599,
+            3599,
+            3600,
+            86_399,
+            86_399,
+            86_400,
+            86_400,
+            86_400,
+            7,
+            7,
+            1_700_000_000,
+            1_700_000_000,
+            1_700_000_299,
+        ];
+        let mut agg = Aggregate::new(AggregateOptions {
+            details: true,
+            ..AggregateOptions::default()
+        });
+        let mut hod = [0u64; 24];
+        let mut series: Vec<Cell> = Vec::new();
+        for &s in &secs {
+            agg.add(&ev(s, Kind::AuthFailure, Some("192.0.2.1"), "u", None));
+            hod[((s + 3600).rem_euclid(86_400) / 3600) as usize] += 1;
+            bump(&mut series, s.div_euclid(SERIES_BIN), 1, 1);
+        }
+        assert_eq!(agg.hour_of_day(), hod);
+        assert_eq!(agg.series().0, &series[..]);
+        let ip = agg.ips().get(&"192.0.2.1".parse().unwrap()).unwrap();
+        assert_eq!((ip.first, ip.last), (-86_401, 1_700_000_299));
+        let s = agg.summary(10, Vec::new());
+        let by_hour = serde_json::to_value(&s).unwrap();
+        assert_eq!(by_hour["attempts"], secs.len());
+    }
+
+    #[test]
+    fn country_map_is_a_map_whatever_the_arcs() {
+        let codes: Vec<String> = (0..300).map(|i| format!("C{}", i % 97)).collect();
+        let shared: Vec<Arc<str>> = (0..97).map(|i| Arc::from(format!("C{i}"))).collect();
+        let mut map = CountryMap::default();
+        let mut plain: HashMap<Arc<str>, CountryAgg> = HashMap::default();
+        for round in 0..4u64 {
+            for (j, c) in codes.iter().enumerate() {
+                // Even lines: the shared Arc; odd: a fresh one, dropped right after,
+                // so its address is soon reused by another code's fresh Arc.
+                let fresh: Arc<str> = Arc::from(c.as_str());
+                let code = if j % 2 == 0 { &shared[j % 97] } else { &fresh };
+                let n = round * 1000 + j as u64;
+                map.entry(code).attempts += n;
+                plain.entry(code.clone()).or_default().attempts += n;
+                map.entry(code).events += 1;
+                plain.get_mut(&**code).unwrap().events += 1;
+            }
+        }
+        let got: Vec<(String, u64, u64)> = map
+            .iter()
+            .map(|(c, a)| (c.to_string(), a.attempts, a.events))
+            .collect();
+        let want: Vec<(String, u64, u64)> = plain
+            .iter()
+            .map(|(c, a)| (c.to_string(), a.attempts, a.events))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(map.len(), 97);
+        assert_eq!(map["C5"].attempts, plain["C5"].attempts);
+        assert!(map.get("C97").is_none());
+    }
 
     fn ev(secs: i64, kind: Kind, ip: Option<&str>, user: &str, cc: Option<&str>) -> Event {
         Event {
