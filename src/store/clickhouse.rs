@@ -1844,9 +1844,10 @@ impl Store for ClickHouseStore {
             committed.condition()
         );
         // Every address with at least the n-th largest count (ties with it included: the
-        // server's order among equal counts is not the text order the chart uses), and the sum of all.
+        // server's order among equal counts is not the text order the chart uses), and the sum of all
+        // (a scalar subquery is `Nullable` on modern servers: `ifNull` keeps RowBinary's width).
         let sql = format!(
-            "SELECT ip, toInt64(s), toInt64((SELECT sum(s) FROM {per_ip})) FROM {per_ip}
+            "SELECT ip, toInt64(s), toInt64(ifNull((SELECT sum(s) FROM {per_ip}), 0)) FROM {per_ip}
              WHERE s >= (SELECT min(s) FROM (SELECT s FROM {per_ip} ORDER BY s DESC LIMIT {n}))",
             n = n.max(1)
         );
