@@ -27,6 +27,7 @@ pub mod clickhouse;
 pub mod ingest;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
+mod rows;
 pub(crate) mod sessions;
 pub(crate) mod sqlite;
 

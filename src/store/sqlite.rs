@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
+use super::rows::RowStatement;
 use super::sessions::{self, Acc, Ev, KeyTail, Tracker, Trackers};
 use super::{
     Batch, Checkpoint, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row, Session,
@@ -138,6 +139,15 @@ const MIGRATIONS: &[&str] = &[
     UPDATE inputs SET keys_to = coalesce(
         (SELECT max(id) FROM sessions WHERE id >= inputs.id << 40 AND id < (inputs.id + 1) << 40), 0);
     DROP INDEX IF EXISTS sessions_key;",
+    // 9: when an input's latest session ended is kept in its row, not found by
+    // an index on `sessions(last_seen)` that every session write maintained
+    // (a tenth of an ingest's SQLite work). `sessions_until` (µs) is never
+    // below that time; a replace that shortens sessions may leave it above,
+    // which only makes a tracker look up longer.
+    "ALTER TABLE inputs ADD COLUMN sessions_until INTEGER;
+    UPDATE inputs SET sessions_until =
+        (SELECT max(last_seen) FROM sessions WHERE id >= inputs.id << 40 AND id < (inputs.id + 1) << 40);
+    DROP INDEX IF EXISTS sessions_last_seen;",
 ];
 
 /// Deletes the raw events before ?1 except the provisional ones (from their
@@ -378,7 +388,12 @@ impl SqliteStore {
         if let Some(t) = tracker.as_mut() {
             fetch_sessions(&tx, t, b.events)?;
             insert_events(&tx, cp.id, b.events, t, &mut roll)?;
-            write_sessions(&tx, cp.id, t.dirty().into_iter())?;
+            if let Some(end) = write_sessions(&tx, cp.id, t.dirty().into_iter())? {
+                tx.prepare_cached(
+                    "UPDATE inputs SET sessions_until = max(coalesce(sessions_until, ?2), ?2) WHERE id = ?1",
+                )?
+                .execute([cp.id, end])?;
+            }
             t.settle(min_secs);
         }
         {
@@ -440,75 +455,79 @@ fn insert_events(
     t: &mut Tracker,
     roll: &mut Rollups,
 ) -> Result<()> {
-    let mut st = tx.prepare_cached(&format!(
-        "INSERT INTO events ({COLUMNS}, session) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
-         ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
-    ))?;
-    // Each distinct address is formatted once per commit.
-    let mut ips: rustc_hash::FxHashMap<std::net::IpAddr, Box<str>> = Default::default();
-    for ev in events {
+    // Each distinct address is formatted once per commit, before the rows
+    // (the statement reads the text where it lies, until it is dropped).
+    let mut index: rustc_hash::FxHashMap<std::net::IpAddr, u32> = Default::default();
+    let mut texts: Vec<Box<str>> = Vec::new();
+    let at: Vec<u32> = events
+        .iter()
+        .map(|ev| match ev.ip {
+            Some(a) => *index.entry(a).or_insert_with(|| {
+                texts.push(a.to_string().into_boxed_str());
+                texts.len() as u32 - 1
+            }),
+            None => u32::MAX,
+        })
+        .collect();
+    let mut st = RowStatement::prepare(
+        tx,
+        &format!(
+            "INSERT INTO events ({COLUMNS}, session) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
+             ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
+        ),
+    )?;
+    for (ev, &i) in events.iter().zip(&at) {
         roll.add_event(ev, 1);
         let id = super::event_id(input, ev.src.line);
         let session = t.add(&Ev::of(id, ev));
-        let ip = ev.ip.map(|a| {
-            &**ips
-                .entry(a)
-                .or_insert_with(|| a.to_string().into_boxed_str())
-        });
+        let ip = texts.get(i as usize).map(|s| &**s);
         let g = ev.geo.as_ref();
-        st.raw_bind_parameter(1, id)?;
-        st.raw_bind_parameter(2, ev.ts.micros)?;
-        st.raw_bind_parameter(3, ev.ts.offset)?;
-        st.raw_bind_parameter(4, ev.host.as_deref())?;
-        st.raw_bind_parameter(5, &*ev.program)?;
-        st.raw_bind_parameter(6, ev.pid)?;
-        st.raw_bind_parameter(7, ev.kind.as_str())?;
-        st.raw_bind_parameter(8, ev.method.as_deref())?;
-        st.raw_bind_parameter(9, ev.user.as_deref())?;
-        st.raw_bind_parameter(10, ev.invalid_user)?;
-        st.raw_bind_parameter(11, ip)?;
-        st.raw_bind_parameter(12, ev.port)?;
-        st.raw_bind_parameter(13, ev.count)?;
-        st.raw_bind_parameter(14, ev.attempts)?;
-        st.raw_bind_parameter(15, g.is_some())?;
-        st.raw_bind_parameter(16, g.and_then(|g| g.country.as_deref()))?;
-        st.raw_bind_parameter(17, g.and_then(|g| g.country_name.as_deref()))?;
-        st.raw_bind_parameter(18, g.and_then(|g| g.city.as_deref()))?;
-        st.raw_bind_parameter(19, g.and_then(|g| g.lat))?;
-        st.raw_bind_parameter(20, g.and_then(|g| g.lon))?;
-        st.raw_bind_parameter(21, g.and_then(|g| g.asn))?;
-        st.raw_bind_parameter(22, g.and_then(|g| g.org.as_deref()))?;
-        st.raw_bind_parameter(23, g.and_then(|g| g.precision))?;
-        st.raw_bind_parameter(24, ev.scope.map(super::scope_name))?;
-        st.raw_bind_parameter(25, &*ev.src.input)?;
-        st.raw_bind_parameter(26, ev.password())?;
-        st.raw_bind_parameter(27, ev.command())?;
-        st.raw_bind_parameter(28, session)?;
-        st.raw_execute()?;
+        st.run(&[
+            id.into(),
+            ev.ts.micros.into(),
+            ev.ts.offset.into(),
+            ev.host.as_deref().into(),
+            (&*ev.program).into(),
+            ev.pid.into(),
+            ev.kind.as_str().into(),
+            ev.method.as_deref().into(),
+            ev.user.as_deref().into(),
+            ev.invalid_user.into(),
+            ip.into(),
+            ev.port.into(),
+            ev.count.into(),
+            ev.attempts.into(),
+            g.is_some().into(),
+            g.and_then(|g| g.country.as_deref()).into(),
+            g.and_then(|g| g.country_name.as_deref()).into(),
+            g.and_then(|g| g.city.as_deref()).into(),
+            g.and_then(|g| g.lat).into(),
+            g.and_then(|g| g.lon).into(),
+            g.and_then(|g| g.asn).into(),
+            g.and_then(|g| g.org.as_deref()).into(),
+            g.and_then(|g| g.precision).into(),
+            ev.scope.map(super::scope_name).into(),
+            (&*ev.src.input).into(),
+            ev.password().into(),
+            ev.command().into(),
+            session.into(),
+        ])?;
     }
     Ok(())
 }
 
 /// A tracker of `input` for a batch starting at `min_secs`, filled on demand
 /// by [`fetch_sessions`]. Nothing is loaded here: only when the input's
-/// latest stored session ended (found by the `last_seen` index).
+/// latest stored session ended (`inputs.sessions_until`).
 fn tracker_for(tx: &Connection, input: i64, version: i64, min_secs: i64) -> Result<Tracker> {
     let floor = Tracker::floor_for(min_secs);
-    // Sessions that ended before the floor cannot continue: the scan stops there.
     let until: Option<i64> = tx
-        .prepare_cached(
-            "SELECT last_seen FROM sessions INDEXED BY sessions_last_seen
-             WHERE last_seen >= ?3 AND id >= ?1 AND id < ?2 ORDER BY last_seen DESC LIMIT 1",
-        )?
-        .query_row(
-            [
-                super::event_id(input, 0),
-                super::event_id(input + 1, 0),
-                floor.saturating_mul(1_000_000),
-            ],
-            |r| r.get(0),
-        )
-        .optional()?;
+        .prepare_cached("SELECT sessions_until FROM inputs WHERE id = ?1")?
+        .query_row([input], |r| r.get(0))
+        .optional()?
+        .flatten();
+    // Sessions that ended before the floor cannot continue.
+    let until = until.filter(|&u| u >= floor.saturating_mul(1_000_000));
     Ok(Tracker::on_demand(
         input,
         version,
@@ -646,47 +665,53 @@ fn fill_keys(tx: &Connection, input: i64) -> Result<i64> {
     for (h, i) in &names {
         by_index[*i as usize] = h;
     }
-    let mut ins = tx.prepare_cached(
+    let mut ins = RowStatement::prepare(
+        tx,
         "INSERT OR IGNORE INTO session_keys (input, pid, host, id) VALUES (?1, ?2, ?3, ?4)",
     )?;
-    ins.raw_bind_parameter(1, input)?;
     for (pid, h, id) in rows {
-        ins.raw_bind_parameter(2, pid)?;
-        ins.raw_bind_parameter(3, by_index[h as usize])?;
-        ins.raw_bind_parameter(4, id)?;
-        ins.raw_execute()?;
+        ins.run(&[input.into(), pid.into(), by_index[h as usize].into(), id.into()])?;
     }
+    drop(ins);
     tx.prepare_cached("UPDATE inputs SET keys_to = ?2 WHERE id = ?1")?
         .execute([input, top])?;
     Ok(top)
 }
 
-/// Writes sessions whole (insert or replace the row with that id).
+/// Writes sessions whole (insert or replace the row with that id); returns
+/// when the latest of them ended (µs), if any.
 fn write_sessions<'a>(
     tx: &Connection,
     input: i64,
     list: impl Iterator<Item = &'a Acc>,
-) -> Result<()> {
-    let mut st = tx.prepare_cached(
+) -> Result<Option<i64>> {
+    let mut until = None;
+    // The address and user texts first: the statement reads them where they lie.
+    let list: Vec<(&Acc, Option<String>, Option<String>)> =
+        list.map(|s| (s, s.ip_text(), s.users_text())).collect();
+    let mut st = RowStatement::prepare(
+        tx,
         "INSERT INTO sessions (id, input, host, pid, ip, users, attempts, outcome, first_seen, last_seen)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (id) DO UPDATE SET ip = excluded.ip, users = excluded.users, attempts = excluded.attempts,
             outcome = excluded.outcome, first_seen = excluded.first_seen, last_seen = excluded.last_seen",
     )?;
-    for s in list {
-        st.raw_bind_parameter(1, s.id)?;
-        st.raw_bind_parameter(2, input)?;
-        st.raw_bind_parameter(3, s.host.as_deref())?;
-        st.raw_bind_parameter(4, s.pid)?;
-        st.raw_bind_parameter(5, s.ip_text())?;
-        st.raw_bind_parameter(6, s.users_text())?;
-        st.raw_bind_parameter(7, s.attempts)?;
-        st.raw_bind_parameter(8, s.outcome.as_str())?;
-        st.raw_bind_parameter(9, s.start)?;
-        st.raw_bind_parameter(10, s.end)?;
-        st.raw_execute()?;
+    for (s, ip, users) in &list {
+        st.run(&[
+            s.id.into(),
+            input.into(),
+            s.host.as_deref().into(),
+            s.pid.into(),
+            ip.as_deref().into(),
+            users.as_deref().into(),
+            s.attempts.into(),
+            s.outcome.as_str().into(),
+            s.start.into(),
+            s.end.into(),
+        ])?;
+        until = until.max(Some(s.end));
     }
-    Ok(())
+    Ok(until)
 }
 
 /// After the events from `lo` on were deleted: recomputes the sessions they

