@@ -4,8 +4,8 @@
 //! rusqlite binds every borrowed string as `SQLITE_TRANSIENT`: SQLite first
 //! copies it into the parameter's own buffer (`sqlite3VdbeMemGrow`, `memcpy`),
 //! then copies it again into the row's record. An event has up to fifteen
-//! text columns; the first copy was about a tenth of a full `ingest`'s
-//! instructions (BENCHMARKS.md, issue 12). Here text is bound
+//! text columns (BENCHMARKS.md, issue 12, run 7: the copies were 2–4% of a
+//! full `ingest`'s instructions). Here text is bound
 //! `SQLITE_STATIC` (SQLite reads it where it is), as SQLite allows when the
 //! text stays valid until the statement is finalized or the parameter bound
 //! anew: a [`RowStatement<'c, 'v>`] takes text that lives for `'v`, and the
