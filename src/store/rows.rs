@@ -26,15 +26,21 @@ pub enum Value<'a> {
     Text(&'a str),
 }
 
-impl From<i64> for Value<'_> {
-    fn from(v: i64) -> Self {
-        Value::Int(v)
-    }
+/// Integers as SQLite's 64-bit integers (booleans as 0 and 1).
+macro_rules! int_values {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Value<'_> {
+            fn from(v: $t) -> Self {
+                Value::Int(i64::from(v))
+            }
+        }
+    )*};
 }
+int_values!(i64, i32, u32, u16, bool);
 
-impl From<bool> for Value<'_> {
-    fn from(v: bool) -> Self {
-        Value::Int(i64::from(v))
+impl From<f64> for Value<'_> {
+    fn from(v: f64) -> Self {
+        Value::Real(v)
     }
 }
 
@@ -47,30 +53,6 @@ impl<'a> From<&'a str> for Value<'a> {
 impl<'a, T: Into<Value<'a>>> From<Option<T>> for Value<'a> {
     fn from(v: Option<T>) -> Self {
         v.map_or(Value::Null, Into::into)
-    }
-}
-
-impl From<f64> for Value<'_> {
-    fn from(v: f64) -> Self {
-        Value::Real(v)
-    }
-}
-
-impl From<u16> for Value<'_> {
-    fn from(v: u16) -> Self {
-        Value::Int(i64::from(v))
-    }
-}
-
-impl From<u32> for Value<'_> {
-    fn from(v: u32) -> Self {
-        Value::Int(i64::from(v))
-    }
-}
-
-impl From<i32> for Value<'_> {
-    fn from(v: i32) -> Self {
-        Value::Int(i64::from(v))
     }
 }
 
