@@ -476,10 +476,22 @@ fn insert_events(
              ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
         ),
     )?;
-    for (ev, &i) in events.iter().zip(&at) {
-        roll.add_event(ev, 1);
+    // Sessions in the order the events came; rows in id (line) order: events
+    // released late (a held line) would otherwise split the table's pages and
+    // leave them half full.
+    let sessions: Vec<i64> = events
+        .iter()
+        .map(|ev| {
+            roll.add_event(ev, 1);
+            t.add(&Ev::of(super::event_id(input, ev.src.line), ev))
+        })
+        .collect();
+    let mut order: Vec<u32> = (0..events.len() as u32).collect();
+    order.sort_unstable_by_key(|&k| events[k as usize].src.line);
+    for k in order {
+        let k = k as usize;
+        let (ev, i, session) = (&events[k], at[k], sessions[k]);
         let id = super::event_id(input, ev.src.line);
-        let session = t.add(&Ev::of(id, ev));
         let ip = texts.get(i as usize).map(|s| &**s);
         let g = ev.geo.as_ref();
         st.run(&[
