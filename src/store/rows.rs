@@ -149,7 +149,7 @@ impl<'c, 'v> RowStatement<'c, 'v> {
             };
         }
         // The step's error, read before the reset can touch it.
-        let result = if rc == ffi::SQLITE_DONE || rc == ffi::SQLITE_OK {
+        let result = if rc == ffi::SQLITE_DONE {
             Ok(())
         } else {
             Err(error(self.conn, rc))

@@ -141,7 +141,7 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX IF EXISTS sessions_key;",
     // 9: when an input's latest session ended is kept in its row, not found by
     // an index on `sessions(last_seen)` that every session write maintained
-    // (a tenth of an ingest's SQLite work). `sessions_until` (µs) is never
+    // (about 3% of an ingest's instructions, BENCHMARKS.md run 7). `sessions_until` (µs) is never
     // below that time; a replace that shortens sessions may leave it above,
     // which only makes a tracker look up longer.
     "ALTER TABLE inputs ADD COLUMN sessions_until INTEGER;
@@ -456,17 +456,23 @@ fn insert_events(
     roll: &mut Rollups,
 ) -> Result<()> {
     // Each distinct address is formatted once per commit, before the rows
-    // (the statement reads the text where it lies, until it is dropped).
+    // (the statement reads the text where it lies, until it is dropped), and
+    // the sessions are assigned in the order the events came.
     let mut index: rustc_hash::FxHashMap<std::net::IpAddr, u32> = Default::default();
     let mut texts: Vec<Box<str>> = Vec::new();
-    let at: Vec<u32> = events
+    let per_event: Vec<(u32, i64)> = events
         .iter()
-        .map(|ev| match ev.ip {
-            Some(a) => *index.entry(a).or_insert_with(|| {
-                texts.push(a.to_string().into_boxed_str());
-                texts.len() as u32 - 1
-            }),
-            None => u32::MAX,
+        .map(|ev| {
+            let at = match ev.ip {
+                Some(a) => *index.entry(a).or_insert_with(|| {
+                    texts.push(a.to_string().into_boxed_str());
+                    texts.len() as u32 - 1
+                }),
+                None => u32::MAX,
+            };
+            roll.add_event(ev, 1);
+            let session = t.add(&Ev::of(super::event_id(input, ev.src.line), ev));
+            (at, session)
         })
         .collect();
     let mut st = RowStatement::prepare(
@@ -476,21 +482,13 @@ fn insert_events(
              ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
         ),
     )?;
-    // Sessions in the order the events came; rows in id (line) order: events
-    // released late (a held line) would otherwise split the table's pages and
-    // leave them half full.
-    let sessions: Vec<i64> = events
-        .iter()
-        .map(|ev| {
-            roll.add_event(ev, 1);
-            t.add(&Ev::of(super::event_id(input, ev.src.line), ev))
-        })
-        .collect();
+    // The rows in id (line) order: events released late (a held line) would
+    // otherwise split the table's pages and leave them half full.
     let mut order: Vec<u32> = (0..events.len() as u32).collect();
     order.sort_unstable_by_key(|&k| events[k as usize].src.line);
     for k in order {
         let k = k as usize;
-        let (ev, i, session) = (&events[k], at[k], sessions[k]);
+        let (ev, (i, session)) = (&events[k], per_event[k]);
         let id = super::event_id(input, ev.src.line);
         let ip = texts.get(i as usize).map(|s| &**s);
         let g = ev.geo.as_ref();
