@@ -118,31 +118,75 @@ impl Ts {
     }
 
     pub fn write_rfc3339(self, out: &mut String) {
-        use std::fmt::Write as _;
+        let mut buf = [0u8; RFC3339_MAX];
+        let n = self.rfc3339_bytes(&mut buf);
+        // The digits, signs and separators written are ASCII.
+        out.push_str(std::str::from_utf8(&buf[..n]).unwrap_or_default());
+    }
+
+    /// [`Ts::to_rfc3339`] into `buf`, digit by digit (no `fmt`: `parse` writes
+    /// one per event, and the formatter was a fifth of its time, issue #15);
+    /// returns the length.
+    pub fn rfc3339_bytes(self, buf: &mut [u8; RFC3339_MAX]) -> usize {
         let local = self.micros + i64::from(self.offset) * 1_000_000;
         let secs = local.div_euclid(1_000_000);
         let frac = local.rem_euclid(1_000_000);
         let days = secs.div_euclid(86_400);
-        let sod = secs.rem_euclid(86_400);
+        let sod = secs.rem_euclid(86_400) as u32;
         let (y, m, d) = civil_from_days(days);
-        let _ = write!(
-            out,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            y,
-            m,
-            d,
-            sod / 3600,
-            (sod / 60) % 60,
-            sod % 60
-        );
+        let mut n = 0;
+        if (0..=9999).contains(&y) {
+            digits(buf, &mut n, y as u32, 4);
+        } else {
+            // `{:04}` of a year out of four digits (never from a log's stamps).
+            let s = format!("{y:04}");
+            let s = &s.as_bytes()[..s.len().min(12)];
+            buf[..s.len()].copy_from_slice(s);
+            n = s.len();
+        }
+        buf[n] = b'-';
+        n += 1;
+        digits(buf, &mut n, m, 2);
+        buf[n] = b'-';
+        n += 1;
+        digits(buf, &mut n, d, 2);
+        buf[n] = b'T';
+        n += 1;
+        digits(buf, &mut n, sod / 3600, 2);
+        buf[n] = b':';
+        n += 1;
+        digits(buf, &mut n, (sod / 60) % 60, 2);
+        buf[n] = b':';
+        n += 1;
+        digits(buf, &mut n, sod % 60, 2);
         if frac != 0 {
-            let _ = write!(out, ".{frac:06}");
+            buf[n] = b'.';
+            n += 1;
+            digits(buf, &mut n, frac as u32, 6);
         }
         let off = self.offset;
-        let sign = if off < 0 { '-' } else { '+' };
+        buf[n] = if off < 0 { b'-' } else { b'+' };
+        n += 1;
         let a = off.unsigned_abs();
-        let _ = write!(out, "{}{:02}:{:02}", sign, a / 3600, (a / 60) % 60);
+        // Offsets are within a day; `{:02}` of more would print three digits.
+        digits(buf, &mut n, (a / 3600).min(99), 2);
+        buf[n] = b':';
+        n += 1;
+        digits(buf, &mut n, (a / 60) % 60, 2);
+        n
     }
+}
+
+/// The longest [`Ts::rfc3339_bytes`]: a 12-byte year, `-MM-DDTHH:MM:SS.ffffff+HH:MM`.
+pub const RFC3339_MAX: usize = 12 + 28;
+
+/// `v` zero-padded to `width` decimal digits (`v < 10^width`).
+fn digits(buf: &mut [u8], n: &mut usize, mut v: u32, width: usize) {
+    for i in (0..width).rev() {
+        buf[*n + i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    *n += width;
 }
 
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
@@ -315,6 +359,7 @@ pub struct EventWriter<W: Write> {
     out: W,
     format: Format,
     buf: Vec<u8>,
+    geo: GeoJson,
 }
 
 impl<W: Write> EventWriter<W> {
@@ -323,6 +368,7 @@ impl<W: Write> EventWriter<W> {
             out,
             format,
             buf: Vec::with_capacity(512),
+            geo: GeoJson::default(),
         };
         if format == Format::Csv {
             w.out.write_all(CSV_HEADER.as_bytes())?;
@@ -334,7 +380,7 @@ impl<W: Write> EventWriter<W> {
     pub fn write(&mut self, ev: &Event) -> io::Result<()> {
         self.buf.clear();
         match self.format {
-            Format::Jsonl => ev.write_json(&mut self.buf),
+            Format::Jsonl => ev.write_json_with(&mut self.buf, &mut self.geo),
             Format::Csv => write_csv_row(&mut self.buf, ev),
         }
         self.buf.push(b'\n');
@@ -419,11 +465,12 @@ impl Event {
     /// serializer's generic machinery, which was a third of the live pipeline's
     /// time per line. Every writer of event JSON uses it (`parse`, the API, SSE).
     pub fn write_json(&self, out: &mut Vec<u8>) {
+        self.write_json_with(out, &mut GeoJson::default());
+    }
+
+    /// [`Event::write_json`] reusing the `geo` objects written before.
+    pub fn write_json_with(&self, out: &mut Vec<u8>, geo_json: &mut GeoJson) {
         let ev = self;
-        use serde::Serialize;
-        fn put<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
-            let _ = serde_json::to_writer(&mut *out, v);
-        }
         fn key(out: &mut Vec<u8>, k: &str) {
             out.extend_from_slice(b",\"");
             out.extend_from_slice(k.as_bytes());
@@ -431,84 +478,226 @@ impl Event {
         }
         fn opt_str(out: &mut Vec<u8>, v: Option<&str>) {
             match v {
-                Some(s) => put(out, s),
+                Some(s) => json_str(out, s),
                 None => out.extend_from_slice(b"null"),
             }
         }
-        let mut ts = String::with_capacity(32);
-        ev.ts.write_rfc3339(&mut ts);
-        out.extend_from_slice(b"{\"ts\":");
-        put(out, ts.as_str());
+        fn int<I: itoa::Integer>(out: &mut Vec<u8>, v: I) {
+            out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+        }
+        fn opt_int<I: itoa::Integer>(out: &mut Vec<u8>, v: Option<I>) {
+            match v {
+                Some(v) => int(out, v),
+                None => out.extend_from_slice(b"null"),
+            }
+        }
+        let mut ts = [0u8; RFC3339_MAX];
+        let n = ev.ts.rfc3339_bytes(&mut ts);
+        out.extend_from_slice(b"{\"ts\":\"");
+        out.extend_from_slice(&ts[..n]);
+        out.push(b'"');
         key(out, "host");
         opt_str(out, ev.host.as_deref());
         key(out, "program");
-        put(out, &*ev.program);
+        json_str(out, &ev.program);
         key(out, "pid");
-        put(out, &ev.pid);
+        opt_int(out, ev.pid);
         key(out, "kind");
-        put(out, ev.kind.as_str());
+        out.push(b'"');
+        out.extend_from_slice(ev.kind.as_str().as_bytes());
+        out.push(b'"');
         key(out, "method");
         opt_str(out, ev.method.as_deref());
         key(out, "user");
         opt_str(out, ev.user.as_deref());
         key(out, "invalid_user");
-        put(out, &ev.invalid_user);
+        out.extend_from_slice(if ev.invalid_user { b"true" } else { b"false" });
         key(out, "ip");
         match ev.ip {
             Some(ip) => {
-                use std::io::Write;
-                let _ = write!(out, "\"{ip}\"");
+                out.push(b'"');
+                write_ip(out, ip);
+                out.push(b'"');
             }
             None => out.extend_from_slice(b"null"),
         }
         key(out, "port");
-        put(out, &ev.port);
+        opt_int(out, ev.port);
         key(out, "count");
-        put(out, &ev.count);
+        int(out, ev.count);
         key(out, "attempts");
-        put(out, &ev.attempts);
+        int(out, ev.attempts);
         key(out, "geo");
         match &ev.geo {
-            Some(g) => {
-                out.extend_from_slice(b"{\"country\":");
-                opt_str(out, g.country.as_deref());
-                key(out, "country_name");
-                opt_str(out, g.country_name.as_deref());
-                key(out, "city");
-                opt_str(out, g.city.as_deref());
-                key(out, "lat");
-                put(out, &g.lat);
-                key(out, "lon");
-                put(out, &g.lon);
-                key(out, "asn");
-                put(out, &g.asn);
-                key(out, "org");
-                opt_str(out, g.org.as_deref());
-                key(out, "precision");
-                opt_str(out, g.precision);
-                out.push(b'}');
-            }
+            Some(g) => geo_json.write(out, g),
             None => out.extend_from_slice(b"null"),
         }
         if let Some(scope) = ev.scope {
             key(out, "scope");
-            put(out, &scope);
+            let _ = serde_json::to_writer(&mut *out, &scope);
         }
         if let Some(p) = ev.password() {
             key(out, "password");
-            put(out, p);
+            json_str(out, p);
         }
         if let Some(c) = ev.command() {
             key(out, "command");
-            put(out, c);
+            json_str(out, c);
         }
         out.extend_from_slice(b",\"src\":{\"input\":");
-        put(out, &*ev.src.input);
+        json_str(out, &ev.src.input);
         out.extend_from_slice(b",\"line\":");
-        put(out, &ev.src.line);
+        int(out, ev.src.line);
         out.extend_from_slice(b"}}");
     }
 }
+
+/// `s` as a JSON string, as serde_json writes it: text that needs no escape
+/// (no control character, quote or backslash: nearly every name) is copied
+/// as it is, the rest goes through serde_json's escaper.
+pub fn json_str(out: &mut Vec<u8>, s: &str) {
+    if !needs_escape(s.as_bytes()) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
+}
+
+/// Whether `b` holds a byte JSON escapes: a control character, `"` or `\\`.
+/// Eight bytes at a time (a name is checked once per event written).
+fn needs_escape(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Whether a byte of `w` is below `n` (n <= 128): exact, no false positive.
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH != 0;
+    let zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH != 0;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().unwrap_or_default());
+        if below(w, 0x20) || zero(w ^ (ONES * 0x22)) || zero(w ^ (ONES * 0x5c)) {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\')
+}
+
+/// The JSON of the `geo` objects written last, by their `Arc`: every event
+/// of an address shares one, and formatting its two floats cost more than the
+/// rest of the event (issue #15). A slot keeps its `Arc`, so the address it
+/// is found by cannot be reused for another `Geo` while it is there.
+#[derive(Default)]
+pub struct GeoJson {
+    slots: Vec<Option<(Arc<Geo>, Vec<u8>)>>,
+}
+
+impl GeoJson {
+    const SLOTS: usize = 256;
+
+    fn write(&mut self, out: &mut Vec<u8>, g: &Arc<Geo>) {
+        if self.slots.is_empty() {
+            self.slots.resize_with(Self::SLOTS, || None);
+        }
+        let h = (Arc::as_ptr(g) as u64 >> 4).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56;
+        let slot = &mut self.slots[h as usize % Self::SLOTS];
+        match slot {
+            Some((a, bytes)) if Arc::ptr_eq(a, g) => out.extend_from_slice(bytes),
+            _ => {
+                let mut bytes = Vec::with_capacity(160);
+                write_geo(&mut bytes, g);
+                out.extend_from_slice(&bytes);
+                *slot = Some((g.clone(), bytes));
+            }
+        }
+    }
+}
+
+/// A `geo` object as serde_json writes the [`Geo`] struct.
+fn write_geo(out: &mut Vec<u8>, g: &Geo) {
+    fn key(out: &mut Vec<u8>, k: &str) {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(b"\":");
+    }
+    fn opt_str(out: &mut Vec<u8>, v: Option<&str>) {
+        match v {
+            Some(s) => json_str(out, s),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+    fn opt_f64(out: &mut Vec<u8>, v: Option<f64>) {
+        match v {
+            // serde_json's own float format (ryu); it writes `null` for NaN and infinities.
+            Some(v) if v.is_finite() => {
+                out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes())
+            }
+            _ => out.extend_from_slice(b"null"),
+        }
+    }
+    out.extend_from_slice(b"{\"country\":");
+    opt_str(out, g.country.as_deref());
+    key(out, "country_name");
+    opt_str(out, g.country_name.as_deref());
+    key(out, "city");
+    opt_str(out, g.city.as_deref());
+    key(out, "lat");
+    opt_f64(out, g.lat);
+    key(out, "lon");
+    opt_f64(out, g.lon);
+    key(out, "asn");
+    match g.asn {
+        Some(v) => out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
+    key(out, "org");
+    opt_str(out, g.org.as_deref());
+    key(out, "precision");
+    opt_str(out, g.precision);
+    out.push(b'}');
+}
+
+/// An address as `Display` writes it; IPv4 digit by digit (one per event in
+/// `parse`'s output, where the formatter cost more than the rest of the line).
+pub fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut buf = [0u8; 16];
+            let mut n = 0;
+            for o in v4.octets() {
+                let [len, d @ ..] = OCTETS[usize::from(o)];
+                buf[n..n + 3].copy_from_slice(&d);
+                n += usize::from(len);
+                buf[n] = b'.';
+                n += 1;
+            }
+            out.extend_from_slice(&buf[..n - 1]);
+        }
+        IpAddr::V6(_) => {
+            use std::io::Write as _;
+            let _ = write!(out, "{ip}");
+        }
+    }
+}
+
+/// Each octet's decimal digits: `[len, d0, d1, d2]`.
+const OCTETS: [[u8; 4]; 256] = {
+    let mut t = [[0u8; 4]; 256];
+    let mut i = 0;
+    while i < 256 {
+        let v = i as u8;
+        t[i] = if v >= 100 {
+            [3, b'0' + v / 100, b'0' + (v / 10) % 10, b'0' + v % 10]
+        } else if v >= 10 {
+            [2, b'0' + v / 10, b'0' + v % 10, 0]
+        } else {
+            [1, b'0' + v, 0, 0]
+        };
+        i += 1;
+    }
+    t
+};
 
 #[cfg(test)]
 mod tests {
@@ -524,6 +713,76 @@ mod tests {
         assert_eq!(ts.to_rfc3339(), "2026-11-23T08:41:35.738197+01:00");
         let ts = Ts::from_micros(secs * 1_000_000, -(4 * 3600 + 1800));
         assert_eq!(ts.to_rfc3339(), "2026-11-23T03:11:35-04:30");
+    }
+
+    /// The digit-by-digit writers give `fmt`'s and serde_json's bytes.
+    #[test]
+    fn hand_written_json_matches_fmt_and_serde() {
+        let fmt_ts = |ts: Ts| {
+            let local = ts.micros + i64::from(ts.offset) * 1_000_000;
+            let (secs, frac) = (local.div_euclid(1_000_000), local.rem_euclid(1_000_000));
+            let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+            let (y, m, d) = civil_from_days(days);
+            let mut s = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                y,
+                m,
+                d,
+                sod / 3600,
+                (sod / 60) % 60,
+                sod % 60
+            );
+            if frac != 0 {
+                s += &format!(".{frac:06}");
+            }
+            let a = ts.offset.unsigned_abs();
+            let sign = if ts.offset < 0 { '-' } else { '+' };
+            s + &format!("{}{:02}:{:02}", sign, a / 3600, (a / 60) % 60)
+        };
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for i in 0..20_000 {
+            let micros = match i % 4 {
+                0 => (next() % 4_000_000_000) as i64 * 1_000_000,
+                1 => (next() as i64) >> 10,
+                2 => -((next() % 100_000_000_000) as i64),
+                _ => (next() % 253_402_300_799) as i64 * 1_000_000 + (next() % 1_000_000) as i64,
+            };
+            let offset = (next() % (2 * 93_600)) as i32 - 93_600;
+            let ts = Ts::from_micros(micros, offset);
+            assert_eq!(ts.to_rfc3339(), fmt_ts(ts), "{ts:?}");
+            let ip = if i % 3 == 0 {
+                IpAddr::from(((next() as u128) << 64 | next() as u128).to_be_bytes())
+            } else {
+                IpAddr::from((next() as u32).to_be_bytes())
+            };
+            let mut out = Vec::new();
+            write_ip(&mut out, ip);
+            assert_eq!(out, ip.to_string().as_bytes());
+        }
+        for ts in [i64::MIN / 2, -62_135_596_800_000_000 - 1, 253_402_300_800_000_000] {
+            assert_eq!(Ts::from_micros(ts, 0).to_rfc3339(), fmt_ts(Ts::from_micros(ts, 0)));
+        }
+        let mut strings: Vec<String> = (0u8..=127).map(|b| format!("a{}b", b as char)).collect();
+        // Every position of an 8-byte word, and the tail after it.
+        for b in ['"', '\\', '\u{1f}', '\n', '\u{0}', '!', '#', '[', ']', 'é'] {
+            for at in 0..19 {
+                let mut t: Vec<char> = "abcdefghijklmnopqrs".chars().collect();
+                t[at] = b;
+                strings.push(t.into_iter().collect());
+            }
+        }
+        strings.extend(["", "root", "jö", "\u{2028}", "\u{7f}x", "\"\\", "日本", "\u{1b}[31m"].map(String::from));
+        for s in strings {
+            let mut out = Vec::new();
+            json_str(&mut out, &s);
+            assert_eq!(out, serde_json::to_vec(&s).unwrap(), "{s:?}");
+        }
     }
 
     #[test]
@@ -571,6 +830,29 @@ mod tests {
             json(&ev),
             r#"{"ts":"1970-01-01T00:00:00+00:00","host":"vm","program":"sshd","pid":7,"kind":"auth_failure","method":"password","user":"root","invalid_user":false,"ip":"192.0.2.1","port":22,"count":1,"attempts":1,"geo":null,"src":{"input":"a","line":3}}"#
         );
+        // `geo` objects through the writer's cache: the same bytes as serde_json,
+        // whether the `Arc` is shared, fresh, or dropped and its address reused.
+        let mut cache = GeoJson::default();
+        for i in 0..600u32 {
+            let g = Geo {
+                country: Some(format!("C{}", i % 7).into()),
+                country_name: (i % 3 == 0).then(|| "Côte \"d\" Ivoire".into()),
+                city: None,
+                lat: Some(f64::from(i) / 7.0 - 40.0),
+                lon: if i % 5 == 0 { Some(f64::NAN) } else { Some(-f64::from(i) * 0.1) },
+                asn: (i % 2 == 0).then_some(i * 1000),
+                org: Some("AS\u{1}x".into()),
+                precision: Some("city"),
+            };
+            let shared = Arc::new(g);
+            for _ in 0..2 {
+                ev.geo = Some(shared.clone());
+                let mut buf = Vec::new();
+                ev.write_json_with(&mut buf, &mut cache);
+                assert_eq!(buf, serde_json::to_vec(&ev).unwrap());
+            }
+        }
+        ev.geo = None;
         ev.program = "cowrie".into();
         ev.honeypot = Honeypot::boxed(Some("</script>\u{1b}".into()), None);
         assert!(json(&ev)

@@ -61,16 +61,25 @@ impl<E, F: FnMut(Event) -> Result<(), E>> Sink for Each<F> {
 /// connection decided late comes out where its line is, as `parse` prints and
 /// the store gives back. Events wait only until the next boundary says every
 /// earlier line is done, so at most about a block of events is buffered.
+///
+/// Nearly every event comes in line order already: those wait in a list in
+/// arrival order, and the few that a connection decided late in a second one,
+/// sorted at the boundary and merged. A map keyed by line cost a node and a
+/// search per event, sorting the whole list moved every event (issue #15).
 pub struct Ordered<S> {
     inner: S,
-    waiting: std::collections::BTreeMap<u64, Event>,
+    /// Events in line order.
+    waiting: Vec<Event>,
+    /// Events that came after a later line (held by the correlator).
+    late: Vec<Event>,
 }
 
 impl<S: Sink> Ordered<S> {
     pub fn new(inner: S) -> Ordered<S> {
         Ordered {
             inner,
-            waiting: std::collections::BTreeMap::new(),
+            waiting: Vec::new(),
+            late: Vec::new(),
         }
     }
 
@@ -83,21 +92,100 @@ impl<S: Sink> Sink for Ordered<S> {
     type Error = S::Error;
 
     fn event(&mut self, ev: Event) -> Result<(), S::Error> {
-        self.waiting.insert(ev.src.line, ev);
+        match self.waiting.last() {
+            Some(last) if ev.src.line < last.src.line => self.late.push(ev),
+            _ => self.waiting.push(ev),
+        }
         Ok(())
     }
 
     fn boundary(&mut self, b: &Boundary) -> Result<(), S::Error> {
-        let ready = match b.held_since {
-            Some(h) => {
-                let later = self.waiting.split_off(&h);
-                std::mem::replace(&mut self.waiting, later)
+        self.late.sort_by_key(|ev| ev.src.line);
+        let h = b.held_since.unwrap_or(u64::MAX);
+        let nw = self.waiting.partition_point(|ev| ev.src.line < h);
+        let nl = self.late.partition_point(|ev| ev.src.line < h);
+        let mut w = self.waiting.drain(..nw).peekable();
+        let mut l = self.late.drain(..nl).peekable();
+        let mut result = Ok(());
+        loop {
+            let take_late = match (w.peek(), l.peek()) {
+                (Some(a), Some(b)) => b.src.line < a.src.line,
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+                (None, None) => break,
+            };
+            let ev = if take_late { l.next() } else { w.next() };
+            if let (Some(ev), true) = (ev, result.is_ok()) {
+                result = self.inner.event(ev);
             }
-            None => std::mem::take(&mut self.waiting),
-        };
-        for (_, ev) in ready {
-            self.inner.event(ev)?;
         }
+        drop((w, l));
+        result?;
         self.inner.boundary(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Event, Kind, Src, Ts};
+
+    fn ev(line: u64) -> Event {
+        Event {
+            ts: Ts::default(),
+            host: None,
+            program: "sshd".into(),
+            pid: None,
+            kind: Kind::AuthFailure,
+            method: None,
+            user: None,
+            invalid_user: false,
+            ip: None,
+            port: None,
+            count: 1,
+            attempts: 1,
+            geo: None,
+            scope: None,
+            honeypot: None,
+            src: Src {
+                input: "t".into(),
+                line,
+            },
+        }
+    }
+
+    /// Events come out by line, up to the boundary's oldest held line, however
+    /// they arrived; the rest wait for a later boundary.
+    #[test]
+    fn ordered_releases_by_line_up_to_the_held_line() {
+        let mut out = Vec::new();
+        let mut o = Ordered::new(Each(|e: Event| {
+            out.push(e.src.line);
+            Ok::<(), ()>(())
+        }));
+        for l in [1, 2, 5, 3, 7, 4, 8, 6] {
+            o.event(ev(l)).unwrap();
+        }
+        let at = |held_since| Boundary {
+            held_since,
+            ..Boundary::default()
+        };
+        o.boundary(&at(Some(5))).unwrap();
+        o.event(ev(9)).unwrap();
+        o.event(ev(0)).unwrap();
+        o.boundary(&at(Some(9))).unwrap();
+        o.event(ev(10)).unwrap();
+        o.boundary(&at(None)).unwrap();
+        drop(o);
+        assert_eq!(out, [1, 2, 3, 4, 0, 5, 6, 7, 8, 9, 10]);
+    }
+
+    /// A failing inner sink stops the release and reports its error.
+    #[test]
+    fn ordered_reports_the_inner_error() {
+        let mut o = Ordered::new(Each(|e: Event| if e.src.line == 2 { Err(2) } else { Ok(()) }));
+        o.event(ev(2)).unwrap();
+        o.event(ev(1)).unwrap();
+        assert_eq!(o.boundary(&Boundary::default()), Err(2));
     }
 }
