@@ -681,6 +681,15 @@ pub fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
     }
 }
 
+/// `ip.to_string()`, without the formatter (the stores write one per
+/// distinct address per commit, where `Display` cost ~1,500 instructions).
+pub fn ip_string(ip: IpAddr) -> String {
+    let mut out = Vec::with_capacity(15);
+    write_ip(&mut out, ip);
+    // `write_ip` writes ASCII digits, dots, colons and hex.
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// Each octet's decimal digits: `[len, d0, d1, d2]`.
 const OCTETS: [[u8; 4]; 256] = {
     let mut t = [[0u8; 4]; 256];
@@ -764,6 +773,7 @@ mod tests {
             let mut out = Vec::new();
             write_ip(&mut out, ip);
             assert_eq!(out, ip.to_string().as_bytes());
+            assert_eq!(ip_string(ip), ip.to_string());
         }
         for ts in [i64::MIN / 2, -62_135_596_800_000_000 - 1, 253_402_300_800_000_000] {
             assert_eq!(Ts::from_micros(ts, 0).to_rfc3339(), fmt_ts(Ts::from_micros(ts, 0)));

@@ -544,7 +544,7 @@ impl Rollups {
             .filter(|(_, v)| (v.1, v.2) != (0, 0))
             .map(|((hour, ip), (country, n, a))| HourIpDelta {
                 hour: *hour,
-                ip: ip.to_string(),
+                ip: crate::event::ip_string(*ip),
                 country: country.as_deref().unwrap_or(""),
                 events: *n,
                 attempts: *a,
@@ -607,7 +607,7 @@ impl Row {
             method: ev.method.clone(),
             user: ev.user.clone(),
             invalid_user: ev.invalid_user,
-            ip: ev.ip.map(|i| i.to_string()),
+            ip: ev.ip.map(crate::event::ip_string),
             port: ev.port.map(i32::from),
             count: i64::from(ev.count),
             attempts: i64::from(ev.attempts),

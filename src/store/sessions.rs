@@ -200,7 +200,7 @@ impl Acc {
     }
 
     pub fn ip_text(&self) -> Option<String> {
-        self.ip.map(|i| i.to_string())
+        self.ip.map(crate::event::ip_string)
     }
 
     /// From stored columns; `users` as [`Acc::users_text`] writes it.
