@@ -13,6 +13,8 @@ use std::sync::Arc;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
+pub use crate::parse::text::Text;
+
 /// What happened, as DESIGN §2 names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
@@ -254,9 +256,11 @@ pub struct Event {
     pub program: Arc<str>,
     pub pid: Option<u32>,
     pub kind: Kind,
-    pub method: Option<String>,
+    /// Names are kept inline (no allocation up to 30 bytes): every event
+    /// has one or two, and a `String` each was a malloc and a free (issue #15).
+    pub method: Option<Text>,
     /// The name as the client sent it; `Some("")` for an empty name.
-    pub user: Option<String>,
+    pub user: Option<Text>,
     pub invalid_user: bool,
     pub ip: Option<IpAddr>,
     pub port: Option<u16>,

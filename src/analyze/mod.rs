@@ -719,8 +719,8 @@ impl Aggregate {
         let login = Login {
             ts: ev.ts,
             ip: ev.ip,
-            user: ev.user.clone(),
-            method: ev.method.clone(),
+            user: ev.user.as_deref().map(String::from),
+            method: ev.method.as_deref().map(String::from),
             country,
             failures_from_ip: ip.map_or(0, |a| a.attempts),
             failures_for_user: if uid == NO_USER {
@@ -1328,7 +1328,7 @@ mod tests {
             pid: Some((secs % 7) as u32),
             kind,
             method: None,
-            user: Some(user.to_string()),
+            user: Some(user.into()),
             invalid_user: false,
             ip: ip.map(|i| i.parse().unwrap()),
             port: Some(22),

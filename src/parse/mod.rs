@@ -11,7 +11,7 @@ pub(crate) mod correlate;
 pub mod envelope;
 pub(crate) mod ip;
 pub mod message;
-pub(crate) mod text;
+pub mod text;
 
 pub use correlate::{Correlator, Options};
 pub use envelope::Skip;

@@ -4,8 +4,9 @@
 //! sequential one. A `String` per name made every user-bearing line pay a
 //! malloc on one thread and a free on another, which glibc serves from its
 //! slow paths (issue #15: ~500 instructions a line). A [`Text`] holds names of
-//! up to [`INLINE`] bytes with no allocation; the correlator makes the
-//! event's `String` on the thread that frees it.
+//! up to [`INLINE`] bytes with no allocation, and events keep them as they
+//! are ([`crate::event::Event::user`]): no name is allocated from the line to
+//! the aggregate.
 
 use std::fmt;
 use std::ops::Deref;
@@ -126,6 +127,42 @@ impl PartialEq<&str> for Text {
 impl fmt::Debug for Text {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::hash::Hash for Text {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.as_str().hash(h)
+    }
+}
+
+impl PartialOrd for Text {
+    fn partial_cmp(&self, other: &Text) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Text {
+    fn cmp(&self, other: &Text) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialEq<String> for Text {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl std::borrow::Borrow<str> for Text {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl serde::Serialize for Text {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 

@@ -526,7 +526,7 @@ mod tests {
             pid: Some((secs % 30_000) as u32),
             kind,
             method: Some("password".into()),
-            user: Some(user.to_string()),
+            user: Some(user.into()),
             invalid_user: false,
             ip: Some(ip),
             port: Some(22),

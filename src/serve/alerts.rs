@@ -245,11 +245,11 @@ impl Alerter {
                 *self.by_ip.entry(ip).or_default() += n;
             }
             if let Some(u) = &ev.user {
-                *self.by_user.entry(u.clone()).or_default() += n;
+                *self.by_user.entry(u.to_string()).or_default() += n;
             }
             for _ in 0..n.min(16) {
                 self.failures
-                    .push_back((ev.ts.micros, ev.ip, ev.user.clone()));
+                    .push_back((ev.ts.micros, ev.ip, ev.user.as_deref().map(String::from)));
             }
             while self.failures.len() > MAX_FAILURES {
                 self.pop_failure();
@@ -267,7 +267,7 @@ impl Alerter {
         let user_failures = ev
             .user
             .as_ref()
-            .and_then(|u| self.by_user.get(u))
+            .and_then(|u| self.by_user.get(u.as_str()))
             .copied()
             .unwrap_or(0);
         let mut rules = Vec::new();
@@ -280,7 +280,7 @@ impl Alerter {
         let mut known_countries = Vec::new();
         let country = ev.geo.as_ref().and_then(|g| g.country.as_deref());
         if let (Some(user), Some(country)) = (&ev.user, country) {
-            match self.countries.get_mut(user) {
+            match self.countries.get_mut(user.as_str()) {
                 Some(seen) if !seen.contains(country) => {
                     rules.push(Rule::NewCountry);
                     known_countries = seen.iter().cloned().collect();
@@ -317,7 +317,7 @@ impl Alerter {
                 self.loud.clear();
             }
         }
-        let key = (ev.ip, ev.user.clone());
+        let key = (ev.ip, ev.user.as_deref().map(String::from));
         match self.loud.get_mut(&key) {
             Some((t, held)) if (0..quiet).contains(&(now - *t)) => {
                 *held += 1;

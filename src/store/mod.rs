@@ -38,7 +38,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use thiserror::Error;
 
-use crate::event::{Event, Geo, Kind, Scope, Src, Ts};
+use crate::event::{Event, Geo, Kind, Scope, Src, Text, Ts};
 use crate::flow::InputReport;
 use crate::parse::BlockStats;
 
@@ -418,7 +418,7 @@ pub trait Store: Send {
                     if let (Some(u), Some(c)) =
                         (&ev.user, ev.geo.as_ref().and_then(|g| g.country.as_deref()))
                     {
-                        out.push((u.clone(), c.to_string()));
+                        out.push((u.to_string(), c.to_string()));
                     }
                 }
             },
@@ -604,8 +604,8 @@ impl Row {
             program: ev.program.to_string(),
             pid: ev.pid.map(i64::from),
             kind: ev.kind.as_str().to_string(),
-            method: ev.method.clone(),
-            user: ev.user.clone(),
+            method: ev.method.as_deref().map(String::from),
+            user: ev.user.as_deref().map(String::from),
             invalid_user: ev.invalid_user,
             ip: ev.ip.map(crate::event::ip_string),
             port: ev.port.map(i32::from),
@@ -663,8 +663,8 @@ impl Row {
             program: interner.get(&self.program),
             pid: self.pid.map(|p| p as u32),
             kind,
-            method: self.method,
-            user: self.user,
+            method: self.method.map(Text::from),
+            user: self.user.map(Text::from),
             invalid_user: self.invalid_user,
             ip,
             port: self.port.map(|p| p as u16),

@@ -759,7 +759,7 @@ fn reference_sessions(events: &[(i64, Event)]) -> Vec<Session> {
         s.start = s.start.min(secs);
         s.attempts += i64::from(ev.attempts);
         if let Some(u) = &ev.user {
-            users.insert(u.clone());
+            users.insert(u.to_string());
         }
         if ev.kind == Kind::AuthSuccess {
             s.outcome = "success".into();

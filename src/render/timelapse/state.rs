@@ -415,7 +415,7 @@ mod tests {
 
     fn ev_user(min: i64, country: &str, user: &str, ip: &str, attempts: u32) -> Event {
         let mut e = ev(min, country, attempts);
-        e.user = Some(user.to_string());
+        e.user = Some(user.into());
         e.ip = Some(ip.parse().unwrap());
         e
     }
