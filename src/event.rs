@@ -363,7 +363,7 @@ pub struct EventWriter<W: Write> {
     out: W,
     format: Format,
     buf: Vec<u8>,
-    geo: GeoJson,
+    geo: JsonCache,
 }
 
 impl<W: Write> EventWriter<W> {
@@ -372,7 +372,7 @@ impl<W: Write> EventWriter<W> {
             out,
             format,
             buf: Vec::with_capacity(512),
-            geo: GeoJson::default(),
+            geo: JsonCache::default(),
         };
         if format == Format::Csv {
             w.out.write_all(CSV_HEADER.as_bytes())?;
@@ -469,11 +469,12 @@ impl Event {
     /// serializer's generic machinery, which was a third of the live pipeline's
     /// time per line. Every writer of event JSON uses it (`parse`, the API, SSE).
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        self.write_json_with(out, &mut GeoJson::default());
+        self.write_json_with(out, &mut JsonCache::off());
     }
 
-    /// [`Event::write_json`] reusing the `geo` objects written before.
-    pub fn write_json_with(&self, out: &mut Vec<u8>, geo_json: &mut GeoJson) {
+    /// [`Event::write_json`] reusing what it wrote before: `geo` objects,
+    /// shared names (host, program, input) and the last timestamp.
+    pub fn write_json_with(&self, out: &mut Vec<u8>, cache: &mut JsonCache) {
         let ev = self;
         fn key(out: &mut Vec<u8>, k: &str) {
             out.extend_from_slice(b",\"");
@@ -495,15 +496,17 @@ impl Event {
                 None => out.extend_from_slice(b"null"),
             }
         }
-        let mut ts = [0u8; RFC3339_MAX];
-        let n = ev.ts.rfc3339_bytes(&mut ts);
+        out.reserve(512);
         out.extend_from_slice(b"{\"ts\":\"");
-        out.extend_from_slice(&ts[..n]);
+        cache.ts(out, ev.ts);
         out.push(b'"');
         key(out, "host");
-        opt_str(out, ev.host.as_deref());
+        match &ev.host {
+            Some(h) => cache.name(out, h),
+            None => out.extend_from_slice(b"null"),
+        }
         key(out, "program");
-        json_str(out, &ev.program);
+        cache.name(out, &ev.program);
         key(out, "pid");
         opt_int(out, ev.pid);
         key(out, "kind");
@@ -533,7 +536,7 @@ impl Event {
         int(out, ev.attempts);
         key(out, "geo");
         match &ev.geo {
-            Some(g) => geo_json.write(out, g),
+            Some(g) => cache.write(out, g),
             None => out.extend_from_slice(b"null"),
         }
         if let Some(scope) = ev.scope {
@@ -549,7 +552,7 @@ impl Event {
             json_str(out, c);
         }
         out.extend_from_slice(b",\"src\":{\"input\":");
-        json_str(out, &ev.src.input);
+        cache.name(out, &ev.src.input);
         out.extend_from_slice(b",\"line\":");
         int(out, ev.src.line);
         out.extend_from_slice(b"}}");
@@ -588,19 +591,75 @@ fn needs_escape(b: &[u8]) -> bool {
     chunks.remainder().iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\')
 }
 
-/// The JSON of the `geo` objects written last, by their `Arc`: every event
-/// of an address shares one, and formatting its two floats cost more than the
-/// rest of the event (issue #15). A slot keeps its `Arc`, so the address it
-/// is found by cannot be reused for another `Geo` while it is there.
+/// What [`Event::write_json_with`] wrote before and writes again.
+///
+/// The `geo` objects by their `Arc`: every event of an address shares one, and
+/// formatting its two floats cost more than the rest of the event (issue #15).
+/// A slot keeps its `Arc`, so the address it is found by cannot be reused for
+/// another value while it is there. The same for the shared names (host,
+/// program, input: the same few `Arc`s on every event), and the last
+/// timestamp (lines of one second come together).
 #[derive(Default)]
-pub struct GeoJson {
+pub struct JsonCache {
     slots: Vec<Option<(Arc<Geo>, Vec<u8>)>>,
+    names: [Option<(Arc<str>, Vec<u8>)>; 8],
+    next_name: usize,
+    ts: Option<(Ts, [u8; RFC3339_MAX], usize)>,
+    /// Write everything afresh, keep nothing (one event alone).
+    off: bool,
 }
 
-impl GeoJson {
+impl JsonCache {
     const SLOTS: usize = 256;
 
+    /// A cache that keeps nothing: for an event written alone.
+    pub fn off() -> JsonCache {
+        JsonCache {
+            off: true,
+            ..JsonCache::default()
+        }
+    }
+
+    fn ts(&mut self, out: &mut Vec<u8>, ts: Ts) {
+        if self.off {
+            let mut buf = [0u8; RFC3339_MAX];
+            let n = ts.rfc3339_bytes(&mut buf);
+            return out.extend_from_slice(&buf[..n]);
+        }
+        match &self.ts {
+            Some((t, buf, n)) if *t == ts => out.extend_from_slice(&buf[..*n]),
+            _ => {
+                let mut buf = [0u8; RFC3339_MAX];
+                let n = ts.rfc3339_bytes(&mut buf);
+                out.extend_from_slice(&buf[..n]);
+                self.ts = Some((ts, buf, n));
+            }
+        }
+    }
+
+    fn name(&mut self, out: &mut Vec<u8>, s: &Arc<str>) {
+        if self.off {
+            return json_str(out, s);
+        }
+        // A few names, searched in turn; a new one takes the slot after the
+        // last one taken.
+        for (a, bytes) in self.names.iter().flatten() {
+            if Arc::ptr_eq(a, s) {
+                return out.extend_from_slice(bytes);
+            }
+        }
+        let mut bytes = Vec::with_capacity(s.len() + 2);
+        json_str(&mut bytes, s);
+        out.extend_from_slice(&bytes);
+        let at = self.next_name;
+        self.next_name = (at + 1) % self.names.len();
+        self.names[at] = Some((s.clone(), bytes));
+    }
+
     fn write(&mut self, out: &mut Vec<u8>, g: &Arc<Geo>) {
+        if self.off {
+            return write_geo(out, g);
+        }
         if self.slots.is_empty() {
             self.slots.resize_with(Self::SLOTS, || None);
         }
@@ -846,7 +905,7 @@ mod tests {
         );
         // `geo` objects through the writer's cache: the same bytes as serde_json,
         // whether the `Arc` is shared, fresh, or dropped and its address reused.
-        let mut cache = GeoJson::default();
+        let mut cache = JsonCache::default();
         for i in 0..600u32 {
             let g = Geo {
                 country: Some(format!("C{}", i % 7).into()),
@@ -859,14 +918,25 @@ mod tests {
                 precision: Some("city"),
             };
             let shared = Arc::new(g);
-            for _ in 0..2 {
+            // Names: one `Arc` kept, fresh ones (other text, or the same), and
+            // stamps that repeat, then change.
+            let kept: Arc<str> = Arc::from("web-1");
+            for k in 0..2 {
                 ev.geo = Some(shared.clone());
+                ev.host = match i % 3 {
+                    0 => Some(kept.clone()),
+                    1 => Some(Arc::from(format!("h{}\"", i % 11).as_str())),
+                    _ => None,
+                };
+                ev.src.input = Arc::from(if i % 2 == 0 { "a" } else { "b\\c" });
+                ev.ts = Ts::from_micros(i64::from(i / 3) * 1_000_000 + i64::from(k), 3600 * (i % 2) as i32);
                 let mut buf = Vec::new();
                 ev.write_json_with(&mut buf, &mut cache);
                 assert_eq!(buf, serde_json::to_vec(&ev).unwrap());
             }
         }
         ev.geo = None;
+        ev.src.input = "a".into();
         ev.program = "cowrie".into();
         ev.honeypot = Honeypot::boxed(Some("</script>\u{1b}".into()), None);
         assert!(json(&ev)
