@@ -183,7 +183,9 @@ mod tests {
     /// A failing inner sink stops the release and reports its error.
     #[test]
     fn ordered_reports_the_inner_error() {
-        let mut o = Ordered::new(Each(|e: Event| if e.src.line == 2 { Err(2) } else { Ok(()) }));
+        let mut o = Ordered::new(Each(
+            |e: Event| if e.src.line == 2 { Err(2) } else { Ok(()) },
+        ));
         o.event(ev(2)).unwrap();
         o.event(ev(1)).unwrap();
         assert_eq!(o.boundary(&Boundary::default()), Err(2));

@@ -248,8 +248,11 @@ impl Alerter {
                 *self.by_user.entry(u.to_string()).or_default() += n;
             }
             for _ in 0..n.min(16) {
-                self.failures
-                    .push_back((ev.ts.micros, ev.ip, ev.user.as_deref().map(String::from)));
+                self.failures.push_back((
+                    ev.ts.micros,
+                    ev.ip,
+                    ev.user.as_deref().map(String::from),
+                ));
             }
             while self.failures.len() > MAX_FAILURES {
                 self.pop_failure();

@@ -204,12 +204,19 @@ mod tests {
         let texts: Vec<(String, String)> = (0..100)
             .map(|i| ("é\u{0}x'\"".repeat(i % 7), format!("row {i}")))
             .collect();
-        let mut st = RowStatement::prepare(&c, "INSERT INTO t (a, b, c, d) VALUES (?1, ?2, ?3, ?4)").unwrap();
+        let mut st =
+            RowStatement::prepare(&c, "INSERT INTO t (a, b, c, d) VALUES (?1, ?2, ?3, ?4)")
+                .unwrap();
         for (i, (b, d)) in texts.iter().enumerate() {
             let i = i as i64;
             let b = (i % 3 != 0).then_some(b.as_str());
-            st.run(&[i.into(), b.into(), (i as f64 / 4.0).into(), d.as_str().into()])
-                .unwrap();
+            st.run(&[
+                i.into(),
+                b.into(),
+                (i as f64 / 4.0).into(),
+                d.as_str().into(),
+            ])
+            .unwrap();
         }
         drop(st);
         let mut q = c.prepare("SELECT a, b, c, d FROM t ORDER BY a").unwrap();
@@ -246,10 +253,15 @@ mod tests {
         let null = st.run(&[2i64.into(), Value::Null]).unwrap_err();
         assert!(null.to_string().contains("NOT NULL"), "{null}");
         let count = st.run(&[2i64.into()]).unwrap_err();
-        assert!(matches!(count, rusqlite::Error::InvalidParameterCount(1, 2)), "{count}");
+        assert!(
+            matches!(count, rusqlite::Error::InvalidParameterCount(1, 2)),
+            "{count}"
+        );
         st.run(&[2i64.into(), "z".into()]).unwrap();
         drop(st);
-        let n: i64 = c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(n, 2);
         assert!(RowStatement::prepare(&c, "INSERT INTO nowhere VALUES (1)").is_err());
     }

@@ -711,7 +711,12 @@ fn fill_keys(tx: &Connection, input: i64) -> Result<i64> {
         "INSERT OR IGNORE INTO session_keys (input, pid, host, id) VALUES (?1, ?2, ?3, ?4)",
     )?;
     for (pid, h, id) in rows {
-        ins.run(&[input.into(), pid.into(), by_index[h as usize].into(), id.into()])?;
+        ins.run(&[
+            input.into(),
+            pid.into(),
+            by_index[h as usize].into(),
+            id.into(),
+        ])?;
     }
     drop(ins);
     tx.prepare_cached("UPDATE inputs SET keys_to = ?2 WHERE id = ?1")?
@@ -1287,7 +1292,9 @@ mod tests {
                 let mut lines: Vec<u64> = (0..n as u64).map(|i| i * 10).collect();
                 // Some lines released late: moved further on.
                 for i in 0..n {
-                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     if (x >> 33) % late_every == 0 {
                         let to = (i + (x >> 40) as usize % 40).min(n.saturating_sub(1));
                         let v = lines.remove(i);
