@@ -170,6 +170,32 @@ fn bench(c: &mut Criterion) {
             black_box(events)
         })
     });
+
+    // The event writer of `parse --format jsonl` (issue #15), over the events
+    // of the same input, with its cache as `parse` keeps it.
+    let mut events = Vec::new();
+    flow::run(
+        &inputs,
+        &opts,
+        &mut flow::Each(|ev| -> std::io::Result<()> {
+            events.push(ev);
+            Ok(())
+        }),
+    )
+    .expect("flow");
+    g.bench_function("event::write_json_with (1 thread)", |b| {
+        let mut out = Vec::with_capacity(1 << 20);
+        b.iter(|| {
+            let mut cache = sshmap::event::JsonCache::default();
+            let mut bytes = 0;
+            for ev in &events {
+                out.clear();
+                ev.write_json_with(&mut out, &mut cache);
+                bytes += out.len();
+            }
+            black_box(bytes)
+        })
+    });
     g.finish();
 }
 
