@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
-use super::rows::RowStatement;
+use super::rows::{RowBatch, Value};
 use super::sessions::{self, Acc, Ev, KeyTail, Tracker, Trackers};
 use super::{
     Batch, Checkpoint, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row, Session,
@@ -508,53 +508,70 @@ fn insert_events(
             (at, session)
         })
         .collect();
-    let mut st = RowStatement::prepare(
+    // Rows go several to a statement (`RowBatch`), in id (line) order: events
+    // released late (a held line) would otherwise split the table's pages
+    // and leave them half full.
+    let mut rows = RowBatch::prepare(
         tx,
-        &format!(
-            "INSERT INTO events ({COLUMNS}, session) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
-             ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
-        ),
+        &format!("INSERT INTO events ({COLUMNS}, session)"),
+        EVENT_PARAMS,
+        "",
     )?;
-    // The rows in id (line) order: events released late (a held line) would
-    // otherwise split the table's pages and leave them half full.
+    let mut values: Vec<Value<'_>> = Vec::with_capacity(EVENT_PARAMS);
     for k in line_order(events) {
         let k = k as usize;
         let (ev, (i, session)) = (&events[k], per_event[k]);
-        let id = super::event_id(input, ev.src.line);
         let ip = texts.get(i as usize).map(|s| &**s);
-        let g = ev.geo.as_ref();
-        st.run(&[
-            id.into(),
-            ev.ts.micros.into(),
-            ev.ts.offset.into(),
-            ev.host.as_deref().into(),
-            (&*ev.program).into(),
-            ev.pid.into(),
-            ev.kind.as_str().into(),
-            ev.method.as_deref().into(),
-            ev.user.as_deref().into(),
-            ev.invalid_user.into(),
-            ip.into(),
-            ev.port.into(),
-            ev.count.into(),
-            ev.attempts.into(),
-            g.is_some().into(),
-            g.and_then(|g| g.country.as_deref()).into(),
-            g.and_then(|g| g.country_name.as_deref()).into(),
-            g.and_then(|g| g.city.as_deref()).into(),
-            g.and_then(|g| g.lat).into(),
-            g.and_then(|g| g.lon).into(),
-            g.and_then(|g| g.asn).into(),
-            g.and_then(|g| g.org.as_deref()).into(),
-            g.and_then(|g| g.precision).into(),
-            ev.scope.map(super::scope_name).into(),
-            (&*ev.src.input).into(),
-            ev.password().into(),
-            ev.command().into(),
-            session.into(),
-        ])?;
+        values.clear();
+        event_values(&mut values, input, ev, ip, session);
+        rows.push(&values)?;
     }
+    rows.finish()?;
     Ok(())
+}
+
+/// The parameters of an event's row.
+const EVENT_PARAMS: usize = 28;
+
+/// The parameters of one event's row: [`COLUMNS`], then its session.
+fn event_values<'v>(
+    out: &mut Vec<Value<'v>>,
+    input: i64,
+    ev: &'v Event,
+    ip: Option<&'v str>,
+    session: i64,
+) {
+    let g = ev.geo.as_deref();
+    out.extend_from_slice(&[
+        super::event_id(input, ev.src.line).into(),
+        ev.ts.micros.into(),
+        ev.ts.offset.into(),
+        ev.host.as_deref().into(),
+        (&*ev.program).into(),
+        ev.pid.into(),
+        ev.kind.as_str().into(),
+        ev.method.as_deref().into(),
+        ev.user.as_deref().into(),
+        ev.invalid_user.into(),
+        ip.into(),
+        ev.port.into(),
+        ev.count.into(),
+        ev.attempts.into(),
+        g.is_some().into(),
+        g.and_then(|g| g.country.as_deref()).into(),
+        g.and_then(|g| g.country_name.as_deref()).into(),
+        g.and_then(|g| g.city.as_deref()).into(),
+        g.and_then(|g| g.lat).into(),
+        g.and_then(|g| g.lon).into(),
+        g.and_then(|g| g.asn).into(),
+        g.and_then(|g| g.org.as_deref()).into(),
+        g.and_then(|g| g.precision).into(),
+        ev.scope.map(super::scope_name).into(),
+        (&*ev.src.input).into(),
+        ev.password().into(),
+        ev.command().into(),
+        session.into(),
+    ]);
 }
 
 /// A tracker of `input` for a batch starting at `min_secs`, filled on demand
@@ -706,19 +723,21 @@ fn fill_keys(tx: &Connection, input: i64) -> Result<i64> {
     for (h, i) in &names {
         by_index[*i as usize] = h;
     }
-    let mut ins = RowStatement::prepare(
+    let mut ins = RowBatch::prepare(
         tx,
-        "INSERT OR IGNORE INTO session_keys (input, pid, host, id) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT OR IGNORE INTO session_keys (input, pid, host, id)",
+        4,
+        "",
     )?;
     for (pid, h, id) in rows {
-        ins.run(&[
+        ins.push(&[
             input.into(),
             pid.into(),
             by_index[h as usize].into(),
             id.into(),
         ])?;
     }
-    drop(ins);
+    ins.finish()?;
     tx.prepare_cached("UPDATE inputs SET keys_to = ?2 WHERE id = ?1")?
         .execute([input, top])?;
     Ok(top)
@@ -735,15 +754,15 @@ fn write_sessions<'a>(
     // The address and user texts first: the statement reads them where they lie.
     let list: Vec<(&Acc, Option<String>, Option<String>)> =
         list.map(|s| (s, s.ip_text(), s.users_text())).collect();
-    let mut st = RowStatement::prepare(
+    let mut st = RowBatch::prepare(
         tx,
-        "INSERT INTO sessions (id, input, host, pid, ip, users, attempts, outcome, first_seen, last_seen)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-         ON CONFLICT (id) DO UPDATE SET ip = excluded.ip, users = excluded.users, attempts = excluded.attempts,
+        "INSERT INTO sessions (id, input, host, pid, ip, users, attempts, outcome, first_seen, last_seen)",
+        10,
+        "ON CONFLICT (id) DO UPDATE SET ip = excluded.ip, users = excluded.users, attempts = excluded.attempts,
             outcome = excluded.outcome, first_seen = excluded.first_seen, last_seen = excluded.last_seen",
     )?;
     for (s, ip, users) in &list {
-        st.run(&[
+        st.push(&[
             s.id.into(),
             input.into(),
             s.host.as_deref().into(),
@@ -757,6 +776,7 @@ fn write_sessions<'a>(
         ])?;
         until = until.max(Some(s.end));
     }
+    st.finish()?;
     Ok(until)
 }
 
