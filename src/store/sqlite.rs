@@ -397,42 +397,54 @@ impl SqliteStore {
             t.settle(min_secs);
         }
         {
-            let mut up = tx.prepare_cached(
-                "INSERT INTO rollup_minute (minute, country, kind, events, attempts) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (minute, country, kind) DO UPDATE
+            // Upserts several to a statement; the emptied rows (a delta that
+            // took a row to zero: events deleted) go after all of them.
+            let minutes = roll.minute_rows();
+            let hours = roll.hour_ip_rows();
+            let mut up = RowBatch::prepare(
+                &tx,
+                "INSERT INTO rollup_minute (minute, country, kind, events, attempts)",
+                5,
+                "ON CONFLICT (minute, country, kind) DO UPDATE
                  SET events = events + excluded.events, attempts = attempts + excluded.attempts",
             )?;
+            for d in &minutes {
+                up.push(&[
+                    d.minute.into(),
+                    d.country.into(),
+                    d.kind.into(),
+                    d.events.into(),
+                    d.attempts.into(),
+                ])?;
+            }
+            up.finish()?;
             let mut zero =
                 tx.prepare_cached("DELETE FROM rollup_minute WHERE minute = ?1 AND country = ?2 AND kind = ?3 AND events = 0")?;
-            for d in roll.minute_rows() {
-                up.raw_bind_parameter(1, d.minute)?;
-                up.raw_bind_parameter(2, d.country)?;
-                up.raw_bind_parameter(3, d.kind)?;
-                up.raw_bind_parameter(4, d.events)?;
-                up.raw_bind_parameter(5, d.attempts)?;
-                up.raw_execute()?;
-                if d.events < 0 {
-                    zero.execute(params![d.minute, d.country, d.kind])?;
-                }
+            for d in minutes.iter().filter(|d| d.events < 0) {
+                zero.execute(params![d.minute, d.country, d.kind])?;
             }
-            let mut up = tx.prepare_cached(
-                "INSERT INTO rollup_hour_ip (hour, ip, country, events, attempts) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (hour, ip) DO UPDATE
+            let mut up = RowBatch::prepare(
+                &tx,
+                "INSERT INTO rollup_hour_ip (hour, ip, country, events, attempts)",
+                5,
+                "ON CONFLICT (hour, ip) DO UPDATE
                  SET events = events + excluded.events, attempts = attempts + excluded.attempts",
             )?;
+            for d in &hours {
+                up.push(&[
+                    d.hour.into(),
+                    d.ip.as_str().into(),
+                    d.country.into(),
+                    d.events.into(),
+                    d.attempts.into(),
+                ])?;
+            }
+            up.finish()?;
             let mut zero = tx.prepare_cached(
                 "DELETE FROM rollup_hour_ip WHERE hour = ?1 AND ip = ?2 AND events = 0",
             )?;
-            for d in roll.hour_ip_rows() {
-                up.raw_bind_parameter(1, d.hour)?;
-                up.raw_bind_parameter(2, d.ip.as_str())?;
-                up.raw_bind_parameter(3, d.country)?;
-                up.raw_bind_parameter(4, d.events)?;
-                up.raw_bind_parameter(5, d.attempts)?;
-                up.raw_execute()?;
-                if d.events < 0 {
-                    zero.execute(params![d.hour, d.ip])?;
-                }
+            for d in hours.iter().filter(|d| d.events < 0) {
+                zero.execute(params![d.hour, d.ip])?;
             }
         }
         let added = b.events.len() as i64 - deleted;
