@@ -19,12 +19,12 @@
 //! [`drive`] runs one input: a reader thread reads blocks and parses them in
 //! parallel while the calling thread correlates, enriches and feeds the sink,
 //! so output is ready as early as possible and memory stays flat whatever the
-//! file size (at most [`BATCH`] blocks in flight). After each block the sink
-//! gets a [`Boundary`] (offset, line, held events, year state): what the store
-//! needs for its checkpoint. [`run`] drives a list of inputs for the batch
-//! commands. `serve` pushes each stream's lines through the same [`Stream`]
-//! ([`Stream::push_line`]) and releases held events on the wall clock
-//! ([`Stream::release_idle`]).
+//! file size (two batches of [`BATCH`] blocks in flight: one being parsed, one
+//! being taken). After each block the sink gets a [`Boundary`] (offset, line,
+//! held events, year state): what the store needs for its checkpoint. [`run`]
+//! drives a list of inputs for the batch commands. `serve` pushes each
+//! stream's lines through the same [`Stream`] ([`Stream::push_line`]) and
+//! releases held events on the wall clock ([`Stream::release_idle`]).
 
 mod blocks;
 mod sink;
@@ -352,7 +352,12 @@ pub fn drive<S: Sink>(
     let all = stream.all;
     let journal = start.journal;
     let mut blocks = Blocks::new(reader, start.offset, start.split);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Parsed>>(2);
+    // A rendezvous channel: the reader parses the next batch while this thread
+    // takes the current one, and waits for it. One batch of parsed lines in
+    // flight besides the one being taken (each ~1.6 MiB a block): a deeper
+    // queue bought no speed, and each batch it holds costs ~12 MiB of peak
+    // memory (issue #15).
+    let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Parsed>>(0);
     let first_line = start.line;
     let emit_from = start.emit_from;
     std::thread::scope(|scope| {
