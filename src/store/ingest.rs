@@ -353,6 +353,7 @@ fn ingest_opened(
         split: Some(old.keep_offset),
         emit_from: old.keep_line,
         journal,
+        batch: 0,
     };
     let mut enricher = Enricher::new(opts.geo.as_deref());
     // Three stages overlap: the flow's reader thread reads and parses (in
