@@ -183,7 +183,12 @@ fuzz_target!(|data: &[u8]| {
                             "password of line {}",
                             ev.src.line
                         );
-                        assert_eq!(ev.user, r.username, "user of line {}", ev.src.line);
+                        assert_eq!(
+                            ev.user.as_deref(),
+                            r.username.as_deref(),
+                            "user of line {}",
+                            ev.src.line
+                        );
                     }
                     Kind::Command => assert_eq!(
                         ev.command().map(str::to_string),
