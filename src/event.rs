@@ -558,6 +558,35 @@ impl Event {
     }
 }
 
+#[cfg(test)]
+impl Event {
+    /// A one-attempt `auth_failure` of line `line` of input `t`, nothing else
+    /// set: tests fill in what they look at.
+    pub(crate) fn at_line(line: u64) -> Event {
+        Event {
+            ts: Ts::default(),
+            host: None,
+            program: "sshd".into(),
+            pid: None,
+            kind: Kind::AuthFailure,
+            method: None,
+            user: None,
+            invalid_user: false,
+            ip: None,
+            port: None,
+            count: 1,
+            attempts: 1,
+            geo: None,
+            scope: None,
+            honeypot: None,
+            src: Src {
+                input: "t".into(),
+                line,
+            },
+        }
+    }
+}
+
 /// `s` as a JSON string, as serde_json writes it: text that needs no escape
 /// (no control character, quote or backslash: nearly every name) is copied
 /// as it is, the rest goes through serde_json's escaper.

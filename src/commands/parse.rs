@@ -140,30 +140,19 @@ impl Behind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Kind, Src, Ts};
+    use crate::event::Ts;
     use std::sync::{Arc, Mutex};
 
     fn ev(line: u64) -> Event {
         Event {
             ts: Ts::from_micros(line as i64 * 1_000_000, 0),
             host: Some("h".into()),
-            program: "sshd".into(),
             pid: Some(1),
-            kind: Kind::AuthFailure,
             method: Some("password".into()),
             user: Some("root".into()),
-            invalid_user: false,
             ip: Some("192.0.2.1".parse().unwrap()),
             port: Some(22),
-            count: 1,
-            attempts: 1,
-            geo: None,
-            scope: None,
-            honeypot: None,
-            src: Src {
-                input: "a".into(),
-                line,
-            },
+            ..Event::at_line(line)
         }
     }
 

@@ -128,30 +128,10 @@ impl<S: Sink> Sink for Ordered<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Event, Kind, Src, Ts};
+    use crate::event::Event;
 
     fn ev(line: u64) -> Event {
-        Event {
-            ts: Ts::default(),
-            host: None,
-            program: "sshd".into(),
-            pid: None,
-            kind: Kind::AuthFailure,
-            method: None,
-            user: None,
-            invalid_user: false,
-            ip: None,
-            port: None,
-            count: 1,
-            attempts: 1,
-            geo: None,
-            scope: None,
-            honeypot: None,
-            src: Src {
-                input: "t".into(),
-                line,
-            },
-        }
+        Event::at_line(line)
     }
 
     /// Events come out by line, up to the boundary's oldest held line, however

@@ -220,7 +220,7 @@ mod tests {
         for _ in 0..20_000 {
             let a = Ipv6Addr::from(
                 ((next() as u128) << 64 | next() as u128)
-                    & !(((next() % 2) as u128) * 0xffff_ffff << 32),
+                    & !((((next() % 2) as u128) * 0xffff_ffff) << 32),
             );
             cases.push(a.to_string().into_bytes());
             let full: Vec<String> = a.segments().iter().map(|g| format!("{g:x}")).collect();

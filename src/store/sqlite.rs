@@ -1292,32 +1292,11 @@ fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Kind, Src, Ts};
 
     /// In line order whatever came late, as sorting every index gave.
     #[test]
     fn line_order_is_a_sort_by_line() {
-        let ev = |line: u64| Event {
-            ts: Ts::default(),
-            host: None,
-            program: "sshd".into(),
-            pid: None,
-            kind: Kind::AuthFailure,
-            method: None,
-            user: None,
-            invalid_user: false,
-            ip: None,
-            port: None,
-            count: 1,
-            attempts: 1,
-            geo: None,
-            scope: None,
-            honeypot: None,
-            src: Src {
-                input: "t".into(),
-                line,
-            },
-        };
+        let ev = Event::at_line;
         let mut x: u64 = 7;
         for n in [0usize, 1, 2, 50, 1000] {
             for late_every in [1u64, 3, 17, 1000] {
