@@ -172,7 +172,9 @@
   // Replay: from the first to the last event of the window, at ×N but never in
   // under 4 s, with a clock and progress; every panel is rewound (the report's
   // range set to "up to the clock") and restored at the end.
-  function stamp(ms) { return new Date(ms).toISOString().replace("T", " ").slice(0, 19) + " UTC"; }
+  // Seconds; milliseconds too while a short window replays (a window of a
+  // second or two otherwise showed one frozen stamp for the whole replay).
+  function stamp(ms, fine) { return new Date(ms).toISOString().replace("T", " ").slice(0, fine ? 23 : 19) + " UTC"; }
   replay.addEventListener("click", () => {
     if (replay.disabled) return;
     replay.disabled = true;
@@ -189,7 +191,7 @@
       const timer = setInterval(() => {
         const virt = Math.min(t1, t0 + (performance.now() - started) * n);
         for (; i < evs.length && Date.parse(evs[i].ts) <= virt; i++) pulse(evs[i]);
-        clock.textContent = "replay ×" + (n >= 10 ? Math.round(n) : n.toFixed(2)) + "  " + stamp(virt);
+        clock.textContent = "replay ×" + (n >= 10 ? Math.round(n) : n.toFixed(2)) + "  " + stamp(virt, span < 60000);
         progress.value = (virt - t0) / span;
         if (D && window.sshmap.setRange) {
           const b = Math.max(0, Math.min(D.series.length - 1, Math.floor((virt / 1000 - D.t0) / D.bin)));
