@@ -363,7 +363,7 @@ pub struct EventWriter<W: Write> {
     out: W,
     format: Format,
     buf: Vec<u8>,
-    geo: JsonCache,
+    cache: JsonCache,
 }
 
 impl<W: Write> EventWriter<W> {
@@ -372,7 +372,7 @@ impl<W: Write> EventWriter<W> {
             out,
             format,
             buf: Vec::with_capacity(512),
-            geo: JsonCache::default(),
+            cache: JsonCache::default(),
         };
         if format == Format::Csv {
             w.out.write_all(CSV_HEADER.as_bytes())?;
@@ -384,7 +384,7 @@ impl<W: Write> EventWriter<W> {
     pub fn write(&mut self, ev: &Event) -> io::Result<()> {
         self.buf.clear();
         match self.format {
-            Format::Jsonl => ev.write_json_with(&mut self.buf, &mut self.geo),
+            Format::Jsonl => ev.write_json_with(&mut self.buf, &mut self.cache),
             Format::Csv => write_csv_row(&mut self.buf, ev),
         }
         self.buf.push(b'\n');
@@ -478,21 +478,6 @@ impl Event {
         let ev = self;
         // Each constant run of bytes in one piece: a call per piece is most
         // of what writing an event costs.
-        fn opt_str(out: &mut Vec<u8>, v: Option<&str>) {
-            match v {
-                Some(s) => json_str(out, s),
-                None => out.extend_from_slice(b"null"),
-            }
-        }
-        fn int<I: itoa::Integer>(out: &mut Vec<u8>, v: I) {
-            out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
-        }
-        fn opt_int<I: itoa::Integer>(out: &mut Vec<u8>, v: Option<I>) {
-            match v {
-                Some(v) => int(out, v),
-                None => out.extend_from_slice(b"null"),
-            }
-        }
         out.reserve(512);
         out.extend_from_slice(b"{\"ts\":\"");
         cache.ts(out, ev.ts);
@@ -587,6 +572,26 @@ impl Event {
     }
 }
 
+/// A JSON string, or `null`.
+fn opt_str(out: &mut Vec<u8>, v: Option<&str>) {
+    match v {
+        Some(s) => json_str(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// An integer as serde_json writes it (its own `itoa`).
+fn int<I: itoa::Integer>(out: &mut Vec<u8>, v: I) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+fn opt_int<I: itoa::Integer>(out: &mut Vec<u8>, v: Option<I>) {
+    match v {
+        Some(v) => int(out, v),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
 /// `s` as a JSON string, as serde_json writes it: text that needs no escape
 /// (no control character, quote or backslash: nearly every name) is copied
 /// as it is, the rest goes through serde_json's escaper.
@@ -652,18 +657,15 @@ impl JsonCache {
     }
 
     fn ts(&mut self, out: &mut Vec<u8>, ts: Ts) {
-        if self.off {
-            let mut buf = [0u8; RFC3339_MAX];
-            let n = ts.rfc3339_bytes(&mut buf);
-            return out.extend_from_slice(&buf[..n]);
-        }
         match &self.ts {
-            Some((t, buf, n)) if *t == ts => out.extend_from_slice(&buf[..*n]),
+            Some((t, buf, n)) if *t == ts && !self.off => out.extend_from_slice(&buf[..*n]),
             _ => {
                 let mut buf = [0u8; RFC3339_MAX];
                 let n = ts.rfc3339_bytes(&mut buf);
                 out.extend_from_slice(&buf[..n]);
-                self.ts = Some((ts, buf, n));
+                if !self.off {
+                    self.ts = Some((ts, buf, n));
+                }
             }
         }
     }
@@ -710,17 +712,6 @@ impl JsonCache {
 
 /// A `geo` object as serde_json writes the [`Geo`] struct.
 fn write_geo(out: &mut Vec<u8>, g: &Geo) {
-    fn key(out: &mut Vec<u8>, k: &str) {
-        out.extend_from_slice(b",\"");
-        out.extend_from_slice(k.as_bytes());
-        out.extend_from_slice(b"\":");
-    }
-    fn opt_str(out: &mut Vec<u8>, v: Option<&str>) {
-        match v {
-            Some(s) => json_str(out, s),
-            None => out.extend_from_slice(b"null"),
-        }
-    }
     fn opt_f64(out: &mut Vec<u8>, v: Option<f64>) {
         match v {
             // serde_json's own float format (ryu); it writes `null` for NaN and infinities.
@@ -732,22 +723,19 @@ fn write_geo(out: &mut Vec<u8>, g: &Geo) {
     }
     out.extend_from_slice(b"{\"country\":");
     opt_str(out, g.country.as_deref());
-    key(out, "country_name");
+    out.extend_from_slice(b",\"country_name\":");
     opt_str(out, g.country_name.as_deref());
-    key(out, "city");
+    out.extend_from_slice(b",\"city\":");
     opt_str(out, g.city.as_deref());
-    key(out, "lat");
+    out.extend_from_slice(b",\"lat\":");
     opt_f64(out, g.lat);
-    key(out, "lon");
+    out.extend_from_slice(b",\"lon\":");
     opt_f64(out, g.lon);
-    key(out, "asn");
-    match g.asn {
-        Some(v) => out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
-        None => out.extend_from_slice(b"null"),
-    }
-    key(out, "org");
+    out.extend_from_slice(b",\"asn\":");
+    opt_int(out, g.asn);
+    out.extend_from_slice(b",\"org\":");
     opt_str(out, g.org.as_deref());
-    key(out, "precision");
+    out.extend_from_slice(b",\"precision\":");
     opt_str(out, g.precision);
     out.push(b'}');
 }

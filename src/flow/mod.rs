@@ -37,6 +37,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 pub use blocks::{Blocks, Chunk, BLOCK};
+pub(crate) use sink::merge_by;
 pub use sink::{Boundary, Each, Ordered, Sink};
 
 use crate::event::{Event, Ts};

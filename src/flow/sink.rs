@@ -104,25 +104,36 @@ impl<S: Sink> Sink for Ordered<S> {
         let h = b.held_since.unwrap_or(u64::MAX);
         let nw = self.waiting.partition_point(|ev| ev.src.line < h);
         let nl = self.late.partition_point(|ev| ev.src.line < h);
-        let mut w = self.waiting.drain(..nw).peekable();
-        let mut l = self.late.drain(..nl).peekable();
         let mut result = Ok(());
-        loop {
-            let take_late = match (w.peek(), l.peek()) {
-                (Some(a), Some(b)) => b.src.line < a.src.line,
-                (None, Some(_)) => true,
-                (Some(_), None) => false,
-                (None, None) => break,
-            };
-            let ev = if take_late { l.next() } else { w.next() };
-            if let (Some(ev), true) = (ev, result.is_ok()) {
+        let ready = merge_by(
+            self.waiting.drain(..nw),
+            self.late.drain(..nl),
+            |ev: &Event| ev.src.line,
+        );
+        for ev in ready {
+            if result.is_ok() {
                 result = self.inner.event(ev);
             }
         }
-        drop((w, l));
         result?;
         self.inner.boundary(b)
     }
+}
+
+/// Two sequences, each in `key` order, merged into one in that order; on
+/// equal keys `a`'s item first. (The few late items of a list that is nearly
+/// in order, sorted apart, go back in this way: `Ordered`, the stores' rows.)
+pub(crate) fn merge_by<T, K: Ord>(
+    a: impl IntoIterator<Item = T>,
+    b: impl IntoIterator<Item = T>,
+    key: impl Fn(&T) -> K,
+) -> impl Iterator<Item = T> {
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) if key(y) < key(x) => b.next(),
+        (Some(_), _) => a.next(),
+        (None, _) => b.next(),
+    })
 }
 
 #[cfg(test)]

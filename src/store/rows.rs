@@ -181,8 +181,13 @@ impl Drop for RowStatement<'_, '_> {
 /// statement saved 15% of `ingest`'s instructions, 256 another 6%).
 /// Call [`RowBatch::finish`] to write the rows still pending.
 pub struct RowBatch<'c, 'v> {
+    conn: &'c Connection,
     one: RowStatement<'c, 'v>,
-    many: RowStatement<'c, 'v>,
+    /// The statement of a full batch, prepared when the first batch fills: a
+    /// commit of a few rows (a live one) does not pay for compiling it.
+    many: Option<RowStatement<'c, 'v>>,
+    head: String,
+    tail: String,
     params: usize,
     /// Rows a full statement takes.
     rows: usize,
@@ -204,22 +209,30 @@ impl<'c, 'v> RowBatch<'c, 'v> {
         params: usize,
         tail: &str,
     ) -> rusqlite::Result<RowBatch<'c, 'v>> {
-        let row = |first: usize| {
-            let cols: Vec<String> = (first..first + params).map(|c| format!("?{c}")).collect();
-            format!("({})", cols.join(", "))
-        };
-        let n = Self::ROWS.min(Self::MAX_PARAMS / params.max(1)).max(1);
-        let rows: Vec<String> = (0..n).map(|r| row(1 + r * params)).collect();
+        let rows = Self::ROWS.min(Self::MAX_PARAMS / params.max(1)).max(1);
         Ok(RowBatch {
-            one: RowStatement::prepare(conn, &format!("{head} VALUES {} {tail}", row(1)))?,
-            many: RowStatement::prepare(
-                conn,
-                &format!("{head} VALUES {} {tail}", rows.join(", ")),
-            )?,
+            conn,
+            one: RowStatement::prepare(conn, &Self::sql(head, params, 1, tail))?,
+            many: None,
+            head: head.to_owned(),
+            tail: tail.to_owned(),
             params,
-            rows: n,
-            pending: Vec::with_capacity(n * params),
+            rows,
+            pending: Vec::with_capacity(rows * params),
         })
+    }
+
+    /// `head VALUES (?1, …), (…), … tail` for `rows` rows.
+    fn sql(head: &str, params: usize, rows: usize, tail: &str) -> String {
+        let rows: Vec<String> = (0..rows)
+            .map(|r| {
+                let cols: Vec<String> = (1 + r * params..1 + (r + 1) * params)
+                    .map(|c| format!("?{c}"))
+                    .collect();
+                format!("({})", cols.join(", "))
+            })
+            .collect();
+        format!("{head} VALUES {} {tail}", rows.join(", "))
     }
 
     /// One row's values (as many as `params`).
@@ -232,7 +245,14 @@ impl<'c, 'v> RowBatch<'c, 'v> {
         }
         self.pending.extend_from_slice(values);
         if self.pending.len() == self.rows * self.params {
-            let run = self.many.run(&self.pending);
+            let many = match &mut self.many {
+                Some(many) => many,
+                None => self.many.insert(RowStatement::prepare(
+                    self.conn,
+                    &Self::sql(&self.head, self.params, self.rows, &self.tail),
+                )?),
+            };
+            let run = many.run(&self.pending);
             self.pending.clear();
             run?;
         }
@@ -244,7 +264,6 @@ impl<'c, 'v> RowBatch<'c, 'v> {
         for r in self.pending.chunks(self.params) {
             self.one.run(r)?;
         }
-        self.pending.clear();
         Ok(())
     }
 }

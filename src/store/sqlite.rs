@@ -475,24 +475,11 @@ fn line_order(events: &[Event]) -> Vec<u32> {
         return main;
     }
     late.sort_by_key(|&k| line(k));
-    let mut out = Vec::with_capacity(events.len());
-    let (mut i, mut j) = (0, 0);
-    while i < main.len() && j < late.len() {
-        if line(late[j]) < line(main[i]) {
-            out.push(late[j]);
-            j += 1;
-        } else {
-            out.push(main[i]);
-            i += 1;
-        }
-    }
-    out.extend_from_slice(&main[i..]);
-    out.extend_from_slice(&late[j..]);
-    out
+    crate::flow::merge_by(main, late, |&k| line(k)).collect()
 }
 
-/// Inserts the new events (each bound straight from the event's fields, on one
-/// cached statement), assigning their sessions and counting their rollups.
+/// Inserts the new events (each bound straight from the event's fields, many
+/// rows a statement), assigning their sessions and counting their rollups.
 fn insert_events(
     tx: &Connection,
     input: i64,
