@@ -1103,6 +1103,14 @@ impl crate::flow::Sink for Aggregate {
         self.add(&ev);
         Ok(())
     }
+
+    fn events(&mut self, evs: &mut Vec<Event>) -> std::io::Result<()> {
+        for ev in evs.iter() {
+            self.add(ev);
+        }
+        evs.clear();
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]

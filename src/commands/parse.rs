@@ -18,7 +18,7 @@ pub(super) fn parse(
         &inputs,
         &opts,
         // In input order, as the store gives them back (`parse --db`).
-        &mut flow::Ordered::new(flow::Each(|ev: Event| w.push(ev))),
+        &mut flow::Ordered::new(&mut w),
     );
     // The writer's error first: a closed pipe stops the flow too.
     w.finish().context("writing events")?;
@@ -93,6 +93,20 @@ impl Behind {
         Ok(())
     }
 
+    /// A list of events: sent as it is when it fills a batch (a block's
+    /// events, from the flow), instead of moving each into the batch.
+    fn push_all(&mut self, evs: &mut Vec<Event>) -> io::Result<()> {
+        if self.batch.is_empty() && evs.len() >= Self::BATCH {
+            std::mem::swap(&mut self.batch, evs);
+            return self.send();
+        }
+        self.batch.append(evs);
+        if self.batch.len() >= Self::BATCH {
+            self.send()?;
+        }
+        Ok(())
+    }
+
     fn send(&mut self) -> io::Result<()> {
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(Self::BATCH));
         match &self.full {
@@ -134,6 +148,16 @@ impl Behind {
                 .unwrap_or_else(|_| Err(io::Error::other("output thread panicked"))),
             None => Err(self.stopped()),
         }
+    }
+}
+
+impl flow::Sink for &mut Behind {
+    type Error = io::Error;
+    fn event(&mut self, ev: Event) -> io::Result<()> {
+        self.push(ev)
+    }
+    fn events(&mut self, evs: &mut Vec<Event>) -> io::Result<()> {
+        self.push_all(evs)
     }
 }
 
@@ -179,6 +203,18 @@ mod tests {
             for line in 1..=3 * Behind::BATCH as u64 + 17 {
                 w.push(ev(line)).unwrap();
                 want.write(&ev(line)).unwrap();
+            }
+            // Lists, as the flow passes them: short ones joined to the batch,
+            // a long one sent as it is, after what was waiting.
+            let mut line = 3 * Behind::BATCH as u64 + 17;
+            for n in [5, Behind::BATCH + 3, 1, Behind::BATCH * 2, 0] {
+                let mut list: Vec<Event> = (line + 1..=line + n as u64).map(ev).collect();
+                for e in &list {
+                    want.write(e).unwrap();
+                }
+                line += n as u64;
+                w.push_all(&mut list).unwrap();
+                assert!(list.is_empty());
             }
             w.finish().unwrap();
             want.flush().unwrap();

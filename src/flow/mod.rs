@@ -448,6 +448,7 @@ pub fn drive<S: Sink>(
             emit_from,
             failed: None,
             events: 0,
+            buf: Vec::new(),
         };
         let mut last = Boundary {
             start: start.offset,
@@ -476,7 +477,7 @@ pub fn drive<S: Sink>(
                 stats.lines += c.dropped;
                 stats.too_long += c.dropped;
                 tally.stats.add(&stats);
-                stream.push_block(block, &mut |ev| out.event(ev));
+                stream.push_block(block, &mut |ev| out.buf.push(ev));
                 if let Some(bar) = progress {
                     bar.inc(c.end - c.start);
                 }
@@ -500,7 +501,7 @@ pub fn drive<S: Sink>(
         }
         drop(rx);
         if read_err.is_none() && out.failed.is_none() {
-            stream.finish(&mut |ev| out.event(ev));
+            stream.finish(&mut |ev| out.buf.push(ev));
             last.held_since = None;
             last.batch_end = true;
             last.eof = true;
@@ -508,7 +509,8 @@ pub fn drive<S: Sink>(
             out.boundary(&last);
         } else if read_err.is_some() {
             // What was read is processed; what is held leaves as at an end.
-            stream.finish(&mut |ev| out.event(ev));
+            stream.finish(&mut |ev| out.buf.push(ev));
+            out.flush();
         }
         tally.events += out.events;
         if let Some(e) = out.failed {
@@ -530,22 +532,34 @@ struct Out<'a, 'g, S: Sink> {
     emit_from: u64,
     failed: Option<S::Error>,
     events: u64,
+    /// The events released since the last [`Out::flush`]: a block's go to the
+    /// sink as one list (issue #15).
+    buf: Vec<Event>,
 }
 
 impl<S: Sink> Out<'_, '_, S> {
-    fn event(&mut self, mut ev: Event) {
-        if self.failed.is_some() || ev.src.line < self.emit_from || !self.select.keeps(&ev) {
+    /// Selects, enriches and passes on what was released since the last flush.
+    fn flush(&mut self) {
+        if self.failed.is_some() {
+            self.buf.clear();
             return;
         }
-        self.enricher.enrich(&mut ev);
-        self.events += 1;
-        if let Err(e) = self.sink.event(ev) {
+        let (emit_from, select) = (self.emit_from, self.select);
+        self.buf
+            .retain(|ev| ev.src.line >= emit_from && select.keeps(ev));
+        for ev in &mut self.buf {
+            self.enricher.enrich(ev);
+        }
+        self.events += self.buf.len() as u64;
+        if let Err(e) = self.sink.events(&mut self.buf) {
             self.failed = Some(e);
         }
+        self.buf.clear();
     }
 
     /// Passes on a boundary; `false` once the sink has failed.
     fn boundary(&mut self, b: &Boundary) -> bool {
+        self.flush();
         if self.failed.is_some() {
             return false;
         }

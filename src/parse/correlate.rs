@@ -265,16 +265,18 @@ impl Correlator {
             return;
         };
         let key = (host_id.unwrap_or(u32::MAX), pid);
-        if m.conn == Conn::Opens {
+        // One look-up for a line of a known connection, one more for a new
+        // one (issue #15: they were four).
+        let known = match self.conns.get(&key) {
+            _ if m.conn == Conn::Opens => false,
+            // The pid was reused by a new connection.
+            Some(c) => !matches!((ev.ip, c.ip), (Some(ip), Some(old)) if ip != old),
+            None => false,
+        };
+        let conn = if known {
+            self.conns.get_mut(&key).expect("present")
+        } else {
             self.finish(key, sink);
-        }
-        if let (Some(ip), Some(old)) = (ev.ip, self.conns.get(&key).and_then(|c| c.ip)) {
-            if ip != old {
-                // The pid was reused by a new connection.
-                self.finish(key, sink);
-            }
-        }
-        if !self.conns.contains_key(&key) {
             let mut fresh = ConnState::default();
             if let Some((ip, line)) = self.failed_closed.remove(&key) {
                 if absorbable(ev.kind) && ev.ip == ip && raw.line.saturating_sub(line) < 16 {
@@ -284,10 +286,9 @@ impl Correlator {
             if self.conns.len() >= MAX_CONNS {
                 self.end_silent_connections(sink);
             }
-            self.conns.insert(key, fresh);
-        }
+            self.conns.entry(key).insert_entry(fresh).into_mut()
+        };
         let wall = self.wall;
-        let conn = self.conns.get_mut(&key).expect("present");
         conn.last_line = raw.line;
         conn.last_ts = ts.micros;
         conn.last_wall = wall;
@@ -353,11 +354,13 @@ impl Correlator {
             }
             _ => {}
         }
-        if decided {
+        let conn = if decided {
             // Earlier lines of this connection leave before this one.
             self.release_decided(key, sink);
-        }
-        let conn = self.conns.get_mut(&key).expect("present");
+            self.conns.get_mut(&key).expect("present")
+        } else {
+            conn
+        };
         let undecided = absorbable(ev.kind) && !conn.auth_failed;
         let need_ip = ev.ip.is_none() && ev.kind != Kind::Other && !m.named_host;
         if absorbable(ev.kind) && conn.auth_failed {
