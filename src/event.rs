@@ -358,7 +358,10 @@ pub enum Format {
 /// Column order of the CSV encoding.
 pub const CSV_HEADER: &str = "ts,host,program,pid,kind,method,user,invalid_user,ip,port,count,attempts,country,country_name,city,lat,lon,asn,org,input,line";
 
-/// Writes events in one of the [`Format`]s.
+/// Writes events in one of the [`Format`]s. Events gather in a buffer of
+/// its own ([`EventWriter::CHUNK`]) that goes to `out` in one piece (one
+/// `write_all` an event cost a tenth of writing it, issue #15): what is
+/// not [`EventWriter::flush`]ed is lost.
 pub struct EventWriter<W: Write> {
     out: W,
     format: Format,
@@ -371,7 +374,7 @@ impl<W: Write> EventWriter<W> {
         let mut w = EventWriter {
             out,
             format,
-            buf: Vec::with_capacity(512),
+            buf: Vec::with_capacity(Self::CHUNK + 4096),
             cache: JsonCache::default(),
         };
         if format == Format::Csv {
@@ -381,17 +384,24 @@ impl<W: Write> EventWriter<W> {
         Ok(w)
     }
 
+    const CHUNK: usize = 64 << 10;
+
     pub fn write(&mut self, ev: &Event) -> io::Result<()> {
-        self.buf.clear();
         match self.format {
             Format::Jsonl => ev.write_json_with(&mut self.buf, &mut self.cache),
             Format::Csv => write_csv_row(&mut self.buf, ev),
         }
         self.buf.push(b'\n');
-        self.out.write_all(&self.buf)
+        if self.buf.len() >= Self::CHUNK {
+            self.out.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
         self.out.flush()
     }
 }
@@ -483,11 +493,11 @@ impl Event {
         cache.ts(out, ev.ts);
         out.extend_from_slice(b"\",\"host\":");
         match &ev.host {
-            Some(h) => cache.name(out, h),
+            Some(h) => cache.name(out, h, JsonCache::HOST),
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"program\":");
-        cache.name(out, &ev.program);
+        cache.name(out, &ev.program, JsonCache::PROGRAM);
         out.extend_from_slice(b",\"pid\":");
         opt_int(out, ev.pid);
         out.extend_from_slice(b",\"kind\":\"");
@@ -536,7 +546,7 @@ impl Event {
             json_str(out, c);
         }
         out.extend_from_slice(b",\"src\":{\"input\":");
-        cache.name(out, &ev.src.input);
+        cache.name(out, &ev.src.input, JsonCache::INPUT);
         out.extend_from_slice(b",\"line\":");
         int(out, ev.src.line);
         out.extend_from_slice(b"}}");
@@ -640,6 +650,9 @@ pub struct JsonCache {
     slots: Vec<Option<(Arc<Geo>, Vec<u8>)>>,
     names: [Option<(Arc<str>, Vec<u8>)>; 8],
     next_name: usize,
+    /// Per field (host, program, input): the slot of its last name, looked
+    /// at first (nearly always the one).
+    last_name: [usize; 3],
     ts: Option<(Ts, [u8; RFC3339_MAX], usize)>,
     /// Write everything afresh, keep nothing (one event alone).
     off: bool,
@@ -647,6 +660,9 @@ pub struct JsonCache {
 
 impl JsonCache {
     const SLOTS: usize = 256;
+    const HOST: usize = 0;
+    const PROGRAM: usize = 1;
+    const INPUT: usize = 2;
 
     /// A cache that keeps nothing: for an event written alone.
     pub fn off() -> JsonCache {
@@ -670,15 +686,24 @@ impl JsonCache {
         }
     }
 
-    fn name(&mut self, out: &mut Vec<u8>, s: &Arc<str>) {
+    /// The name of `field` (`HOST`, `PROGRAM` or `INPUT`).
+    fn name(&mut self, out: &mut Vec<u8>, s: &Arc<str>, field: usize) {
         if self.off {
             return json_str(out, s);
         }
-        // A few names, searched in turn; a new one takes the slot after the
-        // last one taken.
-        for (a, bytes) in self.names.iter().flatten() {
+        if let Some((a, bytes)) = &self.names[self.last_name[field]] {
             if Arc::ptr_eq(a, s) {
                 return out.extend_from_slice(bytes);
+            }
+        }
+        // A few names, searched in turn; a new one takes the slot after the
+        // last one taken.
+        for (i, slot) in self.names.iter().enumerate() {
+            if let Some((a, bytes)) = slot {
+                if Arc::ptr_eq(a, s) {
+                    self.last_name[field] = i;
+                    return out.extend_from_slice(bytes);
+                }
             }
         }
         let mut bytes = Vec::with_capacity(s.len() + 2);
@@ -687,6 +712,7 @@ impl JsonCache {
         let at = self.next_name;
         self.next_name = (at + 1) % self.names.len();
         self.names[at] = Some((s.clone(), bytes));
+        self.last_name[field] = at;
     }
 
     fn write(&mut self, out: &mut Vec<u8>, g: &Arc<Geo>) {
