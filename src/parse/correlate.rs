@@ -179,6 +179,11 @@ pub struct Correlator {
     /// Wall clock of the lines being pushed (µs), set by live streams.
     wall: i64,
     next_sweep: u64,
+    /// The oldest held event's connection was fresh: until this line and
+    /// this time (µs) it cannot be stale. Reset when a held event leaves
+    /// (the oldest may be another one then); events held later never come
+    /// first. Spares [`Correlator::sweep`] its look-ups on most lines.
+    front_fresh: Option<(u64, i64)>,
     year: Option<i32>,
     last_month: u8,
     last_ts: Option<Ts>,
@@ -203,6 +208,7 @@ impl Correlator {
             clock: i64::MIN,
             wall: 0,
             next_sweep: SWEEP_LINES,
+            front_fresh: None,
             year: None,
             last_month: 0,
             last_ts: None,
@@ -290,6 +296,10 @@ impl Correlator {
         };
         let wall = self.wall;
         conn.last_line = raw.line;
+        if ts.micros < conn.last_ts {
+            // The log's clock went back: a connection may go stale sooner.
+            self.front_fresh = None;
+        }
         conn.last_ts = ts.micros;
         conn.last_wall = wall;
         let mut decided = false;
@@ -454,6 +464,7 @@ impl Correlator {
         for k in keys {
             self.finish(k, sink);
         }
+        self.front_fresh = None;
         let rest = std::mem::take(&mut self.held);
         for (_, mut slot) in rest {
             if slot.undecided {
@@ -506,6 +517,7 @@ impl Correlator {
             }
             None => false,
         });
+        self.front_fresh = None;
         for idx in out {
             if let Some(slot) = self.held.remove(&idx) {
                 self.emit_or_drop(slot.ev, sink);
@@ -524,6 +536,9 @@ impl Correlator {
                 self.failed_closed.clear();
             }
             self.failed_closed.insert(key, (conn.ip, self.line));
+        }
+        if !conn.held.is_empty() {
+            self.front_fresh = None;
         }
         for idx in conn.held.iter() {
             if let Some(mut slot) = self.held.remove(idx) {
@@ -546,9 +561,18 @@ impl Correlator {
     /// Releases held events past the bounds: the oldest on every line, all of
     /// them every [`SWEEP_LINES`] lines.
     fn sweep(&mut self, sink: &mut impl FnMut(Event)) {
-        while let Some((_, front)) = self.held.first_key_value() {
+        let fresh = self.front_fresh.is_some_and(|(line, clock)| {
+            self.line <= line && self.clock <= clock && self.held.len() <= MAX_HELD
+        });
+        while let Some((_, front)) = self.held.first_key_value().filter(|_| !fresh) {
             let key = front.key;
             if !(self.is_stale(key) || self.held.len() > MAX_HELD) {
+                self.front_fresh = key.and_then(|k| self.conns.get(&k)).map(|c| {
+                    (
+                        c.last_line + STALE_LINES,
+                        c.last_ts.saturating_add(HOLD_SECS * 1_000_000),
+                    )
+                });
                 break;
             }
             self.release_slot_conn(key, sink);
@@ -573,6 +597,7 @@ impl Correlator {
         match key {
             Some(k) if self.conns.contains_key(&k) => self.finish(k, sink),
             _ => {
+                self.front_fresh = None;
                 if let Some((_, mut slot)) = self.held.pop_first() {
                     if slot.undecided {
                         slot.ev.attempts = slot.ev.count;
@@ -584,6 +609,7 @@ impl Correlator {
     }
 
     /// One shared `Arc<str>` per program name instead of an allocation per event.
+    #[inline]
     fn program(&mut self, name: &'static str) -> Arc<str> {
         // Names are `Program::as_str` constants: compare where they point first.
         if let Some((_, p)) = self.programs.iter().find(|(n, _)| std::ptr::eq(*n, name)) {
@@ -597,6 +623,7 @@ impl Correlator {
         p
     }
 
+    #[inline]
     fn intern(&mut self, host: &Arc<str>) -> u32 {
         // A block's lines share one `Arc` per host name: the pointer nearly
         // always tells, with no string compared.
@@ -990,6 +1017,30 @@ mod tests {
             (2, Kind::BadProtocol, None)
         );
         assert_eq!(c.held(), 0);
+    }
+
+    /// A connection whose clock goes back goes stale sooner: the sweep's
+    /// shortcut (the oldest held connection known fresh until a time) must
+    /// not keep its event past that.
+    #[test]
+    fn a_held_event_leaves_on_time_when_its_connection_clock_goes_back() {
+        let mut c = Correlator::new("t".into(), utc_ref(2026, 3, 1));
+        let mut out = Vec::new();
+        let lines = [
+            "Feb 12 04:00:00 h sshd[1]: error: kex_exchange_identification: Connection closed by remote host",
+            "Feb 12 04:01:00 h sshd[2]: Invalid user a from 192.0.2.1 port 1",
+            "Feb 12 03:59:00 h sshd[1]: error: kex_exchange_identification: Connection closed by remote host",
+            "Feb 12 04:01:00 h sshd[3]: Invalid user b from 192.0.2.2 port 2",
+            "Feb 12 04:01:30 h sshd[4]: Invalid user c from 192.0.2.3 port 3",
+        ];
+        for (i, l) in lines.iter().enumerate() {
+            let raw = parse_line(l.as_bytes(), i as u64 + 1, false)
+                .unwrap()
+                .unwrap();
+            c.push(raw, &mut |e| out.push(e));
+            let released = out.iter().any(|e| e.src.line == 1);
+            assert_eq!(released, i == 4, "after line {}", i + 1);
+        }
     }
 
     #[test]
