@@ -86,30 +86,41 @@ fn hex_groups(s: &[u8], out: &mut [u16]) -> Option<usize> {
 }
 
 /// Dotted decimal, 1–3 digits an octet (leading zeros read as decimal).
-/// Octet by octet rather than byte by byte: this runs for every address of
-/// every line (issue #15).
+/// Octet by octet rather than byte by byte, in a zero-padded copy whose
+/// indexes need no bounds checks: this runs for nearly every line (issue #15).
 fn parse_v4(s: &[u8]) -> Option<Ipv4Addr> {
-    let digit = |i: usize| s.get(i).map(|b| b.wrapping_sub(b'0')).filter(|d| *d <= 9);
+    // `1.2.3.4` to `255.255.255.255`.
+    if !(7..=15).contains(&s.len()) {
+        return None;
+    }
+    let mut b = [0u8; 16];
+    b[..s.len()].copy_from_slice(s);
+    // A byte's digit value; a padding zero byte is no digit. Octets start at
+    // 12 at most, so `i + 2` stays in the copy (the mask only spares the checks).
+    let digit = |i: usize| b[i & 15].wrapping_sub(b'0');
     let mut octets = [0u8; 4];
     let mut i = 0;
     for (k, octet) in octets.iter_mut().enumerate() {
         if k > 0 {
-            if s.get(i) != Some(&b'.') {
+            if b[i & 15] != b'.' {
                 return None;
             }
             i += 1;
         }
-        let mut v = u32::from(digit(i)?);
-        i += 1;
-        if let Some(d) = digit(i) {
-            v = v * 10 + u32::from(d);
-            i += 1;
-            if let Some(d) = digit(i) {
-                v = v * 10 + u32::from(d);
-                i += 1;
-            }
+        let d0 = u32::from(digit(i));
+        if d0 > 9 {
+            return None;
         }
+        let (d1, d2) = (u32::from(digit(i + 1)), u32::from(digit(i + 2)));
+        let (v, n) = if d1 > 9 {
+            (d0, 1)
+        } else if d2 > 9 {
+            (d0 * 10 + d1, 2)
+        } else {
+            (d0 * 100 + d1 * 10 + d2, 3)
+        };
         *octet = u8::try_from(v).ok()?;
+        i += n;
     }
     (i == s.len()).then(|| Ipv4Addr::from(octets))
 }
@@ -166,6 +177,70 @@ mod tests {
         assert_eq!(ip("0.0.0.0").as_deref(), Some("0.0.0.0"));
         assert_eq!(ip("255.255.255.255").as_deref(), Some("255.255.255.255"));
         assert_eq!(ip("001.002.003.004").as_deref(), Some("1.2.3.4"));
+    }
+
+    /// Dotted decimal against its definition (four dot-separated octets of
+    /// one to three digits, at most 255): random texts of its alphabet.
+    #[test]
+    fn ipv4_matches_its_definition() {
+        let defined = |t: &[u8]| -> Option<Ipv4Addr> {
+            let parts: Vec<&[u8]> = t.split(|&b| b == b'.').collect();
+            if parts.len() != 4 {
+                return None;
+            }
+            let mut o = [0u8; 4];
+            for (x, p) in o.iter_mut().zip(&parts) {
+                if p.is_empty() || p.len() > 3 || !p.iter().all(u8::is_ascii_digit) {
+                    return None;
+                }
+                *x = std::str::from_utf8(p).ok()?.parse().ok()?;
+            }
+            Some(Ipv4Addr::from(o))
+        };
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet = b"0123456789012345678901234567899....a ";
+        for _ in 0..200_000 {
+            let len = (next() % 19) as usize;
+            let t: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            assert_eq!(
+                parse_v4(&t),
+                defined(&t),
+                "{:?}",
+                String::from_utf8_lossy(&t)
+            );
+        }
+        // Near misses: 3–5 groups of 0–4 digits (leading zeros, values past 255).
+        for _ in 0..200_000 {
+            let groups = 3 + (next() % 3) as usize;
+            let t: Vec<u8> = (0..groups)
+                .map(|_| {
+                    let digits = (next() % 5) as usize;
+                    (0..digits)
+                        .map(|_| b'0' + (next() % 10) as u8)
+                        .collect::<Vec<u8>>()
+                })
+                .collect::<Vec<_>>()
+                .join(&b'.');
+            assert_eq!(
+                parse_v4(&t),
+                defined(&t),
+                "{:?}",
+                String::from_utf8_lossy(&t)
+            );
+        }
+        for n in 0..100_000u64 {
+            let a = Ipv4Addr::from((next() as u32) ^ (n as u32));
+            let t = a.to_string();
+            assert_eq!(parse_v4(t.as_bytes()), Some(a), "{t}");
+        }
     }
 
     /// The hex-only IPv6 reader accepts and reads exactly what the standard
