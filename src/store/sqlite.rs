@@ -9,8 +9,8 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBeha
 use super::rows::{RowBatch, Value};
 use super::sessions::{self, Acc, Ev, KeyTail, Tracker, Trackers};
 use super::{
-    Batch, Checkpoint, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row, Session,
-    Store, StoreError, COLUMNS, LINE_BITS,
+    Batch, Checkpoint, Events, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row,
+    Session, Store, StoreError, COLUMNS, LINE_BITS,
 };
 use crate::event::{Event, Kind};
 use crate::parse::BlockStats;
@@ -339,12 +339,13 @@ impl SqliteStore {
                 input: cp.name.clone(),
             });
         }
-        let mut roll = Rollups::default();
-        let mut interner = Interner::default();
+        let mut removed = None;
         let mut deleted = 0i64;
         let hi = super::event_id(cp.id + 1, 0);
         if let Some(from) = b.replace_from {
             let lo = super::event_id(cp.id, from);
+            let roll = removed.insert(Rollups::default());
+            let mut interner = Interner::default();
             let mut touched = std::collections::BTreeSet::new();
             {
                 let mut st = tx.prepare_cached(
@@ -387,7 +388,7 @@ impl SqliteStore {
         };
         if let Some(t) = tracker.as_mut() {
             fetch_sessions(&tx, t, b.events)?;
-            insert_events(&tx, cp.id, b.events, t, &mut roll)?;
+            insert_events(&tx, cp.id, b.events, t)?;
             if let Some(end) = write_sessions(&tx, cp.id, t.dirty().into_iter())? {
                 tx.prepare_cached(
                     "UPDATE inputs SET sessions_until = max(coalesce(sessions_until, ?2), ?2) WHERE id = ?1",
@@ -399,8 +400,8 @@ impl SqliteStore {
         {
             // Upserts several to a statement; the emptied rows (a delta that
             // took a row to zero: events deleted) go after all of them.
-            let minutes = roll.minute_rows();
-            let hours = roll.hour_ip_rows();
+            let rows = b.events.rollups().after(removed.as_ref());
+            let (minutes, hours) = (&rows.minute, &rows.hour_ip);
             let mut up = RowBatch::prepare(
                 &tx,
                 "INSERT INTO rollup_minute (minute, country, kind, events, attempts)",
@@ -408,10 +409,10 @@ impl SqliteStore {
                 "ON CONFLICT (minute, country, kind) DO UPDATE
                  SET events = events + excluded.events, attempts = attempts + excluded.attempts",
             )?;
-            for d in &minutes {
+            for d in minutes {
                 up.push(&[
                     d.minute.into(),
-                    d.country.into(),
+                    d.country().into(),
                     d.kind.into(),
                     d.events.into(),
                     d.attempts.into(),
@@ -421,7 +422,7 @@ impl SqliteStore {
             let mut zero =
                 tx.prepare_cached("DELETE FROM rollup_minute WHERE minute = ?1 AND country = ?2 AND kind = ?3 AND events = 0")?;
             for d in minutes.iter().filter(|d| d.events < 0) {
-                zero.execute(params![d.minute, d.country, d.kind])?;
+                zero.execute(params![d.minute, d.country(), d.kind])?;
             }
             let mut up = RowBatch::prepare(
                 &tx,
@@ -430,11 +431,11 @@ impl SqliteStore {
                 "ON CONFLICT (hour, ip) DO UPDATE
                  SET events = events + excluded.events, attempts = attempts + excluded.attempts",
             )?;
-            for d in &hours {
+            for d in hours {
                 up.push(&[
                     d.hour.into(),
-                    d.ip.as_str().into(),
-                    d.country.into(),
+                    (&*d.ip).into(),
+                    d.country().into(),
                     d.events.into(),
                     d.attempts.into(),
                 ])?;
@@ -444,7 +445,7 @@ impl SqliteStore {
                 "DELETE FROM rollup_hour_ip WHERE hour = ?1 AND ip = ?2 AND events = 0",
             )?;
             for d in hours.iter().filter(|d| d.events < 0) {
-                zero.execute(params![d.hour, d.ip])?;
+                zero.execute(params![d.hour, &*d.ip])?;
             }
         }
         let added = b.events.len() as i64 - deleted;
@@ -479,33 +480,12 @@ fn line_order(events: &[Event]) -> Vec<u32> {
 }
 
 /// Inserts the new events (each bound straight from the event's fields, many
-/// rows a statement), assigning their sessions and counting their rollups.
-fn insert_events(
-    tx: &Connection,
-    input: i64,
-    events: &[Event],
-    t: &mut Tracker,
-    roll: &mut Rollups,
-) -> Result<()> {
-    // Each distinct address is formatted once per commit, before the rows
-    // (the statement reads the text where it lies, until it is dropped), and
-    // the sessions are assigned in the order the events came.
-    let mut index: rustc_hash::FxHashMap<std::net::IpAddr, u32> = Default::default();
-    let mut texts: Vec<Box<str>> = Vec::new();
-    let per_event: Vec<(u32, i64)> = events
+/// rows a statement), assigning their sessions.
+fn insert_events(tx: &Connection, input: i64, events: &Events, t: &mut Tracker) -> Result<()> {
+    // The sessions are assigned in the order the events came.
+    let sessions: Vec<i64> = events
         .iter()
-        .map(|ev| {
-            let at = match ev.ip {
-                Some(a) => *index.entry(a).or_insert_with(|| {
-                    texts.push(crate::event::ip_string(a).into_boxed_str());
-                    texts.len() as u32 - 1
-                }),
-                None => u32::MAX,
-            };
-            roll.add_event(ev, 1);
-            let session = t.add(&Ev::of(super::event_id(input, ev.src.line), ev));
-            (at, session)
-        })
+        .map(|ev| t.add(&Ev::of(super::event_id(input, ev.src.line), ev)))
         .collect();
     // Rows go several to a statement (`RowBatch`), in id (line) order: events
     // released late (a held line) would otherwise split the table's pages
@@ -519,10 +499,8 @@ fn insert_events(
     let mut values: Vec<Value<'_>> = Vec::with_capacity(EVENT_PARAMS);
     for k in line_order(events) {
         let k = k as usize;
-        let (ev, (i, session)) = (&events[k], per_event[k]);
-        let ip = texts.get(i as usize).map(|s| &**s);
         values.clear();
-        event_values(&mut values, input, ev, ip, session);
+        event_values(&mut values, input, &events[k], events.ip(k), sessions[k]);
         rows.push(&values)?;
     }
     rows.finish()?;
