@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
-use super::rows::{RowBatch, Value};
+use super::rows::{RowBatch, RowCache, Value};
 use super::sessions::{self, Acc, Ev, KeyTail, Tracker, Trackers};
 use super::{
     Batch, Checkpoint, Events, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row,
@@ -169,6 +169,9 @@ pub struct SqliteStore {
     /// Started by the first commit; dropped before `conn`, whose close then
     /// checkpoints what is left.
     checkpointer: Option<Checkpointer>,
+    /// The row statements of the commits, kept prepared (see `rows`); dropped
+    /// before `conn` (fields drop in order), which finalizes them.
+    rows: RowCache,
     conn: Connection,
     file: std::path::PathBuf,
     path: String,
@@ -244,6 +247,8 @@ impl SqliteStore {
         })?;
         let mut s = SqliteStore {
             checkpointer: None,
+            // SAFETY: used with `conn` only, and dropped before it.
+            rows: unsafe { RowCache::new() },
             conn,
             file: path.to_path_buf(),
             path: display,
@@ -280,7 +285,7 @@ impl SqliteStore {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.execute_batch(sql)?;
             if i + 1 == SESSIONS_VERSION {
-                backfill_sessions(&tx)?;
+                backfill_sessions(&tx, &mut self.rows)?;
             }
             tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
         }
@@ -373,7 +378,7 @@ impl SqliteStore {
                 "DELETE FROM events WHERE id >= ?1 AND id < ?2",
                 params![lo, hi],
             )? as i64;
-            rebuild_sessions(&tx, &touched, lo)?;
+            rebuild_sessions(&tx, &mut self.rows, &touched, lo)?;
             // Sessions from `lo` on may be gone or new: the key table is
             // complete below only (its rows above are checked at each look-up).
             tx.prepare_cached("UPDATE inputs SET keys_to = min(keys_to, ?2) WHERE id = ?1")?
@@ -387,9 +392,9 @@ impl SqliteStore {
             None => None,
         };
         if let Some(t) = tracker.as_mut() {
-            fetch_sessions(&tx, t, b.events)?;
-            insert_events(&tx, cp.id, b.events, t)?;
-            if let Some(end) = write_sessions(&tx, cp.id, t.dirty().into_iter())? {
+            fetch_sessions(&tx, &mut self.rows, t, b.events)?;
+            insert_events(&tx, &mut self.rows, cp.id, b.events, t)?;
+            if let Some(end) = write_sessions(&tx, &mut self.rows, cp.id, t.dirty().into_iter())? {
                 tx.prepare_cached(
                     "UPDATE inputs SET sessions_until = max(coalesce(sessions_until, ?2), ?2) WHERE id = ?1",
                 )?
@@ -403,6 +408,7 @@ impl SqliteStore {
             let rows = b.events.rollups().after(removed.as_ref());
             let (minutes, hours) = (&rows.minute, &rows.hour_ip);
             let mut up = RowBatch::prepare(
+                &mut self.rows,
                 &tx,
                 "INSERT INTO rollup_minute (minute, country, kind, events, attempts)",
                 5,
@@ -425,6 +431,7 @@ impl SqliteStore {
                 zero.execute(params![d.minute, d.country(), d.kind])?;
             }
             let mut up = RowBatch::prepare(
+                &mut self.rows,
                 &tx,
                 "INSERT INTO rollup_hour_ip (hour, ip, country, events, attempts)",
                 5,
@@ -481,7 +488,13 @@ fn line_order(events: &[Event]) -> Vec<u32> {
 
 /// Inserts the new events (each bound straight from the event's fields, many
 /// rows a statement), assigning their sessions.
-fn insert_events(tx: &Connection, input: i64, events: &Events, t: &mut Tracker) -> Result<()> {
+fn insert_events(
+    tx: &Connection,
+    cache: &mut RowCache,
+    input: i64,
+    events: &Events,
+    t: &mut Tracker,
+) -> Result<()> {
     // The sessions are assigned in the order the events came.
     let sessions: Vec<i64> = events
         .iter()
@@ -491,6 +504,7 @@ fn insert_events(tx: &Connection, input: i64, events: &Events, t: &mut Tracker) 
     // released late (a held line) would otherwise split the table's pages
     // and leave them half full.
     let mut rows = RowBatch::prepare(
+        cache,
         tx,
         &format!("INSERT INTO events ({COLUMNS}, session)"),
         EVENT_PARAMS,
@@ -575,7 +589,12 @@ fn tracker_for(tx: &Connection, input: i64, version: i64, min_secs: i64) -> Resu
 /// it lacks ([`Tracker::wanted`]): from the sessions stored since the key table
 /// was filled ([`KeyTail`], read from their id range), else one key table
 /// look-up each. The first look-up of a tracker catches the key table up.
-fn fetch_sessions(tx: &Connection, t: &mut Tracker, events: &[Event]) -> Result<()> {
+fn fetch_sessions(
+    tx: &Connection,
+    cache: &mut RowCache,
+    t: &mut Tracker,
+    events: &[Event],
+) -> Result<()> {
     let wanted = t.wanted(events);
     if wanted.is_empty() {
         return Ok(());
@@ -584,7 +603,7 @@ fn fetch_sessions(tx: &Connection, t: &mut Tracker, events: &[Event]) -> Result<
     let (lo, hi) = (super::event_id(input, 0), super::event_id(input + 1, 0));
     let keys = match &mut t.keys {
         Some(k) => k,
-        None => t.keys.insert(KeyTail::new(fill_keys(tx, input)?)),
+        None => t.keys.insert(KeyTail::new(fill_keys(tx, cache, input)?)),
     };
     let mut interner = Interner::default();
     {
@@ -657,7 +676,7 @@ const BEHIND: &str = "SELECT id FROM inputs i WHERE keys_to <
 /// Adds to the key table the sessions of `input` stored after its `keys_to`,
 /// in key order (one pass over the pages they go to), and moves `keys_to` up;
 /// returns it.
-fn fill_keys(tx: &Connection, input: i64) -> Result<i64> {
+fn fill_keys(tx: &Connection, cache: &mut RowCache, input: i64) -> Result<i64> {
     let keyed: i64 = tx
         .prepare_cached("SELECT keys_to FROM inputs WHERE id = ?1")?
         .query_row([input], |r| r.get(0))?;
@@ -701,6 +720,7 @@ fn fill_keys(tx: &Connection, input: i64) -> Result<i64> {
         by_index[*i as usize] = h;
     }
     let mut ins = RowBatch::prepare(
+        cache,
         tx,
         "INSERT OR IGNORE INTO session_keys (input, pid, host, id)",
         4,
@@ -724,6 +744,7 @@ fn fill_keys(tx: &Connection, input: i64) -> Result<i64> {
 /// when the latest of them ended (µs), if any.
 fn write_sessions<'a>(
     tx: &Connection,
+    cache: &mut RowCache,
     input: i64,
     list: impl Iterator<Item = &'a Acc>,
 ) -> Result<Option<i64>> {
@@ -732,6 +753,7 @@ fn write_sessions<'a>(
     let list: Vec<(&Acc, Option<String>, Option<String>)> =
         list.map(|s| (s, s.ip_text(), s.users_text())).collect();
     let mut st = RowBatch::prepare(
+        cache,
         tx,
         "INSERT INTO sessions (id, input, host, pid, ip, users, attempts, outcome, first_seen, last_seen)",
         10,
@@ -761,6 +783,7 @@ fn write_sessions<'a>(
 /// belonged to (`touched`) from their remaining events, and deletes the empty ones.
 fn rebuild_sessions(
     tx: &Connection,
+    cache: &mut RowCache,
     touched: &std::collections::BTreeSet<i64>,
     lo: i64,
 ) -> Result<()> {
@@ -822,13 +845,13 @@ fn rebuild_sessions(
     let input = first >> LINE_BITS;
     let mut list: Vec<&Acc> = rebuilt.values().collect();
     list.sort_unstable_by_key(|s| s.id);
-    write_sessions(tx, input, list.into_iter())?;
+    write_sessions(tx, cache, input, list.into_iter())?;
     rebuilt.clear();
     Ok(())
 }
 
 /// Migration 2: groups the events already stored into sessions.
-fn backfill_sessions(tx: &Connection) -> Result<()> {
+fn backfill_sessions(tx: &Connection, cache: &mut RowCache) -> Result<()> {
     let mut interner = Interner::default();
     let mut tracker: Option<Tracker> = None;
     let mut after = i64::MIN;
@@ -862,7 +885,7 @@ fn backfill_sessions(tx: &Connection) -> Result<()> {
             let input = r.0 >> LINE_BITS;
             if tracker.as_ref().map(|t| t.input) != Some(input) {
                 if let Some(t) = tracker.take() {
-                    write_sessions(tx, t.input, t.dirty().into_iter())?;
+                    write_sessions(tx, cache, t.input, t.dirty().into_iter())?;
                 }
                 tracker = Some(Tracker::new(input, 0, i64::MIN / 4));
             }
@@ -881,12 +904,12 @@ fn backfill_sessions(tx: &Connection) -> Result<()> {
             set.execute([r.0, session])?;
         }
         if let Some(t) = tracker.as_mut() {
-            write_sessions(tx, t.input, t.dirty().into_iter())?;
+            write_sessions(tx, cache, t.input, t.dirty().into_iter())?;
             t.settle(i64::MIN / 4);
         }
     }
     if let Some(t) = tracker {
-        write_sessions(tx, t.input, t.dirty().into_iter())?;
+        write_sessions(tx, cache, t.input, t.dirty().into_iter())?;
     }
     Ok(())
 }
@@ -1076,7 +1099,7 @@ impl Store for SqliteStore {
                 let tx = self
                     .conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)?;
-                fill_keys(&tx, input)?;
+                fill_keys(&tx, &mut self.rows, input)?;
                 tx.commit()?;
             }
             Ok(())
