@@ -257,8 +257,10 @@ pub struct Batch<'a> {
 /// log rather than on the writer thread, the one an ingest waits for (issue #15).
 pub struct Events {
     list: Vec<Event>,
-    /// The text of each distinct address of the events, formatted once.
+    /// The text of each distinct address of the events, formatted once, and
+    /// where each address's is.
     ips: Vec<Arc<str>>,
+    index: FxHashMap<IpAddr, u32>,
     /// Each event's address, an index in `ips` (`u32::MAX`: none).
     ip_of: Vec<u32>,
     rollups: RollupRows,
@@ -286,6 +288,7 @@ impl Events {
         Events {
             list,
             ips,
+            index,
             ip_of,
             rollups,
         }
@@ -294,6 +297,11 @@ impl Events {
     /// The text of the address of the `k`-th event.
     pub fn ip(&self, k: usize) -> Option<&str> {
         self.ips.get(self.ip_of[k] as usize).map(|s| &**s)
+    }
+
+    /// The text of `ip` when it is the address of one of the events.
+    pub fn ip_text(&self, ip: IpAddr) -> Option<&str> {
+        self.index.get(&ip).map(|&k| &*self.ips[k as usize])
     }
 
     /// The rollup deltas of the events.

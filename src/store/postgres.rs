@@ -420,7 +420,7 @@ fn write_sessions(tx: &mut Transaction<'_>, input: i64, list: &[&Acc]) -> Result
         hosts.push(s.host.as_deref());
         pids.push(s.pid.map(i64::from));
         ips.push(s.ip_text());
-        users.push(s.users_text());
+        users.push(s.users_text().map(std::borrow::Cow::into_owned));
         attempts.push(s.attempts);
         outcomes.push(s.outcome.as_str());
         starts.push(s.start);

@@ -1,6 +1,7 @@
 //! The embedded store: one SQLite file in WAL mode (readers never block the
 //! writer), versioned migrations in `PRAGMA user_version`.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::time::Duration;
 
@@ -394,7 +395,13 @@ impl SqliteStore {
         if let Some(t) = tracker.as_mut() {
             fetch_sessions(&tx, &mut self.rows, t, b.events)?;
             insert_events(&tx, &mut self.rows, cp.id, b.events, t)?;
-            if let Some(end) = write_sessions(&tx, &mut self.rows, cp.id, t.dirty().into_iter())? {
+            if let Some(end) = write_sessions(
+                &tx,
+                &mut self.rows,
+                cp.id,
+                t.dirty().into_iter(),
+                Some(b.events),
+            )? {
                 tx.prepare_cached(
                     "UPDATE inputs SET sessions_until = max(coalesce(sessions_until, ?2), ?2) WHERE id = ?1",
                 )?
@@ -741,17 +748,26 @@ fn fill_keys(tx: &Connection, cache: &mut RowCache, input: i64) -> Result<i64> {
 }
 
 /// Writes sessions whole (insert or replace the row with that id); returns
-/// when the latest of them ended (µs), if any.
+/// when the latest of them ended (µs), if any. `known`: the events of the
+/// commit, whose address texts are not formatted again (issue #15).
 fn write_sessions<'a>(
     tx: &Connection,
     cache: &mut RowCache,
     input: i64,
     list: impl Iterator<Item = &'a Acc>,
+    known: Option<&Events>,
 ) -> Result<Option<i64>> {
     let mut until = None;
     // The address and user texts first: the statement reads them where they lie.
-    let list: Vec<(&Acc, Option<String>, Option<String>)> =
-        list.map(|s| (s, s.ip_text(), s.users_text())).collect();
+    let list: Vec<(&Acc, Option<Cow<'_, str>>, Option<Cow<'_, str>>)> = list
+        .map(|s| {
+            let ip = s.ip.map(|a| match known.and_then(|e| e.ip_text(a)) {
+                Some(t) => Cow::Borrowed(t),
+                None => Cow::Owned(crate::event::ip_string(a)),
+            });
+            (s, ip, s.users_text())
+        })
+        .collect();
     let mut st = RowBatch::prepare(
         cache,
         tx,
@@ -845,7 +861,7 @@ fn rebuild_sessions(
     let input = first >> LINE_BITS;
     let mut list: Vec<&Acc> = rebuilt.values().collect();
     list.sort_unstable_by_key(|s| s.id);
-    write_sessions(tx, cache, input, list.into_iter())?;
+    write_sessions(tx, cache, input, list.into_iter(), None)?;
     rebuilt.clear();
     Ok(())
 }
@@ -885,7 +901,7 @@ fn backfill_sessions(tx: &Connection, cache: &mut RowCache) -> Result<()> {
             let input = r.0 >> LINE_BITS;
             if tracker.as_ref().map(|t| t.input) != Some(input) {
                 if let Some(t) = tracker.take() {
-                    write_sessions(tx, cache, t.input, t.dirty().into_iter())?;
+                    write_sessions(tx, cache, t.input, t.dirty().into_iter(), None)?;
                 }
                 tracker = Some(Tracker::new(input, 0, i64::MIN / 4));
             }
@@ -904,12 +920,12 @@ fn backfill_sessions(tx: &Connection, cache: &mut RowCache) -> Result<()> {
             set.execute([r.0, session])?;
         }
         if let Some(t) = tracker.as_mut() {
-            write_sessions(tx, cache, t.input, t.dirty().into_iter())?;
+            write_sessions(tx, cache, t.input, t.dirty().into_iter(), None)?;
             t.settle(i64::MIN / 4);
         }
     }
     if let Some(t) = tracker {
-        write_sessions(tx, cache, t.input, t.dirty().into_iter())?;
+        write_sessions(tx, cache, t.input, t.dirty().into_iter(), None)?;
     }
     Ok(())
 }
