@@ -257,9 +257,9 @@ pub struct Batch<'a> {
 /// log rather than on the writer thread, the one an ingest waits for (issue #15).
 pub struct Events {
     list: Vec<Event>,
-    /// The text of each distinct address of the events, formatted once, and
-    /// where each address's is.
+    /// The text of each distinct address of the events, formatted once.
     ips: Vec<Arc<str>>,
+    /// Where each address's text is in `ips`.
     index: FxHashMap<IpAddr, u32>,
     /// Each event's address, an index in `ips` (`u32::MAX`: none).
     ip_of: Vec<u32>,

@@ -759,7 +759,7 @@ fn write_sessions<'a>(
 ) -> Result<Option<i64>> {
     let mut until = None;
     // The address and user texts first: the statement reads them where they lie.
-    let list: Vec<(&Acc, Option<Cow<'_, str>>, Option<Cow<'_, str>>)> = list
+    let list: Vec<_> = list
         .map(|s| {
             let ip = s.ip.map(|a| match known.and_then(|e| e.ip_text(a)) {
                 Some(t) => Cow::Borrowed(t),
