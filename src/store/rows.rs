@@ -86,7 +86,6 @@ impl Bound {
             Value::Null => Bound::Null,
             Value::Int(n) => Bound::Int(n),
             Value::Real(x) => Bound::Real(x.to_bits()),
-            Value::Text("") => Bound::Text(ptr::null(), 0),
             Value::Text(s) => Bound::Text(s.as_ptr(), s.len()),
         }
     }
