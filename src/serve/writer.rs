@@ -249,12 +249,12 @@ fn run(mut state: State, rx: Receiver<Job>, shared: Arc<Shared>, busy: Arc<Busy>
                 Err(_) => break,
             }
         }
-        commit(&mut state, &c, &shared);
+        commit(&mut state, &mut c, &shared);
         answer(c.acks);
     }
 }
 
-fn commit(state: &mut State, c: &Commit, shared: &Shared) {
+fn commit(state: &mut State, c: &mut Commit, shared: &Shared) {
     let Some(cp) = state.checkpoints.get_mut(&c.fingerprint) else {
         return;
     };
@@ -271,11 +271,12 @@ fn commit(state: &mut State, c: &Commit, shared: &Shared) {
     if let Some(p) = &c.position {
         super::feed::store_position(&mut next, p);
     }
+    let events = store::Events::new(std::mem::take(&mut c.events));
     let b = store::Batch {
         checkpoint: &next,
         expected_version: cp.version,
         replace_from: None,
-        events: &c.events,
+        events: &events,
     };
     match state.store.commit(b) {
         Ok(_) => *cp = next,

@@ -1706,7 +1706,7 @@ impl Store for ClickHouseStore {
         };
         if !b.events.is_empty() {
             let t = tracker.as_mut().expect("loaded for events");
-            for ev in b.events {
+            for ev in b.events.iter() {
                 let r = Row::from_event(cp.id, ev);
                 let session = t.add(&Ev::of(r.id, ev));
                 write_event(&mut rows, self.modern, input, ver, 1, &r, Some(session))?;

@@ -29,7 +29,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::{Batch, Checkpoint, Store, StoreError};
+use super::{Batch, Checkpoint, Events, Store, StoreError};
 use crate::event::Event;
 use crate::flow;
 use crate::geo::Enricher;
@@ -516,7 +516,9 @@ impl flow::Sink for Commits<'_> {
             checkpoint: self.cp.clone(),
             expected_version: expected,
             replace_from,
-            events: std::mem::take(&mut self.pending),
+            // The events' rollups and address texts are derived here, not on
+            // the writer thread (issue #15).
+            events: Events::new(std::mem::take(&mut self.pending)),
         };
         self.first_commit = false;
         // A closed channel: the writer stopped on an error, reported by the caller.
@@ -529,7 +531,7 @@ struct Job {
     checkpoint: Checkpoint,
     expected_version: i64,
     replace_from: Option<u64>,
-    events: Vec<Event>,
+    events: Events,
 }
 
 /// Moves the checkpoint to the last point and picks new `keep` and `warm`

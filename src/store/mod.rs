@@ -31,6 +31,8 @@ mod rows;
 pub(crate) mod sessions;
 pub(crate) mod sqlite;
 
+use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -246,7 +248,74 @@ pub struct Batch<'a> {
     pub expected_version: i64,
     /// Delete the stored events of this input from this line on first.
     pub replace_from: Option<u64>,
-    pub events: &'a [Event],
+    pub events: &'a Events,
+}
+
+/// A commit's events with what a store derives from them alone: the text of
+/// each address and the rollup deltas. Made with the batch, before the
+/// store's transaction: `ingest` makes it on the thread that correlates the
+/// log rather than on the writer thread, the one an ingest waits for (issue #15).
+pub struct Events {
+    list: Vec<Event>,
+    /// The text of each distinct address of the events, formatted once.
+    ips: Vec<Arc<str>>,
+    /// Where each address's text is in `ips`.
+    index: FxHashMap<IpAddr, u32>,
+    /// Each event's address, an index in `ips` (`u32::MAX`: none).
+    ip_of: Vec<u32>,
+    rollups: RollupRows,
+}
+
+impl Events {
+    pub fn new(list: Vec<Event>) -> Events {
+        let mut index: FxHashMap<IpAddr, u32> = FxHashMap::default();
+        let mut ips: Vec<Arc<str>> = Vec::new();
+        let mut roll = Rollups::default();
+        let ip_of = list
+            .iter()
+            .map(|ev| {
+                roll.add_event(ev, 1);
+                match ev.ip {
+                    Some(a) => *index.entry(a).or_insert_with(|| {
+                        ips.push(crate::event::ip_string(a).into());
+                        ips.len() as u32 - 1
+                    }),
+                    None => u32::MAX,
+                }
+            })
+            .collect();
+        let rollups = roll.rows(|a| ips[index[&a] as usize].clone());
+        Events {
+            list,
+            ips,
+            index,
+            ip_of,
+            rollups,
+        }
+    }
+
+    /// The text of the address of the `k`-th event.
+    pub fn ip(&self, k: usize) -> Option<&str> {
+        self.ips.get(self.ip_of[k] as usize).map(|s| &**s)
+    }
+
+    /// The text of `ip` when it is the address of one of the events.
+    pub fn ip_text(&self, ip: IpAddr) -> Option<&str> {
+        self.index.get(&ip).map(|&k| &*self.ips[k as usize])
+    }
+
+    /// The rollup deltas of the events.
+    pub fn rollups(&self) -> &RollupRows {
+        &self.rollups
+    }
+}
+
+impl std::ops::Deref for Events {
+    type Target = [Event];
+
+    fn deref(&self) -> &[Event] {
+        &self.list
+    }
 }
 
 /// Which events a query reads.
@@ -429,8 +498,8 @@ pub trait Store: Send {
 
 /// Rollup deltas of one commit. Accumulated in hash maps keyed without
 /// allocation per event (the country is the event's shared `Arc<str>`, the
-/// address is not formatted), then applied in key order ([`Rollups::minute_rows`],
-/// [`Rollups::hour_ip_rows`]: no deadlocks between concurrent PostgreSQL writers).
+/// address is not formatted), then applied in key order ([`Rollups::rows`]:
+/// no deadlocks between concurrent PostgreSQL writers).
 #[derive(Default, Debug)]
 pub struct Rollups {
     minute: FxHashMap<MinuteKey, (i64, i64)>,
@@ -442,21 +511,127 @@ type MinuteKey = (i64, Option<Arc<str>>, Kind);
 /// (country, events, attempts).
 type HourIpCounts = (Option<Arc<str>>, i64, i64);
 
-/// One rollup delta, in the order the tables' primary keys sort.
-pub struct MinuteDelta<'a> {
+/// The nonzero deltas of a [`Rollups`], each table's in the order its primary key sorts.
+#[derive(Clone, Debug, Default)]
+pub struct RollupRows {
+    pub minute: Vec<MinuteDelta>,
+    pub hour_ip: Vec<HourIpDelta>,
+}
+
+/// One rollup delta.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MinuteDelta {
     pub minute: i64,
-    pub country: &'a str,
+    country: Option<Arc<str>>,
     pub kind: &'static str,
     pub events: i64,
     pub attempts: i64,
 }
 
-pub struct HourIpDelta<'a> {
+#[derive(Clone, Debug, PartialEq)]
+pub struct HourIpDelta {
     pub hour: i64,
-    pub ip: String,
-    pub country: &'a str,
+    pub ip: Arc<str>,
+    country: Option<Arc<str>>,
     pub events: i64,
     pub attempts: i64,
+}
+
+impl MinuteDelta {
+    /// ISO code, `""` when unknown.
+    pub fn country(&self) -> &str {
+        self.country.as_deref().unwrap_or("")
+    }
+}
+
+impl HourIpDelta {
+    /// ISO code, `""` when unknown.
+    pub fn country(&self) -> &str {
+        self.country.as_deref().unwrap_or("")
+    }
+}
+
+/// A delta row: its order in its table, and its counts (events, attempts).
+trait Delta: Clone {
+    fn order(&self, other: &Self) -> Ordering;
+    fn counts(&self) -> (i64, i64);
+    /// Adds `other`'s counts (a row of the same key).
+    fn add(&mut self, other: &Self);
+}
+
+impl Delta for MinuteDelta {
+    fn order(&self, other: &Self) -> Ordering {
+        (self.minute, self.country(), self.kind).cmp(&(other.minute, other.country(), other.kind))
+    }
+
+    fn counts(&self) -> (i64, i64) {
+        (self.events, self.attempts)
+    }
+
+    fn add(&mut self, other: &Self) {
+        self.events += other.events;
+        self.attempts += other.attempts;
+    }
+}
+
+impl Delta for HourIpDelta {
+    fn order(&self, other: &Self) -> Ordering {
+        (self.hour, &*self.ip).cmp(&(other.hour, &*other.ip))
+    }
+
+    fn counts(&self) -> (i64, i64) {
+        (self.events, self.attempts)
+    }
+
+    fn add(&mut self, other: &Self) {
+        self.events += other.events;
+        self.attempts += other.attempts;
+    }
+}
+
+/// Two lists of deltas in order as one: equal keys summed (`first`'s row
+/// kept, its country: what counting `first`'s events before `then`'s gives),
+/// the rows that sum to nothing left out.
+fn merge_deltas<T: Delta>(first: Vec<T>, then: &[T]) -> Vec<T> {
+    let mut out = Vec::with_capacity(first.len() + then.len());
+    let mut a = first.into_iter().peekable();
+    let mut b = then.iter().peekable();
+    loop {
+        let order = match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(x), Some(y)) => x.order(y),
+        };
+        let d = match order {
+            Ordering::Less => a.next().expect("peeked"),
+            Ordering::Greater => b.next().expect("peeked").clone(),
+            Ordering::Equal => {
+                let mut d = a.next().expect("peeked");
+                d.add(b.next().expect("peeked"));
+                d
+            }
+        };
+        if d.counts() != (0, 0) {
+            out.push(d);
+        }
+    }
+    out
+}
+
+impl RollupRows {
+    /// The deltas of a commit that first uncounts `removed` (the events it
+    /// replaces), then counts these.
+    pub fn after(&self, removed: Option<&Rollups>) -> Cow<'_, RollupRows> {
+        let Some(removed) = removed else {
+            return Cow::Borrowed(self);
+        };
+        let first = removed.rows(|a| crate::event::ip_string(a).into());
+        Cow::Owned(RollupRows {
+            minute: merge_deltas(first.minute, &self.minute),
+            hour_ip: merge_deltas(first.hour_ip, &self.hour_ip),
+        })
+    }
 }
 
 impl Rollups {
@@ -516,42 +691,37 @@ impl Rollups {
         Ok(())
     }
 
-    /// The nonzero per-minute deltas, sorted by (minute, country, kind).
-    pub fn minute_rows(&self) -> Vec<MinuteDelta<'_>> {
-        let mut v: Vec<MinuteDelta<'_>> = self
+    /// The nonzero deltas in key order: per minute by (minute, country,
+    /// kind), per hour × address by (hour, address text); `ip` gives an
+    /// address's text.
+    pub fn rows(&self, mut ip: impl FnMut(IpAddr) -> Arc<str>) -> RollupRows {
+        let mut minute: Vec<MinuteDelta> = self
             .minute
             .iter()
             .filter(|(_, v)| **v != (0, 0))
             .map(|((minute, country, kind), (n, a))| MinuteDelta {
                 minute: *minute,
-                country: country.as_deref().unwrap_or(""),
+                country: country.clone(),
                 kind: kind.as_str(),
                 events: *n,
                 attempts: *a,
             })
             .collect();
-        v.sort_unstable_by(|a, b| {
-            (a.minute, a.country, a.kind).cmp(&(b.minute, b.country, b.kind))
-        });
-        v
-    }
-
-    /// The nonzero per-hour × address deltas, sorted by (hour, address text).
-    pub fn hour_ip_rows(&self) -> Vec<HourIpDelta<'_>> {
-        let mut v: Vec<HourIpDelta<'_>> = self
+        minute.sort_unstable_by(Delta::order);
+        let mut hour_ip: Vec<HourIpDelta> = self
             .hour_ip
             .iter()
             .filter(|(_, v)| (v.1, v.2) != (0, 0))
-            .map(|((hour, ip), (country, n, a))| HourIpDelta {
+            .map(|((hour, addr), (country, n, a))| HourIpDelta {
                 hour: *hour,
-                ip: crate::event::ip_string(*ip),
-                country: country.as_deref().unwrap_or(""),
+                ip: ip(*addr),
+                country: country.clone(),
                 events: *n,
                 attempts: *a,
             })
             .collect();
-        v.sort_unstable_by(|a, b| (a.hour, &a.ip).cmp(&(b.hour, &b.ip)));
-        v
+        hour_ip.sort_unstable_by(Delta::order);
+        RollupRows { minute, hour_ip }
     }
 }
 
@@ -765,6 +935,61 @@ mod tests {
         assert_eq!(parse_duration("90d"), Some(90 * 86_400));
         assert_eq!(parse_duration("12h"), Some(12 * 3600));
         assert_eq!(parse_duration("x"), None);
+    }
+
+    /// A commit's deltas after a replace (the removed rows merged into the
+    /// added ones) are those of one count of both, the removed first: sums,
+    /// order, the removed row's country, and no row that sums to nothing.
+    #[test]
+    fn deltas_after_a_replace_are_one_count_of_both() {
+        let (de, fr) = (Arc::<str>::from("DE"), Arc::<str>::from("FR"));
+        let ip = |n: u8| Some(IpAddr::from([10, 0, 0, n]));
+        // (µs, country, kind, address, attempts)
+        let removed = [
+            (60_000_000, Some(&de), Kind::AuthFailure, ip(1), 2),
+            (60_000_000, Some(&de), Kind::AuthFailure, ip(1), 1),
+            (7_200_000_000, None, Kind::PreauthClose, ip(2), 0),
+            (10_800_000_000, Some(&fr), Kind::AuthFailure, ip(9), 1),
+        ];
+        let added = [
+            (60_000_000, Some(&fr), Kind::AuthFailure, ip(1), 1),
+            (60_000_000, Some(&de), Kind::AuthFailure, ip(1), 3),
+            (7_200_000_000, None, Kind::PreauthClose, ip(2), 0),
+            (0, None, Kind::PreauthClose, None, 0),
+            (3_600_000_000, Some(&de), Kind::AuthSuccess, ip(200), 0),
+        ];
+        let text = |a: IpAddr| Arc::from(crate::event::ip_string(a));
+        let (mut both, mut gone, mut new) = Default::default();
+        for (m, c, k, a, n) in removed {
+            Rollups::add(&mut both, m, c, k, a, n, -1);
+            Rollups::add(&mut gone, m, c, k, a, n, -1);
+        }
+        for (m, c, k, a, n) in added {
+            Rollups::add(&mut both, m, c, k, a, n, 1);
+            Rollups::add(&mut new, m, c, k, a, n, 1);
+        }
+        let want = both.rows(text);
+        let got = new.rows(text);
+        let got = got.after(Some(&gone));
+        assert_eq!(got.minute, want.minute);
+        assert_eq!(got.hour_ip, want.hour_ip);
+        // 10.0.0.2's closes net nothing in either table; the hour row of
+        // 10.0.0.1 nets attempts only and keeps DE, the removed row's country.
+        assert_eq!(got.minute.len(), 5);
+        let hour: Vec<(&str, &str, i64)> = got
+            .hour_ip
+            .iter()
+            .map(|d| (&*d.ip, d.country(), d.events))
+            .collect();
+        assert_eq!(
+            hour,
+            [
+                ("10.0.0.1", "DE", 0),
+                ("10.0.0.200", "DE", 1),
+                ("10.0.0.9", "FR", -1)
+            ]
+        );
+        assert!(matches!(new.rows(text).after(None), Cow::Borrowed(_)));
     }
 
     #[test]

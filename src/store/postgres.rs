@@ -420,7 +420,7 @@ fn write_sessions(tx: &mut Transaction<'_>, input: i64, list: &[&Acc]) -> Result
         hosts.push(s.host.as_deref());
         pids.push(s.pid.map(i64::from));
         ips.push(s.ip_text());
-        users.push(s.users_text());
+        users.push(s.users_text().map(std::borrow::Cow::into_owned));
         attempts.push(s.attempts);
         outcomes.push(s.outcome.as_str());
         starts.push(s.start);
@@ -682,11 +682,12 @@ impl Store for PgStore {
                 input: cp.name.clone(),
             });
         }
-        let mut roll = Rollups::default();
+        let mut removed = None;
         let mut deleted = 0i64;
         let hi = super::event_id(cp.id + 1, 0);
         if let Some(from) = b.replace_from {
             let lo = super::event_id(cp.id, from);
+            let roll = removed.insert(Rollups::default());
             let rows = tx.query(
                 "DELETE FROM events WHERE id >= $1 AND id < $2 RETURNING ts, country, kind, ip, attempts, session",
                 &[&lo, &hi],
@@ -731,8 +732,7 @@ impl Store for PgStore {
             ))?;
             let mut w = BinaryCopyInWriter::new(w, &TYPES);
             let t = tracker.as_mut().expect("loaded for events");
-            for ev in b.events {
-                roll.add_event(ev, 1);
+            for ev in b.events.iter() {
                 let r = Row::from_event(cp.id, ev);
                 let session = t.add(&Ev::of(r.id, ev));
                 w.write(&[
@@ -772,10 +772,11 @@ impl Store for PgStore {
             write_sessions(&mut tx, cp.id, &t.dirty())?;
             t.settle(min_secs);
         }
-        let minute = roll.minute_rows();
+        let rows = b.events.rollups().after(removed.as_ref());
+        let minute = &rows.minute;
         if !minute.is_empty() {
             let minutes: Vec<i64> = minute.iter().map(|d| d.minute).collect();
-            let countries: Vec<&str> = minute.iter().map(|d| d.country).collect();
+            let countries: Vec<&str> = minute.iter().map(|d| d.country()).collect();
             let kinds: Vec<&str> = minute.iter().map(|d| d.kind).collect();
             let events: Vec<i64> = minute.iter().map(|d| d.events).collect();
             let attempts: Vec<i64> = minute.iter().map(|d| d.attempts).collect();
@@ -791,11 +792,11 @@ impl Store for PgStore {
                 &[&minutes],
             )?;
         }
-        let hour_ip = roll.hour_ip_rows();
+        let hour_ip = &rows.hour_ip;
         if !hour_ip.is_empty() {
             let hours: Vec<i64> = hour_ip.iter().map(|d| d.hour).collect();
-            let ips: Vec<&str> = hour_ip.iter().map(|d| d.ip.as_str()).collect();
-            let countries: Vec<&str> = hour_ip.iter().map(|d| d.country).collect();
+            let ips: Vec<&str> = hour_ip.iter().map(|d| &*d.ip).collect();
+            let countries: Vec<&str> = hour_ip.iter().map(|d| d.country()).collect();
             let events: Vec<i64> = hour_ip.iter().map(|d| d.events).collect();
             let attempts: Vec<i64> = hour_ip.iter().map(|d| d.attempts).collect();
             tx.execute(

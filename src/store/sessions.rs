@@ -37,6 +37,7 @@
 //! [`KeyTail`]: the latest id of each connection among them, read from that
 //! same id range as it grows.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -184,19 +185,20 @@ impl Acc {
     }
 
     /// The user names as stored: sorted, distinct, joined by `\n`; `None` when
-    /// none was tried (`Some("")`: only the empty name).
-    pub fn users_text(&self) -> Option<String> {
-        if self.users.is_empty() {
-            return None;
+    /// none was tried (`Some("")`: only the empty name). One name (most
+    /// sessions) is borrowed, not copied.
+    pub fn users_text(&self) -> Option<Cow<'_, str>> {
+        let mut users = self.users.iter();
+        let first = users.next()?;
+        if self.users.len() == 1 {
+            return Some(Cow::Borrowed(first.as_str()));
         }
-        let mut s = String::new();
-        for (i, u) in self.users.iter().enumerate() {
-            if i > 0 {
-                s.push('\n');
-            }
+        let mut s = first.clone();
+        for u in users {
+            s.push('\n');
             s.push_str(u);
         }
-        Some(s)
+        Some(Cow::Owned(s))
     }
 
     pub fn ip_text(&self) -> Option<String> {
@@ -238,7 +240,7 @@ impl Acc {
             host: self.host.as_deref().map(str::to_string),
             pid: self.pid.map(i64::from),
             ip: self.ip_text(),
-            users: self.users_text().unwrap_or_default(),
+            users: self.users_text().map(Cow::into_owned).unwrap_or_default(),
             attempts: self.attempts,
             outcome: self.outcome.as_str().to_string(),
             start: secs(self.start),

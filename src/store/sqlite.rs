@@ -1,16 +1,17 @@
 //! The embedded store: one SQLite file in WAL mode (readers never block the
 //! writer), versioned migrations in `PRAGMA user_version`.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
-use super::rows::{RowBatch, Value};
+use super::rows::{RowBatch, RowCache, Value};
 use super::sessions::{self, Acc, Ev, KeyTail, Tracker, Trackers};
 use super::{
-    Batch, Checkpoint, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row, Session,
-    Store, StoreError, COLUMNS, LINE_BITS,
+    Batch, Checkpoint, Events, Filter, HourIpRow, Interner, MinuteRow, Result, Rollups, Row,
+    Session, Store, StoreError, COLUMNS, LINE_BITS,
 };
 use crate::event::{Event, Kind};
 use crate::parse::BlockStats;
@@ -169,6 +170,9 @@ pub struct SqliteStore {
     /// Started by the first commit; dropped before `conn`, whose close then
     /// checkpoints what is left.
     checkpointer: Option<Checkpointer>,
+    /// The row statements of the commits, kept prepared (see `rows`); dropped
+    /// before `conn` (fields drop in order), which finalizes them.
+    rows: RowCache,
     conn: Connection,
     file: std::path::PathBuf,
     path: String,
@@ -244,6 +248,8 @@ impl SqliteStore {
         })?;
         let mut s = SqliteStore {
             checkpointer: None,
+            // SAFETY: used with `conn` only, and dropped before it.
+            rows: unsafe { RowCache::new() },
             conn,
             file: path.to_path_buf(),
             path: display,
@@ -280,7 +286,7 @@ impl SqliteStore {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.execute_batch(sql)?;
             if i + 1 == SESSIONS_VERSION {
-                backfill_sessions(&tx)?;
+                backfill_sessions(&tx, &mut self.rows)?;
             }
             tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
         }
@@ -339,12 +345,13 @@ impl SqliteStore {
                 input: cp.name.clone(),
             });
         }
-        let mut roll = Rollups::default();
-        let mut interner = Interner::default();
+        let mut removed = None;
         let mut deleted = 0i64;
         let hi = super::event_id(cp.id + 1, 0);
         if let Some(from) = b.replace_from {
             let lo = super::event_id(cp.id, from);
+            let roll = removed.insert(Rollups::default());
+            let mut interner = Interner::default();
             let mut touched = std::collections::BTreeSet::new();
             {
                 let mut st = tx.prepare_cached(
@@ -372,7 +379,7 @@ impl SqliteStore {
                 "DELETE FROM events WHERE id >= ?1 AND id < ?2",
                 params![lo, hi],
             )? as i64;
-            rebuild_sessions(&tx, &touched, lo)?;
+            rebuild_sessions(&tx, &mut self.rows, &touched, lo)?;
             // Sessions from `lo` on may be gone or new: the key table is
             // complete below only (its rows above are checked at each look-up).
             tx.prepare_cached("UPDATE inputs SET keys_to = min(keys_to, ?2) WHERE id = ?1")?
@@ -386,9 +393,15 @@ impl SqliteStore {
             None => None,
         };
         if let Some(t) = tracker.as_mut() {
-            fetch_sessions(&tx, t, b.events)?;
-            insert_events(&tx, cp.id, b.events, t, &mut roll)?;
-            if let Some(end) = write_sessions(&tx, cp.id, t.dirty().into_iter())? {
+            fetch_sessions(&tx, &mut self.rows, t, b.events)?;
+            insert_events(&tx, &mut self.rows, cp.id, b.events, t)?;
+            if let Some(end) = write_sessions(
+                &tx,
+                &mut self.rows,
+                cp.id,
+                t.dirty().into_iter(),
+                Some(b.events),
+            )? {
                 tx.prepare_cached(
                     "UPDATE inputs SET sessions_until = max(coalesce(sessions_until, ?2), ?2) WHERE id = ?1",
                 )?
@@ -399,19 +412,20 @@ impl SqliteStore {
         {
             // Upserts several to a statement; the emptied rows (a delta that
             // took a row to zero: events deleted) go after all of them.
-            let minutes = roll.minute_rows();
-            let hours = roll.hour_ip_rows();
+            let rows = b.events.rollups().after(removed.as_ref());
+            let (minutes, hours) = (&rows.minute, &rows.hour_ip);
             let mut up = RowBatch::prepare(
+                &mut self.rows,
                 &tx,
                 "INSERT INTO rollup_minute (minute, country, kind, events, attempts)",
                 5,
                 "ON CONFLICT (minute, country, kind) DO UPDATE
                  SET events = events + excluded.events, attempts = attempts + excluded.attempts",
             )?;
-            for d in &minutes {
+            for d in minutes {
                 up.push(&[
                     d.minute.into(),
-                    d.country.into(),
+                    d.country().into(),
                     d.kind.into(),
                     d.events.into(),
                     d.attempts.into(),
@@ -421,20 +435,21 @@ impl SqliteStore {
             let mut zero =
                 tx.prepare_cached("DELETE FROM rollup_minute WHERE minute = ?1 AND country = ?2 AND kind = ?3 AND events = 0")?;
             for d in minutes.iter().filter(|d| d.events < 0) {
-                zero.execute(params![d.minute, d.country, d.kind])?;
+                zero.execute(params![d.minute, d.country(), d.kind])?;
             }
             let mut up = RowBatch::prepare(
+                &mut self.rows,
                 &tx,
                 "INSERT INTO rollup_hour_ip (hour, ip, country, events, attempts)",
                 5,
                 "ON CONFLICT (hour, ip) DO UPDATE
                  SET events = events + excluded.events, attempts = attempts + excluded.attempts",
             )?;
-            for d in &hours {
+            for d in hours {
                 up.push(&[
                     d.hour.into(),
-                    d.ip.as_str().into(),
-                    d.country.into(),
+                    (&*d.ip).into(),
+                    d.country().into(),
                     d.events.into(),
                     d.attempts.into(),
                 ])?;
@@ -444,7 +459,7 @@ impl SqliteStore {
                 "DELETE FROM rollup_hour_ip WHERE hour = ?1 AND ip = ?2 AND events = 0",
             )?;
             for d in hours.iter().filter(|d| d.events < 0) {
-                zero.execute(params![d.hour, d.ip])?;
+                zero.execute(params![d.hour, &*d.ip])?;
             }
         }
         let added = b.events.len() as i64 - deleted;
@@ -479,38 +494,24 @@ fn line_order(events: &[Event]) -> Vec<u32> {
 }
 
 /// Inserts the new events (each bound straight from the event's fields, many
-/// rows a statement), assigning their sessions and counting their rollups.
+/// rows a statement), assigning their sessions.
 fn insert_events(
     tx: &Connection,
+    cache: &mut RowCache,
     input: i64,
-    events: &[Event],
+    events: &Events,
     t: &mut Tracker,
-    roll: &mut Rollups,
 ) -> Result<()> {
-    // Each distinct address is formatted once per commit, before the rows
-    // (the statement reads the text where it lies, until it is dropped), and
-    // the sessions are assigned in the order the events came.
-    let mut index: rustc_hash::FxHashMap<std::net::IpAddr, u32> = Default::default();
-    let mut texts: Vec<Box<str>> = Vec::new();
-    let per_event: Vec<(u32, i64)> = events
+    // The sessions are assigned in the order the events came.
+    let sessions: Vec<i64> = events
         .iter()
-        .map(|ev| {
-            let at = match ev.ip {
-                Some(a) => *index.entry(a).or_insert_with(|| {
-                    texts.push(crate::event::ip_string(a).into_boxed_str());
-                    texts.len() as u32 - 1
-                }),
-                None => u32::MAX,
-            };
-            roll.add_event(ev, 1);
-            let session = t.add(&Ev::of(super::event_id(input, ev.src.line), ev));
-            (at, session)
-        })
+        .map(|ev| t.add(&Ev::of(super::event_id(input, ev.src.line), ev)))
         .collect();
     // Rows go several to a statement (`RowBatch`), in id (line) order: events
     // released late (a held line) would otherwise split the table's pages
     // and leave them half full.
     let mut rows = RowBatch::prepare(
+        cache,
         tx,
         &format!("INSERT INTO events ({COLUMNS}, session)"),
         EVENT_PARAMS,
@@ -519,10 +520,8 @@ fn insert_events(
     let mut values: Vec<Value<'_>> = Vec::with_capacity(EVENT_PARAMS);
     for k in line_order(events) {
         let k = k as usize;
-        let (ev, (i, session)) = (&events[k], per_event[k]);
-        let ip = texts.get(i as usize).map(|s| &**s);
         values.clear();
-        event_values(&mut values, input, ev, ip, session);
+        event_values(&mut values, input, &events[k], events.ip(k), sessions[k]);
         rows.push(&values)?;
     }
     rows.finish()?;
@@ -597,7 +596,12 @@ fn tracker_for(tx: &Connection, input: i64, version: i64, min_secs: i64) -> Resu
 /// it lacks ([`Tracker::wanted`]): from the sessions stored since the key table
 /// was filled ([`KeyTail`], read from their id range), else one key table
 /// look-up each. The first look-up of a tracker catches the key table up.
-fn fetch_sessions(tx: &Connection, t: &mut Tracker, events: &[Event]) -> Result<()> {
+fn fetch_sessions(
+    tx: &Connection,
+    cache: &mut RowCache,
+    t: &mut Tracker,
+    events: &[Event],
+) -> Result<()> {
     let wanted = t.wanted(events);
     if wanted.is_empty() {
         return Ok(());
@@ -606,7 +610,7 @@ fn fetch_sessions(tx: &Connection, t: &mut Tracker, events: &[Event]) -> Result<
     let (lo, hi) = (super::event_id(input, 0), super::event_id(input + 1, 0));
     let keys = match &mut t.keys {
         Some(k) => k,
-        None => t.keys.insert(KeyTail::new(fill_keys(tx, input)?)),
+        None => t.keys.insert(KeyTail::new(fill_keys(tx, cache, input)?)),
     };
     let mut interner = Interner::default();
     {
@@ -679,7 +683,7 @@ const BEHIND: &str = "SELECT id FROM inputs i WHERE keys_to <
 /// Adds to the key table the sessions of `input` stored after its `keys_to`,
 /// in key order (one pass over the pages they go to), and moves `keys_to` up;
 /// returns it.
-fn fill_keys(tx: &Connection, input: i64) -> Result<i64> {
+fn fill_keys(tx: &Connection, cache: &mut RowCache, input: i64) -> Result<i64> {
     let keyed: i64 = tx
         .prepare_cached("SELECT keys_to FROM inputs WHERE id = ?1")?
         .query_row([input], |r| r.get(0))?;
@@ -723,6 +727,7 @@ fn fill_keys(tx: &Connection, input: i64) -> Result<i64> {
         by_index[*i as usize] = h;
     }
     let mut ins = RowBatch::prepare(
+        cache,
         tx,
         "INSERT OR IGNORE INTO session_keys (input, pid, host, id)",
         4,
@@ -743,17 +748,28 @@ fn fill_keys(tx: &Connection, input: i64) -> Result<i64> {
 }
 
 /// Writes sessions whole (insert or replace the row with that id); returns
-/// when the latest of them ended (µs), if any.
+/// when the latest of them ended (µs), if any. `known`: the events of the
+/// commit, whose address texts are not formatted again (issue #15).
 fn write_sessions<'a>(
     tx: &Connection,
+    cache: &mut RowCache,
     input: i64,
     list: impl Iterator<Item = &'a Acc>,
+    known: Option<&Events>,
 ) -> Result<Option<i64>> {
     let mut until = None;
     // The address and user texts first: the statement reads them where they lie.
-    let list: Vec<(&Acc, Option<String>, Option<String>)> =
-        list.map(|s| (s, s.ip_text(), s.users_text())).collect();
+    let list: Vec<_> = list
+        .map(|s| {
+            let ip = s.ip.map(|a| match known.and_then(|e| e.ip_text(a)) {
+                Some(t) => Cow::Borrowed(t),
+                None => Cow::Owned(crate::event::ip_string(a)),
+            });
+            (s, ip, s.users_text())
+        })
+        .collect();
     let mut st = RowBatch::prepare(
+        cache,
         tx,
         "INSERT INTO sessions (id, input, host, pid, ip, users, attempts, outcome, first_seen, last_seen)",
         10,
@@ -783,6 +799,7 @@ fn write_sessions<'a>(
 /// belonged to (`touched`) from their remaining events, and deletes the empty ones.
 fn rebuild_sessions(
     tx: &Connection,
+    cache: &mut RowCache,
     touched: &std::collections::BTreeSet<i64>,
     lo: i64,
 ) -> Result<()> {
@@ -844,13 +861,13 @@ fn rebuild_sessions(
     let input = first >> LINE_BITS;
     let mut list: Vec<&Acc> = rebuilt.values().collect();
     list.sort_unstable_by_key(|s| s.id);
-    write_sessions(tx, input, list.into_iter())?;
+    write_sessions(tx, cache, input, list.into_iter(), None)?;
     rebuilt.clear();
     Ok(())
 }
 
 /// Migration 2: groups the events already stored into sessions.
-fn backfill_sessions(tx: &Connection) -> Result<()> {
+fn backfill_sessions(tx: &Connection, cache: &mut RowCache) -> Result<()> {
     let mut interner = Interner::default();
     let mut tracker: Option<Tracker> = None;
     let mut after = i64::MIN;
@@ -884,7 +901,7 @@ fn backfill_sessions(tx: &Connection) -> Result<()> {
             let input = r.0 >> LINE_BITS;
             if tracker.as_ref().map(|t| t.input) != Some(input) {
                 if let Some(t) = tracker.take() {
-                    write_sessions(tx, t.input, t.dirty().into_iter())?;
+                    write_sessions(tx, cache, t.input, t.dirty().into_iter(), None)?;
                 }
                 tracker = Some(Tracker::new(input, 0, i64::MIN / 4));
             }
@@ -903,12 +920,12 @@ fn backfill_sessions(tx: &Connection) -> Result<()> {
             set.execute([r.0, session])?;
         }
         if let Some(t) = tracker.as_mut() {
-            write_sessions(tx, t.input, t.dirty().into_iter())?;
+            write_sessions(tx, cache, t.input, t.dirty().into_iter(), None)?;
             t.settle(i64::MIN / 4);
         }
     }
     if let Some(t) = tracker {
-        write_sessions(tx, t.input, t.dirty().into_iter())?;
+        write_sessions(tx, cache, t.input, t.dirty().into_iter(), None)?;
     }
     Ok(())
 }
@@ -1098,7 +1115,7 @@ impl Store for SqliteStore {
                 let tx = self
                     .conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)?;
-                fill_keys(&tx, input)?;
+                fill_keys(&tx, &mut self.rows, input)?;
                 tx.commit()?;
             }
             Ok(())
