@@ -8,7 +8,7 @@ pub(super) fn stats(settings: &Settings, args: &InputArgs, top: usize, json: boo
     opts.range = time_range(settings, args)?;
     opts.host = args.host.clone();
     let mut stats = Aggregate::default();
-    let reports = flow::run_beside(&inputs, &opts, &mut stats)?;
+    let reports = flow::run(&inputs, &opts, &mut stats)?;
     failed |= report_inputs(settings, &reports);
     print_summary(&stats.summary(top, reports), json)?;
     Ok(i32::from(failed))

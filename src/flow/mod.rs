@@ -664,62 +664,6 @@ pub fn run<S: Sink<Error = io::Error>>(
     Ok(reports)
 }
 
-/// [`run`] with `sink` on a thread of its own, beside the one that correlates:
-/// each block's events go to it as one list, and it works on them while the
-/// next block is correlated (the aggregate of `stats`, `map`, `report`: the
-/// sequential stage split in two, on a 2-core machine the wall ~7% shorter,
-/// issue #15). The sink's error comes first.
-pub fn run_beside<S>(inputs: &[Input], opts: &Options, sink: &mut S) -> io::Result<Vec<InputReport>>
-where
-    S: Sink<Error = io::Error> + Send,
-{
-    enum Handoff {
-        Events(Vec<Event>),
-        Boundary(Boundary),
-    }
-    /// The flow's end of the channel: a closed one means the sink stopped.
-    struct Forward(std::sync::mpsc::SyncSender<Handoff>);
-    impl Forward {
-        fn send(&self, h: Handoff) -> io::Result<()> {
-            self.0
-                .send(h)
-                .map_err(|_| io::Error::other("the sink's thread stopped"))
-        }
-    }
-    impl Sink for Forward {
-        type Error = io::Error;
-        fn event(&mut self, ev: Event) -> io::Result<()> {
-            self.send(Handoff::Events(vec![ev]))
-        }
-        fn events(&mut self, evs: &mut Vec<Event>) -> io::Result<()> {
-            self.send(Handoff::Events(std::mem::take(evs)))
-        }
-        fn boundary(&mut self, b: &Boundary) -> io::Result<()> {
-            self.send(Handoff::Boundary(b.clone()))
-        }
-    }
-    // Two lists in the queue: enough to keep the sink busy, a few MB at most.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Handoff>(2);
-    std::thread::scope(|scope| {
-        let worker = scope.spawn(move || -> io::Result<()> {
-            for h in rx {
-                match h {
-                    Handoff::Events(mut evs) => sink.events(&mut evs)?,
-                    Handoff::Boundary(b) => sink.boundary(&b)?,
-                }
-            }
-            Ok(())
-        });
-        let mut forward = Forward(tx);
-        let reports = run(inputs, opts, &mut forward);
-        drop(forward);
-        worker
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("the sink's thread panicked")))?;
-        reports
-    })
-}
-
 /// A byte progress bar on stderr: on a terminal, when enabled, for inputs over 32 MiB.
 pub(crate) fn progress_bar(
     enabled: bool,
@@ -747,7 +691,6 @@ pub(crate) fn progress_bar(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Kind;
 
     /// Drives `text` from its first line into `sink`.
     fn drive_text<S: Sink>(text: &str, sink: &mut S) -> Result<(), Error<S::Error>> {
@@ -770,72 +713,6 @@ mod tests {
             None,
             &mut tally,
         )
-    }
-
-    /// The sink on its own thread gets what it gets on the flow's thread, in
-    /// the same order, boundaries included; its error stops the run and is
-    /// the one returned.
-    #[test]
-    fn run_beside_is_run_with_the_sink_elsewhere() {
-        #[derive(Default)]
-        struct Rec {
-            events: Vec<(u64, Kind)>,
-            boundaries: Vec<(u64, bool)>,
-            fail_after: Option<usize>,
-        }
-        impl Sink for Rec {
-            type Error = io::Error;
-            fn event(&mut self, ev: Event) -> io::Result<()> {
-                if self.fail_after == Some(self.events.len()) {
-                    return Err(io::Error::other("full"));
-                }
-                self.events.push((ev.src.line, ev.kind));
-                Ok(())
-            }
-            fn boundary(&mut self, b: &Boundary) -> io::Result<()> {
-                self.boundaries.push((b.line, b.eof));
-                Ok(())
-            }
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("auth.log");
-        let mut text = String::new();
-        for i in 0..40_000 {
-            // Held lines (a PAM failure waits for its connection's outcome) among plain ones.
-            text.push_str(&format!(
-                "Feb 22 10:21:42 h sshd[{i}]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.9  user=root\n\
-                 Feb 22 10:21:43 h sshd[{}]: Invalid user u{i} from 192.0.2.7 port 4\n\
-                 Feb 22 10:21:44 h sshd[{i}]: Failed password for root from 192.0.2.9 port 5 ssh2\n",
-                i + 100_000
-            ));
-        }
-        std::fs::write(&path, &text).unwrap();
-        let inputs = [Input::File(path)];
-        let opts = Options {
-            all: false,
-            year: Some(2026),
-            tz: jiff::tz::TimeZone::UTC,
-            progress: false,
-            geo: None,
-            range: TimeRange::default(),
-            host: None,
-        };
-        let mut here = Rec::default();
-        let r1 = run(&inputs, &opts, &mut here).unwrap();
-        let mut beside = Rec::default();
-        let r2 = run_beside(&inputs, &opts, &mut beside).unwrap();
-        assert_eq!(r1, r2);
-        assert_eq!(here.events.len(), 120_000);
-        assert_eq!(here.events, beside.events);
-        assert_eq!(here.boundaries, beside.boundaries);
-        assert!(here.boundaries.len() > 2);
-        let mut failing = Rec {
-            fail_after: Some(50_000),
-            ..Rec::default()
-        };
-        let err = run_beside(&inputs, &opts, &mut failing).unwrap_err();
-        assert_eq!(err.to_string(), "full");
-        assert_eq!(failing.events.len(), 50_000);
     }
 
     #[test]
