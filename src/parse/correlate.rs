@@ -1019,46 +1019,47 @@ mod tests {
         assert_eq!(c.held(), 0);
     }
 
+    /// Pushes `lines` one by one: line 1's event (held) must have left after
+    /// line `leaves_after` and not before.
+    fn line_1_leaves_after(lines: &[&str], leaves_after: usize) {
+        let mut c = Correlator::new("t".into(), utc_ref(2026, 3, 1));
+        let mut out = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            let raw = parse_line(l.as_bytes(), i as u64 + 1, false)
+                .unwrap()
+                .unwrap();
+            c.push(raw, &mut |e| out.push(e));
+            let released = out.iter().any(|e| e.src.line == 1);
+            assert_eq!(released, i + 1 >= leaves_after, "after line {}", i + 1);
+        }
+    }
+
     /// A connection whose clock goes back goes stale sooner: the sweep's
     /// shortcut (the oldest held connection known fresh until a time) must
     /// not keep its event past that.
     #[test]
     fn a_held_event_leaves_on_time_when_its_connection_clock_goes_back() {
-        let mut c = Correlator::new("t".into(), utc_ref(2026, 3, 1));
-        let mut out = Vec::new();
-        let lines = [
-            "Feb 12 04:00:00 h sshd[1]: error: kex_exchange_identification: Connection closed by remote host",
-            "Feb 12 04:01:00 h sshd[2]: Invalid user a from 192.0.2.1 port 1",
-            "Feb 12 03:59:00 h sshd[1]: error: kex_exchange_identification: Connection closed by remote host",
-            "Feb 12 04:01:00 h sshd[3]: Invalid user b from 192.0.2.2 port 2",
-            "Feb 12 04:01:30 h sshd[4]: Invalid user c from 192.0.2.3 port 3",
-        ];
-        for (i, l) in lines.iter().enumerate() {
-            let raw = parse_line(l.as_bytes(), i as u64 + 1, false)
-                .unwrap()
-                .unwrap();
-            c.push(raw, &mut |e| out.push(e));
-            let released = out.iter().any(|e| e.src.line == 1);
-            assert_eq!(released, i == 4, "after line {}", i + 1);
-        }
+        line_1_leaves_after(
+            &[
+                "Feb 12 04:00:00 h sshd[1]: error: kex_exchange_identification: Connection closed by remote host",
+                "Feb 12 04:01:00 h sshd[2]: Invalid user a from 192.0.2.1 port 1",
+                "Feb 12 03:59:00 h sshd[1]: error: kex_exchange_identification: Connection closed by remote host",
+                "Feb 12 04:01:00 h sshd[3]: Invalid user b from 192.0.2.2 port 2",
+                "Feb 12 04:01:30 h sshd[4]: Invalid user c from 192.0.2.3 port 3",
+            ],
+            5,
+        );
     }
 
     #[test]
     fn a_held_event_leaves_when_its_connection_is_silent_on_the_log_clock() {
-        let mut c = Correlator::new("t".into(), utc_ref(2026, 3, 1));
-        let mut out = Vec::new();
-        let lines = [
-            "Feb 12 04:00:00 h sshd[1]: error: kex_exchange_identification: Connection closed by remote host",
-            "Feb 12 04:01:00 h sshd[2]: Invalid user a from 192.0.2.1 port 1",
-            "Feb 12 04:02:01 h sshd[3]: Invalid user b from 192.0.2.2 port 2",
-        ];
-        for (i, l) in lines.iter().enumerate() {
-            let raw = parse_line(l.as_bytes(), i as u64 + 1, false)
-                .unwrap()
-                .unwrap();
-            c.push(raw, &mut |e| out.push(e));
-            let released = out.iter().any(|e| e.src.line == 1);
-            assert_eq!(released, i == 2, "after line {}", i + 1);
-        }
+        line_1_leaves_after(
+            &[
+                "Feb 12 04:00:00 h sshd[1]: error: kex_exchange_identification: Connection closed by remote host",
+                "Feb 12 04:01:00 h sshd[2]: Invalid user a from 192.0.2.1 port 1",
+                "Feb 12 04:02:01 h sshd[3]: Invalid user b from 192.0.2.2 port 2",
+            ],
+            3,
+        );
     }
 }
