@@ -1007,25 +1007,17 @@ mod tests {
     #[test]
     fn honeypot_fields_only_when_present() {
         let mut ev = Event {
-            ts: Ts::default(),
             host: Some("vm".into()),
-            program: "sshd".into(),
             pid: Some(7),
-            kind: Kind::AuthFailure,
             method: Some("password".into()),
             user: Some("root".into()),
-            invalid_user: false,
             ip: Some("192.0.2.1".parse().unwrap()),
             port: Some(22),
-            count: 1,
-            attempts: 1,
-            geo: None,
-            scope: None,
-            honeypot: None,
             src: Src {
                 input: "a".into(),
                 line: 3,
             },
+            ..Event::at_line(3)
         };
         let json = |ev: &Event| {
             let mut buf = Vec::new();

@@ -210,29 +210,11 @@ impl Hasher for AddrHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Kind, Src, Ts};
 
     fn event(ip: &str) -> Event {
         Event {
-            ts: Ts::default(),
-            host: None,
-            program: "sshd".into(),
-            pid: None,
-            kind: Kind::AuthFailure,
-            method: None,
-            user: None,
-            invalid_user: false,
             ip: Some(ip.parse().unwrap()),
-            port: None,
-            count: 1,
-            attempts: 1,
-            geo: None,
-            scope: None,
-            honeypot: None,
-            src: Src {
-                input: "t".into(),
-                line: 1,
-            },
+            ..Event::at_line(1)
         }
     }
 

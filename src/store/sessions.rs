@@ -632,23 +632,10 @@ mod tests {
         Event {
             ts: crate::event::Ts::from_micros(secs * 1_000_000, 0),
             host: host.cloned(),
-            program: "sshd".into(),
             pid,
             kind: Kind::PreauthClose,
-            method: None,
-            user: None,
-            invalid_user: false,
-            ip: None,
-            port: None,
-            count: 1,
             attempts: 0,
-            geo: None,
-            scope: None,
-            honeypot: None,
-            src: crate::event::Src {
-                input: "t".into(),
-                line: 1,
-            },
+            ..Event::at_line(1)
         }
     }
 

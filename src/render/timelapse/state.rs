@@ -327,22 +327,13 @@ fn peak(tl: &Timeline, fade: &Fade) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Event, Geo, Kind, Src, Ts};
+    use crate::event::{Event, Geo, Ts};
     use crate::render::timelapse::timeline::Binner;
     use std::sync::Arc;
 
     fn ev(min: i64, country: &str, attempts: u32) -> Event {
         Event {
             ts: Ts::from_micros((1_700_000_040 + min * 60) * 1_000_000, 0),
-            host: None,
-            program: Arc::from("sshd"),
-            pid: None,
-            kind: Kind::AuthFailure,
-            method: None,
-            user: None,
-            invalid_user: false,
-            ip: None,
-            port: None,
             count: attempts,
             attempts,
             geo: Some(Arc::new(Geo {
@@ -351,12 +342,7 @@ mod tests {
                 lon: Some(20.0),
                 ..Geo::default()
             })),
-            scope: None,
-            honeypot: None,
-            src: Src {
-                input: Arc::from("t"),
-                line: 1,
-            },
+            ..Event::at_line(1)
         }
     }
 

@@ -213,21 +213,12 @@ impl Timeline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Geo, Kind, Src};
+    use crate::event::{Geo, Kind};
     use std::sync::Arc;
 
     fn ev(secs: i64, country: Option<&str>, attempts: u32) -> Event {
         Event {
             ts: Ts::from_micros(secs * 1_000_000, 0),
-            host: None,
-            program: Arc::from("sshd"),
-            pid: None,
-            kind: Kind::AuthFailure,
-            method: None,
-            user: None,
-            invalid_user: false,
-            ip: None,
-            port: None,
             count: attempts,
             attempts,
             geo: country.map(|c| {
@@ -238,12 +229,7 @@ mod tests {
                     ..Geo::default()
                 })
             }),
-            scope: None,
-            honeypot: None,
-            src: Src {
-                input: Arc::from("t"),
-                line: 1,
-            },
+            ..Event::at_line(1)
         }
     }
 
