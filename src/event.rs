@@ -1097,25 +1097,17 @@ mod tests {
     fn csv_quotes_and_defuses_attacker_text() {
         let mut buf = Vec::new();
         let ev = Event {
-            ts: Ts::default(),
-            host: None,
-            program: "sshd".into(),
             pid: Some(1),
-            kind: Kind::AuthFailure,
             method: Some("password".into()),
             user: Some("=cmd|' /C calc'!A0,\"x\"".into()),
             invalid_user: true,
             ip: Some("192.0.2.1".parse().unwrap()),
             port: Some(22),
-            count: 1,
-            attempts: 1,
-            geo: None,
-            scope: None,
-            honeypot: None,
             src: Src {
                 input: "a".into(),
                 line: 3,
             },
+            ..Event::at_line(3)
         };
         write_csv_row(&mut buf, &ev);
         let s = String::from_utf8(buf).unwrap();

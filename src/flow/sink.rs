@@ -120,18 +120,13 @@ impl<S: Sink> Sink for Ordered<S> {
             ok
         });
         if in_order {
+            // A log without held events: the list in one copy.
             self.waiting.append(evs);
             return Ok(());
         }
-        let mut last = self.waiting.last().map_or(0, |ev| ev.src.line);
         self.waiting.reserve(evs.len());
         for ev in evs.drain(..) {
-            if ev.src.line < last {
-                self.late.push(ev);
-            } else {
-                last = ev.src.line;
-                self.waiting.push(ev);
-            }
+            self.event(ev)?;
         }
         Ok(())
     }
