@@ -187,11 +187,21 @@ impl Database {
     /// What the database says about `ip` (already canonical); `None` when it
     /// has no record, or cannot answer (an IPv6 address in an IPv4-only file).
     pub fn lookup(&self, ip: IpAddr) -> Result<Option<Record<'_>>, MaxMindDbError> {
+        match self.find(ip)? {
+            Some(found) => found.record(),
+            None => Ok(None),
+        }
+    }
+
+    /// Where the answer for `ip` lies, without decoding it: many addresses
+    /// share one record, and its offset is a key for what was decoded from it
+    /// (see [`super::Locator::locate`]). `None` as for [`Database::lookup`].
+    pub fn find(&self, ip: IpAddr) -> Result<Option<Found<'_>>, MaxMindDbError> {
         if ip.is_ipv6() && self.reader.metadata().ip_version == 4 {
             return Ok(None);
         }
         let res = self.reader.lookup(ip)?;
-        Ok(res.decode::<Raw<'_>>()?.map(Raw::into_record))
+        Ok(res.offset().map(|offset| Found { offset, res }))
     }
 
     /// Full structural check of the file (search tree, data section, metadata).
@@ -243,6 +253,20 @@ impl Database {
                 m.description.get("en").cloned().unwrap_or_default(),
             )
         }
+    }
+}
+
+/// A record found by [`Database::find`], not yet decoded.
+pub struct Found<'a> {
+    /// Its offset in the data section: equal offsets, equal records.
+    pub offset: usize,
+    res: maxminddb::LookupResult<'a, Bytes>,
+}
+
+impl<'a> Found<'a> {
+    /// The record (`None`: an empty one), as [`Database::lookup`] gives it.
+    pub fn record(&self) -> Result<Option<Record<'a>>, MaxMindDbError> {
+        Ok(self.res.decode::<Raw<'a>>()?.map(Raw::into_record))
     }
 }
 
