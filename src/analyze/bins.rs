@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::event::{Event, Ts};
+use crate::event::{Event, Geo, Ts};
 
 /// What the aggregate should bin: width, range and whether to keep places.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -145,9 +145,10 @@ impl TimeBins {
         }
     }
 
-    /// Counts `attempts` of `ev` (the aggregate's measure of it) when it is
-    /// inside `--from`/`--to`.
-    pub fn add(&mut self, ev: &Event, attempts: u32) {
+    /// Counts `attempts` of `ev` (the aggregate's measure of it), from the
+    /// place `geo` (the event's, or its address's), when it is inside
+    /// `--from`/`--to`.
+    pub fn add(&mut self, ev: &Event, geo: Option<&Geo>, attempts: u32) {
         if attempts == 0 {
             return;
         }
@@ -156,7 +157,7 @@ impl TimeBins {
         {
             return;
         }
-        let country = ev.geo.as_ref().and_then(|g| g.country.as_deref());
+        let country = geo.and_then(|g| g.country.as_deref());
         let b = self.count(ev.ts.unix_secs(), ev.ts.offset, country, attempts);
         let bin = self.bins.get_mut(&b).expect("just counted");
         // The accounts tried (the accounts panel, the summary).
@@ -170,7 +171,7 @@ impl TimeBins {
             }
         }
         if self.points {
-            if let Some((lat, lon)) = ev.geo.as_ref().and_then(|g| g.lat.zip(g.lon)) {
+            if let Some((lat, lon)) = geo.and_then(|g| g.lat.zip(g.lon)) {
                 let (lat, lon) = (lat as f32, lon as f32);
                 // Linear search: a bin holds few distinct places, and most
                 // attempts repeat the place of the one before.

@@ -548,11 +548,8 @@ impl<S: Sink> Out<'_, '_, S> {
         let (emit_from, select) = (self.emit_from, self.select);
         self.buf
             .retain(|ev| ev.src.line >= emit_from && select.keeps(ev));
-        for ev in &mut self.buf {
-            self.enricher.enrich(ev);
-        }
         self.events += self.buf.len() as u64;
-        if let Err(e) = self.sink.events(&mut self.buf) {
+        if let Err(e) = self.sink.enrich_events(&mut self.buf, self.enricher) {
             self.failed = Some(e);
         }
         self.buf.clear();

@@ -8,6 +8,7 @@
 //! which pushes lines one by one through the same [`super::Stream`]).
 
 use crate::event::Event;
+use crate::geo::Enricher;
 use crate::parse::BlockStats;
 
 /// A point between two blocks of the decompressed input.
@@ -54,6 +55,20 @@ pub trait Sink {
             }
         }
         result
+    }
+    /// [`Sink::events`] of events the flow has selected but not enriched:
+    /// each gets its `scope` and `geo` from `enricher`, then the list goes to
+    /// `events`. A sink that wants only the answer per address may ask the
+    /// enricher itself, once an address (the aggregate: issue #15).
+    fn enrich_events(
+        &mut self,
+        evs: &mut Vec<Event>,
+        enricher: &mut Enricher<'_>,
+    ) -> Result<(), Self::Error> {
+        for ev in evs.iter_mut() {
+            enricher.enrich(ev);
+        }
+        self.events(evs)
     }
     fn boundary(&mut self, _b: &Boundary) -> Result<(), Self::Error> {
         Ok(())

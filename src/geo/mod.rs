@@ -142,6 +142,14 @@ impl<'a> Enricher<'a> {
         ev.geo = geo.clone();
         self.last = Some((ip, geo));
     }
+
+    /// The `geo` [`Enricher::enrich`] gives an event from `ip`, asked of the
+    /// locator without this enricher's caches: for a sink that asks once an
+    /// address and keeps the answer (the aggregate, issue #15).
+    pub fn geo(&self, ip: IpAddr) -> Option<Arc<Geo>> {
+        // The locator answers `None` for what is not public, as `enrich` does.
+        self.locator.and_then(|l| l.locate(ip).geo)
+    }
 }
 
 impl Enricher<'_> {
@@ -271,6 +279,37 @@ mod tests {
                 (Some(direct.scope), direct.geo.as_deref()),
                 "{ip}"
             );
+        }
+    }
+
+    /// [`Enricher::geo`] (the aggregate's, once an address) against `enrich`.
+    #[test]
+    fn geo_is_what_enrich_gives() {
+        let loc = Locator::embedded();
+        for locator in [Some(&loc), None] {
+            let mut en = Enricher::new(locator);
+            let mut x: u32 = 777;
+            for i in 0..5000u32 {
+                x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let ip = match i % 5 {
+                    0 => IpAddr::V6(std::net::Ipv6Addr::new(
+                        0x2a00 + (x >> 28) as u16,
+                        x as u16,
+                        0,
+                        0,
+                        0,
+                        0,
+                        0,
+                        1,
+                    )),
+                    1 => IpAddr::V6(std::net::Ipv4Addr::from(x).to_ipv6_mapped()),
+                    2 => IpAddr::V4(std::net::Ipv4Addr::from(x % 4096)),
+                    _ => IpAddr::V4(std::net::Ipv4Addr::from(x)),
+                };
+                let mut ev = event(&ip.to_string());
+                en.enrich(&mut ev);
+                assert_eq!(en.geo(ip), ev.geo, "{ip}");
+            }
         }
     }
 
