@@ -17,8 +17,12 @@ pub(super) fn stats(settings: &Settings, args: &InputArgs, top: usize, json: boo
 pub(super) fn print_summary(summary: &analyze::Summary, json: bool) -> Result<()> {
     let mut out = io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, summary).map_err(io::Error::from)?;
-        out.write_all(b"\n")?;
+        // One write: stdout is line-buffered, and the pretty object has a
+        // line per field (issue #15: `print_summary` 14.8M -> 3.6M Ir
+        // on 200k lines).
+        let mut text = serde_json::to_vec_pretty(summary).map_err(io::Error::from)?;
+        text.push(b'\n');
+        out.write_all(&text)?;
     } else {
         out.write_all(analyze::table::render(summary).as_bytes())?;
     }
