@@ -255,6 +255,20 @@ impl std::ops::Index<&str> for CountryMap {
     }
 }
 
+/// Slots of [`Aggregate::user_id`]'s cache (a power of two).
+const USER_SLOTS: usize = 256;
+
+/// A slot for a user name from its length and first eight bytes: cheap, and
+/// names that share them only share a slot (the cache checks the name).
+fn user_slot(u: &str) -> usize {
+    let b = u.as_bytes();
+    let mut h = b.len() as u64;
+    for &c in &b[..b.len().min(8)] {
+        h = (h << 8) | u64::from(c);
+    }
+    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize & (USER_SLOTS - 1)
+}
+
 /// Slots of [`IpMap`]'s cache (a power of two).
 const IP_SLOTS: usize = 4096;
 
@@ -417,6 +431,8 @@ pub struct Aggregate {
     by_kind: [u64; Kind::ALL.len()],
     ips: IpMap,
     user_index: HashMap<String, u32>,
+    /// Slot by [`user_slot`] → user id + 1 (0: empty).
+    recent_users: [u32; USER_SLOTS],
     users: Vec<UserAgg>,
     countries: CountryMap,
     asns: HashMap<u32, AsnAgg>,
@@ -514,6 +530,7 @@ impl Aggregate {
             by_kind: [0; Kind::ALL.len()],
             ips: IpMap::default(),
             user_index: HashMap::default(),
+            recent_users: [0; USER_SLOTS],
             users: Vec::new(),
             countries: CountryMap::default(),
             asns: HashMap::default(),
@@ -542,17 +559,30 @@ impl Aggregate {
         }
     }
 
+    /// The id of a user name, numbered in order of first sight. A
+    /// direct-mapped cache of recent names (checked against the name kept
+    /// with the id) answers most look-ups without hashing the name and
+    /// probing the map (issue #15: `user_id` 7.6M -> 6.7M Ir on 200k lines).
     fn user_id(&mut self, u: &str) -> u32 {
-        if let Some(&id) = self.user_index.get(u) {
-            return id;
+        let slot = user_slot(u);
+        let hit = self.recent_users[slot].wrapping_sub(1) as usize;
+        if self.users.get(hit).is_some_and(|x| x.name == u) {
+            return hit as u32;
         }
-        let id = self.users.len() as u32;
-        self.user_index.insert(u.to_string(), id);
-        self.users.push(UserAgg {
-            name: u.to_string(),
-            attempts: 0,
-            series: Vec::new(),
-        });
+        let id = match self.user_index.get(u) {
+            Some(&id) => id,
+            None => {
+                let id = self.users.len() as u32;
+                self.user_index.insert(u.to_string(), id);
+                self.users.push(UserAgg {
+                    name: u.to_string(),
+                    attempts: 0,
+                    series: Vec::new(),
+                });
+                id
+            }
+        };
+        self.recent_users[slot] = id + 1;
         id
     }
 
@@ -1328,6 +1358,32 @@ mod tests {
             map.get(&ips[5]).map(|a| a.attempts),
             plain.get(&ips[5]).map(|a| a.attempts)
         );
+    }
+
+    /// [`Aggregate::user_id`]'s cache against a plain map: more names than
+    /// slots, names sharing their first eight bytes and length, the empty
+    /// name, long and non-ASCII names, revisited in other orders.
+    #[test]
+    fn user_ids_are_a_map_whatever_the_slots() {
+        let mut names: Vec<String> = Vec::new();
+        for i in 0..1500u32 {
+            names.push(format!("u{i}"));
+            names.push(format!("postgres{}", i % 40));
+            names.push(format!("{}-ü-{i}-long-name-past-thirty-bytes", i % 7));
+        }
+        names.extend(["", "root", "admin", "rooT"].map(String::from));
+        let mut agg = Aggregate::default();
+        let mut plain: HashMap<String, u32> = HashMap::default();
+        for round in 0..3usize {
+            for j in 0..names.len() {
+                let u = &names[(j * (2 * round + 1) + round) % names.len()];
+                let n = plain.len() as u32;
+                let want = *plain.entry(u.clone()).or_insert(n);
+                assert_eq!(agg.user_id(u), want, "{u}");
+                assert_eq!(agg.user_name(want), Some(u.as_str()));
+            }
+        }
+        assert_eq!(agg.users().len(), plain.len());
     }
 
     /// The per-second memo of [`Aggregate::add`]: runs of one stamp, stamps
