@@ -274,6 +274,10 @@ fn user_slot(u: &str) -> usize {
 /// Slots of [`IpMap`]'s cache (a power of two).
 const IP_SLOTS: usize = 4096;
 
+/// Each address, its aggregate and, fed by [`Aggregate::add_enriching`], the
+/// geo the enricher gave it (`None` until asked).
+type IpEntry = (IpAddr, IpAgg, Option<Option<Arc<Geo>>>);
+
 /// Addresses ([`Aggregate::ips`]): a map from the address to a place in a
 /// list, and a direct-mapped cache of [`IP_SLOTS`] from a multiplicative hash
 /// of the address to that place, checked against the address kept there: most
@@ -283,9 +287,7 @@ const IP_SLOTS: usize = 4096;
 #[derive(Default)]
 pub struct IpMap {
     index: HashMap<IpAddr, u32>,
-    /// Each address, its aggregate and, fed by [`Aggregate::add_enriching`],
-    /// the geo the enricher gave it (`None` until asked).
-    list: Vec<(IpAddr, IpAgg, Option<Option<Arc<Geo>>>)>,
+    list: Vec<IpEntry>,
     /// Slot → place in `list` + 1 (0: empty); sized on first use.
     recent: Vec<u32>,
 }

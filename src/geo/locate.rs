@@ -54,8 +54,11 @@ struct Interned {
     /// few hundred), and decoding one, naming its country and interning its
     /// answer cost ~2,000 instructions a new address (issue #15: `locate`
     /// 21.1M -> 6.3M Ir on 200k lines, 7,768 addresses).
-    by_record: HashMap<(Option<usize>, Option<usize>), Option<Arc<Geo>>>,
+    by_record: HashMap<RecordPair, Option<Arc<Geo>>>,
 }
+
+/// The offsets of an address's records in the location and the ASN database.
+type RecordPair = (Option<usize>, Option<usize>);
 
 /// Above this many record pairs [`Interned::by_record`] starts again.
 const BY_RECORD_MAX: usize = 1 << 20;
