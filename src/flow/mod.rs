@@ -427,6 +427,9 @@ pub fn drive<S: Sink>(
                         }
                     })
                     .collect();
+                for c in batch {
+                    blocks.recycle(c.bytes);
+                }
                 let msg = Parsed {
                     chunks,
                     blocks: parsed,
