@@ -172,8 +172,9 @@ pub fn split_cached<'a>(line: &'a [u8], cache: &mut StampCache) -> Result<Envelo
 }
 
 /// [`split_cached`], but a line whose `host program[` a cached head gave
-/// comes with no host: [`StampCache::head_host`] has it.
-#[inline]
+/// comes with no host: [`StampCache::head_host`] has it. Inlined into the
+/// caller, the envelope reaches it with no copy.
+#[inline(always)]
 pub(crate) fn split_hosted<'a>(
     line: &'a [u8],
     cache: &mut StampCache,
