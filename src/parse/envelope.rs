@@ -201,7 +201,9 @@ fn split_uncached<'a>(line: &'a [u8], cache: &mut StampCache) -> Result<Envelope
 
 /// [`after_pri`] for the line most lines of a syslog file are: the stamp and
 /// the `host program[` of earlier lines, then a pid (issue #15: its own small
-/// function, without the general path's frame and moves). `None`: any other line.
+/// function, without the general path's frame and moves; with the word
+/// compares, the word pid reader and the head's host `Arc`, the envelope of
+/// 200k lines went from 90.3M to ~45M instructions). `None`: any other line.
 #[inline(always)]
 fn cached_line<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<Result<Envelope<'a>, Skip>> {
     // A cached stamp starts with an uppercase letter: no `{` or `<` line.
