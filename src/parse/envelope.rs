@@ -7,6 +7,7 @@
 //! and bare `sshd -e` output with no prefix at all.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// When a line says it happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,29 +106,91 @@ pub struct StampCache {
     /// The `host program[` heads seen last, the last one used first: a log
     /// interleaves a few hosts and programs (sshd, sshd-session, CRON, …).
     heads: [Head; HEADS],
+    /// Where the host of the line split last starts, when that line took its
+    /// host and program from `heads[0]` (see [`split_hosted`]).
+    hit: Option<usize>,
 }
 
 /// Heads a [`StampCache`] keeps.
 const HEADS: usize = 8;
 
 /// The `host program[` bytes of an earlier line and what they gave.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Head {
     /// The first 8 bytes of `bytes` (zero-padded), compared first under `mask`
     /// (the bytes the head has of those 8).
     first: u64,
     mask: u64,
-    bytes: [u8; 32],
     /// Length of `host program[` in `bytes`; 0: nothing cached.
     len: u8,
     host_len: u8,
     /// `None`: a program that is not ours (the line is [`Skip::OtherProgram`]).
     program: Option<Program>,
+    bytes: [u8; 32],
+    /// The host name as the block shares it, once a caller asked for it
+    /// ([`StampCache::head_host`]).
+    host: Option<Arc<str>>,
+}
+
+impl Head {
+    /// Whether `s` starts with this head and goes on after it; `first` is
+    /// `first8(s)`.
+    #[inline]
+    fn fits(&self, s: &[u8], first: u64) -> bool {
+        let n = usize::from(self.len);
+        n != 0
+            && (first ^ self.first) & self.mask == 0
+            && s.len() > n
+            && (n <= 8 || words_eq(s, &self.bytes, 8, n))
+    }
+}
+
+impl StampCache {
+    /// The host of the line [`split_hosted`] split last, when it came from a
+    /// cached head (its envelope's `host` is then `None`): the `Arc` `share`
+    /// gave for the name the first time, so a line costs no UTF-8 check, no
+    /// name compare and no allocation (issue #15). `None` for other lines.
+    pub(crate) fn head_host(&mut self, share: impl FnOnce(&str) -> Arc<str>) -> Option<Arc<str>> {
+        self.hit?;
+        let h = &mut self.heads[0];
+        Some(
+            h.host
+                .get_or_insert_with(|| share(&lossy(&h.bytes[..usize::from(h.host_len)])))
+                .clone(),
+        )
+    }
 }
 
 /// [`split`] with the stamp of the previous line at hand (the same result).
 pub fn split_cached<'a>(line: &'a [u8], cache: &mut StampCache) -> Result<Envelope<'a>, Skip> {
+    let mut env = split_hosted(line, cache)?;
+    if let Some(at) = cache.hit {
+        let n = usize::from(cache.heads[0].host_len);
+        env.host = Some(lossy(&line[at..at + n]));
+    }
+    Ok(env)
+}
+
+/// [`split_cached`], but a line whose `host program[` a cached head gave
+/// comes with no host: [`StampCache::head_host`] has it. Inlined into the
+/// caller, the envelope reaches it with no copy.
+#[inline(always)]
+pub(crate) fn split_hosted<'a>(
+    line: &'a [u8],
+    cache: &mut StampCache,
+) -> Result<Envelope<'a>, Skip> {
+    cache.hit = None;
     let line = trim_end(line);
+    if let Some(env) = cached_line(line, cache) {
+        return env;
+    }
+    split_uncached(line, cache)
+}
+
+/// [`split_hosted`] for the lines [`cached_line`] does not take (kept out of
+/// line: its frame and moves cost the common line ~100 instructions).
+#[inline(never)]
+fn split_uncached<'a>(line: &'a [u8], cache: &mut StampCache) -> Result<Envelope<'a>, Skip> {
     match line.first() {
         None => Err(Skip::Malformed),
         Some(b'{') => json(line),
@@ -136,13 +199,85 @@ pub fn split_cached<'a>(line: &'a [u8], cache: &mut StampCache) -> Result<Envelo
     }
 }
 
+/// [`after_pri`] for the line most lines of a syslog file are: the stamp and
+/// the `host program[` of earlier lines, then a pid (issue #15: its own small
+/// function, without the general path's frame and moves; with the word
+/// compares, the word pid reader and the head's host `Arc`, the envelope of
+/// 200k lines went from 90.3M to ~45M instructions). `None`: any other line.
+#[inline(always)]
+fn cached_line<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<Result<Envelope<'a>, Skip>> {
+    // A cached stamp starts with an uppercase letter: no `{` or `<` line.
+    let stamp = cache.stamp?;
+    let n = cache.len;
+    if !(line.len() > n && line[n] == b' ') {
+        return None;
+    }
+    let stamp = if prefix_eq(line, &cache.key, n) {
+        stamp
+    } else {
+        next_second(line, stamp, cache)?
+    };
+    let rest = skip_spaces(&line[n..]);
+    let env = cached_head(rest, stamp, cache)?;
+    if env.is_ok() {
+        cache.hit = Some(line.len() - rest.len());
+    }
+    Some(env)
+}
+
+/// The stamp of `line` when it is the cached one but for its seconds (the
+/// next line of a busy log; issue #15: ~250 instructions a parse), cached in
+/// turn. `None`: anything else, or a stamp with a fraction.
+#[inline]
+fn next_second(line: &[u8], stamp: Stamp, cache: &mut StampCache) -> Option<Stamp> {
+    let n = cache.len;
+    let Stamp::Civil {
+        year: None,
+        month,
+        day,
+        sod,
+        micros: 0,
+    } = stamp
+    else {
+        return None;
+    };
+    // `… HH:MM:SS` then the space `line[n]`, which ends the parse (no fraction).
+    if n < 10 || cache.key[n - 3] != b':' || !words_eq(line, &cache.key, 0, n - 2) {
+        return None;
+    }
+    let (a, b) = (
+        line[n - 2].wrapping_sub(b'0'),
+        line[n - 1].wrapping_sub(b'0'),
+    );
+    if a > 9 || b > 9 {
+        return None;
+    }
+    let sec = u32::from(a) * 10 + u32::from(b);
+    if sec > 60 {
+        return None;
+    }
+    // What `hms` took of the cached seconds (a leap second counts as 59).
+    let was =
+        (u32::from(cache.key[n - 2] - b'0') * 10 + u32::from(cache.key[n - 1] - b'0')).min(59);
+    let stamp = Stamp::Civil {
+        year: None,
+        month,
+        day,
+        sod: sod - was + sec.min(59),
+        micros: 0,
+    };
+    cache.key[n - 2..n].copy_from_slice(&line[n - 2..n]);
+    cache.stamp = Some(stamp);
+    Some(stamp)
+}
+
 /// [`timestamp`], reusing the cached parse when the line starts with the same
 /// `Mmm dd HH:MM:SS` bytes followed by a space: the BSD form reads nothing
 /// past its own bytes but the one after them, so the result is the same.
 fn cached_timestamp(s: &[u8], cache: &mut StampCache) -> (Stamp, usize) {
     let n = cache.len;
     if let Some(stamp) = cache.stamp {
-        if s.get(n) == Some(&b' ') && s[..n] == cache.key[..n] {
+        if s.len() > n && s[n] == b' ' && prefix_eq(s, &cache.key, n) {
             return (stamp, n);
         }
     }
@@ -168,8 +303,44 @@ fn trim_end(mut s: &[u8]) -> &[u8] {
 }
 
 fn skip_spaces(s: &[u8]) -> &[u8] {
-    let n = s.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
-    &s[n..]
+    let mut i = 0;
+    while i < s.len() && matches!(s[i], b' ' | b'\t') {
+        i += 1;
+    }
+    &s[i..]
+}
+
+/// Bytes `at..at + 8` of `s` as a number.
+#[inline(always)]
+fn word(s: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&s[at..at + 8]);
+    u64::from_le_bytes(b)
+}
+
+/// `s[..n] == key[..n]` when the first `from` bytes are known equal, a word
+/// at a time, for `from + 8 <= n` (issue #15: a `[u8]` compare calls `bcmp`,
+/// several times the cost).
+#[inline(always)]
+fn words_eq(s: &[u8], key: &[u8], from: usize, n: usize) -> bool {
+    let mut i = from;
+    while i + 8 < n {
+        if word(s, i) != word(key, i) {
+            return false;
+        }
+        i += 8;
+    }
+    // The last word, overlapping the one before.
+    word(s, n - 8) == word(key, n - 8)
+}
+
+/// `s[..n] == key[..n]` (both at least `n` long).
+#[inline(always)]
+fn prefix_eq(s: &[u8], key: &[u8], n: usize) -> bool {
+    if n < 8 {
+        return s[..n] == key[..n];
+    }
+    words_eq(s, key, 0, n)
 }
 
 /// `<PRI>` then RFC 5424 (`<38>1 …`) or an RFC 3164 line.
@@ -280,6 +451,9 @@ fn after_pri<'a>(line: &'a [u8], cache: &mut StampCache) -> Result<Envelope<'a>,
         return Ok(bare(Stamp::None, line));
     }
     if let Some(env) = cached_head(rest, stamp, cache) {
+        if env.is_ok() {
+            cache.hit = Some(line.len() - rest.len());
+        }
         return env;
     }
     match host_program(rest, stamp) {
@@ -301,27 +475,69 @@ fn after_pri<'a>(line: &'a [u8], cache: &mut StampCache) -> Result<Envelope<'a>,
 }
 
 /// `<pid>]:` then a space or the end: the pid of a `name[pid]:` token.
+///
+/// Up to 7 digits read as one word (issue #15: a digit loop cost ~90
+/// instructions a pid): the bytes that are no digit found all at once, the
+/// digits combined in pairs, then in fours.
+#[inline(always)]
 fn pid_colon(rest: &[u8]) -> Option<(u32, &[u8])> {
-    // One pass: digits (at most 10, as `parse_u32` takes), then `]:`.
-    let mut v: u64 = 0;
-    let mut d = 0;
-    while let Some(&b) = rest.get(d) {
-        if !b.is_ascii_digit() {
-            break;
-        }
-        if d == 10 {
-            return None;
-        }
-        v = v * 10 + u64::from(b - b'0');
-        d += 1;
+    if rest.len() < 8 {
+        return pid_colon_bytewise(rest);
     }
+    // Digits become 0..=9; a byte that was no digit gets its high bit in
+    // `nd` (from `t` itself, or from the add: `t` in 10..0x80). An add that
+    // carries out of a byte starts from a byte flagged itself, so the lowest
+    // flag is exact, and that is the only one read.
+    let w = word(rest, 0);
+    let t = w ^ 0x3030_3030_3030_3030;
+    let nd = (t.wrapping_add(0x7676_7676_7676_7676) | t) & 0x8080_8080_8080_8080;
+    if nd == 0 {
+        // 8 digits or more: rare, and up to 10 may still make a pid.
+        return pid_colon_bytewise(rest);
+    }
+    let d = (nd.trailing_zeros() / 8) as usize;
     if d == 0 {
         return None;
     }
-    let tail = rest[d..].strip_prefix(b"]:")?;
-    if !(tail.is_empty() || tail[0] == b' ') {
+    // The d digits at the top of the word, the first one most significant,
+    // zero digits before them.
+    let x = t << (64 - 8 * d);
+    // Byte pairs: 10 * first + second in each even byte.
+    let x = (x.wrapping_mul(10) + (x >> 8)) & 0x00ff_00ff_00ff_00ff;
+    // 16-bit pairs of those: 100 * first + second in lanes 0 and 2.
+    let x = (x.wrapping_mul(100) + (x >> 16)) & 0x0000_ffff_0000_ffff;
+    let v = (x & 0xffff) * 10_000 + (x >> 32);
+    // `]: ` after up to 5 digits: still in the word.
+    if d <= 5 && (w >> (8 * d)) & 0xff_ffff == u64::from_le_bytes(*b"]: \0\0\0\0\0") {
+        return Some((v as u32, &rest[d + 2..]));
+    }
+    let tail = match &rest[d..] {
+        [b']', b':', tail @ ..] if tail.is_empty() || tail[0] == b' ' => tail,
+        _ => return None,
+    };
+    Some((v as u32, tail))
+}
+
+/// [`pid_colon`] a digit at a time.
+fn pid_colon_bytewise(rest: &[u8]) -> Option<(u32, &[u8])> {
+    // One pass: digits (at most 10, as `parse_u32` takes), then `]:`.
+    let mut v: u64 = 0;
+    let mut d = 0;
+    for &b in rest.iter().take(11) {
+        let x = b.wrapping_sub(b'0');
+        if x > 9 {
+            break;
+        }
+        v = v * 10 + u64::from(x);
+        d += 1;
+    }
+    if d == 0 || d > 10 {
         return None;
     }
+    let tail = match &rest[d..] {
+        [b']', b':', tail @ ..] if tail.is_empty() || tail[0] == b' ' => tail,
+        _ => return None,
+    };
     Some((u32::try_from(v).ok()?, tail))
 }
 
@@ -338,36 +554,41 @@ fn lossy(b: &[u8]) -> Cow<'_, str> {
 }
 
 /// The first 8 bytes of `s` as a number (little-endian, zero-padded).
+#[inline]
 fn first8(s: &[u8]) -> u64 {
+    if s.len() >= 8 {
+        return word(s, 0);
+    }
     let mut b = [0u8; 8];
-    let n = s.len().min(8);
-    b[..n].copy_from_slice(&s[..n]);
+    b[..s.len()].copy_from_slice(s);
     u64::from_le_bytes(b)
 }
 
 /// [`host_program`] for a line that starts with the `host program[` bytes of
-/// an earlier one (see [`remember_head`]): the same tokens, so the same result.
+/// an earlier one (see [`remember_head`]): the same tokens, so the same result,
+/// but the host left out (the caller takes it from `heads[0]`).
 /// `None`: no cached head fits.
+#[inline(always)]
 fn cached_head<'a>(
     s: &'a [u8],
     stamp: Stamp,
     cache: &mut StampCache,
 ) -> Option<Result<Envelope<'a>, Skip>> {
     let first = first8(s);
-    let i = cache.heads.iter().position(|h| {
-        let n = usize::from(h.len);
-        n != 0 && (first ^ h.first) & h.mask == 0 && s.len() > n && s[..n] == h.bytes[..n]
-    })?;
-    let h = cache.heads[i];
+    let i = cache.heads.iter().position(|h| h.fits(s, first))?;
+    let h = &cache.heads[i];
+    let program = h.program;
     let (pid, tail) = pid_colon(&s[usize::from(h.len)..])?;
     // The last one used first (a swap costs less than a rotation).
-    cache.heads.swap(0, i);
-    let Some(program) = h.program else {
+    if i != 0 {
+        cache.heads.swap(0, i);
+    }
+    let Some(program) = program else {
         return Some(Err(Skip::OtherProgram));
     };
     Some(Ok(Envelope {
         stamp,
-        host: Some(lossy(&s[..usize::from(h.host_len)])),
+        host: None,
         program: Some(program),
         pid: Some(pid),
         msg: Cow::Borrowed(strip_solaris_id(skip_one_space(tail))),
@@ -444,6 +665,7 @@ fn remember_head(s: &[u8], env: &Result<Envelope<'_>, Skip>, cache: &mut StampCa
         len: n as u8,
         host_len: hl as u8,
         program,
+        host: None,
     };
     head.bytes[..n].copy_from_slice(&s[..n]);
     cache.heads.rotate_right(1);
@@ -582,7 +804,16 @@ fn is_facility_level(t: &[u8]) -> bool {
 }
 
 /// Solaris: `[ID 800047 auth.info] ` before the message.
+#[inline(always)]
 fn strip_solaris_id(msg: &[u8]) -> &[u8] {
+    if msg.first() == Some(&b'[') {
+        return strip_solaris_id_here(msg);
+    }
+    msg
+}
+
+/// [`strip_solaris_id`] for a message that starts with `[`.
+fn strip_solaris_id_here(msg: &[u8]) -> &[u8] {
     if msg.starts_with(b"[ID ") {
         if let Some(end) = memchr::memchr(b']', msg) {
             return skip_spaces(&msg[end + 1..]);
@@ -1034,6 +1265,213 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A small xorshift generator for the generated-input tests.
+    fn rng() -> impl FnMut() -> u64 {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
+    /// Issue #15: the word-at-a-time compares and the pid reader give what
+    /// their definitions give.
+    #[test]
+    fn fast_readers_match_their_definitions() {
+        let mut next = rng();
+        for _ in 0..200_000 {
+            let mut key = [0u8; 32];
+            for b in &mut key {
+                *b = b"ab"[(next() % 2) as usize];
+            }
+            let mut s = key.to_vec();
+            if next() % 4 != 0 {
+                let at = (next() % 32) as usize;
+                s[at] ^= 1 << (next() % 8);
+            }
+            let n = (next() % 33) as usize;
+            if n <= 24 {
+                assert_eq!(prefix_eq(&s, &key, n), s[..n] == key[..n], "{n}");
+            }
+            if n >= 9 {
+                if s[..8] == key[..8] {
+                    assert_eq!(words_eq(&s, &key, 8, n), s[..n] == key[..n], "{n}");
+                }
+                assert_eq!(words_eq(&s, &key, 0, n), s[..n] == key[..n], "{n}");
+            }
+        }
+        // `pid_colon`: the digits as `parse_u32` reads them, then `]:` and a
+        // space or the end.
+        let defined = |t: &[u8]| -> Option<(u32, Vec<u8>)> {
+            let d = t.iter().take_while(|b| b.is_ascii_digit()).count();
+            let pid = parse_u32(&t[..d])?;
+            let tail = t[d..].strip_prefix(b"]:")?;
+            (tail.is_empty() || tail[0] == b' ').then(|| (pid, tail.to_vec()))
+        };
+        let alphabet = b"01234567899999]: x/:\x80\xff";
+        let ends: &[&[u8]] = &[
+            b"]: x", b"]:", b"]", b"]:x", b"] x", b": x", b"]: ", b"", b"]:\t",
+        ];
+        for _ in 0..200_000 {
+            let t: Vec<u8> = if next() % 2 == 0 {
+                let len = (next() % 20) as usize;
+                (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .collect()
+            } else {
+                let digits = (next() % 13) as usize;
+                let mut t: Vec<u8> = (0..digits).map(|_| b'0' + (next() % 10) as u8).collect();
+                t.extend_from_slice(ends[(next() % ends.len() as u64) as usize]);
+                t
+            };
+            let want = defined(&t);
+            let shown = String::from_utf8_lossy(&t);
+            assert_eq!(
+                pid_colon(&t).map(|(p, tail)| (p, tail.to_vec())),
+                want,
+                "{shown:?}"
+            );
+            assert_eq!(
+                pid_colon_bytewise(&t).map(|(p, tail)| (p, tail.to_vec())),
+                want,
+                "{shown:?}"
+            );
+        }
+    }
+
+    /// Issue #15: generated lines through one cache, one after another, split
+    /// as `split` splits each alone, and `split_hosted` with the cache's host.
+    #[test]
+    fn cached_split_of_generated_lines_is_split() {
+        let stamps: &[&[u8]] = &[
+            b"Nov 22 00:00:01",
+            b"Nov 22 00:00:01",
+            b"Nov 22 00:00:02",
+            b"Nov 22 00:00:59",
+            b"Nov 22 00:00:60",
+            b"Nov 22 00:00:61",
+            b"Nov 22 00:00:99",
+            b"Nov 22 00:00:0a",
+            b"Nov 22 00:00:\xff0",
+            b"Nov 22 00:01:00",
+            b"Nov 22 00:01:00.25",
+            b"Nov 22 00:01:01.25",
+            b"Nov 22 00:01:01,5",
+            b"Nov 22 23:59:30",
+            b"Nov  2 00:00:01",
+            b"Nov 22 00:00:01.5",
+            b"2024-01-02T03:04:05Z",
+            b"",
+        ];
+        let seps: &[&[u8]] = &[b" ", b" ", b" ", b"  ", b"\t", b""];
+        let hosts: &[&[u8]] = &[
+            b"web1",
+            b"web1",
+            b"bastion",
+            b"a-very-long-host-name-indeed",
+            b"h",
+            b"web\xff",
+            b"w\xc3\xa9b",
+            b"auth.info",
+            b"web1:",
+            b"<10.5> web1",
+            b"web1[1]:",
+            b"",
+        ];
+        let programs: &[&[u8]] = &[
+            b"sshd",
+            b"sshd",
+            b"sshd-session",
+            b"CRON",
+            b"kernel:",
+            b"[sshd]",
+            b"fail2ban.actions",
+            b"sshd(pam_unix)",
+            b"dropbear",
+            b"sshd-sessionx",
+        ];
+        let pids: &[&[u8]] = &[
+            b"[1]",
+            b"[3073]",
+            b"[53580]",
+            b"[4294967295]",
+            b"[4294967296]",
+            b"[99999999999]",
+            b"[]",
+            b"[12a]",
+            b"",
+        ];
+        let colons: &[&[u8]] = &[
+            b": ",
+            b": ",
+            b":",
+            b"",
+            b" ",
+            b":\t",
+            b": [ID 800047 auth.info] ",
+        ];
+        let msgs: &[&[u8]] = &[
+            b"Invalid user admin from 150.203.168.160 port 47917",
+            b"Failed password for root from 192.0.2.1 port 22 ssh2",
+            b"x",
+            b"",
+            b" trailing  \r",
+            b"\xff\xfe",
+        ];
+        let mut next = rng();
+        let mut pick = |set: &[&'static [u8]]| set[(next() % set.len() as u64) as usize];
+        let mut cached = StampCache::default();
+        let mut hosted = StampCache::default();
+        let mut hits = 0;
+        for _ in 0..100_000 {
+            let mut line = Vec::new();
+            // Most lines as a log writes them (the cached heads' case), the
+            // rest pieced together at random.
+            let parts = if pick(&[b"", b"", b"", b"x"]).is_empty() {
+                [
+                    pick(&stamps[..4]),
+                    b" ",
+                    pick(&hosts[..4]),
+                    b" ",
+                    pick(&programs[..4]),
+                    pick(&pids[..3]),
+                    b": ",
+                    pick(msgs),
+                ]
+            } else {
+                [
+                    pick(stamps),
+                    pick(seps),
+                    pick(hosts),
+                    pick(seps),
+                    pick(programs),
+                    pick(pids),
+                    pick(colons),
+                    pick(msgs),
+                ]
+            };
+            for part in parts {
+                line.extend_from_slice(part);
+            }
+            let want = split(&line);
+            let shown = String::from_utf8_lossy(&line);
+            assert_eq!(split_cached(&line, &mut cached), want, "{shown}");
+            let mut got = split_hosted(&line, &mut hosted);
+            if let Ok(env) = &mut got {
+                if let Some(h) = hosted.head_host(|h: &str| Arc::from(h)) {
+                    hits += 1;
+                    assert_eq!(env.host, None, "{shown}");
+                    env.host = Some(Cow::Owned(h.to_string()));
+                }
+            }
+            assert_eq!(got, want, "{shown}");
+        }
+        // The cached heads did serve lines.
+        assert!(hits > 1000, "{hits}");
     }
 
     fn ok(line: &str) -> Envelope<'_> {

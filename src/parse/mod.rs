@@ -82,7 +82,7 @@ fn parse_line_cached(
     hosts: &mut Vec<Arc<str>>,
     stamps: &mut envelope::StampCache,
 ) -> Result<Option<RawLine>, Skip> {
-    let env = envelope::split_cached(line, stamps)?;
+    let env = envelope::split_hosted(line, stamps)?;
     let (program, msg) = match env.program {
         Some(Program::Fail2ban) => match message::classify_fail2ban(&env.msg) {
             Some(m) => (Program::Fail2ban, m),
@@ -117,31 +117,40 @@ fn parse_line_cached(
     {
         return Ok(None);
     }
+    // The host of a line whose `host program[` the cache gave comes with the
+    // cache's `Arc` for it (issue #15).
+    let host = match stamps.head_host(|h| share_host(hosts, h)) {
+        Some(h) => Some(h),
+        None => env.host.map(|h| share_host(hosts, &h)),
+    };
     Ok(Some(RawLine {
         line: number,
         stamp: env.stamp,
-        host: env
-            .host
-            .map(|h| match hosts.iter().position(|p| **p == *h) {
-                Some(i) => {
-                    let a = hosts[i].clone();
-                    // Towards the front (a swap: `rotate_right` cost more than the search).
-                    hosts.swap(0, i);
-                    a
-                }
-                None => {
-                    let a: Arc<str> = Arc::from(&*h);
-                    if hosts.len() == HOSTS {
-                        hosts.pop();
-                    }
-                    hosts.insert(0, a.clone());
-                    a
-                }
-            }),
+        host,
         program: program.as_str(),
         pid: env.pid,
         msg,
     }))
+}
+
+/// The block's `Arc` for host name `h`: one per name, shared by its lines.
+fn share_host(hosts: &mut Vec<Arc<str>>, h: &str) -> Arc<str> {
+    match hosts.iter().position(|p| **p == *h) {
+        Some(i) => {
+            let a = hosts[i].clone();
+            // Towards the front (a swap: `rotate_right` cost more than the search).
+            hosts.swap(0, i);
+            a
+        }
+        None => {
+            let a: Arc<str> = Arc::from(h);
+            if hosts.len() == HOSTS {
+                hosts.pop();
+            }
+            hosts.insert(0, a.clone());
+            a
+        }
+    }
 }
 
 /// The parsed lines of one block, with line numbers counted from `first_line`.
@@ -149,6 +158,25 @@ fn parse_line_cached(
 pub struct Block {
     pub lines: Vec<RawLine>,
     pub stats: BlockStats,
+}
+
+/// sysklogd's `last message repeated N times` (`raw`): repeats the line just
+/// before it.
+#[cold]
+fn repeat(lines: &mut Vec<RawLine>, raw: RawLine, first_line: u64) {
+    match lines.last() {
+        Some(prev) if prev.line + 1 == raw.line && prev.msg.kind != Kind::Other => {
+            let mut again = prev.clone();
+            again.msg.count = raw.msg.repeat_last.unwrap_or(1);
+            again.line = raw.line;
+            again.stamp = raw.stamp;
+            lines.push(again);
+        }
+        // The block's first line: the line it repeats ended the previous
+        // block, which the flow's sequential stage still knows.
+        _ if raw.line == first_line => lines.push(raw),
+        _ => {}
+    }
 }
 
 /// Parses a block of whole lines (the last one may lack its newline).
@@ -174,20 +202,7 @@ pub fn parse_block(block: &[u8], first_line: u64, all: bool) -> Block {
         } else {
             match parse_line_cached(line, n, all, &mut hosts, &mut stamps) {
                 Ok(Some(raw)) if raw.msg.repeat_last.is_some() => {
-                    // sysklogd: `last message repeated N times` repeats the line just before.
-                    match out.lines.last() {
-                        Some(prev) if prev.line + 1 == n && prev.msg.kind != Kind::Other => {
-                            let mut again = prev.clone();
-                            again.msg.count = raw.msg.repeat_last.unwrap_or(1);
-                            again.line = n;
-                            again.stamp = raw.stamp;
-                            out.lines.push(again);
-                        }
-                        // The block's first line: the line it repeats ended the previous
-                        // block, which the flow's sequential stage still knows.
-                        _ if n == first_line => out.lines.push(raw),
-                        _ => {}
-                    }
+                    repeat(&mut out.lines, raw, first_line)
                 }
                 Ok(Some(raw)) => out.lines.push(raw),
                 Ok(None) => {}
@@ -221,6 +236,77 @@ mod tests {
         let b = parse_block(text, 1, true);
         assert_eq!(b.lines.len(), 2);
         assert_eq!(b.lines[1].line, 5);
+    }
+
+    /// Issue #15: a block of generated lines gives what `parse_line` gives
+    /// line by line, and its lines share one `Arc` per host name.
+    #[test]
+    fn block_of_generated_lines_is_parse_line() {
+        let heads: &[&[u8]] = &[
+            b"Nov 22 00:00:00 web1 sshd[3073]: ",
+            b"Nov 22 00:00:00 web1 sshd[3074]: ",
+            b"Nov 22 00:00:01 bastion sshd-session[53580]: ",
+            b"Nov 22 00:00:01 bastion sshd-session[53580]:",
+            b"Nov 22 00:00:01 web\xff sshd[1]: ",
+            b"Nov 22 00:00:01 web1 CRON[1]: ",
+            b"Nov 22 00:00:02 web1 kernel: ",
+            b"Nov 22 00:00:02 sshd[7]: ",
+            b"2024-01-02T03:04:05Z web1 sshd[9]: ",
+            b"",
+        ];
+        let msgs: &[&[u8]] = &[
+            b"Invalid user admin from 150.203.168.160 port 47917",
+            b"Failed password for root from 192.0.2.1 port 22 ssh2",
+            b"Accepted publickey for deploy from 2001:db8::1 port 50022 ssh2: ED25519 SHA256:x",
+            b"Connection closed by invalid user admin 192.0.2.9 port 4 [preauth]",
+            b"pam_unix(sshd:auth): check pass; user unknown",
+            b"Server listening on 0.0.0.0 port 22.",
+            b"",
+            b"\x00\xff",
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut block = Vec::new();
+        for _ in 0..20_000 {
+            block.extend_from_slice(heads[(next() % heads.len() as u64) as usize]);
+            block.extend_from_slice(msgs[(next() % msgs.len() as u64) as usize]);
+            block.push(b'\n');
+        }
+        for all in [false, true] {
+            let b = parse_block(&block, 7, all);
+            let mut lines = Vec::new();
+            let mut stats = BlockStats::default();
+            for (i, line) in block[..block.len() - 1].split(|&c| c == b'\n').enumerate() {
+                stats.lines += 1;
+                match parse_line(line, 7 + i as u64, all) {
+                    Ok(Some(raw)) => lines.push(raw),
+                    Ok(None) => {}
+                    Err(Skip::OtherProgram) => stats.other_programs += 1,
+                    Err(Skip::Malformed) => {
+                        if !line.iter().all(|b| b.is_ascii_whitespace()) {
+                            stats.malformed += 1;
+                        }
+                    }
+                }
+            }
+            assert_eq!(b.stats, stats);
+            assert_eq!(b.lines.len(), lines.len());
+            for (got, want) in b.lines.iter().zip(&lines) {
+                assert_eq!(got, want);
+            }
+            let mut shared: Vec<Arc<str>> = Vec::new();
+            for h in b.lines.iter().filter_map(|l| l.host.as_ref()) {
+                match shared.iter().find(|s| ***s == **h) {
+                    Some(s) => assert!(Arc::ptr_eq(s, h), "{h}"),
+                    None => shared.push(h.clone()),
+                }
+            }
+        }
     }
 
     #[test]
