@@ -170,8 +170,9 @@ impl Stream {
         self.corr.held_since()
     }
 
-    /// The lines of one parsed block, in order.
-    pub fn push_block(&mut self, block: parse::Block, out: &mut impl FnMut(Event)) {
+    /// The lines of one parsed block, in order. Gives back the block's list,
+    /// emptied, for the next block ([`parse::parse_block_into`]).
+    pub fn push_block(&mut self, block: parse::Block, out: &mut impl FnMut(Event)) -> Vec<RawLine> {
         let mut block = block;
         let last = block.lines.last().cloned();
         for raw in &mut block.lines {
@@ -180,6 +181,8 @@ impl Stream {
         if last.is_some() {
             self.last = last;
         }
+        block.lines.clear();
+        block.lines
     }
 
     /// One live line (without its newline): numbered, parsed and correlated.
@@ -362,6 +365,8 @@ pub fn drive<S: Sink>(
     // 0.237 s, +1.5 MB peak; a rendezvous queue stalled one side or the
     // other); each batch waiting costs ~1.6 MiB a block (issue #15).
     let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Parsed>>(1);
+    // The lists of taken blocks go back to the reader, to be parsed into again.
+    let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<RawLine>>();
     let first_line = start.line;
     let emit_from = start.emit_from;
     let per_batch = if start.batch == 0 { BATCH } else { start.batch };
@@ -401,10 +406,16 @@ pub fn drive<S: Sink>(
                     firsts.push(first);
                     next_line = first + n;
                 }
+                let lists: Vec<Vec<RawLine>> = (0..batch.len())
+                    .map(|_| back_rx.try_recv().unwrap_or_default())
+                    .collect();
                 let parsed: Vec<parse::Block> = batch
                     .par_iter()
                     .zip(&firsts)
-                    .map(|(c, &first)| parse::parse_block(&c.bytes, first, all))
+                    .zip(lists)
+                    .map(|((c, &first), lines)| {
+                        parse::parse_block_into(&c.bytes, first, all, lines)
+                    })
                     .collect();
                 let chunks = batch
                     .iter()
@@ -481,7 +492,9 @@ pub fn drive<S: Sink>(
                 stats.lines += c.dropped;
                 stats.too_long += c.dropped;
                 tally.stats.add(&stats);
-                stream.push_block(block, &mut |ev| out.buf.push(ev));
+                let list = stream.push_block(block, &mut |ev| out.buf.push(ev));
+                // One list comes back for each one taken: the queue holds a batch or so.
+                let _ = back_tx.send(list);
                 if let Some(bar) = progress {
                     bar.inc(c.end - c.start);
                 }
