@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use memchr::memmem::{Finder, FinderRev};
 
-use super::ip::{parse_ip, parse_port};
+use super::ip::{parse_ip, parse_port, v4_prefix, v4_suffix};
 pub use super::text::Text;
 use crate::event::Kind;
 
@@ -21,7 +21,6 @@ static FOR: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b" for "));
 static COLON: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b": "));
 static RHOST: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b" rhost="));
 static R_FROM: LazyLock<FinderRev<'static>> = LazyLock::new(|| FinderRev::new(b" from "));
-static R_USER: LazyLock<FinderRev<'static>> = LazyLock::new(|| FinderRev::new(b" user="));
 static R_NOT_ALLOWED: LazyLock<FinderRev<'static>> =
     LazyLock::new(|| FinderRev::new(b" not allowed because "));
 
@@ -65,6 +64,7 @@ pub struct Msg {
 }
 
 impl Msg {
+    #[inline(always)]
     fn new(kind: Kind) -> Msg {
         Msg {
             kind,
@@ -82,11 +82,13 @@ impl Msg {
             honeypot: None,
         }
     }
+    #[inline(always)]
     fn at(mut self, ip: IpAddr, port: Option<u16>) -> Msg {
         self.ip = Some(ip);
         self.port = port;
         self
     }
+    #[inline(always)]
     fn user(mut self, user: &[u8], invalid: bool) -> Msg {
         self.user = Some(decode_text(user));
         self.invalid_user = invalid;
@@ -96,10 +98,12 @@ impl Msg {
     pub fn other() -> Msg {
         Msg::new(Kind::Other)
     }
+    #[inline(always)]
     fn probe(mut self, kind: Kind) -> Msg {
         self.probe = Some(kind);
         self
     }
+    #[inline(always)]
     fn closes(mut self) -> Msg {
         self.conn = Conn::Closes;
         self
@@ -148,7 +152,9 @@ pub fn classify(msg: &[u8]) -> Msg {
     if preauth {
         // Lines relayed from the pre-auth child are vis-encoded twice (once by the
         // child, once by the monitor): `j\\303\\266` for `jö`.
-        if let Some(u) = m.user.as_mut().filter(|u| u.contains('\\')) {
+        // (A byte loop: names are short, and `str::contains` searched with
+        // set-up costs.)
+        if let Some(u) = m.user.as_mut().filter(|u| u.bytes().any(|b| b == b'\\')) {
             *u = decode_text(u.as_bytes());
         }
     }
@@ -423,15 +429,21 @@ fn sshd(m: &[u8], preauth: bool) -> Option<Msg> {
             None
         }
         b'p' => {
-            if m.starts_with(b"pam_unix(") {
-                let colon = memchr::memmem::find(m, b"): ")?;
-                let rest = &m[colon + 3..];
-                if m[..colon].ends_with(b":auth") {
-                    if let Some(r) = rest.strip_prefix(b"authentication failure;") {
-                        return pam_fields(r, 1);
+            if let Some(p) = m.strip_prefix(b"pam_unix(") {
+                // `pam_unix(<service>:<facility>): `, sshd's own first
+                // (issue #15: a substring search built per line cost ~350
+                // instructions).
+                let rest = match p.strip_prefix(b"sshd:auth): ") {
+                    Some(rest) => rest,
+                    None => {
+                        let colon = find_paren_colon(p)?;
+                        if !p[..colon].ends_with(b":auth") {
+                            return None;
+                        }
+                        &p[colon + 3..]
                     }
-                }
-                return None;
+                };
+                return pam_fields(rest.strip_prefix(b"authentication failure;")?, 1);
             }
             if let Some(r) = m.strip_prefix(b"probed from ") {
                 return probed(r);
@@ -532,24 +544,44 @@ fn sshd(m: &[u8], preauth: bool) -> Option<Msg> {
 
 /// `<m> for [invalid user ]<u> from <ip> port <n> ssh2[: …]` (A1–A11).
 fn auth_result(r: &[u8], kind: Kind) -> Option<Msg> {
-    let for_at = find_for(r)?;
-    let method = &r[..for_at];
-    let rest = &r[for_at + 5..];
+    // sshd's common methods (`Text`s built at compile time), else the first ` for `.
+    let (method, rest) = if let Some(rest) = r.strip_prefix(b"password for ") {
+        (PASSWORD, rest)
+    } else if let Some(rest) = r.strip_prefix(b"publickey for ") {
+        (PUBLICKEY, rest)
+    } else {
+        let for_at = find_for(r)?;
+        (decode_text(&r[..for_at]), &r[for_at + 5..])
+    };
     // Old sshd wrote no `port N` (or no `ssh2`): then the address ends the
     // message. Never for lines that may carry no address at all (`Too many
     // authentication failures for <u>`): a name ending in `from 1.2.3.4` would
     // become the source.
-    let (who, ip, port) = from_ip_port_ssh2(rest).or_else(|| from_ip_maybe_port_end(rest))?;
-    let mut msg = Msg::new(kind).at(ip, port);
-    msg.method = Some(decode_text(method));
-    if who == b"<invalid username>" {
-        // SunSSH / Solaris: the name is not logged.
-        msg.invalid_user = true;
-        return Some(msg);
-    }
-    let (user, invalid) = strip_invalid(who);
-    Some(msg.user(user, invalid))
+    let (who, ip, port) = match from_ip_port_ssh2(rest) {
+        Some(found) => found,
+        None => from_ip_maybe_port_end(rest)?,
+    };
+    // SunSSH / Solaris: the name is not logged.
+    let (user, invalid_user) = match who {
+        b"<invalid username>" => (None, true),
+        _ => {
+            let (user, invalid) = strip_invalid(who);
+            (Some(decode_text(user)), invalid)
+        }
+    };
+    // Built in place, where the builder's steps moved the whole `Msg`.
+    Some(Msg {
+        method: Some(method),
+        user,
+        invalid_user,
+        ip: Some(ip),
+        port,
+        ..Msg::new(kind)
+    })
 }
+
+const PASSWORD: Text = Text::from_static("password");
+const PUBLICKEY: Text = Text::from_static("publickey");
 
 /// The first ` for ` in `r`. sshd's method is one word, so it nearly always
 /// starts at the first space: checked there before the searcher runs (an
@@ -596,7 +628,129 @@ fn strip_invalid(who: &[u8]) -> (&[u8], bool) {
 /// ` from <real>`, never directly by the end or `: `, so it is no candidate; a
 /// fake in INFO comes after the real one. So the first candidate wins.
 fn from_ip_port_ssh2(s: &[u8]) -> Option<(&[u8], IpAddr, Option<u16>)> {
+    ssh2_at_end(s).or_else(|| ssh2_first_candidate(s))
+}
+
+/// [`from_ip_port_ssh2`] by its definition: the first candidate.
+fn ssh2_first_candidate(s: &[u8]) -> Option<(&[u8], IpAddr, Option<u16>)> {
     Ports { s, pos: 0 }.find_map(|at| ssh2_candidate(s, at))
+}
+
+/// The common case of [`from_ip_port_ssh2`], read from the right end: `<who>
+/// from <IPv4> port <n>[ ssh2]` ends `s` and `<who>` holds no `:`. Then no
+/// earlier candidate exists: one would be followed by `: `, and that `:`
+/// would lie in `<who>` (neither ` from `, the address nor what follows
+/// holds one). `None` sends the caller to the general reader (issue #15: the
+/// candidate search took ~600 instructions a `Failed password` line).
+fn ssh2_at_end(s: &[u8]) -> Option<(&[u8], IpAddr, Option<u16>)> {
+    // Slice patterns: byte compares in place, where `strip_suffix` called
+    // the library's comparison.
+    let t = match s {
+        [t @ .., b' ', b's', b's', b'h', b'1' | b'2'] => t,
+        _ => s,
+    };
+    let (t, port) = trailing_port(t)?;
+    let [head @ .., b' ', b'p', b'o', b'r', b't', b' '] = t else {
+        return None;
+    };
+    // An address that starts `head` has no ` from` before it: `None` below.
+    let (w, ip) = match v4_token_end(head) {
+        Some(found) => found,
+        None => ip_token_end(head)?,
+    };
+    let who = match w {
+        [who @ .., b' ', b'f', b'r', b'o', b'm'] => who,
+        b"from" => &[][..],
+        _ => return None,
+    };
+    if has_colon(who) {
+        return None;
+    }
+    Some((who, ip, Some(port)))
+}
+
+/// Whether `s` holds a `:`, eight bytes at a time: names are short, and
+/// memchr's set-up cost more than the search (issue #15).
+#[allow(clippy::manual_contains)]
+fn has_colon(s: &[u8]) -> bool {
+    if s.len() < 8 {
+        return s.iter().any(|&b| b == b':');
+    }
+    // Eight bytes a word, the last word overlapping the one before.
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const COLONS: u64 = 0x3a3a_3a3a_3a3a_3a3a;
+    let has = |w: &[u8]| {
+        let x = u64::from_le_bytes(w.try_into().unwrap()) ^ COLONS;
+        x.wrapping_sub(ONES) & !x & (ONES << 7) != 0
+    };
+    s.chunks_exact(8).any(has) || has(&s[s.len() - 8..])
+}
+
+/// A port of 1–5 digits ending `t` (no more digits before them), and the
+/// text before it. `None`: no digit, more than five, or past 65535.
+///
+/// The last eight bytes as one word: which are digits, then their value by
+/// three multiplications, where a loop took ~80 instructions a port
+/// (issue #15). Shorter texts: [`trailing_port_loop`].
+#[inline(always)]
+fn trailing_port(t: &[u8]) -> Option<(&[u8], u16)> {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    let Some(at) = t.len().checked_sub(8) else {
+        return trailing_port_loop(t);
+    };
+    // Byte 7: the last one of `t`.
+    let x = u64::from_le_bytes(t[at..].try_into().unwrap());
+    // A byte is a digit when its low seven bits are 0x30..=0x39 and its high
+    // bit is clear (the additions stay inside each byte).
+    let low = x & !HIGH;
+    let at_least_0 = low.wrapping_add(0x5050_5050_5050_5050);
+    let past_9 = low.wrapping_add(0x4646_4646_4646_4646);
+    let digit = at_least_0 & !past_9 & !x & HIGH;
+    // The digits that end the word.
+    let n = ((!digit & HIGH).leading_zeros() / 8) as usize;
+    if n == 0 || n > 5 {
+        return None;
+    }
+    // Those bytes as digit values; the others zero: leading zeros.
+    let keep = u64::MAX << (8 * (8 - n));
+    let v = eight_digits((x & keep) - (ZEROS & keep));
+    Some((&t[..t.len() - n], u16::try_from(v).ok()?))
+}
+
+/// The value of eight decimal digits, the first in the lowest byte (each
+/// byte 0–9): pairs, then fours, then all eight, each step a multiplication.
+#[inline(always)]
+fn eight_digits(v: u64) -> u32 {
+    let v = v.wrapping_mul(10).wrapping_add(v >> 8);
+    const MASK: u64 = 0x0000_00ff_0000_00ff;
+    const MUL1: u64 = 100 + (1_000_000 << 32);
+    const MUL2: u64 = 1 + (10_000 << 32);
+    ((v & MASK)
+        .wrapping_mul(MUL1)
+        .wrapping_add(((v >> 16) & MASK).wrapping_mul(MUL2))
+        >> 32) as u32
+}
+
+/// [`trailing_port`] a byte at a time.
+fn trailing_port_loop(t: &[u8]) -> Option<(&[u8], u16)> {
+    let mut i = t.len();
+    let stop = i.saturating_sub(5);
+    let mut v = 0u32;
+    let mut mul = 1u32;
+    while i > stop {
+        let d = t[i - 1].wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        v += u32::from(d) * mul;
+        mul *= 10;
+        i -= 1;
+    }
+    if i == t.len() || (i > 0 && t[i - 1].is_ascii_digit()) {
+        return None;
+    }
+    Some((&t[..i], u16::try_from(v).ok()?))
 }
 
 /// Where ` port ` occurs in `s`, first to last, not overlapping: what
@@ -670,7 +824,13 @@ fn for_user_from(r: &[u8], kind: Kind) -> Option<Msg> {
 /// `Invalid user <u> from <ip>[ port <n>]` (U1–U3).
 fn invalid_user(r: &[u8]) -> Option<Msg> {
     let (user, ip, port) = from_ip_maybe_port_end(r)?;
-    Some(Msg::new(Kind::InvalidUser).at(ip, port).user(user, true))
+    Some(Msg {
+        user: Some(decode_text(user)),
+        invalid_user: true,
+        ip: Some(ip),
+        port,
+        ..Msg::new(Kind::InvalidUser)
+    })
 }
 
 /// `<before> from <ip>[ port <n>]` at the end of `s`.
@@ -687,23 +847,60 @@ fn ip_port_end(s: &[u8]) -> Option<(&[u8], IpAddr, Option<u16>)> {
     let s = s.trim_ascii_end();
     // ` port <digits>` at the very end: the trailing digits, then the words
     // before them (the last ` port ` is the only one digits alone can follow).
+    let (head, port) = match trailing_port(s) {
+        Some(([head @ .., b' ', b'p', b'o', b'r', b't', b' '], port)) => (head, Some(port)),
+        // Up to five digits, no ` port ` before them: no port.
+        Some(_) => (s, None),
+        None => port_end(s)?,
+    };
+    let (before, ip) = match v4_token_end(head) {
+        Some(found) => found,
+        None => ip_token_end(head)?,
+    };
+    Some((before, ip, port))
+}
+
+/// [`ip_port_end`]'s port by its definition, for what [`trailing_port`]
+/// leaves: no digit, or more than it reads.
+fn port_end(s: &[u8]) -> Option<(&[u8], Option<u16>)> {
     let digits = s.iter().rev().take_while(|b| b.is_ascii_digit()).count();
     let num = s.len() - digits;
-    let (head, port) = match s[..num].strip_suffix(b" port ") {
+    Some(match s[..num].strip_suffix(b" port ") {
         Some(head) if digits > 0 => (head, Some(parse_port(&s[num..])?)),
         _ => (s, None),
-    };
-    let sp = memchr::memrchr(b' ', head);
+    })
+}
+
+/// The address that is the last word of `s`, and the text before it (without
+/// its space).
+fn ip_token_end(s: &[u8]) -> Option<(&[u8], IpAddr)> {
+    let sp = memchr::memrchr(b' ', s);
     let tok = match sp {
-        Some(i) => &head[i + 1..],
-        None => head,
+        Some(i) => &s[i + 1..],
+        None => s,
     };
     let ip = parse_ip(tok)?;
     let before = match sp {
-        Some(i) => &head[..i],
+        Some(i) => &s[..i],
         None => &[][..],
     };
-    Some((before, ip, port))
+    Some((before, ip))
+}
+
+/// [`ip_token_end`] for IPv4, nearly every address: read from the right end
+/// in place, the token is the address when a space or the start precedes it
+/// (issue #15: with the token search and a padded copy, `ip_port_end` took
+/// ~480 instructions a line).
+/// `None`: no IPv4 word, left to the general reader.
+#[inline(always)]
+fn v4_token_end(s: &[u8]) -> Option<(&[u8], IpAddr)> {
+    let (at, v4) = v4_suffix(s)?;
+    let before = match at.checked_sub(1) {
+        None => &[][..],
+        Some(sp) if s[sp] == b' ' => &s[..sp],
+        Some(_) => return None,
+    };
+    Some((before, IpAddr::V4(v4)))
 }
 
 fn ip_maybe_port_end(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
@@ -725,6 +922,19 @@ fn ip_port_prefix(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
 
 /// `<ip> port <n>:…` or `<ip>: …` (old, no port) at the start of `s`.
 fn ip_until_colon(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
+    v4_port_prefix(s).or_else(|| ip_until_colon_general(s))
+}
+
+/// [`ip_until_colon`] for `<IPv4> port <n>`, read in place: that ` port ` is
+/// the first one, since the address holds no space (issue #15).
+fn v4_port_prefix(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
+    let (v4, n) = v4_prefix(s)?;
+    let p = s[n..].strip_prefix(b" port ")?;
+    let d = p.iter().take_while(|b| b.is_ascii_digit()).count();
+    Some((IpAddr::V4(v4), parse_port(&p[..d])))
+}
+
+fn ip_until_colon_general(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
     if let Some(at) = find_port(s) {
         if let Some(ip) = parse_ip(&s[..at]) {
             let p = &s[at + 6..];
@@ -822,12 +1032,19 @@ fn connection_end(who: Who<'_>, ip: IpAddr, port: Option<u16>, preauth: bool) ->
         Who::LoggedIn(_) if !preauth => Kind::Other,
         _ => Kind::PreauthClose,
     };
-    let mut msg = Msg::new(kind).at(ip, port).closes();
-    msg.maybe_postauth = !preauth && who == Who::Nobody;
-    match who {
-        Who::Nobody => msg,
-        Who::Trying(u, invalid) => msg.user(u, invalid),
-        Who::LoggedIn(u) => msg.user(u, false),
+    let (user, invalid_user) = match who {
+        Who::Nobody => (None, false),
+        Who::Trying(u, invalid) => (Some(decode_text(u)), invalid),
+        Who::LoggedIn(u) => (Some(decode_text(u)), false),
+    };
+    Msg {
+        user,
+        invalid_user,
+        ip: Some(ip),
+        port,
+        conn: Conn::Closes,
+        maybe_postauth: !preauth && who == Who::Nobody,
+        ..Msg::new(kind)
     }
 }
 
@@ -933,22 +1150,64 @@ fn user_not_allowed(r: &[u8]) -> Option<Msg> {
 
 /// `… rhost=<ip|host>[  user=<u>]` after a PAM authentication failure.
 fn pam_fields(r: &[u8], count: u32) -> Option<Msg> {
+    // pam_unix's fields for sshd, up to `rhost=`: no search needed (issue #15).
+    const SSHD_FIELDS: &[u8] = b" logname= uid=0 euid=0 tty=ssh ruser= rhost=";
     let mut msg = Msg::new(Kind::PamFailure);
     msg.count = count;
-    if let Some(at) = RHOST.find(r) {
+    let rhost = if r.starts_with(SSHD_FIELDS) {
+        Some(SSHD_FIELDS.len() - 7)
+    } else {
+        RHOST.find(r)
+    };
+    if let Some(at) = rhost {
         let v = &r[at + 7..];
-        let end = v.iter().position(|&b| b == b' ').unwrap_or(v.len());
-        msg.ip = parse_ip(&v[..end]);
-        msg.named_host = msg.ip.is_none() && end > 0;
+        match v4_prefix(v) {
+            // The address ends the token.
+            Some((v4, n)) if matches!(v.get(n), None | Some(b' ')) => {
+                msg.ip = Some(IpAddr::V4(v4));
+            }
+            _ => {
+                let end = v.iter().position(|&b| b == b' ').unwrap_or(v.len());
+                msg.ip = parse_ip(&v[..end]);
+                msg.named_host = msg.ip.is_none() && end > 0;
+            }
+        }
     }
     // `user=` is always last; names may hold spaces.
-    if let Some(at) = R_USER.rfind(r) {
+    if let Some(at) = rfind_user(r) {
         let u = r[at + 6..].trim_ascii_end();
         if !u.is_empty() {
             msg.user = Some(decode_text(u));
         }
     }
     Some(msg)
+}
+
+/// The first `): ` in `s`.
+fn find_paren_colon(s: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(b')', &s[from..]) {
+        let at = from + i;
+        if s[at + 1..].starts_with(b": ") {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// The last ` user=` in `r`, found from its `=`: the last `=` of the line is
+/// nearly always its own (issue #15: the reverse substring searcher took ~370
+/// instructions a line).
+fn rfind_user(r: &[u8]) -> Option<usize> {
+    let mut end = r.len();
+    while let Some(eq) = memchr::memrchr(b'=', &r[..end]) {
+        if eq >= 5 && &r[eq - 5..eq] == b" user" {
+            return Some(eq - 5);
+        }
+        end = eq;
+    }
+    None
 }
 
 /// `error: PAM: Authentication failure for [illegal user ]<u> from <host>[ via <laddr>]` (Q8, Q9).
@@ -1020,6 +1279,9 @@ fn probed(r: &[u8]) -> Option<Msg> {
 // `contains` is memchr, whose set-up costs more than the loop on a name.
 #[allow(clippy::manual_contains)]
 pub fn decode_text(raw: &[u8]) -> Text {
+    if let Some(t) = Text::plain_inline(raw) {
+        return t;
+    }
     // Names are short: ASCII checked a word at a time, then a plain loop for
     // a backslash (`contains` pays memchr's set-up).
     if let Some(s) = super::text::ascii_str(raw) {
@@ -1114,6 +1376,215 @@ mod ports_tests {
             let theirs: Vec<usize> = PORT.find_iter(s).collect();
             assert_eq!(ours, theirs, "{}", String::from_utf8_lossy(s));
             assert_eq!(find_port(s), PORT.find(s));
+        }
+    }
+}
+
+/// The fast readers against the general ones they stand in for, on
+/// generated hostile texts: sshd's shapes with user names that hold
+/// addresses, ports, `from`, `ssh2`, colons and odd spacing.
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+
+    fn rng(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
+    /// Texts built from the words of the address-carrying messages.
+    fn hostile(n: usize, seed: u64) -> Vec<Vec<u8>> {
+        let mut next = rng(seed);
+        let words: &[&[u8]] = &[
+            b" ",
+            b" ",
+            b" ",
+            b"from",
+            b" from ",
+            b"port",
+            b" port ",
+            b" port",
+            b"port ",
+            b"ssh2",
+            b" ssh2",
+            b" ssh1",
+            b": ",
+            b":",
+            b"::",
+            b"1.2.3.4",
+            b"10.0.0.1",
+            b"255.255.255.255",
+            b"256.1.1.1",
+            b"1.2.3",
+            b"01.002.3.4",
+            b"2001:db8::1",
+            b"::ffff:1.2.3.4",
+            b"fe80::1%eth0",
+            b"[1.2.3.4]",
+            b"host.example",
+            b"22",
+            b"65535",
+            b"65536",
+            b"0",
+            b"123456",
+            b"invalid user ",
+            b"user ",
+            b"authenticating user ",
+            b"root",
+            b"x",
+            b"\\",
+            b"\xc3\xb6",
+            b"\xff",
+            b"\t",
+            b"\\t",
+            b"\\303\\266",
+            b"[preauth]",
+            b" user=",
+            b"=",
+            b"user=",
+            b")",
+            b"): ",
+            b"(",
+        ];
+        (0..n)
+            .map(|_| {
+                let k = 1 + (next() % 14) as usize;
+                let mut v = Vec::new();
+                for _ in 0..k {
+                    v.extend_from_slice(words[(next() % words.len() as u64) as usize]);
+                }
+                // Often sshd's own tail, after attacker text.
+                match next() % 4 {
+                    0 => v.extend_from_slice(b" from 198.51.100.7 port 4711 ssh2"),
+                    1 => v.extend_from_slice(b" 198.51.100.7 port 4711"),
+                    _ => {}
+                }
+                v
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ssh2_at_end_is_the_first_candidate() {
+        let mut hit = 0;
+        for s in hostile(300_000, 0x5eed_0001) {
+            if let Some(fast) = ssh2_at_end(&s) {
+                hit += 1;
+                assert_eq!(
+                    Some(fast),
+                    ssh2_first_candidate(&s),
+                    "{:?}",
+                    String::from_utf8_lossy(&s)
+                );
+            }
+        }
+        assert!(hit > 20_000, "{hit}");
+    }
+
+    #[test]
+    fn v4_token_end_is_ip_token_end() {
+        let mut hit = 0;
+        for s in hostile(300_000, 0x5eed_0002) {
+            let spaced = [&s[..], b" 10.1.2.3"].concat();
+            let glued = [&s[..], b"10.1.2.3"].concat();
+            for head in [&s[..], &spaced, &glued] {
+                if let Some(fast) = v4_token_end(head) {
+                    hit += 1;
+                    assert_eq!(
+                        Some(fast),
+                        ip_token_end(head),
+                        "{:?}",
+                        String::from_utf8_lossy(head)
+                    );
+                }
+            }
+        }
+        assert!(hit > 200_000, "{hit}");
+    }
+
+    #[test]
+    fn v4_port_prefix_is_ip_until_colon() {
+        let mut next = rng(0x5eed_0003);
+        let mut hit = 0;
+        for tail in hostile(300_000, 0x5eed_0004) {
+            let ip = [
+                "1.2.3.4",
+                "10.0.0.1",
+                "256.0.0.1",
+                "1.2.3.4.5",
+                "01.2.3.40",
+                "::1",
+                "",
+            ][(next() % 7) as usize];
+            let mid =
+                [" port ", " port 22:", " port 65536: ", ": ", " ", ""][(next() % 6) as usize];
+            let s = [ip.as_bytes(), mid.as_bytes(), &tail].concat();
+            if let Some(fast) = v4_port_prefix(&s) {
+                hit += 1;
+                assert_eq!(
+                    Some(fast),
+                    ip_until_colon_general(&s),
+                    "{:?}",
+                    String::from_utf8_lossy(&s)
+                );
+            }
+        }
+        assert!(hit > 50_000, "{hit}");
+    }
+
+    /// The word-at-a-time port reader against the byte loop: every port
+    /// text of up to seven digits after a space, a letter or nothing, and
+    /// generated hostile tails.
+    #[test]
+    fn trailing_port_is_the_byte_loop() {
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        for n in (0..100_000u32).chain([123_456, 999_999, 1_000_000, 9_999_999]) {
+            for width in [0, 5, 6, 7] {
+                let digits = format!("{n:0width$}");
+                let pres: [&[u8]; 7] = [
+                    b"x port ",
+                    b" port",
+                    b"",
+                    b"a",
+                    b"12345678 ",
+                    b"\xff\xff\xff\xff\xff\xff\xff",
+                    b"abcdef\xb0\xb9",
+                ];
+                for pre in pres {
+                    cases.push([pre, digits.as_bytes()].concat());
+                }
+            }
+        }
+        cases.extend(hostile(200_000, 0x5eed_0007));
+        for t in cases {
+            assert_eq!(
+                trailing_port(&t),
+                trailing_port_loop(&t),
+                "{:?}",
+                String::from_utf8_lossy(&t)
+            );
+        }
+    }
+
+    #[test]
+    fn searches_find_what_memmem_finds() {
+        for s in hostile(200_000, 0x5eed_0005) {
+            assert_eq!(rfind_user(&s), memchr::memmem::rfind(&s, b" user="));
+            assert_eq!(find_paren_colon(&s), memchr::memmem::find(&s, b"): "));
+        }
+    }
+
+    /// [`decode_text`]'s fast paths keep what [`decode_user`] gives.
+    #[test]
+    fn decode_text_is_decode_user() {
+        for s in hostile(200_000, 0x5eed_0006) {
+            for raw in [&s[..], &s[..s.len().min(30)], &s[s.len() / 2..]] {
+                assert_eq!(decode_text(raw).as_str(), decode_user(raw));
+            }
         }
     }
 }

@@ -40,6 +40,69 @@ impl Text {
         }
     }
 
+    /// A short text known at compile time (sshd's method names): no copy
+    /// made at run time.
+    pub const fn from_static(s: &'static str) -> Text {
+        let b = s.as_bytes();
+        assert!(b.len() <= INLINE);
+        let mut buf = [0u8; INLINE];
+        let mut i = 0;
+        while i < b.len() {
+            buf[i] = b[i];
+            i += 1;
+        }
+        Text(Repr::Inline {
+            len: b.len() as u8,
+            buf,
+        })
+    }
+
+    /// `raw` as an inline text when it is short, ASCII and holds no `\`
+    /// (no escape to decode): the user names and methods of nearly every
+    /// line. One copy into the buffer, then a check of its words, where
+    /// checking the bytes for ASCII, then for a backslash, then copying took
+    /// three passes (issue #15). `None`: the caller's general path.
+    #[inline]
+    pub fn plain_inline(raw: &[u8]) -> Option<Text> {
+        if raw.len() > INLINE {
+            return None;
+        }
+        let mut buf = [0u8; INLINE];
+        // Two fixed-size copies that overlap, as memcpy does, without its call.
+        let n = raw.len();
+        if n >= 16 {
+            buf[..16].copy_from_slice(&raw[..16]);
+            buf[n - 16..n].copy_from_slice(&raw[n - 16..]);
+        } else if n >= 8 {
+            buf[..8].copy_from_slice(&raw[..8]);
+            buf[n - 8..n].copy_from_slice(&raw[n - 8..]);
+        } else if n >= 4 {
+            buf[..4].copy_from_slice(&raw[..4]);
+            buf[n - 4..n].copy_from_slice(&raw[n - 4..]);
+        } else {
+            buf[..n].copy_from_slice(raw);
+        }
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const BACKSLASH: u64 = 0x5c5c_5c5c_5c5c_5c5c;
+        let mut bad = 0u64;
+        // Words at 0, 8, 16 and 22 cover the 30 bytes (the padding zeros are
+        // ASCII and no backslash).
+        for at in [0, 8, 16, INLINE - 8] {
+            let w = u64::from_le_bytes(buf[at..at + 8].try_into().unwrap());
+            // A high bit: not ASCII. A zero byte in `w ^ BACKSLASH`: a `\`.
+            let x = w ^ BACKSLASH;
+            bad |= w | (x.wrapping_sub(ONES) & !x);
+        }
+        if bad & HIGH != 0 {
+            return None;
+        }
+        Some(Text(Repr::Inline {
+            len: raw.len() as u8,
+            buf,
+        }))
+    }
+
     pub fn as_str(&self) -> &str {
         match &self.0 {
             Repr::Inline { len, buf } => {
@@ -202,6 +265,47 @@ mod tests {
             Text::new(&"x".repeat(INLINE + 1)).0,
             Repr::Heap(_)
         ));
+    }
+
+    /// The one-pass constructor against its definition: inline, ASCII and
+    /// without a backslash, else `None`; the text keeps the bytes.
+    #[test]
+    fn plain_inline_takes_short_plain_ascii_only() {
+        let mut x: u64 = 0x0bad_cafe_f00d_1234;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet = b"abz09 .-_\\\x7f\x80\xc3\xb6\xff\x00[]";
+        for n in 0..400_000u32 {
+            let len = (next() % (INLINE as u64 + 6)) as usize;
+            let mut raw: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            if n % 2 == 0 {
+                // Mostly plain: a rare odd byte at any place.
+                raw.iter_mut().for_each(|b| {
+                    if !b.is_ascii_alphanumeric() {
+                        *b = b'a';
+                    }
+                });
+                if len > 0 && n % 8 == 0 {
+                    let i = (next() % len as u64) as usize;
+                    raw[i] = alphabet[(next() % alphabet.len() as u64) as usize];
+                }
+            }
+            let plain = raw.len() <= INLINE && raw.is_ascii() && !raw.contains(&b'\\');
+            match Text::plain_inline(&raw) {
+                Some(t) => {
+                    assert!(plain, "{raw:?}");
+                    assert_eq!(t.as_bytes(), &raw[..]);
+                    assert!(matches!(t.0, Repr::Inline { .. }));
+                }
+                None => assert!(!plain, "{raw:?}"),
+            }
+        }
     }
 
     #[test]
