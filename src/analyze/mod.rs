@@ -1421,7 +1421,9 @@ mod tests {
                 .collect();
             names.push(b);
         }
-        names.extend(["\u{ff}", "\u{ff}\u{ff}", "aaaaaaa", "aaaaaaaa", "aaaaaaaaa"].map(String::from));
+        names.extend(
+            ["\u{ff}", "\u{ff}\u{ff}", "aaaaaaa", "aaaaaaaa", "aaaaaaaaa"].map(String::from),
+        );
         let mut agg = Aggregate::default();
         let mut plain: HashMap<String, u32> = HashMap::default();
         for round in 0..3usize {
