@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap as HashMap;
-use std::collections::hash_map::Entry;
+use std::collections::hash_map::{Entry, OccupiedEntry};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -98,11 +98,38 @@ struct ConnState {
     last_line: u64,
     /// Time of its last line (log clock, µs).
     last_ts: i64,
-    /// Wall-clock time of its last line (µs; 0 in batch reads).
+    /// Wall-clock time of its last line (µs; 0 in batch reads), or [`TRACE`].
     last_wall: i64,
 }
 
+/// [`ConnState::last_wall`] of an entry that is not a connection but the
+/// trace of one that closed after an `auth_failure`, at line `last_line` from
+/// `ip`: PAM writes its `PAM N more authentication failures` summary after
+/// sshd's close line, and the pid's next connection must know. Kept in the
+/// connection map rather than in one of its own, the close and the next
+/// connection touch one entry (issue #15: `push_mut` 89.8M -> 84.8M Ir on 200k
+/// lines: two to four hash operations a failed connection saved); a mark in a field a trace
+/// does not use keeps the entry at 56 bytes. Nothing else is set, and the
+/// walks of the connections pass traces by.
+const TRACE: i64 = i64::MIN;
+
 impl ConnState {
+    /// The trace of a connection that closed after a failure ([`TRACE`]).
+    fn trace(ip: Option<IpAddr>, line: u64) -> ConnState {
+        ConnState {
+            ip,
+            last_line: line,
+            last_wall: TRACE,
+            ..ConnState::default()
+        }
+    }
+
+    /// Whether this is a [`TRACE`], not an open connection.
+    #[inline]
+    fn closed(&self) -> bool {
+        self.last_wall == TRACE
+    }
+
     fn port(&self) -> Option<u16> {
         self.has_port.then_some(self.port)
     }
@@ -187,9 +214,9 @@ pub struct Correlator {
     opts: Options,
     hosts: Vec<Arc<str>>,
     conns: HashMap<ConnKey, ConnState>,
-    /// Connections that closed after an `auth_failure`: PAM writes its
-    /// `PAM N more authentication failures` summary after sshd's close line.
-    failed_closed: HashMap<ConnKey, (Option<IpAddr>, u64)>,
+    /// Entries of `conns` that are [`TRACE`]s: at most
+    /// [`MAX_CLOSED`] + 1, and not counted as connections.
+    closed_count: usize,
     /// Held events by arrival number (so the first is the oldest line).
     held: BTreeMap<u64, Slot>,
     /// Emptied [`HeldKeys`] lists of ended connections.
@@ -334,25 +361,36 @@ fn emit(all: bool, ev: Event, sink: &mut impl FnMut(Event)) {
     sink(ev);
 }
 
-/// Whether the connection `key` opens with a line that an `auth_failure` of
-/// its pid's previous connection, closed just before, already reports (PAM
-/// writes its summary after sshd's close line). Forgets that connection.
+/// Whether a connection opens with a line that an `auth_failure` of its
+/// pid's previous connection, which closed at `closed` (its
+/// [`TRACE`]), already reports (PAM writes its summary
+/// after sshd's close line).
 #[inline]
-fn failed_before(
-    failed_closed: &mut HashMap<ConnKey, (Option<IpAddr>, u64)>,
-    key: ConnKey,
-    kind: Kind,
-    ip: Option<IpAddr>,
+fn failed_before(closed: &ConnState, kind: Kind, ip: Option<IpAddr>, line: u64) -> bool {
+    absorbable(kind) && ip == closed.ip && line.saturating_sub(closed.last_line) < 16
+}
+
+/// Traces of connections closed after a failure kept at most; beyond it they
+/// are all forgotten at once (a hostile log that fails and closes without end
+/// must not fill the memory).
+const MAX_CLOSED: usize = 4096;
+
+/// Ends the open connection in `entry` at line `line`: after a failure it
+/// becomes its [`TRACE`] in place while fewer than [`MAX_CLOSED`] are kept,
+/// otherwise it leaves the map. Returns its state and whether it left;
+/// [`Correlator::ended`] does the rest.
+#[inline]
+fn close_entry(
+    mut entry: OccupiedEntry<'_, ConnKey, ConnState>,
     line: u64,
-) -> bool {
-    if failed_closed.is_empty() {
-        return false;
-    }
-    match failed_closed.remove(&key) {
-        Some((closed_ip, closed_line)) => {
-            absorbable(kind) && ip == closed_ip && line.saturating_sub(closed_line) < 16
-        }
-        None => false,
+    closed_count: &mut usize,
+) -> (ConnState, bool) {
+    if entry.get().auth_failed && *closed_count <= MAX_CLOSED {
+        let trace = ConnState::trace(entry.get().ip, line);
+        *closed_count += 1;
+        (std::mem::replace(entry.get_mut(), trace), false)
+    } else {
+        (entry.remove(), true)
     }
 }
 
@@ -383,7 +421,7 @@ impl Correlator {
             opts,
             hosts: Vec::new(),
             conns: HashMap::default(),
-            failed_closed: HashMap::default(),
+            closed_count: 0,
             held: BTreeMap::new(),
             spare_keys: Vec::new(),
             next_key: 0,
@@ -415,9 +453,10 @@ impl Correlator {
     /// moving them, each move a copy of some 200 bytes (issue #15).
     ///
     /// The line's event is decided in locals and built once, where it goes;
-    /// a line of a known connection costs one look-up of it, a close one more
-    /// for `failed_closed` only after a failure (issue #15: `push_mut` 134.0M ->
-    /// 89.8M Ir on 200k lines, with the caches of `resolve`, hosts and programs).
+    /// a line of a known connection costs one look-up of it, a close after a
+    /// failure leaves its [`TRACE`] in the same entry (issue #15: `push_mut`
+    /// 134.0M -> 89.8M Ir on 200k lines, with the caches of `resolve`, hosts and
+    /// programs; 84.8M with the traces).
     pub fn push_mut(&mut self, raw: &mut RawLine, sink: &mut impl FnMut(Event)) {
         self.line = raw.line;
         let ts = self.resolve(raw.stamp);
@@ -469,21 +508,31 @@ impl Correlator {
         // One look-up for a line of a known connection or a new one; the
         // entry also removes a closing connection (issue #15: they were two to
         // four, and a `finish` of a connection that was not there).
-        let room = self.conns.len() < MAX_CONNS;
+        let room = self.conns.len() - self.closed_count < MAX_CONNS;
         let known = match self.conns.entry(key) {
+            // The pid's previous connection closed after a failure: its trace
+            // becomes the new connection.
+            Entry::Occupied(mut o) if o.get().closed() => {
+                if room {
+                    let fresh = ConnState {
+                        auth_failed: failed_before(o.get(), kind, ip, raw.line),
+                        ..ConnState::default()
+                    };
+                    *o.get_mut() = fresh;
+                    self.closed_count -= 1;
+                    Some(o)
+                } else {
+                    None
+                }
+            }
             // A pid reused by a new connection is not this one.
             Entry::Occupied(o)
                 if !opens && !matches!((ip, o.get().ip), (Some(a), Some(old)) if a != old) =>
             {
                 Some(o)
             }
-            Entry::Vacant(v) if room => {
-                let fresh = ConnState {
-                    auth_failed: failed_before(&mut self.failed_closed, key, kind, ip, raw.line),
-                    ..ConnState::default()
-                };
-                Some(v.insert_entry(fresh))
-            }
+            // No trace of a failed connection either: it would be in the map.
+            Entry::Vacant(v) if room => Some(v.insert_entry(ConnState::default())),
             _ => None,
         };
         let mut entry = match known {
@@ -578,8 +627,8 @@ impl Correlator {
         if !(need_ip || undecided) {
             // The connection's held events leave before its closing line.
             if closes {
-                let conn = entry.remove();
-                self.finish_conn(key, conn, sink);
+                let (conn, removed) = close_entry(entry, self.line, &mut self.closed_count);
+                self.ended(key, conn, removed, sink);
             }
             if keep {
                 let program = self.programs.get(raw.program);
@@ -610,8 +659,8 @@ impl Correlator {
                 self.held.insert(idx, slot);
             }
             if closes {
-                let conn = entry.remove();
-                self.finish_conn(key, conn, sink);
+                let (conn, removed) = close_entry(entry, self.line, &mut self.closed_count);
+                self.ended(key, conn, removed, sink);
             }
         }
         self.sweep(sink);
@@ -629,11 +678,18 @@ impl Correlator {
         sink: &mut impl FnMut(Event),
     ) -> ConnState {
         self.finish(key, sink);
+        let mut auth_failed = false;
+        if let Entry::Occupied(o) = self.conns.entry(key) {
+            // Only a trace is left (finish keeps no connection).
+            auth_failed = failed_before(o.get(), kind, ip, line);
+            o.remove();
+            self.closed_count -= 1;
+        }
         let fresh = ConnState {
-            auth_failed: failed_before(&mut self.failed_closed, key, kind, ip, line),
+            auth_failed,
             ..ConnState::default()
         };
-        if self.conns.len() >= MAX_CONNS {
+        if self.open_connections() >= MAX_CONNS {
             self.end_silent_connections(sink);
         }
         fresh
@@ -712,7 +768,13 @@ impl Correlator {
 
     /// Connections remembered now (tests, memory bounds).
     pub fn open_connections(&self) -> usize {
-        self.conns.len()
+        self.conns.len() - self.closed_count
+    }
+
+    /// The open connection `key`, if any (not a [`TRACE`]).
+    #[inline]
+    fn open_conn(&self, key: ConnKey) -> Option<&ConnState> {
+        self.conns.get(&key).filter(|c| !c.closed())
     }
 
     /// Ends the connections silent for more than [`STALE_LINES`] lines. At most
@@ -723,7 +785,7 @@ impl Correlator {
         let silent: Vec<ConnKey> = self
             .conns
             .iter()
-            .filter(|(_, c)| line.saturating_sub(c.last_line) > STALE_LINES)
+            .filter(|(_, c)| !c.closed() && line.saturating_sub(c.last_line) > STALE_LINES)
             .map(|(k, _)| *k)
             .collect();
         for k in silent {
@@ -739,19 +801,47 @@ impl Correlator {
     /// The connection ended: held events leave with what they have; an
     /// undecided PAM failure is an attempt of its own.
     fn finish(&mut self, key: ConnKey, sink: &mut impl FnMut(Event)) {
-        if let Some(conn) = self.conns.remove(&key) {
+        if let Entry::Occupied(o) = self.conns.entry(key) {
+            if !o.get().closed() {
+                let (conn, removed) = close_entry(o, self.line, &mut self.closed_count);
+                self.ended(key, conn, removed, sink);
+            }
+        }
+    }
+
+    /// The rest of [`close_entry`]: the held events of the connection leave,
+    /// and one `removed` from the map after a failure leaves its trace.
+    #[inline]
+    fn ended(
+        &mut self,
+        key: ConnKey,
+        conn: ConnState,
+        removed: bool,
+        sink: &mut impl FnMut(Event),
+    ) {
+        if removed {
             self.finish_conn(key, conn, sink);
+        } else {
+            self.release_conn(conn, sink);
         }
     }
 
     /// [`Correlator::finish`] of a connection already taken out of the map.
     fn finish_conn(&mut self, key: ConnKey, conn: ConnState, sink: &mut impl FnMut(Event)) {
         if conn.auth_failed {
-            if self.failed_closed.len() > 4096 {
-                self.failed_closed.clear();
+            if self.closed_count > MAX_CLOSED {
+                self.conns.retain(|_, c| !c.closed());
+                self.closed_count = 0;
             }
-            self.failed_closed.insert(key, (conn.ip, self.line));
+            self.conns.insert(key, ConnState::trace(conn.ip, self.line));
+            self.closed_count += 1;
         }
+        self.release_conn(conn, sink);
+    }
+
+    /// The held events of an ended connection leave with what they have.
+    #[inline]
+    fn release_conn(&mut self, conn: ConnState, sink: &mut impl FnMut(Event)) {
         if !conn.held.is_empty() {
             self.front_fresh = None;
             for idx in conn.held.iter() {
@@ -768,7 +858,7 @@ impl Correlator {
 
     /// Whether the connection of a held event has been silent past the bounds.
     fn is_stale(&self, key: Option<ConnKey>) -> bool {
-        key.and_then(|k| self.conns.get(&k)).is_none_or(|c| {
+        key.and_then(|k| self.open_conn(k)).is_none_or(|c| {
             self.line.saturating_sub(c.last_line) > STALE_LINES
                 || self.clock.saturating_sub(c.last_ts) > HOLD_SECS * 1_000_000
         })
@@ -803,7 +893,7 @@ impl Correlator {
         while let Some((_, front)) = self.held.first_key_value().filter(|_| !fresh) {
             let key = front.key;
             if !(self.is_stale(key) || self.held.len() > MAX_HELD) {
-                self.front_fresh = key.and_then(|k| self.conns.get(&k)).map(|c| {
+                self.front_fresh = key.and_then(|k| self.open_conn(k)).map(|c| {
                     (
                         c.last_line + STALE_LINES,
                         c.last_ts.saturating_add(HOLD_SECS * 1_000_000),
@@ -831,7 +921,7 @@ impl Correlator {
     /// Ends the connection of a held event (or, without one, releases the oldest held event).
     fn release_slot_conn(&mut self, key: Option<ConnKey>, sink: &mut impl FnMut(Event)) {
         match key {
-            Some(k) if self.conns.contains_key(&k) => self.finish(k, sink),
+            Some(k) if self.open_conn(k).is_some() => self.finish(k, sink),
             _ => {
                 self.front_fresh = None;
                 if let Some((_, mut slot)) = self.held.pop_first() {
@@ -1119,6 +1209,63 @@ mod tests {
         }
         c.finish_all(&mut |_| n += 1);
         assert_eq!(n, total, "every line still gives its event");
+    }
+
+    /// Connections closed after a failure leave a [`TRACE`] in the connection
+    /// map for the PAM summary that follows the close: many of them stay
+    /// bounded, are not counted as connections, and every summary right
+    /// after its close is still known as the failure's, also where the traces
+    /// were just forgotten at [`MAX_CLOSED`] (issue #15: they replaced a map of
+    /// their own).
+    #[test]
+    fn traces_of_failed_connections_stay_bounded() {
+        let mut c = Correlator::new("t".into(), utc_ref(2026, 3, 1));
+        let mut evs = Vec::new();
+        let mut line = 0;
+        let mut push = |c: &mut Correlator, evs: &mut Vec<Event>, l: String| {
+            line += 1;
+            let raw = crate::parse::parse_line(l.as_bytes(), line, false)
+                .unwrap()
+                .unwrap();
+            c.push(raw, &mut |e| evs.push(e));
+        };
+        let total = 3 * MAX_CLOSED + 100;
+        let mut summaries = 0;
+        for i in 0..total {
+            let pid = 10_000 + i;
+            let ip = format!("192.0.2.{}", i % 200 + 1);
+            let head = format!("Mar  7 18:53:21 h sshd[{pid}]:");
+            let failed = format!("{head} Failed password for root from {ip} port 5 ssh2");
+            push(&mut c, &mut evs, failed);
+            let close = format!("{head} Connection closed by authenticating user root {ip} port 5");
+            push(&mut c, &mut evs, close + " [preauth]");
+            if i % 4 == 0 {
+                summaries += 1;
+                let pam = format!("{head} PAM 1 more authentication failure; logname= uid=0");
+                let pam = pam + &format!(" euid=0 tty=ssh ruser= rhost={ip}  user=root");
+                push(&mut c, &mut evs, pam);
+            }
+            let traces = c.conns.values().filter(|s| s.closed()).count();
+            assert_eq!(traces, c.closed_count);
+            assert!(traces <= MAX_CLOSED + 1);
+            assert_eq!(c.open_connections(), c.conns.len() - traces);
+            // The connections of the summaries stay open (no close line came).
+            assert_eq!(c.open_connections(), summaries);
+        }
+        // A summary long after its close counts as an attempt of its own.
+        let late = "Mar  7 18:53:22 h sshd[10001]: PAM 1 more authentication failure; logname= \
+                    uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.2  user=root";
+        push(&mut c, &mut evs, late.into());
+        c.finish_all(&mut |e| evs.push(e));
+        let pam: Vec<u32> = evs
+            .iter()
+            .filter(|e| e.kind == Kind::PamFailure)
+            .map(|e| e.attempts)
+            .collect();
+        assert_eq!(pam.len(), summaries + 1);
+        assert!(pam[..summaries].iter().all(|&a| a == 0));
+        assert_eq!(pam[summaries], 1);
+        assert_eq!(c.open_connections(), 0);
     }
 
     #[test]
