@@ -19,7 +19,7 @@
 //! has (no address, or a PAM failure counted as its own attempt), exactly as at
 //! the end of a batch input.
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::hash_map::{Entry, OccupiedEntry};
@@ -41,7 +41,9 @@ pub const STALE_LINES: u64 = 5_000;
 pub const HOLD_SECS: i64 = 120;
 /// … or, on a live stream, when no line of its connection came for this long.
 pub const WALL_HOLD_SECS: i64 = 10;
-/// At most this many events are held; beyond it the oldest connection is closed.
+/// At most this many events are held (counted from the oldest held to the
+/// last one, those that left between included); beyond it the oldest
+/// connection is closed.
 const MAX_HELD: usize = 100_000;
 /// Open connections remembered at most. Beyond it, those silent for more than
 /// [`STALE_LINES`] lines are taken as ended: a connection whose close line never
@@ -200,6 +202,106 @@ impl Slot {
     }
 }
 
+/// The held events by arrival number, the first the oldest: a queue, as they
+/// come in order and nearly always leave soon, where a `BTreeMap` searched
+/// its nodes on every insertion and removal (issue #15: `push_mut` 84.8M ->
+/// 81.7M Ir on 200k lines).
+#[derive(Default)]
+struct Held {
+    /// The event numbered `first + i` at `i`, `None` once it left; the front
+    /// is always one still held (the queue is trimmed), and the back the last
+    /// one numbered.
+    slots: VecDeque<Option<Slot>>,
+    first: u64,
+    /// Events still held.
+    len: usize,
+}
+
+impl Held {
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Numbers from the oldest event held to the last one numbered: the
+    /// queue's length, those that left between included. The bound of
+    /// [`MAX_HELD`] applies to it, so that one old event cannot make the
+    /// queue grow without end.
+    #[inline]
+    fn span(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Holds event number `idx`, the one after the last numbered.
+    #[inline]
+    fn push(&mut self, idx: u64, slot: Slot) {
+        if self.slots.is_empty() {
+            self.first = idx;
+        }
+        debug_assert_eq!(idx, self.first + self.slots.len() as u64);
+        self.slots.push_back(Some(slot));
+        self.len += 1;
+    }
+
+    #[inline]
+    fn at(&self, idx: u64) -> Option<usize> {
+        idx.checked_sub(self.first).map(|i| i as usize)
+    }
+
+    #[inline]
+    fn get(&self, idx: u64) -> Option<&Slot> {
+        self.slots.get(self.at(idx)?)?.as_ref()
+    }
+
+    #[inline]
+    fn get_mut(&mut self, idx: u64) -> Option<&mut Slot> {
+        let i = self.at(idx)?;
+        self.slots.get_mut(i)?.as_mut()
+    }
+
+    #[inline]
+    fn remove(&mut self, idx: u64) -> Option<Slot> {
+        let i = self.at(idx)?;
+        let slot = self.slots.get_mut(i)?.take()?;
+        self.len -= 1;
+        self.trim();
+        Some(slot)
+    }
+
+    /// Drops the front entries of events that left.
+    #[inline]
+    fn trim(&mut self) {
+        while let Some(None) = self.slots.front() {
+            self.slots.pop_front();
+            self.first += 1;
+        }
+    }
+
+    /// The oldest event held.
+    #[inline]
+    fn first(&self) -> Option<&Slot> {
+        self.slots.front().and_then(Option::as_ref)
+    }
+
+    fn pop_first(&mut self) -> Option<Slot> {
+        let slot = self.slots.pop_front()??;
+        self.first += 1;
+        self.len -= 1;
+        self.trim();
+        Some(slot)
+    }
+
+    /// The events held, oldest first.
+    fn values(&self) -> impl Iterator<Item = &Slot> {
+        self.slots.iter().flatten()
+    }
+}
+
 /// Kinds whose attempt an `auth_failure` of the same connection may already
 /// report: a PAM failure before `Failed password`, a `User x not allowed` refusal
 /// before `Failed password for invalid user x`. They count only when no
@@ -218,7 +320,7 @@ pub struct Correlator {
     /// [`MAX_CLOSED`] + 1, and not counted as connections.
     closed_count: usize,
     /// Held events by arrival number (so the first is the oldest line).
-    held: BTreeMap<u64, Slot>,
+    held: Held,
     /// Emptied [`HeldKeys`] lists of ended connections.
     spare_keys: Vec<Box<Vec<u64>>>,
     next_key: u64,
@@ -398,11 +500,11 @@ fn close_entry(
 /// anything, in order.
 fn release_decided(
     conn: &mut ConnState,
-    held: &mut BTreeMap<u64, Slot>,
+    held: &mut Held,
     all: bool,
     sink: &mut impl FnMut(Event),
 ) {
-    conn.held.retain(|idx| match held.get(idx) {
+    conn.held.retain(|&idx| match held.get(idx) {
         Some(slot) if slot.held() => true,
         Some(_) => {
             if let Some(slot) = held.remove(idx) {
@@ -422,7 +524,7 @@ impl Correlator {
             hosts: Vec::new(),
             conns: HashMap::default(),
             closed_count: 0,
-            held: BTreeMap::new(),
+            held: Held::default(),
             spare_keys: Vec::new(),
             next_key: 0,
             clock: i64::MIN,
@@ -557,7 +659,7 @@ impl Correlator {
                 conn.ip = Some(new);
                 conn.set_port(port);
                 for idx in conn.held.iter() {
-                    if let Some(slot) = self.held.get_mut(idx) {
+                    if let Some(slot) = self.held.get_mut(*idx) {
                         if slot.need_ip {
                             slot.ev.ip = Some(new);
                             slot.ev.port = slot.ev.port.or(port);
@@ -602,7 +704,7 @@ impl Correlator {
             Kind::AuthFailure if !conn.auth_failed => {
                 conn.auth_failed = true;
                 for idx in conn.held.iter() {
-                    if let Some(slot) = self.held.get_mut(idx) {
+                    if let Some(slot) = self.held.get_mut(*idx) {
                         if slot.undecided {
                             slot.ev.attempts = 0;
                             slot.undecided = false;
@@ -656,7 +758,7 @@ impl Correlator {
                     undecided,
                     key: Some(key),
                 };
-                self.held.insert(idx, slot);
+                self.held.push(idx, slot);
             }
             if closes {
                 let (conn, removed) = close_entry(entry, self.line, &mut self.closed_count);
@@ -699,7 +801,7 @@ impl Correlator {
     /// lines before it has been passed to the sink: the store keeps events
     /// final only up to such a point.
     pub fn held_since(&self) -> Option<u64> {
-        self.held.first_key_value().map(|(_, s)| s.ev.src.line)
+        self.held.first().map(|s| s.ev.src.line)
     }
 
     /// Events held back now.
@@ -758,7 +860,7 @@ impl Correlator {
         }
         self.front_fresh = None;
         let rest = std::mem::take(&mut self.held);
-        for (_, mut slot) in rest {
+        for mut slot in rest.slots.into_iter().flatten() {
             if slot.undecided {
                 slot.ev.attempts = slot.ev.count;
             }
@@ -845,7 +947,7 @@ impl Correlator {
         if !conn.held.is_empty() {
             self.front_fresh = None;
             for idx in conn.held.iter() {
-                if let Some(mut slot) = self.held.remove(idx) {
+                if let Some(mut slot) = self.held.remove(*idx) {
                     if slot.undecided {
                         slot.ev.attempts = slot.ev.count;
                     }
@@ -873,7 +975,7 @@ impl Correlator {
     fn sweep(&mut self, sink: &mut impl FnMut(Event)) {
         let quiet = self.held.is_empty()
             || self.front_fresh.is_some_and(|(line, clock)| {
-                self.line <= line && self.clock <= clock && self.held.len() <= MAX_HELD
+                self.line <= line && self.clock <= clock && self.held.span() <= MAX_HELD
             });
         if quiet && self.line < self.next_sweep {
             return;
@@ -888,11 +990,11 @@ impl Correlator {
     #[inline(never)]
     fn sweep_held(&mut self, sink: &mut impl FnMut(Event)) {
         let fresh = self.front_fresh.is_some_and(|(line, clock)| {
-            self.line <= line && self.clock <= clock && self.held.len() <= MAX_HELD
+            self.line <= line && self.clock <= clock && self.held.span() <= MAX_HELD
         });
-        while let Some((_, front)) = self.held.first_key_value().filter(|_| !fresh) {
+        while let Some(front) = self.held.first().filter(|_| !fresh) {
             let key = front.key;
-            if !(self.is_stale(key) || self.held.len() > MAX_HELD) {
+            if !(self.is_stale(key) || self.held.span() > MAX_HELD) {
                 self.front_fresh = key.and_then(|k| self.open_conn(k)).map(|c| {
                     (
                         c.last_line + STALE_LINES,
@@ -924,7 +1026,7 @@ impl Correlator {
             Some(k) if self.open_conn(k).is_some() => self.finish(k, sink),
             _ => {
                 self.front_fresh = None;
-                if let Some((_, mut slot)) = self.held.pop_first() {
+                if let Some(mut slot) = self.held.pop_first() {
                     if slot.undecided {
                         slot.ev.attempts = slot.ev.count;
                     }
@@ -1086,6 +1188,7 @@ impl Correlator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
     use crate::parse::parse_line;
 
     fn run(lines: &[&str], opts: Options) -> Vec<Event> {
@@ -1266,6 +1369,74 @@ mod tests {
         assert!(pam[..summaries].iter().all(|&a| a == 0));
         assert_eq!(pam[summaries], 1);
         assert_eq!(c.open_connections(), 0);
+    }
+
+    /// The queue of held events answers as the `BTreeMap` it replaced, on
+    /// generated arrivals and departures (issue #15).
+    #[test]
+    fn held_queue_answers_as_a_btree_map() {
+        let line = "Feb 12 04:09:20 h sshd[7]: Failed password for root from 192.0.2.1 port 5 ssh2";
+        let base = run(&[line], utc_ref(2026, 3, 1)).remove(0);
+        let slot = |n: u64| {
+            let mut ev = base.clone();
+            ev.src.line = n;
+            Slot {
+                ev,
+                need_ip: n % 2 == 0,
+                undecided: n % 3 == 0,
+                key: Some((n as u32, 1)),
+            }
+        };
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut held = Held::default();
+        let mut model: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut next = 0u64;
+        for step in 0..200_000 {
+            let r = rnd();
+            let far = (r >> 16) % (next + 2);
+            // Mostly one of the last few numbered, as events leave soon.
+            let near = next.saturating_sub(1 + (r >> 24) % 16);
+            match r % 8 {
+                0..=2 => {
+                    held.push(next, slot(next));
+                    model.insert(next, next);
+                    next += 1;
+                }
+                3 | 4 => {
+                    let idx = if r & 0x100 == 0 { near } else { far };
+                    let got = held.remove(idx).map(|s| s.ev.src.line);
+                    assert_eq!(got, model.remove(&idx), "step {step}");
+                }
+                5 => {
+                    let got = held.pop_first().map(|s| s.ev.src.line);
+                    assert_eq!(got, model.pop_first().map(|(_, v)| v), "step {step}");
+                }
+                _ => {
+                    let idx = if r & 0x100 == 0 { near } else { far };
+                    let got = held.get(idx).map(|s| s.ev.src.line);
+                    assert_eq!(got, model.get(&idx).copied(), "step {step}");
+                    let want = held.get(idx).map(|s| (s.need_ip, s.undecided, s.key));
+                    let got = held.get_mut(idx).map(|s| (s.need_ip, s.undecided, s.key));
+                    assert_eq!(got, want);
+                }
+            }
+            assert_eq!(held.len(), model.len());
+            assert_eq!(held.is_empty(), model.is_empty());
+            let first = held.first().map(|s| s.ev.src.line);
+            assert_eq!(first, model.first_key_value().map(|(_, v)| *v));
+            assert!(held.span() >= held.len());
+            // Nothing that left is kept before the oldest still held.
+            assert_eq!(held.span() as u64, model.first_key_value().map_or(0, |(k, _)| next - k));
+            if step % 997 == 0 {
+                assert!(held.values().map(|s| s.ev.src.line).eq(model.values().copied()));
+            }
+        }
     }
 
     #[test]
