@@ -19,10 +19,10 @@
 //! has (no address, or a PAM failure counted as its own attempt), exactly as at
 //! the end of a batch input.
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap as HashMap;
-use std::collections::hash_map::Entry;
+use std::collections::hash_map::{Entry, OccupiedEntry};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -41,7 +41,9 @@ pub const STALE_LINES: u64 = 5_000;
 pub const HOLD_SECS: i64 = 120;
 /// … or, on a live stream, when no line of its connection came for this long.
 pub const WALL_HOLD_SECS: i64 = 10;
-/// At most this many events are held; beyond it the oldest connection is closed.
+/// At most this many events are held (counted from the oldest held to the
+/// last one, those that left between included); beyond it the oldest
+/// connection is closed.
 const MAX_HELD: usize = 100_000;
 /// Open connections remembered at most. Beyond it, those silent for more than
 /// [`STALE_LINES`] lines are taken as ended: a connection whose close line never
@@ -98,11 +100,38 @@ struct ConnState {
     last_line: u64,
     /// Time of its last line (log clock, µs).
     last_ts: i64,
-    /// Wall-clock time of its last line (µs; 0 in batch reads).
+    /// Wall-clock time of its last line (µs; 0 in batch reads), or [`TRACE`].
     last_wall: i64,
 }
 
+/// [`ConnState::last_wall`] of an entry that is not a connection but the
+/// trace of one that closed after an `auth_failure`, at line `last_line` from
+/// `ip`: PAM writes its `PAM N more authentication failures` summary after
+/// sshd's close line, and the pid's next connection must know. Kept in the
+/// connection map rather than in one of its own, the close and the next
+/// connection touch one entry (issue #15: `push_mut` 89.8M -> 84.8M Ir on 200k
+/// lines: two to four hash operations a failed connection saved); a mark in a field a trace
+/// does not use keeps the entry at 56 bytes. Nothing else is set, and the
+/// walks of the connections pass traces by.
+const TRACE: i64 = i64::MIN;
+
 impl ConnState {
+    /// The trace of a connection that closed after a failure ([`TRACE`]).
+    fn trace(ip: Option<IpAddr>, line: u64) -> ConnState {
+        ConnState {
+            ip,
+            last_line: line,
+            last_wall: TRACE,
+            ..ConnState::default()
+        }
+    }
+
+    /// Whether this is a [`TRACE`], not an open connection.
+    #[inline]
+    fn closed(&self) -> bool {
+        self.last_wall == TRACE
+    }
+
     fn port(&self) -> Option<u16> {
         self.has_port.then_some(self.port)
     }
@@ -173,6 +202,106 @@ impl Slot {
     }
 }
 
+/// The held events by arrival number, the first the oldest: a queue, as they
+/// come in order and nearly always leave soon, where a `BTreeMap` searched
+/// its nodes on every insertion and removal (issue #15: `push_mut` 84.8M ->
+/// 81.7M Ir on 200k lines).
+#[derive(Default)]
+struct Held {
+    /// The event numbered `first + i` at `i`, `None` once it left; the front
+    /// is always one still held (the queue is trimmed), and the back the last
+    /// one numbered.
+    slots: VecDeque<Option<Slot>>,
+    first: u64,
+    /// Events still held.
+    len: usize,
+}
+
+impl Held {
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Numbers from the oldest event held to the last one numbered: the
+    /// queue's length, those that left between included. The bound of
+    /// [`MAX_HELD`] applies to it, so that one old event cannot make the
+    /// queue grow without end.
+    #[inline]
+    fn span(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Holds event number `idx`, the one after the last numbered.
+    #[inline]
+    fn push(&mut self, idx: u64, slot: Slot) {
+        if self.slots.is_empty() {
+            self.first = idx;
+        }
+        debug_assert_eq!(idx, self.first + self.slots.len() as u64);
+        self.slots.push_back(Some(slot));
+        self.len += 1;
+    }
+
+    #[inline]
+    fn at(&self, idx: u64) -> Option<usize> {
+        idx.checked_sub(self.first).map(|i| i as usize)
+    }
+
+    #[inline]
+    fn get(&self, idx: u64) -> Option<&Slot> {
+        self.slots.get(self.at(idx)?)?.as_ref()
+    }
+
+    #[inline]
+    fn get_mut(&mut self, idx: u64) -> Option<&mut Slot> {
+        let i = self.at(idx)?;
+        self.slots.get_mut(i)?.as_mut()
+    }
+
+    #[inline]
+    fn remove(&mut self, idx: u64) -> Option<Slot> {
+        let i = self.at(idx)?;
+        let slot = self.slots.get_mut(i)?.take()?;
+        self.len -= 1;
+        self.trim();
+        Some(slot)
+    }
+
+    /// Drops the front entries of events that left.
+    #[inline]
+    fn trim(&mut self) {
+        while let Some(None) = self.slots.front() {
+            self.slots.pop_front();
+            self.first += 1;
+        }
+    }
+
+    /// The oldest event held.
+    #[inline]
+    fn first(&self) -> Option<&Slot> {
+        self.slots.front().and_then(Option::as_ref)
+    }
+
+    fn pop_first(&mut self) -> Option<Slot> {
+        let slot = self.slots.pop_front()??;
+        self.first += 1;
+        self.len -= 1;
+        self.trim();
+        Some(slot)
+    }
+
+    /// The events held, oldest first.
+    fn values(&self) -> impl Iterator<Item = &Slot> {
+        self.slots.iter().flatten()
+    }
+}
+
 /// Kinds whose attempt an `auth_failure` of the same connection may already
 /// report: a PAM failure before `Failed password`, a `User x not allowed` refusal
 /// before `Failed password for invalid user x`. They count only when no
@@ -187,11 +316,11 @@ pub struct Correlator {
     opts: Options,
     hosts: Vec<Arc<str>>,
     conns: HashMap<ConnKey, ConnState>,
-    /// Connections that closed after an `auth_failure`: PAM writes its
-    /// `PAM N more authentication failures` summary after sshd's close line.
-    failed_closed: HashMap<ConnKey, (Option<IpAddr>, u64)>,
+    /// Entries of `conns` that are [`TRACE`]s: at most
+    /// [`MAX_CLOSED`] + 1, and not counted as connections.
+    closed_count: usize,
     /// Held events by arrival number (so the first is the oldest line).
-    held: BTreeMap<u64, Slot>,
+    held: Held,
     /// Emptied [`HeldKeys`] lists of ended connections.
     spare_keys: Vec<Box<Vec<u64>>>,
     next_key: u64,
@@ -334,25 +463,36 @@ fn emit(all: bool, ev: Event, sink: &mut impl FnMut(Event)) {
     sink(ev);
 }
 
-/// Whether the connection `key` opens with a line that an `auth_failure` of
-/// its pid's previous connection, closed just before, already reports (PAM
-/// writes its summary after sshd's close line). Forgets that connection.
+/// Whether a connection opens with a line that an `auth_failure` of its
+/// pid's previous connection, which closed at `closed` (its
+/// [`TRACE`]), already reports (PAM writes its summary
+/// after sshd's close line).
 #[inline]
-fn failed_before(
-    failed_closed: &mut HashMap<ConnKey, (Option<IpAddr>, u64)>,
-    key: ConnKey,
-    kind: Kind,
-    ip: Option<IpAddr>,
+fn failed_before(closed: &ConnState, kind: Kind, ip: Option<IpAddr>, line: u64) -> bool {
+    absorbable(kind) && ip == closed.ip && line.saturating_sub(closed.last_line) < 16
+}
+
+/// Traces of connections closed after a failure kept at most; beyond it they
+/// are all forgotten at once (a hostile log that fails and closes without end
+/// must not fill the memory).
+const MAX_CLOSED: usize = 4096;
+
+/// Ends the open connection in `entry` at line `line`: after a failure it
+/// becomes its [`TRACE`] in place while fewer than [`MAX_CLOSED`] are kept,
+/// otherwise it leaves the map. Returns its state and whether it left;
+/// [`Correlator::ended`] does the rest.
+#[inline]
+fn close_entry(
+    mut entry: OccupiedEntry<'_, ConnKey, ConnState>,
     line: u64,
-) -> bool {
-    if failed_closed.is_empty() {
-        return false;
-    }
-    match failed_closed.remove(&key) {
-        Some((closed_ip, closed_line)) => {
-            absorbable(kind) && ip == closed_ip && line.saturating_sub(closed_line) < 16
-        }
-        None => false,
+    closed_count: &mut usize,
+) -> (ConnState, bool) {
+    if entry.get().auth_failed && *closed_count <= MAX_CLOSED {
+        let trace = ConnState::trace(entry.get().ip, line);
+        *closed_count += 1;
+        (std::mem::replace(entry.get_mut(), trace), false)
+    } else {
+        (entry.remove(), true)
     }
 }
 
@@ -360,11 +500,11 @@ fn failed_before(
 /// anything, in order.
 fn release_decided(
     conn: &mut ConnState,
-    held: &mut BTreeMap<u64, Slot>,
+    held: &mut Held,
     all: bool,
     sink: &mut impl FnMut(Event),
 ) {
-    conn.held.retain(|idx| match held.get(idx) {
+    conn.held.retain(|&idx| match held.get(idx) {
         Some(slot) if slot.held() => true,
         Some(_) => {
             if let Some(slot) = held.remove(idx) {
@@ -383,8 +523,8 @@ impl Correlator {
             opts,
             hosts: Vec::new(),
             conns: HashMap::default(),
-            failed_closed: HashMap::default(),
-            held: BTreeMap::new(),
+            closed_count: 0,
+            held: Held::default(),
             spare_keys: Vec::new(),
             next_key: 0,
             clock: i64::MIN,
@@ -415,9 +555,10 @@ impl Correlator {
     /// moving them, each move a copy of some 200 bytes (issue #15).
     ///
     /// The line's event is decided in locals and built once, where it goes;
-    /// a line of a known connection costs one look-up of it, a close one more
-    /// for `failed_closed` only after a failure (issue #15: `push_mut` 134.0M ->
-    /// 89.8M Ir on 200k lines, with the caches of `resolve`, hosts and programs).
+    /// a line of a known connection costs one look-up of it, a close after a
+    /// failure leaves its [`TRACE`] in the same entry (issue #15: `push_mut`
+    /// 134.0M -> 89.8M Ir on 200k lines, with the caches of `resolve`, hosts and
+    /// programs; 84.8M with the traces).
     pub fn push_mut(&mut self, raw: &mut RawLine, sink: &mut impl FnMut(Event)) {
         self.line = raw.line;
         let ts = self.resolve(raw.stamp);
@@ -469,21 +610,31 @@ impl Correlator {
         // One look-up for a line of a known connection or a new one; the
         // entry also removes a closing connection (issue #15: they were two to
         // four, and a `finish` of a connection that was not there).
-        let room = self.conns.len() < MAX_CONNS;
+        let room = self.conns.len() - self.closed_count < MAX_CONNS;
         let known = match self.conns.entry(key) {
+            // The pid's previous connection closed after a failure: its trace
+            // becomes the new connection.
+            Entry::Occupied(mut o) if o.get().closed() => {
+                if room {
+                    let fresh = ConnState {
+                        auth_failed: failed_before(o.get(), kind, ip, raw.line),
+                        ..ConnState::default()
+                    };
+                    *o.get_mut() = fresh;
+                    self.closed_count -= 1;
+                    Some(o)
+                } else {
+                    None
+                }
+            }
             // A pid reused by a new connection is not this one.
             Entry::Occupied(o)
                 if !opens && !matches!((ip, o.get().ip), (Some(a), Some(old)) if a != old) =>
             {
                 Some(o)
             }
-            Entry::Vacant(v) if room => {
-                let fresh = ConnState {
-                    auth_failed: failed_before(&mut self.failed_closed, key, kind, ip, raw.line),
-                    ..ConnState::default()
-                };
-                Some(v.insert_entry(fresh))
-            }
+            // No trace of a failed connection either: it would be in the map.
+            Entry::Vacant(v) if room => Some(v.insert_entry(ConnState::default())),
             _ => None,
         };
         let mut entry = match known {
@@ -508,7 +659,7 @@ impl Correlator {
                 conn.ip = Some(new);
                 conn.set_port(port);
                 for idx in conn.held.iter() {
-                    if let Some(slot) = self.held.get_mut(idx) {
+                    if let Some(slot) = self.held.get_mut(*idx) {
                         if slot.need_ip {
                             slot.ev.ip = Some(new);
                             slot.ev.port = slot.ev.port.or(port);
@@ -553,7 +704,7 @@ impl Correlator {
             Kind::AuthFailure if !conn.auth_failed => {
                 conn.auth_failed = true;
                 for idx in conn.held.iter() {
-                    if let Some(slot) = self.held.get_mut(idx) {
+                    if let Some(slot) = self.held.get_mut(*idx) {
                         if slot.undecided {
                             slot.ev.attempts = 0;
                             slot.undecided = false;
@@ -578,8 +729,8 @@ impl Correlator {
         if !(need_ip || undecided) {
             // The connection's held events leave before its closing line.
             if closes {
-                let conn = entry.remove();
-                self.finish_conn(key, conn, sink);
+                let (conn, removed) = close_entry(entry, self.line, &mut self.closed_count);
+                self.ended(key, conn, removed, sink);
             }
             if keep {
                 let program = self.programs.get(raw.program);
@@ -607,11 +758,11 @@ impl Correlator {
                     undecided,
                     key: Some(key),
                 };
-                self.held.insert(idx, slot);
+                self.held.push(idx, slot);
             }
             if closes {
-                let conn = entry.remove();
-                self.finish_conn(key, conn, sink);
+                let (conn, removed) = close_entry(entry, self.line, &mut self.closed_count);
+                self.ended(key, conn, removed, sink);
             }
         }
         self.sweep(sink);
@@ -629,11 +780,18 @@ impl Correlator {
         sink: &mut impl FnMut(Event),
     ) -> ConnState {
         self.finish(key, sink);
+        let mut auth_failed = false;
+        if let Entry::Occupied(o) = self.conns.entry(key) {
+            // Only a trace is left (finish keeps no connection).
+            auth_failed = failed_before(o.get(), kind, ip, line);
+            o.remove();
+            self.closed_count -= 1;
+        }
         let fresh = ConnState {
-            auth_failed: failed_before(&mut self.failed_closed, key, kind, ip, line),
+            auth_failed,
             ..ConnState::default()
         };
-        if self.conns.len() >= MAX_CONNS {
+        if self.open_connections() >= MAX_CONNS {
             self.end_silent_connections(sink);
         }
         fresh
@@ -643,7 +801,7 @@ impl Correlator {
     /// lines before it has been passed to the sink: the store keeps events
     /// final only up to such a point.
     pub fn held_since(&self) -> Option<u64> {
-        self.held.first_key_value().map(|(_, s)| s.ev.src.line)
+        self.held.first().map(|s| s.ev.src.line)
     }
 
     /// Events held back now.
@@ -702,7 +860,7 @@ impl Correlator {
         }
         self.front_fresh = None;
         let rest = std::mem::take(&mut self.held);
-        for (_, mut slot) in rest {
+        for mut slot in rest.slots.into_iter().flatten() {
             if slot.undecided {
                 slot.ev.attempts = slot.ev.count;
             }
@@ -712,7 +870,13 @@ impl Correlator {
 
     /// Connections remembered now (tests, memory bounds).
     pub fn open_connections(&self) -> usize {
-        self.conns.len()
+        self.conns.len() - self.closed_count
+    }
+
+    /// The open connection `key`, if any (not a [`TRACE`]).
+    #[inline]
+    fn open_conn(&self, key: ConnKey) -> Option<&ConnState> {
+        self.conns.get(&key).filter(|c| !c.closed())
     }
 
     /// Ends the connections silent for more than [`STALE_LINES`] lines. At most
@@ -723,7 +887,7 @@ impl Correlator {
         let silent: Vec<ConnKey> = self
             .conns
             .iter()
-            .filter(|(_, c)| line.saturating_sub(c.last_line) > STALE_LINES)
+            .filter(|(_, c)| !c.closed() && line.saturating_sub(c.last_line) > STALE_LINES)
             .map(|(k, _)| *k)
             .collect();
         for k in silent {
@@ -739,23 +903,51 @@ impl Correlator {
     /// The connection ended: held events leave with what they have; an
     /// undecided PAM failure is an attempt of its own.
     fn finish(&mut self, key: ConnKey, sink: &mut impl FnMut(Event)) {
-        if let Some(conn) = self.conns.remove(&key) {
+        if let Entry::Occupied(o) = self.conns.entry(key) {
+            if !o.get().closed() {
+                let (conn, removed) = close_entry(o, self.line, &mut self.closed_count);
+                self.ended(key, conn, removed, sink);
+            }
+        }
+    }
+
+    /// The rest of [`close_entry`]: the held events of the connection leave,
+    /// and one `removed` from the map after a failure leaves its trace.
+    #[inline]
+    fn ended(
+        &mut self,
+        key: ConnKey,
+        conn: ConnState,
+        removed: bool,
+        sink: &mut impl FnMut(Event),
+    ) {
+        if removed {
             self.finish_conn(key, conn, sink);
+        } else {
+            self.release_conn(conn, sink);
         }
     }
 
     /// [`Correlator::finish`] of a connection already taken out of the map.
     fn finish_conn(&mut self, key: ConnKey, conn: ConnState, sink: &mut impl FnMut(Event)) {
         if conn.auth_failed {
-            if self.failed_closed.len() > 4096 {
-                self.failed_closed.clear();
+            if self.closed_count > MAX_CLOSED {
+                self.conns.retain(|_, c| !c.closed());
+                self.closed_count = 0;
             }
-            self.failed_closed.insert(key, (conn.ip, self.line));
+            self.conns.insert(key, ConnState::trace(conn.ip, self.line));
+            self.closed_count += 1;
         }
+        self.release_conn(conn, sink);
+    }
+
+    /// The held events of an ended connection leave with what they have.
+    #[inline]
+    fn release_conn(&mut self, conn: ConnState, sink: &mut impl FnMut(Event)) {
         if !conn.held.is_empty() {
             self.front_fresh = None;
             for idx in conn.held.iter() {
-                if let Some(mut slot) = self.held.remove(idx) {
+                if let Some(mut slot) = self.held.remove(*idx) {
                     if slot.undecided {
                         slot.ev.attempts = slot.ev.count;
                     }
@@ -768,7 +960,7 @@ impl Correlator {
 
     /// Whether the connection of a held event has been silent past the bounds.
     fn is_stale(&self, key: Option<ConnKey>) -> bool {
-        key.and_then(|k| self.conns.get(&k)).is_none_or(|c| {
+        key.and_then(|k| self.open_conn(k)).is_none_or(|c| {
             self.line.saturating_sub(c.last_line) > STALE_LINES
                 || self.clock.saturating_sub(c.last_ts) > HOLD_SECS * 1_000_000
         })
@@ -783,7 +975,7 @@ impl Correlator {
     fn sweep(&mut self, sink: &mut impl FnMut(Event)) {
         let quiet = self.held.is_empty()
             || self.front_fresh.is_some_and(|(line, clock)| {
-                self.line <= line && self.clock <= clock && self.held.len() <= MAX_HELD
+                self.line <= line && self.clock <= clock && self.held.span() <= MAX_HELD
             });
         if quiet && self.line < self.next_sweep {
             return;
@@ -798,12 +990,12 @@ impl Correlator {
     #[inline(never)]
     fn sweep_held(&mut self, sink: &mut impl FnMut(Event)) {
         let fresh = self.front_fresh.is_some_and(|(line, clock)| {
-            self.line <= line && self.clock <= clock && self.held.len() <= MAX_HELD
+            self.line <= line && self.clock <= clock && self.held.span() <= MAX_HELD
         });
-        while let Some((_, front)) = self.held.first_key_value().filter(|_| !fresh) {
+        while let Some(front) = self.held.first().filter(|_| !fresh) {
             let key = front.key;
-            if !(self.is_stale(key) || self.held.len() > MAX_HELD) {
-                self.front_fresh = key.and_then(|k| self.conns.get(&k)).map(|c| {
+            if !(self.is_stale(key) || self.held.span() > MAX_HELD) {
+                self.front_fresh = key.and_then(|k| self.open_conn(k)).map(|c| {
                     (
                         c.last_line + STALE_LINES,
                         c.last_ts.saturating_add(HOLD_SECS * 1_000_000),
@@ -831,10 +1023,10 @@ impl Correlator {
     /// Ends the connection of a held event (or, without one, releases the oldest held event).
     fn release_slot_conn(&mut self, key: Option<ConnKey>, sink: &mut impl FnMut(Event)) {
         match key {
-            Some(k) if self.conns.contains_key(&k) => self.finish(k, sink),
+            Some(k) if self.open_conn(k).is_some() => self.finish(k, sink),
             _ => {
                 self.front_fresh = None;
-                if let Some((_, mut slot)) = self.held.pop_first() {
+                if let Some(mut slot) = self.held.pop_first() {
                     if slot.undecided {
                         slot.ev.attempts = slot.ev.count;
                     }
@@ -996,6 +1188,7 @@ impl Correlator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
     use crate::parse::parse_line;
 
     fn run(lines: &[&str], opts: Options) -> Vec<Event> {
@@ -1119,6 +1312,131 @@ mod tests {
         }
         c.finish_all(&mut |_| n += 1);
         assert_eq!(n, total, "every line still gives its event");
+    }
+
+    /// Connections closed after a failure leave a [`TRACE`] in the connection
+    /// map for the PAM summary that follows the close: many of them stay
+    /// bounded, are not counted as connections, and every summary right
+    /// after its close is still known as the failure's, also where the traces
+    /// were just forgotten at [`MAX_CLOSED`] (issue #15: they replaced a map of
+    /// their own).
+    #[test]
+    fn traces_of_failed_connections_stay_bounded() {
+        let mut c = Correlator::new("t".into(), utc_ref(2026, 3, 1));
+        let mut evs = Vec::new();
+        let mut line = 0;
+        let mut push = |c: &mut Correlator, evs: &mut Vec<Event>, l: String| {
+            line += 1;
+            let raw = crate::parse::parse_line(l.as_bytes(), line, false)
+                .unwrap()
+                .unwrap();
+            c.push(raw, &mut |e| evs.push(e));
+        };
+        let total = 3 * MAX_CLOSED + 100;
+        let mut summaries = 0;
+        for i in 0..total {
+            let pid = 10_000 + i;
+            let ip = format!("192.0.2.{}", i % 200 + 1);
+            let head = format!("Mar  7 18:53:21 h sshd[{pid}]:");
+            let failed = format!("{head} Failed password for root from {ip} port 5 ssh2");
+            push(&mut c, &mut evs, failed);
+            let close = format!("{head} Connection closed by authenticating user root {ip} port 5");
+            push(&mut c, &mut evs, close + " [preauth]");
+            if i % 4 == 0 {
+                summaries += 1;
+                let pam = format!("{head} PAM 1 more authentication failure; logname= uid=0");
+                let pam = pam + &format!(" euid=0 tty=ssh ruser= rhost={ip}  user=root");
+                push(&mut c, &mut evs, pam);
+            }
+            let traces = c.conns.values().filter(|s| s.closed()).count();
+            assert_eq!(traces, c.closed_count);
+            assert!(traces <= MAX_CLOSED + 1);
+            assert_eq!(c.open_connections(), c.conns.len() - traces);
+            // The connections of the summaries stay open (no close line came).
+            assert_eq!(c.open_connections(), summaries);
+        }
+        // A summary long after its close counts as an attempt of its own.
+        let late = "Mar  7 18:53:22 h sshd[10001]: PAM 1 more authentication failure; logname= \
+                    uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.2  user=root";
+        push(&mut c, &mut evs, late.into());
+        c.finish_all(&mut |e| evs.push(e));
+        let pam: Vec<u32> = evs
+            .iter()
+            .filter(|e| e.kind == Kind::PamFailure)
+            .map(|e| e.attempts)
+            .collect();
+        assert_eq!(pam.len(), summaries + 1);
+        assert!(pam[..summaries].iter().all(|&a| a == 0));
+        assert_eq!(pam[summaries], 1);
+        assert_eq!(c.open_connections(), 0);
+    }
+
+    /// The queue of held events answers as the `BTreeMap` it replaced, on
+    /// generated arrivals and departures (issue #15).
+    #[test]
+    fn held_queue_answers_as_a_btree_map() {
+        let line = "Feb 12 04:09:20 h sshd[7]: Failed password for root from 192.0.2.1 port 5 ssh2";
+        let base = run(&[line], utc_ref(2026, 3, 1)).remove(0);
+        let slot = |n: u64| {
+            let mut ev = base.clone();
+            ev.src.line = n;
+            Slot {
+                ev,
+                need_ip: n % 2 == 0,
+                undecided: n % 3 == 0,
+                key: Some((n as u32, 1)),
+            }
+        };
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut held = Held::default();
+        let mut model: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut next = 0u64;
+        for step in 0..200_000 {
+            let r = rnd();
+            let far = (r >> 16) % (next + 2);
+            // Mostly one of the last few numbered, as events leave soon.
+            let near = next.saturating_sub(1 + (r >> 24) % 16);
+            match r % 8 {
+                0..=2 => {
+                    held.push(next, slot(next));
+                    model.insert(next, next);
+                    next += 1;
+                }
+                3 | 4 => {
+                    let idx = if r & 0x100 == 0 { near } else { far };
+                    let got = held.remove(idx).map(|s| s.ev.src.line);
+                    assert_eq!(got, model.remove(&idx), "step {step}");
+                }
+                5 => {
+                    let got = held.pop_first().map(|s| s.ev.src.line);
+                    assert_eq!(got, model.pop_first().map(|(_, v)| v), "step {step}");
+                }
+                _ => {
+                    let idx = if r & 0x100 == 0 { near } else { far };
+                    let got = held.get(idx).map(|s| s.ev.src.line);
+                    assert_eq!(got, model.get(&idx).copied(), "step {step}");
+                    let want = held.get(idx).map(|s| (s.need_ip, s.undecided, s.key));
+                    let got = held.get_mut(idx).map(|s| (s.need_ip, s.undecided, s.key));
+                    assert_eq!(got, want);
+                }
+            }
+            assert_eq!(held.len(), model.len());
+            assert_eq!(held.is_empty(), model.is_empty());
+            let first = held.first().map(|s| s.ev.src.line);
+            assert_eq!(first, model.first_key_value().map(|(_, v)| *v));
+            assert!(held.span() >= held.len());
+            // Nothing that left is kept before the oldest still held.
+            assert_eq!(held.span() as u64, model.first_key_value().map_or(0, |(k, _)| next - k));
+            if step % 997 == 0 {
+                assert!(held.values().map(|s| s.ev.src.line).eq(model.values().copied()));
+            }
+        }
     }
 
     #[test]
