@@ -154,6 +154,7 @@ impl HeldKeys {
     }
 
     /// Adds `idx`, in a list from `spare` when it takes its first one.
+    #[allow(clippy::vec_box)] // the boxes are what is reused, with their lists
     fn push(&mut self, idx: u64, spare: &mut Vec<Box<Vec<u64>>>) {
         self.0
             .get_or_insert_with(|| spare.pop().unwrap_or_default())
@@ -163,6 +164,7 @@ impl HeldKeys {
     /// Gives its list back to `spare` for the next connection that holds
     /// events: two allocations and two frees a connection saved (issue #15:
     /// some 3.3M Ir on 200k lines).
+    #[allow(clippy::vec_box)]
     fn recycle(self, spare: &mut Vec<Box<Vec<u64>>>) {
         if let Some(mut list) = self.0 {
             if spare.len() < SPARE_LISTS && list.capacity() <= 16 {
@@ -321,7 +323,8 @@ pub struct Correlator {
     closed_count: usize,
     /// Held events by arrival number (so the first is the oldest line).
     held: Held,
-    /// Emptied [`HeldKeys`] lists of ended connections.
+    /// Emptied [`HeldKeys`] lists of ended connections, boxes and all.
+    #[allow(clippy::vec_box)]
     spare_keys: Vec<Box<Vec<u64>>>,
     next_key: u64,
     /// The latest time seen on the log's clock (µs).
@@ -563,10 +566,7 @@ impl Correlator {
         self.line = raw.line;
         let ts = self.resolve(raw.stamp);
         self.clock = self.clock.max(ts.micros);
-        let host_id = match &raw.host {
-            Some(h) => Some(self.intern(h)),
-            None => None,
-        };
+        let host_id = raw.host.as_ref().map(|h| self.intern(h));
         let m = &raw.msg;
         if m.repeat_last.is_some() {
             // `last message repeated` whose line is not known here: nothing to repeat
