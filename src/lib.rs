@@ -43,3 +43,18 @@ pub mod serve;
 pub mod settings;
 pub mod source;
 pub mod store;
+
+/// What the unit tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// A small xorshift generator (no dependency for generated test inputs):
+    /// the same sequence for the same seed.
+    pub fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        }
+    }
+}

@@ -1596,14 +1596,8 @@ mod tests {
     fn enriching_as_it_adds_counts_as_adding_enriched_events() {
         use crate::flow::Sink;
         use crate::geo::Locator;
-        // A small generator: no dependency for one test.
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rnd = crate::testing::xorshift(0x2545_f491_4f6c_dd1d);
+        let mut next = move |n: u64| rnd() % n;
         let kinds = [
             Kind::AuthFailure,
             Kind::InvalidUser,

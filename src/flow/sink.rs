@@ -234,14 +234,8 @@ mod tests {
     /// (as `merge_by`), up to each boundary's oldest held line.
     #[test]
     fn ordered_lists_release_as_single_events() {
-        // A small generator: no dependency for one test.
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rnd = crate::testing::xorshift(0x2545_f491_4f6c_dd1d);
+        let mut next = move |n: u64| rnd() % n;
         for _ in 0..200 {
             // Mostly rising lines, some late (smaller) ones, ties included.
             let mut line = 0u64;

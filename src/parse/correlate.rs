@@ -426,13 +426,14 @@ impl Programs {
 fn event_of(
     raw: &mut RawLine,
     input: &Arc<str>,
-    program: Arc<str>,
+    programs: &mut Programs,
     ts: Ts,
     kind: Kind,
     ip: Option<IpAddr>,
     port: Option<u16>,
     attempts: u32,
 ) -> Event {
+    let program = programs.get(raw.program);
     let m = &mut raw.msg;
     Event {
         ts,
@@ -501,12 +502,7 @@ fn close_entry(
 
 /// Passes on the held events of `conn` that are no longer waiting for
 /// anything, in order.
-fn release_decided(
-    conn: &mut ConnState,
-    held: &mut Held,
-    all: bool,
-    sink: &mut impl FnMut(Event),
-) {
+fn release_decided(conn: &mut ConnState, held: &mut Held, all: bool, sink: &mut impl FnMut(Event)) {
     conn.held.retain(|&idx| match held.get(idx) {
         Some(slot) if slot.held() => true,
         Some(_) => {
@@ -584,17 +580,17 @@ impl Correlator {
                 attempts = count;
             }
             if kind != Kind::Other || all {
-                let program = self.programs.get(raw.program);
-                sink(event_of(
+                let ev = event_of(
                     raw,
                     &self.input,
-                    program,
+                    &mut self.programs,
                     ts,
                     kind,
                     ip,
                     port,
                     attempts,
-                ));
+                );
+                sink(ev);
             }
             self.sweep(sink);
             return;
@@ -733,25 +729,33 @@ impl Correlator {
                 self.ended(key, conn, removed, sink);
             }
             if keep {
-                let program = self.programs.get(raw.program);
-                sink(event_of(
+                let ev = event_of(
                     raw,
                     &self.input,
-                    program,
+                    &mut self.programs,
                     ts,
                     kind,
                     ip,
                     port,
                     attempts,
-                ));
+                );
+                sink(ev);
             }
         } else {
             if keep {
                 let idx = self.next_key;
                 self.next_key += 1;
                 conn.held.push(idx, &mut self.spare_keys);
-                let program = self.programs.get(raw.program);
-                let ev = event_of(raw, &self.input, program, ts, kind, ip, port, attempts);
+                let ev = event_of(
+                    raw,
+                    &self.input,
+                    &mut self.programs,
+                    ts,
+                    kind,
+                    ip,
+                    port,
+                    attempts,
+                );
                 let slot = Slot {
                     ev,
                     need_ip,
@@ -1041,7 +1045,11 @@ impl Correlator {
         // Where `hosts` still holds this very `Arc` (so its address was not
         // reused), that is the answer: names in `hosts` differ.
         for &i in &self.recent_hosts {
-            if self.hosts.get(i as usize).is_some_and(|h| Arc::ptr_eq(h, host)) {
+            if self
+                .hosts
+                .get(i as usize)
+                .is_some_and(|h| Arc::ptr_eq(h, host))
+            {
                 return i;
             }
         }
@@ -1188,8 +1196,8 @@ impl Correlator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
     use crate::parse::parse_line;
+    use std::collections::BTreeMap;
 
     fn run(lines: &[&str], opts: Options) -> Vec<Event> {
         let mut c = Correlator::new("t".into(), opts.clone());
@@ -1214,13 +1222,7 @@ mod tests {
     /// done on every line).
     #[test]
     fn caches_give_the_general_answers() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::testing::xorshift(0x9e37_79b9_7f4a_7c15);
         // Stamps: mostly the same second or the next, month jumps both ways
         // (year inference and its rollovers), some with a year, a year state
         // set from outside now and then.
@@ -1236,7 +1238,11 @@ mod tests {
                 _ => {}
             }
             let year = (r % 89 == 0).then(|| 2020 + (r >> 16) as i32 % 8);
-            let micros = if r % 3 == 0 { (r >> 24) as u32 % 1_000_000 } else { 0 };
+            let micros = if r % 3 == 0 {
+                (r >> 24) as u32 % 1_000_000
+            } else {
+                0
+            };
             if i % 7_919 == 7_918 {
                 let state = Some((2000 + (r >> 32) as i32 % 30, (r >> 40) as u8 % 12 + 1));
                 cached.set_year_state(state);
@@ -1280,7 +1286,14 @@ mod tests {
 
         // Programs: constants, and the same name at another address.
         let other: &'static str = Box::leak(String::from("sshd").into_boxed_str());
-        let progs = ["sshd", "sshd-session", other, "fail2ban", "cowrie", "dropbear"];
+        let progs = [
+            "sshd",
+            "sshd-session",
+            other,
+            "fail2ban",
+            "cowrie",
+            "dropbear",
+        ];
         let mut first: Vec<Option<Arc<str>>> = vec![None; progs.len()];
         for _ in 0..20_000 {
             let n = (next() % progs.len() as u64) as usize;
@@ -1387,13 +1400,7 @@ mod tests {
                 key: Some((n as u32, 1)),
             }
         };
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut rnd = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rnd = crate::testing::xorshift(0x2545_f491_4f6c_dd1d);
         let mut held = Held::default();
         let mut model: BTreeMap<u64, u64> = BTreeMap::new();
         let mut next = 0u64;
@@ -1432,9 +1439,15 @@ mod tests {
             assert_eq!(first, model.first_key_value().map(|(_, v)| *v));
             assert!(held.span() >= held.len());
             // Nothing that left is kept before the oldest still held.
-            assert_eq!(held.span() as u64, model.first_key_value().map_or(0, |(k, _)| next - k));
+            assert_eq!(
+                held.span() as u64,
+                model.first_key_value().map_or(0, |(k, _)| next - k)
+            );
             if step % 997 == 0 {
-                assert!(held.values().map(|s| s.ev.src.line).eq(model.values().copied()));
+                assert!(held
+                    .values()
+                    .map(|s| s.ev.src.line)
+                    .eq(model.values().copied()));
             }
         }
     }

@@ -188,7 +188,12 @@ pub fn parse_block(block: &[u8], first_line: u64, all: bool) -> Block {
 /// lists of blocks it has taken, so the parallel parse writes into memory
 /// already mapped, not into a fresh megabyte and a half a block, which cost a
 /// page fault every 4 KiB (issue #15).
-pub fn parse_block_into(block: &[u8], first_line: u64, all: bool, mut lines: Vec<RawLine>) -> Block {
+pub fn parse_block_into(
+    block: &[u8],
+    first_line: u64,
+    all: bool,
+    mut lines: Vec<RawLine>,
+) -> Block {
     lines.clear();
     // Sized for a typical log (~110-byte lines, most of them kept): growing
     // the vector copied every parsed line a few times over.
