@@ -283,6 +283,11 @@ pub struct Select {
 }
 
 impl Select {
+    /// No event is dropped (no `--from`, `--to` or `--host`).
+    pub fn keeps_all(&self) -> bool {
+        self.range == TimeRange::default() && self.host.is_none()
+    }
+
     pub fn keeps(&self, ev: &Event) -> bool {
         self.range.contains(ev.ts)
             && self
@@ -563,9 +568,7 @@ impl<S: Sink> Out<'_, '_, S> {
         }
         let (emit_from, select) = (self.emit_from, self.select);
         // Most runs select nothing out: no pass over the list then.
-        let keeps_all =
-            emit_from == 0 && select.range == TimeRange::default() && select.host.is_none();
-        if !keeps_all {
+        if emit_from != 0 || !select.keeps_all() {
             self.buf
                 .retain(|ev| ev.src.line >= emit_from && select.keeps(ev));
         }

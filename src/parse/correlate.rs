@@ -314,7 +314,7 @@ fn absorbable(kind: Kind) -> bool {
 
 /// Per-input sequential state: correlation, year inference, zone conversion.
 pub struct Correlator {
-    input: Arc<str>,
+    shared: Shared,
     opts: Options,
     hosts: Vec<Arc<str>>,
     conns: HashMap<ConnKey, ConnState>,
@@ -354,7 +354,6 @@ pub struct Correlator {
     /// block's lines share one `Arc` per host name, and a few hosts interleave
     /// (issue #15: `intern` 6.4M -> some 0.6M Ir on 200k lines).
     recent_hosts: [u32; RECENT],
-    programs: Programs,
 }
 
 /// The civil stamp's fields packed into two words, never `(0, 0)` (the
@@ -418,43 +417,49 @@ impl Programs {
     }
 }
 
-/// The event of `raw` as its connection decided it, built once where it goes
-/// (the sink or a held slot) rather than moved through the correlator, and
-/// taking the line's names, host and honeypot record rather than cloning them.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn event_of(
-    raw: &mut RawLine,
-    input: &Arc<str>,
-    programs: &mut Programs,
-    ts: Ts,
-    kind: Kind,
-    ip: Option<IpAddr>,
-    port: Option<u16>,
-    attempts: u32,
-) -> Event {
-    let program = programs.get(raw.program);
-    let m = &mut raw.msg;
-    Event {
-        ts,
-        host: raw.host.take(),
-        program,
-        pid: raw.pid,
-        kind,
-        method: m.method.take(),
-        user: m.user.take(),
-        invalid_user: m.invalid_user,
-        ip,
-        port,
-        count: m.count,
-        attempts,
-        geo: None,
-        scope: None,
-        honeypot: m.honeypot.take(),
-        src: Src {
-            input: input.clone(),
-            line: raw.line,
-        },
+/// What every event of an input shares: the input's name and the programs'.
+struct Shared {
+    input: Arc<str>,
+    programs: Programs,
+}
+
+impl Shared {
+    /// The event of `raw` as its connection decided it, built once where it
+    /// goes (the sink or a held slot) rather than moved through the
+    /// correlator, and taking the line's names, host and honeypot record
+    /// rather than cloning them.
+    #[inline(always)]
+    fn event(
+        &mut self,
+        raw: &mut RawLine,
+        ts: Ts,
+        kind: Kind,
+        ip: Option<IpAddr>,
+        port: Option<u16>,
+        attempts: u32,
+    ) -> Event {
+        let m = &mut raw.msg;
+        Event {
+            ts,
+            host: raw.host.take(),
+            program: self.programs.get(raw.program),
+            pid: raw.pid,
+            kind,
+            method: m.method.take(),
+            user: m.user.take(),
+            invalid_user: m.invalid_user,
+            ip,
+            port,
+            count: m.count,
+            attempts,
+            geo: None,
+            scope: None,
+            honeypot: m.honeypot.take(),
+            src: Src {
+                input: self.input.clone(),
+                line: raw.line,
+            },
+        }
     }
 }
 
@@ -518,7 +523,10 @@ fn release_decided(conn: &mut ConnState, held: &mut Held, all: bool, sink: &mut 
 impl Correlator {
     pub fn new(input: Arc<str>, opts: Options) -> Correlator {
         Correlator {
-            input,
+            shared: Shared {
+                input,
+                programs: Programs::default(),
+            },
             opts,
             hosts: Vec::new(),
             conns: HashMap::default(),
@@ -538,7 +546,6 @@ impl Correlator {
             civil_ts: Ts::default(),
             line: 0,
             recent_hosts: [u32::MAX; RECENT],
-            programs: Programs::default(),
         }
     }
 
@@ -580,16 +587,7 @@ impl Correlator {
                 attempts = count;
             }
             if kind != Kind::Other || all {
-                let ev = event_of(
-                    raw,
-                    &self.input,
-                    &mut self.programs,
-                    ts,
-                    kind,
-                    ip,
-                    port,
-                    attempts,
-                );
+                let ev = self.shared.event(raw, ts, kind, ip, port, attempts);
                 sink(ev);
             }
             self.sweep(sink);
@@ -729,16 +727,7 @@ impl Correlator {
                 self.ended(key, conn, removed, sink);
             }
             if keep {
-                let ev = event_of(
-                    raw,
-                    &self.input,
-                    &mut self.programs,
-                    ts,
-                    kind,
-                    ip,
-                    port,
-                    attempts,
-                );
+                let ev = self.shared.event(raw, ts, kind, ip, port, attempts);
                 sink(ev);
             }
         } else {
@@ -746,16 +735,7 @@ impl Correlator {
                 let idx = self.next_key;
                 self.next_key += 1;
                 conn.held.push(idx, &mut self.spare_keys);
-                let ev = event_of(
-                    raw,
-                    &self.input,
-                    &mut self.programs,
-                    ts,
-                    kind,
-                    ip,
-                    port,
-                    attempts,
-                );
+                let ev = self.shared.event(raw, ts, kind, ip, port, attempts);
                 let slot = Slot {
                     ev,
                     need_ip,
@@ -1297,7 +1277,7 @@ mod tests {
         let mut first: Vec<Option<Arc<str>>> = vec![None; progs.len()];
         for _ in 0..20_000 {
             let n = (next() % progs.len() as u64) as usize;
-            let p = cached.programs.get(progs[n]);
+            let p = cached.shared.programs.get(progs[n]);
             assert_eq!(&*p, progs[n]);
             // One `Arc` per name, wherever the name points.
             let same = progs.iter().position(|q| *q == progs[n]).unwrap();
