@@ -159,6 +159,16 @@ impl StampCache {
                 .clone(),
         )
     }
+
+    /// The host of a line [`quick`] gave [`Hit::Ours`] for: `heads[0]`'s, as
+    /// [`StampCache::head_host`] gives it.
+    #[inline(always)]
+    pub(crate) fn quick_host(&mut self, share: impl FnOnce(&str) -> Arc<str>) -> Arc<str> {
+        let h = &mut self.heads[0];
+        h.host
+            .get_or_insert_with(|| share(&lossy(&h.bytes[..usize::from(h.host_len)])))
+            .clone()
+    }
 }
 
 /// [`split`] with the stamp of the previous line at hand (the same result).
@@ -206,6 +216,49 @@ fn split_uncached<'a>(line: &'a [u8], cache: &mut StampCache) -> Result<Envelope
 /// 200k lines went from 90.3M to ~45M instructions). `None`: any other line.
 #[inline(always)]
 fn cached_line<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<Result<Envelope<'a>, Skip>> {
+    Some(match cached_hit(line, cache)? {
+        Hit::Ours(q) => Ok(Envelope {
+            stamp: q.stamp,
+            host: None,
+            program: Some(q.program),
+            pid: Some(q.pid),
+            msg: Cow::Borrowed(q.msg),
+        }),
+        Hit::Other => Err(Skip::OtherProgram),
+    })
+}
+
+/// What the caches gave a line of one of our programs: its envelope but the
+/// host, which is `heads[0]`'s ([`StampCache::quick_host`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Quick<'a> {
+    pub stamp: Stamp,
+    pub program: Program,
+    pub pid: u32,
+    pub msg: &'a [u8],
+}
+
+/// What [`cached_hit`] made of a line.
+pub(crate) enum Hit<'a> {
+    Ours(Quick<'a>),
+    /// A cached head of another program: [`Skip::OtherProgram`].
+    Other,
+}
+
+/// [`split_hosted`] for the line the caches take, without an [`Envelope`]
+/// (issue #15: the parse of a block reads the few fields it needs straight
+/// from here, with no `Envelope` built, matched and moved). The same line as
+/// `split_hosted` gives, its host aside; `None` where it would take the
+/// general path.
+#[inline(always)]
+pub(crate) fn quick<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<Hit<'a>> {
+    cached_hit(trim_end(line), cache)
+}
+
+/// [`cached_line`]'s work: the cached stamp (or the next second of it), then
+/// a cached head. Sets `cache.hit` for a line of ours.
+#[inline(always)]
+fn cached_hit<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<Hit<'a>> {
     // A cached stamp starts with an uppercase letter: no `{` or `<` line.
     let stamp = cache.stamp?;
     let n = cache.len;
@@ -217,12 +270,13 @@ fn cached_line<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<Result<Enve
     } else {
         next_second(line, stamp, cache)?
     };
-    let rest = skip_spaces(&line[n..]);
-    let env = cached_head(rest, stamp, cache)?;
-    if env.is_ok() {
+    // `line[n]` is a space.
+    let rest = skip_spaces(&line[n + 1..]);
+    let hit = head_hit(rest, stamp, cache)?;
+    if let Hit::Ours(_) = hit {
         cache.hit = Some(line.len() - rest.len());
     }
-    Some(env)
+    Some(hit)
 }
 
 /// The stamp of `line` when it is the cached one but for its seconds (the
@@ -574,6 +628,21 @@ fn cached_head<'a>(
     stamp: Stamp,
     cache: &mut StampCache,
 ) -> Option<Result<Envelope<'a>, Skip>> {
+    Some(match head_hit(s, stamp, cache)? {
+        Hit::Ours(q) => Ok(Envelope {
+            stamp,
+            host: None,
+            program: Some(q.program),
+            pid: Some(q.pid),
+            msg: Cow::Borrowed(q.msg),
+        }),
+        Hit::Other => Err(Skip::OtherProgram),
+    })
+}
+
+/// [`cached_head`]'s work, with no [`Envelope`] built.
+#[inline(always)]
+fn head_hit<'a>(s: &'a [u8], stamp: Stamp, cache: &mut StampCache) -> Option<Hit<'a>> {
     let first = first8(s);
     let i = cache.heads.iter().position(|h| h.fits(s, first))?;
     let h = &cache.heads[i];
@@ -584,14 +653,13 @@ fn cached_head<'a>(
         cache.heads.swap(0, i);
     }
     let Some(program) = program else {
-        return Some(Err(Skip::OtherProgram));
+        return Some(Hit::Other);
     };
-    Some(Ok(Envelope {
+    Some(Hit::Ours(Quick {
         stamp,
-        host: None,
-        program: Some(program),
-        pid: Some(pid),
-        msg: Cow::Borrowed(strip_solaris_id(skip_one_space(tail))),
+        program,
+        pid,
+        msg: strip_solaris_id(skip_one_space(tail)),
     }))
 }
 
@@ -1426,7 +1494,9 @@ mod tests {
         let mut pick = |set: &[&'static [u8]]| set[(next() % set.len() as u64) as usize];
         let mut cached = StampCache::default();
         let mut hosted = StampCache::default();
+        let mut quicked = StampCache::default();
         let mut hits = 0;
+        let mut quick_hits = 0;
         for _ in 0..100_000 {
             let mut line = Vec::new();
             // Most lines as a log writes them (the cached heads' case), the
@@ -1469,9 +1539,28 @@ mod tests {
                 }
             }
             assert_eq!(got, want, "{shown}");
+            // `quick` first, as a block's parse does, the general path after
+            // it where it gives nothing, with one cache.
+            let got = match quick(&line, &mut quicked) {
+                Some(Hit::Ours(q)) => {
+                    quick_hits += 1;
+                    let h = quicked.quick_host(|h: &str| Arc::from(h));
+                    Ok(Envelope {
+                        stamp: q.stamp,
+                        host: Some(Cow::Owned(h.to_string())),
+                        program: Some(q.program),
+                        pid: Some(q.pid),
+                        msg: Cow::Borrowed(q.msg),
+                    })
+                }
+                Some(Hit::Other) => Err(Skip::OtherProgram),
+                None => split_cached(&line, &mut quicked),
+            };
+            assert_eq!(got, want, "{shown}");
         }
         // The cached heads did serve lines.
         assert!(hits > 1000, "{hits}");
+        assert!(quick_hits > 1000, "{quick_hits}");
     }
 
     fn ok(line: &str) -> Envelope<'_> {
