@@ -160,6 +160,12 @@ impl StampCache {
         )
     }
 
+    /// The stamp of a line [`quick`] gave [`Hit::Ours`] for: the cached one.
+    #[inline(always)]
+    pub(crate) fn quick_stamp(&self) -> Stamp {
+        self.stamp.unwrap_or(Stamp::None)
+    }
+
     /// The host of a line [`quick`] gave [`Hit::Ours`] for: `heads[0]`'s, as
     /// [`StampCache::head_host`] gives it.
     #[inline(always)]
@@ -218,7 +224,7 @@ fn split_uncached<'a>(line: &'a [u8], cache: &mut StampCache) -> Result<Envelope
 fn cached_line<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<Result<Envelope<'a>, Skip>> {
     Some(match cached_hit(line, cache)? {
         Hit::Ours(q) => Ok(Envelope {
-            stamp: q.stamp,
+            stamp: cache.quick_stamp(),
             host: None,
             program: Some(q.program),
             pid: Some(q.pid),
@@ -229,10 +235,10 @@ fn cached_line<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<Result<Enve
 }
 
 /// What the caches gave a line of one of our programs: its envelope but the
-/// host, which is `heads[0]`'s ([`StampCache::quick_host`]).
+/// stamp and the host, which the cache has ([`StampCache::quick_stamp`],
+/// [`StampCache::quick_host`]: read from there, not moved through here).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Quick<'a> {
-    pub stamp: Stamp,
     pub program: Program,
     pub pid: u32,
     pub msg: &'a [u8],
@@ -265,14 +271,16 @@ fn cached_hit<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<Hit<'a>> {
     if !(line.len() > n && line[n] == b' ') {
         return None;
     }
-    let stamp = if prefix_eq(line, &cache.key, n) {
-        stamp
-    } else {
-        next_second(line, stamp, cache)?
+    if !prefix_eq(line, &cache.key, n) {
+        // Caches the line's stamp in turn.
+        next_second(line, stamp, cache)?;
+    }
+    // `line[n]` is a space; most often the only one.
+    let rest = match line.get(n + 1) {
+        Some(b' ' | b'\t') => skip_spaces(&line[n + 1..]),
+        _ => &line[n + 1..],
     };
-    // `line[n]` is a space.
-    let rest = skip_spaces(&line[n + 1..]);
-    let hit = head_hit(rest, stamp, cache)?;
+    let hit = head_hit(rest, cache)?;
     if let Hit::Ours(_) = hit {
         cache.hit = Some(line.len() - rest.len());
     }
@@ -628,7 +636,7 @@ fn cached_head<'a>(
     stamp: Stamp,
     cache: &mut StampCache,
 ) -> Option<Result<Envelope<'a>, Skip>> {
-    Some(match head_hit(s, stamp, cache)? {
+    Some(match head_hit(s, cache)? {
         Hit::Ours(q) => Ok(Envelope {
             stamp,
             host: None,
@@ -642,7 +650,7 @@ fn cached_head<'a>(
 
 /// [`cached_head`]'s work, with no [`Envelope`] built.
 #[inline(always)]
-fn head_hit<'a>(s: &'a [u8], stamp: Stamp, cache: &mut StampCache) -> Option<Hit<'a>> {
+fn head_hit<'a>(s: &'a [u8], cache: &mut StampCache) -> Option<Hit<'a>> {
     let first = first8(s);
     let i = cache.heads.iter().position(|h| h.fits(s, first))?;
     let h = &cache.heads[i];
@@ -656,7 +664,6 @@ fn head_hit<'a>(s: &'a [u8], stamp: Stamp, cache: &mut StampCache) -> Option<Hit
         return Some(Hit::Other);
     };
     Some(Hit::Ours(Quick {
-        stamp,
         program,
         pid,
         msg: strip_solaris_id(skip_one_space(tail)),
@@ -1546,7 +1553,7 @@ mod tests {
                     quick_hits += 1;
                     let h = quicked.quick_host(|h: &str| Arc::from(h));
                     Ok(Envelope {
-                        stamp: q.stamp,
+                        stamp: quicked.quick_stamp(),
                         host: Some(Cow::Owned(h.to_string())),
                         program: Some(q.program),
                         pid: Some(q.pid),

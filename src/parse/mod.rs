@@ -233,15 +233,22 @@ pub fn parse_block_into(
                 {
                     let msg = message::classify(q.msg);
                     if wanted(&msg, all) {
-                        let raw = RawLine {
-                            line: n,
-                            stamp: q.stamp,
-                            host: Some(stamps.quick_host(|h| share_host(&mut hosts, h))),
-                            program: q.program.as_str(),
-                            pid: Some(q.pid),
-                            msg,
-                        };
-                        keep(&mut out.lines, raw, first_line);
+                        let host = Some(stamps.quick_host(|h| share_host(&mut hosts, h)));
+                        let stamp = stamps.quick_stamp();
+                        let (program, pid) = (q.program.as_str(), Some(q.pid));
+                        if msg.repeat_last.is_some() {
+                            let raw = RawLine {
+                                line: n,
+                                stamp,
+                                host,
+                                program,
+                                pid,
+                                msg,
+                            };
+                            repeat(&mut out.lines, raw, first_line);
+                        } else {
+                            push_in_place(&mut out.lines, n, stamp, host, program, pid, msg);
+                        }
                     }
                 }
                 Some(envelope::Hit::Other) => out.stats.other_programs += 1,
@@ -261,6 +268,37 @@ pub fn parse_block_into(
         n += 1;
     }
     out
+}
+
+/// `lines.push(RawLine { line, stamp, host, program, pid, msg })`, each
+/// field written into its place in the list (issue #15: `push` built the
+/// 184-byte line aside and copied it in with a `memcpy` call; with the
+/// stamp read from the cache, the block's own work on 200k lines went from
+/// 87.1M to 79.4M instructions).
+#[inline(always)]
+fn push_in_place(
+    lines: &mut Vec<RawLine>,
+    line: u64,
+    stamp: Stamp,
+    host: Option<Arc<str>>,
+    program: &'static str,
+    pid: Option<u32>,
+    msg: Msg,
+) {
+    lines.reserve(1);
+    let slot = lines.spare_capacity_mut()[0].as_mut_ptr();
+    // SAFETY: `slot` is the first element of the spare capacity `reserve`
+    // made; each field of it is written (nothing in between can panic)
+    // before `set_len` counts it in.
+    unsafe {
+        std::ptr::addr_of_mut!((*slot).line).write(line);
+        std::ptr::addr_of_mut!((*slot).stamp).write(stamp);
+        std::ptr::addr_of_mut!((*slot).host).write(host);
+        std::ptr::addr_of_mut!((*slot).program).write(program);
+        std::ptr::addr_of_mut!((*slot).pid).write(pid);
+        std::ptr::addr_of_mut!((*slot).msg).write(msg);
+        lines.set_len(lines.len() + 1);
+    }
 }
 
 /// Adds a parsed line to its block's.
