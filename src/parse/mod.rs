@@ -356,12 +356,15 @@ impl<'a> Iterator for Lines<'a> {
                 return Some(line);
             }
             self.at += 64;
-            if self.at >= len {
-                let line = &self.block[self.start..];
-                self.start = len;
-                return Some(line);
-            }
-            self.mask = newlines(&self.block[self.at..]);
+            self.mask = match self.block.get(self.at..).and_then(<[u8]>::first_chunk) {
+                Some(c) => newlines64(c),
+                None if self.at < len => newlines_bytewise(&self.block[self.at..]),
+                None => {
+                    let line = &self.block[self.start..];
+                    self.start = len;
+                    return Some(line);
+                }
+            };
         }
     }
 }
@@ -378,6 +381,7 @@ fn newlines(s: &[u8]) -> u64 {
 /// [`newlines`] a byte at a time (a block's last bytes, and the reference the
 /// tests compare [`newlines64`] with).
 #[cold]
+#[inline(never)]
 fn newlines_bytewise(s: &[u8]) -> u64 {
     s.iter()
         .take(64)
