@@ -337,6 +337,12 @@ pub struct Correlator {
     /// (the oldest may be another one then); events held later never come
     /// first. Spares [`Correlator::sweep`] its look-ups on most lines.
     front_fresh: Option<(u64, i64)>,
+    /// [`Correlator::sweep`] has nothing to do while the line is before this
+    /// one and the clock not past `quiet_clock`: what its checks found last,
+    /// folded into two words (issue #15: six loads and compares a line, now
+    /// two). Cleared (0) with `front_fresh` and whenever an event is held.
+    quiet_line: u64,
+    quiet_clock: i64,
     year: Option<i32>,
     last_month: u8,
     last_ts: Option<Ts>,
@@ -360,12 +366,14 @@ pub struct Correlator {
 /// empty cache): the key of [`Correlator::civil_ts`].
 #[inline]
 fn civil_key(year: Option<i32>, month: u8, day: u8, sod: u32, micros: u32) -> (u64, u64) {
-    let hi = 1 << 63
-        | u64::from(month) << 48
-        | u64::from(day) << 40
-        | u64::from(year.is_some()) << 32
-        | u64::from(year.unwrap_or(0) as u32);
-    (hi, u64::from(sod) << 32 | u64::from(micros))
+    // The fields in the order a `Stamp::Civil` keeps them, so that the words
+    // are mostly its own (issue #15: fewer shifts a line).
+    let hi = u64::from(month)
+        | u64::from(day) << 8
+        | u64::from(year.is_some()) << 16
+        | 1 << 24
+        | u64::from(year.unwrap_or(0) as u32) << 32;
+    (hi, u64::from(sod) | u64::from(micros) << 32)
 }
 
 /// Entries of the small caches of names, the last used first: a few hosts
@@ -438,11 +446,16 @@ impl Shared {
         port: Option<u16>,
         attempts: u32,
     ) -> Event {
+        // The shared names first: the line's own fields then go from the
+        // line straight to where the event is built, not through the stack
+        // around the reference counts (issue #15).
+        let program = self.programs.get(raw.program);
+        let input = self.input.clone();
         let m = &mut raw.msg;
         Event {
             ts,
             host: raw.host.take(),
-            program: self.programs.get(raw.program),
+            program,
             pid: raw.pid,
             kind,
             method: m.method.take(),
@@ -456,7 +469,7 @@ impl Shared {
             scope: None,
             honeypot: m.honeypot.take(),
             src: Src {
-                input: self.input.clone(),
+                input,
                 line: raw.line,
             },
         }
@@ -579,6 +592,8 @@ impl Correlator {
             wall: 0,
             next_sweep: SWEEP_LINES,
             front_fresh: None,
+            quiet_line: 0,
+            quiet_clock: i64::MIN,
             year: None,
             last_month: 0,
             last_ts: None,
@@ -704,6 +719,7 @@ impl Correlator {
         if ts.micros < conn.last_ts {
             // The log's clock went back: a connection may go stale sooner.
             self.front_fresh = None;
+            self.quiet_line = 0;
         }
         conn.last_ts = ts.micros;
         conn.last_wall = self.wall;
@@ -772,6 +788,7 @@ impl Correlator {
         if decided {
             // Earlier lines of this connection leave before this one.
             self.front_fresh = None;
+            self.quiet_line = 0;
             release_decided(conn, &mut self.held, all, sink);
         }
         let undecided = absorbable(kind) && !conn.auth_failed;
@@ -802,6 +819,8 @@ impl Correlator {
                     key: Some(key),
                 };
                 self.held.push(idx, slot);
+                // The queue may have been empty, or grown past its bound.
+                self.quiet_line = 0;
             }
             if closes {
                 let (conn, removed) = close_entry(entry, self.line, &mut self.closed_count);
@@ -902,6 +921,7 @@ impl Correlator {
             self.finish(k, sink);
         }
         self.front_fresh = None;
+        self.quiet_line = 0;
         let rest = std::mem::take(&mut self.held);
         for mut slot in rest.slots.into_iter().flatten() {
             if slot.undecided {
@@ -989,6 +1009,7 @@ impl Correlator {
     fn release_conn(&mut self, conn: ConnState, sink: &mut impl EventSink) {
         if !conn.held.is_empty() {
             self.front_fresh = None;
+            self.quiet_line = 0;
             for idx in conn.held.iter() {
                 if let Some(mut slot) = self.held.remove(*idx) {
                     if slot.undecided {
@@ -1013,14 +1034,53 @@ impl Correlator {
     /// them every [`SWEEP_LINES`] lines. Nothing to do while none is held or
     /// the oldest held one's connection is known fresh, until the next full
     /// sweep: that much is checked inline (issue #15: `sweep` 6.9M -> 3.0M Ir
-    /// on 200k lines).
-    #[inline]
+    /// on 200k lines), as two compares with what [`Correlator::sweep_check`]
+    /// found last.
+    #[inline(always)]
     fn sweep(&mut self, sink: &mut impl EventSink) {
+        if self.line < self.quiet_line && self.clock <= self.quiet_clock {
+            // Under test, on every line: the full checks say the same.
+            #[cfg(test)]
+            assert!(self.rests(), "line {}", self.line);
+            return;
+        }
+        self.sweep_check(sink);
+    }
+
+    /// The full checks of [`Correlator::sweep`]: nothing to do now.
+    #[inline(always)]
+    fn rests(&self) -> bool {
         let quiet = self.held.is_empty()
             || self.front_fresh.is_some_and(|(line, clock)| {
                 self.line <= line && self.clock <= clock && self.held.span() <= MAX_HELD
             });
-        if quiet && self.line < self.next_sweep {
+        quiet && self.line < self.next_sweep
+    }
+
+    /// [`Correlator::sweep`] in full, which then records until when it has
+    /// nothing to do: while none is held, until the next full sweep; while
+    /// the oldest held one's connection is fresh, until it may not be (or
+    /// the next full sweep). Whatever may end that sooner clears it: an event
+    /// held (the queue was empty, or its span grows) and a reset of
+    /// `front_fresh`.
+    #[inline(never)]
+    fn sweep_check(&mut self, sink: &mut impl EventSink) {
+        self.sweep_now(sink);
+        (self.quiet_line, self.quiet_clock) = if self.held.is_empty() {
+            (self.next_sweep, i64::MAX)
+        } else {
+            match self.front_fresh {
+                Some((line, clock)) if self.held.span() <= MAX_HELD => {
+                    (line.saturating_add(1).min(self.next_sweep), clock)
+                }
+                _ => (0, i64::MIN),
+            }
+        };
+    }
+
+    #[inline(always)]
+    fn sweep_now(&mut self, sink: &mut impl EventSink) {
+        if self.rests() {
             return;
         }
         if self.held.is_empty() {
@@ -1069,6 +1129,7 @@ impl Correlator {
             Some(k) if self.open_conn(k).is_some() => self.finish(k, sink),
             _ => {
                 self.front_fresh = None;
+                self.quiet_line = 0;
                 if let Some(mut slot) = self.held.pop_first() {
                     if slot.undecided {
                         slot.ev.attempts = slot.ev.count;
