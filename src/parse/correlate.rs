@@ -340,7 +340,8 @@ pub struct Correlator {
     /// [`Correlator::sweep`] has nothing to do while the line is before this
     /// one and the clock not past `quiet_clock`: what its checks found last,
     /// folded into two words (issue #15: six loads and compares a line, now
-    /// two). Cleared (0) with `front_fresh` and whenever an event is held.
+    /// two). Cleared (0) with `front_fresh`, and when an event is held in an
+    /// empty queue or past its bound.
     quiet_line: u64,
     quiet_clock: i64,
     year: Option<i32>,
@@ -819,8 +820,11 @@ impl Correlator {
                     key: Some(key),
                 };
                 self.held.push(idx, slot);
-                // The queue may have been empty, or grown past its bound.
-                self.quiet_line = 0;
+                // What the sweep found last holds unless the queue was empty
+                // or has grown past its bound.
+                if self.held.len() == 1 || self.held.span() > MAX_HELD {
+                    self.quiet_line = 0;
+                }
             }
             if closes {
                 let (conn, removed) = close_entry(entry, self.line, &mut self.closed_count);
@@ -976,7 +980,7 @@ impl Correlator {
 
     /// The rest of [`close_entry`]: the held events of the connection leave,
     /// and one `removed` from the map after a failure leaves its trace.
-    #[inline]
+    #[inline(always)]
     fn ended(
         &mut self,
         key: ConnKey,
@@ -984,6 +988,11 @@ impl Correlator {
         removed: bool,
         sink: &mut impl EventSink,
     ) {
+        // Nearly every connection ends holding nothing, and needs no trace
+        // put back: no call then (issue #15).
+        if conn.held.0.is_none() && !(removed && conn.auth_failed) {
+            return;
+        }
         if removed {
             self.finish_conn(key, conn, sink);
         } else {
@@ -992,6 +1001,7 @@ impl Correlator {
     }
 
     /// [`Correlator::finish`] of a connection already taken out of the map.
+    #[inline(never)]
     fn finish_conn(&mut self, key: ConnKey, conn: ConnState, sink: &mut impl EventSink) {
         if conn.auth_failed {
             if self.closed_count > MAX_CLOSED {
@@ -1005,7 +1015,7 @@ impl Correlator {
     }
 
     /// The held events of an ended connection leave with what they have.
-    #[inline]
+    #[inline(never)]
     fn release_conn(&mut self, conn: ConnState, sink: &mut impl EventSink) {
         if !conn.held.is_empty() {
             self.front_fresh = None;
@@ -1061,7 +1071,7 @@ impl Correlator {
     /// nothing to do: while none is held, until the next full sweep; while
     /// the oldest held one's connection is fresh, until it may not be (or
     /// the next full sweep). Whatever may end that sooner clears it: an event
-    /// held (the queue was empty, or its span grows) and a reset of
+    /// held in an empty queue or past [`MAX_HELD`], and a reset of
     /// `front_fresh`.
     #[inline(never)]
     fn sweep_check(&mut self, sink: &mut impl EventSink) {
