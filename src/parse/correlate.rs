@@ -981,13 +981,7 @@ impl Correlator {
     /// The rest of [`close_entry`]: the held events of the connection leave,
     /// and one `removed` from the map after a failure leaves its trace.
     #[inline(always)]
-    fn ended(
-        &mut self,
-        key: ConnKey,
-        conn: ConnState,
-        removed: bool,
-        sink: &mut impl EventSink,
-    ) {
+    fn ended(&mut self, key: ConnKey, conn: ConnState, removed: bool, sink: &mut impl EventSink) {
         // Nearly every connection ends holding nothing, and needs no trace
         // put back: no call then (issue #15).
         if conn.held.0.is_none() && !(removed && conn.auth_failed) {
@@ -1898,11 +1892,17 @@ mod tests {
             // Few pids, so that connections meet and pids are reused.
             let pid = 100 + (r >> 44) % 40;
             let day = secs.div_euclid(86_400);
-            let (y, m, d) = crate::event::civil_from_days(day);
-            let _ = y;
-            let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][m as usize - 1];
+            let (_, m, d) = crate::event::civil_from_days(day);
+            let month = [
+                "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+            ][m as usize - 1];
             let sod = secs.rem_euclid(86_400);
-            let stamp = format!("{month} {d:2} {:02}:{:02}:{:02}", sod / 3600, sod / 60 % 60, sod % 60);
+            let stamp = format!(
+                "{month} {d:2} {:02}:{:02}:{:02}",
+                sod / 3600,
+                sod / 60 % 60,
+                sod % 60
+            );
             if (r >> 50) % 29 == 0 {
                 out.push_str(&format!("{stamp} {host} {prog}: {msg}\n"));
             } else {
