@@ -170,13 +170,22 @@ impl Stream {
         self.corr.held_since()
     }
 
-    /// The lines of one parsed block, in order. Gives back the block's list,
-    /// emptied, for the next block ([`parse::parse_block_into`]).
-    pub fn push_block(&mut self, block: parse::Block, out: &mut impl FnMut(Event)) -> Vec<RawLine> {
+    /// The lines of one parsed block, in order, their events appended to
+    /// `out`. Gives back the block's list, emptied, for the next block
+    /// ([`parse::parse_block_into`]). The correlator takes the runs of lines
+    /// between `last message repeated` ones in one call each, and builds
+    /// their events in `out` (issue #15).
+    pub fn push_block(&mut self, block: parse::Block, out: &mut Vec<Event>) -> Vec<RawLine> {
         let mut block = block;
         let last = block.lines.last().cloned();
-        for raw in &mut block.lines {
-            self.push_raw(raw, out);
+        let mut rest = &mut block.lines[..];
+        while !rest.is_empty() {
+            let taken = self.corr.push_lines(rest, out);
+            let Some((repeat, tail)) = rest[taken..].split_first_mut() else {
+                break;
+            };
+            self.push_raw(repeat, &mut |ev| out.push(ev));
+            rest = tail;
         }
         if last.is_some() {
             self.last = last;
@@ -497,7 +506,7 @@ pub fn drive<S: Sink>(
                 stats.lines += c.dropped;
                 stats.too_long += c.dropped;
                 tally.stats.add(&stats);
-                let list = stream.push_block(block, &mut |ev| out.buf.push(ev));
+                let list = stream.push_block(block, &mut out.buf);
                 // One list comes back for each one taken: the queue holds a batch or so.
                 let _ = back_tx.send(list);
                 if let Some(bar) = progress {
