@@ -2167,7 +2167,23 @@ mod tests {
             Some(vec![Kind::AuthSuccess, Kind::PreauthClose]),
             Some(vec![]),
         ];
-        for (l, locator) in [Some(&embedded), Some(&with_asn), None].into_iter().enumerate() {
+        // The log's offset: whole hours, and not (a stamp's local hour then
+        // starts apart from its UTC hour).
+        let half: Vec<Event> = evs
+            .iter()
+            .map(|e| {
+                let mut e = e.clone();
+                e.ts.offset = 19_800;
+                e
+            })
+            .collect();
+        let cases = [
+            (0, Some(&embedded), &evs[..]),
+            (1, Some(&with_asn), &evs),
+            (2, None, &evs),
+            (0, Some(&embedded), &half[..]),
+        ];
+        for (l, locator, evs) in cases {
             for kinds in &measures {
                 for (details, bins) in [(false, false), (true, false), (false, true)] {
                     let opts = || AggregateOptions {
@@ -2180,15 +2196,18 @@ mod tests {
                         }),
                         details,
                     };
-                    let ctx = format!("locator {l}, kinds {kinds:?}, details {details}, bins {bins}");
+                    let ctx = format!(
+                        "locator {l}, offset {}, kinds {kinds:?}, details {details}, bins {bins}",
+                        evs[0].ts.offset
+                    );
                     let mut one = Aggregate::new(opts());
                     let en = Enricher::new(locator);
-                    for e in &evs {
+                    for e in evs {
                         one.add_enriching(e, &en);
                     }
                     let mut enriched = Aggregate::new(opts());
                     let mut en = Enricher::new(locator);
-                    for e in &evs {
+                    for e in evs {
                         let mut e = e.clone();
                         en.enrich(&mut e);
                         enriched.add(&e);
