@@ -1629,10 +1629,6 @@ pub struct Summary {
 }
 
 #[cfg(test)]
-#[path = "../../tests/integration/mmdb_writer.rs"]
-mod mmdb_writer;
-
-#[cfg(test)]
 mod tests {
     use super::*;
     use crate::event::Src;
@@ -2087,6 +2083,7 @@ mod tests {
     #[test]
     fn a_list_counts_as_its_events_one_by_one() {
         use crate::flow::Sink;
+        use crate::geo::locate::mmdb_writer;
         use crate::geo::{GeoConfig, Locator};
         let mut rnd = crate::testing::xorshift(0x9e37_79b9_7f4a_7c15);
         let mut next = move |n: u64| rnd() % n;
@@ -2100,7 +2097,15 @@ mod tests {
             Kind::PamFailure,
             Kind::Refused,
         ];
-        let users = ["root", "admin", "", "a", "postgres", "oracle-db-admin-x", "ü"];
+        let users = [
+            "root",
+            "admin",
+            "",
+            "a",
+            "postgres",
+            "oracle-db-admin-x",
+            "ü",
+        ];
         let mut evs = Vec::new();
         let mut secs = 1_800_000_000i64;
         for _ in 0..6000 {
@@ -2214,7 +2219,7 @@ mod tests {
                     }
                     let mut flow = Aggregate::new(opts());
                     let mut en = Enricher::new(locator);
-                    let mut rest = &evs[..];
+                    let mut rest = evs;
                     while !rest.is_empty() {
                         let n = (next(300) as usize).min(rest.len());
                         let mut list = rest[..n].to_vec();
@@ -2222,7 +2227,8 @@ mod tests {
                         assert!(list.is_empty());
                         rest = &rest[n..];
                         if next(5) == 0 {
-                            let mut others = vec![ev(secs, Kind::Other, Some("81.2.69.1"), "x", None)];
+                            let mut others =
+                                vec![ev(secs, Kind::Other, Some("81.2.69.1"), "x", None)];
                             flow.enrich_events(&mut others, &mut en).unwrap();
                         }
                     }
