@@ -426,9 +426,10 @@ fn to_geo(
     Some(geo)
 }
 
+/// Test databases (the analyze tests' too).
 #[cfg(test)]
 #[path = "../../tests/integration/mmdb_writer.rs"]
-mod mmdb_writer;
+pub(crate) mod mmdb_writer;
 
 #[cfg(test)]
 mod tests {
