@@ -160,6 +160,8 @@ struct Head {
     host_len: u8,
     /// `None`: a program that is not ours (the line is [`Skip::OtherProgram`]).
     program: Option<Program>,
+    /// `host name: ` with no pid after it, of a program that is not ours.
+    bare: bool,
     bytes: [u8; 32],
     /// The host name as the block shares it, once a caller asked for it
     /// ([`StampCache::head_host`]).
@@ -613,6 +615,12 @@ fn pid_colon(rest: &[u8]) -> Option<(u32, &[u8])> {
     if d <= 5 && (w >> (8 * d)) & 0xff_ffff == u64::from_le_bytes(*b"]: \0\0\0\0\0") {
         return Some((v as u32, &rest[d + 2..]));
     }
+    // After 6 or 7 digits (most pids of a busy host), read on.
+    if let Some(t) = rest[d..].first_chunk::<4>() {
+        if u32::from_le_bytes(*t) & 0xff_ffff == u32::from_le_bytes(*b"]: \0") {
+            return Some((v as u32, &rest[d + 2..]));
+        }
+    }
     let tail = match &rest[d..] {
         [b']', b':', tail @ ..] if tail.is_empty() || tail[0] == b' ' => tail,
         _ => return None,
@@ -707,7 +715,11 @@ fn head_hit<'a>(s: &'a [u8], cache: &mut StampCache) -> Option<Hit<'a>> {
         }
     };
     let program = h.program;
-    let (pid, tail) = pid_colon(&s[usize::from(h.len)..])?;
+    let (pid, tail) = match h.bare {
+        // Another program's, whatever follows.
+        true => (0, &s[s.len()..]),
+        false => pid_colon(&s[usize::from(h.len)..])?,
+    };
     // The last one used first.
     if k != 0 {
         cache.order = to_front(order, k);
@@ -772,12 +784,22 @@ fn remember_head(s: &[u8], env: &Result<Envelope<'_>, Skip>, cache: &mut StampCa
         Ok(e) => e.pid,
         Err(_) => pid_colon(&s[n..]).map(|(p, _)| p),
     };
-    if open == name_at
-        || s[open] != b'['
-        || n > 32
-        || Program::from_name(&s[name_at..open]) != program
-        || pid.is_none()
-        || pid_colon(&s[n..]).map(|(p, _)| p) != pid
+    // `host name: ` of another program, with no pid (`kernel: …`): that
+    // token is the one `host_program` decides by, whatever follows it
+    // (issue #15: 1 line in 100 of a real log took the general path).
+    let bare = program.is_none()
+        && open > name_at
+        && !matches!(s[name_at], b' ' | b'\t')
+        && s[open] == b' '
+        && n <= 32
+        && program_token(&s[name_at..open]) == Some((None, None));
+    if !bare
+        && (open == name_at
+            || s[open] != b'['
+            || n > 32
+            || Program::from_name(&s[name_at..open]) != program
+            || pid.is_none()
+            || pid_colon(&s[n..]).map(|(p, _)| p) != pid)
     {
         return;
     }
@@ -792,6 +814,7 @@ fn remember_head(s: &[u8], env: &Result<Envelope<'_>, Skip>, cache: &mut StampCa
         len: n as u8,
         host_len: hl as u8,
         program,
+        bare,
         host: None,
     };
     head.bytes[..n].copy_from_slice(&s[..n]);
@@ -1325,6 +1348,20 @@ mod tests {
             b"Nov 22 00:00:01 web1 sshd[13]: Invalid user a from 192.0.2.1 port 2",
             b"Nov 22 00:00:01.5 web1 sshd[13]: x",
             b"Nov 22 00:00:01 web1 sshd[99999999999]: x",
+            b"Nov 22 00:00:01 web1 kernel: [590831.718391] [UFW BLOCK] IN=eth0",
+            b"Nov 22 00:00:01 web1 kernel: [590831.718391] [UFW BLOCK] IN=eth0",
+            b"Nov 22 00:00:01 web1 kernel: sshd[1]: Invalid user a from 192.0.2.1 port 1",
+            b"Nov 22 00:00:01 web1 kernel:\t[1.5] x",
+            b"Nov 22 00:00:01 web1 kernel:",
+            b"Nov 22 00:00:01 web1 kernel:x y",
+            b"Nov 22 00:00:01 web1 kernel: x",
+            b"Nov 22 00:00:01 web1 kernel:  x",
+            b"Nov 22 00:00:01 web1 local0.info: sshd[1]: x",
+            b"Nov 22 00:00:01 web1 local0.info: sshd[1]: x",
+            b"Nov 22 00:00:01 web1 sshd: Invalid user a from 192.0.2.1 port 1",
+            b"Nov 22 00:00:01 web1 sshd: Invalid user a from 192.0.2.1 port 1",
+            b"Nov 22 00:00:01 web1 auth.info sshd[1]: x",
+            b"Nov 22 00:00:01 web1 auth.info sshd[1]: x",
             b"Nov 22 00:00:01 web1 sshd[14]:x",
             b"Nov 22 00:00:01 web1 sshd[14]",
             b"Nov 22 00:00:01 web1 sshd[14]:",
@@ -1470,6 +1507,22 @@ mod tests {
                 "{shown:?}"
             );
         }
+    }
+
+    /// Issue #15: a `host name: ` head with no pid serves the next lines of
+    /// that program, and only those that go on after its space.
+    #[test]
+    fn a_bare_head_of_another_program_is_cached() {
+        let mut cache = StampCache::default();
+        let line = b"Nov 22 00:00:01 web1 kernel: [590831.718391] [UFW BLOCK] IN=eth0";
+        assert_eq!(split_cached(line, &mut cache), Err(Skip::OtherProgram));
+        let next = b"Nov 22 00:00:01 web1 kernel: [590832.1] x";
+        assert!(matches!(quick(next, &mut cache), Some(Hit::Other)));
+        assert!(quick(b"Nov 22 00:00:01 web1 kernel:", &mut cache).is_none());
+        assert!(quick(b"Nov 22 00:00:01 web1 kernel:x", &mut cache).is_none());
+        let mut cache = StampCache::default();
+        let _ = split_cached(b"Nov 22 00:00:01 web1 local0.info: x", &mut cache);
+        assert!(quick(b"Nov 22 00:00:01 web1 local0.info: x", &mut cache).is_none());
     }
 
     /// Issue #15: `to_front` is a move of the `k`th of 16 nibbles to the

@@ -209,10 +209,9 @@ pub fn parse_block_into(
         lines,
         stats: BlockStats::default(),
     };
-    let mut n = first_line;
     let mut hosts = Vec::with_capacity(HOSTS);
     let mut stamps = envelope::StampCache::default();
-    for line in Lines::new(block) {
+    for (n, line) in (first_line..).zip(Lines::new(block)) {
         out.stats.lines += 1;
         if line.len() > MAX_LINE {
             out.stats.too_long += 1;
@@ -265,7 +264,6 @@ pub fn parse_block_into(
                 },
             }
         }
-        n += 1;
     }
     out
 }
