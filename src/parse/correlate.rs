@@ -669,13 +669,9 @@ impl Correlator {
             self.sweep(sink);
             return;
         };
-        let named_host = m.named_host;
-        let probe = m.probe;
-        let maybe_postauth = m.maybe_postauth;
+        // The line's rarer fields are read where they are used, not kept
+        // across the connection's look-up (issue #15: fewer values spilled).
         let opens = m.conn == Conn::Opens;
-        // A closing line without an address (`Disconnecting: Too many …`) is
-        // followed by one that has it (`Connection closed by IP`): wait for that.
-        let closes = m.conn == Conn::Closes && m.ip.is_some();
         let key = (host_id.unwrap_or(u32::MAX), pid);
         // One look-up for a line of a known connection or a new one; the
         // entry also removes a closing connection (issue #15: they were two to
@@ -743,21 +739,21 @@ impl Correlator {
         }
         // A line that names its host (`from example.com`) is not about the
         // address another line of the pid gave.
-        if ip.is_none() && conn.ip.is_some() && !named_host {
+        if ip.is_none() && conn.ip.is_some() && !raw.msg.named_host {
             ip = conn.ip;
             // The port belongs to the connection only when no user could have faked it.
             port = port.or(conn.port());
         }
         // An address-less probe (`fatal: Read from socket failed`) is a scanner
         // attempt of a known connection that tried no password; otherwise `other`.
-        if let Some(probe) = probe {
+        if let Some(probe) = raw.msg.probe {
             if ip.is_some() && !conn.auth_failed {
                 kind = probe;
                 attempts = count;
             }
         }
         // A connection end without `[preauth]` after a login is a logout.
-        if maybe_postauth && conn.logged_in {
+        if raw.msg.maybe_postauth && conn.logged_in {
             kind = Kind::Other;
         }
         match kind {
@@ -793,7 +789,10 @@ impl Correlator {
             release_decided(conn, &mut self.held, all, sink);
         }
         let undecided = absorbable(kind) && !conn.auth_failed;
-        let need_ip = ip.is_none() && kind != Kind::Other && !named_host;
+        let need_ip = ip.is_none() && kind != Kind::Other && !raw.msg.named_host;
+        // A closing line without an address (`Disconnecting: Too many …`) is
+        // followed by one that has it (`Connection closed by IP`): wait for that.
+        let closes = raw.msg.conn == Conn::Closes && raw.msg.ip.is_some();
         if absorbable(kind) && conn.auth_failed {
             attempts = 0;
         }
