@@ -118,8 +118,8 @@ pub fn classify(msg: &[u8]) -> Msg {
     if let Some(f) = fast::read(msg) {
         return f.msg();
     }
-    if fast::is_other(msg) {
-        return Msg::new(Kind::Other);
+    if let Some(kind) = fast::fixed(msg) {
+        return Msg::new(kind);
     }
     // pam_unix's failures for sshd: the general reader's steps, without its
     // prelude and dispatch.

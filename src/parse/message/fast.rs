@@ -245,17 +245,26 @@ fn too_many_end(r: &[u8]) -> Option<Fast> {
     })
 }
 
-/// A message the general reader finds no event in, whatever follows its
-/// start: pam_unix's session lines and its `check pass;`, answered
-/// without the general reader's prelude and dispatch (issue #15).
+/// The kind of a message whose start decides it, whatever follows, as the
+/// general reader finds it: pam_unix's session lines and its `check pass;`
+/// (no event), and `error: kex_exchange_identification: …` (a bad protocol,
+/// no address) when it ends in neither a blank nor `]` (which the general
+/// reader's strippers would take from its end). Answered without the
+/// general reader's prelude and dispatch (issue #15).
 #[inline(always)]
-pub(super) fn is_other(msg: &[u8]) -> bool {
-    match msg.get(..14) {
-        Some(b"pam_unix(sshd:") => {
-            let r = &msg[14..];
-            r.starts_with(b"session): ") || r.starts_with(b"auth): check pass;")
+pub(super) fn fixed(msg: &[u8]) -> Option<Kind> {
+    const KEX: &[u8] = b"error: kex_exchange_identification: ";
+    match msg.first()? {
+        b'p' => {
+            let r = msg.strip_prefix(b"pam_unix(sshd:")?;
+            (r.starts_with(b"session): ") || r.starts_with(b"auth): check pass;"))
+                .then_some(Kind::Other)
         }
-        _ => false,
+        b'e' if msg.starts_with(KEX) => {
+            let last = *msg.last()?;
+            (msg.len() > KEX.len() && last > b' ' && last != b']').then_some(Kind::BadProtocol)
+        }
+        _ => None,
     }
 }
 
@@ -444,6 +453,10 @@ mod tests {
             b"pam_unix(sshd:auth): check pass; user unknown",
             b"pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=",
             b"pam_unix(sshd:sessio",
+            b"error: kex_exchange_identification: ",
+            b"error: kex_exchange_identification: Connection closed by remote host",
+            b"error: kex_exchange_identification:",
+            b"kex_exchange_identification: ",
             b" Failed password for ",
             b"error: Failed password for ",
         ];
@@ -540,8 +553,8 @@ mod tests {
                 fast += 1;
                 assert_eq!(f.msg(), general, "{:?}", String::from_utf8_lossy(m));
             }
-            if is_other(m) {
-                assert_eq!(general, Msg::other(), "{:?}", String::from_utf8_lossy(m));
+            if let Some(kind) = fixed(m) {
+                assert_eq!(general, Msg::new(kind), "{:?}", String::from_utf8_lossy(m));
             }
             assert_eq!(classify(m), general, "{:?}", String::from_utf8_lossy(m));
         }
