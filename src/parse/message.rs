@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use memchr::memmem::{Finder, FinderRev};
 
-use super::ip::{parse_ip, parse_port, v4_prefix, v4_suffix};
+use super::ip::{parse_ip, parse_port, v4_prefix, v4_suffix, v4_suffix_16};
 pub use super::text::Text;
 use crate::event::Kind;
 
@@ -114,6 +114,27 @@ impl Msg {
 /// [`Kind::Other`] when it is not a security event), except that bare lines
 /// with no program name are only accepted as known events (see [`classify_bare`]).
 pub fn classify(msg: &[u8]) -> Msg {
+    // The commonest messages, built here in place (issue #15).
+    if let Some(f) = fast::read(msg) {
+        return f.msg();
+    }
+    if let Some(kind) = fast::fixed(msg) {
+        return Msg::new(kind);
+    }
+    // pam_unix's failures for sshd: the general reader's steps, without its
+    // prelude and dispatch.
+    if let Some(r) = fast::pam_failure(msg) {
+        return match pam_fields(r, 1) {
+            Some(m) => m,
+            None => Msg::new(Kind::Other),
+        };
+    }
+    classify_general(msg)
+}
+
+/// [`classify`] for every message.
+#[inline(never)]
+fn classify_general(msg: &[u8]) -> Msg {
     // The first byte says whether a prefix can match at all (issue #15: these
     // compares ran on every line).
     let first = msg.first().copied();
@@ -148,15 +169,31 @@ pub fn classify(msg: &[u8]) -> Msg {
     } else {
         strip_preauth(msg)
     };
-    let mut m = sshd(body, preauth).unwrap_or_else(|| Msg::new(Kind::Other));
-    if preauth {
+    // Matched, not unwrapped into a local: each move of the `Msg` was a
+    // 112-byte copy (issue #15).
+    match sshd(body, preauth) {
         // Lines relayed from the pre-auth child are vis-encoded twice (once by the
         // child, once by the monitor): `j\\303\\266` for `jö`.
         // (A byte loop: names are short, and `str::contains` searched with
         // set-up costs.)
-        if let Some(u) = m.user.as_mut().filter(|u| u.bytes().any(|b| b == b'\\')) {
-            *u = decode_text(u.as_bytes());
+        Some(m)
+            if preauth
+                && m.user
+                    .as_ref()
+                    .is_some_and(|u| u.bytes().any(|b| b == b'\\')) =>
+        {
+            decode_again(m)
         }
+        Some(m) => m,
+        None => Msg::new(Kind::Other),
+    }
+}
+
+/// The user name of `m` decoded a second time.
+#[cold]
+fn decode_again(mut m: Msg) -> Msg {
+    if let Some(u) = m.user.as_mut() {
+        *u = decode_text(u.as_bytes());
     }
     m
 }
@@ -894,7 +931,11 @@ fn ip_token_end(s: &[u8]) -> Option<(&[u8], IpAddr)> {
 /// `None`: no IPv4 word, left to the general reader.
 #[inline(always)]
 fn v4_token_end(s: &[u8]) -> Option<(&[u8], IpAddr)> {
-    let (at, v4) = v4_suffix(s)?;
+    let (at, v4) = match v4_suffix_16(s) {
+        Some(found) => found,
+        None if s.len() >= 16 => return None,
+        None => v4_suffix(s)?,
+    };
     let before = match at.checked_sub(1) {
         None => &[][..],
         Some(sp) if s[sp] == b' ' => &s[..sp],
@@ -1001,29 +1042,33 @@ fn user_preamble(s: &[u8]) -> Option<(Who<'_>, IpAddr, Option<u16>)> {
     if before.is_empty() {
         return Some((Who::Nobody, ip, port));
     }
-    let who = before;
-    // `authenticating user X`, `invalid user X`, `user X` (post-auth); monitor.c
-    // may drop the space: `authenticatinguser X` (sshd-variants §11.17).
-    // The flag: `Some(invalid)` before authentication, `None` once logged in.
-    for (p, trying) in [
-        (&b"authenticating user "[..], Some(false)),
-        (b"authenticatinguser ", Some(false)),
-        (b"invalid user ", Some(true)),
-        (b"user ", None),
-    ] {
-        // Empty name: `invalid user  192.0.2.68` leaves `invalid user` + nothing.
-        let u = who
-            .strip_prefix(p)
-            .or_else(|| (who == &p[..p.len() - 1]).then_some(&b""[..]));
-        if let Some(u) = u {
-            let w = match trying {
-                Some(invalid) => Who::Trying(u, invalid),
-                None => Who::LoggedIn(u),
-            };
-            return Some((w, ip, port));
-        }
+    Some((preamble(before)?, ip, port))
+}
+
+/// The words before the address of [`user_preamble`], when not empty:
+/// `authenticating user X`, `invalid user X`, `user X` (post-auth); monitor.c
+/// may drop the space: `authenticatinguser X` (sshd-variants §11.17). Chosen
+/// by the first byte, where trying the four prefixes in turn cost ~40
+/// instructions a line (issue #15).
+#[inline]
+fn preamble(who: &[u8]) -> Option<Who<'_>> {
+    match who.first()? {
+        b'a' => after_words(who, b"authenticating user ")
+            .or_else(|| after_words(who, b"authenticatinguser "))
+            .map(|u| Who::Trying(u, false)),
+        b'i' => after_words(who, b"invalid user ").map(|u| Who::Trying(u, true)),
+        b'u' => after_words(who, b"user ").map(Who::LoggedIn),
+        _ => None,
     }
-    None
+}
+
+/// The name after the words `p` (which end with a space); empty for the
+/// words alone without it: `invalid user  192.0.2.68` leaves `invalid user` +
+/// nothing.
+#[inline(always)]
+fn after_words<'a>(who: &'a [u8], p: &[u8]) -> Option<&'a [u8]> {
+    who.strip_prefix(p)
+        .or_else(|| (who == &p[..p.len() - 1]).then_some(&b""[..]))
 }
 
 /// A connection end: `preauth_close`, or `other` after a login.
@@ -1154,7 +1199,8 @@ fn pam_fields(r: &[u8], count: u32) -> Option<Msg> {
     const SSHD_FIELDS: &[u8] = b" logname= uid=0 euid=0 tty=ssh ruser= rhost=";
     let mut msg = Msg::new(Kind::PamFailure);
     msg.count = count;
-    let rhost = if r.starts_with(SSHD_FIELDS) {
+    let sshd_fields = r.starts_with(SSHD_FIELDS);
+    let rhost = if sshd_fields {
         Some(SSHD_FIELDS.len() - 7)
     } else {
         RHOST.find(r)
@@ -1173,8 +1219,16 @@ fn pam_fields(r: &[u8], count: u32) -> Option<Msg> {
             }
         }
     }
-    // `user=` is always last; names may hold spaces.
-    if let Some(at) = rfind_user(r) {
+    // `user=` is always last; names may hold spaces. No ` user=` lies in
+    // or across the end of sshd's fields: the search stops at the address,
+    // where it went on through the six `=` of the fields when no user
+    // followed (issue #15: a pam_unix failure line 757 -> 562 instructions).
+    let user_at = if sshd_fields {
+        rfind_user(&r[SSHD_FIELDS.len()..]).map(|at| at + SSHD_FIELDS.len())
+    } else {
+        rfind_user(r)
+    };
+    if let Some(at) = user_at {
         let u = r[at + 6..].trim_ascii_end();
         if !u.is_empty() {
             msg.user = Some(decode_text(u));
@@ -1578,6 +1632,75 @@ mod fast_path_tests {
         }
     }
 
+    /// [`preamble`] by its first byte against the four prefixes in turn.
+    #[test]
+    fn preamble_is_the_prefixes_in_turn() {
+        fn in_turn(who: &[u8]) -> Option<Who<'_>> {
+            for (p, trying) in [
+                (&b"authenticating user "[..], Some(false)),
+                (b"authenticatinguser ", Some(false)),
+                (b"invalid user ", Some(true)),
+                (b"user ", None),
+            ] {
+                let u = who
+                    .strip_prefix(p)
+                    .or_else(|| (who == &p[..p.len() - 1]).then_some(&b""[..]));
+                if let Some(u) = u {
+                    return Some(match trying {
+                        Some(invalid) => Who::Trying(u, invalid),
+                        None => Who::LoggedIn(u),
+                    });
+                }
+            }
+            None
+        }
+        let pres: [&[u8]; 9] = [
+            b"",
+            b"authenticating user ",
+            b"authenticating user",
+            b"authenticatinguser ",
+            b"invalid user ",
+            b"invalid user",
+            b"user ",
+            b"user",
+            b"illegal user ",
+        ];
+        for s in hostile(100_000, 0x5eed_0009) {
+            for pre in pres {
+                for who in [[pre, &s[..]].concat(), pre.to_vec()] {
+                    assert!(
+                        preamble(&who) == in_turn(&who),
+                        "{:?}",
+                        String::from_utf8_lossy(&who)
+                    );
+                }
+            }
+        }
+    }
+
+    /// After sshd's pam_unix fields, the last ` user=` is the one found in
+    /// what follows them.
+    #[test]
+    fn no_user_field_starts_in_sshd_fields() {
+        const SSHD_FIELDS: &[u8] = b" logname= uid=0 euid=0 tty=ssh ruser= rhost=";
+        for s in hostile(200_000, 0x5eed_0008) {
+            for tail in [&s[..], &s[s.len() / 2..], b"user=x", b"r user=", b" user="] {
+                let r = [SSHD_FIELDS, tail].concat();
+                let n = SSHD_FIELDS.len();
+                assert_eq!(rfind_user(&r[n..]).map(|at| at + n), rfind_user(&r));
+                let m = pam_fields(&r, 1).unwrap();
+                let general = Msg {
+                    user: memchr::memmem::rfind(&r, b" user=")
+                        .map(|at| r[at + 6..].trim_ascii_end())
+                        .filter(|u| !u.is_empty())
+                        .map(decode_text),
+                    ..m.clone()
+                };
+                assert_eq!(m, general);
+            }
+        }
+    }
+
     /// [`decode_text`]'s fast paths keep what [`decode_user`] gives.
     #[test]
     fn decode_text_is_decode_user() {
@@ -1591,6 +1714,7 @@ mod fast_path_tests {
 
 pub(crate) mod cowrie;
 pub(crate) mod dropbear;
+mod fast;
 
 #[cfg(test)]
 mod tests;

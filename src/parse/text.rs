@@ -59,48 +59,71 @@ impl Text {
 
     /// `raw` as an inline text when it is short, ASCII and holds no `\`
     /// (no escape to decode): the user names and methods of nearly every
-    /// line. One copy into the buffer, then a check of its words, where
-    /// checking the bytes for ASCII, then for a backslash, then copying took
-    /// three passes (issue #15). `None`: the caller's general path.
+    /// line. The words copied into the buffer are checked as they are read,
+    /// where checking the bytes for ASCII, then for a backslash, then copying
+    /// took three passes (issue #15). `None`: the caller's general path.
     #[inline]
     pub fn plain_inline(raw: &[u8]) -> Option<Text> {
-        if raw.len() > INLINE {
-            return None;
-        }
-        let mut buf = [0u8; INLINE];
-        // Two fixed-size copies that overlap, as memcpy does, without its call.
-        let n = raw.len();
-        if n >= 16 {
-            buf[..16].copy_from_slice(&raw[..16]);
-            buf[n - 16..n].copy_from_slice(&raw[n - 16..]);
-        } else if n >= 8 {
-            buf[..8].copy_from_slice(&raw[..8]);
-            buf[n - 8..n].copy_from_slice(&raw[n - 8..]);
-        } else if n >= 4 {
-            buf[..4].copy_from_slice(&raw[..4]);
-            buf[n - 4..n].copy_from_slice(&raw[n - 4..]);
-        } else {
-            buf[..n].copy_from_slice(raw);
-        }
+        Text::plain_inline_without(raw, b'\\')
+    }
+
+    /// [`Text::plain_inline`] that also refuses the byte `also` (a printable
+    /// ASCII byte): the message readers check a name for `:` in the same pass
+    /// (issue #15).
+    #[inline(always)]
+    pub fn plain_inline_without(raw: &[u8], also: u8) -> Option<Text> {
+        debug_assert!(also.is_ascii_graphic());
         const HIGH: u64 = 0x8080_8080_8080_8080;
         const ONES: u64 = 0x0101_0101_0101_0101;
         const BACKSLASH: u64 = 0x5c5c_5c5c_5c5c_5c5c;
-        let mut bad = 0u64;
-        // Words at 0, 8, 16 and 22 cover the 30 bytes (the padding zeros are
-        // ASCII and no backslash).
-        for at in [0, 8, 16, INLINE - 8] {
-            let w = u64::from_le_bytes(buf[at..at + 8].try_into().unwrap());
-            // A high bit: not ASCII. A zero byte in `w ^ BACKSLASH`: a `\`.
+        let also = u64::from(also) * ONES;
+        // The high bits of a word's bytes that are not ASCII, a `\` or
+        // `also`: a zero byte in `w ^ BACKSLASH` is a `\` (the test is exact
+        // where no byte has its high bit set).
+        let bad = |w: u64| {
             let x = w ^ BACKSLASH;
-            bad |= w | (x.wrapping_sub(ONES) & !x);
-        }
-        if bad & HIGH != 0 {
+            let y = w ^ also;
+            w | (x.wrapping_sub(ONES) & !x) | (y.wrapping_sub(ONES) & !y)
+        };
+        let n = raw.len();
+        if n > INLINE {
             return None;
         }
-        Some(Text(Repr::Inline {
-            len: raw.len() as u8,
-            buf,
-        }))
+        let mut buf = [0u8; INLINE];
+        // Two fixed-size copies that overlap, as memcpy does, without its
+        // call; only the words read from `raw` are checked (issue #15: the
+        // four words of the buffer took ~40 instructions a name).
+        let word = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().unwrap());
+        let odd = if n >= 16 {
+            buf[..16].copy_from_slice(&raw[..16]);
+            buf[n - 16..n].copy_from_slice(&raw[n - 16..]);
+            bad(word(0)) | bad(word(8)) | bad(word(n - 16)) | bad(word(n - 8))
+        } else if n >= 8 {
+            let (lo, hi) = (word(0), word(n - 8));
+            buf[..8].copy_from_slice(&lo.to_le_bytes());
+            buf[n - 8..n].copy_from_slice(&hi.to_le_bytes());
+            bad(lo) | bad(hi)
+        } else if n >= 4 {
+            let lo = u32::from_le_bytes(raw[..4].try_into().unwrap());
+            let hi = u32::from_le_bytes(raw[n - 4..].try_into().unwrap());
+            buf[..4].copy_from_slice(&lo.to_le_bytes());
+            buf[n - 4..n].copy_from_slice(&hi.to_le_bytes());
+            bad(u64::from(lo) | u64::from(hi) << 32)
+        } else if n > 0 {
+            // The first, middle and last bytes: all of them (the zero bytes
+            // above them are none of the refused ones).
+            let (a, b, c) = (raw[0], raw[n / 2], raw[n - 1]);
+            buf[0] = a;
+            buf[n / 2] = b;
+            buf[n - 1] = c;
+            bad(u64::from(a) | u64::from(b) << 8 | u64::from(c) << 16)
+        } else {
+            0
+        };
+        if odd & HIGH != 0 {
+            return None;
+        }
+        Some(Text(Repr::Inline { len: n as u8, buf }))
     }
 
     pub fn as_str(&self) -> &str {
@@ -302,6 +325,41 @@ mod tests {
                     assert!(plain, "{raw:?}");
                     assert_eq!(t.as_bytes(), &raw[..]);
                     assert!(matches!(t.0, Repr::Inline { .. }));
+                }
+                None => assert!(!plain, "{raw:?}"),
+            }
+        }
+    }
+
+    /// [`Text::plain_inline_without`] against its definition, for `:`.
+    #[test]
+    fn plain_inline_without_refuses_its_byte() {
+        let mut next = crate::testing::xorshift(0x0c01_0a5e_5eed_0001);
+        let alphabet = b"abz09 .:-_\\\x7f\x80\xc3\xb6\xff\x00[]";
+        for n in 0..400_000u32 {
+            let len = (next() % (INLINE as u64 + 6)) as usize;
+            let mut raw: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            if n % 2 == 0 {
+                raw.iter_mut().for_each(|b| {
+                    if !b.is_ascii_alphanumeric() {
+                        *b = b'a';
+                    }
+                });
+                if len > 0 && n % 8 == 0 {
+                    let i = (next() % len as u64) as usize;
+                    raw[i] = alphabet[(next() % alphabet.len() as u64) as usize];
+                }
+            }
+            let plain = raw.len() <= INLINE
+                && raw.is_ascii()
+                && !raw.contains(&b'\\')
+                && !raw.contains(&b':');
+            match Text::plain_inline_without(&raw, b':') {
+                Some(t) => {
+                    assert!(plain, "{raw:?}");
+                    assert_eq!(t.as_bytes(), &raw[..]);
                 }
                 None => assert!(!plain, "{raw:?}"),
             }
