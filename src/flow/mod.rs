@@ -16,11 +16,11 @@
 //!                       event writer (parse) · store transaction (ingest) · live publisher (serve)
 //! ```
 //!
-//! [`drive`] runs one input: a reader thread reads blocks and parses them in
-//! parallel while the calling thread correlates, enriches and feeds the sink,
-//! so output is ready as early as possible and memory stays flat whatever the
-//! file size (two batches of [`BATCH`] blocks in flight: one being parsed, one
-//! being taken). After each block the sink gets a [`Boundary`] (offset, line,
+//! [`drive`] runs one input: helper threads read blocks and parse them in
+//! parallel while the calling thread correlates, enriches and feeds the sink
+//! in order, and parses too whenever the next block is not ready, so output
+//! is ready as early as possible and memory stays flat whatever the file
+//! size (at most two batches of [`BATCH`] blocks read and not yet taken). After each block the sink gets a [`Boundary`] (offset, line,
 //! held events, year state): what the store needs for its checkpoint. [`run`]
 //! drives a list of inputs for the batch commands. `serve` pushes each
 //! stream's lines through the same [`Stream`] ([`Stream::push_line`]) and
@@ -33,7 +33,6 @@ use std::io::{self, IsTerminal, Read};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use rayon::prelude::*;
 use serde::Serialize;
 
 pub use blocks::{Blocks, Chunk, BLOCK};
@@ -323,24 +322,274 @@ pub struct Tally {
     pub events: u64,
 }
 
-/// One parsed batch from the reader thread.
-struct Parsed {
-    chunks: Vec<ChunkInfo>,
-    blocks: Vec<parse::Block>,
-    /// The number of the line after the batch.
-    next_line: u64,
-    eof: bool,
-}
-
+/// What a parsed block brings to the sequential stage besides its lines.
 struct ChunkInfo {
-    /// Number of its first line.
-    first: u64,
     start: u64,
     end: u64,
     dropped: u64,
+    /// The number of the line after the block.
+    next_line: u64,
     guard_hash: i64,
     guard_len: u64,
     cursor: Option<String>,
+    /// The last block of a batch read together (not ended by the input's end).
+    batch_end: bool,
+}
+
+/// A block read and numbered, to be parsed by whichever thread is free.
+struct Job {
+    seq: u64,
+    first: u64,
+    next_line: u64,
+    batch_end: bool,
+    chunk: Chunk,
+    /// A list of lines already taken, to be parsed into.
+    list: Vec<RawLine>,
+}
+
+/// A parsed block, waiting for its turn in the sequential stage.
+struct Done {
+    seq: u64,
+    info: ChunkInfo,
+    block: parse::Block,
+    /// The block's buffer, for the reader to read into again.
+    bytes: Vec<u8>,
+}
+
+/// The blocks of one [`drive`] between the threads that read, parse and take them.
+struct State {
+    blocks: Blocks<Box<dyn Read + Send>>,
+    /// The number of the next block's first line.
+    next_line: u64,
+    /// Blocks read so far (the next one's `seq`).
+    read: u64,
+    /// Blocks read, not yet being parsed.
+    todo: std::collections::VecDeque<Job>,
+    /// Blocks `taken..read` in order: `Some` once parsed.
+    done: std::collections::VecDeque<Option<(ChunkInfo, parse::Block)>>,
+    /// Blocks the sequential stage has taken.
+    taken: u64,
+    /// Lists of taken blocks, to be parsed into again.
+    lists: Vec<Vec<RawLine>>,
+    /// Set once nothing more can be read: `Some(error)` after a read error,
+    /// which the sequential stage takes after the blocks before it.
+    end: Option<Option<io::Error>>,
+    /// The sequential stage stopped taking (or a thread panicked).
+    stop: bool,
+}
+
+impl State {
+    /// Reads the next batch of blocks into `todo`, numbering their lines
+    /// (newlines counted here, so blocks parse independently).
+    fn read_batch(&mut self, per_batch: usize) {
+        let from = self.todo.len();
+        for _ in 0..per_batch {
+            match self.blocks.next_chunk() {
+                Ok(Some(chunk)) => {
+                    let first = self.next_line + chunk.dropped;
+                    let n = memchr::memchr_iter(b'\n', &chunk.bytes).count() as u64
+                        + u64::from(!chunk.bytes.is_empty() && !chunk.bytes.ends_with(b"\n"));
+                    self.next_line = first + n;
+                    self.todo.push_back(Job {
+                        seq: self.read,
+                        first,
+                        next_line: self.next_line,
+                        batch_end: false,
+                        chunk,
+                        list: self.lists.pop().unwrap_or_default(),
+                    });
+                    self.done.push_back(None);
+                    self.read += 1;
+                }
+                Ok(None) => {
+                    self.end = Some(None);
+                    break;
+                }
+                Err(e) => {
+                    self.end = Some(Some(e));
+                    break;
+                }
+            }
+        }
+        // A batch cut short by a read error still ends as a batch (a store
+        // commits what was read before the error); one cut by the end does not.
+        if !matches!(self.end, Some(None)) && self.todo.len() > from {
+            if let Some(last) = self.todo.back_mut() {
+                last.batch_end = true;
+            }
+        }
+    }
+}
+
+/// What the sequential stage does next.
+enum Due {
+    /// Take the next block in order.
+    Take(ChunkInfo, parse::Block),
+    /// Parse a block (the next in order is not parsed yet).
+    Parse(Job),
+    /// The input ended; a read error if that is how.
+    End(Option<io::Error>),
+}
+
+/// The shared side of [`drive`]: its [`State`] and the rules of who does what.
+struct Work {
+    state: std::sync::Mutex<State>,
+    changed: std::sync::Condvar,
+    /// Blocks read and not yet taken, at most.
+    limit: u64,
+    per_batch: usize,
+    all: bool,
+    journal: bool,
+}
+
+impl Work {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A thread that panicked left nothing half-done that matters here:
+        // it set `stop`, and the panic comes out of the thread scope.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wait<'a>(&self, g: std::sync::MutexGuard<'a, State>) -> std::sync::MutexGuard<'a, State> {
+        self.changed.wait(g).unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A block to parse, reading a batch when there is room; `None` when the
+    /// input has ended (or the flow stopped) and nothing is left to parse.
+    fn next_job(&self) -> Option<Job> {
+        let mut g = self.lock();
+        loop {
+            if g.stop {
+                return None;
+            }
+            if let Some(job) = self.pop_or_read(&mut g) {
+                return Some(job);
+            }
+            if g.end.is_some() && g.todo.is_empty() {
+                return None;
+            }
+            g = self.wait(g);
+        }
+    }
+
+    /// For the sequential stage: the next block in order once it is parsed,
+    /// else a block to parse meanwhile, else the end.
+    fn next_for_taker(&self) -> Due {
+        let mut g = self.lock();
+        loop {
+            if g.stop {
+                return Due::End(None);
+            }
+            if let Some(Some(_)) = g.done.front() {
+                let (info, block) = g.done.pop_front().flatten().expect("checked");
+                g.taken += 1;
+                drop(g);
+                // Room to read again.
+                self.changed.notify_all();
+                return Due::Take(info, block);
+            }
+            if let Some(job) = self.pop_or_read(&mut g) {
+                return Due::Parse(job);
+            }
+            // After the read above: it may have found the end.
+            if g.done.is_empty() {
+                if let Some(end) = g.end.as_mut() {
+                    return Due::End(end.take());
+                }
+            }
+            g = self.wait(g);
+        }
+    }
+
+    /// The next block read and not being parsed; reads a batch first when
+    /// none is waiting and fewer than `limit` blocks would be in flight.
+    fn pop_or_read(&self, g: &mut State) -> Option<Job> {
+        if g.todo.is_empty()
+            && g.end.is_none()
+            && g.read - g.taken + self.per_batch as u64 <= self.limit
+        {
+            g.read_batch(self.per_batch);
+            if g.todo.len() > 1 {
+                // Others may take the rest of the batch.
+                self.changed.notify_all();
+            }
+        }
+        g.todo.pop_front()
+    }
+
+    /// A parsed block into its place in order.
+    fn finish(&self, d: Done) {
+        let mut g = self.lock();
+        let Done {
+            seq,
+            info,
+            block,
+            bytes,
+        } = d;
+        g.blocks.recycle(bytes);
+        let at = (seq - g.taken) as usize;
+        g.done[at] = Some((info, block));
+        drop(g);
+        self.changed.notify_all();
+    }
+
+    /// The list of a block taken, to be parsed into again.
+    fn give_back(&self, list: Vec<RawLine>) {
+        let mut g = self.lock();
+        if g.lists.len() < self.limit as usize {
+            g.lists.push(list);
+        }
+    }
+}
+
+impl Job {
+    fn parse(self, work: &Work) -> Done {
+        let Job {
+            seq,
+            first,
+            next_line,
+            batch_end,
+            chunk,
+            list,
+        } = self;
+        let block = parse::parse_block_into(&chunk.bytes, first, work.all, list);
+        // A journal is re-read after its cursor, not checked by bytes.
+        let tail = if work.journal {
+            &[][..]
+        } else {
+            &chunk.bytes[chunk.bytes.len().saturating_sub(GUARD)..]
+        };
+        let info = ChunkInfo {
+            start: chunk.start,
+            end: chunk.end,
+            dropped: chunk.dropped,
+            next_line,
+            guard_hash: if work.journal { 0 } else { fnv1a(tail) },
+            guard_len: tail.len() as u64,
+            cursor: if work.journal {
+                last_cursor(&chunk.bytes)
+            } else {
+                None
+            },
+            batch_end,
+        };
+        Done {
+            seq,
+            info,
+            block,
+            bytes: chunk.bytes,
+        }
+    }
+}
+
+/// Stops the helpers of a [`drive`] when the sequential stage leaves (at the
+/// end, on a sink error, or unwinding from a panic), and when a helper panics.
+struct StopOnDrop<'a>(&'a Work);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.lock().stop = true;
+        self.0.changed.notify_all();
+    }
 }
 
 /// 64-bit FNV-1a: stable across versions and platforms (unlike `std`'s hasher).
@@ -353,8 +602,9 @@ pub fn fnv1a(bytes: &[u8]) -> i64 {
     h as i64
 }
 
-/// Reads `reader` to its end through `stream`: blocks parsed in parallel on a
-/// reader thread, correlated here in order, enriched, selected and passed to
+/// Reads `reader` to its end through `stream`: blocks read and parsed in
+/// parallel (by helper threads, and by this one while it waits), correlated
+/// here in order, enriched, selected and passed to
 /// `sink`, with a [`Boundary`] after every block and a last one (`eof`) once
 /// every held event is released. `tally` is kept up to date even when a read
 /// or sink error stops the flow.
@@ -371,105 +621,47 @@ pub fn drive<S: Sink>(
 ) -> Result<(), Error<S::Error>> {
     let all = stream.all;
     let journal = start.journal;
-    let mut blocks = Blocks::new(reader, start.offset, start.split);
-    // A queue of one batch: the reader parses the next batch while this
-    // thread takes the current one, and may finish one more before it waits.
-    // With batches of a block a thread (`run`), that slack keeps the parse
-    // busy while this thread catches up (1M lines, 2 cores: `stats` 0.250 ->
-    // 0.237 s, +1.5 MB peak; a rendezvous queue stalled one side or the
-    // other); each batch waiting costs ~1.6 MiB a block (issue #15).
-    let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Parsed>>(1);
-    // The lists of taken blocks go back to the reader, to be parsed into again.
-    let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<RawLine>>();
-    let first_line = start.line;
-    let emit_from = start.emit_from;
     let per_batch = if start.batch == 0 { BATCH } else { start.batch };
+    // Threads that parse: this one, between the blocks it takes, and the
+    // helpers. Every thread does whatever is due — the next block in order
+    // if it is parsed and this is the calling thread, else a block to parse
+    // — so as many threads run as there are cores, none of them waits while
+    // there is work, and none spins (issue #15).
+    let helpers = rayon::current_num_threads().saturating_sub(1).max(1);
+    let work = Work {
+        state: std::sync::Mutex::new(State {
+            blocks: Blocks::new(reader, start.offset, start.split),
+            next_line: start.line,
+            read: 0,
+            todo: std::collections::VecDeque::new(),
+            done: std::collections::VecDeque::new(),
+            taken: 0,
+            lists: Vec::new(),
+            end: None,
+            stop: false,
+        }),
+        changed: std::sync::Condvar::new(),
+        // Blocks read and not yet taken: two batches, so a thread always
+        // finds one to parse, and memory stays flat.
+        limit: 2 * per_batch as u64,
+        per_batch,
+        all,
+        journal,
+    };
+    let emit_from = start.emit_from;
     std::thread::scope(|scope| {
-        scope.spawn(move || {
-            let mut next_line = first_line;
-            loop {
-                let mut batch = Vec::with_capacity(per_batch);
-                let mut eof = false;
-                // A read error is sent after the blocks read before it.
-                let mut read_err = None;
-                while batch.len() < per_batch {
-                    match blocks.next_chunk() {
-                        Ok(Some(c)) => batch.push(c),
-                        Ok(None) => {
-                            eof = true;
-                            break;
-                        }
-                        Err(e) => {
-                            read_err = Some(e);
-                            break;
-                        }
-                    }
+        for _ in 0..helpers {
+            scope.spawn(|| {
+                let stop = StopOnDrop(&work);
+                while let Some(job) = work.next_job() {
+                    work.finish(job.parse(&work));
                 }
-                if batch.is_empty() {
-                    if let Some(e) = read_err.take() {
-                        let _ = tx.send(Err(e));
-                        return;
-                    }
-                }
-                // Line numbers: count newlines now so blocks parse independently.
-                let mut firsts = Vec::with_capacity(batch.len());
-                for c in &batch {
-                    let first = next_line + c.dropped;
-                    let n = memchr::memchr_iter(b'\n', &c.bytes).count() as u64
-                        + u64::from(!c.bytes.is_empty() && !c.bytes.ends_with(b"\n"));
-                    firsts.push(first);
-                    next_line = first + n;
-                }
-                let lists: Vec<Vec<RawLine>> = (0..batch.len())
-                    .map(|_| back_rx.try_recv().unwrap_or_default())
-                    .collect();
-                let parsed: Vec<parse::Block> = batch
-                    .par_iter()
-                    .zip(&firsts)
-                    .zip(lists)
-                    .map(|((c, &first), lines)| {
-                        parse::parse_block_into(&c.bytes, first, all, lines)
-                    })
-                    .collect();
-                let chunks = batch
-                    .iter()
-                    .zip(&firsts)
-                    .map(|(c, &first)| {
-                        // A journal is re-read after its cursor, not checked by bytes.
-                        let tail = if journal {
-                            &[][..]
-                        } else {
-                            &c.bytes[c.bytes.len().saturating_sub(GUARD)..]
-                        };
-                        ChunkInfo {
-                            first,
-                            start: c.start,
-                            end: c.end,
-                            dropped: c.dropped,
-                            guard_hash: if journal { 0 } else { fnv1a(tail) },
-                            guard_len: tail.len() as u64,
-                            cursor: if journal { last_cursor(&c.bytes) } else { None },
-                        }
-                    })
-                    .collect();
-                for c in batch {
-                    blocks.recycle(c.bytes);
-                }
-                let msg = Parsed {
-                    chunks,
-                    blocks: parsed,
-                    next_line,
-                    eof,
-                };
-                if tx.send(Ok(msg)).is_err() || eof {
-                    return;
-                }
-                if let Some(e) = read_err {
-                    let _ = tx.send(Err(e));
-                    return;
-                }
-            }
-        });
+                // Done: the others go on (only a panic stops them all).
+                std::mem::forget(stop);
+            });
+        }
+        // Helpers stop when the input ends or this thread stops taking.
+        let _stop = StopOnDrop(&work);
         let mut out = Out {
             sink,
             enricher,
@@ -486,51 +678,44 @@ pub fn drive<S: Sink>(
             ..Boundary::default()
         };
         let mut read_err = None;
-        'read: for parsed in rx.iter() {
-            let Parsed {
-                chunks,
-                blocks,
-                next_line,
-                eof,
-            } = match parsed {
-                Ok(p) => p,
-                Err(e) => {
-                    read_err = Some(e);
+        'read: loop {
+            let (c, block) = match work.next_for_taker() {
+                Due::Parse(job) => {
+                    work.finish(job.parse(&work));
+                    continue;
+                }
+                Due::Take(c, block) => (c, block),
+                Due::End(err) => {
+                    read_err = err;
                     break;
                 }
             };
-            let firsts: Vec<u64> = chunks.iter().map(|c| c.first).collect();
-            let n = chunks.len();
-            for (i, (c, block)) in chunks.into_iter().zip(blocks).enumerate() {
-                let mut stats = block.stats;
-                stats.lines += c.dropped;
-                stats.too_long += c.dropped;
-                tally.stats.add(&stats);
-                let list = stream.push_block(block, &mut out.buf);
-                // One list comes back for each one taken: the queue holds a batch or so.
-                let _ = back_tx.send(list);
-                if let Some(bar) = progress {
-                    bar.inc(c.end - c.start);
-                }
-                last = Boundary {
-                    start: c.start,
-                    offset: c.end,
-                    line: firsts.get(i + 1).copied().unwrap_or(next_line),
-                    stats,
-                    year: stream.corr.year_state(),
-                    held_since: stream.held_since(),
-                    guard_hash: c.guard_hash,
-                    guard_len: c.guard_len,
-                    cursor: c.cursor,
-                    batch_end: i + 1 == n && !eof,
-                    eof: false,
-                };
-                if !out.boundary(&last) {
-                    break 'read;
-                }
+            let mut stats = block.stats;
+            stats.lines += c.dropped;
+            stats.too_long += c.dropped;
+            tally.stats.add(&stats);
+            let list = stream.push_block(block, &mut out.buf);
+            work.give_back(list);
+            if let Some(bar) = progress {
+                bar.inc(c.end - c.start);
+            }
+            last = Boundary {
+                start: c.start,
+                offset: c.end,
+                line: c.next_line,
+                stats,
+                year: stream.corr.year_state(),
+                held_since: stream.held_since(),
+                guard_hash: c.guard_hash,
+                guard_len: c.guard_len,
+                cursor: c.cursor,
+                batch_end: c.batch_end,
+                eof: false,
+            };
+            if !out.boundary(&last) {
+                break 'read;
             }
         }
-        drop(rx);
         if read_err.is_none() && out.failed.is_none() {
             stream.finish(&mut |ev| out.buf.push(ev));
             last.held_since = None;
@@ -817,5 +1002,153 @@ mod tests {
         drive_text("", &mut empty).unwrap();
         assert_eq!(empty.1, 0);
         assert!(empty.0.len() == 1 && empty.0[0].eof && empty.0[0].line == 1);
+    }
+
+    /// Events and boundaries of `reader` driven with `batch` blocks a batch
+    /// in a pool of `threads`.
+    fn drive_in_pool(
+        reader: Box<dyn Read + Send>,
+        batch: usize,
+        threads: usize,
+    ) -> (Vec<Event>, Vec<Boundary>, Result<(), Error<()>>) {
+        struct Rec(Vec<Event>, Vec<Boundary>);
+        impl Sink for Rec {
+            type Error = ();
+            fn event(&mut self, ev: Event) -> Result<(), ()> {
+                self.0.push(ev);
+                Ok(())
+            }
+            fn boundary(&mut self, b: &Boundary) -> Result<(), ()> {
+                self.1.push(b.clone());
+                Ok(())
+            }
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let mut rec = Rec(Vec::new(), Vec::new());
+        let res = pool.install(|| {
+            let mut stream = Stream::new("t".into(), parse::Options::default());
+            let mut enricher = Enricher::new(None);
+            let start = Start {
+                line: 1,
+                batch,
+                ..Start::default()
+            };
+            drive(
+                reader,
+                &start,
+                &mut stream,
+                &mut enricher,
+                &Select::default(),
+                &mut rec,
+                None,
+                &mut Tally::default(),
+            )
+        });
+        (rec.0, rec.1, res)
+    }
+
+    /// ~9 MiB of connections that span blocks, with held lines and `message
+    /// repeated`, so a block taken out of order would change the events.
+    fn many_blocks() -> String {
+        let mut text = String::new();
+        for i in 0..90_000u32 {
+            let pid = 1000 + i / 3;
+            let ip = format!("198.51.{}.{}", (i / 250) % 250, i % 250);
+            let (m, s) = ((i / 60) % 60, i % 60);
+            text.push_str(&match i % 3 {
+                0 => format!("Feb 22 10:{m:02}:{s:02} h sshd[{pid}]: Failed password for root from {ip} port 4 ssh2\n"),
+                1 => format!("Feb 22 10:{m:02}:{s:02} h sshd[{pid}]: last message repeated {} times\n", 2 + i % 5),
+                _ => format!("Feb 22 10:{m:02}:{s:02} h sshd[{pid}]: Disconnecting: Too many authentication failures for root [preauth]\n"),
+            });
+        }
+        text
+    }
+
+    #[test]
+    fn blocks_are_taken_in_order_whichever_thread_parses_them() {
+        let text = many_blocks();
+        // The reference: the live path, a line at a time.
+        let mut stream = Stream::new("t".into(), parse::Options::default());
+        let mut want = Vec::new();
+        for line in text.lines() {
+            stream.push_line(line.as_bytes(), &mut |e| want.push(e));
+        }
+        stream.finish(&mut |e| want.push(e));
+        let mut enricher = Enricher::new(None);
+        want.iter_mut().for_each(|e| enricher.enrich(e));
+        want.sort_by_key(|e| e.src.line);
+        assert!(want.len() >= 90_000, "{}", want.len());
+        for (batch, threads) in [(1, 1), (2, 2), (3, 2), (2, 4), (8, 3)] {
+            let reader = Box::new(io::Cursor::new(text.clone().into_bytes()));
+            let (mut got, bounds, res) = drive_in_pool(reader, batch, threads);
+            res.unwrap();
+            got.sort_by_key(|e| e.src.line);
+            if let Some(i) = (0..got.len().max(want.len())).find(|&i| got.get(i) != want.get(i)) {
+                panic!(
+                    "batch {batch}, {threads} threads: event {i} of {}/{}:\n{:?}\n{:?}",
+                    got.len(),
+                    want.len(),
+                    got.get(i),
+                    want.get(i)
+                );
+            }
+            let (last, blocks) = bounds.split_last().unwrap();
+            assert!(last.eof && last.offset == text.len() as u64);
+            assert!(blocks.len() >= 8, "{}", blocks.len());
+            let mut offset = 0;
+            for (i, b) in blocks.iter().enumerate() {
+                assert_eq!(b.start, offset, "blocks follow each other");
+                offset = b.offset;
+                let before = &text.as_bytes()[..b.offset as usize];
+                assert_eq!(
+                    b.line,
+                    memchr::memchr_iter(b'\n', before).count() as u64 + 1
+                );
+                // A batch ends every `batch` blocks; one cut short by the end does not.
+                assert_eq!(
+                    b.batch_end,
+                    (i + 1) % batch == 0,
+                    "block {i}, batch {batch}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_read_error_comes_after_the_blocks_read_before_it() {
+        /// Gives `ok` bytes, then fails.
+        struct Failing(io::Cursor<Vec<u8>>);
+        impl Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                match self.0.read(buf)? {
+                    0 => Err(io::Error::other("disk on fire")),
+                    n => Ok(n),
+                }
+            }
+        }
+        let text = many_blocks();
+        let cut = 5 * BLOCK / 2;
+        for (batch, threads) in [(1, 1), (2, 2), (8, 3)] {
+            let reader = Box::new(Failing(io::Cursor::new(text.as_bytes()[..cut].to_vec())));
+            let (events, bounds, res) = drive_in_pool(reader, batch, threads);
+            assert!(matches!(res, Err(Error::Read(ref e)) if e.to_string() == "disk on fire"));
+            // Every whole line before the error was read, and its block ends a batch
+            // (a store commits it).
+            let whole = memchr::memrchr(b'\n', &text.as_bytes()[..cut]).unwrap() as u64 + 1;
+            let last = bounds.last().unwrap();
+            assert!(
+                !last.eof && last.offset == whole && last.batch_end,
+                "{last:?}"
+            );
+            let lines =
+                memchr::memchr_iter(b'\n', &text.as_bytes()[..whole as usize]).count() as u64;
+            assert!(
+                events.iter().any(|e| e.src.line + 5 >= lines),
+                "the last lines' events"
+            );
+        }
     }
 }
