@@ -348,33 +348,26 @@ pub struct Correlator {
     last_month: u8,
     last_ts: Option<Ts>,
     tz_cache: Option<(i64, i32)>,
-    /// The last civil stamp resolved ([`civil_key`]) and its instant: lines
-    /// a second apart share it (one civil-to-Unix conversion per second). It
-    /// holds while the year state is the one its conversion left, so whatever
-    /// else changes that state ([`Correlator::set_year_state`]) clears it.
-    /// Two words compared, not an `Option` of the stamp and the year state
-    /// (issue #15: `resolve` 15.8M -> some 6.5M Ir on 200k lines, inlined).
-    civil_key: (u64, u64),
-    civil_ts: Ts,
+    /// The local hour of the last civil stamp converted: its day (the
+    /// stamp's year, month and day), the second of the day it starts at, its
+    /// length (3600 s, 0 for none) and its instant and offset. A line of the same hour is that instant plus
+    /// its seconds since, with no conversion: the year, the day number and
+    /// the offset (cached per local hour by [`Correlator::offset_for_local`])
+    /// are those of the hour's first line. That holds while the year state is
+    /// the one its conversion left, so whatever else changes that state
+    /// ([`Correlator::set_year_state`]) clears it. A few compares and one
+    /// subtraction (issue #15: a conversion per distinct second was 8.2M Ir on
+    /// 200k lines, one per hour some 0.02M).
+    civil_day: (Option<i32>, u8, u8),
+    civil_hour_sod: u32,
+    civil_hour_len: u32,
+    civil_hour_micros: i64,
+    civil_offset: i32,
     line: u64,
     /// Indices in `hosts` of the last hosts interned, the last first: a
     /// block's lines share one `Arc` per host name, and a few hosts interleave
     /// (issue #15: `intern` 6.4M -> some 0.6M Ir on 200k lines).
     recent_hosts: [u32; RECENT],
-}
-
-/// The civil stamp's fields packed into two words, never `(0, 0)` (the
-/// empty cache): the key of [`Correlator::civil_ts`].
-#[inline]
-fn civil_key(year: Option<i32>, month: u8, day: u8, sod: u32, micros: u32) -> (u64, u64) {
-    // The fields in the order a `Stamp::Civil` keeps them, so that the words
-    // are mostly its own (issue #15: fewer shifts a line).
-    let hi = u64::from(month)
-        | u64::from(day) << 8
-        | u64::from(year.is_some()) << 16
-        | 1 << 24
-        | u64::from(year.unwrap_or(0) as u32) << 32;
-    (hi, u64::from(sod) | u64::from(micros) << 32)
 }
 
 /// Entries of the small caches of names, the last used first: a few hosts
@@ -599,8 +592,11 @@ impl Correlator {
             last_month: 0,
             last_ts: None,
             tz_cache: None,
-            civil_key: (0, 0),
-            civil_ts: Ts::default(),
+            civil_day: (None, 0, 0),
+            civil_hour_sod: 0,
+            civil_hour_len: 0,
+            civil_hour_micros: 0,
+            civil_offset: 0,
             line: 0,
             recent_hosts: [u32::MAX; RECENT],
         }
@@ -886,7 +882,7 @@ impl Correlator {
             self.year = Some(y);
             self.last_month = m;
             // The cached instant was of the year state it replaces.
-            self.civil_key = (0, 0);
+            self.civil_hour_len = 0;
         }
     }
 
@@ -1194,13 +1190,15 @@ impl Correlator {
                 sod,
                 micros,
             } => {
-                let key = civil_key(year, month, day, sod, micros);
-                if key == self.civil_key {
-                    // The same stamp and year state give the same instant, and
-                    // leave the state as it is (`infer_year` of the month it last saw).
-                    self.civil_ts
+                let since = sod.wrapping_sub(self.civil_hour_sod);
+                if since < self.civil_hour_len && (year, month, day) == self.civil_day {
+                    // The same day and year state give the same year and day
+                    // number, and leave the state as it is (`infer_year` of
+                    // the month it last saw); the same local hour, the same
+                    // offset.
+                    self.civil_in_hour(since, micros)
                 } else {
-                    self.resolve_civil(key, year, month, day, sod, micros)
+                    self.resolve_civil(year, month, day, sod, micros)
                 }
             }
             Stamp::None => self.last_ts.unwrap_or(self.opts.reference),
@@ -1209,16 +1207,27 @@ impl Correlator {
         ts
     }
 
+    /// The instant `since` seconds and `micros` µs after the start of the
+    /// cached local hour ([`Correlator::civil_day`]).
+    #[inline(always)]
+    fn civil_in_hour(&self, since: u32, micros: u32) -> Ts {
+        Ts::from_micros(
+            self.civil_hour_micros + i64::from(since) * 1_000_000 + i64::from(micros),
+            self.civil_offset,
+        )
+    }
+
+    /// The general conversion of a civil stamp, whose local hour it caches.
     #[inline(never)]
     fn resolve_civil(
         &mut self,
-        key: (u64, u64),
         year: Option<i32>,
         month: u8,
         day: u8,
         sod: u32,
         micros: u32,
     ) -> Ts {
+        self.civil_day = (year, month, day);
         let year = match year {
             Some(y) => y,
             None => self.infer_year(month, day, sod),
@@ -1226,13 +1235,14 @@ impl Correlator {
         let days = days_from_civil(i64::from(year), u32::from(month), u32::from(day));
         let local_secs = days * 86_400 + i64::from(sod);
         let offset = self.offset_for_local(local_secs);
-        let ts = Ts::from_micros(
-            (local_secs - i64::from(offset)) * 1_000_000 + i64::from(micros),
-            offset,
-        );
-        self.civil_key = key;
-        self.civil_ts = ts;
-        ts
+        // The hour's first second: `days * 86_400` is whole hours, so this is
+        // the local hour `offset_for_local` keyed its offset by.
+        let since = sod % 3600;
+        self.civil_hour_sod = sod - since;
+        self.civil_hour_len = 3600;
+        self.civil_hour_micros = (local_secs - i64::from(since) - i64::from(offset)) * 1_000_000;
+        self.civil_offset = offset;
+        self.civil_in_hour(since, micros)
     }
 
     fn infer_year(&mut self, month: u8, day: u8, sod: u32) -> i32 {
@@ -1320,24 +1330,24 @@ mod tests {
         }
     }
 
-    /// The caches of `resolve`, `intern` and `Programs::get` give the general
-    /// answers, on generated interleavings (issue #15: they replaced look-ups
-    /// done on every line).
-    #[test]
-    fn caches_give_the_general_answers() {
-        let mut next = crate::testing::xorshift(0x9e37_79b9_7f4a_7c15);
-        // Stamps: mostly the same second or the next, month jumps both ways
-        // (year inference and its rollovers), some with a year, a year state
-        // set from outside now and then.
-        let mut cached = Correlator::new("t".into(), utc_ref(2026, 3, 1));
-        let mut plain = Correlator::new("t".into(), utc_ref(2026, 3, 1));
+    /// [`Correlator::resolve`] of generated stamps gives what the general
+    /// conversion of each gives, and leaves the same year state.
+    fn resolve_like_plain(
+        cached: &mut Correlator,
+        plain: &mut Correlator,
+        next: &mut impl FnMut() -> u64,
+    ) {
         let (mut month, mut day, mut sod) = (1u8, 1u8, 0u32);
         for i in 0..50_000u32 {
             let r = next();
             match r % 16 {
                 0 => month = (r >> 8) as u8 % 12 + 1,
-                1 => day = (r >> 8) as u8 % 28 + 1,
+                // Days past a month's end too: DST changes on the last Sunday.
+                1 => day = (r >> 8) as u8 % 31 + 1,
                 2..=6 => sod = (sod + 1) % 86_400,
+                // Another hour, before or after, or the edges of one.
+                7 => sod = (r >> 8) as u32 % 86_400,
+                8 => sod = ((r >> 8) as u32 % 24 * 3600 + 3599 + (r >> 40) as u32 % 2) % 86_400,
                 _ => {}
             }
             let year = (r % 89 == 0).then(|| 2020 + (r >> 16) as i32 % 8);
@@ -1360,11 +1370,37 @@ mod tests {
             };
             let got = cached.resolve(stamp);
             // The full conversion, every time.
-            let key = civil_key(year, month, day, sod, micros);
-            let want = plain.resolve_civil(key, year, month, day, sod, micros);
+            let want = plain.resolve_civil(year, month, day, sod, micros);
             assert_eq!(got, want, "line {i}: {stamp:?}");
             assert_eq!(cached.year_state(), plain.year_state(), "line {i}");
+            // Its local time of day is the stamp's.
+            let local = want.micros + i64::from(want.offset) * 1_000_000;
+            assert_eq!(
+                local.rem_euclid(86_400_000_000),
+                i64::from(sod) * 1_000_000 + i64::from(micros),
+                "line {i}: {stamp:?}"
+            );
         }
+    }
+
+    /// The caches of `resolve`, `intern` and `Programs::get` give the general
+    /// answers, on generated interleavings (issue #15: they replaced look-ups
+    /// done on every line).
+    #[test]
+    fn caches_give_the_general_answers() {
+        let mut next = crate::testing::xorshift(0x9e37_79b9_7f4a_7c15);
+        // Stamps: mostly the same second or the next, month jumps both ways
+        // (year inference and its rollovers), some with a year, a year state
+        // set from outside now and then; in UTC, and in a zone whose offset
+        // changes (its hours of DST changes are hit now and then).
+        let mut paris = utc_ref(2026, 3, 1);
+        paris.tz = TimeZone::get("Europe/Paris").unwrap();
+        for opts in [utc_ref(2026, 3, 1), paris] {
+            let mut cached = Correlator::new("t".into(), opts.clone());
+            let mut plain = Correlator::new("t".into(), opts);
+            resolve_like_plain(&mut cached, &mut plain, &mut next);
+        }
+        let mut cached = Correlator::new("t".into(), utc_ref(2026, 3, 1));
 
         // Hosts: a few names, a new `Arc` of each name now and then (the next
         // block's), interleaved at random.
