@@ -626,7 +626,7 @@ impl Correlator {
     /// 134.0M -> 89.8M Ir on 200k lines, with the caches of `resolve`, hosts and
     /// programs; 84.8M with the traces).
     pub fn push_mut(&mut self, raw: &mut RawLine, sink: &mut impl FnMut(Event)) {
-        self.push_line(raw, sink);
+        self.push_line(raw, sink, true);
     }
 
     /// [`Correlator::push_mut`] of each line of `lines` up to the first
@@ -639,19 +639,22 @@ impl Correlator {
             if raw.msg.repeat_last.is_some() {
                 return i;
             }
-            self.push_line(raw, sink);
+            self.push_line(raw, sink, false);
         }
         lines.len()
     }
 
+    /// The body of [`Correlator::push_mut`]; `may_repeat` false where the
+    /// caller knows the line is no `last message repeated` (its test once a
+    /// line, not twice: the calls between can not tell the compiler so).
     #[inline(always)]
-    fn push_line(&mut self, raw: &mut RawLine, sink: &mut impl EventSink) {
+    fn push_line(&mut self, raw: &mut RawLine, sink: &mut impl EventSink, may_repeat: bool) {
         self.line = raw.line;
         let ts = self.resolve(raw.stamp);
         self.clock = self.clock.max(ts.micros);
         let host_id = raw.host.as_ref().map(|h| self.intern(h));
         let m = &raw.msg;
-        if m.repeat_last.is_some() {
+        if may_repeat && m.repeat_last.is_some() {
             // `last message repeated` whose line is not known here: nothing to repeat
             // (the flow resolves the ones whose previous line it saw).
             return;
@@ -788,8 +791,14 @@ impl Correlator {
         if decided {
             // Earlier lines of this connection leave before this one.
             self.front_fresh = None;
-            self.quiet_line = 0;
             release_decided(conn, &mut self.held, all, sink);
+            if self.held.is_empty() && self.line < self.next_sweep {
+                // What `sweep_check` would find, with nothing held and no
+                // full sweep due (issue #15: a call a held event).
+                (self.quiet_line, self.quiet_clock) = (self.next_sweep, i64::MAX);
+            } else {
+                self.quiet_line = 0;
+            }
         }
         let undecided = absorbable(kind) && !conn.auth_failed;
         let need_ip = ip.is_none() && kind != Kind::Other && !raw.msg.named_host;
@@ -1210,27 +1219,28 @@ impl Correlator {
     /// syslog, the previous line's time for lines that carry none.
     #[inline]
     fn resolve(&mut self, stamp: Stamp) -> Ts {
-        let ts = match stamp {
-            Stamp::Abs { micros, offset } => Ts::from_micros(micros, offset),
-            Stamp::Civil {
-                year,
-                month,
-                day,
-                sod,
-                micros,
-            } => {
-                let since = sod.wrapping_sub(self.civil_hour_sod);
-                if since < self.civil_hour_len && (year, month, day) == self.civil_day {
-                    // The same day and year state give the same year and day
-                    // number, and leave the state as it is (`infer_year` of
-                    // the month it last saw); the same local hour, the same
-                    // offset.
-                    self.civil_in_hour(since, micros)
-                } else {
-                    self.resolve_civil(year, month, day, sod, micros)
-                }
+        // Syslog's stamps, nearly every line's, tested first.
+        let ts = if let Stamp::Civil {
+            year,
+            month,
+            day,
+            sod,
+            micros,
+        } = stamp
+        {
+            let since = sod.wrapping_sub(self.civil_hour_sod);
+            if since < self.civil_hour_len && (year, month, day) == self.civil_day {
+                // The same day and year state give the same year and day
+                // number, and leave the state as it is (`infer_year` of the
+                // month it last saw); the same local hour, the same offset.
+                self.civil_in_hour(since, micros)
+            } else {
+                self.resolve_civil(year, month, day, sod, micros)
             }
-            Stamp::None => self.last_ts.unwrap_or(self.opts.reference),
+        } else if let Stamp::Abs { micros, offset } = stamp {
+            Ts::from_micros(micros, offset)
+        } else {
+            self.last_ts.unwrap_or(self.opts.reference)
         };
         self.last_ts = Some(ts);
         ts
