@@ -4,9 +4,10 @@
 //! `Failed password for …`, `Invalid user …`, `Connection closed|reset by …`,
 //! `Disconnected from …`, `Accepted …`, `Received disconnect from …`,
 //! `maximum authentication attempts exceeded …`, `Disconnecting … Too many
-//! authentication failures`, `Unable to negotiate with …` and `banner
-//! exchange: …` with an address, a port and a plain short name are four
-//! lines in five of a busy log. The general reader takes them through the
+//! authentication failures`, `Unable to negotiate with …`, `banner
+//! exchange: …` and `Did not receive identification string from …` with an
+//! address, a port and a plain short name are four lines in five of a busy
+//! log. The general reader takes them through the
 //! level and `[preauth]` strippers, the dispatcher and a reader that returns
 //! an `Option<Msg>`, which was copied twice on its way out (~55 instructions
 //! a line); here each is one dispatch on its first byte, the same address
