@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use memchr::memmem::{Finder, FinderRev};
 
-use super::ip::{parse_ip, parse_port, v4_prefix, v4_suffix, v4_suffix_16};
+use super::ip::{parse_ip, parse_port, v4_prefix, v4_suffix, v6_suffix};
 pub use super::text::Text;
 use crate::event::Kind;
 
@@ -121,10 +121,13 @@ pub fn classify(msg: &[u8]) -> Msg {
     if let Some(kind) = fast::fixed(msg) {
         return Msg::new(kind);
     }
-    // pam_unix's failures for sshd: the general reader's steps, without its
-    // prelude and dispatch.
-    if let Some(r) = fast::pam_failure(msg) {
-        return match pam_fields(r, 1) {
+    // pam_unix's failures for sshd and sshd's `PAM <n> more authentication
+    // failures`: the general reader's steps, without its prelude and dispatch.
+    if let Some((r, n)) = fast::pam_failure(msg)
+        .map(|r| (r, 1))
+        .or_else(|| fast::pam_more(msg))
+    {
+        return match pam_fields(r, n) {
             Some(m) => m,
             None => Msg::new(Kind::Other),
         };
@@ -911,6 +914,9 @@ fn port_end(s: &[u8]) -> Option<(&[u8], Option<u16>)> {
 /// The address that is the last word of `s`, and the text before it (without
 /// its space).
 fn ip_token_end(s: &[u8]) -> Option<(&[u8], IpAddr)> {
+    if let Some(found) = v6_token_end(s) {
+        return Some(found);
+    }
     let sp = memchr::memrchr(b' ', s);
     let tok = match sp {
         Some(i) => &s[i + 1..],
@@ -931,17 +937,27 @@ fn ip_token_end(s: &[u8]) -> Option<(&[u8], IpAddr)> {
 /// `None`: no IPv4 word, left to the general reader.
 #[inline(always)]
 fn v4_token_end(s: &[u8]) -> Option<(&[u8], IpAddr)> {
-    let (at, v4) = match v4_suffix_16(s) {
-        Some(found) => found,
-        None if s.len() >= 16 => return None,
-        None => v4_suffix(s)?,
-    };
-    let before = match at.checked_sub(1) {
-        None => &[][..],
-        Some(sp) if s[sp] == b' ' => &s[..sp],
-        Some(_) => return None,
-    };
-    Some((before, IpAddr::V4(v4)))
+    let (at, v4) = v4_suffix(s)?;
+    Some((word_before(s, at)?, IpAddr::V4(v4)))
+}
+
+/// [`ip_token_end`] for hex-only IPv6 ([`v6_suffix`]), nearly every IPv6
+/// address sshd writes. `None`: left to the general reader.
+#[inline(always)]
+fn v6_token_end(s: &[u8]) -> Option<(&[u8], IpAddr)> {
+    let (at, v6) = v6_suffix(s)?;
+    Some((word_before(s, at)?, IpAddr::V6(v6).to_canonical()))
+}
+
+/// The text before the last word of `s`, which starts at `at`: `None`
+/// when no space (or the start of `s`) comes before it.
+#[inline(always)]
+fn word_before(s: &[u8], at: usize) -> Option<&[u8]> {
+    match at.checked_sub(1) {
+        None => Some(&[][..]),
+        Some(sp) if s[sp] == b' ' => Some(&s[..sp]),
+        Some(_) => None,
+    }
 }
 
 fn ip_maybe_port_end(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
@@ -969,10 +985,27 @@ fn ip_until_colon(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
 /// [`ip_until_colon`] for `<IPv4> port <n>`, read in place: that ` port ` is
 /// the first one, since the address holds no space (issue #15).
 fn v4_port_prefix(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
+    let (ip, port, _) = v4_port_rest(s)?;
+    Some((ip, port))
+}
+
+/// [`v4_port_prefix`] and the text after the port's digits.
+#[inline(always)]
+fn v4_port_rest(s: &[u8]) -> Option<(IpAddr, Option<u16>, &[u8])> {
     let (v4, n) = v4_prefix(s)?;
     let p = s[n..].strip_prefix(b" port ")?;
-    let d = p.iter().take_while(|b| b.is_ascii_digit()).count();
-    Some((IpAddr::V4(v4), parse_port(&p[..d])))
+    // The digits, and what `parse_port` reads in them, in one pass.
+    let mut v = 0u32;
+    let mut d = 0;
+    while let Some(x) = p.get(d).map(|b| b.wrapping_sub(b'0')).filter(|&x| x <= 9) {
+        v = v.saturating_mul(10).saturating_add(u32::from(x));
+        d += 1;
+    }
+    let port = match d {
+        1..=5 => u16::try_from(v).ok(),
+        _ => None,
+    };
+    Some((IpAddr::V4(v4), port, &p[d..]))
 }
 
 fn ip_until_colon_general(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
@@ -999,9 +1032,22 @@ fn disconnect_code(r: &[u8]) -> Option<u32> {
         }
         None => &r[COLON.find(r)?..],
     };
+    code_after(rest)
+}
+
+/// [`disconnect_code`] in what follows the port's digits (or the address):
+/// `:<code>` after optional blanks. The digits read as `str::parse` reads
+/// them (`None` past `u32::MAX`), without its UTF-8 check (issue #15).
+#[inline]
+fn code_after(rest: &[u8]) -> Option<u32> {
     let rest = rest.strip_prefix(b":")?.trim_ascii_start();
     let d = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-    std::str::from_utf8(&rest[..d]).ok()?.parse().ok()
+    if d == 0 {
+        return None;
+    }
+    rest[..d].iter().try_fold(0u32, |a, &b| {
+        a.checked_mul(10)?.checked_add(u32::from(b - b'0'))
+    })
 }
 
 /// ssh_dispatch_run_fatal: `[authenticating user X |invalid user X ]<ip> port <n>: <err>`
@@ -1255,13 +1301,33 @@ fn find_paren_colon(s: &[u8]) -> Option<usize> {
 /// instructions a line).
 fn rfind_user(r: &[u8]) -> Option<usize> {
     let mut end = r.len();
-    while let Some(eq) = memchr::memrchr(b'=', &r[..end]) {
+    while let Some(eq) = rfind_eq(&r[..end]) {
         if eq >= 5 && &r[eq - 5..eq] == b" user" {
             return Some(eq - 5);
         }
         end = eq;
     }
     None
+}
+
+/// The last `=` in `s`, eight bytes at a time from the end: what follows
+/// the last `=` of a PAM line is short, and `memrchr`'s set-up took ~80
+/// instructions a search (issue #15).
+fn rfind_eq(s: &[u8]) -> Option<usize> {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const EQ: u64 = 0x3d3d_3d3d_3d3d_3d3d;
+    let mut end = s.len();
+    while let Some(at) = end.checked_sub(8) {
+        let x = u64::from_le_bytes(s[at..end].try_into().unwrap()) ^ EQ;
+        // The high bit of each byte that is zero in `x` (an `=` in `s`):
+        // exact, as the additions stay inside each byte.
+        let eq = !(((x & !HIGH) + !HIGH) | x) & HIGH;
+        if eq != 0 {
+            return Some(at + (63 - eq.leading_zeros() as usize) / 8);
+        }
+        end = at;
+    }
+    s[..end].iter().rposition(|&b| b == b'=')
 }
 
 /// `error: PAM: Authentication failure for [illegal user ]<u> from <host>[ via <laddr>]` (Q8, Q9).
@@ -1628,6 +1694,7 @@ mod fast_path_tests {
     fn searches_find_what_memmem_finds() {
         for s in hostile(200_000, 0x5eed_0005) {
             assert_eq!(rfind_user(&s), memchr::memmem::rfind(&s, b" user="));
+            assert_eq!(rfind_eq(&s), s.iter().rposition(|&b| b == b'='));
             assert_eq!(find_paren_colon(&s), memchr::memmem::find(&s, b"): "));
         }
     }

@@ -4,9 +4,10 @@
 //! `Failed password for …`, `Invalid user …`, `Connection closed|reset by …`,
 //! `Disconnected from …`, `Accepted …`, `Received disconnect from …`,
 //! `maximum authentication attempts exceeded …`, `Disconnecting … Too many
-//! authentication failures`, `Unable to negotiate with …` and `banner
-//! exchange: …` with an address, a port and a plain short name are four
-//! lines in five of a busy log. The general reader takes them through the
+//! authentication failures`, `Unable to negotiate with …`, `banner
+//! exchange: …` and `Did not receive identification string from …` with an
+//! address, a port and a plain short name are four lines in five of a busy
+//! log. The general reader takes them through the
 //! level and `[preauth]` strippers, the dispatcher and a reader that returns
 //! an `Option<Msg>`, which was copied twice on its way out (~55 instructions
 //! a line); here each is one dispatch on its first byte, the same address
@@ -92,10 +93,15 @@ pub(super) fn read(msg: &[u8]) -> Option<Fast> {
                 .or_else(|| body.strip_prefix(b"Connection reset by "))?;
             ended(r, preauth, false)
         }
-        b'D' => match body.strip_prefix(b"Disconnected from ") {
-            Some(r) => ended(r, preauth, true),
-            None => too_many_end(body.strip_prefix(b"Disconnecting ")?),
-        },
+        b'D' => {
+            if let Some(r) = body.strip_prefix(b"Disconnected from ") {
+                return ended(r, preauth, true);
+            }
+            if let Some(r) = body.strip_prefix(b"Disconnecting ") {
+                return too_many_end(r);
+            }
+            silent(body.strip_prefix(b"Did not receive identification string from ")?)
+        }
         b'e' => {
             too_many(body.strip_prefix(b"error: maximum authentication attempts exceeded for ")?)
         }
@@ -190,15 +196,31 @@ fn auth(rest: &[u8], kind: Kind, method: Text) -> Option<Fast> {
 /// with a `:`, also after a first candidate).
 #[inline(always)]
 fn ssh2_who(rest: &[u8]) -> Option<(&[u8], IpAddr, u16)> {
-    match ssh2_end(rest) {
-        Some(found) => Some(found),
-        // Not that shape (`ssh2: <info>` after the port): the first
-        // candidate, as `from_ip_port_ssh2` takes it then.
-        None => {
-            let (who, ip, port) = ssh2_first_candidate(rest)?;
-            Some((who, ip, port?))
-        }
+    if let Some(found) = ssh2_end(rest) {
+        return Some(found);
     }
+    if let Some(found) = ssh2_info(rest) {
+        return Some(found);
+    }
+    // Neither shape: the first candidate, as `from_ip_port_ssh2` takes it.
+    let (who, ip, port) = ssh2_first_candidate(rest)?;
+    Some((who, ip, port?))
+}
+
+/// `<who> from <ip> port <n>[ ssh2]: <info>` (`Accepted publickey for …`)
+/// where the first `:` of `rest` is the one after the port: then that port
+/// is the first candidate of [`ssh2_first_candidate`], which took ~590
+/// instructions a line searching for it (issue #15). An earlier candidate
+/// would be followed by `: ` (the text goes on after it), whose `:` would
+/// come before this one; and no earlier ` port ` overlaps this one, as
+/// the word before it is an address, which does not end in `port`.
+#[inline(always)]
+fn ssh2_info(rest: &[u8]) -> Option<(&[u8], IpAddr, u16)> {
+    let colon = memchr::memchr(b':', rest)?;
+    if rest.get(colon + 1) != Some(&b' ') {
+        return None;
+    }
+    ssh2_end(&rest[..colon])
 }
 
 /// `error: maximum authentication attempts exceeded for [invalid user ]<u>
@@ -277,6 +299,28 @@ pub(super) fn pam_failure(msg: &[u8]) -> Option<&[u8]> {
         .map(|r| r.trim_ascii_end())
 }
 
+/// `PAM <n> more authentication failure[s];<fields>`: the fields and `n`,
+/// as the general reader gives them to [`pam_fields`] (it took ~750
+/// instructions a line, issue #15). `None` also for a count that is not
+/// 1–9 digits (`+2`, or one past `u32::MAX`, which the general reader
+/// judges), and for another text after it, which it makes no event.
+#[inline(always)]
+pub(super) fn pam_more(msg: &[u8]) -> Option<(&[u8], u32)> {
+    let r = msg.strip_prefix(b"PAM ")?.trim_ascii_end();
+    let d = r.iter().take_while(|b| b.is_ascii_digit()).count();
+    if !(1..=9).contains(&d) || r.get(d) != Some(&b' ') {
+        return None;
+    }
+    let n = r[..d]
+        .iter()
+        .fold(0u32, |a, &b| a * 10 + u32::from(b - b'0'));
+    let rest = &r[d + 1..];
+    let fields = rest
+        .strip_prefix(b"more authentication failures;")
+        .or_else(|| rest.strip_prefix(b"more authentication failure;"))?;
+    Some((fields, n))
+}
+
 /// [`ssh2_at_end`] but for its check that `who` holds no `:`.
 #[inline(always)]
 fn ssh2_end(rest: &[u8]) -> Option<(&[u8], IpAddr, u16)> {
@@ -293,15 +337,20 @@ fn ssh2_end(rest: &[u8]) -> Option<(&[u8], IpAddr, u16)> {
 fn strip_invalid_fast(who: &[u8]) -> (&[u8], bool) {
     const INVALID: u64 = tail_word(b"invalid ");
     const ILLEGAL: u64 = tail_word(b"illegal ");
-    match who.get(..8) {
+    // Bytes 5..13 of `invalid user `: with the first word, all 13 of them
+    // in two compares, where the last five took one each (issue #15).
+    const ID_USER: u64 = tail_word(b"id user ");
+    let word = |at: usize| {
+        who.get(at..at + 8)
+            .map(|w| u64::from_le_bytes(w.try_into().unwrap()))
+    };
+    match word(0) {
         Some(w) if who.len() >= 12 => {
-            let w = u64::from_le_bytes(w.try_into().unwrap());
-            if w == INVALID || w == ILLEGAL {
+            if w == INVALID && word(5) == Some(ID_USER) {
                 // `invalid user <u>` read in place.
-                match who.get(8..13) {
-                    Some(b"user ") if w == INVALID => (&who[13..], true),
-                    _ => strip_invalid(who),
-                }
+                (&who[13..], true)
+            } else if w == INVALID || w == ILLEGAL {
+                strip_invalid(who)
             } else {
                 (who, false)
             }
@@ -328,12 +377,14 @@ fn probe(r: &[u8], kind: Kind) -> Option<Fast> {
 }
 
 /// `Received disconnect from <IPv4> port <n>:<code>: …`: what `sshd` reads.
+/// The code is read where the port ends: [`disconnect_code`] searched for
+/// ` port ` again, which is the first one (the address holds no space).
 #[inline(always)]
 fn received(r: &[u8], preauth: bool) -> Option<Fast> {
-    let (ip, port) = v4_port_prefix(r)?;
+    let (ip, port, rest) = v4_port_rest(r)?;
     let (kind, conn, maybe_postauth) = if preauth {
         (Kind::PreauthClose, Conn::Closes, false)
-    } else if disconnect_code(r) == Some(11) {
+    } else if code_after(rest) == Some(11) {
         (Kind::Other, Conn::Closes, false)
     } else {
         // `connection_end(Who::Nobody, …)`, not the connection's last line.
@@ -348,6 +399,26 @@ fn received(r: &[u8], preauth: bool) -> Option<Fast> {
         port,
         conn,
         maybe_postauth,
+    })
+}
+
+/// `Did not receive identification string from <ip> port <n>`: what
+/// `sshd` reads ([`ip_maybe_port_end`] with its port).
+#[inline(always)]
+fn silent(r: &[u8]) -> Option<Fast> {
+    let (before, ip, port) = ip_port(r)?;
+    if !before.is_empty() {
+        return None;
+    }
+    Some(Fast {
+        kind: Kind::BadProtocol,
+        method: None,
+        user: None,
+        invalid_user: false,
+        ip,
+        port: Some(port),
+        conn: Conn::Closes,
+        maybe_postauth: false,
     })
 }
 
@@ -444,6 +515,26 @@ mod tests {
             b"Received disconnect from 198.51.100.7 port 4711:11: Bye",
             b"Received disconnect from 198.51.100.7 port 4711:3: ",
             b"Received disconnect from 198.51.100.7: 11: ",
+            b"Received disconnect from 198.51.100.7 port 4711:0011: x",
+            b"Received disconnect from 198.51.100.7 port 4711: \t11: x",
+            b"Received disconnect from 198.51.100.7 port 4711:4294967307: x",
+            b"Received disconnect from 198.51.100.7 port 4711:99999999999: x",
+            b"Received disconnect from 198.51.100.7 port 4711:+11: x",
+            b"Received disconnect from 198.51.100.7 port 04711:11",
+            b"Received disconnect from 198.51.100.7 port 471100:11",
+            b"Did not receive identification string from ",
+            b"Did not receive identification string from 198.51.100.7",
+            b"PAM 1 more authentication failure;",
+            b"PAM 2 more authentication failures;",
+            b"PAM 2 more authentication failure;",
+            b"PAM 2 more authentication failures",
+            b"PAM +2 more authentication failures;",
+            b"PAM 02 more authentication failures;",
+            b"PAM 4294967296 more authentication failures;",
+            b"PAM 123456789 more authentication failures;",
+            b"PAM 2  more authentication failures;",
+            b"PAM  2 more authentication failures;",
+            b"PAM 2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=",
             b"Disconnecting invalid user ",
             b"Disconnecting authenticating user ",
             b"error: maximum authentication attempts exceeded for ",
@@ -503,6 +594,17 @@ mod tests {
             b" from 198.51.100.7",
             b" from 198.51.100.7 port 4711 ssh2: ED25519 SHA256:abc",
             b" from 198.51.100.7 port 4711 ssh2: RSA-CERT ID x port 1 ssh2",
+            b" from 198.51.100.7 port 4711: RSA x",
+            b" from 198.51.100.7 port 4711 ssh2:x",
+            b" from 198.51.100.7 port 4711 ssh2: ",
+            b" from 198.51.100.7 port 4711 ssh1: x: y",
+            b" from 198.51.100.7 port 4711  ssh2: x",
+            b" from 198.51.100.7 port 4711x: x",
+            b" from [198.51.100.7] port 4711 ssh2: x",
+            b" from 2001:db8::7 port 4711 ssh2: x",
+            b" 198.51.100.7  user=root",
+            b" 198.51.100.7 ",
+            b"  user=x port 22",
             b" port 22: 11: Bye Bye",
             b" 198.51.100.7 port 4711: Too many authentication failures",
             b" 198.51.100.7 port 4711: Too many authentication failures [preauth]",
