@@ -491,10 +491,11 @@ struct Run {
     /// The stamp and its Unix second.
     ts: Ts,
     secs: i64,
-    /// The hour (Unix hours), its first second, and the hour of the day in
-    /// the log's offset.
+    /// The hour (Unix hours), its first second, its first µs (where an
+    /// `i64` holds it), and the hour of the day in the log's offset.
     hour: i64,
     hour_start: i64,
+    hour_micros: Option<i64>,
     hod: usize,
     /// The hour's totals so far.
     events: u64,
@@ -513,6 +514,7 @@ impl Run {
             secs,
             hour,
             hour_start: hour * 3600,
+            hour_micros: (hour * 3600).checked_mul(1_000_000),
             hod: (secs + i64::from(offset)).rem_euclid(86_400) as usize / 3600,
             events: 0,
             attempts: 0,
@@ -520,20 +522,23 @@ impl Run {
         }
     }
 
-    /// Moves on to the stamp `ts`, of Unix second `secs`, when it is in the
-    /// same hour (most are) and a local hour starts where a UTC one does
-    /// (`whole_hours`: an offset of whole hours); `false`, nothing changed,
-    /// otherwise. (`secs - hour_start` cannot overflow: a second of an `i64`
-    /// of µs is below 2^44 either way.)
+    /// Moves on to the stamp `ts` when it is in the same hour (most are)
+    /// and a local hour starts where a UTC one does (`whole_hours`: an
+    /// offset of whole hours); `false`, nothing changed, otherwise. Its
+    /// second comes from its µs into the hour, `d`, with no signed division
+    /// (issue #15): `hour_micros` is a multiple of 10^6, so with `d` in
+    /// 0..3600·10^6 (exact: the subtraction is checked) the second is
+    /// `hour_start + d / 10^6`.
     #[inline(always)]
-    fn same_hour(&mut self, ts: Ts, secs: i64, whole_hours: bool) -> bool {
-        if whole_hours && (0..3600).contains(&(secs - self.hour_start)) {
-            self.ts = ts;
-            self.secs = secs;
-            self.stamp_from = self.attempts;
-            true
-        } else {
-            false
+    fn same_hour(&mut self, ts: Ts, whole_hours: bool) -> bool {
+        match self.hour_micros.and_then(|h| ts.micros.checked_sub(h)) {
+            Some(d) if whole_hours && (0..3_600_000_000).contains(&d) => {
+                self.ts = ts;
+                self.secs = self.hour_start + (d as u64 / 1_000_000) as i64;
+                self.stamp_from = self.attempts;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -897,7 +902,7 @@ impl Aggregate {
                     widen(&mut attempted, run.ts);
                 }
                 span.add(ev.ts);
-                if !run.same_hour(ev.ts, ev.ts.unix_secs(), whole_hours) {
+                if !run.same_hour(ev.ts, whole_hours) {
                     self.fold(&run);
                     run = Run::at(ev.ts, self.offset);
                 }
@@ -2302,6 +2307,95 @@ mod tests {
         assert_eq!(one.offset(), flow.offset(), "{ctx}");
         assert_eq!(one.login_totals(), flow.login_totals(), "{ctx}");
         assert_eq!(one.unlocated(), flow.unlocated(), "{ctx}");
+    }
+
+    /// The seconds and hours the list path gives stamps ([`Run`]) against
+    /// those of one event at a time: stamps before 1970, at the edges of
+    /// hours, a µs apart, and at the ends of an `i64` of µs (where an hour's
+    /// first µs is out of range), in order, reversed and shuffled, with
+    /// offsets of whole hours and not.
+    #[test]
+    fn a_list_places_its_stamps_in_their_seconds_and_hours() {
+        use crate::flow::Sink;
+        const H: i64 = 3_600_000_000;
+        let mut micros: Vec<i64> = vec![
+            i64::MIN,
+            i64::MIN + 1,
+            i64::MIN + H - 1,
+            i64::MIN + 2 * H,
+            -H - 1,
+            -H,
+            -1_000_001,
+            -1,
+            0,
+            999_999,
+            1_000_000,
+            H - 1,
+            H,
+            H + 1,
+            1_800_000_000_000_000,
+            1_800_000_000_000_000 + H - 1,
+            i64::MAX - 2 * H,
+            i64::MAX - H + 1,
+            i64::MAX,
+        ];
+        let mut rnd = crate::testing::xorshift(0x94d0_49bb_1331_11eb);
+        let hours = |a: &Aggregate| {
+            let mut h = a.hours.clone();
+            if let Some((k, x, n)) = a.hour_run {
+                let e = h.entry(k).or_default();
+                e.0 += x;
+                e.1 += n;
+            }
+            h
+        };
+        let ips = |a: &Aggregate| {
+            a.ips()
+                .iter()
+                .map(|(ip, x)| (*ip, x.attempts, x.events, x.first, x.last))
+                .collect::<Vec<_>>()
+        };
+        for round in 0..6 {
+            match round {
+                0 => {}
+                1 => micros.reverse(),
+                _ => {
+                    for i in (1..micros.len()).rev() {
+                        micros.swap(i, rnd() as usize % (i + 1));
+                    }
+                }
+            }
+            for offset in [0, 3600, -7200, 19_800] {
+                let evs: Vec<Event> = micros
+                    .iter()
+                    .flat_map(|&m| {
+                        let mut e = ev(0, Kind::AuthFailure, Some("192.0.2.1"), "u", None);
+                        e.ts = Ts::from_micros(m, offset);
+                        let mut close = e.clone();
+                        close.kind = Kind::PreauthClose;
+                        close.attempts = 0;
+                        [e, close]
+                    })
+                    .collect();
+                let mut one = Aggregate::default();
+                let en = Enricher::new(None);
+                for e in &evs {
+                    one.add_enriching(e, &en);
+                }
+                let mut flow = Aggregate::default();
+                let mut en = Enricher::new(None);
+                for chunk in evs.chunks(1 + round * 3) {
+                    flow.enrich_events(&mut chunk.to_vec(), &mut en).unwrap();
+                }
+                let ctx = format!("round {round}, offset {offset}");
+                assert_eq!(ips(&one), ips(&flow), "{ctx}");
+                assert_eq!(hours(&one), hours(&flow), "{ctx}");
+                assert_eq!(one.hour_of_day(), flow.hour_of_day(), "{ctx}");
+                assert_eq!(one.span(), flow.span(), "{ctx}");
+                assert_eq!(one.attempts_span(), flow.attempts_span(), "{ctx}");
+                assert_eq!(one.counts(), flow.counts(), "{ctx}");
+            }
+        }
     }
 
     /// A login's "new country" (a country its user never logged in from,
