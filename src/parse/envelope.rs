@@ -110,6 +110,10 @@ pub struct StampCache {
     /// The `host program[` heads seen last: a log interleaves a few hosts
     /// and programs (sshd, sshd-session, CRON, …).
     heads: [Head; HEADS],
+    /// The first bytes of `heads[i]` at `tags[i]`: most heads tried fail
+    /// there, and the loop that tries them reads 16 bytes a head, not 72
+    /// (issue #15: ~20 instructions a head tried in vain, on one line in two).
+    tags: [Tag; HEADS],
     /// The order `heads` are tried in, the last one used first, a head's
     /// index a nibble (the first in the low bits): `heads` stay where they
     /// are (issue #15: moving a 72-byte head to the front cost ~36
@@ -129,6 +133,7 @@ impl Default for StampCache {
             stamp: None,
             tick: None,
             heads: Default::default(),
+            tags: Default::default(),
             order: 0xfedc_ba98_7654_3210,
             hit: None,
         }
@@ -173,13 +178,25 @@ fn to_front(order: u64, k: usize) -> u64 {
     after | before << 4 | nibble
 }
 
+/// The first 8 bytes of a [`Head`]'s `bytes` (zero-padded), compared first
+/// under `mask` (the bytes the head has of those 8; none for no head).
+#[derive(Clone, Copy, Debug, Default)]
+struct Tag {
+    first: u64,
+    mask: u64,
+}
+
+impl Tag {
+    /// Whether a line whose first 8 bytes are `first` may start with the head.
+    #[inline(always)]
+    fn may_fit(&self, first: u64) -> bool {
+        (first ^ self.first) & self.mask == 0
+    }
+}
+
 /// The `host program[` bytes of an earlier line and what they gave.
 #[derive(Clone, Debug, Default)]
 struct Head {
-    /// The first 8 bytes of `bytes` (zero-padded), compared first under `mask`
-    /// (the bytes the head has of those 8).
-    first: u64,
-    mask: u64,
     /// Length of `host program[` in `bytes`; 0: nothing cached.
     len: u8,
     host_len: u8,
@@ -194,14 +211,12 @@ struct Head {
 }
 
 impl Head {
-    /// Whether `s` starts with this head and goes on after it; `first` is
-    /// `first8(s)`.
+    /// Whether `s` starts with this head and goes on after it, when its
+    /// first bytes are the head's ([`Tag::may_fit`]).
     #[inline]
-    fn fits(&self, s: &[u8], first: u64) -> bool {
+    fn fits(&self, s: &[u8]) -> bool {
         let n = usize::from(self.len);
-        // The first word first: most heads tried fail there.
-        (first ^ self.first) & self.mask == 0
-            && n != 0
+        n != 0
             && s.len() > n
             && (n <= 8 || words_eq(s, &self.bytes, 8, n))
     }
@@ -301,14 +316,18 @@ fn split_uncached<'a>(line: &'a [u8], cache: &mut StampCache) -> Result<Envelope
 /// 200k lines went from 90.3M to ~45M instructions). `None`: any other line.
 #[inline(always)]
 fn cached_line<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<Result<Envelope<'a>, Skip>> {
-    Some(match cached_hit(line, cache)? {
-        Hit::Ours(q) => Ok(Envelope {
-            stamp: cache.quick_stamp(),
-            host: None,
-            program: Some(q.program),
-            pid: Some(q.pid),
-            msg: Cow::Borrowed(q.msg),
-        }),
+    let (hit, host_at) = cached_hit(line, cache)?;
+    Some(match hit {
+        Hit::Ours(q) => {
+            cache.hit = Some(host_at);
+            Ok(Envelope {
+                stamp: cache.quick_stamp(),
+                host: None,
+                program: Some(q.program),
+                pid: Some(q.pid),
+                msg: Cow::Borrowed(q.msg),
+            })
+        }
         Hit::Other => Err(Skip::OtherProgram),
     })
 }
@@ -337,13 +356,15 @@ pub(crate) enum Hit<'a> {
 /// general path.
 #[inline(always)]
 pub(crate) fn quick<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<Hit<'a>> {
-    cached_hit(trim_end(line), cache)
+    cached_hit(trim_end(line), cache).map(|(hit, _)| hit)
 }
 
 /// [`cached_line`]'s work: the cached stamp (or the next second of it), then
-/// a cached head. Sets `cache.hit` for a line of ours.
+/// a cached head; with the hit, where the line's host starts (for
+/// `cache.hit`, which [`quick`] leaves alone: a block's parse asks the head
+/// itself).
 #[inline(always)]
-fn cached_hit<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<Hit<'a>> {
+fn cached_hit<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<(Hit<'a>, usize)> {
     // A cached stamp starts with an uppercase letter: no `{` or `<` line.
     cache.stamp.as_ref()?;
     let n = cache.len;
@@ -374,11 +395,7 @@ fn cached_hit<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<Hit<'a>> {
         Some(b' ' | b'\t') => skip_spaces(&line[n + 1..]),
         _ => &line[n + 1..],
     };
-    let hit = head_hit(rest, cache)?;
-    if let Hit::Ours(_) = hit {
-        cache.hit = Some(line.len() - rest.len());
-    }
-    Some(hit)
+    Some((head_hit(rest, cache)?, line.len() - rest.len()))
 }
 
 /// The cached stamp, a [`StampCache::tick`] one, moved on to seconds `secs`
@@ -743,14 +760,13 @@ fn cached_head<'a>(
 #[inline(always)]
 fn head_hit<'a>(s: &'a [u8], cache: &mut StampCache) -> Option<Hit<'a>> {
     let first = first8(s);
-    let heads = &cache.heads;
     let order = cache.order;
     // A plain loop: `find` over the range was left a call.
     let mut k = 0;
     let h = loop {
-        let h = &heads[(order >> (4 * k)) as usize & 0xf];
-        if h.fits(s, first) {
-            break h;
+        let i = (order >> (4 * k)) as usize & 0xf;
+        if cache.tags[i].may_fit(first) && cache.heads[i].fits(s) {
+            break &cache.heads[i];
         }
         k += 1;
         if k == HEADS {
@@ -846,13 +862,15 @@ fn remember_head(s: &[u8], env: &Result<Envelope<'_>, Skip>, cache: &mut StampCa
     {
         return;
     }
-    let mut head = Head {
+    let tag = Tag {
         first: first8(&s[..n]),
         mask: if n >= 8 {
             u64::MAX
         } else {
             (1u64 << (8 * n)) - 1
         },
+    };
+    let mut head = Head {
         bytes: [0; 32],
         len: n as u8,
         host_len: hl as u8,
@@ -864,6 +882,7 @@ fn remember_head(s: &[u8], env: &Result<Envelope<'_>, Skip>, cache: &mut StampCa
     // In the place of the head used least lately, then tried first.
     let slot = cache.order >> (4 * (HEADS - 1));
     cache.heads[slot as usize] = head;
+    cache.tags[slot as usize] = tag;
     cache.order = cache.order << 4 | slot;
 }
 
