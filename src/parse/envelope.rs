@@ -174,7 +174,11 @@ fn to_front(order: u64, k: usize) -> u64 {
     let nibble = (order >> at) & 0xf;
     // The nibbles before `k`, and those after it (none after the last).
     let before = order & ((1u64 << at) - 1);
-    let after = order.checked_shr(at + 4).unwrap_or(0).checked_shl(at + 4).unwrap_or(0);
+    let after = order
+        .checked_shr(at + 4)
+        .unwrap_or(0)
+        .checked_shl(at + 4)
+        .unwrap_or(0);
     after | before << 4 | nibble
 }
 
@@ -216,9 +220,7 @@ impl Head {
     #[inline]
     fn fits(&self, s: &[u8]) -> bool {
         let n = usize::from(self.len);
-        n != 0
-            && s.len() > n
-            && (n <= 8 || words_eq(s, &self.bytes, 8, n))
+        n != 0 && s.len() > n && (n <= 8 || words_eq(s, &self.bytes, 8, n))
     }
 
     /// The host name as the block shares it: the `Arc` `share` gave for it
@@ -380,8 +382,9 @@ fn cached_hit<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<(Hit<'a>, us
                 return None;
             }
             if x & t.secs != 0 {
-                // Caches the line's stamp in turn.
-                next_second([l[n - 2], l[n - 1]], cache)?;
+                // Caches the line's stamp in turn (its seconds read from
+                // `line`, which is longer than `n`: no bounds check).
+                next_second([line[n - 2], line[n - 1]], cache)?;
             }
         }
         _ => {

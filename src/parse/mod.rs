@@ -351,19 +351,25 @@ struct Lines<'a, N> {
     /// not yet taken.
     at: usize,
     mask: u64,
+    /// `block[at + 64..]`, the bytes not yet in a mask, but none once the
+    /// last (short) chunk is in one (issue #15: split off 64 bytes at a time,
+    /// one length check a chunk where `block[at..]` took two).
+    rest: &'a [u8],
     scan: N,
 }
 
 impl<'a, N: Newlines> Lines<'a, N> {
     fn new(block: &'a [u8], scan: N) -> Self {
+        let (mask, rest) = match block.split_first_chunk::<64>() {
+            Some((c, rest)) => (scan.newlines64(c), rest),
+            None => (newlines_bytewise(block), &[][..]),
+        };
         Lines {
             block,
             start: 0,
             at: 0,
-            mask: match block.first_chunk::<64>() {
-                Some(c) => scan.newlines64(c),
-                None => newlines_bytewise(block),
-            },
+            mask,
+            rest,
             scan,
         }
     }
@@ -387,9 +393,16 @@ impl<'a, N: Newlines> Iterator for Lines<'a, N> {
                 return Some(line);
             }
             self.at += 64;
-            self.mask = match self.block.get(self.at..).and_then(<[u8]>::first_chunk) {
-                Some(c) => self.scan.newlines64(c),
-                None if self.at < len => newlines_bytewise(&self.block[self.at..]),
+            self.mask = match self.rest.split_first_chunk::<64>() {
+                Some((c, rest)) => {
+                    self.rest = rest;
+                    self.scan.newlines64(c)
+                }
+                None if !self.rest.is_empty() => {
+                    let m = newlines_bytewise(self.rest);
+                    self.rest = &[];
+                    m
+                }
                 None => {
                     let line = &self.block[self.start..];
                     self.start = len;
