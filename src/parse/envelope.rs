@@ -103,9 +103,17 @@ pub struct StampCache {
     key: [u8; 24],
     len: usize,
     stamp: Option<Stamp>,
+    /// Where the seconds are when `stamp` is RFC 3164's `… HH:MM:SS` (no
+    /// year, no fraction, `key[len - 3]` a colon, 10 to 16 bytes): the next
+    /// second of it is the same stamp with other seconds ([`next_second`]).
+    tick: Option<Tick>,
     /// The `host program[` heads seen last: a log interleaves a few hosts
     /// and programs (sshd, sshd-session, CRON, …).
     heads: [Head; HEADS],
+    /// The first bytes of `heads[i]` at `tags[i]`: most heads tried fail
+    /// there, and the loop that tries them reads 16 bytes a head, not 72
+    /// (issue #15: ~20 instructions a head tried in vain, on one line in two).
+    tags: [Tag; HEADS],
     /// The order `heads` are tried in, the last one used first, a head's
     /// index a nibble (the first in the low bits): `heads` stay where they
     /// are (issue #15: moving a 72-byte head to the front cost ~36
@@ -123,11 +131,33 @@ impl Default for StampCache {
             key: [0; 24],
             len: 0,
             stamp: None,
+            tick: None,
             heads: Default::default(),
+            tags: Default::default(),
             order: 0xfedc_ba98_7654_3210,
             hit: None,
         }
     }
+}
+
+/// The bytes of a [`StampCache::tick`] stamp in its key's first 16 read as
+/// one number ([`key16`]), as masks: a line's stamp is compared with the
+/// cached one in one go (issue #15: word by word, with their bounds
+/// checks, the stamp of a line cost ~60 instructions).
+#[derive(Clone, Copy, Debug)]
+struct Tick {
+    /// The bytes before the seconds.
+    before: u128,
+    /// The two digits of the seconds.
+    secs: u128,
+}
+
+/// The first 16 bytes of `b` as a number (little-endian).
+#[inline(always)]
+fn key16(b: &[u8; 24]) -> u128 {
+    let mut k = [0; 16];
+    k.copy_from_slice(&b[..16]);
+    u128::from_le_bytes(k)
 }
 
 /// Heads a [`StampCache`] keeps (issue #15: 8 were too few for a log of two
@@ -144,17 +174,33 @@ fn to_front(order: u64, k: usize) -> u64 {
     let nibble = (order >> at) & 0xf;
     // The nibbles before `k`, and those after it (none after the last).
     let before = order & ((1u64 << at) - 1);
-    let after = order.checked_shr(at + 4).unwrap_or(0).checked_shl(at + 4).unwrap_or(0);
+    let after = order
+        .checked_shr(at + 4)
+        .unwrap_or(0)
+        .checked_shl(at + 4)
+        .unwrap_or(0);
     after | before << 4 | nibble
+}
+
+/// The first 8 bytes of a [`Head`]'s `bytes` (zero-padded), compared first
+/// under `mask` (the bytes the head has of those 8; none for no head).
+#[derive(Clone, Copy, Debug, Default)]
+struct Tag {
+    first: u64,
+    mask: u64,
+}
+
+impl Tag {
+    /// Whether a line whose first 8 bytes are `first` may start with the head.
+    #[inline(always)]
+    fn may_fit(&self, first: u64) -> bool {
+        (first ^ self.first) & self.mask == 0
+    }
 }
 
 /// The `host program[` bytes of an earlier line and what they gave.
 #[derive(Clone, Debug, Default)]
 struct Head {
-    /// The first 8 bytes of `bytes` (zero-padded), compared first under `mask`
-    /// (the bytes the head has of those 8).
-    first: u64,
-    mask: u64,
     /// Length of `host program[` in `bytes`; 0: nothing cached.
     len: u8,
     host_len: u8,
@@ -169,15 +215,32 @@ struct Head {
 }
 
 impl Head {
-    /// Whether `s` starts with this head and goes on after it; `first` is
-    /// `first8(s)`.
+    /// Whether `s` starts with this head and goes on after it, when its
+    /// first bytes are the head's ([`Tag::may_fit`]).
     #[inline]
-    fn fits(&self, s: &[u8], first: u64) -> bool {
+    fn fits(&self, s: &[u8]) -> bool {
         let n = usize::from(self.len);
-        n != 0
-            && (first ^ self.first) & self.mask == 0
-            && s.len() > n
-            && (n <= 8 || words_eq(s, &self.bytes, 8, n))
+        n != 0 && s.len() > n && (n <= 8 || words_eq(s, &self.bytes, 8, n))
+    }
+
+    /// The host name as the block shares it: the `Arc` `share` gave for it
+    /// the first time, so a line costs no UTF-8 check, no name compare and
+    /// no allocation (issue #15).
+    #[inline(always)]
+    fn shared_host(&mut self, share: impl FnOnce(&str) -> Arc<str>) -> Arc<str> {
+        match &self.host {
+            Some(h) => h.clone(),
+            None => self.share_host(share),
+        }
+    }
+
+    /// [`Head::shared_host`] the first time (issue #15: inlined, the
+    /// `get_or_insert_with` it was could be left a call for every line).
+    #[cold]
+    fn share_host(&mut self, share: impl FnOnce(&str) -> Arc<str>) -> Arc<str> {
+        let h = share(&lossy(&self.bytes[..usize::from(self.host_len)]));
+        self.host = Some(h.clone());
+        h
     }
 }
 
@@ -189,17 +252,11 @@ impl StampCache {
     }
 
     /// The host of the line [`split_hosted`] split last, when it came from a
-    /// cached head (its envelope's `host` is then `None`): the `Arc` `share`
-    /// gave for the name the first time, so a line costs no UTF-8 check, no
-    /// name compare and no allocation (issue #15). `None` for other lines.
+    /// cached head (its envelope's `host` is then `None`): the head's
+    /// ([`Head::shared_host`]). `None` for other lines.
     pub(crate) fn head_host(&mut self, share: impl FnOnce(&str) -> Arc<str>) -> Option<Arc<str>> {
         self.hit?;
-        let h = self.last_head();
-        Some(
-            h.host
-                .get_or_insert_with(|| share(&lossy(&h.bytes[..usize::from(h.host_len)])))
-                .clone(),
-        )
+        Some(self.last_head().shared_host(share))
     }
 
     /// The stamp of a line [`quick`] gave [`Hit::Ours`] for: the cached one.
@@ -212,10 +269,7 @@ impl StampCache {
     /// [`StampCache::head_host`] gives it.
     #[inline(always)]
     pub(crate) fn quick_host(&mut self, share: impl FnOnce(&str) -> Arc<str>) -> Arc<str> {
-        let h = self.last_head();
-        h.host
-            .get_or_insert_with(|| share(&lossy(&h.bytes[..usize::from(h.host_len)])))
-            .clone()
+        self.last_head().shared_host(share)
     }
 }
 
@@ -264,14 +318,18 @@ fn split_uncached<'a>(line: &'a [u8], cache: &mut StampCache) -> Result<Envelope
 /// 200k lines went from 90.3M to ~45M instructions). `None`: any other line.
 #[inline(always)]
 fn cached_line<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<Result<Envelope<'a>, Skip>> {
-    Some(match cached_hit(line, cache)? {
-        Hit::Ours(q) => Ok(Envelope {
-            stamp: cache.quick_stamp(),
-            host: None,
-            program: Some(q.program),
-            pid: Some(q.pid),
-            msg: Cow::Borrowed(q.msg),
-        }),
+    let (hit, host_at) = cached_hit(line, cache)?;
+    Some(match hit {
+        Hit::Ours(q) => {
+            cache.hit = Some(host_at);
+            Ok(Envelope {
+                stamp: cache.quick_stamp(),
+                host: None,
+                program: Some(q.program),
+                pid: Some(q.pid),
+                msg: Cow::Borrowed(q.msg),
+            })
+        }
         Hit::Other => Err(Skip::OtherProgram),
     })
 }
@@ -300,59 +358,57 @@ pub(crate) enum Hit<'a> {
 /// general path.
 #[inline(always)]
 pub(crate) fn quick<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<Hit<'a>> {
-    cached_hit(trim_end(line), cache)
+    cached_hit(trim_end(line), cache).map(|(hit, _)| hit)
 }
 
 /// [`cached_line`]'s work: the cached stamp (or the next second of it), then
-/// a cached head. Sets `cache.hit` for a line of ours.
+/// a cached head; with the hit, where the line's host starts (for
+/// `cache.hit`, which [`quick`] leaves alone: a block's parse asks the head
+/// itself).
 #[inline(always)]
-fn cached_hit<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<Hit<'a>> {
+fn cached_hit<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<(Hit<'a>, usize)> {
     // A cached stamp starts with an uppercase letter: no `{` or `<` line.
     cache.stamp.as_ref()?;
     let n = cache.len;
     if !(line.len() > n && line[n] == b' ') {
         return None;
     }
-    if !prefix_eq(line, &cache.key, n) {
-        // Caches the line's stamp in turn.
-        next_second(line, cache.stamp?, cache)?;
+    match (cache.tick, line.first_chunk::<16>()) {
+        // The bytes before the seconds, then the seconds: a line of the
+        // next second is the cached one's with two other bytes.
+        (Some(t), Some(l)) => {
+            let x = u128::from_le_bytes(*l) ^ key16(&cache.key);
+            if x & t.before != 0 {
+                return None;
+            }
+            if x & t.secs != 0 {
+                // Caches the line's stamp in turn (its seconds read from
+                // `line`, which is longer than `n`: no bounds check).
+                next_second([line[n - 2], line[n - 1]], cache)?;
+            }
+        }
+        _ => {
+            if !prefix_eq(line, &cache.key, n) {
+                return None;
+            }
+        }
     }
     // `line[n]` is a space; most often the only one.
     let rest = match line.get(n + 1) {
         Some(b' ' | b'\t') => skip_spaces(&line[n + 1..]),
         _ => &line[n + 1..],
     };
-    let hit = head_hit(rest, cache)?;
-    if let Hit::Ours(_) = hit {
-        cache.hit = Some(line.len() - rest.len());
-    }
-    Some(hit)
+    Some((head_hit(rest, cache)?, line.len() - rest.len()))
 }
 
-/// The stamp of `line` when it is the cached one but for its seconds (the
-/// next line of a busy log; issue #15: ~250 instructions a parse), cached in
-/// turn. `None`: anything else, or a stamp with a fraction.
-#[inline]
-fn next_second(line: &[u8], stamp: Stamp, cache: &mut StampCache) -> Option<Stamp> {
-    let n = cache.len;
-    let Stamp::Civil {
-        year: None,
-        month,
-        day,
-        sod,
-        micros: 0,
-    } = stamp
-    else {
-        return None;
-    };
-    // `… HH:MM:SS` then the space `line[n]`, which ends the parse (no fraction).
-    if n < 10 || cache.key[n - 3] != b':' || !words_eq(line, &cache.key, 0, n - 2) {
-        return None;
-    }
-    let (a, b) = (
-        line[n - 2].wrapping_sub(b'0'),
-        line[n - 1].wrapping_sub(b'0'),
-    );
+/// The cached stamp, a [`StampCache::tick`] one, moved on to seconds `secs`
+/// (the line's two bytes where the cached key has other ones; issue #15:
+/// the next line of a busy log, ~250 instructions a parse, ~110 a call
+/// of this with the whole stamp compared again and moved in and out, ~20
+/// inlined). `None`: no seconds `00`..=`60`, the stamp left as it was.
+#[inline(always)]
+fn next_second(secs: [u8; 2], cache: &mut StampCache) -> Option<()> {
+    let (a, b) = (secs[0].wrapping_sub(b'0'), secs[1].wrapping_sub(b'0'));
     if a > 9 || b > 9 {
         return None;
     }
@@ -360,19 +416,16 @@ fn next_second(line: &[u8], stamp: Stamp, cache: &mut StampCache) -> Option<Stam
     if sec > 60 {
         return None;
     }
+    let n = cache.len;
     // What `hms` took of the cached seconds (a leap second counts as 59).
-    let was =
-        (u32::from(cache.key[n - 2] - b'0') * 10 + u32::from(cache.key[n - 1] - b'0')).min(59);
-    let stamp = Stamp::Civil {
-        year: None,
-        month,
-        day,
-        sod: sod - was + sec.min(59),
-        micros: 0,
-    };
-    cache.key[n - 2..n].copy_from_slice(&line[n - 2..n]);
-    cache.stamp = Some(stamp);
-    Some(stamp)
+    let was = (u32::from(cache.key[n - 2].wrapping_sub(b'0')) * 10
+        + u32::from(cache.key[n - 1].wrapping_sub(b'0')))
+    .min(59);
+    if let Some(Stamp::Civil { sod, .. }) = &mut cache.stamp {
+        *sod = *sod - was + sec.min(59);
+    }
+    cache.key[n - 2..n].copy_from_slice(&secs);
+    Some(())
 }
 
 /// [`timestamp`], reusing the cached parse when the line starts with the same
@@ -395,6 +448,16 @@ fn cached_timestamp(s: &[u8], cache: &mut StampCache) -> (Stamp, usize) {
         cache.key[..used].copy_from_slice(&s[..used]);
         cache.len = used;
         cache.stamp = Some(stamp);
+        cache.tick = ((10..=16).contains(&used)
+            && s[used - 3] == b':'
+            && matches!(stamp, Stamp::Civil { micros: 0, .. }))
+        .then(|| {
+            let at = 8 * (used as u32 - 2);
+            Tick {
+                before: (1 << at) - 1,
+                secs: 0xffff << at,
+            }
+        });
     }
     (stamp, used)
 }
@@ -700,14 +763,13 @@ fn cached_head<'a>(
 #[inline(always)]
 fn head_hit<'a>(s: &'a [u8], cache: &mut StampCache) -> Option<Hit<'a>> {
     let first = first8(s);
-    let heads = &cache.heads;
     let order = cache.order;
     // A plain loop: `find` over the range was left a call.
     let mut k = 0;
     let h = loop {
-        let h = &heads[(order >> (4 * k)) as usize & 0xf];
-        if h.fits(s, first) {
-            break h;
+        let i = (order >> (4 * k)) as usize & 0xf;
+        if cache.tags[i].may_fit(first) && cache.heads[i].fits(s) {
+            break &cache.heads[i];
         }
         k += 1;
         if k == HEADS {
@@ -803,13 +865,15 @@ fn remember_head(s: &[u8], env: &Result<Envelope<'_>, Skip>, cache: &mut StampCa
     {
         return;
     }
-    let mut head = Head {
+    let tag = Tag {
         first: first8(&s[..n]),
         mask: if n >= 8 {
             u64::MAX
         } else {
             (1u64 << (8 * n)) - 1
         },
+    };
+    let mut head = Head {
         bytes: [0; 32],
         len: n as u8,
         host_len: hl as u8,
@@ -821,6 +885,7 @@ fn remember_head(s: &[u8], env: &Result<Envelope<'_>, Skip>, cache: &mut StampCa
     // In the place of the head used least lately, then tried first.
     let slot = cache.order >> (4 * (HEADS - 1));
     cache.heads[slot as usize] = head;
+    cache.tags[slot as usize] = tag;
     cache.order = cache.order << 4 | slot;
 }
 
@@ -1565,6 +1630,10 @@ mod tests {
             b"Nov 22 00:01:01,5",
             b"Nov 22 23:59:30",
             b"Nov  2 00:00:01",
+            b"Nov 2 00:00:01",
+            b"Nov 2 00:00:02",
+            b"Nov 2 00:00:59",
+            b"Nov 22 00:00:1",
             b"Nov 22 00:00:01.5",
             b"2024-01-02T03:04:05Z",
             b"",
@@ -1595,6 +1664,7 @@ mod tests {
             b"sshd(pam_unix)",
             b"dropbear",
             b"sshd-sessionx",
+            b"",
         ];
         let pids: &[&[u8]] = &[
             b"[1]",

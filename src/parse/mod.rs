@@ -195,11 +195,39 @@ pub fn parse_block(block: &[u8], first_line: u64, all: bool) -> Block {
 /// lists of blocks it has taken, so the parallel parse writes into memory
 /// already mapped, not into a fresh megabyte and a half a block, which cost a
 /// page fault every 4 KiB (issue #15).
-pub fn parse_block_into(
+pub fn parse_block_into(block: &[u8], first_line: u64, all: bool, lines: Vec<RawLine>) -> Block {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(scan) = Avx2::detect() {
+        // SAFETY: the CPU has AVX2, BMI1 and BMI2 (`scan` says so).
+        return unsafe { parse_block_avx2(block, first_line, all, lines, scan) };
+    }
+    parse_block_with(block, first_line, all, lines, Sse2)
+}
+
+/// [`parse_block_with`] compiled for AVX2, which its newline scan takes
+/// (issue #15: 32 bytes an instruction, and the three-operand forms spare
+/// the loop's moves), and for BMI1 and BMI2 (shifts by a register, the
+/// head order's nibbles), which every CPU with AVX2 has.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,bmi2")]
+unsafe fn parse_block_avx2(
+    block: &[u8],
+    first_line: u64,
+    all: bool,
+    lines: Vec<RawLine>,
+    scan: Avx2,
+) -> Block {
+    parse_block_with(block, first_line, all, lines, scan)
+}
+
+/// [`parse_block_into`] with newlines found by `scan`.
+#[inline(always)]
+fn parse_block_with(
     block: &[u8],
     first_line: u64,
     all: bool,
     mut lines: Vec<RawLine>,
+    scan: impl Newlines,
 ) -> Block {
     lines.clear();
     // Sized for a typical log (~110-byte lines, most of them kept): growing
@@ -211,7 +239,7 @@ pub fn parse_block_into(
     };
     let mut hosts = Vec::with_capacity(HOSTS);
     let mut stamps = envelope::StampCache::default();
-    for (n, line) in (first_line..).zip(Lines::new(block)) {
+    for (n, line) in (first_line..).zip(Lines::new(block, scan)) {
         out.stats.lines += 1;
         if line.len() > MAX_LINE {
             out.stats.too_long += 1;
@@ -315,7 +343,7 @@ fn keep(lines: &mut Vec<RawLine>, raw: RawLine, first_line: u64) {
 /// Issue #15: one pass over the block, 64 bytes at a time into a mask of
 /// newlines, instead of a `memchr` a line (~85 instructions each, mostly the
 /// set-up of a search that ends within ~110 bytes).
-struct Lines<'a> {
+struct Lines<'a, N> {
     block: &'a [u8],
     /// Where the next line starts.
     start: usize,
@@ -323,20 +351,31 @@ struct Lines<'a> {
     /// not yet taken.
     at: usize,
     mask: u64,
+    /// `block[at + 64..]`, the bytes not yet in a mask, but none once the
+    /// last (short) chunk is in one (issue #15: split off 64 bytes at a time,
+    /// one length check a chunk where `block[at..]` took two).
+    rest: &'a [u8],
+    scan: N,
 }
 
-impl<'a> Lines<'a> {
-    fn new(block: &'a [u8]) -> Self {
+impl<'a, N: Newlines> Lines<'a, N> {
+    fn new(block: &'a [u8], scan: N) -> Self {
+        let (mask, rest) = match block.split_first_chunk::<64>() {
+            Some((c, rest)) => (scan.newlines64(c), rest),
+            None => (newlines_bytewise(block), &[][..]),
+        };
         Lines {
             block,
             start: 0,
             at: 0,
-            mask: newlines(block),
+            mask,
+            rest,
+            scan,
         }
     }
 }
 
-impl<'a> Iterator for Lines<'a> {
+impl<'a, N: Newlines> Iterator for Lines<'a, N> {
     type Item = &'a [u8];
 
     #[inline(always)]
@@ -354,9 +393,16 @@ impl<'a> Iterator for Lines<'a> {
                 return Some(line);
             }
             self.at += 64;
-            self.mask = match self.block.get(self.at..).and_then(<[u8]>::first_chunk) {
-                Some(c) => newlines64(c),
-                None if self.at < len => newlines_bytewise(&self.block[self.at..]),
+            self.mask = match self.rest.split_first_chunk::<64>() {
+                Some((c, rest)) => {
+                    self.rest = rest;
+                    self.scan.newlines64(c)
+                }
+                None if !self.rest.is_empty() => {
+                    let m = newlines_bytewise(self.rest);
+                    self.rest = &[];
+                    m
+                }
                 None => {
                     let line = &self.block[self.start..];
                     self.start = len;
@@ -367,17 +413,74 @@ impl<'a> Iterator for Lines<'a> {
     }
 }
 
-/// The newlines among the first 64 bytes of `s`, as a mask (bit `i`: `s[i]`).
-#[inline(always)]
-fn newlines(s: &[u8]) -> u64 {
-    match s.first_chunk::<64>() {
-        Some(c) => newlines64(c),
-        None => newlines_bytewise(s),
+/// How [`Lines`] finds the newlines among 64 bytes.
+trait Newlines: Copy {
+    /// The newlines of `c` as a mask (bit `i`: `c[i]`).
+    fn newlines64(self, c: &[u8; 64]) -> u64;
+}
+
+/// [`newlines64`]: SSE2, which every x86_64 has (a byte loop elsewhere).
+#[derive(Clone, Copy)]
+struct Sse2;
+
+impl Newlines for Sse2 {
+    #[inline(always)]
+    fn newlines64(self, c: &[u8; 64]) -> u64 {
+        newlines64(c)
     }
 }
 
-/// [`newlines`] a byte at a time (a block's last bytes, and the reference the
-/// tests compare [`newlines64`] with).
+/// [`newlines64_avx2`]; a value is the proof that the CPU has AVX2, BMI1
+/// and BMI2, made only by [`Avx2::detect`].
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Avx2(());
+
+#[cfg(target_arch = "x86_64")]
+impl Avx2 {
+    fn detect() -> Option<Avx2> {
+        (is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("bmi1")
+            && is_x86_feature_detected!("bmi2"))
+        .then_some(Avx2(()))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Newlines for Avx2 {
+    #[inline(always)]
+    fn newlines64(self, c: &[u8; 64]) -> u64 {
+        // SAFETY: an `Avx2` exists only where the CPU has AVX2.
+        unsafe { newlines64_avx2(c) }
+    }
+}
+
+/// [`newlines_bytewise`] of 64 bytes, 32 at a time with AVX2: a compare and
+/// a `movemask` each. Inlined only into code compiled for AVX2
+/// ([`parse_block_avx2`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn newlines64_avx2(c: &[u8; 64]) -> u64 {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
+    };
+    let nl = _mm256_set1_epi8(b'\n' as i8);
+    // SAFETY: the unaligned loads read bytes 0..32 and 32..64 of `c`.
+    let (lo, hi) = unsafe {
+        (
+            _mm256_loadu_si256(c.as_ptr().cast::<__m256i>()),
+            _mm256_loadu_si256(c.as_ptr().add(32).cast::<__m256i>()),
+        )
+    };
+    let lo = _mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, nl)) as u32;
+    let hi = _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, nl)) as u32;
+    u64::from(lo) | u64::from(hi) << 32
+}
+
+/// The newlines among the first 64 bytes of `s`, a byte at a time (a
+/// block's last bytes, and the reference the tests compare [`newlines64`]
+/// and [`newlines64_avx2`] with).
 #[cold]
 #[inline(never)]
 fn newlines_bytewise(s: &[u8]) -> u64 {
@@ -387,7 +490,7 @@ fn newlines_bytewise(s: &[u8]) -> u64 {
         .fold(0, |m, (i, &b)| m | u64::from(b == b'\n') << i)
 }
 
-/// [`newlines`] of 64 bytes, 16 at a time with SSE2: a compare and a
+/// [`newlines_bytewise`] of 64 bytes, 16 at a time with SSE2: a compare and a
 /// `movemask` each (the compiler does not turn the byte loop into these).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
@@ -503,6 +606,9 @@ mod tests {
         }
         for all in [false, true] {
             let b = parse_block(&block, 7, all);
+            // The block's parse with each newline scan, AVX2 or not.
+            let sse2 = parse_block_with(&block, 7, all, Vec::new(), Sse2);
+            assert_eq!((&sse2.lines, sse2.stats), (&b.lines, b.stats));
             let mut lines = Vec::new();
             let mut stats = BlockStats::default();
             for (i, line) in block[..block.len() - 1].split(|&c| c == b'\n').enumerate() {
@@ -533,8 +639,20 @@ mod tests {
         }
     }
 
-    /// Issue #15: `Lines` splits a block as `split` does, and the SSE2 mask
-    /// is the byte loop's, on generated blocks of short, empty and long lines.
+    /// The proof of AVX2 where the CPU has it.
+    #[cfg(target_arch = "x86_64")]
+    fn avx2() -> Option<Avx2> {
+        Avx2::detect()
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn avx2() -> Option<Sse2> {
+        None
+    }
+
+    /// Issue #15: `Lines` splits a block as `split` does, and the SSE2 and
+    /// AVX2 masks are the byte loop's, on generated blocks of short, empty
+    /// and long lines.
     #[test]
     fn lines_of_generated_blocks_are_split() {
         let mut next = crate::testing::xorshift(0x2545_f491_4f6c_dd1d);
@@ -552,11 +670,18 @@ mod tests {
             if block.last() == Some(&b'\n') || block.is_empty() {
                 want.pop();
             }
-            let got: Vec<&[u8]> = Lines::new(&block).collect();
+            let got: Vec<&[u8]> = Lines::new(&block, Sse2).collect();
             assert_eq!(got, want, "{block:?}");
+            if let Some(avx2) = avx2() {
+                let got: Vec<&[u8]> = Lines::new(&block, avx2).collect();
+                assert_eq!(got, want, "{block:?}");
+            }
             for at in 0..block.len().saturating_sub(64) {
                 let c = block[at..].first_chunk::<64>().unwrap();
                 assert_eq!(newlines64(c), newlines_bytewise(c), "{c:?}");
+                if let Some(avx2) = avx2() {
+                    assert_eq!(avx2.newlines64(c), newlines_bytewise(c), "{c:?}");
+                }
             }
         }
     }
