@@ -444,6 +444,14 @@ pub fn parse_port(s: &[u8]) -> Option<u16> {
 mod tests {
     use super::*;
 
+    /// A text of up to `max_len - 1` bytes drawn from `alphabet`.
+    fn random_text(next: &mut impl FnMut() -> u64, alphabet: &[u8], max_len: u64) -> Vec<u8> {
+        let len = (next() % max_len) as usize;
+        (0..len)
+            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+            .collect()
+    }
+
     fn ip(s: &str) -> Option<String> {
         parse_ip(s.as_bytes()).map(|i| i.to_string())
     }
@@ -512,10 +520,7 @@ mod tests {
         };
         let alphabet = b"0123456789012345678901234567899....a ";
         for _ in 0..200_000 {
-            let len = (next() % 19) as usize;
-            let t: Vec<u8> = (0..len)
-                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                .collect();
+            let t = random_text(&mut next, alphabet, 19);
             assert_eq!(
                 parse_v4(&t),
                 defined(&t),
@@ -565,14 +570,7 @@ mod tests {
         let alphabet = b"0123456789012345678901234567899.....a :[]";
         let tok_byte = |b: &u8| b.is_ascii_digit() || *b == b'.';
         let mut cases: Vec<Vec<u8>> = Vec::new();
-        for _ in 0..300_000 {
-            let len = (next() % 24) as usize;
-            cases.push(
-                (0..len)
-                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                    .collect(),
-            );
-        }
+        cases.extend((0..300_000).map(|_| random_text(&mut next, alphabet, 24)));
         for _ in 0..100_000 {
             let a = Ipv4Addr::from(next() as u32).to_string();
             let pre = ["", " ", "x", "1", ".", "from "][(next() % 6) as usize];
@@ -667,10 +665,7 @@ mod tests {
         let alphabet = b"0123456789012345678901234567899....a \0\xff";
         let (mut front, mut back) = (0, 0);
         for n in 0..600_000u32 {
-            let len = (next() % 25) as usize;
-            let mut t: Vec<u8> = (0..len)
-                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                .collect();
+            let mut t = random_text(&mut next, alphabet, 25);
             if n % 2 == 0 {
                 let a: String = (0..4)
                     .map(|_| (next() % 300).to_string())
@@ -743,14 +738,7 @@ mod tests {
         .iter()
         .map(|c| c.as_bytes().to_vec())
         .collect();
-        for _ in 0..400_000 {
-            let len = (next() % 30) as usize;
-            cases.push(
-                (0..len)
-                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                    .collect(),
-            );
-        }
+        cases.extend((0..400_000).map(|_| random_text(&mut next, alphabet, 30)));
         for _ in 0..50_000 {
             let a = Ipv6Addr::from(
                 ((next() as u128) << 64 | next() as u128)
@@ -813,14 +801,7 @@ mod tests {
         .iter()
         .map(|c| c.as_bytes().to_vec())
         .collect();
-        for _ in 0..200_000 {
-            let len = (next() % 24) as usize;
-            cases.push(
-                (0..len)
-                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                    .collect(),
-            );
-        }
+        cases.extend((0..200_000).map(|_| random_text(&mut next, alphabet, 24)));
         for _ in 0..20_000 {
             let a = Ipv6Addr::from(
                 ((next() as u128) << 64 | next() as u128)

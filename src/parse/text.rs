@@ -290,35 +290,44 @@ mod tests {
         ));
     }
 
+    /// 400,000 names over `alphabet`, up to a little longer than
+    /// [`INLINE`]: every other one mostly plain, with a rare odd byte.
+    fn hostile_names(mut next: impl FnMut() -> u64, alphabet: &[u8]) -> Vec<Vec<u8>> {
+        let pick = move |next: &mut dyn FnMut() -> u64| {
+            alphabet[(next() % alphabet.len() as u64) as usize]
+        };
+        (0..400_000u32)
+            .map(|n| {
+                let len = (next() % (INLINE as u64 + 6)) as usize;
+                let mut raw: Vec<u8> = (0..len).map(|_| pick(&mut next)).collect();
+                if n % 2 == 0 {
+                    raw.iter_mut().for_each(|b| {
+                        if !b.is_ascii_alphanumeric() {
+                            *b = b'a';
+                        }
+                    });
+                    if len > 0 && n % 8 == 0 {
+                        let i = (next() % len as u64) as usize;
+                        raw[i] = pick(&mut next);
+                    }
+                }
+                raw
+            })
+            .collect()
+    }
+
     /// The one-pass constructor against its definition: inline, ASCII and
     /// without a backslash, else `None`; the text keeps the bytes.
     #[test]
     fn plain_inline_takes_short_plain_ascii_only() {
         let mut x: u64 = 0x0bad_cafe_f00d_1234;
-        let mut next = move || {
+        let next = move || {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
             x
         };
-        let alphabet = b"abz09 .-_\\\x7f\x80\xc3\xb6\xff\x00[]";
-        for n in 0..400_000u32 {
-            let len = (next() % (INLINE as u64 + 6)) as usize;
-            let mut raw: Vec<u8> = (0..len)
-                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                .collect();
-            if n % 2 == 0 {
-                // Mostly plain: a rare odd byte at any place.
-                raw.iter_mut().for_each(|b| {
-                    if !b.is_ascii_alphanumeric() {
-                        *b = b'a';
-                    }
-                });
-                if len > 0 && n % 8 == 0 {
-                    let i = (next() % len as u64) as usize;
-                    raw[i] = alphabet[(next() % alphabet.len() as u64) as usize];
-                }
-            }
+        for raw in hostile_names(next, b"abz09 .-_\\\x7f\x80\xc3\xb6\xff\x00[]") {
             let plain = raw.len() <= INLINE && raw.is_ascii() && !raw.contains(&b'\\');
             match Text::plain_inline(&raw) {
                 Some(t) => {
@@ -334,24 +343,8 @@ mod tests {
     /// [`Text::plain_inline_without`] against its definition, for `:`.
     #[test]
     fn plain_inline_without_refuses_its_byte() {
-        let mut next = crate::testing::xorshift(0x0c01_0a5e_5eed_0001);
-        let alphabet = b"abz09 .:-_\\\x7f\x80\xc3\xb6\xff\x00[]";
-        for n in 0..400_000u32 {
-            let len = (next() % (INLINE as u64 + 6)) as usize;
-            let mut raw: Vec<u8> = (0..len)
-                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                .collect();
-            if n % 2 == 0 {
-                raw.iter_mut().for_each(|b| {
-                    if !b.is_ascii_alphanumeric() {
-                        *b = b'a';
-                    }
-                });
-                if len > 0 && n % 8 == 0 {
-                    let i = (next() % len as u64) as usize;
-                    raw[i] = alphabet[(next() % alphabet.len() as u64) as usize];
-                }
-            }
+        let next = crate::testing::xorshift(0x0c01_0a5e_5eed_0001);
+        for raw in hostile_names(next, b"abz09 .:-_\\\x7f\x80\xc3\xb6\xff\x00[]") {
             let plain = raw.len() <= INLINE
                 && raw.is_ascii()
                 && !raw.contains(&b'\\')
