@@ -1081,7 +1081,19 @@ mod tests {
         want.iter_mut().for_each(|e| enricher.enrich(e));
         want.sort_by_key(|e| e.src.line);
         assert!(want.len() >= 90_000, "{}", want.len());
-        for (batch, threads) in [(1, 1), (2, 2), (3, 2), (2, 4), (8, 3)] {
+        // Many threads on few cores finish blocks out of order: a block
+        // taken as it finishes, not in order, would break the boundaries.
+        let mixes = [
+            (1, 1),
+            (2, 2),
+            (3, 2),
+            (2, 4),
+            (8, 3),
+            (1, 8),
+            (2, 16),
+            (4, 16),
+        ];
+        for (batch, threads) in mixes.into_iter().cycle().take(3 * mixes.len()) {
             let reader = Box::new(io::Cursor::new(text.clone().into_bytes()));
             let (mut got, bounds, res) = drive_in_pool(reader, batch, threads);
             res.unwrap();
