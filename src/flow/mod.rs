@@ -279,7 +279,7 @@ pub struct Start {
     pub emit_from: u64,
     /// A journal (`journalctl -o json` lines): boundaries carry cursors, not guard hashes.
     pub journal: bool,
-    /// Blocks parsed together; 0: [`BATCH`].
+    /// Blocks read together, a batch: a store commits after each; 0: [`BATCH`].
     pub batch: usize,
 }
 
