@@ -327,8 +327,6 @@ struct ChunkInfo {
     start: u64,
     end: u64,
     dropped: u64,
-    /// The number of the line after the block.
-    next_line: u64,
     guard_hash: i64,
     guard_len: u64,
     cursor: Option<String>,
@@ -339,8 +337,6 @@ struct ChunkInfo {
 /// A block read and numbered, to be parsed by whichever thread is free.
 struct Job {
     seq: u64,
-    first: u64,
-    next_line: u64,
     batch_end: bool,
     chunk: Chunk,
     /// A list of lines already taken, to be parsed into.
@@ -359,8 +355,6 @@ struct Done {
 /// The blocks of one [`drive`] between the threads that read, parse and take them.
 struct State {
     blocks: Blocks<Box<dyn Read + Send>>,
-    /// The number of the next block's first line.
-    next_line: u64,
     /// Blocks read so far (the next one's `seq`).
     read: u64,
     /// Blocks read, not yet being parsed.
@@ -379,21 +373,15 @@ struct State {
 }
 
 impl State {
-    /// Reads the next batch of blocks into `todo`, numbering their lines
-    /// (newlines counted here, so blocks parse independently).
+    /// Reads the next batch of blocks into `todo`. Their lines are numbered
+    /// from 1 when parsed and renumbered when taken ([`renumber`]).
     fn read_batch(&mut self, per_batch: usize) {
         let from = self.todo.len();
         for _ in 0..per_batch {
             match self.blocks.next_chunk() {
                 Ok(Some(chunk)) => {
-                    let first = self.next_line + chunk.dropped;
-                    let n = memchr::memchr_iter(b'\n', &chunk.bytes).count() as u64
-                        + u64::from(!chunk.bytes.is_empty() && !chunk.bytes.ends_with(b"\n"));
-                    self.next_line = first + n;
                     self.todo.push_back(Job {
                         seq: self.read,
-                        first,
-                        next_line: self.next_line,
                         batch_end: false,
                         chunk,
                         list: self.lists.pop().unwrap_or_default(),
@@ -545,13 +533,11 @@ impl Job {
     fn parse(self, work: &Work) -> Done {
         let Job {
             seq,
-            first,
-            next_line,
             batch_end,
             chunk,
             list,
         } = self;
-        let block = parse::parse_block_into(&chunk.bytes, first, work.all, list);
+        let block = parse::parse_block_into(&chunk.bytes, 1, work.all, list);
         // A journal is re-read after its cursor, not checked by bytes.
         let tail = if work.journal {
             &[][..]
@@ -562,7 +548,6 @@ impl Job {
             start: chunk.start,
             end: chunk.end,
             dropped: chunk.dropped,
-            next_line,
             guard_hash: if work.journal { 0 } else { fnv1a(tail) },
             guard_len: tail.len() as u64,
             cursor: if work.journal {
@@ -577,6 +562,20 @@ impl Job {
             info,
             block,
             bytes: chunk.bytes,
+        }
+    }
+}
+
+/// Numbers the lines of a block parsed from line 1 from `first` on. The
+/// block's lines are counted by its parse, so no thread counts newlines
+/// before it (issue #15: that count was ~28 instructions a line, under the
+/// flow's lock); this is one addition a kept line, on lines read next.
+fn renumber(lines: &mut [RawLine], first: u64) {
+    // Wrapping: a `Start` may number its first line 0.
+    let shift = first.wrapping_sub(1);
+    if shift != 0 {
+        for raw in lines {
+            raw.line = raw.line.wrapping_add(shift);
         }
     }
 }
@@ -631,7 +630,6 @@ pub fn drive<S: Sink>(
     let work = Work {
         state: std::sync::Mutex::new(State {
             blocks: Blocks::new(reader, start.offset, start.split),
-            next_line: start.line,
             read: 0,
             todo: std::collections::VecDeque::new(),
             done: std::collections::VecDeque::new(),
@@ -678,13 +676,20 @@ pub fn drive<S: Sink>(
             ..Boundary::default()
         };
         let mut read_err = None;
+        // The number of the next block's first line.
+        let mut next_line = start.line;
         'read: loop {
             let (c, block) = match work.next_for_taker() {
                 Due::Parse(job) => {
                     work.finish(job.parse(&work));
                     continue;
                 }
-                Due::Take(c, block) => (c, block),
+                Due::Take(c, mut block) => {
+                    let first = next_line + c.dropped;
+                    next_line = first + block.stats.lines;
+                    renumber(&mut block.lines, first);
+                    (c, block)
+                }
                 Due::End(err) => {
                     read_err = err;
                     break;
@@ -702,7 +707,7 @@ pub fn drive<S: Sink>(
             last = Boundary {
                 start: c.start,
                 offset: c.end,
-                line: c.next_line,
+                line: next_line,
                 stats,
                 year: stream.corr.year_state(),
                 held_since: stream.held_since(),
