@@ -282,8 +282,8 @@ thread_local! {
 /// over (a brute force sends line after line from one address), and the
 /// window is all that the reading depends on, so a window read before is
 /// answered from what it gave, one hash and a compare where reading it
-/// took ~100 instructions (issue #15: ~70% of the addresses of the bench
-/// log are answered so with 256 windows a thread).
+/// took ~100 instructions (issue #15: about two thirds of the addresses
+/// of the bench log are answered so with 256 windows a thread).
 #[inline(always)]
 fn v4_in_tail_seen(w: &[u8; 16]) -> Option<(usize, Ipv4Addr)> {
     let key = u128::from_le_bytes(*w);
