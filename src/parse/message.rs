@@ -110,29 +110,54 @@ impl Msg {
     }
 }
 
+/// Sets `slot`, which holds `None` (a field of a [`Msg::new`]), to `v`.
+/// An assignment would drop the old value first, and in a `Msg` behind a
+/// reference the compiler cannot see that it is `None`: a call of the drop
+/// code for each name set (issue #15: ~6 instructions each).
+#[inline(always)]
+fn fill<T>(slot: &mut Option<T>, v: Option<T>) {
+    debug_assert!(slot.is_none());
+    // The old value is `None`: forgetting it leaks nothing.
+    std::mem::forget(std::mem::replace(slot, v));
+}
+
 /// Classifies an sshd message. Every sshd line gives a `Msg` (kind
 /// [`Kind::Other`] when it is not a security event), except that bare lines
 /// with no program name are only accepted as known events (see [`classify_bare`]).
+#[inline(always)]
 pub fn classify(msg: &[u8]) -> Msg {
-    // The commonest messages, built here in place (issue #15).
-    if let Some(f) = fast::read(msg) {
-        return f.msg();
+    let mut m = Msg::new(Kind::Other);
+    classify_into(msg, &mut m);
+    m
+}
+
+/// [`classify`] written into `m`, a [`Msg::new`] of the caller's, in place:
+/// the readers store only the fields they find, where a `Msg` returned by
+/// value was built aside and copied field by field (issue #15).
+#[inline(never)]
+fn classify_into(msg: &[u8], m: &mut Msg) {
+    // The commonest messages.
+    if fast::read(msg, m).is_none() {
+        classify_rest(msg, m);
     }
+}
+
+/// [`classify`] for what its fast path leaves: `m` is still [`Msg::new`]'s.
+#[inline(always)]
+fn classify_rest(msg: &[u8], m: &mut Msg) {
     if let Some(kind) = fast::fixed(msg) {
-        return Msg::new(kind);
-    }
-    // pam_unix's failures for sshd and sshd's `PAM <n> more authentication
-    // failures`: the general reader's steps, without its prelude and dispatch.
-    if let Some((r, n)) = fast::pam_failure(msg)
+        m.kind = kind;
+    } else if let Some((r, n)) = fast::pam_failure(msg)
         .map(|r| (r, 1))
         .or_else(|| fast::pam_more(msg))
     {
-        return match pam_fields(r, n) {
-            Some(m) => m,
-            None => Msg::new(Kind::Other),
-        };
+        // pam_unix's failures for sshd and sshd's `PAM <n> more
+        // authentication failures`: the general reader's steps, without its
+        // prelude and dispatch.
+        pam_fields_into(r, n, m);
+    } else {
+        *m = classify_general(msg);
     }
-    classify_general(msg)
 }
 
 /// [`classify`] for every message.
@@ -1241,9 +1266,17 @@ fn user_not_allowed(r: &[u8]) -> Option<Msg> {
 
 /// `… rhost=<ip|host>[  user=<u>]` after a PAM authentication failure.
 fn pam_fields(r: &[u8], count: u32) -> Option<Msg> {
+    let mut msg = Msg::new(Kind::Other);
+    pam_fields_into(r, count, &mut msg);
+    Some(msg)
+}
+
+/// [`pam_fields`] written into `msg`, a [`Msg::new`]: [`classify`]'s own,
+/// where a `Msg` returned was copied into it (issue #15).
+fn pam_fields_into(r: &[u8], count: u32, msg: &mut Msg) {
     // pam_unix's fields for sshd, up to `rhost=`: no search needed (issue #15).
     const SSHD_FIELDS: &[u8] = b" logname= uid=0 euid=0 tty=ssh ruser= rhost=";
-    let mut msg = Msg::new(Kind::PamFailure);
+    msg.kind = Kind::PamFailure;
     msg.count = count;
     let sshd_fields = r.starts_with(SSHD_FIELDS);
     let rhost = if sshd_fields {
@@ -1277,10 +1310,9 @@ fn pam_fields(r: &[u8], count: u32) -> Option<Msg> {
     if let Some(at) = user_at {
         let u = r[at + 6..].trim_ascii_end();
         if !u.is_empty() {
-            msg.user = Some(decode_text(u));
+            fill(&mut msg.user, Some(decode_text(u)));
         }
     }
-    Some(msg)
 }
 
 /// The first `): ` in `s`.

@@ -89,40 +89,50 @@ impl Text {
         if n > INLINE {
             return None;
         }
-        let mut buf = [0u8; INLINE];
-        // Two fixed-size copies that overlap, as memcpy does, without its
-        // call; only the words read from `raw` are checked (issue #15: the
-        // four words of the buffer took ~40 instructions a name).
+        // The buffer as four words (its bytes 0..8, 8..16, 16..24, 24..30),
+        // each built in a register from loads of `raw` that may overlap, and
+        // checked: the buffer is written once, where two copies into a
+        // buffer on the stack were read back and copied again into the
+        // message (issue #15: ~8 instructions a name). Only the words
+        // of the text's length are read.
         let word = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().unwrap());
-        let odd = if n >= 16 {
-            buf[..16].copy_from_slice(&raw[..16]);
-            buf[n - 16..n].copy_from_slice(&raw[n - 16..]);
-            bad(word(0)) | bad(word(8)) | bad(word(n - 16)) | bad(word(n - 8))
+        // `raw[from..]`, 0 to 7 bytes (`n - 7 <= from <= n`, `n >= 8`), in
+        // the low bytes of a word, zeros above: the last word shifted down
+        // (in two steps, as one shift by 64 bits is none).
+        let rest = |from: usize| (word(n - 8) >> (8 * (from + 7 - n))) >> 8;
+        let (w, odd) = if n >= 24 {
+            let w = [word(0), word(8), word(16), rest(24)];
+            (w, bad(w[0]) | bad(w[1]) | bad(w[2]) | bad(w[3]))
+        } else if n >= 16 {
+            let w = [word(0), word(8), rest(16), 0];
+            (w, bad(w[0]) | bad(w[1]) | bad(w[2]))
         } else if n >= 8 {
-            let (lo, hi) = (word(0), word(n - 8));
-            buf[..8].copy_from_slice(&lo.to_le_bytes());
-            buf[n - 8..n].copy_from_slice(&hi.to_le_bytes());
-            bad(lo) | bad(hi)
+            let w = [word(0), rest(8), 0, 0];
+            (w, bad(w[0]) | bad(w[1]))
         } else if n >= 4 {
+            // Two loads that overlap; a byte in both is the same byte.
             let lo = u32::from_le_bytes(raw[..4].try_into().unwrap());
             let hi = u32::from_le_bytes(raw[n - 4..].try_into().unwrap());
-            buf[..4].copy_from_slice(&lo.to_le_bytes());
-            buf[n - 4..n].copy_from_slice(&hi.to_le_bytes());
-            bad(u64::from(lo) | u64::from(hi) << 32)
+            let w = u64::from(lo) | u64::from(hi) << (8 * (n - 4));
+            ([w, 0, 0, 0], bad(w))
         } else if n > 0 {
-            // The first, middle and last bytes: all of them (the zero bytes
-            // above them are none of the refused ones).
-            let (a, b, c) = (raw[0], raw[n / 2], raw[n - 1]);
-            buf[0] = a;
-            buf[n / 2] = b;
-            buf[n - 1] = c;
-            bad(u64::from(a) | u64::from(b) << 8 | u64::from(c) << 16)
+            // The first, middle and last bytes: all of them.
+            let w = u64::from(raw[0])
+                | u64::from(raw[n / 2]) << (8 * (n / 2))
+                | u64::from(raw[n - 1]) << (8 * (n - 1));
+            ([w, 0, 0, 0], bad(w))
         } else {
-            0
+            ([0; 4], 0)
         };
+        // (The zero bytes past the text are none of the refused ones.)
         if odd & HIGH != 0 {
             return None;
         }
+        let mut buf = [0u8; INLINE];
+        buf[..8].copy_from_slice(&w[0].to_le_bytes());
+        buf[8..16].copy_from_slice(&w[1].to_le_bytes());
+        buf[16..24].copy_from_slice(&w[2].to_le_bytes());
+        buf[24..].copy_from_slice(&w[3].to_le_bytes()[..INLINE - 24]);
         Some(Text(Repr::Inline { len: n as u8, buf }))
     }
 
