@@ -104,8 +104,9 @@ pub struct StampCache {
     len: usize,
     stamp: Option<Stamp>,
     /// Where the seconds are when `stamp` is RFC 3164's `… HH:MM:SS` (no
-    /// year, no fraction, `key[len - 3]` a colon, 10 to 16 bytes): the next
-    /// second of it is the same stamp with other seconds ([`next_second`]).
+    /// year, no fraction, `key[len - 3]` a colon, 10 to 15 bytes, `key[len]`
+    /// the space after them): the next second of it is the same stamp with
+    /// other seconds ([`next_second`]).
     tick: Option<Tick>,
     /// The `host program[` heads seen last: a log interleaves a few hosts
     /// and programs (sshd, sshd-session, CRON, …).
@@ -146,10 +147,13 @@ impl Default for StampCache {
 /// checks, the stamp of a line cost ~60 instructions).
 #[derive(Clone, Copy, Debug)]
 struct Tick {
-    /// The bytes before the seconds.
+    /// The bytes before the seconds, and the space after them (issue #15:
+    /// no check of its own for that space, nor for the line's length).
     before: u128,
     /// The two digits of the seconds.
     secs: u128,
+    /// The stamp's second of the day less what it took of the seconds.
+    minute: u32,
 }
 
 /// The first 16 bytes of `b` as a number (little-endian).
@@ -367,28 +371,25 @@ pub(crate) fn quick<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<Hit<'a
 /// itself).
 #[inline(always)]
 fn cached_hit<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<(Hit<'a>, usize)> {
-    // A cached stamp starts with an uppercase letter: no `{` or `<` line.
-    cache.stamp.as_ref()?;
     let n = cache.len;
-    if !(line.len() > n && line[n] == b' ') {
-        return None;
-    }
     match (cache.tick, line.first_chunk::<16>()) {
-        // The bytes before the seconds, then the seconds: a line of the
-        // next second is the cached one's with two other bytes.
+        // The bytes before the seconds and the space after them (there is a
+        // tick only with a stamp), then the seconds: a line of the next
+        // second is the cached one's with two other bytes.
         (Some(t), Some(l)) => {
             let x = u128::from_le_bytes(*l) ^ key16(&cache.key);
             if x & t.before != 0 {
                 return None;
             }
             if x & t.secs != 0 {
-                // Caches the line's stamp in turn (its seconds read from
-                // `line`, which is longer than `n`: no bounds check).
-                next_second([line[n - 2], line[n - 1]], cache)?;
+                // Caches the line's stamp in turn.
+                next_second(l, t, cache)?;
             }
         }
         _ => {
-            if !prefix_eq(line, &cache.key, n) {
+            // A cached stamp starts with an uppercase letter: no `{` or `<` line.
+            cache.stamp.as_ref()?;
+            if !(line.len() > n && line[n] == b' ' && prefix_eq(line, &cache.key, n)) {
                 return None;
             }
         }
@@ -401,14 +402,18 @@ fn cached_hit<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<(Hit<'a>, us
     Some((head_hit(rest, cache)?, line.len() - rest.len()))
 }
 
-/// The cached stamp, a [`StampCache::tick`] one, moved on to seconds `secs`
-/// (the line's two bytes where the cached key has other ones; issue #15:
-/// the next line of a busy log, ~250 instructions a parse, ~110 a call
-/// of this with the whole stamp compared again and moved in and out, ~20
-/// inlined). `None`: no seconds `00`..=`60`, the stamp left as it was.
+/// The cached stamp, `t` a tick of it, moved on to the seconds of `l`, the
+/// first 16 bytes of a line (issue #15: the next line of a busy log, ~250
+/// instructions a parse, ~110 a call of this with the whole stamp compared
+/// again and moved in and out, ~45 inlined, ~30 with the minute kept and
+/// no bounds checks). `None`: no seconds `00`..=`60`, the stamp left as it
+/// was.
 #[inline(always)]
-fn next_second(secs: [u8; 2], cache: &mut StampCache) -> Option<()> {
-    let (a, b) = (secs[0].wrapping_sub(b'0'), secs[1].wrapping_sub(b'0'));
+fn next_second(l: &[u8; 16], t: Tick, cache: &mut StampCache) -> Option<()> {
+    // `& 15`: a tick's seconds are among the first 16 bytes (its stamp has
+    // 15 at most), which the compiler can not tell: no bounds checks.
+    let (i, j) = ((cache.len - 2) & 15, (cache.len - 1) & 15);
+    let (a, b) = (l[i].wrapping_sub(b'0'), l[j].wrapping_sub(b'0'));
     if a > 9 || b > 9 {
         return None;
     }
@@ -416,15 +421,11 @@ fn next_second(secs: [u8; 2], cache: &mut StampCache) -> Option<()> {
     if sec > 60 {
         return None;
     }
-    let n = cache.len;
-    // What `hms` took of the cached seconds (a leap second counts as 59).
-    let was = (u32::from(cache.key[n - 2].wrapping_sub(b'0')) * 10
-        + u32::from(cache.key[n - 1].wrapping_sub(b'0')))
-    .min(59);
+    // A leap second counts as 59, as `hms` has it.
     if let Some(Stamp::Civil { sod, .. }) = &mut cache.stamp {
-        *sod = *sod - was + sec.min(59);
+        *sod = t.minute + sec.min(59);
     }
-    cache.key[n - 2..n].copy_from_slice(&secs);
+    (cache.key[i], cache.key[j]) = (l[i], l[j]);
     Some(())
 }
 
@@ -445,24 +446,46 @@ fn cached_timestamp(s: &[u8], cache: &mut StampCache) -> (Stamp, usize) {
         && s.get(used) == Some(&b' ')
         && matches!(stamp, Stamp::Civil { year: None, .. })
     {
-        cache.key[..used].copy_from_slice(&s[..used]);
+        // With the space after it, for a tick's compare.
+        let k = (used + 1).min(cache.key.len());
+        cache.key[..k].copy_from_slice(&s[..k]);
         cache.len = used;
         cache.stamp = Some(stamp);
-        cache.tick = ((10..=16).contains(&used)
-            && s[used - 3] == b':'
-            && matches!(stamp, Stamp::Civil { micros: 0, .. }))
-        .then(|| {
-            let at = 8 * (used as u32 - 2);
-            Tick {
-                before: (1 << at) - 1,
-                secs: 0xffff << at,
+        cache.tick = match stamp {
+            Stamp::Civil { micros: 0, sod, .. }
+                if (10..=15).contains(&used) && s[used - 3] == b':' =>
+            {
+                // What `hms` took of the seconds (a leap second counts as 59).
+                let secs = (u32::from(s[used - 2].wrapping_sub(b'0')) * 10
+                    + u32::from(s[used - 1].wrapping_sub(b'0')))
+                .min(59);
+                let at = 8 * (used as u32 - 2);
+                Some(Tick {
+                    before: (1 << at) - 1 | 0xff << (8 * used),
+                    secs: 0xffff << at,
+                    minute: sod - secs,
+                })
             }
-        });
+            _ => None,
+        };
     }
     (stamp, used)
 }
 
-fn trim_end(mut s: &[u8]) -> &[u8] {
+/// `s` without the carriage returns, newlines, spaces, tabs and NULs it
+/// ends with.
+#[inline(always)]
+fn trim_end(s: &[u8]) -> &[u8] {
+    // Those bytes are all at most a space, and most lines end with none
+    // (issue #15: the loop's set-up cost ~10 instructions a line).
+    match s.last() {
+        Some(&b) if b > b' ' => s,
+        _ => trim_end_bytewise(s),
+    }
+}
+
+/// [`trim_end`] a byte at a time.
+fn trim_end_bytewise(mut s: &[u8]) -> &[u8] {
     while let [rest @ .., b'\r' | b'\n' | b' ' | b'\t' | 0] = s {
         s = rest;
     }
@@ -674,11 +697,9 @@ fn pid_colon(rest: &[u8]) -> Option<(u32, &[u8])> {
     // 16-bit pairs of those: 100 * first + second in lanes 0 and 2.
     let x = (x.wrapping_mul(100) + (x >> 16)) & 0x0000_ffff_0000_ffff;
     let v = (x & 0xffff) * 10_000 + (x >> 32);
-    // `]: ` after up to 5 digits: still in the word.
-    if d <= 5 && (w >> (8 * d)) & 0xff_ffff == u64::from_le_bytes(*b"]: \0\0\0\0\0") {
-        return Some((v as u32, &rest[d + 2..]));
-    }
-    // After 6 or 7 digits (most pids of a busy host), read on.
+    // `]: ` after the digits, read from there whatever their number (issue
+    // #15: most pids of a busy host have 6 or 7 digits, and a check in the
+    // word for up to 5 first cost them ~3 instructions).
     if let Some(t) = rest[d..].first_chunk::<4>() {
         if u32::from_le_bytes(*t) & 0xff_ffff == u32::from_le_bytes(*b"]: \0") {
             return Some((v as u32, &rest[d + 2..]));
@@ -1571,6 +1592,16 @@ mod tests {
                 want,
                 "{shown:?}"
             );
+        }
+        // `trim_end`: what the byte loop leaves, on ends of bytes around a
+        // space and the trimmed ones.
+        let alphabet = b"\r\n \t\0\x1f!x\x80\xff";
+        for _ in 0..100_000 {
+            let len = (next() % 8) as usize;
+            let t: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            assert_eq!(trim_end(&t), trim_end_bytewise(&t), "{t:?}");
         }
     }
 
