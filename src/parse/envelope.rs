@@ -518,7 +518,7 @@ fn cached_timestamp(s: &[u8], cache: &mut StampCache) -> (Stamp, usize) {
                 .min(59);
                 let at = 8 * (used as u32 - 2);
                 Some(Tick {
-                    before: (1 << at) - 1 | 0xff << (8 * used),
+                    before: ((1 << at) - 1) | (0xff << (8 * used)),
                     secs: 0xffff << at,
                     minute: sod - secs,
                 })
