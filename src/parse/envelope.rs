@@ -102,10 +102,13 @@ pub fn split(line: &[u8]) -> Result<Envelope<'_>, Skip> {
 pub struct StampCache {
     key: [u8; 24],
     len: usize,
-    stamp: Option<Stamp>,
+    /// `Stamp::None`: none cached (only `Civil` ones are); no `Option`, which
+    /// a line of the cache's paid a check for (issue #15).
+    stamp: Stamp,
     /// Where the seconds are when `stamp` is RFC 3164's `… HH:MM:SS` (no
-    /// year, no fraction, `key[len - 3]` a colon, 10 to 16 bytes): the next
-    /// second of it is the same stamp with other seconds ([`next_second`]).
+    /// year, no fraction, `key[len - 3]` a colon, 10 to 15 bytes, `key[len]`
+    /// the space after them): the next second of it is the same stamp with
+    /// other seconds ([`next_second`]).
     tick: Option<Tick>,
     /// The `host program[` heads seen last: a log interleaves a few hosts
     /// and programs (sshd, sshd-session, CRON, …).
@@ -130,7 +133,7 @@ impl Default for StampCache {
         StampCache {
             key: [0; 24],
             len: 0,
-            stamp: None,
+            stamp: Stamp::None,
             tick: None,
             heads: Default::default(),
             tags: Default::default(),
@@ -146,10 +149,13 @@ impl Default for StampCache {
 /// checks, the stamp of a line cost ~60 instructions).
 #[derive(Clone, Copy, Debug)]
 struct Tick {
-    /// The bytes before the seconds.
+    /// The bytes before the seconds, and the space after them (issue #15:
+    /// no check of its own for that space, nor for the line's length).
     before: u128,
     /// The two digits of the seconds.
     secs: u128,
+    /// The stamp's second of the day less what it took of the seconds.
+    minute: u32,
 }
 
 /// The first 16 bytes of `b` as a number (little-endian).
@@ -182,20 +188,75 @@ fn to_front(order: u64, k: usize) -> u64 {
     after | before << 4 | nibble
 }
 
-/// The first 8 bytes of a [`Head`]'s `bytes` (zero-padded), compared first
-/// under `mask` (the bytes the head has of those 8; none for no head).
-#[derive(Clone, Copy, Debug, Default)]
+/// The first 16 bytes of a [`Head`]'s `bytes` (zero-padded), compared first
+/// under `mask` (the bytes the head has of those 16; none for no head): all
+/// of most heads, in one compare (issue #15: with 8, most heads that fit
+/// were compared again word by word, ~10 instructions a line).
+#[derive(Clone, Copy, Debug)]
 struct Tag {
-    first: u64,
-    mask: u64,
+    first: Lane,
+    mask: Lane,
+}
+
+impl Default for Tag {
+    fn default() -> Self {
+        Tag {
+            first: lane(0),
+            mask: lane(0),
+        }
+    }
 }
 
 impl Tag {
-    /// Whether a line whose first 8 bytes are `first` may start with the head.
+    /// Whether a line whose first 16 bytes are `first` may start with the
+    /// head.
     #[inline(always)]
-    fn may_fit(&self, first: u64) -> bool {
-        (first ^ self.first) & self.mask == 0
+    fn may_fit(&self, first: Lane) -> bool {
+        lanes_eq_under(first, self.first, self.mask)
     }
+}
+
+/// 16 bytes as [`Tag::may_fit`] compares them: an SSE2 register on x86_64
+/// (issue #15: as a `u128`, the compare was done in two 64-bit halves, ~14
+/// instructions a head tried).
+#[cfg(target_arch = "x86_64")]
+type Lane = std::arch::x86_64::__m128i;
+
+#[cfg(not(target_arch = "x86_64"))]
+type Lane = u128;
+
+/// `x` (little-endian bytes) as a [`Lane`].
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn lane(x: u128) -> Lane {
+    // SAFETY: SSE2 is part of x86_64 itself, always there.
+    unsafe { std::arch::x86_64::_mm_set_epi64x((x >> 64) as i64, x as i64) }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn lane(x: u128) -> Lane {
+    x
+}
+
+/// Whether `a` and `b` have the same bytes where `mask` has all ones.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn lanes_eq_under(a: Lane, b: Lane, mask: Lane) -> bool {
+    use std::arch::x86_64::{
+        _mm_and_si128, _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_setzero_si128, _mm_xor_si128,
+    };
+    // SAFETY: SSE2 is part of x86_64 itself, always there.
+    unsafe {
+        let x = _mm_and_si128(_mm_xor_si128(a, b), mask);
+        _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_setzero_si128())) == 0xffff
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn lanes_eq_under(a: Lane, b: Lane, mask: Lane) -> bool {
+    (a ^ b) & mask == 0
 }
 
 /// The `host program[` bytes of an earlier line and what they gave.
@@ -220,7 +281,7 @@ impl Head {
     #[inline]
     fn fits(&self, s: &[u8]) -> bool {
         let n = usize::from(self.len);
-        n != 0 && s.len() > n && (n <= 8 || words_eq(s, &self.bytes, 8, n))
+        n != 0 && s.len() > n && (n <= 16 || words_eq(s, &self.bytes, 16, n))
     }
 
     /// The host name as the block shares it: the `Arc` `share` gave for it
@@ -262,7 +323,7 @@ impl StampCache {
     /// The stamp of a line [`quick`] gave [`Hit::Ours`] for: the cached one.
     #[inline(always)]
     pub(crate) fn quick_stamp(&self) -> Stamp {
-        self.stamp.unwrap_or(Stamp::None)
+        self.stamp
     }
 
     /// The host of a line [`quick`] gave [`Hit::Ours`] for: its head's, as
@@ -367,28 +428,27 @@ pub(crate) fn quick<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<Hit<'a
 /// itself).
 #[inline(always)]
 fn cached_hit<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<(Hit<'a>, usize)> {
-    // A cached stamp starts with an uppercase letter: no `{` or `<` line.
-    cache.stamp.as_ref()?;
     let n = cache.len;
-    if !(line.len() > n && line[n] == b' ') {
-        return None;
-    }
     match (cache.tick, line.first_chunk::<16>()) {
-        // The bytes before the seconds, then the seconds: a line of the
-        // next second is the cached one's with two other bytes.
+        // The bytes before the seconds and the space after them (there is a
+        // tick only with a stamp), then the seconds: a line of the next
+        // second is the cached one's with two other bytes.
         (Some(t), Some(l)) => {
             let x = u128::from_le_bytes(*l) ^ key16(&cache.key);
             if x & t.before != 0 {
                 return None;
             }
             if x & t.secs != 0 {
-                // Caches the line's stamp in turn (its seconds read from
-                // `line`, which is longer than `n`: no bounds check).
-                next_second([line[n - 2], line[n - 1]], cache)?;
+                // Caches the line's stamp in turn.
+                next_second(l, t, cache)?;
             }
         }
         _ => {
-            if !prefix_eq(line, &cache.key, n) {
+            // A cached stamp starts with an uppercase letter: no `{` or `<` line.
+            if cache.stamp == Stamp::None {
+                return None;
+            }
+            if !(line.len() > n && line[n] == b' ' && prefix_eq(line, &cache.key, n)) {
                 return None;
             }
         }
@@ -401,14 +461,18 @@ fn cached_hit<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<(Hit<'a>, us
     Some((head_hit(rest, cache)?, line.len() - rest.len()))
 }
 
-/// The cached stamp, a [`StampCache::tick`] one, moved on to seconds `secs`
-/// (the line's two bytes where the cached key has other ones; issue #15:
-/// the next line of a busy log, ~250 instructions a parse, ~110 a call
-/// of this with the whole stamp compared again and moved in and out, ~20
-/// inlined). `None`: no seconds `00`..=`60`, the stamp left as it was.
+/// The cached stamp, `t` a tick of it, moved on to the seconds of `l`, the
+/// first 16 bytes of a line (issue #15: the next line of a busy log, ~250
+/// instructions a parse, ~110 a call of this with the whole stamp compared
+/// again and moved in and out, ~45 inlined, ~30 with the minute kept and
+/// no bounds checks). `None`: no seconds `00`..=`60`, the stamp left as it
+/// was.
 #[inline(always)]
-fn next_second(secs: [u8; 2], cache: &mut StampCache) -> Option<()> {
-    let (a, b) = (secs[0].wrapping_sub(b'0'), secs[1].wrapping_sub(b'0'));
+fn next_second(l: &[u8; 16], t: Tick, cache: &mut StampCache) -> Option<()> {
+    // `& 15`: a tick's seconds are among the first 16 bytes (its stamp has
+    // 15 at most), which the compiler can not tell: no bounds checks.
+    let (i, j) = ((cache.len - 2) & 15, (cache.len - 1) & 15);
+    let (a, b) = (l[i].wrapping_sub(b'0'), l[j].wrapping_sub(b'0'));
     if a > 9 || b > 9 {
         return None;
     }
@@ -416,15 +480,11 @@ fn next_second(secs: [u8; 2], cache: &mut StampCache) -> Option<()> {
     if sec > 60 {
         return None;
     }
-    let n = cache.len;
-    // What `hms` took of the cached seconds (a leap second counts as 59).
-    let was = (u32::from(cache.key[n - 2].wrapping_sub(b'0')) * 10
-        + u32::from(cache.key[n - 1].wrapping_sub(b'0')))
-    .min(59);
-    if let Some(Stamp::Civil { sod, .. }) = &mut cache.stamp {
-        *sod = *sod - was + sec.min(59);
+    // A leap second counts as 59, as `hms` has it.
+    if let Stamp::Civil { sod, .. } = &mut cache.stamp {
+        *sod = t.minute + sec.min(59);
     }
-    cache.key[n - 2..n].copy_from_slice(&secs);
+    (cache.key[i], cache.key[j]) = (l[i], l[j]);
     Some(())
 }
 
@@ -433,10 +493,8 @@ fn next_second(secs: [u8; 2], cache: &mut StampCache) -> Option<()> {
 /// past its own bytes but the one after them, so the result is the same.
 fn cached_timestamp(s: &[u8], cache: &mut StampCache) -> (Stamp, usize) {
     let n = cache.len;
-    if let Some(stamp) = cache.stamp {
-        if s.len() > n && s[n] == b' ' && prefix_eq(s, &cache.key, n) {
-            return (stamp, n);
-        }
+    if cache.stamp != Stamp::None && s.len() > n && s[n] == b' ' && prefix_eq(s, &cache.key, n) {
+        return (cache.stamp, n);
     }
     let (stamp, used) = timestamp(s);
     if used > 0
@@ -445,24 +503,46 @@ fn cached_timestamp(s: &[u8], cache: &mut StampCache) -> (Stamp, usize) {
         && s.get(used) == Some(&b' ')
         && matches!(stamp, Stamp::Civil { year: None, .. })
     {
-        cache.key[..used].copy_from_slice(&s[..used]);
+        // With the space after it, for a tick's compare.
+        let k = (used + 1).min(cache.key.len());
+        cache.key[..k].copy_from_slice(&s[..k]);
         cache.len = used;
-        cache.stamp = Some(stamp);
-        cache.tick = ((10..=16).contains(&used)
-            && s[used - 3] == b':'
-            && matches!(stamp, Stamp::Civil { micros: 0, .. }))
-        .then(|| {
-            let at = 8 * (used as u32 - 2);
-            Tick {
-                before: (1 << at) - 1,
-                secs: 0xffff << at,
+        cache.stamp = stamp;
+        cache.tick = match stamp {
+            Stamp::Civil { micros: 0, sod, .. }
+                if (10..=15).contains(&used) && s[used - 3] == b':' =>
+            {
+                // What `hms` took of the seconds (a leap second counts as 59).
+                let secs = (u32::from(s[used - 2].wrapping_sub(b'0')) * 10
+                    + u32::from(s[used - 1].wrapping_sub(b'0')))
+                .min(59);
+                let at = 8 * (used as u32 - 2);
+                Some(Tick {
+                    before: ((1 << at) - 1) | (0xff << (8 * used)),
+                    secs: 0xffff << at,
+                    minute: sod - secs,
+                })
             }
-        });
+            _ => None,
+        };
     }
     (stamp, used)
 }
 
-fn trim_end(mut s: &[u8]) -> &[u8] {
+/// `s` without the carriage returns, newlines, spaces, tabs and NULs it
+/// ends with.
+#[inline(always)]
+fn trim_end(s: &[u8]) -> &[u8] {
+    // Those bytes are all at most a space, and most lines end with none
+    // (issue #15: the loop's set-up cost ~10 instructions a line).
+    match s.last() {
+        Some(&b) if b > b' ' => s,
+        _ => trim_end_bytewise(s),
+    }
+}
+
+/// [`trim_end`] a byte at a time.
+fn trim_end_bytewise(mut s: &[u8]) -> &[u8] {
     while let [rest @ .., b'\r' | b'\n' | b' ' | b'\t' | 0] = s {
         s = rest;
     }
@@ -486,8 +566,8 @@ fn word(s: &[u8], at: usize) -> u64 {
 }
 
 /// `s[..n] == key[..n]` when the first `from` bytes are known equal, a word
-/// at a time, for `from + 8 <= n` (issue #15: a `[u8]` compare calls `bcmp`,
-/// several times the cost).
+/// at a time, for `8 <= n` and `from <= n` (issue #15: a `[u8]` compare
+/// calls `bcmp`, several times the cost).
 #[inline(always)]
 fn words_eq(s: &[u8], key: &[u8], from: usize, n: usize) -> bool {
     let mut i = from;
@@ -674,11 +754,9 @@ fn pid_colon(rest: &[u8]) -> Option<(u32, &[u8])> {
     // 16-bit pairs of those: 100 * first + second in lanes 0 and 2.
     let x = (x.wrapping_mul(100) + (x >> 16)) & 0x0000_ffff_0000_ffff;
     let v = (x & 0xffff) * 10_000 + (x >> 32);
-    // `]: ` after up to 5 digits: still in the word.
-    if d <= 5 && (w >> (8 * d)) & 0xff_ffff == u64::from_le_bytes(*b"]: \0\0\0\0\0") {
-        return Some((v as u32, &rest[d + 2..]));
-    }
-    // After 6 or 7 digits (most pids of a busy host), read on.
+    // `]: ` after the digits, read from there whatever their number (issue
+    // #15: most pids of a busy host have 6 or 7 digits, and a check in the
+    // word for up to 5 first cost them ~3 instructions).
     if let Some(t) = rest[d..].first_chunk::<4>() {
         if u32::from_le_bytes(*t) & 0xff_ffff == u32::from_le_bytes(*b"]: \0") {
             return Some((v as u32, &rest[d + 2..]));
@@ -726,15 +804,21 @@ fn lossy(b: &[u8]) -> Cow<'_, str> {
     }
 }
 
-/// The first 8 bytes of `s` as a number (little-endian, zero-padded).
-#[inline]
-fn first8(s: &[u8]) -> u64 {
-    if s.len() >= 8 {
-        return word(s, 0);
+/// The first 16 bytes of `s` as a number (little-endian, zero-padded).
+#[inline(always)]
+fn first16(s: &[u8]) -> u128 {
+    match s.first_chunk::<16>() {
+        Some(b) => u128::from_le_bytes(*b),
+        None => first16_padded(s),
     }
-    let mut b = [0u8; 8];
+}
+
+/// [`first16`] of fewer than 16 bytes.
+#[cold]
+fn first16_padded(s: &[u8]) -> u128 {
+    let mut b = [0u8; 16];
     b[..s.len()].copy_from_slice(s);
-    u64::from_le_bytes(b)
+    u128::from_le_bytes(b)
 }
 
 /// [`host_program`] for a line that starts with the `host program[` bytes of
@@ -762,7 +846,7 @@ fn cached_head<'a>(
 /// [`cached_head`]'s work, with no [`Envelope`] built.
 #[inline(always)]
 fn head_hit<'a>(s: &'a [u8], cache: &mut StampCache) -> Option<Hit<'a>> {
-    let first = first8(s);
+    let first = lane(first16(s));
     let order = cache.order;
     // A plain loop: `find` over the range was left a call.
     let mut k = 0;
@@ -866,12 +950,12 @@ fn remember_head(s: &[u8], env: &Result<Envelope<'_>, Skip>, cache: &mut StampCa
         return;
     }
     let tag = Tag {
-        first: first8(&s[..n]),
-        mask: if n >= 8 {
-            u64::MAX
+        first: lane(first16(&s[..n])),
+        mask: lane(if n >= 16 {
+            u128::MAX
         } else {
-            (1u64 << (8 * n)) - 1
-        },
+            (1u128 << (8 * n)) - 1
+        }),
     };
     let mut head = Head {
         bytes: [0; 32],
@@ -1528,6 +1612,9 @@ mod tests {
             if n <= 24 {
                 assert_eq!(prefix_eq(&s, &key, n), s[..n] == key[..n], "{n}");
             }
+            if n >= 17 && s[..16] == key[..16] {
+                assert_eq!(words_eq(&s, &key, 16, n), s[..n] == key[..n], "{n}");
+            }
             if n >= 9 {
                 if s[..8] == key[..8] {
                     assert_eq!(words_eq(&s, &key, 8, n), s[..n] == key[..n], "{n}");
@@ -1571,6 +1658,16 @@ mod tests {
                 want,
                 "{shown:?}"
             );
+        }
+        // `trim_end`: what the byte loop leaves, on ends of bytes around a
+        // space and the trimmed ones.
+        let alphabet = b"\r\n \t\0\x1f!x\x80\xff";
+        for _ in 0..100_000 {
+            let len = (next() % 8) as usize;
+            let t: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            assert_eq!(trim_end(&t), trim_end_bytewise(&t), "{t:?}");
         }
     }
 

@@ -239,8 +239,8 @@ fn parse_block_with(
     };
     let mut hosts = Vec::with_capacity(HOSTS);
     let mut stamps = envelope::StampCache::default();
-    for (n, line) in (first_line..).zip(Lines::new(block, scan)) {
-        out.stats.lines += 1;
+    let mut n = first_line;
+    for line in Lines::new(block, scan) {
         if line.len() > MAX_LINE {
             out.stats.too_long += 1;
         } else {
@@ -292,7 +292,10 @@ fn parse_block_with(
                 },
             }
         }
+        n += 1;
     }
+    // Counted once, not a line at a time.
+    out.stats.lines = n - first_line;
     out
 }
 
