@@ -306,13 +306,15 @@ const IP_SLOTS: usize = 16384;
 type IpEntry = (IpAddr, IpAgg, Option<Placed>);
 
 /// The geo the enricher gave an address, asked once an address, and what
-/// each of its events then counts on without reading the geo: its country's
-/// place in [`Aggregate::countries`] and its ASN.
+/// each of its events then counts on without reading the geo: the places of
+/// its country in [`Aggregate::countries`] and of its ASN in
+/// [`Aggregate::asns`].
 struct Placed {
     geo: Option<Arc<Geo>>,
     /// The place of its country in the [`CountryMap`]'s list + 1; 0: none.
     country: u32,
-    asn: Option<u32>,
+    /// The place of its ASN in the [`AsnMap`]'s list + 1; 0: none.
+    asn: u32,
 }
 
 /// Addresses ([`Aggregate::ips`]): a map from the address to a place in a
@@ -467,6 +469,70 @@ pub struct AsnAgg {
     pub attempts: u64,
     /// With details: (series bin, attempts, events).
     pub series: Series,
+}
+
+/// ASNs ([`Aggregate::asns`]): a map from the number to a place in a list.
+/// An address's events count on its ASN's place, found when the address is
+/// placed ([`Placed`]): no probe of the map an event (issue #15). Iteration
+/// order is the map's: the same as a `HashMap<u32, AsnAgg>` filled with the
+/// same numbers in the same order.
+#[derive(Default)]
+pub struct AsnMap {
+    index: HashMap<u32, u32>,
+    list: Vec<AsnAgg>,
+}
+
+impl AsnMap {
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// (number, aggregate), in the map's order.
+    pub fn iter(&self) -> AsnIter<'_> {
+        AsnIter {
+            index: self.index.iter(),
+            list: &self.list,
+        }
+    }
+
+    /// The place of `asn` in the list, made (with nothing counted) if new.
+    fn place(&mut self, asn: u32) -> usize {
+        let next = self.list.len();
+        let i = *self.index.entry(asn).or_insert(next as u32) as usize;
+        if i == next {
+            self.list.push(AsnAgg::default());
+        }
+        i
+    }
+}
+
+/// [`AsnMap::iter`].
+pub struct AsnIter<'a> {
+    index: std::collections::hash_map::Iter<'a, u32, u32>,
+    list: &'a [AsnAgg],
+}
+
+impl<'a> Iterator for AsnIter<'a> {
+    type Item = (&'a u32, &'a AsnAgg);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.index
+            .next()
+            .map(|(asn, &i)| (asn, &self.list[i as usize]))
+    }
+}
+
+impl<'a> IntoIterator for &'a AsnMap {
+    type Item = (&'a u32, &'a AsnAgg);
+    type IntoIter = AsnIter<'a>;
+
+    fn into_iter(self) -> AsnIter<'a> {
+        self.iter()
+    }
 }
 
 /// A successful login and what came before it.
@@ -654,7 +720,7 @@ pub struct Aggregate {
     recent_user_keys: [u64; USER_SLOTS],
     users: Vec<UserAgg>,
     countries: CountryMap,
-    asns: HashMap<u32, AsnAgg>,
+    asns: AsnMap,
     /// Unix hour → (attempts, events).
     hours: BTreeMap<i64, (u64, u64)>,
     hour_of_day: [u64; 24],
@@ -756,7 +822,7 @@ impl Aggregate {
             recent_user_keys: [0; USER_SLOTS],
             users: Vec::new(),
             countries: CountryMap::default(),
-            asns: HashMap::default(),
+            asns: AsnMap::default(),
             hours: BTreeMap::new(),
             hour_of_day: [0; 24],
             hour_run: None,
@@ -865,10 +931,11 @@ impl Aggregate {
 
     /// Asks `enricher` for the geo of the address at `i` in
     /// [`Aggregate::ips`] (at its first event) and keeps it there as a
-    /// [`Placed`], its country's entry made with nothing counted on it (as
-    /// counting the event makes it) but its name, which counting the event
-    /// would set from this geo ([`Aggregate::count`]): the first event of
-    /// an address is counted right after it is placed.
+    /// [`Placed`], the entries of its country and its ASN made with nothing
+    /// counted on them (as counting the event makes them) but their names,
+    /// which counting the event would set from this geo
+    /// ([`Aggregate::count`]): the first event of an address is counted
+    /// right after it is placed.
     #[cold]
     #[inline(never)]
     fn place(&mut self, i: usize, ip: IpAddr, enricher: &Enricher<'_>) {
@@ -884,7 +951,17 @@ impl Aggregate {
             }
             None => 0,
         };
-        let asn = geo.as_ref().and_then(|g| g.asn);
+        let asn = match geo.as_ref().and_then(|g| g.asn) {
+            Some(n) => {
+                let k = self.asns.place(n);
+                let agg = &mut self.asns.list[k];
+                if agg.org.is_none() {
+                    agg.org = geo.as_ref().and_then(|g| g.org.clone());
+                }
+                k as u32 + 1
+            }
+            None => 0,
+        };
         self.ips.list[i].2 = Some(Placed { geo, country, asn });
     }
 
@@ -1017,18 +1094,15 @@ impl Aggregate {
             } else if secs < a.first {
                 a.first = secs;
             }
-            // Its geo and its country's name were set when it was placed.
+            // Its geo and the names of its country and ASN were set when it
+            // was placed.
             if p.country != 0 {
                 let agg = &mut self.countries.list[p.country as usize - 1].1;
                 agg.attempts += attempts;
                 agg.events += 1;
             }
-            if let Some(asn) = p.asn {
-                let agg = self.asns.entry(asn).or_default();
-                if agg.org.is_none() {
-                    agg.org = p.geo.as_ref().and_then(|g| g.org.clone());
-                }
-                agg.attempts += attempts;
+            if p.asn != 0 {
+                self.asns.list[p.asn as usize - 1].attempts += attempts;
             }
         }
         if run.stamp_attempted() {
@@ -1177,7 +1251,8 @@ impl Aggregate {
             }
         }
         if let Some(asn) = geo.and_then(|g| g.asn) {
-            let agg = self.asns.entry(asn).or_default();
+            let k = self.asns.place(asn);
+            let agg = &mut self.asns.list[k];
             if agg.org.is_none() {
                 agg.org = geo.and_then(|g| g.org.clone());
             }
@@ -1418,7 +1493,7 @@ impl Aggregate {
         self.users.get(id as usize).map(|u| u.name.as_str())
     }
 
-    pub fn asns(&self) -> &HashMap<u32, AsnAgg> {
+    pub fn asns(&self) -> &AsnMap {
         &self.asns
     }
 
