@@ -306,27 +306,55 @@ const IP_SLOTS: usize = 16384;
 type IpEntry = (IpAddr, IpAgg, Option<Placed>);
 
 /// The geo the enricher gave an address, asked once an address, and what
-/// each of its events then counts on without reading the geo: its country's
-/// place in [`Aggregate::countries`] and its ASN.
+/// each of its events then counts on without reading the geo: the places of
+/// its country in [`Aggregate::countries`] and of its ASN in
+/// [`Aggregate::asns`].
 struct Placed {
     geo: Option<Arc<Geo>>,
     /// The place of its country in the [`CountryMap`]'s list + 1; 0: none.
     country: u32,
-    asn: Option<u32>,
+    /// The place of its ASN in the [`AsnMap`]'s list + 1; 0: none.
+    asn: u32,
 }
 
 /// Addresses ([`Aggregate::ips`]): a map from the address to a place in a
 /// list, and a direct-mapped cache of [`IP_SLOTS`] from a multiplicative hash
-/// of the address to that place, checked against the address kept there: most
-/// events find their address in the cache without a hash-table probe.
-/// Iteration order is the map's: the same as a `HashMap<IpAddr, IpAgg>`
-/// filled with the same addresses in the same order.
-#[derive(Default)]
+/// of the address to that place: most events find their address in the cache
+/// without a hash-table probe. Iteration order is the map's: the same as a
+/// `HashMap<IpAddr, IpAgg>` filled with the same addresses in the same order.
 pub struct IpMap {
     index: HashMap<IpAddr, u32>,
     list: Vec<IpEntry>,
-    /// Slot → place in `list` + 1 (0: empty); sized on first use.
-    recent: Vec<u32>,
+    recent: Box<[IpSlot; IP_SLOTS]>,
+}
+
+/// One slot of [`IpMap`]'s cache. An IPv4 address's slot keeps its bits
+/// and its place in the list + 1: a hit is told by the slot alone, with no
+/// read of the list's entry and its tag (issue #15). An IPv6 address's slot
+/// keeps its place + 1 with [`V6_SLOT`] set, checked against the address
+/// in the list. `place` 0: empty. A slot is written only with the address
+/// at that place (the list never shrinks), so a hit is that address.
+#[derive(Clone, Copy, Default)]
+struct IpSlot {
+    v4: u32,
+    place: u32,
+}
+
+/// [`IpSlot::place`]'s mark of an IPv6 address; places at or above it are
+/// not cached.
+const V6_SLOT: u32 = 1 << 31;
+
+impl Default for IpMap {
+    fn default() -> Self {
+        IpMap {
+            index: HashMap::default(),
+            list: Vec::new(),
+            recent: vec![IpSlot::default(); IP_SLOTS]
+                .into_boxed_slice()
+                .try_into()
+                .unwrap_or_else(|_| unreachable!("IP_SLOTS slots")),
+        }
+    }
 }
 
 impl IpMap {
@@ -353,9 +381,17 @@ impl IpMap {
         self.list.iter().map(|(_, a, _)| a)
     }
 
+    /// The bits an IPv4 address's slot keeps: its octets as they lie in
+    /// memory (no byte swap; any fixed order tells addresses apart).
+    #[inline(always)]
+    fn v4_key(a: &std::net::Ipv4Addr) -> u32 {
+        u32::from_ne_bytes(a.octets())
+    }
+
+    #[inline(always)]
     fn slot(ip: &IpAddr) -> usize {
         let h = match ip {
-            IpAddr::V4(a) => u64::from(u32::from(*a)),
+            IpAddr::V4(a) => u64::from(Self::v4_key(a)),
             IpAddr::V6(a) => {
                 let x = u128::from(*a);
                 (x as u64) ^ ((x >> 64) as u64).rotate_left(17)
@@ -366,16 +402,8 @@ impl IpMap {
 
     #[cfg(test)]
     fn entry_with(&mut self, ip: IpAddr, make: impl FnOnce() -> IpAgg) -> &mut IpAgg {
-        let i = self.index_with(ip, make);
+        let i = self.index_with(&ip, make);
         &mut self.list[i].1
-    }
-
-    /// The place of `ip` in the list, made with `make` if new.
-    /// Inlined: once an event, and a call cost a third of it (issue #15).
-    #[inline(always)]
-    fn index_with(&mut self, ip: IpAddr, make: impl FnOnce() -> IpAgg) -> usize {
-        self.size_cache();
-        self.index_sized(&ip, make)
     }
 
     /// The geo kept with the address at `i` ([`Placed`]).
@@ -383,24 +411,30 @@ impl IpMap {
         self.list[i].2.as_ref().and_then(|p| p.geo.as_ref())
     }
 
-    fn size_cache(&mut self) {
-        if self.recent.is_empty() {
-            self.recent = vec![0; IP_SLOTS];
-        }
-    }
-
-    /// [`IpMap::index_with`] once the cache is sized ([`IpMap::size_cache`]).
+    /// The place of `ip` in the list, made with `make` if new.
+    /// Inlined: once an event, and a call cost a third of it (issue #15).
     #[inline(always)]
-    fn index_sized(&mut self, ip: &IpAddr, make: impl FnOnce() -> IpAgg) -> usize {
+    fn index_with(&mut self, ip: &IpAddr, make: impl FnOnce() -> IpAgg) -> usize {
         let slot = Self::slot(ip);
-        let hit = self.recent[slot].wrapping_sub(1) as usize;
-        if hit < self.list.len() && self.list[hit].0 == *ip {
-            return hit;
+        let s = self.recent[slot];
+        match ip {
+            IpAddr::V4(a) => {
+                // `place` in 1..V6_SLOT: an IPv4 address's.
+                if s.v4 == Self::v4_key(a) && s.place.wrapping_sub(1) < V6_SLOT - 1 {
+                    return s.place as usize - 1;
+                }
+            }
+            IpAddr::V6(_) => {
+                let i = (s.place & !V6_SLOT).wrapping_sub(1) as usize;
+                if s.place & V6_SLOT != 0 && i < self.list.len() && self.list[i].0 == *ip {
+                    return i;
+                }
+            }
         }
         self.index_missed(*ip, slot, make)
     }
 
-    /// [`IpMap::index_sized`] of an address not in its slot: not inlined, as
+    /// [`IpMap::index_with`] of an address not in its slot: not inlined, as
     /// nine in ten are. One probe of the map, new address or not (issue #15:
     /// with 16,384 slots, 12,405 -> 9,383 misses and `Out::flush` 45.1M ->
     /// 44.7M Ir on 200k lines).
@@ -412,7 +446,19 @@ impl IpMap {
         if i == next {
             self.list.push((ip, make(), None));
         }
-        self.recent[slot] = i as u32 + 1;
+        let place = i as u32 + 1;
+        if place < V6_SLOT {
+            self.recent[slot] = match ip {
+                IpAddr::V4(a) => IpSlot {
+                    v4: Self::v4_key(&a),
+                    place,
+                },
+                IpAddr::V6(_) => IpSlot {
+                    v4: 0,
+                    place: place | V6_SLOT,
+                },
+            };
+        }
         i
     }
 }
@@ -423,6 +469,70 @@ pub struct AsnAgg {
     pub attempts: u64,
     /// With details: (series bin, attempts, events).
     pub series: Series,
+}
+
+/// ASNs ([`Aggregate::asns`]): a map from the number to a place in a list.
+/// An address's events count on its ASN's place, found when the address is
+/// placed ([`Placed`]): no probe of the map an event (issue #15). Iteration
+/// order is the map's: the same as a `HashMap<u32, AsnAgg>` filled with the
+/// same numbers in the same order.
+#[derive(Default)]
+pub struct AsnMap {
+    index: HashMap<u32, u32>,
+    list: Vec<AsnAgg>,
+}
+
+impl AsnMap {
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// (number, aggregate), in the map's order.
+    pub fn iter(&self) -> AsnIter<'_> {
+        AsnIter {
+            index: self.index.iter(),
+            list: &self.list,
+        }
+    }
+
+    /// The place of `asn` in the list, made (with nothing counted) if new.
+    fn place(&mut self, asn: u32) -> usize {
+        let next = self.list.len();
+        let i = *self.index.entry(asn).or_insert(next as u32) as usize;
+        if i == next {
+            self.list.push(AsnAgg::default());
+        }
+        i
+    }
+}
+
+/// [`AsnMap::iter`].
+pub struct AsnIter<'a> {
+    index: std::collections::hash_map::Iter<'a, u32, u32>,
+    list: &'a [AsnAgg],
+}
+
+impl<'a> Iterator for AsnIter<'a> {
+    type Item = (&'a u32, &'a AsnAgg);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.index
+            .next()
+            .map(|(asn, &i)| (asn, &self.list[i as usize]))
+    }
+}
+
+impl<'a> IntoIterator for &'a AsnMap {
+    type Item = (&'a u32, &'a AsnAgg);
+    type IntoIter = AsnIter<'a>;
+
+    fn into_iter(self) -> AsnIter<'a> {
+        self.iter()
+    }
 }
 
 /// A successful login and what came before it.
@@ -610,7 +720,7 @@ pub struct Aggregate {
     recent_user_keys: [u64; USER_SLOTS],
     users: Vec<UserAgg>,
     countries: CountryMap,
-    asns: HashMap<u32, AsnAgg>,
+    asns: AsnMap,
     /// Unix hour → (attempts, events).
     hours: BTreeMap<i64, (u64, u64)>,
     hour_of_day: [u64; 24],
@@ -712,7 +822,7 @@ impl Aggregate {
             recent_user_keys: [0; USER_SLOTS],
             users: Vec::new(),
             countries: CountryMap::default(),
-            asns: HashMap::default(),
+            asns: AsnMap::default(),
             hours: BTreeMap::new(),
             hour_of_day: [0; 24],
             hour_run: None,
@@ -821,19 +931,38 @@ impl Aggregate {
 
     /// Asks `enricher` for the geo of the address at `i` in
     /// [`Aggregate::ips`] (at its first event) and keeps it there as a
-    /// [`Placed`], its country's entry made with nothing counted on it (as
-    /// counting the event makes it); (country place + 1, ASN).
+    /// [`Placed`], the entries of its country and its ASN made with nothing
+    /// counted on them (as counting the event makes them) but their names,
+    /// which counting the event would set from this geo
+    /// ([`Aggregate::count`]): the first event of an address is counted
+    /// right after it is placed.
     #[cold]
     #[inline(never)]
-    fn place(&mut self, i: usize, ip: IpAddr, enricher: &Enricher<'_>) -> (u32, Option<u32>) {
+    fn place(&mut self, i: usize, ip: IpAddr, enricher: &Enricher<'_>) {
         let geo = enricher.geo(ip);
         let country = match geo.as_ref().and_then(|g| g.country.as_ref()) {
-            Some(c) => self.countries.place(c) as u32 + 1,
+            Some(c) => {
+                let k = self.countries.place(c);
+                let agg = &mut self.countries.list[k].1;
+                if agg.name.is_none() {
+                    agg.name = geo.as_ref().and_then(|g| g.country_name.clone());
+                }
+                k as u32 + 1
+            }
             None => 0,
         };
-        let asn = geo.as_ref().and_then(|g| g.asn);
+        let asn = match geo.as_ref().and_then(|g| g.asn) {
+            Some(n) => {
+                let k = self.asns.place(n);
+                let agg = &mut self.asns.list[k];
+                if agg.org.is_none() {
+                    agg.org = geo.as_ref().and_then(|g| g.org.clone());
+                }
+                k as u32 + 1
+            }
+            None => 0,
+        };
         self.ips.list[i].2 = Some(Placed { geo, country, asn });
-        (country, asn)
     }
 
     /// [`Aggregate::add_enriching`] of each event of a list, for an
@@ -885,7 +1014,6 @@ impl Aggregate {
         if self.events == 0 {
             self.offset = start.ts.offset;
         }
-        self.ips.size_cache();
         let whole_hours = self.offset % 3600 == 0;
         let mut run = Run::at(start.ts, self.offset);
         let mut span = Span::at(start.ts);
@@ -926,7 +1054,7 @@ impl Aggregate {
                 continue;
             };
             let secs = run.secs;
-            let i = self.ips.index_sized(ip, || IpAgg {
+            let i = self.ips.index_with(ip, || IpAgg {
                 attempts: 0,
                 events: 0,
                 geo: None,
@@ -940,6 +1068,13 @@ impl Aggregate {
                 // address's attempts before its own are counted.
                 if entry.2.is_none() {
                     self.place(i, *ip, enricher);
+                    // As `count` at each event; once here, as the geo it
+                    // reads never changes after.
+                    let (_, a, p) = &mut self.ips.list[i];
+                    let geo = p.as_ref().and_then(|p| p.geo.as_ref());
+                    if a.country().is_none() && geo.is_some() {
+                        a.geo = geo.cloned();
+                    }
                 }
                 if success {
                     let geo = self.ips.geo_at(i).cloned();
@@ -952,25 +1087,22 @@ impl Aggregate {
             };
             a.attempts += attempts;
             a.events += 1;
-            a.first = a.first.min(secs);
-            a.last = a.last.max(secs);
-            if a.country().is_none() && p.geo.is_some() {
-                a.geo = p.geo.clone();
+            // `first <= last` (both start at the first event's second): a
+            // second after `last` (most are) needs no comparison with `first`.
+            if secs > a.last {
+                a.last = secs;
+            } else if secs < a.first {
+                a.first = secs;
             }
+            // Its geo and the names of its country and ASN were set when it
+            // was placed.
             if p.country != 0 {
                 let agg = &mut self.countries.list[p.country as usize - 1].1;
                 agg.attempts += attempts;
                 agg.events += 1;
-                if agg.name.is_none() {
-                    agg.name = p.geo.as_ref().and_then(|g| g.country_name.clone());
-                }
             }
-            if let Some(asn) = p.asn {
-                let agg = self.asns.entry(asn).or_default();
-                if agg.org.is_none() {
-                    agg.org = p.geo.as_ref().and_then(|g| g.org.clone());
-                }
-                agg.attempts += attempts;
+            if p.asn != 0 {
+                self.asns.list[p.asn as usize - 1].attempts += attempts;
             }
         }
         if run.stamp_attempted() {
@@ -1047,7 +1179,7 @@ impl Aggregate {
     #[inline(always)]
     fn ip_index(&mut self, ip: IpAddr, secs: i64) -> usize {
         let detailed = self.details.is_some();
-        self.ips.index_with(ip, || IpAgg {
+        self.ips.index_with(&ip, || IpAgg {
             attempts: 0,
             events: 0,
             geo: None,
@@ -1119,7 +1251,8 @@ impl Aggregate {
             }
         }
         if let Some(asn) = geo.and_then(|g| g.asn) {
-            let agg = self.asns.entry(asn).or_default();
+            let k = self.asns.place(asn);
+            let agg = &mut self.asns.list[k];
             if agg.org.is_none() {
                 agg.org = geo.and_then(|g| g.org.clone());
             }
@@ -1360,7 +1493,7 @@ impl Aggregate {
         self.users.get(id as usize).map(|u| u.name.as_str())
     }
 
-    pub fn asns(&self) -> &HashMap<u32, AsnAgg> {
+    pub fn asns(&self) -> &AsnMap {
         &self.asns
     }
 
@@ -1967,16 +2100,42 @@ mod tests {
     /// memory reused for other codes. Counts and iteration order must match.
     /// [`IpMap`]'s cache against a plain map: more addresses than slots (so
     /// slots collide and are overwritten), IPv4, IPv6 and IPv4-mapped IPv6
-    /// (equal numbers, different addresses), revisited in another order.
+    /// (equal numbers, different addresses), IPv6 addresses whose low bits
+    /// are an IPv4 address's, the zero addresses (the bits of an IPv6 slot),
+    /// revisited in another order.
     #[test]
     fn ip_map_is_a_map_whatever_the_slots() {
+        use std::net::{Ipv4Addr, Ipv6Addr};
         let mut ips: Vec<IpAddr> = Vec::new();
         for i in 0..6000u32 {
-            let v4 = std::net::Ipv4Addr::from(i.wrapping_mul(2_654_435_761));
+            let v4 = Ipv4Addr::from(i.wrapping_mul(2_654_435_761));
             ips.push(IpAddr::V4(v4));
             if i % 3 == 0 {
                 ips.push(IpAddr::V6(v4.to_ipv6_mapped()));
-                ips.push(IpAddr::V6(std::net::Ipv6Addr::from(u128::from(i) << 64)));
+                ips.push(IpAddr::V6(Ipv6Addr::from(u128::from(i) << 64)));
+                ips.push(IpAddr::V6(Ipv6Addr::from(u128::from(u32::from(v4)))));
+            }
+        }
+        ips.extend([
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            IpAddr::V6(Ipv4Addr::UNSPECIFIED.to_ipv6_mapped()),
+            IpAddr::V4(Ipv4Addr::BROADCAST),
+        ]);
+        // Addresses of one slot, IPv4 and IPv6 alike.
+        let mut rnd = crate::testing::xorshift(0x5eed);
+        let want = IpMap::slot(&ips[0]);
+        let mut same = 0;
+        while same < 40 {
+            let x = rnd();
+            let ip = if x % 2 == 0 {
+                IpAddr::V4(Ipv4Addr::from(x as u32))
+            } else {
+                IpAddr::V6(Ipv6Addr::from(u128::from(x) << 17))
+            };
+            if IpMap::slot(&ip) == want {
+                ips.push(ip);
+                same += 1;
             }
         }
         let fresh = || IpAgg {

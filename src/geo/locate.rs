@@ -227,11 +227,9 @@ impl Locator {
             };
         }
         // A search error is a miss, as a record that does not decode is.
-        let found = self.geo.as_ref().and_then(|db| db.find(ip).ok().flatten());
-        let asn_found = self.asn.as_ref().and_then(|db| db.find(ip).ok().flatten());
         let key = (
-            found.as_ref().map(|f| f.offset),
-            asn_found.as_ref().map(|f| f.offset),
+            self.geo.as_ref().and_then(|db| db.offset(ip)),
+            self.asn.as_ref().and_then(|db| db.offset(ip)),
         );
         {
             let m = self.interned.lock().unwrap_or_else(|e| e.into_inner());
@@ -243,6 +241,9 @@ impl Locator {
                 };
             }
         }
+        // Records not met yet: found again, to be decoded.
+        let found = self.geo.as_ref().and_then(|db| db.find(ip).ok().flatten());
+        let asn_found = self.asn.as_ref().and_then(|db| db.find(ip).ok().flatten());
         let rec = found.and_then(|f| f.record().ok().flatten());
         let asn_rec = asn_found.and_then(|f| f.record().ok().flatten());
         let geo = self.answer(rec, asn_rec);
