@@ -941,12 +941,12 @@ impl Correlator {
         self.held.len() != before
     }
 
-    /// Releases every held event: call at the end of the input.
+    /// Releases every held event: call at the end of the input. They leave
+    /// with what they have, as their connections' ends would release them,
+    /// in the order of their lines (the oldest first) whatever connections
+    /// hold them: a fixed order, not that of a walk of the connections.
+    /// Then every connection ends (with nothing left to release).
     pub fn finish_all(&mut self, sink: &mut impl FnMut(Event)) {
-        let keys: Vec<ConnKey> = self.conns.keys().copied().collect();
-        for k in keys {
-            self.finish(k, sink);
-        }
         self.front_fresh = None;
         self.quiet_line = 0;
         let rest = std::mem::take(&mut self.held);
@@ -955,6 +955,10 @@ impl Correlator {
                 slot.ev.attempts = slot.ev.count;
             }
             self.emit_or_drop(slot.ev, sink);
+        }
+        let keys: Vec<ConnKey> = self.conns.keys().copied().collect();
+        for k in keys {
+            self.finish(k, sink);
         }
     }
 
@@ -1858,6 +1862,51 @@ mod tests {
             (2, Kind::BadProtocol, None)
         );
         assert_eq!(c.held(), 0);
+    }
+
+    /// At the end of the input the held events leave in the order of their
+    /// lines, whatever connections hold them (not in the order of a walk of
+    /// the connections).
+    #[test]
+    fn held_events_leave_in_line_order_at_the_end() {
+        let mut lines = Vec::new();
+        // Address-less lines of many connections, no close: all held to the end.
+        for i in 0..200u32 {
+            let pid = 90_000 - i * 37 % 1000 * 7;
+            lines.push(format!(
+                "Feb 12 04:09:{:02} h{} sshd[{pid}]: error: kex_exchange_identification: Connection closed by remote host",
+                i % 60,
+                i % 3
+            ));
+        }
+        let mut c = Correlator::new("t".into(), utc_ref(2026, 3, 1));
+        let mut out = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            let raw = parse_line(l.as_bytes(), i as u64 + 1, false)
+                .unwrap()
+                .unwrap();
+            c.push(raw, &mut |e| out.push(e));
+        }
+        assert!(out.is_empty());
+        c.finish_all(&mut |e| out.push(e));
+        let got: Vec<u64> = out.iter().map(|e| e.src.line).collect();
+        assert_eq!(got, (1..=200).collect::<Vec<u64>>());
+        assert_eq!((c.held(), c.open_connections()), (0, 0));
+
+        // Generated logs: what is held at the end leaves in line order.
+        let mut many = 0;
+        for seed in 1..=8u64 {
+            let text = generated_log(seed * 0x2545_f491, 3_000);
+            let mut c = Correlator::new("t".into(), utc_ref(2026, 3, 1));
+            for raw in crate::parse::parse_block(text.as_bytes(), 1, false).lines {
+                c.push(raw, &mut |_| {});
+            }
+            let mut end = Vec::new();
+            c.finish_all(&mut |e| end.push(e.src.line));
+            assert!(end.windows(2).all(|w| w[0] < w[1]), "seed {seed}: {end:?}");
+            many += usize::from(end.len() > 1);
+        }
+        assert!(many > 0, "some logs end with several held events");
     }
 
     /// Pushes `lines` one by one: line 1's event (held) must have left after
