@@ -349,9 +349,12 @@ pub struct Correlator {
     wall: i64,
     next_sweep: u64,
     /// The oldest held event's connection was fresh: until this line and
-    /// this time (µs) it cannot be stale. Reset when a held event leaves
-    /// (the oldest may be another one then); events held later never come
-    /// first. Spares [`Correlator::sweep`] its look-ups on most lines.
+    /// this time (µs) it cannot be stale. Reset when the oldest held event
+    /// leaves (another one is the oldest then), not when a later one does,
+    /// nor when one is held (events held later never come first): with
+    /// [`Correlator::quiet_line`], what the sweep found holds on (issue #15:
+    /// a `sweep_check` after each event that left, 1.0M Ir on 200k lines).
+    /// Spares [`Correlator::sweep`] its look-ups on most lines.
     front_fresh: Option<(u64, i64)>,
     /// [`Correlator::sweep`] has nothing to do while the line is before this
     /// one and the clock not past `quiet_clock`: what its checks found last,
@@ -826,14 +829,17 @@ impl Correlator {
         }
         if decided {
             // Earlier lines of this connection leave before this one.
-            self.front_fresh = None;
+            let front = self.held.first_idx();
             release_decided(conn, &mut self.held, all, sink);
-            if self.held.is_empty() && self.line < self.next_sweep {
-                // What `sweep_check` would find, with nothing held and no
-                // full sweep due (issue #15: a call a held event).
-                (self.quiet_line, self.quiet_clock) = (self.next_sweep, i64::MAX);
-            } else {
-                self.quiet_line = 0;
+            if self.held.first_idx() != front {
+                self.front_fresh = None;
+                if self.held.is_empty() && self.line < self.next_sweep {
+                    // What `sweep_check` would find, with nothing held and no
+                    // full sweep due (issue #15: a call a held event).
+                    (self.quiet_line, self.quiet_clock) = (self.next_sweep, i64::MAX);
+                } else {
+                    self.quiet_line = 0;
+                }
             }
         }
         let undecided = absorbable(kind) && !conn.auth_failed;
@@ -1075,10 +1081,13 @@ impl Correlator {
     #[inline(never)]
     fn release_conn(&mut self, conn: ConnState, sink: &mut impl EventSink) {
         if !conn.held.is_empty() {
-            self.front_fresh = None;
-            self.quiet_line = 0;
+            let front = self.held.first_idx();
             for idx in conn.held.iter() {
                 self.held.release(*idx, true, self.opts.all, sink);
+            }
+            if self.held.first_idx() != front {
+                self.front_fresh = None;
+                self.quiet_line = 0;
             }
         }
         conn.held.recycle(&mut self.spare_keys);
