@@ -135,7 +135,7 @@ pub fn classify(msg: &[u8]) -> Msg {
 /// the readers store only the fields they find, where a `Msg` returned by
 /// value was built aside and copied field by field (issue #15).
 #[inline(never)]
-fn classify_into(msg: &[u8], m: &mut Msg) {
+pub(crate) fn classify_into(msg: &[u8], m: &mut Msg) {
     // The commonest messages.
     if fast::read(msg, m).is_none() {
         classify_rest(msg, m);

@@ -258,12 +258,34 @@ fn parse_block_with(
                             | Program::SshdPamUnix
                     ) =>
                 {
-                    let msg = message::classify(q.msg);
-                    if wanted(&msg, all) {
+                    // The message is classified straight into the list's
+                    // next slot (issue #15: `classify` returned it, and it
+                    // was copied twice on its way there).
+                    out.lines.reserve(1);
+                    let slot = out.lines.spare_capacity_mut()[0].as_mut_ptr();
+                    // SAFETY: `slot` is the first element of the spare
+                    // capacity `reserve` made, and nothing touches the list
+                    // while `msg` lives: the field is written before it is
+                    // borrowed, and below it is either counted in with the
+                    // other fields (`set_len`), or read out, or dropped —
+                    // never left initialized outside the list's length but
+                    // by a panic, which only leaks it.
+                    let msg = unsafe {
+                        let msg = std::ptr::addr_of_mut!((*slot).msg);
+                        msg.write(Msg::other());
+                        &mut *msg
+                    };
+                    message::classify_into(q.msg, msg);
+                    if !wanted(msg, all) {
+                        // SAFETY: as above; dropped once, not used again.
+                        unsafe { std::ptr::drop_in_place(msg) };
+                    } else {
                         let host = Some(stamps.quick_host(|h| share_host(&mut hosts, h)));
                         let stamp = stamps.quick_stamp();
                         let (program, pid) = (q.program.as_str(), Some(q.pid));
                         if msg.repeat_last.is_some() {
+                            // SAFETY: as above; read out once, not used again.
+                            let msg = unsafe { std::ptr::read(msg) };
                             let raw = RawLine {
                                 line: n,
                                 stamp,
@@ -274,7 +296,16 @@ fn parse_block_with(
                             };
                             repeat(&mut out.lines, raw, first_line);
                         } else {
-                            push_in_place(&mut out.lines, n, stamp, host, program, pid, msg);
+                            // SAFETY: as above; every other field is written
+                            // before the line is counted in.
+                            unsafe {
+                                std::ptr::addr_of_mut!((*slot).line).write(n);
+                                std::ptr::addr_of_mut!((*slot).stamp).write(stamp);
+                                std::ptr::addr_of_mut!((*slot).host).write(host);
+                                std::ptr::addr_of_mut!((*slot).program).write(program);
+                                std::ptr::addr_of_mut!((*slot).pid).write(pid);
+                                out.lines.set_len(out.lines.len() + 1);
+                            }
                         }
                     }
                 }
@@ -297,37 +328,6 @@ fn parse_block_with(
     // Counted once, not a line at a time.
     out.stats.lines = n - first_line;
     out
-}
-
-/// `lines.push(RawLine { line, stamp, host, program, pid, msg })`, each
-/// field written into its place in the list (issue #15: `push` built the
-/// 184-byte line aside and copied it in with a `memcpy` call; with the
-/// stamp read from the cache, the block's own work on 200k lines went from
-/// 87.1M to 79.4M instructions).
-#[inline(always)]
-fn push_in_place(
-    lines: &mut Vec<RawLine>,
-    line: u64,
-    stamp: Stamp,
-    host: Option<Arc<str>>,
-    program: &'static str,
-    pid: Option<u32>,
-    msg: Msg,
-) {
-    lines.reserve(1);
-    let slot = lines.spare_capacity_mut()[0].as_mut_ptr();
-    // SAFETY: `slot` is the first element of the spare capacity `reserve`
-    // made; each field of it is written (nothing in between can panic)
-    // before `set_len` counts it in.
-    unsafe {
-        std::ptr::addr_of_mut!((*slot).line).write(line);
-        std::ptr::addr_of_mut!((*slot).stamp).write(stamp);
-        std::ptr::addr_of_mut!((*slot).host).write(host);
-        std::ptr::addr_of_mut!((*slot).program).write(program);
-        std::ptr::addr_of_mut!((*slot).pid).write(pid);
-        std::ptr::addr_of_mut!((*slot).msg).write(msg);
-        lines.set_len(lines.len() + 1);
-    }
 }
 
 /// Adds a parsed line to its block's.
