@@ -1776,8 +1776,7 @@ impl crate::flow::Sink for Aggregate {
                 self.add_enriching(ev, &*enricher);
             }
         }
-        // The events stay in the list: the flow has them dropped by a thread
-        // that parses (issue #15).
+        // The events stay in the list: the flow drops them.
         Ok(())
     }
 }
