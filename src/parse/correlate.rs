@@ -188,6 +188,134 @@ impl HeldKeys {
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(std::mem::size_of::<ConnState>() == 56);
 
+/// The open connections and [`TRACE`]s, in two maps: those that had a line
+/// lately and those silent for a while. A log whose connections often never
+/// write their end fills one map with up to [`MAX_CONNS`] of them (a 10M-line
+/// log does: 262,144 buckets of 64 bytes), and then nearly every line's
+/// look-up and every new connection's insertion missed the caches (issue
+/// #15: two thirds of the correlator's samples at 10M lines). The map of
+/// recent ones stays small enough to stay cached. A key is in one map at
+/// most and an entry found among the silent ones moves back, so every
+/// look-up answers as one map would: only where an entry lives changes,
+/// never what the correlator decides.
+struct Conns {
+    recent: HashMap<ConnKey, ConnState>,
+    silent: HashMap<ConnKey, ConnState>,
+    /// `recent` holds this many at most before its silent entries move.
+    cap: usize,
+    /// Entries silent for more than this many lines move ([`SILENT_LINES`]).
+    silence: u64,
+}
+
+/// [`Conns::cap`] to begin with: 4,096 entries of 64 bytes, 256 KB.
+const RECENT_CONNS: usize = 4_096;
+/// An entry of [`Conns::recent`] silent for more than this many lines moves
+/// when the map is full.
+const SILENT_LINES: u64 = 1_024;
+
+impl Default for Conns {
+    fn default() -> Self {
+        Conns {
+            recent: HashMap::default(),
+            silent: HashMap::default(),
+            cap: RECENT_CONNS,
+            silence: SILENT_LINES,
+        }
+    }
+}
+
+impl Conns {
+    fn len(&self) -> usize {
+        self.recent.len() + self.silent.len()
+    }
+
+    /// The entry of `key`, in the recent map (where a silent one moves).
+    #[inline(always)]
+    fn entry(&mut self, key: ConnKey) -> Entry<'_, ConnKey, ConnState> {
+        match self.recent.entry(key) {
+            Entry::Vacant(v) if !self.silent.is_empty() => match self.silent.remove(&key) {
+                Some(conn) => Entry::Occupied(v.insert_entry(conn)),
+                None => Entry::Vacant(v),
+            },
+            e => e,
+        }
+    }
+
+    /// The entry of `key` where it is: a connection that ends or a trace
+    /// forgotten among the silent ones does not move first.
+    fn occupied(&mut self, key: ConnKey) -> Option<OccupiedEntry<'_, ConnKey, ConnState>> {
+        match self.recent.entry(key) {
+            Entry::Occupied(o) => Some(o),
+            Entry::Vacant(_) if self.silent.is_empty() => None,
+            Entry::Vacant(_) => match self.silent.entry(key) {
+                Entry::Occupied(o) => Some(o),
+                Entry::Vacant(_) => None,
+            },
+        }
+    }
+
+    fn get(&self, key: &ConnKey) -> Option<&ConnState> {
+        self.recent.get(key).or_else(|| self.silent.get(key))
+    }
+
+    fn insert(&mut self, key: ConnKey, conn: ConnState) {
+        if !self.silent.is_empty() {
+            self.silent.remove(&key);
+        }
+        self.recent.insert(key, conn);
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&ConnKey, &ConnState)> {
+        self.recent.iter().chain(self.silent.iter())
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &ConnKey> {
+        self.iter().map(|(k, _)| k)
+    }
+
+    #[cfg(test)]
+    fn values(&self) -> impl Iterator<Item = &ConnState> {
+        self.iter().map(|(_, c)| c)
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&ConnKey, &mut ConnState) -> bool) {
+        self.recent.retain(&mut keep);
+        self.silent.retain(keep);
+    }
+
+    /// Whether [`Conns::cool`] is due: the recent map is full.
+    #[inline(always)]
+    fn full(&self) -> bool {
+        self.recent.len() >= self.cap
+    }
+
+    /// Moves the entries of the recent map that had no line in the last
+    /// [`Conns::silence`] lines before `line` to the silent map. Where most
+    /// entries are that recent, the map may hold twice as many: a walk of
+    /// its entries comes once in as many new ones as it leaves room for,
+    /// so it costs a few visits per connection.
+    #[cold]
+    #[inline(never)]
+    fn cool(&mut self, line: u64) {
+        if self.silent.capacity() == 0 {
+            // Its bound at once: no growth, each a rehash of every entry.
+            self.silent.reserve(MAX_CONNS + MAX_CLOSED);
+        }
+        let (silent, silence) = (&mut self.silent, self.silence);
+        self.recent.retain(|k, c| {
+            if line.saturating_sub(c.last_line) > silence {
+                silent.insert(*k, std::mem::take(c));
+                false
+            } else {
+                true
+            }
+        });
+        if self.recent.len() > self.cap / 2 {
+            self.cap *= 2;
+        }
+    }
+}
+
 /// Lists of held event keys kept for reuse at most.
 const SPARE_LISTS: usize = 64;
 
@@ -333,7 +461,7 @@ pub struct Correlator {
     shared: Shared,
     opts: Options,
     hosts: Vec<Arc<str>>,
-    conns: HashMap<ConnKey, ConnState>,
+    conns: Conns,
     /// Entries of `conns` that are [`TRACE`]s: at most
     /// [`MAX_CLOSED`] + 1, and not counted as connections.
     closed_count: usize,
@@ -611,7 +739,7 @@ fn close_entry(
 /// has them all, and empties it. A map of a long log holds up to
 /// [`MAX_CONNS`] connections whose close never came: a `retain` over it
 /// each [`MAX_CLOSED`] closes cost 9% of `stats` on 10M lines (issue #15).
-fn forget_traces(conns: &mut HashMap<ConnKey, ConnState>, trace_keys: &mut Vec<ConnKey>) {
+fn forget_traces(conns: &mut Conns, trace_keys: &mut Vec<ConnKey>) {
     // A visit of an entry costs a few instructions where a look-up by key
     // costs tens: a map that is not much larger than its traces is swept.
     if conns.len() < 4 * trace_keys.len() {
@@ -620,7 +748,7 @@ fn forget_traces(conns: &mut HashMap<ConnKey, ConnState>, trace_keys: &mut Vec<C
         return;
     }
     for k in trace_keys.drain(..) {
-        if let Entry::Occupied(o) = conns.entry(k) {
+        if let Some(o) = conns.occupied(k) {
             if o.get().closed() {
                 o.remove();
             }
@@ -631,7 +759,7 @@ fn forget_traces(conns: &mut HashMap<ConnKey, ConnState>, trace_keys: &mut Vec<C
 /// Keeps in `trace_keys` only the keys of [`TRACE`]s still in `conns`, once
 /// each: at most [`MAX_CLOSED`] + 1 of them.
 #[cold]
-fn compact_traces(conns: &HashMap<ConnKey, ConnState>, trace_keys: &mut Vec<ConnKey>) {
+fn compact_traces(conns: &Conns, trace_keys: &mut Vec<ConnKey>) {
     trace_keys.retain(|k| conns.get(k).is_some_and(ConnState::closed));
     trace_keys.sort_unstable();
     trace_keys.dedup();
@@ -659,7 +787,7 @@ impl Correlator {
             },
             opts,
             hosts: Vec::new(),
-            conns: HashMap::default(),
+            conns: Conns::default(),
             closed_count: 0,
             trace_keys: Vec::new(),
             held: Held::default(),
@@ -758,6 +886,9 @@ impl Correlator {
         // One look-up for a line of a known connection or a new one; the
         // entry also removes a closing connection (issue #15: they were two to
         // four, and a `finish` of a connection that was not there).
+        if self.conns.full() {
+            self.conns.cool(self.line);
+        }
         let room = self.conns.len() - self.closed_count < MAX_CONNS;
         let known = match self.conns.entry(key) {
             // The pid's previous connection closed after a failure: its trace
@@ -959,7 +1090,7 @@ impl Correlator {
     ) -> ConnState {
         self.finish(key, sink);
         let mut auth_failed = false;
-        if let Entry::Occupied(o) = self.conns.entry(key) {
+        if let Some(o) = self.conns.occupied(key) {
             // Only a trace is left (finish keeps no connection).
             auth_failed = failed_before(o.get(), kind, ip, line);
             o.remove();
@@ -1086,7 +1217,7 @@ impl Correlator {
     /// The connection ended: held events leave with what they have; an
     /// undecided PAM failure is an attempt of its own.
     fn finish(&mut self, key: ConnKey, sink: &mut impl EventSink) {
-        if let Entry::Occupied(o) = self.conns.entry(key) {
+        if let Some(o) = self.conns.occupied(key) {
             if !o.get().closed() {
                 let (conn, removed) =
                     close_entry(o, self.line, &mut self.closed_count, &mut self.trace_keys);
@@ -1594,6 +1725,8 @@ mod tests {
                 .unwrap();
             c.push(raw, &mut |_| n += 1);
             assert!(c.open_connections() <= MAX_CONNS);
+            // Those silent for long leave the map of recent ones, which stays small.
+            assert!(c.conns.recent.len() <= RECENT_CONNS);
         }
         c.finish_all(&mut |_| n += 1);
         assert_eq!(n, total, "every line still gives its event");
@@ -2200,13 +2333,59 @@ mod tests {
 
     /// Events a closure takes, one line at a time ([`Correlator::push`]).
     fn events_one_by_one(text: &str, opts: &Options) -> Vec<Event> {
+        events_with_conns(text, opts, Conns::default()).0
+    }
+
+    /// [`events_one_by_one`] with the connection maps `conns`; also returns
+    /// how many lines found entries in the silent map.
+    fn events_with_conns(text: &str, opts: &Options, conns: Conns) -> (Vec<Event>, usize) {
         let mut c = Correlator::new("t".into(), opts.clone());
+        c.conns = conns;
         let mut out = Vec::new();
+        let mut silent = 0;
         for raw in crate::parse::parse_block(text.as_bytes(), 1, opts.all).lines {
+            silent += usize::from(!c.conns.silent.is_empty());
             c.push(raw, &mut |e| out.push(e));
         }
         c.finish_all(&mut |e| out.push(e));
-        out
+        (out, silent)
+    }
+
+    /// Where a connection's entry lives, among the recent or the silent
+    /// ones, changes nothing the correlator decides: the same events, in the
+    /// same order, whether entries never move or move all the time, with
+    /// pids reused, traces, held events and connections that come back from
+    /// the silent map (issue #15).
+    #[test]
+    fn silent_connections_decide_as_recent_ones() {
+        for seed in 1..=8u64 {
+            let text = generated_log(seed * 0x5851_f42d, 6_000);
+            for all in [false, true] {
+                let opts = Options {
+                    all,
+                    ..utc_ref(2026, 3, 1)
+                };
+                let never = Conns {
+                    cap: usize::MAX,
+                    ..Conns::default()
+                };
+                let (want, none) = events_with_conns(&text, &opts, never);
+                assert_eq!(none, 0);
+                for (cap, silence) in [(1, 0), (2, 1), (8, 5), (40, 30)] {
+                    let conns = Conns {
+                        cap,
+                        silence,
+                        ..Conns::default()
+                    };
+                    let (got, silent) = events_with_conns(&text, &opts, conns);
+                    assert!(silent > 1_000, "seed {seed}, cap {cap}: {silent}");
+                    assert_eq!(got.len(), want.len(), "seed {seed}, cap {cap}");
+                    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                        assert_eq!(g, w, "seed {seed}, all {all}, cap {cap}, event {i}");
+                    }
+                }
+            }
+        }
     }
 
     /// [`Correlator::push_lines`] builds the events in the list itself
