@@ -205,6 +205,11 @@ struct Conns {
     cap: usize,
     /// Entries silent for more than this many lines move ([`SILENT_LINES`]).
     silence: u64,
+    /// The key and line of each [`TRACE`] among the silent ones (of a
+    /// connection that ended there, or one moved young), the oldest first:
+    /// [`Conns::cool`] forgets those [`TRACE_LINES`] old, as it forgets
+    /// those among the recent ones that it walks by.
+    silent_traces: VecDeque<(ConnKey, u64)>,
 }
 
 /// [`Conns::cap`] to begin with: 4,096 entries of 64 bytes, 256 KB.
@@ -220,6 +225,7 @@ impl Default for Conns {
             silent: HashMap::default(),
             cap: RECENT_CONNS,
             silence: SILENT_LINES,
+            silent_traces: VecDeque::new(),
         }
     }
 }
@@ -241,28 +247,22 @@ impl Conns {
         }
     }
 
-    /// The entry of `key` where it is: a connection that ends or a trace
-    /// forgotten among the silent ones does not move first.
-    fn occupied(&mut self, key: ConnKey) -> Option<OccupiedEntry<'_, ConnKey, ConnState>> {
+    /// The entry of `key` where it is, and whether that is among the silent
+    /// ones: a connection that ends there does not move first.
+    fn occupied(&mut self, key: ConnKey) -> Option<(OccupiedEntry<'_, ConnKey, ConnState>, bool)> {
         match self.recent.entry(key) {
-            Entry::Occupied(o) => Some(o),
+            Entry::Occupied(o) => Some((o, false)),
             Entry::Vacant(_) if self.silent.is_empty() => None,
             Entry::Vacant(_) => match self.silent.entry(key) {
-                Entry::Occupied(o) => Some(o),
+                Entry::Occupied(o) => Some((o, true)),
                 Entry::Vacant(_) => None,
             },
         }
     }
 
+    #[inline]
     fn get(&self, key: &ConnKey) -> Option<&ConnState> {
         self.recent.get(key).or_else(|| self.silent.get(key))
-    }
-
-    fn insert(&mut self, key: ConnKey, conn: ConnState) {
-        if !self.silent.is_empty() {
-            self.silent.remove(&key);
-        }
-        self.recent.insert(key, conn);
     }
 
     fn iter(&self) -> impl Iterator<Item = (&ConnKey, &ConnState)> {
@@ -278,11 +278,6 @@ impl Conns {
         self.iter().map(|(_, c)| c)
     }
 
-    fn retain(&mut self, mut keep: impl FnMut(&ConnKey, &mut ConnState) -> bool) {
-        self.recent.retain(&mut keep);
-        self.silent.retain(keep);
-    }
-
     /// Whether [`Conns::cool`] is due: the recent map is full.
     #[inline(always)]
     fn full(&self) -> bool {
@@ -290,29 +285,60 @@ impl Conns {
     }
 
     /// Moves the entries of the recent map that had no line in the last
-    /// [`Conns::silence`] lines before `line` to the silent map. Where most
-    /// entries are that recent, the map may hold twice as many: a walk of
-    /// its entries comes once in as many new ones as it leaves room for,
-    /// so it costs a few visits per connection.
+    /// [`Conns::silence`] lines before `line` to the silent map, but for the
+    /// [`TRACE`]s older than [`TRACE_LINES`], which tell nothing any more and
+    /// are forgotten: returns how many. Where most entries are that recent,
+    /// the map may hold twice as many: a walk of its entries comes once in
+    /// as many new ones as it leaves room for, so it costs a few visits per
+    /// connection.
     #[cold]
     #[inline(never)]
-    fn cool(&mut self, line: u64) {
+    fn cool(&mut self, line: u64) -> usize {
         if self.silent.capacity() == 0 {
             // Its bound at once: no growth, each a rehash of every entry.
-            self.silent.reserve(MAX_CONNS + MAX_CLOSED);
+            self.silent.reserve(MAX_CONNS + RECENT_CONNS);
         }
-        let (silent, silence) = (&mut self.silent, self.silence);
+        let mut forgotten = self.expire(line);
+        let (silent, traces, silence) = (&mut self.silent, &mut self.silent_traces, self.silence);
         self.recent.retain(|k, c| {
-            if line.saturating_sub(c.last_line) > silence {
-                silent.insert(*k, std::mem::take(c));
-                false
-            } else {
-                true
+            let quiet = line.saturating_sub(c.last_line);
+            if quiet <= silence {
+                return true;
             }
+            if c.closed() {
+                if quiet >= TRACE_LINES {
+                    forgotten += 1;
+                    return false;
+                }
+                traces.push_back((*k, c.last_line));
+            }
+            silent.insert(*k, std::mem::take(c));
+            false
         });
         if self.recent.len() > self.cap / 2 {
             self.cap *= 2;
         }
+        forgotten
+    }
+
+    /// Forgets the [`TRACE`]s among the silent ones [`TRACE_LINES`] old at
+    /// `line`: returns how many.
+    fn expire(&mut self, line: u64) -> usize {
+        let mut forgotten = 0;
+        while let Some(&(key, at)) = self.silent_traces.front() {
+            if line.saturating_sub(at) < TRACE_LINES {
+                break;
+            }
+            self.silent_traces.pop_front();
+            // Unless a new connection took its pid since.
+            if let Entry::Occupied(o) = self.silent.entry(key) {
+                if o.get().closed() && o.get().last_line == at {
+                    o.remove();
+                    forgotten += 1;
+                }
+            }
+        }
+        forgotten
     }
 }
 
@@ -462,13 +488,8 @@ pub struct Correlator {
     opts: Options,
     hosts: Vec<Arc<str>>,
     conns: Conns,
-    /// Entries of `conns` that are [`TRACE`]s: at most
-    /// [`MAX_CLOSED`] + 1, and not counted as connections.
+    /// Entries of `conns` that are [`TRACE`]s, not counted as connections.
     closed_count: usize,
-    /// The keys of every [`TRACE`] in `conns` (and of some that were since
-    /// taken by a new connection): forgetting the traces at [`MAX_CLOSED`]
-    /// visits them, not the whole map ([`forget_traces`]).
-    trace_keys: Vec<ConnKey>,
     /// Held events by arrival number (so the first is the oldest line).
     held: Held,
     /// Emptied [`HeldKeys`] lists of ended connections, boxes and all.
@@ -706,63 +727,29 @@ fn emit(all: bool, ev: Event, sink: &mut impl EventSink) {
 /// after sshd's close line).
 #[inline]
 fn failed_before(closed: &ConnState, kind: Kind, ip: Option<IpAddr>, line: u64) -> bool {
-    absorbable(kind) && ip == closed.ip && line.saturating_sub(closed.last_line) < 16
+    absorbable(kind) && ip == closed.ip && line.saturating_sub(closed.last_line) < TRACE_LINES
 }
 
-/// Traces of connections closed after a failure kept at most; beyond it they
-/// are all forgotten at once (a hostile log that fails and closes without end
-/// must not fill the memory).
-const MAX_CLOSED: usize = 4096;
+/// A [`TRACE`] tells a line of its pid this many lines after the close at
+/// most: older, nothing tells it from no trace ([`failed_before`]).
+const TRACE_LINES: u64 = 16;
 
 /// Ends the open connection in `entry` at line `line`: after a failure it
-/// becomes its [`TRACE`] in place while fewer than [`MAX_CLOSED`] are kept,
-/// otherwise it leaves the map. Returns its state and whether it left;
-/// [`Correlator::ended`] does the rest.
+/// becomes its [`TRACE`] in place, otherwise it leaves the map. Returns its
+/// state; [`Correlator::ended`] does the rest.
 #[inline]
 fn close_entry(
     mut entry: OccupiedEntry<'_, ConnKey, ConnState>,
     line: u64,
     closed_count: &mut usize,
-    trace_keys: &mut Vec<ConnKey>,
-) -> (ConnState, bool) {
-    if entry.get().auth_failed && *closed_count <= MAX_CLOSED {
+) -> ConnState {
+    if entry.get().auth_failed {
         let trace = ConnState::trace(entry.get().ip, line);
         *closed_count += 1;
-        trace_keys.push(*entry.key());
-        (std::mem::replace(entry.get_mut(), trace), false)
+        std::mem::replace(entry.get_mut(), trace)
     } else {
-        (entry.remove(), true)
+        entry.remove()
     }
-}
-
-/// Removes every [`TRACE`] from `conns` by the keys of `trace_keys`, which
-/// has them all, and empties it. A map of a long log holds up to
-/// [`MAX_CONNS`] connections whose close never came: a `retain` over it
-/// each [`MAX_CLOSED`] closes cost 9% of `stats` on 10M lines (issue #15).
-fn forget_traces(conns: &mut Conns, trace_keys: &mut Vec<ConnKey>) {
-    // A visit of an entry costs a few instructions where a look-up by key
-    // costs tens: a map that is not much larger than its traces is swept.
-    if conns.len() < 4 * trace_keys.len() {
-        conns.retain(|_, c| !c.closed());
-        trace_keys.clear();
-        return;
-    }
-    for k in trace_keys.drain(..) {
-        if let Some(o) = conns.occupied(k) {
-            if o.get().closed() {
-                o.remove();
-            }
-        }
-    }
-}
-
-/// Keeps in `trace_keys` only the keys of [`TRACE`]s still in `conns`, once
-/// each: at most [`MAX_CLOSED`] + 1 of them.
-#[cold]
-fn compact_traces(conns: &Conns, trace_keys: &mut Vec<ConnKey>) {
-    trace_keys.retain(|k| conns.get(k).is_some_and(ConnState::closed));
-    trace_keys.sort_unstable();
-    trace_keys.dedup();
 }
 
 /// Passes on the held events of `conn` that are no longer waiting for
@@ -789,7 +776,6 @@ impl Correlator {
             hosts: Vec::new(),
             conns: Conns::default(),
             closed_count: 0,
-            trace_keys: Vec::new(),
             held: Held::default(),
             spare_keys: Vec::new(),
             next_key: 0,
@@ -887,7 +873,7 @@ impl Correlator {
         // entry also removes a closing connection (issue #15: they were two to
         // four, and a `finish` of a connection that was not there).
         if self.conns.full() {
-            self.conns.cool(self.line);
+            self.closed_count -= self.conns.cool(self.line);
         }
         let room = self.conns.len() - self.closed_count < MAX_CONNS;
         let known = match self.conns.entry(key) {
@@ -1022,13 +1008,9 @@ impl Correlator {
         if !(need_ip || undecided) {
             // The connection's held events leave before its closing line.
             if closes {
-                let (conn, removed) = close_entry(
-                    entry,
-                    self.line,
-                    &mut self.closed_count,
-                    &mut self.trace_keys,
-                );
-                self.ended(key, conn, removed, sink);
+                let conn =
+                    close_entry(entry, self.line, &mut self.closed_count);
+                self.ended(conn, sink);
             }
             if keep {
                 sink.put_with(|| self.shared.event(raw, ts, kind, ip, port, attempts));
@@ -1065,13 +1047,9 @@ impl Correlator {
                 }
             }
             if closes {
-                let (conn, removed) = close_entry(
-                    entry,
-                    self.line,
-                    &mut self.closed_count,
-                    &mut self.trace_keys,
-                );
-                self.ended(key, conn, removed, sink);
+                let conn =
+                    close_entry(entry, self.line, &mut self.closed_count);
+                self.ended(conn, sink);
             }
         }
         self.sweep(sink);
@@ -1090,7 +1068,7 @@ impl Correlator {
     ) -> ConnState {
         self.finish(key, sink);
         let mut auth_failed = false;
-        if let Some(o) = self.conns.occupied(key) {
+        if let Some((o, _)) = self.conns.occupied(key) {
             // Only a trace is left (finish keeps no connection).
             auth_failed = failed_before(o.get(), kind, ip, line);
             o.remove();
@@ -1217,48 +1195,26 @@ impl Correlator {
     /// The connection ended: held events leave with what they have; an
     /// undecided PAM failure is an attempt of its own.
     fn finish(&mut self, key: ConnKey, sink: &mut impl EventSink) {
-        if let Some(o) = self.conns.occupied(key) {
+        if let Some((o, silent)) = self.conns.occupied(key) {
             if !o.get().closed() {
-                let (conn, removed) =
-                    close_entry(o, self.line, &mut self.closed_count, &mut self.trace_keys);
-                self.ended(key, conn, removed, sink);
+                let conn = close_entry(o, self.line, &mut self.closed_count);
+                if silent && conn.auth_failed {
+                    // Its trace stays there: forgotten by key (the walks of
+                    // `cool` see the recent ones only).
+                    self.conns.silent_traces.push_back((key, self.line));
+                }
+                self.ended(conn, sink);
             }
         }
     }
 
-    /// The rest of [`close_entry`]: the held events of the connection leave,
-    /// and one `removed` from the map after a failure leaves its trace.
+    /// The rest of [`close_entry`]: the held events of the connection leave.
     #[inline(always)]
-    fn ended(&mut self, key: ConnKey, conn: ConnState, removed: bool, sink: &mut impl EventSink) {
-        if self.trace_keys.len() > 4 * MAX_CLOSED {
-            // Most of the keys are of traces a new connection took.
-            compact_traces(&self.conns, &mut self.trace_keys);
-        }
-        // Nearly every connection ends holding nothing, and needs no trace
-        // put back: no call then (issue #15).
-        if conn.held.0.is_none() && !(removed && conn.auth_failed) {
-            return;
-        }
-        if removed {
-            self.finish_conn(key, conn, sink);
-        } else {
+    fn ended(&mut self, conn: ConnState, sink: &mut impl EventSink) {
+        // Nearly every connection ends holding nothing: no call then (issue #15).
+        if conn.held.0.is_some() {
             self.release_conn(conn, sink);
         }
-    }
-
-    /// [`Correlator::finish`] of a connection already taken out of the map.
-    #[inline(never)]
-    fn finish_conn(&mut self, key: ConnKey, conn: ConnState, sink: &mut impl EventSink) {
-        if conn.auth_failed {
-            if self.closed_count > MAX_CLOSED {
-                forget_traces(&mut self.conns, &mut self.trace_keys);
-                self.closed_count = 0;
-            }
-            self.conns.insert(key, ConnState::trace(conn.ip, self.line));
-            self.closed_count += 1;
-            self.trace_keys.push(key);
-        }
-        self.release_conn(conn, sink);
     }
 
     /// The held events of an ended connection leave with what they have.
@@ -1727,6 +1683,8 @@ mod tests {
             assert!(c.open_connections() <= MAX_CONNS);
             // Those silent for long leave the map of recent ones, which stays small.
             assert!(c.conns.recent.len() <= RECENT_CONNS);
+            // The traces of those ended at the bound leave too.
+            assert!(c.conns.len() <= 2 * MAX_CONNS);
         }
         c.finish_all(&mut |_| n += 1);
         assert_eq!(n, total, "every line still gives its event");
@@ -1740,7 +1698,7 @@ mod tests {
         let mut c = Correlator::new("t".into(), utc_ref(2026, 3, 1));
         let mut evs = Vec::new();
         let mut line = 0;
-        for i in 0..5 * MAX_CLOSED {
+        for i in 0..20_000 {
             let head = format!("Mar  7 18:53:21 h sshd[{}]:", 100 + i % 3);
             for l in [
                 format!("{head} Failed password for root from 192.0.2.7 port 5 ssh2"),
@@ -1750,29 +1708,28 @@ mod tests {
                 let raw = parse_line(l.as_bytes(), line, false).unwrap().unwrap();
                 c.push(raw, &mut |e| evs.push(e));
             }
-            assert!(c.trace_keys.len() <= 4 * MAX_CLOSED + 1);
+            assert!(c.conns.silent_traces.is_empty());
             assert_eq!(c.conns.len(), 3.min(i + 1));
         }
         let failures = evs.iter().filter(|e| e.kind == Kind::AuthFailure).count();
-        assert_eq!(failures, 5 * MAX_CLOSED);
+        assert_eq!(failures, 20_000);
     }
 
     /// Connections closed after a failure leave a [`TRACE`] in the connection
     /// map for the PAM summary that follows the close: many of them stay
-    /// bounded, are not counted as connections, and every summary right
-    /// after its close is still known as the failure's, also where the traces
-    /// were just forgotten at [`MAX_CLOSED`] (issue #15: they replaced a map of
-    /// their own).
+    /// bounded (those of the last [`TRACE_LINES`] lines), are not counted as
+    /// connections, and every summary right after its close is still known
+    /// as the failure's (issue #15: they replaced a map of their own).
     #[test]
     fn traces_of_failed_connections_stay_bounded() {
         traces_stay_bounded_among(0);
     }
 
-    /// [`traces_of_failed_connections_stay_bounded`] in a map that holds many
-    /// more connections than traces (`forget_traces` by key, not by sweep).
+    /// [`traces_of_failed_connections_stay_bounded`] in maps that hold many
+    /// more connections than traces, most of them silent.
     #[test]
     fn traces_stay_bounded_among_many_open_connections() {
-        traces_stay_bounded_among(6 * MAX_CLOSED);
+        traces_stay_bounded_among(24_576);
     }
 
     fn traces_stay_bounded_among(idle: usize) {
@@ -1794,7 +1751,7 @@ mod tests {
             );
             push(&mut c, &mut evs, l);
         }
-        let total = 3 * MAX_CLOSED + 100;
+        let total = 12_388;
         let mut summaries = 0;
         for i in 0..total {
             let pid = 10_000 + i;
@@ -1816,11 +1773,12 @@ mod tests {
             let traces = c.conns.values().filter(|s| s.closed()).count();
             assert_eq!(traces, c.closed_count);
             if i % 256 == 0 {
-                // `forget_traces` finds them all by their keys.
-                let keys: HashSet<ConnKey> = c.trace_keys.iter().copied().collect();
-                assert!(c.conns.iter().all(|(k, s)| !s.closed() || keys.contains(k)));
+                // Those among the silent ones are found by their keys.
+                let keys: HashSet<ConnKey> = c.conns.silent_traces.iter().map(|t| t.0).collect();
+                assert!(c.conns.silent.iter().all(|(k, s)| !s.closed() || keys.contains(k)));
             }
-            assert!(traces <= MAX_CLOSED + 1);
+            // No more than the map of recent ones holds.
+            assert!(traces <= c.conns.cap);
             assert_eq!(c.open_connections(), c.conns.len() - traces);
             // The connections of the summaries stay open (no close line came).
             assert_eq!(c.open_connections(), idle + summaries);
