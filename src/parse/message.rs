@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use memchr::memmem::{Finder, FinderRev};
 
-use super::ip::{parse_ip, parse_port, v4_prefix, v4_suffix, v6_suffix};
+use super::ip::{parse_ip, parse_port, v4_prefix, v4_suffix, v6_suffix_seen};
 pub use super::text::Text;
 use crate::event::Kind;
 
@@ -966,11 +966,11 @@ fn v4_token_end(s: &[u8]) -> Option<(&[u8], IpAddr)> {
     Some((word_before(s, at)?, IpAddr::V4(v4)))
 }
 
-/// [`ip_token_end`] for hex-only IPv6 ([`v6_suffix`]), nearly every IPv6
+/// [`ip_token_end`] for hex-only IPv6 ([`v6_suffix_seen`]), nearly every IPv6
 /// address sshd writes. `None`: left to the general reader.
 #[inline(always)]
 fn v6_token_end(s: &[u8]) -> Option<(&[u8], IpAddr)> {
-    let (at, v6) = v6_suffix(s)?;
+    let (at, v6) = v6_suffix_seen(s)?;
     Some((word_before(s, at)?, IpAddr::V6(v6).to_canonical()))
 }
 
