@@ -286,21 +286,142 @@ thread_local! {
 /// of the bench log are answered so with 256 windows a thread).
 #[inline(always)]
 fn v4_in_tail_seen(w: &[u8; 16]) -> Option<(usize, Ipv4Addr)> {
+    let v = v4_seen(w);
+    (v != u64::MAX).then(|| ((v >> 32) as usize, Ipv4Addr::from(v as u32)))
+}
+
+/// [`v4_in_tail_seen`] as one word: the start in its high half and the
+/// address in its low one, or `u64::MAX` for none.
+///
+/// Not inlined: inlined into `classify`'s large reader, the thread-local
+/// access stayed a call of the library's accessor (~24 instructions a
+/// look-up, issue #15); in a function of its own it is inlined, two
+/// instructions.
+#[inline(never)]
+fn v4_seen(w: &[u8; 16]) -> u64 {
     let key = u128::from_le_bytes(*w);
     // Fibonacci hashing of the window's two halves: the top bits of the
     // product, one per place.
     let mixed = (key as u64 ^ (key >> 64) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     let at = (mixed >> (64 - SEEN.trailing_zeros())) as usize;
-    // Two small closures, each inlined: one holding the reader was a call.
-    let (k, mut v) = V4_SEEN.with(|seen| seen[at].get());
-    if k != key {
-        v = match v4_in_tail(w) {
-            Some((i, ip)) => (i as u64) << 32 | u64::from(u32::from(ip)),
-            None => u64::MAX,
-        };
-        V4_SEEN.with(|seen| seen[at].set((key, v)));
+    let slot: *const Cell<(u128, u64)> = V4_SEEN.with(|seen| &seen[at] as *const _);
+    // SAFETY: a place in this thread's table, which lives as long as the
+    // thread; nothing else borrows it while this runs.
+    let slot = unsafe { &*slot };
+    let (k, v) = slot.get();
+    if k == key {
+        return v;
     }
-    (v != u64::MAX).then(|| ((v >> 32) as usize, Ipv4Addr::from(v as u32)))
+    let v = match v4_in_tail(w) {
+        Some((i, ip)) => (i as u64) << 32 | u64::from(u32::from(ip)),
+        None => u64::MAX,
+    };
+    slot.set((key, v));
+    v
+}
+
+/// Windows that [`v6_suffix_seen`] remembers, per thread.
+const SEEN6: usize = 64;
+
+/// A window of [`v6_suffix_seen`] and what [`v6_suffix`] read in a text
+/// with it: the address, and how many bytes it takes at the end.
+#[derive(Clone, Copy)]
+struct Seen6 {
+    window: [u64; 4],
+    addr: u128,
+    /// 0 for a place that holds nothing yet (an address takes two bytes
+    /// at least).
+    len: u8,
+}
+
+thread_local! {
+    static V6_SEEN: [Cell<Seen6>; SEEN6] = const {
+        [const {
+            Cell::new(Seen6 {
+                window: [0; 4],
+                addr: 0,
+                len: 0,
+            })
+        }; SEEN6]
+    };
+}
+
+/// [`v6_suffix`], remembered as [`v4_suffix`]'s windows are: a brute force
+/// from an IPv6 address sends line after line from it, and reading one took
+/// ~300 instructions (issue #15).
+///
+/// The key is [`v6_window`]: the last 32 bytes of `s` with zeros for those
+/// up to its last space. [`v6_suffix`] reads the address and the byte before
+/// it, and stops at the first byte that is neither a hex digit nor a colon,
+/// as a space and a zero both are: when the address and the byte before it
+/// lie in the window, it reads in `s` what it reads in the key, in every
+/// text with that key. Only such results are remembered (an address of
+/// 31 bytes at most); a text without an address is read each time.
+pub fn v6_suffix_seen(s: &[u8]) -> Option<(usize, Ipv6Addr)> {
+    let window = v6_window(s);
+    let mixed = (window[0] ^ window[1] ^ window[2] ^ window[3]).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let at = (mixed >> (64 - SEEN6.trailing_zeros())) as usize;
+    let slot: *const Cell<Seen6> = V6_SEEN.with(|seen| &seen[at] as *const _);
+    // SAFETY: a place in this thread's table, which lives as long as the
+    // thread; nothing else borrows it while this runs.
+    let slot = unsafe { &*slot };
+    let seen = slot.get();
+    if seen.len != 0 && seen.window == window {
+        // The key holds the address at its end, so `s` does.
+        return Some((s.len() - usize::from(seen.len), Ipv6Addr::from(seen.addr)));
+    }
+    let found = v6_suffix(s);
+    if let Some((at, addr)) = found {
+        let len = s.len() - at;
+        if len < 32 {
+            slot.set(Seen6 {
+                window,
+                addr: u128::from(addr),
+                len: len as u8,
+            });
+        }
+    }
+    found
+}
+
+/// The key of [`v6_suffix_seen`]: the last 32 bytes of `s` as four words
+/// (zeros before a shorter text), and zeros for the bytes up to the last
+/// space in them.
+#[inline(always)]
+fn v6_window(s: &[u8]) -> [u64; 4] {
+    let word = |b: &[u8], k: usize| u64::from_le_bytes(b[8 * k..8 * k + 8].try_into().unwrap());
+    let mut w = match s.last_chunk::<32>() {
+        Some(b) => [word(b, 0), word(b, 1), word(b, 2), word(b, 3)],
+        None => {
+            let mut b = [0u8; 32];
+            b[32 - s.len()..].copy_from_slice(s);
+            [word(&b, 0), word(&b, 1), word(&b, 2), word(&b, 3)]
+        }
+    };
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const SPACES: u64 = 0x2020_2020_2020_2020;
+    // The bits to clear, from the start of the window: those of the bytes
+    // up to the last space.
+    let mut cut = 0;
+    for k in (0..4).rev() {
+        let x = w[k] ^ SPACES;
+        // The high bit of each byte that is a space (exact: the additions
+        // stay inside each byte).
+        let spaces = !(((x & !HIGH) + !HIGH) | x) & HIGH;
+        if spaces != 0 {
+            cut = 64 * k as u32 + 64 - spaces.leading_zeros();
+            break;
+        }
+    }
+    // Word by word, where clearing the words below with `fill` called memset.
+    for (k, x) in w.iter_mut().enumerate() {
+        *x &= match cut.saturating_sub(64 * k as u32) {
+            0 => u64::MAX,
+            c if c >= 64 => 0,
+            c => u64::MAX << c,
+        };
+    }
+    w
 }
 
 /// [`v4_suffix`] in its window: where the address starts in it.
@@ -760,6 +881,54 @@ mod tests {
             assert_eq!(v4_in_tail_seen(w), read, "{:?}", String::from_utf8_lossy(w));
         }
         assert!(found > 50_000, "{found}");
+    }
+
+    /// The remembered IPv6 reader against the reader, on texts drawn from a
+    /// few thousand: heads (random bytes, spaces, zero bytes, hex and colons
+    /// that may join the address) before tails that end in an address or
+    /// near one, so that many texts share a key with others and places are
+    /// taken by one text after another.
+    #[test]
+    fn remembered_v6_texts_are_read_again() {
+        let mut next = crate::testing::xorshift(0x06ee_5eed);
+        let alphabet = b"0123456789abcdef:::: \0x.\xff";
+        let heads: Vec<Vec<u8>> = (0..40)
+            .map(|n| match n {
+                0 => Vec::new(),
+                1 => b" ".to_vec(),
+                2 => b"from ".to_vec(),
+                _ => random_text(&mut next, alphabet, 40),
+            })
+            .collect();
+        let tails: Vec<Vec<u8>> = (0..100)
+            .map(|n| {
+                if n % 4 == 3 {
+                    return random_text(&mut next, alphabet, 40);
+                }
+                let a = Ipv6Addr::from(
+                    ((next() as u128) << 64 | next() as u128)
+                        & !((((next() % 2) as u128) * 0xffff_ffff_ffff) << (16 * (next() % 5))),
+                );
+                let before = [" ", "", "x", ":", "1", "\0", "  "][(next() % 7) as usize];
+                let a = match n % 3 {
+                    0 => a.to_string(),
+                    _ => V6_EDGES[(next() % V6_EDGES.len() as u64) as usize].to_string(),
+                };
+                format!("{before}{a}").into_bytes()
+            })
+            .collect();
+        let pool: Vec<Vec<u8>> = heads
+            .iter()
+            .flat_map(|h| tails.iter().map(move |t| [&h[..], &t[..]].concat()))
+            .collect();
+        let mut found = 0;
+        for _ in 0..400_000 {
+            let t = &pool[(next() % pool.len() as u64) as usize];
+            let read = v6_suffix(t);
+            found += usize::from(read.is_some());
+            assert_eq!(v6_suffix_seen(t), read, "{:?}", String::from_utf8_lossy(t));
+        }
+        assert!(found > 100_000, "{found}");
     }
 
     /// IPv6 texts at the edges of the grammar (`::` placement, group counts

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use memchr::memmem::{Finder, FinderRev};
 
-use super::ip::{parse_ip, parse_port, v4_prefix, v4_suffix, v6_suffix};
+use super::ip::{parse_ip, parse_port, v4_prefix, v4_suffix, v6_suffix_seen};
 pub use super::text::Text;
 use crate::event::Kind;
 
@@ -147,10 +147,9 @@ pub(crate) fn classify_into(msg: &[u8], m: &mut Msg) {
 fn classify_rest(msg: &[u8], m: &mut Msg) {
     if let Some(kind) = fast::fixed(msg) {
         m.kind = kind;
-    } else if let Some((r, n)) = fast::pam_failure(msg)
-        .map(|r| (r, 1))
-        .or_else(|| fast::pam_more(msg))
-    {
+    } else if let Some((r, n)) = or_else(fast::pam_failure(msg).map(|r| (r, 1)), || {
+        fast::pam_more(msg)
+    }) {
         // pam_unix's failures for sshd and sshd's `PAM <n> more
         // authentication failures`: the general reader's steps, without its
         // prelude and dispatch.
@@ -966,11 +965,11 @@ fn v4_token_end(s: &[u8]) -> Option<(&[u8], IpAddr)> {
     Some((word_before(s, at)?, IpAddr::V4(v4)))
 }
 
-/// [`ip_token_end`] for hex-only IPv6 ([`v6_suffix`]), nearly every IPv6
+/// [`ip_token_end`] for hex-only IPv6 ([`v6_suffix_seen`]), nearly every IPv6
 /// address sshd writes. `None`: left to the general reader.
 #[inline(always)]
 fn v6_token_end(s: &[u8]) -> Option<(&[u8], IpAddr)> {
-    let (at, v6) = v6_suffix(s)?;
+    let (at, v6) = v6_suffix_seen(s)?;
     Some((word_before(s, at)?, IpAddr::V6(v6).to_canonical()))
 }
 
@@ -1019,7 +1018,52 @@ fn v4_port_prefix(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
 fn v4_port_rest(s: &[u8]) -> Option<(IpAddr, Option<u16>, &[u8])> {
     let (v4, n) = v4_prefix(s)?;
     let p = s[n..].strip_prefix(b" port ")?;
-    // The digits, and what `parse_port` reads in them, in one pass.
+    let (port, d) = leading_port(p);
+    Some((IpAddr::V4(v4), port, &p[d..]))
+}
+
+/// The digits that start `p`: the port they write (`None` for none, more
+/// than five, or past 65535, as [`parse_port`] reads them) and how many
+/// there are. The first eight bytes as one word, as [`trailing_port`]
+/// reads them, where a loop took ~10 instructions a digit (issue #15);
+/// shorter texts and eight digits or more: [`leading_port_loop`].
+#[inline(always)]
+fn leading_port(p: &[u8]) -> (Option<u16>, usize) {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    let Some(w) = p.first_chunk::<8>() else {
+        return leading_port_loop(p);
+    };
+    // Byte 0: the first one of `p`.
+    let x = u64::from_le_bytes(*w);
+    // A byte is a digit when its low seven bits are 0x30..=0x39 and its high
+    // bit is clear (the additions stay inside each byte).
+    let low = x & !HIGH;
+    let digit = low.wrapping_add(0x5050_5050_5050_5050)
+        & !low.wrapping_add(0x4646_4646_4646_4646)
+        & !x
+        & HIGH;
+    let other = !digit & HIGH;
+    if other == 0 {
+        return leading_port_loop(p);
+    }
+    // The digits that start the word.
+    let d = (other.trailing_zeros() / 8) as usize;
+    let port = match d {
+        // Those bytes at the top of the word as digit values, zeros below:
+        // leading zeros.
+        1..=5 => {
+            let up = 8 * (8 - d);
+            u16::try_from(eight_digits((x << up) - (ZEROS << up))).ok()
+        }
+        _ => None,
+    };
+    (port, d)
+}
+
+/// [`leading_port`] a byte at a time: the digits, and what [`parse_port`]
+/// reads in them, in one pass.
+fn leading_port_loop(p: &[u8]) -> (Option<u16>, usize) {
     let mut v = 0u32;
     let mut d = 0;
     while let Some(x) = p.get(d).map(|b| b.wrapping_sub(b'0')).filter(|&x| x <= 9) {
@@ -1030,7 +1074,7 @@ fn v4_port_rest(s: &[u8]) -> Option<(IpAddr, Option<u16>, &[u8])> {
         1..=5 => u16::try_from(v).ok(),
         _ => None,
     };
-    Some((IpAddr::V4(v4), port, &p[d..]))
+    (port, d)
 }
 
 fn ip_until_colon_general(s: &[u8]) -> Option<(IpAddr, Option<u16>)> {
@@ -1120,13 +1164,15 @@ fn user_preamble(s: &[u8]) -> Option<(Who<'_>, IpAddr, Option<u16>)> {
 /// `authenticating user X`, `invalid user X`, `user X` (post-auth); monitor.c
 /// may drop the space: `authenticatinguser X` (sshd-variants §11.17). Chosen
 /// by the first byte, where trying the four prefixes in turn cost ~40
-/// instructions a line (issue #15).
-#[inline]
+/// instructions a line (issue #15). Inlined into the fast readers: a call
+/// returned the `Who` through memory (~8 instructions a line).
+#[inline(always)]
 fn preamble(who: &[u8]) -> Option<Who<'_>> {
     match who.first()? {
-        b'a' => after_words(who, b"authenticating user ")
-            .or_else(|| after_words(who, b"authenticatinguser "))
-            .map(|u| Who::Trying(u, false)),
+        b'a' => or_else(after_words(who, b"authenticating user "), || {
+            after_words(who, b"authenticatinguser ")
+        })
+        .map(|u| Who::Trying(u, false)),
         b'i' => after_words(who, b"invalid user ").map(|u| Who::Trying(u, true)),
         b'u' => after_words(who, b"user ").map(Who::LoggedIn),
         _ => None,
@@ -1138,8 +1184,19 @@ fn preamble(who: &[u8]) -> Option<Who<'_>> {
 /// nothing.
 #[inline(always)]
 fn after_words<'a>(who: &'a [u8], p: &[u8]) -> Option<&'a [u8]> {
-    who.strip_prefix(p)
-        .or_else(|| (who == &p[..p.len() - 1]).then_some(&b""[..]))
+    or_else(who.strip_prefix(p), || {
+        (who == &p[..p.len() - 1]).then_some(&b""[..])
+    })
+}
+
+/// `a.or_else(b)`, always inlined: in `classify`'s large reader the
+/// library's `or_else` stayed a call (~12 instructions each, issue #15).
+#[inline(always)]
+fn or_else<T>(a: Option<T>, b: impl FnOnce() -> Option<T>) -> Option<T> {
+    match a {
+        Some(x) => Some(x),
+        None => b(),
+    }
 }
 
 /// A connection end: `preauth_close`, or `other` after a login.
@@ -1278,7 +1335,7 @@ fn pam_fields_into(r: &[u8], count: u32, msg: &mut Msg) {
     const SSHD_FIELDS: &[u8] = b" logname= uid=0 euid=0 tty=ssh ruser= rhost=";
     msg.kind = Kind::PamFailure;
     msg.count = count;
-    let sshd_fields = r.starts_with(SSHD_FIELDS);
+    let sshd_fields = fast::strip_long(r, SSHD_FIELDS).is_some();
     let rhost = if sshd_fields {
         Some(SSHD_FIELDS.len() - 7)
     } else {
@@ -1718,6 +1775,43 @@ mod fast_path_tests {
                 trailing_port_loop(&t),
                 "{:?}",
                 String::from_utf8_lossy(&t)
+            );
+        }
+    }
+
+    /// The word-at-a-time port reader at the start of a text against the
+    /// byte loop: port texts of up to nine digits before other bytes, a
+    /// colon, high bytes or nothing, and generated hostile texts.
+    #[test]
+    fn leading_port_is_the_byte_loop() {
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        for n in (0..100_000u32)
+            .step_by(7)
+            .chain([65_535, 65_536, 99_999, 123_456_789])
+        {
+            for width in [0, 5, 6, 8, 9] {
+                let digits = format!("{n:0width$}");
+                let tails: [&[u8]; 7] = [
+                    b"",
+                    b":11: Bye",
+                    b" ",
+                    b"\xff\xff\xff\xff",
+                    b"/",
+                    b":",
+                    b"x port 1",
+                ];
+                for tail in tails {
+                    cases.push([digits.as_bytes(), tail].concat());
+                }
+            }
+        }
+        cases.extend(hostile(200_000, 0x5eed_000a));
+        for p in cases {
+            assert_eq!(
+                leading_port(&p),
+                leading_port_loop(&p),
+                "{:?}",
+                String::from_utf8_lossy(&p)
             );
         }
     }

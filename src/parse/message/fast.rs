@@ -90,15 +90,15 @@ fn dispatch(msg: &[u8], m: &mut Msg) -> Option<()> {
             m,
         ),
         b'b' => probe(
-            body.strip_prefix(b"banner exchange: Connection from ")?,
+            strip_long(body, b"banner exchange: Connection from ")?,
             Kind::BadProtocol,
             m,
         ),
         b'I' => invalid(body.strip_prefix(b"Invalid user ")?, m),
         b'C' => {
-            let r = body
-                .strip_prefix(b"Connection closed by ")
-                .or_else(|| body.strip_prefix(b"Connection reset by "))?;
+            let r = or_else(body.strip_prefix(b"Connection closed by "), || {
+                body.strip_prefix(b"Connection reset by ")
+            })?;
             ended(r, preauth, false, m)
         }
         b'D' => {
@@ -109,12 +109,15 @@ fn dispatch(msg: &[u8], m: &mut Msg) -> Option<()> {
                 return too_many_end(r, m);
             }
             silent(
-                body.strip_prefix(b"Did not receive identification string from ")?,
+                strip_long(body, b"Did not receive identification string from ")?,
                 m,
             )
         }
         b'e' => too_many(
-            body.strip_prefix(b"error: maximum authentication attempts exceeded for ")?,
+            strip_long(
+                body,
+                b"error: maximum authentication attempts exceeded for ",
+            )?,
             m,
         ),
         _ => None,
@@ -149,6 +152,28 @@ fn strip_tail<'a>(s: &'a [u8], p: &[u8], word: u64) -> Option<&'a [u8]> {
     }
 }
 
+/// `s` without its start `p`, a prefix of 16 bytes or more, compared
+/// sixteen bytes at a time in place (the last sixteen overlapping the
+/// ones before): `strip_prefix` called memcmp for a prefix past 32 bytes
+/// (~25 instructions with the call, issue #15).
+#[inline(always)]
+pub(super) fn strip_long<'a>(s: &'a [u8], p: &[u8]) -> Option<&'a [u8]> {
+    let n = p.len();
+    debug_assert!(n >= 16);
+    if s.len() < n {
+        return None;
+    }
+    let chunk = |b: &[u8], at: usize| u128::from_le_bytes(b[at..at + 16].try_into().unwrap());
+    let mut at = 0;
+    while at + 16 < n {
+        if chunk(s, at) != chunk(p, at) {
+            return None;
+        }
+        at += 16;
+    }
+    (chunk(s, n - 16) == chunk(p, n - 16)).then(|| &s[n..])
+}
+
 const PORT: u64 = tail_word(b" port ");
 const FROM: u64 = tail_word(b" from");
 const SSH2: u64 = tail_word(b" ssh2");
@@ -163,7 +188,7 @@ const SSH1: u64 = tail_word(b" ssh1");
 #[inline(always)]
 fn ip_port<'a>(s: &'a [u8], ip: &mut Option<IpAddr>) -> Option<(&'a [u8], u16)> {
     // Clients' source ports: nearly all five digits, most others four.
-    let (head, port) = match port_words::<5>(s).or_else(|| port_words::<4>(s)) {
+    let (head, port) = match or_else(port_words::<5>(s), || port_words::<4>(s)) {
         Some(found) => found,
         None => {
             let (t, port) = trailing_port(s)?;
@@ -341,8 +366,7 @@ pub(super) fn fixed(msg: &[u8]) -> Option<Kind> {
 /// trimmed at the end).
 #[inline(always)]
 pub(super) fn pam_failure(msg: &[u8]) -> Option<&[u8]> {
-    msg.strip_prefix(b"pam_unix(sshd:auth): authentication failure;")
-        .map(|r| r.trim_ascii_end())
+    strip_long(msg, b"pam_unix(sshd:auth): authentication failure;").map(|r| r.trim_ascii_end())
 }
 
 /// `PAM <n> more authentication failure[s];<fields>`: the fields and `n`,
@@ -361,18 +385,19 @@ pub(super) fn pam_more(msg: &[u8]) -> Option<(&[u8], u32)> {
         .iter()
         .fold(0u32, |a, &b| a * 10 + u32::from(b - b'0'));
     let rest = &r[d + 1..];
-    let fields = rest
-        .strip_prefix(b"more authentication failures;")
-        .or_else(|| rest.strip_prefix(b"more authentication failure;"))?;
+    let fields = or_else(rest.strip_prefix(b"more authentication failures;"), || {
+        rest.strip_prefix(b"more authentication failure;")
+    })?;
     Some((fields, n))
 }
 
 /// [`ssh2_at_end`] but for its check that `who` holds no `:`.
 #[inline(always)]
 fn ssh2_end<'a>(rest: &'a [u8], ip: &mut Option<IpAddr>) -> Option<(&'a [u8], u16)> {
-    let t = strip_tail(rest, b" ssh2", SSH2)
-        .or_else(|| strip_tail(rest, b" ssh1", SSH1))
-        .unwrap_or(rest);
+    let t = or_else(strip_tail(rest, b" ssh2", SSH2), || {
+        strip_tail(rest, b" ssh1", SSH1)
+    })
+    .unwrap_or(rest);
     let (w, port) = ip_port(t, ip)?;
     Some((strip_from(w)?, port))
 }
@@ -715,6 +740,41 @@ mod tests {
             ] {
                 let who = [pre, &s[..]].concat();
                 assert_eq!(strip_invalid_fast(&who), strip_invalid(&who));
+            }
+        }
+    }
+
+    /// [`strip_long`] against `strip_prefix`: the prefixes it reads, each
+    /// cut short, changed in one byte, or followed by more text.
+    #[test]
+    fn strip_long_is_strip_prefix() {
+        let mut next = crate::testing::xorshift(0xfa57_0004);
+        for p in [
+            &b"banner exchange: Connection from "[..],
+            b"Did not receive identification string from ",
+            b"error: maximum authentication attempts exceeded for ",
+            b"pam_unix(sshd:auth): authentication failure;",
+            b" logname= uid=0 euid=0 tty=ssh ruser= rhost=",
+            b"0123456789abcdef",
+            b"0123456789abcdef0123456789abcdef",
+        ] {
+            for _ in 0..20_000 {
+                let mut s = p.to_vec();
+                match next() % 4 {
+                    0 => s.truncate((next() % (p.len() as u64 + 1)) as usize),
+                    1 => {
+                        let at = (next() % p.len() as u64) as usize;
+                        s[at] ^= 1 << (next() % 8);
+                    }
+                    2 => s.extend_from_slice(&p[..(next() % p.len() as u64) as usize]),
+                    _ => {}
+                }
+                assert_eq!(
+                    strip_long(&s, p),
+                    s.strip_prefix(p),
+                    "{:?}",
+                    String::from_utf8_lossy(&s)
+                );
             }
         }
     }
