@@ -1769,12 +1769,12 @@ fn each_then_drop(evs: &mut Vec<Event>, mut count: impl FnMut(&Event)) {
         evs.set_len(0);
         let mut from = 0;
         while from < len {
-            let to = len.min(from + DROP_RUN);
-            for k in from..to {
-                count(&*at.add(k));
+            let run = std::ptr::slice_from_raw_parts_mut(at.add(from), DROP_RUN.min(len - from));
+            for ev in &*run {
+                count(ev);
             }
-            std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(at.add(from), to - from));
-            from = to;
+            std::ptr::drop_in_place(run);
+            from += DROP_RUN;
         }
     }
 }
