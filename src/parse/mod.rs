@@ -354,9 +354,10 @@ fn keep(lines: &mut Vec<RawLine>, raw: RawLine, first_line: u64) {
 /// Issue #15: one pass over the block, 64 bytes at a time into a mask of
 /// newlines, instead of a `memchr` a line (~85 instructions each, mostly the
 /// set-up of a search that ends within ~110 bytes). The scan runs ahead of
-/// the lines, a few hundred at a time ([`Lines::scan_on`]): in a small loop
-/// of its own its state stays in registers, where the block's loop, with a
-/// call of `classify` a line, kept it on the stack.
+/// the lines, [`CHUNKS`] chunks at a time ([`Lines::scan_on`]): in a small
+/// loop of its own its state stays in registers, where the block's loop,
+/// with a call of `classify` a line, kept it on the stack, and its chunks
+/// need no check but the loop's.
 struct Lines<'a, N> {
     block: &'a [u8],
     /// Where the bytes not yet scanned start; past the block's end once the
@@ -366,9 +367,15 @@ struct Lines<'a, N> {
     scan: N,
 }
 
-/// How many line ends [`Lines::scan_on`] gives at most: it scans on while
-/// a chunk's fit.
-const ENDS: usize = 256;
+/// The whole chunks of 64 bytes a round of [`Lines::scan_on`] takes at most.
+const CHUNKS: usize = 16;
+
+/// Room for the line ends of a round: up to 64 a chunk, and a last short
+/// chunk's and the block's end after them (a power of two: `% ENDS` is a
+/// mask).
+const ENDS: usize = 2048;
+
+const _: () = assert!(ENDS >= 64 * CHUNKS + 65 && ENDS.is_power_of_two());
 
 impl<'a, N: Newlines> Lines<'a, N> {
     fn new(block: &'a [u8], scan: N) -> Self {
@@ -383,27 +390,45 @@ impl<'a, N: Newlines> Lines<'a, N> {
     /// The ends of the next lines, in order; none once the block is done.
     #[inline(always)]
     fn scan_on(&mut self) -> &[usize] {
-        let (len, mut found) = (self.block.len(), 0);
-        while found <= ENDS - 64 && self.at <= len {
-            let at = self.at;
-            self.at += 64;
-            let mut mask = match self.block[at..].first_chunk::<64>() {
-                Some(c) => self.scan.newlines64(c),
+        let mut found = 0;
+        // Rounds until a newline (a line may be longer than a round's
+        // bytes) or the block's end.
+        while found == 0 {
+            let Some(rest) = self.block.get(self.at..) else {
+                break;
+            };
+            let whole = (rest.len() / 64).min(CHUNKS);
+            let (chunks, _) = rest[..whole * 64].as_chunks::<64>();
+            let mut at = self.at;
+            for c in chunks {
+                found = self.take(found, at, self.scan.newlines64(c));
+                at += 64;
+            }
+            if whole < CHUNKS {
                 // The last bytes (fewer than 64, maybe none), then the end
                 // of a last line that no newline ends, as if one followed.
-                None => {
-                    let open = self.block.last().is_some_and(|&b| b != b'\n');
-                    newlines_bytewise(&self.block[at..]) | u64::from(open) << (len - at)
-                }
-            };
-            while mask != 0 {
-                // `% ENDS`: no check; `found` stays below (64 at most a chunk).
-                self.ends[found % ENDS] = at + mask.trailing_zeros() as usize;
-                found += 1;
-                mask &= mask - 1;
+                let tail = &rest[whole * 64..];
+                let open = self.block.last().is_some_and(|&b| b != b'\n');
+                let mask = newlines_bytewise(tail) | u64::from(open) << tail.len();
+                found = self.take(found, at, mask);
+                at = self.block.len() + 1;
             }
+            self.at = at;
         }
         &self.ends[..found]
+    }
+
+    /// Puts the places of `mask`'s bits, counted from `at`, at `ends[found..]`:
+    /// how many ends there are then.
+    #[inline(always)]
+    fn take(&mut self, mut found: usize, at: usize, mut mask: u64) -> usize {
+        while mask != 0 {
+            // `% ENDS`: no check; `found` stays below (see `ENDS`).
+            self.ends[found % ENDS] = at + mask.trailing_zeros() as usize;
+            found += 1;
+            mask &= mask - 1;
+        }
+        found
     }
 }
 
@@ -661,19 +686,20 @@ mod tests {
 
     /// Issue #15: `Lines` splits a block as `split` does, and the SSE2 and
     /// AVX2 masks are the byte loop's, on generated blocks of short, empty
-    /// and long lines, of lengths around multiples of 64 and of more lines
-    /// than one scan gives.
+    /// and long lines (longer than a scan's round, or the whole block), of
+    /// lengths around multiples of 64 and of a round, and of more lines than
+    /// one round gives.
     #[test]
     fn lines_of_generated_blocks_are_split() {
         let mut next = crate::testing::xorshift(0x2545_f491_4f6c_dd1d);
         for round in 0..3_000 {
             let len = match round % 3 {
                 0 => (next() % 700) as usize,
-                1 => (next() % 8) as usize * 64 + (next() % 3) as usize,
+                1 => (next() % 40) as usize * 64 + (next() % 3) as usize,
                 _ => (next() % 40_000) as usize,
             };
-            // Mostly no newline, some, or many (runs of empty lines).
-            let odds = [3, 40, 120, 2][round % 4];
+            // Mostly no newline, some, many (runs of empty lines), or none.
+            let odds = [3, 40, 120, 2, 0][round % 5];
             let block: Vec<u8> = (0..len)
                 .map(|_| match next() % 256 {
                     r if r < odds => b'\n',
