@@ -398,9 +398,10 @@ impl<'a, N: Newlines> Lines<'a, N> {
                 break;
             };
             let whole = (rest.len() / 64).min(CHUNKS);
-            let (chunks, _) = rest[..whole * 64].as_chunks::<64>();
             let mut at = self.at;
-            for c in chunks {
+            for c in rest[..whole * 64].chunks_exact(64) {
+                // 64 bytes each (`as_chunks` is newer than the crate's Rust).
+                let c = c.first_chunk::<64>().expect("a whole chunk");
                 found = self.take(found, at, self.scan.newlines64(c));
                 at += 64;
             }
