@@ -240,90 +240,96 @@ fn parse_block_with(
     let mut hosts = Vec::with_capacity(HOSTS);
     let mut stamps = envelope::StampCache::default();
     let mut n = first_line;
-    for line in Lines::new(block, scan) {
-        if line.len() > MAX_LINE {
-            out.stats.too_long += 1;
-        } else {
-            match envelope::quick(line, &mut stamps) {
-                // Most lines: a cached stamp and head of sshd. Issue #15: no
-                // `Envelope` and no `RawLine` returned and moved; with
-                // [`Lines`], the block's own work (all but `classify`) went
-                // from 108.7M to 87.1M instructions on 200k lines.
-                Some(envelope::Hit::Ours(q))
-                    if matches!(
-                        q.program,
-                        Program::Sshd
-                            | Program::SshdSession
-                            | Program::SshdAuth
-                            | Program::SshdPamUnix
-                    ) =>
-                {
-                    // The message is classified straight into the list's
-                    // next slot (issue #15: `classify` returned it, and it
-                    // was copied twice on its way there).
-                    out.lines.reserve(1);
-                    let slot = out.lines.spare_capacity_mut()[0].as_mut_ptr();
-                    // SAFETY: `slot` is the first element of the spare
-                    // capacity `reserve` made, and nothing touches the list
-                    // while `msg` lives: the field is written before it is
-                    // borrowed, and below it is either counted in with the
-                    // other fields (`set_len`), or read out, or dropped —
-                    // never left initialized outside the list's length but
-                    // by a panic, which only leaks it.
-                    let msg = unsafe {
-                        let msg = std::ptr::addr_of_mut!((*slot).msg);
-                        msg.write(Msg::other());
-                        &mut *msg
-                    };
-                    message::classify_into(q.msg, msg);
-                    if !wanted(msg, all) {
-                        // SAFETY: as above; dropped once, not used again.
-                        unsafe { std::ptr::drop_in_place(msg) };
-                    } else {
-                        let host = Some(stamps.quick_host(|h| share_host(&mut hosts, h)));
-                        let stamp = stamps.quick_stamp();
-                        let (program, pid) = (q.program.as_str(), Some(q.pid));
-                        if msg.repeat_last.is_some() {
-                            // SAFETY: as above; read out once, not used again.
-                            let msg = unsafe { std::ptr::read(msg) };
-                            let raw = RawLine {
-                                line: n,
-                                stamp,
-                                host,
-                                program,
-                                pid,
-                                msg,
-                            };
-                            repeat(&mut out.lines, raw, first_line);
+    let (mut lines, mut start) = (Lines::new(block, scan), 0);
+    loop {
+        let ends = lines.scan_on();
+        if ends.is_empty() {
+            break;
+        }
+        for &end in ends {
+            debug_assert!(start <= end && end <= block.len());
+            // SAFETY: `ends` rise and end at `block.len()` at most (a mask's
+            // bits are newlines of the block, and the block's end follows a
+            // last line), and `start` is 0 or one past the end before:
+            // `start..end` is in the block (issue #15: its two checks cost
+            // ~4 instructions a line).
+            let line = unsafe { block.get_unchecked(start..end) };
+            start = end + 1;
+            if line.len() > MAX_LINE {
+                out.stats.too_long += 1;
+            } else {
+                match envelope::quick(line, &mut stamps) {
+                    // Most lines: a cached stamp and head of sshd. Issue #15: no
+                    // `Envelope` and no `RawLine` returned and moved; with
+                    // [`Lines`], the block's own work (all but `classify`) went
+                    // from 108.7M to 87.1M instructions on 200k lines.
+                    Some(envelope::Hit::Ours(q))
+                        if matches!(
+                            q.program,
+                            Program::Sshd
+                                | Program::SshdSession
+                                | Program::SshdAuth
+                                | Program::SshdPamUnix
+                        ) =>
+                    {
+                        // The message is classified straight into the list's
+                        // next slot (issue #15: `classify` returned it, and it
+                        // was copied twice on its way there).
+                        out.lines.reserve(1);
+                        let slot = out.lines.spare_capacity_mut()[0].as_mut_ptr();
+                        // SAFETY: `slot` is the first element of the spare
+                        // capacity `reserve` made, and nothing touches the list
+                        // while `msg` lives: the field is written before it is
+                        // borrowed, and below it is either counted in with the
+                        // other fields (`set_len`), or read out, or dropped —
+                        // never left initialized outside the list's length but
+                        // by a panic, which only leaks it.
+                        let msg = unsafe {
+                            let msg = std::ptr::addr_of_mut!((*slot).msg);
+                            msg.write(Msg::other());
+                            &mut *msg
+                        };
+                        message::classify_into(q.msg, msg);
+                        if !wanted(msg, all) {
+                            // SAFETY: as above; dropped once, not used again.
+                            unsafe { std::ptr::drop_in_place(msg) };
                         } else {
+                            let repeats = msg.repeat_last.is_some();
+                            let host = Some(stamps.quick_host(|h| share_host(&mut hosts, h)));
                             // SAFETY: as above; every other field is written
-                            // before the line is counted in.
+                            // here, and the line is then counted in, or read out
+                            // once and not used again (issue #15: written
+                            // straight from the cache, not through the stack).
                             unsafe {
                                 std::ptr::addr_of_mut!((*slot).line).write(n);
-                                std::ptr::addr_of_mut!((*slot).stamp).write(stamp);
+                                std::ptr::addr_of_mut!((*slot).stamp).write(stamps.quick_stamp());
                                 std::ptr::addr_of_mut!((*slot).host).write(host);
-                                std::ptr::addr_of_mut!((*slot).program).write(program);
-                                std::ptr::addr_of_mut!((*slot).pid).write(pid);
-                                out.lines.set_len(out.lines.len() + 1);
+                                std::ptr::addr_of_mut!((*slot).program).write(q.program.as_str());
+                                std::ptr::addr_of_mut!((*slot).pid).write(Some(q.pid));
+                                if repeats {
+                                    repeat(&mut out.lines, std::ptr::read(slot), first_line);
+                                } else {
+                                    out.lines.set_len(out.lines.len() + 1);
+                                }
                             }
                         }
                     }
-                }
-                Some(envelope::Hit::Other) => out.stats.other_programs += 1,
-                _ => match parse_line_cached(line, n, all, &mut hosts, &mut stamps) {
-                    Ok(Some(raw)) => keep(&mut out.lines, raw, first_line),
-                    Ok(None) => {}
-                    Err(Skip::OtherProgram) => out.stats.other_programs += 1,
-                    Err(Skip::Malformed) => {
-                        // Blank lines are not malformed, just empty.
-                        if !line.iter().all(|b| b.is_ascii_whitespace()) {
-                            out.stats.malformed += 1;
+                    Some(envelope::Hit::Other) => out.stats.other_programs += 1,
+                    _ => match parse_line_cached(line, n, all, &mut hosts, &mut stamps) {
+                        Ok(Some(raw)) => keep(&mut out.lines, raw, first_line),
+                        Ok(None) => {}
+                        Err(Skip::OtherProgram) => out.stats.other_programs += 1,
+                        Err(Skip::Malformed) => {
+                            // Blank lines are not malformed, just empty.
+                            if !line.iter().all(|b| b.is_ascii_whitespace()) {
+                                out.stats.malformed += 1;
+                            }
                         }
-                    }
-                },
+                    },
+                }
             }
+            n += 1;
         }
-        n += 1;
     }
     // Counted once, not a line at a time.
     out.stats.lines = n - first_line;
@@ -340,79 +346,90 @@ fn keep(lines: &mut Vec<RawLine>, raw: RawLine, first_line: u64) {
     }
 }
 
-/// The lines of a block, as `block.split(|&b| b == b'\n')` gives them but
-/// for an empty last one (the block's final newline ends the last line).
+/// The ends of the lines of a block, as `block.split(|&b| b == b'\n')`
+/// gives the lines but for an empty last one (the block's final newline ends
+/// the last line): the places of their newlines, and the block's end after a
+/// last line without one.
 ///
 /// Issue #15: one pass over the block, 64 bytes at a time into a mask of
 /// newlines, instead of a `memchr` a line (~85 instructions each, mostly the
-/// set-up of a search that ends within ~110 bytes).
+/// set-up of a search that ends within ~110 bytes). The scan runs ahead of
+/// the lines, [`CHUNKS`] chunks at a time ([`Lines::scan_on`]): in a small
+/// loop of its own its state stays in registers, where the block's loop,
+/// with a call of `classify` a line, kept it on the stack, and its chunks
+/// need no check but the loop's.
 struct Lines<'a, N> {
     block: &'a [u8],
-    /// Where the next line starts.
-    start: usize,
-    /// Where `mask` starts: bit `i` is set when `block[at + i]` is a newline
-    /// not yet taken.
+    /// Where the bytes not yet scanned start; past the block's end once the
+    /// end is in `ends`.
     at: usize,
-    mask: u64,
-    /// `block[at + 64..]`, the bytes not yet in a mask, but none once the
-    /// last (short) chunk is in one (issue #15: split off 64 bytes at a time,
-    /// one length check a chunk where `block[at..]` took two).
-    rest: &'a [u8],
+    ends: [usize; ENDS],
     scan: N,
 }
 
+/// The whole chunks of 64 bytes a round of [`Lines::scan_on`] takes at most.
+const CHUNKS: usize = 16;
+
+/// Room for the line ends of a round: up to 64 a chunk, and a last short
+/// chunk's and the block's end after them (a power of two: `% ENDS` is a
+/// mask).
+const ENDS: usize = 2048;
+
+const _: () = assert!(ENDS >= 64 * CHUNKS + 65 && ENDS.is_power_of_two());
+
 impl<'a, N: Newlines> Lines<'a, N> {
     fn new(block: &'a [u8], scan: N) -> Self {
-        let (mask, rest) = match block.split_first_chunk::<64>() {
-            Some((c, rest)) => (scan.newlines64(c), rest),
-            None => (newlines_bytewise(block), &[][..]),
-        };
         Lines {
             block,
-            start: 0,
             at: 0,
-            mask,
-            rest,
+            ends: [0; ENDS],
             scan,
         }
     }
-}
 
-impl<'a, N: Newlines> Iterator for Lines<'a, N> {
-    type Item = &'a [u8];
-
+    /// The ends of the next lines, in order; none once the block is done.
     #[inline(always)]
-    fn next(&mut self) -> Option<&'a [u8]> {
-        let len = self.block.len();
-        if self.start >= len {
-            return None;
-        }
-        loop {
-            if self.mask != 0 {
-                let end = self.at + self.mask.trailing_zeros() as usize;
-                self.mask &= self.mask - 1;
-                let line = &self.block[self.start..end];
-                self.start = end + 1;
-                return Some(line);
-            }
-            self.at += 64;
-            self.mask = match self.rest.split_first_chunk::<64>() {
-                Some((c, rest)) => {
-                    self.rest = rest;
-                    self.scan.newlines64(c)
-                }
-                None if !self.rest.is_empty() => {
-                    let m = newlines_bytewise(self.rest);
-                    self.rest = &[];
-                    m
-                }
-                None => {
-                    let line = &self.block[self.start..];
-                    self.start = len;
-                    return Some(line);
-                }
+    fn scan_on(&mut self) -> &[usize] {
+        let mut found = 0;
+        // Rounds until a newline (a line may be longer than a round's
+        // bytes) or the block's end.
+        while found == 0 {
+            let Some(rest) = self.block.get(self.at..) else {
+                break;
             };
+            let whole = (rest.len() / 64).min(CHUNKS);
+            let mut at = self.at;
+            for c in rest[..whole * 64].chunks_exact(64) {
+                // 64 bytes each (`as_chunks` is newer than the crate's Rust).
+                let c = c.first_chunk::<64>().expect("a whole chunk");
+                found = self.take(found, at, self.scan.newlines64(c));
+                at += 64;
+            }
+            if whole < CHUNKS {
+                // The last bytes (fewer than 64, maybe none), then the end
+                // of a last line that no newline ends, as if one followed.
+                let tail = &rest[whole * 64..];
+                let open = self.block.last().is_some_and(|&b| b != b'\n');
+                let mask = newlines_bytewise(tail) | u64::from(open) << tail.len();
+                found = self.take(found, at, mask);
+                at = self.block.len() + 1;
+            }
+            self.at = at;
         }
+        &self.ends[..found]
+    }
+
+    /// Puts the places of `mask`'s bits, counted from `at`, at `ends[found..]`:
+    /// how many ends there are then.
+    #[inline(always)]
+    fn take(&mut self, mut found: usize, at: usize, mut mask: u64) -> usize {
+        while mask != 0 {
+            // `% ENDS`: no check; `found` stays below (see `ENDS`).
+            self.ends[found % ENDS] = at + mask.trailing_zeros() as usize;
+            found += 1;
+            mask &= mask - 1;
+        }
+        found
     }
 }
 
@@ -653,16 +670,37 @@ mod tests {
         None
     }
 
+    /// The lines of `block` as [`parse_block_with`] takes them.
+    fn lines_of(block: &[u8], scan: impl Newlines) -> Vec<&[u8]> {
+        let (mut lines, mut start, mut got) = (Lines::new(block, scan), 0, Vec::new());
+        loop {
+            let ends = lines.scan_on();
+            if ends.is_empty() {
+                return got;
+            }
+            for &end in ends {
+                got.push(&block[start..end]);
+                start = end + 1;
+            }
+        }
+    }
+
     /// Issue #15: `Lines` splits a block as `split` does, and the SSE2 and
     /// AVX2 masks are the byte loop's, on generated blocks of short, empty
-    /// and long lines.
+    /// and long lines (longer than a scan's round, or the whole block), of
+    /// lengths around multiples of 64 and of a round, and of more lines than
+    /// one round gives.
     #[test]
     fn lines_of_generated_blocks_are_split() {
         let mut next = crate::testing::xorshift(0x2545_f491_4f6c_dd1d);
         for round in 0..3_000 {
-            let len = (next() % 700) as usize;
-            // Mostly no newline, some, or many (runs of empty lines).
-            let odds = [3, 40, 120, 2][round % 4];
+            let len = match round % 3 {
+                0 => (next() % 700) as usize,
+                1 => (next() % 40) as usize * 64 + (next() % 3) as usize,
+                _ => (next() % 40_000) as usize,
+            };
+            // Mostly no newline, some, many (runs of empty lines), or none.
+            let odds = [3, 40, 120, 2, 0][round % 5];
             let block: Vec<u8> = (0..len)
                 .map(|_| match next() % 256 {
                     r if r < odds => b'\n',
@@ -673,13 +711,11 @@ mod tests {
             if block.last() == Some(&b'\n') || block.is_empty() {
                 want.pop();
             }
-            let got: Vec<&[u8]> = Lines::new(&block, Sse2).collect();
-            assert_eq!(got, want, "{block:?}");
+            assert_eq!(lines_of(&block, Sse2), want, "{block:?}");
             if let Some(avx2) = avx2() {
-                let got: Vec<&[u8]> = Lines::new(&block, avx2).collect();
-                assert_eq!(got, want, "{block:?}");
+                assert_eq!(lines_of(&block, avx2), want, "{block:?}");
             }
-            for at in 0..block.len().saturating_sub(64) {
+            for at in 0..block.len().saturating_sub(64).min(700) {
                 let c = block[at..].first_chunk::<64>().unwrap();
                 assert_eq!(newlines64(c), newlines_bytewise(c), "{c:?}");
                 if let Some(avx2) = avx2() {
