@@ -6,7 +6,7 @@ for i in $(seq $N); do
   for b in "$@" grep; do
     if [ $b = grep ]; then s=$(date +%s.%N); grep -c -F 'sshd[' $LOG > /tmp/minrun.out; e=$(date +%s.%N)
     else s=$(date +%s.%N); $b -q stats --json $LOG > /tmp/minrun.out; e=$(date +%s.%N); fi
-    T[$b]+="$(echo "$e - $s" | bc) "
+    T[$b]+="$(awk -v s=$s -v e=$e 'BEGIN {printf "%.4f", e - s}') "
   done
 done
 for b in "$@" grep; do echo "$b: $(echo ${T[$b]} | tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {printf "min %.3f med %.3f (n=%d)", a[1], a[int((NR+1)/2)], NR}')"; done
