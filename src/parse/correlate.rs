@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use jiff::tz::TimeZone;
 
-use super::envelope::Stamp;
+use super::envelope::{Program, Stamp};
 use super::message::Conn;
 use super::RawLine;
 use crate::event::{days_from_civil, Event, Kind, Src, Ts};
@@ -559,39 +559,25 @@ fn put_first<T: PartialEq>(recent: &mut [T; RECENT], item: T) {
 }
 
 /// One shared `Arc<str>` per program name instead of an allocation per event,
-/// found by where the name points (issue #15: `program` 7.8M -> some 1M Ir on
-/// 200k lines).
+/// found by the line's one-byte [`Program`] (issue #15: `program` 7.8M -> some
+/// 1M Ir on 200k lines with a search of the last names used; now one load).
 #[derive(Default)]
-struct Programs {
-    recent: [Option<(&'static str, Arc<str>)>; RECENT],
-    all: Vec<(&'static str, Arc<str>)>,
-}
+struct Programs([Option<Arc<str>>; Program::COUNT]);
 
 impl Programs {
     #[inline]
-    fn get(&mut self, name: &'static str) -> Arc<str> {
-        // Names are `Program::as_str` constants: compare where they point.
-        for (n, p) in self.recent.iter().flatten() {
-            if std::ptr::eq(*n, name) {
-                return p.clone();
-            }
+    fn get(&mut self, program: Program) -> Arc<str> {
+        match &self.0[program as usize] {
+            Some(name) => name.clone(),
+            None => self.first(program),
         }
-        self.find(name)
     }
 
     #[cold]
-    fn find(&mut self, name: &'static str) -> Arc<str> {
-        let p = if let Some((_, p)) = self.all.iter().find(|(n, _)| std::ptr::eq(*n, name)) {
-            p.clone()
-        } else if let Some((_, p)) = self.all.iter().find(|(n, _)| *n == name) {
-            p.clone()
-        } else {
-            let p: Arc<str> = Arc::from(name);
-            self.all.push((name, p.clone()));
-            p
-        };
-        put_first(&mut self.recent, Some((name, p.clone())));
-        p
+    fn first(&mut self, program: Program) -> Arc<str> {
+        self.0[program as usize]
+            .insert(Arc::from(program.as_str()))
+            .clone()
     }
 }
 
@@ -1012,8 +998,7 @@ impl Correlator {
         if !(need_ip || undecided) {
             // The connection's held events leave before its closing line.
             if closes {
-                let conn =
-                    close_entry(entry, self.line, &mut self.closed_count);
+                let conn = close_entry(entry, self.line, &mut self.closed_count);
                 self.ended(conn, sink);
             }
             if keep {
@@ -1051,8 +1036,7 @@ impl Correlator {
                 }
             }
             if closes {
-                let conn =
-                    close_entry(entry, self.line, &mut self.closed_count);
+                let conn = close_entry(entry, self.line, &mut self.closed_count);
                 self.ended(conn, sink);
             }
         }
@@ -1647,24 +1631,22 @@ mod tests {
             assert!(Arc::ptr_eq(&cached.hosts[id as usize], &arcs[n]));
         }
 
-        // Programs: constants, and the same name at another address.
-        let other: &'static str = Box::leak(String::from("sshd").into_boxed_str());
+        // Programs: one `Arc` per program, of its name.
         let progs = [
-            "sshd",
-            "sshd-session",
-            other,
-            "fail2ban",
-            "cowrie",
-            "dropbear",
+            Program::Sshd,
+            Program::SshdSession,
+            Program::SshdAuth,
+            Program::SshdPamUnix,
+            Program::Fail2ban,
+            Program::Cowrie,
+            Program::Dropbear,
         ];
         let mut first: Vec<Option<Arc<str>>> = vec![None; progs.len()];
         for _ in 0..20_000 {
             let n = (next() % progs.len() as u64) as usize;
             let p = cached.shared.programs.get(progs[n]);
-            assert_eq!(&*p, progs[n]);
-            // One `Arc` per name, wherever the name points.
-            let same = progs.iter().position(|q| *q == progs[n]).unwrap();
-            let f = first[same].get_or_insert_with(|| p.clone());
+            assert_eq!(&*p, progs[n].as_str());
+            let f = first[n].get_or_insert_with(|| p.clone());
             assert!(Arc::ptr_eq(f, &p));
         }
     }
@@ -1779,7 +1761,11 @@ mod tests {
             if i % 256 == 0 {
                 // Those among the silent ones are found by their keys.
                 let keys: HashSet<ConnKey> = c.conns.silent_traces.iter().map(|t| t.0).collect();
-                assert!(c.conns.silent.iter().all(|(k, s)| !s.closed() || keys.contains(k)));
+                assert!(c
+                    .conns
+                    .silent
+                    .iter()
+                    .all(|(k, s)| !s.closed() || keys.contains(k)));
             }
             // No more than the map of recent ones holds.
             assert!(traces <= c.conns.cap);

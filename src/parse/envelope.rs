@@ -38,7 +38,33 @@ pub enum Program {
     Cowrie,
 }
 
+// Every program indexes a table of [`Program::COUNT`] entries (the match
+// fails to build when a program is added and not listed here).
+const _: () = {
+    use Program::*;
+    match Sshd {
+        Sshd | SshdSession | SshdAuth | SshdPamUnix | Fail2ban | Dropbear | Cowrie => {}
+    }
+    let all = [
+        Sshd,
+        SshdSession,
+        SshdAuth,
+        SshdPamUnix,
+        Fail2ban,
+        Dropbear,
+        Cowrie,
+    ];
+    let mut i = 0;
+    while i < all.len() {
+        assert!((all[i] as usize) < Program::COUNT);
+        i += 1;
+    }
+};
+
 impl Program {
+    /// How many there are: `program as usize` is below it.
+    pub const COUNT: usize = 7;
+
     pub fn as_str(self) -> &'static str {
         match self {
             Program::Sshd => "sshd",

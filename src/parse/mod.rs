@@ -32,7 +32,7 @@ pub struct RawLine {
     pub line: u64,
     pub stamp: Stamp,
     pub host: Option<Arc<str>>,
-    pub program: &'static str,
+    pub program: Program,
     pub pid: Option<u32>,
     pub msg: Msg,
 }
@@ -134,7 +134,7 @@ fn parse_line_cached(
         line: number,
         stamp: env.stamp,
         host,
-        program: program.as_str(),
+        program,
         pid: env.pid,
         msg,
     }))
@@ -304,7 +304,7 @@ fn parse_block_with(
                                 std::ptr::addr_of_mut!((*slot).line).write(n);
                                 std::ptr::addr_of_mut!((*slot).stamp).write(stamps.quick_stamp());
                                 std::ptr::addr_of_mut!((*slot).host).write(host);
-                                std::ptr::addr_of_mut!((*slot).program).write(q.program.as_str());
+                                std::ptr::addr_of_mut!((*slot).program).write(q.program);
                                 std::ptr::addr_of_mut!((*slot).pid).write(Some(q.pid));
                                 if repeats {
                                     repeat(&mut out.lines, std::ptr::read(slot), first_line);
