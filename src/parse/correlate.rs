@@ -1632,15 +1632,7 @@ mod tests {
         }
 
         // Programs: one `Arc` per program, of its name.
-        let progs = [
-            Program::Sshd,
-            Program::SshdSession,
-            Program::SshdAuth,
-            Program::SshdPamUnix,
-            Program::Fail2ban,
-            Program::Cowrie,
-            Program::Dropbear,
-        ];
+        let progs = Program::ALL;
         let mut first: Vec<Option<Arc<str>>> = vec![None; progs.len()];
         for _ in 0..20_000 {
             let n = (next() % progs.len() as u64) as usize;

@@ -38,32 +38,38 @@ pub enum Program {
     Cowrie,
 }
 
-// Every program indexes a table of [`Program::COUNT`] entries (the match
-// fails to build when a program is added and not listed here).
+// `Program::ALL` has every program at its own index (the match fails to
+// build when a program is added: add it to `ALL` too).
 const _: () = {
-    use Program::*;
-    match Sshd {
-        Sshd | SshdSession | SshdAuth | SshdPamUnix | Fail2ban | Dropbear | Cowrie => {}
+    match Program::Sshd {
+        Program::Sshd
+        | Program::SshdSession
+        | Program::SshdAuth
+        | Program::SshdPamUnix
+        | Program::Fail2ban
+        | Program::Dropbear
+        | Program::Cowrie => {}
     }
-    let all = [
-        Sshd,
-        SshdSession,
-        SshdAuth,
-        SshdPamUnix,
-        Fail2ban,
-        Dropbear,
-        Cowrie,
-    ];
     let mut i = 0;
-    while i < all.len() {
-        assert!((all[i] as usize) < Program::COUNT);
+    while i < Program::COUNT {
+        assert!(Program::ALL[i] as usize == i);
         i += 1;
     }
 };
 
 impl Program {
+    /// Every program, each at the index `program as usize`.
+    pub const ALL: [Program; 7] = [
+        Program::Sshd,
+        Program::SshdSession,
+        Program::SshdAuth,
+        Program::SshdPamUnix,
+        Program::Fail2ban,
+        Program::Dropbear,
+        Program::Cowrie,
+    ];
     /// How many there are: `program as usize` is below it.
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = Program::ALL.len();
 
     pub fn as_str(self) -> &'static str {
         match self {
