@@ -194,6 +194,7 @@ impl Stream {
                     break;
                 };
                 self.push_raw(repeat, &mut |ev| out.push(ev));
+                repeat.release();
                 rest = tail;
             }
             flush(out);
@@ -203,8 +204,13 @@ impl Stream {
         }
         // Emptied here, where its lines were just read (a thread that
         // parses would read them from the other core's cache: measured no
-        // faster in issue #15).
-        block.lines.clear();
+        // faster in issue #15), and without a drop of each: every line was
+        // taken by `push_lines` or released after `push_raw`, so it owns
+        // nothing (issue #15: the drops' checks were 3.4M Ir on 200k lines).
+        debug_assert!(block.lines.iter().all(RawLine::owns_nothing));
+        // SAFETY: a shorter length leaves nothing uninitialized in it; the
+        // lines past it are forgotten, and they own nothing to leak.
+        unsafe { block.lines.set_len(0) };
         block.lines
     }
 

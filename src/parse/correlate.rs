@@ -581,6 +581,28 @@ impl Programs {
     }
 }
 
+impl RawLine {
+    /// Drops what the line owns (its host, names and honeypot record), as an
+    /// event built of it takes them.
+    #[cold]
+    #[inline(never)]
+    pub fn release(&mut self) {
+        self.host = None;
+        self.msg.method = None;
+        self.msg.user = None;
+        self.msg.honeypot = None;
+    }
+
+    /// Whether the line owns nothing a drop would free: so are the lines
+    /// [`Correlator::push_lines`] took.
+    pub fn owns_nothing(&self) -> bool {
+        self.host.is_none()
+            && self.msg.method.is_none()
+            && self.msg.user.is_none()
+            && self.msg.honeypot.is_none()
+    }
+}
+
 /// What every event of an input shares: the input's name and the programs'.
 struct Shared {
     input: Arc<str>,
@@ -814,12 +836,18 @@ impl Correlator {
     /// were taken. One call a run of lines, the per-line body inlined in its
     /// loop (issue #15: a call, its saved registers and the flow's loop a
     /// line).
+    ///
+    /// Each line taken is left owning nothing (its event took its host, names
+    /// and honeypot record, or they were dropped here): the flow forgets its
+    /// block's lines without a drop of each ([`RawLine::owns_nothing`]).
     pub fn push_lines(&mut self, lines: &mut [RawLine], sink: &mut Vec<Event>) -> usize {
         for (i, raw) in lines.iter_mut().enumerate() {
             if raw.msg.repeat_last.is_some() {
                 return i;
             }
-            self.push_line(raw, sink, false);
+            if !self.push_line(raw, sink, false) {
+                raw.release();
+            }
         }
         lines.len()
     }
@@ -827,8 +855,14 @@ impl Correlator {
     /// The body of [`Correlator::push_mut`]; `may_repeat` false where the
     /// caller knows the line is no `last message repeated` (its test once a
     /// line, not twice: the calls between can not tell the compiler so).
+    /// Returns whether an event took the line's fields.
     #[inline(always)]
-    fn push_line(&mut self, raw: &mut RawLine, sink: &mut impl EventSink, may_repeat: bool) {
+    fn push_line(
+        &mut self,
+        raw: &mut RawLine,
+        sink: &mut impl EventSink,
+        may_repeat: bool,
+    ) -> bool {
         self.line = raw.line;
         let ts = self.resolve(raw.stamp);
         self.clock = self.clock.max(ts.micros);
@@ -837,7 +871,7 @@ impl Correlator {
         if may_repeat && m.repeat_last.is_some() {
             // `last message repeated` whose line is not known here: nothing to repeat
             // (the flow resolves the ones whose previous line it saw).
-            return;
+            return false;
         }
         let all = self.opts.all;
         let mut kind = m.kind;
@@ -849,11 +883,12 @@ impl Correlator {
             if absorbable(kind) {
                 attempts = count;
             }
-            if kind != Kind::Other || all {
+            let keep = kind != Kind::Other || all;
+            if keep {
                 sink.put_with(|| self.shared.event(raw, ts, kind, ip, port, attempts));
             }
             self.sweep(sink);
-            return;
+            return keep;
         };
         // The line's rarer fields are read where they are used, not kept
         // across the connection's look-up (issue #15: fewer values spilled).
@@ -1041,6 +1076,7 @@ impl Correlator {
             }
         }
         self.sweep(sink);
+        keep
     }
 
     /// A new connection where a pid was reused or the map is full: ends the
@@ -2199,7 +2235,15 @@ mod tests {
         let mut rnd = crate::testing::xorshift(seed);
         let hosts = ["web1", "db", "bastion"];
         let progs = ["sshd", "sshd", "sshd-session", "CRON"];
-        let users = ["root", "admin", "a b", "", "x]: y"];
+        // The last one is longer than a `Text` keeps inline.
+        let users = [
+            "root",
+            "admin",
+            "a b",
+            "",
+            "x]: y",
+            "a-name-of-forty-bytes-0123456789abcdefgh",
+        ];
         let mut secs: i64 = 40 * 86_400;
         let mut out = String::new();
         for _ in 0..lines {
@@ -2334,6 +2378,7 @@ mod tests {
     #[test]
     fn events_built_in_the_list_are_those_passed_on() {
         let mut ways = [false; 4];
+        let mut unkept = 0;
         for seed in 1..=12u64 {
             let text = generated_log(seed * 0x9e37_79b9, 4_000);
             for all in [false, true] {
@@ -2361,7 +2406,14 @@ mod tests {
                     let (run, tail) = rest.split_at_mut(cut);
                     let mut run = run;
                     while !run.is_empty() {
+                        let before = got.len();
                         let n = c.push_lines(run, &mut got);
+                        // The lines taken own nothing (the flow forgets them
+                        // without a drop), those without an event too.
+                        for line in &run[..n] {
+                            assert!(line.owns_nothing(), "seed {seed}: {}", line.line);
+                        }
+                        unkept += n.saturating_sub(got.len() - before);
                         let Some((repeat, more)) = run[n..].split_first_mut() else {
                             break;
                         };
@@ -2380,5 +2432,6 @@ mod tests {
             }
         }
         assert_eq!(ways, [true; 4], "absorbed, counted, no address, held");
+        assert!(unkept > 1_000, "{unkept} lines taken without an event");
     }
 }
