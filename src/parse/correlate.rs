@@ -652,6 +652,80 @@ impl Shared {
             },
         }
     }
+
+    /// [`Shared::event`] written at `dst` field by field: the line's names
+    /// go from the line to the event without passing through the stack.
+    ///
+    /// # Safety
+    /// `dst` is valid for a write of an `Event` (its old value is not dropped).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn write_event(
+        &mut self,
+        dst: *mut Event,
+        raw: &mut RawLine,
+        ts: Ts,
+        kind: Kind,
+        ip: Option<IpAddr>,
+        port: Option<u16>,
+        attempts: u32,
+    ) {
+        use std::ptr::addr_of_mut;
+        // Every field is named here: one added to `Event` fails this build
+        // until it is written below too.
+        let _every_field = |e: &Event| {
+            let Event {
+                ts: _,
+                host: _,
+                program: _,
+                pid: _,
+                kind: _,
+                method: _,
+                user: _,
+                invalid_user: _,
+                ip: _,
+                port: _,
+                count: _,
+                attempts: _,
+                geo: _,
+                scope: _,
+                honeypot: _,
+                src: _,
+            } = e;
+        };
+        let program = self.programs.get(raw.program);
+        let input = self.input.clone();
+        let m = &mut raw.msg;
+        // SAFETY: each field of `dst` is written once (the caller's
+        // promise); each owned field of the line is copied bit for bit and
+        // its place then overwritten with `None` without a drop, so it has
+        // one owner, the event.
+        unsafe {
+            addr_of_mut!((*dst).ts).write(ts);
+            addr_of_mut!((*dst).host).copy_from_nonoverlapping(&raw.host, 1);
+            std::ptr::write(&mut raw.host, None);
+            addr_of_mut!((*dst).program).write(program);
+            addr_of_mut!((*dst).pid).write(raw.pid);
+            addr_of_mut!((*dst).kind).write(kind);
+            addr_of_mut!((*dst).method).copy_from_nonoverlapping(&m.method, 1);
+            std::ptr::write(&mut m.method, None);
+            addr_of_mut!((*dst).user).copy_from_nonoverlapping(&m.user, 1);
+            std::ptr::write(&mut m.user, None);
+            addr_of_mut!((*dst).invalid_user).write(m.invalid_user);
+            addr_of_mut!((*dst).ip).write(ip);
+            addr_of_mut!((*dst).port).write(port);
+            addr_of_mut!((*dst).count).write(m.count);
+            addr_of_mut!((*dst).attempts).write(attempts);
+            addr_of_mut!((*dst).geo).write(None);
+            addr_of_mut!((*dst).scope).write(None);
+            addr_of_mut!((*dst).honeypot).copy_from_nonoverlapping(&m.honeypot, 1);
+            std::ptr::write(&mut m.honeypot, None);
+            addr_of_mut!((*dst).src).write(Src {
+                input,
+                line: raw.line,
+            });
+        }
+    }
 }
 
 /// Where the correlator's events go: a closure that takes each one, or the
@@ -665,6 +739,22 @@ trait EventSink {
     #[inline(always)]
     fn put_with(&mut self, build: impl FnOnce() -> Event) {
         self.put(build());
+    }
+
+    /// Passes on the event of `raw` ([`Shared::event`]).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn put_event(
+        &mut self,
+        shared: &mut Shared,
+        raw: &mut RawLine,
+        ts: Ts,
+        kind: Kind,
+        ip: Option<IpAddr>,
+        port: Option<u16>,
+        attempts: u32,
+    ) {
+        self.put(shared.event(raw, ts, kind, ip, port, attempts));
     }
 
     /// Passes on the event of a held `entry`, which is left `None`.
@@ -698,6 +788,35 @@ impl EventSink for Vec<Event> {
         // the list is as it was). Test `events_built_in_the_list_are_those_passed_on`.
         unsafe {
             self.as_mut_ptr().add(len).write(build());
+            self.set_len(len + 1);
+        }
+    }
+
+    #[inline(always)]
+    fn put_event(
+        &mut self,
+        shared: &mut Shared,
+        raw: &mut RawLine,
+        ts: Ts,
+        kind: Kind,
+        ip: Option<IpAddr>,
+        port: Option<u16>,
+        attempts: u32,
+    ) {
+        self.reserve(1);
+        let len = self.len();
+        // SAFETY: `reserve(1)` left room for one more event at `len`, which
+        // is written whole before the length takes it in.
+        unsafe {
+            shared.write_event(
+                self.as_mut_ptr().add(len),
+                raw,
+                ts,
+                kind,
+                ip,
+                port,
+                attempts,
+            );
             self.set_len(len + 1);
         }
     }
@@ -885,7 +1004,7 @@ impl Correlator {
             }
             let keep = kind != Kind::Other || all;
             if keep {
-                sink.put_with(|| self.shared.event(raw, ts, kind, ip, port, attempts));
+                sink.put_event(&mut self.shared, raw, ts, kind, ip, port, attempts);
             }
             self.sweep(sink);
             return keep;
@@ -1037,7 +1156,7 @@ impl Correlator {
                 self.ended(conn, sink);
             }
             if keep {
-                sink.put_with(|| self.shared.event(raw, ts, kind, ip, port, attempts));
+                sink.put_event(&mut self.shared, raw, ts, kind, ip, port, attempts);
             }
         } else {
             if keep {
