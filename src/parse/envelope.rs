@@ -194,6 +194,8 @@ struct Tick {
     whole: u128,
     /// The stamp's second of the day less what it took of the seconds.
     minute: u32,
+    /// Where the seconds are (their first digit; below 14).
+    at: u8,
 }
 
 /// The first 16 bytes of `b` as a number (little-endian).
@@ -235,11 +237,17 @@ struct Tag {
     mask: Lane,
 }
 
+/// The tag of an empty head: it fits only where the line goes on with 16
+/// bytes `0xff`, and then the head, with no program and not bare, reads
+/// no pid there: [`head_hit`] gives `None`, as it does where no head fits
+/// (the heads after an empty one are empty: a new one takes the last
+/// place, an empty one's while there is one). Issue #15: no check of the
+/// head's length for each head that fits.
 impl Default for Tag {
     fn default() -> Self {
         Tag {
-            first: lane(0),
-            mask: lane(0),
+            first: lane(u128::MAX),
+            mask: lane(u128::MAX),
         }
     }
 }
@@ -330,11 +338,12 @@ struct Head {
 
 impl Head {
     /// Whether `s` starts with this head and goes on after it, when its
-    /// first bytes are the head's ([`Tag::may_fit`]).
+    /// first bytes are the head's ([`Tag::may_fit`]; an empty head "fits"
+    /// what its tag fits, see there).
     #[inline]
     fn fits(&self, s: &[u8]) -> bool {
         let n = usize::from(self.len);
-        n != 0 && s.len() > n && (n <= 16 || words_eq(s, &self.bytes, 16, n))
+        s.len() > n && (n <= 16 || words_eq(s, &self.bytes, 16, n))
     }
 
     /// The host name as the block shares it: the `Arc` `share` gave for it
@@ -531,24 +540,24 @@ fn cached_hit<'a>(line: &'a [u8], cache: &mut StampCache) -> Option<(Hit<'a>, us
 /// first 16 bytes of a line (issue #15: the next line of a busy log, ~250
 /// instructions a parse, ~110 a call of this with the whole stamp compared
 /// again and moved in and out, ~45 inlined, ~30 with the minute kept and
-/// no bounds checks). `None`: no seconds `00`..=`60`, the stamp left as it
-/// was.
+/// no bounds checks, ~20 with their place kept). `None`: no seconds
+/// `00`..=`59`, the stamp left as it was: a leap second, which `hms` counts
+/// as 59, is parsed and cached by the general path ([`restamp`] would not:
+/// the bytes before the seconds are the cached ones).
 #[inline(always)]
 fn next_second(l: &[u8; 16], t: Tick, cache: &mut StampCache) -> Option<()> {
     // `& 15`: a tick's seconds are among the first 16 bytes (its stamp has
     // 15 at most), which the compiler can not tell: no bounds checks.
-    let (i, j) = ((cache.len - 2) & 15, (cache.len - 1) & 15);
-    let (a, b) = (l[i].wrapping_sub(b'0'), l[j].wrapping_sub(b'0'));
-    if a > 9 || b > 9 {
+    let i = usize::from(t.at) & 15;
+    let j = (i + 1) & 15;
+    // As `u32`s from the start: no byte widened twice.
+    let a = u32::from(l[i]).wrapping_sub(u32::from(b'0'));
+    let b = u32::from(l[j]).wrapping_sub(u32::from(b'0'));
+    if a > 5 || b > 9 {
         return None;
     }
-    let sec = u32::from(a) * 10 + u32::from(b);
-    if sec > 60 {
-        return None;
-    }
-    // A leap second counts as 59, as `hms` has it.
     if let Stamp::Civil { sod, .. } = &mut cache.stamp {
-        *sod = t.minute + sec.min(59);
+        *sod = t.minute + a * 10 + b;
     }
     (cache.key[i], cache.key[j]) = (l[i], l[j]);
     Some(())
@@ -595,6 +604,7 @@ fn remember_stamp(s: &[u8], stamp: Stamp, used: usize, cache: &mut StampCache) -
                     before,
                     whole: before | 0xffff << at,
                     minute: sod - secs,
+                    at: (used - 2) as u8,
                 })
             }
             _ => None,
@@ -959,25 +969,30 @@ fn head_hit<'a>(s: &'a [u8], cache: &mut StampCache) -> Option<Hit<'a>> {
             return None;
         }
     };
-    let program = h.program;
-    let (pid, msg) = match h.bare {
-        // Another program's, whatever follows.
-        true => (0, &s[s.len()..]),
-        false => pid_colon(&s[usize::from(h.len)..])?,
+    // Only a head of another program is bare (issue #15: a head of ours
+    // is not asked whether it is).
+    let hit = match h.program {
+        Some(program) => {
+            let (pid, msg) = pid_colon(&s[usize::from(h.len)..])?;
+            Hit::Ours(Quick {
+                program,
+                pid,
+                msg: strip_solaris_id(msg),
+            })
+        }
+        // Whatever follows a bare head.
+        None if h.bare => Hit::Other,
+        None => {
+            pid_colon(&s[usize::from(h.len)..])?;
+            Hit::Other
+        }
     };
     cache.last = i;
     // One place towards the front.
     if k != 0 {
         cache.order = transpose(order, k);
     }
-    let Some(program) = program else {
-        return Some(Hit::Other);
-    };
-    Some(Hit::Ours(Quick {
-        program,
-        pid,
-        msg: strip_solaris_id(msg),
-    }))
+    Some(hit)
 }
 
 /// Keeps `host program[` of a line [`host_program`] read as `host name[pid]: msg`
@@ -1974,6 +1989,56 @@ mod tests {
         // The cached heads did serve lines.
         assert!(hits > 1000, "{hits}");
         assert!(quick_hits > 1000, "{quick_hits}");
+    }
+
+    /// Issue #15: an empty head's tag fits a line that goes on with 16
+    /// bytes `0xff` after its stamp ([`Tag::default`]); such lines are
+    /// split as [`split`] splits them, by [`split_cached`] and [`quick`],
+    /// with no head cached or a few.
+    #[test]
+    fn lines_an_empty_head_fits_are_split() {
+        let warm: &[&[u8]] = &[
+            b"Nov 22 00:00:01 web1 sshd[1]: x",
+            b"Nov 22 00:00:01 bastion CRON[2]: y",
+            b"Nov 22 00:00:01 h kernel: z",
+        ];
+        let tails: &[&[u8]] = &[
+            b"",
+            b" sshd[1]: x",
+            b"sshd[1]: x",
+            b"1]: x",
+            b"[1]: x",
+            b"123]: x",
+            b": x",
+        ];
+        for heads in 0..=warm.len() {
+            for tail in tails {
+                for ff in [15, 16, 17, 40] {
+                    let mut cache = StampCache::default();
+                    for w in &warm[..heads] {
+                        assert_ne!(split_cached(w, &mut cache), Err(Skip::Malformed));
+                    }
+                    let mut line = b"Nov 22 00:00:01 ".to_vec();
+                    line.resize(line.len() + ff, 0xff);
+                    line.extend_from_slice(tail);
+                    let want = split(&line);
+                    let shown = String::from_utf8_lossy(&line);
+                    assert_eq!(split_cached(&line, &mut cache.clone()), want, "{shown}");
+                    match quick(&line, &mut cache) {
+                        None => {}
+                        Some(Hit::Other) => assert_eq!(want, Err(Skip::OtherProgram), "{shown}"),
+                        Some(Hit::Ours(q)) => {
+                            let env = want.unwrap();
+                            assert_eq!(
+                                (env.program, env.pid, &*env.msg),
+                                (Some(q.program), Some(q.pid), q.msg),
+                                "{shown}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     fn ok(line: &str) -> Envelope<'_> {

@@ -242,10 +242,22 @@ fn parse_block_with(
     let mut n = first_line;
     let (mut lines, mut start) = (Lines::new(block, scan), 0);
     loop {
-        let ends = lines.scan_on();
-        if ends.is_empty() {
+        let mut ends = lines.scan_on();
+        let Some(&first) = ends.first() else {
             break;
+        };
+        // Only a round's first line can be too long: the others start after
+        // an end of the round and end within it, at most `64 * CHUNKS + 64`
+        // bytes (issue #15: no check a line).
+        if first - start > MAX_LINE {
+            out.stats.too_long += 1;
+            n += 1;
+            start = first + 1;
+            ends = &ends[1..];
         }
+        // Room for a parsed line a line, which is the most a line adds
+        // (issue #15: not checked a line).
+        out.lines.reserve(ends.len());
         for &end in ends {
             debug_assert!(start <= end && end <= block.len());
             // SAFETY: `ends` rise and end at `block.len()` at most (a mask's
@@ -255,78 +267,77 @@ fn parse_block_with(
             // ~4 instructions a line).
             let line = unsafe { block.get_unchecked(start..end) };
             start = end + 1;
-            if line.len() > MAX_LINE {
-                out.stats.too_long += 1;
-            } else {
-                match envelope::quick(line, &mut stamps) {
-                    // Most lines: a cached stamp and head of sshd. Issue #15: no
-                    // `Envelope` and no `RawLine` returned and moved; with
-                    // [`Lines`], the block's own work (all but `classify`) went
-                    // from 108.7M to 87.1M instructions on 200k lines.
-                    Some(envelope::Hit::Ours(q))
-                        if matches!(
-                            q.program,
-                            Program::Sshd
-                                | Program::SshdSession
-                                | Program::SshdAuth
-                                | Program::SshdPamUnix
-                        ) =>
-                    {
-                        // The message is classified straight into the list's
-                        // next slot (issue #15: `classify` returned it, and it
-                        // was copied twice on its way there).
-                        out.lines.reserve(1);
-                        let slot = out.lines.spare_capacity_mut()[0].as_mut_ptr();
-                        // SAFETY: `slot` is the first element of the spare
-                        // capacity `reserve` made, and nothing touches the list
-                        // while `msg` lives: the field is written before it is
-                        // borrowed, and below it is either counted in with the
-                        // other fields (`set_len`), or read out, or dropped —
-                        // never left initialized outside the list's length but
-                        // by a panic, which only leaks it.
-                        let msg = unsafe {
-                            let msg = std::ptr::addr_of_mut!((*slot).msg);
-                            msg.write(Msg::other());
-                            &mut *msg
-                        };
-                        message::classify_into(q.msg, msg);
-                        if !wanted(msg, all) {
-                            // SAFETY: as above; dropped once, not used again.
-                            unsafe { std::ptr::drop_in_place(msg) };
-                        } else {
-                            let repeats = msg.repeat_last.is_some();
-                            let host = Some(stamps.quick_host(|h| share_host(&mut hosts, h)));
-                            // SAFETY: as above; every other field is written
-                            // here, and the line is then counted in, or read out
-                            // once and not used again (issue #15: written
-                            // straight from the cache, not through the stack).
-                            unsafe {
-                                std::ptr::addr_of_mut!((*slot).line).write(n);
-                                std::ptr::addr_of_mut!((*slot).stamp).write(stamps.quick_stamp());
-                                std::ptr::addr_of_mut!((*slot).host).write(host);
-                                std::ptr::addr_of_mut!((*slot).program).write(q.program);
-                                std::ptr::addr_of_mut!((*slot).pid).write(Some(q.pid));
-                                if repeats {
-                                    repeat(&mut out.lines, std::ptr::read(slot), first_line);
-                                } else {
-                                    out.lines.set_len(out.lines.len() + 1);
-                                }
+            debug_assert!(line.len() <= MAX_LINE);
+            match envelope::quick(line, &mut stamps) {
+                // Most lines: a cached stamp and head of sshd. Issue #15: no
+                // `Envelope` and no `RawLine` returned and moved; with
+                // [`Lines`], the block's own work (all but `classify`) went
+                // from 108.7M to 87.1M instructions on 200k lines.
+                Some(envelope::Hit::Ours(q))
+                    if matches!(
+                        q.program,
+                        Program::Sshd
+                            | Program::SshdSession
+                            | Program::SshdAuth
+                            | Program::SshdPamUnix
+                    ) =>
+                {
+                    // The message is classified straight into the list's
+                    // next slot (issue #15: `classify` returned it, and it
+                    // was copied twice on its way there).
+                    debug_assert!(out.lines.capacity() > out.lines.len());
+                    // SAFETY: the list has room for this line (`reserve`
+                    // above, and each line before added one at most).
+                    let slot = unsafe { out.lines.as_mut_ptr().add(out.lines.len()) };
+                    // SAFETY: `slot` is the first element of the spare
+                    // capacity `reserve` made, and nothing touches the list
+                    // while `msg` lives: the field is written before it is
+                    // borrowed, and below it is either counted in with the
+                    // other fields (`set_len`), or read out, or dropped —
+                    // never left initialized outside the list's length but
+                    // by a panic, which only leaks it.
+                    let msg = unsafe {
+                        let msg = std::ptr::addr_of_mut!((*slot).msg);
+                        msg.write(Msg::other());
+                        &mut *msg
+                    };
+                    message::classify_into(q.msg, msg);
+                    if !wanted(msg, all) {
+                        // SAFETY: as above; dropped once, not used again.
+                        unsafe { std::ptr::drop_in_place(msg) };
+                    } else {
+                        let repeats = msg.repeat_last.is_some();
+                        let host = Some(stamps.quick_host(|h| share_host(&mut hosts, h)));
+                        // SAFETY: as above; every other field is written
+                        // here, and the line is then counted in, or read out
+                        // once and not used again (issue #15: written
+                        // straight from the cache, not through the stack).
+                        unsafe {
+                            std::ptr::addr_of_mut!((*slot).line).write(n);
+                            std::ptr::addr_of_mut!((*slot).stamp).write(stamps.quick_stamp());
+                            std::ptr::addr_of_mut!((*slot).host).write(host);
+                            std::ptr::addr_of_mut!((*slot).program).write(q.program);
+                            std::ptr::addr_of_mut!((*slot).pid).write(Some(q.pid));
+                            if repeats {
+                                repeat(&mut out.lines, std::ptr::read(slot), first_line);
+                            } else {
+                                out.lines.set_len(out.lines.len() + 1);
                             }
                         }
                     }
-                    Some(envelope::Hit::Other) => out.stats.other_programs += 1,
-                    _ => match parse_line_cached(line, n, all, &mut hosts, &mut stamps) {
-                        Ok(Some(raw)) => keep(&mut out.lines, raw, first_line),
-                        Ok(None) => {}
-                        Err(Skip::OtherProgram) => out.stats.other_programs += 1,
-                        Err(Skip::Malformed) => {
-                            // Blank lines are not malformed, just empty.
-                            if !line.iter().all(|b| b.is_ascii_whitespace()) {
-                                out.stats.malformed += 1;
-                            }
-                        }
-                    },
                 }
+                Some(envelope::Hit::Other) => out.stats.other_programs += 1,
+                _ => match parse_line_cached(line, n, all, &mut hosts, &mut stamps) {
+                    Ok(Some(raw)) => keep(&mut out.lines, raw, first_line),
+                    Ok(None) => {}
+                    Err(Skip::OtherProgram) => out.stats.other_programs += 1,
+                    Err(Skip::Malformed) => {
+                        // Blank lines are not malformed, just empty.
+                        if !line.iter().all(|b| b.is_ascii_whitespace()) {
+                            out.stats.malformed += 1;
+                        }
+                    }
+                },
             }
             n += 1;
         }
@@ -368,14 +379,18 @@ struct Lines<'a, N> {
 }
 
 /// The whole chunks of 64 bytes a round of [`Lines::scan_on`] takes at most.
-const CHUNKS: usize = 16;
+const CHUNKS: usize = 32;
 
 /// Room for the line ends of a round: up to 64 a chunk, and a last short
 /// chunk's and the block's end after them (a power of two: `% ENDS` is a
 /// mask).
-const ENDS: usize = 2048;
+const ENDS: usize = 4096;
 
 const _: () = assert!(ENDS >= 64 * CHUNKS + 65 && ENDS.is_power_of_two());
+
+// A round's lines but its first are shorter than `MAX_LINE` (see
+// `parse_block_with`).
+const _: () = assert!(64 * CHUNKS + 64 < MAX_LINE);
 
 impl<'a, N: Newlines> Lines<'a, N> {
     fn new(block: &'a [u8], scan: N) -> Self {
@@ -399,10 +414,18 @@ impl<'a, N: Newlines> Lines<'a, N> {
             };
             let whole = (rest.len() / 64).min(CHUNKS);
             let mut at = self.at;
-            for c in rest[..whole * 64].chunks_exact(64) {
-                // 64 bytes each (`as_chunks` is newer than the crate's Rust).
-                let c = c.first_chunk::<64>().expect("a whole chunk");
-                found = self.take(found, at, self.scan.newlines64(c));
+            let stop = at + whole * 64;
+            // Two chunks a turn, each read at `at` in place (issue #15: a
+            // slice iterator and a chunk at a time kept three counters, ~14
+            // instructions a chunk).
+            while at + 128 <= stop {
+                let (a, b) = (self.newlines_at(at), self.newlines_at(at + 64));
+                found = self.take(found, at, a);
+                found = self.take(found, at + 64, b);
+                at += 128;
+            }
+            if at < stop {
+                found = self.take(found, at, self.newlines_at(at));
                 at += 64;
             }
             if whole < CHUNKS {
@@ -419,13 +442,27 @@ impl<'a, N: Newlines> Lines<'a, N> {
         &self.ends[..found]
     }
 
+    /// The newlines of the 64 bytes at `at`, for `at + 64 <= block.len()`.
+    #[inline(always)]
+    fn newlines_at(&self, at: usize) -> u64 {
+        debug_assert!(at + 64 <= self.block.len());
+        // SAFETY: `scan_on` reads only whole chunks of the block's rest
+        // (`stop` is `whole` chunks past `self.at`, and `whole` is the number
+        // of whole chunks left).
+        let c = unsafe { &*self.block.as_ptr().add(at).cast::<[u8; 64]>() };
+        self.scan.newlines64(c)
+    }
+
     /// Puts the places of `mask`'s bits, counted from `at`, at `ends[found..]`:
     /// how many ends there are then.
     #[inline(always)]
     fn take(&mut self, mut found: usize, at: usize, mut mask: u64) -> usize {
         while mask != 0 {
-            // `% ENDS`: no check; `found` stays below (see `ENDS`).
-            self.ends[found % ENDS] = at + mask.trailing_zeros() as usize;
+            debug_assert!(found < ENDS);
+            // SAFETY: a round finds at most 64 ends a chunk, and a last one
+            // after its chunks (see `ENDS`): `found` stays below `ENDS`
+            // (issue #15: `% ENDS` still cost an instruction a line).
+            unsafe { *self.ends.get_unchecked_mut(found) = at + mask.trailing_zeros() as usize };
             found += 1;
             mask &= mask - 1;
         }
@@ -555,6 +592,68 @@ mod tests {
         assert_eq!(b.lines[1].line, 5);
     }
 
+    /// What `parse_line` makes of the lines of `block`, one at a time.
+    fn line_by_line(block: &[u8], first_line: u64, all: bool) -> (Vec<RawLine>, BlockStats) {
+        let mut lines = Vec::new();
+        let mut stats = BlockStats::default();
+        if block.is_empty() {
+            return (lines, stats);
+        }
+        let whole = block.strip_suffix(b"\n").unwrap_or(block);
+        for (i, line) in whole.split(|&c| c == b'\n').enumerate() {
+            stats.lines += 1;
+            if line.len() > MAX_LINE {
+                stats.too_long += 1;
+                continue;
+            }
+            match parse_line(line, first_line + i as u64, all) {
+                Ok(Some(raw)) => lines.push(raw),
+                Ok(None) => {}
+                Err(Skip::OtherProgram) => stats.other_programs += 1,
+                Err(Skip::Malformed) => {
+                    if !line.iter().all(|b| b.is_ascii_whitespace()) {
+                        stats.malformed += 1;
+                    }
+                }
+            }
+        }
+        (lines, stats)
+    }
+
+    /// Issue #15: lines over [`MAX_LINE`] are skipped and counted wherever
+    /// they are in a round of the scan (which checks only a round's first
+    /// line), among short ones, long ones just short enough, lines of about
+    /// a round, and at the block's end, with or without its newline.
+    #[test]
+    fn too_long_lines_anywhere_are_skipped() {
+        let line = b"Nov 22 00:00:00 web1 sshd[3073]: Invalid user a from 192.0.2.1 port 1";
+        let mut next = crate::testing::xorshift(0x1234_5678_9abc_def1);
+        for round in 0..60 {
+            let mut block = Vec::new();
+            for _ in 0..(next() % 12) {
+                // The line, padded with spaces (which `trim_end` takes off).
+                let len = match next() % 5 {
+                    0 => MAX_LINE - 2 + (next() % 5) as usize,
+                    1 => 2 * MAX_LINE + (next() % 70) as usize,
+                    2 => 64 * CHUNKS - 70 + (next() % 140) as usize,
+                    _ => line.len() + (next() % 64) as usize,
+                };
+                block.extend_from_slice(line);
+                block.resize(block.len() + len - line.len(), b' ');
+                block.push(b'\n');
+            }
+            if round % 2 == 1 {
+                block.pop();
+            }
+            for all in [false, true] {
+                let b = parse_block(&block, 3, all);
+                let sse2 = parse_block_with(&block, 3, all, Vec::new(), Sse2);
+                assert_eq!((&sse2.lines, sse2.stats), (&b.lines, b.stats));
+                assert_eq!((b.lines, b.stats), line_by_line(&block, 3, all));
+            }
+        }
+    }
+
     /// Issue #15: a block of generated lines gives what `parse_line` gives
     /// line by line, and its lines share one `Arc` per host name.
     #[test]
@@ -629,21 +728,7 @@ mod tests {
             // The block's parse with each newline scan, AVX2 or not.
             let sse2 = parse_block_with(&block, 7, all, Vec::new(), Sse2);
             assert_eq!((&sse2.lines, sse2.stats), (&b.lines, b.stats));
-            let mut lines = Vec::new();
-            let mut stats = BlockStats::default();
-            for (i, line) in block[..block.len() - 1].split(|&c| c == b'\n').enumerate() {
-                stats.lines += 1;
-                match parse_line(line, 7 + i as u64, all) {
-                    Ok(Some(raw)) => lines.push(raw),
-                    Ok(None) => {}
-                    Err(Skip::OtherProgram) => stats.other_programs += 1,
-                    Err(Skip::Malformed) => {
-                        if !line.iter().all(|b| b.is_ascii_whitespace()) {
-                            stats.malformed += 1;
-                        }
-                    }
-                }
-            }
+            let (lines, stats) = line_by_line(&block, 7, all);
             assert_eq!(b.stats, stats);
             assert_eq!(b.lines.len(), lines.len());
             for (got, want) in b.lines.iter().zip(&lines) {
