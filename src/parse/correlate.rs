@@ -610,20 +610,13 @@ struct Shared {
 }
 
 impl Shared {
-    /// The event of `raw` as its connection decided it, built once where it
-    /// goes (the sink or a held slot) rather than moved through the
+    /// The event of `raw` as its connection decided it (`kind`, `attempts`,
+    /// and the address and port it lent, written into the line), built once
+    /// where it goes (the sink or a held slot) rather than moved through the
     /// correlator, and taking the line's names, host and honeypot record
     /// rather than cloning them.
     #[inline(always)]
-    fn event(
-        &mut self,
-        raw: &mut RawLine,
-        ts: Ts,
-        kind: Kind,
-        ip: Option<IpAddr>,
-        port: Option<u16>,
-        attempts: u32,
-    ) -> Event {
+    fn event(&mut self, raw: &mut RawLine, ts: Ts, kind: Kind, attempts: u32) -> Event {
         // The shared names first: the line's own fields then go from the
         // line straight to where the event is built, not through the stack
         // around the reference counts (issue #15).
@@ -639,8 +632,8 @@ impl Shared {
             method: m.method.take(),
             user: m.user.take(),
             invalid_user: m.invalid_user,
-            ip,
-            port,
+            ip: m.ip,
+            port: m.port,
             count: m.count,
             attempts,
             geo: None,
@@ -666,8 +659,6 @@ impl Shared {
         raw: &mut RawLine,
         ts: Ts,
         kind: Kind,
-        ip: Option<IpAddr>,
-        port: Option<u16>,
         attempts: u32,
     ) {
         use std::ptr::addr_of_mut;
@@ -712,8 +703,8 @@ impl Shared {
             addr_of_mut!((*dst).user).copy_from_nonoverlapping(&m.user, 1);
             std::ptr::write(&mut m.user, None);
             addr_of_mut!((*dst).invalid_user).write(m.invalid_user);
-            addr_of_mut!((*dst).ip).write(ip);
-            addr_of_mut!((*dst).port).write(port);
+            addr_of_mut!((*dst).ip).write(m.ip);
+            addr_of_mut!((*dst).port).write(m.port);
             addr_of_mut!((*dst).count).write(m.count);
             addr_of_mut!((*dst).attempts).write(attempts);
             addr_of_mut!((*dst).geo).write(None);
@@ -750,11 +741,9 @@ trait EventSink {
         raw: &mut RawLine,
         ts: Ts,
         kind: Kind,
-        ip: Option<IpAddr>,
-        port: Option<u16>,
         attempts: u32,
     ) {
-        self.put(shared.event(raw, ts, kind, ip, port, attempts));
+        self.put(shared.event(raw, ts, kind, attempts));
     }
 
     /// Passes on the event of a held `entry`, which is left `None`.
@@ -799,8 +788,6 @@ impl EventSink for Vec<Event> {
         raw: &mut RawLine,
         ts: Ts,
         kind: Kind,
-        ip: Option<IpAddr>,
-        port: Option<u16>,
         attempts: u32,
     ) {
         self.reserve(1);
@@ -808,15 +795,7 @@ impl EventSink for Vec<Event> {
         // SAFETY: `reserve(1)` left room for one more event at `len`, which
         // is written whole before the length takes it in.
         unsafe {
-            shared.write_event(
-                self.as_mut_ptr().add(len),
-                raw,
-                ts,
-                kind,
-                ip,
-                port,
-                attempts,
-            );
+            shared.write_event(self.as_mut_ptr().add(len), raw, ts, kind, attempts);
             self.set_len(len + 1);
         }
     }
@@ -996,15 +975,13 @@ impl Correlator {
         let mut kind = m.kind;
         let count = m.count;
         let mut attempts = if kind.is_attempt() { count } else { 0 };
-        let mut ip = m.ip;
-        let mut port = m.port;
         let Some(pid) = raw.pid else {
             if absorbable(kind) {
                 attempts = count;
             }
             let keep = kind != Kind::Other || all;
             if keep {
-                sink.put_event(&mut self.shared, raw, ts, kind, ip, port, attempts);
+                sink.put_event(&mut self.shared, raw, ts, kind, attempts);
             }
             self.sweep(sink);
             return keep;
@@ -1026,7 +1003,7 @@ impl Correlator {
             Entry::Occupied(mut o) if o.get().closed() => {
                 if room {
                     let fresh = ConnState {
-                        auth_failed: failed_before(o.get(), kind, ip, raw.line),
+                        auth_failed: failed_before(o.get(), kind, raw.msg.ip, raw.line),
                         ..ConnState::default()
                     };
                     *o.get_mut() = fresh;
@@ -1038,7 +1015,8 @@ impl Correlator {
             }
             // A pid reused by a new connection is not this one.
             Entry::Occupied(o)
-                if !opens && !matches!((ip, o.get().ip), (Some(a), Some(old)) if a != old) =>
+                if !opens
+                    && !matches!((raw.msg.ip, o.get().ip), (Some(a), Some(old)) if a != old) =>
             {
                 Some(o)
             }
@@ -1050,7 +1028,7 @@ impl Correlator {
             Some(o) => o,
             None => {
                 // A pid reused, or the map is full: the general way.
-                let fresh = self.open_connection(key, kind, ip, raw.line, sink);
+                let fresh = self.open_connection(key, kind, raw.msg.ip, raw.line, sink);
                 self.conns.entry(key).insert_entry(fresh)
             }
         };
@@ -1064,15 +1042,19 @@ impl Correlator {
         conn.last_ts = ts.micros;
         conn.last_wall = self.wall;
         let mut decided = false;
-        if let Some(new) = ip {
+        // A line's address and port are read where they are used and the
+        // ones its connection lends it written into it, not kept in locals
+        // across the connection's look-up (issue #15: spilled and reloaded).
+        let closes = raw.msg.conn == Conn::Closes && raw.msg.ip.is_some();
+        if let Some(new) = raw.msg.ip {
             if conn.ip.is_none() {
                 conn.ip = Some(new);
-                conn.set_port(port);
+                conn.set_port(raw.msg.port);
                 for idx in conn.held.iter() {
                     if let Some(slot) = self.held.get_mut(*idx) {
                         if slot.need_ip {
                             slot.ev.ip = Some(new);
-                            slot.ev.port = slot.ev.port.or(port);
+                            slot.ev.port = slot.ev.port.or(raw.msg.port);
                             slot.need_ip = false;
                             decided = true;
                         }
@@ -1082,15 +1064,15 @@ impl Correlator {
         }
         // A line that names its host (`from example.com`) is not about the
         // address another line of the pid gave.
-        if ip.is_none() && conn.ip.is_some() && !raw.msg.named_host {
-            ip = conn.ip;
+        if raw.msg.ip.is_none() && conn.ip.is_some() && !raw.msg.named_host {
+            raw.msg.ip = conn.ip;
             // The port belongs to the connection only when no user could have faked it.
-            port = port.or(conn.port());
+            raw.msg.port = raw.msg.port.or(conn.port());
         }
         // An address-less probe (`fatal: Read from socket failed`) is a scanner
         // attempt of a known connection that tried no password; otherwise `other`.
         if let Some(probe) = raw.msg.probe {
-            if ip.is_some() && !conn.auth_failed {
+            if raw.msg.ip.is_some() && !conn.auth_failed {
                 kind = probe;
                 attempts = count;
             }
@@ -1141,10 +1123,9 @@ impl Correlator {
             }
         }
         let undecided = absorbable(kind) && !conn.auth_failed;
-        let need_ip = ip.is_none() && kind != Kind::Other && !raw.msg.named_host;
+        let need_ip = raw.msg.ip.is_none() && kind != Kind::Other && !raw.msg.named_host;
         // A closing line without an address (`Disconnecting: Too many …`) is
         // followed by one that has it (`Connection closed by IP`): wait for that.
-        let closes = raw.msg.conn == Conn::Closes && raw.msg.ip.is_some();
         if absorbable(kind) && conn.auth_failed {
             attempts = 0;
         }
@@ -1156,14 +1137,14 @@ impl Correlator {
                 self.ended(conn, sink);
             }
             if keep {
-                sink.put_event(&mut self.shared, raw, ts, kind, ip, port, attempts);
+                sink.put_event(&mut self.shared, raw, ts, kind, attempts);
             }
         } else {
             if keep {
                 let idx = self.next_key;
                 self.next_key += 1;
                 conn.held.push(idx, &mut self.spare_keys);
-                let ev = self.shared.event(raw, ts, kind, ip, port, attempts);
+                let ev = self.shared.event(raw, ts, kind, attempts);
                 let slot = Slot {
                     ev,
                     need_ip,
