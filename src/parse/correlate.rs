@@ -561,23 +561,18 @@ fn put_first<T: PartialEq>(recent: &mut [T; RECENT], item: T) {
 /// One shared `Arc<str>` per program name instead of an allocation per event,
 /// found by the line's one-byte [`Program`] (issue #15: `program` 7.8M -> some
 /// 1M Ir on 200k lines with a search of the last names used; now one load).
-#[derive(Default)]
-struct Programs([Option<Arc<str>>; Program::COUNT]);
+struct Programs([Arc<str>; Program::COUNT]);
+
+impl Default for Programs {
+    fn default() -> Self {
+        Programs(Program::ALL.map(|p| Arc::from(p.as_str())))
+    }
+}
 
 impl Programs {
     #[inline]
-    fn get(&mut self, program: Program) -> Arc<str> {
-        match &self.0[program as usize] {
-            Some(name) => name.clone(),
-            None => self.first(program),
-        }
-    }
-
-    #[cold]
-    fn first(&mut self, program: Program) -> Arc<str> {
-        self.0[program as usize]
-            .insert(Arc::from(program.as_str()))
-            .clone()
+    fn get(&self, program: Program) -> Arc<str> {
+        self.0[program as usize].clone()
     }
 }
 
