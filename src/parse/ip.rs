@@ -288,7 +288,7 @@ thread_local! {
 /// about five addresses in six of the bench log are answered so with 256
 /// keys a thread, where whole windows were two in three.
 #[inline(always)]
-fn v4_in_tail_seen(w: &[u8; 16]) -> Option<(usize, Ipv4Addr)> {
+pub fn v4_in_tail_seen(w: &[u8; 16]) -> Option<(usize, Ipv4Addr)> {
     let v = v4_seen(w);
     (v != u64::MAX).then(|| ((v >> 32) as usize, Ipv4Addr::from(v as u32)))
 }
@@ -353,7 +353,7 @@ fn from_last_space(w: &[u8; 16]) -> u128 {
 /// where a loop took ~40 instructions.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn spaces(w: &[u8; 16]) -> u16 {
+pub fn spaces(w: &[u8; 16]) -> u16 {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
     };
@@ -368,7 +368,7 @@ fn spaces(w: &[u8; 16]) -> u16 {
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn spaces(w: &[u8; 16]) -> u16 {
+pub fn spaces(w: &[u8; 16]) -> u16 {
     w.iter()
         .enumerate()
         .fold(0, |m, (i, &b)| m | u16::from(b == b' ') << i)

@@ -10,7 +10,9 @@ use std::sync::LazyLock;
 
 use memchr::memmem::{Finder, FinderRev};
 
-use super::ip::{parse_ip, parse_port, v4_prefix, v4_suffix, v6_suffix_seen};
+use super::ip::{
+    parse_ip, parse_port, spaces, v4_in_tail_seen, v4_prefix, v4_suffix, v6_suffix_seen,
+};
 pub use super::text::Text;
 use crate::event::Kind;
 
@@ -1351,17 +1353,9 @@ fn pam_fields_into(r: &[u8], count: u32, msg: &mut Msg) {
         RHOST.find(r)
     };
     if let Some(at) = rhost {
-        let v = &r[at + 7..];
-        match v4_prefix(v) {
-            // The address ends the token.
-            Some((v4, n)) if matches!(v.get(n), None | Some(b' ')) => {
-                msg.ip = Some(IpAddr::V4(v4));
-            }
-            _ => {
-                let end = v.iter().position(|&b| b == b' ').unwrap_or(v.len());
-                msg.ip = parse_ip(&v[..end]);
-                msg.named_host = msg.ip.is_none() && end > 0;
-            }
+        msg.ip = rhost_ip(r, at + 7);
+        if msg.ip.is_none() {
+            msg.named_host = r.get(at + 7).is_some_and(|&b| b != b' ');
         }
     }
     // `user=` is always last; names may hold spaces. No ` user=` lies in
@@ -1378,6 +1372,41 @@ fn pam_fields_into(r: &[u8], count: u32, msg: &mut Msg) {
         if !u.is_empty() {
             fill(&mut msg.user, Some(decode_text(u)));
         }
+    }
+}
+
+/// The address of the host that starts at `r[at]` and ends at the first
+/// space or the end, as [`parse_ip`] reads it. IPv4 is read by the
+/// remembered reader ([`v4_in_tail_seen`]) from its right end, found among
+/// the next 16 bytes with one compare, where reading it from the left took
+/// ~90 instructions; and hex-only IPv6 likewise ([`v6_suffix_seen`]), where
+/// `parse_ip` took ~450 (issue #15). Either is taken only when it starts at
+/// `at`: then the host is that address, which `parse_ip` reads as the same.
+fn rhost_ip(r: &[u8], at: usize) -> Option<IpAddr> {
+    let v = &r[at..];
+    // The end of an IPv4 address: a space among the first 16 bytes, or
+    // the end of a shorter text (an address that starts at `at` then holds
+    // no space).
+    let end = match v.first_chunk::<16>() {
+        Some(c) => spaces(c).trailing_zeros() as usize,
+        None => v.len(),
+    };
+    if end < 16 && at + end >= 16 {
+        // The 16 bytes that end with the address, the one before it made a
+        // space: the reader stops there as at the `=` it replaces, and the
+        // window is remembered as those of sshd's own lines with this
+        // address are (a window of `rhost=` took places of theirs).
+        let mut w: [u8; 16] = r[at + end - 16..at + end].try_into().unwrap();
+        w[15 - end] = b' ';
+        match v4_in_tail_seen(&w) {
+            Some((start, v4)) if start == 16 - end => return Some(IpAddr::V4(v4)),
+            _ => {}
+        }
+    }
+    let end = memchr::memchr(b' ', v).unwrap_or(v.len());
+    match v6_suffix_seen(&r[..at + end]) {
+        Some((start, v6)) if start == at => Some(IpAddr::V6(v6).to_canonical()),
+        _ => parse_ip(&v[..end]),
     }
 }
 

@@ -925,3 +925,73 @@ fn hostile_bytes_never_panic() {
         let _ = classify_fail2ban(s);
     }
 }
+
+/// [`rhost_ip`] against [`parse_ip`] on the host's word (to the first
+/// space): addresses, near addresses, IPv6 with and without a zone, host
+/// names, spaces, texts shorter and longer than 16 bytes, and bytes before
+/// the host that could join an address.
+#[test]
+fn rhost_ip_is_parse_ip_of_the_word() {
+    let mut next = crate::testing::xorshift(0x7705_0001);
+    let heads: &[&[u8]] = &[
+        b" logname= uid=0 euid=0 tty=ssh ruser= rhost=",
+        b" ruser= rhost=",
+        b"ruser=12345678 rhost=",
+        b"0123456789.0123456789",
+        b"0123456789 abcdef:",
+        b"rhost=",
+        b"",
+        b"1",
+        b"1.",
+        b":",
+        b"a ",
+        b"9 ",
+    ];
+    let pieces: &[&[u8]] = &[
+        b"1.2.3.4",
+        b"203.0.113.254",
+        b"255.255.255.255",
+        b"256.1.1.1",
+        b"01.2.3.4",
+        b"1.2.3.4567",
+        b"1234.1.2.3",
+        b"1.2.3.",
+        b"2001:db8::1",
+        b"2001:bc8:617f:ce7a::e07",
+        b"::ffff:1.2.3.4",
+        b"fe80::1%eth0",
+        b"::",
+        b"host.example",
+        b" ",
+        b"  user=root",
+        b".",
+        b":",
+        b"0",
+        b"9",
+        b"x",
+        b"\xff",
+    ];
+    let mut found = [0; 2];
+    for _ in 0..300_000 {
+        let mut r = heads[(next() % heads.len() as u64) as usize].to_vec();
+        let at = r.len();
+        for _ in 0..(next() % 4) {
+            r.extend_from_slice(pieces[(next() % pieces.len() as u64) as usize]);
+        }
+        let v = &r[at..];
+        let end = v.iter().position(|&b| b == b' ').unwrap_or(v.len());
+        let general = parse_ip(&v[..end]);
+        match general {
+            Some(IpAddr::V4(_)) => found[0] += 1,
+            Some(IpAddr::V6(_)) => found[1] += 1,
+            None => {}
+        }
+        assert_eq!(
+            rhost_ip(&r, at),
+            general,
+            "{:?}",
+            String::from_utf8_lossy(&r)
+        );
+    }
+    assert!(found.iter().all(|&n| n > 5_000), "{found:?}");
+}
