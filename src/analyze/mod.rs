@@ -1584,17 +1584,32 @@ impl Aggregate {
     fn ranked_successes(&self) -> Vec<Success> {
         let suspicious: Vec<Success> = self.suspicious.iter().map(Login::success).collect();
         let in_order = suspicious.windows(2).all(|w| w[0].ts <= w[1].ts);
-        let mut order: Vec<usize> = (0..suspicious.len()).collect();
-        order.sort_by(|&i, &j| {
-            let (a, b) = (&suspicious[i], &suspicious[j]);
-            b.failures_from_ip
-                .cmp(&a.failures_from_ip)
-                .then(b.new_country.cmp(&a.new_country))
-                .then(b.failures_for_user.cmp(&a.failures_for_user))
-                .then_with(|| if in_order { i.cmp(&j) } else { a.ts.cmp(&b.ts) })
+        // (key, place): the places' order breaks the ties left, as a stable
+        // sort does, so the order is total and an unstable sort of the
+        // keys, read once each, gives it (issue #15: a stable sort of places
+        // that read each login's numbers at each comparison, 0.50M -> 0.39M
+        // Ir for 1,000 on 200k lines).
+        let mut order: Vec<_> = suspicious
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let key = (s.failures_from_ip, s.new_country, s.failures_for_user);
+                (std::cmp::Reverse(key), i)
+            })
+            .collect();
+        order.sort_unstable_by(|(a, i), (b, j)| {
+            a.cmp(b)
+                .then_with(|| {
+                    if in_order {
+                        std::cmp::Ordering::Equal
+                    } else {
+                        suspicious[*i].ts.cmp(&suspicious[*j].ts)
+                    }
+                })
+                .then(i.cmp(j))
         });
         let mut slots: Vec<Option<Success>> = suspicious.into_iter().map(Some).collect();
-        let mut out: Vec<Success> = order.iter().filter_map(|&i| slots[i].take()).collect();
+        let mut out: Vec<Success> = order.iter().filter_map(|&(_, i)| slots[i].take()).collect();
         let room = MAX_SUCCESSES.saturating_sub(out.len());
         out.extend(self.ordinary.iter().take(room).map(Login::success));
         out
