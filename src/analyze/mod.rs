@@ -416,6 +416,18 @@ impl IpMap {
         &mut self.list[i].1
     }
 
+    /// The entry at `i` without a bounds check: once an event (issue #15).
+    ///
+    /// # Safety
+    /// `i` is a place [`IpMap::index_with`] gave in this map: an index of
+    /// its list, which never shrinks.
+    #[inline(always)]
+    unsafe fn entry_unchecked(&mut self, i: usize) -> &mut IpEntry {
+        debug_assert!(i < self.list.len());
+        // SAFETY: in bounds (the caller's contract).
+        unsafe { self.list.get_unchecked_mut(i) }
+    }
+
     /// The geo kept with the address at `i` ([`Placed`]).
     fn geo_at(&self, i: usize) -> Option<&Arc<Geo>> {
         self.list[i].2.as_ref().and_then(|p| p.geo.as_ref())
@@ -1099,7 +1111,8 @@ impl Aggregate {
                 last: secs,
                 detail: None,
             });
-            let mut entry = &mut self.ips.list[i];
+            // SAFETY: `i` is a place `index_with` gave, in this map.
+            let mut entry = unsafe { self.ips.entry_unchecked(i) };
             if entry.2.is_none() || success {
                 // An address's first event, or a login, which reads its
                 // address's attempts before its own are counted.
@@ -1134,9 +1147,16 @@ impl Aggregate {
             // Its geo and the names of its country and ASN were set when it
             // was placed.
             if p.country != 0 {
-                let agg = &mut self.countries.list[p.country as usize - 1].1;
-                agg.attempts += attempts;
-                agg.events += 1;
+                // SAFETY: `p.country - 1` is a place `CountryMap::place`
+                // gave in this aggregate's map ([`Aggregate::placed`]),
+                // whose list never shrinks.
+                let agg = unsafe {
+                    self.countries
+                        .list
+                        .get_unchecked_mut(p.country as usize - 1)
+                };
+                agg.1.attempts += attempts;
+                agg.1.events += 1;
             }
             if p.asn != 0 {
                 self.asns.list[p.asn as usize - 1].attempts += attempts;
