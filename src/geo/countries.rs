@@ -19,10 +19,17 @@ pub struct Country {
     pub label: Option<(f64, f64)>,
 }
 
+/// Room for the table's rows (251 today), made once.
+const ROWS: usize = 256;
+
+/// Built at the first look-up (the first located address), sized once: its
+/// growth rehashed it at each doubling (issue #15: the table 0.45M -> 0.36M Ir).
 fn table() -> &'static HashMap<&'static str, Country> {
     static TABLE: OnceLock<HashMap<&'static str, Country>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        TSV.lines()
+        let mut table = HashMap::with_capacity(ROWS);
+        let rows = TSV
+            .lines()
             .filter(|l| !l.starts_with('#') && !l.is_empty())
             .filter_map(|l| {
                 let mut f = l.split('\t');
@@ -38,8 +45,9 @@ fn table() -> &'static HashMap<&'static str, Country> {
                         label: lat.zip(lon),
                     },
                 ))
-            })
-            .collect()
+            });
+        table.extend(rows);
+        table
     })
 }
 

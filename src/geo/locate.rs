@@ -58,7 +58,7 @@ struct Interned {
 }
 
 /// The offsets of an address's records in the location and the ASN database.
-type RecordPair = (Option<usize>, Option<usize>);
+pub type RecordPair = (Option<usize>, Option<usize>);
 
 /// Above this many record pairs [`Interned::by_record`] starts again.
 const BY_RECORD_MAX: usize = 1 << 20;
@@ -219,26 +219,30 @@ impl Locator {
     pub fn locate(&self, ip: IpAddr) -> Located {
         let ip = ip.to_canonical();
         let scope = scope::scope(ip);
-        if scope != Scope::Public {
-            return Located {
-                ip,
-                scope,
-                geo: None,
-            };
-        }
-        // A search error is a miss, as a record that does not decode is.
-        let key = (
+        let geo = match scope {
+            Scope::Public => self.answer_at(ip, self.records(ip)),
+            _ => None,
+        };
+        Located { ip, scope, geo }
+    }
+
+    /// Where the answer for `ip` (canonical, public) lies: equal pairs,
+    /// equal answers ([`Locator::answer_at`]). A search error is a miss, as
+    /// a record that does not decode is.
+    pub fn records(&self, ip: IpAddr) -> RecordPair {
+        (
             self.geo.as_ref().and_then(|db| db.offset(ip)),
             self.asn.as_ref().and_then(|db| db.offset(ip)),
-        );
+        )
+    }
+
+    /// The answer for `ip` (canonical, public), whose records are `key`
+    /// ([`Locator::records`]).
+    pub fn answer_at(&self, ip: IpAddr, key: RecordPair) -> Option<Arc<Geo>> {
         {
             let m = self.interned.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(geo) = m.by_record.get(&key) {
-                return Located {
-                    ip,
-                    scope,
-                    geo: geo.clone(),
-                };
+                return geo.clone();
             }
         }
         // Records not met yet: found again, to be decoded.
@@ -252,7 +256,7 @@ impl Locator {
             m.by_record.clear();
         }
         m.by_record.insert(key, geo.clone());
-        Located { ip, scope, geo }
+        geo
     }
 
     /// The answer made from a location and an ASN record, interned.

@@ -27,7 +27,7 @@ use thiserror::Error;
 use crate::event::{Event, Geo, Scope};
 
 pub use db::{Database, DbKind, Origin, DBIP_ATTRIBUTION};
-pub use locate::{GeoConfig, Located, Locator};
+pub use locate::{GeoConfig, Located, Locator, RecordPair};
 pub use scope::scope;
 
 /// What can go wrong opening or updating a database. Each message names the
@@ -147,8 +147,24 @@ impl<'a> Enricher<'a> {
     /// locator without this enricher's caches: for a sink that asks once an
     /// address and keeps the answer (the aggregate, issue #15).
     pub fn geo(&self, ip: IpAddr) -> Option<Arc<Geo>> {
-        // The locator answers `None` for what is not public, as `enrich` does.
-        self.locator.and_then(|l| l.locate(ip).geo)
+        let (ip, at) = self.records(ip)?;
+        self.geo_at(ip, at)
+    }
+
+    /// [`Enricher::geo`] in two steps, for a sink that keeps what it made of
+    /// each answer by where the answer lies (the aggregate, issue #15): the
+    /// address made canonical and where its answer lies, `None` where there
+    /// is none to look up (no locator, or an address that is not public: the
+    /// locator answers `None` for it, as `enrich` does)...
+    pub fn records(&self, ip: IpAddr) -> Option<(IpAddr, RecordPair)> {
+        let locator = self.locator?;
+        let ip = ip.to_canonical();
+        (scope(ip) == Scope::Public).then(|| (ip, locator.records(ip)))
+    }
+
+    /// ...then the answer there: that of [`Locator::locate`].
+    pub fn geo_at(&self, ip: IpAddr, at: RecordPair) -> Option<Arc<Geo>> {
+        self.locator.and_then(|l| l.answer_at(ip, at))
     }
 }
 
