@@ -431,7 +431,7 @@ impl Held {
     /// its place in the sink's list ([`EventSink::put_taken`]; issue #15: a
     /// take out of the queue, then a pass into the list, were three copies
     /// of the ~200-byte entry, and some 240 Ir an event).
-    #[inline]
+    #[inline(always)]
     fn release(&mut self, idx: u64, own: bool, all: bool, sink: &mut impl EventSink) {
         let Some(i) = self.at(idx) else { return };
         let Some(entry) = self.slots.get_mut(i) else {
