@@ -522,7 +522,9 @@ pub struct Correlator {
     quiet_clock: i64,
     year: Option<i32>,
     last_month: u8,
-    last_ts: Option<Ts>,
+    /// The last line's instant, which a line without a stamp takes: at
+    /// first the input's reference.
+    last_ts: Ts,
     tz_cache: Option<(i64, i32)>,
     /// The local hour of the last civil stamp converted: its day (the
     /// stamp's year, month and day), the second of the day it starts at, its
@@ -872,6 +874,7 @@ fn release_decided(conn: &mut ConnState, held: &mut Held, all: bool, sink: &mut 
 
 impl Correlator {
     pub fn new(input: Arc<str>, opts: Options) -> Correlator {
+        let reference = opts.reference;
         Correlator {
             shared: Shared {
                 input,
@@ -892,7 +895,7 @@ impl Correlator {
             quiet_clock: i64::MIN,
             year: None,
             last_month: 0,
-            last_ts: None,
+            last_ts: reference,
             tz_cache: None,
             civil_day: (None, 0, 0),
             civil_hour_sod: 0,
@@ -1540,9 +1543,9 @@ impl Correlator {
         } else if let Stamp::Abs { micros, offset } = stamp {
             Ts::from_micros(micros, offset)
         } else {
-            self.last_ts.unwrap_or(self.opts.reference)
+            self.last_ts
         };
-        self.last_ts = Some(ts);
+        self.last_ts = ts;
         ts
     }
 
