@@ -596,7 +596,7 @@ impl Login {
             user: self.user.clone(),
             ip: self.ip.map(ip_string),
             method: self.method.clone(),
-            country: self.country.as_deref().map(str::to_string),
+            country: self.country.clone(),
             failures_from_ip: self.failures_from_ip,
             failures_for_user: self.failures_for_user,
             new_country: self.new_country,
@@ -792,7 +792,8 @@ pub struct Success {
     pub user: Option<String>,
     pub ip: Option<String>,
     pub method: Option<String>,
-    pub country: Option<String>,
+    /// The login's, shared (issue #15: a copy per login was an allocation).
+    pub country: Option<Arc<str>>,
     /// Attack attempts from this address before the login.
     pub failures_from_ip: u64,
     /// Attack attempts on this user name (from any address) before the login.
@@ -3028,7 +3029,7 @@ mod tests {
                         user: opt(n >> i),
                         ip: opt(n >> (i + 1)),
                         method: opt(n >> (i + 2)),
-                        country: opt(n >> (i + 3)),
+                        country: opt(n >> (i + 3)).map(Arc::from),
                         failures_from_ip: n,
                         failures_for_user: i as u64,
                         new_country: i % 2 == 1,
