@@ -1095,7 +1095,9 @@ impl Aggregate {
                 _ => NO_USER,
             };
             if attempts > 0 && uid != NO_USER {
-                self.users[uid as usize].attempts += attempts;
+                // SAFETY: `uid` is an id `user_id` gave: an index of
+                // `users`, which never shrinks.
+                unsafe { self.users.get_unchecked_mut(uid as usize) }.attempts += attempts;
             }
             let Some(ip) = &ev.ip else {
                 if success {
@@ -1160,7 +1162,11 @@ impl Aggregate {
                 agg.1.events += 1;
             }
             if p.asn != 0 {
-                self.asns.list[p.asn as usize - 1].attempts += attempts;
+                // SAFETY: `p.asn - 1` is a place `AsnMap::place` gave in
+                // this aggregate's map ([`Aggregate::placed`]), whose list
+                // never shrinks.
+                unsafe { self.asns.list.get_unchecked_mut(p.asn as usize - 1) }.attempts +=
+                    attempts;
             }
         });
         if run.stamp_attempted() {
