@@ -596,7 +596,7 @@ impl Login {
             user: self.user.clone(),
             ip: self.ip.map(ip_string),
             method: self.method.clone(),
-            country: self.country.as_deref().map(str::to_string),
+            country: self.country.clone(),
             failures_from_ip: self.failures_from_ip,
             failures_for_user: self.failures_for_user,
             new_country: self.new_country,
@@ -792,7 +792,8 @@ pub struct Success {
     pub user: Option<String>,
     pub ip: Option<String>,
     pub method: Option<String>,
-    pub country: Option<String>,
+    /// The login's, shared (issue #15: a copy per login was an allocation).
+    pub country: Option<Arc<str>>,
     /// Attack attempts from this address before the login.
     pub failures_from_ip: u64,
     /// Attack attempts on this user name (from any address) before the login.
@@ -1094,7 +1095,9 @@ impl Aggregate {
                 _ => NO_USER,
             };
             if attempts > 0 && uid != NO_USER {
-                self.users[uid as usize].attempts += attempts;
+                // SAFETY: `uid` is an id `user_id` gave: an index of
+                // `users`, which never shrinks.
+                unsafe { self.users.get_unchecked_mut(uid as usize) }.attempts += attempts;
             }
             let Some(ip) = &ev.ip else {
                 if success {
@@ -1159,7 +1162,11 @@ impl Aggregate {
                 agg.1.events += 1;
             }
             if p.asn != 0 {
-                self.asns.list[p.asn as usize - 1].attempts += attempts;
+                // SAFETY: `p.asn - 1` is a place `AsnMap::place` gave in
+                // this aggregate's map ([`Aggregate::placed`]), whose list
+                // never shrinks.
+                unsafe { self.asns.list.get_unchecked_mut(p.asn as usize - 1) }.attempts +=
+                    attempts;
             }
         });
         if run.stamp_attempted() {
@@ -3028,7 +3035,7 @@ mod tests {
                         user: opt(n >> i),
                         ip: opt(n >> (i + 1)),
                         method: opt(n >> (i + 2)),
-                        country: opt(n >> (i + 3)),
+                        country: opt(n >> (i + 3)).map(Arc::from),
                         failures_from_ip: n,
                         failures_for_user: i as u64,
                         new_country: i % 2 == 1,

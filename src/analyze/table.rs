@@ -384,7 +384,7 @@ fn logins(out: &mut String, term: &Terminal, s: &Summary) {
                 short_ts(&l.ts),
                 cut(l.user.as_deref().unwrap_or(""), 20),
                 l.ip.clone().unwrap_or_default(),
-                l.country.clone().unwrap_or_default(),
+                l.country.as_deref().unwrap_or_default().to_string(),
                 cut(l.method.as_deref().unwrap_or(""), 16),
             ]
         })
