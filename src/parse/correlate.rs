@@ -649,7 +649,6 @@ impl Shared {
     /// # Safety
     /// `dst` is valid for a write of an `Event` (its old value is not dropped).
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
     unsafe fn write_event(
         &mut self,
         dst: *mut Event,
@@ -731,7 +730,6 @@ trait EventSink {
 
     /// Passes on the event of `raw` ([`Shared::event`]).
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
     fn put_event(
         &mut self,
         shared: &mut Shared,
